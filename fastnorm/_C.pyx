@@ -1,0 +1,305 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Thin bindings over src_c/fastnorm.h: check what C cannot, release the GIL, map status codes.
+
+Callers (fastnorm.ops, fastnorm.plan) hand in C-contiguous float32 arrays of the right shapes; these
+functions still check shapes and sizes so that a mistake is an exception, never a crash.
+`isa` is an fn_isa value, or -1 for the table chosen at import.
+"""
+from libc.stdlib cimport malloc, free, calloc
+from libc.string cimport memset
+cimport numpy as cnp
+import numpy as np
+from fastnorm._fastnorm cimport *
+
+cnp.import_array()
+
+ISA_NAMES = ("scalar", "avx2", "avx512")
+
+_chosen = fn_dispatch_init()
+if _chosen < 0:
+    import os as _os
+    raise ImportError(
+        "FASTNORM_ISA=%r: expected one of %s that this CPU supports (best here: %s)"
+        % (_os.environ.get("FASTNORM_ISA"), ", ".join(ISA_NAMES), ISA_NAMES[_best_isa()]))
+
+
+def _best_isa():
+    cdef fn_cpu_features f
+    fn_cpu_detect(&f)
+    return <int>fn_cpu_best_isa(&f)
+
+
+def cpu_features():
+    cdef fn_cpu_features f
+    fn_cpu_detect(&f)
+    return {k: bool(v) for k, v in dict(
+        sse2=f.sse2, avx=f.avx, fma=f.fma, avx2=f.avx2, avx512f=f.avx512f, avx512bw=f.avx512bw,
+        avx512dq=f.avx512dq, avx512vl=f.avx512vl, avx512_vnni=f.avx512_vnni,
+        avx512_bf16=f.avx512_bf16, os_avx=f.os_avx, os_avx512=f.os_avx512).items()}
+
+
+def best_isa():
+    return ISA_NAMES[_best_isa()]
+
+
+def active_isa():
+    return fn_kernels_active().name.decode()
+
+
+def gemm_tile(int isa):
+    cdef const fn_kernels *k = _kernels(isa)
+    return int(k.gemm_mr), int(k.gemm_nr)
+
+
+def omp_max_threads():
+    return fn_omp_max_threads()
+
+
+def omp_enabled():
+    return bool(fn_omp_enabled())
+
+
+import threading as _threading
+_local = _threading.local()
+cdef int _BEST = _best_isa()
+
+
+def last_isa():
+    """Name of the kernel table the latest kernel call in this thread used (None before any)."""
+    return getattr(_local, "last", None)
+
+
+cdef const fn_kernels *_kernels(int isa) except NULL:
+    # isa < 0: the thread's override (fastnorm.testing.force_isa) or else the table chosen at import
+    if isa < 0:
+        isa = getattr(_local, "force", -1)
+    cdef const fn_kernels *k
+    if isa < 0:
+        k = fn_kernels_active()
+    elif isa > _BEST or isa >= FN_ISA_COUNT:
+        raise ValueError("ISA %r is not supported by this CPU (best: %s)"
+                         % (ISA_NAMES[isa] if isa < 3 else isa, ISA_NAMES[_BEST]))
+    else:
+        k = fn_kernels_for(<fn_isa>isa)
+    _local.last = ISA_NAMES[<int>k.isa]
+    return k
+
+
+def _set_thread_isa(int isa):
+    """Testing hook behind fastnorm.testing.force_isa: this thread's calls use table `isa` (-1: reset)."""
+    if isa > _BEST:
+        raise ValueError("ISA %s is not supported by this CPU (best: %s)" % (ISA_NAMES[isa], ISA_NAMES[_BEST]))
+    _local.force = isa
+
+
+def resolve_isa(int isa):
+    """The fn_isa value a call with `isa` would use in this thread."""
+    return <int>_kernels(isa).isa
+
+
+cdef tuple _shape(Py_ssize_t *shape, int n):
+    return tuple([shape[i] for i in range(n)])
+
+
+cdef int _check(fn_status st, what) except -1:
+    if st == FN_OK:
+        return 0
+    if st == FN_ERR_NOMEM:
+        raise MemoryError("%s: scratch too small or out of memory" % what)
+    raise ValueError("%s: arguments the kernel cannot handle" % what)
+
+
+cdef fn_act _act(tuple act):
+    cdef fn_act a
+    a.kind = act[0]
+    a.lo = act[1]
+    a.hi = act[2]
+    return a
+
+
+cdef fn_conv2d_desc _conv_desc(tuple d) except *:
+    # d = (cin, cout, groups, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr)
+    cdef fn_conv2d_desc c
+    if len(d) != 13:
+        raise ValueError("conv descriptor: expected 13 fields, got %d" % len(d))
+    for v in d:
+        if v < 0:
+            raise ValueError("conv descriptor: negative field in %r" % (d,))
+    (c.cin, c.cout, c.groups, c.kh, c.kw, c.sh, c.sw, c.dh, c.dw,
+     c.pad_top, c.pad_left, c.pad_bottom, c.pad_right) = d
+    if c.groups == 0 or c.cin % c.groups or c.cout % c.groups:
+        raise ValueError("conv: groups=%d must divide in_channels=%d and out_channels=%d"
+                         % (c.groups, c.cin, c.cout))
+    if c.kh == 0 or c.kw == 0 or c.sh == 0 or c.sw == 0 or c.dh == 0 or c.dw == 0:
+        raise ValueError("conv: kernel, stride and dilation must be positive, got %r" % (d,))
+    return c
+
+
+def conv_out_extent(size_t n, size_t k, size_t s, size_t d, size_t p0, size_t p1):
+    return fn_conv_out_extent(n, k, s, d, p0, p1)
+
+
+def conv2d_pack(int isa, tuple desc, const float[:, :, :, ::1] w, bias):
+    """w: (cout, cin/groups, kh, kw) -> packed weights for this ISA's micro-kernel."""
+    cdef const fn_kernels *k = _kernels(isa)
+    cdef fn_conv2d_desc d = _conv_desc(desc)
+    if (w.shape[0] != <Py_ssize_t>d.cout or w.shape[1] != <Py_ssize_t>(d.cin // d.groups)
+            or w.shape[2] != <Py_ssize_t>d.kh or w.shape[3] != <Py_ssize_t>d.kw):
+        raise ValueError("conv weight: expected shape %r, got %r" % (
+            (d.cout, d.cin // d.groups, d.kh, d.kw), _shape(w.shape, 4)))
+    cdef const float[::1] b
+    cdef const float *bp = NULL
+    if bias is not None:
+        b = bias
+        if b.shape[0] != <Py_ssize_t>d.cout:
+            raise ValueError("conv bias: expected %d values, got %d" % (d.cout, b.shape[0]))
+        bp = &b[0]
+    out = np.empty(fn_conv2d_packed_floats(k, &d), dtype=np.float32)
+    cdef float[::1] o = out
+    with nogil:
+        fn_conv2d_pack(k, &d, &w[0, 0, 0, 0], bp, &o[0])
+    return out
+
+
+def conv2d_scratch_bytes(int isa, tuple desc, size_t n, size_t h, size_t w, int nthreads):
+    cdef const fn_kernels *k = _kernels(isa)
+    cdef fn_conv2d_desc d = _conv_desc(desc)
+    return fn_conv2d_scratch_bytes(k, &d, n, h, w, nthreads)
+
+
+def conv2d_nhwc(int isa, tuple desc, const float[:, :, :, ::1] x, const float[::1] packed,
+                res, tuple act, float[:, :, :, ::1] y, int nthreads):
+    """x: (n, h, w, cin), y: (n, oh, ow, cout), res: None or like y."""
+    cdef const fn_kernels *k = _kernels(isa)
+    cdef fn_conv2d_desc d = _conv_desc(desc)
+    cdef size_t n = x.shape[0], h = x.shape[1], w = x.shape[2]
+    if x.shape[3] != <Py_ssize_t>d.cin:
+        raise ValueError("conv input: expected %d channels, got %d" % (d.cin, x.shape[3]))
+    cdef size_t oh = fn_conv_out_extent(h, d.kh, d.sh, d.dh, d.pad_top, d.pad_bottom)
+    cdef size_t ow = fn_conv_out_extent(w, d.kw, d.sw, d.dw, d.pad_left, d.pad_right)
+    if (y.shape[0] != <Py_ssize_t>n or y.shape[1] != <Py_ssize_t>oh or y.shape[2] != <Py_ssize_t>ow
+            or y.shape[3] != <Py_ssize_t>d.cout):
+        raise ValueError("conv output: expected shape %r, got %r"
+                         % ((n, oh, ow, d.cout), _shape(y.shape, 4)))
+    if <size_t>packed.shape[0] != fn_conv2d_packed_floats(k, &d):
+        raise ValueError("conv packed weights: expected %d floats for ISA %s, got %d"
+                         % (fn_conv2d_packed_floats(k, &d), k.name.decode(), packed.shape[0]))
+    cdef const float[:, :, :, ::1] r
+    cdef const float *rp = NULL
+    if res is not None:
+        r = res
+        if _shape(r.shape, 4) != _shape(y.shape, 4):
+            raise ValueError("conv residual: expected shape %r, got %r"
+                             % (_shape(y.shape, 4), _shape(r.shape, 4)))
+        rp = &r[0, 0, 0, 0]
+    if n * oh * ow * d.cout == 0:
+        return
+    cdef fn_act a = _act(act)
+    cdef size_t sb = fn_conv2d_scratch_bytes(k, &d, n, h, w, nthreads)
+    cdef void *scratch = malloc(sb if sb else 1)
+    if scratch == NULL:
+        raise MemoryError()
+    cdef fn_status st
+    with nogil:
+        st = fn_conv2d_nhwc(k, &d, n, h, w, &x[0, 0, 0, 0], &packed[0], rp, &a, &y[0, 0, 0, 0],
+                            scratch, sb, nthreads)
+    free(scratch)
+    _check(st, "conv2d")
+
+
+def bnorm_prepare(const float[::1] mean, const float[::1] var, weight, bias, double eps):
+    """Eval BatchNorm -> (scale, shift) per channel, computed in double."""
+    cdef Py_ssize_t c = mean.shape[0]
+    if var.shape[0] != c:
+        raise ValueError("batch_norm: running_var has %d values, running_mean %d" % (var.shape[0], c))
+    cdef const float[::1] g, b
+    cdef const float *gp = NULL
+    cdef const float *bp = NULL
+    if weight is not None:
+        g = weight
+        if g.shape[0] != c:
+            raise ValueError("batch_norm: weight has %d values, expected %d" % (g.shape[0], c))
+        gp = &g[0]
+    if bias is not None:
+        b = bias
+        if b.shape[0] != c:
+            raise ValueError("batch_norm: bias has %d values, expected %d" % (b.shape[0], c))
+        bp = &b[0]
+    scale = np.empty(c, dtype=np.float32)
+    shift = np.empty(c, dtype=np.float32)
+    cdef float[::1] s = scale, t = shift
+    if c:
+        with nogil:
+            fn_bnorm_prepare(c, &mean[0], &var[0], gp, bp, eps, &s[0], &t[0])
+    return scale, shift
+
+
+def scale_shift(int isa, const float[:, :, ::1] x, const float[::1] scale, const float[::1] shift,
+                tuple act, float[:, :, ::1] y, int nthreads):
+    """x, y: (outer, c, inner); y = act(x * scale[c] + shift[c])."""
+    cdef const fn_kernels *k = _kernels(isa)
+    cdef size_t outer = x.shape[0], c = x.shape[1], inner = x.shape[2]
+    if scale.shape[0] != <Py_ssize_t>c or shift.shape[0] != <Py_ssize_t>c:
+        raise ValueError("scale_shift: expected %d scales and shifts, got %d and %d"
+                         % (c, scale.shape[0], shift.shape[0]))
+    if _shape(y.shape, 3) != _shape(x.shape, 3):
+        raise ValueError("scale_shift: output shape %r != input shape %r"
+                         % (_shape(y.shape, 3), _shape(x.shape, 3)))
+    if outer * c * inner == 0:
+        return
+    cdef fn_act a = _act(act)
+    with nogil:
+        fn_scale_shift(k, outer, c, inner, &x[0, 0, 0], &scale[0], &shift[0], &a, &y[0, 0, 0],
+                       nthreads)
+
+
+def activation(int isa, const float[::1] x, tuple act, float[::1] y, int nthreads):
+    cdef const fn_kernels *k = _kernels(isa)
+    if y.shape[0] != x.shape[0]:
+        raise ValueError("activation: output has %d elements, input %d" % (y.shape[0], x.shape[0]))
+    if x.shape[0] == 0:
+        return
+    cdef fn_act a = _act(act)
+    with nogil:
+        fn_activation(k, x.shape[0], &x[0], &a, &y[0], nthreads)
+
+
+def maxpool2d_nhwc(int isa, tuple desc, const float[:, :, :, ::1] x, float[:, :, :, ::1] y,
+                   int nthreads):
+    """desc = (kh, kw, sh, sw, dh, dw, pad_top, pad_left); x: (n, h, w, c), y: (n, oh, ow, c)."""
+    cdef const fn_kernels *k = _kernels(isa)
+    cdef fn_pool2d_desc d
+    (d.kh, d.kw, d.sh, d.sw, d.dh, d.dw, d.pad_top, d.pad_left) = desc
+    if y.shape[0] != x.shape[0] or y.shape[3] != x.shape[3]:
+        raise ValueError("max_pool2d: output shape %r does not fit input %r"
+                         % (_shape(y.shape, 4), _shape(x.shape, 4)))
+    if y.shape[0] * y.shape[1] * y.shape[2] * y.shape[3] == 0:
+        return
+    cdef fn_status st
+    with nogil:
+        st = fn_maxpool2d_nhwc(k, &d, x.shape[0], x.shape[1], x.shape[2], x.shape[3], y.shape[1],
+                               y.shape[2], &x[0, 0, 0, 0], &y[0, 0, 0, 0], nthreads)
+    _check(st, "max_pool2d")
+
+
+def nchw_to_nhwc(const float[:, :, ::1] x, float[:, :, ::1] y, int nthreads):
+    """x: (n, c, hw) -> y: (n, hw, c)."""
+    if x.shape[0] != y.shape[0] or x.shape[1] != y.shape[2] or x.shape[2] != y.shape[1]:
+        raise ValueError("nchw_to_nhwc: shapes %r -> %r" % (_shape(x.shape, 3), _shape(y.shape, 3)))
+    if x.shape[0] * x.shape[1] * x.shape[2] == 0:
+        return
+    with nogil:
+        fn_nchw_to_nhwc(x.shape[0], x.shape[1], x.shape[2], &x[0, 0, 0], &y[0, 0, 0], nthreads)
+
+
+def nhwc_to_nchw(const float[:, :, ::1] x, float[:, :, ::1] y, int nthreads):
+    """x: (n, hw, c) -> y: (n, c, hw)."""
+    if x.shape[0] != y.shape[0] or x.shape[1] != y.shape[2] or x.shape[2] != y.shape[1]:
+        raise ValueError("nhwc_to_nchw: shapes %r -> %r" % (_shape(x.shape, 3), _shape(y.shape, 3)))
+    if x.shape[0] * x.shape[1] * x.shape[2] == 0:
+        return
+    with nogil:
+        fn_nhwc_to_nchw(x.shape[0], x.shape[2], x.shape[1], &x[0, 0, 0], &y[0, 0, 0], nthreads)
+
+
+include "_plan.pxi"

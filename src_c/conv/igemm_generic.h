@@ -1,0 +1,32 @@
+/* igemm_generic.h: the indirect-GEMM micro-kernel written once for any tile; the portable kernel
+ * instantiates it, and a wide kernel may fall back to it for a tile shape it does not specialise. */
+#ifndef FASTNORM_IGEMM_GENERIC_H
+#define FASTNORM_IGEMM_GENERIC_H
+#include "../kernels.h"
+
+static inline void fn_igemm_generic(size_t MR, size_t NR, size_t mr, size_t nc, size_t kc, size_t ks,
+                                    const float *const *a, const float *w, float *c, size_t ldc,
+                                    const float *res, size_t ldr, const fn_act *act) {
+    float acc[16][64]; /* MR <= 16, NR <= 64 */
+    for (size_t m = 0; m < MR; m++)
+        for (size_t j = 0; j < NR; j++) acc[m][j] = w[j];
+    w += NR;
+    for (size_t t = 0; t < ks; t++) {
+        const float *const *at = a + t * MR;
+        for (size_t i = 0; i < kc; i++) {
+            for (size_t m = 0; m < MR; m++) {
+                const float av = at[m][i];
+                for (size_t j = 0; j < NR; j++) acc[m][j] += av * w[j];
+            }
+            w += NR;
+        }
+    }
+    for (size_t m = 0; m < mr; m++) {
+        for (size_t j = 0; j < nc; j++) {
+            float y = acc[m][j];
+            if (res) y += res[m * ldr + j];
+            c[m * ldc + j] = fn_apply_act_scalar(y, act);
+        }
+    }
+}
+#endif

@@ -1,0 +1,51 @@
+/* cpu.c: CPU feature detection with CPUID and XGETBV (the OS must save the wide registers). */
+#include "fastnorm.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+#include <cpuid.h>
+
+static uint64_t read_xcr0(void) {
+    uint32_t lo, hi;
+    /* xgetbv with ecx = 0, encoded as bytes so no -mxsave flag is needed on this file */
+    __asm__ volatile(".byte 0x0f, 0x01, 0xd0" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+void fn_cpu_detect(fn_cpu_features *f) {
+    unsigned a, b, c, d;
+    memset(f, 0, sizeof *f);
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return;
+    f->sse2 = (d >> 26) & 1;
+    int osxsave = (c >> 27) & 1;
+    f->avx = (c >> 28) & 1;
+    f->fma = (c >> 12) & 1;
+    if (osxsave) {
+        uint64_t xcr0 = read_xcr0();
+        f->os_avx = (xcr0 & 0x6) == 0x6;           /* XMM and YMM state */
+        f->os_avx512 = (xcr0 & 0xe6) == 0xe6;      /* plus opmask, ZMM_Hi256, Hi16_ZMM */
+    }
+    unsigned max_leaf = __get_cpuid_max(0, NULL);
+    if (max_leaf >= 7) {
+        __cpuid_count(7, 0, a, b, c, d);
+        f->avx2 = (b >> 5) & 1;
+        f->avx512f = (b >> 16) & 1;
+        f->avx512dq = (b >> 17) & 1;
+        f->avx512bw = (b >> 30) & 1;
+        f->avx512vl = (b >> 31) & 1;
+        f->avx512_vnni = (c >> 11) & 1;
+        __cpuid_count(7, 1, a, b, c, d);
+        f->avx512_bf16 = (a >> 5) & 1;
+    }
+}
+#else
+void fn_cpu_detect(fn_cpu_features *f) { memset(f, 0, sizeof *f); }
+#endif
+
+fn_isa fn_cpu_best_isa(const fn_cpu_features *f) {
+    if (f->os_avx512 && f->avx512f && f->avx512bw && f->avx512dq && f->avx512vl && f->avx2 && f->fma)
+        return FN_ISA_AVX512;
+    if (f->os_avx && f->avx && f->avx2 && f->fma) return FN_ISA_AVX2;
+    return FN_ISA_SCALAR;
+}

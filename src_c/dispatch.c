@@ -1,0 +1,60 @@
+/* dispatch.c: one const kernel table per ISA, and the one chosen at import. */
+#include "kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define FN_TABLE(ISA_ENUM, ISA)                                                                    \
+    {                                                                                              \
+        .isa = ISA_ENUM,                                                                           \
+        .name = #ISA,                                                                              \
+        .gemm_mr = FN_IGEMM_MR_##ISA,                                                              \
+        .gemm_nr = FN_IGEMM_NR_##ISA,                                                              \
+        .igemm = fn_f32_igemm__##ISA,                                                              \
+        .scale_shift_rows = fn_f32_scale_shift_rows__##ISA,                                        \
+        .scale_shift_cols = fn_f32_scale_shift_cols__##ISA,                                        \
+        .act = fn_f32_act__##ISA,                                                                  \
+        .maxpool = fn_f32_maxpool__##ISA,                                                          \
+    }
+
+static const fn_kernels tables[FN_ISA_COUNT] = {
+    FN_TABLE(FN_ISA_SCALAR, scalar),
+    FN_TABLE(FN_ISA_AVX2, avx2),
+    FN_TABLE(FN_ISA_AVX512, avx512),
+};
+
+/* The only mutable global: written once by fn_dispatch_init at import, read-only after. */
+static const fn_kernels *active = &tables[FN_ISA_SCALAR];
+
+const fn_kernels *fn_kernels_for(fn_isa isa) {
+    if ((int)isa < 0 || isa >= FN_ISA_COUNT) return NULL;
+    return &tables[isa];
+}
+
+const fn_kernels *fn_kernels_active(void) { return active; }
+
+int fn_dispatch_init(void) {
+    fn_cpu_features f;
+    fn_cpu_detect(&f);
+    fn_isa best = fn_cpu_best_isa(&f);
+    fn_isa chosen = best;
+    const char *env = getenv("FASTNORM_ISA");
+    if (env && *env) {
+        int want = -1;
+        for (int i = 0; i < FN_ISA_COUNT; i++)
+            if (strcmp(env, tables[i].name) == 0) want = i;
+        if (want < 0 || want > (int)best) return -1;
+        chosen = (fn_isa)want;
+    }
+    active = &tables[chosen];
+    return (int)chosen;
+}
+
+#ifdef _OPENMP
+#include <omp.h>
+int fn_omp_max_threads(void) { return omp_get_max_threads(); }
+int fn_omp_enabled(void) { return 1; }
+#else
+int fn_omp_max_threads(void) { return 1; }
+int fn_omp_enabled(void) { return 0; }
+#endif

@@ -1,0 +1,191 @@
+/* fastnorm.h: the whole C API the Cython bindings see (kernels, drivers, plan, status codes). */
+#ifndef FASTNORM_H
+#define FASTNORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    FN_OK = 0,
+    FN_ERR_NOMEM = 1,   /* scratch too small or allocation failed */
+    FN_ERR_ARG = 2,     /* a size or descriptor the kernel cannot handle */
+} fn_status;
+
+typedef enum {
+    FN_ISA_SCALAR = 0,
+    FN_ISA_AVX2 = 1,    /* AVX2 + FMA */
+    FN_ISA_AVX512 = 2,  /* AVX-512 F/BW/DQ/VL */
+    FN_ISA_COUNT = 3,
+} fn_isa;
+
+/* ------------------------------------------------------------------------------------------------
+ * Epilogue activation. Every kernel that takes one applies y = min(max(y, lo), hi) when kind is
+ * FN_ACT_CLAMP (relu is lo=0, hi=+inf; relu6 is lo=0, hi=6). NaN stays NaN: write max(lo, y) with y
+ * as the operand that is returned on NaN (in SIMD: _mm*_max_ps(lo, y) then _mm*_min_ps(hi, y); in C:
+ * y < lo ? lo : y). FN_ACT_NONE leaves y alone. More kinds arrive with the activation family.
+ * ---------------------------------------------------------------------------------------------- */
+typedef enum { FN_ACT_NONE = 0, FN_ACT_CLAMP = 1 } fn_act_kind;
+typedef struct fn_act {
+    int kind;
+    float lo, hi;
+} fn_act;
+
+/* ------------------------------------------------------------------------------------------------
+ * Micro-kernels: pure functions on raw pointers, one set per ISA (files *_avx2.c, *_avx512.c hold the
+ * wide ones; every function in such a file is named ..__avx2 / ..__avx512 so a test can check that
+ * wide instructions live only there).
+ * ---------------------------------------------------------------------------------------------- */
+
+/* Indirect GEMM micro-kernel (conv and linear). Computes an mr x nc tile of C:
+ *   c[m][j] = act( bias[j] + sum_{t<ks} sum_{i<kc} a[t*MR + m][i] * w[t][i][j] (+ res[m][j]) )
+ *   a:   ks*MR row pointers (only the first mr of each group of MR are meaningful; the kernel may read
+ *        rows mr..MR-1, so callers point them at a valid row, e.g. repeat the last one)
+ *   w:   one packed NR-wide panel: NR bias floats, then ks*kc*NR weights, j fastest
+ *   c:   mr rows of nc valid floats, row stride ldc (floats); nc <= NR, mr <= MR
+ *   res: NULL or mr rows with stride ldr, added before the activation (fused residual) */
+typedef void (*fn_igemm_ukernel)(size_t mr, size_t nc, size_t kc, size_t ks,
+                                 const float *const *a, const float *w,
+                                 float *c, size_t ldc, const float *res, size_t ldr,
+                                 const fn_act *act);
+
+/* rows x n block, row r: y[r][i] = act(x[r][i] * scale[r] + shift[r])  (NCHW planes: n = H*W) */
+typedef void (*fn_scale_shift_rows_ukernel)(size_t rows, size_t n, const float *x,
+                                            const float *scale, const float *shift,
+                                            const fn_act *act, float *y);
+/* rows x c block, channel j: y[r][j] = act(x[r][j] * scale[j] + shift[j])  (NHWC pixels, or (N,C)) */
+typedef void (*fn_scale_shift_cols_ukernel)(size_t rows, size_t c, const float *x,
+                                            const float *scale, const float *shift,
+                                            const fn_act *act, float *y);
+/* y[i] = act(x[i]) for i < n */
+typedef void (*fn_act_ukernel)(size_t n, const float *x, const fn_act *act, float *y);
+/* y[j] = max over t < ks of taps[t][j], j < c. ks >= 1. NaN in any tap gives NaN (as torch). */
+typedef void (*fn_maxpool_ukernel)(size_t ks, size_t c, const float *const *taps, float *y);
+
+typedef struct fn_kernels {
+    fn_isa isa;
+    const char *name;
+    size_t gemm_mr, gemm_nr;
+    fn_igemm_ukernel igemm;
+    fn_scale_shift_rows_ukernel scale_shift_rows;
+    fn_scale_shift_cols_ukernel scale_shift_cols;
+    fn_act_ukernel act;
+    fn_maxpool_ukernel maxpool;
+} fn_kernels;
+
+/* ------------------------------------------------------------------------------------------------
+ * CPU features and dispatch (cpu.c, dispatch.c).
+ * ---------------------------------------------------------------------------------------------- */
+typedef struct fn_cpu_features {
+    int sse2, avx, fma, avx2, avx512f, avx512bw, avx512dq, avx512vl, avx512_vnni, avx512_bf16;
+    int os_avx, os_avx512; /* XGETBV: the OS saves the YMM / ZMM+opmask state */
+} fn_cpu_features;
+
+void fn_cpu_detect(fn_cpu_features *f);
+/* The best ISA this CPU and OS can run. */
+fn_isa fn_cpu_best_isa(const fn_cpu_features *f);
+/* Kernel table for one ISA (a const table; NULL if isa is out of range). */
+const fn_kernels *fn_kernels_for(fn_isa isa);
+/* Called once at import: reads the CPU and FASTNORM_ISA, returns the chosen ISA, or -1 if
+ * FASTNORM_ISA names an unknown ISA or one this CPU cannot run (the binding raises on that). */
+int fn_dispatch_init(void);
+/* The kernel table chosen at import (valid after fn_dispatch_init). */
+const fn_kernels *fn_kernels_active(void);
+
+/* ------------------------------------------------------------------------------------------------
+ * Drivers: portable C, threaded with one OpenMP region each (num_threads = nthreads), calling the
+ * table's micro-kernels. Results never depend on nthreads. Tensors are contiguous float32.
+ * ---------------------------------------------------------------------------------------------- */
+
+/* conv2d on NHWC activations with weights packed once by fn_conv2d_pack. Linear is the 1x1 case
+ * with h = w = 1 (x: (n, 1, 1, in)). */
+typedef struct fn_conv2d_desc {
+    size_t cin, cout, groups;                   /* cin, cout total; both divisible by groups */
+    size_t kh, kw, sh, sw, dh, dw;              /* kernel, stride, dilation */
+    size_t pad_top, pad_left, pad_bottom, pad_right;
+} fn_conv2d_desc;
+
+/* Output extent along one axis: floor((in + p0 + p1 - d*(k-1) - 1) / s) + 1, or 0 if none fits. */
+size_t fn_conv_out_extent(size_t in, size_t k, size_t s, size_t d, size_t p0, size_t p1);
+/* Floats fn_conv2d_pack writes for this table's micro-kernel geometry. */
+size_t fn_conv2d_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d);
+/* w: (cout, cin/groups, kh, kw) as torch stores it; bias: (cout,) or NULL. */
+void fn_conv2d_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w, const float *bias,
+                    float *packed);
+/* Bytes of scratch fn_conv2d_nhwc needs for this input size and thread count. */
+size_t fn_conv2d_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
+                               size_t w, int nthreads);
+/* x: (n, h, w, cin); res: (n, oh, ow, cout) or NULL; y: (n, oh, ow, cout). y must not alias x. */
+fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
+                         const float *x, const float *packed, const float *res, const fn_act *act,
+                         float *y, void *scratch, size_t scratch_bytes, int nthreads);
+
+/* Eval-mode BatchNorm as per-channel scale/shift, computed in double once:
+ * scale = gamma / sqrt(var + eps), shift = beta - mean * scale. gamma/beta may be NULL (1 / 0). */
+void fn_bnorm_prepare(size_t c, const float *mean, const float *var, const float *gamma,
+                      const float *beta, double eps, float *scale, float *shift);
+/* x, y: (outer, c, inner); y = act(x * scale[c] + shift[c]). y may alias x. */
+void fn_scale_shift(const fn_kernels *k, size_t outer, size_t c, size_t inner, const float *x,
+                    const float *scale, const float *shift, const fn_act *act, float *y,
+                    int nthreads);
+/* y = act(x) elementwise on n floats. y may alias x. */
+void fn_activation(const fn_kernels *k, size_t n, const float *x, const fn_act *act, float *y,
+                   int nthreads);
+
+/* max_pool2d on NHWC. Output extents oh, ow are the caller's (ceil_mode is decided there); windows
+ * are clipped to the input (padding never wins a max). Every window must hold at least one input
+ * element (torch guarantees this for valid arguments). */
+typedef struct fn_pool2d_desc {
+    size_t kh, kw, sh, sw, dh, dw;
+    size_t pad_top, pad_left;
+} fn_pool2d_desc;
+fn_status fn_maxpool2d_nhwc(const fn_kernels *k, const fn_pool2d_desc *d, size_t n, size_t h,
+                            size_t w, size_t c, size_t oh, size_t ow, const float *x, float *y,
+                            int nthreads);
+
+/* Layout changes at the plan's edges. x: (n, c, hw) -> y: (n, hw, c) and back. */
+void fn_nchw_to_nhwc(size_t n, size_t c, size_t hw, const float *x, float *y, int nthreads);
+void fn_nhwc_to_nchw(size_t n, size_t c, size_t hw, const float *x, float *y, int nthreads);
+
+/* ------------------------------------------------------------------------------------------------
+ * Plan: an array of op records over numbered buffers, run in one call (plan/plan.c).
+ * ---------------------------------------------------------------------------------------------- */
+typedef enum {
+    FN_OP_CONV2D = 1,       /* also linear */
+    FN_OP_SCALE_SHIFT = 2,  /* standalone BN (+act) */
+    FN_OP_ACT = 3,
+    FN_OP_MAXPOOL2D = 4,
+    FN_OP_NCHW_TO_NHWC = 5,
+    FN_OP_NHWC_TO_NCHW = 6,
+    FN_OP_COPY = 7,
+} fn_op_type;
+
+typedef struct fn_op {
+    int type;
+    int in, in2, out;            /* buffer ids; in2 is the residual (-1: none) */
+    size_t n, h, w, c;           /* input extents (NHWC); for ACT/COPY: n = element count */
+    size_t oh, ow;               /* output extents (conv, pool) */
+    size_t outer, inner;         /* scale_shift geometry */
+    fn_conv2d_desc conv;
+    fn_pool2d_desc pool;
+    fn_act act;
+    const float *weights;        /* packed conv weights, or scale for SCALE_SHIFT */
+    const float *weights2;       /* shift for SCALE_SHIFT */
+} fn_op;
+
+/* bufs[id] is the base pointer of buffer id. scratch is shared by ops that need it (the largest
+ * fn_conv2d_scratch_bytes of the plan). Returns the first failing op's status. */
+fn_status fn_plan_run(const fn_kernels *k, const fn_op *ops, size_t nops, float *const *bufs,
+                      void *scratch, size_t scratch_bytes, int nthreads);
+
+/* OpenMP facts for the thread-count policy (0/1 when built without OpenMP). */
+int fn_omp_max_threads(void);
+int fn_omp_enabled(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FASTNORM_H */

@@ -1,0 +1,39 @@
+/* kernels.h: every micro-kernel symbol, per ISA; dispatch.c builds the tables from these names. */
+#ifndef FASTNORM_KERNELS_H
+#define FASTNORM_KERNELS_H
+
+#include "fastnorm.h"
+
+#define FN_DECLARE_UKERNELS(isa)                                                                   \
+    void fn_f32_igemm__##isa(size_t mr, size_t nc, size_t kc, size_t ks, const float *const *a,    \
+                             const float *w, float *c, size_t ldc, const float *res, size_t ldr,   \
+                             const fn_act *act);                                                   \
+    void fn_f32_scale_shift_rows__##isa(size_t rows, size_t n, const float *x, const float *scale, \
+                                        const float *shift, const fn_act *act, float *y);          \
+    void fn_f32_scale_shift_cols__##isa(size_t rows, size_t c, const float *x, const float *scale, \
+                                        const float *shift, const fn_act *act, float *y);          \
+    void fn_f32_act__##isa(size_t n, const float *x, const fn_act *act, float *y);                 \
+    void fn_f32_maxpool__##isa(size_t ks, size_t c, const float *const *taps, float *y);
+
+FN_DECLARE_UKERNELS(scalar)
+FN_DECLARE_UKERNELS(avx2)
+FN_DECLARE_UKERNELS(avx512)
+
+/* Micro-kernel tile geometry (rows x columns of C) per ISA. */
+#define FN_IGEMM_MR_scalar 4
+#define FN_IGEMM_NR_scalar 8
+#define FN_IGEMM_MR_avx2 6
+#define FN_IGEMM_NR_avx2 16
+#define FN_IGEMM_MR_avx512 6
+#define FN_IGEMM_NR_avx512 32
+
+/* Scalar epilogue shared by the portable kernels and the tails of wide ones. */
+static inline float fn_apply_act_scalar(float y, const fn_act *act) {
+    if (act->kind == FN_ACT_CLAMP) {
+        y = y < act->lo ? act->lo : y;
+        y = y > act->hi ? act->hi : y;
+    }
+    return y;
+}
+
+#endif

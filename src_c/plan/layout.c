@@ -1,0 +1,30 @@
+/* layout.c: NCHW <-> NHWC at the plan's edges, in cache-sized tiles. */
+#include "../fastnorm.h"
+
+#define TILE 32
+
+static void transpose_tiles(size_t n, size_t rows, size_t cols, const float *x, float *y,
+                            int nthreads) {
+    /* per image: x (rows, cols) -> y (cols, rows) */
+    const size_t tr = (rows + TILE - 1) / TILE, tc = (cols + TILE - 1) / TILE;
+    const size_t ntasks = n * tr * tc;
+    if (nthreads < 1) nthreads = 1;
+#pragma omp parallel for schedule(static) num_threads(nthreads)
+    for (size_t task = 0; task < ntasks; task++) {
+        const size_t b = task / (tr * tc), rem = task % (tr * tc);
+        const size_t r0 = (rem / tc) * TILE, c0 = (rem % tc) * TILE;
+        const size_t r1 = r0 + TILE < rows ? r0 + TILE : rows, c1 = c0 + TILE < cols ? c0 + TILE : cols;
+        const float *xb = x + b * rows * cols;
+        float *yb = y + b * rows * cols;
+        for (size_t r = r0; r < r1; r++)
+            for (size_t c = c0; c < c1; c++) yb[c * rows + r] = xb[r * cols + c];
+    }
+}
+
+void fn_nchw_to_nhwc(size_t n, size_t c, size_t hw, const float *x, float *y, int nthreads) {
+    transpose_tiles(n, c, hw, x, y, nthreads);
+}
+
+void fn_nhwc_to_nchw(size_t n, size_t c, size_t hw, const float *x, float *y, int nthreads) {
+    transpose_tiles(n, hw, c, x, y, nthreads);
+}

@@ -1,0 +1,6 @@
+/* maxpool_avx2.c: max over taps, avx2 (placeholder until the wide version lands). */
+#include "../kernels.h"
+
+void fn_f32_maxpool__avx2(size_t ks, size_t c, const float *const *taps, float *y) {
+    fn_f32_maxpool__scalar(ks, c, taps, y);
+}
