@@ -1,0 +1,44 @@
+"""Tolerances (in one place, with their reasons) and comparison helpers for the tests."""
+import numpy as np
+
+from fastnorm.testing import last_isa
+
+# Kernel vs float64 reference, float32 arithmetic. Elementwise ops (scale/shift, clamp, pool) round once
+# or twice: a few ulp. Dot products of length K accumulate rounding ~ sqrt(K) ulp of the partial
+# sums' magnitude, so conv/linear get an absolute bound scaled by the sum of |terms| (see close_dot).
+RTOL_ELEMENTWISE = 2e-6
+ATOL_ELEMENTWISE = 1e-6
+RTOL_DOT = 1e-5          # times sqrt(K)-ish growth is covered by comparing against sum |a||b|
+# Whole models vs PyTorch eval: the issue's bound (max abs error).
+ATOL_MODEL = 1e-4
+
+
+def assert_ran(isa):
+    """The latest kernel call in this thread used the `isa` table."""
+    got = last_isa()
+    assert got == isa, "expected the %s kernels to run, got %s" % (isa, got)
+
+
+def assert_close(got, want, rtol=RTOL_ELEMENTWISE, atol=ATOL_ELEMENTWISE, what="output"):
+    got = np.asarray(got)
+    want = np.asarray(want)
+    assert got.shape == want.shape, "%s: shape %s != expected %s" % (what, got.shape, want.shape)
+    assert got.dtype == np.float32, "%s: dtype %s, expected float32" % (what, got.dtype)
+    nan_got, nan_want = np.isnan(got), np.isnan(want)
+    assert (nan_got == nan_want).all(), "%s: NaN positions differ" % what
+    g, w = got[~nan_got].astype(np.float64), want[~nan_want].astype(np.float64)
+    err = np.abs(g - w)
+    bound = atol + rtol * np.abs(w)
+    bad = err > bound
+    assert not bad.any(), "%s: %d of %d elements off; max abs err %.3g (bound there %.3g)" % (
+        what, bad.sum(), err.size, err.max(), bound[np.argmax(err - bound)])
+
+
+def assert_close_dot(got, want, magnitude, what="output"):
+    """For sums of products: error bounded relative to `magnitude`, the same sum over |terms|."""
+    got = np.asarray(got, np.float64)
+    assert got.shape == want.shape, "%s: shape %s != expected %s" % (what, got.shape, want.shape)
+    err = np.abs(got - want)
+    bound = 1e-6 + RTOL_DOT * np.asarray(magnitude)
+    assert (err <= bound).all(), "%s: max abs err %.3g exceeds bound %.3g" % (
+        what, err.max(), bound.flat[np.argmax(err - bound)])
