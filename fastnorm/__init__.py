@@ -1,12 +1,28 @@
-"""fastnorm: a CPU runtime for BatchNorm-equipped CNNs."""
-from fastnorm import _C
+"""fastnorm: a CPU runtime for BatchNorm-equipped CNNs.
+
+    model = fastnorm.from_torch(net.eval(), torch.randn(1, 3, 32, 32))
+    model.save("net.fnm"); model = fastnorm.load("net.fnm")
+    y = model.predict(x)            # x: float32 NCHW NumPy array, any batch size
+"""
+from fastnorm import _C, ops
 from fastnorm.errors import FormatError, UnsupportedError
+from fastnorm.model import Model, load
+from fastnorm.threads import get_num_threads, set_num_threads
+
+__version__ = "0.1.0"
 
 
 def cpu_info():
-    """The CPU features found, the best ISA this CPU runs, and the ISA in use."""
-    return {"features": _C.cpu_features(), "best_isa": _C.best_isa(), "isa": _C.active_isa()}
+    """CPU features found (CPUID + XGETBV), the best ISA this CPU runs, and the ISA in use."""
+    return {"features": _C.cpu_features(), "best_isa": _C.best_isa(), "isa": _C.active_isa(),
+            "openmp": _C.omp_enabled(), "threads": get_num_threads()}
 
 
-__all__ = ["cpu_info", "FormatError", "UnsupportedError"]
-__version__ = "0.1.0"
+def from_torch(module, example_input):
+    """Trace a torch.nn.Module (needs the [torch] extra) into an optimised Model."""
+    from fastnorm.frontends.torch import from_torch as _from_torch
+    return _from_torch(module, example_input)
+
+
+__all__ = ["Model", "load", "from_torch", "ops", "cpu_info", "set_num_threads", "get_num_threads",
+           "FormatError", "UnsupportedError"]

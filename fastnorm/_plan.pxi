@@ -1,1 +1,103 @@
+# Included by _C.pyx: the plan, an array of fn_op records run in one nogil call.
 
+cdef class CPlan:
+    """Op records built once per (model, input shape, ISA); run() resolves buffers and runs them all."""
+    cdef fn_op *ops
+    cdef size_t nops
+    cdef int isa
+    cdef readonly int nbufs
+    cdef list keep          # arrays the records point into (packed weights, scale/shift)
+
+    def __cinit__(self):
+        self.ops = NULL
+        self.nops = 0
+
+    def __init__(self, int isa, list records, int nbufs):
+        cdef const fn_kernels *k = _kernels(isa)
+        self.isa = <int>k.isa
+        self.nbufs = nbufs
+        self.keep = []
+        self.ops = <fn_op *>calloc(max(len(records), 1), sizeof(fn_op))
+        if self.ops == NULL:
+            raise MemoryError()
+        cdef fn_op *op
+        cdef const float[::1] wv
+        for i, r in enumerate(records):
+            op = &self.ops[i]
+            op.type = r["type"]
+            op.in_ = r.get("in", 0)
+            op.in2 = r.get("in2", -1)
+            op.out = r.get("out", 0)
+            for b in (op.in_, op.in2, op.out):
+                if b >= nbufs:
+                    raise ValueError("plan record %d: buffer %d out of range (%d buffers)" % (i, b, nbufs))
+            if op.in_ < 0 or op.out < 0:
+                raise ValueError("plan record %d: missing input or output buffer" % i)
+            op.n = r.get("n", 0)
+            op.h = r.get("h", 0)
+            op.w = r.get("w", 0)
+            op.c = r.get("c", 0)
+            op.oh = r.get("oh", 0)
+            op.ow = r.get("ow", 0)
+            op.outer = r.get("outer", 0)
+            op.inner = r.get("inner", 0)
+            if "conv" in r:
+                op.conv = _conv_desc(r["conv"])
+            if "pool" in r:
+                (op.pool.kh, op.pool.kw, op.pool.sh, op.pool.sw, op.pool.dh, op.pool.dw,
+                 op.pool.pad_top, op.pool.pad_left) = r["pool"]
+            op.act = _act(r.get("act", (0, 0.0, 0.0)))
+            if r.get("weights") is not None:
+                wv = r["weights"]
+                self.keep.append(r["weights"])
+                op.weights = &wv[0]
+            if r.get("weights2") is not None:
+                wv = r["weights2"]
+                self.keep.append(r["weights2"])
+                op.weights2 = &wv[0]
+            if op.type == FN_OP_CONV2D and op.weights != NULL:
+                if <size_t>len(r["weights"]) != fn_conv2d_packed_floats(k, &op.conv):
+                    raise ValueError("plan record %d: packed weights do not fit ISA %s" % (i, k.name.decode()))
+        self.nops = len(records)
+
+    def __dealloc__(self):
+        free(self.ops)
+
+    def scratch_bytes(self, int nthreads):
+        cdef const fn_kernels *k = fn_kernels_for(<fn_isa>self.isa)
+        cdef size_t best = 0, sb
+        for i in range(self.nops):
+            if self.ops[i].type == FN_OP_CONV2D:
+                sb = fn_conv2d_scratch_bytes(k, &self.ops[i].conv, self.ops[i].n, self.ops[i].h,
+                                             self.ops[i].w, nthreads)
+                best = max(best, sb)
+        return best
+
+    def run(self, list external, float[::1] arena, const long long[::1] offsets,
+            unsigned char[::1] scratch, int nthreads):
+        """external[i]: a float32 C-contiguous array for buffer i, or None for arena + offsets[i]."""
+        cdef const fn_kernels *k = fn_kernels_for(<fn_isa>self.isa)
+        _local.last = ISA_NAMES[self.isa]
+        if len(external) != self.nbufs or offsets.shape[0] != self.nbufs:
+            raise ValueError("plan: expected %d buffers" % self.nbufs)
+        cdef float **bufs = <float **>malloc(max(self.nbufs, 1) * sizeof(float *))
+        if bufs == NULL:
+            raise MemoryError()
+        cdef float[::1] ev
+        cdef float *base = &arena[0] if arena.shape[0] > 0 else NULL
+        cdef fn_status st
+        try:
+            for i in range(self.nbufs):
+                if external[i] is not None:
+                    ev = external[i].reshape(-1)
+                    bufs[i] = &ev[0] if ev.shape[0] > 0 else NULL
+                else:
+                    if offsets[i] < 0 or offsets[i] > arena.shape[0]:
+                        raise ValueError("plan: buffer %d offset out of the arena" % i)
+                    bufs[i] = base + offsets[i] if base != NULL else NULL
+            with nogil:
+                st = fn_plan_run(k, self.ops, self.nops, bufs, &scratch[0] if scratch.shape[0] else NULL,
+                                 scratch.shape[0], nthreads)
+        finally:
+            free(bufs)
+        _check(st, "plan")

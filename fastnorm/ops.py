@@ -7,6 +7,7 @@ released. Non-contiguous inputs are copied to contiguous memory first.
 import numpy as np
 
 from fastnorm import _C
+from fastnorm.graph import pool_out_extent
 from fastnorm.threads import get_num_threads
 
 ACT_NONE = (0, 0.0, 0.0)
@@ -189,17 +190,6 @@ def relu(input, inplace=False):
         input[...] = y
         return input
     return y
-
-
-def pool_out_extent(n, k, s, p, d, ceil_mode):
-    span = d * (k - 1) + 1
-    if ceil_mode:
-        out = -(-(n + 2 * p - span) // s) + 1
-        if (out - 1) * s >= n + p:  # torch: the last window must start inside the input or left pad
-            out -= 1
-    else:
-        out = (n + 2 * p - span) // s + 1
-    return out
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,

@@ -1,0 +1,314 @@
+"""The IR every frontend produces: nodes with canonical op names over named values; weights as arrays.
+
+Logical layouts are torch's (NCHW). Layout choices for speed are the plan's business (fastnorm.plan).
+The op registry (OPS) is the one place that knows each op's attributes and output shape.
+"""
+import copy
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fastnorm.errors import UnsupportedError
+
+
+@dataclass
+class TensorSpec:
+    name: str
+    shape: tuple          # ints, None where dynamic (the batch)
+    dtype: str = "float32"
+
+    def to_dict(self):
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(d["name"], tuple(d["shape"]), d.get("dtype", "float32"))
+
+
+@dataclass
+class Node:
+    name: str
+    op: str
+    inputs: list
+    outputs: list
+    attrs: dict = field(default_factory=dict)
+
+    def to_dict(self):
+        return {"name": self.name, "op": self.op, "inputs": list(self.inputs),
+                "outputs": list(self.outputs), "attrs": copy.deepcopy(self.attrs)}
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(d["name"], d["op"], list(d["inputs"]), list(d["outputs"]), dict(d.get("attrs", {})))
+
+
+@dataclass
+class Graph:
+    inputs: list
+    outputs: list
+    nodes: list
+    weights: dict
+
+    def copy(self):
+        """A copy whose node list and attrs may be edited; weight arrays are shared (never mutated)."""
+        return Graph([TensorSpec(t.name, t.shape, t.dtype) for t in self.inputs],
+                     [TensorSpec(t.name, t.shape, t.dtype) for t in self.outputs],
+                     [Node.from_dict(n.to_dict()) for n in self.nodes], dict(self.weights))
+
+    def to_dict(self):
+        return {"inputs": [t.to_dict() for t in self.inputs],
+                "outputs": [t.to_dict() for t in self.outputs],
+                "nodes": [n.to_dict() for n in self.nodes]}
+
+    @classmethod
+    def from_dict(cls, d, weights):
+        return cls([TensorSpec.from_dict(t) for t in d["inputs"]],
+                   [TensorSpec.from_dict(t) for t in d["outputs"]],
+                   [Node.from_dict(n) for n in d["nodes"]], dict(weights))
+
+    def consumers(self):
+        """value name -> list of nodes reading it."""
+        out = {}
+        for n in self.nodes:
+            for v in n.inputs:
+                if v:
+                    out.setdefault(v, []).append(n)
+        return out
+
+    def producers(self):
+        return {v: n for n in self.nodes for v in n.outputs}
+
+    def check(self):
+        """Structural and registry checks; raises UnsupportedError listing every unknown op/attr."""
+        problems = []
+        for n in self.nodes:
+            spec = OPS.get(n.op)
+            if spec is None:
+                problems.append("node %r: op %r" % (n.name, n.op))
+                continue
+            for a in n.attrs:
+                if a not in spec.attrs:
+                    problems.append("node %r (%s): attribute %r" % (n.name, n.op, a))
+        if problems:
+            raise UnsupportedError("unsupported: " + "; ".join(problems))
+        for n in self.nodes:
+            for i, v in enumerate(n.inputs):
+                is_weight = v in self.weights
+                if i == 0 and is_weight:
+                    raise ValueError("node %r: input 0 (%r) must be an activation, not a weight" % (n.name, v))
+                if i > 0 and v and n.op in WEIGHT_OPS and not is_weight:
+                    raise ValueError("node %r: input %d (%r) must be a weight" % (n.name, i, v))
+        return self
+
+
+# --------------------------------------------------------------------------------------------------
+# Op registry: attributes and shape functions. Lowering lives in fastnorm.plan, keyed the same way.
+# --------------------------------------------------------------------------------------------------
+
+@dataclass
+class OpSpec:
+    attrs: frozenset
+    shape: object  # (node, list of input shapes, weights) -> list of output shapes
+
+
+def _conv_out(n, k, s, d, p0, p1):
+    return (n + p0 + p1 - d * (k - 1) - 1) // s + 1
+
+
+def _ints(node, name, value, count, minimum):
+    """An attribute that must be `count` ints >= minimum; ValueError naming the node otherwise."""
+    if (not isinstance(value, (list, tuple)) or len(value) != count
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in value)):
+        raise ValueError("node %r: attribute %r must be %d ints >= %d, got %r"
+                         % (node.name, name, count, minimum, value))
+    return list(value)
+
+
+def _arity(node, shapes, lo, hi, ranks):
+    if not (lo <= len(shapes) <= hi) or len(node.outputs) != 1:
+        raise ValueError("node %r (%s): expected %d..%d inputs and 1 output, got %d and %d"
+                         % (node.name, node.op, lo, hi, len(shapes), len(node.outputs)))
+    for i, (s, r) in enumerate(zip(shapes, ranks)):
+        if s is None:
+            if i < lo:
+                raise ValueError("node %r: input %d is required" % (node.name, i))
+            continue
+        if r is not None and len(s) not in (r if isinstance(r, tuple) else (r,)):
+            raise ValueError("node %r: input %d must be %sD, got shape %r" % (node.name, i, r, s))
+
+
+def _check_act(node):
+    act = node.attrs.get(ACT_ATTR)
+    if act is None:
+        return
+    ok = isinstance(act, list) and (act == ["relu"] or (
+        len(act) == 3 and act[0] == "clamp"
+        and all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in act[1:])))
+    if not ok:
+        raise ValueError("node %r: attribute 'act' must be ['relu'] or ['clamp', lo, hi], got %r"
+                         % (node.name, act))
+
+
+def _shape_conv2d(node, shapes, weights):
+    _arity(node, shapes, 2, 3, (4, 4, 1))
+    _check_act(node)
+    n, c, h, w = shapes[0]
+    cout, cg, kh, kw = shapes[1]
+    a = node.attrs
+    sh, sw = _ints(node, "stride", a.get("stride", [1, 1]), 2, 1)
+    dh, dw = _ints(node, "dilation", a.get("dilation", [1, 1]), 2, 1)
+    pt, pl, pb, pr = _ints(node, "padding", a.get("padding", [0, 0, 0, 0]), 4, 0)
+    (groups,) = _ints(node, "groups", [a.get("groups", 1)], 1, 1)
+    if c != cg * groups or cout % groups or kh < 1 or kw < 1:
+        raise ValueError("node %r: input has %d channels; weight %r with groups=%d does not fit"
+                         % (node.name, c, shapes[1], groups))
+    if shapes[2] is not None and shapes[2][0] != cout:
+        raise ValueError("node %r: bias has %d values, expected %d" % (node.name, shapes[2][0], cout))
+    oh, ow = _conv_out(h, kh, sh, dh, pt, pb), _conv_out(w, kw, sw, dw, pl, pr)
+    if oh < 1 or ow < 1:
+        raise ValueError("node %r: input %dx%d too small for the kernel" % (node.name, h, w))
+    return [(n, cout, oh, ow)]
+
+
+def _shape_linear(node, shapes, weights):
+    _arity(node, shapes, 2, 3, (None, 2, 1))
+    _check_act(node)
+    x, w = shapes[0], shapes[1]
+    if len(x) < 1 or x[-1] != w[1]:
+        raise ValueError("node %r: input shape %r does not fit weight %r" % (node.name, x, w))
+    if shapes[2] is not None and shapes[2][0] != w[0]:
+        raise ValueError("node %r: bias has %d values, expected %d" % (node.name, shapes[2][0], w[0]))
+    return [tuple(x[:-1]) + (w[0],)]
+
+
+def _shape_batch_norm(node, shapes, weights):
+    _arity(node, shapes, 3, 5, (None, 1, 1, 1, 1))
+    _check_act(node)
+    x = shapes[0]
+    if len(x) < 2:
+        raise ValueError("node %r: batch_norm input must be (N, C, *), got %r" % (node.name, x))
+    for i, s in enumerate(shapes[1:], 1):
+        if s is not None and s[0] != x[1]:
+            raise ValueError("node %r: input %d has %d values, expected %d channels" % (node.name, i, s[0], x[1]))
+    eps = node.attrs.get("eps", 1e-5)
+    if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not eps >= 0:
+        raise ValueError("node %r: eps must be a number >= 0, got %r" % (node.name, eps))
+    return [x]
+
+
+def _shape_act(node, shapes, weights):
+    _arity(node, shapes, 1, 1, (None,))
+    for k in ("min", "max"):
+        v = node.attrs.get(k)
+        if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool)):
+            raise ValueError("node %r: attribute %r must be a number or null, got %r" % (node.name, k, v))
+    return [shapes[0]]
+
+
+def pool_out_extent(n, k, s, p, d, ceil_mode):
+    span = d * (k - 1) + 1
+    if ceil_mode:
+        out = -(-(n + 2 * p - span) // s) + 1
+        if (out - 1) * s >= n + p:  # torch: the last window must start inside the input or left pad
+            out -= 1
+    else:
+        out = (n + 2 * p - span) // s + 1
+    return out
+
+
+def _shape_max_pool2d(node, shapes, weights):
+    _arity(node, shapes, 1, 1, (4,))
+    n, c, h, w = shapes[0]
+    a = node.attrs
+    kh, kw = _ints(node, "kernel", a.get("kernel"), 2, 1)
+    sh, sw = _ints(node, "stride", a.get("stride", [kh, kw]), 2, 1)
+    ph, pw = _ints(node, "padding", a.get("padding", [0, 0]), 2, 0)
+    dh, dw = _ints(node, "dilation", a.get("dilation", [1, 1]), 2, 1)
+    if ph > kh // 2 or pw > kw // 2:
+        raise ValueError("node %r: padding %r exceeds half the kernel %r" % (node.name, [ph, pw], [kh, kw]))
+    cm = a.get("ceil_mode", False)
+    if not isinstance(cm, bool):
+        raise ValueError("node %r: ceil_mode must be a boolean, got %r" % (node.name, cm))
+    oh, ow = pool_out_extent(h, kh, sh, ph, dh, cm), pool_out_extent(w, kw, sw, pw, dw, cm)
+    if oh < 1 or ow < 1:
+        raise ValueError("node %r: input %dx%d too small for the pooling window" % (node.name, h, w))
+    return [(n, c, oh, ow)]
+
+
+def _shape_flatten(node, shapes, weights):
+    _arity(node, shapes, 1, 1, (None,))
+    x = shapes[0]
+    nd = max(len(x), 1)
+    s, e = node.attrs.get("start_dim", 1), node.attrs.get("end_dim", -1)
+    for v in (s, e):
+        if not isinstance(v, int) or isinstance(v, bool) or not -nd <= v < nd:
+            raise ValueError("node %r: flatten dim %r out of range for shape %r" % (node.name, v, x))
+    s, e = s % nd, e % nd
+    if s > e:
+        raise ValueError("node %r: start_dim after end_dim" % node.name)
+    return [tuple(x[:s]) + (math.prod(x[s:e + 1]),) + tuple(x[e + 1:])]
+
+
+ACT_ATTR = "act"   # fused activation: ["relu"] or ["clamp", lo, hi] (None for an open end)
+
+OPS = {
+    "conv2d": OpSpec(frozenset({"stride", "padding", "dilation", "groups", ACT_ATTR, "folded"}),
+                     _shape_conv2d),
+    "linear": OpSpec(frozenset({ACT_ATTR, "folded"}), _shape_linear),
+    "batch_norm": OpSpec(frozenset({"eps", ACT_ATTR}), _shape_batch_norm),
+    "relu": OpSpec(frozenset(), _shape_act),
+    "clamp": OpSpec(frozenset({"min", "max"}), _shape_act),
+    "max_pool2d": OpSpec(frozenset({"kernel", "stride", "padding", "dilation", "ceil_mode"}),
+                         _shape_max_pool2d),
+    "flatten": OpSpec(frozenset({"start_dim", "end_dim"}), _shape_flatten),
+}
+
+WEIGHT_OPS = {"conv2d", "linear", "batch_norm"}  # inputs after the first are weights
+KNOWN_OPS = {k: set(v.attrs) for k, v in OPS.items()}
+
+
+def infer_shapes(graph, input_shapes):
+    """value name -> concrete shape, given {input name: shape}."""
+    shapes = {}
+    for t in graph.inputs:
+        shapes[t.name] = tuple(input_shapes[t.name])
+    for name, w in graph.weights.items():
+        shapes[name] = tuple(w.shape)
+    for n in graph.nodes:
+        ins = [shapes[v] if v else None for v in n.inputs]
+        outs = OPS[n.op].shape(n, ins, graph.weights)
+        for v, s in zip(n.outputs, outs):
+            shapes[v] = tuple(int(d) for d in s)
+    return shapes
+
+
+def act_tuple(act):
+    """Graph 'act' attribute -> the kernels' (kind, lo, hi)."""
+    if not act:
+        return (0, 0.0, 0.0)
+    if act[0] == "relu":
+        return (1, 0.0, float("inf"))
+    if act[0] == "clamp":
+        lo = -float("inf") if act[1] is None else float(act[1])
+        hi = float("inf") if act[2] is None else float(act[2])
+        return (1, lo, hi)
+    raise UnsupportedError("unsupported fused activation %r" % (act,))
+
+
+def count_macs(graph, shapes):
+    """Multiply-accumulates per run, for summaries."""
+    total = 0
+    for n in graph.nodes:
+        if n.op == "conv2d":
+            out = shapes[n.outputs[0]]
+            w = graph.weights[n.inputs[1]].shape
+            total += math.prod(out) * w[1] * w[2] * w[3]
+        elif n.op == "linear":
+            out = shapes[n.outputs[0]]
+            total += math.prod(out) * graph.weights[n.inputs[1]].shape[1]
+    return total
+
+
+def as_f32(a):
+    return np.ascontiguousarray(a, dtype=np.float32)

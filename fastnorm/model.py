@@ -1,0 +1,174 @@
+"""Model: a loaded graph, its optimised form, and the C plans that run it (one per input shape)."""
+import math
+import threading
+
+import numpy as np
+
+from fastnorm import _C, fileformat
+from fastnorm.errors import FormatError
+from fastnorm.graph import KNOWN_OPS, Graph, count_macs, infer_shapes
+from fastnorm.passes import optimize as optimize_graph
+from fastnorm.plan import Plan, WeightCache
+from fastnorm.threads import get_num_threads
+
+
+class Model:
+    """A model ready to run. Build one with fastnorm.from_torch or fastnorm.load.
+
+    predict/run accept float32 NCHW arrays of any batch size; float16/float64 inputs are converted to
+    float32 and non-contiguous ones copied. They are safe to call from several threads at once.
+    """
+
+    def __init__(self, graph, optimize=True):
+        graph.check()
+        self.source_graph = graph
+        self.graph = optimize_graph(graph) if optimize else graph.copy()
+        self.optimized = optimize
+        self._plans = {}
+        self._lock = threading.Lock()
+        self._weights = WeightCache()
+
+    # ------------------------------------------------------------------------------ introspection
+    @property
+    def inputs(self):
+        return list(self.graph.inputs)
+
+    @property
+    def outputs(self):
+        return list(self.graph.outputs)
+
+    def summary(self, batch=1):
+        """The optimised graph: fused ops, output shapes, MACs and parameters, arena memory."""
+        shapes = self._example_shapes(batch)
+        plan = self._plan({k: v for k, v in shapes.items() if k in {t.name for t in self.graph.inputs}})
+        lines = ["fastnorm model: %d ops after optimisation (%d in the source graph), ISA %s"
+                 % (len(self.graph.nodes), len(self.source_graph.nodes),
+                    _C.ISA_NAMES[_C.resolve_isa(-1)])]
+        rows = [("node", "op", "fused", "output shape", "MACs", "params")]
+        all_shapes = infer_shapes(self.graph, {t.name: shapes[t.name] for t in self.graph.inputs})
+        for n in self.graph.nodes:
+            fused = []
+            if n.attrs.get("folded"):
+                fused.append("BN folded: " + ", ".join(n.attrs["folded"]))
+            if n.attrs.get("act"):
+                fused.append("+" + n.attrs["act"][0])
+            macs = count_macs(Graph(self.graph.inputs, [], [n], self.graph.weights), all_shapes)
+            params = sum(self.graph.weights[v].size for v in n.inputs if v in self.graph.weights)
+            rows.append((n.name, n.op, "; ".join(fused) or "-", str(list(all_shapes[n.outputs[0]])),
+                         "{:,}".format(macs), "{:,}".format(params)))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for r in rows:
+            lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        folded = [b for n in self.graph.nodes for b in n.attrs.get("folded", [])]
+        left = [n.name for n in self.graph.nodes if n.op == "batch_norm"]
+        lines.append("BatchNorm: %d folded into the layer before (%s); %d standalone%s"
+                     % (len(folded), ", ".join(folded) or "-", len(left),
+                        " (" + ", ".join(left) + ")" if left else ""))
+        lines.append("batch %d: %s MACs, %s parameters, arena %.1f KiB"
+                     % (batch, "{:,}".format(count_macs(self.graph, all_shapes)),
+                        "{:,}".format(sum(w.size for w in self.graph.weights.values())),
+                        plan.arena_floats * 4 / 1024))
+        return "\n".join(lines)
+
+    def _example_shapes(self, batch):
+        return {t.name: tuple(batch if d is None else d for d in t.shape) for t in self.graph.inputs}
+
+    # ------------------------------------------------------------------------------ running
+    def _check_feed(self, spec, x):
+        name = spec.name
+        if not isinstance(x, np.ndarray):
+            raise TypeError("input %r: expected a NumPy array, got %s" % (name, type(x).__name__))
+        if x.dtype.kind != "f":
+            raise TypeError("input %r: expected a float32 array, got dtype %s" % (name, x.dtype))
+        if x.ndim != len(spec.shape):
+            raise ValueError("input %r: expected %dD with shape %s, got %dD with shape %s"
+                             % (name, len(spec.shape), _fmt_shape(spec.shape), x.ndim, x.shape))
+        for i, (want, got) in enumerate(zip(spec.shape, x.shape)):
+            if want is not None and want != got:
+                raise ValueError("input %r: expected shape %s, got %s (dimension %d: expected %d, got %d)"
+                                 % (name, _fmt_shape(spec.shape), x.shape, i, want, got))
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+    def _plan(self, shapes):
+        isa = _C.resolve_isa(-1)
+        key = (tuple(sorted(shapes.items())), isa)
+        plan = self._plans.get(key)
+        if plan is None:
+            with self._lock:
+                plan = self._plans.get(key)
+                if plan is None:
+                    plan = self._plans[key] = Plan(self.graph, dict(shapes), isa, self._weights)
+        return plan
+
+    def run(self, feeds):
+        """Every output, by name: {output name: array}."""
+        if not isinstance(feeds, dict):
+            raise TypeError("run: expected a dict {input name: array}, got %s" % type(feeds).__name__)
+        names = [t.name for t in self.graph.inputs]
+        missing = [n for n in names if n not in feeds]
+        unknown = [n for n in feeds if n not in names]
+        if missing or unknown:
+            raise ValueError("run: inputs %s expected; missing %s, unknown %s" % (names, missing, unknown))
+        arrays = {t.name: self._check_feed(t, feeds[t.name]) for t in self.graph.inputs}
+        shapes = {k: v.shape for k, v in arrays.items()}
+        if any(0 in s for s in shapes.values()):
+            out = infer_shapes(self.graph, shapes)
+            return {t.name: np.empty(out[t.name], np.float32) for t in self.graph.outputs}
+        return self._plan(shapes).run(arrays, get_num_threads())
+
+    def predict(self, x):
+        """The first output for the one input x (NumPy, NCHW)."""
+        if len(self.graph.inputs) != 1:
+            raise ValueError("predict: the model has %d inputs %s; use run({name: array})"
+                             % (len(self.graph.inputs), [t.name for t in self.graph.inputs]))
+        return self.run({self.graph.inputs[0].name: x})[self.graph.outputs[0].name]
+
+    # ------------------------------------------------------------------------------ files
+    def save(self, path):
+        """Write a .fnm file: safetensors container, the source graph as JSON metadata, no pickle."""
+        fileformat.save(path, self.source_graph.to_dict(), self.source_graph.weights)
+
+
+def _fmt_shape(shape):
+    return "(" + ", ".join("N" if d is None else str(d) for d in shape) + ")"
+
+
+def load(path, optimize=True):
+    """Load a model file: fastnorm's own .fnm (any safetensors file that carries a fastnorm graph)."""
+    p = str(path)
+    if p.endswith(".onnx"):
+        raise FormatError("%s: ONNX import is not available in this version (it needs the onnx frontend)" % p)
+    graph_dict, weights = fileformat.load(p, known_ops=KNOWN_OPS)
+    try:
+        graph = Graph.from_dict(graph_dict, weights)
+        for t in graph.inputs + graph.outputs:
+            if t.dtype != "float32":
+                raise FormatError("%s: tensor %r has dtype %r; only float32 models run" % (p, t.name, t.dtype))
+        Model._validate_loaded(graph, p)
+        return Model(graph, optimize=optimize)
+    except FormatError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise FormatError("%s: inconsistent graph: %s" % (p, e)) from None
+
+
+def _validate_loaded(graph, path):
+    """Shapes must work out: run shape inference at batch 1 and check each weight's role."""
+    for t in graph.inputs:
+        if any(d is not None and (not isinstance(d, int) or d < 0) for d in t.shape):
+            raise FormatError("%s: input %r has a bad shape %r" % (path, t.name, t.shape))
+    shapes = {t.name: tuple(1 if d is None else d for d in t.shape) for t in graph.inputs}
+    try:
+        out = infer_shapes(graph, shapes)
+    except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError) as e:
+        raise FormatError("%s: shapes do not work out: %s" % (path, e)) from None
+    for t in graph.outputs:
+        got = out.get(t.name)
+        if got is None or len(got) != len(t.shape) or any(
+                d is not None and d != g for d, g in zip(t.shape, got)):
+            raise FormatError("%s: output %r declared %r, the graph computes %r" % (path, t.name, t.shape, got))
+    if math.prod(out[graph.inputs[0].name]) > 1 << 40:
+        raise FormatError("%s: input too large" % path)
+
+
+Model._validate_loaded = staticmethod(_validate_loaded)

@@ -1,0 +1,60 @@
+"""Fold eval-mode BatchNorm into the conv2d / linear before it, in float64.
+
+  s  = gamma / sqrt(running_var + eps)
+  w' = w * s            (per output channel)
+  b' = (b - mean) * s + beta
+
+A BN folds when its input comes from a conv2d or linear with no fused activation, read by nothing
+else and not a graph output. Other BNs stay as standalone scale/shift kernels.
+"""
+import numpy as np
+
+
+def _bn_params(graph, bn):
+    w = graph.weights
+    c = w[bn.inputs[1]].shape[0]
+    mean = w[bn.inputs[1]].astype(np.float64)
+    var = w[bn.inputs[2]].astype(np.float64)
+    gamma = w[bn.inputs[3]].astype(np.float64) if len(bn.inputs) > 3 and bn.inputs[3] else np.ones(c)
+    beta = w[bn.inputs[4]].astype(np.float64) if len(bn.inputs) > 4 and bn.inputs[4] else np.zeros(c)
+    return mean, var, gamma, beta, float(bn.attrs.get("eps", 1e-5))
+
+
+def fold_batchnorm(graph):
+    g = graph.copy()
+    producers = g.producers()
+    consumers = g.consumers()
+    outputs = {t.name for t in g.outputs}
+    removed = set()
+    for bn in g.nodes:
+        if bn.op != "batch_norm" or bn.attrs.get("act"):
+            continue
+        x = bn.inputs[0]
+        prev = producers.get(x)
+        if (prev is None or prev.op not in ("conv2d", "linear") or prev.attrs.get("act")
+                or len(consumers.get(x, [])) != 1 or x in outputs):
+            continue
+        mean, var, gamma, beta, eps = _bn_params(g, bn)
+        s = gamma / np.sqrt(var + eps)
+        w = g.weights[prev.inputs[1]].astype(np.float64)
+        cout = w.shape[0]
+        if s.shape[0] != cout:
+            continue
+        b = (g.weights[prev.inputs[2]].astype(np.float64)
+             if len(prev.inputs) > 2 and prev.inputs[2] else np.zeros(cout))
+        w_name, b_name = prev.inputs[1] + "@" + bn.name, prev.name + ".bias@" + bn.name
+        g.weights[w_name] = (w * s.reshape((-1,) + (1,) * (w.ndim - 1))).astype(np.float32)
+        g.weights[b_name] = ((b - mean) * s + beta).astype(np.float32)
+        prev.inputs = [prev.inputs[0], w_name, b_name]
+        prev.outputs = list(bn.outputs)
+        prev.attrs["folded"] = list(prev.attrs.get("folded", [])) + [bn.name]
+        producers[bn.outputs[0]] = prev
+        removed.add(bn.name)
+    g.nodes = [n for n in g.nodes if n.name not in removed]
+    _drop_unused_weights(g)
+    return g
+
+
+def _drop_unused_weights(g):
+    used = {v for n in g.nodes for v in n.inputs}
+    g.weights = {k: v for k, v in g.weights.items() if k in used}
