@@ -15,18 +15,18 @@ cnp.import_array()
 
 ISA_NAMES = ("scalar", "avx2", "avx512")
 
+def _best_isa():
+    cdef fn_cpu_features f
+    fn_cpu_detect(&f)
+    return <int>fn_cpu_best_isa(&f)
+
+
 _chosen = fn_dispatch_init()
 if _chosen < 0:
     import os as _os
     raise ImportError(
         "FASTNORM_ISA=%r: expected one of %s that this CPU supports (best here: %s)"
         % (_os.environ.get("FASTNORM_ISA"), ", ".join(ISA_NAMES), ISA_NAMES[_best_isa()]))
-
-
-def _best_isa():
-    cdef fn_cpu_features f
-    fn_cpu_detect(&f)
-    return <int>fn_cpu_best_isa(&f)
 
 
 def cpu_features():

@@ -162,7 +162,7 @@ def from_torch(module, example_input, input_name="input", output_name="output"):
     if module.training:
         warnings.warn("from_torch: the module is in training mode; it is exported with eval semantics "
                       "(BatchNorm uses its running statistics, Dropout is off), as inference always does. "
-                      "Call module.eval() to silence this.", UserWarning, stacklevel=2)
+                      "Call module.eval() to silence this.", UserWarning, stacklevel=3)
     m = copy.deepcopy(module).eval()
     gm = torch.fx.symbolic_trace(m)
     with torch.no_grad():

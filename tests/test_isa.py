@@ -1,0 +1,85 @@
+"""Run-time dispatch: CPU detection, FASTNORM_ISA, and portable code free of AVX instructions."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import fastnorm
+from fastnorm import _C
+from fastnorm.testing import available_isas, force_isa, last_isa
+
+
+def test_cpu_info_reports_features_and_isa():
+    info = fastnorm.cpu_info()
+    assert info["isa"] in ("scalar", "avx2", "avx512")
+    assert info["best_isa"] in available_isas()
+    f = info["features"]
+    assert f["sse2"]
+    if info["best_isa"] == "avx512":
+        assert f["avx512f"] and f["os_avx512"] and f["avx2"] and f["fma"]
+    if info["best_isa"] in ("avx2", "avx512"):
+        assert f["avx2"] and f["fma"] and f["os_avx"]
+
+
+def _run(code, isa):
+    env = dict(os.environ, FASTNORM_ISA=isa)
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("isa", available_isas())
+def test_env_var_lowers_the_choice(isa):
+    r = _run("import fastnorm; print(fastnorm.cpu_info()['isa'])", isa)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == isa
+
+
+def test_env_var_rejects_unknown_isa():
+    r = _run("import fastnorm", "sse9")
+    assert r.returncode != 0 and "FASTNORM_ISA='sse9'" in r.stderr
+
+
+def test_force_isa_is_thread_local_and_restored():
+    before = _C.resolve_isa(-1)
+    with force_isa("scalar"):
+        fastnorm.ops.relu(fastnorm.ops.as_float32([1.0, -1.0], "x"))
+        assert last_isa() == "scalar"
+    assert _C.resolve_isa(-1) == before
+    with pytest.raises(ValueError, match="expected one of"):
+        with force_isa("neon"):
+            pass
+
+
+def _functions_with_wide_instructions(path):
+    """{function: set of 'avx' / 'avx512'} from objdump of the built extension."""
+    out = subprocess.run(["objdump", "-d", "--no-show-raw-insn", path], capture_output=True,
+                         text=True, check=True).stdout
+    found, func = {}, None
+    for line in out.splitlines():
+        m = re.match(r"^[0-9a-f]+ <(.+)>:$", line)
+        if m:
+            func = m.group(1)
+            continue
+        parts = line.split("\t")
+        if func is None or len(parts) < 2:
+            continue
+        insn = parts[-1].strip()
+        mnemonic = insn.split(" ")[0]
+        if "%zmm" in insn or re.search(r"%k[0-7]\b", insn) or mnemonic.startswith("kmov"):
+            found.setdefault(func, set()).add("avx512")
+        elif "%ymm" in insn or (mnemonic.startswith("v") and mnemonic not in ("verr", "verw")):
+            found.setdefault(func, set()).add("avx")
+    return found
+
+
+@pytest.mark.skipif(shutil.which("objdump") is None, reason="objdump (binutils) not installed")
+def test_portable_code_holds_no_avx():
+    wide = _functions_with_wide_instructions(_C.__file__)
+    assert any(f.endswith("__avx512") for f in wide), "no AVX-512 kernel found: is the build right?"
+    assert any(f.endswith("__avx2") for f in wide), "no AVX2 kernel found: is the build right?"
+    stray = {f: k for f, k in wide.items() if not (f.endswith("__avx2") or f.endswith("__avx512"))}
+    assert not stray, "wide instructions outside the ISA files: %s" % sorted(stray)
+    avx512_in_avx2 = [f for f, k in wide.items() if f.endswith("__avx2") and "avx512" in k]
+    assert not avx512_in_avx2, "AVX-512 instructions in AVX2 kernels: %s" % avx512_in_avx2
