@@ -144,7 +144,8 @@ def load(path, optimize=True):
         for t in graph.inputs + graph.outputs:
             if t.dtype != "float32":
                 raise FormatError("%s: tensor %r has dtype %r; only float32 models run" % (p, t.name, t.dtype))
-        Model._validate_loaded(graph, p)
+        graph.check()
+        _validate_loaded(graph, p)
         return Model(graph, optimize=optimize)
     except FormatError:
         raise
@@ -170,5 +171,3 @@ def _validate_loaded(graph, path):
     if math.prod(out[graph.inputs[0].name]) > 1 << 40:
         raise FormatError("%s: input too large" % path)
 
-
-Model._validate_loaded = staticmethod(_validate_loaded)
