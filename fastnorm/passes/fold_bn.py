@@ -9,6 +9,8 @@ else and not a graph output. Other BNs stay as standalone scale/shift kernels.
 """
 import numpy as np
 
+from fastnorm.passes._merge import Merger
+
 
 def _bn_params(graph, bn):
     w = graph.weights
@@ -21,36 +23,29 @@ def _bn_params(graph, bn):
 
 
 def fold_batchnorm(graph):
-    g = graph.copy()
-    producers = g.producers()
-    consumers = g.consumers()
-    outputs = {t.name for t in g.outputs}
-    removed = set()
+    m = Merger(graph)
+    g = m.graph
     for bn in g.nodes:
         if bn.op != "batch_norm" or bn.attrs.get("act"):
             continue
-        x = bn.inputs[0]
-        prev = producers.get(x)
-        if (prev is None or prev.op not in ("conv2d", "linear") or prev.attrs.get("act")
-                or len(consumers.get(x, [])) != 1 or x in outputs):
+        prev = m.absorbing_producer(bn, ("conv2d", "linear"))
+        if prev is None:
             continue
         mean, var, gamma, beta, eps = _bn_params(g, bn)
-        s = gamma / np.sqrt(var + eps)
         w = g.weights[prev.inputs[1]].astype(np.float64)
         cout = w.shape[0]
-        if s.shape[0] != cout:
+        if mean.shape[0] != cout:
             continue
+        s = gamma / np.sqrt(var + eps)
         b = (g.weights[prev.inputs[2]].astype(np.float64)
              if len(prev.inputs) > 2 and prev.inputs[2] else np.zeros(cout))
         w_name, b_name = prev.inputs[1] + "@" + bn.name, prev.name + ".bias@" + bn.name
         g.weights[w_name] = (w * s.reshape((-1,) + (1,) * (w.ndim - 1))).astype(np.float32)
         g.weights[b_name] = ((b - mean) * s + beta).astype(np.float32)
         prev.inputs = [prev.inputs[0], w_name, b_name]
-        prev.outputs = list(bn.outputs)
         prev.attrs["folded"] = list(prev.attrs.get("folded", [])) + [bn.name]
-        producers[bn.outputs[0]] = prev
-        removed.add(bn.name)
-    g.nodes = [n for n in g.nodes if n.name not in removed]
+        m.absorb(prev, bn)
+    g = m.result()
     _drop_unused_weights(g)
     return g
 
