@@ -9,6 +9,7 @@ else and not a graph output. Other BNs stay as standalone scale/shift kernels.
 """
 import numpy as np
 
+from fastnorm.graph import infer_shapes
 from fastnorm.passes._merge import Merger
 
 
@@ -25,12 +26,13 @@ def _bn_params(graph, bn):
 def fold_batchnorm(graph):
     m = Merger(graph)
     g = m.graph
+    shapes = infer_shapes(g, {t.name: tuple(1 if d is None else d for d in t.shape) for t in g.inputs})
     for bn in g.nodes:
         if bn.op != "batch_norm" or bn.attrs.get("act"):
             continue
         prev = m.absorbing_producer(bn, ("conv2d", "linear"))
-        if prev is None:
-            continue
+        if prev is None or (prev.op == "linear" and len(shapes[bn.inputs[0]]) != 2):
+            continue  # a linear's features are the last dim; BN's channels are dim 1: same only in 2D
         mean, var, gamma, beta, eps = _bn_params(g, bn)
         w = g.weights[prev.inputs[1]].astype(np.float64)
         cout = w.shape[0]
