@@ -201,6 +201,14 @@ def _header_length(first8, size):
 
 def _parse_header(raw, size, known_ops):
     """Check the header; return (graph, [(name, dtype, shape, begin, end)] in file order, buffer start)."""
+    try:
+        return _parse_header_unguarded(raw, size, known_ops)
+    except RecursionError:
+        # The checks bound their own depth; this is the backstop for any deep value they print or compare.
+        raise FormatError("header has values nested too deeply") from None
+
+
+def _parse_header_unguarded(raw, size, known_ops):
     if not raw.startswith(b"{"):
         raise FormatError("header does not start with '{' (not a safetensors file?)")
     try:
@@ -250,11 +258,13 @@ def _parse_metadata(meta):
             raise FormatError("__metadata__ %s: expected a string, got %s" % (_q(k), _json_type(v)))
         _check_text(k, "__metadata__ key", FormatError)
         _check_text(v, "__metadata__ %s" % _q(k), FormatError)
-    for key in ("format", "format_version", "graph"):
-        if key not in meta:
-            raise FormatError("__metadata__ has no %r (not a fastnorm file)" % key)
+    if "format" not in meta:
+        raise FormatError("__metadata__ has no 'format' (not a fastnorm file)")
     if meta["format"] != FORMAT_NAME:
-        raise FormatError("format is %s, expected %r" % (_q(meta["format"]), FORMAT_NAME))
+        raise FormatError("format is %s, expected %r (not a fastnorm file)" % (_q(meta["format"]), FORMAT_NAME))
+    for key in ("format_version", "graph"):
+        if key not in meta:
+            raise FormatError("__metadata__ has no %r" % key)
     version = meta["format_version"]
     if not (version.isascii() and version.isdigit() and len(version) <= 9 and int(version) >= 1):
         raise FormatError("format_version %s is not a positive integer" % _q(version))
@@ -326,11 +336,12 @@ def _validate_graph(graph, weight_names, known_ops, err):
     nodes = _check_list(graph["nodes"], "graph nodes", err)
     # Who produces what, leniently, only to say "used before it is produced" rather than "unknown".
     producer = {}
-    for node in nodes:
+    for i, node in enumerate(nodes):
         if isinstance(node, dict) and isinstance(node.get("outputs"), list):
+            name = node.get("name")
             for out in node["outputs"]:
                 if isinstance(out, str):
-                    producer.setdefault(out, node.get("name"))
+                    producer.setdefault(out, name if isinstance(name, str) else "#%d" % i)
     node_names, produced, unknown = set(), set(), []
     for i, node in enumerate(nodes):
         _check_keys(node, _NODE_KEYS, "node #%d" % i, err)
@@ -348,7 +359,7 @@ def _validate_graph(graph, weight_names, known_ops, err):
             if inp not in defined:
                 if inp in producer:
                     raise err("%s: input %s is used before node %s produces it"
-                              % (where, _q(inp), _q(str(producer[inp]))))
+                              % (where, _q(inp), _q(producer[inp])))
                 raise err("%s: input %s is not a graph input, a weight or an output of an earlier node"
                           % (where, _q(inp)))
         outputs = _check_list(node["outputs"], "%s outputs" % where, err)
