@@ -68,12 +68,31 @@ def save(path, graph, weights):
         except OSError:
             pass
         raise
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder):
+    """Make the rename itself durable where the OS lets us (POSIX); best effort."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    try:
+        fd = os.open(folder or ".", os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _chunks(graph, weights):
     """Validate, then return the file as a list of bytes-like pieces (the arrays are not copied)."""
     if not isinstance(weights, dict):
         raise TypeError("weights: expected a dict {name: array}, got %s" % type(weights).__name__)
+    if len(weights) > MAX_TENSORS:
+        raise ValueError("%d weights, more than the %d a reader accepts" % (len(weights), MAX_TENSORS))
     tensors = []
     for name in sorted(weights, key=lambda k: (not isinstance(k, str), str(k))):
         if not isinstance(name, str):

@@ -450,6 +450,12 @@ def test_too_many_tensors(monkeypatch):
     assert_format_error(_too_many_tensors(), "9 tensors, more than the bound of 6")
 
 
+def test_writer_refuses_too_many_tensors(monkeypatch):
+    monkeypatch.setattr(ff, "MAX_TENSORS", 3)
+    with pytest.raises(ValueError, match="4 weights, more than the 3"):
+        ff.dumps(small_graph(), small_weights())
+
+
 def test_messages_do_not_echo_huge_names():
     h, buf = _h()
     text = json.dumps(h).replace('"conv1.bias"', json.dumps("__" + "x" * 100000 + "__")).encode()
@@ -507,6 +513,18 @@ def test_fuzz_bytes_only_format_error(fuzz_path, edits):
     got = _outcome(lambda: ff.loads(bytes(data), known_ops=KNOWN_OPS))
     fuzz_path.write_bytes(bytes(data))
     assert _outcome(lambda: ff.load(fuzz_path, known_ops=KNOWN_OPS)) == got
+    if got[0] == "ok":
+        _assert_safetensors_agrees(bytes(data))
+
+
+def _assert_safetensors_agrees(data):
+    """Whatever we accept, the safetensors package reads too, with the same arrays and metadata."""
+    st_numpy = pytest.importorskip("safetensors.numpy")
+    graph, weights = ff.loads(data)
+    theirs = st_numpy.load(data)
+    assert sorted(theirs) == sorted(weights)
+    for k, v in weights.items():
+        assert same_bits(theirs[k], v), k
 
 
 json_values = st.recursive(
@@ -549,7 +567,8 @@ def test_fuzz_header_fields_only_format_error(where, value):
     try:
         ff.loads(data, known_ops=KNOWN_OPS)
     except FormatError:
-        pass
+        return
+    _assert_safetensors_agrees(data)
 
 
 @settings(max_examples=400, deadline=None)
