@@ -21,10 +21,11 @@ from fastnorm.errors import FormatError
 FORMAT_NAME = "fastnorm"
 FORMAT_VERSION = 1
 
-# Bounds on what a file may ask of us. The header bound is safetensors' own order of magnitude;
-# parsing a header of that size can take several times its size in Python objects, which is the
-# price of reading JSON at all (lower MAX_HEADER_BYTES to tighten it).
-MAX_HEADER_BYTES = 100 * 2 ** 20
+# Bounds on what a file may ask of us. The header bound is the safetensors package's own
+# (100_000_000, a little under 100 MiB), so every file we accept or write opens there too. Parsing a
+# header that size can take several times its size in Python objects: the price of reading JSON at
+# all (lower MAX_HEADER_BYTES to tighten it).
+MAX_HEADER_BYTES = 100_000_000
 MAX_TENSORS = 100_000
 MAX_NDIM = 8
 MAX_ATTR_DEPTH = 8           # nesting of lists inside one attribute value
