@@ -113,7 +113,9 @@ def _chunks(graph, weights):
     # What goes to disk is what the loader will check: serialise, parse back, validate.
     try:
         graph_json = json.dumps(graph, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError, RecursionError) as e:
+    except TypeError as e:                        # a value JSON has no type for (e.g. np.int64)
+        raise TypeError("graph is not JSON-serialisable: %s" % e) from None
+    except (ValueError, RecursionError) as e:     # NaN / infinity, or a cycle
         raise ValueError("graph is not JSON-serialisable: %s" % e) from None
     parsed = _parse_json(graph_json, "graph", ValueError)
     _validate_graph(parsed, {name for name, _, _, _ in tensors}, None, ValueError)

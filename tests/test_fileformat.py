@@ -201,19 +201,23 @@ def test_writer_rejects_bad_weights(weights, exc, phrase):
         ff.dumps(small_graph(), all_weights)
 
 
-@pytest.mark.parametrize("mutate, phrase", [
-    (lambda g: g["nodes"][0]["attrs"].update(eps=float("nan")), "not JSON-serialisable"),
-    (lambda g: g["nodes"][0]["attrs"].update(obj=object()), "not JSON-serialisable"),
-    (lambda g: g["nodes"][1]["inputs"].append("nowhere"), "not a graph input, a weight"),
-    (lambda g: g.pop("outputs"), "missing 'outputs'"),
-    (lambda g: g["nodes"][0]["attrs"].update(d={"a": 1}), "not allowed"),
-], ids=["nan-attr", "object-attr", "unknown-input", "no-outputs", "dict-attr"])
-def test_writer_rejects_bad_graph_and_leaves_disk_alone(tmp_path, mutate, phrase):
+@pytest.mark.parametrize("mutate, exc, phrase", [
+    (lambda g: g["nodes"][0]["attrs"].update(eps=float("nan")), ValueError, "not JSON-serialisable"),
+    (lambda g: g["nodes"][0]["attrs"].update(obj=object()), TypeError, "not JSON-serialisable"),
+    (lambda g: g["nodes"][0]["attrs"].update(n=np.int64(3)), TypeError, "not JSON-serialisable"),
+    (lambda g: g["nodes"][0]["attrs"].update(me=g), ValueError, "not JSON-serialisable"),
+    (lambda g: g["nodes"][1]["inputs"].append("nowhere"), ValueError, "not a graph input, a weight"),
+    (lambda g: g.pop("outputs"), ValueError, "missing 'outputs'"),
+    (lambda g: g["nodes"][0]["attrs"].update(d={"a": 1}), ValueError, "not allowed"),
+    (lambda g: g["nodes"][0]["attrs"].update(s="x\ud800"), ValueError, "lone surrogate"),
+], ids=["nan-attr", "object-attr", "numpy-int-attr", "cycle", "unknown-input", "no-outputs", "dict-attr",
+        "surrogate-attr"])
+def test_writer_rejects_bad_graph_and_leaves_disk_alone(tmp_path, mutate, exc, phrase):
     path = tmp_path / "m.fnm"
     path.write_bytes(b"previous")
     graph = small_graph()
     mutate(graph)
-    with pytest.raises(ValueError, match=phrase):
+    with pytest.raises(exc, match=phrase):
         ff.save(path, graph, small_weights())
     assert path.read_bytes() == b"previous"
     assert os.listdir(tmp_path) == ["m.fnm"]     # no temporary file left behind
