@@ -780,3 +780,18 @@ def test_deeply_nested_values_are_format_errors(where, depth):
     data = json.dumps(h).replace('"%s"' % marker, "[" * depth + "]" * depth).encode()
     with pytest.raises(FormatError):
         ff.loads(build(data, buf), known_ops=KNOWN_OPS)
+
+
+@pytest.mark.parametrize("keep, phrase", [(40, "file ended inside the header"), (len(SMALL) - 100, "file ended after")])
+def test_file_shrinking_while_read_is_a_format_error(tmp_path, monkeypatch, keep, phrase):
+    # fstat says the whole file is there, but the bytes run out: what a concurrent truncation looks like.
+    path = tmp_path / "m.fnm"
+    path.write_bytes(SMALL[:keep])
+
+    class Stat:
+        st_size = len(SMALL)
+
+    with monkeypatch.context() as m:
+        m.setattr(ff.os, "fstat", lambda fd: Stat())
+        with pytest.raises(FormatError, match=phrase):
+            ff.load(path)
