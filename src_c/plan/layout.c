@@ -8,7 +8,9 @@ static void transpose_tiles(size_t n, size_t rows, size_t cols, const float *x, 
     /* per image: x (rows, cols) -> y (cols, rows) */
     const size_t tr = (rows + TILE - 1) / TILE, tc = (cols + TILE - 1) / TILE;
     const size_t ntasks = n * tr * tc;
-    if (nthreads < 1) nthreads = 1;
+    /* a fork/join costs more than transposing a small image, and on a loaded host a second thread
+     * may not be scheduled for milliseconds: small tensors stay on the calling thread */
+    if (nthreads < 1 || n * rows * cols < 32768) nthreads = 1;
 #pragma omp parallel for schedule(static) num_threads(nthreads)
     for (size_t task = 0; task < ntasks; task++) {
         const size_t b = task / (tr * tc), rem = task % (tr * tc);
