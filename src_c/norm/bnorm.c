@@ -13,9 +13,12 @@
 void fn_bnorm_prepare(size_t c, const float *mean, const float *var, const float *gamma,
                       const float *beta, double eps, float *scale, float *shift) {
     for (size_t j = 0; j < c; j++) {
-        const double s = (gamma ? (double)gamma[j] : 1.0) / sqrt((double)var[j] + eps);
-        scale[j] = (float)s;
-        shift[j] = (float)((beta ? (double)beta[j] : 0.0) - (double)mean[j] * s);
+        /* the shift uses the scale as rounded to float, the one the kernels multiply by: then
+         * x*scale + shift = (x - mean)*scale + beta up to the shift's own rounding. With the exact
+         * double scale instead, x ~ mean ~ 1e4 would carry an extra error of |x| * ulp(scale). */
+        const float s = (float)((gamma ? (double)gamma[j] : 1.0) / sqrt((double)var[j] + eps));
+        scale[j] = s;
+        shift[j] = (float)((beta ? (double)beta[j] : 0.0) - (double)mean[j] * (double)s);
     }
 }
 
