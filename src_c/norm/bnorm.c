@@ -3,12 +3,19 @@
 
 #include <math.h>
 
-/* Work is cut into tasks of about TASK_FLOATS floats (64 KiB in, 64 KiB out: fits L2 with room),
- * and below PAR_MIN_FLOATS the op runs on the calling thread: waking a second thread costs a few
- * microseconds, more than the whole op at that size. Every element is computed by the same
- * micro-kernel arithmetic whatever task holds it, so the result never depends on nthreads. */
+/* Work is cut into tasks of at most TASK_FLOATS floats (64 KiB in, 64 KiB out: fits L2 with room),
+ * and at least 4 tasks a thread so static scheduling stays balanced. Below PAR_MIN_FLOATS the op
+ * runs on the calling thread: waking a second thread costs about as much as the whole op there.
+ * Every element is computed by the same micro-kernel arithmetic (one FMA, then the clamp) whatever
+ * task holds it, so the result never depends on nthreads or on the split. */
 #define TASK_FLOATS 16384
-#define PAR_MIN_FLOATS 65536
+#define TASK_MIN_FLOATS 2048
+#define PAR_MIN_FLOATS 32768
+
+static size_t task_floats(size_t total, int nthreads) {
+    size_t t = total / (4 * (size_t)nthreads);
+    return t > TASK_FLOATS ? TASK_FLOATS : t < TASK_MIN_FLOATS ? TASK_MIN_FLOATS : t;
+}
 
 void fn_bnorm_prepare(size_t c, const float *mean, const float *var, const float *gamma,
                       const float *beta, double eps, float *scale, float *shift) {
@@ -30,19 +37,20 @@ void fn_scale_shift(const fn_kernels *k, size_t outer, size_t c, size_t inner, c
     const size_t total = outer * c * inner;
     if (total == 0) return;
     if (total < PAR_MIN_FLOATS) nthreads = 1;
+    const size_t task = task_floats(total, nthreads);
     if (inner == 1) {
         /* (rows, c): vectorise over channels, tasks are blocks of whole rows */
-        const size_t block = c >= TASK_FLOATS ? 1 : TASK_FLOATS / c, nb = (outer + block - 1) / block;
+        const size_t block = c >= task ? 1 : task / c, nb = (outer + block - 1) / block;
 #pragma omp parallel for schedule(static) num_threads(nthreads)
         for (size_t b = 0; b < nb; b++) {
             const size_t r0 = b * block, r = outer - r0 < block ? outer - r0 : block;
             k->scale_shift_cols(r, c, x + r0 * c, scale, shift, act, y + r0 * c);
         }
-    } else if (inner <= TASK_FLOATS) {
+    } else if (inner <= task) {
         /* (outer*c, inner) planes, one scale per plane. A task is a run of whole planes, handed to
          * the micro-kernel as few calls as possible (one per stretch of consecutive channels), so
          * small images (1x1, 2x2, 7x7) do not pay a call per plane. */
-        const size_t planes = outer * c, per = TASK_FLOATS / inner;
+        const size_t planes = outer * c, per = task / inner;
         const size_t nt = (planes + per - 1) / per;
 #pragma omp parallel for schedule(static) num_threads(nthreads)
         for (size_t t = 0; t < nt; t++) {
@@ -56,11 +64,11 @@ void fn_scale_shift(const fn_kernels *k, size_t outer, size_t c, size_t inner, c
         }
     } else {
         /* large planes: split each plane into chunks so one big plane still uses every thread */
-        const size_t chunks = (inner + TASK_FLOATS - 1) / TASK_FLOATS, nt = outer * c * chunks;
+        const size_t chunks = (inner + task - 1) / task, nt = outer * c * chunks;
 #pragma omp parallel for schedule(static) num_threads(nthreads)
         for (size_t t = 0; t < nt; t++) {
-            const size_t p = t / chunks, i0 = (t % chunks) * TASK_FLOATS, j = p % c;
-            const size_t m = inner - i0 < TASK_FLOATS ? inner - i0 : TASK_FLOATS;
+            const size_t p = t / chunks, i0 = (t % chunks) * task, j = p % c;
+            const size_t m = inner - i0 < task ? inner - i0 : task;
             const size_t off = p * inner + i0;
             k->scale_shift_rows(1, m, x + off, scale + j, shift + j, act, y + off);
         }
