@@ -18,12 +18,41 @@ static inline __attribute__((always_inline)) __m256i tail_mask8(size_t m) {
     return _mm256_loadu_si256((const __m256i *)(bits + 8 - m));
 }
 
+/* Short rows (n < 8: 2x2 planes): 8 rows of n floats are exactly n full vectors, and lane i of
+ * vector v belongs to row (8v + i) / n of the group, so one load of 8 scales and shifts plus a lane
+ * permute per vector replaces 8 masked single-row passes. Returns the rows handled. */
+static inline __attribute__((always_inline)) size_t rows_short(size_t rows, size_t n, const float *x,
+                                                               const float *scale, const float *shift,
+                                                               int clamp, __m256 lo, __m256 hi, float *y) {
+    __m256i idx[7];
+    int32_t t[8 * 7];
+    for (size_t f = 0, row = 0, col = 0; f < 8 * n; f++) { /* t[f] = f / n, without dividing */
+        t[f] = (int32_t)row;
+        if (++col == n) col = 0, row++;
+    }
+    for (size_t v = 0; v < n; v++) idx[v] = _mm256_loadu_si256((const __m256i *)(t + 8 * v));
+    size_t r = 0;
+    for (; r + 8 <= rows; r += 8, x += 8 * n, y += 8 * n) {
+        const __m256 s8 = _mm256_loadu_ps(scale + r), b8 = _mm256_loadu_ps(shift + r);
+        for (size_t v = 0; v < n; v++) {
+            const __m256 t = _mm256_fmadd_ps(_mm256_loadu_ps(x + 8 * v), _mm256_permutevar8x32_ps(s8, idx[v]),
+                                             _mm256_permutevar8x32_ps(b8, idx[v]));
+            _mm256_storeu_ps(y + 8 * v, clamp8(t, clamp, lo, hi));
+        }
+    }
+    return r;
+}
+
 /* x, y: (rows, n) contiguous; row r scaled by scale[r], shifted by shift[r] */
 void fn_f32_scale_shift_rows__avx2(size_t rows, size_t n, const float *x, const float *scale,
                                    const float *shift, const fn_act *act, float *y) {
     const int clamp = act->kind == FN_ACT_CLAMP;
     const __m256 lo = _mm256_set1_ps(act->lo), hi = _mm256_set1_ps(act->hi);
     const __m256i kt = tail_mask8(n & 7);
+    if (n < 8 && rows >= 8) {
+        const size_t done = rows_short(rows, n, x, scale, shift, clamp, lo, hi, y);
+        rows -= done, x += done * n, y += done * n, scale += done, shift += done;
+    }
     for (size_t r = 0; r < rows; r++, x += n, y += n) {
         const __m256 s = _mm256_set1_ps(scale[r]), b = _mm256_set1_ps(shift[r]);
         size_t i = 0;

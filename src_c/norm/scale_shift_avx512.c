@@ -16,11 +16,40 @@ static inline __attribute__((always_inline)) __mmask16 tail_mask16(size_t m) {
     return (__mmask16)((1u << m) - 1u); /* m < 16 */
 }
 
+/* Short rows (n < 16: 2x2, 3x3 planes): 16 rows of n floats are exactly n full vectors, and lane i
+ * of vector v belongs to row (16v + i) / n of the group, so one load of 16 scales and shifts plus a
+ * lane permute per vector replaces 16 masked single-row passes. Returns the rows handled. */
+static inline __attribute__((always_inline)) size_t rows_short(size_t rows, size_t n, const float *x,
+                                                               const float *scale, const float *shift,
+                                                               int clamp, __m512 lo, __m512 hi, float *y) {
+    __m512i idx[15];
+    int32_t t[16 * 15];
+    for (size_t f = 0, row = 0, col = 0; f < 16 * n; f++) { /* t[f] = f / n, without dividing */
+        t[f] = (int32_t)row;
+        if (++col == n) col = 0, row++;
+    }
+    for (size_t v = 0; v < n; v++) idx[v] = _mm512_loadu_si512(t + 16 * v);
+    size_t r = 0;
+    for (; r + 16 <= rows; r += 16, x += 16 * n, y += 16 * n) {
+        const __m512 s16 = _mm512_loadu_ps(scale + r), b16 = _mm512_loadu_ps(shift + r);
+        for (size_t v = 0; v < n; v++) {
+            const __m512 t = _mm512_fmadd_ps(_mm512_loadu_ps(x + 16 * v), _mm512_permutexvar_ps(idx[v], s16),
+                                             _mm512_permutexvar_ps(idx[v], b16));
+            _mm512_storeu_ps(y + 16 * v, clamp16(t, clamp, lo, hi));
+        }
+    }
+    return r;
+}
+
 /* x, y: (rows, n) contiguous; row r scaled by scale[r], shifted by shift[r] */
 void fn_f32_scale_shift_rows__avx512(size_t rows, size_t n, const float *x, const float *scale,
                                      const float *shift, const fn_act *act, float *y) {
     const int clamp = act->kind == FN_ACT_CLAMP;
     const __m512 lo = _mm512_set1_ps(act->lo), hi = _mm512_set1_ps(act->hi);
+    if (n < 16 && rows >= 16) {
+        const size_t done = rows_short(rows, n, x, scale, shift, clamp, lo, hi, y);
+        rows -= done, x += done * n, y += done * n, scale += done, shift += done;
+    }
     for (size_t r = 0; r < rows; r++, x += n, y += n) {
         const __m512 s = _mm512_set1_ps(scale[r]), b = _mm512_set1_ps(shift[r]);
         size_t i = 0;
