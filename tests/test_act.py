@@ -124,3 +124,21 @@ def test_relu_bad_inputs():
         ops.relu(object())
     with pytest.raises(ValueError, match="output has 3 elements"):
         _C.activation(-1, np.zeros(4, np.float32), (1, 0.0, INF), np.zeros(3, np.float32), 1)
+
+
+def test_act_stays_in_bounds():
+    from test_norm import run_guarded  # the guard-page harness (child process)
+    run_guarded('''
+from fastnorm import _C
+for isa in available_isas():
+    with force_isa(isa):
+        for n in list(range(1, 70)) + [16383, 16385, 40001]:
+            for act in [(0, 0.0, 0.0), (1, 0.0, float("inf")), (1, 0.0, 6.0)]:
+                x = guarded((n,), -1.0)
+                y = guarded((n,))
+                for nt in (1, 2):
+                    _C.activation(-1, x, act, y, nt)
+                    assert (y == (-1.0 if act[0] == 0 else 0.0)).all(), (isa, n, act)
+                    _C.activation(-1, y, act, y, nt)
+print("ok")
+''')

@@ -350,3 +350,61 @@ def test_batch_norm_sweep(n, c, spatial, affine, eps, seed):
     # the wide kernels use one FMA per element whatever the vector width: AVX2 and AVX-512 agree exactly
     for y in outs[1:]:
         assert np.array_equal(y, outs[1])
+
+
+# ------------------------------------------------------------------------- never past the end
+
+GUARD = '''
+import ctypes, mmap, sys
+import numpy as np
+
+def guarded(shape, fill=None):
+    """A float32 array ending exactly where a PROT_NONE page begins: a read or write past its end
+    faults (masked-off lanes of maskload/maskstore and k-masked ops do not)."""
+    n = int(np.prod(shape))
+    page = mmap.PAGESIZE
+    npages = (n * 4 + page - 1) // page + 1
+    mm = mmap.mmap(-1, npages * page, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    base = ctypes.addressof(ctypes.c_char.from_buffer(mm))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    assert libc.mprotect(base + (npages - 1) * page, page, 0) == 0
+    a = np.frombuffer(mm, np.float32, n, (npages - 1) * page - n * 4).reshape(shape)
+    if fill is not None:
+        a[...] = fill
+    return a
+'''
+
+
+def run_guarded(body):
+    """Run `body` (after GUARD) in a child process: a stray access kills the child, not pytest."""
+    import subprocess
+    import sys
+    import os
+    code = GUARD + ("\nfrom fastnorm.testing import available_isas, force_isa\nimport fastnorm._C\n"
+                    "assert fastnorm._C.__file__ == %r, fastnorm._C.__file__\n" % _C.__file__) + body
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, "child died (rc %d): %s" % (r.returncode, r.stderr[-2000:])
+    assert r.stdout.strip().endswith("ok"), r.stdout[-2000:]
+
+
+def test_scale_shift_stays_in_bounds():
+    run_guarded('''
+from fastnorm import _C
+for isa in available_isas():
+    with force_isa(isa):
+        for outer, c, inner in [(1, 1, 1), (3, 13, 1), (5, 3, 1), (2, 17, 1), (1, 40, 1), (4, 70, 1),
+                                (1, 1, 5), (1, 1, 17), (2, 17, 3), (1, 37, 4), (3, 16, 15), (1, 5, 49),
+                                (1, 2, 20003), (2, 9, 7)]:
+            for act in [(0, 0.0, 0.0), (1, 0.0, 6.0)]:
+                x = guarded((outer, c, inner), 1.5)
+                s, b = guarded((c,), 2.0), guarded((c,), -1.0)
+                y = guarded((outer, c, inner))
+                for nt in (1, 2):
+                    _C.scale_shift(-1, x, s, b, act, y, nt)
+                    assert (y == 2.0).all(), (isa, outer, c, inner)
+                    _C.scale_shift(-1, y, s, b, act, y, nt)  # in place
+                    y[...] = 2.0
+print("ok")
+''')

@@ -213,3 +213,21 @@ def test_flatten_bad_dims():
         ops.flatten(x, 3)
     with pytest.raises(ValueError, match="comes after"):
         ops.flatten(x, 2, 1)
+
+
+def test_maxpool_stays_in_bounds():
+    from test_norm import run_guarded  # the guard-page harness (child process)
+    run_guarded('''
+from fastnorm import _C
+for isa in available_isas():
+    with force_isa(isa):
+        for n, h, w, c in [(1, 1, 1, 1), (2, 3, 3, 13), (1, 5, 4, 3), (1, 4, 4, 17), (1, 3, 3, 70), (1, 10, 10, 37)]:
+            for k, s, p in [(1, 1, 0), (2, 2, 1), (3, 1, 1), (min(h, w), 1, 0)]:
+                oh = (h + 2 * p - k) // s + 1
+                ow = (w + 2 * p - k) // s + 1
+                x = guarded((n, h, w, c), 3.0)
+                y = guarded((n, oh, ow, c))
+                _C.maxpool2d_nhwc(-1, (k, k, s, s, 1, 1, p, p), x, y, 2)
+                assert (y == 3.0).all(), (isa, n, h, w, c, k)
+print("ok")
+''')
