@@ -40,7 +40,7 @@ fn_status fn_maxpool2d_nhwc(const fn_kernels *k, const fn_pool2d_desc *d, size_t
         size_t ky0, ky1;
         valid_range(oy, d->sh, d->kh, d->dh, d->pad_top, h, &ky0, &ky1);
         /* x row of kernel row ky: xb + ky * dstep (iy = oy*sh + ky*dh - pad_top, never negative here) */
-        const float *xb = x + (b * h + (oy * d->sh + ky0 * d->dh - d->pad_top)) * w * c;
+        const float *xb = ky0 < ky1 ? x + (b * h + (oy * d->sh + ky0 * d->dh - d->pad_top)) * w * c : x;
         const size_t dstep = d->dh * w * c;
         const float *taps[TAP_CHUNK];
         for (size_t ox = 0; ox < ow; ox++) {
@@ -48,7 +48,7 @@ fn_status fn_maxpool2d_nhwc(const fn_kernels *k, const fn_pool2d_desc *d, size_t
             size_t kx0, kx1;
             valid_range(ox, d->sw, d->kw, d->dw, d->pad_left, w, &kx0, &kx1);
             size_t nt = 0, started = 0;
-            if (kx0 < kx1) {
+            if (kx0 < kx1 && ky0 < ky1) {
                 const size_t ix0 = ox * d->sw + kx0 * d->dw - d->pad_left;
                 for (size_t ky = ky0; ky < ky1; ky++) {
                     const float *p = xb + (ky - ky0) * dstep + ix0 * c;
