@@ -25,12 +25,12 @@ static inline __attribute__((always_inline)) size_t rows_short(size_t rows, size
                                                                const float *scale, const float *shift,
                                                                int clamp, __m256 lo, __m256 hi, float *y) {
     __m256i idx[7];
-    int32_t t[8 * 7];
-    for (size_t f = 0, row = 0, col = 0; f < 8 * n; f++) { /* t[f] = f / n, without dividing */
-        t[f] = (int32_t)row;
+    int32_t rowof[8 * 7];
+    for (size_t f = 0, row = 0, col = 0; f < 8 * n; f++) { /* rowof[f] = f / n, without dividing */
+        rowof[f] = (int32_t)row;
         if (++col == n) col = 0, row++;
     }
-    for (size_t v = 0; v < n; v++) idx[v] = _mm256_loadu_si256((const __m256i *)(t + 8 * v));
+    for (size_t v = 0; v < n; v++) idx[v] = _mm256_loadu_si256((const __m256i *)(rowof + 8 * v));
     size_t r = 0;
     for (; r + 8 <= rows; r += 8, x += 8 * n, y += 8 * n) {
         const __m256 s8 = _mm256_loadu_ps(scale + r), b8 = _mm256_loadu_ps(shift + r);

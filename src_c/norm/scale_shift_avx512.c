@@ -23,12 +23,12 @@ static inline __attribute__((always_inline)) size_t rows_short(size_t rows, size
                                                                const float *scale, const float *shift,
                                                                int clamp, __m512 lo, __m512 hi, float *y) {
     __m512i idx[15];
-    int32_t t[16 * 15];
-    for (size_t f = 0, row = 0, col = 0; f < 16 * n; f++) { /* t[f] = f / n, without dividing */
-        t[f] = (int32_t)row;
+    int32_t rowof[16 * 15];
+    for (size_t f = 0, row = 0, col = 0; f < 16 * n; f++) { /* rowof[f] = f / n, without dividing */
+        rowof[f] = (int32_t)row;
         if (++col == n) col = 0, row++;
     }
-    for (size_t v = 0; v < n; v++) idx[v] = _mm512_loadu_si512(t + 16 * v);
+    for (size_t v = 0; v < n; v++) idx[v] = _mm512_loadu_si512(rowof + 16 * v);
     size_t r = 0;
     for (; r + 16 <= rows; r += 16, x += 16 * n, y += 16 * n) {
         const __m512 s16 = _mm512_loadu_ps(scale + r), b16 = _mm512_loadu_ps(shift + r);
