@@ -46,6 +46,10 @@ CASES = [
     ((1, 3, 20, 20), (11, 7), 2, (5, 3), 1, False),  # 77 taps, C=3
     ((7, 1, 7, 7), 7, 1, 0, 1, False),            # kernel == input
     ((1, 129, 4, 4), 2, 1, 0, 1, False),          # C over 2 x 64 with a tail
+    ((1, 13, 8, 8), 8, 1, 0, 1, False),           # exactly 64 taps: one chunk
+    ((2, 13, 13, 5), (13, 5), 1, 0, 1, False),    # 65 taps: a chunk and one more
+    ((1, 17, 12, 11), (12, 11), 1, 0, 1, False),  # 132 taps: chained twice
+    ((1, 5, 14, 14), (12, 11), 2, (6, 5), 1, True),  # long windows clipped by padding
 ]
 
 
