@@ -235,3 +235,17 @@ for isa in available_isas():
                 assert (y == 3.0).all(), (isa, n, h, w, c, k)
 print("ok")
 ''')
+
+
+def test_max_pool2d_signed_zeros_like_torch(isa):
+    """Between equal values the first tap in row-major window order wins, as in torch: 0.0 and -0.0
+    keep their sign the same way."""
+    torch = pytest.importorskip("torch")
+    x = np.zeros((1, 17, 4, 4), np.float32)
+    x[0, :, 0, 0] = -0.0  # window (0,0) starts with -0.0, then +0.0
+    x[0, :, 0, 3] = -0.0  # window (0,1): +0.0 first, -0.0 second
+    x[0, :, 2:4, 2:4] = -0.0  # window (1,1): all -0.0
+    y = ops.max_pool2d(x, 2)
+    assert_ran(isa)
+    t = torch.nn.functional.max_pool2d(torch.from_numpy(x), 2).numpy()
+    assert np.array_equal(np.signbit(y), np.signbit(t))
