@@ -6,19 +6,22 @@ fastnorm and torch use their default thread counts (fastnorm.threads.get_num_thr
 torch.get_num_threads()); NumPy runs on one thread. "fastnorm-set-threads" is the same call after
 fastnorm.threads.set_num_threads(<the default count>): same threads, but get_num_threads() no longer
 re-reads the affinity mask and cgroup files on every call (tens of microseconds here).
+"fastnorm-kernel" is the C driver alone (fastnorm._C.scale_shift with scale/shift prepared once and y
+allocated once): what the ops.batch_norm wrapper's Python adds is the difference.
 """
 import numpy as np
 import pytest
 
 import fastnorm
 import fastnorm.ops as ops
+from fastnorm import _C
 from fastnorm.threads import get_num_threads, set_num_threads
 
 torch = pytest.importorskip("torch")
 
 SHAPES = [(8, 64, 56, 56), (1, 256, 14, 14)]
 EPS = 1e-5
-IMPLS = ["fastnorm", "fastnorm-set-threads", "torch", "numpy"]
+IMPLS = ["fastnorm", "fastnorm-set-threads", "fastnorm-kernel", "torch", "numpy"]
 
 
 def _tensors(shape):
@@ -45,7 +48,16 @@ def _record(benchmark, x, impl):
 def _run(benchmark, shape, impl):
     x, mean, var, w, b = _tensors(shape)
     want = None
-    if impl.startswith("fastnorm"):
+    if impl == "fastnorm-kernel":
+        scale, shift = _C.bnorm_prepare(mean, var, w, b, EPS)
+        y = np.empty_like(x)
+        n, c = x.shape[:2]
+        x3, y3, nt = x.reshape(n, c, -1), y.reshape(n, c, -1), get_num_threads()
+
+        def fn():
+            _C.scale_shift(-1, x3, scale, shift, ops.ACT_NONE, y3, nt)
+            return y
+    elif impl.startswith("fastnorm"):
         fn = lambda: ops.batch_norm(x, mean, var, w, b, eps=EPS)  # noqa: E731
     elif impl == "torch":
         tx, tm, tv, tw, tb = (torch.from_numpy(a) for a in (x, mean, var, w, b))
