@@ -249,3 +249,17 @@ def test_max_pool2d_signed_zeros_like_torch(isa):
     assert_ran(isa)
     t = torch.nn.functional.max_pool2d(torch.from_numpy(x), 2).numpy()
     assert np.array_equal(np.signbit(y), np.signbit(t))
+
+
+def test_max_pool2d_ceil_mode_drops_window_starting_in_right_padding(isa, rng):
+    """h = 5, k = 2, s = 2, p = 1: ceil gives 4 windows, but the 4th would start at padded index 6,
+    inside the right padding, so torch keeps 3. Without padding the ceil window at 4 is kept."""
+    x = rng.standard_normal((1, 13, 5, 5)).astype(np.float32)
+    y = ops.max_pool2d(x, 2, 2, 1, ceil_mode=True)
+    assert_ran(isa)
+    assert y.shape == (1, 13, 3, 3)
+    _exact(y, _torch_pool(x, 2, 2, 1, 1, True), "vs torch")
+    y0 = ops.max_pool2d(x, 2, 2, 0, ceil_mode=True)
+    assert y0.shape == (1, 13, 3, 3)
+    assert ops.max_pool2d(x, 2, 2, 0, ceil_mode=False).shape == (1, 13, 2, 2)
+    _exact(y0, _torch_pool(x, 2, 2, 0, 1, True), "vs torch")
