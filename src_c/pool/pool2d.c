@@ -14,8 +14,11 @@
 static void valid_range(size_t o, size_t s, size_t k, size_t dil, size_t pad, size_t size, size_t *lo,
                         size_t *hi) {
     const size_t start = o * s; /* input index of t = 0, plus pad */
-    size_t a = start >= pad ? 0 : (pad - start + dil - 1) / dil;
-    size_t b = start >= pad + size ? 0 : (pad + size - start + dil - 1) / dil;
+    size_t a = start >= pad ? 0 : pad - start, b = start >= pad + size ? 0 : pad + size - start;
+    if (dil > 1) { /* ceil(a / dil), ceil(b / dil); a 64-bit divide costs tens of cycles a pixel */
+        a = (a + dil - 1) / dil;
+        b = (b + dil - 1) / dil;
+    }
     if (b > k) b = k;
     if (a > b) a = b;
     *lo = a;
