@@ -4,6 +4,8 @@ Every function takes float32 arrays (float16/float64 are converted to float32; i
 complex arrays are a TypeError), returns a new float32 array, and runs its kernel with the GIL
 released. Non-contiguous inputs are copied to contiguous memory first.
 """
+import math
+
 import numpy as np
 
 from fastnorm import _C
@@ -23,7 +25,7 @@ def as_float32(x, name):
             raise TypeError("%s: expected a NumPy array, got %s" % (name, type(x).__name__))
     if x.dtype.kind != "f":
         raise TypeError("%s: expected a floating-point array (float32), got dtype %s" % (name, x.dtype))
-    return np.ascontiguousarray(x, dtype=np.float32)
+    return x.astype(np.float32, order="C", copy=False)  # keeps 0-d arrays 0-d
 
 
 def _vector(v, name, n):
@@ -145,7 +147,7 @@ def linear(input, weight, bias=None):
 
 def _scale_shift(x, scale, shift, act):
     n, c = x.shape[0], x.shape[1]
-    inner = int(np.prod(x.shape[2:])) if x.ndim > 2 else 1
+    inner = math.prod(x.shape[2:])
     y = np.empty_like(x)
     _C.scale_shift(-1, x.reshape(n, c, inner), scale, shift, act, y.reshape(n, c, inner),
                    get_num_threads())
@@ -229,4 +231,4 @@ def flatten(input, start_dim=0, end_dim=-1):
         raise ValueError("flatten: start_dim %d comes after end_dim %d" % (start_dim, end_dim))
     if x.ndim == 0:
         return x.reshape(1).copy()
-    return x.reshape(x.shape[:s] + (-1,) + x.shape[e + 1:]).copy()
+    return x.reshape(x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:]).copy()

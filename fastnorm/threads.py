@@ -32,8 +32,18 @@ def _cgroup_cpu_limit():
     return None
 
 
+_available = None  # cached: reading the affinity mask and cgroup files costs tens of microseconds
+
+
 def available_cpus():
-    """CPUs this process may run on: the affinity mask, capped by a cgroup quota."""
+    """CPUs this process may run on: the affinity mask, capped by a cgroup quota (read once)."""
+    global _available
+    if _available is None:
+        _available = _read_available_cpus()
+    return _available
+
+
+def _read_available_cpus():
     try:
         n = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):

@@ -136,8 +136,8 @@ void fn_activation(const fn_kernels *k, size_t n, const float *x, const fn_act *
                    int nthreads);
 
 /* max_pool2d on NHWC. Output extents oh, ow are the caller's (ceil_mode is decided there); windows
- * are clipped to the input (padding never wins a max). Every window must hold at least one input
- * element (torch guarantees this for valid arguments). */
+ * are clipped to the input (padding never wins a max). A window with no input element (possible
+ * with dilation) gives -inf, as torch does. */
 typedef struct fn_pool2d_desc {
     size_t kh, kw, sh, sw, dh, dw;
     size_t pad_top, pad_left;

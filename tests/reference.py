@@ -108,6 +108,9 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
             rows = [r for r in rows if 0 <= r < h]
             cols = [q for q in cols if 0 <= q < w]
             win = x[:, :, rows][:, :, :, cols].reshape(n, c, -1)
+            if win.shape[2] == 0:  # a dilated window that holds no input: -inf, as torch
+                y[:, :, oy, ox] = -np.inf
+                continue
             m = win.max(axis=2)
             m[np.isnan(win).any(axis=2)] = np.nan
             y[:, :, oy, ox] = m

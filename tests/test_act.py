@@ -55,9 +55,7 @@ def test_relu_specials_vs_torch(isa):
     assert np.signbit(y[3]) and y[3] == 0  # relu(-0.0) is -0.0 in torch too
 
 
-@pytest.mark.parametrize("shape", [(2, 3, 4, 5), (7, 13), (1,), pytest.param((), marks=pytest.mark.xfail(
-    strict=True, reason="ops.as_float32 uses np.ascontiguousarray, which turns a 0-d array into shape (1,)"))],
-    ids=str)
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5), (7, 13), (1,), ()], ids=str)
 def test_relu_shapes_and_inplace(isa, rng, shape):
     x = rng.standard_normal(shape).astype(np.float32)
     y = ops.relu(x)
