@@ -121,4 +121,4 @@ def flatten(x, start_dim=0, end_dim=-1):
     x = np.asarray(x)
     nd = x.ndim
     s, e = start_dim % nd if nd else 0, end_dim % nd if nd else 0
-    return x.reshape(x.shape[:s] + (-1,) + x.shape[e + 1:])
+    return x.reshape(x.shape[:s] + (int(np.prod(x.shape[s:e + 1])),) + x.shape[e + 1:])
