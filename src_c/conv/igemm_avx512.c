@@ -1,5 +1,5 @@
 /* igemm_avx512.c: indirect-GEMM micro-kernel, AVX-512F: an MR x (16*NV) tile of zmm accumulators. */
-#include "../kernels.h"
+#include "igemm_generic.h"
 
 #include <immintrin.h>
 
@@ -7,72 +7,84 @@
 #define NR FN_IGEMM_NR_avx512
 _Static_assert(NR % 16 == 0 && NR <= 64 && MR <= 16, "avx512 igemm tile: NR a multiple of 16");
 
-/* One tile, written once for NV = 1..NR/16 vectors; constant MR and NV let gcc unroll the m and v
- * loops and keep acc in registers. Rows mr..MR-1 are computed (their pointers are valid) but not
- * stored; columns past nc are zero-padded weights, masked out of the loads of res and stores of c. */
-static inline __attribute__((always_inline)) void igemm_tile(size_t NV, size_t mr, size_t nc, size_t kc,
-                                                             size_t ks, const float *const *a,
-                                                             const float *w, float *c, size_t ldc,
-                                                             const float *res, size_t ldr,
-                                                             const fn_act *act) {
-    __m512 acc[MR][NR / 16];
-    for (size_t v = 0; v < NV; v++) {
-        const __m512 b = _mm512_loadu_ps(w + 16 * v);
-        for (size_t m = 0; m < MR; m++) acc[m][v] = b;
-    }
+/* y (+ residual) -> clamp -> c, lanes outside `mask` neither read from res nor written. */
+static inline __attribute__((always_inline)) void store_vec(__m512 y, float *c, const float *res,
+                                                            __mmask16 mask, int clamp, __m512 lo,
+                                                            __m512 hi) {
+    if (res) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask, res));
+    if (clamp) y = _mm512_min_ps(hi, _mm512_max_ps(lo, y)); /* NaN in y stays NaN */
+    _mm512_mask_storeu_ps(c, mask, y);
+}
+
+/* One tile for NV = 1..NR/16 live vectors per row (a constant after inlining: the NV > k tests
+ * fold away). Rows mr..MR-1 are computed (their pointers are valid) but not stored; columns past
+ * nc hold zero-padded weights and are masked out of res loads and c stores. */
+static inline __attribute__((always_inline)) void igemm_tile(const int NV, size_t mr, size_t nc,
+                                                             size_t kc, size_t ks,
+                                                             const float *const *a, const float *w,
+                                                             float *c, size_t ldc, const float *res,
+                                                             size_t ldr, const fn_act *act) {
+    const __m512 zero = _mm512_setzero_ps();
+    __m512 b0 = _mm512_loadu_ps(w);
+    __m512 b1 = NV > 1 ? _mm512_loadu_ps(w + 16) : zero;
+    __m512 b2 = NV > 2 ? _mm512_loadu_ps(w + 32) : zero;
+    __m512 b3 = NV > 3 ? _mm512_loadu_ps(w + 48) : zero;
+#define DECL(m) __m512 c##m##_0 = b0, c##m##_1 = b1, c##m##_2 = b2, c##m##_3 = b3;
+    FN_REP(MR, DECL)
+#undef DECL
     w += NR;
     for (size_t t = 0; t < ks; t++) {
-        const float *ap[MR];
-        for (size_t m = 0; m < MR; m++) ap[m] = a[t * MR + m];
+#define PTR(m) const float *a##m = a[t * MR + m];
+        FN_REP(MR, PTR)
+#undef PTR
         for (size_t i = 0; i < kc; i++) {
-            __m512 b[NR / 16];
-            for (size_t v = 0; v < NV; v++) b[v] = _mm512_loadu_ps(w + 16 * v);
+            b0 = _mm512_loadu_ps(w);
+            if (NV > 1) b1 = _mm512_loadu_ps(w + 16);
+            if (NV > 2) b2 = _mm512_loadu_ps(w + 32);
+            if (NV > 3) b3 = _mm512_loadu_ps(w + 48);
             w += NR;
-            for (size_t m = 0; m < MR; m++) {
-                const __m512 av = _mm512_set1_ps(ap[m][i]);
-                for (size_t v = 0; v < NV; v++) acc[m][v] = _mm512_fmadd_ps(av, b[v], acc[m][v]);
-            }
+#define FMA(m)                                                                                     \
+    {                                                                                              \
+        const __m512 av = _mm512_set1_ps(a##m[i]);                                                 \
+        c##m##_0 = _mm512_fmadd_ps(av, b0, c##m##_0);                                              \
+        if (NV > 1) c##m##_1 = _mm512_fmadd_ps(av, b1, c##m##_1);                                  \
+        if (NV > 2) c##m##_2 = _mm512_fmadd_ps(av, b2, c##m##_2);                                  \
+        if (NV > 3) c##m##_3 = _mm512_fmadd_ps(av, b3, c##m##_3);                                  \
+    }
+            FN_REP(MR, FMA)
+#undef FMA
         }
     }
-    __mmask16 mask[NR / 16];
-    for (size_t v = 0; v < NV; v++) {
-        const size_t left = nc > 16 * v ? nc - 16 * v : 0;
-        mask[v] = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+    __mmask16 k[4];
+    for (int v = 0; v < 4; v++) {
+        const size_t left = nc > 16 * (size_t)v ? nc - 16 * (size_t)v : 0;
+        k[v] = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
     }
     const int clamp = act->kind == FN_ACT_CLAMP;
     const __m512 lo = _mm512_set1_ps(act->lo), hi = _mm512_set1_ps(act->hi);
-    for (size_t m = 0; m < MR; m++) {
-        if (m >= mr) break;
-        for (size_t v = 0; v < NV; v++) {
-            __m512 y = acc[m][v];
-            if (res) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask[v], res + m * ldr + 16 * v));
-            if (clamp) y = _mm512_min_ps(hi, _mm512_max_ps(lo, y)); /* NaN in y stays NaN */
-            _mm512_mask_storeu_ps(c + m * ldc + 16 * v, mask[v], y);
-        }
+#define STORE(m)                                                                                   \
+    if (m < mr) {                                                                                  \
+        float *cm = c + m * ldc;                                                                   \
+        const float *rm = res ? res + m * ldr : NULL;                                              \
+        store_vec(c##m##_0, cm, rm, k[0], clamp, lo, hi);                                          \
+        if (NV > 1) store_vec(c##m##_1, cm + 16, rm ? rm + 16 : NULL, k[1], clamp, lo, hi);        \
+        if (NV > 2) store_vec(c##m##_2, cm + 32, rm ? rm + 32 : NULL, k[2], clamp, lo, hi);        \
+        if (NV > 3) store_vec(c##m##_3, cm + 48, rm ? rm + 48 : NULL, k[3], clamp, lo, hi);        \
     }
+    FN_REP(MR, STORE)
+#undef STORE
 }
 
 void fn_f32_igemm__avx512(size_t mr, size_t nc, size_t kc, size_t ks, const float *const *a,
                           const float *w, float *c, size_t ldc, const float *res, size_t ldr,
                           const fn_act *act) {
     /* Narrow output panels (cout % NR, or cout < NR) skip the all-zero weight columns. */
-#if NR >= 64
-    if (nc > 48) {
+    if (NR > 48 && nc > 48)
         igemm_tile(4, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
-        return;
-    }
-#endif
-#if NR >= 48
-    if (nc > 32) {
+    else if (NR > 32 && nc > 32)
         igemm_tile(3, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
-        return;
-    }
-#endif
-#if NR >= 32
-    if (nc > 16) {
+    else if (NR > 16 && nc > 16)
         igemm_tile(2, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
-        return;
-    }
-#endif
-    igemm_tile(1, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+    else
+        igemm_tile(1, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
 }
