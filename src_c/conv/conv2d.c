@@ -10,6 +10,11 @@ size_t fn_conv_out_extent(size_t in, size_t k, size_t s, size_t d, size_t p0, si
     return (padded - span) / s + 1;
 }
 
+/* Bytes of packed weights a block of output panels may take: about half of a 1 MiB L2. */
+#ifndef FN_CONV_L2_BUDGET
+#define FN_CONV_L2_BUDGET (512u * 1024u)
+#endif
+
 static size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
 
 /* Packed layout, per group g and NR-wide panel p of that group's output channels:
@@ -82,6 +87,15 @@ fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
     const size_t ntasks = d->groups * mtiles * npanels;
     if (M == 0 || d->cout == 0) return FN_OK;
 
+    /* Task order (g, panel block, m tile, panel): a block of panels whose weights fit in about half
+     * of L2 stays there while every m tile streams past it, and a tile's indirection rows are reused
+     * across the panels of the block. Each output tile is one task, computed by the same kernel call
+     * whatever the thread count, so results do not depend on nthreads. */
+    const size_t pbytes = pfloats * sizeof(float);
+    size_t nb = FN_CONV_L2_BUDGET / (pbytes ? pbytes : 1);
+    nb = nb < 1 ? 1 : nb > npanels ? npanels : nb;
+    const size_t per_group = mtiles * npanels;
+
 #pragma omp parallel num_threads(nthreads)
     {
         /* a: (ks, MR) row pointers of the tile this thread works on */
@@ -89,9 +103,13 @@ fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
         size_t cur = (size_t)-1;
 #pragma omp for schedule(static)
         for (size_t task = 0; task < ntasks; task++) {
-            const size_t pn = task % npanels, gm = task / npanels;
-            const size_t mt = gm % mtiles, g = gm / mtiles;
+            const size_t g = task / per_group, r = task % per_group;
+            /* panel block pb holds panels [pb*nb, pb*nb + bw); the last one may be narrower */
+            const size_t pb = r / (mtiles * nb), rb = r % (mtiles * nb);
+            const size_t bw = npanels - pb * nb < nb ? npanels - pb * nb : nb;
+            const size_t mt = rb / bw, pn = pb * nb + rb % bw; /* rb = mt * bw + panel in block */
             const size_t m0 = mt * MR, mr = M - m0 < MR ? M - m0 : MR;
+            const size_t gm = g * mtiles + mt;
             if (gm != cur) {
                 cur = gm;
                 for (size_t m = 0; m < MR; m++) {
