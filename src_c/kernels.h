@@ -24,7 +24,7 @@ FN_DECLARE_UKERNELS(avx512)
 #define FN_IGEMM_NR_scalar 8
 #define FN_IGEMM_MR_avx2 6
 #define FN_IGEMM_NR_avx2 16
-#define FN_IGEMM_MR_avx512 6
+#define FN_IGEMM_MR_avx512 12
 #define FN_IGEMM_NR_avx512 32
 
 /* Scalar epilogue shared by the portable kernels and the tails of wide ones. */

@@ -112,22 +112,28 @@ fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
             const size_t gm = g * mtiles + mt;
             if (gm != cur) {
                 cur = gm;
-                for (size_t m = 0; m < MR; m++) {
-                    const size_t pix = m0 + (m < mr ? m : mr - 1);
-                    const size_t b = pix / (oh * ow), rem = pix % (oh * ow);
-                    const size_t oy = rem / ow, ox = rem % ow;
+                /* walk the tile's pixels in order: one division for the first, then increments (a
+                 * 64-bit divide per pixel cost as much as the FMAs of a small-K tile) */
+                size_t b = m0 / (oh * ow), rem = m0 % (oh * ow), oy = rem / ow, ox = rem % ow;
+                for (size_t m = 0; m < mr; m++) {
                     for (size_t ky = 0; ky < d->kh; ky++) {
                         /* unsigned wrap makes out-of-range rows fail the < h test */
                         const size_t iy = oy * d->sh + ky * d->dh - d->pad_top;
                         for (size_t kx = 0; kx < d->kw; kx++) {
                             const size_t ix = ox * d->sw + kx * d->dw - d->pad_left;
-                            const size_t t = ky * d->kw + kx;
-                            a[t * MR + m] = (iy < h && ix < w)
-                                                ? x + ((b * h + iy) * w + ix) * d->cin + g * kc
-                                                : zeros;
+                            a[(ky * d->kw + kx) * MR + m] =
+                                (iy < h && ix < w) ? x + ((b * h + iy) * w + ix) * d->cin + g * kc
+                                                   : zeros;
                         }
                     }
+                    if (++ox == ow) {
+                        ox = 0;
+                        if (++oy == oh) oy = 0, b++;
+                    }
                 }
+                /* rows mr..MR-1 of a partial tile repeat the last row (the kernel may read them) */
+                for (size_t t = 0; t < ks; t++)
+                    for (size_t m = mr; m < MR; m++) a[t * MR + m] = a[t * MR + mr - 1];
             }
             const size_t co0 = g * cout_g + pn * NR;
             const size_t nc = cout_g - pn * NR < NR ? cout_g - pn * NR : NR;
