@@ -15,6 +15,9 @@ size_t fn_conv_out_extent(size_t in, size_t k, size_t s, size_t d, size_t p0, si
 #define FN_CONV_L2_BUDGET (512u * 1024u)
 #endif
 
+/* Largest micro-kernel tile height the driver's indirection setup supports (kernels.h: MR <= 16). */
+#define FN_CONV_MAX_MR 16
+
 static size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
 
 /* Packed layout, per group g and NR-wide panel p of that group's output channels:
@@ -67,14 +70,75 @@ size_t fn_conv2d_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, siz
 #ifdef _OPENMP
 #include <omp.h>
 #define THREAD_ID() omp_get_thread_num()
+#define NUM_THREADS() omp_get_num_threads()
 #else
 #define THREAD_ID() 0
+#define NUM_THREADS() 1
 #endif
+
+/* Fill a: (ks, MR) row pointers for the tile of output pixels [m0, m0 + mr) of group g. *pix holds
+ * (b, oy, ox) of pixel m0 on entry and of pixel m0 + mr on return, so consecutive tiles need no
+ * division (a 64-bit divide per pixel cost as much as the FMAs of a small-K tile). */
+static inline __attribute__((always_inline)) void tile_rows_k(
+    const size_t KH, const size_t KW, const fn_conv2d_desc *d, size_t h, size_t w, size_t oh,
+    size_t ow, size_t MR, size_t mr, size_t g, const float *x, const float *zeros, size_t pix[3],
+    const float **a) {
+    const size_t kc = d->cin / d->groups;
+    const size_t dy = d->dh * w * d->cin, dx = d->dw * d->cin; /* pointer steps between taps */
+    const size_t span_y = (KH - 1) * d->dh, span_x = (KW - 1) * d->dw;
+    const float *xg = x + g * kc;
+    size_t b = pix[0], oy = pix[1], ox = pix[2];
+    for (size_t m = 0; m < mr; m++) {
+        /* top-left input pixel of the window; unsigned wrap makes positions above or left of the
+         * input fail the < h / < w tests */
+        const size_t iy0 = oy * d->sh - d->pad_top, ix0 = ox * d->sw - d->pad_left;
+        const float **am = a + m;
+        if (iy0 < h && iy0 + span_y < h && ix0 < w && ix0 + span_x < w) {
+            /* window inside the input (most of them): no per-tap tests */
+            const float *row = xg + ((b * h + iy0) * w + ix0) * d->cin;
+            for (size_t ky = 0; ky < KH; ky++) {
+                const float *p = row + ky * dy;
+                for (size_t kx = 0; kx < KW; kx++, am += MR) am[0] = p + kx * dx;
+            }
+        } else {
+            for (size_t ky = 0; ky < KH; ky++) {
+                const size_t iy = iy0 + ky * d->dh;
+                for (size_t kx = 0; kx < KW; kx++, am += MR) {
+                    const size_t ix = ix0 + kx * d->dw;
+                    am[0] = iy < h && ix < w ? xg + ((b * h + iy) * w + ix) * d->cin : zeros;
+                }
+            }
+        }
+        if (++ox == ow) {
+            ox = 0;
+            if (++oy == oh) oy = 0, b++;
+        }
+    }
+    pix[0] = b, pix[1] = oy, pix[2] = ox;
+    /* rows mr..MR-1 of a partial tile repeat the last row (the kernel may read them) */
+    if (mr < MR)
+        for (size_t t = 0; t < KH * KW; t++)
+            for (size_t m = mr; m < MR; m++) a[t * MR + m] = a[t * MR + mr - 1];
+}
+
+/* The kernel sizes that dominate CNNs get constant loop bounds (the setup is a visible share of
+ * a small-K tile, e.g. 16 input channels at 3x3). */
+static void tile_rows(const fn_conv2d_desc *d, size_t h, size_t w, size_t oh, size_t ow, size_t MR,
+                      size_t mr, size_t g, const float *x, const float *zeros, size_t pix[3],
+                      const float **a) {
+    if (d->kh == 3 && d->kw == 3)
+        tile_rows_k(3, 3, d, h, w, oh, ow, MR, mr, g, x, zeros, pix, a);
+    else if (d->kh == 1 && d->kw == 1)
+        tile_rows_k(1, 1, d, h, w, oh, ow, MR, mr, g, x, zeros, pix, a);
+    else
+        tile_rows_k(d->kh, d->kw, d, h, w, oh, ow, MR, mr, g, x, zeros, pix, a);
+}
 
 fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                          const float *x, const float *packed, const float *res, const fn_act *act,
                          float *y, void *scratch, size_t scratch_bytes, int nthreads) {
     if (d->groups == 0 || d->cin % d->groups || d->cout % d->groups) return FN_ERR_ARG;
+    if (k->gemm_mr > FN_CONV_MAX_MR) return FN_ERR_ARG;
     if (nthreads < 1) nthreads = 1;
     if (scratch_bytes < fn_conv2d_scratch_bytes(k, d, n, h, w, nthreads)) return FN_ERR_NOMEM;
     const size_t oh = fn_conv_out_extent(h, d->kh, d->sh, d->dh, d->pad_top, d->pad_bottom);
@@ -87,58 +151,57 @@ fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
     const size_t ntasks = d->groups * mtiles * npanels;
     if (M == 0 || d->cout == 0) return FN_OK;
 
-    /* Task order (g, panel block, m tile, panel): a block of panels whose weights fit in about half
-     * of L2 stays there while every m tile streams past it, and a tile's indirection rows are reused
-     * across the panels of the block. Each output tile is one task, computed by the same kernel call
-     * whatever the thread count, so results do not depend on nthreads. */
+    /* Task order (g, panel block, m tile, panel in block): a block of panels whose weights fit in
+     * about half of L2 stays there while every m tile streams past it, and a tile's row pointers
+     * are reused across the panels of the block. A task is one output tile computed by one kernel
+     * call, the same call whatever the thread count, so results do not depend on nthreads. */
     const size_t pbytes = pfloats * sizeof(float);
     size_t nb = FN_CONV_L2_BUDGET / (pbytes ? pbytes : 1);
     nb = nb < 1 ? 1 : nb > npanels ? npanels : nb;
-    const size_t per_group = mtiles * npanels;
 
 #pragma omp parallel num_threads(nthreads)
     {
+        /* Contiguous task ranges, as schedule(static) would give, walked with counters: the
+         * divisions that decode a task index cost more than a small tile's setup. */
+        const size_t tid = (size_t)THREAD_ID(), nth = (size_t)NUM_THREADS();
+        const size_t lo = ntasks / nth * tid + (tid < ntasks % nth ? tid : ntasks % nth);
+        const size_t hi = lo + ntasks / nth + (tid < ntasks % nth ? 1 : 0);
         /* a: (ks, MR) row pointers of the tile this thread works on */
-        const float **a = (const float **)scratch + (size_t)THREAD_ID() * ks * MR;
-        size_t cur = (size_t)-1;
-#pragma omp for schedule(static)
-        for (size_t task = 0; task < ntasks; task++) {
-            const size_t g = task / per_group, r = task % per_group;
-            /* panel block pb holds panels [pb*nb, pb*nb + bw); the last one may be narrower */
-            const size_t pb = r / (mtiles * nb), rb = r % (mtiles * nb);
-            const size_t bw = npanels - pb * nb < nb ? npanels - pb * nb : nb;
-            const size_t mt = rb / bw, pn = pb * nb + rb % bw; /* rb = mt * bw + panel in block */
-            const size_t m0 = mt * MR, mr = M - m0 < MR ? M - m0 : MR;
-            const size_t gm = g * mtiles + mt;
-            if (gm != cur) {
-                cur = gm;
-                /* walk the tile's pixels in order: one division for the first, then increments (a
-                 * 64-bit divide per pixel cost as much as the FMAs of a small-K tile) */
-                size_t b = m0 / (oh * ow), rem = m0 % (oh * ow), oy = rem / ow, ox = rem % ow;
-                for (size_t m = 0; m < mr; m++) {
-                    for (size_t ky = 0; ky < d->kh; ky++) {
-                        /* unsigned wrap makes out-of-range rows fail the < h test */
-                        const size_t iy = oy * d->sh + ky * d->dh - d->pad_top;
-                        for (size_t kx = 0; kx < d->kw; kx++) {
-                            const size_t ix = ox * d->sw + kx * d->dw - d->pad_left;
-                            a[(ky * d->kw + kx) * MR + m] =
-                                (iy < h && ix < w) ? x + ((b * h + iy) * w + ix) * d->cin + g * kc
-                                                   : zeros;
-                        }
+        const float **a = (const float **)scratch + tid * ks * MR;
+        if (lo < hi) {
+            /* decode lo once: block pb holds panels [pb*nb, pb*nb + bw), bw < nb for the last */
+            const size_t g0 = lo / (mtiles * npanels), r = lo % (mtiles * npanels);
+            size_t g = g0, pb = r / (mtiles * nb), rb = r % (mtiles * nb);
+            size_t bw = npanels - pb * nb < nb ? npanels - pb * nb : nb;
+            size_t mt = rb / bw, j = rb % bw;
+            size_t built = (size_t)-1, next = (size_t)-1; /* tile in a; first pixel after it */
+            size_t pix[3] = {0, 0, 0};
+            for (size_t task = lo; task < hi; task++) {
+                const size_t m0 = mt * MR, mr = M - m0 < MR ? M - m0 : MR;
+                if (g * mtiles + mt != built) {
+                    built = g * mtiles + mt;
+                    if (m0 != next) { /* not the tile after the last one: locate pixel m0 */
+                        pix[0] = m0 / (oh * ow);
+                        pix[1] = m0 % (oh * ow) / ow;
+                        pix[2] = m0 % ow;
                     }
-                    if (++ox == ow) {
-                        ox = 0;
-                        if (++oy == oh) oy = 0, b++;
+                    tile_rows(d, h, w, oh, ow, MR, mr, g, x, zeros, pix, a);
+                    next = m0 + mr;
+                }
+                const size_t pn = pb * nb + j, co0 = g * cout_g + pn * NR;
+                const size_t nc = cout_g - pn * NR < NR ? cout_g - pn * NR : NR;
+                k->igemm(mr, nc, kc, ks, a, packed + (g * npanels + pn) * pfloats,
+                         y + m0 * d->cout + co0, d->cout, res ? res + m0 * d->cout + co0 : NULL,
+                         d->cout, act);
+                if (++j == bw) {
+                    j = 0;
+                    if (++mt == mtiles) {
+                        mt = 0;
+                        if (++pb * nb >= npanels) pb = 0, g++;
+                        bw = npanels - pb * nb < nb ? npanels - pb * nb : nb;
                     }
                 }
-                /* rows mr..MR-1 of a partial tile repeat the last row (the kernel may read them) */
-                for (size_t t = 0; t < ks; t++)
-                    for (size_t m = mr; m < MR; m++) a[t * MR + m] = a[t * MR + mr - 1];
             }
-            const size_t co0 = g * cout_g + pn * NR;
-            const size_t nc = cout_g - pn * NR < NR ? cout_g - pn * NR : NR;
-            k->igemm(mr, nc, kc, ks, a, packed + (g * npanels + pn) * pfloats, y + m0 * d->cout + co0,
-                     d->cout, res ? res + m0 * d->cout + co0 : NULL, d->cout, act);
         }
     }
     return FN_OK;
