@@ -123,6 +123,14 @@ def test_conv2d_rows_around_tile_height(isa, rng, dm, batch):
     check_conv(isa, x, wt, b, params)
 
 
+def test_conv2d_every_short_tile(isa, rng):
+    """Each last-tile height 1..MR (the kernels specialise short tiles) and a second full tile."""
+    mr = tile(isa)[0]
+    for m in range(1, 2 * mr + 2):
+        x, wt, b, params = conv_case(rng, 1, 3, 1, m, 37, 1)
+        check_conv(isa, x, wt, b, params)
+
+
 def test_conv2d_unbatched_and_no_bias(isa, rng):
     x, wt, _, params = conv_case(rng, 1, 4, 6, 6, 9, 3, padding=1, bias=False)
     got = ops.conv2d(x[0], wt, None, **params)

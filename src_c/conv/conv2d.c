@@ -15,7 +15,7 @@ size_t fn_conv_out_extent(size_t in, size_t k, size_t s, size_t d, size_t p0, si
 #define FN_CONV_L2_BUDGET (512u * 1024u)
 #endif
 
-/* Largest micro-kernel tile height the driver's indirection setup supports (kernels.h: MR <= 16). */
+/* Largest micro-kernel tile height the driver's indirection setup supports (kernels.h). */
 #define FN_CONV_MAX_MR 16
 
 static size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }

@@ -26,11 +26,10 @@ static inline __attribute__((always_inline)) void store_vec(__m256 y, float *c, 
 }
 
 /* One tile for NV = 1..NR/8 live vectors per row; same structure as igemm_avx512.c. */
-static inline __attribute__((always_inline)) void igemm_tile(const int NV, size_t mr, size_t nc,
-                                                             size_t kc, size_t ks,
-                                                             const float *const *a, const float *w,
-                                                             float *c, size_t ldc, const float *res,
-                                                             size_t ldr, const fn_act *act) {
+static inline __attribute__((always_inline)) void igemm_tile(
+    const size_t ROWS, const int NV, size_t mr, size_t nc, size_t kc, size_t ks,
+    const float *const *a, const float *w, float *c, size_t ldc, const float *res, size_t ldr,
+    const fn_act *act) {
     const __m256 zero = _mm256_setzero_ps();
     __m256 b0 = _mm256_loadu_ps(w);
     __m256 b1 = NV > 1 ? _mm256_loadu_ps(w + 8) : zero;
@@ -41,7 +40,7 @@ static inline __attribute__((always_inline)) void igemm_tile(const int NV, size_
 #undef DECL
     w += NR;
     for (size_t t = 0; t < ks; t++) {
-#define PTR(m) const float *a##m = a[t * MR + m];
+#define PTR(m) const float *a##m = m < ROWS ? a[t * MR + m] : NULL;
         FN_REP(MR, PTR)
 #undef PTR
         for (size_t i = 0; i < kc; i++) {
@@ -51,7 +50,7 @@ static inline __attribute__((always_inline)) void igemm_tile(const int NV, size_
             if (NV > 3) b3 = _mm256_loadu_ps(w + 24);
             w += NR;
 #define FMA(m)                                                                                     \
-    {                                                                                              \
+    if (m < ROWS) {                                                                                \
         const __m256 av = _mm256_broadcast_ss(a##m + i);                                           \
         c##m##_0 = _mm256_fmadd_ps(av, b0, c##m##_0);                                              \
         if (NV > 1) c##m##_1 = _mm256_fmadd_ps(av, b1, c##m##_1);                                  \
@@ -66,7 +65,7 @@ static inline __attribute__((always_inline)) void igemm_tile(const int NV, size_
     const int clamp = act->kind == FN_ACT_CLAMP;
     const __m256 lo = _mm256_set1_ps(act->lo), hi = _mm256_set1_ps(act->hi);
 #define STORE(m)                                                                                   \
-    if (m < mr) {                                                                                  \
+    if (m < ROWS && m < mr) {                                                                      \
         float *cm = c + m * ldc;                                                                   \
         const float *rm = res ? res + m * ldr : NULL;                                              \
         store_vec(c##m##_0, cm, rm, nc, clamp, lo, hi);                                            \
@@ -78,16 +77,32 @@ static inline __attribute__((always_inline)) void igemm_tile(const int NV, size_
 #undef STORE
 }
 
+/* One tile shape: ROWS rows (MR, or fewer for a short last tile / batch-1 linear), NV vectors. */
+static inline __attribute__((always_inline)) void igemm_nv(size_t ROWS, size_t mr, size_t nc,
+                                                           size_t kc, size_t ks,
+                                                           const float *const *a, const float *w,
+                                                           float *c, size_t ldc, const float *res,
+                                                           size_t ldr, const fn_act *act) {
+    /* Narrow output panels (cout % NR, or cout < NR) skip the all-zero weight columns. */
+    if (NR > 24 && nc > 24)
+        igemm_tile(ROWS, 4, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+    else if (NR > 16 && nc > 16)
+        igemm_tile(ROWS, 3, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+    else if (NR > 8 && nc > 8)
+        igemm_tile(ROWS, 2, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+    else
+        igemm_tile(ROWS, 1, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+}
+
 void fn_f32_igemm__avx2(size_t mr, size_t nc, size_t kc, size_t ks, const float *const *a,
                         const float *w, float *c, size_t ldc, const float *res, size_t ldr,
                         const fn_act *act) {
-    /* Narrow output panels (cout % NR, or cout < NR) skip the all-zero weight columns. */
-    if (NR > 24 && nc > 24)
-        igemm_tile(4, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
-    else if (NR > 16 && nc > 16)
-        igemm_tile(3, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
-    else if (NR > 8 && nc > 8)
-        igemm_tile(2, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+    /* A short tile computes only the rows it stores: M = 1 (batch-1 linear) would otherwise do
+     * MR times the FMAs it needs. */
+    if (mr == 1)
+        igemm_nv(1, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+    else if (mr <= 4 && MR > 4)
+        igemm_nv(4, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
     else
-        igemm_tile(1, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+        igemm_nv(MR, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
 }

@@ -1,4 +1,4 @@
-/* igemm_avx512.c: indirect-GEMM micro-kernel, AVX-512F: an MR x (16*NV) tile of zmm accumulators. */
+/* igemm_avx512.c: indirect-GEMM micro-kernel, AVX-512F: an MR x (16*NV) tile of zmm registers. */
 #include "igemm_generic.h"
 
 #include <immintrin.h>
@@ -19,11 +19,10 @@ static inline __attribute__((always_inline)) void store_vec(__m512 y, float *c, 
 /* One tile for NV = 1..NR/16 live vectors per row (a constant after inlining: the NV > k tests
  * fold away). Rows mr..MR-1 are computed (their pointers are valid) but not stored; columns past
  * nc hold zero-padded weights and are masked out of res loads and c stores. */
-static inline __attribute__((always_inline)) void igemm_tile(const int NV, size_t mr, size_t nc,
-                                                             size_t kc, size_t ks,
-                                                             const float *const *a, const float *w,
-                                                             float *c, size_t ldc, const float *res,
-                                                             size_t ldr, const fn_act *act) {
+static inline __attribute__((always_inline)) void igemm_tile(
+    const size_t ROWS, const int NV, size_t mr, size_t nc, size_t kc, size_t ks,
+    const float *const *a, const float *w, float *c, size_t ldc, const float *res, size_t ldr,
+    const fn_act *act) {
     const __m512 zero = _mm512_setzero_ps();
     __m512 b0 = _mm512_loadu_ps(w);
     __m512 b1 = NV > 1 ? _mm512_loadu_ps(w + 16) : zero;
@@ -34,7 +33,7 @@ static inline __attribute__((always_inline)) void igemm_tile(const int NV, size_
 #undef DECL
     w += NR;
     for (size_t t = 0; t < ks; t++) {
-#define PTR(m) const float *a##m = a[t * MR + m];
+#define PTR(m) const float *a##m = m < ROWS ? a[t * MR + m] : NULL;
         FN_REP(MR, PTR)
 #undef PTR
         for (size_t i = 0; i < kc; i++) {
@@ -44,7 +43,7 @@ static inline __attribute__((always_inline)) void igemm_tile(const int NV, size_
             if (NV > 3) b3 = _mm512_loadu_ps(w + 48);
             w += NR;
 #define FMA(m)                                                                                     \
-    {                                                                                              \
+    if (m < ROWS) {                                                                                \
         const __m512 av = _mm512_set1_ps(a##m[i]);                                                 \
         c##m##_0 = _mm512_fmadd_ps(av, b0, c##m##_0);                                              \
         if (NV > 1) c##m##_1 = _mm512_fmadd_ps(av, b1, c##m##_1);                                  \
@@ -63,7 +62,7 @@ static inline __attribute__((always_inline)) void igemm_tile(const int NV, size_
     const int clamp = act->kind == FN_ACT_CLAMP;
     const __m512 lo = _mm512_set1_ps(act->lo), hi = _mm512_set1_ps(act->hi);
 #define STORE(m)                                                                                   \
-    if (m < mr) {                                                                                  \
+    if (m < ROWS && m < mr) {                                                                      \
         float *cm = c + m * ldc;                                                                   \
         const float *rm = res ? res + m * ldr : NULL;                                              \
         store_vec(c##m##_0, cm, rm, k[0], clamp, lo, hi);                                          \
@@ -75,16 +74,32 @@ static inline __attribute__((always_inline)) void igemm_tile(const int NV, size_
 #undef STORE
 }
 
+/* One tile shape: ROWS rows (MR, or fewer for a short last tile / batch-1 linear), NV vectors. */
+static inline __attribute__((always_inline)) void igemm_nv(size_t ROWS, size_t mr, size_t nc,
+                                                           size_t kc, size_t ks,
+                                                           const float *const *a, const float *w,
+                                                           float *c, size_t ldc, const float *res,
+                                                           size_t ldr, const fn_act *act) {
+    /* Narrow output panels (cout % NR, or cout < NR) skip the all-zero weight columns. */
+    if (NR > 48 && nc > 48)
+        igemm_tile(ROWS, 4, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+    else if (NR > 32 && nc > 32)
+        igemm_tile(ROWS, 3, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+    else if (NR > 16 && nc > 16)
+        igemm_tile(ROWS, 2, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+    else
+        igemm_tile(ROWS, 1, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+}
+
 void fn_f32_igemm__avx512(size_t mr, size_t nc, size_t kc, size_t ks, const float *const *a,
                           const float *w, float *c, size_t ldc, const float *res, size_t ldr,
                           const fn_act *act) {
-    /* Narrow output panels (cout % NR, or cout < NR) skip the all-zero weight columns. */
-    if (NR > 48 && nc > 48)
-        igemm_tile(4, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
-    else if (NR > 32 && nc > 32)
-        igemm_tile(3, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
-    else if (NR > 16 && nc > 16)
-        igemm_tile(2, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+    /* A short tile computes only the rows it stores: M = 1 (batch-1 linear) would otherwise do
+     * MR times the FMAs it needs. */
+    if (mr == 1)
+        igemm_nv(1, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+    else if (mr <= 4 && MR > 4)
+        igemm_nv(4, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
     else
-        igemm_tile(1, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+        igemm_nv(MR, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
 }

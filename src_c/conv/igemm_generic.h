@@ -1,5 +1,5 @@
-/* igemm_generic.h: the indirect-GEMM micro-kernel written once for any tile; the portable kernel
- * instantiates it, and a wide kernel may fall back to it for a tile shape it does not specialise. */
+/* igemm_generic.h: the indirect-GEMM micro-kernel written once for any tile (the portable kernel
+ * instantiates it), and FN_REP, which the wide kernels use to spell out one tile row per line. */
 #ifndef FASTNORM_IGEMM_GENERIC_H
 #define FASTNORM_IGEMM_GENERIC_H
 #include "../kernels.h"
