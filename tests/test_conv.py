@@ -210,8 +210,8 @@ def test_fused_residual_and_clamp(isa, rng, act, with_res, cout, groups):
 def test_threads_bit_identical(isa, rng, case):
     n, cin, h, w, cout, k, s, p, d, g = case
     x, wt, b, params = conv_case(rng, n, cin, h, w, cout, k, s, p, d, g)
-    res = rng.standard_normal((n, cout) + reference_conv(x[:1, :, :, :], wt, b, **params)[0].shape[2:])
-    res = res.astype(np.float32)
+    out_shape = reference_conv(x, wt, b, **params)[0].shape
+    res = rng.standard_normal(out_shape).astype(np.float32)
     one = nhwc_conv(isa, x, wt, b, params, res, (1, 0.0, INF), nthreads=1)
     for nt in (2, 3):
         many = nhwc_conv(isa, x, wt, b, params, res, (1, 0.0, INF), nthreads=nt)
