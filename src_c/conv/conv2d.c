@@ -15,6 +15,12 @@ size_t fn_conv_out_extent(size_t in, size_t k, size_t s, size_t d, size_t p0, si
 #define FN_CONV_L2_BUDGET (512u * 1024u)
 #endif
 
+/* Chunks of tasks per thread handed out by the driver: enough to even out a core that is busy
+ * with something else, few enough that each chunk still walks many tiles in order. */
+#ifndef FN_CONV_CHUNKS_PER_THREAD
+#define FN_CONV_CHUNKS_PER_THREAD 8
+#endif
+
 /* Largest micro-kernel tile height the driver's indirection setup supports (kernels.h). */
 #define FN_CONV_MAX_MR 16
 
@@ -70,10 +76,8 @@ size_t fn_conv2d_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, siz
 #ifdef _OPENMP
 #include <omp.h>
 #define THREAD_ID() omp_get_thread_num()
-#define NUM_THREADS() omp_get_num_threads()
 #else
 #define THREAD_ID() 0
-#define NUM_THREADS() 1
 #endif
 
 /* Fill a: (ks, MR) row pointers for the tile of output pixels [m0, m0 + mr) of group g. *pix holds
@@ -159,23 +163,30 @@ fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
     size_t nb = FN_CONV_L2_BUDGET / (pbytes ? pbytes : 1);
     nb = nb < 1 ? 1 : nb > npanels ? npanels : nb;
 
+    /* Threads take contiguous chunks of tasks in order from a shared counter (a chunk is walked
+     * with counters: the divisions that decode a task index cost more than a small tile's setup).
+     * Chunks rather than a fixed split per thread because a core shared with another process
+     * would otherwise hold up the whole op; which thread runs a task never changes its result. */
+    const size_t chunk = div_up(ntasks, (size_t)nthreads * FN_CONV_CHUNKS_PER_THREAD);
+    size_t next_chunk = 0;
+
 #pragma omp parallel num_threads(nthreads)
     {
-        /* Contiguous task ranges, as schedule(static) would give, walked with counters: the
-         * divisions that decode a task index cost more than a small tile's setup. */
-        const size_t tid = (size_t)THREAD_ID(), nth = (size_t)NUM_THREADS();
-        const size_t lo = ntasks / nth * tid + (tid < ntasks % nth ? tid : ntasks % nth);
-        const size_t hi = lo + ntasks / nth + (tid < ntasks % nth ? 1 : 0);
         /* a: (ks, MR) row pointers of the tile this thread works on */
-        const float **a = (const float **)scratch + tid * ks * MR;
-        if (lo < hi) {
-            /* decode lo once: block pb holds panels [pb*nb, pb*nb + bw), bw < nb for the last */
-            const size_t g0 = lo / (mtiles * npanels), r = lo % (mtiles * npanels);
-            size_t g = g0, pb = r / (mtiles * nb), rb = r % (mtiles * nb);
+        const float **a = (const float **)scratch + (size_t)THREAD_ID() * ks * MR;
+        size_t built = (size_t)-1, next = (size_t)-1; /* tile in a; first pixel after it */
+        size_t pix[3] = {0, 0, 0};
+        for (;;) {
+            size_t c;
+#pragma omp atomic capture
+            c = next_chunk++;
+            if (c >= div_up(ntasks, chunk)) break;
+            const size_t lo = c * chunk, hi = lo + chunk < ntasks ? lo + chunk : ntasks;
+            /* decode lo: block pb holds panels [pb*nb, pb*nb + bw), bw < nb for the last one */
+            const size_t r = lo % (mtiles * npanels);
+            size_t g = lo / (mtiles * npanels), pb = r / (mtiles * nb), rb = r % (mtiles * nb);
             size_t bw = npanels - pb * nb < nb ? npanels - pb * nb : nb;
             size_t mt = rb / bw, j = rb % bw;
-            size_t built = (size_t)-1, next = (size_t)-1; /* tile in a; first pixel after it */
-            size_t pix[3] = {0, 0, 0};
             for (size_t task = lo; task < hi; task++) {
                 const size_t m0 = mt * MR, mr = M - m0 < MR ? M - m0 : MR;
                 if (g * mtiles + mt != built) {
