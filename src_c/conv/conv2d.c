@@ -21,9 +21,6 @@ size_t fn_conv_out_extent(size_t in, size_t k, size_t s, size_t d, size_t p0, si
 #define FN_CONV_CHUNKS_PER_THREAD 8
 #endif
 
-/* Largest micro-kernel tile height the driver's indirection setup supports (kernels.h). */
-#define FN_CONV_MAX_MR 16
-
 static size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
 
 /* Packed layout, per group g and NR-wide panel p of that group's output channels:
@@ -142,7 +139,7 @@ fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
                          const float *x, const float *packed, const float *res, const fn_act *act,
                          float *y, void *scratch, size_t scratch_bytes, int nthreads) {
     if (d->groups == 0 || d->cin % d->groups || d->cout % d->groups) return FN_ERR_ARG;
-    if (k->gemm_mr > FN_CONV_MAX_MR) return FN_ERR_ARG;
+    if (!d->kh || !d->kw || !d->sh || !d->sw || !d->dh || !d->dw) return FN_ERR_ARG;
     if (nthreads < 1) nthreads = 1;
     if (scratch_bytes < fn_conv2d_scratch_bytes(k, d, n, h, w, nthreads)) return FN_ERR_NOMEM;
     const size_t oh = fn_conv_out_extent(h, d->kh, d->sh, d->dh, d->pad_top, d->pad_bottom);
