@@ -83,6 +83,7 @@ CONV_CASES = [
     (64, 16, 16, 16, 32, 3, 1, 1, 1, 1),            # SimpleCNN conv2 (batch 64)
     (1, 64, 20, 20, 64, 3, 1, 1, 1, 1),             # a ResNet-style block conv
     (1, 300, 5, 5, 70, 3, 1, 1, 1, 1),              # long K (2700), cout = 2*32 + 6
+    (1, 400, 6, 6, 200, 3, 1, 1, 1, 2),             # weights past the L2 budget: blocks of panels, x2 groups
 ]
 
 
@@ -206,7 +207,7 @@ def test_fused_residual_and_clamp(isa, rng, act, with_res, cout, groups):
 
 @pytest.mark.parametrize("case", [(1, 16, 23, 23, 40, 3, 1, 1, 1, 1), (3, 24, 9, 9, 70, 3, 2, 1, 1, 1),
                                   (2, 12, 9, 9, 24, 3, 1, 1, 1, 4), (1, 32, 14, 14, 32, 3, 1, 1, 1, 32),
-                                  (1, 200, 12, 12, 300, 3, 1, 1, 1, 1)])
+                                  (1, 200, 12, 12, 300, 3, 1, 1, 1, 1), (2, 400, 5, 5, 200, 3, 1, 1, 1, 2)])
 def test_threads_bit_identical(isa, rng, case):
     n, cin, h, w, cout, k, s, p, d, g = case
     x, wt, b, params = conv_case(rng, n, cin, h, w, cout, k, s, p, d, g)
