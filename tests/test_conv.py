@@ -205,6 +205,20 @@ def test_fused_residual_and_clamp(isa, rng, act, with_res, cout, groups):
     util.assert_close_dot(got[~nan], want[~nan], mag[~nan])
 
 
+def test_fused_residual_in_place(isa, rng):
+    """res may be y itself (a plan reusing the skip connection's buffer): y = relu(conv(x) + y)."""
+    x, wt, b, params = conv_case(rng, 2, 8, 6, 6, 37, 3, padding=1)
+    desc = (8, 37, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1)
+    packed = _C.conv2d_pack(-1, desc, wt, b)
+    res = rng.standard_normal((2, 6, 6, 37)).astype(np.float32)
+    y = res.copy()
+    _C.conv2d_nhwc(-1, desc, np.ascontiguousarray(x.transpose(0, 2, 3, 1)), packed, y, (1, 0.0, INF), y, 2)
+    util.assert_ran(isa)
+    want, mag = reference_conv(x, wt, b, **params)
+    want = reference.relu(want + res.transpose(0, 3, 1, 2))
+    util.assert_close_dot(y.transpose(0, 3, 1, 2), want, mag + np.abs(res.transpose(0, 3, 1, 2)))
+
+
 @pytest.mark.parametrize("case", [(1, 16, 23, 23, 40, 3, 1, 1, 1, 1), (3, 24, 9, 9, 70, 3, 2, 1, 1, 1),
                                   (2, 12, 9, 9, 24, 3, 1, 1, 1, 4), (1, 32, 14, 14, 32, 3, 1, 1, 1, 32),
                                   (1, 200, 12, 12, 300, 3, 1, 1, 1, 1), (2, 400, 5, 5, 200, 3, 1, 1, 1, 2)])

@@ -17,8 +17,9 @@ static inline __attribute__((always_inline)) void store_vec(__m512 y, float *c, 
 }
 
 /* One tile for NV = 1..NR/16 live vectors per row (a constant after inlining: the NV > k tests
- * fold away). Rows mr..MR-1 are computed (their pointers are valid) but not stored; columns past
- * nc hold zero-padded weights and are masked out of res loads and c stores. */
+ * fold away). Rows mr..ROWS-1 are computed (their pointers are valid) but not stored; columns
+ * past nc hold zero-padded weights and are masked out of res loads and c stores. Each res element
+ * is read before the same element of c is written, so res may be c (an in-place residual add). */
 static inline __attribute__((always_inline)) void igemm_tile(
     const size_t ROWS, const int NV, size_t mr, size_t nc, size_t kc, size_t ks,
     const float *const *a, const float *w, float *c, size_t ldc, const float *res, size_t ldr,
