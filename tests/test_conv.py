@@ -219,6 +219,27 @@ def test_fused_residual_in_place(isa, rng):
     util.assert_close_dot(y.transpose(0, 3, 1, 2), want, mag + np.abs(res.transpose(0, 3, 1, 2)))
 
 
+def test_packed_weights_moved_to_another_alignment(isa, rng):
+    """Packed panels start at a 64-byte line found when packing; the offset is stored in the buffer,
+    so a copy at another alignment (np.copy, a file) gives the same bits, and junk is refused."""
+    x, wt, b, _ = conv_case(rng, 1, 16, 7, 7, 40, 3)
+    desc = (16, 40, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1)
+    xn = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    packed = _C.conv2d_pack(-1, desc, wt, b)
+    want = np.empty((1, 7, 7, 40), np.float32)
+    _C.conv2d_nhwc(-1, desc, xn, packed, None, ops.ACT_NONE, want, 1)
+    buf = np.empty(packed.size + 16, np.float32)
+    for shift in range(16):
+        moved = buf[shift:shift + packed.size]
+        moved[:] = packed
+        got = np.empty_like(want)
+        _C.conv2d_nhwc(-1, desc, xn, moved, None, ops.ACT_NONE, got, 2)
+        util.assert_ran(isa)
+        assert np.array_equal(got, want), "shift %d" % shift
+    with pytest.raises(ValueError):
+        _C.conv2d_nhwc(-1, desc, xn, np.zeros_like(packed), None, ops.ACT_NONE, got, 1)
+
+
 @pytest.mark.parametrize("case", [(1, 16, 23, 23, 40, 3, 1, 1, 1, 1), (3, 24, 9, 9, 70, 3, 2, 1, 1, 1),
                                   (2, 12, 9, 9, 24, 3, 1, 1, 1, 4), (1, 32, 14, 14, 32, 3, 1, 1, 1, 32),
                                   (1, 200, 12, 12, 300, 3, 1, 1, 1, 1), (2, 400, 5, 5, 200, 3, 1, 1, 1, 2)])

@@ -1,6 +1,7 @@
 /* conv2d.c: conv2d / linear driver on NHWC activations: weight packing, indirection, threading. */
 #include "../kernels.h"
 
+#include <stdint.h>
 #include <string.h>
 
 size_t fn_conv_out_extent(size_t in, size_t k, size_t s, size_t d, size_t p0, size_t p1) {
@@ -23,9 +24,21 @@ size_t fn_conv_out_extent(size_t in, size_t k, size_t s, size_t d, size_t p0, si
 
 static size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
 
-/* Packed layout, per group g and NR-wide panel p of that group's output channels:
+/* Packed layout: a header of FN_CONV_PACK_HEADER floats, then per group g and NR-wide panel p of
+ * that group's output channels:
  *   [NR bias][ks taps][kc input channels][NR outputs]     (ks = kh*kw, kc = cin/groups)
- * followed, after the last panel, by kc zeros that padding taps point at. */
+ * followed, after the last panel, by kc zeros that padding taps point at.
+ * The panels start at packed + off, off = packed[0] in 1..16, chosen by fn_conv2d_pack so that they
+ * start on a 64-byte line: unaligned zmm weight loads each split two lines and cost the kernel
+ * ~15-20% (numpy buffers are 16-byte aligned). off is stored rather than recomputed from the
+ * address, so a copy of the buffer at another alignment stays correct (merely slower). */
+#define FN_CONV_PACK_HEADER 16
+
+static size_t pack_offset(const float *packed) {
+    const uintptr_t addr = (uintptr_t)(packed + 1);
+    return 1 + (size_t)((64 - addr % 64) % 64) / sizeof(float);
+}
+
 static size_t panel_floats(const fn_kernels *k, const fn_conv2d_desc *d) {
     const size_t ks = d->kh * d->kw, kc = d->cin / d->groups;
     return k->gemm_nr * (1 + ks * kc);
@@ -33,14 +46,18 @@ static size_t panel_floats(const fn_kernels *k, const fn_conv2d_desc *d) {
 
 size_t fn_conv2d_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d) {
     const size_t cout_g = d->cout / d->groups, kc = d->cin / d->groups;
-    return d->groups * div_up(cout_g, k->gemm_nr) * panel_floats(k, d) + (kc ? kc : 1);
+    return FN_CONV_PACK_HEADER + d->groups * div_up(cout_g, k->gemm_nr) * panel_floats(k, d) +
+           (kc ? kc : 1);
 }
 
 void fn_conv2d_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w, const float *bias,
                     float *packed) {
     const size_t NR = k->gemm_nr, ks = d->kh * d->kw, kc = d->cin / d->groups;
     const size_t cout_g = d->cout / d->groups, npanels = div_up(cout_g, NR);
-    float *p = packed;
+    const size_t off = pack_offset(packed);
+    memset(packed, 0, off * sizeof(float));
+    packed[0] = (float)off;
+    float *p = packed + off;
     for (size_t g = 0; g < d->groups; g++) {
         for (size_t pn = 0; pn < npanels; pn++) {
             for (size_t j = 0; j < NR; j++) {
@@ -60,7 +77,8 @@ void fn_conv2d_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w
             }
         }
     }
-    memset(p, 0, (kc ? kc : 1) * sizeof(float));
+    /* the kc zeros, and the header slack off leaves at the end */
+    memset(p, 0, (size_t)(packed + fn_conv2d_packed_floats(k, d) - p) * sizeof(float));
 }
 
 size_t fn_conv2d_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
@@ -148,6 +166,9 @@ fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
     const size_t ks = d->kh * d->kw, kc = d->cin / d->groups, cout_g = d->cout / d->groups;
     const size_t npanels = div_up(cout_g, NR), M = n * oh * ow, mtiles = div_up(M, MR);
     const size_t pfloats = panel_floats(k, d);
+    const float off = packed[0];
+    if (!(off >= 1.0f && off <= (float)FN_CONV_PACK_HEADER)) return FN_ERR_ARG; /* not packed */
+    packed += (size_t)off;
     const float *zeros = packed + d->groups * npanels * pfloats;
     const size_t ntasks = d->groups * mtiles * npanels;
     if (M == 0 || d->cout == 0) return FN_OK;
