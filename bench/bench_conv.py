@@ -16,6 +16,17 @@ SHAPES = {
 }
 
 
+def flops(name):
+    n, cin, cout, h, w, k, pad = SHAPES[name]
+    oh, ow = h + 2 * pad - k + 1, w + 2 * pad - k + 1
+    return 2.0 * n * oh * ow * cout * cin * k * k
+
+
+def record_gflops(benchmark, name):
+    """GFLOP/s at the fastest round, in the saved JSON (--benchmark-json) as extra_info."""
+    benchmark.extra_info["gflops_at_min"] = round(flops(name) / benchmark.stats.stats.min / 1e9, 1)
+
+
 def make(name):
     n, cin, cout, h, w, k, pad = SHAPES[name]
     rng = np.random.default_rng(0)
@@ -34,6 +45,7 @@ def test_fastnorm_conv2d(benchmark, name):
     x, wt, b, pad = make(name)
     y = benchmark(ops.conv2d, x, wt, b, 1, pad)
     assert y.shape[0] == x.shape[0]
+    record_gflops(benchmark, name)
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -48,3 +60,4 @@ def test_torch_conv2d(benchmark, name):
 
     y = benchmark(run)
     assert y.shape[0] == x.shape[0]
+    record_gflops(benchmark, name)
