@@ -6,9 +6,8 @@ from hypothesis import strategies as st
 
 import reference
 import util
-from fastnorm import _C, ops
+from fastnorm import _C, ops, threads
 from fastnorm.testing import ISA_NAMES
-from fastnorm import threads
 from fastnorm.threads import set_num_threads
 
 INF = float("inf")
