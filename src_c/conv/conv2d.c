@@ -16,8 +16,8 @@ size_t fn_conv_out_extent(size_t in, size_t k, size_t s, size_t d, size_t p0, si
 #define FN_CONV_L2_BUDGET (512u * 1024u)
 #endif
 
-/* Chunks of tasks per thread handed out by the driver: enough to even out a core that is busy
- * with something else, few enough that each chunk still walks many tiles in order. */
+/* Chunks of tasks per thread handed out by the driver: enough to even out a core that runs slower
+ * for a while, few enough that each chunk still walks many tiles in order. */
 #ifndef FN_CONV_CHUNKS_PER_THREAD
 #define FN_CONV_CHUNKS_PER_THREAD 8
 #endif
@@ -183,8 +183,10 @@ fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
 
     /* Threads take contiguous chunks of tasks in order from a shared counter (a chunk is walked
      * with counters: the divisions that decode a task index cost more than a small tile's setup).
-     * Chunks rather than a fixed split per thread because a core shared with another process
-     * would otherwise hold up the whole op; which thread runs a task never changes its result. */
+     * Chunks rather than a fixed split per thread so that a thread slowed down for a while (by
+     * another process on its core) hands work to the other; this evens out slow stretches but
+     * cannot help when a thread is descheduled outright, as the region's end waits for it. Which
+     * thread runs a task never changes its result. */
     const size_t chunk = div_up(ntasks, (size_t)nthreads * FN_CONV_CHUNKS_PER_THREAD);
     size_t next_chunk = 0;
 
