@@ -1,6 +1,7 @@
 /* conv2d.c: conv2d / linear driver on NHWC activations: weight packing, indirection, threading. */
 #include "../kernels.h"
 
+#include <stdint.h>
 #include <string.h>
 
 size_t fn_conv_out_extent(size_t in, size_t k, size_t s, size_t d, size_t p0, size_t p1) {
@@ -10,11 +11,34 @@ size_t fn_conv_out_extent(size_t in, size_t k, size_t s, size_t d, size_t p0, si
     return (padded - span) / s + 1;
 }
 
+/* Bytes of packed weights a block of output panels may take: about half of a 1 MiB L2. */
+#ifndef FN_CONV_L2_BUDGET
+#define FN_CONV_L2_BUDGET (512u * 1024u)
+#endif
+
+/* Chunks of tasks per thread handed out by the driver: enough to even out a core that runs slower
+ * for a while, few enough that each chunk still walks many tiles in order. */
+#ifndef FN_CONV_CHUNKS_PER_THREAD
+#define FN_CONV_CHUNKS_PER_THREAD 8
+#endif
+
 static size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
 
-/* Packed layout, per group g and NR-wide panel p of that group's output channels:
+/* Packed layout: a header of FN_CONV_PACK_HEADER floats, then per group g and NR-wide panel p of
+ * that group's output channels:
  *   [NR bias][ks taps][kc input channels][NR outputs]     (ks = kh*kw, kc = cin/groups)
- * followed, after the last panel, by kc zeros that padding taps point at. */
+ * followed, after the last panel, by kc zeros that padding taps point at.
+ * The panels start at packed + off, off = packed[0] in 1..16, chosen by fn_conv2d_pack so that they
+ * start on a 64-byte line: unaligned zmm weight loads each split two lines and cost the kernel
+ * ~15-20% (numpy buffers are 16-byte aligned). off is stored rather than recomputed from the
+ * address, so a copy of the buffer at another alignment stays correct (merely slower). */
+#define FN_CONV_PACK_HEADER 16
+
+static size_t pack_offset(const float *packed) {
+    const uintptr_t addr = (uintptr_t)(packed + 1);
+    return 1 + (size_t)((64 - addr % 64) % 64) / sizeof(float);
+}
+
 static size_t panel_floats(const fn_kernels *k, const fn_conv2d_desc *d) {
     const size_t ks = d->kh * d->kw, kc = d->cin / d->groups;
     return k->gemm_nr * (1 + ks * kc);
@@ -22,14 +46,18 @@ static size_t panel_floats(const fn_kernels *k, const fn_conv2d_desc *d) {
 
 size_t fn_conv2d_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d) {
     const size_t cout_g = d->cout / d->groups, kc = d->cin / d->groups;
-    return d->groups * div_up(cout_g, k->gemm_nr) * panel_floats(k, d) + (kc ? kc : 1);
+    return FN_CONV_PACK_HEADER + d->groups * div_up(cout_g, k->gemm_nr) * panel_floats(k, d) +
+           (kc ? kc : 1);
 }
 
 void fn_conv2d_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w, const float *bias,
                     float *packed) {
     const size_t NR = k->gemm_nr, ks = d->kh * d->kw, kc = d->cin / d->groups;
     const size_t cout_g = d->cout / d->groups, npanels = div_up(cout_g, NR);
-    float *p = packed;
+    const size_t off = pack_offset(packed);
+    memset(packed, 0, off * sizeof(float));
+    packed[0] = (float)off;
+    float *p = packed + off;
     for (size_t g = 0; g < d->groups; g++) {
         for (size_t pn = 0; pn < npanels; pn++) {
             for (size_t j = 0; j < NR; j++) {
@@ -49,7 +77,8 @@ void fn_conv2d_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w
             }
         }
     }
-    memset(p, 0, (kc ? kc : 1) * sizeof(float));
+    /* the kc zeros, and the header slack off leaves at the end */
+    memset(p, 0, (size_t)(packed + fn_conv2d_packed_floats(k, d) - p) * sizeof(float));
 }
 
 size_t fn_conv2d_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
@@ -66,10 +95,69 @@ size_t fn_conv2d_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, siz
 #define THREAD_ID() 0
 #endif
 
+/* Fill a: (ks, MR) row pointers for the tile of output pixels [m0, m0 + mr) of group g. *pix holds
+ * (b, oy, ox) of pixel m0 on entry and of pixel m0 + mr on return, so consecutive tiles need no
+ * division (a 64-bit divide per pixel cost as much as the FMAs of a small-K tile). */
+static inline __attribute__((always_inline)) void tile_rows_k(
+    const size_t KH, const size_t KW, const fn_conv2d_desc *d, size_t h, size_t w, size_t oh,
+    size_t ow, size_t MR, size_t mr, size_t g, const float *x, const float *zeros, size_t pix[3],
+    const float **a) {
+    const size_t kc = d->cin / d->groups;
+    const size_t dy = d->dh * w * d->cin, dx = d->dw * d->cin; /* pointer steps between taps */
+    const size_t span_y = (KH - 1) * d->dh, span_x = (KW - 1) * d->dw;
+    const float *xg = x + g * kc;
+    size_t b = pix[0], oy = pix[1], ox = pix[2];
+    for (size_t m = 0; m < mr; m++) {
+        /* top-left input pixel of the window; unsigned wrap makes positions above or left of the
+         * input fail the < h / < w tests */
+        const size_t iy0 = oy * d->sh - d->pad_top, ix0 = ox * d->sw - d->pad_left;
+        const float **am = a + m;
+        if (iy0 < h && iy0 + span_y < h && ix0 < w && ix0 + span_x < w) {
+            /* window inside the input (most of them): no per-tap tests */
+            const float *row = xg + ((b * h + iy0) * w + ix0) * d->cin;
+            for (size_t ky = 0; ky < KH; ky++) {
+                const float *p = row + ky * dy;
+                for (size_t kx = 0; kx < KW; kx++, am += MR) am[0] = p + kx * dx;
+            }
+        } else {
+            for (size_t ky = 0; ky < KH; ky++) {
+                const size_t iy = iy0 + ky * d->dh;
+                for (size_t kx = 0; kx < KW; kx++, am += MR) {
+                    const size_t ix = ix0 + kx * d->dw;
+                    am[0] = iy < h && ix < w ? xg + ((b * h + iy) * w + ix) * d->cin : zeros;
+                }
+            }
+        }
+        if (++ox == ow) {
+            ox = 0;
+            if (++oy == oh) oy = 0, b++;
+        }
+    }
+    pix[0] = b, pix[1] = oy, pix[2] = ox;
+    /* rows mr..MR-1 of a partial tile repeat the last row (the kernel may read them) */
+    if (mr < MR)
+        for (size_t t = 0; t < KH * KW; t++)
+            for (size_t m = mr; m < MR; m++) a[t * MR + m] = a[t * MR + mr - 1];
+}
+
+/* The kernel sizes that dominate CNNs get constant loop bounds (the setup is a visible share of
+ * a small-K tile, e.g. 16 input channels at 3x3). */
+static void tile_rows(const fn_conv2d_desc *d, size_t h, size_t w, size_t oh, size_t ow, size_t MR,
+                      size_t mr, size_t g, const float *x, const float *zeros, size_t pix[3],
+                      const float **a) {
+    if (d->kh == 3 && d->kw == 3)
+        tile_rows_k(3, 3, d, h, w, oh, ow, MR, mr, g, x, zeros, pix, a);
+    else if (d->kh == 1 && d->kw == 1)
+        tile_rows_k(1, 1, d, h, w, oh, ow, MR, mr, g, x, zeros, pix, a);
+    else
+        tile_rows_k(d->kh, d->kw, d, h, w, oh, ow, MR, mr, g, x, zeros, pix, a);
+}
+
 fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                          const float *x, const float *packed, const float *res, const fn_act *act,
                          float *y, void *scratch, size_t scratch_bytes, int nthreads) {
     if (d->groups == 0 || d->cin % d->groups || d->cout % d->groups) return FN_ERR_ARG;
+    if (!d->kh || !d->kw || !d->sh || !d->sw || !d->dh || !d->dw) return FN_ERR_ARG;
     if (nthreads < 1) nthreads = 1;
     if (scratch_bytes < fn_conv2d_scratch_bytes(k, d, n, h, w, nthreads)) return FN_ERR_NOMEM;
     const size_t oh = fn_conv_out_extent(h, d->kh, d->sh, d->dh, d->pad_top, d->pad_bottom);
@@ -78,43 +166,73 @@ fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
     const size_t ks = d->kh * d->kw, kc = d->cin / d->groups, cout_g = d->cout / d->groups;
     const size_t npanels = div_up(cout_g, NR), M = n * oh * ow, mtiles = div_up(M, MR);
     const size_t pfloats = panel_floats(k, d);
+    const float off = packed[0];
+    if (!(off >= 1.0f && off <= (float)FN_CONV_PACK_HEADER)) return FN_ERR_ARG; /* not packed */
+    packed += (size_t)off;
     const float *zeros = packed + d->groups * npanels * pfloats;
     const size_t ntasks = d->groups * mtiles * npanels;
     if (M == 0 || d->cout == 0) return FN_OK;
+
+    /* Task order (g, panel block, m tile, panel in block): a block of panels whose weights fit in
+     * about half of L2 stays there while every m tile streams past it, and a tile's row pointers
+     * are reused across the panels of the block. A task is one output tile computed by one kernel
+     * call, the same call whatever the thread count, so results do not depend on nthreads. */
+    const size_t pbytes = pfloats * sizeof(float);
+    size_t nb = FN_CONV_L2_BUDGET / (pbytes ? pbytes : 1);
+    nb = nb < 1 ? 1 : nb > npanels ? npanels : nb;
+
+    /* Threads take contiguous chunks of tasks in order from a shared counter (a chunk is walked
+     * with counters: the divisions that decode a task index cost more than a small tile's setup).
+     * Chunks rather than a fixed split per thread so that a thread slowed down for a while (by
+     * another process on its core) hands work to the other; this evens out slow stretches but
+     * cannot help when a thread is descheduled outright, as the region's end waits for it. Which
+     * thread runs a task never changes its result. */
+    const size_t chunk = div_up(ntasks, (size_t)nthreads * FN_CONV_CHUNKS_PER_THREAD);
+    size_t next_chunk = 0;
 
 #pragma omp parallel num_threads(nthreads)
     {
         /* a: (ks, MR) row pointers of the tile this thread works on */
         const float **a = (const float **)scratch + (size_t)THREAD_ID() * ks * MR;
-        size_t cur = (size_t)-1;
-#pragma omp for schedule(static)
-        for (size_t task = 0; task < ntasks; task++) {
-            const size_t pn = task % npanels, gm = task / npanels;
-            const size_t mt = gm % mtiles, g = gm / mtiles;
-            const size_t m0 = mt * MR, mr = M - m0 < MR ? M - m0 : MR;
-            if (gm != cur) {
-                cur = gm;
-                for (size_t m = 0; m < MR; m++) {
-                    const size_t pix = m0 + (m < mr ? m : mr - 1);
-                    const size_t b = pix / (oh * ow), rem = pix % (oh * ow);
-                    const size_t oy = rem / ow, ox = rem % ow;
-                    for (size_t ky = 0; ky < d->kh; ky++) {
-                        /* unsigned wrap makes out-of-range rows fail the < h test */
-                        const size_t iy = oy * d->sh + ky * d->dh - d->pad_top;
-                        for (size_t kx = 0; kx < d->kw; kx++) {
-                            const size_t ix = ox * d->sw + kx * d->dw - d->pad_left;
-                            const size_t t = ky * d->kw + kx;
-                            a[t * MR + m] = (iy < h && ix < w)
-                                                ? x + ((b * h + iy) * w + ix) * d->cin + g * kc
-                                                : zeros;
-                        }
+        size_t built = (size_t)-1, next = (size_t)-1; /* tile in a; first pixel after it */
+        size_t pix[3] = {0, 0, 0};
+        for (;;) {
+            size_t c;
+#pragma omp atomic capture
+            c = next_chunk++;
+            if (c >= div_up(ntasks, chunk)) break;
+            const size_t lo = c * chunk, hi = lo + chunk < ntasks ? lo + chunk : ntasks;
+            /* decode lo: block pb holds panels [pb*nb, pb*nb + bw), bw < nb for the last one */
+            const size_t r = lo % (mtiles * npanels);
+            size_t g = lo / (mtiles * npanels), pb = r / (mtiles * nb), rb = r % (mtiles * nb);
+            size_t bw = npanels - pb * nb < nb ? npanels - pb * nb : nb;
+            size_t mt = rb / bw, j = rb % bw;
+            for (size_t task = lo; task < hi; task++) {
+                const size_t m0 = mt * MR, mr = M - m0 < MR ? M - m0 : MR;
+                if (g * mtiles + mt != built) {
+                    built = g * mtiles + mt;
+                    if (m0 != next) { /* not the tile after the last one: locate pixel m0 */
+                        pix[0] = m0 / (oh * ow);
+                        pix[1] = m0 % (oh * ow) / ow;
+                        pix[2] = m0 % ow;
+                    }
+                    tile_rows(d, h, w, oh, ow, MR, mr, g, x, zeros, pix, a);
+                    next = m0 + mr;
+                }
+                const size_t pn = pb * nb + j, co0 = g * cout_g + pn * NR;
+                const size_t nc = cout_g - pn * NR < NR ? cout_g - pn * NR : NR;
+                k->igemm(mr, nc, kc, ks, a, packed + (g * npanels + pn) * pfloats,
+                         y + m0 * d->cout + co0, d->cout, res ? res + m0 * d->cout + co0 : NULL,
+                         d->cout, act);
+                if (++j == bw) {
+                    j = 0;
+                    if (++mt == mtiles) {
+                        mt = 0;
+                        if (++pb * nb >= npanels) pb = 0, g++;
+                        bw = npanels - pb * nb < nb ? npanels - pb * nb : nb;
                     }
                 }
             }
-            const size_t co0 = g * cout_g + pn * NR;
-            const size_t nc = cout_g - pn * NR < NR ? cout_g - pn * NR : NR;
-            k->igemm(mr, nc, kc, ks, a, packed + (g * npanels + pn) * pfloats, y + m0 * d->cout + co0,
-                     d->cout, res ? res + m0 * d->cout + co0 : NULL, d->cout, act);
         }
     }
     return FN_OK;

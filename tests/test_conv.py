@@ -1,0 +1,337 @@
+"""conv2d / linear (the indirect-GEMM kernels and the conv driver) vs the float64 reference and torch."""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import reference
+import util
+from fastnorm import _C, ops, threads
+from fastnorm.testing import ISA_NAMES
+from fastnorm.threads import set_num_threads
+
+INF = float("inf")
+
+
+def tile(isa):
+    """(MR, NR) of this ISA's micro-kernel."""
+    return _C.gemm_tile(ISA_NAMES.index(isa))
+
+
+def pads_for(padding, k, dilation):
+    """torch's padding argument -> (top, left, bottom, right), written out here independently."""
+    if padding == "valid":
+        return 0, 0, 0, 0
+    if padding == "same":
+        th, tw = dilation[0] * (k[0] - 1), dilation[1] * (k[1] - 1)
+        return th // 2, tw // 2, th - th // 2, tw - tw // 2
+    ph, pw = (padding, padding) if isinstance(padding, int) else padding
+    return ph, pw, ph, pw
+
+
+def pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def conv_case(rng, n, cin, h, w, cout, k, stride=1, padding=0, dilation=1, groups=1, bias=True):
+    kh, kw = pair(k)
+    x = rng.standard_normal((n, cin, h, w)).astype(np.float32)
+    wt = rng.standard_normal((cout, cin // groups, kh, kw)).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32) if bias else None
+    return x, wt, b, dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+def reference_conv(x, wt, b, stride, padding, dilation, groups):
+    """(want, magnitude): the float64 result, and the same conv over |x|, |w|, |b| for the bound."""
+    pads = pads_for(padding, wt.shape[2:], pair(dilation))
+    want = reference.conv2d(x, wt, b, stride, pads, dilation, groups)
+    mag = reference.conv2d(np.abs(x), np.abs(wt), None if b is None else np.abs(b), stride, pads,
+                           dilation, groups)
+    return want, mag
+
+
+def check_conv(isa, x, wt, b, params):
+    got = ops.conv2d(x, wt, b, **params)
+    util.assert_ran(isa)
+    assert got.dtype == np.float32
+    want, mag = reference_conv(x, wt, b, **params)
+    util.assert_close_dot(got, want, mag)
+    return got, mag
+
+
+# (n, cin, h, w, cout, kernel, stride, padding, dilation, groups)
+CONV_CASES = [
+    (1, 3, 1, 1, 5, 1, 1, 0, 1, 1),                 # 1x1 image, 1x1 kernel
+    (2, 13, 1, 1, 17, 3, 1, 1, 1, 1),               # 1x1 image, 3x3 kernel all but the centre padding
+    (1, 13, 9, 9, 1, 3, 1, 1, 1, 1),                # cout 1
+    (7, 13, 5, 6, 5, 3, 1, "same", 1, 1),           # batch 7, cout 5
+    (1, 13, 8, 8, 33, 3, 2, 1, 1, 1),               # stride 2, cout 33
+    (2, 16, 10, 10, 32, 5, 1, 2, 1, 1),             # 5x5
+    (1, 3, 15, 15, 16, 7, 2, 3, 1, 1),              # 7x7 stride 2 (a stem)
+    (2, 13, 9, 11, 17, (3, 1), 1, (1, 0), 1, 1),    # non-square kernel, pair padding
+    (1, 6, 7, 9, 9, (1, 5), 1, "same", 1, 1),       # 1x5 'same'
+    (2, 5, 8, 7, 7, (2, 3), 1, "valid", 1, 1),      # even kernel, 'valid'
+    (1, 8, 12, 12, 24, 3, 1, 2, 2, 1),              # dilation 2
+    (2, 8, 11, 11, 12, 3, 1, "same", 2, 1),         # dilation 2 'same'
+    (1, 8, 9, 9, 18, 3, (2, 1), 1, (1, 2), 1),      # per-axis stride and dilation
+    (2, 12, 7, 7, 18, 3, 1, 1, 1, 2),               # groups 2
+    (1, 12, 9, 9, 36, 3, 2, 1, 1, 3),               # groups 3, strided
+    (2, 13, 8, 8, 13, 3, 1, 1, 1, 13),              # depthwise
+    (1, 16, 9, 9, 32, 3, 2, 1, 1, 16),              # depthwise, multiplier 2, strided
+    (1, 32, 6, 6, 32, 3, 1, "same", 2, 32),         # depthwise, dilated
+    (64, 16, 16, 16, 32, 3, 1, 1, 1, 1),            # SimpleCNN conv2 (batch 64)
+    (1, 64, 20, 20, 64, 3, 1, 1, 1, 1),             # a ResNet-style block conv
+    (1, 300, 5, 5, 70, 3, 1, 1, 1, 1),              # long K (2700), cout = 2*32 + 6
+    (1, 400, 6, 6, 200, 3, 1, 1, 1, 2),             # weights past the L2 budget: blocks of panels, x2 groups
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=[str(i) for i in range(len(CONV_CASES))])
+def test_conv2d_matches_reference(isa, rng, case):
+    n, cin, h, w, cout, k, s, p, d, g = case
+    x, wt, b, params = conv_case(rng, n, cin, h, w, cout, k, s, p, d, g)
+    check_conv(isa, x, wt, b, params)
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=[str(i) for i in range(len(CONV_CASES))])
+def test_conv2d_matches_torch(isa, rng, case):
+    torch = pytest.importorskip("torch")
+    n, cin, h, w, cout, k, s, p, d, g = case
+    x, wt, b, params = conv_case(rng, n, cin, h, w, cout, k, s, p, d, g)
+    got, mag = check_conv(isa, x, wt, b, params)
+    want = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(wt), torch.from_numpy(b),
+                                      **params).numpy()
+    # both sides are float32 sums, each within the bound of the exact value
+    util.assert_close_dot(got, want.astype(np.float64), 2 * mag)
+
+
+@pytest.mark.parametrize("dn", [-1, 0, 1, 17])
+def test_conv2d_cout_around_tile_width(isa, rng, dn):
+    """cout == NR, NR +- 1 and 2*NR + 1 (a partial last panel): masked stores, no stray writes."""
+    nr = tile(isa)[1]
+    x, wt, b, params = conv_case(rng, 2, 7, 5, 5, nr + dn if dn < 17 else 2 * nr + 1, 3, padding=1)
+    check_conv(isa, x, wt, b, params)
+
+
+@pytest.mark.parametrize("dm", [-1, 0, 1, 7])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_conv2d_rows_around_tile_height(isa, rng, dm, batch):
+    """M = n*oh*ow just below, at, and above a multiple of MR (partial row tiles)."""
+    mr = tile(isa)[0]
+    m = max(1, mr + dm)
+    x, wt, b, params = conv_case(rng, batch, 5, 1, m, 19, (1, 3), padding=(0, 1))
+    check_conv(isa, x, wt, b, params)
+
+
+def test_conv2d_every_short_tile(isa, rng):
+    """Each last-tile height 1..MR (the kernels specialise short tiles) and a second full tile."""
+    mr = tile(isa)[0]
+    for m in range(1, 2 * mr + 2):
+        x, wt, b, params = conv_case(rng, 1, 3, 1, m, 37, 1)
+        check_conv(isa, x, wt, b, params)
+
+
+def test_conv2d_unbatched_and_no_bias(isa, rng):
+    x, wt, _, params = conv_case(rng, 1, 4, 6, 6, 9, 3, padding=1, bias=False)
+    got = ops.conv2d(x[0], wt, None, **params)
+    util.assert_ran(isa)
+    want, mag = reference_conv(x, wt, None, **params)
+    util.assert_close_dot(got, want[0], mag[0])
+
+
+@pytest.mark.parametrize("shape,out_f", [((1, 13), 5), ((7, 64), 33), ((3, 4, 17), 1), ((6, 30), 16),
+                                         ((2, 30), 31), ((9, 30), 32), ((1, 3, 30), 65), ((13,), 7)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear(isa, rng, shape, out_f, bias):
+    x = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal((out_f, shape[-1])).astype(np.float32)
+    b = rng.standard_normal(out_f).astype(np.float32) if bias else None
+    got = ops.linear(x, w, b)
+    util.assert_ran(isa)
+    want = reference.linear(x, w, b)
+    mag = reference.linear(np.abs(x), np.abs(w), None if b is None else np.abs(b))
+    util.assert_close_dot(got, want, mag)
+    torch = pytest.importorskip("torch")
+    tw = torch.nn.functional.linear(torch.from_numpy(x), torch.from_numpy(w),
+                                    None if b is None else torch.from_numpy(b)).numpy()
+    util.assert_close_dot(got, tw.astype(np.float64), 2 * mag)
+
+
+# ---- the fused epilogue and threading, straight through the binding -------------------------------
+
+def nhwc_conv(isa, x, wt, b, params, res=None, act=ops.ACT_NONE, nthreads=1):
+    """_C.conv2d_nhwc on NCHW arrays (transposed here), result back in NCHW."""
+    n, cin, h, w = x.shape
+    cout, _, kh, kw = wt.shape
+    s, d = pair(params["stride"]), pair(params["dilation"])
+    pads = pads_for(params["padding"], (kh, kw), d)
+    desc = (cin, cout, params["groups"], kh, kw, s[0], s[1], d[0], d[1]) + pads
+    packed = _C.conv2d_pack(-1, desc, wt, b)
+    oh = _C.conv_out_extent(h, kh, s[0], d[0], pads[0], pads[2])
+    ow = _C.conv_out_extent(w, kw, s[1], d[1], pads[1], pads[3])
+    # y is the front of a larger buffer: a write past the last row or column would hit the guard
+    buf = np.full(n * oh * ow * cout + 80, -12345.0, np.float32)
+    y = buf[:n * oh * ow * cout].reshape(n, oh, ow, cout)
+    xn = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    rn = None if res is None else np.ascontiguousarray(res.transpose(0, 2, 3, 1))
+    _C.conv2d_nhwc(-1, desc, xn, packed, rn, act, y, nthreads)
+    util.assert_ran(isa)
+    assert (buf[y.size:] == -12345.0).all(), "the kernel wrote past the end of y"
+    return y.transpose(0, 3, 1, 2)
+
+
+@pytest.mark.parametrize("act", [(1, 0.0, INF), (1, 0.0, 6.0), (1, -0.5, 0.5), ops.ACT_NONE],
+                         ids=["relu", "relu6", "clamp", "none"])
+@pytest.mark.parametrize("with_res", [True, False])
+@pytest.mark.parametrize("cout,groups", [(5, 1), (33, 1), (34, 2)])
+def test_fused_residual_and_clamp(isa, rng, act, with_res, cout, groups):
+    x, wt, b, params = conv_case(rng, 2, 10, 7, 7, cout, 3, padding=1, groups=groups)
+    x *= 0.3  # so a clamp at 6 cuts some outputs and not others
+    res = rng.standard_normal((2, cout, 7, 7)).astype(np.float32) if with_res else None
+    x[1, 4, 3, 3] = np.nan  # taints the 3x3 output neighbourhood of pixel (3, 3) in image 1
+    x[1, 9, 3, 3] = np.nan  # and, with groups, the same patch through the last group
+    got = nhwc_conv(isa, x, wt, b, params, res, act)
+    want, mag = reference_conv(x, wt, b, **params)
+    if with_res:
+        want = want + res
+        mag = mag + np.abs(res)
+    if act[0] == 1:
+        want = reference.clamp(want, act[1], act[2])
+    nan = np.isnan(want)
+    assert nan.sum() == cout * 9, "the NaN input should reach exactly a 3x3 patch of every channel"
+    assert (np.isnan(got) == nan).all(), "NaN positions differ"
+    # clamping can only shrink the error, so the unclamped magnitude still bounds it
+    util.assert_close_dot(got[~nan], want[~nan], mag[~nan])
+
+
+def test_fused_residual_in_place(isa, rng):
+    """res may be y itself (a plan reusing the skip connection's buffer): y = relu(conv(x) + y)."""
+    x, wt, b, params = conv_case(rng, 2, 8, 6, 6, 37, 3, padding=1)
+    desc = (8, 37, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1)
+    packed = _C.conv2d_pack(-1, desc, wt, b)
+    res = rng.standard_normal((2, 6, 6, 37)).astype(np.float32)
+    y = res.copy()
+    _C.conv2d_nhwc(-1, desc, np.ascontiguousarray(x.transpose(0, 2, 3, 1)), packed, y, (1, 0.0, INF), y, 2)
+    util.assert_ran(isa)
+    want, mag = reference_conv(x, wt, b, **params)
+    want = reference.relu(want + res.transpose(0, 3, 1, 2))
+    util.assert_close_dot(y.transpose(0, 3, 1, 2), want, mag + np.abs(res.transpose(0, 3, 1, 2)))
+
+
+def test_packed_weights_moved_to_another_alignment(isa, rng):
+    """Packed panels start at a 64-byte line found when packing; the offset is stored in the buffer,
+    so a copy at another alignment (np.copy, a file) gives the same bits, and junk is refused."""
+    x, wt, b, _ = conv_case(rng, 1, 16, 7, 7, 40, 3)
+    desc = (16, 40, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1)
+    xn = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    packed = _C.conv2d_pack(-1, desc, wt, b)
+    want = np.empty((1, 7, 7, 40), np.float32)
+    _C.conv2d_nhwc(-1, desc, xn, packed, None, ops.ACT_NONE, want, 1)
+    buf = np.empty(packed.size + 16, np.float32)
+    for shift in range(16):
+        moved = buf[shift:shift + packed.size]
+        moved[:] = packed
+        got = np.empty_like(want)
+        _C.conv2d_nhwc(-1, desc, xn, moved, None, ops.ACT_NONE, got, 2)
+        util.assert_ran(isa)
+        assert np.array_equal(got, want), "shift %d" % shift
+    with pytest.raises(ValueError):
+        _C.conv2d_nhwc(-1, desc, xn, np.zeros_like(packed), None, ops.ACT_NONE, got, 1)
+
+
+@pytest.mark.parametrize("case", [(1, 16, 23, 23, 40, 3, 1, 1, 1, 1), (3, 24, 9, 9, 70, 3, 2, 1, 1, 1),
+                                  (2, 12, 9, 9, 24, 3, 1, 1, 1, 4), (1, 32, 14, 14, 32, 3, 1, 1, 1, 32),
+                                  (1, 200, 12, 12, 300, 3, 1, 1, 1, 1), (2, 400, 5, 5, 200, 3, 1, 1, 1, 2)])
+def test_threads_bit_identical(isa, rng, case):
+    n, cin, h, w, cout, k, s, p, d, g = case
+    x, wt, b, params = conv_case(rng, n, cin, h, w, cout, k, s, p, d, g)
+    out_shape = reference_conv(x, wt, b, **params)[0].shape
+    res = rng.standard_normal(out_shape).astype(np.float32)
+    one = nhwc_conv(isa, x, wt, b, params, res, (1, 0.0, INF), nthreads=1)
+    for nt in (2, 3):
+        many = nhwc_conv(isa, x, wt, b, params, res, (1, 0.0, INF), nthreads=nt)
+        assert np.array_equal(one, many), "nthreads=%d differs from nthreads=1" % nt
+
+
+def test_threads_bit_identical_through_ops(isa, rng):
+    x, wt, b, params = conv_case(rng, 1, 32, 17, 17, 48, 3, padding=1)
+    saved = threads._user_threads
+    try:
+        set_num_threads(1)
+        one = ops.conv2d(x, wt, b, **params)
+        set_num_threads(2)
+        two = ops.conv2d(x, wt, b, **params)
+        util.assert_ran(isa)
+    finally:
+        set_num_threads(saved)
+    assert np.array_equal(one, two)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_conv2d_sweep(isa, data):
+    groups = data.draw(st.sampled_from([1, 1, 1, 2, 3]), "groups")
+    cin = groups * data.draw(st.integers(1, 6), "cin/groups")
+    cout = groups * data.draw(st.integers(1, 12), "cout/groups")
+    depthwise = data.draw(st.booleans(), "depthwise")
+    if depthwise:
+        groups, cout = cin, cin * data.draw(st.integers(1, 2), "multiplier")
+    kh, kw = data.draw(st.integers(1, 4), "kh"), data.draw(st.integers(1, 4), "kw")
+    sh, sw = data.draw(st.integers(1, 3), "sh"), data.draw(st.integers(1, 3), "sw")
+    dh, dw = data.draw(st.integers(1, 2), "dh"), data.draw(st.integers(1, 2), "dw")
+    ph, pw = data.draw(st.integers(0, 2), "ph"), data.draw(st.integers(0, 2), "pw")
+    h = data.draw(st.integers(max(1, dh * (kh - 1) + 1 - 2 * ph), 9), "h")
+    w = data.draw(st.integers(max(1, dw * (kw - 1) + 1 - 2 * pw), 9), "w")
+    n = data.draw(st.integers(1, 3), "n")
+    seed = data.draw(st.integers(0, 2 ** 32 - 1), "seed")
+    rng = np.random.default_rng(seed)
+    x, wt, b, params = conv_case(rng, n, cin, h, w, cout, (kh, kw), (sh, sw), (ph, pw), (dh, dw), groups,
+                                 bias=data.draw(st.booleans(), "bias"))
+    check_conv(isa, x, wt, b, params)
+
+
+# ---- the caller's mistakes --------------------------------------------------------------------------
+
+def test_bad_arguments(rng):
+    x = rng.standard_normal((1, 6, 8, 8)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    with pytest.raises(ValueError, match="groups"):
+        ops.conv2d(x, rng.standard_normal((6, 2, 3, 3)).astype(np.float32), groups=4)  # 4 !| 6
+    with pytest.raises(ValueError, match="divisible by groups"):
+        ops.conv2d(x, rng.standard_normal((5, 3, 3, 3)).astype(np.float32), groups=2)  # 2 !| 5
+    with pytest.raises(ValueError, match="weight: expected 4D"):
+        ops.conv2d(x, w[0])
+    with pytest.raises(ValueError, match="input: expected 3 channels"):
+        ops.conv2d(x, w)
+    with pytest.raises(ValueError, match="smaller than the kernel"):
+        ops.conv2d(x[:, :3, :2, :2], w)
+    with pytest.raises(ValueError, match="smaller than the kernel"):
+        ops.conv2d(x[:, :3], w, padding=1, dilation=5)
+    with pytest.raises(ValueError, match="groups"):
+        ops.conv2d(x, w, groups=0)
+    with pytest.raises(ValueError, match="bias"):
+        ops.conv2d(x[:, :3], w, np.zeros(5, np.float32))
+    with pytest.raises(ValueError, match="'same'"):
+        ops.conv2d(x[:, :3], w, padding="same", stride=2)
+    with pytest.raises(ValueError, match="weight: expected 2D"):
+        ops.linear(x[0, 0], w)
+    with pytest.raises(ValueError, match="in_features=3"):
+        ops.linear(x[0, 0], w[:, :, 0, 0])
+
+
+def test_binding_rejects_bad_shapes(rng):
+    desc = (4, 8, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1)
+    w = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
+    packed = _C.conv2d_pack(-1, desc, w, None)
+    x = rng.standard_normal((1, 5, 5, 4)).astype(np.float32)
+    y = np.empty((1, 5, 5, 8), np.float32)
+    with pytest.raises(ValueError, match="channels"):
+        _C.conv2d_nhwc(-1, desc, x[..., :3].copy(), packed, None, ops.ACT_NONE, y, 1)
+    with pytest.raises(ValueError, match="output"):
+        _C.conv2d_nhwc(-1, desc, x, packed, None, ops.ACT_NONE, y[:, :4].copy(), 1)
+    with pytest.raises(ValueError, match="residual"):
+        _C.conv2d_nhwc(-1, desc, x, packed, y[:, :4].copy(), ops.ACT_NONE, y, 1)
+    with pytest.raises(ValueError, match="packed"):
+        _C.conv2d_nhwc(-1, desc, x, packed[:-1].copy(), None, ops.ACT_NONE, y, 1)
+    with pytest.raises(ValueError, match="groups"):
+        _C.conv2d_pack(-1, (4, 8, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), w, None)
