@@ -74,8 +74,13 @@ cdef class CPlan:
         return best
 
     def run(self, list external, float[::1] arena, const long long[::1] offsets,
-            unsigned char[::1] scratch, int nthreads):
-        """external[i]: a float32 C-contiguous array for buffer i, or None for arena + offsets[i]."""
+            unsigned char[::1] scratch, int nthreads, Py_ssize_t start=0, Py_ssize_t stop=-1):
+        """external[i]: a float32 C-contiguous array for buffer i, or None for arena + offsets[i].
+        Runs records start..stop-1 (all by default; a sub-range is for profiling)."""
+        if stop < 0:
+            stop = self.nops
+        if not (0 <= start <= stop <= <Py_ssize_t>self.nops):
+            raise ValueError("plan: record range %d..%d out of 0..%d" % (start, stop, self.nops))
         cdef const fn_kernels *k = fn_kernels_for(<fn_isa>self.isa)
         _local.last = ISA_NAMES[self.isa]
         if len(external) != self.nbufs or offsets.shape[0] != self.nbufs:
@@ -96,7 +101,7 @@ cdef class CPlan:
                         raise ValueError("plan: buffer %d offset out of the arena" % i)
                     bufs[i] = base + offsets[i] if base != NULL else NULL
             with nogil:
-                st = fn_plan_run(k, self.ops, self.nops, bufs, &scratch[0] if scratch.shape[0] else NULL,
+                st = fn_plan_run(k, self.ops + start, stop - start, bufs, &scratch[0] if scratch.shape[0] else NULL,
                                  scratch.shape[0], nthreads)
         finally:
             free(bufs)

@@ -123,6 +123,28 @@ class Model:
                              % (len(self.graph.inputs), [t.name for t in self.graph.inputs]))
         return self.run({self.graph.inputs[0].name: x})[self.graph.outputs[0].name]
 
+    def profile(self, x, repeat=20):
+        """Median time per plan step for input x: [(step, source nodes, seconds)], slowest first.
+
+        A step is one C op record: a fused op is named after every source node it absorbed."""
+        arrays = {self.graph.inputs[0].name: self._check_feed(self.graph.inputs[0], x)}
+        plan = self._plan({k: v.shape for k, v in arrays.items()})
+        nthreads = get_num_threads()
+        runs = []
+        for _ in range(max(1, repeat)):
+            t = []
+            plan.run(arrays, nthreads, timings=t)
+            runs.append([s for _, s in t])
+        med = np.median(np.array(runs), axis=0)
+        rows = []
+        for i, rec in enumerate(plan.records):
+            node = plan.node_of_record[i]
+            n = next((m for m in self.graph.nodes if m.name == node), None)
+            sources = [node] + list(n.attrs.get("folded", [])) if n is not None else []
+            label = n.op if n is not None else {5: "nchw->nhwc", 6: "nhwc->nchw", 7: "copy"}.get(rec["type"], "?")
+            rows.append((label, sources, float(med[i])))
+        return sorted(rows, key=lambda r: -r[2])
+
     # ------------------------------------------------------------------------------ files
     def save(self, path):
         """Write a .fnm file: safetensors container, the source graph as JSON metadata, no pickle."""

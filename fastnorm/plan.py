@@ -6,6 +6,7 @@ flatten of an NHWC tensor that feeds linear layers costs nothing: the linear wei
 permuted once to (h, w, c) order instead.
 """
 import threading
+import time
 
 import numpy as np
 
@@ -147,7 +148,8 @@ class Plan:
         self.arena_floats = top
 
     # ------------------------------------------------------------------------------ running
-    def run(self, feeds, nthreads):
+    def run(self, feeds, nthreads, timings=None):
+        """Run the plan; with a `timings` list, run record by record and append (record, seconds)."""
         external = [None] * len(self.buf_sizes)
         outputs = {}
         for name, b in self.input_bufs.items():
@@ -162,7 +164,13 @@ class Plan:
         if scratch.shape[0] < need:
             scratch = np.empty(need, np.uint8)
         try:
-            self.cplan.run(external, arena, self.offsets, scratch, nthreads)
+            if timings is None:
+                self.cplan.run(external, arena, self.offsets, scratch, nthreads)
+            else:
+                for i in range(len(self.records)):
+                    t0 = time.perf_counter()
+                    self.cplan.run(external, arena, self.offsets, scratch, nthreads, i, i + 1)
+                    timings.append((i, time.perf_counter() - t0))
         finally:
             self._arenas.append((arena, scratch))
         return outputs

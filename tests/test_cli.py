@@ -1,13 +1,11 @@
 """The command line: demo runs end to end without torch; info reads a file."""
-import subprocess
-import sys
-
 import fastnorm
 from fastnorm.models import simple_cnn
+from util import run_python
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "fastnorm.cli", *args], capture_output=True, text=True)
+    return run_python(["-m", "fastnorm.cli", *args])
 
 
 def test_demo_runs():

@@ -10,6 +10,7 @@ import pytest
 import fastnorm
 from fastnorm import _C
 from fastnorm.testing import available_isas, force_isa, last_isa
+from util import run_python
 
 
 def test_cpu_info_reports_features_and_isa():
@@ -26,7 +27,7 @@ def test_cpu_info_reports_features_and_isa():
 
 def _run(code, isa):
     env = dict(os.environ, FASTNORM_ISA=isa)
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    return run_python(["-c", code], env=env)
 
 
 @pytest.mark.parametrize("isa", available_isas())

@@ -189,3 +189,13 @@ def test_embedded_model_runs_without_torch_objects():
     assert y.shape == (2, 10) and np.isfinite(y).all()
     ref = fastnorm.Model(simple_cnn(seed=1), optimize=False).predict(x)
     assert np.abs(y - ref).max() <= 1e-5
+
+
+def test_profile_names_fused_source_nodes(model):
+    x = np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    rows = model.profile(x, repeat=3)
+    ops = {tuple(src): op for op, src, _ in rows}
+    assert ops[("conv1", "bn1")] == "conv2d" and ops[("fc2",)] == "linear"
+    assert any(op == "nchw->nhwc" for op, _, _ in rows)
+    assert all(s >= 0 for _, _, s in rows)
+    assert [s for _, _, s in rows] == sorted((s for _, _, s in rows), reverse=True)

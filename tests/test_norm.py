@@ -378,13 +378,13 @@ def guarded(shape, fill=None):
 
 def run_guarded(body):
     """Run `body` (after GUARD) in a child process: a stray access kills the child, not pytest."""
-    import subprocess
-    import sys
     import os
+    import sys
+    from util import run_python
     code = GUARD + ("\nfrom fastnorm.testing import available_isas, force_isa\nimport fastnorm._C\n"
                     "assert fastnorm._C.__file__ == %r, fastnorm._C.__file__\n" % _C.__file__) + body
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    r = run_python(["-c", code], env=env)
     assert r.returncode == 0, "child died (rc %d): %s" % (r.returncode, r.stderr[-2000:])
     assert r.stdout.strip().endswith("ok"), r.stdout[-2000:]
 

@@ -42,3 +42,14 @@ def assert_close_dot(got, want, magnitude, what="output"):
     bound = 1e-6 + RTOL_DOT * np.asarray(magnitude)
     assert (err <= bound).all(), "%s: max abs err %.3g exceeds bound %.3g" % (
         what, err.max(), bound.flat[np.argmax(err - bound)])
+
+
+def run_python(args, env=None, timeout=300):
+    """Run `python *args` in an empty folder, so the source tree (whose fastnorm/ has no compiled
+    extension) can never shadow the installed package through the child's sys.path."""
+    import subprocess
+    import sys
+    import tempfile
+    with tempfile.TemporaryDirectory() as cwd:
+        return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env,
+                              cwd=cwd, timeout=timeout)

@@ -172,6 +172,12 @@ fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
     const float *zeros = packed + d->groups * npanels * pfloats;
     const size_t ntasks = d->groups * mtiles * npanels;
     if (M == 0 || d->cout == 0) return FN_OK;
+    /* A fork/join and, on a loaded host, waiting for a descheduled second thread cost more than a
+     * small conv: give each thread at least ~256K multiply-adds. */
+    {
+        const size_t macs = M * d->cout * ks * kc, per = (size_t)1 << 18;
+        if (macs / per < (size_t)nthreads) nthreads = macs / per > 1 ? (int)(macs / per) : 1;
+    }
 
     /* Task order (g, panel block, m tile, panel in block): a block of panels whose weights fit in
      * about half of L2 stays there while every m tile streams past it, and a tile's row pointers
