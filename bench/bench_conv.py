@@ -24,6 +24,8 @@ def flops(name):
 
 def record_gflops(benchmark, name):
     """GFLOP/s at the fastest round, in the saved JSON (--benchmark-json) as extra_info."""
+    if benchmark.stats is None:  # --benchmark-disable: nothing was timed
+        return
     benchmark.extra_info["gflops_at_min"] = round(flops(name) / benchmark.stats.stats.min / 1e9, 1)
 
 

@@ -36,8 +36,10 @@ def _tensors(shape):
 
 
 def _record(benchmark, x, impl):
-    med = benchmark.stats.stats.median
     benchmark.extra_info["impl"] = impl
+    if benchmark.stats is None:  # --benchmark-disable: the function ran once, nothing was timed
+        return
+    med = benchmark.stats.stats.median
     benchmark.extra_info["bytes"] = 2 * x.nbytes
     benchmark.extra_info["GB/s"] = round(2 * x.nbytes / med / 1e9, 2)
     benchmark.extra_info["isa"] = fastnorm.cpu_info()["isa"]

@@ -11,7 +11,8 @@ def main(path):
         data = json.load(f)
     groups = {}
     for b in data["benchmarks"]:
-        runtime = b["extra_info"].get("runtime") or b["name"].split("[")[-1].split("-")[0]
+        info = b["extra_info"]
+        runtime = info.get("runtime") or info.get("impl") or b["name"].split("[")[-1].rstrip("]")
         groups.setdefault(b["group"], {})[runtime] = (b["stats"]["median"], b["extra_info"])
     mi = data.get("machine_info", {})
     isa = mi.get("fastnorm_isa", "?")
@@ -23,7 +24,7 @@ def main(path):
         if "fastnorm" not in rows:
             continue
         fn, info = rows["fastnorm"]
-        peers = {k: v[0] for k, v in rows.items() if k != "fastnorm"}
+        peers = {k: v[0] for k, v in rows.items() if not k.startswith("fastnorm")}
         if not peers:
             continue
         best = min(peers, key=peers.get)
