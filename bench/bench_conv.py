@@ -22,8 +22,9 @@ def flops(name):
     return 2.0 * n * oh * ow * cout * cin * k * k
 
 
-def record_gflops(benchmark, name):
+def record_gflops(benchmark, name, runtime):
     """GFLOP/s at the fastest round, in the saved JSON (--benchmark-json) as extra_info."""
+    benchmark.extra_info["runtime"] = runtime
     if benchmark.stats is None:  # --benchmark-disable: nothing was timed
         return
     benchmark.extra_info["gflops_at_min"] = round(flops(name) / benchmark.stats.stats.min / 1e9, 1)
@@ -47,7 +48,7 @@ def test_fastnorm_conv2d(benchmark, name):
     x, wt, b, pad = make(name)
     y = benchmark(ops.conv2d, x, wt, b, 1, pad)
     assert y.shape[0] == x.shape[0]
-    record_gflops(benchmark, name)
+    record_gflops(benchmark, name, "fastnorm")
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -62,4 +63,4 @@ def test_torch_conv2d(benchmark, name):
 
     y = benchmark(run)
     assert y.shape[0] == x.shape[0]
-    record_gflops(benchmark, name)
+    record_gflops(benchmark, name, "torch")
