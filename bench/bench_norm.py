@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import fastnorm
+from fastnorm.ops._common import ACT_NONE
 import fastnorm.ops as ops
 from fastnorm import _C
 from fastnorm.threads import get_num_threads, set_num_threads
@@ -57,7 +58,7 @@ def _run(benchmark, shape, impl):
         x3, y3, nt = x.reshape(n, c, -1), y.reshape(n, c, -1), get_num_threads()
 
         def fn():
-            _C.scale_shift(-1, x3, scale, shift, ops.ACT_NONE, y3, nt)
+            _C.scale_shift(-1, x3, scale, shift, ACT_NONE, y3, nt)
             return y
     elif impl.startswith("fastnorm"):
         fn = lambda: ops.batch_norm(x, mean, var, w, b, eps=EPS)  # noqa: E731

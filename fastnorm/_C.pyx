@@ -303,3 +303,7 @@ def nhwc_to_nchw(const float[:, :, ::1] x, float[:, :, ::1] y, int nthreads):
 
 
 include "_plan.pxi"
+include "_bind_norm.pxi"
+include "_bind_act.pxi"
+include "_bind_pool.pxi"
+include "_bind_glue.pxi"

@@ -181,6 +181,15 @@ typedef struct fn_op {
 fn_status fn_plan_run(const fn_kernels *k, const fn_op *ops, size_t nops, float *const *bufs,
                       void *scratch, size_t scratch_bytes, int nthreads);
 
+/* ------------------------------------------------------------------------------------------------
+ * Op families with their own headers: each declares its drivers and a per-ISA kernel table of its
+ * own (looked up with the fn_kernels' isa), so a family is added without touching the core table.
+ * ---------------------------------------------------------------------------------------------- */
+#include "norm/fn_norm.h"
+#include "act/fn_act.h"
+#include "pool/fn_pool.h"
+#include "glue/fn_glue.h"
+
 /* OpenMP facts for the thread-count policy (0/1 when built without OpenMP). */
 int fn_omp_max_threads(void);
 int fn_omp_enabled(void);

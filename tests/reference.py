@@ -122,3 +122,10 @@ def flatten(x, start_dim=0, end_dim=-1):
     nd = x.ndim
     s, e = start_dim % nd if nd else 0, end_dim % nd if nd else 0
     return x.reshape(x.shape[:s] + (int(np.prod(x.shape[s:e + 1])),) + x.shape[e + 1:])
+
+
+# The op families keep their references in files of their own; this module is the one to import.
+from reference_norm import *  # noqa: E402,F401,F403
+from reference_act import *  # noqa: E402,F401,F403
+from reference_pool import *  # noqa: E402,F401,F403
+from reference_glue import *  # noqa: E402,F401,F403

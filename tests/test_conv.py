@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 import reference
 import util
 from fastnorm import _C, ops, threads
+from fastnorm.ops._common import ACT_NONE
 from fastnorm.testing import ISA_NAMES
 from fastnorm.threads import set_num_threads
 
@@ -159,7 +160,7 @@ def test_linear(isa, rng, shape, out_f, bias):
 
 # ---- the fused epilogue and threading, straight through the binding -------------------------------
 
-def nhwc_conv(isa, x, wt, b, params, res=None, act=ops.ACT_NONE, nthreads=1):
+def nhwc_conv(isa, x, wt, b, params, res=None, act=ACT_NONE, nthreads=1):
     """_C.conv2d_nhwc on NCHW arrays (transposed here), result back in NCHW."""
     n, cin, h, w = x.shape
     cout, _, kh, kw = wt.shape
@@ -180,7 +181,7 @@ def nhwc_conv(isa, x, wt, b, params, res=None, act=ops.ACT_NONE, nthreads=1):
     return y.transpose(0, 3, 1, 2)
 
 
-@pytest.mark.parametrize("act", [(1, 0.0, INF), (1, 0.0, 6.0), (1, -0.5, 0.5), ops.ACT_NONE],
+@pytest.mark.parametrize("act", [(1, 0.0, INF), (1, 0.0, 6.0), (1, -0.5, 0.5), ACT_NONE],
                          ids=["relu", "relu6", "clamp", "none"])
 @pytest.mark.parametrize("with_res", [True, False])
 @pytest.mark.parametrize("cout,groups", [(5, 1), (33, 1), (34, 2)])
@@ -226,17 +227,17 @@ def test_packed_weights_moved_to_another_alignment(isa, rng):
     xn = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
     packed = _C.conv2d_pack(-1, desc, wt, b)
     want = np.empty((1, 7, 7, 40), np.float32)
-    _C.conv2d_nhwc(-1, desc, xn, packed, None, ops.ACT_NONE, want, 1)
+    _C.conv2d_nhwc(-1, desc, xn, packed, None, ACT_NONE, want, 1)
     buf = np.empty(packed.size + 16, np.float32)
     for shift in range(16):
         moved = buf[shift:shift + packed.size]
         moved[:] = packed
         got = np.empty_like(want)
-        _C.conv2d_nhwc(-1, desc, xn, moved, None, ops.ACT_NONE, got, 2)
+        _C.conv2d_nhwc(-1, desc, xn, moved, None, ACT_NONE, got, 2)
         util.assert_ran(isa)
         assert np.array_equal(got, want), "shift %d" % shift
     with pytest.raises(ValueError):
-        _C.conv2d_nhwc(-1, desc, xn, np.zeros_like(packed), None, ops.ACT_NONE, got, 1)
+        _C.conv2d_nhwc(-1, desc, xn, np.zeros_like(packed), None, ACT_NONE, got, 1)
 
 
 @pytest.mark.parametrize("case", [(1, 16, 23, 23, 40, 3, 1, 1, 1, 1), (3, 24, 9, 9, 70, 3, 2, 1, 1, 1),
@@ -326,12 +327,12 @@ def test_binding_rejects_bad_shapes(rng):
     x = rng.standard_normal((1, 5, 5, 4)).astype(np.float32)
     y = np.empty((1, 5, 5, 8), np.float32)
     with pytest.raises(ValueError, match="channels"):
-        _C.conv2d_nhwc(-1, desc, x[..., :3].copy(), packed, None, ops.ACT_NONE, y, 1)
+        _C.conv2d_nhwc(-1, desc, x[..., :3].copy(), packed, None, ACT_NONE, y, 1)
     with pytest.raises(ValueError, match="output"):
-        _C.conv2d_nhwc(-1, desc, x, packed, None, ops.ACT_NONE, y[:, :4].copy(), 1)
+        _C.conv2d_nhwc(-1, desc, x, packed, None, ACT_NONE, y[:, :4].copy(), 1)
     with pytest.raises(ValueError, match="residual"):
-        _C.conv2d_nhwc(-1, desc, x, packed, y[:, :4].copy(), ops.ACT_NONE, y, 1)
+        _C.conv2d_nhwc(-1, desc, x, packed, y[:, :4].copy(), ACT_NONE, y, 1)
     with pytest.raises(ValueError, match="packed"):
-        _C.conv2d_nhwc(-1, desc, x, packed[:-1].copy(), None, ops.ACT_NONE, y, 1)
+        _C.conv2d_nhwc(-1, desc, x, packed[:-1].copy(), None, ACT_NONE, y, 1)
     with pytest.raises(ValueError, match="groups"):
         _C.conv2d_pack(-1, (4, 8, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), w, None)

@@ -1,0 +1,2 @@
+"""NumPy reference for the glue family (see reference.py)."""
+import numpy as np  # noqa: F401

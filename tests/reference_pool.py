@@ -1,0 +1,2 @@
+"""NumPy reference for the pool family (see reference.py)."""
+import numpy as np  # noqa: F401
