@@ -95,6 +95,10 @@ class Graph:
         for n in self.nodes:
             for i, v in enumerate(n.inputs):
                 is_weight = v in self.weights
+                if n.op in ("cat", "add", "mul"):
+                    if is_weight and n.op == "cat":
+                        raise ValueError("node %r: cat input %r must be an activation" % (n.name, v))
+                    continue
                 if i == 0 and is_weight:
                     raise ValueError("node %r: input 0 (%r) must be an activation, not a weight" % (n.name, v))
                 if i > 0 and v and n.op in WEIGHT_OPS and not is_weight:
@@ -252,19 +256,235 @@ def _shape_flatten(node, shapes, weights):
 
 ACT_ATTR = "act"   # fused activation: ["relu"] or ["clamp", lo, hi] (None for an open end)
 
+
+def _number(node, name, value, minimum=None, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value or (
+            minimum is not None and value < minimum):
+        raise ValueError("node %r: attribute %r must be a number%s, got %r"
+                         % (node.name, name, "" if minimum is None else " >= %g" % minimum, value))
+    return value
+
+
+def _shape_elementwise(numbers=(), ranks=(None,), weights=0):
+    """Shape function of an op whose output has its input's shape; `numbers` are its numeric attrs."""
+    def shape(node, shapes, w):
+        _arity(node, shapes, 1, 1 + weights, ranks + (1,) * weights)
+        for k in numbers:
+            if k in node.attrs:
+                _number(node, k, node.attrs[k])
+        _check_act(node)
+        return [shapes[0]]
+    return shape
+
+
+def broadcast_shapes(node, a, b):
+    out = []
+    for i in range(max(len(a), len(b))):
+        da = a[len(a) - 1 - i] if i < len(a) else 1
+        db = b[len(b) - 1 - i] if i < len(b) else 1
+        if da != db and 1 not in (da, db):
+            raise ValueError("node %r: shapes %r and %r do not broadcast" % (node.name, a, b))
+        out.append(max(da, db) if 0 not in (da, db) else 0)
+    return tuple(reversed(out))
+
+
+def _shape_binary(node, shapes, weights):
+    _arity(node, shapes, 2, 2, (None, None))
+    _check_act(node)
+    return [broadcast_shapes(node, shapes[0], shapes[1])]
+
+
+def _shape_cat(node, shapes, weights):
+    if len(shapes) < 1 or len(node.outputs) != 1 or any(s is None for s in shapes):
+        raise ValueError("node %r: cat needs one or more inputs and one output" % node.name)
+    nd = len(shapes[0])
+    dim = node.attrs.get("dim", 0)
+    if not isinstance(dim, int) or isinstance(dim, bool) or not -nd <= dim < nd:
+        raise ValueError("node %r: cat dim %r out of range for %dD inputs" % (node.name, dim, nd))
+    dim %= nd
+    for s in shapes[1:]:
+        if len(s) != nd or any(x != y for i, (x, y) in enumerate(zip(s, shapes[0])) if i != dim):
+            raise ValueError("node %r: cat inputs %r and %r differ outside dim %d" % (node.name, shapes[0], s, dim))
+    out = list(shapes[0])
+    out[dim] = sum(s[dim] for s in shapes)
+    return [tuple(out)]
+
+
+def _shape_norm(kind):
+    def shape(node, shapes, weights):
+        if kind == "instance_norm":
+            _arity(node, shapes, 1, 5, (None, 1, 1, 1, 1))
+        else:
+            _arity(node, shapes, 1, 3, (None, 1, 1))
+        _check_act(node)
+        x = shapes[0]
+        if len(x) < 2:
+            raise ValueError("node %r: %s input must be (N, C, *), got %r" % (node.name, kind, x))
+        _number(node, "eps", node.attrs.get("eps", 1e-5), 0)
+        c = x[1]
+        if kind == "group_norm":
+            (g,) = _ints(node, "num_groups", [node.attrs.get("num_groups")], 1, 1)
+            if c % g:
+                raise ValueError("node %r: num_groups=%d does not divide %d channels" % (node.name, g, c))
+        if kind == "layer_norm":
+            (k,) = _ints(node, "normalized_ndim", [node.attrs.get("normalized_ndim", 1)], 1, 1)
+            if k > len(x) - 1:
+                raise ValueError("node %r: normalized_ndim %d too large for %r" % (node.name, k, x))
+            per = 1
+            for d in x[len(x) - k:]:
+                per *= d
+            for i, s in enumerate(shapes[1:], 1):
+                if s is not None and s[0] != per:
+                    raise ValueError("node %r: input %d has %d values, expected %d" % (node.name, i, s[0], per))
+        else:
+            for i, s in enumerate(shapes[1:], 1):
+                if s is not None and s[0] != c:
+                    raise ValueError("node %r: input %d has %d values, expected %d channels" % (node.name, i, s[0], c))
+        return [x]
+    return shape
+
+
+def _shape_softmax(node, shapes, weights):
+    _arity(node, shapes, 1, 1, (None,))
+    nd = len(shapes[0])
+    dim = node.attrs.get("dim")
+    if not isinstance(dim, int) or isinstance(dim, bool) or not -max(nd, 1) <= dim < max(nd, 1):
+        raise ValueError("node %r: dim %r out of range for shape %r" % (node.name, dim, shapes[0]))
+    return [shapes[0]]
+
+
+def _shape_avg_pool2d(node, shapes, weights):
+    _arity(node, shapes, 1, 1, (4,))
+    n, c, h, w = shapes[0]
+    a = node.attrs
+    kh, kw = _ints(node, "kernel", a.get("kernel"), 2, 1)
+    sh, sw = _ints(node, "stride", a.get("stride", [kh, kw]), 2, 1)
+    ph, pw = _ints(node, "padding", a.get("padding", [0, 0]), 2, 0)
+    if ph > kh // 2 or pw > kw // 2:
+        raise ValueError("node %r: padding %r exceeds half the kernel %r" % (node.name, [ph, pw], [kh, kw]))
+    for k in ("ceil_mode", "count_include_pad"):
+        if not isinstance(a.get(k, False), bool):
+            raise ValueError("node %r: %s must be a boolean, got %r" % (node.name, k, a.get(k)))
+    if a.get("divisor_override") is not None:
+        _ints(node, "divisor_override", [a["divisor_override"]], 1, 1)
+    cm = a.get("ceil_mode", False)
+    oh, ow = pool_out_extent(h, kh, sh, ph, 1, cm), pool_out_extent(w, kw, sw, pw, 1, cm)
+    if oh < 1 or ow < 1:
+        raise ValueError("node %r: input %dx%d too small for the pooling window" % (node.name, h, w))
+    return [(n, c, oh, ow)]
+
+
+def _shape_adaptive_pool(node, shapes, weights):
+    _arity(node, shapes, 1, 1, (4,))
+    n, c, h, w = shapes[0]
+    oh, ow = _ints(node, "output_size", node.attrs.get("output_size"), 2, 1)
+    return [(n, c, oh, ow)]
+
+
+def _shape_pad(node, shapes, weights):
+    _arity(node, shapes, 1, 1, (4,))
+    n, c, h, w = shapes[0]
+    pads = node.attrs.get("pads")
+    if (not isinstance(pads, list) or len(pads) != 4
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in pads)):
+        raise ValueError("node %r: pads must be 4 ints (left, right, top, bottom), got %r" % (node.name, pads))
+    mode = node.attrs.get("mode", "constant")
+    if mode not in ("constant", "reflect", "replicate"):
+        raise ValueError("node %r: pad mode %r" % (node.name, mode))
+    _number(node, "value", node.attrs.get("value", 0.0))
+    l, r, t, b = pads
+    if mode != "constant" and min(pads) < 0:
+        raise ValueError("node %r: negative pads need mode 'constant'" % node.name)
+    if mode == "reflect" and (max(l, r) >= w or max(t, b) >= h):
+        raise ValueError("node %r: reflect padding %r must be smaller than the input %dx%d" % (node.name, pads, h, w))
+    oh, ow = h + t + b, w + l + r
+    if oh < 1 or ow < 1:
+        raise ValueError("node %r: padding %r leaves no output" % (node.name, pads))
+    return [(n, c, oh, ow)]
+
+
+def _shape_interpolate(node, shapes, weights):
+    _arity(node, shapes, 1, 1, (4,))
+    n, c, h, w = shapes[0]
+    a = node.attrs
+    if a.get("mode", "nearest") not in ("nearest", "nearest-exact", "bilinear"):
+        raise ValueError("node %r: interpolate mode %r" % (node.name, a.get("mode")))
+    if a.get("size") is not None:
+        oh, ow = _ints(node, "size", a["size"], 2, 1)
+    else:
+        sf = a.get("scale_factor")
+        if not isinstance(sf, list) or len(sf) != 2:
+            raise ValueError("node %r: interpolate needs size or a pair scale_factor, got %r" % (node.name, sf))
+        fh, fw = (_number(node, "scale_factor", v, 0) for v in sf)
+        oh, ow = int(math.floor(h * fh)), int(math.floor(w * fw))
+        if oh < 1 or ow < 1:
+            raise ValueError("node %r: scale_factor %r leaves no output" % (node.name, sf))
+    return [(n, c, oh, ow)]
+
+
+def _shape_shuffle(kind):
+    def shape(node, shapes, weights):
+        _arity(node, shapes, 1, 1, (4,))
+        n, c, h, w = shapes[0]
+        key = "groups" if kind == "channel_shuffle" else "factor"
+        (r,) = _ints(node, key, [node.attrs.get(key)], 1, 1)
+        if kind == "pixel_shuffle":
+            if c % (r * r):
+                raise ValueError("node %r: %d channels not divisible by factor^2=%d" % (node.name, c, r * r))
+            return [(n, c // (r * r), h * r, w * r)]
+        if kind == "pixel_unshuffle":
+            if h % r or w % r:
+                raise ValueError("node %r: %dx%d not divisible by factor %d" % (node.name, h, w, r))
+            return [(n, c * r * r, h // r, w // r)]
+        if c % r:
+            raise ValueError("node %r: %d channels not divisible by groups %d" % (node.name, c, r))
+        return [shapes[0]]
+    return shape
+
+
+_UNARY = {  # activation ops without weights: name -> numeric attributes
+    "relu": (), "sigmoid": (), "tanh": (), "silu": (), "selu": (), "hardsigmoid": (), "hardswish": (),
+    "mish": (), "leaky_relu": ("negative_slope",), "elu": ("alpha",), "celu": ("alpha",),
+    "softplus": ("beta", "threshold"),
+}
+
 OPS = {
     "conv2d": OpSpec(frozenset({"stride", "padding", "dilation", "groups", ACT_ATTR, "folded"}),
                      _shape_conv2d),
     "linear": OpSpec(frozenset({ACT_ATTR, "folded"}), _shape_linear),
-    "batch_norm": OpSpec(frozenset({"eps", ACT_ATTR}), _shape_batch_norm),
-    "relu": OpSpec(frozenset(), _shape_act),
+    "batch_norm": OpSpec(frozenset({"eps", ACT_ATTR, "batch_stats"}), _shape_batch_norm),
     "clamp": OpSpec(frozenset({"min", "max"}), _shape_act),
+    "gelu": OpSpec(frozenset({"approximate"}), _shape_elementwise()),
+    "prelu": OpSpec(frozenset(), _shape_elementwise(weights=1)),
+    "softmax": OpSpec(frozenset({"dim"}), _shape_softmax),
+    "log_softmax": OpSpec(frozenset({"dim"}), _shape_softmax),
     "max_pool2d": OpSpec(frozenset({"kernel", "stride", "padding", "dilation", "ceil_mode"}),
                          _shape_max_pool2d),
+    "avg_pool2d": OpSpec(frozenset({"kernel", "stride", "padding", "ceil_mode", "count_include_pad",
+                                    "divisor_override"}), _shape_avg_pool2d),
+    "adaptive_avg_pool2d": OpSpec(frozenset({"output_size"}), _shape_adaptive_pool),
+    "adaptive_max_pool2d": OpSpec(frozenset({"output_size"}), _shape_adaptive_pool),
     "flatten": OpSpec(frozenset({"start_dim", "end_dim"}), _shape_flatten),
+    "add": OpSpec(frozenset({ACT_ATTR}), _shape_binary),
+    "mul": OpSpec(frozenset(), _shape_binary),
+    "cat": OpSpec(frozenset({"dim"}), _shape_cat),
+    "layer_norm": OpSpec(frozenset({"normalized_ndim", "eps", ACT_ATTR}), _shape_norm("layer_norm")),
+    "layer_norm_channels": OpSpec(frozenset({"eps", ACT_ATTR}), _shape_norm("layer_norm_channels")),
+    "group_norm": OpSpec(frozenset({"num_groups", "eps", ACT_ATTR}), _shape_norm("group_norm")),
+    "instance_norm": OpSpec(frozenset({"eps", "use_input_stats", ACT_ATTR}), _shape_norm("instance_norm")),
+    "pad": OpSpec(frozenset({"pads", "mode", "value"}), _shape_pad),
+    "interpolate": OpSpec(frozenset({"size", "scale_factor", "mode", "align_corners"}), _shape_interpolate),
+    "pixel_shuffle": OpSpec(frozenset({"factor"}), _shape_shuffle("pixel_shuffle")),
+    "pixel_unshuffle": OpSpec(frozenset({"factor"}), _shape_shuffle("pixel_unshuffle")),
+    "channel_shuffle": OpSpec(frozenset({"groups"}), _shape_shuffle("channel_shuffle")),
 }
+OPS.update({k: OpSpec(frozenset(v), _shape_elementwise(v)) for k, v in _UNARY.items()})
 
-WEIGHT_OPS = {"conv2d", "linear", "batch_norm"}  # inputs after the first are weights
+# inputs after the first are weights
+WEIGHT_OPS = {"conv2d", "linear", "batch_norm", "layer_norm", "layer_norm_channels", "group_norm",
+              "instance_norm", "prelu"}
 KNOWN_OPS = {k: set(v.attrs) for k, v in OPS.items()}
 
 

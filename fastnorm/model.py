@@ -5,10 +5,10 @@ import threading
 import numpy as np
 
 from fastnorm import _C, fileformat
-from fastnorm.errors import FormatError
+from fastnorm.errors import FormatError, UnsupportedError
 from fastnorm.graph import KNOWN_OPS, Graph, count_macs, infer_shapes
 from fastnorm.passes import optimize as optimize_graph
-from fastnorm.plan import Plan, WeightCache
+from fastnorm.plan import LOWER, Plan, WeightCache
 from fastnorm.threads import get_num_threads
 
 
@@ -23,6 +23,9 @@ class Model:
         graph.check()
         self.source_graph = graph
         self.graph = optimize_graph(graph) if optimize else graph.copy()
+        missing = sorted({"%s (node %r)" % (n.op, n.name) for n in self.graph.nodes if n.op not in LOWER})
+        if missing:
+            raise UnsupportedError("no kernel in this version for: " + ", ".join(missing))
         self.optimized = optimize
         self._plans = {}
         self._lock = threading.Lock()
@@ -169,7 +172,7 @@ def load(path, optimize=True):
         graph.check()
         _validate_loaded(graph, p)
         return Model(graph, optimize=optimize)
-    except FormatError:
+    except (FormatError, UnsupportedError):
         raise
     except (KeyError, TypeError, ValueError, IndexError) as e:
         raise FormatError("%s: inconsistent graph: %s" % (p, e)) from None

@@ -67,22 +67,57 @@ class _Builder:
                                     self.weight(fx.target + ".bias", m.bias)],
                      {"stride": _pair(m.stride), "padding": pad, "dilation": dil, "groups": int(m.groups)})
         elif isinstance(m, nn.modules.batchnorm._BatchNorm):
+            p = fx.target
             if not m.track_running_stats or m.running_mean is None:
-                return self.fail(fx, "%s with track_running_stats=False" % type(m).__name__)
-            self.add(fx, "batch_norm", [xin, self.weight(fx.target + ".running_mean", m.running_mean),
-                                        self.weight(fx.target + ".running_var", m.running_var),
-                                        self.weight(fx.target + ".weight", m.weight),
+                # torch normalises with the batch's own statistics even in eval mode then
+                self.add(fx, "batch_norm", [xin, "", "", self.weight(p + ".weight", m.weight),
+                                            self.weight(p + ".bias", m.bias)],
+                         {"eps": float(m.eps), "batch_stats": True})
+            else:
+                self.add(fx, "batch_norm", [xin, self.weight(p + ".running_mean", m.running_mean),
+                                            self.weight(p + ".running_var", m.running_var),
+                                            self.weight(p + ".weight", m.weight),
+                                            self.weight(p + ".bias", m.bias)],
+                         {"eps": float(m.eps)})
+        elif isinstance(m, nn.GroupNorm):
+            self.add(fx, "group_norm", [xin, self.weight(fx.target + ".weight", m.weight),
                                         self.weight(fx.target + ".bias", m.bias)],
-                     {"eps": float(m.eps)})
+                     {"num_groups": int(m.num_groups), "eps": float(m.eps)})
+        elif isinstance(m, nn.LayerNorm):
+            self.add(fx, "layer_norm", [xin, self.weight(fx.target + ".weight", m.weight),
+                                        self.weight(fx.target + ".bias", getattr(m, "bias", None))],
+                     {"normalized_ndim": len(m.normalized_shape), "eps": float(m.eps)})
+        elif isinstance(m, nn.modules.instancenorm._InstanceNorm):
+            p = fx.target
+            running = m.track_running_stats and m.running_mean is not None
+            self.add(fx, "instance_norm", [
+                xin, self.weight(p + ".running_mean", m.running_mean) if running else "",
+                self.weight(p + ".running_var", m.running_var) if running else "",
+                self.weight(p + ".weight", m.weight), self.weight(p + ".bias", m.bias)],
+                {"eps": float(m.eps), "use_input_stats": not running})
         elif isinstance(m, nn.Linear):
             self.add(fx, "linear", [xin, self.weight(fx.target + ".weight", m.weight),
                                     self.weight(fx.target + ".bias", m.bias)])
-        elif isinstance(m, nn.ReLU):
-            self.add(fx, "relu", [xin])
         elif isinstance(m, nn.ReLU6):
             self.add(fx, "clamp", [xin], {"min": 0.0, "max": 6.0})
         elif isinstance(m, nn.Hardtanh):
             self.add(fx, "clamp", [xin], {"min": float(m.min_val), "max": float(m.max_val)})
+        elif isinstance(m, nn.LeakyReLU):
+            self.add(fx, "leaky_relu", [xin], {"negative_slope": float(m.negative_slope)})
+        elif isinstance(m, (nn.ELU, nn.CELU)):
+            self.add(fx, "elu" if isinstance(m, nn.ELU) else "celu", [xin], {"alpha": float(m.alpha)})
+        elif isinstance(m, nn.GELU):
+            self.add(fx, "gelu", [xin], {"approximate": str(m.approximate)})
+        elif isinstance(m, nn.Softplus):
+            self.add(fx, "softplus", [xin], {"beta": float(m.beta), "threshold": float(m.threshold)})
+        elif isinstance(m, nn.PReLU):
+            self.add(fx, "prelu", [xin, self.weight(fx.target + ".weight", m.weight)])
+        elif isinstance(m, (nn.Softmax, nn.LogSoftmax)):
+            if m.dim is None:
+                return self.fail(fx, "%s without dim" % type(m).__name__)
+            self.add(fx, "softmax" if isinstance(m, nn.Softmax) else "log_softmax", [xin], {"dim": int(m.dim)})
+        elif type(m) in self.simple_modules():
+            self.add(fx, self.simple_modules()[type(m)], [xin])
         elif isinstance(m, nn.MaxPool2d):
             if m.return_indices:
                 return self.fail(fx, "MaxPool2d(return_indices=True)")
@@ -90,6 +125,31 @@ class _Builder:
             self.add(fx, "max_pool2d", [xin], {
                 "kernel": k, "stride": _pair(m.stride) if m.stride else k, "padding": _pair(m.padding),
                 "dilation": _pair(m.dilation), "ceil_mode": bool(m.ceil_mode)})
+        elif isinstance(m, nn.AvgPool2d):
+            k = _pair(m.kernel_size)
+            self.add(fx, "avg_pool2d", [xin], {
+                "kernel": k, "stride": _pair(m.stride) if m.stride else k, "padding": _pair(m.padding),
+                "ceil_mode": bool(m.ceil_mode), "count_include_pad": bool(m.count_include_pad),
+                "divisor_override": m.divisor_override})
+        elif isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
+            if getattr(m, "return_indices", False):
+                return self.fail(fx, "AdaptiveMaxPool2d(return_indices=True)")
+            self.adaptive(fx, "adaptive_avg_pool2d" if isinstance(m, nn.AdaptiveAvgPool2d)
+                          else "adaptive_max_pool2d", x, m.output_size)
+        elif isinstance(m, (nn.ZeroPad2d, nn.ConstantPad2d, nn.ReflectionPad2d, nn.ReplicationPad2d)):
+            mode = ("reflect" if isinstance(m, nn.ReflectionPad2d) else
+                    "replicate" if isinstance(m, nn.ReplicationPad2d) else "constant")
+            self.add(fx, "pad", [xin], {"pads": [int(v) for v in m.padding], "mode": mode,
+                                        "value": float(getattr(m, "value", 0.0))})
+        elif isinstance(m, nn.Upsample):
+            self.interpolate(fx, x, m.size, m.scale_factor, m.mode, m.align_corners)
+        elif isinstance(m, (nn.PixelShuffle, nn.PixelUnshuffle)):
+            if isinstance(m, nn.PixelShuffle):
+                self.add(fx, "pixel_shuffle", [xin], {"factor": int(m.upscale_factor)})
+            else:
+                self.add(fx, "pixel_unshuffle", [xin], {"factor": int(m.downscale_factor)})
+        elif isinstance(m, nn.ChannelShuffle):
+            self.add(fx, "channel_shuffle", [xin], {"groups": int(m.groups)})
         elif isinstance(m, nn.Flatten):
             self.add(fx, "flatten", [xin], {"start_dim": int(m.start_dim), "end_dim": int(m.end_dim)})
         elif isinstance(m, (nn.Dropout, nn.Dropout2d, nn.Dropout1d, nn.AlphaDropout, nn.Identity)):
@@ -97,30 +157,125 @@ class _Builder:
         else:
             self.fail(fx, "module %s" % type(m).__name__)
 
+    def simple_modules(self):
+        nn = self.torch.nn
+        return {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.SiLU: "silu",
+                nn.SELU: "selu", nn.Hardsigmoid: "hardsigmoid", nn.Hardswish: "hardswish",
+                nn.Mish: "mish"}
+
+    def adaptive(self, fx, op, x, size):
+        shape = self.shape_of(x)
+        size = [size, size] if isinstance(size, int) else list(size)
+        size = [shape[2 + i] if v is None else int(v) for i, v in enumerate(size)]
+        self.add(fx, op, [self.value[x]], {"output_size": size})
+
+    def interpolate(self, fx, x, size, scale_factor, mode, align_corners):
+        if mode not in ("nearest", "nearest-exact", "bilinear"):
+            return self.fail(fx, "interpolate mode %r" % mode)
+        attrs = {"mode": mode, "align_corners": bool(align_corners) if align_corners is not None else None}
+        if size is not None:
+            attrs["size"] = _pair(size)
+        else:
+            sf = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor, scale_factor)
+            attrs["scale_factor"] = [float(v) for v in sf]
+        self.add(fx, "interpolate", [self.value[x]], attrs)
+
     # ---------------------------------------------------------------- functions and methods
     def function(self, fx):
         torch, F = self.torch, self.torch.nn.functional
         t = fx.target
-        x = fx.args[0] if fx.args else None
-        if t in (F.relu, torch.relu) or (fx.op == "call_method" and t == "relu"):
-            self.add(fx, "relu", [self.value[x]])
-        elif t in (torch.flatten,) or (fx.op == "call_method" and t == "flatten"):
-            start = fx.args[1] if len(fx.args) > 1 else fx.kwargs.get("start_dim", 0)
-            end = fx.args[2] if len(fx.args) > 2 else fx.kwargs.get("end_dim", -1)
-            self.add(fx, "flatten", [self.value[x]], {"start_dim": int(start), "end_dim": int(end)})
-        elif fx.op == "call_method" and t in ("view", "reshape"):
+        method = fx.op == "call_method"
+        args, kw = fx.args, fx.kwargs
+        x = args[0] if args else None
+
+        def arg(i, name, default=None):
+            return args[i] if len(args) > i else kw.get(name, default)
+
+        unary = {F.relu: "relu", torch.relu: "relu", torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid",
+                 torch.tanh: "tanh", F.tanh: "tanh", F.silu: "silu", F.selu: "selu", torch.selu: "selu",
+                 F.hardsigmoid: "hardsigmoid", F.hardswish: "hardswish", F.mish: "mish"}
+        unary_methods = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}
+        if (not method and t in unary) or (method and t in unary_methods):
+            self.add(fx, unary[t] if not method else unary_methods[t], [self.value[x]])
+        elif t in (F.relu6,):
+            self.add(fx, "clamp", [self.value[x]], {"min": 0.0, "max": 6.0})
+        elif t in (F.hardtanh,):
+            self.add(fx, "clamp", [self.value[x]], {"min": float(arg(1, "min_val", -1.0)),
+                                                     "max": float(arg(2, "max_val", 1.0))})
+        elif t in (torch.clamp,) or (method and t in ("clamp", "clip")):
+            lo, hi = arg(1, "min"), arg(2, "max")
+            self.add(fx, "clamp", [self.value[x]], {"min": None if lo is None else float(lo),
+                                                     "max": None if hi is None else float(hi)})
+        elif t is F.leaky_relu:
+            self.add(fx, "leaky_relu", [self.value[x]], {"negative_slope": float(arg(1, "negative_slope", 0.01))})
+        elif t is F.gelu:
+            self.add(fx, "gelu", [self.value[x]], {"approximate": str(kw.get("approximate", "none"))})
+        elif t in (F.softmax, torch.softmax, F.log_softmax, torch.log_softmax) or (
+                method and t in ("softmax", "log_softmax")):
+            dim = arg(1, "dim")
+            if dim is None:
+                return self.fail(fx, "softmax without dim")
+            name = t if method else ("softmax" if t in (F.softmax, torch.softmax) else "log_softmax")
+            self.add(fx, name, [self.value[x]], {"dim": int(dim)})
+        elif t in (operator.add, operator.iadd, torch.add) or (method and t in ("add", "add_")):
+            self.binary(fx, "add", args[0], args[1])
+        elif t in (operator.mul, operator.imul, torch.mul) or (method and t in ("mul", "mul_")):
+            self.binary(fx, "mul", args[0], args[1])
+        elif t in (torch.cat, torch.concat):
+            xs = arg(0, "tensors")
+            self.add(fx, "cat", [self.value[v] for v in xs], {"dim": int(arg(1, "dim", 0))})
+        elif t in (torch.flatten,) or (method and t == "flatten"):
+            self.add(fx, "flatten", [self.value[x]], {"start_dim": int(arg(1, "start_dim", 0)),
+                                                       "end_dim": int(arg(2, "end_dim", -1))})
+        elif method and t in ("view", "reshape"):
             self.reshape(fx, x)
-        elif fx.op == "call_method" and t == "size" or t is getattr:
+        elif t is torch.mean or (method and t == "mean"):
+            self.mean(fx, x, arg(1, "dim"), arg(2, "keepdim", False))
+        elif t is F.adaptive_avg_pool2d or t is F.adaptive_max_pool2d:
+            self.adaptive(fx, "adaptive_avg_pool2d" if t is F.adaptive_avg_pool2d else "adaptive_max_pool2d",
+                          x, arg(1, "output_size"))
+        elif t is F.interpolate:
+            self.interpolate(fx, x, arg(1, "size"), arg(2, "scale_factor"), arg(3, "mode", "nearest"),
+                             arg(4, "align_corners"))
+        elif (method and t == "size") or t is getattr:
             self.value[fx] = None  # symbolic sizes only feed view/reshape, resolved from shapes
-        elif t in (F.dropout, F.dropout2d) or (fx.op == "call_method" and t in ("contiguous",)):
+        elif t in (F.dropout, F.dropout2d) or (method and t in ("contiguous",)):
             self.alias(fx, x)
-        elif t is torch.nn.functional.max_pool2d:
-            self.fail(fx, "F.max_pool2d (use nn.MaxPool2d)")
-        elif t is operator.getitem:
-            self.fail(fx, "indexing")
         else:
             name = getattr(t, "__name__", str(t))
-            self.fail(fx, "%s %s" % ("method" if fx.op == "call_method" else "function", name))
+            self.fail(fx, "%s %s" % ("method" if method else "function", name))
+
+    def binary(self, fx, op, a, b):
+        torch = self.torch
+        names = []
+        for v in (a, b):
+            if isinstance(v, torch.fx.Node):
+                if self.value.get(v) is None:
+                    return self.fail(fx, "%s of a non-tensor value" % op)
+                names.append(self.value[v])
+            elif isinstance(v, (int, float)):
+                const = "%s.const%d" % (fx.name, len(names))
+                self.weights[const] = np.array([v], np.float32)
+                names.append(const)
+            else:
+                return self.fail(fx, "%s with a %s operand" % (op, type(v).__name__))
+        if names[0] in self.weights:
+            names.reverse()  # the activation first: a weight operand is the broadcast one
+        self.add(fx, op, names)
+
+    def mean(self, fx, x, dims, keepdim):
+        shape = self.shape_of(x)
+        dims = [dims] if isinstance(dims, int) else list(dims or [])
+        if shape is None or len(shape) != 4 or sorted(d % 4 for d in dims) != [2, 3]:
+            return self.fail(fx, "mean over dims %r (only the spatial dims (2, 3) of an image)" % (dims,))
+        if keepdim:
+            self.add(fx, "adaptive_avg_pool2d", [self.value[x]], {"output_size": [1, 1]})
+        else:
+            pooled = fx.name + ".pooled"
+            self.nodes.append(Node(pooled, "adaptive_avg_pool2d", [self.value[x]], [pooled],
+                                   {"output_size": [1, 1]}))
+            self.nodes.append(Node(fx.name, "flatten", [pooled], [fx.name], {"start_dim": 1, "end_dim": -1}))
+            self.value[fx] = fx.name
 
     def reshape(self, fx, x):
         src = self.shape_of(x)
