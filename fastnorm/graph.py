@@ -101,6 +101,10 @@ class Graph:
                     continue
                 if i == 0 and is_weight:
                     raise ValueError("node %r: input 0 (%r) must be an activation, not a weight" % (n.name, v))
+                if n.op == "conv2d" and i == 3:
+                    if is_weight:
+                        raise ValueError("node %r: the residual input %r must be an activation" % (n.name, v))
+                    continue
                 if i > 0 and v and n.op in WEIGHT_OPS and not is_weight:
                     raise ValueError("node %r: input %d (%r) must be a weight" % (n.name, i, v))
         return self
@@ -155,7 +159,16 @@ def _check_act(node):
 
 
 def _shape_conv2d(node, shapes, weights):
-    _arity(node, shapes, 2, 3, (4, 4, 1))
+    full_shapes = shapes
+    residual = node.attrs.get("residual", False)
+    if not isinstance(residual, bool):
+        raise ValueError("node %r: residual must be a boolean, got %r" % (node.name, residual))
+    if residual:
+        # inputs: x, weight, bias (may be ""), residual (added before the activation)
+        _arity(node, shapes, 4, 4, (4, 4, 1, 4))
+        shapes = shapes[:3]
+    else:
+        _arity(node, shapes, 2, 3, (4, 4, 1))
     _check_act(node)
     n, c, h, w = shapes[0]
     cout, cg, kh, kw = shapes[1]
@@ -172,6 +185,9 @@ def _shape_conv2d(node, shapes, weights):
     oh, ow = _conv_out(h, kh, sh, dh, pt, pb), _conv_out(w, kw, sw, dw, pl, pr)
     if oh < 1 or ow < 1:
         raise ValueError("node %r: input %dx%d too small for the kernel" % (node.name, h, w))
+    if residual and tuple(full_shapes[3]) != (n, cout, oh, ow):
+        raise ValueError("node %r: residual shape %r != output shape %r"
+                         % (node.name, full_shapes[3], (n, cout, oh, ow)))
     return [(n, cout, oh, ow)]
 
 
@@ -451,7 +467,7 @@ _UNARY = {  # activation ops without weights: name -> numeric attributes
 }
 
 OPS = {
-    "conv2d": OpSpec(frozenset({"stride", "padding", "dilation", "groups", ACT_ATTR, "folded"}),
+    "conv2d": OpSpec(frozenset({"stride", "padding", "dilation", "groups", ACT_ATTR, "folded", "residual"}),
                      _shape_conv2d),
     "linear": OpSpec(frozenset({ACT_ATTR, "folded"}), _shape_linear),
     "batch_norm": OpSpec(frozenset({"eps", ACT_ATTR, "batch_stats"}), _shape_batch_norm),

@@ -53,6 +53,8 @@ class Model:
             fused = []
             if n.attrs.get("folded"):
                 fused.append("BN folded: " + ", ".join(n.attrs["folded"]))
+            if n.attrs.get("residual"):
+                fused.append("+residual " + n.inputs[3])
             if n.attrs.get("act"):
                 fused.append("+" + n.attrs["act"][0])
             macs = count_macs(Graph(self.graph.inputs, [], [n], self.graph.weights), all_shapes)

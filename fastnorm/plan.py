@@ -192,8 +192,13 @@ def _lower_conv2d(plan, node, graph, loc, cache):
         plan.isa, desc, np.ascontiguousarray(wt, np.float32),
         None if bias is None else np.ascontiguousarray(bias, np.float32)))
     out = plan._new_buf(n * oh * ow * cout)
-    plan._emit(node, type=OP_CONV2D, **{"in": b, "out": out}, n=n, h=h, w=w, c=c, oh=oh, ow=ow,
-               conv=desc, act=act_tuple(a.get("act")), weights=packed)
+    res = -1
+    if a.get("residual"):
+        res, res_layout = loc[node.inputs[3]]
+        if res_layout != "nhwc":
+            raise UnsupportedError("node %r: residual input must be a 4D image tensor" % node.name)
+    plan._emit(node, type=OP_CONV2D, **{"in": b, "in2": res, "out": out}, n=n, h=h, w=w, c=c, oh=oh,
+               ow=ow, conv=desc, act=act_tuple(a.get("act")), weights=packed)
     loc[node.outputs[0]] = (out, "nhwc")
 
 

@@ -31,7 +31,8 @@ def fold_batchnorm(graph):
         if bn.op != "batch_norm" or bn.attrs.get("act"):
             continue
         prev = m.absorbing_producer(bn, ("conv2d", "linear"))
-        if prev is None or (prev.op == "linear" and len(shapes[bn.inputs[0]]) != 2):
+        if prev is None or prev.attrs.get("residual") or (
+                prev.op == "linear" and len(shapes[bn.inputs[0]]) != 2):
             continue  # a linear's features are the last dim; BN's channels are dim 1: same only in 2D
         mean, var, gamma, beta, eps = _bn_params(g, bn)
         w = g.weights[prev.inputs[1]].astype(np.float64)

@@ -1,0 +1,48 @@
+"""Fuse a residual add into the epilogue of the conv2d that produces one of its operands.
+
+    y = conv(x) ; z = add(y, r)     ->     z = conv(x, residual=r)
+
+The conv must have no fused activation yet (the add comes before any activation) and be the only
+reader-producer of y; r must have y's shape (no broadcasting). The conv node moves to where the add
+was, so r is computed before it even when the graph computed it after the conv (torchvision-style
+blocks compute the downsample branch last). An activation after the add then fuses into the same
+conv epilogue: y = act(conv + bias + r).
+"""
+from fastnorm.graph import infer_shapes
+from fastnorm.passes._merge import Merger
+
+
+def fuse_residual_add(graph):
+    m = Merger(graph)
+    g = m.graph
+    shapes = infer_shapes(g, {t.name: tuple(1 if d is None else d for d in t.shape) for t in g.inputs})
+    moves = {}  # add node name -> conv node to put in its place
+    for n in g.nodes:
+        if n.op != "add" or n.attrs.get("act") or len(n.inputs) != 2:
+            continue
+        for i in (0, 1):
+            y, r = n.inputs[i], n.inputs[1 - i]
+            if r in g.weights or shapes[y] != shapes[r] or shapes[y] != shapes[n.outputs[0]]:
+                continue
+            prev = m.producers.get(y)
+            if prev is None or prev.op != "conv2d" or "residual" in prev.attrs or prev.name in moves.values():
+                continue
+            n2 = type(n)(n.name, n.op, [y], n.outputs, n.attrs)  # the add as seen from y
+            if m.absorbing_producer(n2, ("conv2d",)) is not prev:
+                continue
+            while len(prev.inputs) < 3:
+                prev.inputs.append("")
+            prev.inputs.append(r)
+            prev.attrs["residual"] = True
+            m.absorb(prev, n)
+            moves[n.name] = prev
+            break
+    if moves:
+        moved = {c.name for c in moves.values()}
+        order = []
+        for n in g.nodes:
+            if n.name in moved:
+                continue
+            order.append(moves.get(n.name, n))
+        g.nodes = order
+    return m.result()

@@ -1,0 +1,49 @@
+"""Residual blocks: conv -> BN -> (+ shortcut) -> ReLU fuses into one conv epilogue, and matches torch."""
+import numpy as np
+import pytest
+
+import fastnorm
+from fastnorm.passes import fold_batchnorm, fuse_residual_add
+from util import ATOL_MODEL, assert_ran
+
+torch = pytest.importorskip("torch")
+from models import TinyResNet, realistic_bn  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def net():
+    torch.manual_seed(0)
+    return realistic_bn(TinyResNet())
+
+
+@pytest.mark.parametrize("batch", [1, 4])
+def test_tiny_resnet_matches_torch(isa, net, batch):
+    m = fastnorm.from_torch(net, torch.randn(1, 3, 32, 32))
+    x = np.random.default_rng(batch).standard_normal((batch, 3, 32, 32)).astype(np.float32)
+    y = m.predict(x)
+    assert_ran(isa)
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x)).numpy()
+    assert np.abs(y - ref).max() <= ATOL_MODEL * max(1.0, np.abs(ref).max())
+
+
+def test_every_add_and_bn_is_fused(net):
+    m = fastnorm.from_torch(net, torch.randn(1, 3, 32, 32))
+    ops = [n.op for n in m.graph.nodes]
+    assert "add" not in ops and "batch_norm" not in ops and "relu" not in ops, ops
+    fused = [n for n in m.graph.nodes if n.attrs.get("residual")]
+    assert len(fused) == 2 and all(n.attrs.get("act") == ["relu"] for n in fused)
+    # the downsample conv runs before the conv whose epilogue adds its output
+    names = [n.name for n in m.graph.nodes]
+    for n in fused:
+        producer = next(p for p in m.graph.nodes if n.inputs[3] in p.outputs)
+        assert names.index(producer.name) < names.index(n.name)
+    assert "+residual" in m.summary()
+
+
+def test_residual_pass_leaves_unfusable_adds(net):
+    g = fastnorm.from_torch(net, torch.randn(1, 3, 32, 32)).source_graph
+    f = fuse_residual_add(g)  # without BN folding, the add's operands come from BNs: nothing fuses
+    assert [n.op for n in f.nodes].count("add") == [n.op for n in g.nodes].count("add")
+    f = fuse_residual_add(fold_batchnorm(g))
+    assert [n.op for n in f.nodes].count("add") == 0
