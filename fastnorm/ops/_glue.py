@@ -184,7 +184,8 @@ def pad(input, pad, mode="constant", value=None):
     if mode == "replicate" and x.size == 0:
         raise ValueError("input: replicate padding needs a non-empty input, got shape %s" % (x.shape,))
     oh, ow = h + t + b, w + l + r
-    if oh < 0 or ow < 0:
+    # torch crops (narrows) before it pads: each dim's crops together must fit in that dim
+    if w + min(l, 0) + min(r, 0) < 0 or h + min(t, 0) + min(b, 0) < 0 or oh < 0 or ow < 0:
         raise ValueError("pad: %r crops more than the input shape %s holds" % (tuple(pad), x.shape))
     y = np.empty(lead + ((oh, ow) if k == 2 else (ow,)), np.float32)
     if y.size == 0:
