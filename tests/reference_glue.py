@@ -106,6 +106,11 @@ def linear_index(n, o, s, align_corners):
 
 def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None):
+    with np.errstate(invalid="ignore"):  # inf * 0 and inf - inf are NaN, as in torch
+        return _interpolate(x, size, scale_factor, mode, align_corners, recompute_scale_factor)
+
+
+def _interpolate(x, size, scale_factor, mode, align_corners, recompute_scale_factor):
     x = np.asarray(x, np.float64)
     ins = x.shape[2:]
     outs, scales = _out_sizes(ins, size, scale_factor)
