@@ -20,6 +20,14 @@ cdef extern from "fastnorm.h" nogil:
     fn_status fn_binary(const fn_kernels *k, int op, float alpha, size_t ndim, const size_t *shape,
                         const Py_ssize_t *sa, const Py_ssize_t *sb, const float *a, const float *b,
                         const fn_act *act, float *y, int nthreads)
+    fn_status fn_binary_same(const fn_kernels *k, int op, float alpha, size_t n, const float *a,
+                             const float *b, const fn_act *act, float *y, int nthreads)
+    fn_status fn_binary_channel_nchw(const fn_kernels *k, int op, float alpha, size_t n, size_t c,
+                                     size_t hw, const float *x, const float *s, int s_per_sample,
+                                     const fn_act *act, float *y, int nthreads)
+    fn_status fn_binary_channel_nhwc(const fn_kernels *k, int op, float alpha, size_t n, size_t hw,
+                                     size_t c, const float *x, const float *s, int s_per_sample,
+                                     const fn_act *act, float *y, int nthreads)
     void fn_cat(const fn_kernels *k, size_t outer, size_t ninputs, const float *const *xs,
                 const size_t *inner, float *y, int nthreads)
     fn_status fn_pad2d(const fn_kernels *k, int mode, size_t planes, size_t h, size_t w, size_t e,
@@ -89,6 +97,43 @@ def binary(int isa, int op, float alpha, tuple shape, tuple sa, tuple sb, const 
     with nogil:
         st = fn_binary(k, op, alpha, nd, csh, csa, csb, &a[0], &b[0], &ac, &y[0], nthreads)
     _check(st, "binary")
+
+
+def binary_same(int isa, int op, float alpha, const float[::1] a, const float[::1] b, tuple act,
+                float[::1] y, int nthreads):
+    """Equal shapes: y = act(a op b) over n floats (the executor's residual add)."""
+    cdef const fn_kernels *k = _kernels(isa)
+    if b.shape[0] != a.shape[0] or y.shape[0] != a.shape[0]:
+        raise ValueError("binary_same: sizes %d, %d -> %d differ" % (a.shape[0], b.shape[0], y.shape[0]))
+    if a.shape[0] == 0:
+        return
+    cdef fn_act ac = _act(act)
+    cdef fn_status st
+    with nogil:
+        st = fn_binary_same(k, op, alpha, a.shape[0], &a[0], &b[0], &ac, &y[0], nthreads)
+    _check(st, "binary_same")
+
+
+def binary_channel(int isa, int op, float alpha, bint nhwc, const float[:, :, ::1] x, const float[::1] s,
+                   tuple act, float[:, :, ::1] y, int nthreads):
+    """Per-channel operand s, (n*c,) per sample or (c,) shared. NCHW: x, y (n, c, hw); NHWC: (n, hw, c)."""
+    cdef const fn_kernels *k = _kernels(isa)
+    cdef size_t n = x.shape[0], c = x.shape[2] if nhwc else x.shape[1], hw = x.shape[1] if nhwc else x.shape[2]
+    if _shape(y.shape, 3) != _shape(x.shape, 3):
+        raise ValueError("binary_channel: output shape %r != input %r" % (_shape(y.shape, 3), _shape(x.shape, 3)))
+    if <size_t>s.shape[0] != n * c and <size_t>s.shape[0] != c:
+        raise ValueError("binary_channel: expected %d or %d per-channel values, got %d" % (n * c, c, s.shape[0]))
+    if n * c * hw == 0:
+        return
+    cdef int per = <size_t>s.shape[0] == n * c and n > 1
+    cdef fn_act ac = _act(act)
+    cdef fn_status st
+    with nogil:
+        if nhwc:
+            st = fn_binary_channel_nhwc(k, op, alpha, n, hw, c, &x[0, 0, 0], &s[0], per, &ac, &y[0, 0, 0], nthreads)
+        else:
+            st = fn_binary_channel_nchw(k, op, alpha, n, c, hw, &x[0, 0, 0], &s[0], per, &ac, &y[0, 0, 0], nthreads)
+    _check(st, "binary_channel")
 
 
 def cat(int isa, list xs, size_t outer, float[::1] y, int nthreads):

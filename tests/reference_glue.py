@@ -6,12 +6,14 @@ import numpy as np  # noqa: F401
 
 
 def add(a, b, alpha=1):
-    # torch.add: input + alpha * other, broadcasting
-    return np.asarray(a, np.float64) + alpha * np.asarray(b, np.float64)
+    # torch.add: input + alpha * other, broadcasting (inf - inf is NaN, as in torch)
+    with np.errstate(invalid="ignore"):
+        return np.asarray(a, np.float64) + alpha * np.asarray(b, np.float64)
 
 
 def mul(a, b):
-    return np.asarray(a, np.float64) * np.asarray(b, np.float64)
+    with np.errstate(invalid="ignore"):  # 0 * inf is NaN
+        return np.asarray(a, np.float64) * np.asarray(b, np.float64)
 
 
 def cat(xs, dim=0):

@@ -178,6 +178,29 @@ def test_channel_drivers_nchw_nhwc(isa, rng, geom):
             assert_close(y.reshape(n, hw, c), ref.relu(want).transpose(0, 2, 1), what="nhwc op %d" % op)
 
 
+@pytest.mark.parametrize("geom", [(1, 1, 1), (7, 13, 9), (2, 16, 49), (3, 17, 3136), (7, 33, 1)], ids=str)
+def test_executor_wrappers(isa, rng, geom):
+    """fn_binary_same / fn_binary_channel_nchw / _nhwc: the C entry points the executor calls."""
+    n, c, hw = geom
+    x, z = _rand(rng, (n, c, hw)), _rand(rng, (n, c, hw))
+    y = np.empty_like(x)
+    _C.binary_same(-1, _C.BIN_ADD, 1.0, x.reshape(-1), z.reshape(-1), ACT_RELU, y.reshape(-1), 2)
+    assert_ran(isa)
+    assert np.array_equal(y, ref.relu(ref.add(x, z)).astype(np.float32))
+    for per_sample in (True, False):
+        s = _rand(rng, (n, c) if per_sample else (c,))
+        s3 = s.reshape((n, c, 1) if per_sample else (1, c, 1))
+        for op in (_C.BIN_ADD, _C.BIN_RADD, _C.BIN_MUL):
+            want = (ref.add(x, s3, 2.5) if op == _C.BIN_ADD else ref.add(s3, x, 2.5) if op == _C.BIN_RADD
+                    else ref.mul(x, s3))
+            _C.binary_channel(-1, op, 2.5, False, x, s.reshape(-1), ACT_NONE, y, 2)
+            assert_close(y, want, what="nchw wrapper op %d" % op)
+            xh = np.ascontiguousarray(x.transpose(0, 2, 1))
+            yh = np.empty_like(xh)
+            _C.binary_channel(-1, op, 2.5, True, xh, s.reshape(-1), ACT_RELU, yh, 2)
+            assert_close(yh, ref.relu(want).transpose(0, 2, 1), what="nhwc wrapper op %d" % op)
+
+
 @pytest.mark.parametrize("shapes", [((8, 64, 56, 56), (8, 64, 56, 56)), ((8, 64, 56, 56), (8, 64, 1, 1)),
                                     ((1, 64, 56, 56), (64, 1, 1)), ((4, 56, 56, 64), (4, 1, 1, 64)),
                                     ((3, 1, 200), (1, 77, 1)), ((1, 3, 300, 301), ())], ids=str)

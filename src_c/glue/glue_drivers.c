@@ -7,7 +7,10 @@
 /* Work is cut into tasks of about TASK_FLOATS output floats (64 KiB: in L2 with room); below
  * PAR_MIN_FLOATS an op runs on the calling thread (a fork/join costs as much as the op there).
  * Every output element is computed by the same kernel arithmetic whatever task holds it, so the
- * result never depends on the thread count. */
+ * result never depends on the thread count. Threads take tasks one at a time from a shared counter
+ * (schedule(dynamic, 1); ~100 tasks of 64 KiB for an 8x64x56x56 tensor, so the counter costs
+ * nothing) rather than a fixed half each: on a loaded host a thread that loses its core for a while
+ * leaves its share to the other instead of holding up the region's end by its whole half. */
 #define TASK_FLOATS 16384
 #define PAR_MIN_FLOATS 32768
 
@@ -49,7 +52,7 @@ fn_status fn_binary(const fn_kernels *k, int op, float alpha, size_t ndim, const
     const size_t rb = n >= TASK_FLOATS ? 1 : (TASK_FLOATS / n > 0 ? TASK_FLOATS / n : 1);
     const size_t nrb = ceil_div(rows, rb), ntasks = outer * nrb * nch;
     nthreads = threads_for(total, nthreads);
-#pragma omp parallel for schedule(static) num_threads(nthreads)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
     for (size_t t = 0; t < ntasks; t++) {
         const size_t ch = t % nch, blk = (t / nch) % nrb, o = t / (nch * nrb);
         ptrdiff_t oa = 0, ob = 0;
@@ -118,7 +121,7 @@ void fn_cat(const fn_kernels *k, size_t outer, size_t ninputs, const float *cons
     if (row <= TASK_FLOATS || outer >= 4 * (size_t)nthreads) {
         /* blocks of whole output rows (NHWC channel concat: interleaved pixel rows) */
         const size_t rb = row >= TASK_FLOATS ? 1 : TASK_FLOATS / row, nb = ceil_div(outer, rb);
-#pragma omp parallel for schedule(static) num_threads(nthreads)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
         for (size_t t = 0; t < nb; t++) {
             for (size_t o = t * rb; o < min_sz(outer, (t + 1) * rb); o++) {
                 float *yo = y + o * row;
@@ -131,7 +134,7 @@ void fn_cat(const fn_kernels *k, size_t outer, size_t ninputs, const float *cons
         return;
     }
     /* few long rows (NCHW channel concat of a small batch): chunks of each input's block */
-#pragma omp parallel for schedule(static) num_threads(nthreads)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
     for (size_t t = 0; t < outer * nch; t++) {
         const size_t o = t / nch;
         size_t c = t % nch, i = 0, off = 0;
@@ -173,7 +176,7 @@ fn_status fn_pad2d(const fn_kernels *k, int mode, size_t planes, size_t h, size_
     const size_t rows = planes * (size_t)oh, rb = rowf >= TASK_FLOATS ? 1 : TASK_FLOATS / rowf;
     const size_t nb = ceil_div(rows, rb);
     nthreads = threads_for(total, nthreads);
-#pragma omp parallel for schedule(static) num_threads(nthreads)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
     for (size_t t = 0; t < nb; t++) {
         for (size_t r = t * rb; r < min_sz(rows, (t + 1) * rb); r++) {
             const size_t p = r / (size_t)oh;
@@ -264,7 +267,7 @@ fn_status fn_interp2d_nchw(const fn_kernels *k, int mode, size_t planes, size_t 
     const int linear = mode == FN_INTERP_LINEAR, dup = !linear && is_dup2(w, ow, tb->ix0);
     const size_t rows = planes * oh, rb = ow >= TASK_FLOATS ? 1 : TASK_FLOATS / ow, nb = ceil_div(rows, rb);
     nthreads = threads_for(total, nthreads);
-#pragma omp parallel for schedule(static) num_threads(nthreads)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
     for (size_t t = 0; t < nb; t++) {
         const size_t rs = t * rb;
         for (size_t r = rs; r < min_sz(rows, rs + rb); r++) {
@@ -296,7 +299,7 @@ fn_status fn_interp2d_nhwc(const fn_kernels *k, int mode, size_t n, size_t h, si
     const int linear = mode == FN_INTERP_LINEAR;
     const size_t rows = n * oh, rb = rowf >= TASK_FLOATS ? 1 : TASK_FLOATS / rowf, nb = ceil_div(rows, rb);
     nthreads = threads_for(total, nthreads);
-#pragma omp parallel for schedule(static) num_threads(nthreads)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
     for (size_t t = 0; t < nb; t++) {
         const size_t rs = t * rb;
         for (size_t r = rs; r < min_sz(rows, rs + rb); r++) {
@@ -332,7 +335,7 @@ void fn_pixel_shuffle_nchw(size_t n, size_t c, size_t h, size_t w, size_t r, int
     float *dst = y;
     const size_t rb = W >= TASK_FLOATS ? 1 : TASK_FLOATS / W, nb = ceil_div(rows, rb);
     nthreads = threads_for(total, nthreads);
-#pragma omp parallel for schedule(static) num_threads(nthreads)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
     for (size_t t = 0; t < nb; t++) {
         for (size_t R = t * rb; R < min_sz(rows, (t + 1) * rb); R++) {
             const size_t nc = R / (h * r), rem = R % (h * r), hh = rem / r, i = rem % r;
@@ -359,7 +362,7 @@ void fn_channel_shuffle_nchw(const fn_kernels *k, size_t n, size_t c, size_t hw,
     if (total == 0 || groups == 0) return;
     const size_t cpg = c / groups, pb = hw >= TASK_FLOATS ? 1 : TASK_FLOATS / hw, nb = ceil_div(planes, pb);
     nthreads = threads_for(total, nthreads);
-#pragma omp parallel for schedule(static) num_threads(nthreads)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
     for (size_t t = 0; t < nb; t++) {
         for (size_t p = t * pb; p < min_sz(planes, (t + 1) * pb); p++) {
             const size_t b = p / c, oc = p % c, jj = oc / groups, gg = oc % groups; /* oc = jj*groups + gg */
@@ -374,7 +377,7 @@ void fn_channel_shuffle_nhwc(size_t pixels, size_t c, size_t groups, const float
     if (total == 0 || groups == 0) return;
     const size_t cpg = c / groups, pb = c >= TASK_FLOATS ? 1 : TASK_FLOATS / c, nb = ceil_div(pixels, pb);
     nthreads = threads_for(total, nthreads);
-#pragma omp parallel for schedule(static) num_threads(nthreads)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
     for (size_t t = 0; t < nb; t++) {
         for (size_t p = t * pb; p < min_sz(pixels, (t + 1) * pb); p++) {
             const float *xp = x + p * c;
