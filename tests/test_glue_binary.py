@@ -242,3 +242,17 @@ def test_empty(rng):
     a = _rand(rng, (2, 0, 3))
     assert ops.add(a, _rand(rng, (3,))).shape == (2, 0, 3)
     assert ops.mul(a, np.float32(2)).shape == (2, 0, 3)
+
+
+def test_isas_agree_exactly_where_one_rounding(rng):
+    """alpha == 1 adds and muls round once in every ISA: identical bits across ISAs."""
+    from conftest import ISAS
+    from fastnorm.testing import force_isa
+    a, b, s = _rand(rng, (3, 17, 9, 7)), _rand(rng, (3, 17, 9, 7)), _rand(rng, (3, 17, 1, 1))
+    outs = []
+    for isa in ISAS:
+        with force_isa(isa):
+            outs.append((ops.add(a, b), ops.mul(a, s), ops.add(s, a), ops.mul(a, 0.3)))
+    for o in outs[1:]:
+        for x, y in zip(outs[0], o):
+            assert np.array_equal(x, y)

@@ -78,6 +78,22 @@ def test_cat_nhwc_driver(isa, rng, geom):
     assert_equal(y, np.concatenate(xs, axis=3))
 
 
+@pytest.mark.parametrize("shapes,dim", [([(8, 64, 20, 20), (8, 32, 20, 20)], 1), ([(1, 64, 56, 56), (1, 64, 56, 56)], 1),
+                                        ([(3000, 17), (3000, 16)], 1)], ids=str)
+def test_cat_thread_invariant(isa, rng, shapes, dim):
+    xs = [_rand(rng, s) for s in shapes]
+    try:
+        out = []
+        for nt in (1, 2):
+            set_num_threads(nt)
+            out.append(ops.cat(xs, dim))
+            assert_ran(isa)
+    finally:
+        set_num_threads(None)
+    assert np.array_equal(out[0], out[1])
+    assert_equal(out[1], np.concatenate(xs, dim))
+
+
 def test_cat_bad_arguments(rng):
     x = _rand(rng, (2, 3, 4, 4))
     with pytest.raises(ValueError, match=r"tensors\[1\]: sizes must match except in dim 1"):
@@ -197,6 +213,10 @@ def test_pad_bad_arguments(rng):
         ops.pad(x, (1, 1, 1))
     with pytest.raises(TypeError, match="pad"):
         ops.pad(x, (1.5, 1))
+    with pytest.raises(ValueError, match="pad: arguments the kernel cannot handle"):  # the C driver checks too
+        _C.pad2d(-1, _C.PAD_REFLECT, x.reshape(2, 3, 4, 1), (4, 0, 0, 0), 0.0, np.empty((2, 3, 8, 1), np.float32), 1)
+    with pytest.raises(ValueError, match="pad: output shape"):
+        _C.pad2d(-1, _C.PAD_CONSTANT, x.reshape(2, 3, 4, 1), (1, 0, 0, 0), 0.0, np.empty((2, 3, 4, 1), np.float32), 1)
     with pytest.raises(ValueError, match="fill value"):
         ops.pad(x, (1, 1, 1, 1), mode="reflect", value=2.0)
 
