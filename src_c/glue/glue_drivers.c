@@ -344,11 +344,17 @@ void fn_pixel_shuffle_nchw(size_t n, size_t c, size_t h, size_t w, size_t r, int
                 if (!inverse) {
                     const float *s = src + srow;
                     float *d = dst + R * W + j;
-                    for (size_t q = 0; q < w; q++) d[q * r] = s[q];
+                    if (r == 2) /* a constant stride: the compiler interleaves with shuffles */
+                        for (size_t q = 0; q < w; q++) d[q * 2] = s[q];
+                    else
+                        for (size_t q = 0; q < w; q++) d[q * r] = s[q];
                 } else {
                     const float *s = src + R * W + j;
                     float *d = dst + srow;
-                    for (size_t q = 0; q < w; q++) d[q] = s[q * r];
+                    if (r == 2)
+                        for (size_t q = 0; q < w; q++) d[q] = s[q * 2];
+                    else
+                        for (size_t q = 0; q < w; q++) d[q] = s[q * r];
                 }
             }
         }
