@@ -2,8 +2,11 @@
 
 Run: python -m pytest bench/bench_glue.py --benchmark-only -q
 GB/s counts the bytes an op must move at least (inputs read once, output written once) over the
-median. fastnorm and torch use their default thread counts; NumPy runs on one thread. NumPy's
-bilinear is the vectorised gather formula (precomputed torch indices, float32 arithmetic).
+median. fastnorm and torch use their default thread counts; NumPy runs on one thread. The
+"-1thread" rows run fastnorm and torch on one thread: on a shared, loaded 2-core host the two-thread
+medians mostly measure how long a descheduled thread keeps the region waiting, the one-thread rows
+what the kernels do. NumPy's bilinear is the vectorised gather formula (precomputed torch indices,
+float32 arithmetic).
 """
 import numpy as np
 import pytest
@@ -11,13 +14,13 @@ import pytest
 import fastnorm
 import fastnorm.ops as ops
 from fastnorm import _C
-from fastnorm.threads import get_num_threads
+from fastnorm.threads import get_num_threads, set_num_threads
 
 import reference as ref
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
-RUNTIMES = ["fastnorm", "torch", "numpy"]
+RUNTIMES = ["fastnorm", "fastnorm-1thread", "torch", "torch-1thread", "numpy"]
 
 
 def _rand(shape, seed=0):
@@ -32,20 +35,29 @@ def _record(benchmark, runtime, nbytes):
     benchmark.extra_info["bytes"] = nbytes
     benchmark.extra_info["GB/s"] = round(nbytes / med / 1e9, 2)
     benchmark.extra_info["isa"] = fastnorm.cpu_info()["isa"]
-    benchmark.extra_info["threads"] = (get_num_threads() if runtime == "fastnorm" else
-                                       torch.get_num_threads() if runtime == "torch" else 1)
+    benchmark.extra_info["threads"] = (get_num_threads() if runtime.startswith("fastnorm") else
+                                       torch.get_num_threads() if runtime.startswith("torch") else 1)
 
 
 def _bench(benchmark, runtime, fns, nbytes, want):
-    fn = fns[runtime]
-    if runtime == "torch":
+    base = runtime.split("-")[0]
+    fn = fns[base]
+    if base == "torch":
         def run():
             with torch.inference_mode():
-                return fns["torch"]()
+                return fn()
     else:
         run = fn
-    out = benchmark(run)
-    _record(benchmark, runtime, nbytes)
+    torch_threads = torch.get_num_threads()
+    if runtime.endswith("-1thread"):
+        set_num_threads(1)
+        torch.set_num_threads(1)
+    try:
+        out = benchmark(run)
+        _record(benchmark, runtime, nbytes)
+    finally:
+        set_num_threads(None)
+        torch.set_num_threads(torch_threads)
     got = out.numpy() if hasattr(out, "numpy") else out
     assert got.shape == want.shape and np.allclose(got, want, rtol=1e-5, atol=1e-5)
 
@@ -134,16 +146,15 @@ def test_pad_reflect(benchmark, runtime):
 
 
 @pytest.mark.benchmark(group="add residual+relu NHWC driver 8x56x56x64")
-@pytest.mark.parametrize("runtime", ["fastnorm", "torch"])
+@pytest.mark.parametrize("runtime", ["fastnorm", "fastnorm-1thread", "torch", "torch-1thread"])
 def test_add_relu_driver(benchmark, runtime):
     """The executor's fused residual add + relu (C driver, output into a preallocated buffer)."""
     a, b = _rand((8, 56, 56, 64)).reshape(-1), _rand((8, 56, 56, 64), 1).reshape(-1)
     y = np.empty_like(a)
-    nt = get_num_threads()
     ta, tb, ty = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(y)
 
     def fn_fast():
-        _C.binary(-1, _C.BIN_ADD, 1.0, (a.size,), (1,), (1,), a, b, (1, 0.0, float("inf")), y, nt)
+        _C.binary(-1, _C.BIN_ADD, 1.0, (a.size,), (1,), (1,), a, b, (1, 0.0, float("inf")), y, get_num_threads())
         return y
 
     def fn_torch():
