@@ -52,9 +52,11 @@ typedef struct fn_glue_kernels {
 const fn_glue_kernels *fn_glue_kernels_for(fn_isa isa);
 
 /* Every driver below: contiguous float32, one OpenMP region, work split into (sample, row) or
- * fixed-size blocks whose values never depend on the split, so the output is bit-identical for
- * any nthreads; under ~32K output floats it runs on the calling thread. y never aliases an input
- * unless said. */
+ * fixed-size blocks (~64 KiB) whose values never depend on the split, so the output is
+ * bit-identical for any nthreads; under 256K output floats (1 MiB: these ops only move memory) it
+ * runs on the calling thread. y never aliases an input unless said. Layouts: fn_binary and fn_cat
+ * take any layout (NCHW and NHWC wrappers below), fn_pad2d NCHW or NHWC, fn_interp2d_* one driver
+ * per layout, pixel shuffles NCHW only, channel shuffle both. */
 
 /* Broadcasting binary op, any layout: y (contiguous, shape[0..ndim)) = act(a op b) where a and b
  * are read at element offsets sum_d idx[d] * sa[d] (resp. sb[d]); a stride 0 broadcasts. Callers
