@@ -45,7 +45,8 @@ FN_VINLINE V fn_gelu(V x) {
     const V small = vfma(hx, erf_small, hx);
     const V e = fn_erfc_big(a, a2, a2lo);
     const V big = vmul(hx, vsel(vge(x, vset(0.0f)), vsub(vset(2.0f), e), e));
-    return vsel(vlt(a, vset(0.5f)), small, big);
+    /* torch's erf gives NaN at x = +inf (so gelu(+inf) is NaN there): follow it */
+    return vsel(veq(x, vset(__builtin_inff())), vset(__builtin_nanf("")), vsel(vlt(a, vset(0.5f)), small, big));
 }
 
 /* gelu, tanh approximation: x/2 (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3) */
