@@ -43,8 +43,10 @@ FN_VINLINE V fn_gelu(V x) {
     const V a2 = vmul(vset(0.5f), s), a2lo = vmul(vset(0.5f), slo);
     const V erf_small = vcopysign(fn_erf_small(a, a2), x);
     const V small = vfma(hx, erf_small, hx);
-    const V e = fn_erfc_big(a, a2, a2lo);
-    const V big = vmul(hx, vsel(vge(x, vset(0.0f)), vsub(vset(2.0f), e), e));
+    const V es = fn_erfc_big_scaled(a, a2, a2lo);
+    const V pos = vmul(hx, vsub(vset(2.0f), vmul(es, vset(FN_ERFC_UNSCALE))));
+    const V neg = vmul(vmul(hx, es), vset(FN_ERFC_UNSCALE)); /* one rounding into the denormals */
+    const V big = vsel(vge(x, vset(0.0f)), pos, neg);
     /* torch's erf gives NaN at x = +inf (so gelu(+inf) is NaN there): follow it */
     return vsel(veq(x, vset(__builtin_inff())), vset(__builtin_nanf("")), vsel(vlt(a, vset(0.5f)), small, big));
 }

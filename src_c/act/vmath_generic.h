@@ -45,18 +45,20 @@ FN_VINLINE V fn_pow2i(V kf) { return vfrombits(visll(viadd(vcvt_f2i(kf), viset(1
 
 /* exp(x). Overflows to +inf above ln(FLT_MAX); denormal results rounded once (2^k is applied as
  * 2^(k/2) * 2^(k - k/2): the first product is exact, the second rounds into the denormals). */
-FN_VINLINE V v_exp(V x) {
+FN_VINLINE V fn_exp_scaled(V x, int32_t extra) { /* exp(x) * 2^extra, 0 <= extra <= 64 */
     x = vmin(vset(88.8f), vmax(vset(-104.0f), x)); /* NaN passes: it is the second operand */
     V kf;
     const V r = fn_exp_reduce(x, &kf);
     const V p = vadd(fn_expm1_poly(r), vset(1.0f)); /* exp(r) in [0.70, 1.42] */
-    const VI k = vcvt_f2i(kf);                       /* [-150, 128] */
+    const VI k = viadd(vcvt_f2i(kf), viset(extra)); /* [-150, 128] + extra */
     const VI k1 = visra(k, 1);
     const VI k2 = visub(k, k1);
     const V s1 = vfrombits(visll(viadd(k1, viset(127)), 23));
     const V s2 = vfrombits(visll(viadd(k2, viset(127)), 23));
     return vmul(vmul(p, s1), s2);
 }
+
+FN_VINLINE V v_exp(V x) { return fn_exp_scaled(x, 0); }
 
 /* expm1(x) = 2^k * expm1(r) + (2^k - 1): exact 2^k - 1 for the small k where cancellation could
  * hurt, so the relative error stays small near 0 (2^-k is 0 at k = 127: below em's ulp). k = 128 (x near the overflow threshold) is
@@ -75,7 +77,8 @@ FN_VINLINE V v_expm1(V x) {
     const V y_small = vfma(s, em, vsub(s, one));
     const V y_big = vfma(s, vsub(em, fn_pow2i(vsub(vset(0.0f), kc))), s);
     const V y = vsel(vgt(kf, vset(24.5f)), y_big, y_small);
-    return vfma(y, f, vsub(f, one));
+    /* expm1(-0) is -0: r^2 q + r would give +0 */
+    return vsel(veq(x, vset(0.0f)), x, vfma(y, f, vsub(f, one)));
 }
 
 /* log(m) for finite m > 0 (denormals included): m = 2^e * (1 + f), 1 + f in [sqrt(.5), sqrt(2)),
@@ -120,7 +123,7 @@ FN_VINLINE V v_log1p(V u) {
     const V ub = vsub(m, one);
     const V c = vadd(vsub(one, vsub(m, ub)), vsub(u, ub));
     const V y = vadd(fn_log_core(m), vdiv(c, m));
-    return fn_log_special(m, y);
+    return vsel(veq(u, vset(0.0f)), u, fn_log_special(m, y)); /* log1p(-0) is -0 */
 }
 
 /* tanh(x): x + x^3 p(x^2) for |x| < 0.55 (fit rel err 5e-11); above, sign(x) e / (e + 2) with
@@ -128,7 +131,7 @@ FN_VINLINE V v_log1p(V u) {
 FN_VINLINE V v_tanh(V x) {
     const V a = vmin(vset(9.5f), vabs(x)); /* NaN passes */
     const V e = v_expm1(vadd(a, a));
-    const V big = vcopysign(vdiv(e, vadd(e, vset(2.0f))), x);
+    const V big = vdiv(e, vadd(e, vset(2.0f)));
     const V t = vmul(x, x);
     V p = vset(-0x1.39200ep-9f);
     p = vfma(p, t, vset(0x1.418acap-8f));
@@ -138,7 +141,7 @@ FN_VINLINE V v_tanh(V x) {
     p = vfma(p, t, vset(0x1.111164p-3f));
     p = vfma(p, t, vset(-0x1.555556p-2f));
     const V small = vfma(vmul(x, t), p, x);
-    return vsel(vlt(a, vset(0.55f)), small, big);
+    return vcopysign(vsel(vlt(a, vset(0.55f)), small, big), x); /* tanh(-0) is -0 */
 }
 
 /* num / (1 + e) for 0 <= e <= 1, to about half an ulp: 1 + e is kept as hi + lo, the quotient
@@ -174,12 +177,15 @@ FN_VINLINE V fn_erf_small(V z, V t) {
     return vfma(z, vset(0x1.20dd76p+0f), vmul(z, lo));
 }
 
-/* erfc(a) for a >= 0.5 (clamped to 10.1, where erfc underflows): exp(-a^2) / a * S(t),
+/* 2^64 erfc(a) for a >= 0.5 (0 above 10.1, where erfc underflows): exp(-a^2) / a * S(t),
  * t = (a-1)/(a+1), S in [0.43, 0.56] on the whole range, no cancellation in Horner's partial sums
  * (fit rel err 2.2e-9). a^2 comes in as the
  * unevaluated sum a2 + a2lo (a2lo exact from an FMA), so exp's argument carries no rounding:
- * exp(-a2 - a2lo) = exp(-a2) * (1 - a2lo). */
-FN_VINLINE V fn_erfc_big(V a, V a2, V a2lo) {
+ * exp(-a2 - a2lo) = exp(-a2) * (1 - a2lo). The 2^64 keeps every intermediate normal: callers
+ * multiply by 2^-64 last, so a denormal result is rounded once. */
+#define FN_ERFC_UNSCALE 0x1p-64f
+FN_VINLINE V fn_erfc_big_scaled(V a, V a2, V a2lo) {
+    const VM under = vgt(a, vset(10.1f));
     a = vmin(vset(10.1f), a); /* NaN passes */
     a2lo = vsel(vgt(a2, vset(102.01f)), vset(0.0f), a2lo); /* a^2 may have overflowed */
     a2 = vmin(vset(102.01f), a2);
@@ -196,8 +202,8 @@ FN_VINLINE V fn_erfc_big(V a, V a2, V a2lo) {
     r = vfma(r, t, vset(-0x1.553c20p-3f));
     r = vfma(r, t, vset(0x1.3c2728p-2f));
     r = vfma(r, t, vset(0x1.b5d878p-2f));
-    const V e = v_exp(vsub(vset(0.0f), a2));
-    return vdiv(vmul(vfnma(e, a2lo, e), r), a);
+    const V e = fn_exp_scaled(vsub(vset(0.0f), a2), 64);
+    return vsel(under, vset(0.0f), vdiv(vmul(vfnma(e, a2lo, e), r), a));
 }
 
 /* erf(x): odd polynomial for |x| < 1, 1 - erfc(|x|) above (erfc <= 0.16 there, so the
@@ -207,7 +213,7 @@ FN_VINLINE V v_erf(V x) {
     const V a2 = vmul(a, a);
     const V a2lo = vfma(a, a, vsub(vset(0.0f), a2));
     const V small = fn_erf_small(a, a2);
-    const V big = vsub(vset(1.0f), fn_erfc_big(a, a2, a2lo));
+    const V big = vsub(vset(1.0f), vmul(fn_erfc_big_scaled(a, a2, a2lo), vset(FN_ERFC_UNSCALE)));
     return vcopysign(vsel(vlt(a, vset(1.0f)), small, big), x);
 }
 
@@ -217,7 +223,7 @@ FN_VINLINE V v_erfc(V x) {
     const V a2 = vmul(a, a);
     const V a2lo = vfma(a, a, vsub(vset(0.0f), a2));
     const V small = vsub(vset(1.0f), vcopysign(fn_erf_small(a, a2), x));
-    const V tail = fn_erfc_big(a, a2, a2lo);
+    const V tail = vmul(fn_erfc_big_scaled(a, a2, a2lo), vset(FN_ERFC_UNSCALE));
     const V big = vsel(vlt(x, vset(0.0f)), vsub(vset(2.0f), tail), tail);
     return vsel(vlt(a, vset(0.5f)), small, vsel(vunord(x, x), x, big));
 }
