@@ -44,7 +44,8 @@ FN_VINLINE V fn_gelu(V x) {
     const V erf_small = vcopysign(fn_erf_small(a, a2), x);
     const V small = vfma(hx, erf_small, hx);
     const V es = fn_erfc_big_scaled(a, a2, a2lo);
-    const V pos = vmul(hx, vsub(vset(2.0f), vmul(es, vset(FN_ERFC_UNSCALE))));
+    /* x (2 - E) / 2 in that order: overflows above FLT_MAX / 2 as torch's x * 0.5 * (1 + erf) */
+    const V pos = vmul(vmul(x, vsub(vset(2.0f), vmul(es, vset(FN_ERFC_UNSCALE)))), vset(0.5f));
     const V neg = vmul(vmul(hx, es), vset(FN_ERFC_UNSCALE)); /* one rounding into the denormals */
     const V big = vsel(vge(x, vset(0.0f)), pos, neg);
     /* torch's erf gives NaN at x = +inf (so gelu(+inf) is NaN there): follow it */
@@ -54,9 +55,9 @@ FN_VINLINE V fn_gelu(V x) {
 /* gelu, tanh approximation: x/2 (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3) */
 FN_VINLINE V fn_gelu_tanh(V x) {
     const V k2 = vset(0x1.988454p+0f);                /* 2 sqrt(2/pi) */
-    const V k2c = vset(0x1.d2e778p-5f);               /* 2 sqrt(2/pi) 0.044715 */
+    const V k2c = vset(0x1.2444f2p-4f);               /* 2 sqrt(2/pi) 0.044715 */
     const V u2 = vmul(x, vfma(vmul(x, x), k2c, k2));
-    return vmul(x, v_sigmoid(u2));
+    return fn_mul_sigmoid(x, u2);
 }
 
 /* mish(x) = x tanh(log1p(e)), e = exp(x): tanh(log(1 + e)) = n / (n + 2), n = e (e + 2).
@@ -97,7 +98,7 @@ fn_status FN_ACT_NAME(fn_f32_actk_apply)(int kind, size_t n, const float *xs,
         FN_ACT_LOOP(v_tanh(x));
         break;
     case FN_ACTK_SILU:
-        FN_ACT_LOOP(vmul(x, v_sigmoid(x)));
+        FN_ACT_LOOP(fn_mul_sigmoid(x, x));
         break;
     case FN_ACTK_GELU:
         FN_ACT_LOOP(fn_gelu(x));

@@ -46,7 +46,8 @@ FN_VINLINE V fn_pow2i(V kf) { return vfrombits(visll(viadd(vcvt_f2i(kf), viset(1
 /* exp(x). Overflows to +inf above ln(FLT_MAX); denormal results rounded once (2^k is applied as
  * 2^(k/2) * 2^(k - k/2): the first product is exact, the second rounds into the denormals). */
 FN_VINLINE V fn_exp_scaled(V x, int32_t extra) { /* exp(x) * 2^extra, 0 <= extra <= 64 */
-    x = vmin(vset(88.8f), vmax(vset(-104.0f), x)); /* NaN passes: it is the second operand */
+    /* below the clamp exp(x) * 2^extra rounds to 0; NaN passes: it is the second operand */
+    x = vmin(vset(88.8f), vmax(vset(-104.0f - 0.6931472f * (float)extra), x));
     V kf;
     const V r = fn_exp_reduce(x, &kf);
     const V p = vadd(fn_expm1_poly(r), vset(1.0f)); /* exp(r) in [0.70, 1.42] */
@@ -161,6 +162,17 @@ FN_VINLINE V fn_div_one_plus(V num, V e) {
 FN_VINLINE V v_sigmoid(V x) {
     const V e = v_exp(vcopysign(x, vset(-0.0f))); /* exp(-|x|) */
     return fn_div_one_plus(vsel(vge(x, vset(0.0f)), vset(1.0f), e), e);
+}
+
+/* x * sigmoid(z) with one rounding into the denormals: for z < 0 the exp(z) of the numerator is
+ * carried scaled by 2^64 and the product unscaled last (x * a denormal sigmoid would multiply its
+ * rounding error by |x|). */
+FN_VINLINE V fn_mul_sigmoid(V x, V z) {
+    const V es = fn_exp_scaled(vcopysign(z, vset(-0.0f)), 64); /* exp(-|z|) 2^64 */
+    const V e = vmul(es, vset(0x1p-64f));
+    const VM pos = vge(z, vset(0.0f));
+    const V q = fn_div_one_plus(vsel(pos, vset(1.0f), es), e);
+    return vmul(vmul(x, q), vsel(pos, vset(1.0f), vset(0x1p-64f)));
 }
 
 /* erf(z)/z for |z| <= 1 as c0 + t p(t), t = z^2, c0 = 2/sqrt(pi) as hi + lo (its float32 rounding
