@@ -42,7 +42,7 @@ FN_VINLINE V fn_gelu(V x) {
     const V slo = vfma(x, x, vsub(vset(0.0f), s));
     const V a2 = vmul(vset(0.5f), s), a2lo = vmul(vset(0.5f), slo);
     const V erf_small = vcopysign(fn_erf_small(a, a2), x);
-    const V small = vfma(hx, erf_small, hx);
+    const V small = vcopysign(vfma(hx, erf_small, hx), x); /* gelu(-0) = -0: the fma gives +0 */
     const V es = fn_erfc_big_scaled(a, a2, a2lo);
     /* x (2 - E) / 2 in that order: overflows above FLT_MAX / 2 as torch's x * 0.5 * (1 + erf) */
     const V pos = vmul(vmul(x, vsub(vset(2.0f), vmul(es, vset(FN_ERFC_UNSCALE)))), vset(0.5f));
