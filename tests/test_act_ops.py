@@ -1,0 +1,228 @@
+"""Every activation of fastnorm.ops under every ISA, vs the float64 NumPy reference and vs torch.
+
+Tolerance (one place, with the reason): a result must be within RTOL * (|f(x)| + |x f'(x)|) of the
+float64 reference, RTOL = 3 float32 ulps (3 * 2^-23), plus 2 denormal ulps (2^-148) for results in
+the denormal range. The |x f'(x)| term is the "mixed" part: a float32 kernel may round an inner
+argument (x * beta, x / alpha, the cubic of gelu's tanh form) once, which moves f by about
+|x f'(x)| * 2^-24; where f is well conditioned the bound is simply 3 ulps relative.
+vs torch the same bound, plus TORCH_SLACK[name] * 2^-24 * |x| where torch's own float32 formula
+cancels (gelu's 1 + erf(x/sqrt2) for x < 0, 1 + tanh(u) likewise) or its erf is coarser: there
+torch is the less accurate of the two, so the comparison allows torch's error, not ours.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import reference as ref
+from util import assert_ran
+
+import fastnorm.ops as ops
+from fastnorm.threads import set_num_threads
+
+ULP = 2.0 ** -23
+RTOL = 3 * ULP
+DENORM_ATOL = 2.0 ** -148
+# torch's vectorised float32 erf is off by up to ~6e-7 absolute near |z| = 2.4 (measured: gelu(-3.389)
+# differs from float64 by 1e-6), and 1 + erf / 1 + tanh turn that into |x|-scaled absolute error
+TORCH_SLACK = {"gelu": 32.0, "gelu_tanh": 4.0, "mish": 2.0}
+INF, NAN = float("inf"), float("nan")
+
+# name -> (fastnorm, reference, torch (given torch.nn.functional, a tensor))
+ACTS = {
+    "relu6": (ops.relu6, ref.relu6, lambda F, t: F.relu6(t)),
+    "hardtanh": (lambda x: ops.hardtanh(x, -2.0, 3.5), lambda x: ref.hardtanh(x, -2.0, 3.5),
+                 lambda F, t: F.hardtanh(t, -2.0, 3.5)),
+    "clamp": (lambda x: ops.clamp(x, -0.5, 2.0), lambda x: ref.hardtanh(x, -0.5, 2.0),
+              lambda F, t: t.clamp(-0.5, 2.0)),
+    "leaky_relu": (lambda x: ops.leaky_relu(x, 0.2), lambda x: ref.leaky_relu(x, 0.2),
+                   lambda F, t: F.leaky_relu(t, 0.2)),
+    "elu": (lambda x: ops.elu(x, 1.3), lambda x: ref.elu(x, 1.3), lambda F, t: F.elu(t, 1.3)),
+    "selu": (ops.selu, ref.selu, lambda F, t: F.selu(t)),
+    "celu": (lambda x: ops.celu(x, 0.7), lambda x: ref.celu(x, 0.7), lambda F, t: F.celu(t, 0.7)),
+    "sigmoid": (ops.sigmoid, ref.sigmoid, lambda F, t: F.sigmoid(t)),
+    "tanh": (ops.tanh, ref.tanh, lambda F, t: F.tanh(t)),
+    "silu": (ops.silu, ref.silu, lambda F, t: F.silu(t)),
+    "gelu": (ops.gelu, ref.gelu, lambda F, t: F.gelu(t)),
+    "gelu_tanh": (lambda x: ops.gelu(x, approximate="tanh"), lambda x: ref.gelu(x, "tanh"),
+                  lambda F, t: F.gelu(t, approximate="tanh")),
+    "hardsigmoid": (ops.hardsigmoid, ref.hardsigmoid, lambda F, t: F.hardsigmoid(t)),
+    "hardswish": (ops.hardswish, ref.hardswish, lambda F, t: F.hardswish(t)),
+    "mish": (ops.mish, ref.mish, lambda F, t: F.mish(t)),
+    "softplus": (ops.softplus, ref.softplus, lambda F, t: F.softplus(t)),
+    "softplus_b2_t5": (lambda x: ops.softplus(x, beta=2.0, threshold=5.0), lambda x: ref.softplus(x, 2.0, 5.0),
+                       lambda F, t: F.softplus(t, beta=2.0, threshold=5.0)),
+}
+INPLACE = ["relu6", "hardtanh", "leaky_relu", "elu", "selu", "celu", "silu", "hardsigmoid", "hardswish", "mish"]
+
+FINITE_SPECIALS = np.array([0.0, -0.0, 1e-45, -1e-45, 1e-38, -1e-38, 1e-10, -1e-10, 1e4, -1e4, 3e38, -3e38,
+                            -3.0, 3.0, 6.0, -1.0, 1.0, 20.0, 20.000002, 10.0, 2.5, 0.5], np.float32)
+SPECIALS = np.concatenate([FINITE_SPECIALS, np.array([INF, -INF, NAN], np.float32)])
+
+
+def _sweep():
+    """dense [-30, 30] plus the special values"""
+    return np.concatenate([np.linspace(-30, 30, 240001, dtype=np.float32), FINITE_SPECIALS])
+
+
+def _bound(x, refname_fn):
+    """RTOL * (|f| + |x f'(x)|) + denormal slack, x f'(x) by a central difference in x's log"""
+    xd = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        f = refname_fn(xd)
+        h = 1e-6
+        xf = (refname_fn(xd * (1 + h)) - refname_fn(xd * (1 - h))) / (2 * h)
+        xf = np.where(np.isfinite(xf), xf, 0.0)
+    return f, RTOL * (np.abs(f) + np.abs(xf)) + DENORM_ATOL
+
+
+def check(got, x, want, bound, what):
+    got = np.asarray(got)
+    assert got.dtype == np.float32 and got.shape == x.shape, (got.dtype, got.shape)
+    want = np.asarray(want, np.float64)
+    with np.errstate(over="ignore"):
+        want = np.where(np.isinf(want.astype(np.float32)), want.astype(np.float32), want)
+    nan_g, nan_w = np.isnan(got), np.isnan(want)
+    assert (nan_g == nan_w).all(), "%s: NaN positions differ at x=%s" % (what, x[nan_g != nan_w][:8])
+    inf = np.isinf(want)
+    assert (got[inf] == want[inf]).all(), "%s: infinities differ at x=%s" % (what, x[inf][got[inf] != want[inf]][:8])
+    fin = np.isfinite(want)
+    err = np.abs(got[fin].astype(np.float64) - want[fin])
+    bad = ~(err <= bound[fin])
+    if bad.any():
+        i = np.argmax(np.where(bad, err / bound[fin], 0))
+        raise AssertionError("%s: %d of %d off; worst at x=%r: got %r want %r (bound %.3g)" % (
+            what, bad.sum(), bad.size, float(x[fin][i]), float(got[fin][i]), want[fin][i], bound[fin][i]))
+
+
+@pytest.mark.parametrize("name", list(ACTS))
+def test_act_vs_reference(isa, name):
+    fn, rf, _ = ACTS[name]
+    x = _sweep()
+    if name in ("hardswish", "gelu"):  # x * 6 (x * 2) overflows first in torch's order, which we follow
+        x = x[np.abs(x) < 1e38]
+    y = fn(x)
+    assert_ran(isa)
+    want, bound = _bound(x, rf)
+    check(y, x, want, bound, name)
+
+
+@pytest.mark.parametrize("name", list(ACTS))
+def test_act_vs_torch(isa, name):
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F
+    fn, rf, tf = ACTS[name]
+    x = np.concatenate([_sweep(), SPECIALS])
+    y = fn(x)
+    assert_ran(isa)
+    t = tf(F, torch.from_numpy(x)).numpy()
+    _, bound = _bound(x, rf)
+    bound = bound + TORCH_SLACK.get(name, 0.0) * 2.0 ** -24 * np.abs(x.astype(np.float64))
+    check(y, x, t, np.where(np.isfinite(bound), bound, 0), name + " vs torch")
+    # zeros with torch's sign (relu6(-0) = -0, silu(-1e-45) = -0, ...)
+    z = (t == 0) & (y == 0)
+    assert np.array_equal(np.signbit(y[z]), np.signbit(t[z])), "%s: signed zeros differ at %s" % (
+        name, x[z][np.signbit(y[z]) != np.signbit(t[z])])
+    assert ((t == 0) == (y == 0))[np.abs(x) < 1e-30].all(), "%s: zero results differ near 0" % name
+
+
+@pytest.mark.parametrize("name", ["gelu", "silu", "sigmoid", "tanh", "mish", "softplus", "elu", "hardswish"])
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 15, 16, 17, 31, 33, 100, 16385, 70001])
+def test_act_sizes_and_tails(isa, rng, name, n):
+    """each element's result does not depend on its position (vector body, masked tail) or n"""
+    fn = ACTS[name][0]
+    x = (rng.standard_normal(70001) * 6).astype(np.float32)
+    full = fn(x)
+    y = fn(x[:n].copy())
+    assert_ran(isa)
+    assert np.array_equal(y, full[:n], equal_nan=True)
+    want, bound = _bound(x[:n], ACTS[name][1])
+    check(y, x[:n], want, bound, name)
+
+
+@pytest.mark.parametrize("name", list(ACTS))
+def test_act_thread_invariant(isa, rng, name):
+    x = (rng.standard_normal(300007) * 8).astype(np.float32)
+    fn = ACTS[name][0]
+    try:
+        set_num_threads(1)
+        y1 = fn(x)
+        set_num_threads(2)
+        y2 = fn(x)
+        assert_ran(isa)
+    finally:
+        set_num_threads(None)
+    assert np.array_equal(y1.view(np.int32), y2.view(np.int32))
+
+
+@pytest.mark.parametrize("name", INPLACE)
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5), (7,), ()], ids=str)
+def test_act_inplace_and_shapes(isa, rng, name, shape):
+    fn = getattr(ops, name)
+    x = np.asarray(rng.standard_normal(shape) * 4, np.float32)
+    y = fn(x)
+    assert y.shape == x.shape and y.dtype == np.float32 and y is not x
+    x2 = x.copy()
+    out = fn(x2, inplace=True)
+    assert out is x2
+    assert np.array_equal(x2, y, equal_nan=True)
+    # float64 in: converted, new array, the input untouched
+    xd = x.astype(np.float64)
+    out = fn(xd, inplace=True)
+    assert out.dtype == np.float32 and np.array_equal(xd, x.astype(np.float64))
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=st.lists(st.integers(1, 33), min_size=1, max_size=4),
+       alpha=st.floats(0.05, 3.0), slope=st.floats(-2.0, 2.0), beta=st.floats(0.25, 4.0),
+       threshold=st.floats(1.0, 30.0), lo=st.floats(-5, 0), width=st.floats(0, 8), seed=st.integers(0, 99))
+def test_act_params_hypothesis(shape, alpha, slope, beta, threshold, lo, width, seed):
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(shape) * 10).astype(np.float32)
+    t = torch.from_numpy(x)
+    cases = [
+        (ops.elu(x, alpha), lambda v: ref.elu(v, alpha), F.elu(t, alpha)),
+        (ops.celu(x, alpha), lambda v: ref.celu(v, alpha), F.celu(t, alpha)),
+        (ops.leaky_relu(x, slope), lambda v: ref.leaky_relu(v, slope), F.leaky_relu(t, slope)),
+        (ops.softplus(x, beta, threshold), lambda v: ref.softplus(v, beta, threshold),
+         F.softplus(t, beta=beta, threshold=threshold)),
+        (ops.hardtanh(x, lo, lo + width), lambda v: ref.hardtanh(v, lo, lo + width), F.hardtanh(t, lo, lo + width)),
+    ]
+    for got, rf, tt in cases:
+        want, bound = _bound(x, rf)
+        check(got, x, want, bound, "hypothesis")
+        check(got, x, tt.numpy(), bound, "hypothesis vs torch")
+
+
+def test_clamp_semantics():
+    torch = pytest.importorskip("torch")
+    x = np.array([-3, -1, 0, 1, 3, NAN, -INF, INF, -0.0], np.float32)
+    t = torch.from_numpy(x)
+    for lo, hi in [(-1.0, 1.0), (None, 0.5), (-0.5, None), (2.0, -2.0)]:
+        got = ops.clamp(x, lo, hi)
+        want = torch.clamp(t, lo, hi).numpy()
+        assert np.array_equal(got, want, equal_nan=True), (lo, hi, got, want)
+        assert np.array_equal(np.signbit(got[want == 0]), np.signbit(want[want == 0]))
+
+
+def test_act_bad_arguments():
+    x = np.ones(4, np.float32)
+    with pytest.raises(TypeError, match="dtype int"):
+        ops.sigmoid(np.arange(3))
+    with pytest.raises(TypeError, match="alpha"):
+        ops.elu(x, alpha="1")
+    with pytest.raises(TypeError, match="negative_slope"):
+        ops.leaky_relu(x, negative_slope=None)
+    with pytest.raises(TypeError, match="inplace"):
+        ops.elu(x, 1.0, "yes")
+    with pytest.raises(ValueError, match="min_val cannot be greater than max_val"):
+        ops.hardtanh(x, 2.0, 1.0)
+    with pytest.raises(ValueError, match="alpha cannot be 0"):
+        ops.celu(x, 0.0)
+    with pytest.raises(ValueError, match="approximate must be 'none' or 'tanh', got 'exact'"):
+        ops.gelu(x, approximate="exact")
+    with pytest.raises(ValueError, match="at least one of 'min' or 'max'"):
+        ops.clamp(x)
+    with pytest.raises(TypeError, match="beta"):
+        ops.softplus(x, beta=True)
