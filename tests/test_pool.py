@@ -300,3 +300,38 @@ def test_max_pool2d_ceil_mode_drops_window_starting_in_right_padding(isa, rng):
     assert y0.shape == (1, 13, 3, 3)
     assert ops.max_pool2d(x, 2, 2, 0, ceil_mode=False).shape == (1, 13, 2, 2)
     _exact(y0, _torch_pool(x, 2, 2, 0, 1, True), "vs torch")
+
+
+# ------------------------------------------------- max_pool2d row kernel: interior runs and edges
+
+@pytest.mark.parametrize("c", [1, 3, 13, 16, 17, 33, 64, 65, 129])
+@pytest.mark.parametrize("args", [(2, 2, 0, 1, False), (3, 2, 1, 1, False), (2, 2, 1, 1, True),
+                                  (3, 1, 1, 1, False), (1, 1, 0, 1, False), ((3, 2), (2, 1), (1, 0), 1, True),
+                                  (3, 2, 1, 2, False), (4, 3, 2, 1, True)], ids=str)
+def test_max_pool2d_row_kernel(isa, rng, c, args):
+    """A row of output pixels per micro-kernel call: the unclipped run in one call (the unrolled
+    2x2 and 3x3 windows, or the generic one), the clipped edge windows one by one; channel counts
+    below, at and above the vector width and the four-vector block."""
+    for n, h, w in [(1, 9, 17), (7, 4, 6), (1, 1, 1)]:
+        k = args[0] if isinstance(args[0], tuple) else (args[0], args[0])
+        if any(ref.pool_out_extent(sz, kk, ss, pp, args[3], args[4]) < 1 for sz, kk, ss, pp in
+               zip((h, w), k, args[1] if isinstance(args[1], tuple) else (args[1],) * 2,
+                   args[2] if isinstance(args[2], tuple) else (args[2],) * 2)):
+            continue
+        x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+        x.reshape(-1)[::53] = np.nan
+        y = ops.max_pool2d(x, *args)
+        assert_ran(isa)
+        exact(y, _torch_pool(x, *args), "vs torch %s" % ((n, c, h, w),))
+
+
+def test_max_pool2d_same_on_every_isa(rng):
+    x = rng.standard_normal((3, 37, 23, 29)).astype(np.float32)
+    x.reshape(-1)[::41] = np.nan
+    ys = []
+    for isa in available_isas():
+        with force_isa(isa):
+            ys.append(ops.max_pool2d(x, 3, 2, 1))
+            assert_ran(isa)
+    for y in ys[1:]:
+        exact(y, ys[0], "max_pool2d across ISAs")
