@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import reference as ref
-from test_pool import close_avg, exact, torch_call
+from test_pool import PATHS, close_avg, exact, path, pool_path, torch_call  # noqa: F401 (path: fixture)
 from util import assert_ran
 
 import fastnorm.ops as ops
@@ -53,7 +53,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
-def test_avg_pool2d(isa, rng, case):
+def test_avg_pool2d(isa, path, rng, case):
     shape, k, s, p, ceil_mode, cip, div = case
     x = rng.standard_normal(shape).astype(np.float32)
     _check(x, k, s, p, ceil_mode, cip, div)
@@ -68,14 +68,15 @@ def test_avg_pool2d_bitwise_like_torch(rng, case):
     x = rng.standard_normal(shape).astype(np.float32)
     want = torch_call("avg_pool2d", x, k, s, p, ceil_mode, cip, div)
     for isa in available_isas():
-        with force_isa(isa):
-            y = ops.avg_pool2d(x, k, s, p, ceil_mode, cip, div)
-            assert_ran(isa)
-        exact(y, want, "avg_pool2d %s vs torch" % isa)
+        for p_ in PATHS:
+            with force_isa(isa), pool_path(p_):
+                y = ops.avg_pool2d(x, k, s, p, ceil_mode, cip, div)
+                assert_ran(isa)
+            exact(y, want, "avg_pool2d %s %s vs torch" % (isa, p_))
 
 
 @pytest.mark.parametrize("c", [1, 3, 13, 16, 17, 33])
-def test_avg_pool2d_nan_inf(isa, rng, c):
+def test_avg_pool2d_nan_inf(isa, path, rng, c):
     x = rng.standard_normal((2, c, 9, 8)).astype(np.float32)
     flat = x.reshape(-1)
     flat[::37] = np.nan
@@ -86,7 +87,7 @@ def test_avg_pool2d_nan_inf(isa, rng, c):
     assert np.isnan(y).any() and np.isinf(y).any()
 
 
-def test_avg_pool2d_divisor_rules_by_hand(isa):
+def test_avg_pool2d_divisor_rules_by_hand(isa, path):
     """Ones in, so each output is (elements summed) / divisor: the divisor rules made visible.
     h = w = 6, k = 3, s = 2, p = 1, ceil_mode: oh = ceil((6 + 2 - 3) / 2) + 1 = 4 windows starting at
     padded 0, 2, 4, 6 -> input rows [-1, 2), [1, 4), [3, 6), [5, 8). The last one hangs past the
@@ -103,7 +104,7 @@ def test_avg_pool2d_divisor_rules_by_hand(isa):
     assert np.array_equal(y[0, 0], np.outer(counts, counts) / 2)
 
 
-def test_avg_pool2d_unbatched(isa, rng):
+def test_avg_pool2d_unbatched(isa, path, rng):
     x = rng.standard_normal((13, 9, 8)).astype(np.float32)
     y = ops.avg_pool2d(x, 3, 2, 1, ceil_mode=True)
     assert_ran(isa)
@@ -115,7 +116,7 @@ def test_avg_pool2d_unbatched(isa, rng):
 @pytest.mark.parametrize("shape,args", [
     ((2, 64, 56, 56), (2, 2, 0)), ((7, 13, 31, 29), (3, 2, 1, True, False)), ((1, 3, 200, 200), (5, 3, 2)),
 ], ids=str)
-def test_avg_pool2d_thread_invariant(isa, rng, shape, args):
+def test_avg_pool2d_thread_invariant(isa, path, rng, shape, args):
     x = rng.standard_normal(shape).astype(np.float32)
     try:
         set_num_threads(1)
@@ -191,11 +192,13 @@ def test_avg_pool2d_sweep(n, c, h, w, kh, kw, sh, sw, ceil_mode, cip, pad, div, 
     want = torch_call("avg_pool2d", x, *args)
     mag = ref.avg_pool2d(np.abs(x), *args)
     for isa in available_isas():
-        with force_isa(isa):
-            y = ops.avg_pool2d(x, *args)
-            assert_ran(isa)
-        close_avg(y, ref.avg_pool2d(x, *args), mag, "avg_pool2d %s %s %s vs reference" % (isa, x.shape, args))
-        close_avg(y, want, mag, "avg_pool2d %s %s %s vs torch" % (isa, x.shape, args))
+        for p_ in PATHS:
+            with force_isa(isa), pool_path(p_):
+                y = ops.avg_pool2d(x, *args)
+                assert_ran(isa)
+            what = "avg_pool2d %s %s %s %s" % (isa, p_, x.shape, args)
+            close_avg(y, ref.avg_pool2d(x, *args), mag, what + " vs reference")
+            exact(y, want, what + " vs torch (bitwise)")
 
 
 def test_avgpool_stays_in_bounds():

@@ -1,7 +1,9 @@
 """Pooling: max_pool2d, avg_pool2d, adaptive_avg_pool2d, adaptive_max_pool2d (torch semantics).
 
-The kernels run on NHWC (the graph executor's layout); these NCHW functions convert around them,
-except global pooling (adaptive output 1x1), which reduces each NCHW plane directly.
+The graph executor runs the NHWC kernels. These NCHW functions run max_pool2d and avg_pool2d
+straight on the NCHW planes (a layout change costs two more passes over the data than the pooling
+itself, so converting is several times slower) and global pooling (adaptive output 1x1) as one
+reduction per plane; other adaptive sizes convert to NHWC and back around the NHWC kernel.
 Averages accumulate in float32: windows from 0.0 in row-major tap order, as torch (so results
 match it to the last bit in practice); global NCHW averages in 64 interleaved partial sums folded
 in halves (fn_pool.h), within float32 rounding of torch's mean.
@@ -14,6 +16,10 @@ from fastnorm.ops._common import _batched, _pair, _positive, _to_nchw, _to_nhwc,
 from fastnorm.threads import get_num_threads
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d"]
+
+# False: max_pool2d / avg_pool2d go through the NHWC kernels as the graph executor does (the tests
+# run both paths through the same functions).
+_DIRECT_NCHW = True
 
 
 def _window(kernel_size, stride, padding):
@@ -47,10 +53,15 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if oh < 1 or ow < 1:
         raise ValueError("input: spatial size %dx%d is too small for kernel %r with padding %r and dilation %r"
                          % (h, w, k, p, d))
-    y = np.empty((n, oh, ow, c), np.float32)
-    _C.maxpool2d_nhwc(-1, (k[0], k[1], s[0], s[1], d[0], d[1], p[0], p[1]), _to_nhwc(x), y,
-                      get_num_threads())
-    y = _to_nchw(y)
+    desc = (k[0], k[1], s[0], s[1], d[0], d[1], p[0], p[1])
+    if _DIRECT_NCHW:
+        y = np.empty((n, c, oh, ow), np.float32)
+        if n * c:
+            _C.maxpool2d_nchw(-1, desc, x.reshape(n * c, h, w), y.reshape(n * c, oh, ow), get_num_threads())
+    else:
+        y = np.empty((n, oh, ow, c), np.float32)
+        _C.maxpool2d_nhwc(-1, desc, _to_nhwc(x), y, get_num_threads())
+        y = _to_nchw(y)
     return y[0] if unbatched else y
 
 
@@ -77,10 +88,15 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     if oh < 1 or ow < 1:
         raise ValueError("input: spatial size %dx%d is too small for kernel %r with padding %r"
                          % (h, w, k, p))
-    y = np.empty((n, oh, ow, c), np.float32)
-    _C.avgpool2d_nhwc(-1, (k[0], k[1], s[0], s[1], p[0], p[1], p[0], p[1], count_include_pad, div),
-                      _to_nhwc(x), y, get_num_threads())
-    y = _to_nchw(y)
+    desc = (k[0], k[1], s[0], s[1], p[0], p[1], p[0], p[1], count_include_pad, div)
+    if _DIRECT_NCHW:
+        y = np.empty((n, c, oh, ow), np.float32)
+        if n * c:
+            _C.avgpool2d_nchw(-1, desc, x.reshape(n * c, h, w), y.reshape(n * c, oh, ow), get_num_threads())
+    else:
+        y = np.empty((n, oh, ow, c), np.float32)
+        _C.avgpool2d_nhwc(-1, desc, _to_nhwc(x), y, get_num_threads())
+        y = _to_nchw(y)
     return y[0] if unbatched else y
 
 

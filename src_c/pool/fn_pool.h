@@ -33,11 +33,22 @@ typedef void (*fn_global_pool_cols_ukernel)(size_t rows, size_t c, size_t ldx, c
 typedef void (*fn_global_pool_rows_ukernel)(size_t planes, size_t hw, const float *x, float div,
                                             float *y);
 
+/* NCHW row kernels: m outputs along one output row of one plane; output i, tap (ky, kx) reads
+ * x[ky*rs + i*sw + kx*dw], every tap inside the plane. Same reductions and order as the row kernels
+ * above (max: NaN propagates, earlier tap wins ties; avg: 0.0f + taps row-major, / div, / div2). */
+typedef void (*fn_maxpool_nchw_row_ukernel)(size_t m, size_t kh, size_t kw, const float *x,
+                                            size_t sw, size_t rs, size_t dw, float *y);
+typedef void (*fn_avgpool_nchw_row_ukernel)(size_t m, size_t kh, size_t kw, const float *x,
+                                            size_t sw, size_t rs, size_t dw, float div, float div2,
+                                            float *y);
+
 typedef struct fn_pool_kernels {
     fn_maxpool_row_ukernel maxpool_row;
     fn_avgpool_row_ukernel avgpool_row;
     fn_global_pool_cols_ukernel global_max_cols, global_avg_cols;
     fn_global_pool_rows_ukernel global_max_rows, global_avg_rows;
+    fn_maxpool_nchw_row_ukernel maxpool_nchw_row;
+    fn_avgpool_nchw_row_ukernel avgpool_nchw_row;
 } fn_pool_kernels;
 
 const fn_pool_kernels *fn_pool_kernels_for(fn_isa isa);
@@ -60,6 +71,14 @@ typedef struct fn_avgpool2d_desc {
 } fn_avgpool2d_desc;
 fn_status fn_avgpool2d_nhwc(const fn_kernels *k, const fn_avgpool2d_desc *d, size_t n, size_t h,
                             size_t w, size_t c, size_t oh, size_t ow, const float *x, float *y,
+                            int nthreads);
+
+/* The same two ops straight on NCHW planes (the functional API's layout: no layout change).
+ * x: (planes, h, w), y: (planes, oh, ow); planes = N*C. */
+fn_status fn_maxpool2d_nchw(const fn_kernels *k, const fn_pool2d_desc *d, size_t planes, size_t h,
+                            size_t w, size_t oh, size_t ow, const float *x, float *y, int nthreads);
+fn_status fn_avgpool2d_nchw(const fn_kernels *k, const fn_avgpool2d_desc *d, size_t planes,
+                            size_t h, size_t w, size_t oh, size_t ow, const float *x, float *y,
                             int nthreads);
 
 /* adaptive_{avg,max}_pool2d on NHWC, torch's bins: rows [floor(i*h/oh), ceil((i+1)*h/oh)), the

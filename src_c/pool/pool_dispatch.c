@@ -9,6 +9,8 @@
         .global_avg_cols = fn_f32_global_avgpool_nhwc__##ISA,                                      \
         .global_max_rows = fn_f32_global_maxpool_nchw__##ISA,                                      \
         .global_avg_rows = fn_f32_global_avgpool_nchw__##ISA,                                      \
+        .maxpool_nchw_row = fn_f32_maxpool_nchw_row__##ISA,                                        \
+        .avgpool_nchw_row = fn_f32_avgpool_nchw_row__##ISA,                                        \
     }
 
 static const fn_pool_kernels tables[FN_ISA_COUNT] = {

@@ -17,7 +17,11 @@
     void fn_f32_global_maxpool_nchw__##isa(size_t planes, size_t hw, const float *x, float div,    \
                                            float *y);                                              \
     void fn_f32_global_avgpool_nchw__##isa(size_t planes, size_t hw, const float *x, float div,    \
-                                           float *y);
+                                           float *y);                                              \
+    void fn_f32_maxpool_nchw_row__##isa(size_t m, size_t kh, size_t kw, const float *x, size_t sw, \
+                                        size_t rs, size_t dw, float *y);                           \
+    void fn_f32_avgpool_nchw_row__##isa(size_t m, size_t kh, size_t kw, const float *x, size_t sw, \
+                                        size_t rs, size_t dw, float div, float div2, float *y);
 
 FN_DECLARE_POOL_UKERNELS(scalar)
 FN_DECLARE_POOL_UKERNELS(avx2)

@@ -1,0 +1,4 @@
+/* pool_nchw_avx2.c: NCHW row pooling kernels (avx2), from the plain C in pool_nchw.h. */
+#include "pool_nchw.h"
+
+FN_DEFINE_NCHW_ROW_KERNELS(avx2)
