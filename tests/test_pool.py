@@ -336,8 +336,9 @@ def test_max_pool2d_ceil_mode_drops_window_starting_in_right_padding(isa, path, 
 def test_max_pool2d_row_kernel(isa, path, rng, c, args):
     """A row of output pixels per micro-kernel call: the unclipped run in one call (the unrolled
     2x2 and 3x3 windows, or the generic one), the clipped edge windows one by one; channel counts
-    below, at and above the vector width and the four-vector block."""
-    for n, h, w in [(1, 9, 17), (7, 4, 6), (1, 1, 1)]:
+    below, at and above the vector width and the four-vector block (NHWC), and runs of outputs
+    below, at and above 8, 16 and 32 with masked tails (NCHW, stride 2)."""
+    for n, h, w in [(1, 9, 17), (7, 4, 6), (1, 1, 1), (1, 5, 67), (2, 3, 34), (1, 2, 31)]:
         k = args[0] if isinstance(args[0], tuple) else (args[0], args[0])
         if any(ref.pool_out_extent(sz, kk, ss, pp, args[3], args[4]) < 1 for sz, kk, ss, pp in
                zip((h, w), k, args[1] if isinstance(args[1], tuple) else (args[1],) * 2,

@@ -87,6 +87,28 @@ def test_avg_pool2d_nan_inf(isa, path, rng, c):
     assert np.isnan(y).any() and np.isinf(y).any()
 
 
+@pytest.mark.parametrize("c", [1, 3, 17, 64])
+@pytest.mark.parametrize("args", [(2, 2, 0), (3, 2, 1), (2, 2, 1, True), (3, 1, 1), (1, 1, 0),
+                                  ((3, 2), (2, 1), (1, 0), True, False), (4, 3, 2, True), (5, 2, 2, False, False),
+                                  (3, 2, 1, True, True, 4)], ids=str)
+def test_avg_pool2d_row_kernel(isa, path, rng, c, args):
+    """Unclipped runs in one kernel call and clipped edges alone, on rows of outputs below, at and
+    above the vector widths (NCHW stride 2 has masked tails), with NaN and inf in places."""
+    for n, h, w in [(1, 9, 17), (7, 4, 6), (1, 5, 67), (2, 3, 34), (1, 2, 31), (1, 5, 5)]:
+        k = args[0] if isinstance(args[0], tuple) else (args[0],) * 2
+        s = args[1] if isinstance(args[1], tuple) else (args[1],) * 2
+        p = args[2] if isinstance(args[2], tuple) else (args[2],) * 2
+        cm = len(args) > 3 and args[3]
+        if min(ref.pool_extent(sz, kk, ss, pp, cm) for sz, kk, ss, pp in zip((h, w), k, s, p)) < 1:
+            continue
+        x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+        x.reshape(-1)[::53] = np.nan
+        x.reshape(-1)[7::59] = np.inf
+        y = ops.avg_pool2d(x, *args)
+        assert_ran(isa)
+        exact(y, torch_call("avg_pool2d", x, *args), "vs torch %s" % ((n, c, h, w),))
+
+
 def test_avg_pool2d_divisor_rules_by_hand(isa, path):
     """Ones in, so each output is (elements summed) / divisor: the divisor rules made visible.
     h = w = 6, k = 3, s = 2, p = 1, ceil_mode: oh = ceil((6 + 2 - 3) / 2) + 1 = 4 windows starting at

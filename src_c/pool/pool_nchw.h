@@ -38,8 +38,22 @@ FN_AI void fn_nchw_avg_row(size_t m, size_t kh, size_t kw, const float *restrict
         for (size_t i = 0; i < m; i++) y[i] /= div2;
 }
 
-/* The exported kernels: literal strides and windows for the common cases so the loops vectorise
- * with known strides and unroll the taps. */
+/* Generic dispatch to the plain-C rows, with literal strides so the loops vectorise with known
+ * strides. The wide files handle stride 2 themselves (gcc's even/odd permutes there were slower
+ * than scalar code) and use these for everything else. */
+FN_AI void fn_nchw_max_row_any(size_t m, size_t kh, size_t kw, const float *x, size_t sw, size_t rs,
+                               size_t dw, float *y) {
+    if (sw == 1 && dw == 1) fn_nchw_max_row(m, kh, kw, x, 1, rs, 1, y);
+    else fn_nchw_max_row(m, kh, kw, x, sw, rs, dw, y);
+}
+
+FN_AI void fn_nchw_avg_row_any(size_t m, size_t kh, size_t kw, const float *x, size_t sw, size_t rs,
+                               size_t dw, float div, float div2, float *y) {
+    if (sw == 1 && dw == 1) fn_nchw_avg_row(m, kh, kw, x, 1, rs, 1, div, div2, y);
+    else fn_nchw_avg_row(m, kh, kw, x, sw, rs, dw, div, div2, y);
+}
+
+/* The portable kernels: literal strides and windows for the common cases. */
 #define FN_DEFINE_NCHW_ROW_KERNELS(isa)                                                            \
     void fn_f32_maxpool_nchw_row__##isa(size_t m, size_t kh, size_t kw, const float *x, size_t sw, \
                                         size_t rs, size_t dw, float *y) {                          \
