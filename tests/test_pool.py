@@ -329,7 +329,7 @@ def test_max_pool2d_ceil_mode_drops_window_starting_in_right_padding(isa, path, 
 
 # ------------------------------------------------- max_pool2d row kernel: interior runs and edges
 
-@pytest.mark.parametrize("c", [1, 3, 13, 16, 17, 33, 64, 65, 129])
+@pytest.mark.parametrize("c", [1, 3, 16, 17, 65, 129])
 @pytest.mark.parametrize("args", [(2, 2, 0, 1, False), (3, 2, 1, 1, False), (2, 2, 1, 1, True),
                                   (3, 1, 1, 1, False), (1, 1, 0, 1, False), ((3, 2), (2, 1), (1, 0), 1, True),
                                   (3, 2, 1, 2, False), (4, 3, 2, 1, True)], ids=str)
