@@ -60,9 +60,8 @@ fn_status fn_adaptive_pool2d_nhwc(const fn_kernels *k, int kind, size_t n, size_
     /* every input element is read about once per bin covering it: at most twice per axis */
     if (nthreads < 1 || n * h * w * c < PAR_MIN_FLOATS) nthreads = 1;
     const int uniform = w % ow == 0; /* equal bins side by side: one call covers the whole row */
-#pragma omp parallel for schedule(static) num_threads(nthreads)
-    for (size_t r = 0; r < rows; r++) {
-        const size_t b = r / oh, oy = r % oh;
+#pragma omp parallel num_threads(nthreads)
+    FN_FOR_ROWS(rows, oh, b, oy, r) {
         const size_t y0 = bin_start(oy, h, oh), y1 = bin_end(oy, h, oh);
         const float *xr = x + (b * h + y0) * w * c;
         float *yr = y + r * ow * c;

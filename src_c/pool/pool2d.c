@@ -50,9 +50,8 @@ fn_status fn_maxpool2d_nhwc(const fn_kernels *k, const fn_pool2d_desc *d, size_t
      * run of unclipped windows is one micro-kernel call, the clipped edge windows one call each.
      * Taps go in torch's scan order (row-major), which decides between equal values (0.0 vs -0.0)
      * the same way. Each output is computed alone from its own taps: no dependence on nthreads. */
-#pragma omp parallel for schedule(static) num_threads(nthreads)
-    for (size_t r = 0; r < rows; r++) {
-        const size_t b = r / oh, oy = r % oh;
+#pragma omp parallel num_threads(nthreads)
+    FN_FOR_ROWS(rows, oh, b, oy, r) {
         float *yr = y + r * ow * c;
         size_t ky0, ky1;
         valid_range(oy, d->sh, d->kh, d->dh, d->pad_top, h, &ky0, &ky1);
@@ -109,9 +108,8 @@ fn_status fn_avgpool2d_nhwc(const fn_kernels *k, const fn_avgpool2d_desc *d, siz
     const int incl = d->count_include_pad;
     const float over = (float)d->divisor_override;
     /* Tasks and order as in max pooling; the sum's order is fixed by the micro-kernel (fn_pool.h). */
-#pragma omp parallel for schedule(static) num_threads(nthreads)
-    for (size_t r = 0; r < rows; r++) {
-        const size_t b = r / oh, oy = r % oh;
+#pragma omp parallel num_threads(nthreads)
+    FN_FOR_ROWS(rows, oh, b, oy, r) {
         float *yr = y + r * ow * c;
         size_t ky0, ky1;
         valid_range(oy, d->sh, d->kh, 1, d->pad_top, h, &ky0, &ky1);

@@ -43,9 +43,8 @@ fn_status fn_maxpool2d_nchw(const fn_kernels *k, const fn_pool2d_desc *d, size_t
     interior(ow, d->sw, d->kw, d->dw, d->pad_left, w, &ia, &ib);
     /* A task is one output row of one plane; every output is computed alone: no dependence on
      * nthreads. */
-#pragma omp parallel for schedule(static) num_threads(nthreads)
-    for (size_t r = 0; r < rows; r++) {
-        const size_t p = r / oh, oy = r % oh;
+#pragma omp parallel num_threads(nthreads)
+    FN_FOR_ROWS(rows, oh, p, oy, r) {
         float *yr = y + r * ow;
         size_t ky0, ky1;
         valid_range(oy, d->sh, d->kh, d->dh, d->pad_top, h, &ky0, &ky1);
@@ -94,9 +93,8 @@ fn_status fn_avgpool2d_nchw(const fn_kernels *k, const fn_avgpool2d_desc *d, siz
     const int incl = d->count_include_pad;
     const float over = (float)d->divisor_override;
     const size_t hp = h + d->pad_top + d->pad_bottom, wp = w + d->pad_left + d->pad_right;
-#pragma omp parallel for schedule(static) num_threads(nthreads)
-    for (size_t r = 0; r < rows; r++) {
-        const size_t p = r / oh, oy = r % oh;
+#pragma omp parallel num_threads(nthreads)
+    FN_FOR_ROWS(rows, oh, p, oy, r) {
         float *yr = y + r * ow;
         size_t ky0, ky1;
         valid_range(oy, d->sh, d->kh, 1, d->pad_top, h, &ky0, &ky1);

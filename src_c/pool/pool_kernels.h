@@ -27,6 +27,29 @@ FN_DECLARE_POOL_UKERNELS(scalar)
 FN_DECLARE_POOL_UKERNELS(avx2)
 FN_DECLARE_POOL_UKERNELS(avx512)
 
+/* Row loops of the drivers: `#pragma omp parallel num_threads(nt)` then FN_FOR_ROWS(rows, oh, b,
+ * oy, r) { ... } runs rows [0, rows) split into one contiguous static chunk per thread, with
+ * b = r / oh and oy = r % oh kept by increments: a 64-bit divide per row cost more than a 7-pixel
+ * output row on small images. Rows are independent, so the split never changes a result. */
+#ifdef _OPENMP
+#include <omp.h>
+static inline size_t fn_chunk_begin(size_t n) {
+    return n * (size_t)omp_get_thread_num() / (size_t)omp_get_num_threads();
+}
+static inline size_t fn_chunk_end(size_t n) {
+    return n * (size_t)(omp_get_thread_num() + 1) / (size_t)omp_get_num_threads();
+}
+#else
+static inline size_t fn_chunk_begin(size_t n) { (void)n; return 0; }
+static inline size_t fn_chunk_end(size_t n) { return n; }
+#endif
+static inline void fn_next_row(size_t *b, size_t *oy, size_t oh) {
+    if (++*oy == oh) *oy = 0, ++*b;
+}
+#define FN_FOR_ROWS(rows, oh, b, oy, r)                                                            \
+    for (size_t r = fn_chunk_begin(rows), r##_end = fn_chunk_end(rows), b = r / (oh), oy = r % (oh); \
+         r < r##_end; r++, fn_next_row(&b, &oy, (oh)))
+
 /* Partial accumulators of the NCHW global reductions: the order is part of the result (see
  * fn_pool.h), so every ISA uses the same 64. */
 #define FN_GPOOL_LANES 64
