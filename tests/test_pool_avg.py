@@ -175,6 +175,9 @@ def test_avg_pool2d_bad_arguments(rng):
         ops.avg_pool2d(x, 2, divisor_override=1.5)
     with pytest.raises(TypeError, match="ceil_mode"):
         ops.avg_pool2d(x, 2, ceil_mode="yes")
+    with pytest.raises(TypeError, match="count_include_pad"):
+        ops.avg_pool2d(x, 2, count_include_pad=2)
+    assert ops.avg_pool2d(x, 2, ceil_mode=1).shape == (1, 2, 3, 3)  # 0/1 as torch takes them
     with pytest.raises(ValueError, match="4D"):
         ops.avg_pool2d(x[0, 0], 2)
     with pytest.raises(ValueError, match="4D"):

@@ -34,9 +34,10 @@ def _window(kernel_size, stride, padding):
 
 
 def _flag(v, name):
-    if not isinstance(v, (bool, np.bool_)):
-        raise TypeError("%s: expected a bool, got %r" % (name, v))
-    return bool(v)
+    """A bool, or 0/1 as torch also takes."""
+    if isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, np.integer)) and v in (0, 1)):
+        return bool(v)
+    raise TypeError("%s: expected a bool, got %r" % (name, v))
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
