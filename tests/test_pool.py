@@ -388,3 +388,17 @@ for isa in available_isas():
                         assert (y == 3.0).all(), (isa, planes, h, w, k, s, p)
 print("ok")
 ''')
+
+
+@pytest.mark.parametrize("shape,args", [((1, 37, 7, 7), (3, 2, 1)), ((2, 5, 14, 14), (3, 2, 1)),
+                                        ((1, 3, 9, 9), (2, 2, 0, 1, True)), ((2, 16, 28, 28), (2,))], ids=str)
+def test_pool_default_path_matches_both(rng, shape, args):
+    """The per-call choice between the NCHW and NHWC kernels never changes a result."""
+    x = rng.standard_normal(shape).astype(np.float32)
+    x.reshape(-1)[::17] = np.nan
+    for op in (ops.max_pool2d, ops.avg_pool2d):
+        a = args if op is ops.max_pool2d or len(args) < 4 else args[:3] + args[4:]
+        got = op(x, *a)
+        for p_ in PATHS:
+            with pool_path(p_):
+                exact(got, op(x, *a), "%s default vs %s" % (op.__name__, p_))
