@@ -1,5 +1,5 @@
 /* pool2d_nchw.c: max_pool2d / avg_pool2d straight on NCHW planes: one kernel call per run of
- * unclipped windows along an output row, clipped edge windows in plain C (same order). */
+ * unclipped windows along an output row, one call per clipped edge window. */
 #include "pool_kernels.h"
 
 #include <math.h>
@@ -64,17 +64,13 @@ fn_status fn_maxpool2d_nchw(const fn_kernels *k, const fn_pool2d_desc *d, size_t
             }
             size_t kx0, kx1;
             valid_range(ox, d->sw, d->kw, d->dw, d->pad_left, w, &kx0, &kx1);
-            float m = -INFINITY;
-            if (kx0 < kx1) {
-                const float *q = xr + ox * d->sw + kx0 * d->dw - d->pad_left;
-                m = q[0];
-                for (size_t ky = 0; ky < khv; ky++)
-                    for (size_t kx = ky == 0; kx < kx1 - kx0; kx++) {
-                        const float v = q[ky * rs + kx * d->dw];
-                        m = (v > m || v != v) ? v : m;
-                    }
+            if (kx0 == kx1) { /* no input under the window (dilation): -inf, as torch */
+                yr[ox] = -INFINITY;
+                continue;
             }
-            yr[ox] = m;
+            /* the row kernel with one output: branch-free, where a scalar compare chain mispredicts */
+            pk->maxpool_nchw_row(1, khv, kx1 - kx0, xr + ox * d->sw + kx0 * d->dw - d->pad_left, d->sw, rs,
+                                 d->dw, yr + ox);
         }
     }
     return FN_OK;
@@ -117,11 +113,8 @@ fn_status fn_avgpool2d_nchw(const fn_kernels *k, const fn_avgpool2d_desc *d, siz
             size_t kx0, kx1;
             valid_range(ox, d->sw, d->kw, 1, d->pad_left, w, &kx0, &kx1);
             const size_t sx = ox * d->sw, cw = incl ? (sx + d->kw < wp ? d->kw : wp - sx) : kx1 - kx0;
-            const float *q = xr + sx + kx0 - d->pad_left;
-            float s = 0.0f;
-            for (size_t ky = 0; ky < khv; ky++)
-                for (size_t kx = 0; kx < kx1 - kx0; kx++) s += q[ky * w + kx];
-            yr[ox] = s / (d->divisor_override ? over : (float)(ch * cw));
+            pk->avgpool_nchw_row(1, khv, kx1 - kx0, xr + sx + kx0 - d->pad_left, d->sw, w, 1,
+                                 d->divisor_override ? over : (float)(ch * cw), 1.0f, yr + ox);
         }
     }
     return FN_OK;
