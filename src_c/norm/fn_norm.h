@@ -20,8 +20,11 @@
  * and one write per element after the statistics; the clamp epilogue (relu) rides along.
  * ---------------------------------------------------------------------------------------------- */
 
-/* sums[0] = sum_i (x[i] - shift), sums[1] = sum_i (x[i] - shift)^2, in double, i < n. */
-typedef void (*fn_row_moments_ukernel)(size_t n, const float *x, float shift, double *sums);
+/* Row r < rows of x (row stride ldx, n floats each) with shift k = shift[r * lds]:
+ * sums[2r] = sum_i (x[r][i] - k), sums[2r+1] = sum_i (x[r][i] - k)^2, in double. lds = 0 shares one
+ * shift; shift = x, lds = ldx shifts each row by its first element. */
+typedef void (*fn_row_moments_ukernel)(size_t rows, size_t n, const float *x, size_t ldx,
+                                       const float *shift, size_t lds, double *sums);
 /* For each column j < cols: s1[j] = sum_r (x[r*ldx + j] - shift[j]), s2[j] = sum of squares, r < rows,
  * in row order (so a column's sums never depend on which block of columns holds it). Overwrites. */
 typedef void (*fn_col_moments_ukernel)(size_t rows, size_t cols, const float *x, size_t ldx,

@@ -2,7 +2,8 @@
 #include "../kernels.h"
 
 #define FN_NORM_DECLARE(isa)                                                                       \
-    void fn_f32_norm_row_moments__##isa(size_t n, const float *x, float shift, double *sums);      \
+    void fn_f32_norm_row_moments__##isa(size_t rows, size_t n, const float *x, size_t ldx,         \
+                                        const float *shift, size_t lds, double *sums);             \
     void fn_f32_norm_col_moments__##isa(size_t rows, size_t cols, const float *x, size_t ldx,      \
                                         const float *shift, double *s1, double *s2);               \
     void fn_f32_norm_rows_apply__##isa(size_t rows, size_t n, const float *x, const float *cm,     \

@@ -11,7 +11,8 @@
 #define PAR_MIN_FLOATS 32768
 #define SLAB_FLOATS 16384
 #define NHWC_CHUNK 256
-#define LNC_MAX_PIX 256 /* pixels per LayerNorm-over-channels tile (NCHW) */
+#define LNC_MAX_PIX 1024 /* pixels per LayerNorm-over-channels tile (NCHW) */
+#define LNC_TILE_FLOATS 65536 /* 256 KiB: a c x pixels tile, in L2 for the second pass */
 #define COEF_BLOCK 64   /* rows whose coefficients are computed before one rows_apply call */
 
 static int threads_for(size_t total, int nthreads) {
@@ -51,7 +52,7 @@ fn_status fn_group_norm_nchw(const fn_kernels *k, size_t n, size_t c, size_t hw,
         const float *xs = x + t * slab;
         float *ys = y + t * slab;
         double sums[2], mean, rstd;
-        nk->row_moments(slab, xs, xs[0], sums);
+        nk->row_moments(1, slab, xs, slab, xs, 0, sums);
         finish((double)slab, xs[0], sums[0], sums[1], eps, &mean, &rstd);
         float cm[COEF_BLOCK], a[COEF_BLOCK], b[COEF_BLOCK];
         for (size_t j0 = 0; j0 < cg; j0 += COEF_BLOCK) {
@@ -135,11 +136,11 @@ fn_status fn_layer_norm_rows(const fn_kernels *k, size_t m, size_t d, const floa
     for (size_t t = 0; t < tasks; t++) {
         const size_t r0 = t * per, nr = m - r0 < per ? m - r0 : per;
         float cm[COEF_BLOCK], a[COEF_BLOCK], b[COEF_BLOCK];
+        double sums[2 * COEF_BLOCK];
+        nk->row_moments(nr, d, x + r0 * d, d, x + r0 * d, d, sums);
         for (size_t r = 0; r < nr; r++) {
-            const float *xr = x + (r0 + r) * d;
-            double sums[2], mean, rstd;
-            nk->row_moments(d, xr, xr[0], sums);
-            finish((double)d, xr[0], sums[0], sums[1], eps, &mean, &rstd);
+            double mean, rstd;
+            finish((double)d, x[(r0 + r) * d], sums[2 * r], sums[2 * r + 1], eps, &mean, &rstd);
             coef(mean, rstd, 1.0, 0.0, cm + r, a + r, b + r);
         }
         nk->rows_apply(nr, d, x + r0 * d, cm, a, b, gamma, beta, act, y + r0 * d);
@@ -156,7 +157,7 @@ fn_status fn_layer_norm_channels_nchw(const fn_kernels *k, size_t n, size_t c, s
     if ((gamma == NULL) != (beta == NULL)) return FN_ERR_ARG;
     if (n * c * hw == 0) return FN_OK;
     const fn_norm_kernels *nk = fn_norm_kernels_for(k->isa);
-    size_t pix = (SLAB_FLOATS / c) & ~(size_t)15;
+    size_t pix = (LNC_TILE_FLOATS / c) & ~(size_t)15;
     pix = pix < 16 ? 16 : pix > LNC_MAX_PIX ? LNC_MAX_PIX : pix;
     const size_t tiles = (hw + pix - 1) / pix, tasks = n * tiles;
     const int nt = threads_for(n * c * hw, nthreads);
@@ -207,10 +208,11 @@ fn_status fn_batch_norm_stats(const fn_kernels *k, size_t n, size_t c, size_t hw
     for (size_t j = 0; j < c; j++) {
         const float sh = x[j * hw];
         double s1 = 0.0, s2 = 0.0, mean, rstd;
-        for (size_t i = 0; i < n; i++) {
-            double sums[2];
-            nk->row_moments(hw, x + (i * c + j) * hw, sh, sums);
-            s1 += sums[0], s2 += sums[1];
+        for (size_t i0 = 0; i0 < n; i0 += COEF_BLOCK) { /* the n planes, in sample order */
+            const size_t ni = n - i0 < COEF_BLOCK ? n - i0 : COEF_BLOCK;
+            double sums[2 * COEF_BLOCK];
+            nk->row_moments(ni, hw, x + (i0 * c + j) * hw, c * hw, &sh, 0, sums);
+            for (size_t i = 0; i < ni; i++) s1 += sums[2 * i], s2 += sums[2 * i + 1];
         }
         finish((double)n * (double)hw, sh, s1, s2, eps, &mean, &rstd);
         float cm, a, b;

@@ -12,39 +12,44 @@ AI vf clampv(vf v, int clamp, vf lo, vf hi) {
     return clamp ? vf_min(hi, vf_max(lo, v)) : v;
 }
 
-/* sums[0] = sum (x - shift), sums[1] = sum (x - shift)^2: 8 double accumulators (two vectors of
- * floats an iteration, each split into its low and high half), added in a fixed order at the end. */
-void FN_NAME(row_moments)(size_t n, const float *x, float shift, double *sums) {
-    const vd k = vd_set1((double)shift);
-    vd a0 = vd_zero(), a1 = vd_zero(), a2 = vd_zero(), a3 = vd_zero();
-    vd q0 = vd_zero(), q1 = vd_zero(), q2 = vd_zero(), q3 = vd_zero();
-    size_t i = 0;
-    for (; i + 2 * W <= n; i += 2 * W) {
-        const vf v0 = vf_load(x + i), v1 = vf_load(x + i + W);
-        const vd d0 = vd_sub(vd_cvt_lo(v0), k), d1 = vd_sub(vd_cvt_hi(v0), k);
-        const vd d2 = vd_sub(vd_cvt_lo(v1), k), d3 = vd_sub(vd_cvt_hi(v1), k);
-        a0 = vd_add(a0, d0), a1 = vd_add(a1, d1), a2 = vd_add(a2, d2), a3 = vd_add(a3, d3);
-        q0 = vd_fma(d0, d0, q0), q1 = vd_fma(d1, d1, q1), q2 = vd_fma(d2, d2, q2), q3 = vd_fma(d3, d3, q3);
+/* Per row: 8 double accumulators (two vectors of floats an iteration, each split into its low and
+ * high half), added in a fixed order at the end. Rows are independent, so out-of-order execution
+ * overlaps one row's reduction with the next row's loads (short LayerNorm rows). */
+void FN_NAME(row_moments)(size_t rows, size_t n, const float *x, size_t ldx, const float *shift,
+                          size_t lds, double *sums) {
+    for (size_t r = 0; r < rows; r++, x += ldx) {
+        const float ks = shift[r * lds];
+        const vd k = vd_set1((double)ks);
+        vd a0 = vd_zero(), a1 = vd_zero(), a2 = vd_zero(), a3 = vd_zero();
+        vd q0 = vd_zero(), q1 = vd_zero(), q2 = vd_zero(), q3 = vd_zero();
+        size_t i = 0;
+        for (; i + 2 * W <= n; i += 2 * W) {
+            const vf v0 = vf_load(x + i), v1 = vf_load(x + i + W);
+            const vd d0 = vd_sub(vd_cvt_lo(v0), k), d1 = vd_sub(vd_cvt_hi(v0), k);
+            const vd d2 = vd_sub(vd_cvt_lo(v1), k), d3 = vd_sub(vd_cvt_hi(v1), k);
+            a0 = vd_add(a0, d0), a1 = vd_add(a1, d1), a2 = vd_add(a2, d2), a3 = vd_add(a3, d3);
+            q0 = vd_fma(d0, d0, q0), q1 = vd_fma(d1, d1, q1), q2 = vd_fma(d2, d2, q2), q3 = vd_fma(d3, d3, q3);
+        }
+        if (i + W <= n) {
+            const vf v0 = vf_load(x + i);
+            const vd d0 = vd_sub(vd_cvt_lo(v0), k), d1 = vd_sub(vd_cvt_hi(v0), k);
+            a0 = vd_add(a0, d0), a1 = vd_add(a1, d1);
+            q0 = vd_fma(d0, d0, q0), q1 = vd_fma(d1, d1, q1);
+            i += W;
+        }
+        double t1[W / 2], t2[W / 2];
+        vd_store(t1, vd_add(vd_add(a0, a1), vd_add(a2, a3)));
+        vd_store(t2, vd_add(vd_add(q0, q1), vd_add(q2, q3)));
+        double s1 = 0.0, s2 = 0.0;
+        for (size_t l = 0; l < W / 2; l++) s1 += t1[l], s2 += t2[l];
+        for (; i < n; i++) {
+            const double d = (double)x[i] - (double)ks;
+            s1 += d;
+            s2 += d * d;
+        }
+        sums[2 * r] = s1;
+        sums[2 * r + 1] = s2;
     }
-    if (i + W <= n) {
-        const vf v0 = vf_load(x + i);
-        const vd d0 = vd_sub(vd_cvt_lo(v0), k), d1 = vd_sub(vd_cvt_hi(v0), k);
-        a0 = vd_add(a0, d0), a1 = vd_add(a1, d1);
-        q0 = vd_fma(d0, d0, q0), q1 = vd_fma(d1, d1, q1);
-        i += W;
-    }
-    double t1[W / 2], t2[W / 2];
-    vd_store(t1, vd_add(vd_add(a0, a1), vd_add(a2, a3)));
-    vd_store(t2, vd_add(vd_add(q0, q1), vd_add(q2, q3)));
-    double s1 = 0.0, s2 = 0.0;
-    for (size_t l = 0; l < W / 2; l++) s1 += t1[l], s2 += t2[l];
-    for (; i < n; i++) {
-        const double d = (double)x[i] - (double)shift;
-        s1 += d;
-        s2 += d * d;
-    }
-    sums[0] = s1;
-    sums[1] = s2;
 }
 
 /* Column sums, two vectors of columns at a time, rows inner: every lane does the same (masked)
@@ -60,6 +65,11 @@ void FN_NAME(col_moments)(size_t rows, size_t cols, const float *x, size_t ldx, 
         vd q0 = vd_zero(), q1 = vd_zero(), q2 = vd_zero(), q3 = vd_zero();
         const float *xr = x + j;
         for (size_t r = 0; r < rows; r++, xr += ldx) {
+            /* strided rows (NCHW channels) are more streams than the hardware prefetcher follows:
+             * fetch this row's next block of columns now, it is read again rows iterations later
+             * (past the last block, the next tile's first; a prefetch never faults) */
+            _mm_prefetch((const char *)(xr + 2 * W), _MM_HINT_T0);
+            _mm_prefetch((const char *)(xr + 3 * W), _MM_HINT_T0);
             const vf v0 = vf_maskload(xr, k0), v1 = vf_maskload(xr + W, k1);
             const vd d0 = vd_sub(vd_cvt_lo(v0), c0), d1 = vd_sub(vd_cvt_hi(v0), c1);
             const vd d2 = vd_sub(vd_cvt_lo(v1), c2), d3 = vd_sub(vd_cvt_hi(v1), c3);

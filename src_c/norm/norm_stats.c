@@ -3,16 +3,19 @@
 
 /* Products and sums in double, never contracted (-std=c11 turns contraction off): the wide kernels
  * use FMA for s2, so they differ from these in the last bits of a double, far below float32. */
-void fn_f32_norm_row_moments__scalar(size_t n, const float *x, float shift, double *sums) {
-    const double k = shift;
-    double s1 = 0.0, s2 = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        const double d = (double)x[i] - k;
-        s1 += d;
-        s2 += d * d;
+void fn_f32_norm_row_moments__scalar(size_t rows, size_t n, const float *x, size_t ldx,
+                                     const float *shift, size_t lds, double *sums) {
+    for (size_t r = 0; r < rows; r++, x += ldx) {
+        const double k = shift[r * lds];
+        double s1 = 0.0, s2 = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            const double d = (double)x[i] - k;
+            s1 += d;
+            s2 += d * d;
+        }
+        sums[2 * r] = s1;
+        sums[2 * r + 1] = s2;
     }
-    sums[0] = s1;
-    sums[1] = s2;
 }
 
 void fn_f32_norm_col_moments__scalar(size_t rows, size_t cols, const float *x, size_t ldx,
