@@ -52,10 +52,41 @@ void FN_NAME(row_moments)(size_t rows, size_t n, const float *x, size_t ldx, con
     }
 }
 
-/* Column sums, two vectors of columns at a time, rows inner: every lane does the same (masked)
- * arithmetic in row order, so a column's sums do not depend on where it falls in a vector. */
+/* Column sums: every lane does the same (masked) arithmetic in row order, so a column's sums do not
+ * depend on where it falls in a vector or block. Up to two vectors of columns: accumulators stay in
+ * registers, rows inner. Wider: rows outer, each row read front to back (long contiguous runs the
+ * hardware prefetcher follows even when rows are strided NCHW channels), accumulating into s1/s2,
+ * which stay in L1. */
 void FN_NAME(col_moments)(size_t rows, size_t cols, const float *x, size_t ldx, const float *shift,
                           double *s1, double *s2) {
+    if (cols > 2 * W) {
+        const size_t cf = cols - cols % W;
+        const vmask kt = mask_for(cols - cf);
+        for (size_t j = 0; j < cols; j++) s1[j] = s2[j] = 0.0;
+        double t1[W], t2[W];
+        for (size_t r = 0; r < rows; r++, x += ldx) {
+            size_t j = 0;
+            for (; j < cf; j += W) {
+                const vf v = vf_load(x + j), kf = vf_load(shift + j);
+                const vd d0 = vd_sub(vd_cvt_lo(v), vd_cvt_lo(kf)), d1 = vd_sub(vd_cvt_hi(v), vd_cvt_hi(kf));
+                vd_store(s1 + j, vd_add(vd_load(s1 + j), d0));
+                vd_store(s1 + j + W / 2, vd_add(vd_load(s1 + j + W / 2), d1));
+                vd_store(s2 + j, vd_fma(d0, d0, vd_load(s2 + j)));
+                vd_store(s2 + j + W / 2, vd_fma(d1, d1, vd_load(s2 + j + W / 2)));
+            }
+            if (j < cols) { /* the tail's sums live in t1/t2 (zeroed on the first row) */
+                const vf v = vf_maskload(x + j, kt), kf = vf_maskload(shift + j, kt);
+                const vd d0 = vd_sub(vd_cvt_lo(v), vd_cvt_lo(kf)), d1 = vd_sub(vd_cvt_hi(v), vd_cvt_hi(kf));
+                const vd p0 = r ? vd_load(t1) : vd_zero(), p1 = r ? vd_load(t1 + W / 2) : vd_zero();
+                const vd r0 = r ? vd_load(t2) : vd_zero(), r1 = r ? vd_load(t2 + W / 2) : vd_zero();
+                vd_store(t1, vd_add(p0, d0)), vd_store(t1 + W / 2, vd_add(p1, d1));
+                vd_store(t2, vd_fma(d0, d0, r0)), vd_store(t2 + W / 2, vd_fma(d1, d1, r1));
+            }
+        }
+        if (rows)
+            for (size_t l = 0; cf + l < cols; l++) s1[cf + l] = t1[l], s2[cf + l] = t2[l];
+        return;
+    }
     for (size_t j = 0; j < cols; j += 2 * W) {
         const size_t m = cols - j < 2 * W ? cols - j : 2 * W;
         const vmask k0 = mask_for(m < W ? m : W), k1 = mask_for(m > W ? m - W : 0);
@@ -65,11 +96,6 @@ void FN_NAME(col_moments)(size_t rows, size_t cols, const float *x, size_t ldx, 
         vd q0 = vd_zero(), q1 = vd_zero(), q2 = vd_zero(), q3 = vd_zero();
         const float *xr = x + j;
         for (size_t r = 0; r < rows; r++, xr += ldx) {
-            /* strided rows (NCHW channels) are more streams than the hardware prefetcher follows:
-             * fetch this row's next block of columns now, it is read again rows iterations later
-             * (past the last block, the next tile's first; a prefetch never faults) */
-            _mm_prefetch((const char *)(xr + 2 * W), _MM_HINT_T0);
-            _mm_prefetch((const char *)(xr + 3 * W), _MM_HINT_T0);
             const vf v0 = vf_maskload(xr, k0), v1 = vf_maskload(xr + W, k1);
             const vd d0 = vd_sub(vd_cvt_lo(v0), c0), d1 = vd_sub(vd_cvt_hi(v0), c1);
             const vd d2 = vd_sub(vd_cvt_lo(v1), c2), d3 = vd_sub(vd_cvt_hi(v1), c3);

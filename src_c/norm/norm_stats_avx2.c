@@ -28,6 +28,7 @@ AIF vd vd_cvt_hi(vf v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
 AIF vd vd_add(vd a, vd b) { return _mm256_add_pd(a, b); }
 AIF vd vd_sub(vd a, vd b) { return _mm256_sub_pd(a, b); }
 AIF vd vd_fma(vd a, vd b, vd c) { return _mm256_fmadd_pd(a, b, c); }
+AIF vd vd_load(const double *p) { return _mm256_loadu_pd(p); }
 AIF void vd_store(double *p, vd v) { _mm256_storeu_pd(p, v); }
 #define FN_NAME(op) fn_f32_norm_##op##__avx2
 

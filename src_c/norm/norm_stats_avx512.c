@@ -25,6 +25,7 @@ AIF vd vd_cvt_hi(vf v) { return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf
 AIF vd vd_add(vd a, vd b) { return _mm512_add_pd(a, b); }
 AIF vd vd_sub(vd a, vd b) { return _mm512_sub_pd(a, b); }
 AIF vd vd_fma(vd a, vd b, vd c) { return _mm512_fmadd_pd(a, b, c); }
+AIF vd vd_load(const double *p) { return _mm512_loadu_pd(p); }
 AIF void vd_store(double *p, vd v) { _mm512_storeu_pd(p, v); }
 #define FN_NAME(op) fn_f32_norm_##op##__avx512
 
