@@ -159,11 +159,15 @@ void FN_NAME(cols_apply)(size_t rows, size_t cols, const float *x, size_t ldx, c
     const vf lo = vf_set1(act->lo), hi = vf_set1(act->hi);
     const size_t cf = cols - cols % W;
     const vmask kt = mask_for(cols - cf);
+    /* Strided rows (NCHW channels, a tile of pixels): the next tile is the next cols floats of each
+     * row, the next task's statistics input; fetch it while this pass streams (as rows_apply). */
+    const int pre = ldx > cols;
     for (size_t r = 0; r < rows; r++, x += ldx, y += ldy) {
         if (w) {
             const vf wr = vf_set1(w[r]), br = vf_set1(beta[r]);
             size_t j = 0;
             for (; j < cf; j += W) {
+                if (pre) _mm_prefetch((const char *)(x + cols + j), _MM_HINT_T0);
                 const vf u = vf_fma(vf_sub(vf_load(x + j), vf_load(cm + j)), vf_load(a + j), vf_load(b + j));
                 vf_store(y + j, clampv(vf_fma(u, wr, br), clamp, lo, hi));
             }
@@ -175,6 +179,7 @@ void FN_NAME(cols_apply)(size_t rows, size_t cols, const float *x, size_t ldx, c
         } else {
             size_t j = 0;
             for (; j < cf; j += W) {
+                if (pre) _mm_prefetch((const char *)(x + cols + j), _MM_HINT_T0);
                 const vf u = vf_fma(vf_sub(vf_load(x + j), vf_load(cm + j)), vf_load(a + j), vf_load(b + j));
                 vf_store(y + j, clampv(u, clamp, lo, hi));
             }
