@@ -93,6 +93,11 @@ def test_nhwc_activation_and_threads(isa, rng):
         y3 = _nhwc(kind, x, w, b, 1e-5, nthreads=3, groups=4)
         assert_ran(isa)
         assert np.array_equal(y1, y2) and np.array_equal(y1, y3), kind
+        # one sample on 2 threads takes the three-phase path, on 1 thread the per-sample one
+        assert np.array_equal(_nhwc(kind, x[:1], w, b, 1e-5, nthreads=2, groups=4), y1[:1]), kind
+        big = np.repeat(x[:1], 10, axis=3)  # one sample larger than L2: three phases at any count
+        assert np.array_equal(_nhwc(kind, big, w, b, 1e-5, nthreads=1, groups=4),
+                              _nhwc(kind, big, w, b, 1e-5, nthreads=2, groups=4)), kind
         yr = _nhwc(kind, x, w, b, 1e-5, act=ACT_RELU, nthreads=2, groups=4)
         assert np.array_equal(yr, np.maximum(y1, 0)), kind
 

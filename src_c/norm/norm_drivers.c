@@ -70,11 +70,30 @@ size_t fn_group_norm_nhwc_scratch_bytes(size_t n, size_t hw, size_t c) {
     return n * chunks * c * 2 * sizeof(double) + n * c * 4 * sizeof(float);
 }
 
-/* x, y: (n, hw, c). A sample's statistics need all its pixels, so: (1) partial column moments per
- * (sample, chunk of NHWC_CHUNK pixels) in parallel, (2) per (sample, group) the partials summed in
- * chunk order and turned into per-channel coefficients, (3) normalise per (sample, chunk). Channels in
- * vector lanes; every lane of a group uses the group's shift (its first element), so the lanes' sums
- * add up to the group's. */
+/* Sample i, group g: the chunks' partial column sums added in chunk order, then the group's channels'
+ * coefficients. */
+static void gn_nhwc_group(size_t i, size_t g, size_t hw, size_t c, size_t cg, size_t chunks,
+                          const double *part, const float *shift, const float *gamma, const float *beta,
+                          double eps, float *cm, float *a, float *b) {
+    const size_t c0 = g * cg;
+    double s1 = 0.0, s2 = 0.0, mean, rstd;
+    for (size_t ch = 0; ch < chunks; ch++) {
+        const double *p = part + (i * chunks + ch) * 2 * c;
+        for (size_t j = c0; j < c0 + cg; j++) s1 += p[j], s2 += p[c + j];
+    }
+    finish((double)hw * (double)cg, shift[i * c + c0], s1, s2, eps, &mean, &rstd);
+    for (size_t j = c0; j < c0 + cg; j++)
+        coef(mean, rstd, gamma ? gamma[j] : 1.0, beta ? beta[j] : 0.0, cm + i * c + j, a + i * c + j, b + i * c + j);
+}
+
+/* x, y: (n, hw, c). Channels in vector lanes; every lane of a group uses the group's shift (its first
+ * element), so the lanes' sums add up to the group's. Partial column moments per chunk of NHWC_CHUNK
+ * pixels, summed in chunk order per (sample, group), then the normalise pass. When a sample fits in
+ * L2 and there are samples for every thread, a task is a whole sample (its second read hits L2);
+ * otherwise three parallel phases (partials per (sample, chunk), coefficients per (sample, group),
+ * normalise per (sample, chunk)) so one big sample still uses every thread. The arithmetic is the
+ * same either way: results never depend on the thread count or on the mode. */
+#define NHWC_SAMPLE_L2_FLOATS 196608 /* 768 KiB */
 fn_status fn_group_norm_nhwc(const fn_kernels *k, size_t n, size_t hw, size_t c, size_t groups,
                              const float *x, const float *gamma, const float *beta, double eps,
                              const fn_act *act, float *y, void *scratch, size_t scratch_bytes,
@@ -90,32 +109,39 @@ fn_status fn_group_norm_nhwc(const fn_kernels *k, size_t n, size_t hw, size_t c,
         for (size_t j = 0; j < c; j++) shift[i * c + j] = x[i * hw * c + (j / cg) * cg];
     const int nt = threads_for(n * c * hw, nthreads);
     const size_t tasks = n * chunks, gtasks = n * groups;
+    const int per_sample = hw * c <= NHWC_SAMPLE_L2_FLOATS && n >= (size_t)nt;
 #pragma omp parallel num_threads(nt)
     {
+        if (per_sample) {
 #pragma omp for schedule(static)
-        for (size_t t = 0; t < tasks; t++) {
-            const size_t i = t / chunks, r0 = (t % chunks) * NHWC_CHUNK;
-            const size_t rows = hw - r0 < NHWC_CHUNK ? hw - r0 : NHWC_CHUNK;
-            nk->col_moments(rows, c, x + (i * hw + r0) * c, c, shift + i * c, part + t * 2 * c, part + t * 2 * c + c);
-        }
-#pragma omp for schedule(static)
-        for (size_t t = 0; t < gtasks; t++) {
-            const size_t i = t / groups, c0 = (t % groups) * cg;
-            double s1 = 0.0, s2 = 0.0, mean, rstd;
-            for (size_t ch = 0; ch < chunks; ch++) {
-                const double *p = part + (i * chunks + ch) * 2 * c;
-                for (size_t j = c0; j < c0 + cg; j++) s1 += p[j], s2 += p[c + j];
+            for (size_t i = 0; i < n; i++) {
+                for (size_t ch = 0; ch < chunks; ch++) {
+                    const size_t r0 = ch * NHWC_CHUNK, rows = hw - r0 < NHWC_CHUNK ? hw - r0 : NHWC_CHUNK;
+                    double *p = part + (i * chunks + ch) * 2 * c;
+                    nk->col_moments(rows, c, x + (i * hw + r0) * c, c, shift + i * c, p, p + c);
+                }
+                for (size_t g = 0; g < groups; g++)
+                    gn_nhwc_group(i, g, hw, c, cg, chunks, part, shift, gamma, beta, eps, cm, a, b);
+                nk->cols_apply(hw, c, x + i * hw * c, c, cm + i * c, a + i * c, b + i * c, NULL, NULL, act,
+                               y + i * hw * c, c);
             }
-            finish((double)hw * (double)cg, shift[i * c + c0], s1, s2, eps, &mean, &rstd);
-            for (size_t j = c0; j < c0 + cg; j++)
-                coef(mean, rstd, gamma ? gamma[j] : 1.0, beta ? beta[j] : 0.0, cm + i * c + j, a + i * c + j,
-                     b + i * c + j);
-        }
+        } else {
 #pragma omp for schedule(static)
-        for (size_t t = 0; t < tasks; t++) {
-            const size_t i = t / chunks, r0 = (t % chunks) * NHWC_CHUNK;
-            const size_t rows = hw - r0 < NHWC_CHUNK ? hw - r0 : NHWC_CHUNK, off = (i * hw + r0) * c;
-            nk->cols_apply(rows, c, x + off, c, cm + i * c, a + i * c, b + i * c, NULL, NULL, act, y + off, c);
+            for (size_t t = 0; t < tasks; t++) {
+                const size_t i = t / chunks, r0 = (t % chunks) * NHWC_CHUNK;
+                const size_t rows = hw - r0 < NHWC_CHUNK ? hw - r0 : NHWC_CHUNK;
+                nk->col_moments(rows, c, x + (i * hw + r0) * c, c, shift + i * c, part + t * 2 * c,
+                                part + t * 2 * c + c);
+            }
+#pragma omp for schedule(static)
+            for (size_t t = 0; t < gtasks; t++)
+                gn_nhwc_group(t / groups, t % groups, hw, c, cg, chunks, part, shift, gamma, beta, eps, cm, a, b);
+#pragma omp for schedule(static)
+            for (size_t t = 0; t < tasks; t++) {
+                const size_t i = t / chunks, r0 = (t % chunks) * NHWC_CHUNK;
+                const size_t rows = hw - r0 < NHWC_CHUNK ? hw - r0 : NHWC_CHUNK, off = (i * hw + r0) * c;
+                nk->cols_apply(rows, c, x + off, c, cm + i * c, a + i * c, b + i * c, NULL, NULL, act, y + off, c);
+            }
         }
     }
     return FN_OK;
