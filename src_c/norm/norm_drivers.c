@@ -15,8 +15,11 @@
 #define LNC_TILE_FLOATS 65536 /* 256 KiB: a c x pixels tile, in L2 for the second pass */
 #define COEF_BLOCK 64   /* rows whose coefficients are computed before one rows_apply call */
 
-static int threads_for(size_t total, int nthreads) {
-    return nthreads < 1 || total < PAR_MIN_FLOATS ? 1 : nthreads;
+/* Never more threads than tasks: an idle thread still joins the region's barrier, and on a loaded
+ * host waiting for it to be scheduled costs milliseconds. */
+static int threads_for(size_t total, size_t tasks, int nthreads) {
+    if (nthreads < 1 || total < PAR_MIN_FLOATS) return 1;
+    return tasks < (size_t)nthreads ? (int)(tasks ? tasks : 1) : nthreads;
 }
 
 /* mean and 1/sqrt(var + eps) from count m and sums shifted by k; var is the biased variance, clamped
@@ -45,7 +48,7 @@ fn_status fn_group_norm_nchw(const fn_kernels *k, size_t n, size_t c, size_t hw,
     if (n * c * hw == 0) return FN_OK;
     const fn_norm_kernels *nk = fn_norm_kernels_for(k->isa);
     const size_t cg = c / groups, slab = cg * hw, tasks = n * groups;
-    const int nt = threads_for(n * c * hw, nthreads);
+    const int nt = threads_for(n * c * hw, tasks, nthreads);
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (size_t t = 0; t < tasks; t++) {
         const size_t c0 = (t % groups) * cg;
@@ -107,8 +110,8 @@ fn_status fn_group_norm_nhwc(const fn_kernels *k, size_t n, size_t hw, size_t c,
     float *shift = (float *)(part + n * chunks * 2 * c), *cm = shift + n * c, *a = cm + n * c, *b = a + n * c;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < c; j++) shift[i * c + j] = x[i * hw * c + (j / cg) * cg];
-    const int nt = threads_for(n * c * hw, nthreads);
     const size_t tasks = n * chunks, gtasks = n * groups;
+    const int nt = threads_for(n * c * hw, tasks, nthreads);
     const int per_sample = hw * c <= NHWC_SAMPLE_L2_FLOATS && n >= (size_t)nt;
 #pragma omp parallel num_threads(nt)
     {
@@ -157,7 +160,7 @@ fn_status fn_layer_norm_rows(const fn_kernels *k, size_t m, size_t d, const floa
     size_t per = SLAB_FLOATS / d;
     per = per < 1 ? 1 : per > COEF_BLOCK ? COEF_BLOCK : per;
     const size_t tasks = (m + per - 1) / per;
-    const int nt = threads_for(m * d, nthreads);
+    const int nt = threads_for(m * d, tasks, nthreads);
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (size_t t = 0; t < tasks; t++) {
         const size_t r0 = t * per, nr = m - r0 < per ? m - r0 : per;
@@ -186,7 +189,7 @@ fn_status fn_layer_norm_channels_nchw(const fn_kernels *k, size_t n, size_t c, s
     size_t pix = (LNC_TILE_FLOATS / c) & ~(size_t)15;
     pix = pix < 16 ? 16 : pix > LNC_MAX_PIX ? LNC_MAX_PIX : pix;
     const size_t tiles = (hw + pix - 1) / pix, tasks = n * tiles;
-    const int nt = threads_for(n * c * hw, nthreads);
+    const int nt = threads_for(n * c * hw, tasks, nthreads);
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (size_t t = 0; t < tasks; t++) {
         const size_t i = t / tiles, p0 = (t % tiles) * pix, np = hw - p0 < pix ? hw - p0 : pix;
@@ -212,9 +215,9 @@ fn_status fn_batch_norm_stats(const fn_kernels *k, size_t n, size_t c, size_t hw
                               float *y, int nthreads) {
     if (n * c * hw == 0) return FN_OK;
     const fn_norm_kernels *nk = fn_norm_kernels_for(k->isa);
-    const int nt = threads_for(n * c * hw, nthreads);
     if (hw == 1) {
         const size_t tasks = (c + COEF_BLOCK - 1) / COEF_BLOCK;
+        const int nt = threads_for(n * c, tasks, nthreads);
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (size_t t = 0; t < tasks; t++) {
             const size_t j0 = t * COEF_BLOCK, nc = c - j0 < COEF_BLOCK ? c - j0 : COEF_BLOCK;
@@ -230,6 +233,7 @@ fn_status fn_batch_norm_stats(const fn_kernels *k, size_t n, size_t c, size_t hw
         }
         return FN_OK;
     }
+    const int nt = threads_for(n * c * hw, c, nthreads);
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (size_t j = 0; j < c; j++) {
         const float sh = x[j * hw];
