@@ -341,6 +341,32 @@ def test_fused_activation(isa, rng, act):
         assert np.array_equal(y1, clamp(y0), equal_nan=True)
 
 
+def test_in_place(isa, rng):
+    """Every driver may write its output over its input (the statistics come first)."""
+    x = rng.standard_normal((3, 24, 30, 31)).astype(np.float32)
+    w, b = _affine(rng, 24)
+    n, c, hw = 3, 24, 930
+    xh = np.ascontiguousarray(x.reshape(n, c, hw).transpose(0, 2, 1))
+    calls = [lambda v, y: _C.group_norm_nchw(-1, v, 4, w, b, 1e-5, ACT_RELU, y, 2),
+             lambda v, y: _C.layer_norm_channels_nchw(-1, v, w, b, 1e-5, ACT_NONE, y, 2),
+             lambda v, y: _C.batch_norm_stats(-1, v, w, b, 1e-5, ACT_NONE, y, 2),
+             lambda v, y: _C.layer_norm_rows(-1, v.reshape(-1, hw), None, None, 1e-5, ACT_NONE, y.reshape(-1, hw), 2)]
+    for f in calls:
+        v = x.reshape(n, c, hw).copy()
+        y = np.empty_like(v)
+        f(v, y)
+        f(v, v)
+        assert_ran(isa)
+        assert np.array_equal(v, y)
+    for kind in (_C.group_norm_nhwc, lambda *a: _C.instance_norm_nhwc(a[0], a[1], *a[3:])):
+        for nt in (1, 2):
+            v = xh.copy()
+            y = np.empty_like(v)
+            kind(-1, v, 4, w, b, 1e-5, ACT_NONE, y, nt)
+            kind(-1, v, 4, w, b, 1e-5, ACT_NONE, v, nt)
+            assert np.array_equal(v, y)
+
+
 # ---------------------------------------------------------------------------------- thread count
 
 @pytest.mark.parametrize("shape", [(3, 16, 50, 50), (1, 64, 30, 30), (64, 32, 4, 4), (2, 8, 200, 100), (9000, 13)],

@@ -51,8 +51,9 @@ typedef struct fn_norm_kernels {
 
 const fn_norm_kernels *fn_norm_kernels_for(fn_isa isa);
 
-/* Drivers. gamma/beta may be NULL (1 / 0) unless said otherwise. eps >= 0. y may not alias x unless
- * said. Every statistic is computed by one task in a fixed order: results never depend on nthreads. */
+/* Drivers. gamma/beta may be NULL (1 / 0) unless said otherwise. eps >= 0. y may alias x (in place):
+ * every statistic is complete before its elements are written. Every statistic is computed by one
+ * task in a fixed order: results never depend on nthreads. */
 
 /* group_norm, NCHW. x, y: (n, c, hw); groups divides c (instance norm: groups = c). */
 fn_status fn_group_norm_nchw(const fn_kernels *k, size_t n, size_t c, size_t hw, size_t groups,
