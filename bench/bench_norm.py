@@ -1,24 +1,26 @@
-"""Eval-mode batch_norm: fastnorm vs torch vs a NumPy reference, same tensors, one group per shape.
+"""Normalization: fastnorm vs torch (vs NumPy for eval batch_norm), same tensors, one group per case.
 
-Run: python -m pytest bench/bench_norm.py --benchmark-only -q
-GB/s counts the bytes an elementwise op must move at least: read x once, write y once (2 * x.nbytes).
-fastnorm and torch use their default thread counts (fastnorm.threads.get_num_threads(),
-torch.get_num_threads()); NumPy runs on one thread. "fastnorm-set-threads" is the same call after
-fastnorm.threads.set_num_threads(<the default count>): same threads, but get_num_threads() no longer
-re-reads the affinity mask and cgroup files on every call (tens of microseconds here).
-"fastnorm-kernel" is the C driver alone (fastnorm._C.scale_shift with scale/shift prepared once and y
-allocated once): what the ops.batch_norm wrapper's Python adds is the difference.
+Run: python -m pytest bench/bench_norm.py --benchmark-only -q   (OMP_NUM_THREADS=1 or 2 to pick the
+thread count: fastnorm and torch both follow it; torch is also set to fastnorm's count explicitly.)
+GB/s counts the bytes a normalization must move at least: read x once, write y once (2 * x.nbytes).
+The statistics-then-normalise ops read x twice when a slab does not fit in cache, so their ceiling is
+2/3 of the "copy" group's GB/s (np.copyto: one read + one write, the memory bandwidth here).
+"fastnorm-set-threads" is ops.batch_norm after fastnorm.threads.set_num_threads(<the default count>);
+"fastnorm-kernel" is the C driver alone (scale/shift prepared once, y allocated once).
+"fastnorm-nhwc" is the NHWC driver on the same values laid out (N, H*W, C), as the graph executor
+runs it; torch's peer there is the same op on a channels_last tensor.
 """
 import numpy as np
 import pytest
 
 import fastnorm
-from fastnorm.ops._common import ACT_NONE
 import fastnorm.ops as ops
 from fastnorm import _C
+from fastnorm.ops._common import ACT_NONE
 from fastnorm.threads import get_num_threads, set_num_threads
 
 torch = pytest.importorskip("torch")
+F = torch.nn.functional
 
 SHAPES = [(8, 64, 56, 56), (1, 256, 14, 14)]
 EPS = 1e-5
@@ -38,6 +40,7 @@ def _tensors(shape):
 
 def _record(benchmark, x, impl):
     benchmark.extra_info["impl"] = impl
+    benchmark.extra_info["runtime"] = impl
     if benchmark.stats is None:  # --benchmark-disable: the function ran once, nothing was timed
         return
     med = benchmark.stats.stats.median
@@ -48,9 +51,15 @@ def _record(benchmark, x, impl):
         torch.get_num_threads() if impl == "torch" else 1)
 
 
+def _bench(benchmark, x, impl, fn):
+    torch.set_num_threads(get_num_threads())
+    out = benchmark(fn)
+    _record(benchmark, x, impl)
+    return out.numpy() if hasattr(out, "numpy") else out
+
+
 def _run(benchmark, shape, impl):
     x, mean, var, w, b = _tensors(shape)
-    want = None
     if impl == "fastnorm-kernel":
         scale, shift = _C.bnorm_prepare(mean, var, w, b, EPS)
         y = np.empty_like(x)
@@ -67,7 +76,7 @@ def _run(benchmark, shape, impl):
 
         def fn():
             with torch.inference_mode():
-                return torch.nn.functional.batch_norm(tx, tm, tv, tw, tb, training=False, eps=EPS)
+                return F.batch_norm(tx, tm, tv, tw, tb, training=False, eps=EPS)
     else:
         bs = (1, -1) + (1,) * (len(shape) - 2)
         m = mean.reshape(bs)
@@ -77,28 +86,135 @@ def _run(benchmark, shape, impl):
     if impl == "fastnorm-set-threads":
         set_num_threads(get_num_threads())
     try:
-        out = benchmark(fn)
-        _record(benchmark, x, impl)
+        got = _bench(benchmark, x, impl, fn)
     finally:
         set_num_threads(None)
-    # same answer from all three (folded vs unfolded arithmetic: a few ulp of the terms)
     want = (x.astype(np.float64) - mean.reshape(1, -1, 1, 1)) / np.sqrt(var.reshape(1, -1, 1, 1) + EPS) \
         * w.reshape(1, -1, 1, 1) + b.reshape(1, -1, 1, 1)
-    got = out.numpy() if hasattr(out, "numpy") else out
     assert np.abs(got - want).max() < 1e-4
 
 
-def _group(shape):
-    return "batch_norm eval %s" % "x".join(map(str, shape))
+def _group(op, shape):
+    return "%s %s" % (op, "x".join(map(str, shape)))
 
 
-@pytest.mark.benchmark(group=_group(SHAPES[0]))
+@pytest.mark.benchmark(group=_group("batch_norm eval", SHAPES[0]))
 @pytest.mark.parametrize("impl", IMPLS)
 def test_batch_norm_8x64x56x56(benchmark, impl):
     _run(benchmark, SHAPES[0], impl)
 
 
-@pytest.mark.benchmark(group=_group(SHAPES[1]))
+@pytest.mark.benchmark(group=_group("batch_norm eval", SHAPES[1]))
 @pytest.mark.parametrize("impl", IMPLS)
 def test_batch_norm_1x256x14x14(benchmark, impl):
     _run(benchmark, SHAPES[1], impl)
+
+
+# ------------------------------------------------------------------- statistics-then-normalise ops
+
+def _nhwc(x):
+    n, c = x.shape[:2]
+    return np.ascontiguousarray(x.reshape(n, c, -1).transpose(0, 2, 1))
+
+
+def _cases():
+    """(op name, fastnorm fn(x, w, b), torch fn(tx, tw, tb), nhwc binding or None)"""
+    return {
+        "group_norm(32)": (lambda x, w, b: ops.group_norm(x, 32, w, b),
+                           lambda x, w, b: F.group_norm(x, 32, w, b),
+                           lambda xh, w, b, y, nt: _C.group_norm_nhwc(-1, xh, 32, w, b, EPS, ACT_NONE, y, nt)),
+        "instance_norm": (lambda x, w, b: ops.instance_norm(x, weight=w, bias=b),
+                          lambda x, w, b: F.instance_norm(x, weight=w, bias=b),
+                          lambda xh, w, b, y, nt: _C.instance_norm_nhwc(-1, xh, w, b, EPS, ACT_NONE, y, nt)),
+        "layer_norm_channels": (lambda x, w, b: ops.layer_norm_channels(x, w, b),
+                                lambda x, w, b: F.layer_norm(x.movedim(1, -1), (x.shape[1],), w, b,
+                                                             1e-6).movedim(-1, 1),
+                                lambda xh, w, b, y, nt: _C.layer_norm_channels_nhwc(-1, xh, w, b, 1e-6, ACT_NONE,
+                                                                                    y, nt)),
+        "batch_norm train": (lambda x, w, b: ops.batch_norm(x, None, None, w, b, training=True),
+                             lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+                             None),
+    }
+
+
+CASES = _cases()
+
+
+def _run_stats(benchmark, op, shape, impl):
+    x, _, _, w, b = _tensors(shape)
+    ours, theirs, nhwc = CASES[op]
+    if impl == "fastnorm":
+        fn = lambda: ours(x, w, b)  # noqa: E731
+    elif impl == "fastnorm-nhwc":
+        if nhwc is None:
+            pytest.skip("no NHWC driver for this op")
+        xh, yh, nt = _nhwc(x), np.empty(_nhwc(x).shape, np.float32), get_num_threads()
+
+        def fn():
+            nhwc(xh, w, b, yh, nt)
+            return yh
+    else:
+        tx, tw, tb = (torch.from_numpy(a) for a in (x, w, b))
+        if impl == "torch-channels_last":
+            if nhwc is None or op == "layer_norm_channels":
+                pytest.skip("torch has no channels_last kernel for this op")
+            tx = tx.contiguous(memory_format=torch.channels_last)
+
+        def fn():
+            with torch.inference_mode():
+                return theirs(tx, tw, tb)
+    got = _bench(benchmark, x, impl, fn)
+    if impl == "fastnorm-nhwc":
+        got = got.transpose(0, 2, 1).reshape(x.shape)
+    want = ours(x, w, b)
+    assert np.abs(np.asarray(got) - want).max() < 1e-4
+
+
+STAT_IMPLS = ["fastnorm", "fastnorm-nhwc", "torch", "torch-channels_last"]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("op", list(CASES))
+@pytest.mark.parametrize("impl", STAT_IMPLS)
+def test_stats_norm(benchmark, op, shape, impl):
+    benchmark.group = _group(op, shape)
+    _run_stats(benchmark, op, shape, impl)
+
+
+@pytest.mark.parametrize("shape,ns", [((8, 3136, 64), (64,)), ((1, 256, 14, 14), (256, 14, 14)),
+                                      ((8, 197, 768), (768,))], ids=["8x3136x64[64]", "1x256x14x14[CHW]",
+                                                                     "8x197x768[768]"])
+@pytest.mark.parametrize("impl", ["fastnorm", "torch"])
+def test_layer_norm(benchmark, shape, ns, impl):
+    benchmark.group = "layer_norm %s normalized %s" % ("x".join(map(str, shape)), "x".join(map(str, ns)))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(np.float32)
+    w, b = rng.standard_normal(ns).astype(np.float32), rng.standard_normal(ns).astype(np.float32)
+    if impl == "fastnorm":
+        fn = lambda: ops.layer_norm(x, ns, w, b)  # noqa: E731
+    else:
+        tx, tw, tb = (torch.from_numpy(a) for a in (x, w, b))
+
+        def fn():
+            with torch.inference_mode():
+                return F.layer_norm(tx, ns, tw, tb)
+    got = _bench(benchmark, x, impl, fn)
+    assert np.abs(got - ops.layer_norm(x, ns, w, b)).max() < 1e-4
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("impl", ["fastnorm", "numpy"])
+def test_copy_bandwidth(benchmark, shape, impl):
+    """The memory bandwidth reference: np.copyto (1 read + 1 write) beside fastnorm's streaming
+    eval batch_norm kernel (the same traffic)."""
+    benchmark.group = _group("copy (bandwidth)", shape)
+    x, mean, var, w, b = _tensors(shape)
+    y = np.empty_like(x)
+    if impl == "numpy":
+        fn = lambda: np.copyto(y, x)  # noqa: E731
+    else:
+        scale, shift = _C.bnorm_prepare(mean, var, w, b, EPS)
+        n, c = x.shape[:2]
+        x3, y3, nt = x.reshape(n, c, -1), y.reshape(n, c, -1), get_num_threads()
+        fn = lambda: _C.scale_shift(-1, x3, scale, shift, ACT_NONE, y3, nt)  # noqa: E731
+    _bench(benchmark, x, impl, fn)
