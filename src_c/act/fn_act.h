@@ -2,4 +2,68 @@
 #ifndef FASTNORM_FN_ACT_H
 #define FASTNORM_FN_ACT_H
 
+/* Elementwise activation kinds. Formulas follow torch's CPU kernels (same operation order where it
+ * decides the rounding); the vector math behind them is src_c/act/vmath_generic.h.
+ * FN_ACTK_CLAMP is the epilogue clamp (fn_act's FN_ACT_CLAMP): relu, relu6, hardtanh, clamp. */
+typedef enum {
+    FN_ACTK_IDENTITY = 0,
+    FN_ACTK_CLAMP = 1,       /* min(max(x, lo), hi)                                        */
+    FN_ACTK_LEAKY_RELU = 2,  /* x > 0 ? x : x * slope                                      */
+    FN_ACTK_ELU = 3,         /* x > 0 ? x * scale : expm1(x * input_scale) * alpha          */
+                             /*   (elu: scale 1, input_scale 1; selu: alpha = a*s, scale s;  */
+                             /*    celu: input_scale 1/alpha), as torch's generalised elu    */
+    FN_ACTK_SIGMOID = 4,
+    FN_ACTK_TANH = 5,
+    FN_ACTK_SILU = 6,        /* x * sigmoid(x)                                             */
+    FN_ACTK_GELU = 7,        /* x/2 * (1 + erf(x/sqrt2)); x<0 as x/2 * erfc(|x|/sqrt2)       */
+    FN_ACTK_GELU_TANH = 8,   /* x/2 * (1 + tanh(sqrt(2/pi)(x + 0.044715 x^3))) = x sigmoid(2u) */
+    FN_ACTK_HARDSIGMOID = 9, /* min(max(x + 3, 0), 6) / 6                                  */
+    FN_ACTK_HARDSWISH = 10,  /* x * min(max(x + 3, 0), 6) / 6                              */
+    FN_ACTK_MISH = 11,       /* x * tanh(log1p(exp(x)))                                    */
+    FN_ACTK_SOFTPLUS = 12,   /* x * beta > threshold ? x : log1p(exp(x * beta)) / beta      */
+    /* the vector math itself, for the accuracy tests */
+    FN_ACTK_EXP = 32,
+    FN_ACTK_EXPM1 = 33,
+    FN_ACTK_LOG = 34,
+    FN_ACTK_LOG1P = 35,
+    FN_ACTK_ERF = 36,
+    FN_ACTK_ERFC = 37,
+    FN_ACTK_COUNT_ = 38
+} fn_actk_kind;
+
+typedef struct fn_act_params {
+    float lo, hi;                     /* CLAMP */
+    float slope;                      /* LEAKY_RELU */
+    float alpha, scale, input_scale;  /* ELU */
+    float beta, threshold;            /* SOFTPLUS */
+} fn_act_params;
+
+typedef struct fn_act_kernels {
+    fn_isa isa;
+    const char *name;
+    /* y[i] = f(x[i]), i < n; y may alias x. Returns FN_ERR_ARG for an unknown kind. */
+    fn_status (*apply)(int kind, size_t n, const float *x, const fn_act_params *p, float *y);
+    /* x, y: (rows, n); row r: y = x > 0 ? x : w[r] * x (prelu on NCHW planes). y may alias x. */
+    void (*prelu_rows)(size_t rows, size_t n, const float *x, const float *w, float *y);
+    /* x, y: (rows, len) contiguous; softmax (or log_softmax) of each row. y may alias x. */
+    void (*softmax_rows)(size_t rows, size_t len, const float *x, float *y, int log);
+    /* x, y: (len, stride) with columns j < nc (nc <= stride) taken: softmax over len per column.
+     * y may alias x. */
+    void (*softmax_cols)(size_t len, size_t stride, size_t nc, const float *x, float *y, int log);
+} fn_act_kernels;
+
+const fn_act_kernels *fn_act_kernels_for(fn_isa isa);
+
+/* Drivers: one OpenMP region each, results independent of nthreads; small work on one thread. */
+/* x, y: (n,); y may alias x */
+fn_status fn_act_apply(const fn_kernels *k, int kind, size_t n, const float *x,
+                       const fn_act_params *p, float *y, int nthreads);
+/* x, y: (outer, c, inner); w: (c,) (c = 1: one shared weight). y may alias x. */
+void fn_act_prelu(const fn_kernels *k, size_t outer, size_t c, size_t inner, const float *x,
+                  const float *w, float *y, int nthreads);
+/* x, y: (outer, len, inner); softmax (log != 0: log_softmax) over len, numerically stable (the max
+ * is subtracted). inner == 1 takes the contiguous-row path. y may alias x. */
+void fn_act_softmax(const fn_kernels *k, size_t outer, size_t len, size_t inner, const float *x,
+                    float *y, int log, int nthreads);
+
 #endif
