@@ -1,4 +1,8 @@
-"""max_pool2d (NHWC kernel behind the NCHW functional API) and flatten, under every ISA."""
+"""max_pool2d (NHWC kernel behind the NCHW functional API) and flatten, under every ISA.
+
+Also the pool family's shared test helpers (tolerances with their reasons, comparators), imported by
+tests/test_pool_*.py.
+"""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -12,12 +16,46 @@ from fastnorm.testing import available_isas, force_isa
 from fastnorm.threads import set_num_threads
 
 
-def _exact(got, want, what="max_pool2d"):
+# A window average of K float32 terms summed in float32 vs the float64 reference: each of the K
+# additions rounds once (relative 2^-24 of the running |sum| <= sum |terms|), and the divide once
+# more, so the error is below ~K * 6e-8 of the average of |terms|. K <= 25 for 5x5 windows; global
+# pooling sums up to 64 terms per partial and then folds 6 times. 4e-6 of the |terms| average (plus
+# a tiny absolute floor for all-zero windows) covers both with margin.
+RTOL_AVG = 4e-6
+ATOL_AVG = 1e-7
+
+
+def exact(got, want, what="max pool"):
     """A max is one of its inputs: no tolerance, NaN exactly where expected."""
     got, want = np.asarray(got), np.asarray(want)
     assert got.dtype == np.float32 and got.shape == want.shape, (what, got.dtype, got.shape, want.shape)
     assert (np.isnan(got) == np.isnan(want)).all(), "%s: NaN positions differ" % what
     assert np.array_equal(got, want.astype(np.float32), equal_nan=True), "%s: values differ" % what
+
+
+def close_avg(got, want, magnitude, what="avg pool"):
+    """got vs want within RTOL_AVG of `magnitude` (the same average taken over |x|); NaN and +-inf
+    exactly where expected."""
+    got, want = np.asarray(got), np.asarray(want, np.float64)
+    assert got.dtype == np.float32 and got.shape == want.shape, (what, got.dtype, got.shape, want.shape)
+    assert (np.isnan(got) == np.isnan(want)).all(), "%s: NaN positions differ" % what
+    inf = np.isinf(want)
+    assert np.array_equal(got[inf], want[inf]), "%s: infinities differ" % what
+    assert not np.isinf(got[~inf]).any(), "%s: unexpected infinity" % what
+    fin = np.isfinite(want)
+    err = np.abs(got[fin].astype(np.float64) - want[fin])
+    bound = ATOL_AVG + RTOL_AVG * np.abs(np.asarray(magnitude, np.float64)[fin])
+    bad = err > bound
+    assert not bad.any(), "%s: %d of %d off, max err %.3g (bound %.3g)" % (
+        what, bad.sum(), bad.size, err.max(), bound[np.argmax(err - bound)])
+
+
+def torch_call(fn, x, *args, **kw):
+    torch = pytest.importorskip("torch")
+    return getattr(torch.nn.functional, fn)(torch.from_numpy(np.ascontiguousarray(x)), *args, **kw).numpy()
+
+
+_exact = exact
 
 
 def _torch_pool(x, k, s, p, d, ceil_mode):
@@ -262,3 +300,38 @@ def test_max_pool2d_ceil_mode_drops_window_starting_in_right_padding(isa, rng):
     assert y0.shape == (1, 13, 3, 3)
     assert ops.max_pool2d(x, 2, 2, 0, ceil_mode=False).shape == (1, 13, 2, 2)
     _exact(y0, _torch_pool(x, 2, 2, 0, 1, True), "vs torch")
+
+
+# ------------------------------------------------- max_pool2d row kernel: interior runs and edges
+
+@pytest.mark.parametrize("c", [1, 3, 13, 16, 17, 33, 64, 65, 129])
+@pytest.mark.parametrize("args", [(2, 2, 0, 1, False), (3, 2, 1, 1, False), (2, 2, 1, 1, True),
+                                  (3, 1, 1, 1, False), (1, 1, 0, 1, False), ((3, 2), (2, 1), (1, 0), 1, True),
+                                  (3, 2, 1, 2, False), (4, 3, 2, 1, True)], ids=str)
+def test_max_pool2d_row_kernel(isa, rng, c, args):
+    """A row of output pixels per micro-kernel call: the unclipped run in one call (the unrolled
+    2x2 and 3x3 windows, or the generic one), the clipped edge windows one by one; channel counts
+    below, at and above the vector width and the four-vector block."""
+    for n, h, w in [(1, 9, 17), (7, 4, 6), (1, 1, 1)]:
+        k = args[0] if isinstance(args[0], tuple) else (args[0], args[0])
+        if any(ref.pool_out_extent(sz, kk, ss, pp, args[3], args[4]) < 1 for sz, kk, ss, pp in
+               zip((h, w), k, args[1] if isinstance(args[1], tuple) else (args[1],) * 2,
+                   args[2] if isinstance(args[2], tuple) else (args[2],) * 2)):
+            continue
+        x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+        x.reshape(-1)[::53] = np.nan
+        y = ops.max_pool2d(x, *args)
+        assert_ran(isa)
+        exact(y, _torch_pool(x, *args), "vs torch %s" % ((n, c, h, w),))
+
+
+def test_max_pool2d_same_on_every_isa(rng):
+    x = rng.standard_normal((3, 37, 23, 29)).astype(np.float32)
+    x.reshape(-1)[::41] = np.nan
+    ys = []
+    for isa in available_isas():
+        with force_isa(isa):
+            ys.append(ops.max_pool2d(x, 3, 2, 1))
+            assert_ran(isa)
+    for y in ys[1:]:
+        exact(y, ys[0], "max_pool2d across ISAs")

@@ -1,11 +1,8 @@
-/* pool2d.c: max_pool2d driver on NHWC: gathers the valid taps of each window for the micro-kernel. */
-#include "../kernels.h"
+/* pool2d.c: max_pool2d / avg_pool2d drivers on NHWC: a row of output pixels per micro-kernel call. */
+#include "pool_kernels.h"
 
 #include <math.h>
 
-/* Taps handed to the micro-kernel at once; longer windows (9x9 = 81) are chained through the output:
- * the running max becomes tap 0 of the next chunk. */
-#define TAP_CHUNK 64
 /* Below this many tap reads (floats), one thread: waking the second costs more than the op. */
 #define PAR_MIN_FLOATS 65536
 
@@ -25,52 +22,124 @@ static void valid_range(size_t o, size_t s, size_t k, size_t dil, size_t pad, si
     *hi = b;
 }
 
+/* Output columns [*a, *b) whose whole window lies inside the input (no clipping): the run one
+ * micro-kernel call covers. Columns outside it are the clipped edges, done one at a time. */
+static void interior(size_t ow, size_t s, size_t k, size_t dil, size_t pad, size_t size, size_t *a,
+                     size_t *b) {
+    const size_t span = dil * (k - 1); /* last tap's offset from the first */
+    size_t lo = (pad + s - 1) / s, hi = size + pad >= span + 1 ? (size + pad - span - 1) / s + 1 : 0;
+    if (hi > ow) hi = ow;
+    if (lo > hi) lo = hi;
+    *a = lo;
+    *b = hi;
+}
+
 // x: (n, h, w, c), y: (n, oh, ow, c), both contiguous
 fn_status fn_maxpool2d_nhwc(const fn_kernels *k, const fn_pool2d_desc *d, size_t n, size_t h,
                             size_t w, size_t c, size_t oh, size_t ow, const float *x, float *y,
                             int nthreads) {
     if (d->sh == 0 || d->sw == 0 || d->kh == 0 || d->kw == 0 || d->dh == 0 || d->dw == 0) return FN_ERR_ARG;
+    const fn_pool_kernels *pk = fn_pool_kernels_for(k->isa);
     if (nthreads < 1) nthreads = 1;
     const size_t rows = n * oh;
     if (rows * ow * c * d->kh * d->kw < PAR_MIN_FLOATS) nthreads = 1;
-    /* A task is one output row (batch b, row oy); the valid kernel rows are found once per row, the
-     * valid columns once per pixel, with no per-tap bounds checks. Taps go in torch's scan order
-     * (row-major), which decides between equal values (0.0 vs -0.0) the same way. Each output is
-     * computed alone from its own taps, so the result never depends on nthreads. */
+    size_t ia, ib;
+    interior(ow, d->sw, d->kw, d->dw, d->pad_left, w, &ia, &ib);
+    const size_t xs = d->sw * c, rs = d->dh * w * c, cs = d->dw * c;
+    /* A task is one output row (batch b, row oy): its valid kernel rows are found once, the interior
+     * run of unclipped windows is one micro-kernel call, the clipped edge windows one call each.
+     * Taps go in torch's scan order (row-major), which decides between equal values (0.0 vs -0.0)
+     * the same way. Each output is computed alone from its own taps: no dependence on nthreads. */
 #pragma omp parallel for schedule(static) num_threads(nthreads)
     for (size_t r = 0; r < rows; r++) {
         const size_t b = r / oh, oy = r % oh;
+        float *yr = y + r * ow * c;
         size_t ky0, ky1;
         valid_range(oy, d->sh, d->kh, d->dh, d->pad_top, h, &ky0, &ky1);
-        /* x row of kernel row ky: xb + ky * dstep (iy = oy*sh + ky*dh - pad_top, never negative here) */
-        const float *xb = ky0 < ky1 ? x + (b * h + (oy * d->sh + ky0 * d->dh - d->pad_top)) * w * c : x;
-        const size_t dstep = d->dh * w * c;
-        const float *taps[TAP_CHUNK];
+        if (ky0 == ky1) {
+            /* no input under the window: only dilation does that with padding <= k/2, and torch
+             * answers -inf (the max of nothing) */
+            for (size_t j = 0; j < ow * c; j++) yr[j] = -INFINITY;
+            continue;
+        }
+        /* input row of kernel row ky0 (iy = oy*sh + ky0*dh - pad_top, never negative here) */
+        const float *xr = x + (b * h + (oy * d->sh + ky0 * d->dh - d->pad_top)) * w * c;
+        const size_t khv = ky1 - ky0;
         for (size_t ox = 0; ox < ow; ox++) {
-            float *out = y + (r * ow + ox) * c;
+            if (ox == ia && ia < ib) {
+                pk->maxpool_row(ib - ia, khv, d->kw, c, xr + (ia * d->sw - d->pad_left) * c, xs, rs, cs,
+                                yr + ia * c);
+                ox = ib - 1;
+                continue;
+            }
             size_t kx0, kx1;
             valid_range(ox, d->sw, d->kw, d->dw, d->pad_left, w, &kx0, &kx1);
-            size_t nt = 0, started = 0;
-            if (kx0 < kx1 && ky0 < ky1) {
-                const size_t ix0 = ox * d->sw + kx0 * d->dw - d->pad_left;
-                for (size_t ky = ky0; ky < ky1; ky++) {
-                    const float *p = xb + (ky - ky0) * dstep + ix0 * c;
-                    for (size_t kx = kx0; kx < kx1; kx++, p += d->dw * c) {
-                        taps[nt++] = p;
-                        if (nt == TAP_CHUNK) {
-                            k->maxpool(nt, c, taps, out);
-                            started = 1;
-                            taps[0] = out;
-                            nt = 1;
-                        }
-                    }
-                }
+            if (kx0 == kx1) {
+                for (size_t j = 0; j < c; j++) yr[ox * c + j] = -INFINITY;
+                continue;
             }
-            if (nt > started) k->maxpool(nt, c, taps, out);
-            else if (!started)
-                /* no input under the window: only dilation does that with padding <= k/2, and torch
-                 * answers -inf (the max of nothing) */
-                for (size_t j = 0; j < c; j++) out[j] = -INFINITY;
+            const size_t ix0 = ox * d->sw + kx0 * d->dw - d->pad_left;
+            pk->maxpool_row(1, khv, kx1 - kx0, c, xr + ix0 * c, xs, rs, cs, yr + ox * c);
+        }
+    }
+    return FN_OK;
+}
+
+/* torch's divisor for one axis: (window clipped to the padded input) if count_include_pad, else
+ * (window clipped to the input) = the valid count. */
+static size_t axis_count(size_t o, size_t s, size_t k, size_t p0, size_t p1, size_t size, int incl,
+                         size_t valid) {
+    if (!incl) return valid;
+    const size_t start = o * s, end = start + k < size + p0 + p1 ? start + k : size + p0 + p1;
+    return end - start; /* in padded coordinates; start < size + p0 by the output-size rule */
+}
+
+// x: (n, h, w, c), y: (n, oh, ow, c), both contiguous
+fn_status fn_avgpool2d_nhwc(const fn_kernels *k, const fn_avgpool2d_desc *d, size_t n, size_t h,
+                            size_t w, size_t c, size_t oh, size_t ow, const float *x, float *y,
+                            int nthreads) {
+    if (d->sh == 0 || d->sw == 0 || d->kh == 0 || d->kw == 0) return FN_ERR_ARG;
+    const fn_pool_kernels *pk = fn_pool_kernels_for(k->isa);
+    if (nthreads < 1) nthreads = 1;
+    const size_t rows = n * oh;
+    if (rows * ow * c * d->kh * d->kw < PAR_MIN_FLOATS) nthreads = 1;
+    size_t ia, ib;
+    interior(ow, d->sw, d->kw, 1, d->pad_left, w, &ia, &ib);
+    const size_t xs = d->sw * c, rs = w * c, cs = c;
+    const int incl = d->count_include_pad;
+    const float over = (float)d->divisor_override;
+    /* Tasks and order as in max pooling; the sum's order is fixed by the micro-kernel (fn_pool.h). */
+#pragma omp parallel for schedule(static) num_threads(nthreads)
+    for (size_t r = 0; r < rows; r++) {
+        const size_t b = r / oh, oy = r % oh;
+        float *yr = y + r * ow * c;
+        size_t ky0, ky1;
+        valid_range(oy, d->sh, d->kh, 1, d->pad_top, h, &ky0, &ky1);
+        const size_t khv = ky1 - ky0;
+        if (khv == 0) { /* cannot happen with padding <= k/2 and torch's output size; torch writes 0 */
+            for (size_t j = 0; j < ow * c; j++) yr[j] = 0.0f;
+            continue;
+        }
+        const size_t ch = axis_count(oy, d->sh, d->kh, d->pad_top, d->pad_bottom, h, incl, khv);
+        const float *xr = x + (b * h + (oy * d->sh + ky0 - d->pad_top)) * w * c;
+        for (size_t ox = 0; ox < ow; ox++) {
+            if (ox == ia && ia < ib) {
+                const float div = d->divisor_override ? over : (float)(ch * d->kw);
+                pk->avgpool_row(ib - ia, khv, d->kw, c, xr + (ia * d->sw - d->pad_left) * c, xs, rs, cs,
+                                div, 1.0f, yr + ia * c);
+                ox = ib - 1;
+                continue;
+            }
+            size_t kx0, kx1;
+            valid_range(ox, d->sw, d->kw, 1, d->pad_left, w, &kx0, &kx1);
+            if (kx0 == kx1) {
+                for (size_t j = 0; j < c; j++) yr[ox * c + j] = 0.0f;
+                continue;
+            }
+            const size_t cw = axis_count(ox, d->sw, d->kw, d->pad_left, d->pad_right, w, incl, kx1 - kx0);
+            const float div = d->divisor_override ? over : (float)(ch * cw);
+            const size_t ix0 = ox * d->sw + kx0 - d->pad_left;
+            pk->avgpool_row(1, khv, kx1 - kx0, c, xr + ix0 * c, xs, rs, cs, div, 1.0f, yr + ox * c);
         }
     }
     return FN_OK;
