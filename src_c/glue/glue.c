@@ -1,0 +1,59 @@
+/* glue.c: portable glue micro-kernels (binary op, copy/fill, row resampling), the spec of the wide ones. */
+#include "glue_kernels.h"
+
+#include <string.h>
+
+/* a + alpha*b with one rounding of the sum, like the wide kernels' FMA (the float product is exact
+ * in double); alpha == 1 gives the plain float sum. */
+static inline float bin1(int op, float a, float b, float alpha) {
+    if (op == FN_BIN_MUL) return a * b;
+    if (op == FN_BIN_RADD) return (float)((double)a * alpha + b);
+    return (float)((double)b * alpha + a);
+}
+
+void fn_f32_binary__scalar(int op, size_t n, const float *a, const float *b, float alpha,
+                           const fn_act *act, float *y) {
+    for (size_t i = 0; i < n; i++) y[i] = fn_apply_act_scalar(bin1(op, a[i], b[i], alpha), act);
+}
+
+void fn_f32_binary_rows__scalar(int op, size_t rows, size_t n, const float *a, const float *b,
+                                float alpha, const fn_act *act, float *y) {
+    for (size_t r = 0; r < rows; r++, a += n, y += n) {
+        const float s = b[r];
+        for (size_t i = 0; i < n; i++) y[i] = fn_apply_act_scalar(bin1(op, a[i], s, alpha), act);
+    }
+}
+
+void fn_f32_copy__scalar(size_t n, const float *x, float *y) { memcpy(y, x, n * sizeof(float)); }
+
+void fn_f32_fill__scalar(size_t n, float v, float *y) {
+    for (size_t i = 0; i < n; i++) y[i] = v;
+}
+
+void fn_f32_dup2__scalar(size_t n, const float *x, float *y) {
+    for (size_t i = 0; i < n; i++) y[2 * i] = y[2 * i + 1] = x[i];
+}
+
+void fn_f32_gather__scalar(size_t n, const float *x, const int32_t *ix, float *y) {
+    for (size_t i = 0; i < n; i++) y[i] = x[ix[i]];
+}
+
+void fn_f32_bilinear_row__scalar(size_t n, size_t w, const float *r0, const float *r1, float w0, float w1,
+                                 const int32_t *i0, const int32_t *i1, const float *l0,
+                                 const float *l1, float *y) {
+    (void)w;
+    for (size_t o = 0; o < n; o++) {
+        const float t0 = l0[o] * r0[i0[o]] + l1[o] * r0[i1[o]];
+        const float t1 = l0[o] * r1[i0[o]] + l1[o] * r1[i1[o]];
+        y[o] = w0 * t0 + w1 * t1;
+    }
+}
+
+void fn_f32_lerp2d__scalar(size_t c, const float *p00, const float *p01, const float *p10,
+                           const float *p11, float w0, float w1, float l0, float l1, float *y) {
+    for (size_t j = 0; j < c; j++) {
+        const float t0 = l0 * p00[j] + l1 * p01[j];
+        const float t1 = l0 * p10[j] + l1 * p11[j];
+        y[j] = w0 * t0 + w1 * t1;
+    }
+}
