@@ -77,6 +77,28 @@ cdef extern from "fastnorm.h" nogil:
         FN_OP_NCHW_TO_NHWC
         FN_OP_NHWC_TO_NCHW
         FN_OP_COPY
+        FN_OP_GROUP_NORM
+        FN_OP_INTERP2D
+
+    # family structs as the plan records hold them (Cython names differ from the families' own
+    # declarations in their .pxi files; the C types are the same)
+    ctypedef struct plan_act_params "fn_act_params":
+        float lo, hi, slope, alpha, scale, input_scale, beta, threshold
+    ctypedef struct plan_avg_desc "fn_avgpool2d_desc":
+        size_t kh, kw, sh, sw
+        size_t pad_top, pad_left, pad_bottom, pad_right
+        int count_include_pad
+        long divisor_override
+    ctypedef struct plan_interp_tables "fn_interp_tables":
+        const int *iy0
+        const int *iy1
+        const int *ix0
+        const int *ix1
+        const float *ly0
+        const float *ly1
+        const float *lx0
+        const float *lx1
+    size_t plan_group_norm_nhwc_scratch_bytes "fn_group_norm_nhwc_scratch_bytes"(size_t n, size_t hw, size_t c)
 
     ctypedef struct fn_op:
         int type
@@ -90,6 +112,21 @@ cdef extern from "fastnorm.h" nogil:
         fn_act act
         const float *weights
         const float *weights2
+        int kind
+        size_t groups
+        double eps
+        plan_act_params actp
+        plan_avg_desc avg
+        Py_ssize_t pads[4]
+        float value
+        plan_interp_tables interp
+        size_t bndim
+        size_t bshape[8]
+        Py_ssize_t bsa[8]
+        Py_ssize_t bsb[8]
+        const int *ins
+        const size_t *inner_sizes
+        size_t nins
 
     fn_status fn_plan_run(const fn_kernels *k, const fn_op *ops, size_t nops, float *const *bufs,
                           void *scratch, size_t scratch_bytes, int nthreads)

@@ -55,10 +55,72 @@ cdef class CPlan:
                 wv = r["weights2"]
                 self.keep.append(r["weights2"])
                 op.weights2 = &wv[0]
+            self._family_fields(i, op, r)
             if op.type == FN_OP_CONV2D and op.weights != NULL:
                 if <size_t>len(r["weights"]) != fn_conv2d_packed_floats(k, &op.conv):
                     raise ValueError("plan record %d: packed weights do not fit ISA %s" % (i, k.name.decode()))
         self.nops = len(records)
+
+    cdef int _family_fields(self, Py_ssize_t i, fn_op *op, dict r) except -1:
+        """Fields of the op-family records; arrays they point into are kept alive in self.keep."""
+        cdef const int[::1] iv
+        cdef const size_t[::1] sv
+        cdef const float[::1] fv
+        op.kind = r.get("kind", 0)
+        op.groups = r.get("groups", 0)
+        op.eps = r.get("eps", 0.0)
+        if "actp" in r:
+            (op.actp.lo, op.actp.hi, op.actp.slope, op.actp.alpha, op.actp.scale, op.actp.input_scale,
+             op.actp.beta, op.actp.threshold) = r["actp"]
+        if "avg" in r:
+            (op.avg.kh, op.avg.kw, op.avg.sh, op.avg.sw, op.avg.pad_top, op.avg.pad_left,
+             op.avg.pad_bottom, op.avg.pad_right, op.avg.count_include_pad,
+             op.avg.divisor_override) = r["avg"]
+        if "pads" in r:
+            op.pads[0], op.pads[1], op.pads[2], op.pads[3] = r["pads"]
+            op.value = r.get("value", 0.0)
+        if "binary" in r:
+            shape, sa, sb = r["binary"]
+            if not (1 <= len(shape) <= 8 and len(sa) == len(shape) == len(sb)):
+                raise ValueError("plan record %d: binary broadcast of %d dims" % (i, len(shape)))
+            op.bndim = len(shape)
+            for d in range(len(shape)):
+                op.bshape[d], op.bsa[d], op.bsb[d] = shape[d], sa[d], sb[d]
+            if not (0 <= op.in2 < self.nbufs):
+                raise ValueError("plan record %d: binary op needs a second input buffer" % i)
+        if "cat" in r:
+            ins, inner = r["cat"]
+            ins = np.ascontiguousarray(ins, dtype=np.intc)
+            inner = np.ascontiguousarray(inner, dtype=np.uintp)
+            if len(ins) != len(inner) or len(ins) < 1 or len(ins) > 256:
+                raise ValueError("plan record %d: cat of %d inputs" % (i, len(ins)))
+            if ins.min() < 0 or ins.max() >= self.nbufs:
+                raise ValueError("plan record %d: cat input buffer out of range" % i)
+            self.keep += [ins, inner]
+            iv = ins
+            sv = inner
+            op.ins = &iv[0]
+            op.inner_sizes = &sv[0]
+            op.nins = len(ins)
+        if "interp" in r:
+            # iy0 iy1 ix0 ix1 (int32), ly0 ly1 lx0 lx1 (float32)
+            tabs = ([np.ascontiguousarray(t, dtype=np.intc) for t in r["interp"][:4]]
+                    + [np.ascontiguousarray(t, dtype=np.float32) for t in r["interp"][4:]])
+            if len(tabs) != 8 or any(len(t) != n for t, n in zip(tabs, [op.oh] * 2 + [op.ow] * 2 + [op.oh] * 2 + [op.ow] * 2)):
+                raise ValueError("plan record %d: interpolation tables do not fit the output" % i)
+            for t, lim in zip(tabs[:4], (op.h, op.h, op.w, op.w)):
+                if len(t) and (t.min() < 0 or t.max() >= lim):
+                    raise ValueError("plan record %d: interpolation index out of range" % i)
+            self.keep += tabs
+            iv = tabs[0]; op.interp.iy0 = &iv[0]
+            iv = tabs[1]; op.interp.iy1 = &iv[0]
+            iv = tabs[2]; op.interp.ix0 = &iv[0]
+            iv = tabs[3]; op.interp.ix1 = &iv[0]
+            fv = tabs[4]; op.interp.ly0 = &fv[0]
+            fv = tabs[5]; op.interp.ly1 = &fv[0]
+            fv = tabs[6]; op.interp.lx0 = &fv[0]
+            fv = tabs[7]; op.interp.lx1 = &fv[0]
+        return 0
 
     def __dealloc__(self):
         free(self.ops)
@@ -70,6 +132,10 @@ cdef class CPlan:
             if self.ops[i].type == FN_OP_CONV2D:
                 sb = fn_conv2d_scratch_bytes(k, &self.ops[i].conv, self.ops[i].n, self.ops[i].h,
                                              self.ops[i].w, nthreads)
+                best = max(best, sb)
+            elif self.ops[i].type == FN_OP_GROUP_NORM:
+                sb = plan_group_norm_nhwc_scratch_bytes(self.ops[i].n, self.ops[i].h * self.ops[i].w,
+                                                        self.ops[i].c)
                 best = max(best, sb)
         return best
 

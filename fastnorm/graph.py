@@ -203,7 +203,11 @@ def _shape_linear(node, shapes, weights):
 
 
 def _shape_batch_norm(node, shapes, weights):
-    _arity(node, shapes, 3, 5, (None, 1, 1, 1, 1))
+    batch_stats = node.attrs.get("batch_stats", False)
+    if not isinstance(batch_stats, bool):
+        raise ValueError("node %r: batch_stats must be a boolean, got %r" % (node.name, batch_stats))
+    # with batch statistics the running mean/var inputs are "" (unused)
+    _arity(node, shapes, 1 if batch_stats else 3, 5, (None, 1, 1, 1, 1))
     _check_act(node)
     x = shapes[0]
     if len(x) < 2:

@@ -15,6 +15,8 @@ from fastnorm.errors import UnsupportedError
 from fastnorm.graph import act_tuple, infer_shapes
 
 OP_CONV2D, OP_SCALE_SHIFT, OP_ACT, OP_MAXPOOL2D, OP_TO_NHWC, OP_TO_NCHW, OP_COPY = 1, 2, 3, 4, 5, 6, 7
+(OP_ACTK, OP_PRELU, OP_SOFTMAX, OP_GROUP_NORM, OP_LAYER_NORM, OP_BINARY, OP_CAT, OP_AVGPOOL2D,
+ OP_ADAPTIVE_POOL2D, OP_PAD2D, OP_INTERP2D, OP_CHANNEL_SHUFFLE, OP_PIXEL_SHUFFLE) = range(8, 21)
 ALIGN = 16  # floats: 64-byte aligned buffers in the arena
 
 
@@ -95,6 +97,39 @@ class Plan:
                 self._emit(None, type=OP_COPY, **{"in": b, "out": out}, n=int(np.prod(shape)))
         self._retarget_output_copies(graph_outputs)
 
+    def _const_buf(self, array):
+        """A buffer bound to a weight array (an operand of add/mul), passed like an input."""
+        a = np.ascontiguousarray(array, np.float32)
+        b = self._new_buf(a.size)
+        self.buf_external[b] = ("const", a)
+        return b
+
+    def _nhwc(self, node, value, loc):
+        """Buffer of a 4D image value in NHWC, converting a plain NCHW one (once) if needed."""
+        b, layout = loc[value]
+        if layout == "nhwc":
+            return b
+        shape = self.shapes[value]
+        if layout != "plain" or len(shape) != 4:
+            raise UnsupportedError("node %r: expects a 4D image, got %s of shape %s"
+                                   % (node.name, layout, list(shape)))
+        n, c, h, w = shape
+        nb = self._new_buf(n * c * h * w)
+        self._emit(None, type=OP_TO_NHWC, **{"in": b, "out": nb}, n=n, c=c, h=h, w=w)
+        loc[value] = (nb, "nhwc")
+        return nb
+
+    def _plain(self, node, value, loc):
+        """Buffer of a value in its logical (NCHW, row-major) layout, converting if needed."""
+        b, layout = loc[value]
+        if layout == "plain":
+            return b
+        n, c, h, w = self._flat_src[value] if layout == "flat_hwc" else self.shapes[value]
+        nb = self._new_buf(n * c * h * w)
+        self._emit(None, type=OP_TO_NCHW, **{"in": b, "out": nb}, n=n, c=c, h=h, w=w)
+        loc[value] = (nb, "plain")
+        return nb
+
     def _emit(self, node, **rec):
         self.records.append(rec)
         self.node_of_record.append(node.name if node is not None else None)
@@ -106,7 +141,7 @@ class Plan:
             if r["type"] == OP_COPY and self.buf_external[r["out"]] is not None:
                 src = r["in"]
                 readers = [j for j, q in enumerate(self.records)
-                           if src in (q.get("in"), q.get("in2"))]
+                           if src in _buffers_of(q) and q.get("out") != src]
                 writers = [j for j, q in enumerate(self.records) if q.get("out") == src]
                 if (readers == [i] and len(writers) == 1 and self.buf_external[src] is None
                         and self.records[writers[0]]["type"] != OP_COPY):
@@ -122,10 +157,7 @@ class Plan:
         nb = len(self.buf_sizes)
         first, last = [None] * nb, [None] * nb
         for i, r in enumerate(self.records):
-            for key in ("in", "in2", "out"):
-                b = r.get(key, -1)
-                if b is None or b < 0:
-                    continue
+            for b in _buffers_of(r):
                 first[b] = i if first[b] is None else first[b]
                 last[b] = i
         order = sorted((b for b in range(nb) if self.buf_external[b] is None and first[b] is not None),
@@ -154,6 +186,9 @@ class Plan:
         outputs = {}
         for name, b in self.input_bufs.items():
             external[b] = feeds[name]
+        for b, ext in enumerate(self.buf_external):
+            if ext is not None and ext[0] == "const":
+                external[b] = ext[1]
         for name, b in self.output_bufs.items():
             outputs[name] = external[b] = np.empty(self.output_shapes[name], np.float32)
         try:
@@ -176,11 +211,17 @@ class Plan:
         return outputs
 
 
+def _buffers_of(rec):
+    """Every buffer a record reads or writes."""
+    bufs = [rec.get(k, -1) for k in ("in", "in2", "out")]
+    if "cat" in rec:
+        bufs += list(rec["cat"][0])
+    return [b for b in bufs if b is not None and b >= 0]
+
+
 # ---------------------------------------------------------------------------------- lowerings
 def _lower_conv2d(plan, node, graph, loc, cache):
-    b, layout = loc[node.inputs[0]]
-    if layout != "nhwc":
-        raise UnsupportedError("node %r: conv2d input must be a 4D image tensor" % node.name)
+    b = plan._nhwc(node, node.inputs[0], loc)
     n, c, h, w = plan.shapes[node.inputs[0]]
     _, cout, oh, ow = plan.shapes[node.outputs[0]]
     wt = graph.weights[node.inputs[1]]
@@ -194,9 +235,7 @@ def _lower_conv2d(plan, node, graph, loc, cache):
     out = plan._new_buf(n * oh * ow * cout)
     res = -1
     if a.get("residual"):
-        res, res_layout = loc[node.inputs[3]]
-        if res_layout != "nhwc":
-            raise UnsupportedError("node %r: residual input must be a 4D image tensor" % node.name)
+        res = plan._nhwc(node, node.inputs[3], loc)
     plan._emit(node, type=OP_CONV2D, **{"in": b, "in2": res, "out": out}, n=n, h=h, w=w, c=c, oh=oh,
                ow=ow, conv=desc, act=act_tuple(a.get("act")), weights=packed)
     loc[node.outputs[0]] = (out, "nhwc")
@@ -233,6 +272,8 @@ def _lower_linear(plan, node, graph, loc, cache):
 
 
 def _lower_batch_norm(plan, node, graph, loc, cache):
+    if node.attrs.get("batch_stats"):
+        return _lower_group_norm(plan, node, graph, loc, cache)
     b, layout = loc[node.inputs[0]]
     shape = plan.shapes[node.inputs[0]]
     c = shape[1]
@@ -268,9 +309,7 @@ def _lower_act(plan, node, graph, loc, cache):
 
 
 def _lower_max_pool2d(plan, node, graph, loc, cache):
-    b, layout = loc[node.inputs[0]]
-    if layout != "nhwc":
-        raise UnsupportedError("node %r: max_pool2d input must be a 4D image tensor" % node.name)
+    b = plan._nhwc(node, node.inputs[0], loc)
     n, c, h, w = plan.shapes[node.inputs[0]]
     _, _, oh, ow = plan.shapes[node.outputs[0]]
     a = node.attrs
@@ -298,6 +337,290 @@ def _lower_flatten(plan, node, graph, loc, cache):
         loc[node.outputs[0]] = (b, "plain")      # row-major reshape: same memory
 
 
+def _opt_weight(graph, node, i):
+    v = node.inputs[i] if len(node.inputs) > i else ""
+    return np.ascontiguousarray(graph.weights[v], np.float32) if v else None
+
+
+def _gamma_beta(graph, node, first, count):
+    """gamma and beta as the norm drivers take them: both or neither (ones/zeros for a missing one)."""
+    g, b = _opt_weight(graph, node, first), _opt_weight(graph, node, first + 1)
+    if g is None and b is None:
+        return None, None
+    return (g if g is not None else np.ones(count, np.float32),
+            b if b is not None else np.zeros(count, np.float32))
+
+
+def _lower_group_norm(plan, node, graph, loc, cache):
+    """group_norm, instance_norm (input statistics) and batch_norm with batch statistics: one NHWC
+    driver; batch statistics are per-channel groups over every pixel of every sample (n = 1)."""
+    shape = plan.shapes[node.inputs[0]]
+    c = shape[1]
+    act = act_tuple(node.attrs.get("act"))
+    eps = float(node.attrs.get("eps", 1e-5))
+    if node.op == "instance_norm" and not node.attrs.get("use_input_stats", True):
+        # running statistics: a per-channel scale/shift like eval BatchNorm
+        b = plan._nhwc(node, node.inputs[0], loc) if len(shape) == 4 else loc[node.inputs[0]][0]
+        scale, shift = cache.get((node.name, "in_running"), lambda: _C.bnorm_prepare(
+            _opt_weight(graph, node, 1), _opt_weight(graph, node, 2), _opt_weight(graph, node, 3),
+            _opt_weight(graph, node, 4), eps))
+        if len(shape) != 4:
+            raise UnsupportedError("node %r: instance_norm expects a 4D image" % node.name)
+        out = plan._new_buf(int(np.prod(shape)))
+        plan._emit(node, type=OP_SCALE_SHIFT, **{"in": b, "out": out}, outer=shape[0] * shape[2] * shape[3],
+                   c=c, inner=1, act=act, weights=scale, weights2=shift)
+        loc[node.outputs[0]] = (out, "nhwc")
+        return
+    first = {"group_norm": 1, "instance_norm": 3, "batch_norm": 3}[node.op]
+    gamma, beta = cache.get((node.name, "gamma_beta"), lambda: _gamma_beta(graph, node, first, c))
+    if len(shape) == 4:
+        b = plan._nhwc(node, node.inputs[0], loc)
+        n, hw = shape[0], shape[2] * shape[3]
+        layout = "nhwc"
+    elif len(shape) == 2 and loc[node.inputs[0]][1] == "plain":
+        b, n, hw, layout = loc[node.inputs[0]][0], shape[0], 1, "plain"
+    else:
+        raise UnsupportedError("node %r: %s on a %dD tensor" % (node.name, node.op, len(shape)))
+    groups = {"group_norm": node.attrs.get("num_groups"), "instance_norm": c, "batch_norm": c}[node.op]
+    if node.op == "batch_norm":
+        n, hw = 1, n * hw  # statistics over every sample
+    out = plan._new_buf(int(np.prod(shape)))
+    plan._emit(node, type=OP_GROUP_NORM, **{"in": b, "out": out}, n=n, h=1, w=hw, c=c, groups=groups,
+               eps=eps, act=act, weights=gamma, weights2=beta)
+    loc[node.outputs[0]] = (out, layout)
+
+
+def _lower_layer_norm(plan, node, graph, loc, cache):
+    shape = plan.shapes[node.inputs[0]]
+    eps = float(node.attrs.get("eps", 1e-5 if node.op == "layer_norm" else 1e-6))
+    act = act_tuple(node.attrs.get("act"))
+    b, layout = loc[node.inputs[0]]
+    if node.op == "layer_norm_channels":
+        if len(shape) != 4:
+            raise UnsupportedError("node %r: layer_norm_channels expects a 4D image" % node.name)
+        b = plan._nhwc(node, node.inputs[0], loc)
+        c = shape[1]
+        gamma, beta = cache.get((node.name, "gamma_beta"), lambda: _gamma_beta(graph, node, 1, c))
+        outer, inner, layout = shape[0] * shape[2] * shape[3], c, "nhwc"
+    else:
+        k = node.attrs.get("normalized_ndim", 1)
+        inner = int(np.prod(shape[len(shape) - k:]))
+        outer = int(np.prod(shape[:len(shape) - k]))
+        if layout == "nhwc" and k == 3:
+            # per-sample over (C, H, W): the NHWC slab holds the same values in (H, W, C) order
+            _, c, h, w = shape
+
+            def make():
+                g, bb = _gamma_beta(graph, node, 1, inner)
+                perm = lambda a: None if a is None else np.ascontiguousarray(
+                    a.reshape(c, h, w).transpose(1, 2, 0).reshape(-1))
+                return perm(g), perm(bb)
+            gamma, beta = cache.get((node.name, "gamma_beta_hwc"), make)
+        else:
+            b = plan._plain(node, node.inputs[0], loc)
+            layout = "plain"
+            gamma, beta = cache.get((node.name, "gamma_beta"), lambda: _gamma_beta(graph, node, 1, inner))
+    out = plan._new_buf(int(np.prod(shape)))
+    plan._emit(node, type=OP_LAYER_NORM, **{"in": b, "out": out}, outer=outer, inner=inner, eps=eps,
+               act=act, weights=gamma, weights2=beta)
+    loc[node.outputs[0]] = (out, layout)
+
+
+def _act_params(node):
+    """(kind, fn_act_params tuple) for an elementwise activation node (src_c/act/fn_act.h)."""
+    from fastnorm.ops import _act as A
+    a = node.attrs
+    op = node.op
+    if op == "leaky_relu":
+        return A.K_LEAKY_RELU, A.params(slope=a.get("negative_slope", 0.01))
+    if op in ("elu", "celu"):
+        alpha = float(a.get("alpha", 1.0))
+        return A.K_ELU, A.params(alpha=alpha, input_scale=1.0 / alpha if op == "celu" else 1.0)
+    if op == "selu":
+        return A.K_ELU, A.params(alpha=A.SELU_ALPHA * A.SELU_SCALE, scale=A.SELU_SCALE)
+    if op == "gelu":
+        return (A.K_GELU_TANH if a.get("approximate", "none") == "tanh" else A.K_GELU), A.params()
+    if op == "softplus":
+        return A.K_SOFTPLUS, A.params(beta=a.get("beta", 1.0), threshold=a.get("threshold", 20.0))
+    kinds = {"sigmoid": A.K_SIGMOID, "tanh": A.K_TANH, "silu": A.K_SILU, "hardsigmoid": A.K_HARDSIGMOID,
+             "hardswish": A.K_HARDSWISH, "mish": A.K_MISH}
+    return kinds[op], A.params()
+
+
+def _lower_actk(plan, node, graph, loc, cache):
+    b, layout = loc[node.inputs[0]]
+    size = int(np.prod(plan.shapes[node.inputs[0]]))
+    kind, p = _act_params(node)
+    out = plan._new_buf(size)
+    plan._emit(node, type=OP_ACTK, **{"in": b, "out": out}, n=size, kind=kind, actp=p)
+    loc[node.outputs[0]] = (out, layout)
+    if layout == "flat_hwc":
+        plan._flat_src[node.outputs[0]] = plan._flat_src[node.inputs[0]]
+
+
+def _axis_split(shape, layout, dim):
+    """(outer, len, inner) of logical axis `dim` in the value's physical layout."""
+    phys = shape
+    if layout == "nhwc":
+        phys = (shape[0], shape[2], shape[3], shape[1])
+        dim = {0: 0, 1: 3, 2: 1, 3: 2}[dim]
+    return int(np.prod(phys[:dim])), int(phys[dim]), int(np.prod(phys[dim + 1:]))
+
+
+def _lower_prelu(plan, node, graph, loc, cache):
+    shape = plan.shapes[node.inputs[0]]
+    b, layout = loc[node.inputs[0]]
+    if layout == "flat_hwc":
+        b, layout = plan._plain(node, node.inputs[0], loc), "plain"
+    w = np.ascontiguousarray(graph.weights[node.inputs[1]], np.float32).reshape(-1)
+    c = shape[1] if len(shape) > 1 else 1
+    if w.size == 1:
+        w = cache.get((node.name, "prelu"), lambda: np.full(c, w[0], np.float32))
+    outer, cc, inner = _axis_split(shape, layout, 1) if len(shape) > 1 else (shape[0], 1, 1)
+    out = plan._new_buf(int(np.prod(shape)))
+    plan._emit(node, type=OP_PRELU, **{"in": b, "out": out}, outer=outer, c=cc, inner=inner, weights=w)
+    loc[node.outputs[0]] = (out, layout)
+
+
+def _lower_softmax(plan, node, graph, loc, cache):
+    shape = plan.shapes[node.inputs[0]]
+    b, layout = loc[node.inputs[0]]
+    if layout == "flat_hwc":
+        b, layout = plan._plain(node, node.inputs[0], loc), "plain"
+    dim = node.attrs["dim"] % max(len(shape), 1)
+    outer, ln, inner = _axis_split(shape, layout, dim)
+    out = plan._new_buf(int(np.prod(shape)))
+    plan._emit(node, type=OP_SOFTMAX, **{"in": b, "out": out}, outer=outer, c=ln, inner=inner,
+               kind=int(node.op == "log_softmax"))
+    loc[node.outputs[0]] = (out, layout)
+
+
+def _lower_binary(plan, node, graph, loc, cache):
+    out_shape = plan.shapes[node.outputs[0]]
+    rank = len(out_shape)
+    image = rank == 4 and any(v in loc and loc[v][1] == "nhwc" for v in node.inputs)
+    perm = (0, 2, 3, 1) if image else tuple(range(rank))
+    operands = []
+    for v in node.inputs:
+        shape = plan.shapes[v]
+        if v in graph.weights:
+            b, layout = plan._const_buf(graph.weights[v]), "plain"
+        elif image and len(shape) == 4:
+            b, layout = plan._nhwc(node, v, loc), "nhwc"
+        else:
+            b, layout = plan._plain(node, v, loc), "plain"
+        full = (1,) * (rank - len(shape)) + tuple(shape)
+        # element strides of the logical dims in this operand's memory
+        phys_order = (0, 2, 3, 1) if layout == "nhwc" else tuple(range(rank))
+        strides = [0] * rank
+        step = 1
+        for d in reversed(phys_order):
+            strides[d] = step
+            step *= full[d]
+        strides = [0 if full[d] == 1 and out_shape[d] != 1 else strides[d] for d in range(rank)]
+        operands.append((b, [strides[d] for d in perm]))
+    kind = _C.BIN_ADD if node.op == "add" else _C.BIN_MUL
+    out = plan._new_buf(int(np.prod(out_shape)))
+    plan._emit(node, type=OP_BINARY, **{"in": operands[0][0], "in2": operands[1][0], "out": out},
+               kind=kind, act=act_tuple(node.attrs.get("act")),
+               binary=(tuple(int(out_shape[d]) for d in perm), tuple(operands[0][1]), tuple(operands[1][1])))
+    loc[node.outputs[0]] = (out, "nhwc" if image else "plain")
+
+
+def _lower_cat(plan, node, graph, loc, cache):
+    out_shape = plan.shapes[node.outputs[0]]
+    dim = node.attrs.get("dim", 0) % len(out_shape)
+    image = len(out_shape) == 4 and dim == 1
+    bufs, inner = [], []
+    for v in node.inputs:
+        shape = plan.shapes[v]
+        if image:
+            bufs.append(plan._nhwc(node, v, loc))
+            inner.append(shape[1])
+        else:
+            bufs.append(plan._plain(node, v, loc))
+            inner.append(int(np.prod(shape[dim:])))
+    outer = out_shape[0] * out_shape[2] * out_shape[3] if image else int(np.prod(out_shape[:dim]))
+    out = plan._new_buf(int(np.prod(out_shape)))
+    plan._emit(node, type=OP_CAT, **{"in": bufs[0], "out": out}, outer=outer, cat=(bufs, inner))
+    loc[node.outputs[0]] = (out, "nhwc" if image else "plain")
+
+
+def _lower_pool(plan, node, graph, loc, cache):
+    b = plan._nhwc(node, node.inputs[0], loc)
+    n, c, h, w = plan.shapes[node.inputs[0]]
+    _, _, oh, ow = plan.shapes[node.outputs[0]]
+    out = plan._new_buf(n * oh * ow * c)
+    rec = {"in": b, "out": out}
+    if node.op == "avg_pool2d":
+        a = node.attrs
+        kh, kw = a["kernel"]
+        sh, sw = a.get("stride", a["kernel"])
+        ph, pw = a.get("padding", [0, 0])
+        # the bottom/right padding the output extent implies (ceil_mode may reach past it)
+        pb = max(0, (oh - 1) * sh + kh - h - ph)
+        pr = max(0, (ow - 1) * sw + kw - w - pw)
+        plan._emit(node, type=OP_AVGPOOL2D, **rec, n=n, h=h, w=w, c=c, oh=oh, ow=ow,
+                   avg=(kh, kw, sh, sw, ph, pw, pb, pr, int(a.get("count_include_pad", True)),
+                        int(a.get("divisor_override") or 0)))
+    else:
+        plan._emit(node, type=OP_ADAPTIVE_POOL2D, **rec, n=n, h=h, w=w, c=c, oh=oh, ow=ow,
+                   kind=1 if node.op == "adaptive_avg_pool2d" else 0)
+    loc[node.outputs[0]] = (out, "nhwc")
+
+
+def _lower_pad(plan, node, graph, loc, cache):
+    b = plan._nhwc(node, node.inputs[0], loc)
+    n, c, h, w = plan.shapes[node.inputs[0]]
+    l, r, t, bt = node.attrs["pads"]
+    mode = {"constant": _C.PAD_CONSTANT, "reflect": _C.PAD_REFLECT, "replicate": _C.PAD_REPLICATE}[
+        node.attrs.get("mode", "constant")]
+    out = plan._new_buf(int(np.prod(plan.shapes[node.outputs[0]])))
+    plan._emit(node, type=OP_PAD2D, **{"in": b, "out": out}, n=n, h=h, w=w, c=c, kind=mode,
+               pads=(t, bt, l, r), value=float(node.attrs.get("value", 0.0)))
+    loc[node.outputs[0]] = (out, "nhwc")
+
+
+def _lower_interpolate(plan, node, graph, loc, cache):
+    from fastnorm.ops._glue import _INTERP_MODES
+    b = plan._nhwc(node, node.inputs[0], loc)
+    n, c, h, w = plan.shapes[node.inputs[0]]
+    _, _, oh, ow = plan.shapes[node.outputs[0]]
+    a = node.attrs
+    mode = _INTERP_MODES[a.get("mode", "nearest")]
+    ac = bool(a.get("align_corners")) if a.get("mode") == "bilinear" else False
+    scales = a.get("scale_factor") if a.get("size") is None else [None, None]
+
+    def make():
+        ty = _C.interp_axis(mode, h, oh, -1.0 if scales[0] is None else float(scales[0]), ac)
+        tx = _C.interp_axis(mode, w, ow, -1.0 if scales[1] is None else float(scales[1]), ac)
+        return tuple(ty[:2]) + tuple(tx[:2]) + tuple(ty[2:]) + tuple(tx[2:])
+    tabs = cache.get((node.name, "interp", h, w), make)
+    out = plan._new_buf(n * oh * ow * c)
+    plan._emit(node, type=OP_INTERP2D, **{"in": b, "out": out}, n=n, h=h, w=w, c=c, oh=oh, ow=ow,
+               kind=mode, interp=tabs)
+    loc[node.outputs[0]] = (out, "nhwc")
+
+
+def _lower_shuffle(plan, node, graph, loc, cache):
+    n, c, h, w = plan.shapes[node.inputs[0]]
+    out = plan._new_buf(n * c * h * w)
+    if node.op == "channel_shuffle":
+        b = plan._nhwc(node, node.inputs[0], loc)
+        plan._emit(node, type=OP_CHANNEL_SHUFFLE, **{"in": b, "out": out}, n=n, h=h, w=w, c=c,
+                   groups=node.attrs["groups"])
+        loc[node.outputs[0]] = (out, "nhwc")
+        return
+    b = plan._plain(node, node.inputs[0], loc)
+    r = node.attrs["factor"]
+    inverse = node.op == "pixel_unshuffle"
+    # the driver takes the small extents: output channels and input size for a shuffle
+    cs, hs, ws = (c, h // r, w // r) if inverse else (c // (r * r), h, w)
+    plan._emit(node, type=OP_PIXEL_SHUFFLE, **{"in": b, "out": out}, n=n, c=cs, h=hs, w=ws, groups=r,
+               kind=int(inverse))
+    loc[node.outputs[0]] = (out, "plain")
+
+
 LOWER = {
     "conv2d": _lower_conv2d,
     "linear": _lower_linear,
@@ -306,4 +629,25 @@ LOWER = {
     "clamp": _lower_act,
     "max_pool2d": _lower_max_pool2d,
     "flatten": _lower_flatten,
+    "group_norm": _lower_group_norm,
+    "instance_norm": _lower_group_norm,
+    "layer_norm": _lower_layer_norm,
+    "layer_norm_channels": _lower_layer_norm,
+    "prelu": _lower_prelu,
+    "softmax": _lower_softmax,
+    "log_softmax": _lower_softmax,
+    "add": _lower_binary,
+    "mul": _lower_binary,
+    "cat": _lower_cat,
+    "avg_pool2d": _lower_pool,
+    "adaptive_avg_pool2d": _lower_pool,
+    "adaptive_max_pool2d": _lower_pool,
+    "pad": _lower_pad,
+    "interpolate": _lower_interpolate,
+    "pixel_shuffle": _lower_shuffle,
+    "pixel_unshuffle": _lower_shuffle,
+    "channel_shuffle": _lower_shuffle,
 }
+for _op in ("leaky_relu", "elu", "celu", "selu", "gelu", "softplus", "sigmoid", "tanh", "silu",
+            "hardsigmoid", "hardswish", "mish"):
+    LOWER[_op] = _lower_actk

@@ -151,6 +151,15 @@ void fn_nchw_to_nhwc(size_t n, size_t c, size_t hw, const float *x, float *y, in
 void fn_nhwc_to_nchw(size_t n, size_t c, size_t hw, const float *x, float *y, int nthreads);
 
 /* ------------------------------------------------------------------------------------------------
+ * Op families with their own headers: each declares its drivers and a per-ISA kernel table of its
+ * own (looked up with the fn_kernels' isa), so a family is added without touching the core table.
+ * ---------------------------------------------------------------------------------------------- */
+#include "norm/fn_norm.h"
+#include "act/fn_act.h"
+#include "pool/fn_pool.h"
+#include "glue/fn_glue.h"
+
+/* ------------------------------------------------------------------------------------------------
  * Plan: an array of op records over numbered buffers, run in one call (plan/plan.c).
  * ---------------------------------------------------------------------------------------------- */
 typedef enum {
@@ -161,6 +170,20 @@ typedef enum {
     FN_OP_NCHW_TO_NHWC = 5,
     FN_OP_NHWC_TO_NCHW = 6,
     FN_OP_COPY = 7,
+    /* the op families (images NHWC): */
+    FN_OP_ACTK = 8,             /* fn_act_apply(kind, actp), n elements */
+    FN_OP_PRELU = 9,            /* (outer, c, inner), weights = slopes */
+    FN_OP_SOFTMAX = 10,         /* (outer, c = len, inner), kind = log */
+    FN_OP_GROUP_NORM = 11,      /* NHWC (n, h*w, c), groups, eps, weights/weights2 = gamma/beta */
+    FN_OP_LAYER_NORM = 12,      /* rows: (outer, inner), eps, weights/weights2 = gamma/beta */
+    FN_OP_BINARY = 13,          /* fn_binary(kind, bndim, bshape, bsa, bsb), in op in2 -> out */
+    FN_OP_CAT = 14,             /* fn_cat(outer, nins, ins, inner_sizes) */
+    FN_OP_AVGPOOL2D = 15,       /* NHWC, avg desc */
+    FN_OP_ADAPTIVE_POOL2D = 16, /* NHWC, kind = fn_pool_kind */
+    FN_OP_PAD2D = 17,           /* NHWC (planes = n, e = c), kind = mode, pads, value */
+    FN_OP_INTERP2D = 18,        /* NHWC, kind = mode, interp tables */
+    FN_OP_CHANNEL_SHUFFLE = 19, /* NHWC pixels = n*h*w, c, groups */
+    FN_OP_PIXEL_SHUFFLE = 20,   /* NCHW (n, c, h, w) input extents of the shuffle, groups = r, kind = inverse */
 } fn_op_type;
 
 typedef struct fn_op {
@@ -174,6 +197,20 @@ typedef struct fn_op {
     fn_act act;
     const float *weights;        /* packed conv weights, or scale for SCALE_SHIFT */
     const float *weights2;       /* shift for SCALE_SHIFT */
+    /* op-family fields (see fn_op_type) */
+    int kind;
+    size_t groups;
+    double eps;
+    fn_act_params actp;
+    fn_avgpool2d_desc avg;
+    ptrdiff_t pads[4];           /* top, bottom, left, right */
+    float value;
+    fn_interp_tables interp;
+    size_t bndim, bshape[8];
+    ptrdiff_t bsa[8], bsb[8];
+    const int *ins;              /* CAT: nins buffer ids, inner_sizes floats each */
+    const size_t *inner_sizes;
+    size_t nins;
 } fn_op;
 
 /* bufs[id] is the base pointer of buffer id. scratch is shared by ops that need it (the largest
@@ -181,14 +218,6 @@ typedef struct fn_op {
 fn_status fn_plan_run(const fn_kernels *k, const fn_op *ops, size_t nops, float *const *bufs,
                       void *scratch, size_t scratch_bytes, int nthreads);
 
-/* ------------------------------------------------------------------------------------------------
- * Op families with their own headers: each declares its drivers and a per-ISA kernel table of its
- * own (looked up with the fn_kernels' isa), so a family is added without touching the core table.
- * ---------------------------------------------------------------------------------------------- */
-#include "norm/fn_norm.h"
-#include "act/fn_act.h"
-#include "pool/fn_pool.h"
-#include "glue/fn_glue.h"
 
 /* OpenMP facts for the thread-count policy (0/1 when built without OpenMP). */
 int fn_omp_max_threads(void);

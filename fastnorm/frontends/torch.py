@@ -30,10 +30,10 @@ class _Builder:
         self.value = {}   # fx node -> value name
         self.shape = {}   # value name -> tuple
 
-    def weight(self, name, tensor):
+    def weight(self, name, tensor, flat=False):
         if tensor is None:
             return ""
-        self.weights[name] = _np(tensor)
+        self.weights[name] = _np(tensor).reshape(-1) if flat else _np(tensor)
         return name
 
     def add(self, fx, op, inputs, attrs=None):
@@ -84,8 +84,8 @@ class _Builder:
                                         self.weight(fx.target + ".bias", m.bias)],
                      {"num_groups": int(m.num_groups), "eps": float(m.eps)})
         elif isinstance(m, nn.LayerNorm):
-            self.add(fx, "layer_norm", [xin, self.weight(fx.target + ".weight", m.weight),
-                                        self.weight(fx.target + ".bias", getattr(m, "bias", None))],
+            self.add(fx, "layer_norm", [xin, self.weight(fx.target + ".weight", m.weight, flat=True),
+                                        self.weight(fx.target + ".bias", getattr(m, "bias", None), flat=True)],
                      {"normalized_ndim": len(m.normalized_shape), "eps": float(m.eps)})
         elif isinstance(m, nn.modules.instancenorm._InstanceNorm):
             p = fx.target

@@ -28,7 +28,7 @@ def fold_batchnorm(graph):
     g = m.graph
     shapes = infer_shapes(g, {t.name: tuple(1 if d is None else d for d in t.shape) for t in g.inputs})
     for bn in g.nodes:
-        if bn.op != "batch_norm" or bn.attrs.get("act"):
+        if bn.op != "batch_norm" or bn.attrs.get("act") or bn.attrs.get("batch_stats"):
             continue
         prev = m.absorbing_producer(bn, ("conv2d", "linear"))
         if prev is None or prev.attrs.get("residual") or (

@@ -1,5 +1,9 @@
-"""Fuse relu / clamp into the epilogue of the conv2d, linear or batch_norm before it."""
+"""Fuse relu / clamp into the epilogue of the op before it (conv, linear, add, every normalization)."""
 from fastnorm.passes._merge import Merger
+
+# ops whose kernels apply a clamp epilogue: one read and one write for "op + relu"
+FUSES_ACTIVATION = ("conv2d", "linear", "batch_norm", "group_norm", "instance_norm", "layer_norm",
+                    "layer_norm_channels", "add")
 
 
 def fuse_activations(graph):
@@ -7,7 +11,7 @@ def fuse_activations(graph):
     for n in m.graph.nodes:
         if n.op not in ("relu", "clamp"):
             continue
-        prev = m.absorbing_producer(n, ("conv2d", "linear", "batch_norm"))
+        prev = m.absorbing_producer(n, FUSES_ACTIVATION)
         if prev is None:
             continue
         prev.attrs["act"] = ["relu"] if n.op == "relu" else ["clamp", n.attrs.get("min"), n.attrs.get("max")]
