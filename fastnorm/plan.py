@@ -47,6 +47,7 @@ class Plan:
         self.output_shapes = {t.name: self.shapes[t.name] for t in graph.outputs}
         self._lower(graph, cache)
         self._plan_memory()
+        self._consts = [(b, e[1]) for b, e in enumerate(self.buf_external) if e is not None and e[0] == "const"]
         self.cplan = _C.CPlan(isa, self.records, len(self.buf_sizes))
         self._arenas = []  # free arenas; predict takes one and gives it back, so threads never share
 
@@ -186,9 +187,8 @@ class Plan:
         outputs = {}
         for name, b in self.input_bufs.items():
             external[b] = feeds[name]
-        for b, ext in enumerate(self.buf_external):
-            if ext is not None and ext[0] == "const":
-                external[b] = ext[1]
+        for b, array in self._consts:
+            external[b] = array
         for name, b in self.output_bufs.items():
             outputs[name] = external[b] = np.empty(self.output_shapes[name], np.float32)
         try:
