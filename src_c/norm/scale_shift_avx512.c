@@ -2,6 +2,7 @@
 #include "../kernels.h"
 
 #include <immintrin.h>
+#include <stdint.h>
 
 /* Every element is one FMA then the clamp, in every path (full vectors, masked tails, pattern
  * loop), so a value never depends on where it falls in a vector: the drivers may split work at
@@ -53,6 +54,15 @@ void fn_f32_scale_shift_rows__avx512(size_t rows, size_t n, const float *x, cons
     for (size_t r = 0; r < rows; r++, x += n, y += n) {
         const __m512 s = _mm512_set1_ps(scale[r]), b = _mm512_set1_ps(shift[r]);
         size_t i = 0;
+        /* peel up to 15 floats so the stores below start on a 64-byte line: a zmm access that
+         * straddles two lines costs a second cache access (numpy buffers are 16-byte aligned) */
+        const size_t head = (size_t)((64 - (uintptr_t)y % 64) % 64) / sizeof(float);
+        if (head && head < n && (uintptr_t)y % sizeof(float) == 0) {
+            const __mmask16 k = tail_mask16(head);
+            const __m512 v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, x), s, b);
+            _mm512_mask_storeu_ps(y, k, clamp16(v, clamp, lo, hi));
+            i = head;
+        }
         for (; i + 64 <= n; i += 64) {
             __m512 v0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), s, b);
             __m512 v1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), s, b);
