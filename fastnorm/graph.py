@@ -241,7 +241,8 @@ def pool_out_extent(n, k, s, p, d, ceil_mode):
     return out
 
 
-def _shape_max_pool2d(node, shapes, weights):
+def _pool_window(node, shapes, flags):
+    """Checks shared by the pooling ops; returns the output shape."""
     _arity(node, shapes, 1, 1, (4,))
     n, c, h, w = shapes[0]
     a = node.attrs
@@ -251,13 +252,18 @@ def _shape_max_pool2d(node, shapes, weights):
     dh, dw = _ints(node, "dilation", a.get("dilation", [1, 1]), 2, 1)
     if ph > kh // 2 or pw > kw // 2:
         raise ValueError("node %r: padding %r exceeds half the kernel %r" % (node.name, [ph, pw], [kh, kw]))
+    for k in flags:
+        if not isinstance(a.get(k, False), bool):
+            raise ValueError("node %r: %s must be a boolean, got %r" % (node.name, k, a.get(k)))
     cm = a.get("ceil_mode", False)
-    if not isinstance(cm, bool):
-        raise ValueError("node %r: ceil_mode must be a boolean, got %r" % (node.name, cm))
     oh, ow = pool_out_extent(h, kh, sh, ph, dh, cm), pool_out_extent(w, kw, sw, pw, dw, cm)
     if oh < 1 or ow < 1:
         raise ValueError("node %r: input %dx%d too small for the pooling window" % (node.name, h, w))
     return [(n, c, oh, ow)]
+
+
+def _shape_max_pool2d(node, shapes, weights):
+    return _pool_window(node, shapes, ("ceil_mode",))
 
 
 def _shape_flatten(node, shapes, weights):
@@ -376,24 +382,9 @@ def _shape_softmax(node, shapes, weights):
 
 
 def _shape_avg_pool2d(node, shapes, weights):
-    _arity(node, shapes, 1, 1, (4,))
-    n, c, h, w = shapes[0]
-    a = node.attrs
-    kh, kw = _ints(node, "kernel", a.get("kernel"), 2, 1)
-    sh, sw = _ints(node, "stride", a.get("stride", [kh, kw]), 2, 1)
-    ph, pw = _ints(node, "padding", a.get("padding", [0, 0]), 2, 0)
-    if ph > kh // 2 or pw > kw // 2:
-        raise ValueError("node %r: padding %r exceeds half the kernel %r" % (node.name, [ph, pw], [kh, kw]))
-    for k in ("ceil_mode", "count_include_pad"):
-        if not isinstance(a.get(k, False), bool):
-            raise ValueError("node %r: %s must be a boolean, got %r" % (node.name, k, a.get(k)))
-    if a.get("divisor_override") is not None:
-        _ints(node, "divisor_override", [a["divisor_override"]], 1, 1)
-    cm = a.get("ceil_mode", False)
-    oh, ow = pool_out_extent(h, kh, sh, ph, 1, cm), pool_out_extent(w, kw, sw, pw, 1, cm)
-    if oh < 1 or ow < 1:
-        raise ValueError("node %r: input %dx%d too small for the pooling window" % (node.name, h, w))
-    return [(n, c, oh, ow)]
+    if node.attrs.get("divisor_override") is not None:
+        _ints(node, "divisor_override", [node.attrs["divisor_override"]], 1, 1)
+    return _pool_window(node, shapes, ("ceil_mode", "count_include_pad"))
 
 
 def _shape_adaptive_pool(node, shapes, weights):

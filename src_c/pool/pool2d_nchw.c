@@ -1,36 +1,11 @@
 /* pool2d_nchw.c: max_pool2d / avg_pool2d straight on NCHW planes: one kernel call per run of
  * unclipped windows along an output row, one call per clipped edge window. */
 #include "pool_kernels.h"
+#include "pool_windows.h"
 
 #include <math.h>
 
 #define PAR_MIN_FLOATS 65536
-
-/* As in pool2d.c: kernel offsets with the input index inside [0, size), and the output columns
- * whose whole window is inside. */
-static void valid_range(size_t o, size_t s, size_t k, size_t dil, size_t pad, size_t size, size_t *lo,
-                        size_t *hi) {
-    const size_t start = o * s;
-    size_t a = start >= pad ? 0 : pad - start, b = start >= pad + size ? 0 : pad + size - start;
-    if (dil > 1) {
-        a = (a + dil - 1) / dil;
-        b = (b + dil - 1) / dil;
-    }
-    if (b > k) b = k;
-    if (a > b) a = b;
-    *lo = a;
-    *hi = b;
-}
-
-static void interior(size_t ow, size_t s, size_t k, size_t dil, size_t pad, size_t size, size_t *a,
-                     size_t *b) {
-    const size_t span = dil * (k - 1);
-    size_t lo = (pad + s - 1) / s, hi = size + pad >= span + 1 ? (size + pad - span - 1) / s + 1 : 0;
-    if (hi > ow) hi = ow;
-    if (lo > hi) lo = hi;
-    *a = lo;
-    *b = hi;
-}
 
 // x: (planes, h, w), y: (planes, oh, ow)
 fn_status fn_maxpool2d_nchw(const fn_kernels *k, const fn_pool2d_desc *d, size_t planes, size_t h,
