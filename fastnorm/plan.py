@@ -557,11 +557,9 @@ def _lower_pool(plan, node, graph, loc, cache):
         kh, kw = a["kernel"]
         sh, sw = a.get("stride", a["kernel"])
         ph, pw = a.get("padding", [0, 0])
-        # the bottom/right padding the output extent implies (ceil_mode may reach past it)
-        pb = max(0, (oh - 1) * sh + kh - h - ph)
-        pr = max(0, (ow - 1) * sw + kw - w - pw)
+        # torch pads symmetrically; the driver clips the ceil_mode overhang past that itself
         plan._emit(node, type=OP_AVGPOOL2D, **rec, n=n, h=h, w=w, c=c, oh=oh, ow=ow,
-                   avg=(kh, kw, sh, sw, ph, pw, pb, pr, int(a.get("count_include_pad", True)),
+                   avg=(kh, kw, sh, sw, ph, pw, ph, pw, int(a.get("count_include_pad", True)),
                         int(a.get("divisor_override") or 0)))
     else:
         plan._emit(node, type=OP_ADAPTIVE_POOL2D, **rec, n=n, h=h, w=w, c=c, oh=oh, ow=ow,

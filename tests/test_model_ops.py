@@ -63,6 +63,9 @@ BODIES = {
     "softmax_channels": lambda: nn.Softmax(dim=1),
     "log_softmax_width": lambda: nn.LogSoftmax(dim=3),
     "avg_pool": lambda: nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False),
+    # 7x5 input, 2x2/2 ceil_mode: the last window overhangs the padded input; torch never counts it
+    "avg_pool_ceil_count_pad": lambda: nn.AvgPool2d(2, 2, 1, ceil_mode=True, count_include_pad=True),
+    "avg_pool_ceil_overhang": lambda: nn.AvgPool2d(2, 2, 0, ceil_mode=True),
     "adaptive_avg": lambda: nn.AdaptiveAvgPool2d((3, 2)),
     "adaptive_max": lambda: nn.AdaptiveMaxPool2d(1),
     "reflect_pad": lambda: nn.ReflectionPad2d((1, 2, 2, 1)),
