@@ -17,6 +17,7 @@ from fastnorm.graph import act_tuple, infer_shapes
 OP_CONV2D, OP_SCALE_SHIFT, OP_ACT, OP_MAXPOOL2D, OP_TO_NHWC, OP_TO_NCHW, OP_COPY = 1, 2, 3, 4, 5, 6, 7
 (OP_ACTK, OP_PRELU, OP_SOFTMAX, OP_GROUP_NORM, OP_LAYER_NORM, OP_BINARY, OP_CAT, OP_AVGPOOL2D,
  OP_ADAPTIVE_POOL2D, OP_PAD2D, OP_INTERP2D, OP_CHANNEL_SHUFFLE, OP_PIXEL_SHUFFLE) = range(8, 21)
+OP_WINOGRAD3X3 = 23
 ALIGN = 16  # floats: 64-byte aligned buffers in the arena
 
 
@@ -221,6 +222,8 @@ def _buffers_of(rec):
 
 # ---------------------------------------------------------------------------------- lowerings
 def _lower_conv2d(plan, node, graph, loc, cache):
+    if _winograd_pays(plan, node, graph):
+        return _lower_winograd(plan, node, graph, loc, cache)
     b = plan._nhwc(node, node.inputs[0], loc)
     n, c, h, w = plan.shapes[node.inputs[0]]
     _, cout, oh, ow = plan.shapes[node.outputs[0]]
@@ -238,6 +241,51 @@ def _lower_conv2d(plan, node, graph, loc, cache):
         res = plan._nhwc(node, node.inputs[3], loc)
     plan._emit(node, type=OP_CONV2D, **{"in": b, "in2": res, "out": out}, n=n, h=h, w=w, c=c, oh=oh,
                ow=ow, conv=desc, act=act_tuple(a.get("act")), weights=packed)
+    loc[node.outputs[0]] = (out, "nhwc")
+
+
+# Winograd F(4x4, 3x3) for 3x3 stride-1 convs (src_c/conv/fn_winograd.h) where it measured faster
+# than the direct indirect GEMM (bench/bench_conv.py, winograd groups). FASTNORM_WINOGRAD=0 turns it
+# off (read at lowering, so a model built after setting it uses the direct path).
+WINOGRAD_MIN_CHANNELS = 16   # cin and cout: below, the GEMMs are too thin to pay for the transforms
+WINOGRAD_MIN_TILES = 8       # 4x4 output tiles (batch included)
+
+
+def _winograd_pays(plan, node, graph):
+    import os
+    if os.environ.get("FASTNORM_WINOGRAD", "1") == "0":
+        return False
+    a = node.attrs
+    wt = graph.weights.get(node.inputs[1])
+    if wt is None or wt.ndim != 4 or tuple(wt.shape[2:]) != (3, 3):
+        return False
+    if (a.get("groups", 1) != 1 or list(a.get("stride", [1, 1])) != [1, 1]
+            or list(a.get("dilation", [1, 1])) != [1, 1]):
+        return False
+    n, cin, _, _ = plan.shapes[node.inputs[0]]
+    _, cout, oh, ow = plan.shapes[node.outputs[0]]
+    if cin < WINOGRAD_MIN_CHANNELS or cout < WINOGRAD_MIN_CHANNELS:
+        return False
+    tiles = n * -(-oh // 4) * -(-ow // 4)
+    return tiles >= WINOGRAD_MIN_TILES
+
+
+def _lower_winograd(plan, node, graph, loc, cache):
+    """conv2d (3x3, stride 1) as an OP_WINOGRAD3X3 record; same fields as OP_CONV2D."""
+    b = plan._nhwc(node, node.inputs[0], loc)
+    n, c, h, w = plan.shapes[node.inputs[0]]
+    _, cout, oh, ow = plan.shapes[node.outputs[0]]
+    wt = graph.weights[node.inputs[1]]
+    a = node.attrs
+    desc = (c, cout, 1, 3, 3, 1, 1, 1, 1, *a.get("padding", [0, 0, 0, 0]))
+    bias = graph.weights[node.inputs[2]] if len(node.inputs) > 2 and node.inputs[2] else None
+    packed = cache.get((node.name, plan.isa, "winograd3x3"), lambda: _C.winograd3x3_pack(
+        plan.isa, desc, np.ascontiguousarray(wt, np.float32),
+        None if bias is None else np.ascontiguousarray(bias, np.float32)))
+    out = plan._new_buf(n * oh * ow * cout)
+    res = plan._nhwc(node, node.inputs[3], loc) if a.get("residual") else -1
+    plan._emit(node, type=OP_WINOGRAD3X3, **{"in": b, "in2": res, "out": out}, n=n, h=h, w=w, c=c,
+               oh=oh, ow=ow, conv=desc, act=act_tuple(a.get("act")), weights=packed)
     loc[node.outputs[0]] = (out, "nhwc")
 
 

@@ -158,6 +158,7 @@ void fn_nhwc_to_nchw(size_t n, size_t c, size_t hw, const float *x, float *y, in
 #include "act/fn_act.h"
 #include "pool/fn_pool.h"
 #include "glue/fn_glue.h"
+#include "conv/fn_winograd.h"
 
 /* ------------------------------------------------------------------------------------------------
  * Plan: an array of op records over numbered buffers, run in one call (plan/plan.c).
@@ -184,6 +185,8 @@ typedef enum {
     FN_OP_INTERP2D = 18,        /* NHWC, kind = mode, interp tables */
     FN_OP_CHANNEL_SHUFFLE = 19, /* NHWC pixels = n*h*w, c, groups */
     FN_OP_PIXEL_SHUFFLE = 20,   /* NCHW (n, c, h, w) input extents of the shuffle, groups = r, kind = inverse */
+    FN_OP_WINOGRAD3X3 = 23,     /* like CONV2D (3x3, stride 1, dilation 1, groups 1), weights from
+                                   fn_winograd3x3_pack */
 } fn_op_type;
 
 typedef struct fn_op {

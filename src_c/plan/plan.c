@@ -89,6 +89,11 @@ fn_status fn_plan_run(const fn_kernels *k, const fn_op *ops, size_t nops, float 
         case FN_OP_PIXEL_SHUFFLE:
             fn_pixel_shuffle_nchw(op->n, op->c, op->h, op->w, op->groups, op->kind, x, y, nthreads);
             break;
+        case FN_OP_WINOGRAD3X3:
+            st = fn_winograd3x3_nhwc(k, &op->conv, op->n, op->h, op->w, x, op->weights,
+                                     op->in2 >= 0 ? bufs[op->in2] : NULL, &op->act, y, scratch,
+                                     scratch_bytes, nthreads);
+            break;
         default:
             st = FN_ERR_ARG;
         }

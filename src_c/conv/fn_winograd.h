@@ -1,0 +1,50 @@
+/* fn_winograd.h: Winograd F(4x4, 3x3) convolution (3x3, stride 1, dilation 1, groups 1) on NHWC
+ * activations, its drivers (included by fastnorm.h) and its per-ISA kernel table.
+ *
+ * y = A^T [ (G g G^T) . (B^T d B) ] A per 4x4 output tile, d the tile's 6x6 input window, with the
+ * interpolation points 0, 1, -1, 2, -2, inf (Lavin & Gray's matrices; measured best in float32 of
+ * the sets tried, see tests/test_winograd.py and bench/bench_conv.py). The weight transform
+ * G g G^T runs once, in double, at pack time; the 36 element-wise products over channels are 36
+ * GEMMs (tiles x cin) x (cin x cout) run by the conv's indirect-GEMM micro-kernel (ks = 1).
+ *
+ * Numerics: the transforms add rounding (B^T has entries up to 5, A^T up to 8): the error is about
+ * 10-30x a direct conv's, ~1e-6 relative to the output's magnitude at 64..512 channels. NaN or Inf
+ * in an input pixel makes every output of each tile whose 6x6 window holds that pixel NaN (torch:
+ * only outputs whose 3x3 window holds it, and an Inf stays Inf there).
+ * ---------------------------------------------------------------------------------------------- */
+#ifndef FASTNORM_FN_WINOGRAD_H
+#define FASTNORM_FN_WINOGRAD_H
+
+typedef struct fn_winograd_kernels {
+    fn_isa isa;
+    /* Input transform of one tile, c channels: px[i*6 + j] is input pixel (i, j) of the 6x6 window
+     * (c floats; padding pixels point at a zero row); v[p*ldv + ch] = (B^T d B)[p] for p < 36. */
+    void (*input)(size_t c, const float *const *px, float *v, size_t ldv);
+    /* Output transform of one tile, c channels: m[p*ldm + ch] for p < 36 is the tile's product;
+     * out[i*4 + j] (NULL: outside the output, skipped) gets act((A^T m A)[i][j] + bias (+ res)),
+     * res[i*4 + j] is read only when res is non-NULL (may equal out: read before written). */
+    void (*output)(size_t c, const float *m, size_t ldm, const float *bias, float *const *out,
+                   const float *const *res, const fn_act *act);
+} fn_winograd_kernels;
+
+const fn_winograd_kernels *fn_winograd_kernels_for(fn_isa isa);
+
+/* The convs this driver takes: 3x3, stride 1, dilation 1, groups 1, any padding. */
+int fn_winograd3x3_supported(const fn_conv2d_desc *d);
+/* Floats fn_winograd3x3_pack writes for this table's micro-kernel geometry. */
+size_t fn_winograd3x3_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d);
+/* w: (cout, cin, 3, 3) as torch stores it; bias: (cout,) or NULL. Returns FN_ERR_ARG for a conv
+ * fn_winograd3x3_supported rejects. */
+fn_status fn_winograd3x3_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w,
+                              const float *bias, float *packed);
+/* Bytes of scratch fn_winograd3x3_nhwc needs (independent of the thread count). */
+size_t fn_winograd3x3_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
+                                    size_t h, size_t w, int nthreads);
+/* x: (n, h, w, cin); res: (n, oh, ow, cout) or NULL (may equal y); y: (n, oh, ow, cout), must not
+ * alias x. Results are bit-identical for any nthreads. */
+fn_status fn_winograd3x3_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
+                              size_t w, const float *x, const float *packed, const float *res,
+                              const fn_act *act, float *y, void *scratch, size_t scratch_bytes,
+                              int nthreads);
+
+#endif

@@ -1,0 +1,244 @@
+/* winograd.c: Winograd F(4x4, 3x3) conv driver (weight transform + packing, tiling, threading),
+ * the portable transform kernels (the spec of winograd_avx2.c / winograd_avx512.c) and the table. */
+#include "winograd_kernels.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------------------- portable kernels */
+#define WV float
+#define W_ADD(a, b) ((a) + (b))
+#define W_SUB(a, b) ((a) - (b))
+#define W_MUL(a, b) ((a) * (b))
+#define W_FMA(a, b, c) ((a) * (b) + (c))
+#define W_SET1(a) (a)
+#include "winograd_tx.h"
+
+void fn_f32_wino_input__scalar(size_t c, const float *const *px, float *v, size_t ldv) {
+    for (size_t ch = 0; ch < c; ch++) {
+        float d[36], o[36];
+        for (int q = 0; q < 36; q++) d[q] = px[q][ch];
+        wino_in_tile(d, o);
+        for (int q = 0; q < 36; q++) v[q * ldv + ch] = o[q];
+    }
+}
+
+void fn_f32_wino_output__scalar(size_t c, const float *m, size_t ldm, const float *bias,
+                                float *const *out, const float *const *res, const fn_act *act) {
+    for (size_t ch = 0; ch < c; ch++) {
+        float t[36], o[16];
+        for (int q = 0; q < 36; q++) t[q] = m[q * ldm + ch];
+        wino_out_tile(t, o);
+        for (int q = 0; q < 16; q++) {
+            if (!out[q]) continue;
+            float y = o[q] + bias[ch];
+            if (res) y += res[q][ch];
+            out[q][ch] = fn_apply_act_scalar(y, act);
+        }
+    }
+}
+
+#define FN_WINO_TABLE(ISA_ENUM, ISA)                                                               \
+    { .isa = ISA_ENUM, .input = fn_f32_wino_input__##ISA, .output = fn_f32_wino_output__##ISA }
+
+static const fn_winograd_kernels tables[FN_ISA_COUNT] = {
+    FN_WINO_TABLE(FN_ISA_SCALAR, scalar),
+    FN_WINO_TABLE(FN_ISA_AVX2, avx2),
+    FN_WINO_TABLE(FN_ISA_AVX512, avx512),
+};
+
+const fn_winograd_kernels *fn_winograd_kernels_for(fn_isa isa) {
+    if ((int)isa < 0 || isa >= FN_ISA_COUNT) return NULL;
+    return &tables[isa];
+}
+
+/* ---------------------------------------------------------------------------- packing */
+#define NPOS 36 /* transform positions: 6x6 */
+#define FN_WINO_PACK_HEADER 16
+
+/* Tile block: the transformed inputs V (36 x tiles x cin) and products M (36 x tiles x cout) of
+ * this many bytes stay in (about) L2 between the three phases. */
+#ifndef FN_WINO_BLOCK_BYTES
+#define FN_WINO_BLOCK_BYTES (1536u * 1024u)
+#endif
+/* ... but never fewer tiles than this per block: every block streams all of U (36 x cin x cout
+ * weights), so a short block makes the GEMMs wait on memory. */
+#ifndef FN_WINO_MIN_BLOCK_TILES
+#define FN_WINO_MIN_BLOCK_TILES 48
+#endif
+
+static size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
+
+int fn_winograd3x3_supported(const fn_conv2d_desc *d) {
+    return d->kh == 3 && d->kw == 3 && d->sh == 1 && d->sw == 1 && d->dh == 1 && d->dw == 1 &&
+           d->groups == 1 && d->cin > 0 && d->cout > 0;
+}
+
+static size_t panel_floats(const fn_kernels *k, const fn_conv2d_desc *d) {
+    return k->gemm_nr * (1 + d->cin);
+}
+
+/* Layout: a header (packed[0] = off, as in conv2d.c: panels start on a 64-byte line), then for
+ * each position p < 36 and NR-wide panel of output channels the micro-kernel's panel
+ *   [NR zeros (its bias row)][cin][NR]  of  U[p] = (G g G^T)[p],
+ * then the cout biases (added in the output transform). */
+size_t fn_winograd3x3_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d) {
+    return FN_WINO_PACK_HEADER + NPOS * div_up(d->cout, k->gemm_nr) * panel_floats(k, d) + d->cout;
+}
+
+fn_status fn_winograd3x3_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w,
+                              const float *bias, float *packed) {
+    if (!fn_winograd3x3_supported(d)) return FN_ERR_ARG;
+    static const double G[6][3] = {{1.0 / 4, 0, 0},
+                                   {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                   {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                   {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                   {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                   {0, 0, 1}};
+    const size_t NR = k->gemm_nr, cin = d->cin, cout = d->cout, npanels = div_up(cout, NR);
+    const size_t pfl = panel_floats(k, d);
+    const size_t total = fn_winograd3x3_packed_floats(k, d);
+    const uintptr_t addr = (uintptr_t)(packed + 1);
+    const size_t off = 1 + (size_t)((64 - addr % 64) % 64) / sizeof(float);
+    memset(packed, 0, total * sizeof(float)); /* header, bias rows, padded columns */
+    packed[0] = (float)off;
+    float *u = packed + off;
+    for (size_t co = 0; co < cout; co++) {
+        for (size_t ci = 0; ci < cin; ci++) {
+            const float *g = w + (co * cin + ci) * 9; /* w: (cout, cin, 3, 3) */
+            double t[6][3], v[6][6];                  /* t = G g, v = t G^T, in double */
+            for (int i = 0; i < 6; i++)
+                for (int j = 0; j < 3; j++)
+                    t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
+            for (int i = 0; i < 6; i++)
+                for (int j = 0; j < 6; j++)
+                    v[i][j] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
+            for (size_t p = 0; p < NPOS; p++) {
+                float *panel = u + (p * npanels + co / NR) * pfl;
+                panel[NR + ci * NR + co % NR] = (float)v[p / 6][p % 6];
+            }
+        }
+    }
+    float *b = u + NPOS * npanels * pfl;
+    for (size_t co = 0; co < cout; co++) b[co] = bias ? bias[co] : 0.0f;
+    return FN_OK;
+}
+
+/* ---------------------------------------------------------------------------- driver */
+/* Tiles per block for this conv (a multiple of MR unless the whole problem is smaller). */
+static size_t block_tiles(const fn_kernels *k, const fn_conv2d_desc *d, size_t tiles) {
+    const size_t per_tile = NPOS * (d->cin + d->cout) * sizeof(float);
+    size_t mb = FN_WINO_BLOCK_BYTES / per_tile;
+    if (mb < FN_WINO_MIN_BLOCK_TILES) mb = FN_WINO_MIN_BLOCK_TILES;
+    mb = div_up(mb, k->gemm_mr) * k->gemm_mr;
+    if (mb > tiles) mb = tiles;
+    /* even blocks: the last one is not a sliver */
+    const size_t nblocks = div_up(tiles, mb ? mb : 1);
+    if (nblocks > 1) mb = div_up(div_up(tiles, nblocks), k->gemm_mr) * k->gemm_mr;
+    return mb ? mb : 1;
+}
+
+static void out_extents(const fn_conv2d_desc *d, size_t h, size_t w, size_t *oh, size_t *ow) {
+    *oh = fn_conv_out_extent(h, 3, 1, 1, d->pad_top, d->pad_bottom);
+    *ow = fn_conv_out_extent(w, 3, 1, 1, d->pad_left, d->pad_right);
+}
+
+size_t fn_winograd3x3_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
+                                    size_t h, size_t w, int nthreads) {
+    (void)nthreads;
+    size_t oh, ow;
+    out_extents(d, h, w, &oh, &ow);
+    const size_t tiles = n * div_up(oh, 4) * div_up(ow, 4);
+    if (!tiles) return 0;
+    const size_t mb = block_tiles(k, d, tiles);
+    /* V, M, a zero row for padding pixels, and slack to align V to 64 bytes */
+    return (NPOS * mb * (d->cin + d->cout) + d->cin) * sizeof(float) + 64;
+}
+
+fn_status fn_winograd3x3_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
+                              size_t w, const float *x, const float *packed, const float *res,
+                              const fn_act *act, float *y, void *scratch, size_t scratch_bytes,
+                              int nthreads) {
+    if (!fn_winograd3x3_supported(d)) return FN_ERR_ARG;
+    size_t oh, ow;
+    out_extents(d, h, w, &oh, &ow);
+    const size_t th = div_up(oh, 4), tw = div_up(ow, 4), tiles = n * th * tw;
+    if (tiles == 0) return FN_OK;
+    if (scratch_bytes < fn_winograd3x3_scratch_bytes(k, d, n, h, w, nthreads)) return FN_ERR_NOMEM;
+    const float off = packed[0];
+    if (!(off >= 1.0f && off <= (float)FN_WINO_PACK_HEADER)) return FN_ERR_ARG; /* not packed */
+    const fn_winograd_kernels *wk = fn_winograd_kernels_for(k->isa);
+    const size_t cin = d->cin, cout = d->cout, MR = k->gemm_mr, NR = k->gemm_nr;
+    if (MR > 16) return FN_ERR_ARG;
+    const size_t npanels = div_up(cout, NR), pfl = panel_floats(k, d);
+    const float *u = packed + (size_t)off;
+    const float *bias = u + NPOS * npanels * pfl;
+    const size_t MB = block_tiles(k, d, tiles);
+    /* V: (36, MB, cin) transformed inputs; M: (36, MB, cout) products; zeros: (cin,) */
+    float *V = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    float *M = V + NPOS * MB * cin;
+    float *zeros = M + NPOS * MB * cout;
+    memset(zeros, 0, cin * sizeof(float));
+    if (nthreads < 1) nthreads = 1;
+    { /* small convs on one thread (a fork/join costs more): >= ~256K multiply-adds per thread */
+        const size_t macs = tiles * NPOS * cin * cout, per = (size_t)1 << 18;
+        if (macs / per < (size_t)nthreads) nthreads = macs / per > 1 ? (int)(macs / per) : 1;
+    }
+    const fn_act none = {FN_ACT_NONE, 0.0f, 0.0f};
+    const size_t ntasks = NPOS * npanels;
+
+#pragma omp parallel num_threads(nthreads)
+    {
+        const float *px[36];
+        const float *a[16]; /* MR <= 16 row pointers */
+        float *out[16];
+        const float *rs[16];
+        for (size_t t0 = 0; t0 < tiles; t0 += MB) {
+            const size_t mb = tiles - t0 < MB ? tiles - t0 : MB;
+            /* 1. input transform: tile i -> V[p][i][:] */
+#pragma omp for schedule(static)
+            for (size_t i = 0; i < mb; i++) {
+                const size_t t = t0 + i, b = t / (th * tw), ty = t % (th * tw) / tw, tx = t % tw;
+                /* unsigned wrap makes rows/columns above or left of the input fail the tests */
+                const size_t iy0 = ty * 4 - d->pad_top, ix0 = tx * 4 - d->pad_left;
+                for (size_t r = 0; r < 6; r++)
+                    for (size_t c = 0; c < 6; c++) {
+                        const size_t iy = iy0 + r, ix = ix0 + c;
+                        px[r * 6 + c] = iy < h && ix < w ? x + ((b * h + iy) * w + ix) * cin : zeros;
+                    }
+                wk->input(cin, px, V + i * cin, MB * cin);
+            }
+            /* 2. M[p] = V[p] U[p]: tasks (p, panel) walk every MR-row tile of the block with the
+             * panel hot in cache; a task's consecutive neighbours share V[p]. One kernel call per
+             * output tile, the same whatever the thread count. */
+#pragma omp for schedule(static)
+            for (size_t task = 0; task < ntasks; task++) {
+                const size_t p = task / npanels, pn = task % npanels;
+                const size_t nc = cout - pn * NR < NR ? cout - pn * NR : NR;
+                const float *wp = u + task * pfl;
+                for (size_t m0 = 0; m0 < mb; m0 += MR) {
+                    const size_t mr = mb - m0 < MR ? mb - m0 : MR;
+                    for (size_t r = 0; r < MR; r++)
+                        a[r] = V + (p * MB + m0 + (r < mr ? r : mr - 1)) * cin;
+                    k->igemm(mr, nc, cin, 1, a, wp, M + (p * MB + m0) * cout + pn * NR, cout, NULL,
+                             0, &none);
+                }
+            }
+            /* 3. output transform + bias (+ residual) + activation, straight to y */
+#pragma omp for schedule(static)
+            for (size_t i = 0; i < mb; i++) {
+                const size_t t = t0 + i, b = t / (th * tw), ty = t % (th * tw) / tw, tx = t % tw;
+                for (size_t r = 0; r < 4; r++)
+                    for (size_t c = 0; c < 4; c++) {
+                        const size_t oy = ty * 4 + r, ox = tx * 4 + c;
+                        const size_t o = ((b * oh + oy) * ow + ox) * cout;
+                        const int in = oy < oh && ox < ow;
+                        out[r * 4 + c] = in ? y + o : NULL;
+                        rs[r * 4 + c] = in && res ? res + o : NULL;
+                    }
+                wk->output(cout, M + i * cout, MB * cout, bias, out, res ? rs : NULL, act);
+            }
+        }
+    }
+    return FN_OK;
+}
