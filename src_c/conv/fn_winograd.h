@@ -25,6 +25,11 @@ typedef struct fn_winograd_kernels {
      * res[i*4 + j] is read only when res is non-NULL (may equal out: read before written). */
     void (*output)(size_t c, const float *m, size_t ldm, const float *bias, float *const *out,
                    const float *const *res, const fn_act *act);
+    /* c[m*ldc + j] = sum_i a[m*lda + i] * w[NR + i*NR + j] for m < mr <= MR, j < nc <= NR (the
+     * core table's gemm tile), w one packed panel (NR zeros, then kc rows of NR); pf: NULL or the
+     * next panel, which the kernel may prefetch. */
+    void (*gemm)(size_t mr, size_t nc, size_t kc, const float *a, size_t lda, const float *w,
+                 float *c, size_t ldc, const float *pf);
 } fn_winograd_kernels;
 
 const fn_winograd_kernels *fn_winograd_kernels_for(fn_isa isa);

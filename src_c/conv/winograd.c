@@ -7,28 +7,25 @@
 
 /* ---------------------------------------------------------------------------- portable kernels */
 #define WV float
+#define WMASK int
 #define W_ADD(a, b) ((a) + (b))
 #define W_SUB(a, b) ((a) - (b))
 #define W_MUL(a, b) ((a) * (b))
 #define W_FMA(a, b, c) ((a) * (b) + (c))
 #define W_SET1(a) (a)
+#define W_LOAD(p, k) (*(p))
+#define W_STORE(p, v, k) (*(p) = (v))
 #include "winograd_tx.h"
 
 void fn_f32_wino_input__scalar(size_t c, const float *const *px, float *v, size_t ldv) {
-    for (size_t ch = 0; ch < c; ch++) {
-        float d[36], o[36];
-        for (int q = 0; q < 36; q++) d[q] = px[q][ch];
-        wino_in_tile(d, o);
-        for (int q = 0; q < 36; q++) v[q * ldv + ch] = o[q];
-    }
+    for (size_t ch = 0; ch < c; ch++) wino_in_vec(px, ch, v, ldv, 0);
 }
 
 void fn_f32_wino_output__scalar(size_t c, const float *m, size_t ldm, const float *bias,
                                 float *const *out, const float *const *res, const fn_act *act) {
     for (size_t ch = 0; ch < c; ch++) {
-        float t[36], o[16];
-        for (int q = 0; q < 36; q++) t[q] = m[q * ldm + ch];
-        wino_out_tile(t, o);
+        float o[16];
+        wino_out_vec(m, ldm, ch, o, 0);
         for (int q = 0; q < 16; q++) {
             if (!out[q]) continue;
             float y = o[q] + bias[ch];
@@ -38,8 +35,21 @@ void fn_f32_wino_output__scalar(size_t c, const float *m, size_t ldm, const floa
     }
 }
 
+/* The 36 GEMMs on the conv's igemm micro-kernel (ks = 1, its bias row the panel's zero row). */
+void fn_f32_wino_gemm__scalar(size_t mr, size_t nc, size_t kc, const float *a, size_t lda,
+                           const float *w, float *c, size_t ldc, const float *pf) {
+    (void)pf;
+    const float *rows[FN_IGEMM_MR_scalar];
+    for (size_t r = 0; r < FN_IGEMM_MR_scalar; r++) rows[r] = a + (r < mr ? r : mr - 1) * lda;
+    const fn_act none = {FN_ACT_NONE, 0.0f, 0.0f};
+    fn_f32_igemm__scalar(mr, nc, kc, 1, rows, w, c, ldc, NULL, 0, &none);
+}
+
 #define FN_WINO_TABLE(ISA_ENUM, ISA)                                                               \
-    { .isa = ISA_ENUM, .input = fn_f32_wino_input__##ISA, .output = fn_f32_wino_output__##ISA }
+    {                                                                                              \
+        .isa = ISA_ENUM, .input = fn_f32_wino_input__##ISA, .output = fn_f32_wino_output__##ISA,  \
+        .gemm = fn_f32_wino_gemm__##ISA,                                                           \
+    }
 
 static const fn_winograd_kernels tables[FN_ISA_COUNT] = {
     FN_WINO_TABLE(FN_ISA_SCALAR, scalar),
@@ -126,7 +136,9 @@ fn_status fn_winograd3x3_pack(const fn_kernels *k, const fn_conv2d_desc *d, cons
 
 /* ---------------------------------------------------------------------------- driver */
 /* Tiles per block for this conv (a multiple of MR unless the whole problem is smaller). */
+#include <stdlib.h>
 static size_t block_tiles(const fn_kernels *k, const fn_conv2d_desc *d, size_t tiles) {
+    if (getenv("FN_WINO_MB")) { size_t m = (size_t)atoi(getenv("FN_WINO_MB")); return m < tiles ? m : tiles; } /* TEMP */
     const size_t per_tile = NPOS * (d->cin + d->cout) * sizeof(float);
     size_t mb = FN_WINO_BLOCK_BYTES / per_tile;
     if (mb < FN_WINO_MIN_BLOCK_TILES) mb = FN_WINO_MIN_BLOCK_TILES;
@@ -136,6 +148,23 @@ static size_t block_tiles(const fn_kernels *k, const fn_conv2d_desc *d, size_t t
     const size_t nblocks = div_up(tiles, mb ? mb : 1);
     if (nblocks > 1) mb = div_up(div_up(tiles, nblocks), k->gemm_mr) * k->gemm_mr;
     return mb ? mb : 1;
+}
+
+/* Ask for the input pixels of tile t ahead of their use: the transform's 36 loads per channel
+ * vector would otherwise each wait on L2/L3 (a tile's window is 6 short row segments). */
+static inline void prefetch_tile(const fn_conv2d_desc *d, size_t h, size_t w, size_t th, size_t tw,
+                                 size_t t, const float *x, size_t cin) {
+    const size_t b = t / (th * tw), ty = t % (th * tw) / tw, tx = t % tw;
+    const size_t iy0 = ty * 4 - d->pad_top, ix0 = tx * 4 - d->pad_left;
+    size_t c0 = ix0 < w ? ix0 : 0, c1 = ix0 + 6 < w ? ix0 + 6 : w; /* columns [c0, c1) */
+    if (ix0 >= w && ix0 + 6 > w) c0 = 0; /* window starts left of the input */
+    for (size_t r = 0; r < 6; r++) {
+        const size_t iy = iy0 + r;
+        if (iy >= h || c1 <= c0) continue;
+        const char *p = (const char *)(x + ((b * h + iy) * w + c0) * cin);
+        const size_t bytes = (c1 - c0) * cin * sizeof(float);
+        for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o);
+    }
 }
 
 static void out_extents(const fn_conv2d_desc *d, size_t h, size_t w, size_t *oh, size_t *ow) {
@@ -169,12 +198,13 @@ fn_status fn_winograd3x3_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size
     if (!(off >= 1.0f && off <= (float)FN_WINO_PACK_HEADER)) return FN_ERR_ARG; /* not packed */
     const fn_winograd_kernels *wk = fn_winograd_kernels_for(k->isa);
     const size_t cin = d->cin, cout = d->cout, MR = k->gemm_mr, NR = k->gemm_nr;
-    if (MR > 16) return FN_ERR_ARG;
     const size_t npanels = div_up(cout, NR), pfl = panel_floats(k, d);
     const float *u = packed + (size_t)off;
     const float *bias = u + NPOS * npanels * pfl;
     const size_t MB = block_tiles(k, d, tiles);
-    /* V: (36, MB, cin) transformed inputs; M: (36, MB, cout) products; zeros: (cin,) */
+    /* V: (MB, 36, cin) transformed inputs; M: (MB, 36, cout) products; zeros: (cin,). Tile-major:
+     * a tile's transform reads / writes one contiguous slab (position-major strides of MB rows
+     * put its 36 accesses on 36 pages, and the transforms ran ~1.6x slower). */
     float *V = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     float *M = V + NPOS * MB * cin;
     float *zeros = M + NPOS * MB * cout;
@@ -184,13 +214,11 @@ fn_status fn_winograd3x3_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size
         const size_t macs = tiles * NPOS * cin * cout, per = (size_t)1 << 18;
         if (macs / per < (size_t)nthreads) nthreads = macs / per > 1 ? (int)(macs / per) : 1;
     }
-    const fn_act none = {FN_ACT_NONE, 0.0f, 0.0f};
     const size_t ntasks = NPOS * npanels;
 
 #pragma omp parallel num_threads(nthreads)
     {
         const float *px[36];
-        const float *a[16]; /* MR <= 16 row pointers */
         float *out[16];
         const float *rs[16];
         for (size_t t0 = 0; t0 < tiles; t0 += MB) {
@@ -206,7 +234,8 @@ fn_status fn_winograd3x3_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size
                         const size_t iy = iy0 + r, ix = ix0 + c;
                         px[r * 6 + c] = iy < h && ix < w ? x + ((b * h + iy) * w + ix) * cin : zeros;
                     }
-                wk->input(cin, px, V + i * cin, MB * cin);
+                if (i + 1 < mb) prefetch_tile(d, h, w, th, tw, t + 1, x, cin);
+                wk->input(cin, px, V + i * NPOS * cin, cin);
             }
             /* 2. M[p] = V[p] U[p]: tasks (p, panel) walk every MR-row tile of the block with the
              * panel hot in cache; a task's consecutive neighbours share V[p]. One kernel call per
@@ -218,10 +247,10 @@ fn_status fn_winograd3x3_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size
                 const float *wp = u + task * pfl;
                 for (size_t m0 = 0; m0 < mb; m0 += MR) {
                     const size_t mr = mb - m0 < MR ? mb - m0 : MR;
-                    for (size_t r = 0; r < MR; r++)
-                        a[r] = V + (p * MB + m0 + (r < mr ? r : mr - 1)) * cin;
-                    k->igemm(mr, nc, cin, 1, a, wp, M + (p * MB + m0) * cout + pn * NR, cout, NULL,
-                             0, &none);
+                    /* the first tile of a panel streams it from L3: prefetch the next one */
+                    const float *pf = m0 == 0 && task + 1 < ntasks ? wp + pfl : NULL;
+                    wk->gemm(mr, nc, cin, V + (m0 * NPOS + p) * cin, NPOS * cin, wp,
+                             M + (m0 * NPOS + p) * cout + pn * NR, NPOS * cout, pf);
                 }
             }
             /* 3. output transform + bias (+ residual) + activation, straight to y */
@@ -236,7 +265,7 @@ fn_status fn_winograd3x3_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size
                         out[r * 4 + c] = in ? y + o : NULL;
                         rs[r * 4 + c] = in && res ? res + o : NULL;
                     }
-                wk->output(cout, M + i * cout, MB * cout, bias, out, res ? rs : NULL, act);
+                wk->output(cout, M + i * NPOS * cout, cout, bias, out, res ? rs : NULL, act);
             }
         }
     }

@@ -1,6 +1,7 @@
 /* winograd_tx.h: the F(4x4, 3x3) input and output transforms written once over a vector type.
- * The includer defines WV (the vector type) and W_ADD, W_SUB, W_MUL, W_FMA(a, b, c) = a*b + c and
- * W_SET1; every function here is static inline always_inline, so each ISA file gets its own copy
+ * The includer defines WV (the vector type), WMASK (its lane mask type), W_ADD, W_SUB, W_MUL,
+ * W_FMA(a, b, c) = a*b + c, W_SET1, W_LOAD(p, k) and W_STORE(p, v, k) (lanes outside k neither read
+ * nor written); every function here is static inline always_inline, so each ISA file gets its own copy
  * compiled with its own flags (and the name checks of tests/test_isa.py hold).
  *
  *   B^T = [4  0 -5  0 1 0]      A^T = [1 1  1 1  1 0]
@@ -29,11 +30,27 @@ static inline __attribute__((always_inline)) void wino_in_1d(const WV *d, size_t
     o[5 * so] = W_FMA(c4, d1, W_FMA(cm5, d3, d5));
 }
 
-/* v = B^T d B: d, v are 6x6, row-major */
-static inline __attribute__((always_inline)) void wino_in_tile(const WV *d, WV *v) {
-    WV t[36];
-    for (int j = 0; j < 6; j++) wino_in_1d(d + j, 6, t + j, 6);   /* columns: B^T d */
-    for (int i = 0; i < 6; i++) wino_in_1d(t + 6 * i, 1, v + 6 * i, 1); /* rows: (B^T d) B */
+/* One channel vector of one tile: v[(i*6 + j)*ldv + ch] = (B^T d B)[i][j], d[i][j] = px[i*6 + j][ch].
+ * Rows first (each row's 6 loads feed its transform at once), then columns (each column's 6
+ * results are stored at once): 36 intermediates live between the passes, not 108. */
+static inline __attribute__((always_inline)) void wino_in_vec(const float *const *px, size_t ch,
+                                                             float *v, size_t ldv, WMASK k) {
+    WV t[36]; /* t = d B */
+    (void)k;
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; i++) {
+        WV d[6];
+#pragma GCC unroll 6
+        for (int j = 0; j < 6; j++) d[j] = W_LOAD(px[i * 6 + j] + ch, k);
+        wino_in_1d(d, 1, t + 6 * i, 1);
+    }
+#pragma GCC unroll 6
+    for (int j = 0; j < 6; j++) {
+        WV o[6];
+        wino_in_1d(t + j, 6, o, 1);
+#pragma GCC unroll 6
+        for (int i = 0; i < 6; i++) W_STORE(v + (size_t)(i * 6 + j) * ldv + ch, o[i], k);
+    }
 }
 
 /* o[k*so] = (A^T m)[k], m[i*s] for i < 6 */
@@ -48,11 +65,20 @@ static inline __attribute__((always_inline)) void wino_out_1d(const WV *m, size_
     o[3 * so] = W_ADD(W_FMA(c8, d2, d1), m[5 * s]);
 }
 
-/* y = A^T m A: m is 6x6, y is 4x4, row-major */
-static inline __attribute__((always_inline)) void wino_out_tile(const WV *m, WV *y) {
-    WV t[24];
-    for (int j = 0; j < 6; j++) wino_out_1d(m + j, 6, t + j, 6);   /* columns: A^T m (4x6) */
-    for (int i = 0; i < 4; i++) wino_out_1d(t + 6 * i, 1, y + 4 * i, 1); /* rows: (A^T m) A */
+/* One channel vector of one tile: y[i*4 + j] = (A^T m A)[i][j], m[i][j] = m[(i*6 + j)*ldm + ch]. */
+static inline __attribute__((always_inline)) void wino_out_vec(const float *m, size_t ldm,
+                                                              size_t ch, WV *y, WMASK k) {
+    WV t[24]; /* t = m A: 6 x 4 */
+    (void)k;
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; i++) {
+        WV r[6];
+#pragma GCC unroll 6
+        for (int j = 0; j < 6; j++) r[j] = W_LOAD(m + (size_t)(i * 6 + j) * ldm + ch, k);
+        wino_out_1d(r, 1, t + 4 * i, 1);
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) wino_out_1d(t + j, 4, y + j, 4);
 }
 
 #endif
