@@ -26,10 +26,10 @@ typedef struct fn_winograd_kernels {
     void (*output)(size_t c, const float *m, size_t ldm, const float *bias, float *const *out,
                    const float *const *res, const fn_act *act);
     /* c[m*ldc + j] = sum_i a[m*lda + i] * w[NR + i*NR + j] for m < mr <= MR, j < nc <= NR (the
-     * core table's gemm tile), w one packed panel (NR zeros, then kc rows of NR); pf: NULL or the
-     * next panel, which the kernel may prefetch. */
+     * core table's gemm tile), w one packed panel (NR zeros, then kc rows of NR); the kernel may
+     * prefetch the npf 64-byte lines from pf (a share of the next panel). */
     void (*gemm)(size_t mr, size_t nc, size_t kc, const float *a, size_t lda, const float *w,
-                 float *c, size_t ldc, const float *pf);
+                 float *c, size_t ldc, const float *pf, size_t npf);
 } fn_winograd_kernels;
 
 const fn_winograd_kernels *fn_winograd_kernels_for(fn_isa isa);

@@ -4,6 +4,9 @@
 
 #include <stdint.h>
 #include <string.h>
+#ifdef FN_WINO_TUNING
+#include <stdlib.h>
+#endif
 
 /* ---------------------------------------------------------------------------- portable kernels */
 #define WV float
@@ -37,8 +40,8 @@ void fn_f32_wino_output__scalar(size_t c, const float *m, size_t ldm, const floa
 
 /* The 36 GEMMs on the conv's igemm micro-kernel (ks = 1, its bias row the panel's zero row). */
 void fn_f32_wino_gemm__scalar(size_t mr, size_t nc, size_t kc, const float *a, size_t lda,
-                           const float *w, float *c, size_t ldc, const float *pf) {
-    (void)pf;
+                           const float *w, float *c, size_t ldc, const float *pf, size_t npf) {
+    (void)pf, (void)npf;
     const float *rows[FN_IGEMM_MR_scalar];
     for (size_t r = 0; r < FN_IGEMM_MR_scalar; r++) rows[r] = a + (r < mr ? r : mr - 1) * lda;
     const fn_act none = {FN_ACT_NONE, 0.0f, 0.0f};
@@ -66,15 +69,9 @@ const fn_winograd_kernels *fn_winograd_kernels_for(fn_isa isa) {
 #define NPOS 36 /* transform positions: 6x6 */
 #define FN_WINO_PACK_HEADER 16
 
-/* Tile block: the transformed inputs V (36 x tiles x cin) and products M (36 x tiles x cout) of
- * this many bytes stay in (about) L2 between the three phases. */
-#ifndef FN_WINO_BLOCK_BYTES
-#define FN_WINO_BLOCK_BYTES (1536u * 1024u)
-#endif
-/* ... but never fewer tiles than this per block: every block streams all of U (36 x cin x cout
- * weights), so a short block makes the GEMMs wait on memory. */
-#ifndef FN_WINO_MIN_BLOCK_TILES
-#define FN_WINO_MIN_BLOCK_TILES 48
+/* Tile blocks (see block_tiles): a cap on the block's scratch. */
+#ifndef FN_WINO_MAX_BLOCK_BYTES
+#define FN_WINO_MAX_BLOCK_BYTES (16u * 1024u * 1024u)
 #endif
 
 static size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
@@ -135,19 +132,31 @@ fn_status fn_winograd3x3_pack(const fn_kernels *k, const fn_conv2d_desc *d, cons
 }
 
 /* ---------------------------------------------------------------------------- driver */
-/* Tiles per block for this conv (a multiple of MR unless the whole problem is smaller). */
-#include <stdlib.h>
+/* Tiles per block. A block is input transform -> 36 GEMMs -> output transform over its tiles, with
+ * V and M (36 x tiles x (cin + cout) floats) between the phases; every block streams all of U
+ * (36 x cin x cout) through the GEMMs. Measured (1 thread, AVX-512, caches cold from a conv run
+ * between calls, N = 1 and 4): small blocks win while U is small, as V and M then stay in L1/L2 for
+ * the transforms (64 channels at 56x56: 12 tiles 0.99 ms, 24 1.08, 48 1.29, 96 1.55); once U is
+ * megabytes its stream dominates and blocks of ~ U / 128 KiB tiles win even with V and M in L3
+ * (256 channels at 14x14, N = 4: 12 tiles 6.7 ms, 36 5.3, 64 5.1). At least 12 tiles (the AVX-512
+ * GEMM tile), a multiple of MR, blocks of equal size. */
 static size_t block_tiles(const fn_kernels *k, const fn_conv2d_desc *d, size_t tiles) {
-    if (getenv("FN_WINO_MB")) { size_t m = (size_t)atoi(getenv("FN_WINO_MB")); return m < tiles ? m : tiles; } /* TEMP */
+#ifdef FN_WINO_TUNING
+    if (getenv("FN_WINO_MB")) { /* tuning builds only: force the block */
+        const size_t m = (size_t)atoi(getenv("FN_WINO_MB"));
+        return m < tiles ? m : tiles;
+    }
+#endif
+    const size_t MR = k->gemm_mr;
     const size_t per_tile = NPOS * (d->cin + d->cout) * sizeof(float);
-    size_t mb = FN_WINO_BLOCK_BYTES / per_tile;
-    if (mb < FN_WINO_MIN_BLOCK_TILES) mb = FN_WINO_MIN_BLOCK_TILES;
-    mb = div_up(mb, k->gemm_mr) * k->gemm_mr;
-    if (mb > tiles) mb = tiles;
-    /* even blocks: the last one is not a sliver */
-    const size_t nblocks = div_up(tiles, mb ? mb : 1);
-    if (nblocks > 1) mb = div_up(div_up(tiles, nblocks), k->gemm_mr) * k->gemm_mr;
-    return mb ? mb : 1;
+    const size_t ubytes = NPOS * d->cin * d->cout * sizeof(float);
+    size_t mb = ubytes / (128u * 1024u);
+    if (mb > FN_WINO_MAX_BLOCK_BYTES / per_tile) mb = FN_WINO_MAX_BLOCK_BYTES / per_tile;
+    if (mb < 12) mb = 12;
+    mb = div_up(mb, MR) * MR;
+    if (mb >= tiles) return tiles;
+    const size_t nblocks = div_up(tiles, mb); /* equal blocks: the last one is not a sliver */
+    return div_up(div_up(tiles, nblocks), MR) * MR;
 }
 
 /* Ask for the input pixels of tile t ahead of their use: the transform's 36 loads per channel
@@ -245,12 +254,15 @@ fn_status fn_winograd3x3_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size
                 const size_t p = task / npanels, pn = task % npanels;
                 const size_t nc = cout - pn * NR < NR ? cout - pn * NR : NR;
                 const float *wp = u + task * pfl;
+                /* the next panel streams from L3 meanwhile: each row tile prefetches a share of
+                 * its lines in proportion to its rows (its time) */
+                const size_t lines = task + 1 < ntasks ? pfl / 16 : 0;
                 for (size_t m0 = 0; m0 < mb; m0 += MR) {
                     const size_t mr = mb - m0 < MR ? mb - m0 : MR;
-                    /* the first tile of a panel streams it from L3: prefetch the next one */
-                    const float *pf = m0 == 0 && task + 1 < ntasks ? wp + pfl : NULL;
+                    const size_t l0 = lines * m0 / mb, nl = lines * (m0 + mr) / mb - l0;
                     wk->gemm(mr, nc, cin, V + (m0 * NPOS + p) * cin, NPOS * cin, wp,
-                             M + (m0 * NPOS + p) * cout + pn * NR, NPOS * cout, pf);
+                             M + (m0 * NPOS + p) * cout + pn * NR, NPOS * cout,
+                             nl ? wp + pfl + l0 * 16 : NULL, nl);
                 }
             }
             /* 3. output transform + bias (+ residual) + activation, straight to y */
