@@ -159,39 +159,33 @@ static size_t block_tiles(const fn_kernels *k, const fn_conv2d_desc *d, size_t t
     return div_up(div_up(tiles, nblocks), MR) * MR;
 }
 
-/* Ask for the input pixels of tile t ahead of their use: the transform's 36 loads per channel
- * vector would otherwise each wait on L2/L3 (a tile's window is 6 short row segments). */
-static inline void prefetch_tile(const fn_conv2d_desc *d, size_t h, size_t w, size_t th, size_t tw,
-                                 size_t t, const float *x, size_t cin) {
-    const size_t b = t / (th * tw), ty = t % (th * tw) / tw, tx = t % tw;
-    const size_t iy0 = ty * 4 - d->pad_top, ix0 = tx * 4 - d->pad_left;
-    size_t c0 = ix0 < w ? ix0 : 0, c1 = ix0 + 6 < w ? ix0 + 6 : w; /* columns [c0, c1) */
-    if (ix0 >= w && ix0 + 6 > w) c0 = 0; /* window starts left of the input */
-    for (size_t r = 0; r < 6; r++) {
-        const size_t iy = iy0 + r;
-        if (iy >= h || c1 <= c0) continue;
-        const char *p = (const char *)(x + ((b * h + iy) * w + c0) * cin);
-        const size_t bytes = (c1 - c0) * cin * sizeof(float);
-        for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o);
-    }
-}
-
 static void out_extents(const fn_conv2d_desc *d, size_t h, size_t w, size_t *oh, size_t *ow) {
     *oh = fn_conv_out_extent(h, 3, 1, 1, d->pad_top, d->pad_bottom);
     *ow = fn_conv_out_extent(w, 3, 1, 1, d->pad_left, d->pad_right);
 }
 
+/* Floats of one thread's V + M, rounded to whole 64-byte lines. */
+static size_t thread_floats(const fn_conv2d_desc *d, size_t mb) {
+    return (NPOS * mb * (d->cin + d->cout) + 15) / 16 * 16;
+}
+
 size_t fn_winograd3x3_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
                                     size_t h, size_t w, int nthreads) {
-    (void)nthreads;
     size_t oh, ow;
     out_extents(d, h, w, &oh, &ow);
     const size_t tiles = n * div_up(oh, 4) * div_up(ow, 4);
     if (!tiles) return 0;
-    const size_t mb = block_tiles(k, d, tiles);
-    /* V, M, a zero row for padding pixels, and slack to align V to 64 bytes */
-    return (NPOS * mb * (d->cin + d->cout) + d->cin) * sizeof(float) + 64;
+    const size_t mb = block_tiles(k, d, tiles), nt = nthreads > 1 ? (size_t)nthreads : 1;
+    /* V + M per thread, a zero row for padding pixels, slack to align to 64 bytes */
+    return (nt * thread_floats(d, mb) + d->cin) * sizeof(float) + 64;
 }
+
+#ifdef _OPENMP
+#include <omp.h>
+#define THREAD_ID() omp_get_thread_num()
+#else
+#define THREAD_ID() 0
+#endif
 
 fn_status fn_winograd3x3_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
                               size_t w, const float *x, const float *packed, const float *res,
@@ -202,82 +196,111 @@ fn_status fn_winograd3x3_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size
     out_extents(d, h, w, &oh, &ow);
     const size_t th = div_up(oh, 4), tw = div_up(ow, 4), tiles = n * th * tw;
     if (tiles == 0) return FN_OK;
+    if (nthreads < 1) nthreads = 1;
     if (scratch_bytes < fn_winograd3x3_scratch_bytes(k, d, n, h, w, nthreads)) return FN_ERR_NOMEM;
     const float off = packed[0];
     if (!(off >= 1.0f && off <= (float)FN_WINO_PACK_HEADER)) return FN_ERR_ARG; /* not packed */
     const fn_winograd_kernels *wk = fn_winograd_kernels_for(k->isa);
     const size_t cin = d->cin, cout = d->cout, MR = k->gemm_mr, NR = k->gemm_nr;
     const size_t npanels = div_up(cout, NR), pfl = panel_floats(k, d);
-    const float *u = packed + (size_t)off;
+    const float *u = packed + (size_t)off;   /* u: (36, npanels) panels */
     const float *bias = u + NPOS * npanels * pfl;
-    const size_t MB = block_tiles(k, d, tiles);
-    /* V: (MB, 36, cin) transformed inputs; M: (MB, 36, cout) products; zeros: (cin,). Tile-major:
-     * a tile's transform reads / writes one contiguous slab (position-major strides of MB rows
-     * put its 36 accesses on 36 pages, and the transforms ran ~1.6x slower). */
-    float *V = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-    float *M = V + NPOS * MB * cin;
-    float *zeros = M + NPOS * MB * cout;
+    const size_t MB = block_tiles(k, d, tiles), nblocks = div_up(tiles, MB);
+    /* Per thread: V: (MB, 36, cin) transformed inputs, M: (MB, 36, cout) products. Tile-major: a
+     * tile's transform reads / writes one contiguous slab (position-major strides of MB rows put
+     * its 36 accesses on 36 pages, and the transforms ran ~1.6x slower). Then zeros: (cin,). */
+    const size_t tfl = thread_floats(d, MB);
+    float *base = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    float *zeros = base + (size_t)nthreads * tfl;
     memset(zeros, 0, cin * sizeof(float));
-    if (nthreads < 1) nthreads = 1;
     { /* small convs on one thread (a fork/join costs more): >= ~256K multiply-adds per thread */
         const size_t macs = tiles * NPOS * cin * cout, per = (size_t)1 << 18;
         if (macs / per < (size_t)nthreads) nthreads = macs / per > 1 ? (int)(macs / per) : 1;
     }
-    const size_t ntasks = NPOS * npanels;
+    /* Tasks: (tile block, group of output panels), independent, taken one at a time from a shared
+     * counter: no barrier, so a thread descheduled on a loaded host delays only its own task (a
+     * barrier per phase per block cost 10x on 2 shared cores). A task transforms its block's
+     * inputs (skipped when the thread's V already holds that block), runs the GEMMs of its panels
+     * and the output transform of its channels. Few blocks are split over panel groups so every
+     * thread has work. Each output element is computed by the same calls whatever the split, so
+     * results do not depend on nthreads. */
+    size_t ng = 1;
+    if (nthreads > 1 && nblocks < 4 * (size_t)nthreads) {
+        ng = div_up(4 * (size_t)nthreads, nblocks);
+        if (ng > npanels) ng = npanels;
+    }
+    const size_t gp = div_up(npanels, ng); /* panels per group */
+    ng = div_up(npanels, gp);
+    const size_t ntasks = nblocks * ng;
+    size_t next_task = 0;
 
 #pragma omp parallel num_threads(nthreads)
     {
+        float *V = base + (size_t)THREAD_ID() * tfl;
+        float *M = V + NPOS * MB * cin;
+        size_t built = (size_t)-1; /* block whose transformed inputs V holds */
         const float *px[36];
         float *out[16];
         const float *rs[16];
-        for (size_t t0 = 0; t0 < tiles; t0 += MB) {
+        for (;;) {
+            size_t task;
+#pragma omp atomic capture
+            task = next_task++;
+            if (task >= ntasks) break;
+            const size_t blk = task / ng, g = task % ng, t0 = blk * MB;
             const size_t mb = tiles - t0 < MB ? tiles - t0 : MB;
-            /* 1. input transform: tile i -> V[p][i][:] */
-#pragma omp for schedule(static)
-            for (size_t i = 0; i < mb; i++) {
-                const size_t t = t0 + i, b = t / (th * tw), ty = t % (th * tw) / tw, tx = t % tw;
-                /* unsigned wrap makes rows/columns above or left of the input fail the tests */
-                const size_t iy0 = ty * 4 - d->pad_top, ix0 = tx * 4 - d->pad_left;
-                for (size_t r = 0; r < 6; r++)
-                    for (size_t c = 0; c < 6; c++) {
-                        const size_t iy = iy0 + r, ix = ix0 + c;
-                        px[r * 6 + c] = iy < h && ix < w ? x + ((b * h + iy) * w + ix) * cin : zeros;
-                    }
-                if (i + 1 < mb) prefetch_tile(d, h, w, th, tw, t + 1, x, cin);
-                wk->input(cin, px, V + i * NPOS * cin, cin);
-            }
-            /* 2. M[p] = V[p] U[p]: tasks (p, panel) walk every MR-row tile of the block with the
-             * panel hot in cache; a task's consecutive neighbours share V[p]. One kernel call per
-             * output tile, the same whatever the thread count. */
-#pragma omp for schedule(static)
-            for (size_t task = 0; task < ntasks; task++) {
-                const size_t p = task / npanels, pn = task % npanels;
-                const size_t nc = cout - pn * NR < NR ? cout - pn * NR : NR;
-                const float *wp = u + task * pfl;
-                /* the next panel streams from L3 meanwhile: each row tile prefetches a share of
-                 * its lines in proportion to its rows (its time) */
-                const size_t lines = task + 1 < ntasks ? pfl / 16 : 0;
-                for (size_t m0 = 0; m0 < mb; m0 += MR) {
-                    const size_t mr = mb - m0 < MR ? mb - m0 : MR;
-                    const size_t l0 = lines * m0 / mb, nl = lines * (m0 + mr) / mb - l0;
-                    wk->gemm(mr, nc, cin, V + (m0 * NPOS + p) * cin, NPOS * cin, wp,
-                             M + (m0 * NPOS + p) * cout + pn * NR, NPOS * cout,
-                             nl ? wp + pfl + l0 * 16 : NULL, nl);
+            const size_t pn0 = g * gp, pn1 = pn0 + gp < npanels ? pn0 + gp : npanels;
+            /* 1. input transform: tile i -> V[i][p][:] */
+            if (built != blk) {
+                built = blk;
+                for (size_t i = 0; i < mb; i++) {
+                    const size_t t = t0 + i, b = t / (th * tw), ty = t % (th * tw) / tw, tx = t % tw;
+                    /* unsigned wrap makes rows/columns above or left of the input fail the tests */
+                    const size_t iy0 = ty * 4 - d->pad_top, ix0 = tx * 4 - d->pad_left;
+                    for (size_t r = 0; r < 6; r++)
+                        for (size_t c = 0; c < 6; c++) {
+                            const size_t iy = iy0 + r, ix = ix0 + c;
+                            px[r * 6 + c] =
+                                iy < h && ix < w ? x + ((b * h + iy) * w + ix) * cin : zeros;
+                        }
+                    wk->input(cin, px, V + i * NPOS * cin, cin);
                 }
             }
-            /* 3. output transform + bias (+ residual) + activation, straight to y */
-#pragma omp for schedule(static)
+            /* 2. M[:][p][panel] = V[:][p][:] U[p][panel] for the group's panels, p-major (V's
+             * rows of one p stay in cache across the panels), every MR-row tile per panel */
+            for (size_t p = 0; p < NPOS; p++) {
+                for (size_t pn = pn0; pn < pn1; pn++) {
+                    const size_t nc = cout - pn * NR < NR ? cout - pn * NR : NR;
+                    const float *wp = u + (p * npanels + pn) * pfl;
+                    /* the next panel streams from L3 meanwhile: each row tile prefetches a share
+                     * of its lines in proportion to its rows (its time) */
+                    const float *nextp = pn + 1 < pn1 ? wp + pfl
+                                         : p + 1 < NPOS ? u + ((p + 1) * npanels + pn0) * pfl
+                                                        : NULL;
+                    const size_t lines = nextp ? pfl / 16 : 0;
+                    for (size_t m0 = 0; m0 < mb; m0 += MR) {
+                        const size_t mr = mb - m0 < MR ? mb - m0 : MR;
+                        const size_t l0 = lines * m0 / mb, nl = lines * (m0 + mr) / mb - l0;
+                        wk->gemm(mr, nc, cin, V + (m0 * NPOS + p) * cin, NPOS * cin, wp,
+                                 M + (m0 * NPOS + p) * cout + pn * NR, NPOS * cout,
+                                 nl ? nextp + l0 * 16 : NULL, nl);
+                    }
+                }
+            }
+            /* 3. output transform of the group's channels + bias (+ residual) + activation */
+            const size_t c0 = pn0 * NR, c1 = pn1 * NR < cout ? pn1 * NR : cout;
             for (size_t i = 0; i < mb; i++) {
                 const size_t t = t0 + i, b = t / (th * tw), ty = t % (th * tw) / tw, tx = t % tw;
                 for (size_t r = 0; r < 4; r++)
                     for (size_t c = 0; c < 4; c++) {
                         const size_t oy = ty * 4 + r, ox = tx * 4 + c;
-                        const size_t o = ((b * oh + oy) * ow + ox) * cout;
+                        const size_t o = ((b * oh + oy) * ow + ox) * cout + c0;
                         const int in = oy < oh && ox < ow;
                         out[r * 4 + c] = in ? y + o : NULL;
                         rs[r * 4 + c] = in && res ? res + o : NULL;
                     }
-                wk->output(cout, M + i * NPOS * cout, cout, bias, out, res ? rs : NULL, act);
+                wk->output(c1 - c0, M + i * NPOS * cout + c0, cout, bias + c0, out,
+                           res ? rs : NULL, act);
             }
         }
     }
