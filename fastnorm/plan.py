@@ -245,10 +245,14 @@ def _lower_conv2d(plan, node, graph, loc, cache):
 
 
 # Winograd F(4x4, 3x3) for 3x3 stride-1 convs (src_c/conv/fn_winograd.h) where it measured faster
-# than the direct indirect GEMM (bench/bench_conv.py, winograd groups). FASTNORM_WINOGRAD=0 turns it
-# off (read at lowering, so a model built after setting it uses the direct path).
+# than the direct indirect GEMM (1 thread, AVX-512, caches cold: 64ch 56x56 1.8x, 128ch 28x28 1.7x,
+# 256ch 14x14 1.35x, 16ch 56x56 1.25x, 64->16 1.8x; but 3->64 0.7x, 512ch 7x7 at batch 1 (4 tiles)
+# 0.77x, 64ch 4x4 (1 tile) 0.7x, 256ch 7x7 0.66x). FASTNORM_WINOGRAD=0 turns it off; it is read when
+# a plan is built, so a model built after setting it uses the direct path.
 WINOGRAD_MIN_CHANNELS = 16   # cin and cout: below, the GEMMs are too thin to pay for the transforms
-WINOGRAD_MIN_TILES = 8       # 4x4 output tiles (batch included)
+WINOGRAD_MIN_TILES = 8       # 4x4 output tiles, batch included: fewer, and streaming the 4x larger
+                             # transformed weights costs more than the multiplies saved
+WINOGRAD_MIN_COVERAGE = 0.5  # outputs / (16 x tiles): partial edge tiles compute discarded outputs
 
 
 def _winograd_pays(plan, node, graph):
@@ -267,7 +271,7 @@ def _winograd_pays(plan, node, graph):
     if cin < WINOGRAD_MIN_CHANNELS or cout < WINOGRAD_MIN_CHANNELS:
         return False
     tiles = n * -(-oh // 4) * -(-ow // 4)
-    return tiles >= WINOGRAD_MIN_TILES
+    return tiles >= WINOGRAD_MIN_TILES and oh * ow * n >= WINOGRAD_MIN_COVERAGE * 16 * tiles
 
 
 def _lower_winograd(plan, node, graph, loc, cache):
