@@ -2,10 +2,11 @@
  * activations, its drivers (included by fastnorm.h) and its per-ISA kernel table.
  *
  * y = A^T [ (G g G^T) . (B^T d B) ] A per 4x4 output tile, d the tile's 6x6 input window, with the
- * interpolation points 0, 1, -1, 2, -2, inf (Lavin & Gray's matrices; measured best in float32 of
- * the sets tried, see tests/test_winograd.py and bench/bench_conv.py). The weight transform
- * G g G^T runs once, in double, at pack time; the 36 element-wise products over channels are 36
- * GEMMs (tiles x cin) x (cin x cout) run by the conv's indirect-GEMM micro-kernel (ks = 1).
+ * interpolation points 0, 1/2, -1/2, 2, -2, inf (the least float32 error of the sets measured by
+ * bench/winograd_points.py; matrices in winograd_tx.h). The weight transform G g G^T runs once, in
+ * double, at pack time; the 36 element-wise products summed over input channels are 36 GEMMs
+ * (tiles x cin) x (cin x cout) on a register-tiled micro-kernel (the conv's igemm on AVX2 and
+ * portable C, an own 12x32 tile with weight prefetch on AVX-512).
  *
  * Numerics: the transforms add rounding (B^T has entries up to 5, A^T up to 8): the error is about
  * 10-30x a direct conv's, ~1e-6 relative to the output's magnitude at 64..512 channels. NaN or Inf

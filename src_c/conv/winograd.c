@@ -15,6 +15,8 @@
 #define W_SUB(a, b) ((a) - (b))
 #define W_MUL(a, b) ((a) * (b))
 #define W_FMA(a, b, c) ((a) * (b) + (c))
+#define W_FMS(a, b, c) ((a) * (b) - (c))
+#define W_FNMA(a, b, c) ((c) - (a) * (b))
 #define W_SET1(a) (a)
 #define W_LOAD(p, k) (*(p))
 #define W_STORE(p, v, k) (*(p) = (v))
@@ -96,12 +98,14 @@ size_t fn_winograd3x3_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d
 fn_status fn_winograd3x3_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w,
                               const float *bias, float *packed) {
     if (!fn_winograd3x3_supported(d)) return FN_ERR_ARG;
-    static const double G[6][3] = {{1.0 / 4, 0, 0},
-                                   {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                   {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                   {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                   {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                                   {0, 0, 1}};
+    /* G for the points 0, 1/2, -1/2, 2, -2, inf (rows 1-2 / 3-4 carry the 1/2 and 1/4 that
+     * scale B^T's rows to integers, winograd_tx.h) */
+    static const double G[6][3] = {{1.0, 0.0, 0.0},
+                                   {-4.0 / 15, -2.0 / 15, -1.0 / 15},
+                                   {-4.0 / 15, 2.0 / 15, -1.0 / 15},
+                                   {1.0 / 120, 1.0 / 60, 1.0 / 30},
+                                   {1.0 / 120, -1.0 / 60, 1.0 / 30},
+                                   {0.0, 0.0, 1.0}};
     const size_t NR = k->gemm_nr, cin = d->cin, cout = d->cout, npanels = div_up(cout, NR);
     const size_t pfl = panel_floats(k, d);
     const size_t total = fn_winograd3x3_packed_floats(k, d);

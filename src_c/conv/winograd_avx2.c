@@ -9,6 +9,8 @@
 #define W_SUB _mm256_sub_ps
 #define W_MUL _mm256_mul_ps
 #define W_FMA _mm256_fmadd_ps
+#define W_FMS _mm256_fmsub_ps
+#define W_FNMA _mm256_fnmadd_ps
 #define W_SET1 _mm256_set1_ps
 
 /* full vectors */

@@ -9,6 +9,8 @@
 #define W_SUB _mm512_sub_ps
 #define W_MUL _mm512_mul_ps
 #define W_FMA _mm512_fmadd_ps
+#define W_FMS _mm512_fmsub_ps
+#define W_FNMA _mm512_fnmadd_ps
 #define W_SET1 _mm512_set1_ps
 #define W_LOAD(p, k) _mm512_maskz_loadu_ps(k, p)
 #define W_STORE(p, v, k) _mm512_mask_storeu_ps(p, k, v)
