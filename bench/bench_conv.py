@@ -64,3 +64,67 @@ def test_torch_conv2d(benchmark, name):
     y = benchmark(run)
     assert y.shape[0] == x.shape[0]
     record_gflops(benchmark, name, "torch")
+
+
+# ------------------------------------------------------------------------------------------------
+# Winograd F(4x4, 3x3) on ResNet-18's 3x3 layers at batch 1, one thread: the plan's winograd kernel
+# vs its direct indirect-GEMM conv (both on prepacked weights and NHWC activations, as inside a
+# compiled model) vs torch. "gflops_eff" is the direct conv's FLOP count / median time.
+# Run: python -m pytest bench/bench_conv.py -k winograd --benchmark-only
+RESNET18_3X3 = {"winograd_64x56x56": (64, 56), "winograd_128x28x28": (128, 28),
+                "winograd_256x14x14": (256, 14), "winograd_512x7x7": (512, 7)}
+WINO_CASES = [pytest.param(name, marks=pytest.mark.benchmark(group=name), id=name)
+              for name in RESNET18_3X3]
+
+
+def _wino_setup(name):
+    from fastnorm import _C
+    c, hw = RESNET18_3X3[name]
+    rng = np.random.default_rng(0)
+    x = np.maximum(rng.standard_normal((1, c, hw, hw)), 0).astype(np.float32)  # post-ReLU input
+    wt = (rng.standard_normal((c, c, 3, 3)) * np.sqrt(2.0 / (9 * c))).astype(np.float32)  # kaiming
+    b = (0.1 * rng.standard_normal(c)).astype(np.float32)
+    desc = (c, c, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1)
+    return _C, x, wt, b, desc, 2.0 * hw * hw * c * c * 9
+
+
+def _record_eff(benchmark, runtime, fl):
+    benchmark.extra_info["runtime"] = runtime
+    if benchmark.stats is None:
+        return
+    benchmark.extra_info["gflops_eff"] = round(fl / benchmark.stats.stats.median / 1e9, 1)
+
+
+@pytest.mark.parametrize("name", WINO_CASES)
+@pytest.mark.parametrize("variant", ["winograd", "direct"])
+def test_fastnorm_resnet18_3x3(benchmark, name, variant):
+    _C, x, wt, b, desc, fl = _wino_setup(name)
+    xh = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    y = np.empty_like(xh)
+    act = (1, 0.0, float("inf"))  # the ReLU a ResNet conv carries in its epilogue
+    if variant == "winograd":
+        packed = _C.winograd3x3_pack(-1, desc, wt, b)
+        benchmark(_C.winograd3x3_nhwc, -1, desc, xh, packed, None, act, y, 1)
+    else:
+        packed = _C.conv2d_pack(-1, desc, wt, b)
+        benchmark(_C.conv2d_nhwc, -1, desc, xh, packed, None, act, y, 1)
+    _record_eff(benchmark, "fastnorm" if variant == "winograd" else "fastnorm-direct", fl)
+
+
+@pytest.mark.parametrize("name", WINO_CASES)
+def test_torch_resnet18_3x3(benchmark, name):
+    torch = pytest.importorskip("torch")
+    _, x, wt, b, _, fl = _wino_setup(name)
+    tx, tw, tb = torch.from_numpy(x), torch.from_numpy(wt), torch.from_numpy(b)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+
+    def run():
+        with torch.inference_mode():
+            return torch.relu(torch.nn.functional.conv2d(tx, tw, tb, 1, 1))
+
+    try:
+        benchmark(run)
+    finally:
+        torch.set_num_threads(threads)
+    _record_eff(benchmark, "torch", fl)
