@@ -42,7 +42,8 @@ void fn_f32_wino_output__scalar(size_t c, const float *m, size_t ldm, const floa
 
 /* The 36 GEMMs on the conv's igemm micro-kernel (ks = 1, its bias row the panel's zero row). */
 void fn_f32_wino_gemm__scalar(size_t mr, size_t nc, size_t kc, const float *a, size_t lda,
-                           const float *w, float *c, size_t ldc, const float *pf, size_t npf) {
+                              const float *w, float *c, size_t ldc, const float *pf,
+                              size_t npf) {
     (void)pf, (void)npf;
     const float *rows[FN_IGEMM_MR_scalar];
     for (size_t r = 0; r < FN_IGEMM_MR_scalar; r++) rows[r] = a + (r < mr ? r : mr - 1) * lda;
