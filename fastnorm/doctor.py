@@ -198,12 +198,14 @@ def _folding(graph, optimized):
             continue  # reported above as bn_batch_stats
         bn = nodes[r["bn"]]
         message, fix = "not folded: %s" % r["reason"], _KEPT_FIXES.get(r.get("code"), _KEPT)
-        if r.get("code") == "not_conv":
-            prev = producers.get(bn.inputs[0])
-            if _feeds_conv(bn, readers):
-                message += " (pre-activation: BN -> act -> conv; a BN folds only into the layer before it)"
-                fix = _KEPT + ", with the activation fused; fine as is"
-            elif prev is not None and prev.op == "cat":
+        prev = producers.get(bn.inputs[0])
+        if r.get("code") in ("not_conv", "shared", "graph_input") and _feeds_conv(bn, readers):
+            message += " (pre-activation: BN -> act -> conv; a BN folds only into the layer before it)"
+            kept = {n.name: n for n in optimized.nodes}.get(bn.name)
+            act = kept.attrs.get("act") if kept is not None else None
+            fix = _KEPT + (", with the %s fused" % act[0] if act else "") + "; fine as is"
+        elif r.get("code") == "not_conv":
+            if prev is not None and prev.op == "cat":
                 fix = _KEPT + "; to fold it, give each branch its own BN before the cat"
             elif prev is not None and prev.op in _ACTIVATIONS:
                 fix = _KEPT + "; put BN before the activation (conv -> BN -> act) to let it fold"

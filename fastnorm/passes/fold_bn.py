@@ -98,9 +98,9 @@ def _why_kept(m, bn, shapes):
         return "not_conv", "follows %s %r, not a conv/linear" % (prev.op, prev.name)
     readers = [n.name for n in m.consumers.get(x, []) if n is not bn]
     if readers:
-        return "shared", "%s %r's output is also read by %s" % (prev.op, prev.name, ", ".join(map(repr, readers)))
+        return "shared", "the output of %s %r is also read by %s" % (prev.op, prev.name, ", ".join(map(repr, readers)))
     if x in m.outputs:
-        return "shared", "%s %r's output is also a graph output" % (prev.op, prev.name)
+        return "shared", "the output of %s %r is also a graph output" % (prev.op, prev.name)
     if prev.attrs.get("act"):
         return "producer_act", "%s %r already has a fused activation" % (prev.op, prev.name)
     if prev.attrs.get("residual"):
