@@ -51,7 +51,8 @@ def fold_batchnorm(graph):
         if mean.shape[0] != cout:
             report.append(_kept(m, bn, shapes))
             continue
-        s = gamma / np.sqrt(var + eps)
+        with np.errstate(invalid="ignore", divide="ignore"):  # bad statistics: the doctor reports them
+            s = gamma / np.sqrt(var + eps)
         b = (g.weights[prev.inputs[2]].astype(np.float64)
              if len(prev.inputs) > 2 and prev.inputs[2] else np.zeros(cout))
         w_name, b_name = prev.inputs[1] + "@" + bn.name, prev.name + ".bias@" + bn.name
