@@ -83,9 +83,7 @@ class Model:
         fates = doctor.bn_fates(self.source_graph, self.graph)
         folded = [f["bn"] for f in fates if f["fate"] == "folded"]
         left = [f["bn"] for f in fates if f["fate"] == "standalone"]
-        lines = ["BatchNorm: %d folded into the layer before (%s); %d standalone%s"
-                 % (len(folded), ", ".join(folded) or "-", len(left),
-                    " (" + ", ".join(left) + ")" if left else "")]
+        lines = ["BatchNorm: %d folded into the layer before; %d standalone" % (len(folded), len(left))]
         for f in fates:
             if f["fate"] == "folded":
                 err = f["max_abs_error"]

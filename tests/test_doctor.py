@@ -238,7 +238,7 @@ def test_summary_batchnorm_section():
     s = fastnorm.Model(simple_cnn()).summary()
     assert "bn1 -> folded into conv1 (conv2d), error " in s
     assert "bn2 -> folded into conv2 (conv2d), error " in s
-    assert "2 folded into the layer before (bn1, bn2); 0 standalone" in s
+    assert "BatchNorm: 2 folded into the layer before; 0 standalone" in s
 
 
 # ------------------------------------------------------------------------------------ from torch
