@@ -53,10 +53,15 @@ def _load(args, quiet=False):
     import warnings
 
     import fastnorm
-    from fastnorm.errors import FastnormWarning
+    from fastnorm.errors import FastnormWarning, FormatError, UnsupportedError
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FastnormWarning)
-        model = fastnorm.load(args.file)
+        try:
+            model = fastnorm.load(args.file)
+        except (FormatError, UnsupportedError, OSError, ImportError, ValueError):
+            raise
+        except Exception as e:  # a frontend's parser failing on a bad file is still a bad file
+            raise FormatError("%s: cannot be loaded: %s: %s" % (args.file, type(e).__name__, e)) from None
     for w in caught:
         if issubclass(w.category, FastnormWarning):
             if not quiet:
