@@ -79,7 +79,7 @@ def _fold_error(w64, w32, b64, b32, out_axis=0):
         np.abs(dw, out=dw)
         per_channel = np.moveaxis(dw, out_axis, 0).reshape(dw.shape[out_axis], -1).sum(axis=1)
         err = per_channel + np.abs(b32.astype(np.float64) - b64)
-    return float(np.max(err)) if err.size else 0.0  # NaN when the statistics are (reported apart)
+    return float(np.max(err)) if err.size else 0.0  # NaN for NaN statistics (the doctor reports those)
 
 
 def _kept(m, bn, shapes):
