@@ -5,7 +5,7 @@
     y = model.predict(x)            # x: float32 NCHW NumPy array, any batch size
 """
 from fastnorm import _C, ops
-from fastnorm.errors import FormatError, UnsupportedError
+from fastnorm.errors import FastnormWarning, FormatError, UnsupportedError
 from fastnorm.model import Model, load
 from fastnorm.threads import get_num_threads, set_num_threads
 
@@ -25,4 +25,4 @@ def from_torch(module, example_input):
 
 
 __all__ = ["Model", "load", "from_torch", "ops", "cpu_info", "set_num_threads", "get_num_threads",
-           "FormatError", "UnsupportedError"]
+           "FormatError", "UnsupportedError", "FastnormWarning"]

@@ -165,8 +165,13 @@ def _shape_conv2d(node, shapes, weights):
         raise ValueError("node %r: residual must be a boolean, got %r" % (node.name, residual))
     if residual:
         # inputs: x, weight, bias (may be ""), residual (added before the activation)
-        _arity(node, shapes, 4, 4, (4, 4, 1, 4))
+        if len(shapes) != 4 or shapes[3] is None:
+            raise ValueError("node %r: a residual conv2d needs 4 inputs (x, weight, bias or '', residual)"
+                             % node.name)
         shapes = shapes[:3]
+        _arity(node, shapes, 2, 3, (4, 4, 1))
+        if len(full_shapes[3]) != 4:
+            raise ValueError("node %r: input 3 must be 4D, got shape %r" % (node.name, full_shapes[3]))
     else:
         _arity(node, shapes, 2, 3, (4, 4, 1))
     _check_act(node)

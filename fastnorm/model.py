@@ -4,7 +4,7 @@ import threading
 
 import numpy as np
 
-from fastnorm import _C, fileformat
+from fastnorm import _C, doctor, fileformat
 from fastnorm.errors import FormatError, UnsupportedError
 from fastnorm.graph import KNOWN_OPS, Graph, count_macs, infer_shapes
 from fastnorm.passes import optimize as optimize_graph
@@ -27,6 +27,8 @@ class Model:
         if missing:
             raise UnsupportedError("no kernel in this version for: " + ", ".join(missing))
         self.optimized = optimize
+        self._findings = doctor.diagnose(graph, self.graph)
+        doctor.warn(self._findings)
         self._plans = {}
         self._fast = None  # (input shape, ISA, plan) of the last predict
         self._lock = threading.Lock()
@@ -40,6 +42,11 @@ class Model:
     @property
     def outputs(self):
         return list(self.graph.outputs)
+
+    def doctor(self):
+        """The doctor's findings (fastnorm.doctor.Finding: severity, code, node, message, fix), errors
+        first. Those of severity warning/error were also emitted as FastnormWarning at construction."""
+        return list(self._findings)
 
     def summary(self, batch=1):
         """The optimised graph: fused ops, output shapes, MACs and parameters, arena memory."""
@@ -65,16 +72,36 @@ class Model:
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for r in rows:
             lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
-        folded = [b for n in self.graph.nodes for b in n.attrs.get("folded", [])]
-        left = [n.name for n in self.graph.nodes if n.op == "batch_norm"]
-        lines.append("BatchNorm: %d folded into the layer before (%s); %d standalone%s"
-                     % (len(folded), ", ".join(folded) or "-", len(left),
-                        " (" + ", ".join(left) + ")" if left else ""))
+        lines += self.batchnorm_report()
         lines.append("batch %d: %s MACs, %s parameters, arena %.1f KiB"
                      % (batch, "{:,}".format(count_macs(self.graph, all_shapes)),
                         "{:,}".format(sum(w.size for w in self.graph.weights.values())),
                         plan.arena_floats * 4 / 1024))
         return "\n".join(lines)
+
+    def batchnorm_report(self):
+        """The summary's BatchNorm section: what each source BN became, and the largest fold error."""
+        fates = doctor.bn_fates(self.source_graph, self.graph)
+        folded = [f["bn"] for f in fates if f["fate"] == "folded"]
+        left = [f["bn"] for f in fates if f["fate"] == "standalone"]
+        lines = ["BatchNorm: %d folded into the layer before; %d standalone" % (len(folded), len(left))]
+        for f in fates:
+            if f["fate"] == "folded":
+                err = f["max_abs_error"]
+                what = "folded into %s%s" % (f["into"], "" if err is None else ", error %.2g" % err)
+            elif f["fate"] == "fused":
+                what = "fused into %s" % f["into"]
+            elif f["fate"] == "standalone":
+                what = "standalone %s%s" % (f["into"], " (%s)" % f["reason"] if f["reason"] else "")
+            else:
+                what = "removed"
+            lines.append("  %s -> %s" % (f["bn"], what))
+        errs = [f for f in fates if f["max_abs_error"] is not None and np.isfinite(f["max_abs_error"])]
+        if errs:
+            worst = max(errs, key=lambda f: f["max_abs_error"])
+            lines.append("  largest fold error %.2g (%s): what float32 rounding of the folded weights can change "
+                         "an output by, per unit input" % (worst["max_abs_error"], worst["bn"]))
+        return lines
 
     def _example_shapes(self, batch):
         return {t.name: tuple(batch if d is None else d for d in t.shape) for t in self.graph.inputs}
