@@ -19,7 +19,8 @@ class Model:
     float32 and non-contiguous ones copied. They are safe to call from several threads at once.
     """
 
-    def __init__(self, graph, optimize=True):
+    def __init__(self, graph, optimize=True, num_threads=None):
+        self.num_threads = num_threads
         graph.check()
         self.source_graph = graph
         self.graph = optimize_graph(graph) if optimize else graph.copy()
@@ -33,6 +34,21 @@ class Model:
         self._fast = None  # (input shape, ISA, plan) of the last predict
         self._lock = threading.Lock()
         self._weights = WeightCache()
+
+    # ------------------------------------------------------------------------------ threads
+    @property
+    def num_threads(self):
+        """Threads this model's predicts use; None (the default) follows fastnorm.get_num_threads()."""
+        return self._num_threads
+
+    @num_threads.setter
+    def num_threads(self, n):
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise ValueError("num_threads: expected an int >= 1 or None, got %r" % (n,))
+        self._num_threads = n
+
+    def _nthreads(self):
+        return self._num_threads or get_num_threads()
 
     # ------------------------------------------------------------------------------ introspection
     @property
@@ -147,7 +163,7 @@ class Model:
         if any(0 in s for s in shapes.values()):
             out = infer_shapes(self.graph, shapes)
             return {t.name: np.empty(out[t.name], np.float32) for t in self.graph.outputs}
-        return self._plan(shapes).run(arrays, get_num_threads())
+        return self._plan(shapes).run(arrays, self._nthreads())
 
     def predict(self, x):
         """The first output for the one input x (NumPy, NCHW)."""
@@ -156,7 +172,7 @@ class Model:
         fast = self._fast
         if (fast is not None and type(x) is np.ndarray and x.shape == fast[0] and x.dtype == np.float32
                 and x.flags.c_contiguous and _C.resolve_isa(-1) == fast[1]):
-            return fast[2].run1(x, get_num_threads())
+            return fast[2].run1(x, self._nthreads())
         if len(self.graph.inputs) != 1:
             raise ValueError("predict: the model has %d inputs %s; use run({name: array})"
                              % (len(self.graph.inputs), [t.name for t in self.graph.inputs]))
@@ -168,7 +184,7 @@ class Model:
         if plan.single_io is None:
             return self.run({spec.name: x})[self.graph.outputs[0].name]
         self._fast = (arr.shape, plan.isa, plan)
-        return plan.run1(arr, get_num_threads())
+        return plan.run1(arr, self._nthreads())
 
     def profile(self, x, repeat=20):
         """Median time per plan step for input x: [(step, source nodes, seconds)], slowest first.
@@ -176,7 +192,7 @@ class Model:
         A step is one C op record: a fused op is named after every source node it absorbed."""
         arrays = {self.graph.inputs[0].name: self._check_feed(self.graph.inputs[0], x)}
         plan = self._plan({k: v.shape for k, v in arrays.items()})
-        nthreads = get_num_threads()
+        nthreads = self._nthreads()
         runs = []
         for _ in range(max(1, repeat)):
             t = []
