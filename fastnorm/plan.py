@@ -337,6 +337,11 @@ def _lower_flatten(plan, node, graph, loc, cache):
         loc[node.outputs[0]] = (b, "plain")      # row-major reshape: same memory
 
 
+def _lower_reshape(plan, node, graph, loc, cache):
+    """A row-major reshape: the same memory once the value is in its logical layout."""
+    loc[node.outputs[0]] = (plan._plain(node, node.inputs[0], loc), "plain")
+
+
 def _opt_weight(graph, node, i):
     v = node.inputs[i] if len(node.inputs) > i else ""
     return np.ascontiguousarray(graph.weights[v], np.float32) if v else None
@@ -627,6 +632,7 @@ LOWER = {
     "clamp": _lower_act,
     "max_pool2d": _lower_max_pool2d,
     "flatten": _lower_flatten,
+    "reshape": _lower_reshape,
     "group_norm": _lower_group_norm,
     "instance_norm": _lower_group_norm,
     "layer_norm": _lower_layer_norm,

@@ -259,13 +259,16 @@ class _Converter:
             tt = vi.type.tensor_type if vi.type.HasField("tensor_type") else None
             if tt is None:
                 self.problems.append("input %r: only tensor inputs are supported" % vi.name)
+                self.poisoned.add(vi.name)
                 continue
             if tt.elem_type not in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16):
                 self.problems.append("input %r: dtype %s (only float inputs are supported)"
                                      % (vi.name, _onnx_dtype_name(onnx, tt.elem_type)))
+                self.poisoned.add(vi.name)
                 continue
             if not tt.HasField("shape"):
                 self.problems.append("input %r: no shape declared (the non-batch dims must be known)" % vi.name)
+                self.poisoned.add(vi.name)
                 continue
             dims = []
             for i, d in enumerate(tt.shape.dim):
@@ -277,10 +280,12 @@ class _Converter:
                     dims.append(None)
             if not dims:
                 self.problems.append("input %r: a scalar input is not supported" % vi.name)
+                self.poisoned.add(vi.name)
                 continue
             if any(d is None for d in dims[1:]):
                 self.problems.append("input %r: shape %s has dynamic dims after the batch (only the batch "
                                      "may be dynamic)" % (vi.name, [("?" if d is None else d) for d in dims]))
+                self.poisoned.add(vi.name)
                 continue
             self.declared_batch[vi.name] = dims[0]
             shape = tuple(dims) if self.fixed else (BATCH,) + tuple(dims[1:])
@@ -1015,7 +1020,10 @@ def _op_layernorm(c, node, attrs):
     ins = [name, c.weight(node, "scale", scale.reshape(-1))]
     ins.append(c.weight(node, "bias", bias.reshape(-1)) if bias is not None else "")
     if axis == 0:
-        raise _Unsupported("axis 0 (normalises over every dim including the batch)")
+        # fixed batch: one row over everything
+        flat = c.emit(node, "reshape", [name], {"shape": [1, math.prod(shape)]})
+        y = c.emit(node, "layer_norm", [flat] + ins[1:], {"normalized_ndim": 1, "eps": eps})
+        return c.rename(c.emit(node, "reshape", [y], {"shape": [int(d) for d in shape]}), node.output[0])
     c.set_act(node.output[0], c.emit(node, "layer_norm", ins, {"normalized_ndim": r - axis, "eps": eps},
                                      node.output[0]))
 
@@ -1222,10 +1230,18 @@ def _reshape_to(c, node, name, shape, dst, out_name):
         return
     groups = _merge_groups(tuple(shape), dst)
     if groups is None:
-        if _has_batch(shape) and (not dst or dst[0] is not BATCH):
+        if _has_batch(shape) and (not dst or dst[0] is not BATCH or BATCH in dst[1:]):
             raise _BatchDep("reshape %r -> %r moves the batch" % (_fmt(shape), _fmt(dst)))
-        raise _Unsupported("reshape %r -> %r (only merging neighbouring dims is supported)"
-                           % (_fmt(shape), _fmt(dst)))
+        if not dst or any(d is not BATCH and d < 1 for d in dst):
+            raise _Unsupported("reshape %r -> %r (empty or scalar result)" % (_fmt(shape), _fmt(dst)))
+        target = [-1 if d is BATCH else int(d) for d in dst]
+        return c.rename(c.emit(node, "reshape", [name], {"shape": target}), out_name)
+    if len(shape) == 4 and (len(dst) != 2 or groups[0] != [0, 1]):
+        # the plan flattens an image only to (N, rest): anything else is a reshape
+        target = [-1 if d is BATCH else int(d) for d in dst]
+        if BATCH in dst[1:] or (_has_batch(shape) and dst[0] is not BATCH):
+            raise _BatchDep("reshape %r -> %r moves the batch" % (_fmt(shape), _fmt(dst)))
+        return c.rename(c.emit(node, "reshape", [name], {"shape": target}), out_name)
     cur = name
     merges = [(s, e) for s, e in groups if e - s > 1]
     for s, e in reversed(merges):
@@ -1303,7 +1319,8 @@ def _op_flatten(c, node, attrs):
     axis = int(attrs.get("axis", 1))
     if not -r <= axis <= r:
         raise _Malformed("axis %d out of range for %dD" % (axis, r))
-    axis %= r + 1 if axis < 0 else r + 1
+    if axis < 0:
+        axis += r
     if axis == 0:
         if _has_batch(shape):
             raise _BatchDep("Flatten axis 0 merges the batch")
@@ -1313,8 +1330,6 @@ def _op_flatten(c, node, attrs):
         if _has_batch(head) and len(head) > 1:
             raise _BatchDep("Flatten axis %d merges the batch with other dims" % axis)
         dst = ((BATCH,) if _has_batch(head) else (math.prod(head),)) + (math.prod(tail),)
-    if axis == 0 or dst[0] == 1 and shape[0] != 1:
-        raise _Unsupported("Flatten axis 0 (adds a leading dim of 1)")
     _reshape_to(c, node, name, shape, dst, node.output[0])
 
 
@@ -1599,9 +1614,12 @@ def _op_space_to_depth(c, node, attrs):
     if len(shape) != 4:
         raise _Malformed("input must be 4D")
     bs = int(attrs.get("blocksize"))
+    mode = _str(attrs.get("mode"), "DCR")
+    if mode not in ("DCR", "CRD"):
+        raise _Unsupported("mode %r" % mode)
     u = c.emit(node, "pixel_unshuffle", [name], {"factor": bs})
-    # pixel_unshuffle gives channel c*b^2 + s; ONNX wants s*C + c: a channel shuffle with C groups
-    if shape[1] == 1:
+    # pixel_unshuffle gives channel c*b^2 + s (CRD); DCR wants s*C + c: a channel shuffle with C groups
+    if shape[1] == 1 or mode == "CRD":
         return c.rename(u, node.output[0])
     c.set_act(node.output[0], c.emit(node, "channel_shuffle", [u], {"groups": shape[1]}, node.output[0]))
 
@@ -1627,8 +1645,7 @@ def _op_resize(c, node, attrs):
     if c.opset < 11:
         s = c.cval(node, 1, "scales", required=True)
         scales = [float(v) for v in np.asarray(s).reshape(-1)]
-        return _resize_common(c, node, name, shape, mode, "asymmetric", "floor" if mode == "nearest" else None,
-                              scales, None, 0)
+        return _resize_common(c, node, name, shape, mode, "asymmetric", "floor", scales, None, 0)
     ctm = _str(attrs.get("coordinate_transformation_mode"), "half_pixel")
     nearest_mode = _str(attrs.get("nearest_mode"), "round_prefer_floor")
     if ctm == "tf_crop_and_resize":
@@ -1665,23 +1682,20 @@ def _onnx_axis_map(onnx, mode, ctm, nearest_mode, n_in, n_out, scale, opset, pro
     from onnx.reference import ReferenceEvaluator
     h = onnx.helper
     x = probe.reshape(1, 1, n_in, 1).astype(np.float32)
-    attrs = {"mode": mode}
-    if opset >= 11:
-        attrs["coordinate_transformation_mode"] = ctm
-        if mode == "nearest":
-            attrs["nearest_mode"] = nearest_mode
-        inputs = ["X", "", "scales"] if scale is not None else ["X", "", "", "sizes"]
-    else:
-        inputs = ["X", "scales"]
+    # always the opset >= 11 form: Upsample and Resize-10 are its asymmetric (floor) case
+    attrs = {"mode": mode, "coordinate_transformation_mode": ctm}
+    if mode == "nearest":
+        attrs["nearest_mode"] = nearest_mode
+    inputs = ["X", "", "scales"] if scale is not None else ["X", "", "", "sizes"]
     node = h.make_node("Resize", inputs, ["Y"], **attrs)
     g = h.make_graph([node], "probe", [h.make_tensor_value_info("X", onnx.TensorProto.FLOAT, x.shape)],
                      [h.make_empty_tensor_value_info("Y")])
-    m = h.make_model(g, opset_imports=[h.make_opsetid("", max(opset, 10))])
     feeds = {"X": x}
     if scale is not None:
         g.initializer.append(onnx.numpy_helper.from_array(np.array([1, 1, scale, 1], np.float32), "scales"))
     else:
         g.initializer.append(onnx.numpy_helper.from_array(np.array([1, 1, n_out, 1], np.int64), "sizes"))
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", max(opset, 19))])
     return np.asarray(ReferenceEvaluator(m).run(None, feeds)[0]).reshape(-1)
 
 
@@ -1701,8 +1715,16 @@ def _resize_common(c, node, name, shape, mode, ctm, nearest_mode, scales, sizes,
             raise _BatchDep("scales the batch dim")
         raise _Unsupported("scales %r (only H and W may be scaled)" % scales)
     if sizes is not None:
-        if sizes[0] is not BATCH and sizes[0] is UNKNOWN:
+        sizes = [s if isinstance(s, _Sym) else int(s) for s in sizes]
+        if any(s is UNKNOWN for s in sizes):
             raise _BatchDep("sizes computed from the batch")
+        if shape[0] is BATCH and sizes[0] is not BATCH:
+            if c.declared_batch and all(b == sizes[0] for b in c.declared_batch.values()):
+                c.note("batch_sizes", node, "Resize sizes[0]=%d, the declared batch, taken as keeping the batch"
+                       % sizes[0])
+                sizes[0] = BATCH
+            else:
+                raise _BatchDep("sizes[0]=%d fixes the batch" % sizes[0])
         if (sizes[0] is not shape[0] and sizes[0] != shape[0]) or sizes[1] != shape[1]:
             raise _Unsupported("sizes %r (only H and W may change)" % _fmt(sizes))
     if mode not in ("nearest", "linear", "bilinear"):
@@ -1919,8 +1941,12 @@ def from_onnx(model_or_path, optimize=True):
     graph = onnx_to_graph(model_or_path)
     try:
         model = Model(graph, optimize=optimize)
+        # plan once now (batch 1 where dynamic) so that layouts the kernels lack fail at load, not at predict
+        model._plan({t.name: tuple(1 if d is None else d for d in t.shape) for t in model.graph.inputs})
+    except UnsupportedError as e:
+        raise UnsupportedError("ONNX import: %s" % e) from None
+    except FormatError:
+        raise
     except ValueError as e:
-        if isinstance(e, (FormatError, UnsupportedError)):
-            raise
         raise FormatError("ONNX model does not fit fastnorm's graph checks: %s" % e) from None
     return model
