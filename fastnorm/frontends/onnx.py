@@ -378,6 +378,9 @@ class _Converter:
                                    % (len(problems), "; ".join(problems)))
         if not outputs:
             raise UnsupportedError("ONNX import: the model has no tensor output")
+        self.nodes = _dead_code(self.nodes, [t.name for t in outputs])
+        used = {v for n in self.nodes for v in n.inputs}
+        self.weights = {k: v for k, v in self.weights.items() if k in used}
         graph = Graph(inputs, outputs, self.nodes, self.weights)
         if not self.fixed:
             for name, b in self.declared_batch.items():
@@ -988,12 +991,32 @@ def _op_batchnorm(c, node, attrs):
 
 def _op_instancenorm(c, node, attrs):
     name, shape = c.act(node)
-    if len(shape) != 4:
-        raise _Unsupported("InstanceNormalization of a %dD input (only 4D images run)" % len(shape))
     scale, bias = c.fweight(node, 1, "scale", True), c.fweight(node, 2, "B", True)
+    eps = float(attrs.get("epsilon", 1e-5))
+    if len(shape) == 3:
+        src = c.producer_of(name)
+        g = shape[1]
+        if (src is not None and src.op == "reshape" and np.all(scale == 1) and np.all(bias == 0)):
+            x4 = src.inputs[0]
+            s4 = c._ir_value_shape[x4]
+            if len(s4) == 4 and s4[1] % g == 0 and s4[0] is shape[0] or (len(s4) == 4 and s4[0] == shape[0]
+                                                                          and s4[1] % g == 0):
+                # torch's GroupNorm export: Reshape(N, G, -1) -> InstanceNormalization -> Reshape back
+                y = c.emit(node, "group_norm", [x4, "", ""], {"num_groups": g, "eps": eps})
+                back = [-1 if shape[0] is BATCH else int(shape[0])] + [int(d) for d in shape[1:]]
+                return c.rename(c.emit(node, "reshape", [y], {"shape": back}), node.output[0])
+        # (N, C, L) as the image (N, C, L, 1)
+        four = [-1 if shape[0] is BATCH else int(shape[0])] + [int(d) for d in shape[1:]] + [1]
+        x = c.emit(node, "reshape", [name], {"shape": four})
+        ins = [x, "", "", c.weight(node, "scale", scale.reshape(-1)), c.weight(node, "bias", bias.reshape(-1))]
+        y = c.emit(node, "instance_norm", ins, {"eps": eps, "use_input_stats": True})
+        back = [-1 if shape[0] is BATCH else int(shape[0])] + [int(d) for d in shape[1:]]
+        return c.rename(c.emit(node, "reshape", [y], {"shape": back}), node.output[0])
+    if len(shape) != 4:
+        raise _Unsupported("InstanceNormalization of a %dD input (only 3D and 4D run)" % len(shape))
     ins = [name, "", "", c.weight(node, "scale", scale.reshape(-1)), c.weight(node, "bias", bias.reshape(-1))]
     c.set_act(node.output[0], c.emit(node, "instance_norm", ins, {
-        "eps": float(attrs.get("epsilon", 1e-5)), "use_input_stats": True}, node.output[0]))
+        "eps": eps, "use_input_stats": True}, node.output[0]))
 
 
 def _op_layernorm(c, node, attrs):
@@ -1227,6 +1250,12 @@ def _reshape_to(c, node, name, shape, dst, out_name):
     if dst == tuple(shape):
         c.ir[out_name] = name
         c.shape[out_name] = shape
+        return
+    src = c.producer_of(name)
+    if src is not None and src.op in ("reshape", "flatten") and tuple(c._ir_value_shape[src.inputs[0]]) == dst:
+        # a reshape back to what a reshape started from: the earlier value itself
+        c.ir[out_name] = src.inputs[0]
+        c.shape[out_name] = dst
         return
     groups = _merge_groups(tuple(shape), dst)
     if groups is None:
@@ -1815,6 +1844,28 @@ def _op_expand(c, node, attrs):
     if tuple(out) == tuple(shape):
         return _op_identity(c, node, attrs)
     raise _Unsupported("Expand of an activation to %r" % t)
+
+
+def _producer_of(self, ir_name):
+    for n in reversed(self.nodes):
+        if ir_name in n.outputs:
+            return n
+    return None
+
+
+_Converter.producer_of = _producer_of
+
+
+def _dead_code(nodes, outputs):
+    """Drop IR nodes whose results nobody reads (left behind by peepholes)."""
+    while True:
+        used = set(outputs)
+        for n in nodes:
+            used.update(v for v in n.inputs if v)
+        keep = [n for n in nodes if any(v in used for v in n.outputs)]
+        if len(keep) == len(nodes):
+            return nodes
+        nodes = keep
 
 
 def _rename(self, ir_name, onnx_name):
