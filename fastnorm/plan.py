@@ -101,6 +101,8 @@ class Plan:
     def _const_buf(self, array):
         """A buffer bound to a weight array (an operand of add/mul), passed like an input."""
         a = np.ascontiguousarray(array, np.float32)
+        if not a.flags.writeable:
+            a = a.copy()  # the plan binds external buffers writable; a loaded (read-only) weight is copied
         b = self._new_buf(a.size)
         self.buf_external[b] = ("const", a)
         return b
