@@ -360,6 +360,8 @@ class _Converter:
                 self.malformed.append("output %r is not produced by any node" % v)
                 continue
             src = self.ir[v]
+            if src != v and self._take_name(src, v, {o.name for o in g.output}):
+                src = v
             if src != v:
                 # an alias (Identity, Dropout, a no-op Reshape) or an input: copy exactly (x * 1)
                 one = self.uniq(v + "::one")
@@ -378,7 +380,8 @@ class _Converter:
                                    % (len(problems), "; ".join(problems)))
         if not outputs:
             raise UnsupportedError("ONNX import: the model has no tensor output")
-        self.nodes = _dead_code(self.nodes, [t.name for t in outputs])
+        self.nodes = _dead_code(_fuse_linear_bias(self.nodes, self.weights, [t.name for t in outputs]),
+                                [t.name for t in outputs])
         used = {v for n in self.nodes for v in n.inputs}
         self.weights = {k: v for k, v in self.weights.items() if k in used}
         graph = Graph(inputs, outputs, self.nodes, self.weights)
@@ -1854,6 +1857,53 @@ def _producer_of(self, ir_name):
 
 
 _Converter.producer_of = _producer_of
+
+
+def _take_name(self, src, name, graph_outputs):
+    """Let the node producing IR value `src` write the ONNX output `name` directly (an output reached
+    through Identity / Dropout / a no-op Reshape), when `src` is not itself an input or an output."""
+    if src in graph_outputs or src in self.declared_batch or self.producer_of(src) is None:
+        return False
+    for n in self.nodes:
+        n.inputs = [name if v == src else v for v in n.inputs]
+        n.outputs = [name if v == src else v for v in n.outputs]
+    for k, v in list(self.ir.items()):
+        if v == src:
+            self.ir[k] = name
+    self._ir_value_shape[name] = self._ir_value_shape[src]
+    return True
+
+
+_Converter._take_name = _take_name
+
+
+def _fuse_linear_bias(nodes, weights, outputs):
+    """MatMul then Add of a per-output-feature constant: the linear layer's bias."""
+    readers = {}
+    for n in nodes:
+        for v in n.inputs:
+            readers.setdefault(v, []).append(n)
+    drop = set()
+    for n in nodes:
+        if n.op != "linear" or (len(n.inputs) > 2 and n.inputs[2]) or n.outputs[0] in outputs:
+            continue
+        rs = readers.get(n.outputs[0], [])
+        if len(rs) != 1 or rs[0].op != "add" or rs[0].attrs:
+            continue
+        add = rs[0]
+        other = [v for v in add.inputs if v != n.outputs[0]]
+        if len(other) != 1 or other[0] not in weights:
+            continue
+        b = weights[other[0]]
+        out_f = weights[n.inputs[1]].shape[0]
+        if b.size != out_f or (b.ndim and b.shape[-1] != out_f):
+            continue
+        bias_name = other[0] + "::bias"
+        weights[bias_name] = np.ascontiguousarray(b.reshape(-1), np.float32)
+        n.inputs = n.inputs[:2] + [bias_name]
+        n.outputs = [add.outputs[0]]
+        drop.add(id(add))
+    return [n for n in nodes if id(n) not in drop]
 
 
 def _dead_code(nodes, outputs):
