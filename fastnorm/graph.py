@@ -296,6 +296,15 @@ def _shape_reshape(node, shapes, weights):
     return [out]
 
 
+def _shape_transpose(node, shapes, weights):
+    """The two 4D layout permutes: perm [0, 2, 3, 1] (NCHW -> NHWC) and [0, 3, 1, 2] (NHWC -> NCHW)."""
+    _arity(node, shapes, 1, 1, (4,))
+    perm = node.attrs.get("perm")
+    if perm not in ([0, 2, 3, 1], [0, 3, 1, 2]):
+        raise ValueError("node %r: perm must be [0, 2, 3, 1] or [0, 3, 1, 2], got %r" % (node.name, perm))
+    return [tuple(shapes[0][p] for p in perm)]
+
+
 ACT_ATTR = "act"   # fused activation: ["relu"] or ["clamp", lo, hi] (None for an open end)
 
 
@@ -495,6 +504,7 @@ OPS = {
     "adaptive_max_pool2d": OpSpec(frozenset({"output_size"}), _shape_adaptive_pool),
     "flatten": OpSpec(frozenset({"start_dim", "end_dim"}), _shape_flatten),
     "reshape": OpSpec(frozenset({"shape"}), _shape_reshape),
+    "transpose": OpSpec(frozenset({"perm"}), _shape_transpose),
     "add": OpSpec(frozenset({ACT_ATTR}), _shape_binary),
     "mul": OpSpec(frozenset(), _shape_binary),
     "cat": OpSpec(frozenset({"dim"}), _shape_cat),

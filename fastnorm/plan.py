@@ -344,6 +344,14 @@ def _lower_reshape(plan, node, graph, loc, cache):
     loc[node.outputs[0]] = (plan._plain(node, node.inputs[0], loc), "plain")
 
 
+def _lower_transpose(plan, node, graph, loc, cache):
+    """NCHW <-> NHWC permutes cost nothing: an image held NHWC *is* the permuted tensor, row-major."""
+    if node.attrs["perm"] == [0, 2, 3, 1]:
+        loc[node.outputs[0]] = (plan._nhwc(node, node.inputs[0], loc), "plain")
+    else:
+        loc[node.outputs[0]] = (plan._plain(node, node.inputs[0], loc), "nhwc")
+
+
 def _opt_weight(graph, node, i):
     v = node.inputs[i] if len(node.inputs) > i else ""
     return np.ascontiguousarray(graph.weights[v], np.float32) if v else None
@@ -635,6 +643,7 @@ LOWER = {
     "max_pool2d": _lower_max_pool2d,
     "flatten": _lower_flatten,
     "reshape": _lower_reshape,
+    "transpose": _lower_transpose,
     "group_norm": _lower_group_norm,
     "instance_norm": _lower_group_norm,
     "layer_norm": _lower_layer_norm,

@@ -210,3 +210,29 @@ def test_maxpool_asymmetric_pads_and_same_conv(isa):
              helper.make_node("AveragePool", ["p"], ["y"], kernel_shape=[2, 2], pads=[1, 0, 0, 1],
                               count_include_pad=1)]
     check(make(nodes, {"w": _w(4, 3, 3, 3)}, (3, 9, 8), opset=13), (3, 9, 8))
+
+
+def test_nhwc_input_transposes_cost_nothing(isa):
+    """tf2onnx style: an NHWC graph input, Transpose(0,3,1,2) into the convs, Transpose(0,2,3,1) out."""
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2]),
+             helper.make_node("Conv", ["t", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c", "b"], ["a"]),
+             helper.make_node("Relu", ["a"], ["r"]),
+             helper.make_node("Transpose", ["r"], ["y"], perm=[0, 2, 3, 1])]
+    data = make(nodes, {"w": _w(5, 3, 3, 3), "b": _w(1, 5, 1, 1)}, (6, 7, 3), opset=13)
+    model = check(data, (6, 7, 3))
+    # the per-channel Add became the conv's bias, and the ReLU fused into it
+    assert [n.op for n in model.graph.nodes] == ["transpose", "conv2d", "transpose"]
+
+
+def test_groupnorm_affine_folds_into_the_norm(isa):
+    import torch
+    m = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.GroupNorm(4, 8), torch.nn.SiLU()).eval()
+    with torch.no_grad():
+        m[1].weight.uniform_(0.5, 1.5)
+        m[1].bias.uniform_(-0.5, 0.5)
+    from onnx_util import export
+    data = export(m, (1, 3, 9, 9), 13)
+    model = check(data, (3, 9, 9))
+    # Reshape-InstanceNorm-Reshape-Mul-Add is one group_norm; Sigmoid-Mul is one silu
+    assert [n.op for n in model.source_graph.nodes] == ["conv2d", "group_norm", "silu"]

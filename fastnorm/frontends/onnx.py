@@ -381,8 +381,10 @@ class _Converter:
                                    % (len(problems), "; ".join(problems)))
         if not outputs:
             raise UnsupportedError("ONNX import: the model has no tensor output")
-        self.nodes = _dead_code(_fuse_linear_bias(self.nodes, self.weights, [t.name for t in outputs]),
-                                [t.name for t in outputs])
+        outs = [t.name for t in outputs]
+        self.nodes = _fuse_linear_bias(self.nodes, self.weights, outs)
+        shapes = {k: tuple(v) for k, v in self._ir_value_shape.items()}
+        self.nodes = _dead_code(_fold_affine(_dead_code(self.nodes, outs), self.weights, set(outs), shapes), outs)
         used = {v for n in self.nodes for v in n.inputs}
         self.weights = {k: v for k, v in self.weights.items() if k in used}
         graph = Graph(inputs, outputs, self.nodes, self.weights)
@@ -551,6 +553,19 @@ def _rewrite_patterns(onnx, nodes, graph_outputs, consts):
         proto = onnx.helper.make_node("Gelu", [x], [out], name=erf.proto.name)
         drop.update(id(n) for n in chain[:-1])
         add[id(chain[-1])] = _N(proto, 0, erf._fn_name)
+    for sig in nodes:
+        # x * Sigmoid(x): SiLU / Swish
+        if sig.op_type != "Sigmoid" or id(sig) in drop:
+            continue
+        m = only_reader(sig.output[0])
+        if m is None or m.op_type != "Mul" or id(m) in add or id(m) in drop:
+            continue
+        other = [v for v in m.input if v != sig.output[0]]
+        if other != [sig.input[0]]:
+            continue
+        proto = onnx.helper.make_node("_Silu", [sig.input[0]], [m.output[0]], name=sig.proto.name)
+        drop.add(id(sig))
+        add[id(m)] = _N(proto, 0, sig._fn_name)
     if not drop and not add:
         return nodes
     return [add.get(id(n), n) for n in nodes if id(n) not in drop]
@@ -1516,7 +1531,12 @@ def _op_transpose(c, node, attrs):
     if not moved or big == sorted(big):
         dst = tuple(shape[p] for p in perm)
         return _reshape_to(c, node, name, shape, dst, node.output[0])
-    raise _Unsupported("perm %r on %r (only transposes that keep the data order are supported)"
+    if r == 4 and perm in ([0, 2, 3, 1], [0, 3, 1, 2]):
+        c.set_act(node.output[0], c.emit(node, "transpose", [name], {"perm": perm}, node.output[0]))
+        return
+    if shape[0] is BATCH and perm[0] != 0:
+        raise _BatchDep("perm %r moves the batch" % perm)
+    raise _Unsupported("perm %r on %r (only NCHW <-> NHWC and transposes that keep the data order)"
                        % (perm, _fmt(shape)))
 
 
@@ -2014,6 +2034,75 @@ def _fuse_linear_bias(nodes, weights, outputs):
     return [n for n in nodes if id(n) not in drop]
 
 
+def _per_channel(w, rank, ch):
+    """A constant that broadcasts over an (N, C, ...) value of `rank` along C only -> (C,) or None."""
+    if w.ndim > rank or w.ndim < rank - 1 or w.size not in (1, ch):
+        return None
+    full = (1,) * (rank - w.ndim) + w.shape
+    if any(d != 1 for i, d in enumerate(full) if i != 1):
+        return None
+    return np.broadcast_to(w.reshape(-1).astype(np.float64), (ch,))
+
+
+_AFFINE = {"group_norm": (1, 2), "layer_norm_channels": (1, 2), "instance_norm": (3, 4)}
+
+
+def _fold_affine(nodes, weights, outputs, shapes):
+    """Per-channel Mul/Add constants after a conv (bias) or a norm (its gamma/beta), as exporters emit
+    for a separate bias Add (Caffe2, broadcast=1) or torch's GroupNorm (InstanceNorm + Mul + Add)."""
+    readers = {}
+    for n in nodes:
+        for v in n.inputs:
+            readers.setdefault(v, []).append(n)
+    drop = set()
+    for n in nodes:
+        if n.op not in ("conv2d",) + tuple(_AFFINE) or n.attrs.get("act") or n.attrs.get("residual"):
+            continue
+        shape = shapes.get(n.outputs[0])
+        if shape is None or len(shape) < 2:
+            continue
+        ch, rank = shape[1], len(shape)
+        while n.outputs[0] not in outputs:
+            rs = readers.get(n.outputs[0], [])
+            if len(rs) != 1 or rs[0].op not in ("add", "mul") or rs[0].attrs or id(rs[0]) in drop:
+                break
+            nxt = rs[0]
+            other = [v for v in nxt.inputs if v != n.outputs[0]]
+            if len(other) != 1 or other[0] not in weights:
+                break
+            k = _per_channel(weights[other[0]], rank, ch)
+            if k is None or (n.op == "conv2d" and nxt.op == "mul"):
+                break
+            if n.op == "conv2d":
+                b = weights[n.inputs[2]].astype(np.float64) if len(n.inputs) > 2 and n.inputs[2] else np.zeros(ch)
+                name = n.name + "::bias_folded"
+                weights[name] = (b + k).astype(np.float32)
+                n.inputs = n.inputs[:2] + [name] + n.inputs[3:]
+            else:
+                gi, bi = _AFFINE[n.op]
+                while len(n.inputs) <= bi:
+                    n.inputs.append("")
+                g = weights[n.inputs[gi]].astype(np.float64) if n.inputs[gi] else np.ones(ch)
+                b = weights[n.inputs[bi]].astype(np.float64) if n.inputs[bi] else np.zeros(ch)
+                if nxt.op == "mul":
+                    g, b = g * k, b * k
+                else:
+                    b = b + k
+                n.inputs[gi], n.inputs[bi] = n.name + "::gamma_folded", n.name + "::beta_folded"
+                weights[n.inputs[gi]] = g.astype(np.float32)
+                weights[n.inputs[bi]] = b.astype(np.float32)
+            shapes[nxt.outputs[0]] = shape
+            n.outputs = [nxt.outputs[0]]
+            drop.add(id(nxt))
+            readers = {}
+            for m in nodes:
+                if id(m) in drop:
+                    continue
+                for v in m.inputs:
+                    readers.setdefault(v, []).append(m)
+    return [n for n in nodes if id(n) not in drop]
+
+
 def _dead_code(nodes, outputs):
     """Drop IR nodes whose results nobody reads (left behind by peepholes)."""
     while True:
@@ -2059,7 +2148,7 @@ _HANDLERS = {
     "Add": _op_binary, "Sub": _op_binary, "Mul": _op_binary, "Div": _op_binary,
     "Sum": _op_sum_mean, "Mean": _op_sum_mean, "Concat": _op_concat, "Pad": _op_pad,
     "DepthToSpace": _op_depth_to_space, "SpaceToDepth": _op_space_to_depth,
-    "_LayerNormChannels": _op_layernorm_channels, "Upsample": _op_upsample, "Resize": _op_resize, "ConstantOfShape": _op_constant_of_shape,
+    "_LayerNormChannels": _op_layernorm_channels, "_Silu": _unary("silu"), "Upsample": _op_upsample, "Resize": _op_resize, "ConstantOfShape": _op_constant_of_shape,
 }
 # ops that only ever see constants (folded by evaluating them) are accepted too
 for _k in ("Gather", "Slice", "Range", "Equal", "Where", "Floor", "Ceil", "Sqrt", "Pow", "Neg", "Abs",
