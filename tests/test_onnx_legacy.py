@@ -236,3 +236,27 @@ def test_groupnorm_affine_folds_into_the_norm(isa):
     model = check(data, (3, 9, 9))
     # Reshape-InstanceNorm-Reshape-Mul-Add is one group_norm; Sigmoid-Mul is one silu
     assert [n.op for n in model.source_graph.nodes] == ["conv2d", "group_norm", "silu"]
+
+
+@pytest.mark.parametrize("opset", [9, 10, 11, 13, 18])
+def test_torch_nearest_upsample_every_resize_version(opset, isa):
+    import torch
+    from onnx_util import export
+    m = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.Upsample(scale_factor=2), torch.nn.ReLU())
+    model = check(export(m, (1, 3, 5, 6), opset), (3, 5, 6))
+    assert "interpolate" in [n.op for n in model.graph.nodes]
+
+
+def test_opset_newer_than_installed_onnx_is_refused_clearly():
+    newest = onnx.defs.onnx_opset_version()
+    data = make([helper.make_node("Relu", ["x"], ["y"])], {}, (3,), opset=newest + 1)
+    with pytest.raises(fastnorm.UnsupportedError, match="opset %d is newer" % (newest + 1)):
+        fastnorm.from_onnx(data)
+
+
+def test_every_note_is_a_triple():
+    nodes = [helper.make_node("Reshape", ["x", "shape"], ["y"], name="flat")]
+    data = make(nodes, {"shape": np.array([1, -1], np.int64)}, (3, 4), opset=13, batch=1)
+    notes = fastnorm.from_onnx(data).source_graph.notes
+    assert notes and all(isinstance(n, tuple) and len(n) == 3 and all(isinstance(p, str) for p in n)
+                         for n in notes)

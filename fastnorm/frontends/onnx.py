@@ -70,9 +70,6 @@ def _has_batch(shape):
     return any(d is BATCH for d in shape)
 
 
-_FLOAT_TYPES = None
-
-
 def _onnx_dtype_name(onnx, t):
     try:
         return onnx.helper.tensor_dtype_to_np_dtype(t).name
@@ -1253,7 +1250,8 @@ def _onnx_pool_out(n, k, s, d, p0, p1, ceil_mode, auto_pad):
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         return -(-n // s)
     if auto_pad == "VALID":
-        return (n - ((k - 1) * d + 1)) // s + 1 if not ceil_mode else -(-(n - ((k - 1) * d + 1) + 1) // s)
+        span = (k - 1) * d + 1
+        return (n - span) // s + 1 if not ceil_mode else -(-(n - span + 1) // s)
     span = (k - 1) * d + 1
     if ceil_mode:
         out = -(-(n + p0 + p1 - span) // s) + 1
@@ -2209,6 +2207,11 @@ def onnx_to_graph(model_or_path):
         if not m.HasField("graph") or (not m.graph.node and not m.graph.output):
             raise FormatError("%s: not an ONNX model (no graph)" % where)
         notes = []
+        newest = onnx.defs.onnx_opset_version()
+        opset = _default_opset(m)
+        if opset > newest:
+            raise UnsupportedError("%s: opset %d is newer than the installed onnx %s knows (up to %d); "
+                                   "upgrade onnx" % (where, opset, onnx.__version__, newest))
         try:
             onnx.checker.check_model(m, full_check=False)
         except Exception as e:  # noqa: BLE001 - old or slightly off models still load; keep the message
