@@ -178,11 +178,16 @@ def test_clip_forms(opset, isa):
 
 
 @pytest.mark.parametrize("opset", [9, 11])
-def test_legacy_softmax_flattens_at_axis(opset):
-    ok = make([helper.make_node("Softmax", ["x"], ["y"])], {}, (6,), opset=opset)
-    check(ok, (6,))
-    bad = make([helper.make_node("Softmax", ["x"], ["y"], axis=1, name="sm")], {}, (3, 4, 5), opset=opset)
-    with pytest.raises(fastnorm.UnsupportedError, match=r"node 'sm' \(Softmax, opset %d\)" % opset):
+@pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])
+@pytest.mark.parametrize("axis", [1, 2, 3])
+def test_legacy_softmax_flattens_at_axis(opset, op, axis, isa):
+    """opset < 13: softmax over the dims from `axis` on, flattened into one."""
+    check(make([helper.make_node(op, ["x"], ["y"], axis=axis)], {}, (3, 4, 5), opset=opset), (3, 4, 5))
+
+
+def test_legacy_softmax_axis0_with_a_dynamic_batch_is_unsupported():
+    bad = make([helper.make_node("Softmax", ["x"], ["y"], axis=0, name="sm")], {}, (3, 4), opset=11)
+    with pytest.raises(fastnorm.UnsupportedError, match=r"node 'sm' \(Softmax, opset 11\).*batch"):
         fastnorm.from_onnx(bad)
 
 

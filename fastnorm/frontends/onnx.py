@@ -1218,8 +1218,12 @@ def _op_softmax(c, node, attrs):
         if axis == 0 and _has_batch(shape):
             raise _BatchDep("softmax over every dim including the batch (axis 0)")
         if not all(d == 1 for d in shape[axis + 1:]):
-            raise _Unsupported("axis %d over trailing dims %r (opset < 13 softmax runs over the flattened "
-                               "trailing dims; re-export at opset >= 13)" % (axis, _fmt(shape[axis:])))
+            # softmax over the trailing dims flattened into one: reshape, softmax, reshape back
+            lead = [-1 if d is BATCH else int(d) for d in shape[:axis]]
+            flat = c.emit(node, "reshape", [name], {"shape": lead + [int(math.prod(shape[axis:]))]})
+            y = c.emit(node, op, [flat], {"dim": axis})
+            back = [-1 if d is BATCH else int(d) for d in shape]
+            return c.rename(c.emit(node, "reshape", [y], {"shape": back}), node.output[0])
     c.set_act(node.output[0], c.emit(node, op, [name], {"dim": axis}, node.output[0]))
 
 
