@@ -265,3 +265,21 @@ def test_every_note_is_a_triple():
     notes = fastnorm.from_onnx(data).source_graph.notes
     assert notes and all(isinstance(n, tuple) and len(n) == 3 and all(isinstance(p, str) for p in n)
                          for n in notes)
+
+
+@pytest.mark.parametrize("opset", [18, 21])
+def test_group_normalization_scale_per_group_vs_per_channel(opset, isa):
+    """opset 18: scale/bias per group; opset 21: per channel. Both map onto group_norm exactly."""
+    c, g = 6, 3
+    n = g if opset < 21 else c
+    nodes = [helper.make_node("GroupNormalization", ["x", "s", "b"], ["y"], num_groups=g, epsilon=1e-4)]
+    data = make(nodes, {"s": 1 + _w(n), "b": _w(n)}, (c, 4, 5), opset=opset)
+    model = fastnorm.from_onnx(data)
+    x = RNG.standard_normal((2, c, 4, 5)).astype(np.float32)
+    xs = x.reshape(2, g, -1).astype(np.float64)
+    norm = ((xs - xs.mean(-1, keepdims=True)) / np.sqrt(xs.var(-1, keepdims=True) + 1e-4)).reshape(x.shape)
+    init = {t.name: numpy_helper.to_array(t) for t in onnx.load_from_string(data).graph.initializer}
+    s, b = init["s"], init["b"]
+    if opset < 21:
+        s, b = np.repeat(s, c // g), np.repeat(b, c // g)
+    assert_matches(model.predict(x), norm * s.reshape(1, c, 1, 1) + b.reshape(1, c, 1, 1))
