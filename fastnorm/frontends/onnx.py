@@ -1074,13 +1074,13 @@ def _op_batchnorm(c, node, attrs):
                               for i, w in ((1, "scale"), (2, "B"), (3, "input_mean"), (4, "input_var")))
     eps = float(attrs.get("epsilon", 1e-5))
     training = bool(attrs.get("training_mode", 0)) if c.opset >= 14 else False
-    if c.opset < 14 and any(v and v in c._used for v in node.output[1:]):
-        training = True  # opset < 14: the extra outputs exist only in training mode
-    if c.opset >= 14 and any(v and v in c._used for v in node.output[1:]):
+    if any(v and v in c._used for v in node.output[1:]):
         raise _Unsupported("the running mean/var outputs (training mode)")
-    if training and c.opset < 14:
-        if any(v and v in c._used for v in node.output[1:]):
-            raise _Unsupported("the mean/var outputs (training mode)")
+    if c.opset < 14 and any(node.output[1:]):
+        # opset < 14 spelled training mode with the extra outputs; nothing reads them here, so
+        # these are inference graphs that declare them (as some exporters do): running statistics
+        c.note("bn_declared_outputs", node, "BatchNormalization declares training-mode outputs nobody reads; "
+               "normalised with the running statistics")
     spatial = int(attrs.get("spatial", 1)) if c.opset < 9 else 1
     params = (scale, bias, mean, var)
     per_channel = all(p.size == ch for p in params)
