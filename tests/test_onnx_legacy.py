@@ -78,7 +78,7 @@ def test_batchnorm_training_mode_uses_batch_stats_and_notes_it():
                               training_mode=1, name="bn")]
     data = make(nodes, _bn_inits(3), (3, 4, 4), opset=15)
     model = fastnorm.from_onnx(data)
-    assert any(code == "batch_stats" and node == "bn" for code, node, _ in model.source_graph.notes)
+    assert any(code == "bn_batch_stats" and node == "bn" for code, node, _ in model.source_graph.notes)
     x = RNG.standard_normal((4, 3, 4, 4)).astype(np.float32)
     mean, var = x.mean((0, 2, 3), keepdims=True), x.var((0, 2, 3), keepdims=True)
     s, b = (_bn_inits(3)["bn.s"] * 0 + numpy_helper.to_array(

@@ -1088,7 +1088,7 @@ def _op_batchnorm(c, node, attrs):
         if not per_channel:
             raise _Unsupported("training-mode statistics with per-activation parameters")
         ins = [name, "", "", c.weight(node, "scale", scale.reshape(-1)), c.weight(node, "bias", bias.reshape(-1))]
-        c.note("batch_stats", node, "BatchNormalization in training mode: normalises with the batch's own "
+        c.note("bn_batch_stats", node, "BatchNormalization in training mode: normalises with the batch's own "
                "statistics (results depend on the batch); re-export the model in eval mode")
         c.set_act(node.output[0], c.emit(node, "batch_norm", ins, {"eps": eps, "batch_stats": True},
                                          node.output[0]))
