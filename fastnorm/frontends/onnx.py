@@ -1906,10 +1906,6 @@ def _resize_common(c, node, name, shape, mode, ctm, nearest_mode, scales, sizes,
         raise _Malformed("output size %r" % outs)
     if antialias and mode != "nearest" and any(o < i for o, i in zip(outs, ins)):
         raise _Unsupported("antialias=1 when downsampling")
-    if outs == list(ins) and (sizes is not None or axis_scales == [1.0, 1.0]) and mode == "nearest" \
-            and ctm in ("asymmetric", "half_pixel", "pytorch_half_pixel", "align_corners"):
-        # same size: nearest is the identity for these transforms
-        pass
     onnx_mode = "linear" if mode in ("linear", "bilinear") else "nearest"
     rng = np.random.default_rng(7)
     candidates = ([("nearest", None), ("nearest-exact", None)] if onnx_mode == "nearest"
@@ -1966,15 +1962,10 @@ def _op_constant_of_shape(c, node, attrs):
 
 
 def _op_expand(c, node, attrs):
+    """Expand that changes nothing (a target of ones or of the input's own dims) is the identity."""
     name, shape = c.act(node)
-    tgt = c.cval(node, 1, "shape", True)
-    t = [int(v) for v in np.asarray(tgt).reshape(-1)]
-    full = (1,) * (len(t) - len(shape)) + tuple(shape) if len(t) >= len(shape) else tuple(shape)
-    out = []
-    for i, d in enumerate(full):
-        tt = t[i - (len(full) - len(t))] if i >= len(full) - len(t) else 1
-        out.append(d if tt == 1 or tt == d else tt if d == 1 else None)
-    if tuple(out) == tuple(shape):
+    t = [int(v) for v in np.asarray(c.cval(node, 1, "shape", True)).reshape(-1)]
+    if len(t) <= len(shape) and all(v == 1 or v == d for v, d in zip(t[::-1], shape[::-1])):
         return _op_identity(c, node, attrs)
     raise _Unsupported("Expand of an activation to %r" % t)
 
