@@ -285,6 +285,31 @@ def _shape_flatten(node, shapes, weights):
     return [tuple(x[:s]) + (math.prod(x[s:e + 1]),) + tuple(x[e + 1:])]
 
 
+def _shape_reshape(node, shapes, weights):
+    """A row-major reshape (torch.reshape); shape[0] == -1 keeps the input's dim 0 (the batch)."""
+    _arity(node, shapes, 1, 1, (None,))
+    x = shapes[0]
+    want = node.attrs.get("shape")
+    if (not isinstance(want, list) or not want
+            or not all(isinstance(v, int) and not isinstance(v, bool) and (v >= 1 or (i == 0 and v == -1))
+                       for i, v in enumerate(want))):
+        raise ValueError("node %r: shape must be ints >= 1 (the first may be -1: keep the batch), got %r"
+                         % (node.name, want))
+    out = tuple(([x[0]] if want[0] == -1 else [want[0]]) + list(want[1:]))
+    if len(x) < 1 or math.prod(out) != math.prod(x):
+        raise ValueError("node %r: cannot reshape %r to %r" % (node.name, x, want))
+    return [out]
+
+
+def _shape_transpose(node, shapes, weights):
+    """The two 4D layout permutes: perm [0, 2, 3, 1] (NCHW -> NHWC) and [0, 3, 1, 2] (NHWC -> NCHW)."""
+    _arity(node, shapes, 1, 1, (4,))
+    perm = node.attrs.get("perm")
+    if perm not in ([0, 2, 3, 1], [0, 3, 1, 2]):
+        raise ValueError("node %r: perm must be [0, 2, 3, 1] or [0, 3, 1, 2], got %r" % (node.name, perm))
+    return [tuple(shapes[0][p] for p in perm)]
+
+
 ACT_ATTR = "act"   # fused activation: ["relu"] or ["clamp", lo, hi] (None for an open end)
 
 
@@ -483,6 +508,8 @@ OPS = {
     "adaptive_avg_pool2d": OpSpec(frozenset({"output_size"}), _shape_adaptive_pool),
     "adaptive_max_pool2d": OpSpec(frozenset({"output_size"}), _shape_adaptive_pool),
     "flatten": OpSpec(frozenset({"start_dim", "end_dim"}), _shape_flatten),
+    "reshape": OpSpec(frozenset({"shape"}), _shape_reshape),
+    "transpose": OpSpec(frozenset({"perm"}), _shape_transpose),
     "add": OpSpec(frozenset({ACT_ATTR}), _shape_binary),
     "mul": OpSpec(frozenset(), _shape_binary),
     "cat": OpSpec(frozenset({"dim"}), _shape_cat),

@@ -113,6 +113,8 @@ class Plan:
     def _const_buf(self, array):
         """A buffer bound to a weight array (an operand of add/mul), passed like an input."""
         a = np.ascontiguousarray(array, np.float32)
+        if not a.flags.writeable:
+            a = a.copy()  # the plan binds external buffers writable; a loaded (read-only) weight is copied
         b = self._new_buf(a.size)
         self.buf_external[b] = ("const", a)
         return b
@@ -418,6 +420,19 @@ def _lower_flatten(plan, node, graph, loc, cache):
         loc[node.outputs[0]] = (b, "plain")      # row-major reshape: same memory
 
 
+def _lower_reshape(plan, node, graph, loc, cache):
+    """A row-major reshape: the same memory once the value is in its logical layout."""
+    loc[node.outputs[0]] = (plan._plain(node, node.inputs[0], loc), "plain")
+
+
+def _lower_transpose(plan, node, graph, loc, cache):
+    """NCHW <-> NHWC permutes cost nothing: an image held NHWC *is* the permuted tensor, row-major."""
+    if node.attrs["perm"] == [0, 2, 3, 1]:
+        loc[node.outputs[0]] = (plan._nhwc(node, node.inputs[0], loc), "plain")
+    else:
+        loc[node.outputs[0]] = (plan._plain(node, node.inputs[0], loc), "nhwc")
+
+
 def _opt_weight(graph, node, i):
     v = node.inputs[i] if len(node.inputs) > i else ""
     return np.ascontiguousarray(graph.weights[v], np.float32) if v else None
@@ -708,6 +723,8 @@ LOWER = {
     "clamp": _lower_act,
     "max_pool2d": _lower_max_pool2d,
     "flatten": _lower_flatten,
+    "reshape": _lower_reshape,
+    "transpose": _lower_transpose,
     "group_norm": _lower_group_norm,
     "instance_norm": _lower_group_norm,
     "layer_norm": _lower_layer_norm,
