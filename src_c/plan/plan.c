@@ -89,6 +89,10 @@ fn_status fn_plan_run(const fn_kernels *k, const fn_op *ops, size_t nops, float 
         case FN_OP_PIXEL_SHUFFLE:
             fn_pixel_shuffle_nchw(op->n, op->c, op->h, op->w, op->groups, op->kind, x, y, nthreads);
             break;
+        case FN_OP_CONV_FIRST:
+            st = fn_conv_first(k, &op->conv, op->kind, op->n, op->h, op->w, x, op->weights,
+                               &op->act, bufs[op->in2], y, nthreads);
+            break;
         default:
             st = FN_ERR_ARG;
         }
