@@ -1,11 +1,12 @@
 """bench_models.py's JSON -> issue 5's markdown table.
 
-    python bench/models_table.py models.json [more.json ...]
+    python bench/models_table.py models.json [more.json ...] [--stat min]
 
 Rows in the issue's order, medians in ms for fastnorm / ONNX Runtime / OpenVINO / PyTorch, then
 fastnorm / best peer and the geometric mean of those ratios, the ISA and the CPU. Given several
 JSON files (repeated runs on a noisy machine), each cell is the median of the runs' medians and the
-ratio is taken between those.
+ratio is taken between those. --stat min uses each run's fastest round instead of its median (on a
+host shared with other jobs, the least disturbed round; the table says which statistic it shows).
 """
 import json
 import math
@@ -51,7 +52,7 @@ def _macs(m):
     return "%.2f G" % (m / 1e9) if m >= 1e8 else "%.1f M" % (m / 1e6)
 
 
-def collect(paths):
+def collect(paths, stat="median"):
     """{(model, batch, threads): {runtime: [median per run]}}, extra info per row, machine info."""
     cells, info, machine, order = {}, {}, {}, []
     for path in paths:
@@ -65,14 +66,14 @@ def collect(paths):
             key = (ei["model"], ei["batch"], ei["threads"])
             if key not in cells:
                 order.append(key)
-            cells.setdefault(key, {}).setdefault(ei["runtime"], []).append(b["stats"]["median"])
+            cells.setdefault(key, {}).setdefault(ei["runtime"], []).append(b["stats"][stat])
             info.setdefault(key, {}).update({"macs": ei.get("macs_per_image")})
             info.setdefault("versions", {})[ei["runtime"]] = ei.get("version", "?")
     return cells, info, machine, order
 
 
-def table(paths):
-    cells, info, machine, order = collect(paths)
+def table(paths, stat="median"):
+    cells, info, machine, order = collect(paths, stat)
     keys = [k for k in ROWS if k in cells]
     keys += [k for k in order if k not in keys]  # rows a later bench adds, in the order they ran
     versions = info.get("versions", {})
@@ -105,15 +106,24 @@ def table(paths):
     runs = max((len(v) for c in cells.values() for v in c.values()), default=0)
     cpu = machine.get("cpu", {}).get("brand_raw", "?")
     out.append("")
-    out.append("Geometric mean of fastnorm / best peer over %d rows: **%.2f**. Medians in ms%s. "
+    what = "Medians" if stat == "median" else "Per-run %s (fastest round)" % stat if stat == "min" else stat
+    out.append("Geometric mean of fastnorm / best peer over %d rows: **%.2f**. %s in ms%s. "
                "fastnorm ISA: %s (best on this CPU: %s). CPU: %s, %s logical CPUs."
-               % (len(ratios), geo, " (median of %d runs' medians)" % runs if runs > 1 else "",
+               % (len(ratios), geo, what, " (median over %d runs)" % runs if runs > 1 else "",
                   machine.get("fastnorm_isa", "?"), machine.get("fastnorm_best_isa", "?"), cpu,
                   machine.get("cpu", {}).get("count", "?")))
     return "\n".join(out)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2:
+    args = sys.argv[1:]
+    stat = "median"
+    if "--stat" in args:
+        i = args.index("--stat")
+        stat = args[i + 1] if i + 1 < len(args) else ""
+        del args[i:i + 2]
+        if stat not in ("median", "min", "mean"):
+            sys.exit("--stat: expected median, min or mean, got %r" % stat)
+    if not args:
         sys.exit(__doc__)
-    print(table(sys.argv[1:]))
+    print(table(args, stat))

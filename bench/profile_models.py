@@ -11,7 +11,8 @@ both and rank by the minimum. Each conv gets its GFLOP/s (2 x MACs / time) besid
 convs are matched to ORT's nodes by (weight shape, output shape) in execution order. Steps are
 grouped (first conv with Cin <= 4, 3x3, 1x1, depthwise, other convs, linear, layout changes,
 normalization, pooling, elementwise) and each group's total is set beside ORT's. "predict - steps"
-is what one whole predict costs above the sum of its steps' minima (Python, the arena, the call).
+is what the fastest whole predict cost above the sum of its steps' minima: the call overhead when
+the host is quiet, time lost to other processes when it is not.
 """
 import argparse
 import json
@@ -223,7 +224,8 @@ def report(name, batch, threads, repeat, top, peak, with_ort=True):
     for kind, o in ort_kinds.items():
         if kind not in kinds:
             lines.append("| %s (ORT only) | | 0 | | | %s | %+.2f |" % (kind, _ms(o), -o * 1e3))
-    lines.append("| predict - steps (call, Python, arena) | | %s | | | | |" % _ms(max(0.0, fn_wall - fn_sum)))
+    lines.append("| predict min - sum of step minima (call overhead; on a busy host, preemption) | | %s | | | | |"
+                 % _ms(max(0.0, fn_wall - fn_sum)))
     lines.append("")
     # top steps by time (or by loss vs ORT where matched)
     lines.append("Top %d steps by fastnorm time (minimum over runs; median beside it):" % top)
