@@ -182,3 +182,23 @@ def test_plan_reads_the_nchw_input_directly(isa, second_reader):
     types = [r["type"] for r in plan.records]
     assert types.count(OP_CONV_FIRST) == (2 if second_reader else 1)
     assert OP_TO_NHWC not in types  # both readers take the NCHW input as it is
+
+
+def test_plan_takes_an_nhwc_input_too(isa):
+    """A stem after an elementwise op reads that op's NHWC output (the kernel's nhwc_in path)."""
+    torch = pytest.importorskip("torch")
+    import fastnorm
+    from fastnorm._plan_conv_first import OP_CONV_FIRST
+    torch.manual_seed(1)
+    net = torch.nn.Sequential(torch.nn.Hardtanh(-1.5, 1.5), torch.nn.Conv2d(3, 24, 5, 2, 2),
+                              torch.nn.ReLU()).eval()
+    x = torch.randn(3, 3, 21, 19)
+    model = fastnorm.from_torch(net, x[:1])
+    got = model.predict(x.numpy())
+    util.assert_ran(isa)
+    with torch.no_grad():
+        want = net(x).numpy()
+    assert np.abs(got - want).max() <= util.ATOL_MODEL * max(1.0, np.abs(want).max())
+    plan = model._plan({model.inputs[0].name: tuple(x.shape)})
+    rec = [r for r in plan.records if r["type"] == OP_CONV_FIRST]
+    assert len(rec) == 1 and rec[0]["kind"] == 1  # reads NHWC
