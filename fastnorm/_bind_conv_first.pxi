@@ -1,6 +1,9 @@
 # Included by _C.pyx: bindings of the first-layer conv (declarations in src_c/conv/fn_conv_first.h).
 
 cdef extern from "fastnorm.h" nogil:
+    enum:
+        FN_CONV_FIRST_MAX_CIN
+        FN_CONV_FIRST_MAX_K
     size_t fn_conv_first_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d)
     void fn_conv_first_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w,
                             const float *bias, float *packed)
@@ -9,8 +12,8 @@ cdef extern from "fastnorm.h" nogil:
                             size_t h, size_t w, const float *x, const float *packed,
                             const fn_act *act, float *xpad, float *y, int nthreads)
 
-CONV_FIRST_MAX_CIN = 4
-CONV_FIRST_MAX_K = 1024
+CONV_FIRST_MAX_CIN = FN_CONV_FIRST_MAX_CIN
+CONV_FIRST_MAX_K = FN_CONV_FIRST_MAX_K
 
 
 def conv_first_supports(tuple desc):
