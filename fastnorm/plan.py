@@ -11,6 +11,7 @@ import time
 import numpy as np
 
 from fastnorm import _C
+from fastnorm._plan_conv_first import lower_conv_first as _lower_conv_first  # op 24
 from fastnorm.errors import UnsupportedError
 from fastnorm.graph import act_tuple, infer_shapes
 
@@ -253,6 +254,8 @@ def _buffers_of(rec):
 
 # ---------------------------------------------------------------------------------- lowerings
 def _lower_conv2d(plan, node, graph, loc, cache):
+    if _lower_conv_first(plan, node, graph, loc, cache):  # 1..4 input channels: its own kernel
+        return
     if _winograd_pays(plan, node, graph):
         return _lower_winograd(plan, node, graph, loc, cache)
     b = plan._nhwc(node, node.inputs[0], loc)

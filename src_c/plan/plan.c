@@ -94,6 +94,10 @@ fn_status fn_plan_run(const fn_kernels *k, const fn_op *ops, size_t nops, float 
                                      op->in2 >= 0 ? bufs[op->in2] : NULL, &op->act, y, scratch,
                                      scratch_bytes, nthreads);
             break;
+        case FN_OP_CONV_FIRST:
+            st = fn_conv_first(k, &op->conv, op->kind, op->n, op->h, op->w, x, op->weights,
+                               &op->act, bufs[op->in2], y, nthreads);
+            break;
         default:
             st = FN_ERR_ARG;
         }
