@@ -59,6 +59,7 @@ cdef class CPlan:
             if op.type == FN_OP_CONV2D and op.weights != NULL:
                 if <size_t>len(r["weights"]) != fn_conv2d_packed_floats(k, &op.conv):
                     raise ValueError("plan record %d: packed weights do not fit ISA %s" % (i, k.name.decode()))
+            _convt_plan_check(i, k, op, r)
         self.nops = len(records)
 
     cdef int _family_fields(self, Py_ssize_t i, fn_op *op, dict r) except -1:
@@ -129,6 +130,7 @@ cdef class CPlan:
         cdef const fn_kernels *k = fn_kernels_for(<fn_isa>self.isa)
         cdef size_t best = 0, sb
         for i in range(self.nops):
+            best = max(best, _convt_plan_scratch(k, &self.ops[i], nthreads))
             if self.ops[i].type == FN_OP_CONV2D:
                 sb = fn_conv2d_scratch_bytes(k, &self.ops[i].conv, self.ops[i].n, self.ops[i].h,
                                              self.ops[i].w, nthreads)

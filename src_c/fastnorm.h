@@ -184,6 +184,7 @@ typedef enum {
     FN_OP_INTERP2D = 18,        /* NHWC, kind = mode, interp tables */
     FN_OP_CHANNEL_SHUFFLE = 19, /* NHWC pixels = n*h*w, c, groups */
     FN_OP_PIXEL_SHUFFLE = 20,   /* NCHW (n, c, h, w) input extents of the shuffle, groups = r, kind = inverse */
+    FN_OP_CONV_TRANSPOSE2D = 21, /* NHWC, conv = the transposed conv's desc, oh/ow, weights packed (conv/fn_convt.h) */
 } fn_op_type;
 
 typedef struct fn_op {
