@@ -3,6 +3,7 @@
 #include "fn_convt.h"
 
 #include "../kernels.h"
+#include "convt_small.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -24,6 +25,10 @@
 
 void fn_f32_convt_addrows__scalar(size_t n, size_t c, const float *src, size_t ss, float *dst,
                                   size_t ds) {
+    if (c < 4) {
+        addrows_small(n, c, src, ss, dst, ds);
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         const float *restrict s = src + i * ss;
         float *restrict t = dst + i * ds;
@@ -139,12 +144,18 @@ static chunking chunks_for(const geom *g, size_t n, size_t h, size_t w) {
     return c;
 }
 
+/* Input columns [xa, xa + n) of tap column kx reach output columns ox = ix*sw + o. */
+typedef struct kx_range {
+    size_t xa, n;
+    ptrdiff_t o;
+} kx_range;
+
 size_t fn_conv_transpose2d_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
                                          size_t h, size_t w, int nthreads) {
     if (!desc_ok(d)) return 0;
     const geom g = geometry(k, d);
     const chunking c = chunks_for(&g, n, h, w);
-    return 64 + c.max_rows * g.ncols * sizeof(float) +
+    return 64 + c.max_rows * g.ncols * sizeof(float) + d->kw * sizeof(kx_range) +
            (size_t)(nthreads > 0 ? nthreads : 1) * k->gemm_mr * sizeof(const float *);
 }
 
@@ -155,8 +166,22 @@ size_t fn_conv_transpose2d_scratch_bytes(const fn_kernels *k, const fn_conv2d_de
 #define THREAD_ID() 0
 #endif
 
+/* yrow: (ow, cout) = bias in every pixel, in doubling copies (a copy per pixel costs a call each:
+ * a visible share of the scatter for an RGB output). */
 static void fill_bias(size_t ow, size_t cout, const float *bias, float *yrow) {
-    for (size_t ox = 0; ox < ow; ox++) memcpy(yrow + ox * cout, bias, cout * sizeof(float));
+    const size_t total = ow * cout;
+    if (total == 0) return;
+    memcpy(yrow, bias, cout * sizeof(float));
+    for (size_t done = cout; done < total; done *= 2)
+        memcpy(yrow + done, yrow, (done < total - done ? done : total - done) * sizeof(float));
+}
+
+/* Input rows [*lo, *hi] that can reach output row oy (empty when *lo > *hi). */
+static void rows_reaching(ptrdiff_t oy, ptrdiff_t pt, ptrdiff_t span, ptrdiff_t sh, ptrdiff_t h,
+                          ptrdiff_t *lo, ptrdiff_t *hi) {
+    const ptrdiff_t a = ceil_div(oy + pt - span, sh), b = floor_div(oy + pt, sh);
+    *lo = a < 0 ? 0 : a;
+    *hi = b > h - 1 ? h - 1 : b;
 }
 
 fn_status fn_conv_transpose2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
@@ -176,16 +201,24 @@ fn_status fn_conv_transpose2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d,
     const size_t MR = k->gemm_mr, NR = k->gemm_nr, cout = d->cout, G = d->groups;
     const float *panels = packed + (size_t)off;
     const float *bias = panels + g.npanels * g.pfloats;
-    const ptrdiff_t H = (ptrdiff_t)h, W = (ptrdiff_t)w, SH = (ptrdiff_t)d->sh,
-                    SW = (ptrdiff_t)d->sw, DH = (ptrdiff_t)d->dh, DW = (ptrdiff_t)d->dw;
-    const ptrdiff_t PT = (ptrdiff_t)d->pad_top, PL = (ptrdiff_t)d->pad_left;
-    const ptrdiff_t SPAN_Y = (ptrdiff_t)(d->kh - 1) * DH;
+    const ptrdiff_t H = (ptrdiff_t)h, SH = (ptrdiff_t)d->sh, DH = (ptrdiff_t)d->dh;
+    const ptrdiff_t PT = (ptrdiff_t)d->pad_top, SPAN_Y = (ptrdiff_t)(d->kh - 1) * DH;
     const fn_act none = {FN_ACT_NONE, 0.0f, 0.0f};
     const int do_act = act && act->kind != FN_ACT_NONE;
 
-    /* scratch: Ycol (64-byte aligned), then MR row pointers per thread */
+    /* scratch: Ycol (64-byte aligned), the kx ranges, then MR row pointers per thread */
     float *ycol = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-    const float **aptrs = (const float **)(ycol + ch.max_rows * g.ncols);
+    kx_range *kxr = (kx_range *)(ycol + ch.max_rows * g.ncols);
+    const float **aptrs = (const float **)(kxr + d->kw);
+    for (size_t kx = 0; kx < d->kw; kx++) {
+        const ptrdiff_t o = (ptrdiff_t)(kx * d->dw) - (ptrdiff_t)d->pad_left, s = (ptrdiff_t)d->sw;
+        ptrdiff_t xa = ceil_div(-o, s), xb = floor_div((ptrdiff_t)ow - 1 - o, s);
+        xa = xa < 0 ? 0 : xa;
+        xb = xb > (ptrdiff_t)w - 1 ? (ptrdiff_t)w - 1 : xb;
+        kxr[kx].xa = xa <= xb ? (size_t)xa : 0;
+        kxr[kx].n = xa <= xb ? (size_t)(xb - xa + 1) : 0;
+        kxr[kx].o = o;
+    }
 
     {   /* a fork/join costs more than a small op: at least ~256K multiply-adds per thread */
         const size_t macs = n * h * w * d->cin * g.cout_g * g.ks, per = (size_t)1 << 18;
@@ -200,10 +233,8 @@ fn_status fn_conv_transpose2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d,
         /* rows no input pixel reaches (output_padding, stride > kernel span): act(bias) */
 #pragma omp for schedule(static) nowait
         for (size_t r = 0; r < n * oh; r++) {
-            const ptrdiff_t t = (ptrdiff_t)(r % oh) + PT;
-            ptrdiff_t lo = ceil_div(t - SPAN_Y, SH), hi = floor_div(t, SH);
-            lo = lo < 0 ? 0 : lo;
-            hi = hi > H - 1 ? H - 1 : hi;
+            ptrdiff_t lo, hi;
+            rows_reaching((ptrdiff_t)(r % oh), PT, SPAN_Y, SH, H, &lo, &hi);
             if (lo <= hi) continue;
             float *yrow = y + r * ow * cout;
             fill_bias(ow, cout, bias, yrow);
@@ -222,33 +253,41 @@ fn_status fn_conv_transpose2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d,
             const size_t rows = iy1 - iy0, m_total = nimg * rows * w;
             const float *xc = x + (b0 * h + iy0) * w * d->cin; /* the chunk's first pixel */
 
-            /* GEMM: Ycol (m_total, ncols). Task order (panel block, m tile, panel in block). */
-            const size_t mtiles = div_up(m_total, MR), full = g.npanels / nb;
-            const size_t ntasks = mtiles * g.npanels, last_w = g.npanels - full * nb;
+            /* GEMM: Ycol (m_total, ncols). Tasks in the order (panel block, m tile, panel in
+             * block): a block of panels stays in L2 while every m tile streams past. Threads take
+             * runs of tasks (walked with counters: decoding each index costs 64-bit divisions). */
+            const size_t mtiles = div_up(m_total, MR), ntasks = mtiles * g.npanels;
+            size_t run = div_up(ntasks, (size_t)nthreads * 8);
+            run = run < 1 ? 1 : run;
             size_t built = (size_t)-1;
-#pragma omp for schedule(dynamic, 4)
-            for (size_t task = 0; task < ntasks; task++) {
-                size_t pb, mt, j;
-                if (task < full * nb * mtiles) {
-                    pb = task / (nb * mtiles);
-                    const size_t r = task % (nb * mtiles);
-                    mt = r / nb, j = r % nb;
-                } else {
-                    const size_t r = task - full * nb * mtiles;
-                    pb = full, mt = r / last_w, j = r % last_w;
+#pragma omp for schedule(dynamic, 1)
+            for (size_t q = 0; q < div_up(ntasks, run); q++) {
+                const size_t lo = q * run, hi = lo + run < ntasks ? lo + run : ntasks;
+                size_t pb = lo / (nb * mtiles), r = lo - pb * nb * mtiles;
+                size_t bw = g.npanels - pb * nb < nb ? g.npanels - pb * nb : nb;
+                size_t mt = r / bw, j = r % bw;
+                for (size_t task = lo; task < hi; task++) {
+                    const size_t p = pb * nb + j, gr = p / g.npg, pn = p - gr * g.npg;
+                    const size_t m0 = mt * MR, mr = m_total - m0 < MR ? m_total - m0 : MR;
+                    if (mt * G + gr != built) {
+                        built = mt * G + gr;
+                        for (size_t m = 0; m < MR; m++)
+                            a[m] = xc + (m0 + (m < mr ? m : mr - 1)) * d->cin + gr * g.kc;
+                    }
+                    const size_t col0 = pn * NR, nc = g.ng - col0 < NR ? g.ng - col0 : NR;
+                    k->igemm(mr, nc, g.kc, 1, a, panels + p * g.pfloats,
+                             ycol + m0 * g.ncols + gr * g.ng + col0, g.ncols, NULL, 0, &none);
+                    if (++j == bw) {
+                        j = 0;
+                        if (++mt == mtiles) {
+                            mt = 0, pb++;
+                            bw = g.npanels - pb * nb < nb ? g.npanels - pb * nb : nb;
+                        }
+                    }
                 }
-                const size_t p = pb * nb + j, gr = p / g.npg, pn = p % g.npg;
-                const size_t m0 = mt * MR, mr = m_total - m0 < MR ? m_total - m0 : MR;
-                if (mt * G + gr != built) {
-                    built = mt * G + gr;
-                    for (size_t m = 0; m < MR; m++)
-                        a[m] = xc + (m0 + (m < mr ? m : mr - 1)) * d->cin + gr * g.kc;
-                }
-                const size_t col0 = pn * NR, nc = g.ng - col0 < NR ? g.ng - col0 : NR;
-                k->igemm(mr, nc, g.kc, 1, a, panels + p * g.pfloats,
-                         ycol + m0 * g.ncols + gr * g.ng + col0, g.ncols, NULL, 0, &none);
             }
-            /* (implicit barrier) Scatter: each output row touched by this chunk, by one thread. */
+            /* (barrier) Scatter: each output row this chunk reaches, by one thread, adding the
+             * chunk's input rows in increasing order, each tap column kx in increasing order. */
             ptrdiff_t oy_lo = (ptrdiff_t)iy0 * SH - PT;
             ptrdiff_t oy_hi = (ptrdiff_t)(iy1 - 1) * SH - PT + SPAN_Y;
             oy_lo = oy_lo < 0 ? 0 : oy_lo;
@@ -257,32 +296,25 @@ fn_status fn_conv_transpose2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d,
 #pragma omp for schedule(dynamic, 1)
             for (size_t r = 0; r < nimg * span; r++) {
                 const size_t bi = r / span, oy = (size_t)oy_lo + r % span;
-                const ptrdiff_t t = (ptrdiff_t)oy + PT;
-                ptrdiff_t lo = ceil_div(t - SPAN_Y, SH), hi = floor_div(t, SH);
-                lo = lo < 0 ? 0 : lo;
-                hi = hi > H - 1 ? H - 1 : hi;
+                ptrdiff_t lo, hi;
+                rows_reaching((ptrdiff_t)oy, PT, SPAN_Y, SH, H, &lo, &hi);
                 if (lo > hi) continue; /* done by the first loop */
                 float *yrow = y + ((b0 + bi) * oh + oy) * ow * cout;
                 if (lo >= (ptrdiff_t)iy0) fill_bias(ow, cout, bias, yrow); /* first touch */
                 const ptrdiff_t ya = lo > (ptrdiff_t)iy0 ? lo : (ptrdiff_t)iy0;
                 const ptrdiff_t yb = hi < (ptrdiff_t)iy1 - 1 ? hi : (ptrdiff_t)iy1 - 1;
                 for (ptrdiff_t iy = ya; iy <= yb; iy++) {
-                    const ptrdiff_t rem = t - iy * SH;
-                    if (rem % DH) continue;
-                    const size_t ky = (size_t)(rem / DH);
+                    const ptrdiff_t rem = (ptrdiff_t)oy + PT - iy * SH; /* = ky*dh */
+                    if (DH > 1 && rem % DH) continue;
+                    const size_t ky = (size_t)(DH > 1 ? rem / DH : rem);
                     const float *src = ycol + (bi * rows + (size_t)iy - iy0) * w * g.ncols;
                     for (size_t kx = 0; kx < d->kw; kx++) {
-                        const ptrdiff_t o = (ptrdiff_t)kx * DW - PL; /* ox = ix*sw + o */
-                        ptrdiff_t xa = ceil_div(-o, SW), xb = floor_div((ptrdiff_t)ow - 1 - o, SW);
-                        xa = xa < 0 ? 0 : xa;
-                        xb = xb > W - 1 ? W - 1 : xb;
-                        if (xa > xb) continue;
-                        const size_t tap = ky * d->kw + kx;
+                        if (!kxr[kx].n) continue;
+                        const float *s = src + kxr[kx].xa * g.ncols + (ky * d->kw + kx) * g.cout_g;
+                        float *t = yrow + (size_t)((ptrdiff_t)(kxr[kx].xa * d->sw) + kxr[kx].o) * cout;
                         for (size_t gr = 0; gr < G; gr++)
-                            ck->addrows((size_t)(xb - xa + 1), g.cout_g,
-                                        src + (size_t)xa * g.ncols + gr * g.ng + tap * g.cout_g,
-                                        g.ncols, yrow + (size_t)(xa * SW + o) * cout + gr * g.cout_g,
-                                        d->sw * cout);
+                            ck->addrows(kxr[kx].n, g.cout_g, s + gr * g.ng, g.ncols,
+                                        t + gr * g.cout_g, d->sw * cout);
                     }
                 }
                 if (do_act && hi < (ptrdiff_t)iy1) k->act(ow * cout, yrow, act, yrow); /* last touch */
