@@ -64,3 +64,82 @@ def test_torch_conv2d(benchmark, name):
     y = benchmark(run)
     assert y.shape[0] == x.shape[0]
     record_gflops(benchmark, name, "torch")
+
+
+# ---- conv_transpose2d: the DCGAN generator's layers (batch 1) -------------------------------------
+# name: (n, cin, cout, h, k, stride, padding); square images, output (h-1)*s - 2p + k
+DCGAN = {
+    "convt_dcgan1_100x1x1_512x4x4": (1, 100, 512, 1, 4, 1, 0),
+    "convt_dcgan2_512x4x4_256x8x8": (1, 512, 256, 4, 4, 2, 1),
+    "convt_dcgan3_256x8x8_128x16x16": (1, 256, 128, 8, 4, 2, 1),
+    "convt_dcgan4_128x16x16_64x32x32": (1, 128, 64, 16, 4, 2, 1),
+    "convt_dcgan5_64x32x32_3x64x64": (1, 64, 3, 32, 4, 2, 1),
+}
+
+
+def convt_flops(name):
+    """2 * (multiply-adds): every input pixel meets every tap of every output channel."""
+    n, cin, cout, h, k, s, p = DCGAN[name]
+    return 2.0 * n * h * h * cin * cout * k * k
+
+
+def record_convt(benchmark, name, runtime):
+    benchmark.extra_info["runtime"] = runtime
+    if benchmark.stats is None:  # --benchmark-disable: nothing was timed
+        return
+    benchmark.extra_info["GFLOP/s"] = round(convt_flops(name) / benchmark.stats.stats.median / 1e9, 1)
+    benchmark.extra_info["gflops_at_min"] = round(convt_flops(name) / benchmark.stats.stats.min / 1e9, 1)
+
+
+def make_convt(name):
+    n, cin, cout, h, k, s, p = DCGAN[name]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, cin, h, h)).astype(np.float32)
+    wt = (rng.standard_normal((cin, cout, k, k)) * 0.02).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32)
+    return x, wt, b, s, p
+
+
+CONVT_CASES = [pytest.param(name, marks=pytest.mark.benchmark(group=name), id=name) for name in DCGAN]
+
+
+@pytest.mark.parametrize("name", CONVT_CASES)
+def test_fastnorm_conv_transpose2d(benchmark, name):
+    """The layer as a compiled model runs it: weights packed once, NCHW in and out."""
+    import fastnorm
+    from fastnorm.graph import Graph, Node, TensorSpec
+    x, wt, b, s, p = make_convt(name)
+    n, cin, h, _ = x.shape
+    oh = (h - 1) * s - 2 * p + wt.shape[2]
+    g = Graph([TensorSpec("x", (None, cin, h, h))], [TensorSpec("y", (None, wt.shape[1], oh, oh))],
+              [Node("up", "conv_transpose2d", ["x", "w", "b"], ["y"],
+                    {"stride": [s, s], "padding": [p, p, p, p]})], {"w": wt, "b": b})
+    model = fastnorm.Model(g)
+    model.predict(x)  # plan and pack once, outside the timing
+    y = benchmark(model.predict, x)
+    assert y.shape == (n, wt.shape[1], oh, oh)
+    record_convt(benchmark, name, "fastnorm")
+
+
+@pytest.mark.parametrize("name", CONVT_CASES)
+def test_fastnorm_ops_conv_transpose2d(benchmark, name):
+    """fastnorm.ops per call: packs the weights each time (dominant for the big early layers)."""
+    x, wt, b, s, p = make_convt(name)
+    y = benchmark(ops.conv_transpose2d, x, wt, b, s, p)
+    assert y.shape[0] == x.shape[0]
+    record_convt(benchmark, name, "fastnorm-ops")
+
+
+@pytest.mark.parametrize("name", CONVT_CASES)
+def test_torch_conv_transpose2d(benchmark, name):
+    torch = pytest.importorskip("torch")
+    x, wt, b, s, p = make_convt(name)
+    tx, tw, tb = torch.from_numpy(x), torch.from_numpy(wt), torch.from_numpy(b)
+
+    def run():
+        with torch.inference_mode():
+            return torch.nn.functional.conv_transpose2d(tx, tw, tb, s, p)
+
+    y = benchmark(run)
+    assert y.shape[0] == x.shape[0]
+    record_convt(benchmark, name, "torch")

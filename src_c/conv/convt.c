@@ -92,21 +92,25 @@ void fn_conv_transpose2d_pack(const fn_kernels *k, const fn_conv2d_desc *d, cons
     const size_t NR = k->gemm_nr, off = pack_offset(packed);
     memset(packed, 0, off * sizeof(float));
     packed[0] = (float)off;
-    float *p = packed + off;
+    float *panels = packed + off;
+    /* zero bias slots and the padding columns of each group's last panel first */
+    memset(panels, 0, g.npanels * g.pfloats * sizeof(float));
     for (size_t gr = 0; gr < d->groups; gr++) {
-        for (size_t pn = 0; pn < g.npg; pn++) {
-            memset(p, 0, NR * sizeof(float));
-            p += NR;
-            for (size_t i = 0; i < g.kc; i++) {
-                for (size_t j = 0; j < NR; j++) {
-                    const size_t col = pn * NR + j, t = col / g.cout_g, co = col % g.cout_g;
-                    /* w: (cin, cout_g, kh, kw); tap t = ky*kw + kx */
-                    p[j] = col < g.ng ? w[((gr * g.kc + i) * g.cout_g + co) * g.ks + t] : 0.0f;
+        float *pg = panels + gr * g.npg * g.pfloats;
+        for (size_t i = 0; i < g.kc; i++) {
+            /* row ci of w: (cout_g, kh*kw) -> columns (tap, co), walked with counters (a
+             * division per weight made packing the big layers take tens of ms) */
+            const float *wr = w + (gr * g.kc + i) * g.cout_g * g.ks;
+            float *dst = pg + (1 + i) * NR;
+            size_t j = 0;
+            for (size_t t = 0; t < g.ks; t++)
+                for (size_t co = 0; co < g.cout_g; co++) {
+                    dst[j] = wr[co * g.ks + t];
+                    if (++j == NR) j = 0, dst += g.pfloats;
                 }
-                p += NR;
-            }
         }
     }
+    float *p = panels + g.npanels * g.pfloats;
     for (size_t c = 0; c < d->cout; c++) p[c] = bias ? bias[c] : 0.0f;
     p += d->cout;
     memset(p, 0, (size_t)(packed + fn_conv_transpose2d_packed_floats(k, d) - p) * sizeof(float));
