@@ -122,6 +122,23 @@ def test_fastnorm_conv_transpose2d(benchmark, name):
 
 
 @pytest.mark.parametrize("name", CONVT_CASES)
+def test_fastnorm_nhwc_conv_transpose2d(benchmark, name):
+    """The layer inside a compiled model: NHWC in and out, weights packed once (no edge transposes)."""
+    from fastnorm import _C
+    from fastnorm.threads import get_num_threads
+    x, wt, b, s, p = make_convt(name)
+    n, cin, h, _ = x.shape
+    k, cout = wt.shape[2], wt.shape[1]
+    oh = (h - 1) * s - 2 * p + k
+    desc = (cin, cout, 1, k, k, s, s, 1, 1, p, p, p, p)
+    packed = _C.conv_transpose2d_pack(-1, desc, wt, b)
+    xn = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    y = np.empty((n, oh, oh, cout), np.float32)
+    benchmark(_C.conv_transpose2d_nhwc, -1, desc, xn, packed, (0, 0.0, 0.0), y, get_num_threads())
+    record_convt(benchmark, name, "fastnorm-nhwc")
+
+
+@pytest.mark.parametrize("name", CONVT_CASES)
 def test_fastnorm_ops_conv_transpose2d(benchmark, name):
     """fastnorm.ops per call: packs the weights each time (dominant for the big early layers)."""
     x, wt, b, s, p = make_convt(name)
@@ -143,3 +160,34 @@ def test_torch_conv_transpose2d(benchmark, name):
     y = benchmark(run)
     assert y.shape[0] == x.shape[0]
     record_convt(benchmark, name, "torch")
+
+
+def dcgan_net(torch):
+    """DCGAN's generator (nz 100, ngf 64, 3 channels) with realistic BN statistics, eval mode."""
+    import test_conv_transpose
+    return test_conv_transpose.dcgan_generator(torch)
+
+
+@pytest.mark.benchmark(group="convt_dcgan_generator_b1")
+@pytest.mark.parametrize("runtime", ["fastnorm", "torch"])
+def test_dcgan_generator(benchmark, runtime):
+    """The whole generator at batch 1: 5 transposed convs (BN folded, ReLU fused) and a Tanh."""
+    torch = pytest.importorskip("torch")
+    net = dcgan_net(torch)
+    z = torch.randn(1, 100, 1, 1, generator=torch.Generator().manual_seed(0))
+    if runtime == "fastnorm":
+        import fastnorm
+        model = fastnorm.from_torch(net, z)
+        zn = z.numpy()
+        model.predict(zn)
+        y = benchmark(model.predict, zn)
+    else:
+        def run():
+            with torch.inference_mode():
+                return net(z)
+        y = benchmark(run)
+    assert tuple(y.shape) == (1, 3, 64, 64)
+    benchmark.extra_info["runtime"] = runtime
+    if benchmark.stats is not None:
+        flops = sum(convt_flops(name) for name in DCGAN)
+        benchmark.extra_info["GFLOP/s"] = round(flops / benchmark.stats.stats.median / 1e9, 1)
