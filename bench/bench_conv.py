@@ -3,6 +3,11 @@
 Run: python -m pytest bench/bench_conv.py --benchmark-only (add --benchmark-columns=min,median,mean).
 fastnorm's number includes what its functional API does per call: packing the weights and the
 NCHW <-> NHWC transposes around the NHWC kernel (a compiled model does those once / not at all).
+
+conv_transpose2d: the DCGAN generator's layers at batch 1 and the whole generator. Rows: "fastnorm"
+(a one-layer compiled model: weights packed once, NCHW in and out), "fastnorm-nhwc" (the layer as it
+runs inside a plan), "fastnorm-ops" (fastnorm.ops per call, packing included) and "torch"; GFLOP/s
+at the median in extra_info. On a shared host, bench/convt_cputime.py times the same by thread CPU time.
 """
 import numpy as np
 import pytest
