@@ -196,6 +196,36 @@ def _shape_conv2d(node, shapes, weights):
     return [(n, cout, oh, ow)]
 
 
+def _shape_conv_transpose2d(node, shapes, weights):
+    """x (N, Cin, H, W), weight (Cin, Cout/groups, kH, kW), optional bias (Cout,); padding is
+    [top, left, bottom, right] (asymmetric for ONNX); output (H - 1)*s - pt - pb + d*(k - 1) + op + 1."""
+    _arity(node, shapes, 2, 3, (4, 4, 1))
+    _check_act(node)
+    n, c, h, w = shapes[0]
+    cin, cout_g, kh, kw = shapes[1]
+    a = node.attrs
+    sh, sw = _ints(node, "stride", a.get("stride", [1, 1]), 2, 1)
+    dh, dw = _ints(node, "dilation", a.get("dilation", [1, 1]), 2, 1)
+    pt, pl, pb, pr = _ints(node, "padding", a.get("padding", [0, 0, 0, 0]), 4, 0)
+    oph, opw = _ints(node, "output_padding", a.get("output_padding", [0, 0]), 2, 0)
+    (groups,) = _ints(node, "groups", [a.get("groups", 1)], 1, 1)
+    if c != cin or cin % groups or cout_g < 1 or kh < 1 or kw < 1:
+        raise ValueError("node %r: input has %d channels; weight %r (in_channels, out_channels/groups, "
+                         "kH, kW) with groups=%d does not fit" % (node.name, c, shapes[1], groups))
+    if oph >= max(sh, dh) or opw >= max(sw, dw):
+        raise ValueError("node %r: output_padding %r must be smaller than max(stride, dilation) = %r"
+                         % (node.name, [oph, opw], [max(sh, dh), max(sw, dw)]))
+    cout = cout_g * groups
+    if shapes[2] is not None and shapes[2][0] != cout:
+        raise ValueError("node %r: bias has %d values, expected %d" % (node.name, shapes[2][0], cout))
+    oh = (h - 1) * sh - pt - pb + dh * (kh - 1) + oph + 1
+    ow = (w - 1) * sw - pl - pr + dw * (kw - 1) + opw + 1
+    if h < 1 or w < 1 or oh < 1 or ow < 1:
+        raise ValueError("node %r: input %dx%d with padding %r gives an empty output (%dx%d)"
+                         % (node.name, h, w, [pt, pl, pb, pr], oh, ow))
+    return [(n, cout, oh, ow)]
+
+
 def _shape_linear(node, shapes, weights):
     _arity(node, shapes, 2, 3, (None, 2, 1))
     _check_act(node)
@@ -494,6 +524,8 @@ _UNARY = {  # activation ops without weights: name -> numeric attributes
 OPS = {
     "conv2d": OpSpec(frozenset({"stride", "padding", "dilation", "groups", ACT_ATTR, "folded", "residual"}),
                      _shape_conv2d),
+    "conv_transpose2d": OpSpec(frozenset({"stride", "padding", "output_padding", "dilation", "groups",
+                                          ACT_ATTR, "folded"}), _shape_conv_transpose2d),
     "linear": OpSpec(frozenset({ACT_ATTR, "folded"}), _shape_linear),
     "batch_norm": OpSpec(frozenset({"eps", ACT_ATTR, "batch_stats"}), _shape_batch_norm),
     "clamp": OpSpec(frozenset({"min", "max"}), _shape_act),
@@ -528,6 +560,7 @@ OPS.update({k: OpSpec(frozenset(v), _shape_elementwise(v)) for k, v in _UNARY.it
 # inputs after the first are weights
 WEIGHT_OPS = {"conv2d", "linear", "batch_norm", "layer_norm", "layer_norm_channels", "group_norm",
               "instance_norm", "prelu"}
+WEIGHT_OPS.add("conv_transpose2d")
 KNOWN_OPS = {k: set(v.attrs) for k, v in OPS.items()}
 
 
@@ -570,6 +603,9 @@ def count_macs(graph, shapes):
         elif n.op == "linear":
             out = shapes[n.outputs[0]]
             total += math.prod(out) * graph.weights[n.inputs[1]].shape[1]
+        elif n.op == "conv_transpose2d":   # every input pixel meets every tap of its group
+            w = graph.weights[n.inputs[1]].shape
+            total += math.prod(shapes[n.inputs[0]]) * w[1] * w[2] * w[3]
     return total
 
 

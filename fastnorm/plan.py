@@ -19,6 +19,7 @@ OP_CONV2D, OP_SCALE_SHIFT, OP_ACT, OP_MAXPOOL2D, OP_TO_NHWC, OP_TO_NCHW, OP_COPY
 (OP_ACTK, OP_PRELU, OP_SOFTMAX, OP_GROUP_NORM, OP_LAYER_NORM, OP_BINARY, OP_CAT, OP_AVGPOOL2D,
  OP_ADAPTIVE_POOL2D, OP_PAD2D, OP_INTERP2D, OP_CHANNEL_SHUFFLE, OP_PIXEL_SHUFFLE) = range(8, 21)
 OP_WINOGRAD3X3 = 23
+OP_CONV_TRANSPOSE2D = 21
 ALIGN = 16  # floats: 64-byte aligned buffers in the arena
 
 
@@ -718,6 +719,25 @@ def _lower_shuffle(plan, node, graph, loc, cache):
     loc[node.outputs[0]] = (out, "plain")
 
 
+def _lower_conv_transpose2d(plan, node, graph, loc, cache):
+    b = plan._nhwc(node, node.inputs[0], loc)
+    n, c, h, w = plan.shapes[node.inputs[0]]
+    _, cout, oh, ow = plan.shapes[node.outputs[0]]
+    wt = graph.weights[node.inputs[1]]
+    a = node.attrs
+    # conv2d's descriptor read as the transposed conv's; output_padding is implied by oh, ow
+    desc = (c, cout, a.get("groups", 1), wt.shape[2], wt.shape[3], *a.get("stride", [1, 1]),
+            *a.get("dilation", [1, 1]), *a.get("padding", [0, 0, 0, 0]))
+    bias = graph.weights[node.inputs[2]] if len(node.inputs) > 2 and node.inputs[2] else None
+    packed = cache.get((node.name, plan.isa, "conv_transpose"), lambda: _C.conv_transpose2d_pack(
+        plan.isa, desc, np.ascontiguousarray(wt, np.float32),
+        None if bias is None else np.ascontiguousarray(bias, np.float32)))
+    out = plan._new_buf(n * oh * ow * cout)
+    plan._emit(node, type=OP_CONV_TRANSPOSE2D, **{"in": b, "out": out}, n=n, h=h, w=w, c=c, oh=oh, ow=ow,
+               conv=desc, act=act_tuple(a.get("act")), weights=packed)
+    loc[node.outputs[0]] = (out, "nhwc")
+
+
 LOWER = {
     "conv2d": _lower_conv2d,
     "linear": _lower_linear,
@@ -747,6 +767,7 @@ LOWER = {
     "pixel_unshuffle": _lower_shuffle,
     "channel_shuffle": _lower_shuffle,
 }
+LOWER["conv_transpose2d"] = _lower_conv_transpose2d
 for _op in ("leaky_relu", "elu", "celu", "selu", "gelu", "softplus", "sigmoid", "tanh", "silu",
             "hardsigmoid", "hardswish", "mish"):
     LOWER[_op] = _lower_actk

@@ -189,6 +189,7 @@ typedef enum {
     FN_OP_WINOGRAD3X3 = 23,     /* like CONV2D (3x3, stride 1, dilation 1, groups 1), weights from
                                    fn_winograd3x3_pack */
     FN_OP_CONV_FIRST = 24,      /* conv with cin <= 4 (conv/fn_conv_first.h): kind = input is NHWC, in2 = padded copy */
+    FN_OP_CONV_TRANSPOSE2D = 21, /* NHWC, conv = the transposed conv's desc, oh/ow, weights packed (conv/fn_convt.h) */
 } fn_op_type;
 
 typedef struct fn_op {
