@@ -212,11 +212,10 @@ def _shape_conv_transpose2d(node, shapes, weights):
     if c != cin or cin % groups or cout_g < 1 or kh < 1 or kw < 1:
         raise ValueError("node %r: input has %d channels; weight %r (in_channels, out_channels/groups, "
                          "kH, kW) with groups=%d does not fit" % (node.name, c, shapes[1], groups))
-    if oph >= max(sh, dh) or opw >= max(sw, dw):
-        raise ValueError("node %r: output_padding %r must be smaller than max(stride, dilation) = %r"
-                         % (node.name, [oph, opw], [max(sh, dh), max(sw, dw)]))
+    # torch requires output_padding < max(stride, dilation); ONNX does not (its negative end pads
+    # become output_padding here), and the kernel computes any output size: only >= 0 is checked.
     cout = cout_g * groups
-    if shapes[2] is not None and shapes[2][0] != cout:
+    if len(shapes) > 2 and shapes[2] is not None and shapes[2][0] != cout:
         raise ValueError("node %r: bias has %d values, expected %d" % (node.name, shapes[2][0], cout))
     oh = (h - 1) * sh - pt - pb + dh * (kh - 1) + oph + 1
     ow = (w - 1) * sw - pl - pr + dw * (kw - 1) + opw + 1

@@ -290,9 +290,21 @@ def test_graph_shape_and_macs(rng):
     assert count_macs(g, shapes) == 2 * 6 * 5 * 4 * 4 * 3 * 3  # every input pixel x every tap
 
 
+def test_graph_op_output_padding_past_the_stride(isa, rng):
+    """ONNX allows output_padding >= stride (torch does not): the extra rows and columns get only
+    the bias (and the activation)."""
+    g = convt_graph(rng, attrs={"stride": [1, 2], "output_padding": [2, 3], "padding": [0, 0, 0, 0]})
+    x = rng.standard_normal((2, 6, 5, 4)).astype(np.float32)
+    got = fastnorm.Model(g).predict(x)
+    util.assert_ran(isa)
+    want, mag = reference_convt(x, g.weights["w"], g.weights["b"], stride=(1, 2), padding=(0, 0, 0, 0),
+                                output_padding=(2, 3), groups=2)
+    assert got.shape == want.shape == (2, 8, (5 - 1) * 1 + 3 + 2, (4 - 1) * 2 + 3 + 3)
+    util.assert_close_dot(got, want, mag)
+
+
 @pytest.mark.parametrize("attrs,phrase", [
-    ({"output_padding": [2, 0]}, "output_padding"),
-    ({"stride": [1, 1], "output_padding": [1, 0]}, "output_padding"),
+    ({"output_padding": [-1, 0]}, "output_padding"),
     ({"groups": 4}, "groups=4"),
     ({"padding": [9, 0, 9, 0]}, "empty output"),
     ({"padding": [0, 0]}, "padding"),
