@@ -152,3 +152,28 @@ def test_bench_bad_arguments(tmp_path):
         assert r.returncode == 2 and "Traceback" not in r.stderr, args
     r = run("bench", path, "--runs", "2", "--seconds", "1")
     assert r.returncode == 2 and "not allowed with" in r.stderr
+
+
+def test_convert_and_info_from_onnx(tmp_path):
+    """`fastnorm convert IN.onnx OUT.fnm`: a torch export converted, reloaded, and predicting what
+    onnxruntime predicts on the same file; `info` reads the .onnx directly."""
+    torch = __import__("pytest").importorskip("torch")
+    ort = __import__("pytest").importorskip("onnxruntime")
+    import sys
+    sys.path.insert(0, __import__("os").path.dirname(__file__))
+    from zoo import build, example_input
+    net, shape = build("resnet18")
+    src, dst = str(tmp_path / "r18.onnx"), str(tmp_path / "r18.fnm")
+    torch.onnx.export(net, example_input(shape, 1), src, input_names=["input"], output_names=["logits"],
+                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17,
+                      dynamo=False)
+    r = run("info", src)
+    assert r.returncode == 0, r.stderr
+    assert "input  input [None, 3, 96, 96] float32" in r.stdout and "conv2d" in r.stdout
+    r = run("convert", src, dst)
+    assert r.returncode == 0, r.stderr
+    assert "identical predictions" in r.stdout
+    x = example_input(shape, 3, seed=5).numpy()
+    want = ort.InferenceSession(src, providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    got = fastnorm.load(dst).predict(x)
+    assert np.abs(got - want).max() <= 1e-4 * max(1.0, np.abs(want).max())
