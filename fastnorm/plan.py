@@ -11,6 +11,7 @@ import time
 import numpy as np
 
 from fastnorm import _C
+from fastnorm._plan_dwconv import OP_DWCONV2D, lower_dwconv as _lower_dwconv  # noqa: F401 (op 22)
 from fastnorm.errors import UnsupportedError
 from fastnorm.graph import act_tuple, infer_shapes
 
@@ -221,6 +222,8 @@ def _buffers_of(rec):
 
 # ---------------------------------------------------------------------------------- lowerings
 def _lower_conv2d(plan, node, graph, loc, cache):
+    if _lower_dwconv(plan, node, graph, loc, cache):  # depthwise, multiplier 1: its own kernel
+        return
     b = plan._nhwc(node, node.inputs[0], loc)
     n, c, h, w = plan.shapes[node.inputs[0]]
     _, cout, oh, ow = plan.shapes[node.outputs[0]]
