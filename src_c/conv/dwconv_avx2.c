@@ -20,9 +20,8 @@ AIF vf vf_add(vf a, vf b) { return _mm256_add_ps(a, b); }
 AIF vf vf_fma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
 AIF vf vf_min(vf a, vf b) { return _mm256_min_ps(a, b); }
 AIF vf vf_max(vf a, vf b) { return _mm256_max_ps(a, b); }
-/* 16 ymm: 8 accumulators + up to 5 weights + an input */
-#define TILE_BIG 8
-#define TILE_SMALL 4
+/* outputs per tile of the general kernel (any width, stride, dilation) */
+#define TILE 8
 #define FN_NAME(op) fn_f32_dwconv_##op##__avx2
 
 #include "dwconv_simd_generic.h"

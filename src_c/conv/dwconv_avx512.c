@@ -18,9 +18,8 @@ AIF vf vf_add(vf a, vf b) { return _mm512_add_ps(a, b); }
 AIF vf vf_fma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
 AIF vf vf_min(vf a, vf b) { return _mm512_min_ps(a, b); }
 AIF vf vf_max(vf a, vf b) { return _mm512_max_ps(a, b); }
-/* 32 zmm: 8 accumulators + up to 5 weights + inputs leave room; 16 measured no faster */
-#define TILE_BIG 8
-#define TILE_SMALL 4
+/* outputs per tile of the general kernel (any width, stride, dilation) */
+#define TILE 8
 #define FN_NAME(op) fn_f32_dwconv_##op##__avx512
 
 #include "dwconv_simd_generic.h"

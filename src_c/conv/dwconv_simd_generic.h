@@ -1,6 +1,6 @@
 /* dwconv_simd_generic.h: the depthwise row micro-kernel written once for a vector width. The
  * including *_avx2.c / *_avx512.c file defines W (floats a vector), vf, vmask, the always-inline
- * helpers used below, the tile widths TILE_BIG / TILE_SMALL, and FN_NAME(op). */
+ * helpers used below, TILE (outputs per general tile) and FN_NAME(op). */
 #ifndef FN_NAME
 #error "include from an ISA file that defines the vector helpers and FN_NAME"
 #endif
@@ -8,148 +8,264 @@
 #define AI static inline __attribute__((always_inline))
 
 /* Accumulator arrays are indexed by loop counters that are constants after full unrolling, so
- * gcc keeps them in registers (checked in the disassembly: no spills in the tile loops). */
+ * gcc keeps them in registers. */
 #define TMAX 16
-#define KWMAX 8
+#define WMAX 25 /* taps held in registers: up to 5x5 */
 
 AI vf ld(const float *p, const int MASKED, vmask m) { return MASKED ? vf_maskload(p, m) : vf_load(p); }
 
-typedef struct {
-    int clamp;
-    vf lo, hi;
-} epilogue;
-
 /* s (+ res) -> clamp -> y; lanes outside m neither read nor written when MASKED */
-AI void put(float *y, const float *res, vf s, const int MASKED, vmask m, const epilogue *e) {
+AI void put(float *y, const float *res, vf s, const int MASKED, vmask m, int clamp, vf lo, vf hi) {
     if (res) s = vf_add(s, ld(res, MASKED, m));
-    if (e->clamp) s = vf_min(e->hi, vf_max(e->lo, s)); /* lo/hi first: NaN in s stays NaN */
+    if (clamp) s = vf_min(hi, vf_max(lo, s)); /* lo/hi first: NaN in s stays NaN */
     if (MASKED)
         vf_maskstore(y, m, s);
     else
         vf_store(y, s);
 }
 
-/* T outputs along a row, one vector of channels, every tap inside the input, constant KW and SW
- * and x dilation 1: each input vector is loaded once and feeds every output whose window holds
- * it ((T-1)*SW + KW loads a kernel row instead of T*KW).
- *   x: channel block of the first output's first tap in kernel row ky0; w: packed + channel block. */
-AI void tile_fixed(const size_t T, const size_t KW, const size_t SW, const int MASKED, vmask m,
-                   const fn_dwconv_geom *g, size_t ky0, size_t ky1, const float *x,
-                   const float *w, const float *res, float *y, const epilogue *e) {
-    const size_t c = g->c, cp = g->cp, rs = g->dh * g->row;
-    const vf bias = vf_load(w);
+/* A whole output row for one vector of channels, constant kernel width KW and stride SW (x
+ * dilation 1), sliding along the row: every input vector is loaded once and feeds each of the
+ * R = ceil(KW/SW) outputs whose window holds it, which wait in a ring of accumulators. Output o
+ * is done once its last column o*SW - pl + KW-1 is in; it is stored and the next output enters
+ * the ring. Columns outside [0, wd) (padding) are skipped, tested only in the steps near the
+ * two ends. Taps reach each output in order kx, then ky (as tile_any).
+ *   n >= 1 outputs. x: input column 0 of kernel row ky0 at this channel block; columns cs floats
+ *   apart, kernel rows rs apart; wd columns, pl of left padding. wk: tap (ky0, 0) of the packed
+ *   weights at this channel block (tap (ky0 + r, kx) at wk + (r*KW + kx)*cp); bias: its bias.
+ *   NKY: kernel rows inside the input (a constant, or 0: nky at run time). */
+AI void slide(const size_t KW, const size_t SW, const size_t NKY, const int MASKED, vmask m,
+              size_t nky, size_t n, const float *x, size_t wd, size_t pl, size_t cs, size_t rs,
+              const float *wk, size_t cp, const float *bias, const float *res, float *y,
+              int clamp, vf lo, vf hi) {
+    const size_t R = (KW + SW - 1) / SW, rows = NKY ? NKY : nky; /* 1 <= R <= TMAX */
+    const vf b = vf_load(bias);
+    /* with NKY constant the taps live in registers (or, past the register file, on the stack:
+     * one load, no address arithmetic); else they are loaded where used */
+    vf wt[WMAX];
+    if (NKY) {
+#pragma GCC unroll 32
+        for (size_t t = 0; t < NKY * KW; t++) wt[t] = vf_load(wk + t * cp);
+    }
+#define TAP(r, kx) (NKY ? wt[(r) * KW + (kx)] : vf_load(wk + ((r) * KW + (kx)) * cp))
     vf acc[TMAX];
 #pragma GCC unroll 16
-    for (size_t t = 0; t < T; t++) acc[t] = bias;
-    const float *wr = w + cp * (1 + ky0 * KW);
-    for (size_t ky = ky0; ky < ky1; ky++, x += rs, wr += KW * cp) {
-        vf wk[KWMAX];
-#pragma GCC unroll 8
-        for (size_t kx = 0; kx < KW; kx++) wk[kx] = vf_load(wr + kx * cp);
-#pragma GCC unroll 40
-        for (size_t j = 0; j < (T - 1) * SW + KW; j++) {
-            const vf v = ld(x + j * c, MASKED, m);
-            /* outputs t with j - t*SW in [0, KW): in kx order for each, as tile_any */
+    for (size_t i = 0; i < R; i++) acc[i] = b;
+    /* column col (as an index) inside the row? */
+#define INSIDE(col) ((col) >= 0 && (col) < (ptrdiff_t)wd)
+    /* prologue: the columns before the first step; ring position i is output i */
 #pragma GCC unroll 16
-            for (size_t t = 0; t < T; t++)
-                if (j >= t * SW && j - t * SW < KW) acc[t] = vf_fma(v, wk[j - t * SW], acc[t]);
+    for (size_t j = 0; j < (R - 1) * SW; j++) {
+        const ptrdiff_t col = (ptrdiff_t)j - (ptrdiff_t)pl;
+        if (!INSIDE(col)) continue;
+        const float *p = x + col * (ptrdiff_t)cs;
+#pragma GCC unroll 8
+        for (size_t r = 0; r < rows; r++) {
+            const vf v = ld(p + r * rs, MASKED, m);
+#pragma GCC unroll 16
+            for (size_t i = 0; i + 1 < R; i++)
+                if (j >= i * SW && j - i * SW < KW) acc[i] = vf_fma(v, TAP(r, j - i * SW), acc[i]);
         }
     }
-#pragma GCC unroll 16
-    for (size_t t = 0; t < T; t++) put(y + t * c, res ? res + t * c : NULL, acc[t], MASKED, m, e);
+    /* step o: columns o*SW - pl + (R-1)*SW + q, q < SW; ring position i is output o + i, its tap
+     * kx = (R-1-i)*SW + q. Positions past the last output take harmless extra work. */
+#define COLUMN(p, q)                                                                               \
+    do {                                                                                           \
+        _Pragma("GCC unroll 8") for (size_t r = 0; r < rows; r++) {                                \
+            const vf v = ld((p) + r * rs, MASKED, m);                                              \
+            _Pragma("GCC unroll 16") for (size_t i = 0; i < R; i++) if ((R - 1 - i) * SW + (q) < KW) \
+                acc[i] = vf_fma(v, TAP(r, (R - 1 - i) * SW + (q)), acc[i]);                        \
+        }                                                                                          \
+    } while (0)
+#define NEXT_OUTPUT()                                                                              \
+    do {                                                                                           \
+        put(y, res, acc[0], MASKED, m, clamp, lo, hi);                                             \
+        y += cs;                                                                                   \
+        if (res) res += cs;                                                                        \
+        _Pragma("GCC unroll 16") for (size_t i = 0; i + 1 < R; i++) acc[i] = acc[i + 1];          \
+        acc[R - 1] = b;                                                                            \
+    } while (0)
+    /* steps [0, o1) and [o2, n-1) may meet padding; [o1, o2) never does */
+    const size_t first = (R - 1) * SW, last = R * SW; /* a step's columns, relative to o*SW - pl */
+    size_t o1 = pl > first ? (pl - first + SW - 1) / SW : 0;
+    size_t o2 = wd + pl >= last ? (wd + pl - last) / SW + 1 : 0;
+    o1 = o1 < n - 1 ? o1 : n - 1;
+    o2 = o2 < n - 1 ? o2 : n - 1;
+    o2 = o2 > o1 ? o2 : o1;
+    size_t o = 0;
+    for (; o < o1; o++) {
+#pragma GCC unroll 8
+        for (size_t q = 0; q < SW; q++) {
+            const ptrdiff_t col = (ptrdiff_t)(o * SW + first + q) - (ptrdiff_t)pl;
+            if (INSIDE(col)) COLUMN(x + col * (ptrdiff_t)cs, q);
+        }
+        NEXT_OUTPUT();
+    }
+    if (o < o2) {
+        const float *p = x + (o * SW + first - pl) * cs;
+        for (; o < o2; o++) {
+#pragma GCC unroll 8
+            for (size_t q = 0; q < SW; q++, p += cs) COLUMN(p, q);
+            NEXT_OUTPUT();
+        }
+    }
+    for (; o + 1 < n; o++) {
+#pragma GCC unroll 8
+        for (size_t q = 0; q < SW; q++) {
+            const ptrdiff_t col = (ptrdiff_t)(o * SW + first + q) - (ptrdiff_t)pl;
+            if (INSIDE(col)) COLUMN(x + col * (ptrdiff_t)cs, q);
+        }
+        NEXT_OUTPUT();
+    }
+    /* the last output: only the columns it still needs */
+#pragma GCC unroll 8
+    for (size_t q = 0; first + q < KW; q++) {
+        const ptrdiff_t col = (ptrdiff_t)(o * SW + first + q) - (ptrdiff_t)pl;
+        if (INSIDE(col)) {
+            const float *p = x + col * (ptrdiff_t)cs;
+#pragma GCC unroll 8
+            for (size_t r = 0; r < rows; r++)
+                acc[0] = vf_fma(ld(p + r * rs, MASKED, m), TAP(r, first + q), acc[0]);
+        }
+    }
+    put(y, res, acc[0], MASKED, m, clamp, lo, hi);
+#undef NEXT_OUTPUT
+#undef COLUMN
+#undef INSIDE
+#undef TAP
 }
 
 /* T outputs, one vector of channels, any kernel width, stride and dilation, taps kx0 <= kx < kx1
- * (borders clip them). x: channel block of the first output's tap kx0 in kernel row ky0. */
+ * (borders clip them), kernel rows ky0 <= ky < ky1, taps in the same order as slide (kx outer,
+ * ky inner). x: the first output's tap (ky0, kx0) at this channel block; w: packed + block. */
 AI void tile_any(const size_t T, const int MASKED, vmask m, const fn_dwconv_geom *g, size_t ky0,
                  size_t ky1, size_t kx0, size_t kx1, const float *x, const float *w,
-                 const float *res, float *y, const epilogue *e) {
+                 const float *res, float *y, int clamp, vf lo, vf hi) {
     const size_t c = g->c, cp = g->cp, rs = g->dh * g->row, kw = g->kw;
     const size_t ts = g->sw * c, ks = g->dw * c; /* steps between outputs, between taps */
     const vf bias = vf_load(w);
     vf acc[TMAX];
 #pragma GCC unroll 16
     for (size_t t = 0; t < T; t++) acc[t] = bias;
-    for (size_t ky = ky0; ky < ky1; ky++, x += rs) {
-        const float *wr = w + cp * (1 + ky * kw);
-        const float *xk = x;
-        for (size_t kx = kx0; kx < kx1; kx++, xk += ks) {
-            const vf wv = vf_load(wr + kx * cp);
+    for (size_t kx = kx0; kx < kx1; kx++, x += ks) {
+        const float *xr = x;
+        for (size_t ky = ky0; ky < ky1; ky++, xr += rs) {
+            const vf wv = vf_load(w + cp * (1 + ky * kw + kx));
 #pragma GCC unroll 16
-            for (size_t t = 0; t < T; t++) acc[t] = vf_fma(ld(xk + t * ts, MASKED, m), wv, acc[t]);
+            for (size_t t = 0; t < T; t++) acc[t] = vf_fma(ld(xr + t * ts, MASKED, m), wv, acc[t]);
         }
     }
 #pragma GCC unroll 16
-    for (size_t t = 0; t < T; t++) put(y + t * c, res ? res + t * c : NULL, acc[t], MASKED, m, e);
+    for (size_t t = 0; t < T; t++)
+        put(y + t * c, res ? res + t * c : NULL, acc[t], MASKED, m, clamp, lo, hi);
 }
 
-/* T interior outputs starting at output ox, every channel: full vectors, then the masked tail. */
-AI void block(const size_t T, const size_t KW, const size_t SW, const fn_dwconv_geom *g,
-              size_t ky0, size_t ky1, size_t ox, const float *x, const float *w, const float *res,
-              float *y, const epilogue *e) {
-    const size_t c = g->c, cf = c - c % W;
-    const float *xo = x + (ox * g->sw - g->pad_left) * c;
-    float *yo = y + ox * c;
-    const float *ro = res ? res + ox * c : NULL;
-    const vmask none = mask_for(W), tail = mask_for(c - cf);
-    for (size_t j = 0; j < cf; j += W) {
-        if (SW)
-            tile_fixed(T, KW, SW, 0, none, g, ky0, ky1, xo + j, w + j, ro ? ro + j : NULL, yo + j, e);
-        else
-            tile_any(T, 0, none, g, ky0, ky1, 0, g->kw, xo + j, w + j, ro ? ro + j : NULL, yo + j, e);
-    }
-    if (cf < c) {
-        if (SW)
-            tile_fixed(T, KW, SW, 1, tail, g, ky0, ky1, xo + cf, w + cf, ro ? ro + cf : NULL, yo + cf, e);
-        else
-            tile_any(T, 1, tail, g, ky0, ky1, 0, g->kw, xo + cf, w + cf, ro ? ro + cf : NULL, yo + cf, e);
-    }
-}
-
-/* An output whose window crosses the left or right edge: its taps clipped, one at a time. */
-AI void border(const fn_dwconv_geom *g, size_t ky0, size_t ky1, size_t ox, const float *x,
-               const float *w, const float *res, float *y, const epilogue *e) {
+/* T outputs from output ox, every channel, with taps kx0..kx1 (x: the input row of ky0). */
+AI void tiles(const size_t T, const fn_dwconv_geom *g, size_t ky0, size_t ky1, size_t ox,
+              size_t kx0, size_t kx1, const float *x, const float *w, const float *res, float *y,
+              int clamp, vf lo, vf hi) {
     const size_t c = g->c, cf = c - c % W;
     const ptrdiff_t ix0 = (ptrdiff_t)(ox * g->sw) - (ptrdiff_t)g->pad_left;
-    size_t kx0, kx1;
-    fn_dwconv_clip(ix0, g->kw, g->dw, g->w, &kx0, &kx1);
-    /* only dereferenced when kx0 < kx1, where the first tap is inside the row */
+    /* only dereferenced when kx0 < kx1, where that tap is inside the row */
     const float *xo = x + (kx0 < kx1 ? (size_t)(ix0 + (ptrdiff_t)(kx0 * g->dw)) * c : 0);
     float *yo = y + ox * c;
     const float *ro = res ? res + ox * c : NULL;
     const vmask none = mask_for(W), tail = mask_for(c - cf);
     for (size_t j = 0; j < cf; j += W)
-        tile_any(1, 0, none, g, ky0, ky1, kx0, kx1, xo + j, w + j, ro ? ro + j : NULL, yo + j, e);
+        tile_any(T, 0, none, g, ky0, ky1, kx0, kx1, xo + j, w + j, ro ? ro + j : NULL, yo + j,
+                 clamp, lo, hi);
     if (cf < c)
-        tile_any(1, 1, tail, g, ky0, ky1, kx0, kx1, xo + cf, w + cf, ro ? ro + cf : NULL, yo + cf, e);
+        tile_any(T, 1, tail, g, ky0, ky1, kx0, kx1, xo + cf, w + cf, ro ? ro + cf : NULL, yo + cf,
+                 clamp, lo, hi);
 }
 
-/* One output row (fn_dwconv_row_ukernel). KW, SW constants (SW = 0: any width/stride/dilation). */
-AI void row(const size_t KW, const size_t SW, const fn_dwconv_geom *g, size_t ky0, size_t ky1,
+/* One output whose window crosses the left or right edge of the row: its taps clipped. */
+AI void border(const fn_dwconv_geom *g, size_t ky0, size_t ky1, size_t ox, const float *x,
+               const float *w, const float *res, float *y, int clamp, vf lo, vf hi) {
+    size_t kx0, kx1;
+    fn_dwconv_clip((ptrdiff_t)(ox * g->sw) - (ptrdiff_t)g->pad_left, g->kw, g->dw, g->w, &kx0, &kx1);
+    tiles(1, g, ky0, ky1, ox, kx0, kx1, x, w, res, y, clamp, lo, hi);
+}
+
+/* slide() compiled once per (KW, SW, NKY, MASKED) as a function of its own: inlined into the
+ * row kernel, the row's own live values left too few registers and the ring's loop counter and
+ * tap offsets went to the stack. */
+typedef void (*slide_fn)(size_t nky, size_t n, const float *x, size_t wd, size_t pl, size_t cs,
+                         size_t rs, const float *wk, size_t cp, const float *bias, const float *res,
+                         float *y, int clamp, vf lo, vf hi, vmask m);
+#define SLIDE_DEF(KW, SW, NKY, MASKED)                                                             \
+    static __attribute__((noinline)) void FN_NAME(slide_##KW##x##SW##_##NKY##_##MASKED)(           \
+        size_t nky, size_t n, const float *x, size_t wd, size_t pl, size_t cs, size_t rs,          \
+        const float *wk, size_t cp, const float *bias, const float *res, float *y, int clamp,      \
+        vf lo, vf hi, vmask m) {                                                                   \
+        slide(KW, SW, NKY, MASKED, m, nky, n, x, wd, pl, cs, rs, wk, cp, bias, res, y, clamp, lo,  \
+              hi);                                                                                 \
+    }
+#define SLIDE_DEFS(KW, SW, NKY) SLIDE_DEF(KW, SW, NKY, 0) SLIDE_DEF(KW, SW, NKY, 1)
+#define SLIDE_PAIR(KW, SW, NKY)                                                                    \
+    { FN_NAME(slide_##KW##x##SW##_##NKY##_0), FN_NAME(slide_##KW##x##SW##_##NKY##_1) }
+/* per (KW, SW): the kernel-row counts a KW x KW kernel meets in the interior and next to one or
+ * two padding rows get constant loops (taps in registers); any other count the run-time loop */
+SLIDE_DEFS(3, 1, 3) SLIDE_DEFS(3, 1, 2) SLIDE_DEFS(3, 1, 0)
+SLIDE_DEFS(3, 2, 3) SLIDE_DEFS(3, 2, 2) SLIDE_DEFS(3, 2, 0)
+SLIDE_DEFS(5, 1, 5) SLIDE_DEFS(5, 1, 4) SLIDE_DEFS(5, 1, 3) SLIDE_DEFS(5, 1, 0)
+SLIDE_DEFS(5, 2, 5) SLIDE_DEFS(5, 2, 4) SLIDE_DEFS(5, 2, 3) SLIDE_DEFS(5, 2, 0)
+/* indexed by the number of kernel rows inside the input, 1..KW (0: any, at run time) */
+static const slide_fn slide_3x1[4][2] = {SLIDE_PAIR(3, 1, 0), SLIDE_PAIR(3, 1, 0), SLIDE_PAIR(3, 1, 2),
+                                         SLIDE_PAIR(3, 1, 3)};
+static const slide_fn slide_3x2[4][2] = {SLIDE_PAIR(3, 2, 0), SLIDE_PAIR(3, 2, 0), SLIDE_PAIR(3, 2, 2),
+                                         SLIDE_PAIR(3, 2, 3)};
+static const slide_fn slide_5x1[6][2] = {SLIDE_PAIR(5, 1, 0), SLIDE_PAIR(5, 1, 0), SLIDE_PAIR(5, 1, 0),
+                                         SLIDE_PAIR(5, 1, 3), SLIDE_PAIR(5, 1, 4), SLIDE_PAIR(5, 1, 5)};
+static const slide_fn slide_5x2[6][2] = {SLIDE_PAIR(5, 2, 0), SLIDE_PAIR(5, 2, 0), SLIDE_PAIR(5, 2, 0),
+                                         SLIDE_PAIR(5, 2, 3), SLIDE_PAIR(5, 2, 4), SLIDE_PAIR(5, 2, 5)};
+
+/* A whole row with the sliding kernel f (fm for the masked channel tail), one channel vector
+ * after the other (g->kw == KW, g->sw == SW, g->dw == 1), ky0 < ky1. */
+AI void slide_row(const slide_fn f, const slide_fn fm, const fn_dwconv_geom *g, size_t ky0,
+                  size_t ky1, const float *x, const float *w, const float *res, float *y, int clamp,
+                  vf lo, vf hi) {
+    const size_t c = g->c, cf = c - c % W, cp = g->cp, n = g->ow;
+    const float *wk = w + cp * (1 + ky0 * g->kw);
+    const size_t rs = g->dh * g->row, nky = ky1 - ky0;
+    for (size_t j = 0; j < cf; j += W)
+        f(nky, n, x + j, g->w, g->pad_left, c, rs, wk + j, cp, w + j, res ? res + j : NULL, y + j,
+          clamp, lo, hi, mask_for(W));
+    if (cf < c)
+        fm(nky, n, x + cf, g->w, g->pad_left, c, rs, wk + cf, cp, w + cf, res ? res + cf : NULL,
+           y + cf, clamp, lo, hi, mask_for(c - cf));
+}
+
+/* One output row (fn_dwconv_row_ukernel): with the sliding kernels of table tab (indexed by the
+ * kernel rows inside the input), or without one (tab NULL: any width, stride, dilation) the
+ * interior in tiles of TILE outputs and the outputs that meet padding one by one. */
+AI void row(const slide_fn (*tab)[2], const fn_dwconv_geom *g, size_t ky0, size_t ky1,
             const float *x, const float *w, const float *res, float *y) {
-    epilogue e;
-    e.clamp = g->act.kind == FN_ACT_CLAMP;
-    e.lo = vf_set1(g->act.lo);
-    e.hi = vf_set1(g->act.hi);
-    for (size_t ox = 0; ox < g->ox_lo; ox++) border(g, ky0, ky1, ox, x, w, res, y, &e);
+    const int clamp = g->act.kind == FN_ACT_CLAMP;
+    const vf lo = vf_set1(g->act.lo), hi = vf_set1(g->act.hi);
+    if (tab && ky1 > ky0) {
+        /* tab has g->kw + 1 entries; taller kernels (kh > kw) take the run-time row count */
+        const size_t t = ky1 - ky0 <= g->kw ? ky1 - ky0 : 0;
+        slide_row(tab[t][0], tab[t][1], g, ky0, ky1, x, w, res, y, clamp, lo, hi);
+        return;
+    }
+    for (size_t ox = 0; ox < g->ox_lo; ox++) border(g, ky0, ky1, ox, x, w, res, y, clamp, lo, hi);
     size_t ox = g->ox_lo;
-    for (; ox + TILE_BIG <= g->ox_hi; ox += TILE_BIG) block(TILE_BIG, KW, SW, g, ky0, ky1, ox, x, w, res, y, &e);
-    for (; ox + TILE_SMALL <= g->ox_hi; ox += TILE_SMALL) block(TILE_SMALL, KW, SW, g, ky0, ky1, ox, x, w, res, y, &e);
-    for (; ox < g->ox_hi; ox++) block(1, KW, SW, g, ky0, ky1, ox, x, w, res, y, &e);
-    for (ox = g->ox_hi; ox < g->ow; ox++) border(g, ky0, ky1, ox, x, w, res, y, &e);
+    for (; ox + TILE <= g->ox_hi; ox += TILE)
+        tiles(TILE, g, ky0, ky1, ox, 0, g->kw, x, w, res, y, clamp, lo, hi);
+    for (; ox + TILE / 2 <= g->ox_hi; ox += TILE / 2)
+        tiles(TILE / 2, g, ky0, ky1, ox, 0, g->kw, x, w, res, y, clamp, lo, hi);
+    for (; ox < g->ox_hi; ox++) tiles(1, g, ky0, ky1, ox, 0, g->kw, x, w, res, y, clamp, lo, hi);
+    for (ox = g->ox_hi; ox < g->ow; ox++) border(g, ky0, ky1, ox, x, w, res, y, clamp, lo, hi);
 }
 
 void FN_NAME(row)(const fn_dwconv_geom *g, size_t ky0, size_t ky1, const float *x, const float *w,
                   const float *res, float *y) {
-    /* the MobileNet / EfficientNet shapes get constant loops; everything else the general tile */
-    if (g->dw == 1 && g->kw == 3 && g->sw == 1)
-        row(3, 1, g, ky0, ky1, x, w, res, y);
-    else if (g->dw == 1 && g->kw == 3 && g->sw == 2)
-        row(3, 2, g, ky0, ky1, x, w, res, y);
-    else if (g->dw == 1 && g->kw == 5 && g->sw == 1)
-        row(5, 1, g, ky0, ky1, x, w, res, y);
-    else if (g->dw == 1 && g->kw == 5 && g->sw == 2)
-        row(5, 2, g, ky0, ky1, x, w, res, y);
-    else
-        row(0, 0, g, ky0, ky1, x, w, res, y);
+    /* the MobileNet / EfficientNet shapes slide; everything else takes the general tile */
+    const slide_fn(*tab)[2] = NULL;
+    if (g->dw == 1 && g->kw == 3)
+        tab = g->sw == 1 ? slide_3x1 : g->sw == 2 ? slide_3x2 : NULL;
+    else if (g->dw == 1 && g->kw == 5)
+        tab = g->sw == 1 ? slide_5x1 : g->sw == 2 ? slide_5x2 : NULL;
+    row(tab, g, ky0, ky1, x, w, res, y);
 }
