@@ -60,8 +60,8 @@ void fn_f32_dwconv_row__scalar(const fn_dwconv_geom *g, size_t ky0, size_t ky1, 
 
 #ifndef FN_DWCONV_MACS_PER_THREAD
 /* A fork/join, and on a loaded host waiting for a descheduled second thread, costs more than a
- * small layer: give each thread at least this many multiply-adds (~0.1 ms of a 3x3 row kernel). */
-#define FN_DWCONV_MACS_PER_THREAD ((size_t)1 << 19)
+ * small layer: give each thread at least this many multiply-adds (a few microseconds of kernel). */
+#define FN_DWCONV_MACS_PER_THREAD ((size_t)1 << 17)
 #endif
 /* Row blocks per thread handed out dynamically, so a thread slowed by a neighbour hands work on. */
 #define FN_DWCONV_CHUNKS_PER_THREAD 4

@@ -24,8 +24,8 @@ AI void put(float *y, const float *res, vf s, const int MASKED, vmask m, int cla
         vf_store(y, s);
 }
 
-/* A whole output row for one vector of channels, constant kernel width KW and stride SW (x
- * dilation 1), sliding along the row: every input vector is loaded once and feeds each of the
+/* A whole output row for V (1 or 2) vectors of channels, constant kernel width KW and stride SW
+ * (x dilation 1), sliding along the row: every input vector is loaded once and feeds each of the
  * R = ceil(KW/SW) outputs whose window holds it, which wait in a ring of accumulators. Output o
  * is done once its last column o*SW - pl + KW-1 is in; it is stored and the next output enters
  * the ring. Columns outside [0, wd) (padding) are skipped, tested only in the steps near the
@@ -33,24 +33,30 @@ AI void put(float *y, const float *res, vf s, const int MASKED, vmask m, int cla
  *   n >= 1 outputs. x: input column 0 of kernel row ky0 at this channel block; columns cs floats
  *   apart, kernel rows rs apart; wd columns, pl of left padding. wk: tap (ky0, 0) of the packed
  *   weights at this channel block (tap (ky0 + r, kx) at wk + (r*KW + kx)*cp); bias: its bias.
- *   NKY: kernel rows inside the input (a constant, or 0: nky at run time). */
-AI void slide(const size_t KW, const size_t SW, const size_t NKY, const int MASKED, vmask m,
-              size_t nky, size_t n, const float *x, size_t wd, size_t pl, size_t cs, size_t rs,
-              const float *wk, size_t cp, const float *bias, const float *res, float *y,
+ *   NKY: kernel rows inside the input (a constant, or 0: nky at run time). MASKED only with V 1. */
+AI void slide(const size_t KW, const size_t SW, const size_t NKY, const size_t V, const int MASKED,
+              vmask m, size_t nky, size_t n, const float *x, size_t wd, size_t pl, size_t cs,
+              size_t rs, const float *wk, size_t cp, const float *bias, const float *res, float *y,
               int clamp, vf lo, vf hi) {
     const size_t R = (KW + SW - 1) / SW, rows = NKY ? NKY : nky; /* 1 <= R <= TMAX */
-    const vf b = vf_load(bias);
+    vf b[2];
+#pragma GCC unroll 2
+    for (size_t v = 0; v < V; v++) b[v] = vf_load(bias + v * W);
     /* with NKY constant the taps live in registers (or, past the register file, on the stack:
      * one load, no address arithmetic); else they are loaded where used */
-    vf wt[WMAX];
+    vf wt[WMAX][2];
     if (NKY) {
 #pragma GCC unroll 32
-        for (size_t t = 0; t < NKY * KW; t++) wt[t] = vf_load(wk + t * cp);
+        for (size_t t = 0; t < NKY * KW; t++)
+#pragma GCC unroll 2
+            for (size_t v = 0; v < V; v++) wt[t][v] = vf_load(wk + t * cp + v * W);
     }
-#define TAP(r, kx) (NKY ? wt[(r) * KW + (kx)] : vf_load(wk + ((r) * KW + (kx)) * cp))
-    vf acc[TMAX];
+#define TAP(r, kx, v) (NKY ? wt[(r) * KW + (kx)][v] : vf_load(wk + ((r) * KW + (kx)) * cp + (v) * W))
+    vf acc[TMAX][2];
 #pragma GCC unroll 16
-    for (size_t i = 0; i < R; i++) acc[i] = b;
+    for (size_t i = 0; i < R; i++)
+#pragma GCC unroll 2
+        for (size_t v = 0; v < V; v++) acc[i][v] = b[v];
     /* column col (as an index) inside the row? */
 #define INSIDE(col) ((col) >= 0 && (col) < (ptrdiff_t)wd)
     /* prologue: the columns before the first step; ring position i is output i */
@@ -60,30 +66,36 @@ AI void slide(const size_t KW, const size_t SW, const size_t NKY, const int MASK
         if (!INSIDE(col)) continue;
         const float *p = x + col * (ptrdiff_t)cs;
 #pragma GCC unroll 8
-        for (size_t r = 0; r < rows; r++) {
-            const vf v = ld(p + r * rs, MASKED, m);
+        for (size_t r = 0; r < rows; r++)
+#pragma GCC unroll 2
+            for (size_t v = 0; v < V; v++) {
+                const vf xv = ld(p + r * rs + v * W, MASKED, m);
 #pragma GCC unroll 16
-            for (size_t i = 0; i + 1 < R; i++)
-                if (j >= i * SW && j - i * SW < KW) acc[i] = vf_fma(v, TAP(r, j - i * SW), acc[i]);
-        }
+                for (size_t i = 0; i + 1 < R; i++)
+                    if (j >= i * SW && j - i * SW < KW)
+                        acc[i][v] = vf_fma(xv, TAP(r, j - i * SW, v), acc[i][v]);
+            }
     }
     /* step o: columns o*SW - pl + (R-1)*SW + q, q < SW; ring position i is output o + i, its tap
      * kx = (R-1-i)*SW + q. Positions past the last output take harmless extra work. */
 #define COLUMN(p, q)                                                                               \
     do {                                                                                           \
-        _Pragma("GCC unroll 8") for (size_t r = 0; r < rows; r++) {                                \
-            const vf v = ld((p) + r * rs, MASKED, m);                                              \
+        _Pragma("GCC unroll 8") for (size_t r = 0; r < rows; r++)                                  \
+        _Pragma("GCC unroll 2") for (size_t v = 0; v < V; v++) {                                   \
+            const vf xv = ld((p) + r * rs + v * W, MASKED, m);                                     \
             _Pragma("GCC unroll 16") for (size_t i = 0; i < R; i++) if ((R - 1 - i) * SW + (q) < KW) \
-                acc[i] = vf_fma(v, TAP(r, (R - 1 - i) * SW + (q)), acc[i]);                        \
+                acc[i][v] = vf_fma(xv, TAP(r, (R - 1 - i) * SW + (q), v), acc[i][v]);              \
         }                                                                                          \
     } while (0)
 #define NEXT_OUTPUT()                                                                              \
     do {                                                                                           \
-        put(y, res, acc[0], MASKED, m, clamp, lo, hi);                                             \
+        _Pragma("GCC unroll 2") for (size_t v = 0; v < V; v++)                                     \
+            put(y + v * W, res ? res + v * W : NULL, acc[0][v], MASKED, m, clamp, lo, hi);         \
         y += cs;                                                                                   \
         if (res) res += cs;                                                                        \
-        _Pragma("GCC unroll 16") for (size_t i = 0; i + 1 < R; i++) acc[i] = acc[i + 1];          \
-        acc[R - 1] = b;                                                                            \
+        _Pragma("GCC unroll 16") for (size_t i = 0; i + 1 < R; i++)                                \
+        _Pragma("GCC unroll 2") for (size_t v = 0; v < V; v++) acc[i][v] = acc[i + 1][v];          \
+        _Pragma("GCC unroll 2") for (size_t v = 0; v < V; v++) acc[R - 1][v] = b[v];               \
     } while (0)
     /* steps [0, o1) and [o2, n-1) may meet padding; [o1, o2) never does */
     const size_t first = (R - 1) * SW, last = R * SW; /* a step's columns, relative to o*SW - pl */
@@ -125,10 +137,14 @@ AI void slide(const size_t KW, const size_t SW, const size_t NKY, const int MASK
             const float *p = x + col * (ptrdiff_t)cs;
 #pragma GCC unroll 8
             for (size_t r = 0; r < rows; r++)
-                acc[0] = vf_fma(ld(p + r * rs, MASKED, m), TAP(r, first + q), acc[0]);
+#pragma GCC unroll 2
+                for (size_t v = 0; v < V; v++)
+                    acc[0][v] = vf_fma(ld(p + r * rs + v * W, MASKED, m), TAP(r, first + q, v), acc[0][v]);
         }
     }
-    put(y, res, acc[0], MASKED, m, clamp, lo, hi);
+#pragma GCC unroll 2
+    for (size_t v = 0; v < V; v++)
+        put(y + v * W, res ? res + v * W : NULL, acc[0][v], MASKED, m, clamp, lo, hi);
 #undef NEXT_OUTPUT
 #undef COLUMN
 #undef INSIDE
@@ -193,17 +209,22 @@ AI void border(const fn_dwconv_geom *g, size_t ky0, size_t ky1, size_t ox, const
 typedef void (*slide_fn)(size_t nky, size_t n, const float *x, size_t wd, size_t pl, size_t cs,
                          size_t rs, const float *wk, size_t cp, const float *bias, const float *res,
                          float *y, int clamp, vf lo, vf hi, vmask m);
-#define SLIDE_DEF(KW, SW, NKY, MASKED)                                                             \
-    static __attribute__((noinline)) void FN_NAME(slide_##KW##x##SW##_##NKY##_##MASKED)(           \
+#define SLIDE_DEF(KW, SW, NKY, V, MASKED)                                                          \
+    static __attribute__((noinline)) void FN_NAME(slide_##KW##x##SW##_##NKY##_##V##MASKED)(        \
         size_t nky, size_t n, const float *x, size_t wd, size_t pl, size_t cs, size_t rs,          \
         const float *wk, size_t cp, const float *bias, const float *res, float *y, int clamp,      \
         vf lo, vf hi, vmask m) {                                                                   \
-        slide(KW, SW, NKY, MASKED, m, nky, n, x, wd, pl, cs, rs, wk, cp, bias, res, y, clamp, lo,  \
-              hi);                                                                                 \
+        slide(KW, SW, NKY, V, MASKED, m, nky, n, x, wd, pl, cs, rs, wk, cp, bias, res, y, clamp,   \
+              lo, hi);                                                                             \
     }
-#define SLIDE_DEFS(KW, SW, NKY) SLIDE_DEF(KW, SW, NKY, 0) SLIDE_DEF(KW, SW, NKY, 1)
-#define SLIDE_PAIR(KW, SW, NKY)                                                                    \
-    { FN_NAME(slide_##KW##x##SW##_##NKY##_0), FN_NAME(slide_##KW##x##SW##_##NKY##_1) }
+/* per (KW, SW, NKY): two full vectors at once, one, and the masked tail */
+#define SLIDE_DEFS(KW, SW, NKY)                                                                    \
+    SLIDE_DEF(KW, SW, NKY, 2, 0) SLIDE_DEF(KW, SW, NKY, 1, 0) SLIDE_DEF(KW, SW, NKY, 1, 1)
+#define SLIDE_SET(KW, SW, NKY)                                                                     \
+    {                                                                                              \
+        FN_NAME(slide_##KW##x##SW##_##NKY##_20), FN_NAME(slide_##KW##x##SW##_##NKY##_10),          \
+            FN_NAME(slide_##KW##x##SW##_##NKY##_11)                                                \
+    }
 /* per (KW, SW): the kernel-row counts a KW x KW kernel meets in the interior and next to one or
  * two padding rows get constant loops (taps in registers); any other count the run-time loop */
 SLIDE_DEFS(3, 1, 3) SLIDE_DEFS(3, 1, 2) SLIDE_DEFS(3, 1, 0)
@@ -211,42 +232,46 @@ SLIDE_DEFS(3, 2, 3) SLIDE_DEFS(3, 2, 2) SLIDE_DEFS(3, 2, 0)
 SLIDE_DEFS(5, 1, 5) SLIDE_DEFS(5, 1, 4) SLIDE_DEFS(5, 1, 3) SLIDE_DEFS(5, 1, 0)
 SLIDE_DEFS(5, 2, 5) SLIDE_DEFS(5, 2, 4) SLIDE_DEFS(5, 2, 3) SLIDE_DEFS(5, 2, 0)
 /* indexed by the number of kernel rows inside the input, 1..KW (0: any, at run time) */
-static const slide_fn slide_3x1[4][2] = {SLIDE_PAIR(3, 1, 0), SLIDE_PAIR(3, 1, 0), SLIDE_PAIR(3, 1, 2),
-                                         SLIDE_PAIR(3, 1, 3)};
-static const slide_fn slide_3x2[4][2] = {SLIDE_PAIR(3, 2, 0), SLIDE_PAIR(3, 2, 0), SLIDE_PAIR(3, 2, 2),
-                                         SLIDE_PAIR(3, 2, 3)};
-static const slide_fn slide_5x1[6][2] = {SLIDE_PAIR(5, 1, 0), SLIDE_PAIR(5, 1, 0), SLIDE_PAIR(5, 1, 0),
-                                         SLIDE_PAIR(5, 1, 3), SLIDE_PAIR(5, 1, 4), SLIDE_PAIR(5, 1, 5)};
-static const slide_fn slide_5x2[6][2] = {SLIDE_PAIR(5, 2, 0), SLIDE_PAIR(5, 2, 0), SLIDE_PAIR(5, 2, 0),
-                                         SLIDE_PAIR(5, 2, 3), SLIDE_PAIR(5, 2, 4), SLIDE_PAIR(5, 2, 5)};
+static const slide_fn slide_3x1[4][3] = {SLIDE_SET(3, 1, 0), SLIDE_SET(3, 1, 0), SLIDE_SET(3, 1, 2),
+                                         SLIDE_SET(3, 1, 3)};
+static const slide_fn slide_3x2[4][3] = {SLIDE_SET(3, 2, 0), SLIDE_SET(3, 2, 0), SLIDE_SET(3, 2, 2),
+                                         SLIDE_SET(3, 2, 3)};
+static const slide_fn slide_5x1[6][3] = {SLIDE_SET(5, 1, 0), SLIDE_SET(5, 1, 0), SLIDE_SET(5, 1, 0),
+                                         SLIDE_SET(5, 1, 3), SLIDE_SET(5, 1, 4), SLIDE_SET(5, 1, 5)};
+static const slide_fn slide_5x2[6][3] = {SLIDE_SET(5, 2, 0), SLIDE_SET(5, 2, 0), SLIDE_SET(5, 2, 0),
+                                         SLIDE_SET(5, 2, 3), SLIDE_SET(5, 2, 4), SLIDE_SET(5, 2, 5)};
 
-/* A whole row with the sliding kernel f (fm for the masked channel tail), one channel vector
- * after the other (g->kw == KW, g->sw == SW, g->dw == 1), ky0 < ky1. */
-AI void slide_row(const slide_fn f, const slide_fn fm, const fn_dwconv_geom *g, size_t ky0,
-                  size_t ky1, const float *x, const float *w, const float *res, float *y, int clamp,
-                  vf lo, vf hi) {
+/* A whole row with the sliding kernels f[0] (two channel vectors at once), f[1] (one) and f[2]
+ * (the masked channel tail) (g->kw == KW, g->sw == SW, g->dw == 1), ky0 < ky1. */
+AI void slide_row(const slide_fn *f, const fn_dwconv_geom *g, size_t ky0, size_t ky1,
+                  const float *x, const float *w, const float *res, float *y, int clamp, vf lo,
+                  vf hi) {
     const size_t c = g->c, cf = c - c % W, cp = g->cp, n = g->ow;
     const float *wk = w + cp * (1 + ky0 * g->kw);
     const size_t rs = g->dh * g->row, nky = ky1 - ky0;
-    for (size_t j = 0; j < cf; j += W)
-        f(nky, n, x + j, g->w, g->pad_left, c, rs, wk + j, cp, w + j, res ? res + j : NULL, y + j,
-          clamp, lo, hi, mask_for(W));
+    size_t j = 0;
+    for (; j + 2 * W <= cf; j += 2 * W)
+        f[0](nky, n, x + j, g->w, g->pad_left, c, rs, wk + j, cp, w + j, res ? res + j : NULL, y + j,
+             clamp, lo, hi, mask_for(W));
+    for (; j < cf; j += W)
+        f[1](nky, n, x + j, g->w, g->pad_left, c, rs, wk + j, cp, w + j, res ? res + j : NULL, y + j,
+             clamp, lo, hi, mask_for(W));
     if (cf < c)
-        fm(nky, n, x + cf, g->w, g->pad_left, c, rs, wk + cf, cp, w + cf, res ? res + cf : NULL,
-           y + cf, clamp, lo, hi, mask_for(c - cf));
+        f[2](nky, n, x + cf, g->w, g->pad_left, c, rs, wk + cf, cp, w + cf, res ? res + cf : NULL,
+             y + cf, clamp, lo, hi, mask_for(c - cf));
 }
 
 /* One output row (fn_dwconv_row_ukernel): with the sliding kernels of table tab (indexed by the
  * kernel rows inside the input), or without one (tab NULL: any width, stride, dilation) the
  * interior in tiles of TILE outputs and the outputs that meet padding one by one. */
-AI void row(const slide_fn (*tab)[2], const fn_dwconv_geom *g, size_t ky0, size_t ky1,
+AI void row(const slide_fn (*tab)[3], const fn_dwconv_geom *g, size_t ky0, size_t ky1,
             const float *x, const float *w, const float *res, float *y) {
     const int clamp = g->act.kind == FN_ACT_CLAMP;
     const vf lo = vf_set1(g->act.lo), hi = vf_set1(g->act.hi);
     if (tab && ky1 > ky0) {
         /* tab has g->kw + 1 entries; taller kernels (kh > kw) take the run-time row count */
         const size_t t = ky1 - ky0 <= g->kw ? ky1 - ky0 : 0;
-        slide_row(tab[t][0], tab[t][1], g, ky0, ky1, x, w, res, y, clamp, lo, hi);
+        slide_row(tab[t], g, ky0, ky1, x, w, res, y, clamp, lo, hi);
         return;
     }
     for (size_t ox = 0; ox < g->ox_lo; ox++) border(g, ky0, ky1, ox, x, w, res, y, clamp, lo, hi);
@@ -262,7 +287,7 @@ AI void row(const slide_fn (*tab)[2], const fn_dwconv_geom *g, size_t ky0, size_
 void FN_NAME(row)(const fn_dwconv_geom *g, size_t ky0, size_t ky1, const float *x, const float *w,
                   const float *res, float *y) {
     /* the MobileNet / EfficientNet shapes slide; everything else takes the general tile */
-    const slide_fn(*tab)[2] = NULL;
+    const slide_fn(*tab)[3] = NULL;
     if (g->dw == 1 && g->kw == 3)
         tab = g->sw == 1 ? slide_3x1 : g->sw == 2 ? slide_3x2 : NULL;
     else if (g->dw == 1 && g->kw == 5)
