@@ -59,20 +59,29 @@ def omp_enabled():
     return bool(fn_omp_enabled())
 
 
-import threading as _threading
-_local = _threading.local()
+# Per-thread testing state in C thread-locals (a Python threading.local lookup costs more than a
+# small predict): the ISA forced by fastnorm.testing.force_isa (-1: none) and the table that ran last.
+cdef extern from *:
+    """
+    static _Thread_local int fn_py_force_isa = -1;
+    static _Thread_local int fn_py_last_isa = -1;
+    """
+    int fn_py_force_isa
+    int fn_py_last_isa
+
 cdef int _BEST = _best_isa()
 
 
 def last_isa():
     """Name of the kernel table the latest kernel call in this thread used (None before any)."""
-    return getattr(_local, "last", None)
+    return ISA_NAMES[fn_py_last_isa] if fn_py_last_isa >= 0 else None
 
 
 cdef const fn_kernels *_kernels(int isa) except NULL:
+    global fn_py_last_isa
     # isa < 0: the thread's override (fastnorm.testing.force_isa) or else the table chosen at import
     if isa < 0:
-        isa = getattr(_local, "force", -1)
+        isa = fn_py_force_isa
     cdef const fn_kernels *k
     if isa < 0:
         k = fn_kernels_active()
@@ -81,7 +90,7 @@ cdef const fn_kernels *_kernels(int isa) except NULL:
                          % (ISA_NAMES[isa] if isa < 3 else isa, ISA_NAMES[_BEST]))
     else:
         k = fn_kernels_for(<fn_isa>isa)
-    _local.last = ISA_NAMES[<int>k.isa]
+    fn_py_last_isa = <int>k.isa
     return k
 
 
@@ -89,7 +98,8 @@ def _set_thread_isa(int isa):
     """Testing hook behind fastnorm.testing.force_isa: this thread's calls use table `isa` (-1: reset)."""
     if isa > _BEST:
         raise ValueError("ISA %s is not supported by this CPU (best: %s)" % (ISA_NAMES[isa], ISA_NAMES[_BEST]))
-    _local.force = isa
+    global fn_py_force_isa
+    fn_py_force_isa = isa if isa >= 0 else -1
 
 
 def resolve_isa(int isa):

@@ -7,10 +7,18 @@ cdef class CPlan:
     cdef int isa
     cdef readonly int nbufs
     cdef list keep          # arrays the records point into (packed weights, scale/shift)
+    # bound once by bind(): per buffer, a constant's pointer or NULL, and its arena offset or -1
+    cdef float **cbufs
+    cdef long long *coffs
+    cdef size_t arena_floats
+    cdef list const_keep
+    cdef list sizes         # floats per buffer
 
     def __cinit__(self):
         self.ops = NULL
         self.nops = 0
+        self.cbufs = NULL
+        self.coffs = NULL
 
     def __init__(self, int isa, list records, int nbufs):
         cdef const fn_kernels *k = _kernels(isa)
@@ -124,6 +132,82 @@ cdef class CPlan:
 
     def __dealloc__(self):
         free(self.ops)
+        free(self.cbufs)
+        free(self.coffs)
+
+    def bind(self, list consts, const long long[::1] offsets, size_t arena_floats, list sizes):
+        """Fix the buffers that never change between runs: consts[i] is the array of constant
+        buffer i (else None); every other buffer lives in the arena at offsets[i] (or is an input or
+        output, given to run_io). After this, run_io costs a few pointer stores per call."""
+        if len(consts) != self.nbufs or offsets.shape[0] != self.nbufs:
+            raise ValueError("plan: expected %d buffers" % self.nbufs)
+        cdef float **cb = <float **>calloc(max(self.nbufs, 1), sizeof(float *))
+        cdef long long *co = <long long *>calloc(max(self.nbufs, 1), sizeof(long long))
+        if cb == NULL or co == NULL:
+            free(cb)
+            free(co)
+            raise MemoryError()
+        cdef const float[::1] cv
+        keep = []
+        try:
+            for i in range(self.nbufs):
+                co[i] = -1
+                if consts[i] is not None:
+                    a = np.ascontiguousarray(consts[i], dtype=np.float32).reshape(-1)
+                    keep.append(a)
+                    cv = a
+                    cb[i] = <float *>&cv[0] if cv.shape[0] > 0 else NULL
+                elif offsets[i] >= 0:
+                    if <size_t>offsets[i] > arena_floats:
+                        raise ValueError("plan: buffer %d offset out of the arena" % i)
+                    co[i] = offsets[i]
+        except BaseException:
+            free(cb)
+            free(co)
+            raise
+        free(self.cbufs)
+        free(self.coffs)
+        self.cbufs, self.coffs, self.arena_floats, self.const_keep = cb, co, arena_floats, keep
+        self.sizes = [int(v) for v in sizes]
+
+    def run_io(self, cnp.ndarray x, int xbuf, cnp.ndarray y, int ybuf, cnp.ndarray arena,
+               cnp.ndarray scratch, int nthreads):
+        """One input and one output buffer, everything else bound: x, y and arena are C-contiguous
+        float32 arrays of buffer xbuf's, ybuf's and the arena's sizes, scratch a uint8 array."""
+        if self.cbufs == NULL:
+            raise ValueError("plan: bind() was not called")
+        if not (0 <= xbuf < self.nbufs and 0 <= ybuf < self.nbufs) or xbuf == ybuf:
+            raise ValueError("plan: input/output buffer ids out of range")
+        for a, n, what in ((x, self.sizes[xbuf], "input"), (y, self.sizes[ybuf], "output"),
+                           (arena, self.arena_floats, "arena")):
+            if (cnp.PyArray_TYPE(a) != cnp.NPY_FLOAT32
+                    or not (cnp.PyArray_ISCARRAY_RO(a) if what == "input" else cnp.PyArray_ISCARRAY(a))
+                    or <size_t>cnp.PyArray_SIZE(a) < <size_t>n):
+                raise ValueError("plan: the %s must be a C-contiguous float32 array of %d values (writable unless input)"
+                                 % (what, n))
+        if cnp.PyArray_ITEMSIZE(scratch) != 1 or not cnp.PyArray_ISCARRAY(scratch):
+            raise ValueError("plan: scratch must be a C-contiguous byte array")
+        cdef float *xp = <float *>cnp.PyArray_DATA(x)
+        cdef float *yp = <float *>cnp.PyArray_DATA(y)
+        cdef float *ap = <float *>cnp.PyArray_DATA(arena)
+        cdef void *sp = cnp.PyArray_DATA(scratch)
+        cdef size_t sbytes = <size_t>cnp.PyArray_SIZE(scratch)
+        cdef const fn_kernels *k = fn_kernels_for(<fn_isa>self.isa)
+        global fn_py_last_isa
+        fn_py_last_isa = self.isa
+        cdef float **bufs = <float **>malloc(max(self.nbufs, 1) * sizeof(float *))
+        if bufs == NULL:
+            raise MemoryError()
+        cdef fn_status st
+        cdef Py_ssize_t i
+        for i in range(self.nbufs):
+            bufs[i] = ap + self.coffs[i] if self.coffs[i] >= 0 else self.cbufs[i]
+        bufs[xbuf] = xp
+        bufs[ybuf] = yp
+        with nogil:
+            st = fn_plan_run(k, self.ops, self.nops, bufs, sp if sbytes else NULL, sbytes, nthreads)
+        free(bufs)
+        _check(st, "plan")
 
     def scratch_bytes(self, int nthreads):
         cdef const fn_kernels *k = fn_kernels_for(<fn_isa>self.isa)
@@ -148,7 +232,8 @@ cdef class CPlan:
         if not (0 <= start <= stop <= <Py_ssize_t>self.nops):
             raise ValueError("plan: record range %d..%d out of 0..%d" % (start, stop, self.nops))
         cdef const fn_kernels *k = fn_kernels_for(<fn_isa>self.isa)
-        _local.last = ISA_NAMES[self.isa]
+        global fn_py_last_isa
+        fn_py_last_isa = self.isa
         if len(external) != self.nbufs or offsets.shape[0] != self.nbufs:
             raise ValueError("plan: expected %d buffers" % self.nbufs)
         cdef float **bufs = <float **>malloc(max(self.nbufs, 1) * sizeof(float *))

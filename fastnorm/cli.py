@@ -1,4 +1,4 @@
-"""The `fastnorm` command: demo, info, bench."""
+"""The `fastnorm` command: demo, info, convert, bench."""
 import argparse
 import os
 import sys
@@ -48,29 +48,186 @@ def cmd_demo(args):
     return 0
 
 
-def cmd_info(args):
+def _load(args, quiet=False):
+    """fastnorm.load(args.file); the doctor's warnings go to stderr in one line each (or nowhere)."""
+    import warnings
+
     import fastnorm
-    model = fastnorm.load(args.file)
+    from fastnorm.errors import FastnormWarning, FormatError, UnsupportedError
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FastnormWarning)
+        try:
+            model = fastnorm.load(args.file)
+        except (FormatError, UnsupportedError, OSError, ImportError, ValueError):
+            raise
+        except Exception as e:  # a frontend's parser failing on a bad file is still a bad file
+            raise FormatError("%s: cannot be loaded: %s: %s" % (args.file, type(e).__name__, e)) from None
+    for w in caught:
+        if issubclass(w.category, FastnormWarning):
+            if not quiet:
+                print("fastnorm %s: %s" % (args.cmd, w.message), file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return model
+
+
+def _counts(nodes):
+    counts = {}
+    for n in nodes:
+        counts[n.op] = counts.get(n.op, 0) + 1
+    return ", ".join("%s %d" % kv for kv in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def cmd_info(args):
+    from fastnorm.graph import count_macs, infer_shapes
+    model = _load(args, quiet=True)
     for t in model.inputs:
         print("input  %s %s %s" % (t.name, list(t.shape), t.dtype))
     for t in model.outputs:
         print("output %s %s %s" % (t.name, list(t.shape), t.dtype))
-    print(model.summary())
+    src, opt = model.source_graph, model.graph
+    print("ops    %d in the file: %s" % (len(src.nodes), _counts(src.nodes)))
+    print("       %d after optimisation: %s" % (len(opt.nodes), _counts(opt.nodes)))
+    shapes = infer_shapes(opt, {t.name: tuple(1 if d is None else d for d in t.shape) for t in opt.inputs})
+    print("MACs   {:,} per image".format(count_macs(opt, shapes)))
+    print("params {:,} in the file, {:,} after folding".format(
+        sum(int(w.size) for w in src.weights.values()), sum(int(w.size) for w in opt.weights.values())))
+    for line in model.batchnorm_report():
+        print(line)
+    if args.graph:
+        print(model.summary())
+    findings = model.doctor()
+    tally = ", ".join("%d %s" % (sum(f.severity == s for f in findings), w)
+                      for s, w in (("error", "errors"), ("warning", "warnings"), ("info", "info")))
+    print("doctor: %d finding(s) (%s)" % (len(findings), tally))
+    for f in findings:
+        print("  " + str(f).replace("\n", "\n  "))
     return 0
+
+
+def cmd_convert(args):
+    import fastnorm
+    if args.output.lower().endswith(".onnx"):
+        print("fastnorm convert: %s: fastnorm writes .fnm files only" % args.output, file=sys.stderr)
+        return 2
+    model = _load(args)
+    model.save(args.output)      # the source graph: the file is optimised again when loaded
+    if not args.no_check:
+        back = fastnorm.load(args.output)
+        feeds = _feeds(model, 1)
+        a, b = model.run(feeds), back.run(feeds)
+        if any(not np.array_equal(a[k], b[k], equal_nan=True) for k in a):
+            print("fastnorm convert: %s does not reproduce %s's predictions" % (args.output, args.file),
+                  file=sys.stderr)
+            return 1
+    bad = sum(f.severity in ("error", "warning") for f in model.doctor())
+    params = sum(int(w.size) for w in model.source_graph.weights.values())
+    print("wrote %s: %d nodes, %s parameters, %s bytes%s"
+          % (args.output, len(model.source_graph.nodes), "{:,}".format(params),
+             "{:,}".format(os.path.getsize(args.output)),
+             "" if args.no_check else "; reloaded it: identical predictions"))
+    print("doctor: %s" % ("%d warning(s)/error(s) (see `fastnorm info %s`)" % (bad, args.output) if bad
+                          else "nothing wrong found"))
+    return 0
+
+
+def _feeds(model, batch):
+    rng = np.random.default_rng(0)
+    return {t.name: rng.standard_normal(tuple(batch if d is None else d for d in t.shape)).astype(np.float32)
+            for t in model.inputs}
+
+
+class _Progress:
+    """A plain-text progress bar on stderr: \r[#####-----] done/total."""
+
+    def __init__(self, enabled, total, unit, width=30):
+        self.enabled, self.total, self.unit, self.width = enabled, total, unit, width
+        self.last = 0.0
+
+    def update(self, done, force=False):
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if not force and now - self.last < 0.1:
+            return
+        self.last = now
+        frac = min(1.0, done / self.total) if self.total else 1.0
+        filled = int(round(frac * self.width))
+        fmt = "%d/%d" if self.unit == "runs" else "%.1f/%.1f"
+        sys.stderr.write(("\rbench [%s%s] " + fmt + " %s") % ("#" * filled, "-" * (self.width - filled),
+                                                            done, self.total, self.unit))
+        sys.stderr.flush()
+
+    def close(self, done):
+        if self.enabled:
+            self.update(done, force=True)
+            sys.stderr.write("\n")
+            sys.stderr.flush()
 
 
 def cmd_bench(args):
     import fastnorm
-    model = fastnorm.load(args.file)
+    for name, lo in (("batch", 1), ("threads", 0), ("warmup", 0), ("runs", 1)):
+        v = getattr(args, name)
+        if v is not None and v < lo:
+            print("fastnorm bench: --%s must be >= %d, got %d" % (name, lo, v), file=sys.stderr)
+            return 2
+    if args.seconds is not None and not args.seconds > 0:
+        print("fastnorm bench: --seconds must be > 0, got %g" % args.seconds, file=sys.stderr)
+        return 2
+    model = _load(args)
     if args.threads:
         fastnorm.set_num_threads(args.threads)
-    spec = model.inputs[0]
-    x = np.random.default_rng(0).standard_normal(
-        tuple(args.batch if d is None else d for d in spec.shape)).astype(np.float32)
-    ms = _median_ms(lambda: model.predict(x), args.repeat)
-    print("%s: batch %d, %d thread(s), ISA %s: median %.3f ms, %.1f images/s"
-          % (args.file, args.batch, fastnorm.get_num_threads(), fastnorm.cpu_info()["isa"], ms,
-             args.batch / ms * 1e3))
+    feeds = _feeds(model, args.batch)
+    batch = next(iter(feeds.values())).shape[0] if feeds else args.batch
+    if batch != args.batch:
+        print("fastnorm bench: the input's batch dimension is fixed to %d; --batch %d ignored"
+              % (batch, args.batch), file=sys.stderr)
+    model.run(feeds)                      # builds the plan for this shape
+    for _ in range(args.warmup):
+        model.run(feeds)
+    show = args.progress or sys.stderr.isatty()
+    times = []
+    if args.seconds is not None:
+        bar = _Progress(show, args.seconds, "s")
+        t_end = time.perf_counter() + args.seconds
+        start = time.perf_counter()
+        while not times or time.perf_counter() < t_end:
+            t0 = time.perf_counter()
+            model.run(feeds)
+            times.append(time.perf_counter() - t0)
+            bar.update(time.perf_counter() - start)
+        bar.close(min(args.seconds, time.perf_counter() - start))
+    else:
+        runs = args.runs if args.runs is not None else 50
+        bar = _Progress(show, runs, "runs")
+        for i in range(runs):
+            t0 = time.perf_counter()
+            model.run(feeds)
+            times.append(time.perf_counter() - t0)
+            bar.update(i + 1)
+        bar.close(len(times))
+    ms = 1e3 * np.array(times)
+    med = float(np.median(ms))
+    print("%s: batch %d, %d thread(s), ISA %s, %d runs after %d warm-up"
+          % (args.file, batch, fastnorm.get_num_threads(), fastnorm.cpu_info()["isa"], len(times), args.warmup))
+    print("  median %.3f ms, p90 %.3f ms, min %.3f ms" % (med, float(np.percentile(ms, 90)), float(ms.min())))
+    print("  throughput %.1f images/s (batch / median)" % (batch / med * 1e3))
+    if args.profile:
+        if len(model.inputs) != 1:
+            print("--profile: the model has %d inputs; profiling needs one" % len(model.inputs), file=sys.stderr)
+            return 0
+        repeat = max(1, min(len(times), 20))
+        rows = model.profile(next(iter(feeds.values())), repeat=repeat)
+        total = sum(s for _, _, s in rows) or 1.0
+        table = [("#", "op", "ms", "%", "source nodes")]
+        for i, (op, sources, s) in enumerate(rows, 1):
+            table.append((str(i), op, "%.3f" % (s * 1e3), "%.1f" % (100 * s / total), ", ".join(sources) or "-"))
+        widths = [max(len(r[i]) for r in table) for i in range(4)]
+        print("per-op profile: median of %d runs, slowest first (total %.3f ms)" % (repeat, total * 1e3))
+        for r in table:
+            print("  " + "  ".join([r[0].rjust(widths[0]), r[1].ljust(widths[1]), r[2].rjust(widths[2]),
+                                    r[3].rjust(widths[3]), r[4]]))
     return 0
 
 
@@ -82,20 +239,32 @@ def main(argv=None):
     d.add_argument("--repeat", type=int, default=20)
     d.add_argument("--seed", type=int, default=0)
     d.set_defaults(fn=cmd_demo)
-    i = sub.add_parser("info", help="inputs, outputs and the optimised graph of a model file")
+    i = sub.add_parser("info", help="inputs, outputs, op counts, MACs, parameters and the doctor's findings")
     i.add_argument("file")
+    i.add_argument("--graph", action="store_true", help="also print the optimised graph node by node")
     i.set_defaults(fn=cmd_info)
-    b = sub.add_parser("bench", help="median latency of a model file")
+    c = sub.add_parser("convert", help="write any model fastnorm.load accepts as a .fnm file")
+    c.add_argument("file", metavar="input")
+    c.add_argument("output")
+    c.add_argument("--no-check", action="store_true",
+                   help="do not reload the written file and compare its predictions")
+    c.set_defaults(fn=cmd_convert)
+    b = sub.add_parser("bench", help="latency (median, p90) and throughput of a model file")
     b.add_argument("file")
     b.add_argument("--batch", type=int, default=1)
-    b.add_argument("--threads", type=int, default=0)
-    b.add_argument("--repeat", type=int, default=50)
+    b.add_argument("--threads", type=int, default=0, help="0: the default (fastnorm.get_num_threads())")
+    b.add_argument("--warmup", type=int, default=3, help="untimed runs first (after the plan is built)")
+    how = b.add_mutually_exclusive_group()
+    how.add_argument("--runs", "--repeat", type=int, dest="runs", help="timed runs (default 50)")
+    how.add_argument("--seconds", type=float, help="time runs for this long instead")
+    b.add_argument("--profile", action="store_true", help="also print the median time of every op")
+    b.add_argument("--progress", action="store_true", help="progress bar on stderr even when not a terminal")
     b.set_defaults(fn=cmd_bench)
     args = p.parse_args(argv)
     from fastnorm.errors import FormatError, UnsupportedError
     try:
         return args.fn(args)
-    except (FormatError, UnsupportedError, OSError) as e:
+    except (FormatError, UnsupportedError, OSError, ImportError, ValueError) as e:
         where = getattr(args, "file", None)
         msg = str(e) if not where or where in str(e) else "%s: %s" % (where, e)
         print("fastnorm %s: %s" % (args.cmd, msg), file=sys.stderr)

@@ -7,3 +7,7 @@ class FormatError(ValueError):
 
 class UnsupportedError(ValueError):
     """A model uses ops or attributes fastnorm does not run; the message lists every one."""
+
+
+class FastnormWarning(UserWarning):
+    """Something in a model is probably not what its author meant (see Model.doctor() for the fix)."""

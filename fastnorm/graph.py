@@ -165,8 +165,13 @@ def _shape_conv2d(node, shapes, weights):
         raise ValueError("node %r: residual must be a boolean, got %r" % (node.name, residual))
     if residual:
         # inputs: x, weight, bias (may be ""), residual (added before the activation)
-        _arity(node, shapes, 4, 4, (4, 4, 1, 4))
+        if len(shapes) != 4 or shapes[3] is None:
+            raise ValueError("node %r: a residual conv2d needs 4 inputs (x, weight, bias or '', residual)"
+                             % node.name)
         shapes = shapes[:3]
+        _arity(node, shapes, 2, 3, (4, 4, 1))
+        if len(full_shapes[3]) != 4:
+            raise ValueError("node %r: input 3 must be 4D, got shape %r" % (node.name, full_shapes[3]))
     else:
         _arity(node, shapes, 2, 3, (4, 4, 1))
     _check_act(node)
@@ -180,7 +185,7 @@ def _shape_conv2d(node, shapes, weights):
     if c != cg * groups or cout % groups or kh < 1 or kw < 1:
         raise ValueError("node %r: input has %d channels; weight %r with groups=%d does not fit"
                          % (node.name, c, shapes[1], groups))
-    if shapes[2] is not None and shapes[2][0] != cout:
+    if len(shapes) > 2 and shapes[2] is not None and shapes[2][0] != cout:
         raise ValueError("node %r: bias has %d values, expected %d" % (node.name, shapes[2][0], cout))
     oh, ow = _conv_out(h, kh, sh, dh, pt, pb), _conv_out(w, kw, sw, dw, pl, pr)
     if oh < 1 or ow < 1:
@@ -197,7 +202,7 @@ def _shape_linear(node, shapes, weights):
     x, w = shapes[0], shapes[1]
     if len(x) < 1 or x[-1] != w[1]:
         raise ValueError("node %r: input shape %r does not fit weight %r" % (node.name, x, w))
-    if shapes[2] is not None and shapes[2][0] != w[0]:
+    if len(shapes) > 2 and shapes[2] is not None and shapes[2][0] != w[0]:
         raise ValueError("node %r: bias has %d values, expected %d" % (node.name, shapes[2][0], w[0]))
     return [tuple(x[:-1]) + (w[0],)]
 

@@ -4,7 +4,7 @@ import threading
 
 import numpy as np
 
-from fastnorm import _C, fileformat
+from fastnorm import _C, doctor, fileformat
 from fastnorm.errors import FormatError, UnsupportedError
 from fastnorm.graph import KNOWN_OPS, Graph, count_macs, infer_shapes
 from fastnorm.passes import optimize as optimize_graph
@@ -19,7 +19,8 @@ class Model:
     float32 and non-contiguous ones copied. They are safe to call from several threads at once.
     """
 
-    def __init__(self, graph, optimize=True):
+    def __init__(self, graph, optimize=True, num_threads=None):
+        self.num_threads = num_threads
         graph.check()
         self.source_graph = graph
         self.graph = optimize_graph(graph) if optimize else graph.copy()
@@ -27,9 +28,27 @@ class Model:
         if missing:
             raise UnsupportedError("no kernel in this version for: " + ", ".join(missing))
         self.optimized = optimize
+        self._findings = doctor.diagnose(graph, self.graph)
+        doctor.warn(self._findings)
         self._plans = {}
+        self._fast = None  # (input shape, ISA, plan) of the last predict
         self._lock = threading.Lock()
         self._weights = WeightCache()
+
+    # ------------------------------------------------------------------------------ threads
+    @property
+    def num_threads(self):
+        """Threads this model's predicts use; None (the default) follows fastnorm.get_num_threads()."""
+        return self._num_threads
+
+    @num_threads.setter
+    def num_threads(self, n):
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise ValueError("num_threads: expected an int >= 1 or None, got %r" % (n,))
+        self._num_threads = n
+
+    def _nthreads(self):
+        return self._num_threads or get_num_threads()
 
     # ------------------------------------------------------------------------------ introspection
     @property
@@ -39,6 +58,11 @@ class Model:
     @property
     def outputs(self):
         return list(self.graph.outputs)
+
+    def doctor(self):
+        """The doctor's findings (fastnorm.doctor.Finding: severity, code, node, message, fix), errors
+        first. Those of severity warning/error were also emitted as FastnormWarning at construction."""
+        return list(self._findings)
 
     def summary(self, batch=1):
         """The optimised graph: fused ops, output shapes, MACs and parameters, arena memory."""
@@ -64,16 +88,36 @@ class Model:
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for r in rows:
             lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
-        folded = [b for n in self.graph.nodes for b in n.attrs.get("folded", [])]
-        left = [n.name for n in self.graph.nodes if n.op == "batch_norm"]
-        lines.append("BatchNorm: %d folded into the layer before (%s); %d standalone%s"
-                     % (len(folded), ", ".join(folded) or "-", len(left),
-                        " (" + ", ".join(left) + ")" if left else ""))
+        lines += self.batchnorm_report()
         lines.append("batch %d: %s MACs, %s parameters, arena %.1f KiB"
                      % (batch, "{:,}".format(count_macs(self.graph, all_shapes)),
                         "{:,}".format(sum(w.size for w in self.graph.weights.values())),
                         plan.arena_floats * 4 / 1024))
         return "\n".join(lines)
+
+    def batchnorm_report(self):
+        """The summary's BatchNorm section: what each source BN became, and the largest fold error."""
+        fates = doctor.bn_fates(self.source_graph, self.graph)
+        folded = [f["bn"] for f in fates if f["fate"] == "folded"]
+        left = [f["bn"] for f in fates if f["fate"] == "standalone"]
+        lines = ["BatchNorm: %d folded into the layer before; %d standalone" % (len(folded), len(left))]
+        for f in fates:
+            if f["fate"] == "folded":
+                err = f["max_abs_error"]
+                what = "folded into %s%s" % (f["into"], "" if err is None else ", error %.2g" % err)
+            elif f["fate"] == "fused":
+                what = "fused into %s" % f["into"]
+            elif f["fate"] == "standalone":
+                what = "standalone %s%s" % (f["into"], " (%s)" % f["reason"] if f["reason"] else "")
+            else:
+                what = "removed"
+            lines.append("  %s -> %s" % (f["bn"], what))
+        errs = [f for f in fates if f["max_abs_error"] is not None and np.isfinite(f["max_abs_error"])]
+        if errs:
+            worst = max(errs, key=lambda f: f["max_abs_error"])
+            lines.append("  largest fold error %.2g (%s): what float32 rounding of the folded weights can change "
+                         "an output by, per unit input" % (worst["max_abs_error"], worst["bn"]))
+        return lines
 
     def _example_shapes(self, batch):
         return {t.name: tuple(batch if d is None else d for d in t.shape) for t in self.graph.inputs}
@@ -119,14 +163,28 @@ class Model:
         if any(0 in s for s in shapes.values()):
             out = infer_shapes(self.graph, shapes)
             return {t.name: np.empty(out[t.name], np.float32) for t in self.graph.outputs}
-        return self._plan(shapes).run(arrays, get_num_threads())
+        return self._plan(shapes).run(arrays, self._nthreads())
 
     def predict(self, x):
         """The first output for the one input x (NumPy, NCHW)."""
+        # Fast path: the same input shape, dtype and ISA as the previous call (a tuple swapped whole,
+        # so concurrent callers see either the old or the new one, both valid).
+        fast = self._fast
+        if (fast is not None and type(x) is np.ndarray and x.shape == fast[0] and x.dtype == np.float32
+                and x.flags.c_contiguous and _C.resolve_isa(-1) == fast[1]):
+            return fast[2].run1(x, self._nthreads())
         if len(self.graph.inputs) != 1:
             raise ValueError("predict: the model has %d inputs %s; use run({name: array})"
                              % (len(self.graph.inputs), [t.name for t in self.graph.inputs]))
-        return self.run({self.graph.inputs[0].name: x})[self.graph.outputs[0].name]
+        spec = self.graph.inputs[0]
+        arr = self._check_feed(spec, x)
+        if 0 in arr.shape or len(self.graph.outputs) != 1:
+            return self.run({spec.name: x})[self.graph.outputs[0].name]
+        plan = self._plan({spec.name: arr.shape})
+        if plan.single_io is None:
+            return self.run({spec.name: x})[self.graph.outputs[0].name]
+        self._fast = (arr.shape, plan.isa, plan)
+        return plan.run1(arr, self._nthreads())
 
     def profile(self, x, repeat=20):
         """Median time per plan step for input x: [(step, source nodes, seconds)], slowest first.
@@ -134,7 +192,7 @@ class Model:
         A step is one C op record: a fused op is named after every source node it absorbed."""
         arrays = {self.graph.inputs[0].name: self._check_feed(self.graph.inputs[0], x)}
         plan = self._plan({k: v.shape for k, v in arrays.items()})
-        nthreads = get_num_threads()
+        nthreads = self._nthreads()
         runs = []
         for _ in range(max(1, repeat)):
             t = []

@@ -50,7 +50,18 @@ class Plan:
         self._plan_memory()
         self._consts = [(b, e[1]) for b, e in enumerate(self.buf_external) if e is not None and e[0] == "const"]
         self.cplan = _C.CPlan(isa, self.records, len(self.buf_sizes))
+        consts = [None] * len(self.buf_sizes)
+        for b, array in self._consts:
+            consts[b] = array
+        offsets = np.array([-1 if e is not None else o for e, o in zip(self.buf_external, self.offsets)],
+                           dtype=np.int64)
+        self.cplan.bind(consts, offsets, self.arena_floats, self.buf_sizes)
         self._arenas = []  # free arenas; predict takes one and gives it back, so threads never share
+        self._scratch_need = {}  # nthreads -> bytes
+        self.single_io = None
+        if len(self.input_bufs) == 1 and len(self.output_bufs) == 1:
+            (xb,), ((oname, yb),) = self.input_bufs.values(), self.output_bufs.items()
+            self.single_io = (xb, yb, self.output_shapes[oname])
 
     # ------------------------------------------------------------------------------ lowering
     def _new_buf(self, size):
@@ -182,6 +193,30 @@ class Plan:
         self.arena_floats = top
 
     # ------------------------------------------------------------------------------ running
+    def _take_arena(self, nthreads):
+        try:
+            arena, scratch = self._arenas.pop()
+        except IndexError:
+            arena, scratch = np.empty(self.arena_floats, np.float32), np.empty(0, np.uint8)
+        need = self._scratch_need.get(nthreads)
+        if need is None:
+            need = self._scratch_need[nthreads] = self.cplan.scratch_bytes(nthreads)
+        if scratch.shape[0] < need:
+            scratch = np.empty(need, np.uint8)
+        return arena, scratch
+
+    def run1(self, x, nthreads):
+        """The single-input, single-output fast path: x is a C-contiguous float32 array of the plan's
+        input shape; returns the output array."""
+        xb, yb, oshape = self.single_io
+        out = np.empty(oshape, np.float32)
+        arena, scratch = self._take_arena(nthreads)
+        try:
+            self.cplan.run_io(x, xb, out, yb, arena, scratch, nthreads)
+        finally:
+            self._arenas.append((arena, scratch))
+        return out
+
     def run(self, feeds, nthreads, timings=None):
         """Run the plan; with a `timings` list, run record by record and append (record, seconds)."""
         external = [None] * len(self.buf_sizes)
@@ -192,13 +227,7 @@ class Plan:
             external[b] = array
         for name, b in self.output_bufs.items():
             outputs[name] = external[b] = np.empty(self.output_shapes[name], np.float32)
-        try:
-            arena, scratch = self._arenas.pop()
-        except IndexError:
-            arena, scratch = np.empty(self.arena_floats, np.float32), np.empty(0, np.uint8)
-        need = self.cplan.scratch_bytes(nthreads)
-        if scratch.shape[0] < need:
-            scratch = np.empty(need, np.uint8)
+        arena, scratch = self._take_arena(nthreads)
         try:
             if timings is None:
                 self.cplan.run(external, arena, self.offsets, scratch, nthreads)

@@ -47,3 +47,24 @@ def test_residual_pass_leaves_unfusable_adds(net):
     assert [n.op for n in f.nodes].count("add") == [n.op for n in g.nodes].count("add")
     f = fuse_residual_add(fold_batchnorm(g))
     assert [n.op for n in f.nodes].count("add") == 0
+
+
+def test_residual_into_a_conv_without_bias_matches_torch():
+    # pre-activation blocks end in conv(bias=False) + identity, with no BN to give the conv a bias
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(4, 4, 3, padding=1, bias=False)
+
+        def forward(self, x):
+            return torch.relu(self.conv(x) + x)
+
+    torch.manual_seed(1)
+    net = Block().eval()
+    m = fastnorm.from_torch(net, torch.randn(1, 4, 8, 8))
+    (conv,) = m.graph.nodes
+    assert conv.attrs.get("residual") and conv.inputs[2] == ""
+    x = np.random.default_rng(0).standard_normal((2, 4, 8, 8)).astype(np.float32)
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x)).numpy()
+    assert np.abs(m.predict(x) - ref).max() <= ATOL_MODEL

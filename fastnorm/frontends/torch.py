@@ -28,6 +28,7 @@ class _Builder:
         self.gm = gm
         self.nodes, self.weights, self.problems = [], {}, []
         self.value = {}   # fx node -> value name
+        self.channels_last = {}  # fx node that is x.permute(0, 2, 3, 1) -> x's value name (NCHW)
         self.shape = {}   # value name -> tuple
 
     def weight(self, name, tensor, flat=False):
@@ -83,6 +84,9 @@ class _Builder:
             self.add(fx, "group_norm", [xin, self.weight(fx.target + ".weight", m.weight),
                                         self.weight(fx.target + ".bias", m.bias)],
                      {"num_groups": int(m.num_groups), "eps": float(m.eps)})
+        elif isinstance(m, nn.LayerNorm) and x in self.channels_last:
+            self.layer_norm_channels(fx, x, m.normalized_shape, m.weight, getattr(m, "bias", None), m.eps,
+                                     fx.target)
         elif isinstance(m, nn.LayerNorm):
             self.add(fx, "layer_norm", [xin, self.weight(fx.target + ".weight", m.weight, flat=True),
                                         self.weight(fx.target + ".bias", getattr(m, "bias", None), flat=True)],
@@ -237,6 +241,18 @@ class _Builder:
         elif t is F.interpolate:
             self.interpolate(fx, x, arg(1, "size"), arg(2, "scale_factor"), arg(3, "mode", "nearest"),
                              arg(4, "align_corners"))
+        elif t is torch.permute or (method and t == "permute"):
+            dims = args[1:] if method else (arg(1, "dims"),)
+            if len(dims) == 1 and isinstance(dims[0], (list, tuple)):
+                dims = dims[0]
+            self.permute(fx, x, tuple(int(d) for d in dims))
+        elif t is F.layer_norm and x in self.channels_last:
+            names = {"weight": arg(2, "weight"), "bias": arg(3, "bias")}
+            if any(v is not None and not (isinstance(v, self.torch.fx.Node) and v.op == "get_attr")
+                   for v in names.values()):
+                return self.fail(fx, "layer_norm over channels with computed weight/bias")
+            w, b = (None if v is None else self.gm.get_parameter(v.target) for v in names.values())
+            self.layer_norm_channels(fx, x, arg(1, "normalized_shape"), w, b, arg(4, "eps", 1e-5), fx.name)
         elif (method and t == "size") or t is getattr:
             self.value[fx] = None  # symbolic sizes only feed view/reshape, resolved from shapes
         elif t in (F.dropout, F.dropout2d) or (method and t in ("contiguous",)):
@@ -288,6 +304,45 @@ class _Builder:
             self.fail(fx, "view/reshape %s -> %s (only flattening after the batch dim is supported)"
                       % (tuple(src), tuple(dst)))
 
+    def permute(self, fx, x, dims):
+        """NCHW <-> NHWC permutes survive only around a LayerNorm over the channels (ConvNeXt's
+        LayerNorm2d: permute(0, 2, 3, 1) -> LayerNorm(C) -> permute(0, 3, 1, 2)), which becomes one
+        layer_norm_channels node; any other permute is unsupported."""
+        nd = len(self.shape_of(x) or ())
+        if x in self.channels_last and dims == (0, 3, 1, 2):
+            self.value[fx] = self.channels_last[x]
+            return
+        users = list(fx.users)
+        if nd == 4 and dims == (0, 2, 3, 1) and users and all(self._is_channel_ln(u, fx) for u in users):
+            self.channels_last[fx] = self.value[x]
+            self.value[fx] = None
+            return
+        self.fail(fx, "permute%s (only around a LayerNorm over the channels)" % (dims,))
+
+    def _is_channel_ln(self, u, src):
+        c = (self.shape_of(src) or (0,))[-1]
+        if u.op == "call_module":
+            m = self.gm.get_submodule(u.target)
+            return isinstance(m, self.torch.nn.LayerNorm) and tuple(m.normalized_shape) == (c,)
+        if u.op == "call_function" and u.target is self.torch.nn.functional.layer_norm:
+            shape = u.args[1] if len(u.args) > 1 else u.kwargs.get("normalized_shape")
+            return tuple(shape) == (c,) and u.args[0] is src
+        return False
+
+    def layer_norm_channels(self, fx, x, normalized_shape, weight, bias, eps, prefix):
+        src = self.channels_last[x]
+        users = list(fx.users)
+        if not users or not all(u.op == "call_method" and u.target == "permute" and
+                                tuple(int(d) for d in (u.args[1:] if len(u.args) > 2 else u.args[1]))
+                                == (0, 3, 1, 2) for u in users):
+            return self.fail(fx, "layer_norm over channels whose result is used channels-last")
+        self.nodes.append(Node(fx.name, "layer_norm_channels",
+                               [src, self.weight(prefix + ".weight", weight, flat=True),
+                                self.weight(prefix + ".bias", bias, flat=True)], [fx.name],
+                               {"eps": float(eps)}))
+        self.channels_last[fx] = fx.name
+        self.value[fx] = None
+
     def shape_of(self, fx):
         meta = fx.meta.get("tensor_meta")
         return tuple(meta.shape) if meta is not None else None
@@ -336,7 +391,11 @@ def from_torch(module, example_input, input_name="input", output_name="output"):
         elif fx.op in ("call_function", "call_method"):
             b.function(fx)
         elif fx.op == "get_attr":
-            b.fail(fx, "parameter used directly (%s)" % fx.target)
+            if fx.users and all(u.op == "call_function" and u.target is torch.nn.functional.layer_norm
+                                and u.args[0] in b.channels_last for u in fx.users):
+                b.value[fx] = None  # a LayerNorm2d's weight/bias, read where the layer_norm is mapped
+            else:
+                b.fail(fx, "parameter used directly (%s)" % fx.target)
         elif fx.op == "output":
             res = fx.args[0]
             if not isinstance(res, torch.fx.Node):

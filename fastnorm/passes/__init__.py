@@ -5,8 +5,13 @@ from fastnorm.passes.fuse_residual import fuse_residual_add
 
 
 def optimize(graph):
-    """Fold BN into convs first, so that a conv -> BN -> add -> relu block fuses whole."""
-    return fuse_activations(fuse_residual_add(fold_batchnorm(graph)))
+    """Fold BN into convs first, so that a conv -> BN -> add -> relu block fuses whole.
+
+    The result carries fold_batchnorm's `fold_report` (what each BN became, and why)."""
+    folded = fold_batchnorm(graph)
+    out = fuse_activations(fuse_residual_add(folded))
+    out.fold_report = folded.fold_report
+    return out
 
 
 __all__ = ["optimize", "fold_batchnorm", "fuse_residual_add", "fuse_activations"]

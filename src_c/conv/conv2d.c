@@ -27,7 +27,8 @@ static size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
 /* Packed layout: a header of FN_CONV_PACK_HEADER floats, then per group g and NR-wide panel p of
  * that group's output channels:
  *   [NR bias][ks taps][kc input channels][NR outputs]     (ks = kh*kw, kc = cin/groups)
- * followed, after the last panel, by kc zeros that padding taps point at.
+ * followed, after the last panel, by kw*kc zeros that padding taps point at (a whole kernel row:
+ * see row taps below).
  * The panels start at packed + off, off = packed[0] in 1..16, chosen by fn_conv2d_pack so that they
  * start on a 64-byte line: unaligned zmm weight loads each split two lines and cost the kernel
  * ~15-20% (numpy buffers are 16-byte aligned). off is stored rather than recomputed from the
@@ -47,7 +48,18 @@ static size_t panel_floats(const fn_kernels *k, const fn_conv2d_desc *d) {
 size_t fn_conv2d_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d) {
     const size_t cout_g = d->cout / d->groups, kc = d->cin / d->groups;
     return FN_CONV_PACK_HEADER + d->groups * div_up(cout_g, k->gemm_nr) * panel_floats(k, d) +
-           (kc ? kc : 1);
+           (kc * d->kw > 0 ? kc * d->kw : 1);
+}
+
+/* Row taps: with few input channels (the image-facing first conv has 3), a tap of kc multiply-adds
+ * per row is too little work for the micro-kernel's per-tap setup (12 row pointers for 3 k-steps).
+ * Without dilation along x, the kw pixels of one kernel row are adjacent in NHWC memory, and the
+ * packed panel order [ky][kx][ci] already lists their weights contiguously: so the conv runs as kh
+ * taps of kw*kc channels each, with one row pointer per (pixel, kernel row). A window that crosses
+ * the left or right edge gets its row assembled with zeros in per-thread scratch. */
+#define FN_CONV_ROWTAP_MAX_KC 8
+static int use_row_taps(const fn_conv2d_desc *d) {
+    return d->groups == 1 && d->dw == 1 && d->kw > 1 && d->cin <= FN_CONV_ROWTAP_MAX_KC;
 }
 
 void fn_conv2d_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w, const float *bias,
@@ -84,8 +96,12 @@ void fn_conv2d_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w
 size_t fn_conv2d_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
                                size_t w, int nthreads) {
     (void)n; (void)h; (void)w;
-    const size_t ks = d->kh * d->kw;
-    return (size_t)(nthreads > 0 ? nthreads : 1) * ks * k->gemm_mr * sizeof(const float *);
+    const size_t ks = d->kh * d->kw, MR = k->gemm_mr;
+    size_t per = ks * MR * sizeof(const float *);
+    if (use_row_taps(d)) /* + the edge rows: (kh, MR) rows of kw*cin floats, 64-byte aligned */
+        per += 64 + d->kh * MR * d->kw * d->cin * sizeof(float);
+    per = (per + 63) / 64 * 64;
+    return (size_t)(nthreads > 0 ? nthreads : 1) * per + 64;
 }
 
 #ifdef _OPENMP
@@ -153,6 +169,43 @@ static void tile_rows(const fn_conv2d_desc *d, size_t h, size_t w, size_t oh, si
         tile_rows_k(d->kh, d->kw, d, h, w, oh, ow, MR, mr, g, x, zeros, pix, a);
 }
 
+/* Row-tap version of tile_rows: a: (kh, MR) pointers to kw*cin contiguous floats each. */
+static void tile_rows_rowtap(const fn_conv2d_desc *d, size_t h, size_t w, size_t oh, size_t ow,
+                             size_t MR, size_t mr, const float *x, const float *zeros, size_t pix[3],
+                             const float **a, float *edge) {
+    const size_t KH = d->kh, KW = d->kw, C = d->cin, kcr = KW * C;
+    size_t b = pix[0], oy = pix[1], ox = pix[2];
+    for (size_t m = 0; m < mr; m++) {
+        const size_t iy0 = oy * d->sh - d->pad_top, ix0 = ox * d->sw - d->pad_left;
+        const int inside_x = ix0 < w && ix0 + KW - 1 < w;
+        for (size_t ky = 0; ky < KH; ky++) {
+            const size_t iy = iy0 + ky * d->dh;
+            const float **am = a + ky * MR + m;
+            if (iy >= h) {
+                am[0] = zeros;
+            } else if (inside_x) {
+                am[0] = x + ((b * h + iy) * w + ix0) * C;
+            } else {
+                float *row = edge + (ky * MR + m) * kcr;
+                for (size_t kx = 0; kx < KW; kx++) {
+                    const size_t ix = ix0 + kx;
+                    for (size_t c = 0; c < C; c++)
+                        row[kx * C + c] = ix < w ? x[((b * h + iy) * w + ix) * C + c] : 0.0f;
+                }
+                am[0] = row;
+            }
+        }
+        if (++ox == ow) {
+            ox = 0;
+            if (++oy == oh) oy = 0, b++;
+        }
+    }
+    pix[0] = b, pix[1] = oy, pix[2] = ox;
+    if (mr < MR)
+        for (size_t t = 0; t < KH; t++)
+            for (size_t m = mr; m < MR; m++) a[t * MR + m] = a[t * MR + mr - 1];
+}
+
 fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                          const float *x, const float *packed, const float *res, const fn_act *act,
                          float *y, void *scratch, size_t scratch_bytes, int nthreads) {
@@ -163,7 +216,9 @@ fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
     const size_t oh = fn_conv_out_extent(h, d->kh, d->sh, d->dh, d->pad_top, d->pad_bottom);
     const size_t ow = fn_conv_out_extent(w, d->kw, d->sw, d->dw, d->pad_left, d->pad_right);
     const size_t MR = k->gemm_mr, NR = k->gemm_nr;
+    const int rowtap = use_row_taps(d);
     const size_t ks = d->kh * d->kw, kc = d->cin / d->groups, cout_g = d->cout / d->groups;
+    const size_t ks_run = rowtap ? d->kh : ks, kc_run = rowtap ? d->kw * kc : kc;
     const size_t npanels = div_up(cout_g, NR), M = n * oh * ow, mtiles = div_up(M, MR);
     const size_t pfloats = panel_floats(k, d);
     const float off = packed[0];
@@ -198,8 +253,18 @@ fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
 
 #pragma omp parallel num_threads(nthreads)
     {
-        /* a: (ks, MR) row pointers of the tile this thread works on */
-        const float **a = (const float **)scratch + (size_t)THREAD_ID() * ks * MR;
+        /* a: (ks, MR) row pointers of the tile this thread works on; with row taps, (kh, MR) and
+         * then the edge rows. Per-thread slices as fn_conv2d_scratch_bytes lays them out. */
+        size_t per = ks * MR * sizeof(const float *);
+        if (rowtap) per += 64 + d->kh * MR * d->kw * d->cin * sizeof(float);
+        per = (per + 63) / 64 * 64;
+        unsigned char *mine = (unsigned char *)scratch + (size_t)THREAD_ID() * per;
+        const float **a = (const float **)mine;
+        float *edge = NULL;
+        if (rowtap) {
+            const uintptr_t e = (uintptr_t)(mine + ks * MR * sizeof(const float *));
+            edge = (float *)(e + (64 - e % 64) % 64);
+        }
         size_t built = (size_t)-1, next = (size_t)-1; /* tile in a; first pixel after it */
         size_t pix[3] = {0, 0, 0};
         for (;;) {
@@ -222,12 +287,15 @@ fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
                         pix[1] = m0 % (oh * ow) / ow;
                         pix[2] = m0 % ow;
                     }
-                    tile_rows(d, h, w, oh, ow, MR, mr, g, x, zeros, pix, a);
+                    if (rowtap)
+                        tile_rows_rowtap(d, h, w, oh, ow, MR, mr, x, zeros, pix, a, edge);
+                    else
+                        tile_rows(d, h, w, oh, ow, MR, mr, g, x, zeros, pix, a);
                     next = m0 + mr;
                 }
                 const size_t pn = pb * nb + j, co0 = g * cout_g + pn * NR;
                 const size_t nc = cout_g - pn * NR < NR ? cout_g - pn * NR : NR;
-                k->igemm(mr, nc, kc, ks, a, packed + (g * npanels + pn) * pfloats,
+                k->igemm(mr, nc, kc_run, ks_run, a, packed + (g * npanels + pn) * pfloats,
                          y + m0 * d->cout + co0, d->cout, res ? res + m0 * d->cout + co0 : NULL,
                          d->cout, act);
                 if (++j == bw) {
