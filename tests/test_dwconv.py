@@ -220,6 +220,36 @@ def test_packed_weights_moved_to_another_alignment(isa, rng):
         _C.dwconv2d_nhwc(-1, d, xn, np.zeros_like(packed), None, ACT_NONE, got, 1)
 
 
+@pytest.mark.parametrize("c", [16, 64, 96, 144])
+def test_any_buffer_alignment_same_bits(isa, rng, c):
+    """x, res and y starting anywhere within a 64-byte line (the kernel peels a masked head when all
+    three share a misalignment) give the same bits as on line boundaries."""
+    x, wt, b = case(rng, 2, c, 7, 9, 3, 3)
+    d = desc_of(c, wt, (1, 1), (1, 1, 1, 1), (1, 1))
+    packed = _C.dwconv2d_pack(wt, b)
+    shape_x, shape_y = (2, 7, 9, c), (2, 7, 9, c)
+    res = rng.standard_normal(shape_y).astype(np.float32)
+
+    def at(shape, shift):  # an array starting `shift` floats past a 64-byte line
+        buf = np.empty(int(np.prod(shape)) + 32, np.float32)
+        skip = (-buf.ctypes.data % 64) // 4 + shift
+        return buf[skip:skip + int(np.prod(shape))].reshape(shape)
+
+    outs = []
+    for shift in range(16):
+        xs, rs, ys = at(shape_x, shift), at(shape_y, shift), at(shape_y, shift)
+        xs[...] = x.transpose(0, 2, 3, 1)
+        rs[...] = res
+        _C.dwconv2d_nhwc(-1, d, xs, packed, rs, RELU6, ys, 1)
+        util.assert_ran(isa)
+        outs.append(ys.copy())
+    for shift in range(1, 16):
+        assert np.array_equal(outs[shift], outs[0]), "shift %d" % shift
+    want, mag = ref(x, wt, b, (1, 1), (1, 1, 1, 1), (1, 1))
+    want = reference.clamp(want + res.transpose(0, 3, 1, 2), 0.0, 6.0)
+    util.assert_close_dot(outs[0].transpose(0, 3, 1, 2), want, mag + np.abs(res.transpose(0, 3, 1, 2)))
+
+
 def test_binding_rejects_bad_arguments(rng):
     x, wt, b = case(rng, 1, 8, 5, 5, 3, 3)
     d = desc_of(8, wt, (1, 1), (1, 1, 1, 1), (1, 1))
