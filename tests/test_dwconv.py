@@ -199,6 +199,24 @@ def test_threads_bit_identical(isa, rng, cs):
     assert np.array_equal(a, bb)
 
 
+@pytest.mark.parametrize("cs", CASES, ids=IDS)
+def test_wide_isas_agree_bit_for_bit(rng, cs):
+    """AVX2 and AVX-512 add the same taps in the same order with the same fused multiply-adds
+    (fn_dwconv.h), so they agree exactly; the portable kernel rounds products separately."""
+    from fastnorm.testing import available_isas, force_isa
+    if "avx512" not in available_isas():
+        pytest.skip("needs AVX-512 and AVX2")
+    n, c, h, w, k, s, pads, d = cs
+    x, wt, b = case(rng, n, c, h, w, *k)
+    want = ref(x, wt, b, s, pads, d)[0]
+    res = rng.standard_normal(want.shape).astype(np.float32)
+    outs = []
+    for isa in ("avx2", "avx512"):
+        with force_isa(isa):
+            outs.append(run_nhwc(isa, x, wt, b, s, pads, d, res, RELU6))
+    assert np.array_equal(outs[0], outs[1])
+
+
 def test_packed_weights_moved_to_another_alignment(isa, rng):
     """The packed taps start on a 64-byte line found when packing; the offset is stored in the buffer,
     so a copy at another alignment gives the same bits, and junk is refused."""

@@ -14,8 +14,9 @@
  * and a copy of the buffer at another alignment stays correct (off is stored, not recomputed).
  *
  * Result per output (b, oy, ox, j), in this order on every ISA and thread count:
- *   s = bias[j]; for ky, for kx (row-major, taps inside the input only): s += x * w  (a fused
- *   multiply-add on the SIMD ISAs); s += res (if any); y = act(s)  (the fn_act clamp, NaN stays NaN).
+ *   s = bias[j]; for kx, for ky (column by column: the order in which the sliding kernels meet
+ *   the taps; only taps inside the input): s += x * w  (a fused multiply-add on the SIMD ISAs);
+ *   s += res (if any); y = act(s)  (the fn_act clamp, NaN stays NaN).
  * Taps that fall on padding are skipped rather than multiplied by zero.
  * ---------------------------------------------------------------------------------------------- */
 #define FN_DWCONV_PACK_HEADER 16
