@@ -66,7 +66,7 @@ def test_torch_conv2d(benchmark, name):
     record_gflops(benchmark, name, "torch")
 
 
-# ---- depthwise (groups == in == out channels): MobileNetV2's layers -----------------------------
+# ---- depthwise (groups == in == out channels): MobileNetV2's layers (+ a 5x5 and a 7x7) -----------------------------
 # "fastnorm" is the NHWC depthwise kernel with weights packed once (what a compiled model runs);
 # "fastnorm-ops" is ops.conv2d (NCHW in and out: packing and the two transposes included); "torch"
 # is F.conv2d on NCHW, "torch-channels_last" on channels_last tensors. GB/s: the bytes the conv
@@ -82,6 +82,8 @@ DW_SHAPES = {
     "dw3x3_576x14x14_s2_b1": (1, 576, 14, 3, 2),
     "dw3x3_960x7x7_s1_b1": (1, 960, 7, 3, 1),
     "dw3x3_144x56x56_s1_b16": (16, 144, 56, 3, 1),
+    "dw5x5_240x14x14_s1_b1": (1, 240, 14, 5, 1),     # MobileNetV3 / EfficientNet
+    "dw7x7_96x56x56_s1_b1": (1, 96, 56, 7, 1),       # ConvNeXt-T stage 1
 }
 DW_IMPLS = ["fastnorm", "fastnorm-ops", "torch", "torch-channels_last"]
 DW_CASES = [pytest.param(name, impl, marks=pytest.mark.benchmark(group=name), id="%s-%s" % (name, impl))

@@ -10,7 +10,7 @@
 /* Accumulator arrays are indexed by loop counters that are constants after full unrolling, so
  * gcc keeps them in registers. */
 #define TMAX 16
-#define WMAX 25 /* taps held in registers: up to 5x5 */
+#define WMAX 49 /* taps held in registers (past the register file: on the stack), up to 7x7 */
 
 AI vf ld(const float *p, const int MASKED, vmask m) { return MASKED ? vf_maskload(p, m) : vf_load(p); }
 
@@ -231,6 +231,7 @@ SLIDE_DEFS(3, 1, 3) SLIDE_DEFS(3, 1, 2) SLIDE_DEFS(3, 1, 0)
 SLIDE_DEFS(3, 2, 3) SLIDE_DEFS(3, 2, 2) SLIDE_DEFS(3, 2, 0)
 SLIDE_DEFS(5, 1, 5) SLIDE_DEFS(5, 1, 4) SLIDE_DEFS(5, 1, 3) SLIDE_DEFS(5, 1, 0)
 SLIDE_DEFS(5, 2, 5) SLIDE_DEFS(5, 2, 4) SLIDE_DEFS(5, 2, 3) SLIDE_DEFS(5, 2, 0)
+SLIDE_DEFS(7, 1, 7) SLIDE_DEFS(7, 1, 6) SLIDE_DEFS(7, 1, 5) SLIDE_DEFS(7, 1, 4) SLIDE_DEFS(7, 1, 0)
 /* indexed by the number of kernel rows inside the input, 1..KW (0: any, at run time) */
 static const slide_fn slide_3x1[4][3] = {SLIDE_SET(3, 1, 0), SLIDE_SET(3, 1, 0), SLIDE_SET(3, 1, 2),
                                          SLIDE_SET(3, 1, 3)};
@@ -243,6 +244,10 @@ static const slide_fn slide_5x2[6][3] = {SLIDE_SET(5, 2, 0), SLIDE_SET(5, 2, 0),
 
 /* Position of p within a vector-sized block of memory, in floats. */
 AI size_t phase(const void *p) { return (size_t)((uintptr_t)p / sizeof(float) % W); }
+
+static const slide_fn slide_7x1[8][3] = {SLIDE_SET(7, 1, 0), SLIDE_SET(7, 1, 0), SLIDE_SET(7, 1, 0),
+                                         SLIDE_SET(7, 1, 0), SLIDE_SET(7, 1, 4), SLIDE_SET(7, 1, 5),
+                                         SLIDE_SET(7, 1, 6), SLIDE_SET(7, 1, 7)};
 
 /* A whole row with the sliding kernels f[0] (two channel vectors at once), f[1] (one) and f[2]
  * (a masked part of a vector) (g->kw == KW, g->sw == SW, g->dw == 1), ky0 < ky1.
@@ -298,11 +303,13 @@ AI void row(const slide_fn (*tab)[3], const fn_dwconv_geom *g, size_t ky0, size_
 
 void FN_NAME(row)(const fn_dwconv_geom *g, size_t ky0, size_t ky1, const float *x, const float *w,
                   const float *res, float *y) {
-    /* the MobileNet / EfficientNet shapes slide; everything else takes the general tile */
+    /* the MobileNet / EfficientNet / ConvNeXt shapes slide; everything else takes the general tile */
     const slide_fn(*tab)[3] = NULL;
     if (g->dw == 1 && g->kw == 3)
         tab = g->sw == 1 ? slide_3x1 : g->sw == 2 ? slide_3x2 : NULL;
     else if (g->dw == 1 && g->kw == 5)
         tab = g->sw == 1 ? slide_5x1 : g->sw == 2 ? slide_5x2 : NULL;
+    else if (g->dw == 1 && g->kw == 7 && g->sw == 1) /* ConvNeXt */
+        tab = slide_7x1;
     row(tab, g, ky0, ky1, x, w, res, y);
 }
