@@ -3,6 +3,11 @@
 Run: python -m pytest bench/bench_conv.py --benchmark-only (add --benchmark-columns=min,median,mean).
 fastnorm's number includes what its functional API does per call: packing the weights and the
 NCHW <-> NHWC transposes around the NHWC kernel (a compiled model does those once / not at all).
+
+conv_transpose2d: the DCGAN generator's layers at batch 1 and the whole generator. Rows: "fastnorm"
+(a one-layer compiled model: weights packed once, NCHW in and out), "fastnorm-nhwc" (the layer as it
+runs inside a plan), "fastnorm-ops" (fastnorm.ops per call, packing included) and "torch"; GFLOP/s
+at the median in extra_info. On a shared host, bench/convt_cputime.py times the same by thread CPU time.
 """
 import numpy as np
 import pytest
@@ -156,3 +161,192 @@ def test_dwconv(benchmark, name, impl):
     if benchmark.stats is None:  # --benchmark-disable: nothing was timed
         return
     benchmark.extra_info["GB/s"] = round(dw_bytes(name) / benchmark.stats.stats.median / 1e9, 1)
+
+
+# ------------------------------------------------------------------------------------------------
+# Winograd F(4x4, 3x3) on ResNet-18's 3x3 layers at batch 1, one thread: the plan's winograd kernel
+# vs its direct indirect-GEMM conv (both on prepacked weights and NHWC activations, as inside a
+# compiled model) vs torch. "gflops_eff" is the direct conv's FLOP count / median time.
+# Run: python -m pytest bench/bench_conv.py -k winograd --benchmark-only
+RESNET18_3X3 = {"winograd_64x56x56": (64, 56), "winograd_128x28x28": (128, 28),
+                "winograd_256x14x14": (256, 14), "winograd_512x7x7": (512, 7)}
+WINO_CASES = [pytest.param(name, marks=pytest.mark.benchmark(group=name), id=name)
+              for name in RESNET18_3X3]
+
+
+def _wino_setup(name):
+    from fastnorm import _C
+    c, hw = RESNET18_3X3[name]
+    rng = np.random.default_rng(0)
+    x = np.maximum(rng.standard_normal((1, c, hw, hw)), 0).astype(np.float32)  # post-ReLU input
+    wt = (rng.standard_normal((c, c, 3, 3)) * np.sqrt(2.0 / (9 * c))).astype(np.float32)  # kaiming
+    b = (0.1 * rng.standard_normal(c)).astype(np.float32)
+    desc = (c, c, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1)
+    return _C, x, wt, b, desc, 2.0 * hw * hw * c * c * 9
+
+
+def _record_eff(benchmark, runtime, fl):
+    benchmark.extra_info["runtime"] = runtime
+    if benchmark.stats is None:
+        return
+    benchmark.extra_info["gflops_eff"] = round(fl / benchmark.stats.stats.median / 1e9, 1)
+
+
+@pytest.mark.parametrize("name", WINO_CASES)
+@pytest.mark.parametrize("variant", ["winograd", "direct"])
+def test_fastnorm_resnet18_3x3(benchmark, name, variant):
+    _C, x, wt, b, desc, fl = _wino_setup(name)
+    xh = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    y = np.empty_like(xh)
+    act = (1, 0.0, float("inf"))  # the ReLU a ResNet conv carries in its epilogue
+    if variant == "winograd":
+        packed = _C.winograd3x3_pack(-1, desc, wt, b)
+        benchmark(_C.winograd3x3_nhwc, -1, desc, xh, packed, None, act, y, 1)
+    else:
+        packed = _C.conv2d_pack(-1, desc, wt, b)
+        benchmark(_C.conv2d_nhwc, -1, desc, xh, packed, None, act, y, 1)
+    _record_eff(benchmark, "fastnorm" if variant == "winograd" else "fastnorm-direct", fl)
+
+
+@pytest.mark.parametrize("name", WINO_CASES)
+def test_torch_resnet18_3x3(benchmark, name):
+    torch = pytest.importorskip("torch")
+    _, x, wt, b, _, fl = _wino_setup(name)
+    tx, tw, tb = torch.from_numpy(x), torch.from_numpy(wt), torch.from_numpy(b)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+
+    def run():
+        with torch.inference_mode():
+            return torch.relu(torch.nn.functional.conv2d(tx, tw, tb, 1, 1))
+
+    try:
+        benchmark(run)
+    finally:
+        torch.set_num_threads(threads)
+    _record_eff(benchmark, "torch", fl)
+# ---- conv_transpose2d: the DCGAN generator's layers (batch 1) -------------------------------------
+# name: (n, cin, cout, h, k, stride, padding); square images, output (h-1)*s - 2p + k
+DCGAN = {
+    "convt_dcgan1_100x1x1_512x4x4": (1, 100, 512, 1, 4, 1, 0),
+    "convt_dcgan2_512x4x4_256x8x8": (1, 512, 256, 4, 4, 2, 1),
+    "convt_dcgan3_256x8x8_128x16x16": (1, 256, 128, 8, 4, 2, 1),
+    "convt_dcgan4_128x16x16_64x32x32": (1, 128, 64, 16, 4, 2, 1),
+    "convt_dcgan5_64x32x32_3x64x64": (1, 64, 3, 32, 4, 2, 1),
+}
+
+
+def convt_flops(name):
+    """2 * (multiply-adds): every input pixel meets every tap of every output channel."""
+    n, cin, cout, h, k, s, p = DCGAN[name]
+    return 2.0 * n * h * h * cin * cout * k * k
+
+
+def record_convt(benchmark, name, runtime):
+    benchmark.extra_info["runtime"] = runtime
+    if benchmark.stats is None:  # --benchmark-disable: nothing was timed
+        return
+    benchmark.extra_info["GFLOP/s"] = round(convt_flops(name) / benchmark.stats.stats.median / 1e9, 1)
+    benchmark.extra_info["gflops_at_min"] = round(convt_flops(name) / benchmark.stats.stats.min / 1e9, 1)
+
+
+def make_convt(name):
+    n, cin, cout, h, k, s, p = DCGAN[name]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, cin, h, h)).astype(np.float32)
+    wt = (rng.standard_normal((cin, cout, k, k)) * 0.02).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32)
+    return x, wt, b, s, p
+
+
+CONVT_CASES = [pytest.param(name, marks=pytest.mark.benchmark(group=name), id=name) for name in DCGAN]
+
+
+@pytest.mark.parametrize("name", CONVT_CASES)
+def test_fastnorm_conv_transpose2d(benchmark, name):
+    """The layer as a compiled model runs it: weights packed once, NCHW in and out."""
+    import fastnorm
+    from fastnorm.graph import Graph, Node, TensorSpec
+    x, wt, b, s, p = make_convt(name)
+    n, cin, h, _ = x.shape
+    oh = (h - 1) * s - 2 * p + wt.shape[2]
+    g = Graph([TensorSpec("x", (None, cin, h, h))], [TensorSpec("y", (None, wt.shape[1], oh, oh))],
+              [Node("up", "conv_transpose2d", ["x", "w", "b"], ["y"],
+                    {"stride": [s, s], "padding": [p, p, p, p]})], {"w": wt, "b": b})
+    model = fastnorm.Model(g)
+    model.predict(x)  # plan and pack once, outside the timing
+    y = benchmark(model.predict, x)
+    assert y.shape == (n, wt.shape[1], oh, oh)
+    record_convt(benchmark, name, "fastnorm")
+
+
+@pytest.mark.parametrize("name", CONVT_CASES)
+def test_fastnorm_nhwc_conv_transpose2d(benchmark, name):
+    """The layer inside a compiled model: NHWC in and out, weights packed once (no edge transposes)."""
+    from fastnorm import _C
+    from fastnorm.threads import get_num_threads
+    x, wt, b, s, p = make_convt(name)
+    n, cin, h, _ = x.shape
+    k, cout = wt.shape[2], wt.shape[1]
+    oh = (h - 1) * s - 2 * p + k
+    desc = (cin, cout, 1, k, k, s, s, 1, 1, p, p, p, p)
+    packed = _C.conv_transpose2d_pack(-1, desc, wt, b)
+    xn = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    y = np.empty((n, oh, oh, cout), np.float32)
+    benchmark(_C.conv_transpose2d_nhwc, -1, desc, xn, packed, (0, 0.0, 0.0), y, get_num_threads())
+    record_convt(benchmark, name, "fastnorm-nhwc")
+
+
+@pytest.mark.parametrize("name", CONVT_CASES)
+def test_fastnorm_ops_conv_transpose2d(benchmark, name):
+    """fastnorm.ops per call: packs the weights each time (dominant for the big early layers)."""
+    x, wt, b, s, p = make_convt(name)
+    y = benchmark(ops.conv_transpose2d, x, wt, b, s, p)
+    assert y.shape[0] == x.shape[0]
+    record_convt(benchmark, name, "fastnorm-ops")
+
+
+@pytest.mark.parametrize("name", CONVT_CASES)
+def test_torch_conv_transpose2d(benchmark, name):
+    torch = pytest.importorskip("torch")
+    x, wt, b, s, p = make_convt(name)
+    tx, tw, tb = torch.from_numpy(x), torch.from_numpy(wt), torch.from_numpy(b)
+
+    def run():
+        with torch.inference_mode():
+            return torch.nn.functional.conv_transpose2d(tx, tw, tb, s, p)
+
+    y = benchmark(run)
+    assert y.shape[0] == x.shape[0]
+    record_convt(benchmark, name, "torch")
+
+
+def dcgan_net(torch):
+    """DCGAN's generator (nz 100, ngf 64, 3 channels) with realistic BN statistics, eval mode."""
+    import test_conv_transpose
+    return test_conv_transpose.dcgan_generator(torch)
+
+
+@pytest.mark.benchmark(group="convt_dcgan_generator_b1")
+@pytest.mark.parametrize("runtime", ["fastnorm", "torch"])
+def test_dcgan_generator(benchmark, runtime):
+    """The whole generator at batch 1: 5 transposed convs (BN folded, ReLU fused) and a Tanh."""
+    torch = pytest.importorskip("torch")
+    net = dcgan_net(torch)
+    z = torch.randn(1, 100, 1, 1, generator=torch.Generator().manual_seed(0))
+    if runtime == "fastnorm":
+        import fastnorm
+        model = fastnorm.from_torch(net, z)
+        zn = z.numpy()
+        model.predict(zn)
+        y = benchmark(model.predict, zn)
+    else:
+        def run():
+            with torch.inference_mode():
+                return net(z)
+        y = benchmark(run)
+    assert tuple(y.shape) == (1, 3, 64, 64)
+    benchmark.extra_info["runtime"] = runtime
+    if benchmark.stats is not None:
+        flops = sum(convt_flops(name) for name in DCGAN)
+        benchmark.extra_info["GFLOP/s"] = round(flops / benchmark.stats.stats.median / 1e9, 1)

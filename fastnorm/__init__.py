@@ -1,7 +1,7 @@
 """fastnorm: a CPU runtime for BatchNorm-equipped CNNs.
 
     model = fastnorm.from_torch(net.eval(), torch.randn(1, 3, 32, 32))
-    model.save("net.fnm"); model = fastnorm.load("net.fnm")
+    model.save("net.fnm"); model = fastnorm.load("net.fnm")   # or fastnorm.load("net.onnx")
     y = model.predict(x)            # x: float32 NCHW NumPy array, any batch size
 """
 import os as _os
@@ -44,5 +44,11 @@ def from_torch(module, example_input):
     return _from_torch(module, example_input)
 
 
-__all__ = ["Model", "load", "from_torch", "ops", "cpu_info", "set_num_threads", "get_num_threads",
+def from_onnx(model_or_path):
+    """Import an ONNX model (a path, bytes or onnx.ModelProto; needs the [onnx] extra) into a Model."""
+    from fastnorm.frontends.onnx import from_onnx as _from_onnx
+    return _from_onnx(model_or_path)
+
+
+__all__ = ["Model", "load", "from_torch", "from_onnx", "ops", "cpu_info", "set_num_threads", "get_num_threads",
            "FormatError", "UnsupportedError", "FastnormWarning"]

@@ -67,6 +67,9 @@ cdef class CPlan:
             if op.type == FN_OP_CONV2D and op.weights != NULL:
                 if <size_t>len(r["weights"]) != fn_conv2d_packed_floats(k, &op.conv):
                     raise ValueError("plan record %d: packed weights do not fit ISA %s" % (i, k.name.decode()))
+            if op.type == FN_OP_WINOGRAD3X3:
+                _winograd_check_record(k, op, r, i)
+            _convt_plan_check(i, k, op, r)
         self.nops = len(records)
 
     cdef int _family_fields(self, Py_ssize_t i, fn_op *op, dict r) except -1:
@@ -213,10 +216,13 @@ cdef class CPlan:
         cdef const fn_kernels *k = fn_kernels_for(<fn_isa>self.isa)
         cdef size_t best = 0, sb
         for i in range(self.nops):
+            best = max(best, _convt_plan_scratch(k, &self.ops[i], nthreads))
             if self.ops[i].type == FN_OP_CONV2D:
                 sb = fn_conv2d_scratch_bytes(k, &self.ops[i].conv, self.ops[i].n, self.ops[i].h,
                                              self.ops[i].w, nthreads)
                 best = max(best, sb)
+            elif self.ops[i].type == FN_OP_WINOGRAD3X3:
+                best = max(best, _winograd_op_scratch(k, &self.ops[i], nthreads))
             elif self.ops[i].type == FN_OP_GROUP_NORM:
                 sb = plan_group_norm_nhwc_scratch_bytes(self.ops[i].n, self.ops[i].h * self.ops[i].w,
                                                         self.ops[i].c)

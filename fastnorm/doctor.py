@@ -37,6 +37,17 @@ _FIXES = {
 _SEVERITY = {"bn_batch_stats": "warning", "bn_default_stats": "warning", "bn_nonfinite_stats": "error",
              "bn_negative_var": "error", "bn_nonfinite_affine": "error", "fixed_batch": "warning",
              "bn_not_folded": "info", "fold_error": "warning", "fold_summary": "info"}
+# the ONNX frontend's notes (fastnorm/frontends/onnx.py)
+_FIXES.update({
+    "fixed_batch_generalized": "nothing to do: every op is batch-independent, any batch runs",
+    "batch1_reshape": "nothing to do; export with dynamic_axes to make the batch explicit",
+    "batch_sizes": "nothing to do; export with dynamic_axes to make the batch explicit",
+    "bn_declared_outputs": "nothing to do (inference uses the running statistics)",
+    "squeeze_batch": "nothing to do",
+    "checker": "the model loaded anyway; re-export with a current exporter to be sure",
+})
+_SEVERITY.update({k: "info" for k in ("fixed_batch_generalized", "batch1_reshape", "batch_sizes",
+                                      "bn_declared_outputs", "squeeze_batch", "checker")})
 _KEPT_FIXES = {  # fold_bn's reason codes -> the one-line fix
     "graph_input": _KEPT + "; or normalise the input in your preprocessing",
     "shared": _KEPT + ": the conv's raw output is needed by its other reader",

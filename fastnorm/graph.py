@@ -196,6 +196,35 @@ def _shape_conv2d(node, shapes, weights):
     return [(n, cout, oh, ow)]
 
 
+def _shape_conv_transpose2d(node, shapes, weights):
+    """x (N, Cin, H, W), weight (Cin, Cout/groups, kH, kW), optional bias (Cout,); padding is
+    [top, left, bottom, right] (asymmetric for ONNX); output (H - 1)*s - pt - pb + d*(k - 1) + op + 1."""
+    _arity(node, shapes, 2, 3, (4, 4, 1))
+    _check_act(node)
+    n, c, h, w = shapes[0]
+    cin, cout_g, kh, kw = shapes[1]
+    a = node.attrs
+    sh, sw = _ints(node, "stride", a.get("stride", [1, 1]), 2, 1)
+    dh, dw = _ints(node, "dilation", a.get("dilation", [1, 1]), 2, 1)
+    pt, pl, pb, pr = _ints(node, "padding", a.get("padding", [0, 0, 0, 0]), 4, 0)
+    oph, opw = _ints(node, "output_padding", a.get("output_padding", [0, 0]), 2, 0)
+    (groups,) = _ints(node, "groups", [a.get("groups", 1)], 1, 1)
+    if c != cin or cin % groups or cout_g < 1 or kh < 1 or kw < 1:
+        raise ValueError("node %r: input has %d channels; weight %r (in_channels, out_channels/groups, "
+                         "kH, kW) with groups=%d does not fit" % (node.name, c, shapes[1], groups))
+    # torch requires output_padding < max(stride, dilation); ONNX does not (its negative end pads
+    # become output_padding here), and the kernel computes any output size: only >= 0 is checked.
+    cout = cout_g * groups
+    if len(shapes) > 2 and shapes[2] is not None and shapes[2][0] != cout:
+        raise ValueError("node %r: bias has %d values, expected %d" % (node.name, shapes[2][0], cout))
+    oh = (h - 1) * sh - pt - pb + dh * (kh - 1) + oph + 1
+    ow = (w - 1) * sw - pl - pr + dw * (kw - 1) + opw + 1
+    if h < 1 or w < 1 or oh < 1 or ow < 1:
+        raise ValueError("node %r: input %dx%d with padding %r gives an empty output (%dx%d)"
+                         % (node.name, h, w, [pt, pl, pb, pr], oh, ow))
+    return [(n, cout, oh, ow)]
+
+
 def _shape_linear(node, shapes, weights):
     _arity(node, shapes, 2, 3, (None, 2, 1))
     _check_act(node)
@@ -283,6 +312,31 @@ def _shape_flatten(node, shapes, weights):
     if s > e:
         raise ValueError("node %r: start_dim after end_dim" % node.name)
     return [tuple(x[:s]) + (math.prod(x[s:e + 1]),) + tuple(x[e + 1:])]
+
+
+def _shape_reshape(node, shapes, weights):
+    """A row-major reshape (torch.reshape); shape[0] == -1 keeps the input's dim 0 (the batch)."""
+    _arity(node, shapes, 1, 1, (None,))
+    x = shapes[0]
+    want = node.attrs.get("shape")
+    if (not isinstance(want, list) or not want
+            or not all(isinstance(v, int) and not isinstance(v, bool) and (v >= 1 or (i == 0 and v == -1))
+                       for i, v in enumerate(want))):
+        raise ValueError("node %r: shape must be ints >= 1 (the first may be -1: keep the batch), got %r"
+                         % (node.name, want))
+    out = tuple(([x[0]] if want[0] == -1 else [want[0]]) + list(want[1:]))
+    if len(x) < 1 or math.prod(out) != math.prod(x):
+        raise ValueError("node %r: cannot reshape %r to %r" % (node.name, x, want))
+    return [out]
+
+
+def _shape_transpose(node, shapes, weights):
+    """The two 4D layout permutes: perm [0, 2, 3, 1] (NCHW -> NHWC) and [0, 3, 1, 2] (NHWC -> NCHW)."""
+    _arity(node, shapes, 1, 1, (4,))
+    perm = node.attrs.get("perm")
+    if perm not in ([0, 2, 3, 1], [0, 3, 1, 2]):
+        raise ValueError("node %r: perm must be [0, 2, 3, 1] or [0, 3, 1, 2], got %r" % (node.name, perm))
+    return [tuple(shapes[0][p] for p in perm)]
 
 
 ACT_ATTR = "act"   # fused activation: ["relu"] or ["clamp", lo, hi] (None for an open end)
@@ -469,6 +523,8 @@ _UNARY = {  # activation ops without weights: name -> numeric attributes
 OPS = {
     "conv2d": OpSpec(frozenset({"stride", "padding", "dilation", "groups", ACT_ATTR, "folded", "residual"}),
                      _shape_conv2d),
+    "conv_transpose2d": OpSpec(frozenset({"stride", "padding", "output_padding", "dilation", "groups",
+                                          ACT_ATTR, "folded"}), _shape_conv_transpose2d),
     "linear": OpSpec(frozenset({ACT_ATTR, "folded"}), _shape_linear),
     "batch_norm": OpSpec(frozenset({"eps", ACT_ATTR, "batch_stats"}), _shape_batch_norm),
     "clamp": OpSpec(frozenset({"min", "max"}), _shape_act),
@@ -483,6 +539,8 @@ OPS = {
     "adaptive_avg_pool2d": OpSpec(frozenset({"output_size"}), _shape_adaptive_pool),
     "adaptive_max_pool2d": OpSpec(frozenset({"output_size"}), _shape_adaptive_pool),
     "flatten": OpSpec(frozenset({"start_dim", "end_dim"}), _shape_flatten),
+    "reshape": OpSpec(frozenset({"shape"}), _shape_reshape),
+    "transpose": OpSpec(frozenset({"perm"}), _shape_transpose),
     "add": OpSpec(frozenset({ACT_ATTR}), _shape_binary),
     "mul": OpSpec(frozenset(), _shape_binary),
     "cat": OpSpec(frozenset({"dim"}), _shape_cat),
@@ -501,6 +559,7 @@ OPS.update({k: OpSpec(frozenset(v), _shape_elementwise(v)) for k, v in _UNARY.it
 # inputs after the first are weights
 WEIGHT_OPS = {"conv2d", "linear", "batch_norm", "layer_norm", "layer_norm_channels", "group_norm",
               "instance_norm", "prelu"}
+WEIGHT_OPS.add("conv_transpose2d")
 KNOWN_OPS = {k: set(v.attrs) for k, v in OPS.items()}
 
 
@@ -543,6 +602,9 @@ def count_macs(graph, shapes):
         elif n.op == "linear":
             out = shapes[n.outputs[0]]
             total += math.prod(out) * graph.weights[n.inputs[1]].shape[1]
+        elif n.op == "conv_transpose2d":   # every input pixel meets every tap of its group
+            w = graph.weights[n.inputs[1]].shape
+            total += math.prod(shapes[n.inputs[0]]) * w[1] * w[2] * w[3]
     return total
 
 

@@ -219,10 +219,12 @@ def _fmt_shape(shape):
 
 
 def load(path, optimize=True):
-    """Load a model file: fastnorm's own .fnm (any safetensors file that carries a fastnorm graph)."""
+    """Load a model file: fastnorm's own .fnm (any safetensors file that carries a fastnorm graph), or
+    an ONNX model (.onnx; needs the [onnx] extra)."""
     p = str(path)
-    if p.endswith(".onnx"):
-        raise FormatError("%s: ONNX import is not available in this version (it needs the onnx frontend)" % p)
+    if p.lower().endswith(".onnx"):
+        from fastnorm.frontends.onnx import from_onnx
+        return from_onnx(p, optimize=optimize)
     graph_dict, weights = fileformat.load(p, known_ops=KNOWN_OPS)
     try:
         graph = Graph.from_dict(graph_dict, weights)

@@ -12,12 +12,15 @@ import numpy as np
 
 from fastnorm import _C
 from fastnorm._plan_dwconv import OP_DWCONV2D, lower_dwconv as _lower_dwconv  # noqa: F401 (op 22)
+from fastnorm._plan_conv_first import lower_conv_first as _lower_conv_first  # op 24
 from fastnorm.errors import UnsupportedError
 from fastnorm.graph import act_tuple, infer_shapes
 
 OP_CONV2D, OP_SCALE_SHIFT, OP_ACT, OP_MAXPOOL2D, OP_TO_NHWC, OP_TO_NCHW, OP_COPY = 1, 2, 3, 4, 5, 6, 7
 (OP_ACTK, OP_PRELU, OP_SOFTMAX, OP_GROUP_NORM, OP_LAYER_NORM, OP_BINARY, OP_CAT, OP_AVGPOOL2D,
  OP_ADAPTIVE_POOL2D, OP_PAD2D, OP_INTERP2D, OP_CHANNEL_SHUFFLE, OP_PIXEL_SHUFFLE) = range(8, 21)
+OP_WINOGRAD3X3 = 23
+OP_CONV_TRANSPOSE2D = 21
 ALIGN = 16  # floats: 64-byte aligned buffers in the arena
 
 
@@ -113,6 +116,8 @@ class Plan:
     def _const_buf(self, array):
         """A buffer bound to a weight array (an operand of add/mul), passed like an input."""
         a = np.ascontiguousarray(array, np.float32)
+        if not a.flags.writeable:
+            a = a.copy()  # the plan binds external buffers writable; a loaded (read-only) weight is copied
         b = self._new_buf(a.size)
         self.buf_external[b] = ("const", a)
         return b
@@ -262,6 +267,10 @@ def _buffers_of(rec):
 def _lower_conv2d(plan, node, graph, loc, cache):
     if _lower_dwconv(plan, node, graph, loc, cache):  # depthwise, multiplier 1: its own kernel
         return
+    if _lower_conv_first(plan, node, graph, loc, cache):  # 1..4 input channels: its own kernel
+        return
+    if _winograd_pays(plan, node, graph):
+        return _lower_winograd(plan, node, graph, loc, cache)
     b = plan._nhwc(node, node.inputs[0], loc)
     n, c, h, w = plan.shapes[node.inputs[0]]
     _, cout, oh, ow = plan.shapes[node.outputs[0]]
@@ -279,6 +288,55 @@ def _lower_conv2d(plan, node, graph, loc, cache):
         res = plan._nhwc(node, node.inputs[3], loc)
     plan._emit(node, type=OP_CONV2D, **{"in": b, "in2": res, "out": out}, n=n, h=h, w=w, c=c, oh=oh,
                ow=ow, conv=desc, act=act_tuple(a.get("act")), weights=packed)
+    loc[node.outputs[0]] = (out, "nhwc")
+
+
+# Winograd F(4x4, 3x3) for 3x3 stride-1 convs (src_c/conv/fn_winograd.h) where it measured faster
+# than the direct indirect GEMM (1 thread, AVX-512, caches cold: 64ch 56x56 1.8x, 128ch 28x28 1.7x,
+# 256ch 14x14 1.35x, 16ch 56x56 1.25x, 64->16 1.8x; but 3->64 0.7x, 512ch 7x7 at batch 1 (4 tiles)
+# 0.77x, 64ch 4x4 (1 tile) 0.7x, 256ch 7x7 0.66x). FASTNORM_WINOGRAD=0 turns it off; it is read when
+# a plan is built, so a model built after setting it uses the direct path.
+WINOGRAD_MIN_CHANNELS = 16   # cin and cout: below, the GEMMs are too thin to pay for the transforms
+WINOGRAD_MIN_TILES = 8       # 4x4 output tiles, batch included: fewer, and streaming the 4x larger
+                             # transformed weights costs more than the multiplies saved
+WINOGRAD_MIN_COVERAGE = 0.5  # outputs / (16 x tiles): partial edge tiles compute discarded outputs
+
+
+def _winograd_pays(plan, node, graph):
+    import os
+    if os.environ.get("FASTNORM_WINOGRAD", "1") == "0":
+        return False
+    a = node.attrs
+    wt = graph.weights.get(node.inputs[1])
+    if wt is None or wt.ndim != 4 or tuple(wt.shape[2:]) != (3, 3):
+        return False
+    if (a.get("groups", 1) != 1 or list(a.get("stride", [1, 1])) != [1, 1]
+            or list(a.get("dilation", [1, 1])) != [1, 1]):
+        return False
+    n, cin, _, _ = plan.shapes[node.inputs[0]]
+    _, cout, oh, ow = plan.shapes[node.outputs[0]]
+    if cin < WINOGRAD_MIN_CHANNELS or cout < WINOGRAD_MIN_CHANNELS:
+        return False
+    tiles = n * -(-oh // 4) * -(-ow // 4)
+    return tiles >= WINOGRAD_MIN_TILES and oh * ow * n >= WINOGRAD_MIN_COVERAGE * 16 * tiles
+
+
+def _lower_winograd(plan, node, graph, loc, cache):
+    """conv2d (3x3, stride 1) as an OP_WINOGRAD3X3 record; same fields as OP_CONV2D."""
+    b = plan._nhwc(node, node.inputs[0], loc)
+    n, c, h, w = plan.shapes[node.inputs[0]]
+    _, cout, oh, ow = plan.shapes[node.outputs[0]]
+    wt = graph.weights[node.inputs[1]]
+    a = node.attrs
+    desc = (c, cout, 1, 3, 3, 1, 1, 1, 1, *a.get("padding", [0, 0, 0, 0]))
+    bias = graph.weights[node.inputs[2]] if len(node.inputs) > 2 and node.inputs[2] else None
+    packed = cache.get((node.name, plan.isa, "winograd3x3"), lambda: _C.winograd3x3_pack(
+        plan.isa, desc, np.ascontiguousarray(wt, np.float32),
+        None if bias is None else np.ascontiguousarray(bias, np.float32)))
+    out = plan._new_buf(n * oh * ow * cout)
+    res = plan._nhwc(node, node.inputs[3], loc) if a.get("residual") else -1
+    plan._emit(node, type=OP_WINOGRAD3X3, **{"in": b, "in2": res, "out": out}, n=n, h=h, w=w, c=c,
+               oh=oh, ow=ow, conv=desc, act=act_tuple(a.get("act")), weights=packed)
     loc[node.outputs[0]] = (out, "nhwc")
 
 
@@ -376,6 +434,19 @@ def _lower_flatten(plan, node, graph, loc, cache):
         loc[node.outputs[0]] = (b, "flat_hwc")
     else:
         loc[node.outputs[0]] = (b, "plain")      # row-major reshape: same memory
+
+
+def _lower_reshape(plan, node, graph, loc, cache):
+    """A row-major reshape: the same memory once the value is in its logical layout."""
+    loc[node.outputs[0]] = (plan._plain(node, node.inputs[0], loc), "plain")
+
+
+def _lower_transpose(plan, node, graph, loc, cache):
+    """NCHW <-> NHWC permutes cost nothing: an image held NHWC *is* the permuted tensor, row-major."""
+    if node.attrs["perm"] == [0, 2, 3, 1]:
+        loc[node.outputs[0]] = (plan._nhwc(node, node.inputs[0], loc), "plain")
+    else:
+        loc[node.outputs[0]] = (plan._plain(node, node.inputs[0], loc), "nhwc")
 
 
 def _opt_weight(graph, node, i):
@@ -660,6 +731,25 @@ def _lower_shuffle(plan, node, graph, loc, cache):
     loc[node.outputs[0]] = (out, "plain")
 
 
+def _lower_conv_transpose2d(plan, node, graph, loc, cache):
+    b = plan._nhwc(node, node.inputs[0], loc)
+    n, c, h, w = plan.shapes[node.inputs[0]]
+    _, cout, oh, ow = plan.shapes[node.outputs[0]]
+    wt = graph.weights[node.inputs[1]]
+    a = node.attrs
+    # conv2d's descriptor read as the transposed conv's; output_padding is implied by oh, ow
+    desc = (c, cout, a.get("groups", 1), wt.shape[2], wt.shape[3], *a.get("stride", [1, 1]),
+            *a.get("dilation", [1, 1]), *a.get("padding", [0, 0, 0, 0]))
+    bias = graph.weights[node.inputs[2]] if len(node.inputs) > 2 and node.inputs[2] else None
+    packed = cache.get((node.name, plan.isa, "conv_transpose"), lambda: _C.conv_transpose2d_pack(
+        plan.isa, desc, np.ascontiguousarray(wt, np.float32),
+        None if bias is None else np.ascontiguousarray(bias, np.float32)))
+    out = plan._new_buf(n * oh * ow * cout)
+    plan._emit(node, type=OP_CONV_TRANSPOSE2D, **{"in": b, "out": out}, n=n, h=h, w=w, c=c, oh=oh, ow=ow,
+               conv=desc, act=act_tuple(a.get("act")), weights=packed)
+    loc[node.outputs[0]] = (out, "nhwc")
+
+
 LOWER = {
     "conv2d": _lower_conv2d,
     "linear": _lower_linear,
@@ -668,6 +758,8 @@ LOWER = {
     "clamp": _lower_act,
     "max_pool2d": _lower_max_pool2d,
     "flatten": _lower_flatten,
+    "reshape": _lower_reshape,
+    "transpose": _lower_transpose,
     "group_norm": _lower_group_norm,
     "instance_norm": _lower_group_norm,
     "layer_norm": _lower_layer_norm,
@@ -687,6 +779,7 @@ LOWER = {
     "pixel_unshuffle": _lower_shuffle,
     "channel_shuffle": _lower_shuffle,
 }
+LOWER["conv_transpose2d"] = _lower_conv_transpose2d
 for _op in ("leaky_relu", "elu", "celu", "selu", "gelu", "softplus", "sigmoid", "tanh", "silu",
             "hardsigmoid", "hardswish", "mish"):
     LOWER[_op] = _lower_actk

@@ -129,3 +129,4 @@ from reference_norm import *  # noqa: E402,F401,F403
 from reference_act import *  # noqa: E402,F401,F403
 from reference_pool import *  # noqa: E402,F401,F403
 from reference_glue import *  # noqa: E402,F401,F403
+from reference_convt import *  # noqa: E402,F401,F403

@@ -76,6 +76,9 @@ def test_truncated_model_file(tmp_path):
             fastnorm.load(str(p))
 
 
-def test_onnx_is_not_yet_supported_clearly(tmp_path):
+def test_onnx_garbage_is_a_format_error(tmp_path):
+    pytest.importorskip("onnx")
+    p = tmp_path / "x.onnx"
+    p.write_bytes(b"\x00garbage\xff" * 10)
     with pytest.raises(fastnorm.FormatError, match="ONNX"):
-        fastnorm.load(str(tmp_path / "x.onnx"))
+        fastnorm.load(str(p))

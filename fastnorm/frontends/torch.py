@@ -29,6 +29,7 @@ class _Builder:
         self.nodes, self.weights, self.problems = [], {}, []
         self.value = {}   # fx node -> value name
         self.channels_last = {}  # fx node that is x.permute(0, 2, 3, 1) -> x's value name (NCHW)
+        self.params, self.param_users = {}, set()  # get_attr fx node -> tensor; fx nodes reading them
         self.shape = {}   # value name -> tuple
 
     def weight(self, name, tensor, flat=False):
@@ -67,6 +68,8 @@ class _Builder:
             self.add(fx, "conv2d", [xin, self.weight(fx.target + ".weight", m.weight),
                                     self.weight(fx.target + ".bias", m.bias)],
                      {"stride": _pair(m.stride), "padding": pad, "dilation": dil, "groups": int(m.groups)})
+        elif isinstance(m, nn.ConvTranspose2d):
+            self.conv_transpose_module(fx, m, xin)
         elif isinstance(m, nn.modules.batchnorm._BatchNorm):
             p = fx.target
             if not m.track_running_stats or m.running_mean is None:
@@ -238,6 +241,8 @@ class _Builder:
         elif t is F.adaptive_avg_pool2d or t is F.adaptive_max_pool2d:
             self.adaptive(fx, "adaptive_avg_pool2d" if t is F.adaptive_avg_pool2d else "adaptive_max_pool2d",
                           x, arg(1, "output_size"))
+        elif t is F.conv_transpose2d:
+            self.conv_transpose_function(fx, arg)
         elif t is F.interpolate:
             self.interpolate(fx, x, arg(1, "size"), arg(2, "scale_factor"), arg(3, "mode", "nearest"),
                              arg(4, "align_corners"))
@@ -260,6 +265,69 @@ class _Builder:
         else:
             name = getattr(t, "__name__", str(t))
             self.fail(fx, "%s %s" % ("method" if method else "function", name))
+
+    def conv_transpose_module(self, fx, m, xin):
+        if m.padding_mode != "zeros":
+            return self.fail(fx, "ConvTranspose2d padding_mode=%r" % m.padding_mode)
+        op = _pair(m.output_padding)
+        if len(fx.args) > 1 or fx.kwargs.get("output_size") is not None:
+            # output_size at call time picks output_padding; the traced output shape holds the pick
+            op = self.implied_output_padding(fx, m.weight.shape, m.stride, m.padding, m.dilation)
+            if op is None:
+                return self.fail(fx, "ConvTranspose2d output_size with an unknown output shape")
+        self.add(fx, "conv_transpose2d", [xin, self.weight(fx.target + ".weight", m.weight),
+                                          self.weight(fx.target + ".bias", m.bias)],
+                 self.conv_transpose_attrs(m.stride, m.padding, op, m.dilation, m.groups))
+
+    def conv_transpose_function(self, fx, arg):
+        """F.conv_transpose2d(x, self.weight, self.bias, ...): weight and bias must be parameters."""
+        x = self.value.get(arg(0, "input"))
+        tensors = []
+        for i, name in ((1, "weight"), (2, "bias")):
+            v = arg(i, name)
+            if v is None and name == "bias":
+                tensors.append("")
+                continue
+            if v not in self.params:
+                return self.fail(fx, "F.conv_transpose2d with a computed %s (only module parameters)" % name)
+            self.param_users.add(fx)
+            tensors.append(self.weight(v.target, self.params[v]))
+        stride, padding, op = arg(3, "stride", 1), arg(4, "padding", 0), arg(5, "output_padding", 0)
+        groups, dilation = arg(6, "groups", 1), arg(7, "dilation", 1)
+        if isinstance(padding, str):
+            return self.fail(fx, "F.conv_transpose2d padding=%r" % padding)
+        self.add(fx, "conv_transpose2d", [x] + tensors,
+                 self.conv_transpose_attrs(stride, padding, op, dilation, groups))
+
+    def conv_transpose_attrs(self, stride, padding, output_padding, dilation, groups):
+        ph, pw = _pair(padding)
+        return {"stride": _pair(stride), "padding": [ph, pw, ph, pw], "output_padding": _pair(output_padding),
+                "dilation": _pair(dilation), "groups": int(groups)}
+
+    def implied_output_padding(self, fx, wshape, stride, padding, dilation):
+        src, out = self.shape_of(fx.args[0]), self.shape_of(fx)
+        if src is None or out is None:
+            return None
+        (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
+        base_h = (src[2] - 1) * sh - 2 * ph + dh * (wshape[2] - 1) + 1
+        base_w = (src[3] - 1) * sw - 2 * pw + dw * (wshape[3] - 1) + 1
+        return [int(out[2]) - base_h, int(out[3]) - base_w]
+
+    def get_attr(self, fx):
+        """A parameter read in forward (F.conv_transpose2d(x, self.weight)): fine as the weight of a
+        function that takes one; any other use is reported once the whole graph is seen."""
+        obj = self.gm
+        for part in fx.target.split("."):
+            obj = getattr(obj, part, None)
+        if not isinstance(obj, self.torch.Tensor):
+            return self.fail(fx, "attribute %s is not a tensor" % fx.target)
+        self.params[fx] = obj
+        self.value[fx] = fx.name
+
+    def check_params(self):
+        for fx in self.params:
+            if any(u not in self.param_users for u in fx.users):
+                self.problems.append("node %r: parameter used directly (%s)" % (fx.name, fx.target))
 
     def binary(self, fx, op, a, b):
         torch = self.torch
@@ -395,7 +463,7 @@ def from_torch(module, example_input, input_name="input", output_name="output"):
                                 and u.args[0] in b.channels_last for u in fx.users):
                 b.value[fx] = None  # a LayerNorm2d's weight/bias, read where the layer_norm is mapped
             else:
-                b.fail(fx, "parameter used directly (%s)" % fx.target)
+                b.get_attr(fx)  # a weight of F.conv_transpose2d, or reported by check_params
         elif fx.op == "output":
             res = fx.args[0]
             if not isinstance(res, torch.fx.Node):
@@ -403,6 +471,7 @@ def from_torch(module, example_input, input_name="input", output_name="output"):
                 continue
             shape = b.shape_of(res)
             outputs.append((res, shape))
+    b.check_params()
     if b.problems:
         raise UnsupportedError("from_torch: %d unsupported construct(s): %s"
                                % (len(b.problems), "; ".join(b.problems)))

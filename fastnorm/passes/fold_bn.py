@@ -1,10 +1,11 @@
-"""Fold eval-mode BatchNorm into the conv2d / linear before it, in float64.
+"""Fold eval-mode BatchNorm into the conv2d / conv_transpose2d / linear before it, in float64.
 
   s  = gamma / sqrt(running_var + eps)
-  w' = w * s            (per output channel)
+  w' = w * s            (per output channel: dim 0 of a conv2d / linear weight; for a
+                         conv_transpose2d (cin, cout/groups, kh, kw), dim 1 within each group)
   b' = (b - mean) * s + beta
 
-A BN folds when its input comes from a conv2d or linear with no fused activation, read by nothing
+A BN folds when its input comes from a conv2d, conv_transpose2d or linear with no fused activation, read by nothing
 else and not a graph output. Other BNs stay as standalone scale/shift kernels.
 
 The returned graph carries `fold_report`: one dict per batch_norm node of the input, in graph order,
@@ -40,14 +41,14 @@ def fold_batchnorm(graph):
         if bn.attrs.get("act") or bn.attrs.get("batch_stats"):
             report.append(_kept(m, bn, shapes))
             continue
-        prev = m.absorbing_producer(bn, ("conv2d", "linear"))
+        prev = m.absorbing_producer(bn, ("conv2d", "linear", "conv_transpose2d"))
         if prev is None or prev.attrs.get("residual") or (
                 prev.op == "linear" and len(shapes[bn.inputs[0]]) != 2):
             report.append(_kept(m, bn, shapes))
             continue  # a linear's features are the last dim; BN's channels are dim 1: same only in 2D
         mean, var, gamma, beta, eps = _bn_params(g, bn)
         w = g.weights[prev.inputs[1]].astype(np.float64)
-        cout = w.shape[0]
+        cout = _out_channels(prev, w)
         if mean.shape[0] != cout:
             report.append(_kept(m, bn, shapes))
             continue
@@ -56,12 +57,13 @@ def fold_batchnorm(graph):
         b = (g.weights[prev.inputs[2]].astype(np.float64)
              if len(prev.inputs) > 2 and prev.inputs[2] else np.zeros(cout))
         w_name, b_name = prev.inputs[1] + "@" + bn.name, prev.name + ".bias@" + bn.name
-        w64 = w * s.reshape((-1,) + (1,) * (w.ndim - 1))
+        w64 = _scale_out_channels(prev, w, s)
         b64 = (b - mean) * s + beta
         g.weights[w_name] = w64.astype(np.float32)
         g.weights[b_name] = b64.astype(np.float32)
         report.append({"bn": bn.name, "into": prev.name, "code": None, "reason": None,
-                       "max_abs_error": _fold_error(w64, g.weights[w_name], b64, g.weights[b_name])})
+                       "max_abs_error": _fold_error(_out_first(prev, w64), _out_first(prev, g.weights[w_name]),
+                                                    b64, g.weights[b_name])})
         prev.inputs = [prev.inputs[0], w_name, b_name]
         prev.attrs["folded"] = list(prev.attrs.get("folded", [])) + [bn.name]
         m.absorb(prev, bn)
@@ -120,3 +122,29 @@ def _why_kept(m, bn, shapes):
 def _drop_unused_weights(g):
     used = {v for n in g.nodes for v in n.inputs}
     g.weights = {k: v for k, v in g.weights.items() if k in used}
+
+
+def _out_channels(node, w):
+    if node.op == "conv_transpose2d":
+        return w.shape[1] * node.attrs.get("groups", 1)
+    return w.shape[0]
+
+
+def _scale_out_channels(node, w, s):
+    """w times s[o] over each output channel o's weights."""
+    if node.op == "conv_transpose2d":
+        # w: (cin, cout_g, kh, kw); input channel ci of group ci // cin_g feeds o = g*cout_g + co
+        groups = node.attrs.get("groups", 1)
+        cin, cout_g = w.shape[:2]
+        return (w.reshape(groups, cin // groups, cout_g, *w.shape[2:])
+                * s.reshape(groups, 1, cout_g, 1, 1)).reshape(w.shape)
+    return w * s.reshape((-1,) + (1,) * (w.ndim - 1))
+
+
+def _out_first(node, w):
+    """w with the output channel as its first axis (a view or a copy)."""
+    if node.op == "conv_transpose2d":
+        groups = node.attrs.get("groups", 1)
+        cin, cout_g = w.shape[:2]
+        return w.reshape(groups, cin // groups, cout_g, -1).transpose(0, 2, 1, 3).reshape(groups * cout_g, -1)
+    return w

@@ -3,7 +3,7 @@ from fastnorm.passes._merge import Merger
 
 # ops whose kernels apply a clamp epilogue: one read and one write for "op + relu"
 FUSES_ACTIVATION = ("conv2d", "linear", "batch_norm", "group_norm", "instance_norm", "layer_norm",
-                    "layer_norm_channels", "add")
+                    "layer_norm_channels", "add", "conv_transpose2d")
 
 
 def fuse_activations(graph):

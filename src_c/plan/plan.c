@@ -1,5 +1,6 @@
 /* plan.c: runs a lowered plan, op record by op record, with no allocation and no Python. */
 #include "../fastnorm.h"
+#include "../conv/fn_convt.h"
 
 #include <string.h>
 
@@ -92,6 +93,19 @@ fn_status fn_plan_run(const fn_kernels *k, const fn_op *ops, size_t nops, float 
             break;
         case FN_OP_PIXEL_SHUFFLE:
             fn_pixel_shuffle_nchw(op->n, op->c, op->h, op->w, op->groups, op->kind, x, y, nthreads);
+            break;
+        case FN_OP_WINOGRAD3X3:
+            st = fn_winograd3x3_nhwc(k, &op->conv, op->n, op->h, op->w, x, op->weights,
+                                     op->in2 >= 0 ? bufs[op->in2] : NULL, &op->act, y, scratch,
+                                     scratch_bytes, nthreads);
+            break;
+        case FN_OP_CONV_FIRST:
+            st = fn_conv_first(k, &op->conv, op->kind, op->n, op->h, op->w, x, op->weights,
+                               &op->act, bufs[op->in2], y, nthreads);
+            break;
+        case FN_OP_CONV_TRANSPOSE2D:
+            st = fn_conv_transpose2d_nhwc(k, &op->conv, op->n, op->h, op->w, op->oh, op->ow, x,
+                                          op->weights, &op->act, y, scratch, scratch_bytes, nthreads);
             break;
         default:
             st = FN_ERR_ARG;

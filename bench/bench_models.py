@@ -1,0 +1,226 @@
+"""Issue 5's model comparison: fastnorm beside ONNX Runtime, OpenVINO and PyTorch, whole models.
+
+    python -m pytest bench/bench_models.py --benchmark-only --benchmark-json=models.json
+    python bench/models_table.py models.json            # the issue's table (several JSONs: medians)
+
+One pytest-benchmark group per table row (model, batch, threads); every runtime runs the same
+calibrated torch model on the same input:
+  fastnorm     fastnorm.from_torch, threads from fastnorm.set_num_threads
+  onnxruntime  the model exported once (torch.onnx.export, dynamo=False, opset 17, dynamic batch),
+               ORT_ENABLE_ALL, intra_op_num_threads=T, inter_op 1, spinning off, sequential
+  openvino     the same .onnx, reshaped to the row's static batch, compiled for CPU with
+               INFERENCE_PRECISION_HINT=f32, INFERENCE_NUM_THREADS=T, PERFORMANCE_HINT=LATENCY, one
+               InferRequest (rows skip only when openvino is not installed)
+  torch        torch.set_num_threads(T), eval, torch.inference_mode
+Models come from tests/zoo.py at their canonical input (224 for the ImageNet models, 128 for the norm
+CNNs, 64 for DCGAN). BatchNorm statistics are calibrated once per session at zoo's smaller test
+input (cheaper, and just as realistic for the statistics), then each model is exported, compiled
+and checked once. A model fastnorm cannot import yet (UnsupportedError) leaves only its fastnorm row
+missing (skipped with the message); everything else still runs. Under --benchmark-disable (CI) every
+row runs once.
+"""
+import os
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import fastnorm
+
+torch = pytest.importorskip("torch")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+import zoo  # noqa: E402
+from models_table import ROWS  # noqa: E402  (the issue's rows, in its order)
+
+RUNTIMES = ["fastnorm", "onnxruntime", "openvino", "torch"]
+
+# fastnorm vs torch: the model tolerance of the tests (float32 accumulation in a different order
+# through up to ~50 layers, BatchNorm folded in float64 then rounded).
+MODEL_TOL = 1e-4
+# The peers fold and fuse too (and may pick other algorithms): a looser sanity check that the
+# timed graphs compute the same function, not a statement about their accuracy.
+PEER_TOL = 1e-3
+
+
+def group_of(name, batch, threads):
+    return "models-%s-b%d-t%d" % (name, batch, threads)
+
+
+def count_macs(model, x):
+    """Multiply-accumulates per image of the conv/linear layers, from forward hooks."""
+    macs = []
+
+    def hook(m, inp, out):
+        if isinstance(m, torch.nn.Linear):
+            macs.append(m.in_features * out.numel() // out.shape[0])
+        elif isinstance(m, torch.nn.ConvTranspose2d):
+            k = m.weight[0].numel()  # (Cin, Cout/g, kh, kw): each input pixel meets Cout/g*kh*kw taps
+            macs.append(inp[0][0].numel() * k)
+        elif isinstance(m, torch.nn.Conv2d):
+            macs.append(out[0].numel() * m.weight[0].numel())
+
+    hs = [m.register_forward_hook(hook) for m in model.modules()
+          if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    try:
+        with torch.inference_mode():
+            model(x[:1])
+    finally:
+        for h in hs:
+            h.remove()
+    return int(sum(macs))
+
+
+class Entry:
+    """One zoo model, built lazily and once per session: torch model, .onnx, peers' sessions."""
+
+    def __init__(self, name, tmpdir):
+        ctor, self.shape, test_shape = zoo.ZOO[name]
+        torch.manual_seed(0)
+        self.name = name
+        self.net = zoo.calibrate(ctor(), test_shape, seed=0)
+        self.tmpdir = tmpdir
+        self._onnx = None
+        self._fastnorm = None
+        self._ort = {}
+        self._ov = {}
+        self._inputs = {}
+        self._refs = {}
+        self.checked = set()
+        self.macs = count_macs(self.net, self.input(1)[1])
+
+    def input(self, batch):
+        """(NumPy, torch) views of one input per batch size: every runtime reads the same bytes."""
+        if batch not in self._inputs:
+            xt = zoo.example_input(self.shape, batch, seed=batch).contiguous()
+            self._inputs[batch] = (xt.numpy(), xt)
+        return self._inputs[batch]
+
+    def reference(self, batch):
+        if batch not in self._refs:
+            with torch.inference_mode():
+                self._refs[batch] = self.net(self.input(batch)[1]).numpy().copy()
+        return self._refs[batch]
+
+    def onnx_path(self):
+        if self._onnx is None:
+            path = os.path.join(self.tmpdir, self.name + ".onnx")
+            with warnings.catch_warnings():  # the TorchScript exporter's tracer warnings are noise here
+                warnings.simplefilter("ignore")
+                torch.onnx.export(self.net, self.input(1)[1], path, dynamo=False, opset_version=17,
+                                  input_names=["input"], output_names=["output"],
+                                  dynamic_axes={"input": {0: "N"}, "output": {0: "N"}})
+            self._onnx = path
+        return self._onnx
+
+    def fastnorm(self):
+        """The fastnorm Model, or the UnsupportedError that import raised (kept, not re-raised)."""
+        if self._fastnorm is None:
+            try:
+                self._fastnorm = fastnorm.from_torch(self.net, self.input(1)[1])
+            except fastnorm.UnsupportedError as e:
+                self._fastnorm = e
+        return self._fastnorm
+
+    def ort(self, threads):
+        if threads not in self._ort:
+            ort = pytest.importorskip("onnxruntime")
+            so = ort.SessionOptions()
+            so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            so.intra_op_num_threads = threads
+            so.inter_op_num_threads = 1
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            self._ort[threads] = ort.InferenceSession(self.onnx_path(), so, providers=["CPUExecutionProvider"])
+        return self._ort[threads]
+
+    def openvino(self, batch, threads):
+        key = (batch, threads)
+        if key not in self._ov:
+            ov = pytest.importorskip("openvino")
+            core = ov.Core()
+            model = core.read_model(self.onnx_path())
+            model.reshape({model.inputs[0]: ov.PartialShape([batch] + list(self.shape))})
+            compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32",
+                                                         "INFERENCE_NUM_THREADS": threads,
+                                                         "PERFORMANCE_HINT": "LATENCY"})
+            self._ov[key] = compiled.create_infer_request()
+        return self._ov[key]
+
+
+@pytest.fixture(scope="session")
+def zoo_cache(tmp_path_factory):
+    tmpdir = str(tmp_path_factory.mktemp("bench_models"))
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = Entry(name, tmpdir)
+        return cache[name]
+    return get
+
+
+def _runner(entry, runtime, batch, threads):
+    """A no-argument callable that runs one predict and returns the output as a NumPy array."""
+    x, xt = entry.input(batch)
+    if runtime == "fastnorm":
+        model = entry.fastnorm()
+        if isinstance(model, fastnorm.UnsupportedError):
+            pytest.skip("fastnorm cannot import %s yet: %s" % (entry.name, model))
+        return lambda: model.predict(x)
+    if runtime == "onnxruntime":
+        sess = entry.ort(threads)
+        return lambda: sess.run(None, {"input": x})[0]
+    if runtime == "openvino":
+        req = entry.openvino(batch, threads)
+        return lambda: req.infer({0: x}, share_inputs=True)[0]
+    net = entry.net
+
+    def run():
+        with torch.inference_mode():
+            return net(xt).numpy()
+    return run
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("row", ROWS, ids=["%s-b%d-t%d" % r for r in ROWS])
+def test_model(benchmark, zoo_cache, row, runtime):
+    name, batch, threads = row
+    benchmark.group = group_of(name, batch, threads)
+    entry = zoo_cache(name)
+    old_torch_threads = torch.get_num_threads()
+    fastnorm.set_num_threads(threads)
+    torch.set_num_threads(threads)
+    try:
+        run = _runner(entry, runtime, batch, threads)
+        if benchmark.disabled:  # CI: the one call is also the check
+            _check(entry, runtime, batch, benchmark(run))
+        else:
+            if (runtime, batch) not in entry.checked:  # once per model: the timed graph is the right one
+                _check(entry, runtime, batch, run())
+            run()  # warm: a plan per shape, first-touch of the arena, lazy kernels in the peers
+            benchmark(run)
+    finally:
+        fastnorm.set_num_threads(None)
+        torch.set_num_threads(old_torch_threads)
+    benchmark.extra_info.update(runtime=runtime, model=name, batch=batch, threads=threads,
+                                macs_per_image=entry.macs, version=_version(runtime))
+
+
+def _check(entry, runtime, batch, got):
+    ref = entry.reference(batch)
+    got = np.asarray(got)
+    tol = (MODEL_TOL if runtime == "fastnorm" else PEER_TOL) * max(1.0, float(np.abs(ref).max()))
+    assert got.shape == ref.shape, "%s on %s: shape %s, torch %s" % (runtime, entry.name, got.shape, ref.shape)
+    err = float(np.abs(got - ref).max())
+    assert err <= tol, "%s on %s: max |%s - torch| = %.3g > %.3g" % (runtime, entry.name, runtime, err, tol)
+    entry.checked.add((runtime, batch))
+
+
+def _version(runtime):
+    if runtime == "fastnorm":
+        return fastnorm.__version__ + " (" + fastnorm.cpu_info()["isa"] + ")"
+    if runtime == "torch":
+        return torch.__version__
+    mod = pytest.importorskip(runtime)
+    return getattr(mod, "__version__", "?").split("-")[0]

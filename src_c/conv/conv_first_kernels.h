@@ -1,0 +1,43 @@
+/* conv_first_kernels.h: the first-layer conv micro-kernels per ISA, and the portable tile. */
+#ifndef FASTNORM_CONV_FIRST_KERNELS_H
+#define FASTNORM_CONV_FIRST_KERNELS_H
+#include "../kernels.h"
+
+#define FN_DECLARE_CONV_FIRST(isa)                                                                 \
+    void fn_f32_conv_first__##isa(size_t nv, size_t s, size_t mr, size_t nc, size_t K,            \
+                                  const int32_t *off, const float *x, const float *w, float *y,   \
+                                  size_t ldy, const fn_act *act);
+FN_DECLARE_CONV_FIRST(scalar)
+FN_DECLARE_CONV_FIRST(avx2)
+FN_DECLARE_CONV_FIRST(avx512)
+
+/* Tile rows per vectors-per-row (index nv = 1..4; 0: that nv is not offered). The wide ones keep
+ * MR x nv accumulators plus the nv weight vectors and a broadcast in registers: 24 + 4 of 32 zmm,
+ * 12 + 3 + 1 of 16 ymm. */
+#define FN_CONV_FIRST_LANES_scalar 8
+#define FN_CONV_FIRST_MR_scalar {0, 4, 0, 0, 0}
+#define FN_CONV_FIRST_LANES_avx2 8
+#define FN_CONV_FIRST_MR_avx2 {0, 12, 6, 4, 0}
+#define FN_CONV_FIRST_LANES_avx512 16
+#define FN_CONV_FIRST_MR_avx512 {0, 16, 12, 8, 6}
+
+/* The portable tile, the readable spec of the wide ones: y[m][j] = act(bias[j] +
+ * sum_k x[off[k] + m*s] * w[k][j]) for m < mr, j < nc (NR = lanes * nv). */
+static inline __attribute__((always_inline)) void fn_conv_first_tile_generic(
+    size_t MR, size_t NR, size_t s, size_t mr, size_t nc, size_t K, const int32_t *off,
+    const float *x, const float *w, float *y, size_t ldy, const fn_act *act) {
+    float acc[16][64]; /* MR <= 16, NR <= 64 */
+    for (size_t m = 0; m < MR; m++)
+        for (size_t j = 0; j < NR; j++) acc[m][j] = w[j];
+    w += NR;
+    for (size_t k = 0; k < K; k++, w += NR) {
+        const float *xk = x + off[k];
+        for (size_t m = 0; m < mr; m++) {
+            const float av = xk[m * s];
+            for (size_t j = 0; j < NR; j++) acc[m][j] += av * w[j];
+        }
+    }
+    for (size_t m = 0; m < mr; m++)
+        for (size_t j = 0; j < nc; j++) y[m * ldy + j] = fn_apply_act_scalar(acc[m][j], act);
+}
+#endif

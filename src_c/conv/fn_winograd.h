@@ -1,0 +1,59 @@
+/* fn_winograd.h: Winograd F(4x4, 3x3) convolution (3x3, stride 1, dilation 1, groups 1) on NHWC
+ * activations, its drivers (included by fastnorm.h) and its per-ISA kernel table.
+ *
+ * y = A^T [ (G g G^T) . (B^T d B) ] A per 4x4 output tile, d the tile's 6x6 input window, with the
+ * interpolation points 0, 1/2, -1/2, 2, -2, inf (the least float32 error of the sets measured by
+ * bench/winograd_points.py; matrices in winograd_tx.h). The weight transform G g G^T runs once, in
+ * double, at pack time; the 36 element-wise products summed over input channels are 36 GEMMs
+ * (tiles x cin) x (cin x cout) on a register-tiled micro-kernel (the conv's igemm on AVX2 and
+ * portable C, an own 12x32 tile with weight prefetch on AVX-512).
+ *
+ * Numerics: the transforms add rounding, and every output of a tile mixes the tile's whole 6x6 input
+ * window with all 9 taps: an output's error follows sum_ci max_window |x| * sum_taps |w| (measured
+ * <= 2e-6 of that), not its own 3x3 window. On ResNet-18's layers (kaiming weights, post-ReLU
+ * inputs) max |err| / max |y| vs float64 is 2.2e-6 (64ch 56x56) .. 6.4e-6 (512ch 7x7), 3-4x the
+ * direct conv's 0.55e-6 .. 1.6e-6. NaN or Inf in an input pixel makes every output of each tile
+ * whose 6x6 window holds that pixel NaN (torch: only outputs whose 3x3 window holds it, and an
+ * Inf stays Inf there).
+ * ---------------------------------------------------------------------------------------------- */
+#ifndef FASTNORM_FN_WINOGRAD_H
+#define FASTNORM_FN_WINOGRAD_H
+
+typedef struct fn_winograd_kernels {
+    fn_isa isa;
+    /* Input transform of one tile, c channels: px[i*6 + j] is input pixel (i, j) of the 6x6 window
+     * (c floats; padding pixels point at a zero row); v[p*ldv + ch] = (B^T d B)[p] for p < 36. */
+    void (*input)(size_t c, const float *const *px, float *v, size_t ldv);
+    /* Output transform of one tile, c channels: m[p*ldm + ch] for p < 36 is the tile's product;
+     * out[i*4 + j] (NULL: outside the output, skipped) gets act((A^T m A)[i][j] + bias (+ res)),
+     * res[i*4 + j] is read only when res is non-NULL (may equal out: read before written). */
+    void (*output)(size_t c, const float *m, size_t ldm, const float *bias, float *const *out,
+                   const float *const *res, const fn_act *act);
+    /* c[m*ldc + j] = sum_i a[m*lda + i] * w[NR + i*NR + j] for m < mr <= MR, j < nc <= NR (the
+     * core table's gemm tile), w one packed panel (NR zeros, then kc rows of NR); the kernel may
+     * prefetch the npf 64-byte lines from pf (a share of the next panel). */
+    void (*gemm)(size_t mr, size_t nc, size_t kc, const float *a, size_t lda, const float *w,
+                 float *c, size_t ldc, const float *pf, size_t npf);
+} fn_winograd_kernels;
+
+const fn_winograd_kernels *fn_winograd_kernels_for(fn_isa isa);
+
+/* The convs this driver takes: 3x3, stride 1, dilation 1, groups 1, any padding. */
+int fn_winograd3x3_supported(const fn_conv2d_desc *d);
+/* Floats fn_winograd3x3_pack writes for this table's micro-kernel geometry. */
+size_t fn_winograd3x3_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d);
+/* w: (cout, cin, 3, 3) as torch stores it; bias: (cout,) or NULL. Returns FN_ERR_ARG for a conv
+ * fn_winograd3x3_supported rejects. */
+fn_status fn_winograd3x3_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w,
+                              const float *bias, float *packed);
+/* Bytes of scratch fn_winograd3x3_nhwc needs (independent of the thread count). */
+size_t fn_winograd3x3_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
+                                    size_t h, size_t w, int nthreads);
+/* x: (n, h, w, cin); res: (n, oh, ow, cout) or NULL (may equal y); y: (n, oh, ow, cout), must not
+ * alias x. Results are bit-identical for any nthreads. */
+fn_status fn_winograd3x3_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
+                              size_t w, const float *x, const float *packed, const float *res,
+                              const fn_act *act, float *y, void *scratch, size_t scratch_bytes,
+                              int nthreads);
+
+#endif

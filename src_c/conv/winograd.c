@@ -1,0 +1,313 @@
+/* winograd.c: Winograd F(4x4, 3x3) conv driver (weight transform + packing, tiling, threading),
+ * the portable transform kernels (the spec of winograd_avx2.c / winograd_avx512.c) and the table. */
+#include "winograd_kernels.h"
+
+#include <stdint.h>
+#include <string.h>
+#ifdef FN_WINO_TUNING
+#include <stdlib.h>
+#endif
+
+/* ---------------------------------------------------------------------------- portable kernels */
+#define WV float
+#define WMASK int
+#define W_ADD(a, b) ((a) + (b))
+#define W_SUB(a, b) ((a) - (b))
+#define W_MUL(a, b) ((a) * (b))
+#define W_FMA(a, b, c) ((a) * (b) + (c))
+#define W_FMS(a, b, c) ((a) * (b) - (c))
+#define W_FNMA(a, b, c) ((c) - (a) * (b))
+#define W_SET1(a) (a)
+#define W_LOAD(p, k) (*(p))
+#define W_STORE(p, v, k) (*(p) = (v))
+#include "winograd_tx.h"
+
+void fn_f32_wino_input__scalar(size_t c, const float *const *px, float *v, size_t ldv) {
+    for (size_t ch = 0; ch < c; ch++) wino_in_vec(px, ch, v, ldv, 0);
+}
+
+void fn_f32_wino_output__scalar(size_t c, const float *m, size_t ldm, const float *bias,
+                                float *const *out, const float *const *res, const fn_act *act) {
+    for (size_t ch = 0; ch < c; ch++) {
+        float o[16];
+        wino_out_vec(m, ldm, ch, o, 0);
+        for (int q = 0; q < 16; q++) {
+            if (!out[q]) continue;
+            float y = o[q] + bias[ch];
+            if (res) y += res[q][ch];
+            out[q][ch] = fn_apply_act_scalar(y, act);
+        }
+    }
+}
+
+/* The 36 GEMMs on the conv's igemm micro-kernel (ks = 1, its bias row the panel's zero row). */
+void fn_f32_wino_gemm__scalar(size_t mr, size_t nc, size_t kc, const float *a, size_t lda,
+                              const float *w, float *c, size_t ldc, const float *pf,
+                              size_t npf) {
+    (void)pf, (void)npf;
+    const float *rows[FN_IGEMM_MR_scalar];
+    for (size_t r = 0; r < FN_IGEMM_MR_scalar; r++) rows[r] = a + (r < mr ? r : mr - 1) * lda;
+    const fn_act none = {FN_ACT_NONE, 0.0f, 0.0f};
+    fn_f32_igemm__scalar(mr, nc, kc, 1, rows, w, c, ldc, NULL, 0, &none);
+}
+
+#define FN_WINO_TABLE(ISA_ENUM, ISA)                                                               \
+    {                                                                                              \
+        .isa = ISA_ENUM, .input = fn_f32_wino_input__##ISA, .output = fn_f32_wino_output__##ISA,  \
+        .gemm = fn_f32_wino_gemm__##ISA,                                                           \
+    }
+
+static const fn_winograd_kernels tables[FN_ISA_COUNT] = {
+    FN_WINO_TABLE(FN_ISA_SCALAR, scalar),
+    FN_WINO_TABLE(FN_ISA_AVX2, avx2),
+    FN_WINO_TABLE(FN_ISA_AVX512, avx512),
+};
+
+const fn_winograd_kernels *fn_winograd_kernels_for(fn_isa isa) {
+    if ((int)isa < 0 || isa >= FN_ISA_COUNT) return NULL;
+    return &tables[isa];
+}
+
+/* ---------------------------------------------------------------------------- packing */
+#define NPOS 36 /* transform positions: 6x6 */
+#define FN_WINO_PACK_HEADER 16
+
+/* Tile blocks (see block_tiles): a cap on the block's scratch. */
+#ifndef FN_WINO_MAX_BLOCK_BYTES
+#define FN_WINO_MAX_BLOCK_BYTES (16u * 1024u * 1024u)
+#endif
+
+static size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
+
+int fn_winograd3x3_supported(const fn_conv2d_desc *d) {
+    return d->kh == 3 && d->kw == 3 && d->sh == 1 && d->sw == 1 && d->dh == 1 && d->dw == 1 &&
+           d->groups == 1 && d->cin > 0 && d->cout > 0;
+}
+
+static size_t panel_floats(const fn_kernels *k, const fn_conv2d_desc *d) {
+    return k->gemm_nr * (1 + d->cin);
+}
+
+/* Layout: a header (packed[0] = off, as in conv2d.c: panels start on a 64-byte line), then for
+ * each position p < 36 and NR-wide panel of output channels the micro-kernel's panel
+ *   [NR zeros (its bias row)][cin][NR]  of  U[p] = (G g G^T)[p],
+ * then the cout biases (added in the output transform). */
+size_t fn_winograd3x3_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d) {
+    return FN_WINO_PACK_HEADER + NPOS * div_up(d->cout, k->gemm_nr) * panel_floats(k, d) + d->cout;
+}
+
+fn_status fn_winograd3x3_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w,
+                              const float *bias, float *packed) {
+    if (!fn_winograd3x3_supported(d)) return FN_ERR_ARG;
+    /* G for the points 0, 1/2, -1/2, 2, -2, inf (rows 1-2 / 3-4 carry the 1/2 and 1/4 that
+     * scale B^T's rows to integers, winograd_tx.h) */
+    static const double G[6][3] = {{1.0, 0.0, 0.0},
+                                   {-4.0 / 15, -2.0 / 15, -1.0 / 15},
+                                   {-4.0 / 15, 2.0 / 15, -1.0 / 15},
+                                   {1.0 / 120, 1.0 / 60, 1.0 / 30},
+                                   {1.0 / 120, -1.0 / 60, 1.0 / 30},
+                                   {0.0, 0.0, 1.0}};
+    const size_t NR = k->gemm_nr, cin = d->cin, cout = d->cout, npanels = div_up(cout, NR);
+    const size_t pfl = panel_floats(k, d);
+    const size_t total = fn_winograd3x3_packed_floats(k, d);
+    const uintptr_t addr = (uintptr_t)(packed + 1);
+    const size_t off = 1 + (size_t)((64 - addr % 64) % 64) / sizeof(float);
+    memset(packed, 0, total * sizeof(float)); /* header, bias rows, padded columns */
+    packed[0] = (float)off;
+    float *u = packed + off;
+    for (size_t co = 0; co < cout; co++) {
+        for (size_t ci = 0; ci < cin; ci++) {
+            const float *g = w + (co * cin + ci) * 9; /* w: (cout, cin, 3, 3) */
+            double t[6][3], v[6][6];                  /* t = G g, v = t G^T, in double */
+            for (int i = 0; i < 6; i++)
+                for (int j = 0; j < 3; j++)
+                    t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
+            for (int i = 0; i < 6; i++)
+                for (int j = 0; j < 6; j++)
+                    v[i][j] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
+            for (size_t p = 0; p < NPOS; p++) {
+                float *panel = u + (p * npanels + co / NR) * pfl;
+                panel[NR + ci * NR + co % NR] = (float)v[p / 6][p % 6];
+            }
+        }
+    }
+    float *b = u + NPOS * npanels * pfl;
+    for (size_t co = 0; co < cout; co++) b[co] = bias ? bias[co] : 0.0f;
+    return FN_OK;
+}
+
+/* ---------------------------------------------------------------------------- driver */
+/* Tiles per block. A block is input transform -> 36 GEMMs -> output transform over its tiles, with
+ * V and M (36 x tiles x (cin + cout) floats) between the phases; every block streams all of U
+ * (36 x cin x cout) through the GEMMs. Measured (1 thread, AVX-512, caches cold from a conv run
+ * between calls, N = 1 and 4): small blocks win while U is small, as V and M then stay in L1/L2 for
+ * the transforms (64 channels at 56x56: 12 tiles 0.99 ms, 24 1.08, 48 1.29, 96 1.55); once U is
+ * megabytes its stream dominates and blocks of ~ U / 128 KiB tiles win even with V and M in L3
+ * (256 channels at 14x14, N = 4: 12 tiles 6.7 ms, 36 5.3, 64 5.1). At least 12 tiles (the AVX-512
+ * GEMM tile), a multiple of MR, blocks of equal size. */
+static size_t block_tiles(const fn_kernels *k, const fn_conv2d_desc *d, size_t tiles) {
+#ifdef FN_WINO_TUNING
+    if (getenv("FN_WINO_MB")) { /* tuning builds only: force the block */
+        const size_t m = (size_t)atoi(getenv("FN_WINO_MB"));
+        return m < tiles ? m : tiles;
+    }
+#endif
+    const size_t MR = k->gemm_mr;
+    const size_t per_tile = NPOS * (d->cin + d->cout) * sizeof(float);
+    const size_t ubytes = NPOS * d->cin * d->cout * sizeof(float);
+    size_t mb = ubytes / (128u * 1024u);
+    if (mb > FN_WINO_MAX_BLOCK_BYTES / per_tile) mb = FN_WINO_MAX_BLOCK_BYTES / per_tile;
+    if (mb < 12) mb = 12;
+    mb = div_up(mb, MR) * MR;
+    if (mb >= tiles) return tiles;
+    const size_t nblocks = div_up(tiles, mb); /* equal blocks: the last one is not a sliver */
+    return div_up(div_up(tiles, nblocks), MR) * MR;
+}
+
+static void out_extents(const fn_conv2d_desc *d, size_t h, size_t w, size_t *oh, size_t *ow) {
+    *oh = fn_conv_out_extent(h, 3, 1, 1, d->pad_top, d->pad_bottom);
+    *ow = fn_conv_out_extent(w, 3, 1, 1, d->pad_left, d->pad_right);
+}
+
+/* Floats of one thread's V + M, rounded to whole 64-byte lines. */
+static size_t thread_floats(const fn_conv2d_desc *d, size_t mb) {
+    return (NPOS * mb * (d->cin + d->cout) + 15) / 16 * 16;
+}
+
+size_t fn_winograd3x3_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
+                                    size_t h, size_t w, int nthreads) {
+    size_t oh, ow;
+    out_extents(d, h, w, &oh, &ow);
+    const size_t tiles = n * div_up(oh, 4) * div_up(ow, 4);
+    if (!tiles) return 0;
+    const size_t mb = block_tiles(k, d, tiles), nt = nthreads > 1 ? (size_t)nthreads : 1;
+    /* V + M per thread, a zero row for padding pixels, slack to align to 64 bytes */
+    return (nt * thread_floats(d, mb) + d->cin) * sizeof(float) + 64;
+}
+
+#ifdef _OPENMP
+#include <omp.h>
+#define THREAD_ID() omp_get_thread_num()
+#else
+#define THREAD_ID() 0
+#endif
+
+fn_status fn_winograd3x3_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
+                              size_t w, const float *x, const float *packed, const float *res,
+                              const fn_act *act, float *y, void *scratch, size_t scratch_bytes,
+                              int nthreads) {
+    if (!fn_winograd3x3_supported(d)) return FN_ERR_ARG;
+    size_t oh, ow;
+    out_extents(d, h, w, &oh, &ow);
+    const size_t th = div_up(oh, 4), tw = div_up(ow, 4), tiles = n * th * tw;
+    if (tiles == 0) return FN_OK;
+    if (nthreads < 1) nthreads = 1;
+    if (scratch_bytes < fn_winograd3x3_scratch_bytes(k, d, n, h, w, nthreads)) return FN_ERR_NOMEM;
+    const float off = packed[0];
+    if (!(off >= 1.0f && off <= (float)FN_WINO_PACK_HEADER)) return FN_ERR_ARG; /* not packed */
+    const fn_winograd_kernels *wk = fn_winograd_kernels_for(k->isa);
+    const size_t cin = d->cin, cout = d->cout, MR = k->gemm_mr, NR = k->gemm_nr;
+    const size_t npanels = div_up(cout, NR), pfl = panel_floats(k, d);
+    const float *u = packed + (size_t)off;   /* u: (36, npanels) panels */
+    const float *bias = u + NPOS * npanels * pfl;
+    const size_t MB = block_tiles(k, d, tiles), nblocks = div_up(tiles, MB);
+    /* Per thread: V: (MB, 36, cin) transformed inputs, M: (MB, 36, cout) products. Tile-major: a
+     * tile's transform reads / writes one contiguous slab (position-major strides of MB rows put
+     * its 36 accesses on 36 pages, and the transforms ran ~1.6x slower). Then zeros: (cin,). */
+    const size_t tfl = thread_floats(d, MB);
+    float *base = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    float *zeros = base + (size_t)nthreads * tfl;
+    memset(zeros, 0, cin * sizeof(float));
+    { /* small convs on one thread (a fork/join costs more): >= ~256K multiply-adds per thread */
+        const size_t macs = tiles * NPOS * cin * cout, per = (size_t)1 << 18;
+        if (macs / per < (size_t)nthreads) nthreads = macs / per > 1 ? (int)(macs / per) : 1;
+    }
+    /* Tasks: (tile block, group of output panels), independent, taken one at a time from a shared
+     * counter: no barrier, so a thread descheduled on a loaded host delays only its own task (a
+     * barrier per phase per block cost 10x on 2 shared cores). A task transforms its block's
+     * inputs (skipped when the thread's V already holds that block), runs the GEMMs of its panels
+     * and the output transform of its channels. Few blocks are split over panel groups so every
+     * thread has work. Each output element is computed by the same calls whatever the split, so
+     * results do not depend on nthreads. */
+    size_t ng = 1;
+    if (nthreads > 1 && nblocks < 4 * (size_t)nthreads) {
+        ng = div_up(4 * (size_t)nthreads, nblocks);
+        if (ng > npanels) ng = npanels;
+    }
+    const size_t gp = div_up(npanels, ng); /* panels per group */
+    ng = div_up(npanels, gp);
+    const size_t ntasks = nblocks * ng;
+    size_t next_task = 0;
+
+#pragma omp parallel num_threads(nthreads)
+    {
+        float *V = base + (size_t)THREAD_ID() * tfl;
+        float *M = V + NPOS * MB * cin;
+        size_t built = (size_t)-1; /* block whose transformed inputs V holds */
+        const float *px[36];
+        float *out[16];
+        const float *rs[16];
+        for (;;) {
+            size_t task;
+#pragma omp atomic capture
+            task = next_task++;
+            if (task >= ntasks) break;
+            const size_t blk = task / ng, g = task % ng, t0 = blk * MB;
+            const size_t mb = tiles - t0 < MB ? tiles - t0 : MB;
+            const size_t pn0 = g * gp, pn1 = pn0 + gp < npanels ? pn0 + gp : npanels;
+            /* 1. input transform: tile i -> V[i][p][:] */
+            if (built != blk) {
+                built = blk;
+                for (size_t i = 0; i < mb; i++) {
+                    const size_t t = t0 + i, b = t / (th * tw), ty = t % (th * tw) / tw, tx = t % tw;
+                    /* unsigned wrap makes rows/columns above or left of the input fail the tests */
+                    const size_t iy0 = ty * 4 - d->pad_top, ix0 = tx * 4 - d->pad_left;
+                    for (size_t r = 0; r < 6; r++)
+                        for (size_t c = 0; c < 6; c++) {
+                            const size_t iy = iy0 + r, ix = ix0 + c;
+                            px[r * 6 + c] =
+                                iy < h && ix < w ? x + ((b * h + iy) * w + ix) * cin : zeros;
+                        }
+                    wk->input(cin, px, V + i * NPOS * cin, cin);
+                }
+            }
+            /* 2. M[:][p][panel] = V[:][p][:] U[p][panel] for the group's panels, p-major (V's
+             * rows of one p stay in cache across the panels), every MR-row tile per panel */
+            for (size_t p = 0; p < NPOS; p++) {
+                for (size_t pn = pn0; pn < pn1; pn++) {
+                    const size_t nc = cout - pn * NR < NR ? cout - pn * NR : NR;
+                    const float *wp = u + (p * npanels + pn) * pfl;
+                    /* the next panel streams from L3 meanwhile: each row tile prefetches a share
+                     * of its lines in proportion to its rows (its time) */
+                    const float *nextp = pn + 1 < pn1 ? wp + pfl
+                                         : p + 1 < NPOS ? u + ((p + 1) * npanels + pn0) * pfl
+                                                        : NULL;
+                    const size_t lines = nextp ? pfl / 16 : 0;
+                    for (size_t m0 = 0; m0 < mb; m0 += MR) {
+                        const size_t mr = mb - m0 < MR ? mb - m0 : MR;
+                        const size_t l0 = lines * m0 / mb, nl = lines * (m0 + mr) / mb - l0;
+                        wk->gemm(mr, nc, cin, V + (m0 * NPOS + p) * cin, NPOS * cin, wp,
+                                 M + (m0 * NPOS + p) * cout + pn * NR, NPOS * cout,
+                                 nl ? nextp + l0 * 16 : NULL, nl);
+                    }
+                }
+            }
+            /* 3. output transform of the group's channels + bias (+ residual) + activation */
+            const size_t c0 = pn0 * NR, c1 = pn1 * NR < cout ? pn1 * NR : cout;
+            for (size_t i = 0; i < mb; i++) {
+                const size_t t = t0 + i, b = t / (th * tw), ty = t % (th * tw) / tw, tx = t % tw;
+                for (size_t r = 0; r < 4; r++)
+                    for (size_t c = 0; c < 4; c++) {
+                        const size_t oy = ty * 4 + r, ox = tx * 4 + c;
+                        const size_t o = ((b * oh + oy) * ow + ox) * cout + c0;
+                        const int in = oy < oh && ox < ow;
+                        out[r * 4 + c] = in ? y + o : NULL;
+                        rs[r * 4 + c] = in && res ? res + o : NULL;
+                    }
+                wk->output(c1 - c0, M + i * NPOS * cout + c0, cout, bias + c0, out,
+                           res ? rs : NULL, act);
+            }
+        }
+    }
+    return FN_OK;
+}

@@ -1,0 +1,358 @@
+"""Winograd F(4x4, 3x3) conv (src_c/conv/winograd*.c) vs the float64 reference and torch, under every
+ISA; the plan's use of it (op 23) on ResNet blocks; threads; NaN/Inf; bad arguments."""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import reference
+import util
+from fastnorm import _C
+from fastnorm.graph import act_tuple
+from fastnorm.ops._common import ACT_NONE
+from fastnorm.testing import ISA_NAMES
+
+# Winograd's transforms (B^T entries up to 17/4, A^T up to 8) grow a dot product's rounding, and an
+# output's error follows the magnitude of its whole 4x4 tile's input window times all 9 taps (see
+# tile_mag), not of its own 3x3 window. Measured worst |err| / tile_mag: 1.9e-6 over 300 random
+# cases per ISA (cin, cout 1..64, sizes 1..15, any padding). 10x margin; a wrong tap or tile is O(1).
+RTOL_WINOGRAD = 2e-5
+ATOL_WINOGRAD = 1e-6
+# A ResNet-18's eight 3x3 convs in a chain, float32 Winograd vs float64: the brief's bound,
+# relative to the output's magnitude (measured: 6.9e-6 on AVX-512, see test_resnet18_chain_error).
+RTOL_CHAIN = 1e-4
+
+RELU = act_tuple(["relu"])
+
+
+def to_nhwc(x):
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+
+
+def to_nchw(y):
+    return np.ascontiguousarray(y.transpose(0, 3, 1, 2))
+
+
+def desc_of(cin, cout, pads):
+    return (cin, cout, 1, 3, 3, 1, 1, 1, 1) + tuple(pads)
+
+
+def out_hw(h, w, pads):
+    t, l, b, r = pads
+    return h + t + b - 2, w + l + r - 2
+
+
+def winograd(x, wt, b, pads, act=ACT_NONE, res=None, nthreads=1, isa=-1):
+    """x: NCHW float32 -> NCHW output through the C driver (NHWC inside)."""
+    n, cin, h, w = x.shape
+    cout = wt.shape[0]
+    desc = desc_of(cin, cout, pads)
+    packed = _C.winograd3x3_pack(isa, desc, wt, b)
+    oh, ow = out_hw(h, w, pads)
+    y = np.empty((n, oh, ow, cout), np.float32)
+    _C.winograd3x3_nhwc(isa, desc, to_nhwc(x), packed, None if res is None else to_nhwc(res), act, y,
+                        nthreads)
+    return to_nchw(y)
+
+
+def reference_conv(x, wt, b, pads, res=None):
+    """(want, mag): the float64 conv (+ res), and the scale of Winograd's rounding (tile_mag)."""
+    want = reference.conv2d(x, wt, b, 1, pads, 1, 1)
+    if res is not None:
+        want = want + res
+    return want, tile_mag(x, wt, b, pads, res)
+
+
+def tile_mag(x, wt, b, pads, res=None):
+    """The scale of Winograd's rounding at each output: every output of a 4x4 tile mixes the tile's
+    whole 6x6 input window with all 9 taps, so its error follows
+        sum_ci max_window |x[ci]| * sum_taps |w[co, ci]|  (+ |b[co]|, + the tile's max |residual|)
+    rather than its own 3x3 window's |x| |w| (a corner output that padding leaves one input pixel
+    still carries the rounding of its neighbours' terms). x: NCHW; -> NCHW like the output."""
+    n, cin, h, w = x.shape
+    t, l, bo, r = pads
+    oh, ow = out_hw(h, w, pads)
+    th, tw = -(-oh // 4), -(-ow // 4)
+    xp = np.zeros((n, cin, th * 4 + 2, tw * 4 + 2))
+    xs = np.abs(x.astype(np.float64))[:, :, :min(h, th * 4 + 2 - t), :min(w, tw * 4 + 2 - l)]
+    xp[:, :, t:t + xs.shape[2], l:l + xs.shape[3]] = xs
+    win = np.lib.stride_tricks.sliding_window_view(xp, (6, 6), axis=(2, 3))[:, :, ::4, ::4]
+    m = win.max(axis=(4, 5))                                          # (n, cin, th, tw)
+    tm = np.einsum("nctu,oc->notu", m, np.abs(wt.astype(np.float64)).sum(axis=(2, 3)))
+    if b is not None:
+        tm = tm + np.abs(b.astype(np.float64))[None, :, None, None]
+    if res is not None:
+        rp = np.zeros((n, wt.shape[0], th * 4, tw * 4))
+        rp[:, :, :oh, :ow] = np.abs(res)
+        tm = tm + rp.reshape(n, -1, th, 4, tw, 4).max(axis=(3, 5))
+    return np.repeat(np.repeat(tm, 4, axis=2), 4, axis=3)[:, :, :oh, :ow]
+
+
+def assert_wino_close(got, want, mag, what="output"):
+    """|got - want| <= ATOL + RTOL * mag, mag from tile_mag."""
+    got = np.asarray(got, np.float64)
+    assert got.shape == want.shape, "%s: shape %s != %s" % (what, got.shape, want.shape)
+    err = np.abs(got - want)
+    bound = ATOL_WINOGRAD + RTOL_WINOGRAD * mag
+    assert (err <= bound).all(), "%s: max abs err %.3g exceeds bound %.3g" % (
+        what, err.max(), bound.flat[np.argmax(err - bound)])
+
+
+def case(rng, n, cin, cout, h, w, bias=True):
+    x = rng.standard_normal((n, cin, h, w)).astype(np.float32)
+    wt = rng.standard_normal((cout, cin, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32) if bias else None
+    return x, wt, b
+
+
+CHANNELS = [1, 3, 16, 17, 33, 64]
+SIZES = [1, 2, 3, 4, 5, 7, 8, 9, 14, 15]
+PADS = st.one_of(st.sampled_from([(0, 0, 0, 0), (1, 1, 1, 1)]),
+                 st.tuples(*[st.integers(0, 2)] * 4))
+
+
+@settings(max_examples=int(__import__("os").environ.get("WINO_EXAMPLES", 40)), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cin=st.sampled_from(CHANNELS), cout=st.sampled_from(CHANNELS), h=st.sampled_from(SIZES),
+       w=st.sampled_from(SIZES), pads=PADS, n=st.sampled_from([1, 3]), bias=st.booleans(),
+       relu=st.booleans(), residual=st.booleans(), seed=st.integers(0, 2**16))
+def test_winograd_matches_reference(isa, cin, cout, h, w, pads, n, bias, relu, residual, seed):
+    oh, ow = out_hw(h, w, pads)
+    if oh < 1 or ow < 1:
+        return
+    rng = np.random.default_rng(seed)
+    x, wt, b = case(rng, n, cin, cout, h, w, bias)
+    res = rng.standard_normal((n, cout, oh, ow)).astype(np.float32) if residual else None
+    got = winograd(x, wt, b, pads, RELU if relu else ACT_NONE, res)
+    util.assert_ran(isa)
+    assert got.dtype == np.float32
+    want, mag = reference_conv(x, wt, b, pads, res)
+    if relu:
+        want = np.maximum(want, 0)
+    assert_wino_close(got, want, mag)
+
+
+@pytest.mark.parametrize("n,cin,cout,h,w,pads", [
+    (1, 64, 64, 56, 56, (1, 1, 1, 1)),   # ResNet stage 1 shape: many tiles, several blocks
+    (2, 33, 70, 15, 13, (0, 2, 1, 0)),   # odd channels, asymmetric padding, partial tiles
+    (1, 256, 40, 6, 6, (1, 1, 1, 1)),    # deep K, cout panel tails
+])
+def test_winograd_larger_shapes(isa, n, cin, cout, h, w, pads):
+    rng = np.random.default_rng(cin + cout)
+    x, wt, b = case(rng, n, cin, cout, h, w)
+    got = winograd(x, wt, b, pads, nthreads=2)
+    util.assert_ran(isa)
+    want, mag = reference_conv(x, wt, b, pads)
+    assert_wino_close(got, want, mag)
+
+
+@pytest.mark.parametrize("cin,cout,h,pads", [(16, 16, 8, (1, 1, 1, 1)), (17, 33, 9, (0, 0, 0, 0)),
+                                              (64, 64, 14, (2, 1, 0, 1))])
+def test_winograd_matches_torch(isa, cin, cout, h, pads):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    rng = np.random.default_rng(h)
+    x, wt, b = case(rng, 3, cin, cout, h, h + 1)
+    res = None
+    got = winograd(x, wt, b, pads, RELU, res)
+    util.assert_ran(isa)
+    t, l, bo, r = pads
+    with torch.no_grad():
+        ref = torch.relu(F.conv2d(F.pad(torch.from_numpy(x), (l, r, t, bo)), torch.from_numpy(wt),
+                                  torch.from_numpy(b))).numpy()
+    _, mag = reference_conv(x, wt, b, pads)
+    assert_wino_close(got, ref.astype(np.float64), mag, "vs torch")
+
+
+@pytest.mark.parametrize("cin,cout,h", [(64, 64, 28), (32, 96, 8), (200, 64, 9)])
+def test_threads_bit_identical(isa, cin, cout, h):
+    rng = np.random.default_rng(7)
+    x, wt, b = case(rng, 2, cin, cout, h, h)
+    res = rng.standard_normal((2, cout, h, h)).astype(np.float32)
+    ys = [winograd(x, wt, b, (1, 1, 1, 1), RELU, res, nthreads=t) for t in (1, 2, 3)]
+    util.assert_ran(isa)
+    for y in ys[1:]:
+        assert np.array_equal(y, ys[0])
+
+
+def test_residual_may_be_the_output(isa):
+    rng = np.random.default_rng(3)
+    x, wt, b = case(rng, 1, 16, 16, 9, 9)
+    desc = desc_of(16, 16, (1, 1, 1, 1))
+    packed = _C.winograd3x3_pack(-1, desc, wt, b)
+    res = rng.standard_normal((1, 9, 9, 16)).astype(np.float32)
+    y = res.copy()
+    _C.winograd3x3_nhwc(-1, desc, to_nhwc(x), packed, y, ACT_NONE, y, 1)  # in place: y += conv
+    util.assert_ran(isa)
+    want, mag = reference_conv(x, wt, b, (1, 1, 1, 1), to_nchw(res))
+    assert_wino_close(to_nchw(y), want, mag)
+
+
+def test_nan_inf_poison_their_tiles(isa):
+    """A NaN or Inf input pixel makes NaN (or Inf) every output whose 3x3 window holds it, as torch;
+    beyond that, Winograd spreads NaN over every output of each 4x4 tile whose 6x6 input window holds
+    the pixel (documented in fn_winograd.h). Tiles whose windows miss it are exact as usual."""
+    rng = np.random.default_rng(5)
+    x, wt, b = case(rng, 1, 16, 16, 16, 16)
+    pads = (1, 1, 1, 1)
+    for bad in (np.nan, np.inf, -np.inf):
+        xb = x.copy()
+        xb[0, 3, 9, 6] = bad                    # input pixel (9, 6)
+        got = winograd(xb, wt, b, pads)
+        util.assert_ran(isa)
+        near = np.zeros((16, 16), bool)         # outputs whose 3x3 window holds (9, 6): rows 8..10
+        near[8:11, 5:8] = True
+        assert (~np.isfinite(got[0][:, near])).all()
+        # tiles (ty, tx) whose 6x6 window (rows 4ty-1 .. 4ty+4) holds the pixel: ty = 2, tx = 1..2
+        tile = np.zeros((16, 16), bool)
+        tile[8:12, 4:12] = True
+        want, mag = reference_conv(x, wt, b, pads)
+        ok = ~tile
+        assert_wino_close(got[..., ok], want[..., ok], mag[..., ok], "tiles away from %r" % bad)
+
+
+def test_resnet18_chain_error():
+    """Eight 3x3 convs as in ResNet-18's four stages (64, 128, 256, 512 channels; kaiming-normal
+    weights; ReLU between, so inputs are post-ReLU activations), float32 Winograd vs float64."""
+    rng = np.random.default_rng(18)
+    x = np.maximum(rng.standard_normal((1, 64, 16, 16)), 0).astype(np.float32)
+    got, want = x, x.astype(np.float64)
+    for c, size in ((64, 16), (64, 16), (128, 8), (128, 8), (256, 8), (256, 8), (512, 4), (512, 4)):
+        if got.shape[1] != c or got.shape[2] != size:    # stage change: subsample, widen by tiling
+            f = got.shape[2] // size
+            got = np.ascontiguousarray(np.tile(got[:, :, ::f, ::f], (1, c // got.shape[1], 1, 1)))
+            want = np.tile(want[:, :, ::f, ::f], (1, c // want.shape[1], 1, 1))
+        wt = (rng.standard_normal((c, c, 3, 3)) * np.sqrt(2.0 / (9 * c))).astype(np.float32)
+        got = winograd(got, wt, None, (1, 1, 1, 1), RELU)
+        want = np.maximum(reference.conv2d(want, wt, None, 1, (1, 1, 1, 1), 1, 1), 0)
+    rel = np.abs(got - want).max() / np.abs(want).max()
+    print("resnet18 chain: max |err| / max |y| = %.2e" % rel)
+    assert rel < RTOL_CHAIN, rel
+
+
+def test_bad_arguments():
+    wt = np.zeros((8, 4, 3, 3), np.float32)
+    with pytest.raises(ValueError, match="3x3, stride 1"):
+        _C.winograd3x3_pack(-1, (4, 8, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1), wt, None)
+    with pytest.raises(ValueError, match="3x3, stride 1"):
+        _C.winograd3x3_pack(-1, (4, 8, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), wt, None)
+    with pytest.raises(ValueError, match="expected shape"):
+        _C.winograd3x3_pack(-1, desc_of(4, 8, (1, 1, 1, 1)), np.zeros((8, 5, 3, 3), np.float32), None)
+    with pytest.raises(ValueError, match="bias"):
+        _C.winograd3x3_pack(-1, desc_of(4, 8, (1, 1, 1, 1)), wt, np.zeros(3, np.float32))
+    desc = desc_of(4, 8, (1, 1, 1, 1))
+    packed = _C.winograd3x3_pack(-1, desc, wt, None)
+    x = np.zeros((1, 5, 5, 4), np.float32)
+    with pytest.raises(ValueError, match="output"):
+        _C.winograd3x3_nhwc(-1, desc, x, packed, None, ACT_NONE, np.zeros((1, 4, 4, 8), np.float32), 1)
+    with pytest.raises(ValueError, match="channels"):
+        _C.winograd3x3_nhwc(-1, desc, np.zeros((1, 5, 5, 3), np.float32), packed, None, ACT_NONE,
+                            np.zeros((1, 5, 5, 8), np.float32), 1)
+    with pytest.raises(ValueError, match="packed weights"):
+        _C.winograd3x3_nhwc(-1, desc, x, packed[:-1], None, ACT_NONE, np.zeros((1, 5, 5, 8), np.float32), 1)
+    with pytest.raises(ValueError, match="residual"):
+        _C.winograd3x3_nhwc(-1, desc, x, packed, np.zeros((1, 5, 5, 7), np.float32), ACT_NONE,
+                            np.zeros((1, 5, 5, 8), np.float32), 1)
+
+
+def test_packed_for_one_isa_rejected_by_another():
+    isas = [i for i in range(len(ISA_NAMES)) if ISA_NAMES[i] in util_isas()]
+    if len(isas) < 2:
+        pytest.skip("one ISA on this CPU")
+    desc = desc_of(16, 16, (1, 1, 1, 1))
+    wt = np.zeros((16, 16, 3, 3), np.float32)
+    sizes = {i: _C.winograd3x3_pack(i, desc, wt, None).size for i in isas}
+    a, b = min(sizes, key=sizes.get), max(sizes, key=sizes.get)
+    if sizes[a] == sizes[b]:
+        pytest.skip("same packed size on every ISA")
+    with pytest.raises(ValueError, match="packed weights"):
+        _C.winograd3x3_nhwc(b, desc, np.zeros((1, 5, 5, 16), np.float32),
+                            _C.winograd3x3_pack(a, desc, wt, None), None, ACT_NONE,
+                            np.zeros((1, 5, 5, 16), np.float32), 1)
+
+
+def util_isas():
+    from fastnorm.testing import available_isas
+    return available_isas()
+
+
+# ------------------------------------------------------------------------------------------ plan
+def _resnet(torch):
+    import torch.nn as nn
+    from models import BasicBlock, realistic_bn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Sequential(nn.Conv2d(3, 32, 3, 1, 1, bias=False), nn.BatchNorm2d(32),
+                                      nn.ReLU())
+            self.layer1 = nn.Sequential(BasicBlock(32, 32), BasicBlock(32, 32))
+            self.layer2 = nn.Sequential(BasicBlock(32, 64, stride=2), BasicBlock(64, 64))
+
+        def forward(self, x):
+            return self.layer2(self.layer1(self.stem(x)))
+
+    torch.manual_seed(0)
+    return realistic_bn(Net())
+
+
+def _winograd_records(model, shape):
+    from fastnorm.plan import OP_WINOGRAD3X3
+    plan = model._plan({model.graph.inputs[0].name: tuple(shape)})
+    return sum(r["type"] == OP_WINOGRAD3X3 for r in plan.records)
+
+
+def test_plan_resnet_blocks_match_torch(isa, monkeypatch):
+    torch = pytest.importorskip("torch")
+    import fastnorm
+    net = _resnet(torch)
+    x = np.random.default_rng(1).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x)).numpy()
+    monkeypatch.setenv("FASTNORM_WINOGRAD", "1")
+    m = fastnorm.from_torch(net, torch.randn(1, 3, 32, 32))
+    y = m.predict(x)
+    util.assert_ran(isa)
+    # every 3x3 stride-1 conv with >= 16 channels: stem (cin 3) and the stride-2 conv stay direct
+    assert _winograd_records(m, x.shape) == 7
+    scale = max(1.0, np.abs(ref).max())
+    assert np.abs(y - ref).max() <= util.ATOL_MODEL * scale, np.abs(y - ref).max()
+    monkeypatch.setenv("FASTNORM_WINOGRAD", "0")
+    m0 = fastnorm.from_torch(net, torch.randn(1, 3, 32, 32))
+    y0 = m0.predict(x)
+    assert _winograd_records(m0, x.shape) == 0
+    assert np.abs(y0 - ref).max() <= util.ATOL_MODEL * scale
+    assert np.abs(y - y0).max() <= util.ATOL_MODEL * scale
+
+
+def test_plan_threads_identical(isa, monkeypatch):
+    torch = pytest.importorskip("torch")
+    import fastnorm
+    from fastnorm.threads import set_num_threads
+    monkeypatch.setenv("FASTNORM_WINOGRAD", "1")
+    net = _resnet(torch)
+    m = fastnorm.from_torch(net, torch.randn(1, 3, 32, 32))
+    x = np.random.default_rng(2).standard_normal((3, 3, 32, 32)).astype(np.float32)
+    try:
+        set_num_threads(1)
+        y1 = m.predict(x)
+        set_num_threads(2)
+        y2 = m.predict(x)
+    finally:
+        set_num_threads(None)
+    util.assert_ran(isa)
+    assert np.array_equal(y1, y2)
+
+
+def test_plan_keeps_small_convs_direct(monkeypatch):
+    """Below the measured thresholds (channels < 16, fewer than 8 tiles) the plan stays direct."""
+    torch = pytest.importorskip("torch")
+    import fastnorm
+    import torch.nn as nn
+    monkeypatch.setenv("FASTNORM_WINOGRAD", "1")
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.Conv2d(8, 64, 3, padding=1),
+                        nn.Conv2d(64, 64, 3, padding=1)).eval()
+    big = fastnorm.from_torch(net, torch.randn(1, 8, 16, 16))
+    assert _winograd_records(big, (1, 8, 16, 16)) == 1       # only the 64 -> 64 conv
+    small = fastnorm.from_torch(net, torch.randn(1, 8, 4, 4))
+    assert _winograd_records(small, (1, 8, 4, 4)) == 0       # one 4x4 tile
