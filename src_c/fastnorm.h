@@ -158,6 +158,7 @@ void fn_nhwc_to_nchw(size_t n, size_t c, size_t hw, const float *x, float *y, in
 #include "act/fn_act.h"
 #include "pool/fn_pool.h"
 #include "glue/fn_glue.h"
+#include "conv/fn_dwconv.h"
 #include "conv/fn_winograd.h"
 #include "conv/fn_conv_first.h"
 
@@ -186,6 +187,7 @@ typedef enum {
     FN_OP_INTERP2D = 18,        /* NHWC, kind = mode, interp tables */
     FN_OP_CHANNEL_SHUFFLE = 19, /* NHWC pixels = n*h*w, c, groups */
     FN_OP_PIXEL_SHUFFLE = 20,   /* NCHW (n, c, h, w) input extents of the shuffle, groups = r, kind = inverse */
+    FN_OP_DWCONV2D = 22,        /* depthwise conv2d NHWC, multiplier 1 (conv/fn_dwconv.h): conv, act, in2 = residual */
     FN_OP_WINOGRAD3X3 = 23,     /* like CONV2D (3x3, stride 1, dilation 1, groups 1), weights from
                                    fn_winograd3x3_pack */
     FN_OP_CONV_FIRST = 24,      /* conv with cin <= 4 (conv/fn_conv_first.h): kind = input is NHWC, in2 = padded copy */

@@ -2,6 +2,7 @@
 import numpy as np
 
 from fastnorm import _C
+from fastnorm.ops import _dwconv
 from fastnorm.ops._common import ACT_NONE, _batched, _pair, _positive, _to_nchw, _to_nhwc, _vector, as_float32
 from fastnorm.threads import get_num_threads
 
@@ -50,6 +51,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         raise ValueError("input: spatial size %dx%d (padded %dx%d) is smaller than the kernel %dx%d (dilated)"
                          % (h, wd, h + pads[0] + pads[2], wd + pads[1] + pads[3],
                             dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1))
+    if _dwconv.is_depthwise(c, cout, groups):  # channel multiplier 1: the depthwise kernel
+        y = _dwconv.dwconv2d_nchw(x, w, b, desc, oh, ow)
+        return y[0] if unbatched else y
     packed = _C.conv2d_pack(-1, desc, w, b)
     y = np.empty((n, oh, ow, cout), np.float32)
     _C.conv2d_nhwc(-1, desc, _to_nhwc(x), packed, None, ACT_NONE, y, get_num_threads())

@@ -87,6 +87,10 @@ fn_status fn_plan_run(const fn_kernels *k, const fn_op *ops, size_t nops, float 
         case FN_OP_CHANNEL_SHUFFLE:
             fn_channel_shuffle_nhwc(op->n * op->h * op->w, op->c, op->groups, x, y, nthreads);
             break;
+        case FN_OP_DWCONV2D:
+            st = fn_dwconv2d_nhwc(k, &op->conv, op->n, op->h, op->w, x, op->weights,
+                                  op->in2 >= 0 ? bufs[op->in2] : NULL, &op->act, y, nthreads);
+            break;
         case FN_OP_PIXEL_SHUFFLE:
             fn_pixel_shuffle_nchw(op->n, op->c, op->h, op->w, op->groups, op->kind, x, y, nthreads);
             break;

@@ -1,0 +1,130 @@
+/* dwconv.c: depthwise conv2d on NHWC: weight packing, the threaded driver, the portable row kernel. */
+#include "dwconv_kernels.h"
+
+#include <stdint.h>
+#include <string.h>
+
+static size_t round_up(size_t a, size_t b) { return (a + b - 1) / b * b; }
+
+size_t fn_dwconv_packed_floats(size_t c, size_t kh, size_t kw) {
+    return FN_DWCONV_PACK_HEADER + round_up(c, FN_DWCONV_CHANNEL_ROUND) * (1 + kh * kw);
+}
+
+void fn_dwconv_pack(size_t c, size_t kh, size_t kw, const float *w, const float *bias,
+                    float *packed) {
+    const size_t cp = round_up(c, FN_DWCONV_CHANNEL_ROUND), ks = kh * kw;
+    /* data on a 64-byte line: every tap's vectors are then aligned loads */
+    const uintptr_t addr = (uintptr_t)(packed + 1);
+    const size_t off = 1 + (size_t)((64 - addr % 64) % 64) / sizeof(float);
+    memset(packed, 0, fn_dwconv_packed_floats(c, kh, kw) * sizeof(float));
+    packed[0] = (float)off;
+    float *p = packed + off;
+    for (size_t j = 0; j < c; j++) p[j] = bias ? bias[j] : 0.0f;
+    p += cp;
+    for (size_t t = 0; t < ks; t++, p += cp)
+        for (size_t j = 0; j < c; j++) p[j] = w[j * ks + t]; /* w: (c, 1, kh, kw) */
+}
+
+/* The portable kernel, and the readable spec of the wide ones: per output pixel, accumulators for
+ * a block of channels start at the bias and take the taps inside the input column by column
+ * (kx outer, ky inner, as the sliding kernels do). */
+#define SCALAR_BLOCK 64
+void fn_f32_dwconv_row__scalar(const fn_dwconv_geom *g, size_t ky0, size_t ky1, const float *x,
+                               const float *w, const float *res, float *y) {
+    const size_t c = g->c, cp = g->cp;
+    for (size_t ox = 0; ox < g->ow; ox++) {
+        const ptrdiff_t ix0 = (ptrdiff_t)(ox * g->sw) - (ptrdiff_t)g->pad_left;
+        size_t kx0, kx1;
+        fn_dwconv_clip(ix0, g->kw, g->dw, g->w, &kx0, &kx1);
+        for (size_t j0 = 0; j0 < c; j0 += SCALAR_BLOCK) {
+            const size_t nb = c - j0 < SCALAR_BLOCK ? c - j0 : SCALAR_BLOCK;
+            float acc[SCALAR_BLOCK];
+            for (size_t j = 0; j < nb; j++) acc[j] = w[j0 + j];
+            for (size_t kx = kx0; kx < kx1; kx++) {
+                const float *xc = x + (size_t)(ix0 + (ptrdiff_t)(kx * g->dw)) * c + j0;
+                for (size_t ky = ky0; ky < ky1; ky++) {
+                    const float *xp = xc + (ky - ky0) * g->dh * g->row;
+                    const float *wp = w + cp * (1 + ky * g->kw + kx) + j0;
+                    for (size_t j = 0; j < nb; j++) acc[j] += xp[j] * wp[j];
+                }
+            }
+            float *yo = y + ox * c + j0;
+            const float *ro = res ? res + ox * c + j0 : NULL;
+            for (size_t j = 0; j < nb; j++) {
+                float s = acc[j];
+                if (ro) s += ro[j];
+                yo[j] = fn_apply_act_scalar(s, &g->act);
+            }
+        }
+    }
+}
+
+#ifndef FN_DWCONV_MACS_PER_THREAD
+/* A fork/join, and on a loaded host waiting for a descheduled second thread, costs more than a
+ * small layer: give each thread at least this many multiply-adds (a few microseconds of kernel). */
+#define FN_DWCONV_MACS_PER_THREAD ((size_t)1 << 17)
+#endif
+/* Row blocks per thread handed out dynamically, so a thread slowed by a neighbour hands work on. */
+#define FN_DWCONV_CHUNKS_PER_THREAD 4
+
+fn_status fn_dwconv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
+                           size_t w, const float *x, const float *packed, const float *res,
+                           const fn_act *act, float *y, int nthreads) {
+    const size_t c = d->cin;
+    if (d->groups != c || d->cout != c) return FN_ERR_ARG;
+    if (!d->kh || !d->kw || !d->sh || !d->sw || !d->dh || !d->dw) return FN_ERR_ARG;
+    const fn_dwconv_kernels *dk = fn_dwconv_kernels_for(k->isa);
+    if (!dk) return FN_ERR_ARG;
+    const float off = packed[0];
+    if (!(off >= 1.0f && off <= (float)FN_DWCONV_PACK_HEADER)) return FN_ERR_ARG; /* not packed */
+    const float *wp = packed + (size_t)off;
+    const size_t oh = fn_conv_out_extent(h, d->kh, d->sh, d->dh, d->pad_top, d->pad_bottom);
+    const size_t ow = fn_conv_out_extent(w, d->kw, d->sw, d->dw, d->pad_left, d->pad_right);
+    const size_t rows = n * oh;
+    if (rows == 0 || ow == 0 || c == 0) return FN_OK;
+
+    fn_dwconv_geom g;
+    g.c = c;
+    g.cp = round_up(c, FN_DWCONV_CHANNEL_ROUND);
+    g.w = w, g.ow = ow;
+    g.kw = d->kw, g.sw = d->sw, g.dw = d->dw, g.dh = d->dh;
+    g.pad_left = d->pad_left;
+    g.row = w * c;
+    g.act = *act;
+    /* interior outputs: ox*sw >= pad_left and ox*sw - pad_left + span <= w */
+    const size_t span = d->dw * (d->kw - 1) + 1;
+    size_t lo = (d->pad_left + d->sw - 1) / d->sw;
+    size_t hi = w + d->pad_left >= span ? (w + d->pad_left - span) / d->sw + 1 : 0;
+    lo = lo < ow ? lo : ow;
+    hi = hi < ow ? hi : ow;
+    g.ox_lo = lo, g.ox_hi = hi > lo ? hi : lo;
+
+    int nt = nthreads < 1 ? 1 : nthreads;
+    {
+        const size_t macs = rows * ow * c * d->kh * d->kw, per = FN_DWCONV_MACS_PER_THREAD;
+        if (macs / per < (size_t)nt) nt = macs / per > 1 ? (int)(macs / per) : 1;
+        if ((size_t)nt > rows) nt = (int)rows;
+    }
+    size_t nchunks = (size_t)nt * FN_DWCONV_CHUNKS_PER_THREAD;
+    if (nt == 1 || nchunks > rows) nchunks = nt == 1 ? 1 : rows;
+    const size_t out_row = ow * c;
+
+    /* chunk i: rows [i*rows/nchunks, (i+1)*rows/nchunks) of the (n, oh) rows, in order (stride-1
+     * neighbours share input rows in cache). Every row is one kernel call: the split never changes
+     * a result. */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
+    for (size_t ch = 0; ch < nchunks; ch++) {
+        const size_t r0 = ch * rows / nchunks, r1 = (ch + 1) * rows / nchunks;
+        for (size_t r = r0; r < r1; r++) {
+            const size_t b = r / oh, oy = r % oh;
+            const ptrdiff_t iy0 = (ptrdiff_t)(oy * d->sh) - (ptrdiff_t)d->pad_top;
+            size_t ky0, ky1;
+            fn_dwconv_clip(iy0, d->kh, d->dh, h, &ky0, &ky1);
+            const float *xr = x;
+            if (ky0 < ky1)
+                xr = x + (b * h + (size_t)(iy0 + (ptrdiff_t)(ky0 * d->dh))) * g.row;
+            dk->row(&g, ky0, ky1, xr, wp, res ? res + r * out_row : NULL, y + r * out_row);
+        }
+    }
+    return FN_OK;
+}

@@ -1,0 +1,67 @@
+/* fn_dwconv.h: depthwise conv2d on NHWC (included by fastnorm.h): packing, driver, per-ISA table. */
+#ifndef FASTNORM_FN_DWCONV_H
+#define FASTNORM_FN_DWCONV_H
+
+/* ------------------------------------------------------------------------------------------------
+ * Depthwise conv2d, channel multiplier 1 (groups == cin == cout == c), channels-last: channels are
+ * the vector axis, so every tap is a full-width multiply-add of contiguous memory and no lane is
+ * wasted (the grouped GEMM path computes one useful column of its tile).
+ *
+ * Packed weights (fn_dwconv_pack): a header of FN_DWCONV_PACK_HEADER floats whose first holds the
+ * offset off (1..16) of the data, chosen so that the data starts on a 64-byte line; then
+ *   [cp bias][kh*kw taps][cp]           cp = c rounded up to 16, zero padded
+ * Tap t = ky*kw + kx. The layout is the same for every ISA (16 floats cover both vector widths),
+ * and a copy of the buffer at another alignment stays correct (off is stored, not recomputed).
+ *
+ * Result per output (b, oy, ox, j), in this order on every ISA and thread count:
+ *   s = bias[j]; for kx, for ky (column by column: the order in which the sliding kernels meet
+ *   the taps; only taps inside the input): s += x * w  (a fused multiply-add on the SIMD ISAs);
+ *   s += res (if any); y = act(s)  (the fn_act clamp, NaN stays NaN).
+ * Taps that fall on padding are skipped rather than multiplied by zero.
+ * ---------------------------------------------------------------------------------------------- */
+#define FN_DWCONV_PACK_HEADER 16
+#define FN_DWCONV_CHANNEL_ROUND 16
+
+/* What a row micro-kernel needs, built once per call by the driver. */
+typedef struct fn_dwconv_geom {
+    size_t c, cp;            /* channels (= floats between pixels); packed stride (c rounded up) */
+    size_t w, ow;            /* input and output width */
+    size_t kw, sw, dw;       /* kernel width, stride and dilation along x */
+    size_t dh;               /* dilation along y */
+    size_t pad_left;
+    size_t ox_lo, ox_hi;     /* [ox_lo, ox_hi): outputs whose kw taps all lie inside the row;
+                              * the others (0 <= ox < ox_lo, ox_hi <= ox < ow) clip their taps */
+    size_t row;              /* floats between input rows: w * c */
+    fn_act act;
+} fn_dwconv_geom;
+
+/* One output row of every channel. x points at (pixel 0, channel 0) of the input row under kernel
+ * row ky0; kernel row ky (ky0 <= ky < ky1, the rows inside the input) reads the input row
+ * x + (ky - ky0) * dh * row. w: the packed data (bias first). y, res: (ow, c); res may be NULL or
+ * y itself (each res element is read before the same y element is written). ky0 == ky1 gives
+ * act(bias (+ res)). */
+typedef void (*fn_dwconv_row_ukernel)(const fn_dwconv_geom *g, size_t ky0, size_t ky1,
+                                      const float *x, const float *w, const float *res, float *y);
+
+typedef struct fn_dwconv_kernels {
+    fn_isa isa;
+    fn_dwconv_row_ukernel row;
+} fn_dwconv_kernels;
+
+const fn_dwconv_kernels *fn_dwconv_kernels_for(fn_isa isa);
+
+/* Floats fn_dwconv_pack writes for c channels and a kh x kw kernel. */
+size_t fn_dwconv_packed_floats(size_t c, size_t kh, size_t kw);
+/* w: (c, 1, kh, kw) as torch stores it; bias: (c,) or NULL. */
+void fn_dwconv_pack(size_t c, size_t kh, size_t kw, const float *w, const float *bias,
+                    float *packed);
+
+/* d: a conv2d descriptor with groups == cin == cout (FN_ERR_ARG otherwise).
+ * x: (n, h, w, c); res: (n, oh, ow, c) or NULL (may be y); y: (n, oh, ow, c), must not alias x.
+ * Threads split (sample, output row) blocks; each row is computed by one kernel call whatever the
+ * thread count, so results never depend on nthreads. */
+fn_status fn_dwconv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
+                           size_t w, const float *x, const float *packed, const float *res,
+                           const fn_act *act, float *y, int nthreads);
+
+#endif
