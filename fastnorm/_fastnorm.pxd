@@ -79,6 +79,7 @@ cdef extern from "fastnorm.h" nogil:
         FN_OP_COPY
         FN_OP_GROUP_NORM
         FN_OP_INTERP2D
+        FN_OP_GROUP_NORM_MAXPOOL
 
     # family structs as the plan records hold them (Cython names differ from the families' own
     # declarations in their .pxi files; the C types are the same)
@@ -99,6 +100,7 @@ cdef extern from "fastnorm.h" nogil:
         const float *lx0
         const float *lx1
     size_t plan_group_norm_nhwc_scratch_bytes "fn_group_norm_nhwc_scratch_bytes"(size_t n, size_t hw, size_t c)
+    size_t fn_group_norm_maxpool_band_bytes(const fn_pool2d_desc *d, size_t w, size_t c, int nthreads)
 
     ctypedef struct fn_op:
         int type

@@ -223,6 +223,12 @@ cdef class CPlan:
                 best = max(best, sb)
             elif self.ops[i].type == FN_OP_WINOGRAD3X3:
                 best = max(best, _winograd_op_scratch(k, &self.ops[i], nthreads))
+            elif self.ops[i].type == FN_OP_GROUP_NORM_MAXPOOL:
+                sb = (plan_group_norm_nhwc_scratch_bytes(self.ops[i].n, self.ops[i].h * self.ops[i].w,
+                                                         self.ops[i].c)
+                      + fn_group_norm_maxpool_band_bytes(&self.ops[i].pool, self.ops[i].w, self.ops[i].c,
+                                                         nthreads))
+                best = max(best, sb)
             elif self.ops[i].type == FN_OP_GROUP_NORM:
                 sb = plan_group_norm_nhwc_scratch_bytes(self.ops[i].n, self.ops[i].h * self.ops[i].w,
                                                         self.ops[i].c)

@@ -203,8 +203,13 @@ class Model:
         for i, rec in enumerate(plan.records):
             node = plan.node_of_record[i]
             n = next((m for m in self.graph.nodes if m.name == node), None)
-            sources = [node] + list(n.attrs.get("folded", [])) if n is not None else []
-            label = n.op if n is not None else {5: "nchw->nhwc", 6: "nhwc->nchw", 7: "copy"}.get(rec["type"], "?")
+            sources = ([node] + list(n.attrs.get("folded", [])) + plan.absorbed_into.get(node, [])
+                       if n is not None else [])
+            if n is not None:
+                extra = plan.absorbed_into.get(node, [])
+                label = "+".join([n.op] + [m.op for m in self.graph.nodes if m.name in extra])
+            else:
+                label = {5: "nchw->nhwc", 6: "nhwc->nchw", 7: "copy"}.get(rec["type"], "?")
             rows.append((label, sources, float(med[i])))
         return sorted(rows, key=lambda r: -r[2])
 

@@ -19,6 +19,7 @@ from fastnorm.graph import act_tuple, infer_shapes
 OP_CONV2D, OP_SCALE_SHIFT, OP_ACT, OP_MAXPOOL2D, OP_TO_NHWC, OP_TO_NCHW, OP_COPY = 1, 2, 3, 4, 5, 6, 7
 (OP_ACTK, OP_PRELU, OP_SOFTMAX, OP_GROUP_NORM, OP_LAYER_NORM, OP_BINARY, OP_CAT, OP_AVGPOOL2D,
  OP_ADAPTIVE_POOL2D, OP_PAD2D, OP_INTERP2D, OP_CHANNEL_SHUFFLE, OP_PIXEL_SHUFFLE) = range(8, 21)
+OP_GROUP_NORM_MAXPOOL = 25
 OP_WINOGRAD3X3 = 23
 OP_CONV_TRANSPOSE2D = 21
 ALIGN = 16  # floats: 64-byte aligned buffers in the arena
@@ -92,7 +93,11 @@ class Plan:
             else:
                 loc[t.name] = (b, "plain")
         graph_outputs = {t.name for t in graph.outputs}
+        self._absorbed = set()  # nodes a lowering already ran as part of its own record
+        self.absorbed_into = {}  # node name -> the nodes its record also runs (for profiles)
         for node in graph.nodes:
+            if node.name in self._absorbed:
+                continue
             lower = LOWER.get(node.op)
             if lower is None:
                 raise UnsupportedError("node %r: op %r has no kernel" % (node.name, node.op))
@@ -494,12 +499,37 @@ def _lower_group_norm(plan, node, graph, loc, cache):
     else:
         raise UnsupportedError("node %r: %s on a %dD tensor" % (node.name, node.op, len(shape)))
     groups = {"group_norm": node.attrs.get("num_groups"), "instance_norm": c, "batch_norm": c}[node.op]
+    pool = _pool_after(plan, node, graph) if node.op != "batch_norm" and layout == "nhwc" else None
+    if pool is not None:
+        # normalise (+ act) and max-pool in one pass: the normalised tensor is never written out
+        n, _, h, w = shape
+        _, _, oh, ow = plan.shapes[pool.outputs[0]]
+        a = pool.attrs
+        k = a["kernel"]
+        desc = (k[0], k[1], *a.get("stride", k), *a.get("dilation", [1, 1]), *a.get("padding", [0, 0]))
+        out = plan._new_buf(n * oh * ow * c)
+        plan._emit(node, type=OP_GROUP_NORM_MAXPOOL, **{"in": b, "out": out}, n=n, h=h, w=w, c=c,
+                   oh=oh, ow=ow, groups=groups, eps=eps, act=act, weights=gamma, weights2=beta, pool=desc)
+        plan._absorbed.add(pool.name)
+        plan.absorbed_into.setdefault(node.name, []).append(pool.name)
+        loc[pool.outputs[0]] = (out, "nhwc")
+        return
     if node.op == "batch_norm":
         n, hw = 1, n * hw  # statistics over every sample
     out = plan._new_buf(int(np.prod(shape)))
     plan._emit(node, type=OP_GROUP_NORM, **{"in": b, "out": out}, n=n, h=1, w=hw, c=c, groups=groups,
                eps=eps, act=act, weights=gamma, weights2=beta)
     loc[node.outputs[0]] = (out, layout)
+
+
+def _pool_after(plan, node, graph):
+    """The max_pool2d that alone reads this norm's output (not a graph output), if any."""
+    if node.outputs[0] in {t.name for t in graph.outputs}:
+        return None
+    readers = [n for n in graph.nodes if node.outputs[0] in n.inputs]
+    if len(readers) != 1 or readers[0].op != "max_pool2d":
+        return None
+    return readers[0]
 
 
 def _lower_layer_norm(plan, node, graph, loc, cache):

@@ -190,6 +190,7 @@ typedef enum {
     FN_OP_DWCONV2D = 22,        /* depthwise conv2d NHWC, multiplier 1 (conv/fn_dwconv.h): conv, act, in2 = residual */
     FN_OP_WINOGRAD3X3 = 23,     /* like CONV2D (3x3, stride 1, dilation 1, groups 1), weights from
                                    fn_winograd3x3_pack */
+    FN_OP_GROUP_NORM_MAXPOOL = 25, /* GROUP_NORM's fields with h, w the image, then max_pool2d (pool, oh, ow) */
     FN_OP_CONV_FIRST = 24,      /* conv with cin <= 4 (conv/fn_conv_first.h): kind = input is NHWC, in2 = padded copy */
     FN_OP_CONV_TRANSPOSE2D = 21, /* NHWC, conv = the transposed conv's desc, oh/ow, weights packed (conv/fn_convt.h) */
 } fn_op_type;

@@ -61,6 +61,15 @@ fn_status fn_group_norm_nchw(const fn_kernels *k, size_t n, size_t c, size_t hw,
                              const fn_act *act, float *y, int nthreads);
 /* group_norm, NHWC. x, y: (n, hw, c). scratch: fn_group_norm_nhwc_scratch_bytes(n, hw, c) bytes. */
 size_t fn_group_norm_nhwc_scratch_bytes(size_t n, size_t hw, size_t c);
+/* group_norm (+ act) then max_pool2d, NHWC, without writing the normalised tensor: x (n, h, w, c),
+ * y (n, oh, ow, c) with oh/ow the pool's output extents. scratch: fn_group_norm_nhwc_scratch_bytes
+ * (n, h*w, c) + fn_group_norm_maxpool_band_bytes(d, w, c, nthreads) bytes. */
+size_t fn_group_norm_maxpool_band_bytes(const fn_pool2d_desc *d, size_t w, size_t c, int nthreads);
+fn_status fn_group_norm_maxpool_nhwc(const fn_kernels *k, size_t n, size_t h, size_t w, size_t c,
+                                     size_t groups, const float *x, const float *gamma,
+                                     const float *beta, double eps, const fn_act *act,
+                                     const fn_pool2d_desc *d, size_t oh, size_t ow, float *y,
+                                     void *scratch, size_t scratch_bytes, int nthreads);
 fn_status fn_group_norm_nhwc(const fn_kernels *k, size_t n, size_t hw, size_t c, size_t groups,
                              const float *x, const float *gamma, const float *beta, double eps,
                              const fn_act *act, float *y, void *scratch, size_t scratch_bytes,

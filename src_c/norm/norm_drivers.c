@@ -97,13 +97,30 @@ static void gn_nhwc_group(size_t i, size_t g, size_t hw, size_t c, size_t cg, si
  * normalise per (sample, chunk)) so one big sample still uses every thread. The arithmetic is the
  * same either way: results never depend on the thread count or on the mode. */
 #define NHWC_SAMPLE_L2_FLOATS 196608 /* 768 KiB */
-fn_status fn_group_norm_nhwc(const fn_kernels *k, size_t n, size_t hw, size_t c, size_t groups,
-                             const float *x, const float *gamma, const float *beta, double eps,
-                             const fn_act *act, float *y, void *scratch, size_t scratch_bytes,
-                             int nthreads) {
+/* The pooled output of a normalization (group_norm_maxpool below): the input rows one output row
+ * of the pool reads are normalised (+ activation) into a per-thread band, then pooled from there, so
+ * the normalised tensor is never written out and read back. */
+#ifdef _OPENMP
+#include <omp.h>
+#define THREAD_NUM() omp_get_thread_num()
+#else
+#define THREAD_NUM() 0
+#endif
+
+typedef struct gn_pool {
+    const fn_pool2d_desc *d;
+    size_t h, w, oh, ow; /* image and pooled extents */
+} gn_pool;
+
+static fn_status gn_nhwc(const fn_kernels *k, size_t n, size_t hw, size_t c, size_t groups,
+                         const float *x, const float *gamma, const float *beta, double eps,
+                         const fn_act *act, float *y, void *scratch, size_t scratch_bytes,
+                         int nthreads, const gn_pool *pool) {
     if (groups == 0 || c % groups) return FN_ERR_ARG;
     if (n * c * hw == 0) return FN_OK;
-    if (scratch_bytes < fn_group_norm_nhwc_scratch_bytes(n, hw, c)) return FN_ERR_NOMEM;
+    if (scratch_bytes < fn_group_norm_nhwc_scratch_bytes(n, hw, c) +
+                            (pool ? fn_group_norm_maxpool_band_bytes(pool->d, pool->w, c, nthreads) : 0))
+        return FN_ERR_NOMEM;
     const fn_norm_kernels *nk = fn_norm_kernels_for(k->isa);
     const size_t cg = c / groups, chunks = (hw + NHWC_CHUNK - 1) / NHWC_CHUNK;
     double *part = (double *)scratch; /* (n, chunks, 2, c) */
@@ -112,7 +129,12 @@ fn_status fn_group_norm_nhwc(const fn_kernels *k, size_t n, size_t hw, size_t c,
         for (size_t j = 0; j < c; j++) shift[i * c + j] = x[i * hw * c + (j / cg) * cg];
     const size_t tasks = n * chunks, gtasks = n * groups;
     const int nt = threads_for(n * c * hw, tasks, nthreads);
-    const int per_sample = hw * c <= NHWC_SAMPLE_L2_FLOATS && n >= (size_t)nt;
+    const int per_sample = !pool && hw * c <= NHWC_SAMPLE_L2_FLOATS && n >= (size_t)nt;
+    float *bands = NULL;
+    if (pool) { /* after the statistics' scratch, 64-byte aligned */
+        const uintptr_t e = (uintptr_t)(b + n * c);
+        bands = (float *)(e + (64 - e % 64) % 64);
+    }
 #pragma omp parallel num_threads(nt)
     {
         if (per_sample) {
@@ -139,15 +161,65 @@ fn_status fn_group_norm_nhwc(const fn_kernels *k, size_t n, size_t hw, size_t c,
 #pragma omp for schedule(static)
             for (size_t t = 0; t < gtasks; t++)
                 gn_nhwc_group(t / groups, t % groups, hw, c, cg, chunks, part, shift, gamma, beta, eps, cm, a, b);
+            if (!pool) {
 #pragma omp for schedule(static)
-            for (size_t t = 0; t < tasks; t++) {
-                const size_t i = t / chunks, r0 = (t % chunks) * NHWC_CHUNK;
-                const size_t rows = hw - r0 < NHWC_CHUNK ? hw - r0 : NHWC_CHUNK, off = (i * hw + r0) * c;
-                nk->cols_apply(rows, c, x + off, c, cm + i * c, a + i * c, b + i * c, NULL, NULL, act, y + off, c);
+                for (size_t t = 0; t < tasks; t++) {
+                    const size_t i = t / chunks, r0 = (t % chunks) * NHWC_CHUNK;
+                    const size_t rows = hw - r0 < NHWC_CHUNK ? hw - r0 : NHWC_CHUNK, off = (i * hw + r0) * c;
+                    nk->cols_apply(rows, c, x + off, c, cm + i * c, a + i * c, b + i * c, NULL, NULL, act, y + off, c);
+                }
+            } else {
+                const fn_pool2d_desc *d = pool->d;
+                const size_t W = pool->w, H = pool->h, OH = pool->oh, OW = pool->ow;
+                float *band = bands + (size_t)THREAD_NUM() * (d->kh * W * c + 16);
+                fn_pool2d_desc row = *d; /* the band's rows are the window's valid rows, densely */
+                row.sh = 1, row.dh = 1, row.pad_top = 0;
+#pragma omp for schedule(static)
+                for (size_t t = 0; t < n * OH; t++) {
+                    const size_t i = t / OH, oy = t % OH;
+                    size_t rows = 0;
+                    for (size_t ky = 0; ky < d->kh; ky++) {
+                        const size_t iy = oy * d->sh + ky * d->dh - d->pad_top; /* wraps when above */
+                        if (iy >= H) continue;
+                        const size_t off = (i * hw + iy * W) * c;
+                        nk->cols_apply(W, c, x + off, c, cm + i * c, a + i * c, b + i * c, NULL, NULL, act,
+                                       band + rows * W * c, c);
+                        rows++;
+                    }
+                    float *yr = y + (i * OH + oy) * OW * c;
+                    if (rows == 0) {
+                        for (size_t j = 0; j < OW * c; j++) yr[j] = -INFINITY;
+                        continue;
+                    }
+                    row.kh = rows;
+                    fn_maxpool2d_nhwc(k, &row, 1, rows, W, c, 1, OW, band, yr, 1);
+                }
             }
         }
     }
     return FN_OK;
+}
+
+fn_status fn_group_norm_nhwc(const fn_kernels *k, size_t n, size_t hw, size_t c, size_t groups,
+                             const float *x, const float *gamma, const float *beta, double eps,
+                             const fn_act *act, float *y, void *scratch, size_t scratch_bytes,
+                             int nthreads) {
+    return gn_nhwc(k, n, hw, c, groups, x, gamma, beta, eps, act, y, scratch, scratch_bytes, nthreads, NULL);
+}
+
+size_t fn_group_norm_maxpool_band_bytes(const fn_pool2d_desc *d, size_t w, size_t c, int nthreads) {
+    return 64 + (size_t)(nthreads > 0 ? nthreads : 1) * (d->kh * w * c + 16) * sizeof(float);
+}
+
+fn_status fn_group_norm_maxpool_nhwc(const fn_kernels *k, size_t n, size_t h, size_t w, size_t c,
+                                     size_t groups, const float *x, const float *gamma,
+                                     const float *beta, double eps, const fn_act *act,
+                                     const fn_pool2d_desc *d, size_t oh, size_t ow, float *y,
+                                     void *scratch, size_t scratch_bytes, int nthreads) {
+    if (d->sh == 0 || d->sw == 0 || d->kh == 0 || d->kw == 0 || d->dh == 0 || d->dw == 0) return FN_ERR_ARG;
+    const gn_pool pool = {d, h, w, oh, ow};
+    return gn_nhwc(k, n, h * w, c, groups, x, gamma, beta, eps, act, y, scratch, scratch_bytes, nthreads,
+                   &pool);
 }
 
 // x, y: (m, d); a task is a block of rows of at most SLAB_FLOATS floats (at least one row)

@@ -53,6 +53,11 @@ fn_status fn_plan_run(const fn_kernels *k, const fn_op *ops, size_t nops, float 
                                     op->weights2, op->eps, &op->act, y, scratch, scratch_bytes,
                                     nthreads);
             break;
+        case FN_OP_GROUP_NORM_MAXPOOL:
+            st = fn_group_norm_maxpool_nhwc(k, op->n, op->h, op->w, op->c, op->groups, x, op->weights,
+                                            op->weights2, op->eps, &op->act, &op->pool, op->oh, op->ow,
+                                            y, scratch, scratch_bytes, nthreads);
+            break;
         case FN_OP_LAYER_NORM:
             st = fn_layer_norm_rows(k, op->outer, op->inner, x, op->weights, op->weights2, op->eps,
                                     &op->act, y, nthreads);
