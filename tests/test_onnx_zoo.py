@@ -1,6 +1,6 @@
 """Every model of tests/zoo.py exported to ONNX (torch.onnx.export, TorchScript exporter) and run by
-fastnorm and by onnxruntime on the same file, at batch 1 and 4, on the best ISA (the exporter tests in
-test_onnx_export.py sweep every ISA; the scalar table on VGG/ResNet-50 would take minutes here)."""
+fastnorm and by onnxruntime on the same file, at batch 1 and 4: every opset listed on the best ISA,
+and the opset-17 files under every ISA (test_zoo_model_from_onnx_under_every_isa)."""
 import numpy as np
 import pytest
 
@@ -12,7 +12,7 @@ import fastnorm  # noqa: E402
 import zoo  # noqa: E402
 from onnx_util import assert_matches, export, reference  # noqa: E402
 
-CONV_TRANSPOSE = ["dcgan_generator", "dcgan_generator_op"]   # need the IR's conv_transpose2d (convt branch)
+CONV_TRANSPOSE = ["dcgan_generator", "dcgan_generator_op"]   # ConvTranspose -> the IR's conv_transpose2d
 # torch exports adaptive_avg_pool2d((7, 7)) only when 7 divides the feature size: VGG runs at 224x224
 SHAPE = {"vgg11_bn": "canonical"}
 OPSETS = {name: (17,) for name in zoo.ZOO}
@@ -51,5 +51,19 @@ def test_zoo_model_matches_onnxruntime(name, opset):
 
 @pytest.mark.parametrize("name", CONV_TRANSPOSE)
 def test_zoo_conv_transpose_model_matches_onnxruntime(name):
-    """DCGAN generators: ConvTranspose -> conv_transpose2d; passes once the convt branch is merged."""
+    """DCGAN generators: ConvTranspose -> conv_transpose2d."""
     _check(name, 17)
+
+
+ISA_CASES = sorted(zoo.ZOO)
+
+
+@pytest.mark.parametrize("name", ISA_CASES)
+def test_zoo_model_from_onnx_under_every_isa(name, isa):
+    """The same opset-17 files under each kernel table (the test above runs the best ISA)."""
+    from util import assert_ran
+    data, shape, runs = _case(name, 17)
+    model = fastnorm.from_onnx(data)
+    for n, (x, want) in runs.items():
+        assert_matches(model.predict(x), want, "%s opset 17 batch %d (%s)" % (name, n, isa))
+        assert_ran(isa)
