@@ -15,6 +15,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from models import SimpleCNN  # the founding articles' model, N x 3 x 32 x 32 -> 10 logits
+
 
 def _make_divisible(v, divisor=8):
     new = max(divisor, int(v + divisor / 2) // divisor * divisor)
@@ -431,26 +433,6 @@ class NormVariantCNN(nn.Module):
         x = self.pool(F.relu(self.n2(self.conv2(x))))
         x = F.adaptive_avg_pool2d(x, (8, 8))
         return self.fc2(F.relu(self.fc1(torch.flatten(x, 1))))
-
-
-class SimpleCNN(nn.Module):
-    """The founding articles' model: N x 3 x 32 x 32 -> 10 logits."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 16, 3, padding=1)
-        self.bn1 = nn.BatchNorm2d(16)
-        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
-        self.bn2 = nn.BatchNorm2d(32)
-        self.pool = nn.MaxPool2d(2, 2)
-        self.fc1 = nn.Linear(32 * 8 * 8, 128)
-        self.fc2 = nn.Linear(128, 10)
-
-    def forward(self, x):
-        x = self.pool(torch.relu(self.bn1(self.conv1(x))))
-        x = self.pool(torch.relu(self.bn2(self.conv2(x))))
-        x = x.view(x.size(0), -1)
-        return self.fc2(torch.relu(self.fc1(x)))
 
 
 # ------------------------------------------------------------------------------------------ registry
