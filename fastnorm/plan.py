@@ -276,14 +276,8 @@ def _lower_conv2d(plan, node, graph, loc, cache):
         return
     if _winograd_pays(plan, node, graph):
         return _lower_winograd(plan, node, graph, loc, cache)
-    b = plan._nhwc(node, node.inputs[0], loc)
-    n, c, h, w = plan.shapes[node.inputs[0]]
-    _, cout, oh, ow = plan.shapes[node.outputs[0]]
-    wt = graph.weights[node.inputs[1]]
+    b, (n, c, h, w), (cout, oh, ow), wt, bias, desc = _conv_operands(plan, node, graph, loc)
     a = node.attrs
-    desc = (c, cout, a.get("groups", 1), wt.shape[2], wt.shape[3], *a.get("stride", [1, 1]),
-            *a.get("dilation", [1, 1]), *a.get("padding", [0, 0, 0, 0]))
-    bias = graph.weights[node.inputs[2]] if len(node.inputs) > 2 and node.inputs[2] else None
     packed = cache.get((node.name, plan.isa, "conv"), lambda: _C.conv2d_pack(
         plan.isa, desc, np.ascontiguousarray(wt, np.float32),
         None if bias is None else np.ascontiguousarray(bias, np.float32)))
@@ -412,13 +406,18 @@ def _lower_act(plan, node, graph, loc, cache):
         plan._flat_src[node.outputs[0]] = plan._flat_src[node.inputs[0]]
 
 
+def _maxpool_desc(node):
+    """fn_pool2d_desc of a max_pool2d node: kernel, stride, dilation, padding (top, left)."""
+    a = node.attrs
+    k = a["kernel"]
+    return (k[0], k[1], *a.get("stride", k), *a.get("dilation", [1, 1]), *a.get("padding", [0, 0]))
+
+
 def _lower_max_pool2d(plan, node, graph, loc, cache):
     b = plan._nhwc(node, node.inputs[0], loc)
     n, c, h, w = plan.shapes[node.inputs[0]]
     _, _, oh, ow = plan.shapes[node.outputs[0]]
-    a = node.attrs
-    k = a["kernel"]
-    desc = (k[0], k[1], *a.get("stride", k), *a.get("dilation", [1, 1]), *a.get("padding", [0, 0]))
+    desc = _maxpool_desc(node)
     out = plan._new_buf(n * oh * ow * c)
     plan._emit(node, type=OP_MAXPOOL2D, **{"in": b, "out": out}, n=n, h=h, w=w, c=c, oh=oh, ow=ow,
                pool=desc)
@@ -504,9 +503,7 @@ def _lower_group_norm(plan, node, graph, loc, cache):
         # normalise (+ act) and max-pool in one pass: the normalised tensor is never written out
         n, _, h, w = shape
         _, _, oh, ow = plan.shapes[pool.outputs[0]]
-        a = pool.attrs
-        k = a["kernel"]
-        desc = (k[0], k[1], *a.get("stride", k), *a.get("dilation", [1, 1]), *a.get("padding", [0, 0]))
+        desc = _maxpool_desc(pool)
         out = plan._new_buf(n * oh * ow * c)
         plan._emit(node, type=OP_GROUP_NORM_MAXPOOL, **{"in": b, "out": out}, n=n, h=h, w=w, c=c,
                    oh=oh, ow=ow, groups=groups, eps=eps, act=act, weights=gamma, weights2=beta, pool=desc)
@@ -761,16 +758,24 @@ def _lower_shuffle(plan, node, graph, loc, cache):
     loc[node.outputs[0]] = (out, "plain")
 
 
-def _lower_conv_transpose2d(plan, node, graph, loc, cache):
+def _conv_operands(plan, node, graph, loc):
+    """(NHWC input buffer, input (n, c, h, w), output (cout, oh, ow), weight, bias or None, the C
+    descriptor (cin, cout, groups, kh, kw, stride, dilation, padding)) of a conv2d or conv_transpose2d."""
     b = plan._nhwc(node, node.inputs[0], loc)
     n, c, h, w = plan.shapes[node.inputs[0]]
     _, cout, oh, ow = plan.shapes[node.outputs[0]]
     wt = graph.weights[node.inputs[1]]
     a = node.attrs
-    # conv2d's descriptor read as the transposed conv's; output_padding is implied by oh, ow
     desc = (c, cout, a.get("groups", 1), wt.shape[2], wt.shape[3], *a.get("stride", [1, 1]),
             *a.get("dilation", [1, 1]), *a.get("padding", [0, 0, 0, 0]))
     bias = graph.weights[node.inputs[2]] if len(node.inputs) > 2 and node.inputs[2] else None
+    return b, (n, c, h, w), (cout, oh, ow), wt, bias, desc
+
+
+def _lower_conv_transpose2d(plan, node, graph, loc, cache):
+    # conv2d's descriptor read as the transposed conv's; output_padding is implied by oh, ow
+    b, (n, c, h, w), (cout, oh, ow), wt, bias, desc = _conv_operands(plan, node, graph, loc)
+    a = node.attrs
     packed = cache.get((node.name, plan.isa, "conv_transpose"), lambda: _C.conv_transpose2d_pack(
         plan.isa, desc, np.ascontiguousarray(wt, np.float32),
         None if bias is None else np.ascontiguousarray(bias, np.float32)))
