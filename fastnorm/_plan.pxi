@@ -235,19 +235,24 @@ cdef class CPlan:
                 best = max(best, sb)
         return best
 
-    def run(self, list external, float[::1] arena, const long long[::1] offsets,
-            unsigned char[::1] scratch, int nthreads, Py_ssize_t start=0, Py_ssize_t stop=-1):
-        """external[i]: a float32 C-contiguous array for buffer i, or None for arena + offsets[i].
-        Runs records start..stop-1 (all by default; a sub-range is for profiling)."""
+    def run(self, list external, float[::1] arena, unsigned char[::1] scratch, int nthreads,
+            Py_ssize_t start=0, Py_ssize_t stop=-1):
+        """external[i]: a float32 C-contiguous array for buffer i (the inputs and outputs), or None
+        for what bind() fixed (a constant, or the arena at its offset). Runs records start..stop-1
+        (all by default; a sub-range is for profiling)."""
         if stop < 0:
             stop = self.nops
         if not (0 <= start <= stop <= <Py_ssize_t>self.nops):
             raise ValueError("plan: record range %d..%d out of 0..%d" % (start, stop, self.nops))
+        if self.cbufs == NULL:
+            raise ValueError("plan: bind() was not called")
+        if len(external) != self.nbufs:
+            raise ValueError("plan: expected %d buffers" % self.nbufs)
+        if <size_t>arena.shape[0] < self.arena_floats:
+            raise ValueError("plan: arena of %d floats, need %d" % (arena.shape[0], self.arena_floats))
         cdef const fn_kernels *k = fn_kernels_for(<fn_isa>self.isa)
         global fn_py_last_isa
         fn_py_last_isa = self.isa
-        if len(external) != self.nbufs or offsets.shape[0] != self.nbufs:
-            raise ValueError("plan: expected %d buffers" % self.nbufs)
         cdef float **bufs = <float **>malloc(max(self.nbufs, 1) * sizeof(float *))
         if bufs == NULL:
             raise MemoryError()
@@ -260,9 +265,7 @@ cdef class CPlan:
                     ev = external[i].reshape(-1)
                     bufs[i] = &ev[0] if ev.shape[0] > 0 else NULL
                 else:
-                    if offsets[i] < 0 or offsets[i] > arena.shape[0]:
-                        raise ValueError("plan: buffer %d offset out of the arena" % i)
-                    bufs[i] = base + offsets[i] if base != NULL else NULL
+                    bufs[i] = base + self.coffs[i] if (self.coffs[i] >= 0 and base != NULL) else self.cbufs[i]
             with nogil:
                 st = fn_plan_run(k, self.ops + start, stop - start, bufs, &scratch[0] if scratch.shape[0] else NULL,
                                  scratch.shape[0], nthreads)

@@ -52,11 +52,8 @@ class Plan:
         self.output_shapes = {t.name: self.shapes[t.name] for t in graph.outputs}
         self._lower(graph, cache)
         self._plan_memory()
-        self._consts = [(b, e[1]) for b, e in enumerate(self.buf_external) if e is not None and e[0] == "const"]
         self.cplan = _C.CPlan(isa, self.records, len(self.buf_sizes))
-        consts = [None] * len(self.buf_sizes)
-        for b, array in self._consts:
-            consts[b] = array
+        consts = [e[1] if e is not None and e[0] == "const" else None for e in self.buf_external]
         offsets = np.array([-1 if e is not None else o for e, o in zip(self.buf_external, self.offsets)],
                            dtype=np.int64)
         self.cplan.bind(consts, offsets, self.arena_floats, self.buf_sizes)
@@ -233,18 +230,16 @@ class Plan:
         outputs = {}
         for name, b in self.input_bufs.items():
             external[b] = feeds[name]
-        for b, array in self._consts:
-            external[b] = array
         for name, b in self.output_bufs.items():
             outputs[name] = external[b] = np.empty(self.output_shapes[name], np.float32)
         arena, scratch = self._take_arena(nthreads)
         try:
             if timings is None:
-                self.cplan.run(external, arena, self.offsets, scratch, nthreads)
+                self.cplan.run(external, arena, scratch, nthreads)
             else:
                 for i in range(len(self.records)):
                     t0 = time.perf_counter()
-                    self.cplan.run(external, arena, self.offsets, scratch, nthreads, i, i + 1)
+                    self.cplan.run(external, arena, scratch, nthreads, i, i + 1)
                     timings.append((i, time.perf_counter() - t0))
         finally:
             self._arenas.append((arena, scratch))
@@ -523,7 +518,7 @@ def _pool_after(plan, node, graph):
     """The max_pool2d that alone reads this norm's output (not a graph output), if any."""
     if node.outputs[0] in {t.name for t in graph.outputs}:
         return None
-    readers = [n for n in graph.nodes if node.outputs[0] in n.inputs]
+    readers = graph.consumers().get(node.outputs[0], [])
     if len(readers) != 1 or readers[0].op != "max_pool2d":
         return None
     return readers[0]

@@ -62,6 +62,14 @@ static int use_row_taps(const fn_conv2d_desc *d) {
     return d->groups == 1 && d->dw == 1 && d->kw > 1 && d->cin <= FN_CONV_ROWTAP_MAX_KC;
 }
 
+/* One thread's scratch: (ks, MR) row pointers, then with row taps a 64-byte aligned block of
+ * (kh, MR) edge rows of kw*cin floats; a multiple of 64 bytes. */
+static size_t thread_scratch_bytes(const fn_conv2d_desc *d, size_t MR) {
+    size_t per = d->kh * d->kw * MR * sizeof(const float *);
+    if (use_row_taps(d)) per += 64 + d->kh * MR * d->kw * d->cin * sizeof(float);
+    return (per + 63) / 64 * 64;
+}
+
 void fn_conv2d_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w, const float *bias,
                     float *packed) {
     const size_t NR = k->gemm_nr, ks = d->kh * d->kw, kc = d->cin / d->groups;
@@ -96,12 +104,7 @@ void fn_conv2d_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w
 size_t fn_conv2d_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
                                size_t w, int nthreads) {
     (void)n; (void)h; (void)w;
-    const size_t ks = d->kh * d->kw, MR = k->gemm_mr;
-    size_t per = ks * MR * sizeof(const float *);
-    if (use_row_taps(d)) /* + the edge rows: (kh, MR) rows of kw*cin floats, 64-byte aligned */
-        per += 64 + d->kh * MR * d->kw * d->cin * sizeof(float);
-    per = (per + 63) / 64 * 64;
-    return (size_t)(nthreads > 0 ? nthreads : 1) * per + 64;
+    return (size_t)(nthreads > 0 ? nthreads : 1) * thread_scratch_bytes(d, k->gemm_mr);
 }
 
 #ifdef _OPENMP
@@ -255,10 +258,8 @@ fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
     {
         /* a: (ks, MR) row pointers of the tile this thread works on; with row taps, (kh, MR) and
          * then the edge rows. Per-thread slices as fn_conv2d_scratch_bytes lays them out. */
-        size_t per = ks * MR * sizeof(const float *);
-        if (rowtap) per += 64 + d->kh * MR * d->kw * d->cin * sizeof(float);
-        per = (per + 63) / 64 * 64;
-        unsigned char *mine = (unsigned char *)scratch + (size_t)THREAD_ID() * per;
+        unsigned char *mine =
+            (unsigned char *)scratch + (size_t)THREAD_ID() * thread_scratch_bytes(d, MR);
         const float **a = (const float **)mine;
         float *edge = NULL;
         if (rowtap) {
