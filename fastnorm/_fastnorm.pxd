@@ -112,6 +112,8 @@ cdef extern from "fastnorm.h" nogil:
         fn_conv2d_desc conv
         fn_pool2d_desc pool
         fn_act act
+        fn_conv2d_desc conv2
+        fn_act act2
         const float *weights
         const float *weights2
         int kind

@@ -70,6 +70,7 @@ cdef class CPlan:
             if op.type == FN_OP_WINOGRAD3X3:
                 _winograd_check_record(k, op, r, i)
             _convt_plan_check(i, k, op, r)
+            _dwconv_pw_check_record(k, op, r, i)
         self.nops = len(records)
 
     cdef int _family_fields(self, Py_ssize_t i, fn_op *op, dict r) except -1:
@@ -221,6 +222,9 @@ cdef class CPlan:
                 sb = fn_conv2d_scratch_bytes(k, &self.ops[i].conv, self.ops[i].n, self.ops[i].h,
                                              self.ops[i].w, nthreads)
                 best = max(best, sb)
+            elif self.ops[i].type == FN_OP_DWCONV_PW:
+                best = max(best, fn_dwconv_pw_scratch_bytes(k, &self.ops[i].conv, &self.ops[i].conv2,
+                                                            self.ops[i].h, self.ops[i].w, nthreads))
             elif self.ops[i].type == FN_OP_WINOGRAD3X3:
                 best = max(best, _winograd_op_scratch(k, &self.ops[i], nthreads))
             elif self.ops[i].type == FN_OP_GROUP_NORM_MAXPOOL:

@@ -193,6 +193,8 @@ typedef enum {
     FN_OP_GROUP_NORM_MAXPOOL = 25, /* GROUP_NORM's fields with h, w the image, then max_pool2d (pool, oh, ow) */
     FN_OP_CONV_FIRST = 24,      /* conv with cin <= 4 (conv/fn_conv_first.h): kind = input is NHWC, in2 = padded copy */
     FN_OP_CONV_TRANSPOSE2D = 21, /* NHWC, conv = the transposed conv's desc, oh/ow, weights packed (conv/fn_convt.h) */
+    FN_OP_DWCONV_PW = 26,       /* DWCONV2D (conv, act, weights) then a 1x1 conv (conv2, act2, weights2 packed by
+                                 * fn_conv2d_pack, in2 = its residual) in bands (conv/fn_dwconv.h) */
 } fn_op_type;
 
 typedef struct fn_op {
@@ -204,6 +206,8 @@ typedef struct fn_op {
     fn_conv2d_desc conv;
     fn_pool2d_desc pool;
     fn_act act;
+    fn_conv2d_desc conv2;        /* DWCONV_PW: the 1x1 conv */
+    fn_act act2;
     const float *weights;        /* packed conv weights, or scale for SCALE_SHIFT */
     const float *weights2;       /* shift for SCALE_SHIFT */
     /* op-family fields (see fn_op_type) */

@@ -67,9 +67,8 @@ void fn_f32_dwconv_row__scalar(const fn_dwconv_geom *g, size_t ky0, size_t ky1, 
 /* Row blocks per thread handed out dynamically, so a thread slowed by a neighbour hands work on. */
 #define FN_DWCONV_CHUNKS_PER_THREAD 4
 
-fn_status fn_dwconv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
-                           size_t w, const float *x, const float *packed, const float *res,
-                           const fn_act *act, float *y, int nthreads) {
+fn_status fn_dwconv_prepare(const fn_kernels *k, const fn_conv2d_desc *d, size_t h, size_t w,
+                            const float *packed, const fn_act *act, fn_dwconv_run *p) {
     const size_t c = d->cin;
     if (d->groups != c || d->cout != c) return FN_ERR_ARG;
     if (!d->kh || !d->kw || !d->sh || !d->sw || !d->dh || !d->dw) return FN_ERR_ARG;
@@ -77,27 +76,50 @@ fn_status fn_dwconv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t 
     if (!dk) return FN_ERR_ARG;
     const float off = packed[0];
     if (!(off >= 1.0f && off <= (float)FN_DWCONV_PACK_HEADER)) return FN_ERR_ARG; /* not packed */
-    const float *wp = packed + (size_t)off;
-    const size_t oh = fn_conv_out_extent(h, d->kh, d->sh, d->dh, d->pad_top, d->pad_bottom);
+    p->row = dk->row;
+    p->wp = packed + (size_t)off;
+    p->d = d;
+    p->h = h;
+    p->oh = fn_conv_out_extent(h, d->kh, d->sh, d->dh, d->pad_top, d->pad_bottom);
     const size_t ow = fn_conv_out_extent(w, d->kw, d->sw, d->dw, d->pad_left, d->pad_right);
-    const size_t rows = n * oh;
-    if (rows == 0 || ow == 0 || c == 0) return FN_OK;
-
-    fn_dwconv_geom g;
-    g.c = c;
-    g.cp = round_up(c, FN_DWCONV_CHANNEL_ROUND);
-    g.w = w, g.ow = ow;
-    g.kw = d->kw, g.sw = d->sw, g.dw = d->dw, g.dh = d->dh;
-    g.pad_left = d->pad_left;
-    g.row = w * c;
-    g.act = *act;
+    fn_dwconv_geom *g = &p->g;
+    g->c = c;
+    g->cp = round_up(c, FN_DWCONV_CHANNEL_ROUND);
+    g->w = w, g->ow = ow;
+    g->kw = d->kw, g->sw = d->sw, g->dw = d->dw, g->dh = d->dh;
+    g->pad_left = d->pad_left;
+    g->row = w * c;
+    g->act = *act;
     /* interior outputs: ox*sw >= pad_left and ox*sw - pad_left + span <= w */
     const size_t span = d->dw * (d->kw - 1) + 1;
     size_t lo = (d->pad_left + d->sw - 1) / d->sw;
     size_t hi = w + d->pad_left >= span ? (w + d->pad_left - span) / d->sw + 1 : 0;
     lo = lo < ow ? lo : ow;
     hi = hi < ow ? hi : ow;
-    g.ox_lo = lo, g.ox_hi = hi > lo ? hi : lo;
+    g->ox_lo = lo, g->ox_hi = hi > lo ? hi : lo;
+    return FN_OK;
+}
+
+void fn_dwconv_row_at(const fn_dwconv_run *p, size_t b, size_t oy, const float *x, const float *res,
+                      float *y) {
+    const fn_conv2d_desc *d = p->d;
+    const ptrdiff_t iy0 = (ptrdiff_t)(oy * d->sh) - (ptrdiff_t)d->pad_top;
+    size_t ky0, ky1;
+    fn_dwconv_clip(iy0, d->kh, d->dh, p->h, &ky0, &ky1);
+    const float *xr = x;
+    if (ky0 < ky1) xr = x + (b * p->h + (size_t)(iy0 + (ptrdiff_t)(ky0 * d->dh))) * p->g.row;
+    p->row(&p->g, ky0, ky1, xr, p->wp, res, y);
+}
+
+fn_status fn_dwconv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
+                           size_t w, const float *x, const float *packed, const float *res,
+                           const fn_act *act, float *y, int nthreads) {
+    fn_dwconv_run p;
+    const fn_status st = fn_dwconv_prepare(k, d, h, w, packed, act, &p);
+    if (st != FN_OK) return st;
+    const size_t c = d->cin, oh = p.oh, ow = p.g.ow;
+    const size_t rows = n * oh;
+    if (rows == 0 || ow == 0 || c == 0) return FN_OK;
 
     int nt = nthreads < 1 ? 1 : nthreads;
     {
@@ -115,16 +137,9 @@ fn_status fn_dwconv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t 
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
     for (size_t ch = 0; ch < nchunks; ch++) {
         const size_t r0 = ch * rows / nchunks, r1 = (ch + 1) * rows / nchunks;
-        for (size_t r = r0; r < r1; r++) {
-            const size_t b = r / oh, oy = r % oh;
-            const ptrdiff_t iy0 = (ptrdiff_t)(oy * d->sh) - (ptrdiff_t)d->pad_top;
-            size_t ky0, ky1;
-            fn_dwconv_clip(iy0, d->kh, d->dh, h, &ky0, &ky1);
-            const float *xr = x;
-            if (ky0 < ky1)
-                xr = x + (b * h + (size_t)(iy0 + (ptrdiff_t)(ky0 * d->dh))) * g.row;
-            dk->row(&g, ky0, ky1, xr, wp, res ? res + r * out_row : NULL, y + r * out_row);
-        }
+        for (size_t r = r0; r < r1; r++)
+            fn_dwconv_row_at(&p, r / oh, r % oh, x, res ? res + r * out_row : NULL,
+                             y + r * out_row);
     }
     return FN_OK;
 }

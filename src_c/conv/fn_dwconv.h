@@ -64,4 +64,37 @@ fn_status fn_dwconv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t 
                            size_t w, const float *x, const float *packed, const float *res,
                            const fn_act *act, float *y, int nthreads);
 
+/* A depthwise conv set up for row-at-a-time use (the fused depthwise + pointwise op below). */
+typedef struct fn_dwconv_run {
+    fn_dwconv_geom g;
+    fn_dwconv_row_ukernel row;
+    const float *wp;             /* packed data (bias first) */
+    const fn_conv2d_desc *d;
+    size_t h, oh;                /* input and output height */
+} fn_dwconv_run;
+
+fn_status fn_dwconv_prepare(const fn_kernels *k, const fn_conv2d_desc *d, size_t h, size_t w,
+                            const float *packed, const fn_act *act, fn_dwconv_run *p);
+/* Output row oy of sample b: (ow, c) floats to y, res the same row of the residual or NULL. */
+void fn_dwconv_row_at(const fn_dwconv_run *p, size_t b, size_t oy, const float *x, const float *res,
+                      float *y);
+
+/* ------------------------------------------------------------------------------------------------
+ * Depthwise conv followed by a 1x1 conv (stride 1, no padding, groups 1) that alone reads its
+ * output: MobileNet's dw -> project pair. The depthwise output is made a band of rows at a time in
+ * per-thread scratch, where the 1x1 conv reads it while it is still in L2; at batch 16 the
+ * depthwise output of an early MobileNetV2 block is 20-30 MB, written to and read back from DRAM
+ * when the two ops run one after the other.
+ * dw: depthwise desc and packing (act dw_act); pw: the 1x1 conv's desc (cin == dw channels) and
+ * fn_conv2d_pack'ed weights, act pw_act, residual res (n, oh, ow, pw->cout) or NULL.
+ * Results are bit-identical to the two ops run separately, at every thread count.
+ * ---------------------------------------------------------------------------------------------- */
+size_t fn_dwconv_pw_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *dw,
+                                  const fn_conv2d_desc *pw, size_t h, size_t w, int nthreads);
+fn_status fn_dwconv_pw_nhwc(const fn_kernels *k, const fn_conv2d_desc *dw, size_t n, size_t h,
+                            size_t w, const float *x, const float *dw_packed, const fn_act *dw_act,
+                            const fn_conv2d_desc *pw, const float *pw_packed, const float *res,
+                            const fn_act *pw_act, float *y, void *scratch, size_t scratch_bytes,
+                            int nthreads);
+
 #endif
