@@ -68,3 +68,53 @@ def test_residual_into_a_conv_without_bias_matches_torch():
     with torch.no_grad():
         ref = net(torch.from_numpy(x)).numpy()
     assert np.abs(m.predict(x) - ref).max() <= ATOL_MODEL
+
+
+def _plan(m, shape):
+    return m._plan({m.graph.inputs[0].name: shape})
+
+
+def test_residual_conv_writes_over_its_last_reader(isa, net):
+    """A conv whose residual input is read by nothing after it writes its output over that buffer
+    (the plan's _residual_in_place); the answer is unchanged."""
+    m = fastnorm.from_torch(net, torch.randn(1, 3, 32, 32))
+    shape = (2, 3, 32, 32)
+    plan = _plan(m, shape)
+    with_res = [r for r in plan.records if r.get("in2", -1) >= 0 and r["type"] in (1, 23)]
+    assert len(with_res) == 2
+    assert all(r["out"] == r["in2"] for r in with_res), [(r["in2"], r["out"]) for r in with_res]
+    x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+    y = m.predict(x)
+    assert_ran(isa)
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x)).numpy()
+    assert np.abs(y - ref).max() <= ATOL_MODEL * max(1.0, np.abs(ref).max())
+
+
+def test_residual_read_again_later_is_not_overwritten(isa):
+    """When the shortcut is read after the conv that adds it, the conv gets a fresh buffer."""
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = torch.nn.Conv2d(4, 8, 3, padding=1)
+            self.conv = torch.nn.Conv2d(8, 8, 3, padding=1)
+            self.head = torch.nn.Conv2d(8, 8, 1)
+
+        def forward(self, x):
+            s = self.stem(x)
+            y = torch.relu(self.conv(s) + s)
+            return self.head(y) + s  # s read again after the residual conv
+
+    torch.manual_seed(2)
+    net = Block().eval()
+    m = fastnorm.from_torch(net, torch.randn(1, 4, 9, 7))
+    shape = (3, 4, 9, 7)
+    recs = _plan(m, shape).records
+    first = next(r for r in recs if r.get("in2", -1) >= 0)
+    assert first["out"] != first["in2"]
+    x = np.random.default_rng(4).standard_normal(shape).astype(np.float32)
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x)).numpy()
+    got = m.predict(x)
+    assert_ran(isa)
+    assert np.abs(got - ref).max() <= ATOL_MODEL * max(1.0, np.abs(ref).max())
