@@ -114,6 +114,9 @@ cdef extern from "fastnorm.h" nogil:
         fn_act act
         fn_conv2d_desc conv2
         fn_act act2
+        fn_conv2d_desc conv_ex
+        fn_act act_ex
+        const float *weights_ex
         const float *weights
         const float *weights2
         int kind

@@ -71,6 +71,8 @@ cdef class CPlan:
                 _winograd_check_record(k, op, r, i)
             _convt_plan_check(i, k, op, r)
             _dwconv_pw_check_record(k, op, r, i)
+            if r.get("weights_ex") is not None:
+                self.keep.append(r["weights_ex"])
         self.nops = len(records)
 
     cdef int _family_fields(self, Py_ssize_t i, fn_op *op, dict r) except -1:
@@ -216,6 +218,7 @@ cdef class CPlan:
     def scratch_bytes(self, int nthreads):
         cdef const fn_kernels *k = fn_kernels_for(<fn_isa>self.isa)
         cdef size_t best = 0, sb
+        cdef fn_dwconv_pw_args a
         for i in range(self.nops):
             best = max(best, _convt_plan_scratch(k, &self.ops[i], nthreads))
             if self.ops[i].type == FN_OP_CONV2D:
@@ -223,8 +226,9 @@ cdef class CPlan:
                                              self.ops[i].w, nthreads)
                 best = max(best, sb)
             elif self.ops[i].type == FN_OP_DWCONV_PW:
-                best = max(best, fn_dwconv_pw_scratch_bytes(k, &self.ops[i].conv, &self.ops[i].conv2,
-                                                            self.ops[i].h, self.ops[i].w, nthreads))
+                a = fn_dwconv_pw_args_of(&self.ops[i])
+                best = max(best, fn_dwconv_pw_scratch_bytes(k, &a, self.ops[i].h, self.ops[i].w,
+                                                            nthreads))
             elif self.ops[i].type == FN_OP_WINOGRAD3X3:
                 best = max(best, _winograd_op_scratch(k, &self.ops[i], nthreads))
             elif self.ops[i].type == FN_OP_GROUP_NORM_MAXPOOL:

@@ -193,8 +193,9 @@ typedef enum {
     FN_OP_GROUP_NORM_MAXPOOL = 25, /* GROUP_NORM's fields with h, w the image, then max_pool2d (pool, oh, ow) */
     FN_OP_CONV_FIRST = 24,      /* conv with cin <= 4 (conv/fn_conv_first.h): kind = input is NHWC, in2 = padded copy */
     FN_OP_CONV_TRANSPOSE2D = 21, /* NHWC, conv = the transposed conv's desc, oh/ow, weights packed (conv/fn_convt.h) */
-    FN_OP_DWCONV_PW = 26,       /* DWCONV2D (conv, act, weights) then a 1x1 conv (conv2, act2, weights2 packed by
-                                 * fn_conv2d_pack, in2 = its residual) in bands (conv/fn_dwconv.h) */
+    FN_OP_DWCONV_PW = 26,       /* [a 1x1 conv (conv_ex, act_ex, weights_ex; NULL weights: none)], DWCONV2D
+                                 * (conv, act, weights), a 1x1 conv (conv2, act2, weights2, in2 = its
+                                 * residual), in bands (conv/fn_dwconv.h); h, w: the depthwise input */
 } fn_op_type;
 
 typedef struct fn_op {
@@ -206,8 +207,11 @@ typedef struct fn_op {
     fn_conv2d_desc conv;
     fn_pool2d_desc pool;
     fn_act act;
-    fn_conv2d_desc conv2;        /* DWCONV_PW: the 1x1 conv */
+    fn_conv2d_desc conv2;        /* DWCONV_PW: the 1x1 conv after the depthwise one */
     fn_act act2;
+    fn_conv2d_desc conv_ex;      /* DWCONV_PW: the 1x1 expand conv before it, if weights_ex */
+    fn_act act_ex;
+    const float *weights_ex;
     const float *weights;        /* packed conv weights, or scale for SCALE_SHIFT */
     const float *weights2;       /* shift for SCALE_SHIFT */
     /* op-family fields (see fn_op_type) */
@@ -225,6 +229,14 @@ typedef struct fn_op {
     const size_t *inner_sizes;
     size_t nins;
 } fn_op;
+
+/* The DWCONV_PW record's three convs. */
+static inline fn_dwconv_pw_args fn_dwconv_pw_args_of(const fn_op *op) {
+    fn_dwconv_pw_args a = {op->weights_ex ? &op->conv_ex : NULL, &op->conv, &op->conv2,
+                           op->weights_ex, op->weights, op->weights2,
+                           &op->act_ex, &op->act, &op->act2};
+    return a;
+}
 
 /* bufs[id] is the base pointer of buffer id. scratch is shared by ops that need it (the largest
  * fn_conv2d_scratch_bytes of the plan). Returns the first failing op's status. */

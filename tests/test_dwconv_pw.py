@@ -1,6 +1,7 @@
 """The fused depthwise + 1x1 record (DWCONV_PW): MobileNet's depthwise conv and the projection that
-reads it, run a band of rows at a time. Checked against torch, bit for bit against the two records
-it replaces, at 1 and 2 threads (both of the driver's schedules), under every ISA."""
+reads it, and optionally the expand conv before it, run a band of rows at a time. Checked against
+torch, bit for bit against the records it replaces, at 1 and 2 threads (both of the driver's
+schedules), under every ISA."""
 import numpy as np
 import pytest
 
@@ -74,9 +75,10 @@ def predict_threads(model, x, n):
         threads.set_num_threads(saved)
 
 
+@pytest.mark.parametrize("expand", [False, True], ids=["dw_pw", "expand_dw_pw"])
 @pytest.mark.parametrize("name", sorted(CASES))
 @pytest.mark.parametrize("batch", [1, 3, 5])
-def test_fused_matches_torch_and_the_unfused_records(isa, monkeypatch, name, batch):
+def test_fused_matches_torch_and_the_unfused_records(isa, monkeypatch, name, batch, expand):
     make, shape = CASES[name]
     torch.manual_seed(0)
     net = realistic_bn(make(), shape)
@@ -85,6 +87,7 @@ def test_fused_matches_torch_and_the_unfused_records(isa, monkeypatch, name, bat
         want = net(torch.from_numpy(x)).numpy()
 
     monkeypatch.setattr(_plan_dwconv, "DWPW_MIN_BYTES", 0)
+    monkeypatch.setattr(_plan_dwconv, "DWPW_EXPAND_MIN_BYTES", 0 if expand else 1 << 60)
     monkeypatch.setenv("FASTNORM_DWPW", "0")
     plain = fastnorm.from_torch(net, torch.from_numpy(x[:1]))
     types = record_types(plain, x.shape)
@@ -93,10 +96,14 @@ def test_fused_matches_torch_and_the_unfused_records(isa, monkeypatch, name, bat
 
     monkeypatch.setenv("FASTNORM_DWPW", "1")
     m = fastnorm.from_torch(net, torch.from_numpy(x[:1]))
-    types = record_types(m, x.shape)
+    recs = m._plan({m.graph.inputs[0].name: x.shape}).records
+    types = [r["type"] for r in recs]
     assert types.count(OP_DWCONV_PW) == 1 and OP_DWCONV2D not in types
-    # the expand conv and the fused record remain: the projection was absorbed
-    assert types.count(OP_CONV2D) == (0 if name == "bias_no_norm" else 1)
+    has_expand = name != "bias_no_norm"
+    # the projection is absorbed; the expand conv too when asked for
+    assert types.count(OP_CONV2D) == (1 if has_expand and not expand else 0)
+    fused = next(r for r in recs if r["type"] == OP_DWCONV_PW)
+    assert (fused.get("weights_ex") is not None) == (has_expand and expand)
     # batch 3 at 2 threads runs bands one after the other, batch 5 hands whole bands to threads
     one, two = predict_threads(m, x, 1), predict_threads(m, x, 2)
     util.assert_ran(isa)
@@ -169,6 +176,34 @@ def test_not_fused_where_it_would_be_wrong(monkeypatch, name):
     with torch.no_grad():
         want = net(torch.from_numpy(x)).numpy()
     assert np.abs(m.predict(x) - want).max() <= util.ATOL_MODEL
+
+
+def test_expand_read_elsewhere_is_not_absorbed(monkeypatch):
+    """An expand conv whose output another node also reads keeps its own record."""
+    class Shared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ex = nn.Conv2d(8, 24, 1)
+            self.dw = nn.Conv2d(24, 24, 3, 1, 1, groups=24)
+            self.pw = nn.Conv2d(24, 24, 1)
+
+        def forward(self, x):
+            e = torch.relu(self.ex(x))
+            return self.pw(self.dw(e)) + e
+
+    monkeypatch.setattr(_plan_dwconv, "DWPW_MIN_BYTES", 0)
+    monkeypatch.setattr(_plan_dwconv, "DWPW_EXPAND_MIN_BYTES", 0)
+    torch.manual_seed(3)
+    net = Shared().eval()
+    x = np.random.default_rng(5).standard_normal((2, 8, 11, 9)).astype(np.float32)
+    m = fastnorm.from_torch(net, torch.from_numpy(x[:1]))
+    recs = m._plan({m.graph.inputs[0].name: x.shape}).records
+    fused = [r for r in recs if r["type"] == OP_DWCONV_PW]
+    assert len(fused) == 1 and fused[0].get("weights_ex") is None
+    assert fused[0]["in2"] >= 0  # the shortcut from the expand output fused into the projection
+    with torch.no_grad():
+        want = net(torch.from_numpy(x)).numpy()
+    assert np.abs(m.predict(x) - want).max() <= util.ATOL_MODEL * max(1.0, np.abs(want).max())
 
 
 def test_small_outputs_stay_unfused():

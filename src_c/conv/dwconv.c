@@ -100,14 +100,15 @@ fn_status fn_dwconv_prepare(const fn_kernels *k, const fn_conv2d_desc *d, size_t
     return FN_OK;
 }
 
-void fn_dwconv_row_at(const fn_dwconv_run *p, size_t b, size_t oy, const float *x, const float *res,
-                      float *y) {
+void fn_dwconv_row_at(const fn_dwconv_run *p, size_t b, size_t oy, const float *x, size_t row0,
+                      const float *res, float *y) {
     const fn_conv2d_desc *d = p->d;
     const ptrdiff_t iy0 = (ptrdiff_t)(oy * d->sh) - (ptrdiff_t)d->pad_top;
     size_t ky0, ky1;
     fn_dwconv_clip(iy0, d->kh, d->dh, p->h, &ky0, &ky1);
     const float *xr = x;
-    if (ky0 < ky1) xr = x + (b * p->h + (size_t)(iy0 + (ptrdiff_t)(ky0 * d->dh))) * p->g.row;
+    if (ky0 < ky1)
+        xr = x + (b * p->h + (size_t)(iy0 + (ptrdiff_t)(ky0 * d->dh)) - row0) * p->g.row;
     p->row(&p->g, ky0, ky1, xr, p->wp, res, y);
 }
 
@@ -138,7 +139,7 @@ fn_status fn_dwconv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t 
     for (size_t ch = 0; ch < nchunks; ch++) {
         const size_t r0 = ch * rows / nchunks, r1 = (ch + 1) * rows / nchunks;
         for (size_t r = r0; r < r1; r++)
-            fn_dwconv_row_at(&p, r / oh, r % oh, x, res ? res + r * out_row : NULL,
+            fn_dwconv_row_at(&p, r / oh, r % oh, x, 0, res ? res + r * out_row : NULL,
                              y + r * out_row);
     }
     return FN_OK;

@@ -1,4 +1,5 @@
-/* dwpw.c: a depthwise conv and the 1x1 conv that reads it, a band of rows at a time (fn_dwconv.h). */
+/* dwpw.c: (a 1x1 conv,) a depthwise conv and the 1x1 conv that reads it, a band of rows at a time
+ * (fn_dwconv.h). */
 #include "dwconv_kernels.h"
 
 #include <stdint.h>
@@ -13,52 +14,116 @@
 #ifndef FN_DWPW_BAND_BYTES
 #define FN_DWPW_BAND_BYTES (192u * 1024u)
 #endif
+/* With an expand conv: the expanded rows and the band together. Each band recomputes the kernel's
+ * halo of expanded rows, (kh - 1) * dh rows, so taller bands waste less. */
+#ifndef FN_DWPW_EXPAND_BAND_BYTES
+#define FN_DWPW_EXPAND_BAND_BYTES (512u * 1024u)
+#endif
 
-static size_t band_rows(const fn_conv2d_desc *dw, size_t oh, size_t ow) {
-    const size_t row = ow * dw->cin * sizeof(float);
-    size_t r = row ? FN_DWPW_BAND_BYTES / row : 1;
-    r = r < 1 ? 1 : r;
-    return r > oh ? (oh ? oh : 1) : r;
+typedef struct geometry {
+    size_t oh, ow, c;   /* depthwise output extents and channels */
+    size_t R;           /* output rows per band */
+    size_t er;          /* expanded rows a band may need (0 without expand) */
+    size_t d_floats, e_floats, conv_bytes; /* per thread: band, expanded rows, conv scratch */
+} geometry;
+
+static size_t lines(size_t floats) { return (floats * sizeof(float) + 63) / 64 * 64 / sizeof(float); }
+
+static size_t expanded_rows(const fn_conv2d_desc *dw, size_t h, size_t R) {
+    const size_t r = (R - 1) * dw->sh + (dw->kh - 1) * dw->dh + 1;
+    return r < h ? r : h;
 }
 
-static size_t band_bytes(size_t rows, size_t ow, size_t c) {
-    return (rows * ow * c * sizeof(float) + 63) / 64 * 64;
+static void geometry_of(const fn_kernels *k, const fn_dwconv_pw_args *a, size_t h, size_t w,
+                        geometry *g) {
+    const fn_conv2d_desc *dw = a->dw;
+    g->c = dw->cin;
+    g->oh = fn_conv_out_extent(h, dw->kh, dw->sh, dw->dh, dw->pad_top, dw->pad_bottom);
+    g->ow = fn_conv_out_extent(w, dw->kw, dw->sw, dw->dw, dw->pad_left, dw->pad_right);
+    const size_t drow = g->ow * g->c * sizeof(float), erow = w * g->c * sizeof(float);
+    size_t R = g->oh ? g->oh : 1;
+    while (R > 1 && (R * drow > FN_DWPW_BAND_BYTES ||
+                     (a->ex && R * drow + expanded_rows(dw, h, R) * erow > FN_DWPW_EXPAND_BAND_BYTES)))
+        R--;
+    g->R = R;
+    g->er = a->ex ? expanded_rows(dw, h, R) : 0;
+    g->d_floats = lines(R * g->ow * g->c);
+    g->e_floats = lines(g->er * w * g->c);
+    size_t cb = fn_conv2d_scratch_bytes(k, a->pw, 1, R, g->ow, 1);
+    if (a->ex) {
+        const size_t eb = fn_conv2d_scratch_bytes(k, a->ex, 1, g->er, w, 1);
+        cb = eb > cb ? eb : cb;
+    }
+    g->conv_bytes = (cb + 63) / 64 * 64;
 }
 
-/* Scratch: [1x1 conv scratch for nthreads][nthreads band buffers], 64-byte aligned pieces. */
-size_t fn_dwconv_pw_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *dw,
-                                  const fn_conv2d_desc *pw, size_t h, size_t w, int nthreads) {
-    const int nt = nthreads < 1 ? 1 : nthreads;
-    const size_t oh = fn_conv_out_extent(h, dw->kh, dw->sh, dw->dh, dw->pad_top, dw->pad_bottom);
-    const size_t ow = fn_conv_out_extent(w, dw->kw, dw->sw, dw->dw, dw->pad_left, dw->pad_right);
-    const size_t r = band_rows(dw, oh, ow);
-    const size_t conv = (fn_conv2d_scratch_bytes(k, pw, 1, r, ow, nt) + 63) / 64 * 64;
-    return 64 + conv + (size_t)nt * band_bytes(r, ow, dw->cin);
+/* Scratch: [conv scratch x nthreads][(band, expanded rows) x nthreads], 64-byte aligned pieces. */
+size_t fn_dwconv_pw_scratch_bytes(const fn_kernels *k, const fn_dwconv_pw_args *a, size_t h,
+                                  size_t w, int nthreads) {
+    const size_t nt = nthreads < 1 ? 1 : (size_t)nthreads;
+    geometry g;
+    geometry_of(k, a, h, w, &g);
+    return 64 + nt * (g.conv_bytes + (g.d_floats + g.e_floats) * sizeof(float));
 }
 
-fn_status fn_dwconv_pw_nhwc(const fn_kernels *k, const fn_conv2d_desc *dw, size_t n, size_t h,
-                            size_t w, const float *x, const float *dw_packed, const fn_act *dw_act,
-                            const fn_conv2d_desc *pw, const float *pw_packed, const float *res,
-                            const fn_act *pw_act, float *y, void *scratch, size_t scratch_bytes,
-                            int nthreads) {
-    if (pw->kh != 1 || pw->kw != 1 || pw->sh != 1 || pw->sw != 1 || pw->groups != 1 ||
-        pw->pad_top || pw->pad_bottom || pw->pad_left || pw->pad_right || pw->cin != dw->cin)
+/* Output rows [oy0, oy0 + rows) of sample b through all the ops; nt threads inside the convs, dnt
+ * in the depthwise rows (1 when the caller already runs bands on several threads). */
+static fn_status band(const fn_kernels *k, const fn_dwconv_pw_args *a, const fn_dwconv_run *p,
+                      const geometry *g, size_t h, size_t w, size_t b, size_t oy0, size_t rows,
+                      const float *x, const float *res, float *y, float *d, float *e,
+                      unsigned char *conv, int nt, int dnt) {
+    const fn_conv2d_desc *dw = a->dw;
+    const float *src = x;
+    size_t row0 = 0;
+    if (a->ex) {
+        /* the input rows the band's windows touch, clipped to the image */
+        const ptrdiff_t lo = (ptrdiff_t)(oy0 * dw->sh) - (ptrdiff_t)dw->pad_top;
+        const ptrdiff_t hi = (ptrdiff_t)((oy0 + rows - 1) * dw->sh) - (ptrdiff_t)dw->pad_top +
+                             (ptrdiff_t)((dw->kh - 1) * dw->dh) + 1;
+        const size_t ilo = lo < 0 ? 0 : (size_t)lo;
+        const size_t ihi = hi < 0 ? 0 : (size_t)hi > h ? h : (size_t)hi;
+        if (ihi > ilo) {
+            const fn_status st = fn_conv2d_nhwc(k, a->ex, 1, ihi - ilo, w,
+                                                x + (b * h + ilo) * w * a->ex->cin, a->ex_packed,
+                                                NULL, a->ex_act, e, conv,
+                                                (size_t)nt * g->conv_bytes, nt);
+            if (st != FN_OK) return st;
+        }
+        src = e, row0 = b * h + ilo;
+    }
+#pragma omp parallel for schedule(static) num_threads(dnt) if (dnt > 1)
+    for (size_t r = 0; r < rows; r++)
+        fn_dwconv_row_at(p, b, oy0 + r, src, row0, NULL, d + r * g->ow * g->c);
+    const size_t m0 = (b * g->oh + oy0) * g->ow, cout = a->pw->cout;
+    return fn_conv2d_nhwc(k, a->pw, 1, rows, g->ow, d, a->pw_packed, res ? res + m0 * cout : NULL,
+                          a->pw_act, y + m0 * cout, conv, (size_t)nt * g->conv_bytes, nt);
+}
+
+static int is_pointwise(const fn_conv2d_desc *d, size_t cin) {
+    return d->kh == 1 && d->kw == 1 && d->sh == 1 && d->sw == 1 && d->groups == 1 && !d->pad_top &&
+           !d->pad_bottom && !d->pad_left && !d->pad_right && d->cin == cin;
+}
+
+fn_status fn_dwconv_pw_nhwc(const fn_kernels *k, const fn_dwconv_pw_args *a, size_t n, size_t h,
+                            size_t w, const float *x, const float *res, float *y, void *scratch,
+                            size_t scratch_bytes, int nthreads) {
+    if (!is_pointwise(a->pw, a->dw->cin) || (a->ex && !is_pointwise(a->ex, a->ex->cin)) ||
+        (a->ex && a->ex->cout != a->dw->cin))
         return FN_ERR_ARG;
     fn_dwconv_run p;
-    fn_status st = fn_dwconv_prepare(k, dw, h, w, dw_packed, dw_act, &p);
+    const fn_status st = fn_dwconv_prepare(k, a->dw, h, w, a->dw_packed, a->dw_act, &p);
     if (st != FN_OK) return st;
     const int nt = nthreads < 1 ? 1 : nthreads;
-    if (scratch_bytes < fn_dwconv_pw_scratch_bytes(k, dw, pw, h, w, nt)) return FN_ERR_NOMEM;
-    const size_t c = dw->cin, cout = pw->cout, oh = p.oh, ow = p.g.ow;
-    if (n == 0 || oh == 0 || ow == 0 || c == 0 || cout == 0) return FN_OK;
-    const size_t R = band_rows(dw, oh, ow), per_sample = (oh + R - 1) / R, nbands = n * per_sample;
+    if (scratch_bytes < fn_dwconv_pw_scratch_bytes(k, a, h, w, nt)) return FN_ERR_NOMEM;
+    geometry g;
+    geometry_of(k, a, h, w, &g);
+    if (n == 0 || g.oh == 0 || g.ow == 0 || g.c == 0 || a->pw->cout == 0) return FN_OK;
+    const size_t per_sample = (g.oh + g.R - 1) / g.R, nbands = n * per_sample;
 
     const uintptr_t base = (uintptr_t)scratch;
     unsigned char *conv = (unsigned char *)(base + (64 - base % 64) % 64);
-    const size_t conv_bytes = (fn_conv2d_scratch_bytes(k, pw, 1, R, ow, nt) + 63) / 64 * 64;
-    const size_t per_thread_conv = conv_bytes / (size_t)nt / 64 * 64;
-    float *bands = (float *)(conv + conv_bytes);
-    const size_t band_floats = band_bytes(R, ow, c) / sizeof(float);
+    float *bufs = (float *)(conv + (size_t)nt * g.conv_bytes);
+    const size_t per_thread = g.d_floats + g.e_floats;
 
     if (nt > 1 && nbands >= 2 * (size_t)nt) {
         /* enough bands: each thread makes and consumes whole bands on its own */
@@ -66,19 +131,15 @@ fn_status fn_dwconv_pw_nhwc(const fn_kernels *k, const fn_conv2d_desc *dw, size_
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
         for (size_t q = 0; q < nbands; q++) {
 #ifdef _OPENMP
-            const int t = omp_get_thread_num();
+            const size_t t = (size_t)omp_get_thread_num();
 #else
-            const int t = 0;
+            const size_t t = 0;
 #endif
-            float *band = bands + (size_t)t * band_floats;
-            const size_t b = q / per_sample, y0 = q % per_sample * R;
-            const size_t rows = oh - y0 < R ? oh - y0 : R;
-            for (size_t r = 0; r < rows; r++)
-                fn_dwconv_row_at(&p, b, y0 + r, x, NULL, band + r * ow * c);
-            const size_t m0 = (b * oh + y0) * ow;
-            const fn_status s = fn_conv2d_nhwc(
-                k, pw, 1, rows, ow, band, pw_packed, res ? res + m0 * cout : NULL, pw_act,
-                y + m0 * cout, conv + (size_t)t * per_thread_conv, per_thread_conv, 1);
+            float *d = bufs + t * per_thread;
+            const size_t b = q / per_sample, oy0 = q % per_sample * g.R;
+            const size_t rows = g.oh - oy0 < g.R ? g.oh - oy0 : g.R;
+            const fn_status s = band(k, a, &p, &g, h, w, b, oy0, rows, x, res, y, d, d + g.d_floats,
+                                     conv + t * g.conv_bytes, 1, 1);
             if (s != FN_OK) {
 #pragma omp critical(fn_dwpw_err)
                 err = s;
@@ -88,16 +149,13 @@ fn_status fn_dwconv_pw_nhwc(const fn_kernels *k, const fn_conv2d_desc *dw, size_
     }
     /* few bands (small images at batch 1): bands one after the other, threads inside each */
     for (size_t q = 0; q < nbands; q++) {
-        const size_t b = q / per_sample, y0 = q % per_sample * R;
-        const size_t rows = oh - y0 < R ? oh - y0 : R;
-        const int dnt = (size_t)nt < rows && rows * ow * c * dw->kh * dw->kw >= ((size_t)1 << 17) * nt ? nt : 1;
-#pragma omp parallel for schedule(static) num_threads(dnt) if (dnt > 1)
-        for (size_t r = 0; r < rows; r++)
-            fn_dwconv_row_at(&p, b, y0 + r, x, NULL, bands + r * ow * c);
-        const size_t m0 = (b * oh + y0) * ow;
-        st = fn_conv2d_nhwc(k, pw, 1, rows, ow, bands, pw_packed, res ? res + m0 * cout : NULL,
-                            pw_act, y + m0 * cout, conv, conv_bytes, nt);
-        if (st != FN_OK) return st;
+        const size_t b = q / per_sample, oy0 = q % per_sample * g.R;
+        const size_t rows = g.oh - oy0 < g.R ? g.oh - oy0 : g.R;
+        const size_t dmacs = rows * g.ow * g.c * a->dw->kh * a->dw->kw;
+        const int dnt = (size_t)nt <= rows && dmacs >= ((size_t)1 << 17) * (size_t)nt ? nt : 1;
+        const fn_status s = band(k, a, &p, &g, h, w, b, oy0, rows, x, res, y, bufs,
+                                 bufs + g.d_floats, conv, nt, dnt);
+        if (s != FN_OK) return s;
     }
     return FN_OK;
 }

@@ -75,26 +75,37 @@ typedef struct fn_dwconv_run {
 
 fn_status fn_dwconv_prepare(const fn_kernels *k, const fn_conv2d_desc *d, size_t h, size_t w,
                             const float *packed, const fn_act *act, fn_dwconv_run *p);
-/* Output row oy of sample b: (ow, c) floats to y, res the same row of the residual or NULL. */
-void fn_dwconv_row_at(const fn_dwconv_run *p, size_t b, size_t oy, const float *x, const float *res,
-                      float *y);
+/* Output row oy of sample b: (ow, c) floats to y, res the same row of the residual or NULL. x holds
+ * the input rows from row0 on, counting rows of all samples (b * h + iy); rows the window reads
+ * must be among them. */
+void fn_dwconv_row_at(const fn_dwconv_run *p, size_t b, size_t oy, const float *x, size_t row0,
+                      const float *res, float *y);
 
 /* ------------------------------------------------------------------------------------------------
  * Depthwise conv followed by a 1x1 conv (stride 1, no padding, groups 1) that alone reads its
- * output: MobileNet's dw -> project pair. The depthwise output is made a band of rows at a time in
- * per-thread scratch, where the 1x1 conv reads it while it is still in L2; at batch 16 the
- * depthwise output of an early MobileNetV2 block is 20-30 MB, written to and read back from DRAM
- * when the two ops run one after the other.
+ * output, optionally preceded by a 1x1 conv whose output only the depthwise conv reads: MobileNet's
+ * (expand ->) depthwise -> project. The depthwise output is made a band of rows at a time in
+ * per-thread scratch, where the 1x1 conv reads it while it is still in L2; with an expand conv, the
+ * expanded rows the band's windows need (the band's rows plus the kernel's halo, which neighbouring
+ * bands both compute) are made first, in scratch too. At batch 16 an early MobileNetV2 block's
+ * expanded and depthwise tensors are 20-30 MB each, written to and read back from DRAM when the
+ * three ops run one after the other.
+ * ex: the expand conv's desc (NULL: none; x is then the depthwise input) with fn_conv2d_pack'ed
+ * weights and act ex_act; x: (n, h, w, ex ? ex->cin : c), h and w the depthwise input's extents.
  * dw: depthwise desc and packing (act dw_act); pw: the 1x1 conv's desc (cin == dw channels) and
- * fn_conv2d_pack'ed weights, act pw_act, residual res (n, oh, ow, pw->cout) or NULL.
- * Results are bit-identical to the two ops run separately, at every thread count.
+ * packed weights, act pw_act, residual res (n, oh, ow, pw->cout) or NULL.
+ * Results are bit-identical to the ops run separately, at every thread count.
  * ---------------------------------------------------------------------------------------------- */
-size_t fn_dwconv_pw_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *dw,
-                                  const fn_conv2d_desc *pw, size_t h, size_t w, int nthreads);
-fn_status fn_dwconv_pw_nhwc(const fn_kernels *k, const fn_conv2d_desc *dw, size_t n, size_t h,
-                            size_t w, const float *x, const float *dw_packed, const fn_act *dw_act,
-                            const fn_conv2d_desc *pw, const float *pw_packed, const float *res,
-                            const fn_act *pw_act, float *y, void *scratch, size_t scratch_bytes,
-                            int nthreads);
+typedef struct fn_dwconv_pw_args {
+    const fn_conv2d_desc *ex, *dw, *pw;
+    const float *ex_packed, *dw_packed, *pw_packed;
+    const fn_act *ex_act, *dw_act, *pw_act;
+} fn_dwconv_pw_args;
+
+size_t fn_dwconv_pw_scratch_bytes(const fn_kernels *k, const fn_dwconv_pw_args *a, size_t h,
+                                  size_t w, int nthreads);
+fn_status fn_dwconv_pw_nhwc(const fn_kernels *k, const fn_dwconv_pw_args *a, size_t n, size_t h,
+                            size_t w, const float *x, const float *res, float *y, void *scratch,
+                            size_t scratch_bytes, int nthreads);
 
 #endif

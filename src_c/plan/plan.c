@@ -112,11 +112,13 @@ fn_status fn_plan_run(const fn_kernels *k, const fn_op *ops, size_t nops, float 
             st = fn_conv_transpose2d_nhwc(k, &op->conv, op->n, op->h, op->w, op->oh, op->ow, x,
                                           op->weights, &op->act, y, scratch, scratch_bytes, nthreads);
             break;
-        case FN_OP_DWCONV_PW:
-            st = fn_dwconv_pw_nhwc(k, &op->conv, op->n, op->h, op->w, x, op->weights, &op->act,
-                                   &op->conv2, op->weights2, op->in2 >= 0 ? bufs[op->in2] : NULL,
-                                   &op->act2, y, scratch, scratch_bytes, nthreads);
+        case FN_OP_DWCONV_PW: {
+            const fn_dwconv_pw_args a = fn_dwconv_pw_args_of(op);
+            st = fn_dwconv_pw_nhwc(k, &a, op->n, op->h, op->w, x,
+                                   op->in2 >= 0 ? bufs[op->in2] : NULL, y, scratch, scratch_bytes,
+                                   nthreads);
             break;
+        }
         default:
             st = FN_ERR_ARG;
         }
