@@ -18,9 +18,16 @@ input (cheaper, and just as realistic for the statistics), then each model is ex
 and checked once. A model fastnorm cannot import yet (UnsupportedError) leaves only its fastnorm row
 missing (skipped with the message); everything else still runs. Under --benchmark-disable (CI) every
 row runs once.
+
+test_side_by_side times each row a second way: every runtime once per round, the order rotating
+from round to round, for SIDE_BY_SIDE_SECONDS (at least SIDE_BY_SIDE_MIN_ROUNDS rounds). On a host
+whose speed drifts (a VM whose neighbours come and go), runtimes timed one after the other, as the
+per-runtime tests do, each see a different machine; timed in turns, they see the same one. The
+samples go into the JSON's extra_info and models_table.py builds its table from them when present.
 """
 import os
 import sys
+import time
 import warnings
 
 import numpy as np
@@ -41,6 +48,10 @@ MODEL_TOL = 1e-4
 # The peers fold and fuse too (and may pick other algorithms): a looser sanity check that the
 # timed graphs compute the same function, not a statement about their accuracy.
 PEER_TOL = 1e-3
+
+
+SIDE_BY_SIDE_SECONDS = 8.0
+SIDE_BY_SIDE_MIN_ROUNDS = 5
 
 
 def group_of(name, batch, threads):
@@ -205,6 +216,51 @@ def test_model(benchmark, zoo_cache, row, runtime):
         torch.set_num_threads(old_torch_threads)
     benchmark.extra_info.update(runtime=runtime, model=name, batch=batch, threads=threads,
                                 macs_per_image=entry.macs, version=_version(runtime))
+
+
+@pytest.mark.parametrize("row", ROWS, ids=["%s-b%d-t%d" % r for r in ROWS])
+def test_side_by_side(benchmark, zoo_cache, row):
+    """Every runtime of the row in turns (see the module docstring); the timed callable is the whole
+    set of rounds, the per-runtime samples are in extra_info["side_by_side"]."""
+    name, batch, threads = row
+    benchmark.group = "side-by-side"
+    entry = zoo_cache(name)
+    old_torch_threads = torch.get_num_threads()
+    fastnorm.set_num_threads(threads)
+    torch.set_num_threads(threads)
+    samples = {}
+    try:
+        runs = {}
+        for rt in RUNTIMES:
+            try:
+                runs[rt] = _runner(entry, rt, batch, threads)
+            except pytest.skip.Exception:
+                continue  # a peer that is not installed (or a model fastnorm cannot import yet)
+        for rt, run in runs.items():
+            if (rt, batch) not in entry.checked:
+                _check(entry, rt, batch, run())
+            run()  # warm
+        samples = {rt: [] for rt in runs}
+        order = list(runs)
+
+        def rounds():
+            end = time.perf_counter() + SIDE_BY_SIDE_SECONDS
+            r = 0
+            while r < 1 or (not benchmark.disabled
+                            and (r < SIDE_BY_SIDE_MIN_ROUNDS or time.perf_counter() < end)):
+                k = r % len(order)
+                for rt in order[k:] + order[:k]:
+                    t0 = time.perf_counter()
+                    runs[rt]()
+                    samples[rt].append(time.perf_counter() - t0)
+                r += 1
+        benchmark.pedantic(rounds, rounds=1, iterations=1)
+    finally:
+        fastnorm.set_num_threads(None)
+        torch.set_num_threads(old_torch_threads)
+    benchmark.extra_info.update(side_by_side=samples, model=name, batch=batch, threads=threads,
+                                macs_per_image=entry.macs,
+                                versions={rt: _version(rt) for rt in samples})
 
 
 def _check(entry, runtime, batch, got):

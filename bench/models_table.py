@@ -1,6 +1,10 @@
 """bench_models.py's JSON -> issue 5's markdown table.
 
-    python bench/models_table.py models.json [more.json ...] [--stat min]
+    python bench/models_table.py models.json [more.json ...] [--stat min] [--sequential]
+
+When the JSON holds test_side_by_side's rows (every runtime timed in turns, round by round), the
+table is built from those samples: each cell the median of a runtime's samples in one run. Otherwise,
+or with --sequential, from the per-runtime benchmarks, which time one runtime after the other.
 
 Rows in the issue's order, medians in ms for fastnorm / ONNX Runtime / OpenVINO / PyTorch, then
 fastnorm / best peer and the geometric mean of those ratios, the ISA and the CPU. Given several
@@ -52,28 +56,42 @@ def _macs(m):
     return "%.2f G" % (m / 1e9) if m >= 1e8 else "%.1f M" % (m / 1e6)
 
 
-def collect(paths, stat="median"):
-    """{(model, batch, threads): {runtime: [median per run]}}, extra info per row, machine info."""
-    cells, info, machine, order = {}, {}, {}, []
+_STAT = {"median": statistics.median, "min": min, "mean": statistics.mean}
+
+
+def collect(paths, stat="median", interleaved=True):
+    """{(model, batch, threads): {runtime: [statistic per run]}}, extra info per row, machine info,
+    row order, and whether the cells come from the interleaved (side-by-side) samples."""
+    datas = []
     for path in paths:
         with open(path) as f:
-            data = json.load(f)
+            datas.append(json.load(f))
+    interleaved = interleaved and any("side_by_side" in b.get("extra_info", {})
+                                      for d in datas for b in d["benchmarks"])
+    cells, info, machine, order = {}, {}, {}, []
+    for data in datas:
         machine = machine or data.get("machine_info", {})
         for b in data["benchmarks"]:
             ei = b.get("extra_info", {})
-            if "model" not in ei or b.get("stats") is None:
+            if "model" not in ei or b.get("stats") is None or ("side_by_side" in ei) != interleaved:
                 continue
             key = (ei["model"], ei["batch"], ei["threads"])
             if key not in cells:
                 order.append(key)
-            cells.setdefault(key, {}).setdefault(ei["runtime"], []).append(b["stats"][stat])
             info.setdefault(key, {}).update({"macs": ei.get("macs_per_image")})
-            info.setdefault("versions", {})[ei["runtime"]] = ei.get("version", "?")
-    return cells, info, machine, order
+            if interleaved:
+                for rt, ts in ei["side_by_side"].items():
+                    if ts:
+                        cells.setdefault(key, {}).setdefault(rt, []).append(_STAT[stat](ts))
+                info.setdefault("versions", {}).update(ei.get("versions", {}))
+            else:
+                cells.setdefault(key, {}).setdefault(ei["runtime"], []).append(b["stats"][stat])
+                info.setdefault("versions", {})[ei["runtime"]] = ei.get("version", "?")
+    return cells, info, machine, order, interleaved
 
 
-def table(paths, stat="median"):
-    cells, info, machine, order = collect(paths, stat)
+def table(paths, stat="median", interleaved=True):
+    cells, info, machine, order, interleaved = collect(paths, stat, interleaved)
     keys = [k for k in ROWS if k in cells]
     keys += [k for k in order if k not in keys]  # rows a later bench adds, in the order they ran
     versions = info.get("versions", {})
@@ -107,9 +125,11 @@ def table(paths, stat="median"):
     cpu = machine.get("cpu", {}).get("brand_raw", "?")
     out.append("")
     what = "Medians" if stat == "median" else "Per-run %s (fastest round)" % stat if stat == "min" else stat
-    out.append("Geometric mean of fastnorm / best peer over %d rows: **%.2f**. %s in ms%s. "
+    how = ("runtimes timed in turns, round by round (test_side_by_side)" if interleaved
+           else "each runtime timed in its own benchmark")
+    out.append("Geometric mean of fastnorm / best peer over %d rows: **%.2f**. %s in ms%s, %s. "
                "fastnorm ISA: %s (best on this CPU: %s). CPU: %s, %s logical CPUs."
-               % (len(ratios), geo, what, " (median over %d runs)" % runs if runs > 1 else "",
+               % (len(ratios), geo, what, " (median over %d runs)" % runs if runs > 1 else "", how,
                   machine.get("fastnorm_isa", "?"), machine.get("fastnorm_best_isa", "?"), cpu,
                   machine.get("cpu", {}).get("count", "?")))
     return "\n".join(out)
@@ -124,6 +144,8 @@ if __name__ == "__main__":
         del args[i:i + 2]
         if stat not in ("median", "min", "mean"):
             sys.exit("--stat: expected median, min or mean, got %r" % stat)
+    sequential = "--sequential" in args
+    args = [a for a in args if a != "--sequential"]
     if not args:
         sys.exit(__doc__)
-    print(table(args, stat))
+    print(table(args, stat, interleaved=not sequential))
