@@ -341,3 +341,20 @@ def test_binding_rejects_bad_shapes(rng):
         _C.conv2d_nhwc(-1, desc, x, packed[:-1].copy(), None, ACT_NONE, y, 1)
     with pytest.raises(ValueError, match="groups"):
         _C.conv2d_pack(-1, (4, 8, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), w, None)
+
+
+@pytest.mark.parametrize("cin,stride,cout", [(1024, 1, 70), (512, 2, 96), (2048, 1, 40), (1024, 2, 33)])
+@pytest.mark.parametrize("batch", [1, 2])
+def test_pointwise_rows_on_4k_strides(isa, rng, cin, stride, cout, batch):
+    """1x1 convs whose input rows lie a multiple of 4 KiB apart (cin * stride * 4 bytes): where the
+    packed weights hold two panels or more per L2 block, the driver copies each tile's rows to
+    padded scratch first (use_row_copy); the answer is the reference's and does not depend on the
+    thread count. 5x7 images: tiles that wrap rows, a short last tile."""
+    x, wt, b, params = conv_case(rng, batch, cin, 5, 7, cout, 1, stride)
+    out_shape = reference_conv(x, wt, b, **params)[0].shape
+    res = rng.standard_normal(out_shape).astype(np.float32)
+    got = nhwc_conv(isa, x, wt, b, params, res, (1, 0.0, INF), nthreads=1)
+    want, mag = reference_conv(x, wt, b, **params)
+    util.assert_close_dot(got, reference.relu(want + res), mag + np.abs(res))
+    two = nhwc_conv(isa, x, wt, b, params, res, (1, 0.0, INF), nthreads=2)
+    assert np.array_equal(got, two)
