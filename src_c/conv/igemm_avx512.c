@@ -3,6 +3,13 @@
 
 #include <immintrin.h>
 
+/* The weight panel is read once per k-step, 4*NR bytes; the first tile to meet a panel streams it
+ * from DRAM (ResNet-50's layer4 convs hold 4-9 MB of weights each). Asking for the line 1 KiB
+ * ahead costs a load slot (15 of the 24 a k-step's 12 cycles offer are in use) and keeps more
+ * misses in flight than the hardware prefetcher alone: ResNet-50 batch 1, 1 thread, medians of
+ * 15-20 predicts, alternating builds: 68.7 -> 66.7, 71.1 -> 64.4, 67.0 -> 64.7 ms; ResNet-18 flat
+ * (25.3 / 25.0 -> 24.4 / 24.8 ms). 4 KiB ahead measured the same as 1 KiB. */
+#define FN_IGEMM_PREFETCH_FLOATS 256
 #define MR FN_IGEMM_MR_avx512
 #define NR FN_IGEMM_NR_avx512
 _Static_assert(NR % 16 == 0 && NR <= 64 && MR <= 16, "avx512 igemm tile: NR a multiple of 16");
@@ -38,6 +45,7 @@ static inline __attribute__((always_inline)) void igemm_tile(
         FN_REP(MR, PTR)
 #undef PTR
         for (size_t i = 0; i < kc; i++) {
+            _mm_prefetch((const char *)(w + FN_IGEMM_PREFETCH_FLOATS), _MM_HINT_T0);
             b0 = _mm512_loadu_ps(w);
             if (NV > 1) b1 = _mm512_loadu_ps(w + 16);
             if (NV > 2) b2 = _mm512_loadu_ps(w + 32);
