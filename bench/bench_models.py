@@ -136,13 +136,8 @@ class Entry:
     def ort(self, threads):
         if threads not in self._ort:
             ort = pytest.importorskip("onnxruntime")
-            so = ort.SessionOptions()
-            so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-            so.intra_op_num_threads = threads
-            so.inter_op_num_threads = 1
-            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self._ort[threads] = ort.InferenceSession(self.onnx_path(), so, providers=["CPUExecutionProvider"])
+            self._ort[threads] = ort.InferenceSession(self.onnx_path(), ort_options(threads),
+                                                      providers=["CPUExecutionProvider"])
         return self._ort[threads]
 
     def openvino(self, batch, threads):
@@ -157,6 +152,18 @@ class Entry:
                                                          "PERFORMANCE_HINT": "LATENCY"})
             self._ov[key] = compiled.create_infer_request()
         return self._ov[key]
+
+
+def ort_options(threads):
+    """The issue's ONNX Runtime settings: ORT_ENABLE_ALL, T intra-op threads, spinning off."""
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return so
 
 
 @pytest.fixture(scope="session")

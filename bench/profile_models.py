@@ -90,12 +90,8 @@ def fastnorm_profile(model, x, repeat):
 def ort_profile(onnx_path, x, threads, repeat):
     """[(op type, node name, weight shape, output shape, samples)] in execution order."""
     import onnxruntime as ort
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    from bench_models import ort_options
+    so = ort_options(threads)
     so.enable_profiling = True
     so.profile_file_prefix = os.path.join(tempfile.mkdtemp(), "ort")
     sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])

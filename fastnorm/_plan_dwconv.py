@@ -76,9 +76,10 @@ def _expand_record(plan, node, graph, b, n, c, h, w):
     """The CONV2D record just emitted for a 1x1 conv that alone feeds this depthwise conv, if any."""
     if n * h * w * c * 4 < DWPW_EXPAND_MIN_BYTES or not plan.records:
         return None
+    from fastnorm.plan import OP_CONV2D  # plan imports this module: a late import
     rec, name = plan.records[-1], plan.node_of_record[-1]
     ex = next((m for m in graph.nodes if m.name == name), None)
-    if (ex is None or ex.op != "conv2d" or rec.get("type") != 1 or rec.get("out") != b
+    if (ex is None or ex.op != "conv2d" or rec.get("type") != OP_CONV2D or rec.get("out") != b
             or rec.get("in2", -1) >= 0 or ex.outputs[0] != node.inputs[0]
             or ex.outputs[0] in {t.name for t in graph.outputs}
             or len(graph.consumers().get(ex.outputs[0], [])) != 1):

@@ -4,6 +4,7 @@ import pytest
 
 import fastnorm
 from fastnorm.passes import fold_batchnorm, fuse_residual_add
+from fastnorm.plan import OP_CONV2D, OP_WINOGRAD3X3
 from util import ATOL_MODEL, assert_ran
 
 torch = pytest.importorskip("torch")
@@ -80,7 +81,8 @@ def test_residual_conv_writes_over_its_last_reader(isa, net):
     m = fastnorm.from_torch(net, torch.randn(1, 3, 32, 32))
     shape = (2, 3, 32, 32)
     plan = _plan(m, shape)
-    with_res = [r for r in plan.records if r.get("in2", -1) >= 0 and r["type"] in (1, 23)]
+    with_res = [r for r in plan.records if r.get("in2", -1) >= 0
+                and r["type"] in (OP_CONV2D, OP_WINOGRAD3X3)]
     assert len(with_res) == 2
     assert all(r["out"] == r["in2"] for r in with_res), [(r["in2"], r["out"]) for r in with_res]
     x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)

@@ -990,14 +990,20 @@ def _conv_geometry(c, node, attrs, spatial, kshape, what="Conv"):
     return strides, dil, pads
 
 
-def _op_conv(c, node, attrs):
+def _conv_operands(c, node, what):
+    """(input name, input shape, weight W, bias B or None) of a 2D Conv / ConvTranspose."""
     name, shape = c.act(node)
     w = c.fweight(node, 1, "weight W", required=True)
     b = c.fweight(node, 2, "bias B")
     if w.ndim != len(shape) or w.ndim < 3:
         raise _Malformed("weight %r does not fit input %r" % (w.shape, shape))
     if w.ndim != 4:
-        raise _Unsupported("%dD Conv (only 2D runs)" % (w.ndim - 2))
+        raise _Unsupported("%dD %s (only 2D runs)" % (w.ndim - 2, what))
+    return name, shape, w, b
+
+
+def _op_conv(c, node, attrs):
+    name, shape, w, b = _conv_operands(c, node, "Conv")
     strides, dil, pads = _conv_geometry(c, node, attrs, shape[2:], w.shape[2:])
     groups = int(attrs.get("group", 1))
     ins = [name, c.weight(node, "weight", w), c.weight(node, "bias", b.reshape(-1)) if b is not None else ""]
@@ -1007,13 +1013,7 @@ def _op_conv(c, node, attrs):
 
 
 def _op_conv_transpose(c, node, attrs):
-    name, shape = c.act(node)
-    w = c.fweight(node, 1, "weight W", required=True)
-    b = c.fweight(node, 2, "bias B")
-    if w.ndim != len(shape) or w.ndim < 3:
-        raise _Malformed("weight %r does not fit input %r" % (w.shape, shape))
-    if w.ndim != 4:
-        raise _Unsupported("%dD ConvTranspose (only 2D runs)" % (w.ndim - 2))
+    name, shape, w, b = _conv_operands(c, node, "ConvTranspose")
     ks = attrs.get("kernel_shape")
     if ks is not None and list(ks) != list(w.shape[2:]):
         raise _Malformed("kernel_shape %r does not match the weight's %r" % (list(ks), list(w.shape[2:])))

@@ -63,22 +63,12 @@ static inline __attribute__((always_inline)) void tile(const size_t MR, const in
 #undef ST
 }
 
-#define STRIDES(MR_, NV_)                                                                          \
-    do {                                                                                           \
-        if (s == 1)                                                                                \
-            tile(MR_, NV_, 1, s, mr, nc, K, off, x, w, y, ldy, act);                               \
-        else if (s == 2)                                                                           \
-            tile(MR_, NV_, 2, s, mr, nc, K, off, x, w, y, ldy, act);                               \
-        else                                                                                       \
-            tile(MR_, NV_, 0, s, mr, nc, K, off, x, w, y, ldy, act);                               \
-    } while (0)
-
 void fn_f32_conv_first__avx2(size_t nv, size_t s, size_t mr, size_t nc, size_t K,
                              const int32_t *off, const float *x, const float *w, float *y,
                              size_t ldy, const fn_act *act) {
     switch (nv) {
-    case 1: STRIDES(12, 1); break;
-    case 2: STRIDES(6, 2); break;
-    default: STRIDES(4, 3); break;
+    case 1: FN_CONV_FIRST_STRIDES(12, 1); break;
+    case 2: FN_CONV_FIRST_STRIDES(6, 2); break;
+    default: FN_CONV_FIRST_STRIDES(4, 3); break;
     }
 }

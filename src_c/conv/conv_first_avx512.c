@@ -66,23 +66,13 @@ static inline __attribute__((always_inline)) void tile(const size_t MR, const in
 #undef ST
 }
 
-#define STRIDES(MR_, NV_)                                                                          \
-    do {                                                                                           \
-        if (s == 1)                                                                                \
-            tile(MR_, NV_, 1, s, mr, nc, K, off, x, w, y, ldy, act);                               \
-        else if (s == 2)                                                                           \
-            tile(MR_, NV_, 2, s, mr, nc, K, off, x, w, y, ldy, act);                               \
-        else                                                                                       \
-            tile(MR_, NV_, 0, s, mr, nc, K, off, x, w, y, ldy, act);                               \
-    } while (0)
-
 void fn_f32_conv_first__avx512(size_t nv, size_t s, size_t mr, size_t nc, size_t K,
                                const int32_t *off, const float *x, const float *w, float *y,
                                size_t ldy, const fn_act *act) {
     switch (nv) {
-    case 1: STRIDES(16, 1); break;
-    case 2: STRIDES(12, 2); break;
-    case 3: STRIDES(8, 3); break;
-    default: STRIDES(6, 4); break;
+    case 1: FN_CONV_FIRST_STRIDES(16, 1); break;
+    case 2: FN_CONV_FIRST_STRIDES(12, 2); break;
+    case 3: FN_CONV_FIRST_STRIDES(8, 3); break;
+    default: FN_CONV_FIRST_STRIDES(6, 4); break;
     }
 }

@@ -21,6 +21,18 @@ FN_DECLARE_CONV_FIRST(avx512)
 #define FN_CONV_FIRST_LANES_avx512 16
 #define FN_CONV_FIRST_MR_avx512 {0, 16, 12, 8, 6}
 
+/* In a wide kernel file: call its tile(MR_, NV_, S, s, ...) with the stride a constant for the
+ * common strides 1 and 2 (S = 0: s at run time), so the compiler folds the input addressing. */
+#define FN_CONV_FIRST_STRIDES(MR_, NV_)                                                            \
+    do {                                                                                           \
+        if (s == 1)                                                                                \
+            tile(MR_, NV_, 1, s, mr, nc, K, off, x, w, y, ldy, act);                               \
+        else if (s == 2)                                                                           \
+            tile(MR_, NV_, 2, s, mr, nc, K, off, x, w, y, ldy, act);                               \
+        else                                                                                       \
+            tile(MR_, NV_, 0, s, mr, nc, K, off, x, w, y, ldy, act);                               \
+    } while (0)
+
 /* The portable tile, the readable spec of the wide ones: y[m][j] = act(bias[j] +
  * sum_k x[off[k] + m*s] * w[k][j]) for m < mr, j < nc (NR = lanes * nv). */
 static inline __attribute__((always_inline)) void fn_conv_first_tile_generic(

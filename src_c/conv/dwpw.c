@@ -99,16 +99,16 @@ static fn_status band(const fn_kernels *k, const fn_dwconv_pw_args *a, const fn_
                           a->pw_act, y + m0 * cout, conv, (size_t)nt * g->conv_bytes, nt);
 }
 
-static int is_pointwise(const fn_conv2d_desc *d, size_t cin) {
+static int is_pointwise(const fn_conv2d_desc *d) {
     return d->kh == 1 && d->kw == 1 && d->sh == 1 && d->sw == 1 && d->groups == 1 && !d->pad_top &&
-           !d->pad_bottom && !d->pad_left && !d->pad_right && d->cin == cin;
+           !d->pad_bottom && !d->pad_left && !d->pad_right;
 }
 
 fn_status fn_dwconv_pw_nhwc(const fn_kernels *k, const fn_dwconv_pw_args *a, size_t n, size_t h,
                             size_t w, const float *x, const float *res, float *y, void *scratch,
                             size_t scratch_bytes, int nthreads) {
-    if (!is_pointwise(a->pw, a->dw->cin) || (a->ex && !is_pointwise(a->ex, a->ex->cin)) ||
-        (a->ex && a->ex->cout != a->dw->cin))
+    if (!is_pointwise(a->pw) || a->pw->cin != a->dw->cin ||
+        (a->ex && (!is_pointwise(a->ex) || a->ex->cout != a->dw->cin)))
         return FN_ERR_ARG;
     fn_dwconv_run p;
     const fn_status st = fn_dwconv_prepare(k, a->dw, h, w, a->dw_packed, a->dw_act, &p);
