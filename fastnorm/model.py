@@ -4,7 +4,7 @@ import threading
 
 import numpy as np
 
-from fastnorm import _C, doctor, fileformat
+from fastnorm import _C, doctor, fileformat, threads
 from fastnorm.errors import FormatError, UnsupportedError
 from fastnorm.graph import KNOWN_OPS, Graph, count_macs, infer_shapes
 from fastnorm.passes import optimize as optimize_graph
@@ -48,7 +48,8 @@ class Model:
         self._num_threads = n
 
     def _nthreads(self):
-        return self._num_threads or get_num_threads()
+        n = self._num_threads or get_num_threads()
+        return n if n <= threads.cap else threads.capped(n)   # threadpoolctl limit, fork safety
 
     # ------------------------------------------------------------------------------ introspection
     @property
@@ -212,6 +213,12 @@ class Model:
                 label = {5: "nchw->nhwc", 6: "nhwc->nchw", 7: "copy"}.get(rec["type"], "?")
             rows.append((label, sources, float(med[i])))
         return sorted(rows, key=lambda r: -r[2])
+
+    # ------------------------------------------------------------------------------ pickling
+    def __reduce__(self):
+        """Pickle as the .fnm bytes plus the settings: no code, no plans, no arenas (fastnorm._pickling)."""
+        from fastnorm._pickling import reduce_model
+        return reduce_model(self)
 
     # ------------------------------------------------------------------------------ files
     def save(self, path):
