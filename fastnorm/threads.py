@@ -109,7 +109,7 @@ def capped(n):
             warnings.warn("this process was forked after fastnorm ran on several threads, and libgomp's "
                           "thread pool does not survive fork(): fastnorm runs on 1 thread here. Use the "
                           "'spawn' or 'forkserver' start method (or fork before the first predict) for "
-                          "multi-threaded workers.", FastnormWarning, stacklevel=3)
+                          "multi-threaded workers.", FastnormWarning, stacklevel=4)
         return 1
     if _limit is not None:
         n = min(n, _limit)
