@@ -3,33 +3,19 @@
     python examples/dask_batch.py [--images 2000] [--workers 2] [--model FILE.fnm] [--scheduler ADDRESS]
 
 Prints images/s and checks the answer equals one process's, batch for batch."""
-import argparse
 import time
 
 import numpy as np
 from distributed import Client, LocalCluster
 
-import fastnorm
-from fastnorm.batch import chunks, cpu_share, dask_register, predict_dask
-from fastnorm.models import simple_cnn
+from _common import setup
+
+from fastnorm.batch import dask_register, predict_dask
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--images", type=int, default=2000)
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--batch", type=int, default=250)
-    p.add_argument("--model", help="a .fnm/.onnx file (default: the built-in SimpleCNN)")
-    p.add_argument("--scheduler", help="a running cluster's scheduler address (default: start a local one)")
-    args = p.parse_args(argv)
-
-    model = fastnorm.load(args.model) if args.model else fastnorm.Model(simple_cnn(seed=0))
-    shape = tuple(d or 1 for d in model.inputs[0].shape[1:])
-    x = np.random.default_rng(0).standard_normal((args.images,) + shape).astype(np.float32)
-
-    # The single-process answer, on the same batches the workers get.
-    model.num_threads = cpu_share(1)
-    want = np.concatenate([model.predict(x[s]) for s in chunks(len(x), args.batch)])
+    scheduler = (["--scheduler"], {"help": "a running cluster's scheduler address (default: start one here)"})
+    args, model, x, want = setup(__doc__, argv, [scheduler])
 
     # One task at a time per worker; fastnorm's threads fill the worker's CPU share.
     if args.scheduler:

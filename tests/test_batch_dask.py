@@ -32,6 +32,9 @@ def client():
 
 
 def _example():
+    import sys
+    if os.path.join(ROOT, "examples") not in sys.path:
+        sys.path.insert(0, os.path.join(ROOT, "examples"))
     spec = importlib.util.spec_from_file_location("dask_batch", os.path.join(ROOT, "examples", "dask_batch.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
