@@ -1,4 +1,4 @@
-"""The `fastnorm` command: demo, info, convert, bench."""
+"""The `fastnorm` command: demo, info, convert, bench, predict."""
 import argparse
 import os
 import sys
@@ -140,8 +140,8 @@ def _feeds(model, batch):
 class _Progress:
     """A plain-text progress bar on stderr: \r[#####-----] done/total."""
 
-    def __init__(self, enabled, total, unit, width=30):
-        self.enabled, self.total, self.unit, self.width = enabled, total, unit, width
+    def __init__(self, enabled, total, unit, width=30, label="bench"):
+        self.enabled, self.total, self.unit, self.width, self.label = enabled, total, unit, width, label
         self.last = 0.0
 
     def update(self, done, force=False):
@@ -153,9 +153,9 @@ class _Progress:
         self.last = now
         frac = min(1.0, done / self.total) if self.total else 1.0
         filled = int(round(frac * self.width))
-        fmt = "%d/%d" if self.unit == "runs" else "%.1f/%.1f"
-        sys.stderr.write(("\rbench [%s%s] " + fmt + " %s") % ("#" * filled, "-" * (self.width - filled),
-                                                            done, self.total, self.unit))
+        fmt = "%.1f/%.1f" if self.unit == "s" else "%d/%d"
+        sys.stderr.write(("\r%s [%s%s] " + fmt + " %s") % (self.label, "#" * filled, "-" * (self.width - filled),
+                                                           done, self.total, self.unit))
         sys.stderr.flush()
 
     def close(self, done):
@@ -260,6 +260,8 @@ def main(argv=None):
     b.add_argument("--profile", action="store_true", help="also print the median time of every op")
     b.add_argument("--progress", action="store_true", help="progress bar on stderr even when not a terminal")
     b.set_defaults(fn=cmd_bench)
+    from fastnorm._predict_cli import add_parser as add_predict
+    add_predict(sub)
     args = p.parse_args(argv)
     from fastnorm.errors import FormatError, UnsupportedError
     try:
