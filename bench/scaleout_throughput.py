@@ -4,7 +4,7 @@
 
 Best of --repeat timed passes after a warm-up; model load and cluster start-up are not timed."""
 import argparse
-import time
+import timeit
 
 import numpy as np
 
@@ -14,13 +14,8 @@ from fastnorm.models import simple_cnn
 
 
 def best(fn, repeat):
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+    fn()                                                   # warm-up: plans, worker caches
+    return min(timeit.repeat(fn, number=1, repeat=repeat))
 
 
 def main(argv=None):
