@@ -21,8 +21,27 @@ def _bounded_openmp_spin():
     return True
 
 
+def _import_c():
+    """Import _C. In a repaired (manylinux) wheel, _C links its own libgomp (fastnorm.libs/); torch
+    loads its libgomp into the global symbol scope, where the loader would look first and bind
+    fastnorm's OpenMP calls to torch's pool (whose spin and thread settings are torch's). RTLD_DEEPBIND
+    makes _C resolve them in its own libgomp, whatever was imported before. Only then: an in-place or
+    sanitizer build links the system libgomp and is loaded as usual."""
+    import sys
+    libs = _os.path.join(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))), "fastnorm.libs")
+    deep = getattr(_os, "RTLD_DEEPBIND", 0) if _os.path.isdir(libs) else 0
+    old = sys.getdlopenflags()
+    sys.setdlopenflags(old | deep)
+    try:
+        from fastnorm import _C
+    finally:
+        sys.setdlopenflags(old)
+    return _C
+
+
 _spin_set = _bounded_openmp_spin()
-from fastnorm import _C, ops  # noqa: E402
+_C = _import_c()
+from fastnorm import ops  # noqa: E402
 if _spin_set:
     del _os.environ["GOMP_SPINCOUNT"]
 from fastnorm.errors import FastnormWarning, FormatError, UnsupportedError

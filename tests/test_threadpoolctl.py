@@ -72,3 +72,31 @@ def test_limit_in_this_process():
         assert fastnorm.get_num_threads() == 1 and m._nthreads() == 1
     assert fastnorm.get_num_threads() == before
     assert m._nthreads() == 3
+
+
+def test_repaired_wheel_uses_its_own_libgomp_whatever_was_imported_first():
+    """A repaired wheel vendors libgomp (fastnorm.libs/); torch puts its own libgomp in the global
+    symbol scope. fastnorm must bind to its copy (fastnorm/__init__.py loads _C with RTLD_DEEPBIND), so
+    limiting torch's pool leaves fastnorm's alone, with torch imported before or after fastnorm."""
+    libs = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(fastnorm.__file__))), "fastnorm.libs")
+    if not os.path.isdir(libs):
+        pytest.skip("not an installed repaired wheel: _C links the system libgomp")
+    pytest.importorskip("torch")
+    code = textwrap.dedent("""
+        import threadpoolctl
+        from fastnorm import _C
+        before = _C.omp_max_threads()
+        torch_pools = [c for c in threadpoolctl.ThreadpoolController().lib_controllers
+                       if c.user_api == "openmp" and "fastnorm.libs" not in c.filepath]
+        assert torch_pools, threadpoolctl.threadpool_info()
+        for c in torch_pools:
+            c.set_num_threads(1)
+        assert _C.omp_max_threads() == before, "fastnorm's OpenMP calls went to torch's libgomp"
+        print("OK", before)
+    """)
+    for imports in ("import os, torch, fastnorm\n", "import os, fastnorm, torch\n"):
+        env = dict(os.environ, OMP_NUM_THREADS="2")
+        with tempfile.TemporaryDirectory() as cwd:
+            r = subprocess.run([sys.executable, "-c", imports + code], capture_output=True, text=True, env=env,
+                               cwd=cwd, timeout=300)
+        assert r.returncode == 0 and "OK 2" in r.stdout, imports + r.stdout + r.stderr
