@@ -83,3 +83,24 @@ def test_files_with_a_corrupt_one(client, tmp_path):
         if p in got:
             # a batch of 3 vs a batch of 1: kernels may block the batch differently (float32 rounding)
             np.testing.assert_allclose(got[p], m.predict(x[i:i + 1])[0], rtol=1e-5, atol=1e-5)
+
+
+def test_predict_cli_on_the_cluster(client, tmp_path, capsys):
+    from fastnorm import cli
+    m = fastnorm.Model(simple_cnn(seed=8))
+    mpath = str(tmp_path / "m.fnm")
+    m.save(mpath)
+    x = np.random.default_rng(4).standard_normal((5, 3, 32, 32)).astype(np.float32)
+    for i in range(5):
+        np.save(tmp_path / ("x%d.npy" % i), x[i])
+    (tmp_path / "x2.npy").write_bytes(b"corrupt")
+    out = str(tmp_path / "out.npy")
+    args = ["predict", mpath, str(tmp_path / "x*.npy"), "-o", out, "--batch", "2",
+            "--scheduler", client.scheduler.address]
+    assert cli.main(args) == 0
+    cap = capsys.readouterr()
+    assert "skipped %s" % (tmp_path / "x2.npy") in cap.err and "4 file(s) predicted" in cap.out
+    np.testing.assert_allclose(np.load(out), np.stack([m.predict(x[i:i + 1])[0] for i in (0, 1, 3, 4)]),
+                               rtol=1e-5, atol=1e-5)
+    assert cli.main(args) == 0
+    assert "resuming: 4 of 5 files done" in capsys.readouterr().err
