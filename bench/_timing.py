@@ -41,7 +41,7 @@ def summary(samples):
 
 
 def fmt_time(s):
-    """Seconds as ms or µs with 3 significant digits."""
+    """Seconds as µs (3 significant digits) or ms (4, never in exponent form)."""
     if s < 1e-3:
         return "%.3g µs" % (s * 1e6)
-    return "%.3g ms" % (s * 1e3)
+    return "%.4g ms" % (s * 1e3)

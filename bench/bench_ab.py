@@ -134,9 +134,9 @@ def table(toggle, entry, x, stats, threads):
     import fma_peak
     first = next(iter(stats))
     lines = ["%s: %s" % (toggle, TOGGLES[toggle][4]),
-             "%s, batch %d, %d thread%s; fastnorm ISA %s; CPU %s; variants timed in turns in one process"
-             % (entry.name, x.shape[0], threads, "s" if threads > 1 else "", fastnorm.cpu_info()["isa"],
-                fma_peak.cpu_name()), "",
+             "%s, batch %d, %d thread%s; fastnorm ISA %s; CPU %s; variants timed in turns in one process;"
+             " load average %.1f" % (entry.name, x.shape[0], threads, "s" if threads > 1 else "",
+                                     fastnorm.cpu_info()["isa"], fma_peak.cpu_name(), os.getloadavg()[0]), "",
              "| variant | median | min | rounds | median / %s |" % first, "|---|---|---|---|---|"]
     for k, (med, mn, n) in stats.items():
         lines.append("| %s | %s | %s | %d | %.3f |" % (k, fmt_time(med), fmt_time(mn), n, med / stats[first][0]))

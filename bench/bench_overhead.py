@@ -55,8 +55,8 @@ def main(argv=None):
     model, x, _ = tiny_model()
     with pinned(1):
         stats = summary(interleaved(callables(model, x), seconds=a.seconds, min_rounds=1000))
-    print("per-call cost of a one-op model; fastnorm ISA %s; CPU %s; 1 thread; calls in turns"
-          % (fastnorm.cpu_info()["isa"], fma_peak.cpu_name()))
+    print("per-call cost of a one-op model; fastnorm ISA %s; CPU %s; 1 thread; calls in turns; load average %.1f"
+          % (fastnorm.cpu_info()["isa"], fma_peak.cpu_name(), os.getloadavg()[0]))
     print()
     print("| call | median | min | calls |")
     print("|---|---|---|---|")
