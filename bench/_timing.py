@@ -3,12 +3,16 @@
 On a host whose speed drifts (a VM whose neighbours come and go, other jobs on 2 cores), runtimes
 timed one after the other each see a different machine; timed in turns, round by round, they see
 the same one. Medians over the rounds are the figures; minima are printed beside them.
+
+clock: time.perf_counter (wall time, the default) or time.thread_time (the calling thread's CPU time:
+on a host shared with other jobs it leaves out the slices spent waiting for a core; valid only for
+work that runs on the calling thread, i.e. 1 thread).
 """
 import statistics
 import time
 
 
-def interleaved(fns, seconds=2.0, min_rounds=5, max_rounds=None, warmup=1):
+def interleaved(fns, seconds=2.0, min_rounds=5, max_rounds=None, warmup=1, clock=time.perf_counter):
     """{name: [seconds per call]} for {name: callable}: each called once per round, rotating order.
 
     Runs at least min_rounds rounds and keeps going until `seconds` have passed (or max_rounds)."""
@@ -24,9 +28,9 @@ def interleaved(fns, seconds=2.0, min_rounds=5, max_rounds=None, warmup=1):
             break
         k = r % len(names)
         for name in names[k:] + names[:k]:
-            t0 = time.perf_counter()
+            t0 = clock()
             fns[name]()
-            samples[name].append(time.perf_counter() - t0)
+            samples[name].append(clock() - t0)
         r += 1
     return samples
 

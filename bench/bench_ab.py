@@ -4,6 +4,7 @@
     python bench/bench_ab.py residual-in-place    # ResNet-50 b1: conv output over its residual off / on
     python bench/bench_ab.py winograd             # ResNet-18 b1: direct 3x3 convs / Winograd F(4x4,3x3)
     python bench/bench_ab.py dwpw --batch 1 --threads 2 --seconds 30 --model mobilenet_v2
+    python bench/bench_ab.py residual-in-place --clock cpu   # 1 thread: time by the thread's CPU time
 
 Each variant is the same zoo model (bench_models.py's calibrated torch net, canonical input) built
 and planned under its own switch, all in one process; then every variant's predict is called once
@@ -26,6 +27,7 @@ import contextlib
 import os
 import sys
 import tempfile
+import time
 
 import numpy as np
 
@@ -123,20 +125,24 @@ def build(toggle, model_name=None, batch=None, threads=1):
     return entry, x, models
 
 
-def run(toggle, model_name=None, batch=None, threads=1, seconds=10.0):
+def run(toggle, model_name=None, batch=None, threads=1, seconds=10.0, clock="wall"):
+    if clock == "cpu" and threads != 1:
+        raise ValueError("--clock cpu times the calling thread only: use it with --threads 1")
     entry, x, models = build(toggle, model_name, batch, threads)
     with pinned(threads):
-        samples = interleaved({k: (lambda m=m: m.predict(x)) for k, m in models.items()}, seconds=seconds)
+        samples = interleaved({k: (lambda m=m: m.predict(x)) for k, m in models.items()}, seconds=seconds,
+                              clock=time.thread_time if clock == "cpu" else time.perf_counter)
     return entry, x, summary(samples)
 
 
-def table(toggle, entry, x, stats, threads):
+def table(toggle, entry, x, stats, threads, clock="wall"):
     import fma_peak
     first = next(iter(stats))
     lines = ["%s: %s" % (toggle, TOGGLES[toggle][4]),
-             "%s, batch %d, %d thread%s; fastnorm ISA %s; CPU %s; variants timed in turns in one process;"
-             " load average %.1f" % (entry.name, x.shape[0], threads, "s" if threads > 1 else "",
-                                     fastnorm.cpu_info()["isa"], fma_peak.cpu_name(), os.getloadavg()[0]), "",
+             "%s, batch %d, %d thread%s; fastnorm ISA %s; CPU %s; variants timed in turns in one process"
+             " by %s time; load average %.1f" % (
+                 entry.name, x.shape[0], threads, "s" if threads > 1 else "", fastnorm.cpu_info()["isa"],
+                 fma_peak.cpu_name(), "the thread's CPU" if clock == "cpu" else "wall", os.getloadavg()[0]), "",
              "| variant | median | min | rounds | median / %s |" % first, "|---|---|---|---|---|"]
     for k, (med, mn, n) in stats.items():
         lines.append("| %s | %s | %s | %d | %.3f |" % (k, fmt_time(med), fmt_time(mn), n, med / stats[first][0]))
@@ -150,9 +156,11 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=None)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                   help="cpu: the calling thread's CPU time (1 thread only; leaves out waits for a core)")
     a = p.parse_args(argv)
-    entry, x, stats = run(a.toggle, a.model, a.batch, a.threads, a.seconds)
-    print(table(a.toggle, entry, x, stats, a.threads))
+    entry, x, stats = run(a.toggle, a.model, a.batch, a.threads, a.seconds, a.clock)
+    print(table(a.toggle, entry, x, stats, a.threads, a.clock))
 
 
 # ---------------------------------------------------------------- under pytest: checks, short timing
