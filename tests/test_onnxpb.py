@@ -620,3 +620,47 @@ def test_fold_rejects_and_bounds():
     for op, inputs, attrs in bad:
         with pytest.raises(FoldError):
             fold(op, inputs, attrs, 13)
+
+
+# ---------------------------------------------------------------------------------------------- writing back
+
+def test_serialize_round_trips_through_onnx():
+    m = rich_model(np.random.default_rng(6))
+    data = m.SerializeToString()
+    mine = onnxpb.parse_model(data)
+    again = onnxpb.serialize(mine)
+    same(onnx.load_from_string(data), onnxpb.parse_model(again))
+    same(onnx.load_from_string(again), mine)
+
+
+def test_make_node_matches_onnx_helper():
+    w = numpy_helper.from_array(np.arange(3, dtype=np.float32), "w")
+    kw = dict(epsilon=1e-5, axis=-1, mode="nearest", perm=[0, 2, 3, 1], scales=[1.0, 2.5], names=["a", "b"])
+    ref = helper.make_node("_LayerNormChannels", ["x", "s"], ["y"], name="ln", **kw)
+    ours = onnxpb.make_node("_LayerNormChannels", ["x", "s"], ["y"], name="ln", **kw)
+    same(ref, ours)
+    same(onnx.NodeProto.FromString(onnxpb.serialize(ours)), ours)
+    t = M.parse(M.TensorProto, w.SerializeToString())
+    same(helper.make_node("Constant", [], ["k"], value=w), onnxpb.make_node("Constant", [], ["k"], value=t))
+
+
+def test_large_lists_are_linear():
+    """Long attribute lists and unpacked tensor data (one key per value): decoded in one pass (a smoke test:
+    it finishes in seconds), and folding refuses 10^6-entry shapes without multiplying them out."""
+    n = 2 * 10 ** 5
+    from fastnorm.onnxpb.build import _varint
+    out = bytearray(b"\x0a\x04axes\xa0\x01\x07")              # name "axes", type INTS
+    for v in range(-n // 2, n // 2):                              # ints (8), unpacked: onnx's own encoding
+        out.append(0x40)
+        _varint(out, v)
+    mine = M.parse(M.AttributeProto, bytes(out))
+    assert onnxpb.get_attribute_value(mine) == list(range(-n // 2, n // 2))
+    assert mine.ints[0] == -n // 2 and len(mine.ints) == n
+    body = (b"\x25" + struct.pack("<f", 2.5)) * n                 # float_data, unpacked, one key per value
+    t = M.parse(M.TensorProto, b"\x0a\x03" + bytes([0xc0, 0x9a, 0x0c]) + b"\x10\x01" + body)  # dims [n] packed
+    np.testing.assert_array_equal(onnxpb.to_array(t), np.full(n, 2.5, np.float32))
+    from fastnorm.onnxpb.fold import FoldError, fold
+    with pytest.raises(FoldError):
+        fold("Reshape", [np.zeros(4, np.float32), np.full(10 ** 6, 2 ** 62, np.int64)], {}, 13)
+    with pytest.raises(FoldError):
+        fold("ConstantOfShape", [np.full(10 ** 6, 2 ** 62, np.int64)], {}, 13)

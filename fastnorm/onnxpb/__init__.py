@@ -10,6 +10,7 @@ Nothing in this package imports onnx or google.protobuf.
 import os
 
 from fastnorm.errors import FormatError
+from fastnorm.onnxpb.build import make_attribute, make_node, serialize
 from fastnorm.onnxpb.messages import (AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
                                       SparseTensorProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
                                       parse)
@@ -42,6 +43,6 @@ def load_model(path, load_external_data=True):
         raise
 
 
-__all__ = ["load_model", "parse_model", "to_array", "get_attribute_value", "np_dtype", "dtype_name",
+__all__ = ["load_model", "parse_model", "make_node", "make_attribute", "serialize", "to_array", "get_attribute_value", "np_dtype", "dtype_name",
            "sparse_to_dense", "WireError", "ModelProto", "GraphProto", "NodeProto", "AttributeProto", "TensorProto",
            "ValueInfoProto", "TypeProto", "TensorShapeProto", "SparseTensorProto", "OperatorSetIdProto"]

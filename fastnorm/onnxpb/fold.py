@@ -42,14 +42,18 @@ def _axes(axes, rank, what="axes"):
 
 
 def _check_size(shape, limit, op):
+    if len(shape) > 64:
+        raise FoldError("%s: output of rank %d (at most 64)" % (op, len(shape)))
+    if any(d < 0 for d in shape):
+        raise FoldError("%s: negative dim in output shape %s" % (op, list(shape)[:8]))
+    if 0 in shape:
+        return 0
     n = 1
     for d in shape:
-        if d < 0:
-            raise FoldError("%s: negative dim in output shape %s" % (op, list(shape)))
         n *= d
-    if n > limit:
-        raise FoldError("%s: output of shape %s has %d elements (the folder allows %d)"
-                        % (op, list(shape)[:8], n, limit))
+        if n > limit:
+            raise FoldError("%s: output of shape %s has over %d elements (the folder allows %d)"
+                            % (op, list(shape)[:8], limit, limit))
     return n
 
 
@@ -161,6 +165,8 @@ def _op_slice(x, starts, ends, axes, steps):
 
 
 def _op_reshape(x, shape, allowzero):
+    if len(shape) > 64:
+        raise FoldError("Reshape: %d dims (at most 64)" % len(shape))
     out = []
     for i, d in enumerate(shape):
         if d == 0 and not allowzero:

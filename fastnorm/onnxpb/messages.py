@@ -36,15 +36,25 @@ class Field:
 
 class RepeatedNumbers:
     """A repeated numeric field held as NumPy chunks; reads like a list, .array() gives the whole array."""
-    __slots__ = ("_chunks", "_dtype")
+    __slots__ = ("_chunks", "_pending", "_dtype")
 
     def __init__(self, dtype):
-        self._chunks, self._dtype = [], dtype
+        self._chunks, self._pending, self._dtype = [], [], dtype
+
+    def _flush(self):
+        if self._pending:
+            self._chunks.append(np.array(self._pending, self._dtype))
+            self._pending = []
 
     def _add(self, chunk):
+        self._flush()
         self._chunks.append(chunk)
 
+    def _add_one(self, v):                    # an unpacked value: batched, not one array per value
+        self._pending.append(v)
+
     def array(self):
+        self._flush()
         c = self._chunks
         if len(c) != 1:
             a = np.concatenate(c).astype(self._dtype, copy=False) if c else np.zeros(0, self._dtype)
@@ -52,7 +62,7 @@ class RepeatedNumbers:
         return c[0]
 
     def __len__(self):
-        return sum(len(c) for c in self._chunks)
+        return sum(len(c) for c in self._chunks) + len(self._pending)
 
     def __bool__(self):
         return len(self) > 0
@@ -331,6 +341,9 @@ def decode(obj, data, mv, pos, end, depth):
             else:
                 getattr(obj, name).extend(arr.tolist())
             continue
+        if f.repeated and kind != ENUM and wt != 2:
+            pos = _unpacked_run(obj, f, data, kpos, pos, end)
+            continue
         if wt == 0:
             u, pos = read_varint(data, pos, end)
             v = _scalar_from_varint(kind, u)
@@ -354,12 +367,45 @@ def decode(obj, data, mv, pos, end, depth):
         if f.repeated:
             lst = getattr(obj, name)
             if f.array:
-                lst._add(np.array([v], _NP[kind]))
+                lst._add_one(v)
             else:
                 lst.append(v)
         else:
             _set(obj, f, v)
     return obj
+
+
+def _unpacked_run(obj, f, data, kpos, pos, end):
+    """A repeated number written unpacked (one key per value, proto2's default): read the whole run of
+    consecutive same-key records in one tight loop."""
+    key = data[kpos:pos]
+    klen = len(key)
+    kind = f.kind
+    vals = []
+    append = vals.append
+    while True:
+        if kind == FLOAT:
+            v, pos = wire.read_fixed32_float(data, pos, end)
+        elif kind == DOUBLE:
+            v, pos = wire.read_fixed64_double(data, pos, end)
+        else:
+            if pos < end and data[pos] < 0x80:
+                v = data[pos]
+                pos += 1
+            else:
+                u, pos = read_varint(data, pos, end)
+                v = _scalar_from_varint(kind, u)
+        append(v)
+        if pos + klen <= end and data.startswith(key, pos):
+            pos += klen
+            continue
+        break
+    lst = getattr(obj, f.name)
+    if f.array:
+        lst._pending.extend(vals)
+    else:
+        lst.extend(vals)
+    return pos
 
 
 def _set(obj, f, v):
