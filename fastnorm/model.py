@@ -4,7 +4,7 @@ import threading
 
 import numpy as np
 
-from fastnorm import _C, doctor, fileformat
+from fastnorm import _C, doctor, fileformat, limits
 from fastnorm.errors import FormatError, UnsupportedError
 from fastnorm.graph import KNOWN_OPS, Graph, count_macs, infer_shapes
 from fastnorm.passes import optimize as optimize_graph
@@ -19,9 +19,10 @@ class Model:
     float32 and non-contiguous ones copied. They are safe to call from several threads at once.
     """
 
-    def __init__(self, graph, optimize=True, num_threads=None):
+    def __init__(self, graph, optimize=True, num_threads=None, max_tensor_bytes=limits.DEFAULT_MAX_TENSOR_BYTES):
         self.num_threads = num_threads
         graph.check()
+        limits.check_graph(graph, max_tensor_bytes)
         self.source_graph = graph
         self.graph = optimize_graph(graph) if optimize else graph.copy()
         missing = sorted({"%s (node %r)" % (n.op, n.name) for n in self.graph.nodes if n.op not in LOWER})
@@ -34,6 +35,7 @@ class Model:
         self._fast = None  # (input shape, ISA, plan) of the last predict
         self._lock = threading.Lock()
         self._weights = WeightCache()
+        limits.check_plan(self, max_tensor_bytes)
 
     # ------------------------------------------------------------------------------ threads
     @property
@@ -223,9 +225,11 @@ def _fmt_shape(shape):
     return "(" + ", ".join("N" if d is None else str(d) for d in shape) + ")"
 
 
-def load(path, optimize=True):
+def load(path, optimize=True, max_tensor_bytes=limits.DEFAULT_MAX_TENSOR_BYTES):
     """Load a model file: fastnorm's own .fnm (any safetensors file that carries a fastnorm graph), or
-    an ONNX model (.onnx; needs the [onnx] extra)."""
+    an ONNX model (.onnx; needs the [onnx] extra). A tensor larger than max_tensor_bytes at the declared
+    input shape (batch 1) raises MemoryError naming it; values no model can mean raise FormatError."""
+    limits.check_max_tensor_bytes(max_tensor_bytes)
     p = str(path)
     if p.lower().endswith(".onnx"):
         from fastnorm.frontends.onnx import from_onnx
@@ -237,8 +241,9 @@ def load(path, optimize=True):
             if t.dtype != "float32":
                 raise FormatError("%s: tensor %r has dtype %r; only float32 models run" % (p, t.name, t.dtype))
         graph.check()
+        limits.check_graph(graph, max_tensor_bytes)   # before any shape arithmetic on hostile values
         _validate_loaded(graph, p)
-        return Model(graph, optimize=optimize)
+        return Model(graph, optimize=optimize, max_tensor_bytes=max_tensor_bytes)
     except (FormatError, UnsupportedError):
         raise
     except (KeyError, TypeError, ValueError, IndexError) as e:
@@ -253,7 +258,7 @@ def _validate_loaded(graph, path):
     shapes = {t.name: tuple(1 if d is None else d for d in t.shape) for t in graph.inputs}
     try:
         out = infer_shapes(graph, shapes)
-    except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError) as e:
+    except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError, OverflowError) as e:
         raise FormatError("%s: shapes do not work out: %s" % (path, e)) from None
     for t in graph.outputs:
         got = out.get(t.name)
