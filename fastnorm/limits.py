@@ -4,8 +4,9 @@ A model file is untrusted input: a few hundred bytes can declare a padding of 2*
 2**31 x 2**31. Before anything is optimised, planned or run, `check_graph` walks the graph with the
 shapes of its declared input (batch 1 where dynamic) and checks
 
-- every integer attribute (strides, dilations, paddings, kernel and output sizes, factors, groups,
-  dims) lies within +-(2**31 - 1), and every scale factor within (0, 2**31 - 1]: no model needs more,
+- every integer attribute that is a size or an index (strides, dilations, paddings, kernel and
+  output sizes, factors, groups, dims: all but clamp bounds and other values) lies within
+  +-(2**31 - 1), and every scale factor within (0, 2**31 - 1]: no model needs more,
   and C index arithmetic on values this size cannot overflow 64 bits;
 - the size, in bytes, of every tensor a plan will hold: each node's outputs, and the tensors its
   kernel implies without naming them (a conv's zero-padded input, a transposed conv's output before
@@ -28,6 +29,8 @@ MAX_ATTR_INT = 2 ** 31 - 1
 _FLOAT_BYTES = 4
 # inputs the kernels read unconditionally (the shape functions let some be omitted)
 _REQUIRED_INPUTS = {"prelu": 2, "conv2d": 2, "conv_transpose2d": 2, "linear": 2}
+# attributes that hold values computed with, not sizes or indices: any finite number
+_VALUE_ATTRS = {"min", "max", "value", "act", "eps", "negative_slope", "alpha", "beta", "threshold"}
 
 
 def check_max_tensor_bytes(value):
@@ -91,7 +94,7 @@ def _check_attr_value(node, key, value, depth):
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return
     if isinstance(value, int):
-        if not -MAX_ATTR_INT <= value <= MAX_ATTR_INT:
+        if key not in _VALUE_ATTRS and not -MAX_ATTR_INT <= value <= MAX_ATTR_INT:
             raise FormatError("node %r (%s): attribute %r holds %d, outside +-%d"
                               % (node.name, node.op, key, value, MAX_ATTR_INT))
         return

@@ -152,3 +152,10 @@ def test_check_graph_is_exact_at_the_limit():
     limits.check_graph(g, 256)                    # 8 * 8 * 4 bytes exactly
     with pytest.raises(MemoryError, match="256 bytes"):
         limits.check_graph(g, 255)
+
+
+def test_values_are_not_sizes(tmp_path):
+    # clamp bounds are values the kernel compares with, not sizes: any finite number loads
+    path = write(tmp_path, *one_node("clamp", {"min": -2 ** 40, "max": 2 ** 62}))
+    y = fastnorm.load(path).predict(np.full((1, 1, 4, 4), 3.0, np.float32))
+    assert np.all(y == 3)
