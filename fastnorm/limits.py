@@ -29,7 +29,7 @@ MAX_ATTR_INT = 2 ** 31 - 1
 _FLOAT_BYTES = 4
 # inputs the kernels read unconditionally (the shape functions let some be omitted)
 _REQUIRED_INPUTS = {"prelu": 2, "conv2d": 2, "conv_transpose2d": 2, "linear": 2}
-# attributes that hold values computed with, not sizes or indices: any finite number
+# attributes that hold values computed with, not sizes or indices: any number
 _VALUE_ATTRS = {"min", "max", "value", "act", "eps", "negative_slope", "alpha", "beta", "threshold"}
 
 
@@ -99,6 +99,8 @@ def _check_attr_value(node, key, value, depth):
                               % (node.name, node.op, key, value, MAX_ATTR_INT))
         return
     if isinstance(value, float):
+        if key in _VALUE_ATTRS:
+            return                      # a pad value of -inf (ONNX MaxPool's padding) is a value
         if value != value or value in (float("inf"), float("-inf")):
             raise FormatError("node %r (%s): attribute %r holds %r" % (node.name, node.op, key, value))
         if key == "scale_factor" and not 0 < value <= MAX_ATTR_INT:

@@ -155,7 +155,11 @@ def test_check_graph_is_exact_at_the_limit():
 
 
 def test_values_are_not_sizes(tmp_path):
-    # clamp bounds are values the kernel compares with, not sizes: any finite number loads
+    # clamp bounds are values the kernel compares with, not sizes: any number loads
     path = write(tmp_path, *one_node("clamp", {"min": -2 ** 40, "max": 2 ** 62}))
     y = fastnorm.load(path).predict(np.full((1, 1, 4, 4), 3.0, np.float32))
     assert np.all(y == 3)
+    # a pad value of -inf (how ONNX MaxPool's padding arrives) is a value too (the Graph API: JSON has no inf)
+    g = Graph([TensorSpec("x", (None, 1, 2, 2))], [TensorSpec("y", (None, 1, 2, 4))],
+              [Node("p", "pad", ["x"], ["y"], {"pads": [1, 1, 0, 0], "value": float("-inf")})], {})
+    limits.check_graph(g)
