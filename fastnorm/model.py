@@ -1,12 +1,11 @@
 """Model: a loaded graph, its optimised form, and the C plans that run it (one per input shape)."""
-import math
 import threading
 
 import numpy as np
 
 from fastnorm import _C, doctor, fileformat
-from fastnorm.errors import FormatError, UnsupportedError
-from fastnorm.graph import KNOWN_OPS, Graph, count_macs, infer_shapes
+from fastnorm.errors import UnsupportedError
+from fastnorm.graph import Graph, count_macs, infer_shapes
 from fastnorm.passes import optimize as optimize_graph
 from fastnorm.plan import LOWER, Plan, WeightCache
 from fastnorm.threads import get_num_threads
@@ -221,45 +220,3 @@ class Model:
 
 def _fmt_shape(shape):
     return "(" + ", ".join("N" if d is None else str(d) for d in shape) + ")"
-
-
-def load(path, optimize=True):
-    """Load a model file: fastnorm's own .fnm (any safetensors file that carries a fastnorm graph), or
-    an ONNX model (.onnx; needs the [onnx] extra)."""
-    p = str(path)
-    if p.lower().endswith(".onnx"):
-        from fastnorm.frontends.onnx import from_onnx
-        return from_onnx(p, optimize=optimize)
-    graph_dict, weights = fileformat.load(p, known_ops=KNOWN_OPS)
-    try:
-        graph = Graph.from_dict(graph_dict, weights)
-        for t in graph.inputs + graph.outputs:
-            if t.dtype != "float32":
-                raise FormatError("%s: tensor %r has dtype %r; only float32 models run" % (p, t.name, t.dtype))
-        graph.check()
-        _validate_loaded(graph, p)
-        return Model(graph, optimize=optimize)
-    except (FormatError, UnsupportedError):
-        raise
-    except (KeyError, TypeError, ValueError, IndexError) as e:
-        raise FormatError("%s: inconsistent graph: %s" % (p, e)) from None
-
-
-def _validate_loaded(graph, path):
-    """Shapes must work out: run shape inference at batch 1 and check each weight's role."""
-    for t in graph.inputs:
-        if any(d is not None and (not isinstance(d, int) or d < 0) for d in t.shape):
-            raise FormatError("%s: input %r has a bad shape %r" % (path, t.name, t.shape))
-    shapes = {t.name: tuple(1 if d is None else d for d in t.shape) for t in graph.inputs}
-    try:
-        out = infer_shapes(graph, shapes)
-    except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError) as e:
-        raise FormatError("%s: shapes do not work out: %s" % (path, e)) from None
-    for t in graph.outputs:
-        got = out.get(t.name)
-        if got is None or len(got) != len(t.shape) or any(
-                d is not None and d != g for d, g in zip(t.shape, got)):
-            raise FormatError("%s: output %r declared %r, the graph computes %r" % (path, t.name, t.shape, got))
-    if math.prod(out[graph.inputs[0].name]) > 1 << 40:
-        raise FormatError("%s: input too large" % path)
-
