@@ -426,6 +426,8 @@ class _Converter:
 _HANDLERS = {}
 for _family in (act, conv, glue, norm, pool, resize, shape, symbolic):
     _HANDLERS.update(_family.HANDLERS)
+# the ONNX names the op table lists are a promise: each has a handler
+assert not {t for row in OPS.values() for t in row.onnx} - set(_HANDLERS), "an op table ONNX name has no handler"
 # ops that only ever see constants (folded by evaluating them) are accepted too
 for _k in ("Gather", "Slice", "Range", "Equal", "Where", "Floor", "Ceil", "Sqrt", "Pow", "Neg", "Abs",
            "Max", "Min", "ReduceProd", "ReduceSum", "Not", "And", "Or", "Less", "Greater", "Exp", "Log",
