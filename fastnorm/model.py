@@ -209,7 +209,7 @@ class Model:
                 extra = plan.absorbed_into.get(node, [])
                 label = "+".join([n.op] + [m.op for m in self.graph.nodes if m.name in extra])
             else:
-                label = {5: "nchw->nhwc", 6: "nhwc->nchw", 7: "copy"}.get(rec["type"], "?")
+                label = _C.RECORDS.get(rec["type"], "?")
             rows.append((label, sources, float(med[i])))
         return sorted(rows, key=lambda r: -r[2])
 

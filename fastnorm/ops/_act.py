@@ -17,10 +17,12 @@ __all__ = ["relu", "relu6", "hardtanh", "clamp", "leaky_relu", "prelu", "elu", "
            "sigmoid", "tanh", "silu", "gelu", "hardsigmoid", "hardswish", "mish", "softplus",
            "softmax", "log_softmax"]
 
-# fn_actk_kind (src_c/act/fn_act.h)
-K_CLAMP, K_LEAKY_RELU, K_ELU, K_SIGMOID, K_TANH, K_SILU, K_GELU, K_GELU_TANH = 1, 2, 3, 4, 5, 6, 7, 8
-K_HARDSIGMOID, K_HARDSWISH, K_MISH, K_SOFTPLUS = 9, 10, 11, 12
-K_EXP, K_EXPM1, K_LOG, K_LOG1P, K_ERF, K_ERFC = 32, 33, 34, 35, 36, 37
+# fn_actk_kind (FN_ACTK_KINDS in src_c/act/fn_act.h, as _C.ACTK_<NAME>)
+K_CLAMP, K_LEAKY_RELU, K_ELU, K_SIGMOID = _C.ACTK_CLAMP, _C.ACTK_LEAKY_RELU, _C.ACTK_ELU, _C.ACTK_SIGMOID
+K_TANH, K_SILU, K_GELU, K_GELU_TANH = _C.ACTK_TANH, _C.ACTK_SILU, _C.ACTK_GELU, _C.ACTK_GELU_TANH
+K_HARDSIGMOID, K_HARDSWISH, K_MISH = _C.ACTK_HARDSIGMOID, _C.ACTK_HARDSWISH, _C.ACTK_MISH
+K_SOFTPLUS, K_EXP, K_EXPM1, K_LOG = _C.ACTK_SOFTPLUS, _C.ACTK_EXP, _C.ACTK_EXPM1, _C.ACTK_LOG
+K_LOG1P, K_ERF, K_ERFC = _C.ACTK_LOG1P, _C.ACTK_ERF, _C.ACTK_ERFC
 
 # torch's SELU constants (torch/csrc/api, the paper's values)
 SELU_ALPHA = 1.6732632423543772848170429916717
