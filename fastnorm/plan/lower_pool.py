@@ -37,7 +37,7 @@ def _lower_pool(plan, node, graph, loc, cache):
                        int(a.get("divisor_override") or 0)))
     else:
         plan.emit(node, type=_C.OP_ADAPTIVE_POOL2D, **rec, n=n, h=h, w=w, c=c, oh=oh, ow=ow,
-                  kind=1 if node.op == "adaptive_avg_pool2d" else 0)
+                  kind=_C.POOL_KINDS["avg" if node.op == "adaptive_avg_pool2d" else "max"])
     loc[node.outputs[0]] = (out, "nhwc")
 
 
