@@ -2,6 +2,8 @@
 planning. Each takes the plan (records, node_of_record, buffer table) and the graph it came from,
 and rewrites the list in place; lowering itself never edits a record it already emitted.
 """
+import os
+
 from fastnorm import _C
 
 # Also fuse the 1x1 expand conv before a DWCONV_PW record's depthwise conv when its output is at least
@@ -76,21 +78,26 @@ def _expand_conv(plan, i):
 
 
 def conv_first_reads_nchw(plan, graph):
-    """A model input's NCHW->NHWC record whose every reader is a CONV_FIRST record is dropped: they
-    read the NCHW input as it is (their kernel copies it to a padded planar buffer either way)."""
+    """A model input's NCHW->NHWC record whose every reader is a CONV_FIRST record reading it as an
+    NHWC image is dropped: they read the NCHW input as it is (their kernel copies it to a padded planar buffer either way)."""
     doomed = set()
     for t, r in enumerate(plan.records):
         ext = plan.buf_external[r["in"]] if r["type"] == _C.OP_NCHW_TO_NHWC else None
         if ext is None or ext[0] != "input":
             continue
         readers = _readers(plan, r["out"])
-        if not readers or any(plan.records[k]["type"] != _C.OP_CONV_FIRST or plan.records[k]["in"] != r["out"]
-                              or plan.records[k].get("in2") == r["out"] for k in readers):
+        if not readers or any(not _reads_nhwc_image(plan.records[k], r["out"]) for k in readers):
             continue
         for k in readers:
             plan.records[k]["in"], plan.records[k]["kind"] = r["in"], 0
         doomed.add(t)
     _drop(plan, doomed)
+
+
+def _reads_nhwc_image(rec, buf):
+    """rec is a CONV_FIRST record that reads buf, as an NHWC image (kind 1), and only as its input."""
+    return (rec["type"] == _C.OP_CONV_FIRST and rec["in"] == buf and rec.get("kind") == 1
+            and rec.get("in2") != buf)
 
 
 def retarget_output_copies(plan, graph):
@@ -112,7 +119,10 @@ def residual_in_place(plan, graph):
 
     The kernels read each residual element before writing the same output element, so this is
     exact; it saves the fresh output buffer's write-allocate traffic (a ResNet bottleneck's
-    64->256 1x1 at 56x56 reads 3.2 MB of residual and writes 3.2 MB of output)."""
+    64->256 1x1 at 56x56 reads 3.2 MB of residual and writes 3.2 MB of output).
+    FASTNORM_RESIDUAL_IN_PLACE=0 turns it off (read when a plan is built; bench/bench_ab.py)."""
+    if os.environ.get("FASTNORM_RESIDUAL_IN_PLACE", "1") == "0":
+        return
     last = {}
     for i, r in enumerate(plan.records):
         for b in buffers_of(r):
