@@ -8,12 +8,13 @@ import pytest
 import fastnorm
 import test_dwconv
 import util
+from util import importorskip
 from fastnorm import _plan_dwconv, threads
 from fastnorm.plan import OP_CONV2D, OP_DWCONV2D
 
 OP_DWCONV_PW = _plan_dwconv.OP_DWCONV_PW
 
-torch = pytest.importorskip("torch")
+torch = importorskip("torch")
 nn = torch.nn
 
 
