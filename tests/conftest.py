@@ -2,10 +2,12 @@
 CPU lacks skips, naming it); the terminal summary says which ISAs ran. Every test starts from seeded
 global random state."""
 import collections
+import os
 import random
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from fastnorm.testing import ISA_NAMES, available_isas, force_isa, unavailable_reason
 
@@ -13,6 +15,12 @@ try:
     import torch as _torch
 except ImportError:  # the tests that need it skip (or, under CI=true, fail: util.importorskip)
     _torch = None
+
+# every hypothesis test draws the same examples on every run and machine (a seed, not the clock);
+# HYPOTHESIS_PROFILE=explore searches afresh
+settings.register_profile("seeded", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "seeded"))
 
 ISAS = available_isas()
 _ISA_TESTS = collections.Counter()  # ISA -> tests that ran under it through the fixture

@@ -32,6 +32,13 @@
         }                                                                                          \
     } while (0)
 
+/* Edge values (README, "Edge values"): the limit of the mathematical function, the same on every ISA.
+ * x * (something -> 0) at x = -inf is -inf * 0 = NaN in float arithmetic; gelu, gelu_tanh, silu,
+ * mish and hardswish return -0.0 there instead (the sign their finite negative tail underflows with). */
+FN_VINLINE V fn_neg_inf_to_neg_zero(V x, V y) {
+    return vsel(veq(x, vset(-__builtin_inff())), vset(-0.0f), y);
+}
+
 /* gelu(x) = x/2 (1 + erf(z)), z = x/sqrt2. |z| < 0.5: the erf polynomial. Else with E = erfc(|z|):
  * x/2 (2 - E) for x >= 0 and x/2 E for x < 0, so the negative tail keeps its relative accuracy
  * (1 + erf(z) would cancel). z^2 = x^2/2 is passed exactly as a hi + lo pair. */
@@ -44,12 +51,11 @@ FN_VINLINE V fn_gelu(V x) {
     const V erf_small = vcopysign(fn_erf_small(a, a2), x);
     const V small = vcopysign(vfma(hx, erf_small, hx), x); /* gelu(-0) = -0: the fma gives +0 */
     const V es = fn_erfc_big_scaled(a, a2, a2lo);
-    /* x (2 - E) / 2 in that order: overflows above FLT_MAX / 2 as torch's x * 0.5 * (1 + erf) */
-    const V pos = vmul(vmul(x, vsub(vset(2.0f), vmul(es, vset(FN_ERFC_UNSCALE)))), vset(0.5f));
+    /* (x/2) (2 - E): one rounding, and no overflow for x near FLT_MAX (gelu(+inf) = +inf) */
+    const V pos = vmul(hx, vsub(vset(2.0f), vmul(es, vset(FN_ERFC_UNSCALE))));
     const V neg = vmul(vmul(hx, es), vset(FN_ERFC_UNSCALE)); /* one rounding into the denormals */
     const V big = vsel(vge(x, vset(0.0f)), pos, neg);
-    /* torch's erf gives NaN at x = +inf (so gelu(+inf) is NaN there): follow it */
-    return vsel(veq(x, vset(__builtin_inff())), vset(__builtin_nanf("")), vsel(vlt(a, vset(0.5f)), small, big));
+    return fn_neg_inf_to_neg_zero(x, vsel(vlt(a, vset(0.5f)), small, big));
 }
 
 /* gelu, tanh approximation: x/2 (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3) */
@@ -57,16 +63,19 @@ FN_VINLINE V fn_gelu_tanh(V x) {
     const V k2 = vset(0x1.988454p+0f);                /* 2 sqrt(2/pi) */
     const V k2c = vset(0x1.2444f2p-4f);               /* 2 sqrt(2/pi) 0.044715 */
     const V u2 = vmul(x, vfma(vmul(x, x), k2c, k2));
-    return fn_mul_sigmoid(x, u2);
+    return fn_neg_inf_to_neg_zero(x, fn_mul_sigmoid(x, u2));
 }
 
 /* mish(x) = x tanh(log1p(e)), e = exp(x): tanh(log(1 + e)) = n / (n + 2), n = e (e + 2).
- * Above 20 tanh(...) is 1 in float32 (and n would overflow further up). */
+ * Above 20 tanh(...) is 1 in float32 (and n would overflow further up). Below -20 it is e (1 - e/2 ...),
+ * which rounds to e: x e with e carried scaled by 2^64, so a denormal e (x < -87) loses no precision. */
 FN_VINLINE V fn_mish(V x) {
-    const V e = v_exp(x);
+    const V es = fn_exp_scaled(x, 64);
+    const V e = vmul(es, vset(0x1p-64f));
     const V n = vmul(e, vadd(e, vset(2.0f)));
     const V y = vmul(x, vdiv(n, vadd(n, vset(2.0f))));
-    return vsel(vgt(x, vset(20.0f)), x, y);
+    const V tail = vmul(vmul(x, es), vset(0x1p-64f));
+    return fn_neg_inf_to_neg_zero(x, vsel(vgt(x, vset(20.0f)), x, vsel(vlt(x, vset(-20.0f)), tail, y)));
 }
 
 fn_status FN_ACT_NAME(fn_f32_actk_apply)(int kind, size_t n, const float *xs,
@@ -98,7 +107,7 @@ fn_status FN_ACT_NAME(fn_f32_actk_apply)(int kind, size_t n, const float *xs,
         FN_ACT_LOOP(v_tanh(x));
         break;
     case FN_ACTK_SILU:
-        FN_ACT_LOOP(fn_mul_sigmoid(x, x));
+        FN_ACT_LOOP(fn_neg_inf_to_neg_zero(x, fn_mul_sigmoid(x, x)));
         break;
     case FN_ACTK_GELU:
         FN_ACT_LOOP(fn_gelu(x));
@@ -113,7 +122,8 @@ fn_status FN_ACT_NAME(fn_f32_actk_apply)(int kind, size_t n, const float *xs,
     }
     case FN_ACTK_HARDSWISH: {
         const V three = vset(3.0f), six = vset(6.0f);
-        FN_ACT_LOOP(vdiv(vmul(x, vmin(six, vmax(zero, vadd(x, three)))), six));
+        /* x (clamp(x + 3, 0, 6) / 6): no overflow for x near FLT_MAX; -inf * 0 is NaN, so the edge rule */
+        FN_ACT_LOOP(fn_neg_inf_to_neg_zero(x, vmul(x, vdiv(vmin(six, vmax(zero, vadd(x, three))), six))));
         break;
     }
     case FN_ACTK_MISH:
