@@ -90,12 +90,12 @@ def test_softmax_large_logits_and_infinities(isa, rng, log, dim):
     fn = ops.log_softmax if log else ops.softmax
     y = fn(x, dim)
     assert_ran(isa)
-    t = (torch.log_softmax if log else torch.softmax)(torch.from_numpy(x), dim).numpy()
-    assert (np.isnan(y) == np.isnan(t)).all()
-    assert (np.isinf(y) == np.isinf(t)).all() and (y[np.isinf(y)] == t[np.isinf(t)]).all()
-    fin = np.isfinite(t)
-    assert np.allclose(y[fin], t[fin], rtol=1e-5, atol=1e-6)
+    # the edges (inf, NaN) against float64 NumPy; torch only where every input of the slice is finite
     _check_softmax(y, x, dim, log)
+    t = (torch.log_softmax if log else torch.softmax)(torch.from_numpy(x), dim).numpy()
+    fin = np.broadcast_to(np.isfinite(x).all(axis=dim, keepdims=True), x.shape) & np.isfinite(t)
+    assert fin.sum() >= 2000
+    assert np.allclose(y[fin], t[fin], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("shape,dim", [((4, 1000), 1), ((1000, 4), 0), ((8, 64, 56), 1), ((8, 64, 56), 2),

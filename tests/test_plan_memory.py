@@ -109,8 +109,10 @@ def test_a_chain_reuses_memory():
     assert arena < total, "a chain of 8 ops kept every intermediate buffer (%d floats)" % arena
 
 
+@pytest.mark.parametrize("in_place", ["1", "0"], ids=["residual_in_place", "no_residual_in_place"])
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "densenet_mini", "dcgan_generator"])
-def test_zoo_models(name):
+def test_zoo_models(name, in_place, monkeypatch):
+    monkeypatch.setenv("FASTNORM_RESIDUAL_IN_PLACE", in_place)  # read when a plan is built
     net, in_shape = zoo.build(name)
     model = fastnorm.from_torch(net, torch.zeros((1,) + tuple(in_shape)))
     arena, total = check_layout(_plan_of(model, (1,) + tuple(in_shape)))
