@@ -5,7 +5,7 @@ import numpy as np
 
 import fastnorm
 from fastnorm.models import simple_cnn
-from util import run_python
+from util import importorskip, run_python
 
 
 def run(*args):
