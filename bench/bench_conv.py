@@ -7,12 +7,33 @@ NCHW <-> NHWC transposes around the NHWC kernel (a compiled model does those onc
 conv_transpose2d: the DCGAN generator's layers at batch 1 and the whole generator. Rows: "fastnorm"
 (a one-layer compiled model: weights packed once, NCHW in and out), "fastnorm-nhwc" (the layer as it
 runs inside a plan), "fastnorm-ops" (fastnorm.ops per call, packing included) and "torch"; GFLOP/s
-at the median in extra_info. On a shared host, bench/convt_cputime.py times the same by thread CPU time.
+at the median in extra_info. On a shared host, bench/adhoc/convt_cputime.py times the same by thread CPU time.
+
+Every case first checks its output against a float64 torch reference (tolerances in bench/_check.py),
+then times; every runtime runs on BENCH_THREADS threads (default 1, pinned by bench/conftest.py).
 """
 import numpy as np
 import pytest
 
 from fastnorm import ops
+
+from _check import REDUCTION, WINOGRAD, check
+from _peers import THREADS, need
+
+torch = need("torch", module_level=True)
+F = torch.nn.functional
+
+
+def ref_conv2d(x, wt, b, stride=1, pad=0, groups=1, relu=False):
+    """float64 torch conv2d (+ ReLU) of the float32 inputs: the reference every conv row is checked against."""
+    y = F.conv2d(torch.from_numpy(x).double(), torch.from_numpy(wt).double(), torch.from_numpy(b).double(),
+                 stride, pad, 1, groups)
+    return (torch.relu(y) if relu else y).numpy()
+
+
+def ref_conv_transpose2d(x, wt, b, stride, pad):
+    return F.conv_transpose2d(torch.from_numpy(x).double(), torch.from_numpy(wt).double(),
+                              torch.from_numpy(b).double(), stride, pad).numpy()
 
 # name: (n, cin, cout, h, w, k, padding)
 SHAPES = {
@@ -51,14 +72,13 @@ CASES = [pytest.param(name, marks=pytest.mark.benchmark(group=name), id=name) fo
 @pytest.mark.parametrize("name", CASES)
 def test_fastnorm_conv2d(benchmark, name):
     x, wt, b, pad = make(name)
-    y = benchmark(ops.conv2d, x, wt, b, 1, pad)
-    assert y.shape[0] == x.shape[0]
+    check("fastnorm conv2d " + name, ops.conv2d(x, wt, b, 1, pad), ref_conv2d(x, wt, b, 1, pad), REDUCTION)
+    benchmark(ops.conv2d, x, wt, b, 1, pad)
     record_gflops(benchmark, name, "fastnorm")
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_torch_conv2d(benchmark, name):
-    torch = pytest.importorskip("torch")
     x, wt, b, pad = make(name)
     tx, tw, tb = torch.from_numpy(x), torch.from_numpy(wt), torch.from_numpy(b)
 
@@ -66,8 +86,8 @@ def test_torch_conv2d(benchmark, name):
         with torch.inference_mode():
             return torch.nn.functional.conv2d(tx, tw, tb, 1, pad)
 
-    y = benchmark(run)
-    assert y.shape[0] == x.shape[0]
+    check("torch conv2d " + name, run(), ref_conv2d(x, wt, b, 1, pad), REDUCTION)
+    benchmark(run)
     record_gflops(benchmark, name, "torch")
 
 
@@ -124,7 +144,7 @@ def test_dwconv(benchmark, name, impl):
 
     x, wt, b, s, p = dw_make(name)
     n, c, h, _ = x.shape
-    nt = get_num_threads()
+    nt = get_num_threads()  # BENCH_THREADS: pinned for fastnorm and torch alike by bench/conftest.py
     if impl == "fastnorm":
         desc = (c, c, c, wt.shape[2], wt.shape[3], s, s, 1, 1, p, p, p, p)
         packed = _C.dwconv2d_pack(wt, b)
@@ -136,13 +156,11 @@ def test_dwconv(benchmark, name, impl):
 
         def run():
             _C.dwconv2d_nhwc(-1, desc, xn, packed, None, ACT_NONE, y, nt)
-            return y
+            return y.transpose(0, 3, 1, 2)
     elif impl == "fastnorm-ops":
         def run():
             return ops.conv2d(x, wt, b, s, p, 1, c)
     else:
-        torch = pytest.importorskip("torch")
-        torch.set_num_threads(nt)
         tx, tw, tb = torch.from_numpy(x), torch.from_numpy(wt), torch.from_numpy(b)
         if impl == "torch-channels_last":
             tx = tx.contiguous(memory_format=torch.channels_last)
@@ -152,6 +170,7 @@ def test_dwconv(benchmark, name, impl):
             with torch.inference_mode():
                 return torch.nn.functional.conv2d(tx, tw, tb, s, p, 1, c)
 
+    check("%s %s" % (impl, name), run(), ref_conv2d(x, wt, b, s, p, c), REDUCTION)
     benchmark(run)
     benchmark.extra_info["runtime"] = impl
     benchmark.extra_info["threads"] = nt
@@ -164,7 +183,7 @@ def test_dwconv(benchmark, name, impl):
 
 
 # ------------------------------------------------------------------------------------------------
-# Winograd F(4x4, 3x3) on ResNet-18's 3x3 layers at batch 1, one thread: the plan's winograd kernel
+# Winograd F(4x4, 3x3) on ResNet-18's 3x3 layers at batch 1, BENCH_THREADS threads: the plan's winograd kernel
 # vs its direct indirect-GEMM conv (both on prepacked weights and NHWC activations, as inside a
 # compiled model) vs torch. "gflops_eff" is the direct conv's FLOP count / median time.
 # Run: python -m pytest bench/bench_conv.py -k winograd --benchmark-only
@@ -201,29 +220,27 @@ def test_fastnorm_resnet18_3x3(benchmark, name, variant):
     act = (1, 0.0, float("inf"))  # the ReLU a ResNet conv carries in its epilogue
     if variant == "winograd":
         packed = _C.winograd3x3_pack(-1, desc, wt, b)
-        benchmark(_C.winograd3x3_nhwc, -1, desc, xh, packed, None, act, y, 1)
+        args, tol = (_C.winograd3x3_nhwc, -1, desc, xh, packed, None, act, y, THREADS), WINOGRAD
     else:
         packed = _C.conv2d_pack(-1, desc, wt, b)
-        benchmark(_C.conv2d_nhwc, -1, desc, xh, packed, None, act, y, 1)
+        args, tol = (_C.conv2d_nhwc, -1, desc, xh, packed, None, act, y, THREADS), REDUCTION
+    args[0](*args[1:])
+    check("%s %s" % (variant, name), y.transpose(0, 3, 1, 2), ref_conv2d(x, wt, b, 1, 1, relu=True), tol)
+    benchmark(*args)
     _record_eff(benchmark, "fastnorm" if variant == "winograd" else "fastnorm-direct", fl)
 
 
 @pytest.mark.parametrize("name", WINO_CASES)
 def test_torch_resnet18_3x3(benchmark, name):
-    torch = pytest.importorskip("torch")
     _, x, wt, b, _, fl = _wino_setup(name)
     tx, tw, tb = torch.from_numpy(x), torch.from_numpy(wt), torch.from_numpy(b)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
 
     def run():
         with torch.inference_mode():
             return torch.relu(torch.nn.functional.conv2d(tx, tw, tb, 1, 1))
 
-    try:
-        benchmark(run)
-    finally:
-        torch.set_num_threads(threads)
+    check("torch " + name, run(), ref_conv2d(x, wt, b, 1, 1, relu=True), REDUCTION)
+    benchmark(run)
     _record_eff(benchmark, "torch", fl)
 # ---- conv_transpose2d: the DCGAN generator's layers (batch 1) -------------------------------------
 # name: (n, cin, cout, h, k, stride, padding); square images, output (h-1)*s - 2p + k
@@ -274,9 +291,9 @@ def test_fastnorm_conv_transpose2d(benchmark, name):
               [Node("up", "conv_transpose2d", ["x", "w", "b"], ["y"],
                     {"stride": [s, s], "padding": [p, p, p, p]})], {"w": wt, "b": b})
     model = fastnorm.Model(g)
-    model.predict(x)  # plan and pack once, outside the timing
-    y = benchmark(model.predict, x)
-    assert y.shape == (n, wt.shape[1], oh, oh)
+    # plan and pack once, outside the timing; the same call is the check
+    check("fastnorm " + name, model.predict(x), ref_conv_transpose2d(x, wt, b, s, p), REDUCTION)
+    benchmark(model.predict, x)
     record_convt(benchmark, name, "fastnorm")
 
 
@@ -293,7 +310,10 @@ def test_fastnorm_nhwc_conv_transpose2d(benchmark, name):
     packed = _C.conv_transpose2d_pack(-1, desc, wt, b)
     xn = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
     y = np.empty((n, oh, oh, cout), np.float32)
-    benchmark(_C.conv_transpose2d_nhwc, -1, desc, xn, packed, (0, 0.0, 0.0), y, get_num_threads())
+    args = (_C.conv_transpose2d_nhwc, -1, desc, xn, packed, (0, 0.0, 0.0), y, get_num_threads())
+    args[0](*args[1:])
+    check("fastnorm-nhwc " + name, y.transpose(0, 3, 1, 2), ref_conv_transpose2d(x, wt, b, s, p), REDUCTION)
+    benchmark(*args)
     record_convt(benchmark, name, "fastnorm-nhwc")
 
 
@@ -301,14 +321,14 @@ def test_fastnorm_nhwc_conv_transpose2d(benchmark, name):
 def test_fastnorm_ops_conv_transpose2d(benchmark, name):
     """fastnorm.ops per call: packs the weights each time (dominant for the big early layers)."""
     x, wt, b, s, p = make_convt(name)
-    y = benchmark(ops.conv_transpose2d, x, wt, b, s, p)
-    assert y.shape[0] == x.shape[0]
+    check("fastnorm-ops " + name, ops.conv_transpose2d(x, wt, b, s, p), ref_conv_transpose2d(x, wt, b, s, p),
+          REDUCTION)
+    benchmark(ops.conv_transpose2d, x, wt, b, s, p)
     record_convt(benchmark, name, "fastnorm-ops")
 
 
 @pytest.mark.parametrize("name", CONVT_CASES)
 def test_torch_conv_transpose2d(benchmark, name):
-    torch = pytest.importorskip("torch")
     x, wt, b, s, p = make_convt(name)
     tx, tw, tb = torch.from_numpy(x), torch.from_numpy(wt), torch.from_numpy(b)
 
@@ -316,8 +336,8 @@ def test_torch_conv_transpose2d(benchmark, name):
         with torch.inference_mode():
             return torch.nn.functional.conv_transpose2d(tx, tw, tb, s, p)
 
-    y = benchmark(run)
-    assert y.shape[0] == x.shape[0]
+    check("torch " + name, run(), ref_conv_transpose2d(x, wt, b, s, p), REDUCTION)
+    benchmark(run)
     record_convt(benchmark, name, "torch")
 
 
@@ -331,21 +351,22 @@ def dcgan_net(torch):
 @pytest.mark.parametrize("runtime", ["fastnorm", "torch"])
 def test_dcgan_generator(benchmark, runtime):
     """The whole generator at batch 1: 5 transposed convs (BN folded, ReLU fused) and a Tanh."""
-    torch = pytest.importorskip("torch")
+    import copy
     net = dcgan_net(torch)
     z = torch.randn(1, 100, 1, 1, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        want = copy.deepcopy(net).double()(z.double()).numpy()
     if runtime == "fastnorm":
         import fastnorm
         model = fastnorm.from_torch(net, z)
         zn = z.numpy()
-        model.predict(zn)
-        y = benchmark(model.predict, zn)
+        run = lambda: model.predict(zn)  # noqa: E731
     else:
         def run():
             with torch.inference_mode():
                 return net(z)
-        y = benchmark(run)
-    assert tuple(y.shape) == (1, 3, 64, 64)
+    check("%s dcgan generator" % runtime, run(), want, REDUCTION)
+    benchmark(run)
     benchmark.extra_info["runtime"] = runtime
     if benchmark.stats is not None:
         flops = sum(convt_flops(name) for name in DCGAN)

@@ -2,10 +2,11 @@
 
 Run: python -m pytest bench/bench_glue.py --benchmark-only -q
 GB/s counts the bytes an op must move at least (inputs read once, output written once) over the
-median. fastnorm and torch use their default thread counts; NumPy runs on one thread. The
-"-1thread" rows run fastnorm and torch on one thread: on a shared, loaded 2-core host the two-thread
-medians mostly measure how long a descheduled thread keeps the region waiting, the one-thread rows
-what the kernels do. NumPy's bilinear is the vectorised gather formula (precomputed torch indices,
+median. fastnorm and torch run on BENCH_THREADS threads (default 1, pinned by bench/conftest.py);
+NumPy on one. The "-1thread" rows run fastnorm and torch on one thread whatever BENCH_THREADS is: on a
+shared, loaded 2-core host two-thread medians mostly measure how long a descheduled thread keeps the
+region waiting, the one-thread rows what the kernels do. Every row checks its output against a NumPy
+reference (float64 where arithmetic is involved) before it is timed. NumPy's bilinear is the vectorised gather formula (precomputed torch indices,
 float32 arithmetic).
 """
 import numpy as np
@@ -18,7 +19,10 @@ from fastnorm.threads import get_num_threads, set_num_threads
 
 import reference as ref
 
-torch = pytest.importorskip("torch")
+from _check import ELEMENTWISE, check
+from _peers import THREADS, need
+
+torch = need("torch", module_level=True)
 F = torch.nn.functional
 RUNTIMES = ["fastnorm", "fastnorm-1thread", "torch", "torch-1thread", "numpy"]
 
@@ -40,6 +44,7 @@ def _record(benchmark, runtime, nbytes):
 
 
 def _bench(benchmark, runtime, fns, nbytes, want):
+    """Check the runtime's output against want (bench/_check.py's ELEMENTWISE), then time it."""
     base = runtime.split("-")[0]
     fn = fns[base]
     if base == "torch":
@@ -48,18 +53,16 @@ def _bench(benchmark, runtime, fns, nbytes, want):
                 return fn()
     else:
         run = fn
-    torch_threads = torch.get_num_threads()
-    if runtime.endswith("-1thread"):
-        set_num_threads(1)
-        torch.set_num_threads(1)
+    threads = 1 if runtime.endswith("-1thread") else THREADS
+    set_num_threads(threads)
+    torch.set_num_threads(threads)
     try:
-        out = benchmark(run)
+        check("%s %s" % (runtime, benchmark.group), run(), want, ELEMENTWISE)
+        benchmark(run)
         _record(benchmark, runtime, nbytes)
-    finally:
-        set_num_threads(None)
-        torch.set_num_threads(torch_threads)
-    got = out.numpy() if hasattr(out, "numpy") else out
-    assert got.shape == want.shape and np.allclose(got, want, rtol=1e-5, atol=1e-5)
+    finally:  # back to the pinned count (bench/conftest.py)
+        set_num_threads(THREADS)
+        torch.set_num_threads(THREADS)
 
 
 def _np_bilinear(x, oh, ow, ac):
@@ -80,7 +83,7 @@ def test_add_residual(benchmark, runtime):
     a, b = _rand((8, 64, 56, 56)), _rand((8, 64, 56, 56), 1)
     ta, tb = torch.from_numpy(a), torch.from_numpy(b)
     fns = dict(fastnorm=lambda: ops.add(a, b), torch=lambda: torch.add(ta, tb), numpy=lambda: a + b)
-    _bench(benchmark, runtime, fns, 3 * a.nbytes, a + b)
+    _bench(benchmark, runtime, fns, 3 * a.nbytes, a.astype(np.float64) + b)
 
 
 @pytest.mark.benchmark(group="add residual 1x256x14x14")
@@ -89,7 +92,7 @@ def test_add_residual_small(benchmark, runtime):
     a, b = _rand((1, 256, 14, 14)), _rand((1, 256, 14, 14), 1)
     ta, tb = torch.from_numpy(a), torch.from_numpy(b)
     fns = dict(fastnorm=lambda: ops.add(a, b), torch=lambda: torch.add(ta, tb), numpy=lambda: a + b)
-    _bench(benchmark, runtime, fns, 3 * a.nbytes, a + b)
+    _bench(benchmark, runtime, fns, 3 * a.nbytes, a.astype(np.float64) + b)
 
 
 @pytest.mark.benchmark(group="mul SE 8x64x56x56 * 8x64x1x1")
@@ -98,7 +101,7 @@ def test_mul_se(benchmark, runtime):
     a, s = _rand((8, 64, 56, 56)), _rand((8, 64, 1, 1), 1)
     ta, ts = torch.from_numpy(a), torch.from_numpy(s)
     fns = dict(fastnorm=lambda: ops.mul(a, s), torch=lambda: torch.mul(ta, ts), numpy=lambda: a * s)
-    _bench(benchmark, runtime, fns, 2 * a.nbytes + s.nbytes, a * s)
+    _bench(benchmark, runtime, fns, 2 * a.nbytes + s.nbytes, a.astype(np.float64) * s)
 
 
 @pytest.mark.benchmark(group="cat channels 2x 8x64x56x56")
@@ -119,7 +122,7 @@ def test_bilinear_2x(benchmark, runtime):
     fns = dict(fastnorm=lambda: ops.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False),
                torch=lambda: F.interpolate(tx, scale_factor=2, mode="bilinear", align_corners=False),
                numpy=_np_bilinear(x, 112, 112, False))
-    want = F.interpolate(tx, scale_factor=2, mode="bilinear", align_corners=False).numpy()
+    want = F.interpolate(tx.double(), scale_factor=2, mode="bilinear", align_corners=False).numpy()
     _bench(benchmark, runtime, fns, 5 * x.nbytes, want)
 
 
@@ -160,4 +163,4 @@ def test_add_relu_driver(benchmark, runtime):
     def fn_torch():
         torch.add(ta, tb, out=ty)
         return torch.relu_(ty)
-    _bench(benchmark, runtime, dict(fastnorm=fn_fast, torch=fn_torch), 3 * a.nbytes, np.maximum(a + b, 0))
+    _bench(benchmark, runtime, dict(fastnorm=fn_fast, torch=fn_torch), 3 * a.nbytes, np.maximum(a.astype(np.float64) + b, 0))

@@ -12,6 +12,9 @@ calibrated torch model on the same input:
                INFERENCE_PRECISION_HINT=f32, INFERENCE_NUM_THREADS=T, PERFORMANCE_HINT=LATENCY, one
                InferRequest (rows skip only when openvino is not installed)
   torch        torch.set_num_threads(T), eval, torch.inference_mode
+(sessions and thread pinning from bench/_peers.py). A runtime that does not import is reported: its
+rows skip with a message naming it, the run ends with a "MISSING RUNTIMES" list, and with CI=true a
+missing torch, onnx or onnxruntime fails the run.
 Models come from tests/zoo.py at their canonical input (224 for the ImageNet models, 128 for the norm
 CNNs, 64 for DCGAN). BatchNorm statistics are calibrated once per session at zoo's smaller test
 input (cheaper, and just as realistic for the statistics), then each model is exported, compiled
@@ -22,12 +25,12 @@ row runs once.
 test_side_by_side times each row a second way: every runtime once per round, the order rotating
 from round to round, for SIDE_BY_SIDE_SECONDS (at least SIDE_BY_SIDE_MIN_ROUNDS rounds). On a host
 whose speed drifts (a VM whose neighbours come and go), runtimes timed one after the other, as the
-per-runtime tests do, each see a different machine; timed in turns, they see the same one. The
-samples go into the JSON's extra_info and models_table.py builds its table from them when present.
+per-runtime tests do, each see a different machine; timed in turns, they see the same one
+(bench/_timing.py). The samples go into the JSON's extra_info and models_table.py builds its table
+from them when present. Each runtime's output is checked against torch before it is timed.
 """
 import os
 import sys
-import time
 import warnings
 
 import numpy as np
@@ -35,19 +38,24 @@ import pytest
 
 import fastnorm
 
-torch = pytest.importorskip("torch")
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+import _peers  # noqa: E402
+from _check import MODEL, PEER  # noqa: E402
+from _peers import ort_options  # noqa: E402,F401  (profile_models.py imports it from here)
+from _timing import interleaved  # noqa: E402
+
+torch = _peers.need("torch", module_level=True)
 import zoo  # noqa: E402
 from models_table import ROWS  # noqa: E402  (the issue's rows, in its order)
 
 RUNTIMES = ["fastnorm", "onnxruntime", "openvino", "torch"]
 
-# fastnorm vs torch: the model tolerance of the tests (float32 accumulation in a different order
-# through up to ~50 layers, BatchNorm folded in float64 then rounded).
-MODEL_TOL = 1e-4
-# The peers fold and fuse too (and may pick other algorithms): a looser sanity check that the
-# timed graphs compute the same function, not a statement about their accuracy.
-PEER_TOL = 1e-3
+# fastnorm vs torch: bench/_check.py's MODEL (float32 through up to ~50 layers, BatchNorm folded in
+# float64 then rounded); the peers: PEER (they fold, fuse and pick algorithms of their own).
+MODEL_TOL = MODEL
+PEER_TOL = PEER
 
 
 SIDE_BY_SIDE_SECONDS = 8.0
@@ -135,35 +143,15 @@ class Entry:
 
     def ort(self, threads):
         if threads not in self._ort:
-            ort = pytest.importorskip("onnxruntime")
-            self._ort[threads] = ort.InferenceSession(self.onnx_path(), ort_options(threads),
-                                                      providers=["CPUExecutionProvider"])
+            _peers.need("onnx")  # the exporter needs it
+            self._ort[threads] = _peers.ort_session(self.onnx_path(), threads)
         return self._ort[threads]
 
     def openvino(self, batch, threads):
         key = (batch, threads)
         if key not in self._ov:
-            ov = pytest.importorskip("openvino")
-            core = ov.Core()
-            model = core.read_model(self.onnx_path())
-            model.reshape({model.inputs[0]: ov.PartialShape([batch] + list(self.shape))})
-            compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32",
-                                                         "INFERENCE_NUM_THREADS": threads,
-                                                         "PERFORMANCE_HINT": "LATENCY"})
-            self._ov[key] = compiled.create_infer_request()
+            self._ov[key] = _peers.openvino_request(self.onnx_path(), [batch] + list(self.shape), threads)
         return self._ov[key]
-
-
-def ort_options(threads):
-    """The issue's ONNX Runtime settings: ORT_ENABLE_ALL, T intra-op threads, spinning off."""
-    import onnxruntime as ort
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return so
 
 
 @pytest.fixture(scope="session")
@@ -184,6 +172,7 @@ def _runner(entry, runtime, batch, threads):
     if runtime == "fastnorm":
         model = entry.fastnorm()
         if isinstance(model, fastnorm.UnsupportedError):
+            _peers.missing("fastnorm on " + entry.name, str(model))
             pytest.skip("fastnorm cannot import %s yet: %s" % (entry.name, model))
         return lambda: model.predict(x)
     if runtime == "onnxruntime":
@@ -206,10 +195,7 @@ def test_model(benchmark, zoo_cache, row, runtime):
     name, batch, threads = row
     benchmark.group = group_of(name, batch, threads)
     entry = zoo_cache(name)
-    old_torch_threads = torch.get_num_threads()
-    fastnorm.set_num_threads(threads)
-    torch.set_num_threads(threads)
-    try:
+    with _peers.pinned(threads):
         run = _runner(entry, runtime, batch, threads)
         if benchmark.disabled:  # CI: the one call is also the check
             _check(entry, runtime, batch, benchmark(run))
@@ -218,9 +204,6 @@ def test_model(benchmark, zoo_cache, row, runtime):
                 _check(entry, runtime, batch, run())
             run()  # warm: a plan per shape, first-touch of the arena, lazy kernels in the peers
             benchmark(run)
-    finally:
-        fastnorm.set_num_threads(None)
-        torch.set_num_threads(old_torch_threads)
     benchmark.extra_info.update(runtime=runtime, model=name, batch=batch, threads=threads,
                                 macs_per_image=entry.macs, version=_version(runtime))
 
@@ -232,40 +215,30 @@ def test_side_by_side(benchmark, zoo_cache, row):
     name, batch, threads = row
     benchmark.group = "side-by-side"
     entry = zoo_cache(name)
-    old_torch_threads = torch.get_num_threads()
-    fastnorm.set_num_threads(threads)
-    torch.set_num_threads(threads)
-    samples = {}
-    try:
+    samples, missing = {}, {}
+    with _peers.pinned(threads):
         runs = {}
         for rt in RUNTIMES:
             try:
                 runs[rt] = _runner(entry, rt, batch, threads)
-            except pytest.skip.Exception:
-                continue  # a peer that is not installed (or a model fastnorm cannot import yet)
+            except pytest.skip.Exception as e:
+                # not installed (or a model fastnorm cannot import yet): _peers.need/missing has
+                # listed it for the run's summary (and failed the run under CI=true if required)
+                missing[rt] = str(e)
+                warnings.warn("side-by-side %s: %s is missing from this row: %s" % (row, rt, e))
         for rt, run in runs.items():
             if (rt, batch) not in entry.checked:
                 _check(entry, rt, batch, run())
             run()  # warm
-        samples = {rt: [] for rt in runs}
-        order = list(runs)
 
         def rounds():
-            end = time.perf_counter() + SIDE_BY_SIDE_SECONDS
-            r = 0
-            while r < 1 or (not benchmark.disabled
-                            and (r < SIDE_BY_SIDE_MIN_ROUNDS or time.perf_counter() < end)):
-                k = r % len(order)
-                for rt in order[k:] + order[:k]:
-                    t0 = time.perf_counter()
-                    runs[rt]()
-                    samples[rt].append(time.perf_counter() - t0)
-                r += 1
+            if benchmark.disabled:
+                samples.update(interleaved(runs, seconds=0, min_rounds=1, max_rounds=1, warmup=0))
+            else:
+                samples.update(interleaved(runs, seconds=SIDE_BY_SIDE_SECONDS,
+                                           min_rounds=SIDE_BY_SIDE_MIN_ROUNDS, warmup=0))
         benchmark.pedantic(rounds, rounds=1, iterations=1)
-    finally:
-        fastnorm.set_num_threads(None)
-        torch.set_num_threads(old_torch_threads)
-    benchmark.extra_info.update(side_by_side=samples, model=name, batch=batch, threads=threads,
+    benchmark.extra_info.update(side_by_side=samples, missing=missing, model=name, batch=batch, threads=threads,
                                 macs_per_image=entry.macs,
                                 versions={rt: _version(rt) for rt in samples})
 

@@ -6,7 +6,9 @@ GB/s counts the bytes the op must move at least: read x once, write y once (x.nb
 runs the NHWC kernel and converts back (three passes over the data), while global pooling reduces
 the NCHW planes directly. "fastnorm-kernel" is the NHWC driver alone on an input converted once
 (what the graph executor runs: its activations are NHWC). "torch-cl" is torch on a channels_last
-tensor (its NHWC kernels). fastnorm and torch use their default thread counts; NumPy one thread.
+tensor (its NHWC kernels). fastnorm and torch run on BENCH_THREADS threads (default 1, pinned by
+bench/conftest.py); NumPy on one. Every row checks its output against torch in float64 before it is
+timed (max pooling exactly; the averages within bench/_check.py's ELEMENTWISE).
 """
 import numpy as np
 import pytest
@@ -16,7 +18,10 @@ import fastnorm.ops as ops
 from fastnorm import _C
 from fastnorm.threads import get_num_threads
 
-torch = pytest.importorskip("torch")
+from _check import ELEMENTWISE, EXACT, check
+from _peers import need
+
+torch = need("torch", module_level=True)
 F = torch.nn.functional
 
 SHAPES = [(8, 64, 56, 56), (1, 256, 14, 14)]
@@ -70,7 +75,7 @@ OPS = {
 def _run(benchmark, op, shape, impl):
     fn_op, fn_kernel, torch_op, np_op = OPS[op]
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-    want = torch_op(torch.from_numpy(x)).numpy()
+    want = torch_op(torch.from_numpy(x).double()).numpy()
     if impl == "fastnorm":
         fn = lambda: fn_op(x)  # noqa: E731
     elif impl == "fastnorm-kernel":
@@ -91,9 +96,8 @@ def _run(benchmark, op, shape, impl):
                 return torch_op(t)
     else:
         fn = lambda: np_op(x)  # noqa: E731
-    out = benchmark(fn)
-    got = out.numpy() if hasattr(out, "numpy") else np.asarray(out)
-    assert got.shape == want.shape and np.allclose(got, want, rtol=1e-5, atol=1e-6)
+    check("%s %s %s" % (impl, op, shape), fn(), want, EXACT if op.startswith("max") else ELEMENTWISE)
+    benchmark(fn)
     benchmark.extra_info["runtime"] = impl
     if benchmark.stats is None:  # --benchmark-disable: the function ran once, nothing was timed
         return

@@ -2,7 +2,11 @@
 
     python -m pytest bench/bench_simplecnn.py --benchmark-only --benchmark-json=out.json
     python bench/report.py out.json
+
+Every runtime's output is checked against the torch model in float64 before it is timed (tolerance
+bench/_check.py's PEER: the runtimes fold BatchNorm and sum in their own order).
 """
+import copy
 import io
 
 import numpy as np
@@ -10,7 +14,11 @@ import pytest
 
 import fastnorm
 
-torch = pytest.importorskip("torch")
+from _check import PEER, check
+import _peers
+from _peers import need, pinned
+
+torch = need("torch", module_level=True)
 from models import SimpleCNN, realistic_bn  # noqa: E402
 from numpy_cnn import NumpySimpleCNN  # noqa: E402
 
@@ -20,24 +28,18 @@ THREADS = 1
 @pytest.fixture(scope="module")
 def net():
     torch.manual_seed(0)
-    torch.set_num_threads(THREADS)
     return realistic_bn(SimpleCNN())
 
 
 @pytest.fixture(scope="module")
 def ort_session(net):
-    ort = pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnx")
+    need("onnxruntime")
+    need("onnx")
     f = io.BytesIO()
     torch.onnx.export(net, torch.randn(1, 3, 32, 32), f, dynamo=False, input_names=["input"],
                       output_names=["output"], dynamic_axes={"input": {0: "N"}, "output": {0: "N"}},
                       opset_version=17)
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.intra_op_num_threads = THREADS
-    so.inter_op_num_threads = 1
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(f.getvalue(), so, providers=["CPUExecutionProvider"])
+    return _peers.ort_session(f.getvalue(), THREADS)
 
 
 def _input(batch):
@@ -50,9 +52,8 @@ def test_simplecnn(benchmark, net, request, runtime, batch):
     benchmark.group = "simplecnn-batch%d-threads%d" % (batch, THREADS)
     x = _input(batch)
     with torch.no_grad():
-        want = net(torch.from_numpy(x)).numpy()
+        want = copy.deepcopy(net).double()(torch.from_numpy(x).double()).numpy()
     if runtime == "fastnorm":
-        fastnorm.set_num_threads(THREADS)
         model = fastnorm.from_torch(net, torch.from_numpy(x[:1]))
         run = lambda: model.predict(x)  # noqa: E731
     elif runtime == "torch":
@@ -67,10 +68,8 @@ def test_simplecnn(benchmark, net, request, runtime, batch):
     else:
         model = NumpySimpleCNN(net)
         run = lambda: model(x)  # noqa: E731
-    try:
-        y = benchmark(run)
-    finally:
-        fastnorm.set_num_threads(None)
-    assert np.abs(y - want).max() < 1e-3  # every peer computes the same function
+    with pinned(THREADS):
+        check("%s simplecnn b%d" % (runtime, batch), run(), want, PEER)
+        benchmark(run)
     benchmark.extra_info["batch"] = batch
     benchmark.extra_info["runtime"] = runtime

@@ -1,13 +1,14 @@
 """Where fastnorm loses time, per op, beside ONNX Runtime's own per-node profile of the same model.
 
     python bench/profile_models.py resnet18 resnet50 mobilenet_v2 normcnn_groupnorm \
-        [--batch 1] [--threads 1] [--repeat 30] [--top 12] [--peak 152]
+        [--batch 1] [--threads 1] [--repeat 30] [--top 12] [--peak GFLOPS]
 
 For each zoo model (built as bench_models.py builds it, at the canonical input): fastnorm's
 Model.profile, run --repeat times with repeat=1 so each step has a sample per run, and ORT's
 profiler (enable_profiling) over as many runs. On a shared host a step's median can hold a
 descheduling of another process; the minimum is the step's undisturbed cost, so the tables give
-both and rank by the minimum. Each conv gets its GFLOP/s (2 x MACs / time) beside the FMA peak;
+both and rank by the minimum. Each conv gets its GFLOP/s (2 x MACs / time) beside the FMA peak
+measured on this machine for fastnorm's ISA by bench/fma_peak.py (--peak overrides it explicitly);
 convs are matched to ORT's nodes by (weight shape, output shape) in execution order. Steps are
 grouped (first conv with Cin <= 4, 3x3, 1x1, depthwise, other convs, linear, layout changes,
 normalization, pooling, elementwise) and each group's total is set beside ORT's. "predict - steps"
@@ -29,6 +30,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
 import fastnorm  # noqa: E402
 from fastnorm.graph import infer_shapes  # noqa: E402
+
+import fma_peak  # noqa: E402
 
 
 def _conv_info(graph, node, shapes):
@@ -90,7 +93,7 @@ def fastnorm_profile(model, x, repeat):
 def ort_profile(onnx_path, x, threads, repeat):
     """[(op type, node name, weight shape, output shape, samples)] in execution order."""
     import onnxruntime as ort
-    from bench_models import ort_options
+    from _peers import ort_options
     so = ort_options(threads)
     so.enable_profiling = True
     so.profile_file_prefix = os.path.join(tempfile.mkdtemp(), "ort")
@@ -138,7 +141,7 @@ def _ms(s):
     return "%.3f" % (s * 1e3) if s < 0.01 else "%.2f" % (s * 1e3)
 
 
-def report(name, batch, threads, repeat, top, peak, with_ort=True):
+def report(name, batch, threads, repeat, top, peak, with_ort=True, peak_note="given by --peak"):
     from bench_models import Entry
     tmp = tempfile.mkdtemp()
     entry = Entry(name, tmp)
@@ -186,9 +189,9 @@ def report(name, batch, threads, repeat, top, peak, with_ort=True):
     fn_sum = sum(r["tmin"] for r in rows)
     total_macs = sum(r["macs"] for r in rows)
     lines.append("fastnorm: predict %s ms min / %s median over %d runs; sum of step minima %s ms; "
-                 "%.2f GMACs -> %.1f GFLOP/s overall (FMA peak %g per core)."
+                 "%.2f GMACs -> %.1f GFLOP/s overall (FMA peak %.1f GFLOP/s per core, %s)."
                  % (_ms(fn_wall), _ms(fn_wall_med), repeat, _ms(fn_sum), total_macs / 1e9,
-                    2 * total_macs / fn_wall / 1e9, peak))
+                    2 * total_macs / fn_wall / 1e9, peak, peak_note))
     if with_ort:
         ort_sum = sum(min(s) for *_, s in ort_nodes)
         lines.append("ONNX Runtime: run %s ms min / %s median; sum of node minima %s ms."
@@ -247,15 +250,24 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeat", type=int, default=30)
     p.add_argument("--top", type=int, default=12)
-    p.add_argument("--peak", type=float, default=152.0, help="FMA peak GFLOP/s per core")
+    p.add_argument("--peak", type=float, default=None,
+                   help="FMA peak GFLOP/s per core; default: measured now by bench/fma_peak.py for fastnorm's ISA")
     p.add_argument("--no-ort", action="store_true")
     a = p.parse_args(argv)
     import torch
     torch.set_num_threads(a.threads)
-    print("fastnorm ISA %s; %s" % (fastnorm.cpu_info()["isa"], time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())))
+    isa = fastnorm.cpu_info()["isa"]
+    note = "given by --peak"
+    if a.peak is None:
+        m = fma_peak.measure("sse2" if isa == "scalar" else isa)
+        a.peak = m["peak"]
+        note = "measured by bench/fma_peak.py on %s, best of %d runs, median %.1f" % (
+            m["isa"], len(m["runs"]), m["median"])
+    print("fastnorm ISA %s; CPU %s; FMA peak %.1f GFLOP/s per core (%s); %s"
+          % (isa, fma_peak.cpu_name(), a.peak, note, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())))
     print()
-    for m in a.models:
-        print(report(m, a.batch, a.threads, a.repeat, a.top, a.peak, with_ort=not a.no_ort))
+    for name in a.models:
+        print(report(name, a.batch, a.threads, a.repeat, a.top, a.peak, with_ort=not a.no_ort, peak_note=note))
         sys.stdout.flush()
 
 

@@ -16,8 +16,10 @@ def main(path):
         groups.setdefault(b["group"], {})[runtime] = (b["stats"]["median"], b["extra_info"])
     mi = data.get("machine_info", {})
     isa = mi.get("fastnorm_isa", "?")
-    print("CPU: %s; fastnorm ISA: %s (best on this CPU: %s); medians in ms"
-          % (mi.get("cpu", {}).get("brand_raw", "?"), isa, mi.get("fastnorm_best_isa", "?")))
+    print("CPU: %s; fastnorm ISA: %s (best on this CPU: %s); every runtime on %s thread(s) unless a row "
+          "says -1thread; outputs checked before timing; medians in ms"
+          % (mi.get("cpu", {}).get("brand_raw", "?"), isa, mi.get("fastnorm_best_isa", "?"),
+             mi.get("bench_threads", "?")))
     print("| group | ISA | " + " | ".join(["fastnorm ms", "peer ms (runtime)", "fastnorm / best peer"]) + " |")
     print("|---|---|---|---|---|")
     for g, rows in sorted(groups.items()):

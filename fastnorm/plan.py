@@ -182,6 +182,9 @@ class Plan:
         The kernels read each residual element before writing the same output element, so this is
         exact; it saves the fresh output buffer's write-allocate traffic (a ResNet bottleneck's
         64->256 1x1 at 56x56 reads 3.2 MB of residual and writes 3.2 MB of output)."""
+        import os
+        if os.environ.get("FASTNORM_RESIDUAL_IN_PLACE", "1") == "0":  # off for A/B runs (bench/bench_ab.py)
+            return
         last = {}
         for i, r in enumerate(self.records):
             for b in _buffers_of(r):

@@ -3,7 +3,7 @@
  *
  * y = A^T [ (G g G^T) . (B^T d B) ] A per 4x4 output tile, d the tile's 6x6 input window, with the
  * interpolation points 0, 1/2, -1/2, 2, -2, inf (the least float32 error of the sets measured by
- * bench/winograd_points.py; matrices in winograd_tx.h). The weight transform G g G^T runs once, in
+ * tools/winograd_points.py; matrices in winograd_tx.h). The weight transform G g G^T runs once, in
  * double, at pack time; the 36 element-wise products summed over input channels are 36 GEMMs
  * (tiles x cin) x (cin x cout) on a register-tiled micro-kernel (the conv's igemm on AVX2 and
  * portable C, an own 12x32 tile with weight prefetch on AVX-512).

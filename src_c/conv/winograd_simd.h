@@ -3,7 +3,7 @@
  * src_c/simd/vec_<isa>.h first (winograd.c: vec_scalar.h; the GEMM kernels stay per ISA).
  *
  * Interpolation points 0, 1/2, -1/2, 2, -2, inf: 2-3x less float32 error than Lavin & Gray's
- * 0, +-1, +-2 on ResNet layers (bench/winograd_points.py; Barabasz et al. 2020 found the same), at the
+ * 0, +-1, +-2 on ResNet layers (tools/winograd_points.py; Barabasz et al. 2020 found the same), at the
  * same cost, the set being symmetric. Rows of B^T are scaled by powers of two (exact) so its entries
  * are small integers; G (winograd.c) carries the inverse scales.
  *

@@ -1,7 +1,7 @@
 /* vmath.h: float32 vector math written once over the vocabulary of vec_scalar.h, vec_avx2.h or
  * vec_avx512.h (whichever was included first): exp, expm1, log, log1p, tanh, erf, erfc,
  * sigmoid. Range reduction is Cody-Waite (ln2 split in a hi part exact in k*hi and a lo part);
- * polynomial coefficients come from src_c/act/fit_vmath.py (weighted least squares refined towards
+ * polynomial coefficients come from tools/fit_vmath.py (weighted least squares refined towards
  * minimax by Lawson's iteration, then rounded to float32 one coefficient at a time, refitting the
  * rest). NaN in gives NaN out; infinities and overflow/underflow as C and torch.
  *

@@ -1,4 +1,6 @@
-"""Derive the float32 polynomial coefficients of src_c/act/vmath_generic.h (run: python src_c/act/fit_vmath.py).
+"""Derive the float32 polynomial coefficients of src_c/act/vmath_generic.h.
+
+Run: python tools/fit_vmath.py [expm1 log1p erf erfc tanh]   (needs mpmath: pip install ".[dev]")
 
 Each approximation is a weighted least-squares fit on a dense grid in float64, refined towards the
 minimax (equi-ripple) solution by Lawson's iteration (weights grow where the error is largest), then

@@ -3,7 +3,7 @@
 On a shared host, wall-clock medians (pytest-benchmark) include time the process spent waiting for
 a core; with one thread on each side, the thread's CPU time is the work itself. Single-threaded only.
 
-    OMP_NUM_THREADS=1 python bench/convt_cputime.py
+    OMP_NUM_THREADS=1 python bench/adhoc/convt_cputime.py
 """
 import os
 import sys
@@ -11,8 +11,8 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests"))
 
 
 def median_cpu_ms(f, reps=60):

@@ -3,7 +3,7 @@
 Times are the calling thread's CPU time (time.thread_time), so a shared, loaded host's preemption
 does not count; the three runs are interleaved, so each starts with caches as the others left them
 (weights not warm in L2, as inside a network). Prints medians and effective GFLOP/s (the direct
-conv's FLOPs / time). Run: python bench/winograd_layers.py [isa] [reps]   (isa: 0 scalar, 1 avx2,
+conv's FLOPs / time). Run: python bench/adhoc/winograd_layers.py [isa] [reps]   (isa: 0 scalar, 1 avx2,
 2 avx512; default: the best)
 """
 import sys

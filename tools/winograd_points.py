@@ -3,7 +3,7 @@
 Emulates the algorithm in NumPy with float32 arithmetic where fastnorm's kernels use float32 (input
 transform, the channel sums, output transform) and float64 where they use double (the weight
 transform, once at pack time), and compares against a float64 direct convolution. Kaiming-normal
-weights, post-ReLU inputs. Run: python bench/winograd_points.py
+weights, post-ReLU inputs. Run: python tools/winograd_points.py
 """
 import itertools
 import numpy as np

@@ -1,0 +1,103 @@
+"""The peer runtimes, set up alike: threads pinned, missing runtimes reported loudly.
+
+Every runtime of a comparison runs on the same explicit thread count:
+  fastnorm     fastnorm.set_num_threads(T)
+  torch        torch.set_num_threads(T)
+  onnxruntime  SessionOptions.intra_op_num_threads = T (inter-op 1, spinning off, sequential)
+  openvino     INFERENCE_NUM_THREADS = T
+  NumPy        its BLAS limited to T threads through threadpoolctl (elementwise NumPy is 1 thread)
+T is BENCH_THREADS (default 1: on a shared 2-core host a second thread mostly measures how long a
+descheduled worker keeps a region waiting). bench/conftest.py pins every benchmark to T.
+
+A runtime that does not import is never dropped silently: need() skips with a message naming it,
+the run's summary lists it under "MISSING RUNTIMES", and with CI=true a missing torch, onnx or
+onnxruntime fails the run instead.
+"""
+import contextlib
+import importlib
+import os
+
+import pytest
+
+THREADS = int(os.environ.get("BENCH_THREADS", "1"))
+REQUIRED_IN_CI = ("torch", "onnx", "onnxruntime")
+MISSING = {}  # runtime -> reason, for the run's summary
+
+
+def in_ci():
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def need(name, module_level=False):
+    """Import a peer runtime; when it is missing, report it (and fail under CI=true if required)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as e:
+        MISSING[name] = str(e)
+        msg = "runtime %s is MISSING (%s): its rows are not in this run" % (name, e)
+        if in_ci() and name in REQUIRED_IN_CI:
+            pytest.fail("CI=true requires %s: %s" % (name, msg), pytrace=False)
+        pytest.skip(msg, allow_module_level=module_level)
+
+
+def missing(name, reason):
+    """Record a runtime that could not run a row (e.g. a model fastnorm cannot import yet)."""
+    MISSING.setdefault(name, reason)
+    if in_ci() and name in REQUIRED_IN_CI:
+        pytest.fail("CI=true requires %s: %s" % (name, reason), pytrace=False)
+
+
+@contextlib.contextmanager
+def pinned(threads=THREADS):
+    """fastnorm, torch (if imported) and NumPy's BLAS on `threads` threads inside the block."""
+    import sys
+
+    import fastnorm
+    torch = sys.modules.get("torch")
+    old_torch = torch.get_num_threads() if torch is not None else None
+    fastnorm.set_num_threads(threads)
+    if torch is not None:
+        torch.set_num_threads(threads)
+    limiter = contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+        limiter = threadpool_limits(limits=threads, user_api="blas")
+    except ImportError:
+        pass
+    try:
+        with limiter:
+            yield threads
+    finally:
+        fastnorm.set_num_threads(None)
+        if torch is not None:
+            torch.set_num_threads(old_torch)
+
+
+def ort_options(threads):
+    """ORT_ENABLE_ALL, `threads` intra-op threads, 1 inter-op, spinning off, sequential."""
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return so
+
+
+def ort_session(model, threads):
+    """An ONNX Runtime CPU session on a path or serialized bytes, pinned to `threads`."""
+    ort = need("onnxruntime")
+    return ort.InferenceSession(model, ort_options(threads), providers=["CPUExecutionProvider"])
+
+
+def openvino_request(onnx_path, input_shape, threads):
+    """An OpenVINO CPU InferRequest for the .onnx reshaped to a static input shape, f32, `threads`."""
+    ov = need("openvino")
+    core = ov.Core()
+    model = core.read_model(onnx_path)
+    model.reshape({model.inputs[0]: ov.PartialShape(list(input_shape))})
+    compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32",
+                                                 "INFERENCE_NUM_THREADS": threads,
+                                                 "PERFORMANCE_HINT": "LATENCY"})
+    return compiled.create_infer_request()

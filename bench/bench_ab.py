@@ -1,0 +1,189 @@
+"""A/B toggles of the plan, timed in turns in one process: the figures of bench/RESULTS.md.
+
+    python bench/bench_ab.py dwpw                 # MobileNetV2 b16: unfused / dw+pw / dw+pw+expand
+    python bench/bench_ab.py residual-in-place    # ResNet-50 b1: conv output over its residual off / on
+    python bench/bench_ab.py winograd             # ResNet-18 b1: direct 3x3 convs / Winograd F(4x4,3x3)
+    python bench/bench_ab.py dwpw --batch 1 --threads 2 --seconds 30 --model mobilenet_v2
+    python bench/bench_ab.py residual-in-place --clock cpu   # 1 thread: time by the thread's CPU time
+
+Each variant is the same zoo model (bench_models.py's calibrated torch net, canonical input) built
+and planned under its own switch, all in one process; then every variant's predict is called once
+per round, the order rotating (bench/_timing.py), for --seconds, and the table gives medians (minima
+beside). The switches are the ones the library reads when it builds a plan:
+  FASTNORM_DWPW=0               no depthwise + pointwise fusion (fastnorm/_plan_dwconv.py)
+  FASTNORM_RESIDUAL_IN_PLACE=0  no conv output over its fused residual (fastnorm/plan.py)
+  FASTNORM_WINOGRAD=0           3x3 stride-1 convs stay direct (fastnorm/plan.py)
+and one module constant, fastnorm._plan_dwconv.DWPW_EXPAND_MIN_BYTES (set huge: the 1x1 expand conv
+stays outside the fused record). Before timing, every variant's output is checked against the first
+variant's (bit-identical where the transformation is exact) and against torch, and the plans must
+differ (a switch that did nothing fails loudly). Not reproducible from Python: the 1x1 row copy and
+the AVX-512 weight prefetch are compile-time choices in src_c/conv/ with no switch.
+
+Under pytest (`pytest bench/bench_ab.py`, CI's --benchmark-disable too) each toggle is built at batch
+1 and checked as above, and its variants are timed in turns for a short while.
+"""
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+
+import fastnorm  # noqa: E402
+import fastnorm._plan_dwconv  # noqa: E402
+
+from _check import MODEL, WINOGRAD, check  # noqa: E402
+from _peers import pinned  # noqa: E402
+from _timing import fmt_time, interleaved, summary  # noqa: E402
+
+HUGE = 1 << 62
+
+
+class Variant:
+    """Environment variables and module attributes set while one variant's plan is built."""
+
+    def __init__(self, env=None, attrs=None):
+        self.env = env or {}
+        self.attrs = attrs or {}
+
+    @contextlib.contextmanager
+    def active(self):
+        old_env = {k: os.environ.get(k) for k in self.env}
+        old_attrs = {}
+        for (mod, name), v in self.attrs.items():
+            if not hasattr(mod, name):  # a refactor moved the switch: say so, do not measure nothing
+                raise AttributeError("A/B switch %s.%s no longer exists" % (mod.__name__, name))
+            old_attrs[(mod, name)] = getattr(mod, name)
+            setattr(mod, name, v)
+        os.environ.update(self.env)
+        try:
+            yield
+        finally:
+            for k, v in old_env.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+            for (mod, name), v in old_attrs.items():
+                setattr(mod, name, v)
+
+
+DW = fastnorm._plan_dwconv
+# toggle -> (default model, default batch, {variant: Variant}, tolerance between variants, what it shows)
+TOGGLES = {
+    "dwpw": ("mobilenet_v2", 16, {
+        "unfused": Variant(env={"FASTNORM_DWPW": "0"}),
+        "dw+pw": Variant(attrs={(DW, "DWPW_EXPAND_MIN_BYTES"): HUGE}),
+        "dw+pw+expand": Variant(),
+    }, 0.0, "MobileNetV2's inverted-residual blocks as one record (DWCONV_PW), without and with the expand conv"),
+    "residual-in-place": ("resnet50", 1, {
+        "off": Variant(env={"FASTNORM_RESIDUAL_IN_PLACE": "0"}),
+        "on": Variant(),
+    }, 0.0, "a conv whose fused residual is that buffer's last reader writes its output over it"),
+    "winograd": ("resnet18", 1, {
+        "direct": Variant(env={"FASTNORM_WINOGRAD": "0"}),
+        "winograd": Variant(),
+    }, WINOGRAD, "3x3 stride-1 convs by Winograd F(4x4,3x3) where the plan finds it pays"),
+}
+
+
+def plan_signature(model, x):
+    plan = model._plan({model.graph.inputs[0].name: x.shape})
+    return tuple((r["type"], r.get("in"), r.get("in2"), r.get("out")) for r in plan.records)
+
+
+def build(toggle, model_name=None, batch=None, threads=1):
+    """(entry, x, {variant: fastnorm Model}) with every variant planned and checked."""
+    import torch  # noqa: F401  (bench_models needs it)
+    from bench_models import Entry
+    default_model, default_batch, variants, tol, _ = TOGGLES[toggle]
+    entry = Entry(model_name or default_model, tempfile.mkdtemp())
+    x = entry.input(batch or default_batch)[0]
+    models, sigs = {}, {}
+    with pinned(threads):
+        for name, v in variants.items():
+            with v.active():
+                m = fastnorm.from_torch(entry.net, entry.input(1)[1])
+                m.predict(x)  # the plan for x's shape is built here, under the switch
+            models[name] = m
+            sigs[name] = plan_signature(m, x)
+        first = next(iter(variants))
+        want = entry.reference(x.shape[0])
+        for name, m in models.items():
+            got = m.predict(x)
+            check("%s %s vs torch" % (toggle, name), got, want, MODEL if tol == 0 else tol)
+            if name != first:
+                check("%s %s vs %s" % (toggle, name, first), got, models[first].predict(x), tol)
+                assert sigs[name] != sigs[first], "%s: variant %s planned the same records as %s" % (
+                    toggle, name, first)
+    return entry, x, models
+
+
+def run(toggle, model_name=None, batch=None, threads=1, seconds=10.0, clock="wall"):
+    if clock == "cpu" and threads != 1:
+        raise ValueError("--clock cpu times the calling thread only: use it with --threads 1")
+    entry, x, models = build(toggle, model_name, batch, threads)
+    with pinned(threads):
+        samples = interleaved({k: (lambda m=m: m.predict(x)) for k, m in models.items()}, seconds=seconds,
+                              clock=time.thread_time if clock == "cpu" else time.perf_counter)
+    return entry, x, summary(samples)
+
+
+def table(toggle, entry, x, stats, threads, clock="wall"):
+    import fma_peak
+    first = next(iter(stats))
+    lines = ["%s: %s" % (toggle, TOGGLES[toggle][4]),
+             "%s, batch %d, %d thread%s; fastnorm ISA %s; CPU %s; variants timed in turns in one process"
+             " by %s time; load average %.1f" % (
+                 entry.name, x.shape[0], threads, "s" if threads > 1 else "", fastnorm.cpu_info()["isa"],
+                 fma_peak.cpu_name(), "the thread's CPU" if clock == "cpu" else "wall", os.getloadavg()[0]), "",
+             "| variant | median | min | rounds | median / %s |" % first, "|---|---|---|---|---|"]
+    for k, (med, mn, n) in stats.items():
+        lines.append("| %s | %s | %s | %d | %.3f |" % (k, fmt_time(med), fmt_time(mn), n, med / stats[first][0]))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("toggle", choices=list(TOGGLES))
+    p.add_argument("--model", default=None, help="a tests/zoo.py model (default: the toggle's)")
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                   help="cpu: the calling thread's CPU time (1 thread only; leaves out waits for a core)")
+    a = p.parse_args(argv)
+    entry, x, stats = run(a.toggle, a.model, a.batch, a.threads, a.seconds, a.clock)
+    print(table(a.toggle, entry, x, stats, a.threads, a.clock))
+
+
+# ---------------------------------------------------------------- under pytest: checks, short timing
+try:
+    import pytest
+except ImportError:  # the script does not need pytest
+    pytest = None
+
+if pytest is not None:
+    @pytest.mark.parametrize("toggle", list(TOGGLES))
+    def test_ab(benchmark, toggle):
+        from _peers import need
+        need("torch")
+        entry, x, models = build(toggle, batch=1)
+        fns = {k: (lambda m=m: m.predict(x)) for k, m in models.items()}
+        seconds = 0 if benchmark.disabled else 2.0
+        stats = {}
+        benchmark.pedantic(lambda: stats.update(summary(interleaved(fns, seconds=seconds, min_rounds=1 if
+                                                                    benchmark.disabled else 5))),
+                           rounds=1, iterations=1)
+        benchmark.extra_info.update(toggle=toggle, model=entry.name, batch=1,
+                                    medians={k: v[0] for k, v in stats.items()})
+
+
+if __name__ == "__main__":
+    main()
