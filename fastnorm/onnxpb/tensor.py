@@ -1,0 +1,258 @@
+"""TensorProto -> NumPy, attribute values, ONNX dtypes, external data confined to one directory.
+
+Same results as onnx.numpy_helper.to_array / onnx.helper.get_attribute_value for the dtypes fastnorm reads,
+with one difference: bfloat16 comes back widened to float32 (exactly: bfloat16 is float32's top half), so
+that neither onnx nor ml_dtypes has to be imported. float8 / 4-bit / 2-bit / 6-bit types raise
+UnsupportedError. Every size is checked against the data actually present: a mismatch is a FormatError.
+"""
+import os
+import sys
+
+import numpy as np
+
+from fastnorm.errors import FormatError, UnsupportedError
+from fastnorm.onnxpb.messages import ATTRIBUTE_TYPES, DATA_TYPES, TensorProto
+
+T = TensorProto
+_DTYPE = {T.FLOAT: np.float32, T.UINT8: np.uint8, T.INT8: np.int8, T.UINT16: np.uint16, T.INT16: np.int16,
+          T.INT32: np.int32, T.INT64: np.int64, T.BOOL: np.bool_, T.FLOAT16: np.float16, T.DOUBLE: np.float64,
+          T.UINT32: np.uint32, T.UINT64: np.uint64, T.COMPLEX64: np.complex64, T.COMPLEX128: np.complex128,
+          T.STRING: np.object_, T.BFLOAT16: np.float32}
+_NAME = {v: k for k, v in DATA_TYPES.items()}
+# which typed field holds each dtype when raw_data is absent (onnx.proto's comments on TensorProto)
+_FIELD = {T.FLOAT: "float_data", T.COMPLEX64: "float_data", T.DOUBLE: "double_data", T.COMPLEX128: "double_data",
+          T.INT64: "int64_data", T.UINT32: "uint64_data", T.UINT64: "uint64_data",
+          T.INT32: "int32_data", T.INT16: "int32_data", T.INT8: "int32_data", T.UINT16: "int32_data",
+          T.UINT8: "int32_data", T.BOOL: "int32_data", T.FLOAT16: "int32_data", T.BFLOAT16: "int32_data"}
+MAX_DIMS = 64
+MAX_SPARSE_DENSE = 1 << 28      # elements a sparse tensor may expand to (a few bytes must not ask for terabytes)
+
+
+def np_dtype(data_type):
+    """ONNX TensorProto.DataType -> NumPy dtype of to_array's result (BFLOAT16 -> float32, see above)."""
+    try:
+        return np.dtype(_DTYPE[data_type])
+    except KeyError:
+        raise UnsupportedError("tensor dtype %s is not supported" % dtype_name(data_type)) from None
+
+
+def dtype_name(data_type):
+    """A readable name for an ONNX dtype code: 'float32', 'bfloat16', 'float8e4m3fn', or 'type 99'."""
+    if data_type == T.BFLOAT16:
+        return "bfloat16"
+    if data_type in _DTYPE and data_type != T.STRING:
+        return np.dtype(_DTYPE[data_type]).name
+    n = _NAME.get(data_type)
+    return n.lower() if n else "type %d" % data_type
+
+
+def _shape(t):
+    dims = list(t.dims)
+    if len(dims) > MAX_DIMS:
+        raise FormatError("tensor %r has %d dims (at most %d)" % (t.name, len(dims), MAX_DIMS))
+    n = 1
+    for d in dims:
+        if d < 0:
+            raise FormatError("tensor %r has a negative dim in %s" % (t.name, dims))
+        n *= d
+    return tuple(dims), n
+
+
+def _from_bytes(buf, dtype, count, what):
+    itemsize = np.dtype(dtype).itemsize
+    if len(buf) != count * itemsize:
+        raise FormatError("%s: raw_data holds %d bytes, the dims need %d x %d" % (what, len(buf), count, itemsize))
+    a = np.frombuffer(buf, dtype, count=count)
+    if sys.byteorder != "little" and itemsize > 1:
+        a = a.byteswap()
+    elif not a.flags.aligned:
+        a = a.copy()
+    return a
+
+
+def to_array(t, base_dir=None):
+    """TensorProto -> np.ndarray (possibly a read-only view of the parsed bytes, like onnx's).
+
+    External data is read only when `base_dir` is given (or the tensor was resolved at parse time), and only
+    from a file inside that directory."""
+    if t.HasField("segment"):
+        raise UnsupportedError("tensor %r is segmented" % t.name)
+    shape, count = _shape(t)
+    dt = t.data_type
+    what = "tensor %r (%s, dims %s)" % (t.name, dtype_name(dt), list(shape))
+    if dt not in _DTYPE:
+        raise UnsupportedError("%s: dtype not supported" % what)
+    if t.data_location == T.EXTERNAL:
+        if base_dir is None:
+            raise FormatError("%s: data is stored in an external file and no directory was given for it" % what)
+        raw = read_external(t, base_dir)
+        has_raw = True
+    else:
+        raw = t.raw_data
+        has_raw = t.HasField("raw_data")
+    if dt == T.STRING:
+        if has_raw and len(raw):
+            raise FormatError("%s: a string tensor cannot use raw_data" % what)
+        vals = list(t.string_data)
+        if len(vals) != count:
+            raise FormatError("%s: %d strings for %d elements" % (what, len(vals), count))
+        try:
+            vals = [v.decode("utf-8") for v in vals]
+        except UnicodeDecodeError:
+            raise FormatError("%s: a string is not valid UTF-8" % what) from None
+        a = np.empty(count, object)
+        a[:] = vals
+        return a.reshape(shape)
+    if has_raw:
+        if dt == T.BFLOAT16:
+            a = (_from_bytes(raw, "<u2", count, what).astype(np.uint32) << 16).view(np.float32)
+        elif dt == T.BOOL:
+            a = _from_bytes(raw, np.uint8, count, what) != 0
+        else:
+            a = _from_bytes(raw, np.dtype(_DTYPE[dt]).newbyteorder("<"), count, what).astype(_DTYPE[dt], copy=False)
+        return a.reshape(shape)
+    field = _FIELD[dt]
+    src = getattr(t, field).array()
+    per = 2 if dt in (T.COMPLEX64, T.COMPLEX128) else 1
+    if len(src) != count * per:
+        raise FormatError("%s: %s holds %d values for %d elements" % (what, field, len(src), count))
+    if dt in (T.COMPLEX64, T.COMPLEX128):
+        a = src[0::2] + 1j * src[1::2]
+        a = a.astype(_DTYPE[dt])
+    elif dt == T.FLOAT16:
+        a = src.astype(np.uint16).view(np.float16)
+    elif dt == T.BFLOAT16:
+        a = (src.astype(np.uint16).astype(np.uint32) << 16).view(np.float32)
+    elif dt == T.BOOL:
+        a = src != 0
+    else:
+        a = src.astype(_DTYPE[dt])
+    return a.reshape(shape)
+
+
+def _inside(base_dir, location):
+    if not location or os.path.isabs(location) or "\\" in location or "\0" in location:
+        return None
+    parts = location.split("/")
+    if any(p in ("..", "") for p in parts[:-1]) or parts[-1] in ("..", "."):
+        return None
+    root = os.path.realpath(base_dir)
+    full = os.path.realpath(os.path.join(root, *parts))
+    if os.path.commonpath([root, full]) != root or full == root:
+        return None
+    return full
+
+
+def read_external(t, base_dir):
+    """The bytes of a tensor whose data lives in an external file; the file must be inside base_dir
+    (no absolute path, no '..', no symlink leading out)."""
+    info = {e.key: e.value for e in t.external_data}
+    loc = info.get("location", "")
+    path = _inside(base_dir, loc)
+    if path is None:
+        raise FormatError("tensor %r: external data location %r is not a file inside %r" % (t.name, loc, base_dir))
+    try:
+        offset = int(info.get("offset", "0") or 0)
+        length = int(info["length"]) if info.get("length") else None
+    except ValueError:
+        raise FormatError("tensor %r: external data offset/length are not integers" % t.name) from None
+    if offset < 0 or (length is not None and length < 0):
+        raise FormatError("tensor %r: negative external data offset/length" % t.name)
+    try:
+        size = os.path.getsize(path)
+        if offset > size or (length is not None and offset + length > size):
+            raise FormatError("tensor %r: external data [%d, +%s) lies past the end of %r (%d bytes)"
+                              % (t.name, offset, length, loc, size))
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            return fh.read(size - offset if length is None else length)
+    except OSError as e:
+        raise FormatError("tensor %r: external data %r cannot be read: %s" % (t.name, loc, e)) from None
+
+
+def resolve_external_data(model, base_dir):
+    """Read every external tensor of the model (graph and subgraphs, initializers and attribute tensors) into
+    raw_data, as onnx.load does; files only from inside base_dir."""
+    for t in _all_tensors(model.graph):
+        if t.data_location == T.EXTERNAL:
+            object.__setattr__(t, "raw_data", memoryview(read_external(t, base_dir)))
+            t._has.add("raw_data")
+            object.__setattr__(t, "data_location", T.DEFAULT)
+            t._has.discard("data_location")
+            del t.external_data[:]
+
+
+def _all_tensors(graph):
+    stack = [graph]
+    while stack:
+        g = stack.pop()
+        yield from g.initializer
+        for sp in g.sparse_initializer:
+            yield sp.values
+            yield sp.indices
+        for n in g.node:
+            for a in n.attribute:
+                if a.HasField("t"):
+                    yield a.t
+                yield from a.tensors
+                if a.HasField("sparse_tensor"):
+                    yield a.sparse_tensor.values
+                    yield a.sparse_tensor.indices
+                if a.HasField("g"):
+                    stack.append(a.g)
+                stack.extend(a.graphs)
+
+
+_ATTR_FIELD = {ATTRIBUTE_TYPES["FLOAT"]: "f", ATTRIBUTE_TYPES["INT"]: "i", ATTRIBUTE_TYPES["STRING"]: "s",
+               ATTRIBUTE_TYPES["TENSOR"]: "t", ATTRIBUTE_TYPES["GRAPH"]: "g",
+               ATTRIBUTE_TYPES["SPARSE_TENSOR"]: "sparse_tensor", ATTRIBUTE_TYPES["TYPE_PROTO"]: "tp"}
+_ATTR_LIST = {ATTRIBUTE_TYPES["FLOATS"]: "floats", ATTRIBUTE_TYPES["INTS"]: "ints",
+              ATTRIBUTE_TYPES["STRINGS"]: "strings", ATTRIBUTE_TYPES["TENSORS"]: "tensors",
+              ATTRIBUTE_TYPES["GRAPHS"]: "graphs", ATTRIBUTE_TYPES["SPARSE_TENSORS"]: "sparse_tensors",
+              ATTRIBUTE_TYPES["TYPE_PROTOS"]: "type_protos"}
+
+
+def get_attribute_value(a):
+    """The value an AttributeProto carries, chosen by its `type` (as onnx.helper.get_attribute_value):
+    float, int, bytes, TensorProto, GraphProto, ... or a list of them."""
+    if a.ref_attr_name:
+        raise FormatError("attribute %r refers to a function attribute (%r) outside a function"
+                          % (a.name, a.ref_attr_name))
+    f = _ATTR_FIELD.get(a.type)
+    if f is not None:
+        return getattr(a, f)
+    f = _ATTR_LIST.get(a.type)
+    if f is not None:
+        return list(getattr(a, f))
+    raise FormatError("attribute %r has no valid type (type %d)" % (a.name, a.type))
+
+
+def sparse_to_dense(sp, base_dir=None):
+    """SparseTensorProto -> dense np.ndarray; indices checked against the dims."""
+    vals = to_array(sp.values, base_dir)
+    idx = to_array(sp.indices, base_dir)
+    dims = list(sp.dims)
+    if len(dims) > MAX_DIMS or any(d < 0 for d in dims):
+        raise FormatError("sparse tensor %r: bad dims %s" % (sp.values.name, dims[:8]))
+    count = 1
+    for d in dims:
+        count *= d
+    if count > MAX_SPARSE_DENSE:
+        raise FormatError("sparse tensor %r: dims %s expand to %d elements (at most %d)"
+                          % (sp.values.name, dims, count, MAX_SPARSE_DENSE))
+    if idx.dtype != np.int64 or vals.ndim != 1:
+        raise FormatError("sparse tensor %r: indices must be int64 and values 1-D" % sp.values.name)
+    dense = np.zeros(count, vals.dtype)
+    if idx.ndim == 1:
+        flat = idx
+    elif idx.ndim == 2 and idx.shape[1] == len(dims):
+        if np.any(idx < 0) or np.any(idx >= np.array(dims, np.int64)):
+            raise FormatError("sparse tensor %r: an index lies outside dims %s" % (sp.values.name, dims))
+        flat = np.ravel_multi_index(tuple(idx.T), dims) if len(idx) else np.zeros(0, np.int64)
+    else:
+        raise FormatError("sparse tensor %r: indices of shape %s for %d dims" % (sp.values.name, idx.shape, len(dims)))
+    if len(flat) != len(vals) or np.any(flat < 0) or np.any(flat >= count):
+        raise FormatError("sparse tensor %r: %d indices for %d values, or an index outside %d elements"
+                          % (sp.values.name, len(flat), len(vals), count))
+    dense[flat] = vals
+    return dense.reshape(dims)
