@@ -1,12 +1,12 @@
-"""Accuracy of the vector math (src_c/act/vmath_generic.h) under every ISA: maximum relative error
+"""Accuracy of the vector math (src_c/simd/vmath.h) under every ISA: maximum relative error
 vs float64 on dense sweeps (>= 10^7 points per function: float32 bit patterns spread over the whole
 useful range, every float32 in windows around zero and the overflow/underflow thresholds, and a
 linear grid). Results in the float32 denormal range cannot be held to a relative bound (their
 spacing is 2^-149 absolute): there the bound is 1 ulp (2^-149) plus the relative bound.
 
 Requirement (and the bound asserted): 2e-7 relative for exp, expm1, log, log1p, tanh, erf, sigmoid.
-erfc is internal (gelu's negative tail, see act_generic.h) and measured against 3e-7.
-Run with -s to print the measured maxima (they are quoted at the top of vmath_generic.h).
+erfc is internal (gelu's negative tail, see src_c/act/act_simd.h) and measured against 3e-7.
+Run with -s to print the measured maxima (they are quoted at the top of src_c/simd/vmath.h).
 """
 import numpy as np
 import pytest

@@ -8,12 +8,13 @@ import pytest
 import fastnorm
 import test_dwconv
 import util
+from util import importorskip
 from fastnorm import threads
 from fastnorm._C import OP_CONV2D, OP_DWCONV2D, OP_DWCONV_PW
 from fastnorm.plan import lower_conv, rewrites
 
 
-torch = pytest.importorskip("torch")
+torch = importorskip("torch")
 nn = torch.nn
 
 

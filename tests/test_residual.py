@@ -5,9 +5,9 @@ import pytest
 import fastnorm
 from fastnorm.passes import fold_batchnorm, fuse_residual_add
 from fastnorm._C import OP_CONV2D, OP_WINOGRAD3X3
-from util import ATOL_MODEL, assert_ran
+from util import ATOL_MODEL, assert_ran, importorskip
 
-torch = pytest.importorskip("torch")
+torch = importorskip("torch")
 from models import TinyResNet, realistic_bn  # noqa: E402
 
 

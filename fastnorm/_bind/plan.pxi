@@ -264,14 +264,14 @@ cdef class CPlan:
         cdef float **bufs = <float **>malloc(max(self.nbufs, 1) * sizeof(float *))
         if bufs == NULL:
             raise MemoryError()
-        cdef float[::1] ev
+        cdef const float[::1] ev  # const: an input may be read-only; the plan never writes inputs
         cdef float *base = &arena[0] if arena.shape[0] > 0 else NULL
         cdef fn_status st
         try:
             for i in range(self.nbufs):
                 if external[i] is not None:
                     ev = external[i].reshape(-1)
-                    bufs[i] = &ev[0] if ev.shape[0] > 0 else NULL
+                    bufs[i] = <float *>&ev[0] if ev.shape[0] > 0 else NULL
                 else:
                     bufs[i] = base + self.coffs[i] if (self.coffs[i] >= 0 and base != NULL) else self.cbufs[i]
             with nogil:

@@ -2,7 +2,9 @@
 
 Elementwise kinds run src_c/act's kernels (fn_act_apply: one vector-math implementation per ISA);
 prelu is per channel on dim 1; softmax / log_softmax reduce over any axis (contiguous last axis or
-strided). `inplace=True` writes into the input when it is a writable float32 array, as torch.
+strided). `inplace=True` writes into the input when it is a writable float32 array, as torch; on any
+other input (read-only, memory-mapped read-only, broadcast, another dtype) it returns a new array and
+leaves the input alone. Edge values (+-inf, NaN): README, "Edge values".
 """
 import numbers
 import warnings

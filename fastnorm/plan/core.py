@@ -179,6 +179,15 @@ class Plan:
             self.offsets[b] = off
             top = max(top, off + size)
         self.arena_floats = top
+        self._live = (first, last)
+
+    def arena_layout(self):
+        """The memory plan, read-only, for tests and tools: one (buffer, offset, floats, first, last) per
+        buffer placed in the arena. offset and floats count floats (floats rounded up to ALIGN, the room
+        the buffer takes); first and last are the records that first and last use the buffer."""
+        first, last = self._live
+        return [(b, int(self.offsets[b]), -(-self.buf_sizes[b] // ALIGN) * ALIGN, first[b], last[b])
+                for b in range(len(self.buf_sizes)) if self.buf_external[b] is None and first[b] is not None]
 
     # ------------------------------------------------------------------------------ running
     def _take_arena(self, nthreads):

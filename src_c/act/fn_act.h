@@ -3,7 +3,7 @@
 #define FASTNORM_FN_ACT_H
 
 /* Elementwise activation kinds. Formulas follow torch's CPU kernels (same operation order where it
- * decides the rounding); the vector math behind them is src_c/act/vmath_generic.h.
+ * decides the rounding); the vector math behind them is src_c/simd/vmath.h.
  * FN_ACTK_CLAMP is the epilogue clamp (fn_act's FN_ACT_CLAMP): relu, relu6, hardtanh, clamp. */
 #define FN_ACTK_KINDS(X)                                                                           \
     X(IDENTITY, 0)                                                                                 \

@@ -1,14 +1,36 @@
-/* act_generic.h: the act family's micro-kernels written once over the vector vocabulary of
- * vmath.h / vmath_avx2.h / vmath_avx512.h. The including file defines FN_ACT_SUFFIX (scalar, avx2,
- * avx512) first; the functions it defines are fn_f32_actk_apply__<isa>, fn_f32_prelu_rows__<isa>,
+/* act_simd.h: the act family's micro-kernels written once over the SIMD vocabulary (src_c/simd/).
+ * The including file includes one vec_<isa>.h first; the functions it defines are
+ * fn_f32_act__<isa>, fn_f32_actk_apply__<isa>, fn_f32_prelu_rows__<isa>,
  * fn_f32_softmax_rows__<isa>, fn_f32_softmax_cols__<isa>. */
-#ifndef FASTNORM_ACT_GENERIC_H
-#define FASTNORM_ACT_GENERIC_H
+#ifndef FASTNORM_ACT_SIMD_H
+#define FASTNORM_ACT_SIMD_H
 #include "../kernels.h"
+#include "../simd/vmath.h"
 
-#define FN_ACT_CAT_(a, b) a##__##b
-#define FN_ACT_CAT(a, b) FN_ACT_CAT_(a, b)
-#define FN_ACT_NAME(base) FN_ACT_CAT(base, FN_ACT_SUFFIX)
+#include <string.h>
+
+/* x, y: (n,); y may alias x. The clamp activations (relu, relu6) fused into other kernels' tails. */
+void FN_KNAME(fn_f32_act)(size_t n, const float *x, const fn_act *act, float *y) {
+    if (act->kind != FN_ACT_CLAMP) {
+        if (y != x) memmove(y, x, n * sizeof(float));
+        return;
+    }
+    const V lo = vset(act->lo), hi = vset(act->hi);
+    size_t i = 0;
+    for (; i + 4 * VW <= n; i += 4 * VW) {
+        const V v0 = vload(x + i), v1 = vload(x + i + VW);
+        const V v2 = vload(x + i + 2 * VW), v3 = vload(x + i + 3 * VW);
+        vstore(y + i, vclamp(v0, lo, hi));
+        vstore(y + i + VW, vclamp(v1, lo, hi));
+        vstore(y + i + 2 * VW, vclamp(v2, lo, hi));
+        vstore(y + i + 3 * VW, vclamp(v3, lo, hi));
+    }
+    for (; i + VW <= n; i += VW) vstore(y + i, vclamp(vload(x + i), lo, hi));
+    if (i < n) {
+        const VK k = vmask_n(n - i);
+        vstore_k(y + i, k, vclamp(vload_k(x + i, k), lo, hi));
+    }
+}
 
 /* y[i] = EXPR(x) over n floats: whole vectors, then one masked vector for the tail. */
 #define FN_ACT_LOOP(EXPR)                                                                          \
@@ -32,10 +54,17 @@
         }                                                                                          \
     } while (0)
 
+/* Edge values (README, "Edge values"): the limit of the mathematical function, the same on every ISA.
+ * x * (something -> 0) at x = -inf is -inf * 0 = NaN in float arithmetic; gelu, gelu_tanh, silu,
+ * mish and hardswish return -0.0 there instead (the sign their finite negative tail underflows with). */
+FN_INLINE V fn_neg_inf_to_neg_zero(V x, V y) {
+    return vsel(veq(x, vset(-__builtin_inff())), vset(-0.0f), y);
+}
+
 /* gelu(x) = x/2 (1 + erf(z)), z = x/sqrt2. |z| < 0.5: the erf polynomial. Else with E = erfc(|z|):
  * x/2 (2 - E) for x >= 0 and x/2 E for x < 0, so the negative tail keeps its relative accuracy
  * (1 + erf(z) would cancel). z^2 = x^2/2 is passed exactly as a hi + lo pair. */
-FN_VINLINE V fn_gelu(V x) {
+FN_INLINE V fn_gelu(V x) {
     const V hx = vmul(vset(0.5f), x);
     const V a = vmul(vabs(x), vset(0x1.6a09e6p-1f)); /* |x| / sqrt2 */
     const V s = vmul(x, x);
@@ -44,32 +73,34 @@ FN_VINLINE V fn_gelu(V x) {
     const V erf_small = vcopysign(fn_erf_small(a, a2), x);
     const V small = vcopysign(vfma(hx, erf_small, hx), x); /* gelu(-0) = -0: the fma gives +0 */
     const V es = fn_erfc_big_scaled(a, a2, a2lo);
-    /* x (2 - E) / 2 in that order: overflows above FLT_MAX / 2 as torch's x * 0.5 * (1 + erf) */
-    const V pos = vmul(vmul(x, vsub(vset(2.0f), vmul(es, vset(FN_ERFC_UNSCALE)))), vset(0.5f));
+    /* (x/2) (2 - E): one rounding, and no overflow for x near FLT_MAX (gelu(+inf) = +inf) */
+    const V pos = vmul(hx, vsub(vset(2.0f), vmul(es, vset(FN_ERFC_UNSCALE))));
     const V neg = vmul(vmul(hx, es), vset(FN_ERFC_UNSCALE)); /* one rounding into the denormals */
     const V big = vsel(vge(x, vset(0.0f)), pos, neg);
-    /* torch's erf gives NaN at x = +inf (so gelu(+inf) is NaN there): follow it */
-    return vsel(veq(x, vset(__builtin_inff())), vset(__builtin_nanf("")), vsel(vlt(a, vset(0.5f)), small, big));
+    return fn_neg_inf_to_neg_zero(x, vsel(vlt(a, vset(0.5f)), small, big));
 }
 
 /* gelu, tanh approximation: x/2 (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3) */
-FN_VINLINE V fn_gelu_tanh(V x) {
+FN_INLINE V fn_gelu_tanh(V x) {
     const V k2 = vset(0x1.988454p+0f);                /* 2 sqrt(2/pi) */
     const V k2c = vset(0x1.2444f2p-4f);               /* 2 sqrt(2/pi) 0.044715 */
     const V u2 = vmul(x, vfma(vmul(x, x), k2c, k2));
-    return fn_mul_sigmoid(x, u2);
+    return fn_neg_inf_to_neg_zero(x, fn_mul_sigmoid(x, u2));
 }
 
 /* mish(x) = x tanh(log1p(e)), e = exp(x): tanh(log(1 + e)) = n / (n + 2), n = e (e + 2).
- * Above 20 tanh(...) is 1 in float32 (and n would overflow further up). */
-FN_VINLINE V fn_mish(V x) {
-    const V e = v_exp(x);
+ * Above 20 tanh(...) is 1 in float32 (and n would overflow further up). Below -20 it is e (1 - e/2 ...),
+ * which rounds to e: x e with e carried scaled by 2^64, so a denormal e (x < -87) loses no precision. */
+FN_INLINE V fn_mish(V x) {
+    const V es = fn_exp_scaled(x, 64);
+    const V e = vmul(es, vset(0x1p-64f));
     const V n = vmul(e, vadd(e, vset(2.0f)));
     const V y = vmul(x, vdiv(n, vadd(n, vset(2.0f))));
-    return vsel(vgt(x, vset(20.0f)), x, y);
+    const V tail = vmul(vmul(x, es), vset(0x1p-64f));
+    return fn_neg_inf_to_neg_zero(x, vsel(vgt(x, vset(20.0f)), x, vsel(vlt(x, vset(-20.0f)), tail, y)));
 }
 
-fn_status FN_ACT_NAME(fn_f32_actk_apply)(int kind, size_t n, const float *xs,
+fn_status FN_KNAME(fn_f32_actk_apply)(int kind, size_t n, const float *xs,
                                           const fn_act_params *p, float *ys) {
     const V zero = vset(0.0f);
     switch (kind) {
@@ -98,7 +129,7 @@ fn_status FN_ACT_NAME(fn_f32_actk_apply)(int kind, size_t n, const float *xs,
         FN_ACT_LOOP(v_tanh(x));
         break;
     case FN_ACTK_SILU:
-        FN_ACT_LOOP(fn_mul_sigmoid(x, x));
+        FN_ACT_LOOP(fn_neg_inf_to_neg_zero(x, fn_mul_sigmoid(x, x)));
         break;
     case FN_ACTK_GELU:
         FN_ACT_LOOP(fn_gelu(x));
@@ -113,7 +144,8 @@ fn_status FN_ACT_NAME(fn_f32_actk_apply)(int kind, size_t n, const float *xs,
     }
     case FN_ACTK_HARDSWISH: {
         const V three = vset(3.0f), six = vset(6.0f);
-        FN_ACT_LOOP(vdiv(vmul(x, vmin(six, vmax(zero, vadd(x, three)))), six));
+        /* x (clamp(x + 3, 0, 6) / 6): no overflow for x near FLT_MAX; -inf * 0 is NaN, so the edge rule */
+        FN_ACT_LOOP(fn_neg_inf_to_neg_zero(x, vmul(x, vdiv(vmin(six, vmax(zero, vadd(x, three))), six))));
         break;
     }
     case FN_ACTK_MISH:
@@ -149,7 +181,7 @@ fn_status FN_ACT_NAME(fn_f32_actk_apply)(int kind, size_t n, const float *xs,
 }
 
 // x, y: (rows, n); w: (rows,)
-void FN_ACT_NAME(fn_f32_prelu_rows)(size_t rows, size_t n, const float *x, const float *w,
+void FN_KNAME(fn_f32_prelu_rows)(size_t rows, size_t n, const float *x, const float *w,
                                      float *y) {
     const V zero = vset(0.0f);
     for (size_t r = 0; r < rows; r++) {
@@ -161,13 +193,13 @@ void FN_ACT_NAME(fn_f32_prelu_rows)(size_t rows, size_t n, const float *x, const
 }
 
 /* One lane's log, for the log-sum of a row */
-FN_VINLINE float fn_logf_lane(float s) { return vhmax(v_log(vset(s))); }
+FN_INLINE float fn_logf_lane(float s) { return vhmax(v_log(vset(s))); }
 
 /* A NaN anywhere in a row may be skipped by the max (x86 max keeps its second operand), but
  * then exp(NaN - max) is NaN and the sum carries it to the whole row, as torch. An all -inf row
  * has max -inf, -inf - -inf = NaN: a NaN row, as torch. */
 // x, y: (rows, len)
-void FN_ACT_NAME(fn_f32_softmax_rows)(size_t rows, size_t len, const float *x, float *y, int log) {
+void FN_KNAME(fn_f32_softmax_rows)(size_t rows, size_t len, const float *x, float *y, int log) {
     const float ninf = -__builtin_inff();
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * len;
@@ -205,7 +237,7 @@ void FN_ACT_NAME(fn_f32_softmax_rows)(size_t rows, size_t len, const float *x, f
 
 /* One block of at most VW columns: lanes are independent, so a column's result does not depend
  * on which block (or thread) computed it. */
-FN_VINLINE void fn_softmax_cols_block(size_t len, size_t stride, size_t w, const float *x,
+FN_INLINE void fn_softmax_cols_block(size_t len, size_t stride, size_t w, const float *x,
                                       float *y, int log) {
 #define FN_LD(p) (w == VW ? vload(p) : vload_n((p), w))
 #define FN_ST(p, v) (w == VW ? vstore((p), (v)) : vstore_n((p), w, (v)))
@@ -229,7 +261,7 @@ FN_VINLINE void fn_softmax_cols_block(size_t len, size_t stride, size_t w, const
 }
 
 // x, y: (len, stride), columns j < nc
-void FN_ACT_NAME(fn_f32_softmax_cols)(size_t len, size_t stride, size_t nc, const float *x,
+void FN_KNAME(fn_f32_softmax_cols)(size_t len, size_t stride, size_t nc, const float *x,
                                        float *y, int log) {
     size_t j = 0;
     for (; j + VW <= nc; j += VW) fn_softmax_cols_block(len, stride, VW, x + j, y + j, log);

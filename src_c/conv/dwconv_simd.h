@@ -1,30 +1,24 @@
-/* dwconv_simd_generic.h: the depthwise row micro-kernel written once for a vector width. The
- * including *_avx2.c / *_avx512.c file defines W (floats a vector), vf, vmask, the always-inline
- * helpers used below, TILE (outputs per general tile) and FN_NAME(op). */
-#ifndef FN_NAME
-#error "include from an ISA file that defines the vector helpers and FN_NAME"
+/* dwconv_simd.h: the depthwise row micro-kernel written once over the SIMD vocabulary. The
+ * including dwconv_<isa>.c includes src_c/simd/vec_<isa>.h first; the kernel is
+ * fn_f32_dwconv_row__<isa>. */
+#ifndef FN_ISA
+#error "include a src_c/simd/vec_<isa>.h first"
 #endif
-
-#define AI static inline __attribute__((always_inline))
+#define FN_NAME(op) FN_KNAME(fn_f32_dwconv_##op)
 
 /* Accumulator arrays are indexed by loop counters that are constants after full unrolling, so
  * gcc keeps them in registers. */
 #define TMAX 16
 #define WMAX 49 /* taps held in registers (past the register file: on the stack), up to 7x7 */
-
-AI vf ld(const float *p, const int MASKED, vmask m) { return MASKED ? vf_maskload(p, m) : vf_load(p); }
+#define TILE 8  /* outputs per tile of the general kernel (any width, stride, dilation) */
 
 /* s (+ res) -> clamp -> y; lanes outside m neither read nor written when MASKED */
-AI void put(float *y, const float *res, vf s, const int MASKED, vmask m, int clamp, vf lo, vf hi) {
-    if (res) s = vf_add(s, ld(res, MASKED, m));
-    if (clamp) s = vf_min(hi, vf_max(lo, s)); /* lo/hi first: NaN in s stays NaN */
-    if (MASKED)
-        vf_maskstore(y, m, s);
-    else
-        vf_store(y, s);
+FN_INLINE void put(float *y, const float *res, V s, const int MASKED, VK m, int clamp, V lo, V hi) {
+    if (res) s = vadd(s, vload_m(res, MASKED, m));
+    vstore_m(y, vclamp_if(s, clamp, lo, hi), MASKED, m);
 }
 
-/* A whole output row for V (1 or 2) vectors of channels, constant kernel width KW and stride SW
+/* A whole output row for NV (1 or 2) vectors of channels, constant kernel width KW and stride SW
  * (x dilation 1), sliding along the row: every input vector is loaded once and feeds each of the
  * R = ceil(KW/SW) outputs whose window holds it, which wait in a ring of accumulators. Output o
  * is done once its last column o*SW - pl + KW-1 is in; it is stored and the next output enters
@@ -33,30 +27,30 @@ AI void put(float *y, const float *res, vf s, const int MASKED, vmask m, int cla
  *   n >= 1 outputs. x: input column 0 of kernel row ky0 at this channel block; columns cs floats
  *   apart, kernel rows rs apart; wd columns, pl of left padding. wk: tap (ky0, 0) of the packed
  *   weights at this channel block (tap (ky0 + r, kx) at wk + (r*KW + kx)*cp); bias: its bias.
- *   NKY: kernel rows inside the input (a constant, or 0: nky at run time). MASKED only with V 1. */
-AI void slide(const size_t KW, const size_t SW, const size_t NKY, const size_t V, const int MASKED,
-              vmask m, size_t nky, size_t n, const float *x, size_t wd, size_t pl, size_t cs,
+ *   NKY: kernel rows inside the input (a constant, or 0: nky at run time). MASKED only with NV 1. */
+FN_INLINE void slide(const size_t KW, const size_t SW, const size_t NKY, const size_t NV, const int MASKED,
+              VK m, size_t nky, size_t n, const float *x, size_t wd, size_t pl, size_t cs,
               size_t rs, const float *wk, size_t cp, const float *bias, const float *res, float *y,
-              int clamp, vf lo, vf hi) {
+              int clamp, V lo, V hi) {
     const size_t R = (KW + SW - 1) / SW, rows = NKY ? NKY : nky; /* 1 <= R <= TMAX */
-    vf b[2];
+    V b[2];
 #pragma GCC unroll 2
-    for (size_t v = 0; v < V; v++) b[v] = vf_load(bias + v * W);
+    for (size_t v = 0; v < NV; v++) b[v] = vload(bias + v * VW);
     /* with NKY constant the taps live in registers (or, past the register file, on the stack:
      * one load, no address arithmetic); else they are loaded where used */
-    vf wt[WMAX][2];
+    V wt[WMAX][2];
     if (NKY) {
 #pragma GCC unroll 32
         for (size_t t = 0; t < NKY * KW; t++)
 #pragma GCC unroll 2
-            for (size_t v = 0; v < V; v++) wt[t][v] = vf_load(wk + t * cp + v * W);
+            for (size_t v = 0; v < NV; v++) wt[t][v] = vload(wk + t * cp + v * VW);
     }
-#define TAP(r, kx, v) (NKY ? wt[(r) * KW + (kx)][v] : vf_load(wk + ((r) * KW + (kx)) * cp + (v) * W))
-    vf acc[TMAX][2];
+#define TAP(r, kx, v) (NKY ? wt[(r) * KW + (kx)][v] : vload(wk + ((r) * KW + (kx)) * cp + (v) * VW))
+    V acc[TMAX][2];
 #pragma GCC unroll 16
     for (size_t i = 0; i < R; i++)
 #pragma GCC unroll 2
-        for (size_t v = 0; v < V; v++) acc[i][v] = b[v];
+        for (size_t v = 0; v < NV; v++) acc[i][v] = b[v];
     /* column col (as an index) inside the row? */
 #define INSIDE(col) ((col) >= 0 && (col) < (ptrdiff_t)wd)
     /* prologue: the columns before the first step; ring position i is output i */
@@ -68,12 +62,12 @@ AI void slide(const size_t KW, const size_t SW, const size_t NKY, const size_t V
 #pragma GCC unroll 8
         for (size_t r = 0; r < rows; r++)
 #pragma GCC unroll 2
-            for (size_t v = 0; v < V; v++) {
-                const vf xv = ld(p + r * rs + v * W, MASKED, m);
+            for (size_t v = 0; v < NV; v++) {
+                const V xv = vload_m(p + r * rs + v * VW, MASKED, m);
 #pragma GCC unroll 16
                 for (size_t i = 0; i + 1 < R; i++)
                     if (j >= i * SW && j - i * SW < KW)
-                        acc[i][v] = vf_fma(xv, TAP(r, j - i * SW, v), acc[i][v]);
+                        acc[i][v] = vfma(xv, TAP(r, j - i * SW, v), acc[i][v]);
             }
     }
     /* step o: columns o*SW - pl + (R-1)*SW + q, q < SW; ring position i is output o + i, its tap
@@ -81,21 +75,21 @@ AI void slide(const size_t KW, const size_t SW, const size_t NKY, const size_t V
 #define COLUMN(p, q)                                                                               \
     do {                                                                                           \
         _Pragma("GCC unroll 8") for (size_t r = 0; r < rows; r++)                                  \
-        _Pragma("GCC unroll 2") for (size_t v = 0; v < V; v++) {                                   \
-            const vf xv = ld((p) + r * rs + v * W, MASKED, m);                                     \
+        _Pragma("GCC unroll 2") for (size_t v = 0; v < NV; v++) {                                   \
+            const V xv = vload_m((p) + r * rs + v * VW, MASKED, m);                                     \
             _Pragma("GCC unroll 16") for (size_t i = 0; i < R; i++) if ((R - 1 - i) * SW + (q) < KW) \
-                acc[i][v] = vf_fma(xv, TAP(r, (R - 1 - i) * SW + (q), v), acc[i][v]);              \
+                acc[i][v] = vfma(xv, TAP(r, (R - 1 - i) * SW + (q), v), acc[i][v]);              \
         }                                                                                          \
     } while (0)
 #define NEXT_OUTPUT()                                                                              \
     do {                                                                                           \
-        _Pragma("GCC unroll 2") for (size_t v = 0; v < V; v++)                                     \
-            put(y + v * W, res ? res + v * W : NULL, acc[0][v], MASKED, m, clamp, lo, hi);         \
+        _Pragma("GCC unroll 2") for (size_t v = 0; v < NV; v++)                                     \
+            put(y + v * VW, res ? res + v * VW : NULL, acc[0][v], MASKED, m, clamp, lo, hi);         \
         y += cs;                                                                                   \
         if (res) res += cs;                                                                        \
         _Pragma("GCC unroll 16") for (size_t i = 0; i + 1 < R; i++)                                \
-        _Pragma("GCC unroll 2") for (size_t v = 0; v < V; v++) acc[i][v] = acc[i + 1][v];          \
-        _Pragma("GCC unroll 2") for (size_t v = 0; v < V; v++) acc[R - 1][v] = b[v];               \
+        _Pragma("GCC unroll 2") for (size_t v = 0; v < NV; v++) acc[i][v] = acc[i + 1][v];          \
+        _Pragma("GCC unroll 2") for (size_t v = 0; v < NV; v++) acc[R - 1][v] = b[v];               \
     } while (0)
     /* steps [0, o1) and [o2, n-1) may meet padding; [o1, o2) never does */
     const size_t first = (R - 1) * SW, last = R * SW; /* a step's columns, relative to o*SW - pl */
@@ -138,13 +132,13 @@ AI void slide(const size_t KW, const size_t SW, const size_t NKY, const size_t V
 #pragma GCC unroll 8
             for (size_t r = 0; r < rows; r++)
 #pragma GCC unroll 2
-                for (size_t v = 0; v < V; v++)
-                    acc[0][v] = vf_fma(ld(p + r * rs + v * W, MASKED, m), TAP(r, first + q, v), acc[0][v]);
+                for (size_t v = 0; v < NV; v++)
+                    acc[0][v] = vfma(vload_m(p + r * rs + v * VW, MASKED, m), TAP(r, first + q, v), acc[0][v]);
         }
     }
 #pragma GCC unroll 2
-    for (size_t v = 0; v < V; v++)
-        put(y + v * W, res ? res + v * W : NULL, acc[0][v], MASKED, m, clamp, lo, hi);
+    for (size_t v = 0; v < NV; v++)
+        put(y + v * VW, res ? res + v * VW : NULL, acc[0][v], MASKED, m, clamp, lo, hi);
 #undef NEXT_OUTPUT
 #undef COLUMN
 #undef INSIDE
@@ -154,21 +148,21 @@ AI void slide(const size_t KW, const size_t SW, const size_t NKY, const size_t V
 /* T outputs, one vector of channels, any kernel width, stride and dilation, taps kx0 <= kx < kx1
  * (borders clip them), kernel rows ky0 <= ky < ky1, taps in the same order as slide (kx outer,
  * ky inner). x: the first output's tap (ky0, kx0) at this channel block; w: packed + block. */
-AI void tile_any(const size_t T, const int MASKED, vmask m, const fn_dwconv_geom *g, size_t ky0,
+FN_INLINE void tile_any(const size_t T, const int MASKED, VK m, const fn_dwconv_geom *g, size_t ky0,
                  size_t ky1, size_t kx0, size_t kx1, const float *x, const float *w,
-                 const float *res, float *y, int clamp, vf lo, vf hi) {
+                 const float *res, float *y, int clamp, V lo, V hi) {
     const size_t c = g->c, cp = g->cp, rs = g->dh * g->row, kw = g->kw;
     const size_t ts = g->sw * c, ks = g->dw * c; /* steps between outputs, between taps */
-    const vf bias = vf_load(w);
-    vf acc[TMAX];
+    const V bias = vload(w);
+    V acc[TMAX];
 #pragma GCC unroll 16
     for (size_t t = 0; t < T; t++) acc[t] = bias;
     for (size_t kx = kx0; kx < kx1; kx++, x += ks) {
         const float *xr = x;
         for (size_t ky = ky0; ky < ky1; ky++, xr += rs) {
-            const vf wv = vf_load(w + cp * (1 + ky * kw + kx));
+            const V wv = vload(w + cp * (1 + ky * kw + kx));
 #pragma GCC unroll 16
-            for (size_t t = 0; t < T; t++) acc[t] = vf_fma(ld(xr + t * ts, MASKED, m), wv, acc[t]);
+            for (size_t t = 0; t < T; t++) acc[t] = vfma(vload_m(xr + t * ts, MASKED, m), wv, acc[t]);
         }
     }
 #pragma GCC unroll 16
@@ -177,17 +171,17 @@ AI void tile_any(const size_t T, const int MASKED, vmask m, const fn_dwconv_geom
 }
 
 /* T outputs from output ox, every channel, with taps kx0..kx1 (x: the input row of ky0). */
-AI void tiles(const size_t T, const fn_dwconv_geom *g, size_t ky0, size_t ky1, size_t ox,
+FN_INLINE void tiles(const size_t T, const fn_dwconv_geom *g, size_t ky0, size_t ky1, size_t ox,
               size_t kx0, size_t kx1, const float *x, const float *w, const float *res, float *y,
-              int clamp, vf lo, vf hi) {
-    const size_t c = g->c, cf = c - c % W;
+              int clamp, V lo, V hi) {
+    const size_t c = g->c, cf = c - c % VW;
     const ptrdiff_t ix0 = (ptrdiff_t)(ox * g->sw) - (ptrdiff_t)g->pad_left;
     /* only dereferenced when kx0 < kx1, where that tap is inside the row */
     const float *xo = x + (kx0 < kx1 ? (size_t)(ix0 + (ptrdiff_t)(kx0 * g->dw)) * c : 0);
     float *yo = y + ox * c;
     const float *ro = res ? res + ox * c : NULL;
-    const vmask none = mask_for(W), tail = mask_for(c - cf);
-    for (size_t j = 0; j < cf; j += W)
+    const VK none = vmask_upto(VW), tail = vmask_upto(c - cf);
+    for (size_t j = 0; j < cf; j += VW)
         tile_any(T, 0, none, g, ky0, ky1, kx0, kx1, xo + j, w + j, ro ? ro + j : NULL, yo + j,
                  clamp, lo, hi);
     if (cf < c)
@@ -196,8 +190,8 @@ AI void tiles(const size_t T, const fn_dwconv_geom *g, size_t ky0, size_t ky1, s
 }
 
 /* One output whose window crosses the left or right edge of the row: its taps clipped. */
-AI void border(const fn_dwconv_geom *g, size_t ky0, size_t ky1, size_t ox, const float *x,
-               const float *w, const float *res, float *y, int clamp, vf lo, vf hi) {
+FN_INLINE void border(const fn_dwconv_geom *g, size_t ky0, size_t ky1, size_t ox, const float *x,
+               const float *w, const float *res, float *y, int clamp, V lo, V hi) {
     size_t kx0, kx1;
     fn_dwconv_clip((ptrdiff_t)(ox * g->sw) - (ptrdiff_t)g->pad_left, g->kw, g->dw, g->w, &kx0, &kx1);
     tiles(1, g, ky0, ky1, ox, kx0, kx1, x, w, res, y, clamp, lo, hi);
@@ -208,13 +202,13 @@ AI void border(const fn_dwconv_geom *g, size_t ky0, size_t ky1, size_t ox, const
  * tap offsets went to the stack. */
 typedef void (*slide_fn)(size_t nky, size_t n, const float *x, size_t wd, size_t pl, size_t cs,
                          size_t rs, const float *wk, size_t cp, const float *bias, const float *res,
-                         float *y, int clamp, vf lo, vf hi, vmask m);
-#define SLIDE_DEF(KW, SW, NKY, V, MASKED)                                                          \
-    static __attribute__((noinline)) void FN_NAME(slide_##KW##x##SW##_##NKY##_##V##MASKED)(        \
+                         float *y, int clamp, V lo, V hi, VK m);
+#define SLIDE_DEF(KW, SW, NKY, NV, MASKED)                                                          \
+    static __attribute__((noinline)) void FN_NAME(slide_##KW##x##SW##_##NKY##_##NV##MASKED)(        \
         size_t nky, size_t n, const float *x, size_t wd, size_t pl, size_t cs, size_t rs,          \
         const float *wk, size_t cp, const float *bias, const float *res, float *y, int clamp,      \
-        vf lo, vf hi, vmask m) {                                                                   \
-        slide(KW, SW, NKY, V, MASKED, m, nky, n, x, wd, pl, cs, rs, wk, cp, bias, res, y, clamp,   \
+        V lo, V hi, VK m) {                                                                   \
+        slide(KW, SW, NKY, NV, MASKED, m, nky, n, x, wd, pl, cs, rs, wk, cp, bias, res, y, clamp,   \
               lo, hi);                                                                             \
     }
 /* per (KW, SW, NKY): two full vectors at once, one, and the masked tail */
@@ -243,7 +237,7 @@ static const slide_fn slide_5x2[6][3] = {SLIDE_SET(5, 2, 0), SLIDE_SET(5, 2, 0),
                                          SLIDE_SET(5, 2, 3), SLIDE_SET(5, 2, 4), SLIDE_SET(5, 2, 5)};
 
 /* Position of p within a vector-sized block of memory, in floats. */
-AI size_t phase(const void *p) { return (size_t)((uintptr_t)p / sizeof(float) % W); }
+FN_INLINE size_t phase(const void *p) { return (size_t)((uintptr_t)p / sizeof(float) % VW); }
 
 static const slide_fn slide_7x1[8][3] = {SLIDE_SET(7, 1, 0), SLIDE_SET(7, 1, 0), SLIDE_SET(7, 1, 0),
                                          SLIDE_SET(7, 1, 0), SLIDE_SET(7, 1, 4), SLIDE_SET(7, 1, 5),
@@ -251,40 +245,40 @@ static const slide_fn slide_7x1[8][3] = {SLIDE_SET(7, 1, 0), SLIDE_SET(7, 1, 0),
 
 /* A whole row with the sliding kernels f[0] (two channel vectors at once), f[1] (one) and f[2]
  * (a masked part of a vector) (g->kw == KW, g->sw == SW, g->dw == 1), ky0 < ky1.
- * When every pixel starts at the same place within a vector (c % W == 0) but not at a vector
- * boundary (numpy's large arrays start 16 bytes past a 64-byte line), a masked head of W - ph
+ * When every pixel starts at the same place within a vector (c % VW == 0) but not at a vector
+ * boundary (numpy's large arrays start 16 bytes past a 64-byte line), a masked head of VW - ph
  * channels brings the others onto vector boundaries, so no load or store splits two cache lines
  * (that cost 10-50% here); the last ph channels are then a masked tail. Below 64 channels the
  * two masked passes more cost more than the split accesses save (c = 32 lost 1.4-2x). */
-AI void slide_row(const slide_fn *f, const fn_dwconv_geom *g, size_t ky0, size_t ky1,
-                  const float *x, const float *w, const float *res, float *y, int clamp, vf lo,
-                  vf hi) {
+FN_INLINE void slide_row(const slide_fn *f, const fn_dwconv_geom *g, size_t ky0, size_t ky1,
+                  const float *x, const float *w, const float *res, float *y, int clamp, V lo,
+                  V hi) {
     const size_t c = g->c, cp = g->cp, n = g->ow;
     const float *wk = w + cp * (1 + ky0 * g->kw);
     const size_t rs = g->dh * g->row, nky = ky1 - ky0;
     const size_t ph = phase(x);
-    size_t j = 0, end = c - c % W; /* full vectors in [j, end), then a masked tail up to c */
+    size_t j = 0, end = c - c % VW; /* full vectors in [j, end), then a masked tail up to c */
 #define CALL(fn, j, mask)                                                                          \
     fn(nky, n, x + (j), g->w, g->pad_left, c, rs, wk + (j), cp, w + (j), res ? res + (j) : NULL,   \
        y + (j), clamp, lo, hi, mask)
-    if (ph && c % W == 0 && c >= 64 && phase(y) == ph && (!res || phase(res) == ph)) {
-        CALL(f[2], 0, mask_for(W - ph));
-        j = W - ph;
+    if (ph && c % VW == 0 && c >= 64 && phase(y) == ph && (!res || phase(res) == ph)) {
+        CALL(f[2], 0, vmask_upto(VW - ph));
+        j = VW - ph;
         end = c - ph;
     }
-    for (; j + 2 * W <= end; j += 2 * W) CALL(f[0], j, mask_for(W));
-    for (; j < end; j += W) CALL(f[1], j, mask_for(W));
-    if (end < c) CALL(f[2], end, mask_for(c - end));
+    for (; j + 2 * VW <= end; j += 2 * VW) CALL(f[0], j, vmask_upto(VW));
+    for (; j < end; j += VW) CALL(f[1], j, vmask_upto(VW));
+    if (end < c) CALL(f[2], end, vmask_upto(c - end));
 #undef CALL
 }
 
 /* One output row (fn_dwconv_row_ukernel): with the sliding kernels of table tab (indexed by the
  * kernel rows inside the input), or without one (tab NULL: any width, stride, dilation) the
  * interior in tiles of TILE outputs and the outputs that meet padding one by one. */
-AI void row(const slide_fn (*tab)[3], const fn_dwconv_geom *g, size_t ky0, size_t ky1,
+FN_INLINE void row(const slide_fn (*tab)[3], const fn_dwconv_geom *g, size_t ky0, size_t ky1,
             const float *x, const float *w, const float *res, float *y) {
     const int clamp = g->act.kind == FN_ACT_CLAMP;
-    const vf lo = vf_set1(g->act.lo), hi = vf_set1(g->act.hi);
+    const V lo = vset(g->act.lo), hi = vset(g->act.hi);
     if (tab && ky1 > ky0) {
         /* tab has g->kw + 1 entries; taller kernels (kh > kw) take the run-time row count */
         const size_t t = ky1 - ky0 <= g->kw ? ky1 - ky0 : 0;

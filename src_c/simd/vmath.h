@@ -1,5 +1,5 @@
-/* vmath_generic.h: float32 vector math written once over the vocabulary of vmath.h (portable),
- * vmath_avx2.h or vmath_avx512.h (whichever included it): exp, expm1, log, log1p, tanh, erf, erfc,
+/* vmath.h: float32 vector math written once over the vocabulary of vec_scalar.h, vec_avx2.h or
+ * vec_avx512.h (whichever was included first): exp, expm1, log, log1p, tanh, erf, erfc,
  * sigmoid. Range reduction is Cody-Waite (ln2 split in a hi part exact in k*hi and a lo part);
  * polynomial coefficients come from tools/fit_vmath.py (weighted least squares refined towards
  * minimax by Lawson's iteration, then rounded to float32 one coefficient at a time, refitting the
@@ -16,8 +16,8 @@
  *   log1p    1.34e-07 (x = -2.98e-08)      erfc     2.54e-07 (x = 1.853; internal, for gelu)
  * Requirement: <= 2e-7 for all but erfc (asserted at 3e-7).
  */
-#ifndef FASTNORM_VMATH_GENERIC_H
-#define FASTNORM_VMATH_GENERIC_H
+#ifndef FASTNORM_SIMD_VMATH_H
+#define FASTNORM_SIMD_VMATH_H
 
 #define FN_LOG2E 0x1.715476p+0f
 /* Cody-Waite: ln2 = HI + LO; HI has 9 significant bits, so k*HI is exact for |k| < 2^15 */
@@ -26,7 +26,7 @@
 #define FN_ROUND_MAGIC 0x1.8p23f     /* adding it rounds |v| < 2^22 to an integer */
 
 /* expm1(r) for |r| <= ln2/2 (+0.2%): r + r^2 * q(r); max rel err 4.4e-10 in float64 (fit) */
-FN_VINLINE V fn_expm1_poly(V r) {
+FN_INLINE V fn_expm1_poly(V r) {
     V q = vset(0x1.9e7718p-13f);
     q = vfma(q, r, vset(0x1.6d3a72p-10f));
     q = vfma(q, r, vset(0x1.1112d6p-7f));
@@ -37,7 +37,7 @@ FN_VINLINE V fn_expm1_poly(V r) {
 }
 
 /* x = k*ln2 + r, |r| <= ln2/2; returns r, sets *kf = k (integral float) */
-FN_VINLINE V fn_exp_reduce(V x, V *kf) {
+FN_INLINE V fn_exp_reduce(V x, V *kf) {
     const V magic = vset(FN_ROUND_MAGIC);
     const V k = vsub(vfma(x, vset(FN_LOG2E), magic), magic);
     V r = vfnma(k, vset(FN_LN2_HI), x);
@@ -47,11 +47,11 @@ FN_VINLINE V fn_exp_reduce(V x, V *kf) {
 }
 
 /* 2^k for an integral float k in [-126, 127] */
-FN_VINLINE V fn_pow2i(V kf) { return vfrombits(visll(viadd(vcvt_f2i(kf), viset(127)), 23)); }
+FN_INLINE V fn_pow2i(V kf) { return vfrombits(visll(viadd(vcvt_f2i(kf), viset(127)), 23)); }
 
 /* exp(x). Overflows to +inf above ln(FLT_MAX); denormal results rounded once (2^k is applied as
  * 2^(k/2) * 2^(k - k/2): the first product is exact, the second rounds into the denormals). */
-FN_VINLINE V fn_exp_scaled(V x, int32_t extra) { /* exp(x) * 2^extra, 0 <= extra <= 64 */
+FN_INLINE V fn_exp_scaled(V x, int32_t extra) { /* exp(x) * 2^extra, 0 <= extra <= 64 */
     /* below the clamp exp(x) * 2^extra rounds to 0; NaN passes: it is the second operand */
     x = vmin(vset(88.8f), vmax(vset(-104.0f - 0.6931472f * (float)extra), x));
     V kf;
@@ -65,12 +65,12 @@ FN_VINLINE V fn_exp_scaled(V x, int32_t extra) { /* exp(x) * 2^extra, 0 <= extra
     return vmul(vmul(p, s1), s2);
 }
 
-FN_VINLINE V v_exp(V x) { return fn_exp_scaled(x, 0); }
+FN_INLINE V v_exp(V x) { return fn_exp_scaled(x, 0); }
 
 /* expm1(x) = 2^k * expm1(r) + (2^k - 1): exact 2^k - 1 for the small k where cancellation could
  * hurt, so the relative error stays small near 0 (2^-k is 0 at k = 127: below em's ulp). k = 128 (x near the overflow threshold) is
  * computed as 2 * (2^127 (1 + expm1(r))) - 1. */
-FN_VINLINE V v_expm1(V x) {
+FN_INLINE V v_expm1(V x) {
     x = vmin(vset(88.8f), vmax(vset(-87.3f), x)); /* expm1(-87.3) is -1 in float32 */
     V kf;
     const V r = fn_exp_reduce(x, &kf);
@@ -90,7 +90,7 @@ FN_VINLINE V v_expm1(V x) {
 
 /* log(m) for finite m > 0 (denormals included): m = 2^e * (1 + f), 1 + f in [sqrt(.5), sqrt(2)),
  * log = e*ln2 + log1p(f), log1p(f) = f - f^2/2 + f^3 p(f); max rel err of p's fit 5.9e-9. */
-FN_VINLINE V fn_log_core(V m) {
+FN_INLINE V fn_log_core(V m) {
     const VM tiny = vlt(m, vset(0x1p-126f));
     m = vsel(tiny, vmul(m, vset(0x1p23f)), m);
     const V eadj = vsel(tiny, vset(-23.0f), vset(0.0f));
@@ -113,18 +113,18 @@ FN_VINLINE V fn_log_core(V m) {
 
 /* The special cases of log, decided on its argument m: 0 -> -inf, < 0 -> NaN, +inf -> +inf,
  * NaN -> NaN. */
-FN_VINLINE V fn_log_special(V m, V y) {
+FN_INLINE V fn_log_special(V m, V y) {
     y = vsel(vlt(m, vset(0.0f)), vset(__builtin_nanf("")), y);
     y = vsel(veq(m, vset(0.0f)), vset(-__builtin_inff()), y);
     y = vsel(veq(m, vset(__builtin_inff())), m, y);
     return vsel(vunord(m, m), m, y);
 }
 
-FN_VINLINE V v_log(V x) { return fn_log_special(x, fn_log_core(x)); }
+FN_INLINE V v_log(V x) { return fn_log_special(x, fn_log_core(x)); }
 
 /* log1p(u) = log(m) + c/m where m = fl(1 + u) and c = (1 + u) - m exactly (TwoSum): the rounding
  * of 1 + u is put back to first order, so tiny u keep full relative accuracy. */
-FN_VINLINE V v_log1p(V u) {
+FN_INLINE V v_log1p(V u) {
     const V one = vset(1.0f);
     const V m = vadd(one, u);
     const V ub = vsub(m, one);
@@ -135,7 +135,7 @@ FN_VINLINE V v_log1p(V u) {
 
 /* tanh(x): x + x^3 p(x^2) for |x| < 0.55 (fit rel err 5e-11); above, sign(x) e / (e + 2) with
  * e = expm1(2|x|): no cancellation anywhere; |x| > 9.01 gives 1. */
-FN_VINLINE V v_tanh(V x) {
+FN_INLINE V v_tanh(V x) {
     const V a = vmin(vset(9.5f), vabs(x)); /* NaN passes */
     const V e = v_expm1(vadd(a, a));
     const V big = vdiv(e, vadd(e, vset(2.0f)));
@@ -153,7 +153,7 @@ FN_VINLINE V v_tanh(V x) {
 
 /* num / (1 + e) for 0 <= e <= 1, to about half an ulp: 1 + e is kept as hi + lo, the quotient
  * is corrected once with the exact residual num - q * (hi + lo) (an FMA gives it exactly). */
-FN_VINLINE V fn_div_one_plus(V num, V e) {
+FN_INLINE V fn_div_one_plus(V num, V e) {
     const V one = vset(1.0f);
     const V hi = vadd(one, e);
     const V lo = vsub(e, vsub(hi, one)); /* exact: 1 >= e */
@@ -165,7 +165,7 @@ FN_VINLINE V fn_div_one_plus(V num, V e) {
 
 /* sigmoid(x) = 1 / (1 + exp(-x)) for x >= 0, exp(x) / (1 + exp(x)) for x < 0: exp never
  * overflows, and the denormal results of large negative x are exp's. */
-FN_VINLINE V v_sigmoid(V x) {
+FN_INLINE V v_sigmoid(V x) {
     const V e = v_exp(vcopysign(x, vset(-0.0f))); /* exp(-|x|) */
     return fn_div_one_plus(vsel(vge(x, vset(0.0f)), vset(1.0f), e), e);
 }
@@ -173,7 +173,7 @@ FN_VINLINE V v_sigmoid(V x) {
 /* x * sigmoid(z) with one rounding into the denormals: for z < 0 the exp(z) of the numerator is
  * carried scaled by 2^64 and the product unscaled last (x * a denormal sigmoid would multiply its
  * rounding error by |x|). */
-FN_VINLINE V fn_mul_sigmoid(V x, V z) {
+FN_INLINE V fn_mul_sigmoid(V x, V z) {
     const V es = fn_exp_scaled(vcopysign(z, vset(-0.0f)), 64); /* exp(-|z|) 2^64 */
     const V e = vmul(es, vset(0x1p-64f));
     const VM pos = vge(z, vset(0.0f));
@@ -183,7 +183,7 @@ FN_VINLINE V fn_mul_sigmoid(V x, V z) {
 
 /* erf(z)/z for |z| <= 1 as c0 + t p(t), t = z^2, c0 = 2/sqrt(pi) as hi + lo (its float32 rounding
  * alone would be a 5e-8 relative error); fit rel err 1.7e-10 */
-FN_VINLINE V fn_erf_small(V z, V t) {
+FN_INLINE V fn_erf_small(V z, V t) {
     V p = vset(-0x1.24304cp-17f);
     p = vfma(p, t, vset(0x1.cae4a2p-14f));
     p = vfma(p, t, vset(-0x1.ba8f90p-11f));
@@ -202,7 +202,7 @@ FN_VINLINE V fn_erf_small(V z, V t) {
  * exp(-a2 - a2lo) = exp(-a2) * (1 - a2lo). The 2^64 keeps every intermediate normal: callers
  * multiply by 2^-64 last, so a denormal result is rounded once. */
 #define FN_ERFC_UNSCALE 0x1p-64f
-FN_VINLINE V fn_erfc_big_scaled(V a, V a2, V a2lo) {
+FN_INLINE V fn_erfc_big_scaled(V a, V a2, V a2lo) {
     const VM under = vgt(a, vset(10.1f));
     a = vmin(vset(10.1f), a); /* NaN passes */
     a2lo = vsel(vgt(a2, vset(102.01f)), vset(0.0f), a2lo); /* a^2 may have overflowed */
@@ -226,7 +226,7 @@ FN_VINLINE V fn_erfc_big_scaled(V a, V a2, V a2lo) {
 
 /* erf(x): odd polynomial for |x| < 1, 1 - erfc(|x|) above (erfc <= 0.16 there, so the
  * subtraction loses almost nothing); sign restored. */
-FN_VINLINE V v_erf(V x) {
+FN_INLINE V v_erf(V x) {
     const V a = vabs(x);
     const V a2 = vmul(a, a);
     const V a2lo = vfma(a, a, vsub(vset(0.0f), a2));
@@ -236,7 +236,7 @@ FN_VINLINE V v_erf(V x) {
 }
 
 /* erfc(x), for the accuracy tests: 1 - erf below 0.5 (erfc >= 0.48 there), 2 - erfc(-x) below -0.5 */
-FN_VINLINE V v_erfc(V x) {
+FN_INLINE V v_erfc(V x) {
     const V a = vabs(x);
     const V a2 = vmul(a, a);
     const V a2lo = vfma(a, a, vsub(vset(0.0f), a2));
