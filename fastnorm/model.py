@@ -6,6 +6,7 @@ import numpy as np
 from fastnorm import _C, doctor, fileformat
 from fastnorm.errors import UnsupportedError
 from fastnorm.graph import Graph, count_macs, infer_shapes
+from fastnorm.ops._common import readable_f32
 from fastnorm.passes import optimize as optimize_graph
 from fastnorm.plan import LOWER, Plan, WeightCache
 from fastnorm.threads import get_num_threads
@@ -135,7 +136,7 @@ class Model:
             if want is not None and want != got:
                 raise ValueError("input %r: expected shape %s, got %s (dimension %d: expected %d, got %d)"
                                  % (name, _fmt_shape(spec.shape), x.shape, i, want, got))
-        return np.ascontiguousarray(x, dtype=np.float32)
+        return readable_f32(x)
 
     def _plan(self, shapes):
         isa = _C.resolve_isa(-1)
@@ -170,7 +171,7 @@ class Model:
         # so concurrent callers see either the old or the new one, both valid).
         fast = self._fast
         if (fast is not None and type(x) is np.ndarray and x.shape == fast[0] and x.dtype == np.float32
-                and x.flags.c_contiguous and _C.resolve_isa(-1) == fast[1]):
+                and x.flags.c_contiguous and x.flags.aligned and _C.resolve_isa(-1) == fast[1]):
             return fast[2].run1(x, self._nthreads())
         if len(self.graph.inputs) != 1:
             raise ValueError("predict: the model has %d inputs %s; use run({name: array})"
@@ -208,7 +209,7 @@ class Model:
                 extra = plan.absorbed_into.get(node, [])
                 label = "+".join([n.op] + [m.op for m in self.graph.nodes if m.name in extra])
             else:
-                label = {5: "nchw->nhwc", 6: "nhwc->nchw", 7: "copy"}.get(rec["type"], "?")
+                label = _C.RECORDS.get(rec["type"], "?")
             rows.append((label, sources, float(med[i])))
         return sorted(rows, key=lambda r: -r[2])
 

@@ -39,7 +39,7 @@ GLUE = "glue"              # add, mul, cat
 class ActKernel:
     """How an elementwise activation runs on src_c/act (fn_act_apply).
 
-    kind:   the fn_actk_kind name; ops/_act.py K_<kind> holds its id (from C once _C.ACTK_<kind> exists)
+    kind:   the fn_actk_kind name; its id is _C.ACTK_<kind> (FN_ACTK_KINDS in src_c/act/fn_act.h)
     args:   ((name, default), ...) in torch.nn.functional's order after the input: the functional API's
             arguments and the node's attributes (numbers, or the default's type)
     params: ((fn_act_params field, arg name), ...): where each argument goes in the kernel's params

@@ -2,7 +2,9 @@
 
 Elementwise kinds run src_c/act's kernels (fn_act_apply: one vector-math implementation per ISA);
 prelu is per channel on dim 1; softmax / log_softmax reduce over any axis (contiguous last axis or
-strided). `inplace=True` writes into the input when it is a writable float32 array, as torch.
+strided). `inplace=True` writes into the input when it is a writable float32 array, as torch; on any
+other input (read-only, memory-mapped read-only, broadcast, another dtype) it returns a new array and
+leaves the input alone. Edge values (+-inf, NaN): README, "Edge values".
 """
 import inspect
 import numbers
@@ -19,15 +21,12 @@ __all__ = ["relu", "relu6", "hardtanh", "clamp", "leaky_relu", "prelu", "elu", "
            "sigmoid", "tanh", "silu", "gelu", "hardsigmoid", "hardswish", "mish", "softplus",
            "softmax", "log_softmax"]
 
-# fn_actk_kind (src_c/act/fn_act.h); the op table names a kind, kind_id() gives its number
-K_CLAMP, K_LEAKY_RELU, K_ELU, K_SIGMOID, K_TANH, K_SILU, K_GELU, K_GELU_TANH = 1, 2, 3, 4, 5, 6, 7, 8
-K_HARDSIGMOID, K_HARDSWISH, K_MISH, K_SOFTPLUS = 9, 10, 11, 12
-K_EXP, K_EXPM1, K_LOG, K_LOG1P, K_ERF, K_ERFC = 32, 33, 34, 35, 36, 37
 
 
 def kind_id(kind):
-    """The fn_actk_kind number of an ActKernel kind name (fastnorm.optable)."""
-    return globals()["K_" + kind]
+    """The fn_actk_kind number of an ActKernel kind name (fastnorm.optable): FN_ACTK_KINDS in
+    src_c/act/fn_act.h, exported by the bindings as _C.ACTK_<NAME>; no number is written here."""
+    return getattr(_C, "ACTK_" + kind)
 
 
 def params(lo=0.0, hi=0.0, slope=0.0, alpha=1.0, scale=1.0, input_scale=1.0, beta=1.0, threshold=20.0):
@@ -76,11 +75,11 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if lo > hi:
         raise ValueError("hardtanh: min_val cannot be greater than max_val, got min_val=%r max_val=%r"
                          % (min_val, max_val))
-    return _apply(input, K_CLAMP, params(lo=lo, hi=hi), inplace)
+    return _apply(input, _C.ACTK_CLAMP, params(lo=lo, hi=hi), inplace)
 
 
 def relu6(input, inplace=False):
-    return _apply(input, K_CLAMP, params(lo=0.0, hi=6.0), inplace)
+    return _apply(input, _C.ACTK_CLAMP, params(lo=0.0, hi=6.0), inplace)
 
 
 def clamp(input, min=None, max=None):
@@ -89,20 +88,20 @@ def clamp(input, min=None, max=None):
         raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
     lo = -np.inf if min is None else _number(min, "min")
     hi = np.inf if max is None else _number(max, "max")
-    return _apply(input, K_CLAMP, params(lo=lo, hi=hi))
+    return _apply(input, _C.ACTK_CLAMP, params(lo=lo, hi=hi))
 
 
 def celu(input, alpha=1.0, inplace=False):
     a = _number(alpha, "alpha")
     if a == 0:
         raise ValueError("celu: alpha cannot be 0, got %r" % (alpha,))
-    return _apply(input, K_ELU, params(alpha=a, input_scale=1.0 / a), inplace)
+    return _apply(input, _C.ACTK_ELU, params(alpha=a, input_scale=1.0 / a), inplace)
 
 
 def gelu(input, approximate="none"):
     if approximate not in ("none", "tanh"):
         raise ValueError("gelu: approximate must be 'none' or 'tanh', got %r" % (approximate,))
-    return _apply(input, K_GELU if approximate == "none" else K_GELU_TANH, params())
+    return _apply(input, _C.ACTK_GELU if approximate == "none" else _C.ACTK_GELU_TANH, params())
 
 
 def prelu(input, weight):
