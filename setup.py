@@ -59,7 +59,7 @@ ext = Extension(
     include_dirs=["src_c", numpy.get_include()],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_link_args=OPENMP + SANITIZE,
-    depends=sorted(glob("src_c/**/*.h", recursive=True)) + glob("fastnorm/*.pxi") + glob("fastnorm/*.pxd"),
+    depends=sorted(glob("src_c/**/*.h", recursive=True)) + glob("fastnorm/_bind/*.pxi") + glob("fastnorm/*.pxd"),
 )
 
 if sys.platform != "linux":
