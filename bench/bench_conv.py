@@ -279,18 +279,24 @@ def make_convt(name):
 CONVT_CASES = [pytest.param(name, marks=pytest.mark.benchmark(group=name), id=name) for name in DCGAN]
 
 
-@pytest.mark.parametrize("name", CONVT_CASES)
-def test_fastnorm_conv_transpose2d(benchmark, name):
-    """The layer as a compiled model runs it: weights packed once, NCHW in and out."""
+def convt_model(x, wt, b, s, p):
+    """The transposed conv as a one-node compiled model (NCHW in and out); bench/adhoc/convt_cputime.py
+    times the same model."""
     import fastnorm
     from fastnorm.graph import Graph, Node, TensorSpec
-    x, wt, b, s, p = make_convt(name)
-    n, cin, h, _ = x.shape
+    cin, h = x.shape[1], x.shape[2]
     oh = (h - 1) * s - 2 * p + wt.shape[2]
     g = Graph([TensorSpec("x", (None, cin, h, h))], [TensorSpec("y", (None, wt.shape[1], oh, oh))],
               [Node("up", "conv_transpose2d", ["x", "w", "b"], ["y"],
                     {"stride": [s, s], "padding": [p, p, p, p]})], {"w": wt, "b": b})
-    model = fastnorm.Model(g)
+    return fastnorm.Model(g)
+
+
+@pytest.mark.parametrize("name", CONVT_CASES)
+def test_fastnorm_conv_transpose2d(benchmark, name):
+    """The layer as a compiled model runs it: weights packed once, NCHW in and out."""
+    x, wt, b, s, p = make_convt(name)
+    model = convt_model(x, wt, b, s, p)
     # plan and pack once, outside the timing; the same call is the check
     check("fastnorm " + name, model.predict(x), ref_conv_transpose2d(x, wt, b, s, p), REDUCTION)
     benchmark(model.predict, x)

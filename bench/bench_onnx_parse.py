@@ -4,7 +4,7 @@
     python bench/bench_onnx_parse.py --repeat 20
 
 Prints, for a fresh interpreter with numpy already imported: the import time of onnx and of
-fastnorm.onnxpb (median of 5 processes); then, in this process, the median wall time of
+fastnorm.onnxpb (median of 5 processes); then, in this process, the median wall time (the four called in turns, round by round) of
   onnx.load(path)                                  (protobuf C++ parse into Python objects)
   onnx.load + numpy_helper.to_array on every initializer
   onnxpb.load_model(path)
@@ -18,12 +18,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+sys.path.insert(0, HERE)
+from _timing import interleaved, summary  # noqa: E402
 
 
 def cpu_name():
@@ -83,15 +84,6 @@ def export_resnet50(path):
         fh.write(f.getvalue())
 
 
-def median_time(fn, repeat):
-    ts = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=10)
@@ -132,12 +124,15 @@ def main():
             m = onnxpb.load_model(path)
             return [onnxpb.to_array(t) for t in m.graph.initializer]
 
-        rows = [("onnx.load", median_time(lambda: onnx.load(path), args.repeat)),
-                ("onnx.load + to_array (all initializers)", median_time(onnx_arrays, args.repeat)),
-                ("onnxpb.load_model", median_time(lambda: onnxpb.load_model(path), args.repeat)),
-                ("onnxpb.load_model + to_array (all initializers)", median_time(pb_arrays, args.repeat))]
-        print("median of %d, file in page cache:" % args.repeat)
-        for name, t in rows:
+        # the four readers in turns, round by round (bench/_timing.py): a drift in the host's speed
+        # hits them alike
+        fns = {"onnx.load": lambda: onnx.load(path),
+               "onnx.load + to_array (all initializers)": onnx_arrays,
+               "onnxpb.load_model": lambda: onnxpb.load_model(path),
+               "onnxpb.load_model + to_array (all initializers)": pb_arrays}
+        stats = summary(interleaved(fns, seconds=0, min_rounds=args.repeat))
+        print("median of %d rounds (the readers in turns), file in page cache:" % args.repeat)
+        for name, (t, _, _) in stats.items():
             print("  %-50s %8.1f ms" % (name, t * 1e3))
         del np
 

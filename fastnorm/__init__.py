@@ -45,7 +45,8 @@ from fastnorm import ops  # noqa: E402
 if _spin_set:
     del _os.environ["GOMP_SPINCOUNT"]
 from fastnorm.errors import FastnormWarning, FormatError, UnsupportedError
-from fastnorm.model import Model, load
+from fastnorm.api import from_onnx, from_torch, load
+from fastnorm.model import Model
 from fastnorm.threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
@@ -55,18 +56,6 @@ def cpu_info():
     """CPU features found (CPUID + XGETBV), the best ISA this CPU runs, and the ISA in use."""
     return {"features": _C.cpu_features(), "best_isa": _C.best_isa(), "isa": _C.active_isa(),
             "openmp": _C.omp_enabled(), "threads": get_num_threads()}
-
-
-def from_torch(module, example_input):
-    """Trace a torch.nn.Module (needs the [torch] extra) into an optimised Model."""
-    from fastnorm.frontends.torch import from_torch as _from_torch
-    return _from_torch(module, example_input)
-
-
-def from_onnx(model_or_path):
-    """Import an ONNX model (a path, bytes or onnx.ModelProto; needs the [onnx] extra) into a Model."""
-    from fastnorm.frontends.onnx import from_onnx as _from_onnx
-    return _from_onnx(model_or_path)
 
 
 __all__ = ["Model", "load", "from_torch", "from_onnx", "ops", "cpu_info", "set_num_threads", "get_num_threads",

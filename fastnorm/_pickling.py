@@ -16,19 +16,24 @@ from fastnorm import fileformat
 _FORMAT = 1  # bumped if the tuple below changes; older pickles stay readable by rebuild_model
 
 
-def reduce_model(model):
+def reduce_model(model, rebuild):
+    """model.__reduce__: rebuild (fastnorm.model.rebuild_model) and its arguments."""
     data = fileformat.dumps(model.source_graph.to_dict(), model.source_graph.weights)
-    return rebuild_model, (_FORMAT, data, model.optimized, model.num_threads)
+    return rebuild, (_FORMAT, data, model.optimized, model.num_threads)
 
 
-def rebuild_model(fmt, data, optimized, num_threads):
-    from fastnorm.errors import FastnormWarning
+def graph_from_bytes(fmt, data):
+    """The source graph of a pickled Model (rebuild_model's first step)."""
     from fastnorm.graph import KNOWN_OPS, Graph
-    from fastnorm.model import Model
     if fmt != _FORMAT:
         raise ValueError("pickled fastnorm Model: format %r, this fastnorm reads %d" % (fmt, _FORMAT))
     graph_dict, weights = fileformat.loads(data, known_ops=KNOWN_OPS)
-    graph = Graph.from_dict(graph_dict, weights)
+    return Graph.from_dict(graph_dict, weights)
+
+
+def quietly(build):
+    """build() without repeating the doctor's warnings (they were shown when the model was first built)."""
+    from fastnorm.errors import FastnormWarning
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FastnormWarning)
-        return Model(graph, optimize=optimized, num_threads=num_threads)
+        return build()

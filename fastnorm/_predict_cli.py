@@ -19,7 +19,9 @@ from fastnorm.batch import IMAGE_SUFFIXES, InputOptions, chunks, predict_files
 SUFFIXES = (".npy",) + IMAGE_SUFFIXES
 
 
-def add_parser(sub):
+def add_parser(sub, load, progress):
+    """The `predict` subcommand; load(args) and progress(...) are fastnorm.cli's (passed in, so this
+    module does not import the cli that imports it)."""
     p = sub.add_parser("predict", help="predict a folder or glob of .npy files or images into one .npy/.csv")
     p.add_argument("file", metavar="model")
     p.add_argument("inputs", nargs="+", help="files, folders (their .npy and image files) or globs")
@@ -34,7 +36,7 @@ def add_parser(sub):
     p.add_argument("--scheduler", help="a Dask scheduler address: the workers read and predict the files")
     p.add_argument("--restart", action="store_true", help="ignore the journal of an earlier run")
     p.add_argument("--progress", action="store_true", help="progress bar on stderr even when not a terminal")
-    p.set_defaults(fn=cmd_predict)
+    p.set_defaults(fn=cmd_predict, load=load, progress_bar=progress)
     return p
 
 
@@ -139,7 +141,6 @@ def _csv_field(s):
 
 def cmd_predict(args):
     import fastnorm
-    from fastnorm.cli import _load, _Progress
     out = args.output
     if not out.lower().endswith((".npy", ".csv")):
         print("fastnorm predict: -o must name a .npy or .csv file, got %s" % out, file=sys.stderr)
@@ -147,7 +148,7 @@ def cmd_predict(args):
     if args.batch < 1:
         print("fastnorm predict: --batch must be >= 1, got %d" % args.batch, file=sys.stderr)
         return 2
-    model = _load(args)
+    model = args.load(args)
     if len(model.inputs) != 1:
         print("fastnorm predict: the model has %d inputs; predict feeds one" % len(model.inputs), file=sys.stderr)
         return 2
@@ -166,7 +167,7 @@ def cmd_predict(args):
     if done:
         print("resuming: %d of %d files done in an earlier run" % (len(paths) - len(todo), len(paths)),
               file=sys.stderr)
-    bar = _Progress(args.progress or sys.stderr.isatty(), len(todo), "files", label="predict")
+    bar = args.progress_bar(args.progress or sys.stderr.isatty(), len(todo), "files", label="predict")
     failed = []
 
     def record(y, good, bad, finished):

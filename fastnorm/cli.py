@@ -330,7 +330,7 @@ def main(argv=None):
     b.add_argument("--onnx", help="with --compare and a .fnm model: the .onnx file the peers run")
     b.set_defaults(fn=cmd_bench)
     from fastnorm._predict_cli import add_parser as add_predict
-    add_predict(sub)
+    add_predict(sub, _load, _Progress)
     args = p.parse_args(argv)
     from fastnorm.errors import FormatError, UnsupportedError
     try:

@@ -1,5 +1,6 @@
 """Helpers for tests: run kernels under a chosen ISA, list the ISAs this CPU has."""
 import contextlib
+import os
 
 from fastnorm import _C
 
@@ -7,9 +8,22 @@ ISA_NAMES = _C.ISA_NAMES
 
 
 def available_isas():
-    """Every ISA this CPU and OS can run, narrowest first."""
+    """Every ISA this process may run, narrowest first: those the CPU and OS have, capped by
+    FASTNORM_ISA when it is set (FASTNORM_ISA=avx2 on an AVX-512 machine tests as an AVX2 machine)."""
     best = ISA_NAMES.index(_C.best_isa())
+    env = os.environ.get("FASTNORM_ISA")
+    if env:
+        best = min(best, ISA_NAMES.index(env))  # the import already rejected an unknown name
     return list(ISA_NAMES[: best + 1])
+
+
+def unavailable_reason(name):
+    """Why `name` is not in available_isas() (None when it is)."""
+    if name in available_isas():
+        return None
+    if ISA_NAMES.index(name) > ISA_NAMES.index(_C.best_isa()):
+        return "CPU lacks %s" % name
+    return "FASTNORM_ISA=%s excludes %s" % (os.environ.get("FASTNORM_ISA"), name)
 
 
 @contextlib.contextmanager

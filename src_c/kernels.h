@@ -3,6 +3,7 @@
 #define FASTNORM_KERNELS_H
 
 #include "fastnorm.h"
+#include "simd/common.h"
 
 #define FN_DECLARE_UKERNELS(isa)                                                                   \
     void fn_f32_igemm__##isa(size_t mr, size_t nc, size_t kc, size_t ks, const float *const *a,    \

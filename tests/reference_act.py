@@ -96,8 +96,12 @@ def hardswish(x):
 
 
 def softplus(x, beta=1.0, threshold=20.0):
+    # the branch as torch (and fastnorm) take it, on x * beta rounded to float32: in float64 a product
+    # within an ulp of the threshold could take the other branch, a jump of up to exp(-threshold) / beta
+    with np.errstate(over="ignore"):
+        big = np.asarray(x, np.float32) * np.float32(beta) > np.float32(threshold)
     x = _f64(x)
-    return np.where(x * beta > threshold, x, np.logaddexp(0, beta * x) / beta)
+    return np.where(big, x, np.logaddexp(0, beta * x) / beta)
 
 
 def mish(x):

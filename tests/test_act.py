@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import reference as ref
-from util import assert_ran
+from util import assert_ran, importorskip
 
 import fastnorm.ops as ops
 from fastnorm import _C
@@ -40,7 +40,7 @@ def test_relu_sizes(isa, rng, n):
 
 @pytest.mark.parametrize("n", [1, 12, 17, 40, 1000])
 def test_relu_vs_torch(isa, rng, n):
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     x = _data(rng, n)
     y = ops.relu(x)
     assert_ran(isa)
@@ -48,7 +48,7 @@ def test_relu_vs_torch(isa, rng, n):
 
 
 def test_relu_specials_vs_torch(isa):
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     y = ops.relu(SPECIALS)
     assert_ran(isa)
     _same_bits(y, torch.relu(torch.from_numpy(SPECIALS)).numpy())
@@ -83,7 +83,7 @@ def test_clamp_kernel(isa, rng, n, act):
 
 
 def test_relu6_vs_torch(isa, rng):
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     x = _data(rng, 301)
     y = np.empty_like(x)
     _C.activation(-1, x, (1, 0.0, 6.0), y, 1)

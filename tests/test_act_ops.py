@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import reference as ref
-from util import assert_ran
+from util import assert_ran, importorskip
 
 import fastnorm.ops as ops
 from fastnorm.threads import set_num_threads
@@ -56,7 +56,6 @@ INPLACE = ["relu6", "hardtanh", "leaky_relu", "elu", "selu", "celu", "silu", "ha
 
 FINITE_SPECIALS = np.array([0.0, -0.0, 1e-45, -1e-45, 1e-38, -1e-38, 1e-10, -1e-10, 1e4, -1e4, 3e38, -3e38,
                             -3.0, 3.0, 6.0, -1.0, 1.0, 20.0, 20.000002, 10.0, 2.5, 0.5], np.float32)
-SPECIALS = np.concatenate([FINITE_SPECIALS, np.array([INF, -INF, NAN], np.float32)])
 
 
 def _sweep():
@@ -98,20 +97,67 @@ def check(got, x, want, bound, what):
 def test_act_vs_reference(isa, name):
     fn, rf, _ = ACTS[name]
     x = _sweep()
-    if name in ("hardswish", "gelu"):  # x * 6 (x * 2) overflows first in torch's order, which we follow
-        x = x[np.abs(x) < 1e38]
     y = fn(x)
     assert_ran(isa)
     want, bound = _bound(x, rf)
     check(y, x, want, bound, name)
 
 
+# The limits at +-inf (README, "Edge values"): mathematics, the same on every ISA and machine. A limit of
+# 0 approached from below is -0.0, from above +0.0.
+SELU_LIM = -ref.SELU_SCALE * ref.SELU_ALPHA
+LIMITS = {"relu6": (6.0, 0.0), "hardtanh": (3.5, -2.0), "clamp": (2.0, -0.5), "leaky_relu": (INF, -INF),
+          "elu": (INF, -1.3), "selu": (INF, SELU_LIM), "celu": (INF, -0.7), "sigmoid": (1.0, 0.0),
+          "tanh": (1.0, -1.0), "silu": (INF, -0.0), "gelu": (INF, -0.0), "gelu_tanh": (INF, -0.0),
+          "hardsigmoid": (1.0, 0.0), "hardswish": (INF, -0.0), "mish": (INF, -0.0), "softplus": (INF, 0.0),
+          "softplus_b2_t5": (INF, 0.0)}
+FMAX = float(np.finfo(np.float32).max)
+EDGE_FINITE = np.array([0.0, -0.0, 1e-45, -1e-45, 3e-42, -3e-42, 1e-39, -1e-39, 1.1754942e-38, -1.1754942e-38,
+                        1e30, -1e30, 3e38, -3e38, FMAX, -FMAX, 88.7, -88.7, 103.0, -103.0], np.float32)
+
+
+def test_limits_cover_every_activation():
+    assert sorted(LIMITS) == sorted(ACTS)
+    for name, (hi, lo) in LIMITS.items():  # the table is the float64 reference far out, where it is finite
+        with np.errstate(all="ignore"):
+            far = ACTS[name][1](np.array([1e300, -1e300]))
+        for want, got in zip((hi, lo), far):
+            assert (got >= 1e299 if want == INF else got <= -1e299 if want == -INF
+                    else abs(got - want) <= 1e-12), (name, want, got)
+
+
+@pytest.mark.parametrize("name", list(ACTS))
+def test_act_edge_values(isa, name):
+    """+-inf give the limit, NaN (any sign or payload) gives NaN, and zeros, denormals and values near
+    FLT_MAX match the float64 reference: no torch here, whose CPU paths disagree on these."""
+    fn, rf, _ = ACTS[name]
+    nans = np.array([0x7FC00000, 0xFFC00000, 0x7F800001, 0x7FC12345], np.uint32).view(np.float32)
+    x = np.concatenate([np.array([INF, -INF], np.float32), nans, EDGE_FINITE])
+    y = fn(x)
+    assert_ran(isa)
+    hi, lo = LIMITS[name]
+    assert y[0] == hi and y[1] == lo, "%s(+-inf) = %r, %r; expected %r, %r" % (name, y[0], y[1], hi, lo)
+    for got, want in ((y[0], hi), (y[1], lo)):
+        if want == 0:
+            assert np.signbit(got) == np.signbit(want), "%s: limit 0 with the wrong sign" % name
+    assert np.isnan(y[2:6]).all(), "%s(NaN) = %s" % (name, y[2:6])
+    want, bound = _bound(x[6:], rf)
+    check(y[6:], x[6:], want, bound, name + " edge values")
+
+
+def _ordinary(x):
+    """Values torch's CPU paths agree on: finite, normal or zero, |x| <= 1e4 (no overflow in any formula)."""
+    a = np.abs(x)
+    return x[(a <= 1e4) & ((a == 0) | (a >= np.finfo(np.float32).tiny))]
+
+
 @pytest.mark.parametrize("name", list(ACTS))
 def test_act_vs_torch(isa, name):
-    torch = pytest.importorskip("torch")
+    """torch is the reference for ordinary values only; edges are test_act_edge_values' job"""
+    torch = importorskip("torch")
     import torch.nn.functional as F
     fn, rf, tf = ACTS[name]
-    x = np.concatenate([_sweep(), SPECIALS])
+    x = _ordinary(_sweep())
     y = fn(x)
     assert_ran(isa)
     t = tf(F, torch.from_numpy(x)).numpy()
@@ -176,7 +222,7 @@ def test_act_inplace_and_shapes(isa, rng, name, shape):
        alpha=st.floats(0.05, 3.0), slope=st.floats(-2.0, 2.0), beta=st.floats(0.25, 4.0),
        threshold=st.floats(1.0, 30.0), lo=st.floats(-5, 0), width=st.floats(0, 8), seed=st.integers(0, 99))
 def test_act_params_hypothesis(shape, alpha, slope, beta, threshold, lo, width, seed):
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     import torch.nn.functional as F
     # the kernels (like torch on float32 tensors) take their parameters as float32: the reference
     # gets the same rounded values (a denormal slope such as 4.9e-41 is off by 3e-5 relative after
@@ -201,7 +247,7 @@ def test_act_params_hypothesis(shape, alpha, slope, beta, threshold, lo, width, 
 
 
 def test_clamp_semantics():
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     x = np.array([-3, -1, 0, 1, 3, NAN, -INF, INF, -0.0], np.float32)
     t = torch.from_numpy(x)
     for lo, hi in [(-1.0, 1.0), (None, 0.5), (-0.5, None), (2.0, -2.0)]:

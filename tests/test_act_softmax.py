@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import reference as ref
-from util import assert_ran
+from util import assert_ran, importorskip
 
 import fastnorm.ops as ops
 from fastnorm.threads import set_num_threads
@@ -61,7 +61,7 @@ def _check_softmax(got, x, dim, log, what="softmax"):
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 @pytest.mark.parametrize("log", [False, True], ids=["softmax", "log_softmax"])
 def test_softmax_every_axis(isa, rng, shape, log):
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     x = _data(rng, shape)
     fn = ops.log_softmax if log else ops.softmax
     tf = torch.log_softmax if log else torch.softmax
@@ -77,7 +77,7 @@ def test_softmax_every_axis(isa, rng, shape, log):
 @pytest.mark.parametrize("log", [False, True], ids=["softmax", "log_softmax"])
 @pytest.mark.parametrize("dim", [0, 1])
 def test_softmax_large_logits_and_infinities(isa, rng, log, dim):
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     x = _data(rng, (6, 1000), 50.0)
     x[0, 3] = 1e30             # one huge logit: probability 1 there, 0 elsewhere
     x[1, ::7] = -INF           # -inf entries: probability 0 (log: -inf)
@@ -90,12 +90,12 @@ def test_softmax_large_logits_and_infinities(isa, rng, log, dim):
     fn = ops.log_softmax if log else ops.softmax
     y = fn(x, dim)
     assert_ran(isa)
-    t = (torch.log_softmax if log else torch.softmax)(torch.from_numpy(x), dim).numpy()
-    assert (np.isnan(y) == np.isnan(t)).all()
-    assert (np.isinf(y) == np.isinf(t)).all() and (y[np.isinf(y)] == t[np.isinf(t)]).all()
-    fin = np.isfinite(t)
-    assert np.allclose(y[fin], t[fin], rtol=1e-5, atol=1e-6)
+    # the edges (inf, NaN) against float64 NumPy; torch only where every input of the slice is finite
     _check_softmax(y, x, dim, log)
+    t = (torch.log_softmax if log else torch.softmax)(torch.from_numpy(x), dim).numpy()
+    fin = np.broadcast_to(np.isfinite(x).all(axis=dim, keepdims=True), x.shape) & np.isfinite(t)
+    assert fin.sum() >= 2000
+    assert np.allclose(y[fin], t[fin], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("shape,dim", [((4, 1000), 1), ((1000, 4), 0), ((8, 64, 56), 1), ((8, 64, 56), 2),
@@ -145,7 +145,7 @@ def test_softmax_arguments():
                                    (1, 5, 130, 130)], ids=str)
 @pytest.mark.parametrize("shared", [False, True], ids=["per-channel", "shared"])
 def test_prelu(isa, rng, shape, shared):
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     x = _data(rng, shape)
     x.flat[:4] = [np.nan, -INF, -0.0, INF][: min(4, x.size)]
     c = 1 if shared or len(shape) < 2 else shape[1]

@@ -5,7 +5,7 @@ import numpy as np
 
 import fastnorm
 from fastnorm.models import simple_cnn
-from util import run_python
+from util import importorskip, run_python
 
 
 def run(*args):
@@ -157,8 +157,8 @@ def test_bench_bad_arguments(tmp_path):
 def test_convert_and_info_from_onnx(tmp_path):
     """`fastnorm convert IN.onnx OUT.fnm`: a torch export converted, reloaded, and predicting what
     onnxruntime predicts on the same file; `info` reads the .onnx directly."""
-    torch = __import__("pytest").importorskip("torch")
-    ort = __import__("pytest").importorskip("onnxruntime")
+    torch = importorskip("torch")
+    ort = importorskip("onnxruntime")
     import sys
     sys.path.insert(0, __import__("os").path.dirname(__file__))
     from zoo import build, example_input

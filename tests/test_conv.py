@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 import reference
 import util
+from util import importorskip
 from fastnorm import _C, ops, threads
 from fastnorm.ops._common import ACT_NONE
 from fastnorm.testing import ISA_NAMES
@@ -101,7 +102,7 @@ def test_conv2d_matches_reference(isa, rng, case):
 
 @pytest.mark.parametrize("case", CONV_CASES, ids=[str(i) for i in range(len(CONV_CASES))])
 def test_conv2d_matches_torch(isa, rng, case):
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     n, cin, h, w, cout, k, s, p, d, g = case
     x, wt, b, params = conv_case(rng, n, cin, h, w, cout, k, s, p, d, g)
     got, mag = check_conv(isa, x, wt, b, params)
@@ -157,7 +158,7 @@ def test_linear(isa, rng, shape, out_f, bias):
     want = reference.linear(x, w, b)
     mag = reference.linear(np.abs(x), np.abs(w), None if b is None else np.abs(b))
     util.assert_close_dot(got, want, mag)
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     tw = torch.nn.functional.linear(torch.from_numpy(x), torch.from_numpy(w),
                                     None if b is None else torch.from_numpy(b)).numpy()
     util.assert_close_dot(got, tw.astype(np.float64), 2 * mag)

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 import reference
 import util
+from util import importorskip
 from fastnorm import _C
 
 INF = float("inf")
@@ -69,7 +70,7 @@ def test_matches_reference(isa, cin, cout, kh, kw, sh, sw, pads, h, w, n, bias, 
     (3, 64, 4, 2, 1, 64),     # DCGAN discriminator
 ])
 def test_matches_torch(isa, case):
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     cin, cout, k, s, p, hw = case
     rng = np.random.default_rng(7)
     x = rng.standard_normal((2, cin, hw, hw)).astype(np.float32)
@@ -97,7 +98,7 @@ def test_threads_give_identical_results(isa):
 
 
 def test_nan_and_inf_propagate_as_torch(isa):
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     rng = np.random.default_rng(5)
     x = rng.standard_normal((1, 3, 16, 16)).astype(np.float32)
     x[0, 0, 3, 4] = np.nan
@@ -165,10 +166,9 @@ def _stem_net(torch, residual_input=False):
 
 @pytest.mark.parametrize("second_reader", [False, True])
 def test_plan_reads_the_nchw_input_directly(isa, second_reader):
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     import fastnorm
-    from fastnorm._plan_conv_first import OP_CONV_FIRST
-    from fastnorm.plan import OP_TO_NHWC
+    from fastnorm._C import OP_CONV_FIRST, OP_NCHW_TO_NHWC
     torch.manual_seed(0)
     net = _stem_net(torch, second_reader)
     x = torch.randn(2, 3, 40, 40)
@@ -181,14 +181,14 @@ def test_plan_reads_the_nchw_input_directly(isa, second_reader):
     plan = model._plan({model.inputs[0].name: tuple(x.shape)})
     types = [r["type"] for r in plan.records]
     assert types.count(OP_CONV_FIRST) == (2 if second_reader else 1)
-    assert OP_TO_NHWC not in types  # both readers take the NCHW input as it is
+    assert OP_NCHW_TO_NHWC not in types  # both readers take the NCHW input as it is
 
 
 def test_plan_takes_an_nhwc_input_too(isa):
     """A stem after an elementwise op reads that op's NHWC output (the kernel's nhwc_in path)."""
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     import fastnorm
-    from fastnorm._plan_conv_first import OP_CONV_FIRST
+    from fastnorm._C import OP_CONV_FIRST
     torch.manual_seed(1)
     net = torch.nn.Sequential(torch.nn.Hardtanh(-1.5, 1.5), torch.nn.Conv2d(3, 24, 5, 2, 2),
                               torch.nn.ReLU()).eval()

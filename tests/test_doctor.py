@@ -3,6 +3,7 @@ import warnings
 
 import numpy as np
 import pytest
+from util import importorskip
 
 import fastnorm
 from fastnorm.doctor import FOLD_ERROR_WARN, Finding, diagnose
@@ -242,7 +243,7 @@ def test_summary_batchnorm_section():
 
 
 # ------------------------------------------------------------------------------------ from torch
-torch = pytest.importorskip("torch")
+torch = importorskip("torch")
 nn = torch.nn
 from models import TinyResNet, realistic_bn  # noqa: E402  (needs torch)
 

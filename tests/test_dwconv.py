@@ -8,10 +8,11 @@ from hypothesis import strategies as st
 import fastnorm
 import reference
 import util
+from util import importorskip
 from fastnorm import _C, ops, threads
 from fastnorm.graph import Graph, Node, TensorSpec
 from fastnorm.ops._common import ACT_NONE
-from fastnorm.plan import OP_CONV2D, OP_DWCONV2D
+from fastnorm._C import OP_CONV2D, OP_DWCONV2D
 
 INF = float("inf")
 RELU6 = (1, 0.0, 6.0)
@@ -87,7 +88,7 @@ def test_matches_reference_and_torch(isa, rng, cs):
     got = run_nhwc(isa, x, wt, b, s, pads, d)
     want, mag = ref(x, wt, b, s, pads, d)
     util.assert_close_dot(got, want, mag)
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     F = torch.nn.functional
     tx = F.pad(torch.from_numpy(x), (pads[1], pads[3], pads[0], pads[2]))
     tw = F.conv2d(tx, torch.from_numpy(wt), torch.from_numpy(b), s, 0, d, c).numpy()
@@ -156,7 +157,7 @@ def test_nan_and_inf_propagate(isa, rng, k, s, c):
     want_raw = ref(x, wt, b, (s, s), pads, (1, 1))[0]
     assert (np.isnan(raw) == np.isnan(want_raw)).all()
     assert (np.isposinf(raw) == np.isposinf(want_raw)).all() and (np.isneginf(raw) == np.isneginf(want_raw)).all()
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     tw = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(wt), torch.from_numpy(b), s,
                                     k[0] // 2, 1, c).numpy()
     assert (np.isnan(raw) == np.isnan(tw)).all() and (np.isinf(raw) == np.isinf(tw)).all()
@@ -203,9 +204,9 @@ def test_threads_bit_identical(isa, rng, cs):
 def test_wide_isas_agree_bit_for_bit(rng, cs):
     """AVX2 and AVX-512 add the same taps in the same order with the same fused multiply-adds
     (fn_dwconv.h), so they agree exactly; the portable kernel rounds products separately."""
-    from fastnorm.testing import available_isas, force_isa
-    if "avx512" not in available_isas():
-        pytest.skip("needs AVX-512 and AVX2")
+    from fastnorm.testing import force_isa, unavailable_reason
+    if unavailable_reason("avx512"):
+        pytest.skip(unavailable_reason("avx512"))
     n, c, h, w, k, s, pads, d = cs
     x, wt, b = case(rng, n, c, h, w, *k)
     want = ref(x, wt, b, s, pads, d)[0]
@@ -328,7 +329,7 @@ def test_graph_node_with_asymmetric_padding(isa, rng, pads):
 
 def blocks():
     """{name: (module factory, input shape without batch)}; the torch classes need torch."""
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     nn = torch.nn
 
     class InvertedResidual(nn.Module):
@@ -388,7 +389,7 @@ BLOCKS = ["dw_residual_relu6", "v2_block_16_24_s2", "v2_block_24_identity", "v3_
 @pytest.mark.parametrize("name", BLOCKS)
 @pytest.mark.parametrize("batch", [1, 4])
 def test_mobilenet_blocks_match_torch(isa, name, batch):
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     make, shape = blocks()[name]
     torch.manual_seed(0)
     net = realistic_bn(torch, make(), shape)

@@ -12,6 +12,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from util import importorskip
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -235,8 +236,8 @@ def test_save_replaces_atomically(tmp_path):
 # safetensors compatibility, both ways
 
 def test_safetensors_reads_our_file(tmp_path):
-    st_numpy = pytest.importorskip("safetensors.numpy")
-    safetensors = pytest.importorskip("safetensors")
+    st_numpy = importorskip("safetensors.numpy")
+    safetensors = importorskip("safetensors")
     path = tmp_path / "m.fnm"
     weights = dict(small_weights(), empty=np.zeros((0, 3), np.float32), scalar=np.array(7, np.int64),
                    odd=np.arange(3, dtype=np.float32))      # leaves later tensors unaligned in the file
@@ -253,7 +254,7 @@ def test_safetensors_reads_our_file(tmp_path):
 
 
 def test_we_read_a_safetensors_file(tmp_path):
-    st_numpy = pytest.importorskip("safetensors.numpy")
+    st_numpy = importorskip("safetensors.numpy")
     path = tmp_path / "m.safetensors"
     weights = dict(small_weights(), scalar=np.array(2.5, np.float32), empty=np.zeros((2, 0), np.int64))
     meta = {"format": "fastnorm", "format_version": "1", "graph": json.dumps(small_graph()), "author": "x"}
@@ -266,7 +267,7 @@ def test_we_read_a_safetensors_file(tmp_path):
 
 
 def test_plain_safetensors_without_our_metadata_is_refused(tmp_path):
-    st_numpy = pytest.importorskip("safetensors.numpy")
+    st_numpy = importorskip("safetensors.numpy")
     st_numpy.save_file(small_weights(), str(tmp_path / "a"))
     st_numpy.save_file(small_weights(), str(tmp_path / "b"), metadata={"format": "pt"})
     with pytest.raises(FormatError, match="no __metadata__|no 'format'"):
@@ -523,7 +524,7 @@ def test_fuzz_bytes_only_format_error(fuzz_path, edits):
 
 def _assert_safetensors_agrees(data):
     """Whatever we accept, the safetensors package reads too, with the same arrays and metadata."""
-    st_numpy = pytest.importorskip("safetensors.numpy")
+    st_numpy = importorskip("safetensors.numpy")
     graph, weights = ff.loads(data)
     theirs = st_numpy.load(data)
     assert sorted(theirs) == sorted(weights)

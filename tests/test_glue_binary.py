@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import reference as ref
-from util import assert_close, assert_ran
+from util import assert_close, assert_ran, importorskip
 
 import fastnorm.ops as ops
 from fastnorm import _C
@@ -20,7 +20,7 @@ ALPHAS = [1, 2.5, -0.75, 3, 0]
 
 
 def _torch():
-    return pytest.importorskip("torch")
+    return importorskip("torch")
 
 
 def assert_same_nonfinite(got, want, what):

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import reference as ref
-from util import assert_close, assert_ran
+from util import assert_close, assert_ran, importorskip
 
 import fastnorm.ops as ops
 from fastnorm import _C
@@ -34,7 +34,7 @@ def _atol(x, torch_coords=False):
 
 
 def _torch():
-    return pytest.importorskip("torch")
+    return importorskip("torch")
 
 
 def _rand(rng, shape):

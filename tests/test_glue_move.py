@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 import reference as ref
 
-from util import assert_ran
+from util import assert_ran, importorskip
 
 import fastnorm.ops as ops
 from fastnorm import _C
@@ -19,7 +19,7 @@ INF = float("inf")
 
 
 def _torch():
-    return pytest.importorskip("torch")
+    return importorskip("torch")
 
 
 def _rand(rng, shape, specials=False):

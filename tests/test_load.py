@@ -2,6 +2,7 @@
 model: every case is a FormatError naming the problem, never a crash at load or at predict."""
 import numpy as np
 import pytest
+from util import importorskip
 
 import fastnorm
 from fastnorm import fileformat
@@ -77,7 +78,7 @@ def test_truncated_model_file(tmp_path):
 
 
 def test_onnx_garbage_is_a_format_error(tmp_path):
-    pytest.importorskip("onnx")
+    importorskip("onnx")
     p = tmp_path / "x.onnx"
     p.write_bytes(b"\x00garbage\xff" * 10)
     with pytest.raises(fastnorm.FormatError, match="ONNX"):

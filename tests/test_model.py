@@ -7,9 +7,9 @@ import pytest
 
 import fastnorm
 from fastnorm.models import simple_cnn
-from util import ATOL_MODEL, assert_ran
+from util import ATOL_MODEL, assert_ran, importorskip
 
-torch = pytest.importorskip("torch")
+torch = importorskip("torch")
 from models import SimpleCNN, realistic_bn  # noqa: E402  (needs torch)
 
 

@@ -4,11 +4,11 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import reference as ref
-from util import assert_close_dot, assert_ran
+from util import assert_close_dot, assert_ran, importorskip
 
 import fastnorm.ops as ops
 from fastnorm import _C
-from fastnorm.testing import available_isas, force_isa
+from fastnorm.testing import available_isas, force_isa, unavailable_reason
 from fastnorm.threads import set_num_threads
 
 INF = float("inf")
@@ -63,7 +63,7 @@ def _check(got, want, mag, what="batch_norm"):
 
 
 def _torch():
-    return pytest.importorskip("torch")
+    return importorskip("torch")
 
 
 # --------------------------------------------------------------------------------------- eval mode
@@ -340,16 +340,32 @@ def test_batch_norm_sweep(n, c, spatial, affine, eps, seed):
     mean, var, w, b = _params(rng, c, affine, affine)
     want = ref.batch_norm(x, mean, var, w, b, eps)
     mag = _magnitude(x, mean, var, w, b, eps)
-    outs = []
+    outs = {}
     for isa in available_isas():
         with force_isa(isa):
             y = ops.batch_norm(x, mean, var, w, b, eps=eps)
             assert_ran(isa)
         _check(y, want, mag, "batch_norm %s %s" % (isa, shape))
-        outs.append(y)
+        outs[isa] = y
     # the wide kernels use one FMA per element whatever the vector width: AVX2 and AVX-512 agree exactly
-    for y in outs[1:]:
-        assert np.array_equal(y, outs[1])
+    # (where both run; test_batch_norm_wide_isas_agree skips, naming the ISA, where they do not)
+    if "avx2" in outs and "avx512" in outs:
+        assert np.array_equal(outs["avx2"], outs["avx512"])
+
+
+@pytest.mark.parametrize("shape", [(7, 17, 3, 3), (2, 13, 5, 13), (3, 33)], ids=str)
+def test_batch_norm_wide_isas_agree(rng, shape):
+    for name in ("avx2", "avx512"):
+        if unavailable_reason(name):
+            pytest.skip(unavailable_reason(name))
+    x = rng.standard_normal(shape).astype(np.float32)
+    mean, var, w, b = _params(rng, shape[1], True, True)
+    outs = []
+    for isa in ("avx2", "avx512"):
+        with force_isa(isa):
+            outs.append(ops.batch_norm(x, mean, var, w, b))
+            assert_ran(isa)
+    assert np.array_equal(outs[0], outs[1])
 
 
 # ------------------------------------------------------------------------- never past the end

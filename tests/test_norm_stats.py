@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import reference as ref
-from util import assert_ran
+from util import assert_ran, importorskip
 
 import fastnorm.ops as ops
 from fastnorm import _C
@@ -29,7 +29,7 @@ ATOL = 1e-6
 
 
 def _torch():
-    return pytest.importorskip("torch")
+    return importorskip("torch")
 
 
 def _bound(want_hat, w, b, extra=0.0):

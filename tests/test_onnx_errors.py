@@ -4,8 +4,9 @@ a message naming the problem; none crashes."""
 
 import numpy as np
 import pytest
+from util import importorskip
 
-onnx = pytest.importorskip("onnx")
+onnx = importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 import fastnorm  # noqa: E402

@@ -2,10 +2,11 @@
 onnxruntime on the same file, at batch 1 and 4, under every ISA."""
 import numpy as np
 import pytest
+from util import importorskip
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
+torch = importorskip("torch")
+importorskip("onnx")
+importorskip("onnxruntime")
 
 import torch.nn as nn  # noqa: E402
 

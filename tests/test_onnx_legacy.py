@@ -4,9 +4,10 @@ a fixed batch of 1 with Reshape(1, -1) glue, batch-dependent graphs. Reference: 
 same model (onnx's ReferenceEvaluator where onnxruntime has no kernel for the opset)."""
 import numpy as np
 import pytest
+from util import importorskip
 
-onnx = pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
+onnx = importorskip("onnx")
+importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 import fastnorm  # noqa: E402

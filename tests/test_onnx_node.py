@@ -8,8 +8,9 @@ are turned into initializers by the harness (onnx_node_report.prepared).
 """
 import numpy as np
 import pytest
+from util import importorskip
 
-pytest.importorskip("onnx")
+importorskip("onnx")
 
 import fastnorm  # noqa: E402
 import onnx_node_report as R  # noqa: E402

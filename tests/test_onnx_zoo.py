@@ -3,10 +3,11 @@ fastnorm and by onnxruntime on the same file, at batch 1 and 4: every opset list
 and the opset-17 files under every ISA (test_zoo_model_from_onnx_under_every_isa)."""
 import numpy as np
 import pytest
+from util import importorskip
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
+torch = importorskip("torch")
+importorskip("onnx")
+importorskip("onnxruntime")
 
 import fastnorm  # noqa: E402
 import zoo  # noqa: E402

@@ -46,7 +46,7 @@ def test_pickle_carries_the_fnm_bytes_and_no_code():
     globals_used = [arg for op, arg, _ in pickletools.genops(io.BytesIO(data)) if op.name == "STACK_GLOBAL"
                     or op.name == "GLOBAL"]
     strings = [arg for op, arg, _ in pickletools.genops(io.BytesIO(data)) if isinstance(arg, str)]
-    assert "rebuild_model" in strings and "fastnorm._pickling" in strings
+    assert "rebuild_model" in strings and "fastnorm.model" in strings
     assert len(globals_used) == 1, "one callable (the rebuild function) and plain data"
 
 
@@ -91,7 +91,7 @@ def test_unpickling_does_not_repeat_the_doctors_warnings():
 
 
 def test_bad_format_version_is_a_clear_error():
-    from fastnorm._pickling import rebuild_model
+    from fastnorm.model import rebuild_model
     with pytest.raises(ValueError, match="format"):
         rebuild_model(99, b"", True, None)
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import reference as ref
-from util import assert_ran
+from util import assert_ran, importorskip
 
 import fastnorm.ops as ops
 from fastnorm import _C
@@ -54,7 +54,7 @@ def close_avg(got, want, magnitude, what="avg pool"):
 
 
 def torch_call(fn, x, *args, **kw):
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     return getattr(torch.nn.functional, fn)(torch.from_numpy(np.ascontiguousarray(x)), *args, **kw).numpy()
 
 
@@ -83,7 +83,7 @@ def path(request):
 
 
 def _torch_pool(x, k, s, p, d, ceil_mode):
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     return torch.nn.functional.max_pool2d(torch.from_numpy(x), k, s, p, d, ceil_mode=ceil_mode).numpy()
 
 
@@ -264,7 +264,7 @@ def test_max_pool2d_sweep(n, c, h, w, kh, kw, sh, sw, dh, dw, ceil_mode, pad, se
     ((0, 3, 2), 1, -1),
 ])
 def test_flatten_vs_torch(rng, shape, start, end):
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     x = rng.standard_normal(shape).astype(np.float32)
     y = ops.flatten(x, start, end)
     t = torch.flatten(torch.from_numpy(x), start, end).numpy()
@@ -302,7 +302,7 @@ print("ok")
 def test_max_pool2d_signed_zeros_like_torch(isa, path):
     """Between equal values the first tap in row-major window order wins, as in torch: 0.0 and -0.0
     keep their sign the same way."""
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     x = np.zeros((1, 17, 4, 4), np.float32)
     x[0, :, 0, 0] = -0.0  # window (0,0) starts with -0.0, then +0.0
     x[0, :, 0, 3] = -0.0  # window (0,1): +0.0 first, -0.0 second

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 import reference
 import util
+from util import importorskip
 from fastnorm import _C
 from fastnorm.graph import act_tuple
 from fastnorm.ops._common import ACT_NONE
@@ -148,7 +149,7 @@ def test_winograd_larger_shapes(isa, n, cin, cout, h, w, pads):
 @pytest.mark.parametrize("cin,cout,h,pads", [(16, 16, 8, (1, 1, 1, 1)), (17, 33, 9, (0, 0, 0, 0)),
                                               (64, 64, 14, (2, 1, 0, 1))])
 def test_winograd_matches_torch(isa, cin, cout, h, pads):
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     F = torch.nn.functional
     rng = np.random.default_rng(h)
     x, wt, b = case(rng, 3, cin, cout, h, h + 1)
@@ -257,7 +258,8 @@ def test_bad_arguments():
 def test_packed_for_one_isa_rejected_by_another():
     isas = [i for i in range(len(ISA_NAMES)) if ISA_NAMES[i] in util_isas()]
     if len(isas) < 2:
-        pytest.skip("one ISA on this CPU")
+        from fastnorm.testing import unavailable_reason
+        pytest.skip("one ISA available: %s" % unavailable_reason("avx2"))
     desc = desc_of(16, 16, (1, 1, 1, 1))
     wt = np.zeros((16, 16, 3, 3), np.float32)
     sizes = {i: _C.winograd3x3_pack(i, desc, wt, None).size for i in isas}
@@ -296,13 +298,13 @@ def _resnet(torch):
 
 
 def _winograd_records(model, shape):
-    from fastnorm.plan import OP_WINOGRAD3X3
+    from fastnorm._C import OP_WINOGRAD3X3
     plan = model._plan({model.graph.inputs[0].name: tuple(shape)})
     return sum(r["type"] == OP_WINOGRAD3X3 for r in plan.records)
 
 
 def test_plan_resnet_blocks_match_torch(isa, monkeypatch):
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     import fastnorm
     net = _resnet(torch)
     x = np.random.default_rng(1).standard_normal((2, 3, 32, 32)).astype(np.float32)
@@ -325,7 +327,7 @@ def test_plan_resnet_blocks_match_torch(isa, monkeypatch):
 
 
 def test_plan_threads_identical(isa, monkeypatch):
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     import fastnorm
     from fastnorm.threads import set_num_threads
     monkeypatch.setenv("FASTNORM_WINOGRAD", "1")
@@ -345,7 +347,7 @@ def test_plan_threads_identical(isa, monkeypatch):
 
 def test_plan_keeps_small_convs_direct(monkeypatch):
     """Below the measured thresholds (channels < 16, fewer than 8 tiles) the plan stays direct."""
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     import fastnorm
     import torch.nn as nn
     monkeypatch.setenv("FASTNORM_WINOGRAD", "1")

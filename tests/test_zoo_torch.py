@@ -9,8 +9,9 @@ import functools
 
 import numpy as np
 import pytest
+from util import importorskip
 
-torch = pytest.importorskip("torch")
+torch = importorskip("torch")
 
 import fastnorm  # noqa: E402
 from util import ATOL_MODEL, assert_ran  # noqa: E402

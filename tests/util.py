@@ -1,5 +1,9 @@
 """Tolerances (in one place, with their reasons) and comparison helpers for the tests."""
+import importlib
+import os
+
 import numpy as np
+import pytest
 
 from fastnorm.testing import last_isa
 
@@ -53,3 +57,24 @@ def run_python(args, env=None, timeout=300):
     with tempfile.TemporaryDirectory() as cwd:
         return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env,
                               cwd=cwd, timeout=timeout)
+
+
+# Needed for the suite to prove anything: under CI a missing one is a failure, not a skip.
+REQUIRED_MODULES = ("torch", "onnx", "onnxruntime", "safetensors")
+
+
+def deps_required():
+    """CI=true (or FASTNORM_REQUIRE_DEPS=1): a missing required module fails instead of skipping."""
+    return os.environ.get("CI", "").lower() == "true" or os.environ.get("FASTNORM_REQUIRE_DEPS") == "1"
+
+
+def importorskip(name):
+    """pytest.importorskip, except that under deps_required() a required module that does not import
+    fails the test (or, at module level, the collection of its file)."""
+    if deps_required() and name.split(".")[0] in REQUIRED_MODULES:
+        try:
+            return importlib.import_module(name)
+        except ImportError as e:
+            pytest.fail("required module %r does not import (CI=true / FASTNORM_REQUIRE_DEPS=1): %s" % (name, e),
+                        pytrace=False)
+    return pytest.importorskip(name)

@@ -1,4 +1,4 @@
-"""Derive the float32 polynomial coefficients of src_c/act/vmath_generic.h.
+"""Derive the float32 polynomial coefficients of src_c/simd/vmath.h.
 
 Run: python tools/fit_vmath.py [expm1 log1p erf erfc tanh]   (needs mpmath: pip install ".[dev]")
 

@@ -31,7 +31,6 @@ def main():
     import fastnorm
     import bench_conv as B
     from fastnorm import _C
-    from fastnorm.graph import Graph, Node, TensorSpec
     torch.set_num_threads(1)
     fastnorm.set_num_threads(1)
     print("fastnorm ISA %s; medians of the calling thread's CPU time, 1 thread" % fastnorm.cpu_info()["isa"])
@@ -42,10 +41,7 @@ def main():
         x, wt, b, s, p = B.make_convt(name)
         n, cin, h, _ = x.shape
         oh = (h - 1) * s - 2 * p + wt.shape[2]
-        g = Graph([TensorSpec("x", (None, cin, h, h))], [TensorSpec("y", (None, wt.shape[1], oh, oh))],
-                  [Node("up", "conv_transpose2d", ["x", "w", "b"], ["y"],
-                        {"stride": [s, s], "padding": [p, p, p, p]})], {"w": wt, "b": b})
-        model = fastnorm.Model(g)
+        model = B.convt_model(x, wt, b, s, p)
         tx, tw, tb = torch.from_numpy(x), torch.from_numpy(wt), torch.from_numpy(b)
 
         def run_torch():

@@ -19,7 +19,15 @@ def as_float32(x, name):
             raise TypeError("%s: expected a NumPy array, got %s" % (name, type(x).__name__))
     if x.dtype.kind != "f":
         raise TypeError("%s: expected a floating-point array (float32), got dtype %s" % (name, x.dtype))
-    return x.astype(np.float32, order="C", copy=False)  # keeps 0-d arrays 0-d
+    return readable_f32(x)
+
+
+def readable_f32(x):
+    """x as a plain (not a subclass such as np.memmap) C-contiguous, aligned, native-order float32 array:
+    x itself when it already is one (read-only is fine: the kernels only read it), else a copy. Keeps 0-d
+    arrays 0-d."""
+    x = np.asarray(x).astype(np.float32, order="C", copy=False)
+    return x if x.flags.aligned else x.copy()
 
 
 def _vector(v, name, n):

@@ -1,4 +1,3 @@
-/* actk.c: portable activation, prelu and softmax kernels (act_generic.h over vmath.h). */
-#include "vmath.h"
-#define FN_ACT_SUFFIX scalar
-#include "act_generic.h"
+/* actk.c: activation, prelu and softmax kernels, portable (act_simd.h over vec_scalar.h). */
+#include "../simd/vec_scalar.h"
+#include "act_simd.h"

@@ -1,4 +1,3 @@
-/* actk_avx512.c: activation, prelu and softmax kernels, AVX-512 (act_generic.h over vmath_avx512.h). */
-#include "vmath_avx512.h"
-#define FN_ACT_SUFFIX avx512
-#include "act_generic.h"
+/* actk_avx512.c: activation, prelu and softmax kernels, AVX-512 (act_simd.h over vec_avx512.h). */
+#include "../simd/vec_avx512.h"
+#include "act_simd.h"

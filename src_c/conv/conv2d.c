@@ -142,7 +142,7 @@ size_t fn_conv2d_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, siz
 /* Fill a: (ks, MR) row pointers for the tile of output pixels [m0, m0 + mr) of group g. *pix holds
  * (b, oy, ox) of pixel m0 on entry and of pixel m0 + mr on return, so consecutive tiles need no
  * division (a 64-bit divide per pixel cost as much as the FMAs of a small-K tile). */
-static inline __attribute__((always_inline)) void tile_rows_k(
+FN_INLINE void tile_rows_k(
     const size_t KH, const size_t KW, const fn_conv2d_desc *d, size_t h, size_t w, size_t oh,
     size_t ow, size_t MR, size_t mr, size_t g, const float *x, const float *zeros, size_t pix[3],
     const float **a) {

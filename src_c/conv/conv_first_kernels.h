@@ -17,9 +17,19 @@ FN_DECLARE_CONV_FIRST(avx512)
 #define FN_CONV_FIRST_LANES_scalar 8
 #define FN_CONV_FIRST_MR_scalar {0, 4, 0, 0, 0}
 #define FN_CONV_FIRST_LANES_avx2 8
-#define FN_CONV_FIRST_MR_avx2 {0, 12, 6, 4, 0}
+#define FN_CONV_FIRST_MR1_avx2 12
+#define FN_CONV_FIRST_MR2_avx2 6
+#define FN_CONV_FIRST_MR3_avx2 4
+#define FN_CONV_FIRST_MR4_avx2 0
 #define FN_CONV_FIRST_LANES_avx512 16
-#define FN_CONV_FIRST_MR_avx512 {0, 16, 12, 8, 6}
+#define FN_CONV_FIRST_MR1_avx512 16
+#define FN_CONV_FIRST_MR2_avx512 12
+#define FN_CONV_FIRST_MR3_avx512 8
+#define FN_CONV_FIRST_MR4_avx512 6
+#define FN_CONV_FIRST_MR_(isa)                                                                     \
+    {0, FN_CONV_FIRST_MR1_##isa, FN_CONV_FIRST_MR2_##isa, FN_CONV_FIRST_MR3_##isa, FN_CONV_FIRST_MR4_##isa}
+#define FN_CONV_FIRST_MR_avx2 FN_CONV_FIRST_MR_(avx2)
+#define FN_CONV_FIRST_MR_avx512 FN_CONV_FIRST_MR_(avx512)
 
 /* In a wide kernel file: call its tile(MR_, NV_, S, s, ...) with the stride a constant for the
  * common strides 1 and 2 (S = 0: s at run time), so the compiler folds the input addressing. */
@@ -35,7 +45,7 @@ FN_DECLARE_CONV_FIRST(avx512)
 
 /* The portable tile, the readable spec of the wide ones: y[m][j] = act(bias[j] +
  * sum_k x[off[k] + m*s] * w[k][j]) for m < mr, j < nc (NR = lanes * nv). */
-static inline __attribute__((always_inline)) void fn_conv_first_tile_generic(
+FN_INLINE void fn_conv_first_tile_generic(
     size_t MR, size_t NR, size_t s, size_t mr, size_t nc, size_t K, const int32_t *off,
     const float *x, const float *w, float *y, size_t ldy, const fn_act *act) {
     float acc[16][64]; /* MR <= 16, NR <= 64 */

@@ -4,10 +4,10 @@
 #define FASTNORM_CONVT_SMALL_H
 #include <stddef.h>
 
+#include "../simd/common.h"
+
 /* dst[i*ds + j] += src[i*ss + j] for i < n, j < c, c in 1..3 */
-static inline __attribute__((always_inline)) void addrows_small(size_t n, size_t c,
-                                                                const float *src, size_t ss,
-                                                                float *dst, size_t ds) {
+FN_INLINE void addrows_small(size_t n, size_t c, const float *src, size_t ss, float *dst, size_t ds) {
     if (c == 3) {
         for (size_t i = 0; i < n; i++, src += ss, dst += ds) {
             const float a = src[0], b = src[1], d = src[2];

@@ -14,7 +14,7 @@ FN_DWCONV_DECLARE(avx512)
 
 /* Taps k0 <= k < k1 of a window starting at input index i0 (may be negative), tap step d, that
  * fall inside [0, n). Empty ranges come back as k0 == k1. */
-static inline __attribute__((always_inline)) void fn_dwconv_clip(ptrdiff_t i0, size_t k, size_t d,
+FN_INLINE void fn_dwconv_clip(ptrdiff_t i0, size_t k, size_t d,
                                                                  size_t n, size_t *k0, size_t *k1) {
     size_t lo = i0 < 0 ? ((size_t)(-i0) + d - 1) / d : 0;
     size_t hi = i0 >= (ptrdiff_t)n ? 0 : ((size_t)((ptrdiff_t)n - i0) + d - 1) / d;

@@ -1,5 +1,5 @@
 /* winograd.c: Winograd F(4x4, 3x3) conv driver (weight transform + packing, tiling, threading),
- * the portable transform kernels (the spec of winograd_avx2.c / winograd_avx512.c) and the table. */
+ * the portable transform kernels (winograd_simd.h over vec_scalar.h) and the table. */
 #include "winograd_kernels.h"
 
 #include <stdint.h>
@@ -9,36 +9,8 @@
 #endif
 
 /* ---------------------------------------------------------------------------- portable kernels */
-#define WV float
-#define WMASK int
-#define W_ADD(a, b) ((a) + (b))
-#define W_SUB(a, b) ((a) - (b))
-#define W_MUL(a, b) ((a) * (b))
-#define W_FMA(a, b, c) ((a) * (b) + (c))
-#define W_FMS(a, b, c) ((a) * (b) - (c))
-#define W_FNMA(a, b, c) ((c) - (a) * (b))
-#define W_SET1(a) (a)
-#define W_LOAD(p, k) (*(p))
-#define W_STORE(p, v, k) (*(p) = (v))
-#include "winograd_tx.h"
-
-void fn_f32_wino_input__scalar(size_t c, const float *const *px, float *v, size_t ldv) {
-    for (size_t ch = 0; ch < c; ch++) wino_in_vec(px, ch, v, ldv, 0);
-}
-
-void fn_f32_wino_output__scalar(size_t c, const float *m, size_t ldm, const float *bias,
-                                float *const *out, const float *const *res, const fn_act *act) {
-    for (size_t ch = 0; ch < c; ch++) {
-        float o[16];
-        wino_out_vec(m, ldm, ch, o, 0);
-        for (int q = 0; q < 16; q++) {
-            if (!out[q]) continue;
-            float y = o[q] + bias[ch];
-            if (res) y += res[q][ch];
-            out[q][ch] = fn_apply_act_scalar(y, act);
-        }
-    }
-}
+#include "../simd/vec_scalar.h"
+#include "winograd_simd.h" /* the portable transform kernels */
 
 /* The 36 GEMMs on the conv's igemm micro-kernel (ks = 1, its bias row the panel's zero row). */
 void fn_f32_wino_gemm__scalar(size_t mr, size_t nc, size_t kc, const float *a, size_t lda,

@@ -1,47 +1,8 @@
-/* winograd_avx512.c: F(4x4, 3x3) input / output transforms, AVX-512F: 16 channels per zmm. */
+/* winograd_avx512.c: F(4x4, 3x3) transforms, AVX-512F, 16 channels per zmm (winograd_simd.h), and
+ * the GEMM of the 36 products with its weight prefetch. */
+#include "../simd/vec_avx512.h"
 #include "winograd_kernels.h"
-
-#include <immintrin.h>
-
-#define WV __m512
-#define WMASK __mmask16
-#define W_ADD _mm512_add_ps
-#define W_SUB _mm512_sub_ps
-#define W_MUL _mm512_mul_ps
-#define W_FMA _mm512_fmadd_ps
-#define W_FMS _mm512_fmsub_ps
-#define W_FNMA _mm512_fnmadd_ps
-#define W_SET1 _mm512_set1_ps
-#define W_LOAD(p, k) _mm512_maskz_loadu_ps(k, p)
-#define W_STORE(p, v, k) _mm512_mask_storeu_ps(p, k, v)
-#include "winograd_tx.h"
-
-static inline __attribute__((always_inline)) __mmask16 lanes(size_t left) {
-    return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
-}
-
-void fn_f32_wino_input__avx512(size_t c, const float *const *px, float *v, size_t ldv) {
-    for (size_t ch = 0; ch < c; ch += 16) wino_in_vec(px, ch, v, ldv, lanes(c - ch));
-}
-
-void fn_f32_wino_output__avx512(size_t c, const float *m, size_t ldm, const float *bias,
-                                float *const *out, const float *const *res, const fn_act *act) {
-    const int clamp = act->kind == FN_ACT_CLAMP;
-    const WV lo = _mm512_set1_ps(act->lo), hi = _mm512_set1_ps(act->hi);
-    for (size_t ch = 0; ch < c; ch += 16) {
-        const __mmask16 k = lanes(c - ch);
-        WV o[16];
-        wino_out_vec(m, ldm, ch, o, k);
-        const WV b = _mm512_maskz_loadu_ps(k, bias + ch);
-        for (int q = 0; q < 16; q++) {
-            if (!out[q]) continue;
-            WV y = _mm512_add_ps(o[q], b);
-            if (res) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(k, res[q] + ch));
-            if (clamp) y = _mm512_min_ps(hi, _mm512_max_ps(lo, y)); /* NaN in y stays NaN */
-            _mm512_mask_storeu_ps(out[q] + ch, k, y);
-        }
-    }
-}
+#include "winograd_simd.h"
 
 /* ------------------------------------------------------------------------------------------------
  * GEMM micro-kernel of the 36 products: c[m][j] = sum_i a[m*lda + i] * w[NR + i*NR + j], m < mr,
@@ -57,7 +18,7 @@ void fn_f32_wino_output__avx512(size_t c, const float *m, size_t ldm, const floa
 #define GNR FN_IGEMM_NR_avx512
 _Static_assert(GNR == 32, "wino gemm: two zmm per row");
 
-static inline __attribute__((always_inline)) void wino_gemm_tile(
+FN_INLINE void wino_gemm_tile(
     const size_t ROWS, const int NV, const int PF, size_t mr, size_t nc, size_t kc, const float *a,
     size_t lda, const float *w, float *c, size_t ldc, const float *pf, size_t npf) {
 #define DECL(m)                                                                                    \
@@ -94,7 +55,7 @@ static inline __attribute__((always_inline)) void wino_gemm_tile(
 #undef STORE
 }
 
-static inline __attribute__((always_inline)) void wino_gemm_rows(
+FN_INLINE void wino_gemm_rows(
     const size_t ROWS, size_t mr, size_t nc, size_t kc, const float *a, size_t lda,
     const float *w, float *c, size_t ldc, const float *pf, size_t npf) {
     if (nc > 16) {

@@ -1,17 +1,15 @@
 /* pool_nchw.h: the NCHW row kernels' body, written once in plain C and compiled per ISA by
  * pool_nchw.c / pool_nchw_avx2.c / pool_nchw_avx512.c (each with its own flags), where gcc
- * vectorises the loop over output columns (stride 2 with even/odd permutes). Only always-inline
+ * vectorises the loop over output columns (the wide files take stride 2 to pool_nchw_simd.h). Only always-inline
  * functions here, so no wide instruction lands outside a __avx2 / __avx512 function. */
 #ifndef FASTNORM_POOL_NCHW_H
 #define FASTNORM_POOL_NCHW_H
 
 #include "pool_kernels.h"
 
-#define FN_AI static inline __attribute__((always_inline))
-
 /* y[i] = max over ky < kh, kx < kw of x[ky*rs + i*sw + kx*dw], i < m. NaN propagates; between
  * equal values the earlier tap wins (as torch): m = (v > m || v != v) ? v : m. */
-FN_AI void fn_nchw_max_row(size_t m, size_t kh, size_t kw, const float *restrict x, size_t sw,
+FN_INLINE void fn_nchw_max_row(size_t m, size_t kh, size_t kw, const float *restrict x, size_t sw,
                            size_t rs, size_t dw, float *restrict y) {
     for (size_t i = 0; i < m; i++) y[i] = x[i * sw];
     for (size_t ky = 0; ky < kh; ky++)
@@ -25,7 +23,7 @@ FN_AI void fn_nchw_max_row(size_t m, size_t kh, size_t kw, const float *restrict
 }
 
 /* y[i] = (0.0f + taps in row-major order) / div, then / div2 unless div2 == 1 (fn_pool.h). */
-FN_AI void fn_nchw_avg_row(size_t m, size_t kh, size_t kw, const float *restrict x, size_t sw,
+FN_INLINE void fn_nchw_avg_row(size_t m, size_t kh, size_t kw, const float *restrict x, size_t sw,
                            size_t rs, size_t dw, float div, float div2, float *restrict y) {
     for (size_t i = 0; i < m; i++) y[i] = 0.0f;
     for (size_t ky = 0; ky < kh; ky++)
@@ -41,13 +39,13 @@ FN_AI void fn_nchw_avg_row(size_t m, size_t kh, size_t kw, const float *restrict
 /* Generic dispatch to the plain-C rows, with literal strides so the loops vectorise with known
  * strides. The wide files handle stride 2 themselves (gcc's even/odd permutes there were slower
  * than scalar code) and use these for everything else. */
-FN_AI void fn_nchw_max_row_any(size_t m, size_t kh, size_t kw, const float *x, size_t sw, size_t rs,
+FN_INLINE void fn_nchw_max_row_any(size_t m, size_t kh, size_t kw, const float *x, size_t sw, size_t rs,
                                size_t dw, float *y) {
     if (sw == 1 && dw == 1) fn_nchw_max_row(m, kh, kw, x, 1, rs, 1, y);
     else fn_nchw_max_row(m, kh, kw, x, sw, rs, dw, y);
 }
 
-FN_AI void fn_nchw_avg_row_any(size_t m, size_t kh, size_t kw, const float *x, size_t sw, size_t rs,
+FN_INLINE void fn_nchw_avg_row_any(size_t m, size_t kh, size_t kw, const float *x, size_t sw, size_t rs,
                                size_t dw, float div, float div2, float *y) {
     if (sw == 1 && dw == 1) fn_nchw_avg_row(m, kh, kw, x, 1, rs, 1, div, div2, y);
     else fn_nchw_avg_row(m, kh, kw, x, sw, rs, dw, div, div2, y);

@@ -1,0 +1,271 @@
+/* act_simd.h: the act family's micro-kernels written once over the SIMD vocabulary (src_c/simd/).
+ * The including file includes one vec_<isa>.h first; the functions it defines are
+ * fn_f32_act__<isa>, fn_f32_actk_apply__<isa>, fn_f32_prelu_rows__<isa>,
+ * fn_f32_softmax_rows__<isa>, fn_f32_softmax_cols__<isa>. */
+#ifndef FASTNORM_ACT_SIMD_H
+#define FASTNORM_ACT_SIMD_H
+#include "../kernels.h"
+#include "../simd/vmath.h"
+
+#include <string.h>
+
+/* x, y: (n,); y may alias x. The clamp activations (relu, relu6) fused into other kernels' tails. */
+void FN_KNAME(fn_f32_act)(size_t n, const float *x, const fn_act *act, float *y) {
+    if (act->kind != FN_ACT_CLAMP) {
+        if (y != x) memmove(y, x, n * sizeof(float));
+        return;
+    }
+    const V lo = vset(act->lo), hi = vset(act->hi);
+    size_t i = 0;
+    for (; i + 4 * VW <= n; i += 4 * VW) {
+        const V v0 = vload(x + i), v1 = vload(x + i + VW);
+        const V v2 = vload(x + i + 2 * VW), v3 = vload(x + i + 3 * VW);
+        vstore(y + i, vclamp(v0, lo, hi));
+        vstore(y + i + VW, vclamp(v1, lo, hi));
+        vstore(y + i + 2 * VW, vclamp(v2, lo, hi));
+        vstore(y + i + 3 * VW, vclamp(v3, lo, hi));
+    }
+    for (; i + VW <= n; i += VW) vstore(y + i, vclamp(vload(x + i), lo, hi));
+    if (i < n) {
+        const VK k = vmask_n(n - i);
+        vstore_k(y + i, k, vclamp(vload_k(x + i, k), lo, hi));
+    }
+}
+
+/* y[i] = EXPR(x) over n floats: whole vectors, then one masked vector for the tail. */
+#define FN_ACT_LOOP(EXPR)                                                                          \
+    do {                                                                                           \
+        size_t i = 0;                                                                              \
+        for (; i + 2 * VW <= n; i += 2 * VW) {                                                     \
+            V x = vload(xs + i);                                                                   \
+            const V y0 = EXPR;                                                                     \
+            x = vload(xs + i + VW);                                                                \
+            const V y1 = EXPR;                                                                     \
+            vstore(ys + i, y0);                                                                    \
+            vstore(ys + i + VW, y1);                                                               \
+        }                                                                                          \
+        for (; i + VW <= n; i += VW) {                                                             \
+            const V x = vload(xs + i);                                                             \
+            vstore(ys + i, EXPR);                                                                  \
+        }                                                                                          \
+        if (i < n) {                                                                               \
+            const V x = vload_n(xs + i, n - i);                                                    \
+            vstore_n(ys + i, n - i, EXPR);                                                         \
+        }                                                                                          \
+    } while (0)
+
+/* Edge values (README, "Edge values"): the limit of the mathematical function, the same on every ISA.
+ * x * (something -> 0) at x = -inf is -inf * 0 = NaN in float arithmetic; gelu, gelu_tanh, silu,
+ * mish and hardswish return -0.0 there instead (the sign their finite negative tail underflows with). */
+FN_INLINE V fn_neg_inf_to_neg_zero(V x, V y) {
+    return vsel(veq(x, vset(-__builtin_inff())), vset(-0.0f), y);
+}
+
+/* gelu(x) = x/2 (1 + erf(z)), z = x/sqrt2. |z| < 0.5: the erf polynomial. Else with E = erfc(|z|):
+ * x/2 (2 - E) for x >= 0 and x/2 E for x < 0, so the negative tail keeps its relative accuracy
+ * (1 + erf(z) would cancel). z^2 = x^2/2 is passed exactly as a hi + lo pair. */
+FN_INLINE V fn_gelu(V x) {
+    const V hx = vmul(vset(0.5f), x);
+    const V a = vmul(vabs(x), vset(0x1.6a09e6p-1f)); /* |x| / sqrt2 */
+    const V s = vmul(x, x);
+    const V slo = vfma(x, x, vsub(vset(0.0f), s));
+    const V a2 = vmul(vset(0.5f), s), a2lo = vmul(vset(0.5f), slo);
+    const V erf_small = vcopysign(fn_erf_small(a, a2), x);
+    const V small = vcopysign(vfma(hx, erf_small, hx), x); /* gelu(-0) = -0: the fma gives +0 */
+    const V es = fn_erfc_big_scaled(a, a2, a2lo);
+    /* (x/2) (2 - E): one rounding, and no overflow for x near FLT_MAX (gelu(+inf) = +inf) */
+    const V pos = vmul(hx, vsub(vset(2.0f), vmul(es, vset(FN_ERFC_UNSCALE))));
+    const V neg = vmul(vmul(hx, es), vset(FN_ERFC_UNSCALE)); /* one rounding into the denormals */
+    const V big = vsel(vge(x, vset(0.0f)), pos, neg);
+    return fn_neg_inf_to_neg_zero(x, vsel(vlt(a, vset(0.5f)), small, big));
+}
+
+/* gelu, tanh approximation: x/2 (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3) */
+FN_INLINE V fn_gelu_tanh(V x) {
+    const V k2 = vset(0x1.988454p+0f);                /* 2 sqrt(2/pi) */
+    const V k2c = vset(0x1.2444f2p-4f);               /* 2 sqrt(2/pi) 0.044715 */
+    const V u2 = vmul(x, vfma(vmul(x, x), k2c, k2));
+    return fn_neg_inf_to_neg_zero(x, fn_mul_sigmoid(x, u2));
+}
+
+/* mish(x) = x tanh(log1p(e)), e = exp(x): tanh(log(1 + e)) = n / (n + 2), n = e (e + 2).
+ * Above 20 tanh(...) is 1 in float32 (and n would overflow further up). Below -20 it is e (1 - e/2 ...),
+ * which rounds to e: x e with e carried scaled by 2^64, so a denormal e (x < -87) loses no precision. */
+FN_INLINE V fn_mish(V x) {
+    const V es = fn_exp_scaled(x, 64);
+    const V e = vmul(es, vset(0x1p-64f));
+    const V n = vmul(e, vadd(e, vset(2.0f)));
+    const V y = vmul(x, vdiv(n, vadd(n, vset(2.0f))));
+    const V tail = vmul(vmul(x, es), vset(0x1p-64f));
+    return fn_neg_inf_to_neg_zero(x, vsel(vgt(x, vset(20.0f)), x, vsel(vlt(x, vset(-20.0f)), tail, y)));
+}
+
+fn_status FN_KNAME(fn_f32_actk_apply)(int kind, size_t n, const float *xs,
+                                          const fn_act_params *p, float *ys) {
+    const V zero = vset(0.0f);
+    switch (kind) {
+    case FN_ACTK_IDENTITY:
+        FN_ACT_LOOP(x);
+        break;
+    case FN_ACTK_CLAMP: { /* lo/hi first: max/min return x on NaN; relu(-0) stays -0, as torch */
+        const V lo = vset(p->lo), hi = vset(p->hi);
+        FN_ACT_LOOP(vmin(hi, vmax(lo, x)));
+        break;
+    }
+    case FN_ACTK_LEAKY_RELU: {
+        const V sl = vset(p->slope);
+        FN_ACT_LOOP(vsel(vgt(x, zero), x, vmul(x, sl)));
+        break;
+    }
+    case FN_ACTK_ELU: {
+        const V al = vset(p->alpha), sc = vset(p->scale), is = vset(p->input_scale);
+        FN_ACT_LOOP(vsel(vgt(x, zero), vmul(x, sc), vmul(v_expm1(vmul(x, is)), al)));
+        break;
+    }
+    case FN_ACTK_SIGMOID:
+        FN_ACT_LOOP(v_sigmoid(x));
+        break;
+    case FN_ACTK_TANH:
+        FN_ACT_LOOP(v_tanh(x));
+        break;
+    case FN_ACTK_SILU:
+        FN_ACT_LOOP(fn_neg_inf_to_neg_zero(x, fn_mul_sigmoid(x, x)));
+        break;
+    case FN_ACTK_GELU:
+        FN_ACT_LOOP(fn_gelu(x));
+        break;
+    case FN_ACTK_GELU_TANH:
+        FN_ACT_LOOP(fn_gelu_tanh(x));
+        break;
+    case FN_ACTK_HARDSIGMOID: {
+        const V three = vset(3.0f), six = vset(6.0f);
+        FN_ACT_LOOP(vdiv(vmin(six, vmax(zero, vadd(x, three))), six));
+        break;
+    }
+    case FN_ACTK_HARDSWISH: {
+        const V three = vset(3.0f), six = vset(6.0f);
+        /* x (clamp(x + 3, 0, 6) / 6): no overflow for x near FLT_MAX; -inf * 0 is NaN, so the edge rule */
+        FN_ACT_LOOP(fn_neg_inf_to_neg_zero(x, vmul(x, vdiv(vmin(six, vmax(zero, vadd(x, three))), six))));
+        break;
+    }
+    case FN_ACTK_MISH:
+        FN_ACT_LOOP(fn_mish(x));
+        break;
+    case FN_ACTK_SOFTPLUS: {
+        const V be = vset(p->beta), th = vset(p->threshold);
+        FN_ACT_LOOP(vsel(vgt(vmul(x, be), th), x, vdiv(v_log1p(v_exp(vmul(x, be))), be)));
+        break;
+    }
+    case FN_ACTK_EXP:
+        FN_ACT_LOOP(v_exp(x));
+        break;
+    case FN_ACTK_EXPM1:
+        FN_ACT_LOOP(v_expm1(x));
+        break;
+    case FN_ACTK_LOG:
+        FN_ACT_LOOP(v_log(x));
+        break;
+    case FN_ACTK_LOG1P:
+        FN_ACT_LOOP(v_log1p(x));
+        break;
+    case FN_ACTK_ERF:
+        FN_ACT_LOOP(v_erf(x));
+        break;
+    case FN_ACTK_ERFC:
+        FN_ACT_LOOP(v_erfc(x));
+        break;
+    default:
+        return FN_ERR_ARG;
+    }
+    return FN_OK;
+}
+
+// x, y: (rows, n); w: (rows,)
+void FN_KNAME(fn_f32_prelu_rows)(size_t rows, size_t n, const float *x, const float *w,
+                                     float *y) {
+    const V zero = vset(0.0f);
+    for (size_t r = 0; r < rows; r++) {
+        const V wr = vset(w[r]);
+        const float *xs = x + r * n;
+        float *ys = y + r * n;
+        FN_ACT_LOOP(vsel(vgt(x, zero), x, vmul(wr, x)));
+    }
+}
+
+/* One lane's log, for the log-sum of a row */
+FN_INLINE float fn_logf_lane(float s) { return vhmax(v_log(vset(s))); }
+
+/* A NaN anywhere in a row may be skipped by the max (x86 max keeps its second operand), but
+ * then exp(NaN - max) is NaN and the sum carries it to the whole row, as torch. An all -inf row
+ * has max -inf, -inf - -inf = NaN: a NaN row, as torch. */
+// x, y: (rows, len)
+void FN_KNAME(fn_f32_softmax_rows)(size_t rows, size_t len, const float *x, float *y, int log) {
+    const float ninf = -__builtin_inff();
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * len;
+        float *yr = y + r * len;
+        size_t i;
+        V m = vset(ninf);
+        for (i = 0; i + VW <= len; i += VW) m = vmax(m, vload(xr + i));
+        if (i < len) m = vmax(m, vload_n_fill(xr + i, len - i, ninf));
+        const float mx = vhmax(m);
+        const V mv = vset(mx);
+        V s = vset(0.0f);
+        for (i = 0; i + VW <= len; i += VW) {
+            const V e = v_exp(vsub(vload(xr + i), mv));
+            if (!log) vstore(yr + i, e);
+            s = vadd(s, e);
+        }
+        if (i < len) {
+            const V e = v_exp(vsub(vload_n_fill(xr + i, len - i, ninf), mv));
+            if (!log) vstore_n(yr + i, len - i, e);
+            s = vadd(s, e);
+        }
+        const float sum = vhsum(s);
+        if (log) {
+            const V ls = vset(fn_logf_lane(sum));
+            for (i = 0; i + VW <= len; i += VW) vstore(yr + i, vsub(vsub(vload(xr + i), mv), ls));
+            if (i < len)
+                vstore_n(yr + i, len - i, vsub(vsub(vload_n(xr + i, len - i), mv), ls));
+        } else {
+            const V inv = vset(1.0f / sum);
+            for (i = 0; i + VW <= len; i += VW) vstore(yr + i, vmul(vload(yr + i), inv));
+            if (i < len) vstore_n(yr + i, len - i, vmul(vload_n(yr + i, len - i), inv));
+        }
+    }
+}
+
+/* One block of at most VW columns: lanes are independent, so a column's result does not depend
+ * on which block (or thread) computed it. */
+FN_INLINE void fn_softmax_cols_block(size_t len, size_t stride, size_t w, const float *x,
+                                      float *y, int log) {
+#define FN_LD(p) (w == VW ? vload(p) : vload_n((p), w))
+#define FN_ST(p, v) (w == VW ? vstore((p), (v)) : vstore_n((p), w, (v)))
+    V m = vset(-__builtin_inff());
+    for (size_t l = 0; l < len; l++) m = vmax(m, FN_LD(x + l * stride));
+    V s = vset(0.0f);
+    for (size_t l = 0; l < len; l++) {
+        const V e = v_exp(vsub(FN_LD(x + l * stride), m));
+        if (!log) FN_ST(y + l * stride, e);
+        s = vadd(s, e);
+    }
+    if (log) {
+        const V ls = v_log(s);
+        for (size_t l = 0; l < len; l++) FN_ST(y + l * stride, vsub(vsub(FN_LD(x + l * stride), m), ls));
+    } else {
+        const V inv = vdiv(vset(1.0f), s);
+        for (size_t l = 0; l < len; l++) FN_ST(y + l * stride, vmul(FN_LD(y + l * stride), inv));
+    }
+#undef FN_LD
+#undef FN_ST
+}
+
+// x, y: (len, stride), columns j < nc
+void FN_KNAME(fn_f32_softmax_cols)(size_t len, size_t stride, size_t nc, const float *x,
+                                       float *y, int log) {
+    size_t j = 0;
+    for (; j + VW <= nc; j += VW) fn_softmax_cols_block(len, stride, VW, x + j, y + j, log);
+    if (j < nc) fn_softmax_cols_block(len, stride, nc - j, x + j, y + j, log);
+}
+
+#endif

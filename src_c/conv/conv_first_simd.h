@@ -1,0 +1,81 @@
+/* conv_first_simd.h: the first-layer conv micro-kernel, MR pixels of a row x VW*NV outputs, written
+ * once over the SIMD vocabulary. The including conv_first_<isa>.c includes src_c/simd/vec_<isa>.h
+ * first; the tile rows per NV are FN_CONV_FIRST_MR<NV>_<isa> of conv_first_kernels.h. */
+#ifndef FN_ISA
+#error "include a src_c/simd/vec_<isa>.h first"
+#endif
+#define CF_MR1 FN_ISAX(FN_CONV_FIRST_MR1)
+#define CF_MR2 FN_ISAX(FN_CONV_FIRST_MR2)
+#define CF_MR3 FN_ISAX(FN_CONV_FIRST_MR3)
+#define CF_MR4 FN_ISAX(FN_CONV_FIRST_MR4)
+_Static_assert(CF_MR1 <= 16 && FN_ISAX(FN_CONV_FIRST_LANES) == VW, "conv_first tile");
+
+/* One tile: MR, NV and the stride S (0: the run-time s) are constants after inlining, so pixel m's
+ * input is xk[m*S], an immediate displacement from one pointer per tap. Rows mr..MR-1 are computed
+ * from the padded buffer's slack and not stored; columns past nc are masked. */
+FN_INLINE void tile(const size_t MR, const int NV, const size_t S, size_t s, size_t mr, size_t nc, size_t K,
+                    const int32_t *off, const float *x, const float *w, float *y, size_t ldy,
+                    const fn_act *act) {
+    const size_t st = S ? S : s;
+    const size_t NR = VW * (size_t)NV;
+    const V zero = vzero();
+    V b0 = vload(w);
+    V b1 = NV > 1 ? vload(w + VW) : zero;
+    V b2 = NV > 2 ? vload(w + 2 * VW) : zero;
+    V b3 = NV > 3 ? vload(w + 3 * VW) : zero;
+#define DECL(m) V c##m##_0 = b0, c##m##_1 = b1, c##m##_2 = b2, c##m##_3 = b3;
+    FN_REP(CF_MR1, DECL)
+#undef DECL
+    w += NR;
+    for (size_t k = 0; k < K; k++, w += NR) {
+        const float *xk = x + off[k];
+        b0 = vload(w);
+        if (NV > 1) b1 = vload(w + VW);
+        if (NV > 2) b2 = vload(w + 2 * VW);
+        if (NV > 3) b3 = vload(w + 3 * VW);
+#define FMA(m)                                                                                     \
+    if (m < MR) {                                                                                  \
+        const V av = vbroadcast(xk + m * st);                                                      \
+        c##m##_0 = vfma(av, b0, c##m##_0);                                                         \
+        if (NV > 1) c##m##_1 = vfma(av, b1, c##m##_1);                                             \
+        if (NV > 2) c##m##_2 = vfma(av, b2, c##m##_2);                                             \
+        if (NV > 3) c##m##_3 = vfma(av, b3, c##m##_3);                                             \
+    }
+        FN_REP(CF_MR1, FMA)
+#undef FMA
+    }
+    const int clamp = act->kind == FN_ACT_CLAMP;
+    const V lo = vset(act->lo), hi = vset(act->hi);
+    /* max(lo, y) then min(hi, .): a NaN y stays NaN, as torch's clamp */
+#define ST(m, v)                                                                                   \
+    {                                                                                              \
+        const V r = vclamp_if(c##m##_##v, clamp, lo, hi);                                          \
+        float *dst = y + m * ldy + VW * v;                                                         \
+        if (nc >= VW * (size_t)(v + 1)) vstore(dst, r);                                            \
+        else if (nc > VW * (size_t)v) vstore_k(dst, vmask_n(nc - VW * (size_t)v), r);              \
+    }
+#define STORE(m)                                                                                   \
+    if (m < MR && m < mr) {                                                                        \
+        ST(m, 0)                                                                                   \
+        if (NV > 1) ST(m, 1)                                                                       \
+        if (NV > 2) ST(m, 2)                                                                       \
+        if (NV > 3) ST(m, 3)                                                                       \
+    }
+    FN_REP(CF_MR1, STORE)
+#undef STORE
+#undef ST
+}
+
+void FN_KNAME(fn_f32_conv_first)(size_t nv, size_t s, size_t mr, size_t nc, size_t K, const int32_t *off,
+                                 const float *x, const float *w, float *y, size_t ldy, const fn_act *act) {
+    switch (nv) {
+    case 1: FN_CONV_FIRST_STRIDES(CF_MR1, 1); break;
+    case 2: FN_CONV_FIRST_STRIDES(CF_MR2, 2); break;
+#if CF_MR4
+    case 3: FN_CONV_FIRST_STRIDES(CF_MR3, 3); break;
+    default: FN_CONV_FIRST_STRIDES(CF_MR4, 4); break;
+#else
+    default: FN_CONV_FIRST_STRIDES(CF_MR3, 3); break;
+#endif
+    }
+}

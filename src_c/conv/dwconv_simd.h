@@ -1,0 +1,309 @@
+/* dwconv_simd.h: the depthwise row micro-kernel written once over the SIMD vocabulary. The
+ * including dwconv_<isa>.c includes src_c/simd/vec_<isa>.h first; the kernel is
+ * fn_f32_dwconv_row__<isa>. */
+#ifndef FN_ISA
+#error "include a src_c/simd/vec_<isa>.h first"
+#endif
+#define FN_NAME(op) FN_KNAME(fn_f32_dwconv_##op)
+
+/* Accumulator arrays are indexed by loop counters that are constants after full unrolling, so
+ * gcc keeps them in registers. */
+#define TMAX 16
+#define WMAX 49 /* taps held in registers (past the register file: on the stack), up to 7x7 */
+#define TILE 8  /* outputs per tile of the general kernel (any width, stride, dilation) */
+
+/* s (+ res) -> clamp -> y; lanes outside m neither read nor written when MASKED */
+FN_INLINE void put(float *y, const float *res, V s, const int MASKED, VK m, int clamp, V lo, V hi) {
+    if (res) s = vadd(s, vload_m(res, MASKED, m));
+    vstore_m(y, vclamp_if(s, clamp, lo, hi), MASKED, m);
+}
+
+/* A whole output row for NV (1 or 2) vectors of channels, constant kernel width KW and stride SW
+ * (x dilation 1), sliding along the row: every input vector is loaded once and feeds each of the
+ * R = ceil(KW/SW) outputs whose window holds it, which wait in a ring of accumulators. Output o
+ * is done once its last column o*SW - pl + KW-1 is in; it is stored and the next output enters
+ * the ring. Columns outside [0, wd) (padding) are skipped, tested only in the steps near the
+ * two ends. Taps reach each output in order kx, then ky (as tile_any).
+ *   n >= 1 outputs. x: input column 0 of kernel row ky0 at this channel block; columns cs floats
+ *   apart, kernel rows rs apart; wd columns, pl of left padding. wk: tap (ky0, 0) of the packed
+ *   weights at this channel block (tap (ky0 + r, kx) at wk + (r*KW + kx)*cp); bias: its bias.
+ *   NKY: kernel rows inside the input (a constant, or 0: nky at run time). MASKED only with NV 1. */
+FN_INLINE void slide(const size_t KW, const size_t SW, const size_t NKY, const size_t NV, const int MASKED,
+              VK m, size_t nky, size_t n, const float *x, size_t wd, size_t pl, size_t cs,
+              size_t rs, const float *wk, size_t cp, const float *bias, const float *res, float *y,
+              int clamp, V lo, V hi) {
+    const size_t R = (KW + SW - 1) / SW, rows = NKY ? NKY : nky; /* 1 <= R <= TMAX */
+    V b[2];
+#pragma GCC unroll 2
+    for (size_t v = 0; v < NV; v++) b[v] = vload(bias + v * VW);
+    /* with NKY constant the taps live in registers (or, past the register file, on the stack:
+     * one load, no address arithmetic); else they are loaded where used */
+    V wt[WMAX][2];
+    if (NKY) {
+#pragma GCC unroll 32
+        for (size_t t = 0; t < NKY * KW; t++)
+#pragma GCC unroll 2
+            for (size_t v = 0; v < NV; v++) wt[t][v] = vload(wk + t * cp + v * VW);
+    }
+#define TAP(r, kx, v) (NKY ? wt[(r) * KW + (kx)][v] : vload(wk + ((r) * KW + (kx)) * cp + (v) * VW))
+    V acc[TMAX][2];
+#pragma GCC unroll 16
+    for (size_t i = 0; i < R; i++)
+#pragma GCC unroll 2
+        for (size_t v = 0; v < NV; v++) acc[i][v] = b[v];
+    /* column col (as an index) inside the row? */
+#define INSIDE(col) ((col) >= 0 && (col) < (ptrdiff_t)wd)
+    /* prologue: the columns before the first step; ring position i is output i */
+#pragma GCC unroll 16
+    for (size_t j = 0; j < (R - 1) * SW; j++) {
+        const ptrdiff_t col = (ptrdiff_t)j - (ptrdiff_t)pl;
+        if (!INSIDE(col)) continue;
+        const float *p = x + col * (ptrdiff_t)cs;
+#pragma GCC unroll 8
+        for (size_t r = 0; r < rows; r++)
+#pragma GCC unroll 2
+            for (size_t v = 0; v < NV; v++) {
+                const V xv = vload_m(p + r * rs + v * VW, MASKED, m);
+#pragma GCC unroll 16
+                for (size_t i = 0; i + 1 < R; i++)
+                    if (j >= i * SW && j - i * SW < KW)
+                        acc[i][v] = vfma(xv, TAP(r, j - i * SW, v), acc[i][v]);
+            }
+    }
+    /* step o: columns o*SW - pl + (R-1)*SW + q, q < SW; ring position i is output o + i, its tap
+     * kx = (R-1-i)*SW + q. Positions past the last output take harmless extra work. */
+#define COLUMN(p, q)                                                                               \
+    do {                                                                                           \
+        _Pragma("GCC unroll 8") for (size_t r = 0; r < rows; r++)                                  \
+        _Pragma("GCC unroll 2") for (size_t v = 0; v < NV; v++) {                                   \
+            const V xv = vload_m((p) + r * rs + v * VW, MASKED, m);                                     \
+            _Pragma("GCC unroll 16") for (size_t i = 0; i < R; i++) if ((R - 1 - i) * SW + (q) < KW) \
+                acc[i][v] = vfma(xv, TAP(r, (R - 1 - i) * SW + (q), v), acc[i][v]);              \
+        }                                                                                          \
+    } while (0)
+#define NEXT_OUTPUT()                                                                              \
+    do {                                                                                           \
+        _Pragma("GCC unroll 2") for (size_t v = 0; v < NV; v++)                                     \
+            put(y + v * VW, res ? res + v * VW : NULL, acc[0][v], MASKED, m, clamp, lo, hi);         \
+        y += cs;                                                                                   \
+        if (res) res += cs;                                                                        \
+        _Pragma("GCC unroll 16") for (size_t i = 0; i + 1 < R; i++)                                \
+        _Pragma("GCC unroll 2") for (size_t v = 0; v < NV; v++) acc[i][v] = acc[i + 1][v];          \
+        _Pragma("GCC unroll 2") for (size_t v = 0; v < NV; v++) acc[R - 1][v] = b[v];               \
+    } while (0)
+    /* steps [0, o1) and [o2, n-1) may meet padding; [o1, o2) never does */
+    const size_t first = (R - 1) * SW, last = R * SW; /* a step's columns, relative to o*SW - pl */
+    size_t o1 = pl > first ? (pl - first + SW - 1) / SW : 0;
+    size_t o2 = wd + pl >= last ? (wd + pl - last) / SW + 1 : 0;
+    o1 = o1 < n - 1 ? o1 : n - 1;
+    o2 = o2 < n - 1 ? o2 : n - 1;
+    o2 = o2 > o1 ? o2 : o1;
+    size_t o = 0;
+    for (; o < o1; o++) {
+#pragma GCC unroll 8
+        for (size_t q = 0; q < SW; q++) {
+            const ptrdiff_t col = (ptrdiff_t)(o * SW + first + q) - (ptrdiff_t)pl;
+            if (INSIDE(col)) COLUMN(x + col * (ptrdiff_t)cs, q);
+        }
+        NEXT_OUTPUT();
+    }
+    if (o < o2) {
+        const float *p = x + (o * SW + first - pl) * cs;
+        for (; o < o2; o++) {
+#pragma GCC unroll 8
+            for (size_t q = 0; q < SW; q++, p += cs) COLUMN(p, q);
+            NEXT_OUTPUT();
+        }
+    }
+    for (; o + 1 < n; o++) {
+#pragma GCC unroll 8
+        for (size_t q = 0; q < SW; q++) {
+            const ptrdiff_t col = (ptrdiff_t)(o * SW + first + q) - (ptrdiff_t)pl;
+            if (INSIDE(col)) COLUMN(x + col * (ptrdiff_t)cs, q);
+        }
+        NEXT_OUTPUT();
+    }
+    /* the last output: only the columns it still needs */
+#pragma GCC unroll 8
+    for (size_t q = 0; first + q < KW; q++) {
+        const ptrdiff_t col = (ptrdiff_t)(o * SW + first + q) - (ptrdiff_t)pl;
+        if (INSIDE(col)) {
+            const float *p = x + col * (ptrdiff_t)cs;
+#pragma GCC unroll 8
+            for (size_t r = 0; r < rows; r++)
+#pragma GCC unroll 2
+                for (size_t v = 0; v < NV; v++)
+                    acc[0][v] = vfma(vload_m(p + r * rs + v * VW, MASKED, m), TAP(r, first + q, v), acc[0][v]);
+        }
+    }
+#pragma GCC unroll 2
+    for (size_t v = 0; v < NV; v++)
+        put(y + v * VW, res ? res + v * VW : NULL, acc[0][v], MASKED, m, clamp, lo, hi);
+#undef NEXT_OUTPUT
+#undef COLUMN
+#undef INSIDE
+#undef TAP
+}
+
+/* T outputs, one vector of channels, any kernel width, stride and dilation, taps kx0 <= kx < kx1
+ * (borders clip them), kernel rows ky0 <= ky < ky1, taps in the same order as slide (kx outer,
+ * ky inner). x: the first output's tap (ky0, kx0) at this channel block; w: packed + block. */
+FN_INLINE void tile_any(const size_t T, const int MASKED, VK m, const fn_dwconv_geom *g, size_t ky0,
+                 size_t ky1, size_t kx0, size_t kx1, const float *x, const float *w,
+                 const float *res, float *y, int clamp, V lo, V hi) {
+    const size_t c = g->c, cp = g->cp, rs = g->dh * g->row, kw = g->kw;
+    const size_t ts = g->sw * c, ks = g->dw * c; /* steps between outputs, between taps */
+    const V bias = vload(w);
+    V acc[TMAX];
+#pragma GCC unroll 16
+    for (size_t t = 0; t < T; t++) acc[t] = bias;
+    for (size_t kx = kx0; kx < kx1; kx++, x += ks) {
+        const float *xr = x;
+        for (size_t ky = ky0; ky < ky1; ky++, xr += rs) {
+            const V wv = vload(w + cp * (1 + ky * kw + kx));
+#pragma GCC unroll 16
+            for (size_t t = 0; t < T; t++) acc[t] = vfma(vload_m(xr + t * ts, MASKED, m), wv, acc[t]);
+        }
+    }
+#pragma GCC unroll 16
+    for (size_t t = 0; t < T; t++)
+        put(y + t * c, res ? res + t * c : NULL, acc[t], MASKED, m, clamp, lo, hi);
+}
+
+/* T outputs from output ox, every channel, with taps kx0..kx1 (x: the input row of ky0). */
+FN_INLINE void tiles(const size_t T, const fn_dwconv_geom *g, size_t ky0, size_t ky1, size_t ox,
+              size_t kx0, size_t kx1, const float *x, const float *w, const float *res, float *y,
+              int clamp, V lo, V hi) {
+    const size_t c = g->c, cf = c - c % VW;
+    const ptrdiff_t ix0 = (ptrdiff_t)(ox * g->sw) - (ptrdiff_t)g->pad_left;
+    /* only dereferenced when kx0 < kx1, where that tap is inside the row */
+    const float *xo = x + (kx0 < kx1 ? (size_t)(ix0 + (ptrdiff_t)(kx0 * g->dw)) * c : 0);
+    float *yo = y + ox * c;
+    const float *ro = res ? res + ox * c : NULL;
+    const VK none = vmask_upto(VW), tail = vmask_upto(c - cf);
+    for (size_t j = 0; j < cf; j += VW)
+        tile_any(T, 0, none, g, ky0, ky1, kx0, kx1, xo + j, w + j, ro ? ro + j : NULL, yo + j,
+                 clamp, lo, hi);
+    if (cf < c)
+        tile_any(T, 1, tail, g, ky0, ky1, kx0, kx1, xo + cf, w + cf, ro ? ro + cf : NULL, yo + cf,
+                 clamp, lo, hi);
+}
+
+/* One output whose window crosses the left or right edge of the row: its taps clipped. */
+FN_INLINE void border(const fn_dwconv_geom *g, size_t ky0, size_t ky1, size_t ox, const float *x,
+               const float *w, const float *res, float *y, int clamp, V lo, V hi) {
+    size_t kx0, kx1;
+    fn_dwconv_clip((ptrdiff_t)(ox * g->sw) - (ptrdiff_t)g->pad_left, g->kw, g->dw, g->w, &kx0, &kx1);
+    tiles(1, g, ky0, ky1, ox, kx0, kx1, x, w, res, y, clamp, lo, hi);
+}
+
+/* slide() compiled once per (KW, SW, NKY, MASKED) as a function of its own: inlined into the
+ * row kernel, the row's own live values left too few registers and the ring's loop counter and
+ * tap offsets went to the stack. */
+typedef void (*slide_fn)(size_t nky, size_t n, const float *x, size_t wd, size_t pl, size_t cs,
+                         size_t rs, const float *wk, size_t cp, const float *bias, const float *res,
+                         float *y, int clamp, V lo, V hi, VK m);
+#define SLIDE_DEF(KW, SW, NKY, NV, MASKED)                                                          \
+    static __attribute__((noinline)) void FN_NAME(slide_##KW##x##SW##_##NKY##_##NV##MASKED)(        \
+        size_t nky, size_t n, const float *x, size_t wd, size_t pl, size_t cs, size_t rs,          \
+        const float *wk, size_t cp, const float *bias, const float *res, float *y, int clamp,      \
+        V lo, V hi, VK m) {                                                                   \
+        slide(KW, SW, NKY, NV, MASKED, m, nky, n, x, wd, pl, cs, rs, wk, cp, bias, res, y, clamp,   \
+              lo, hi);                                                                             \
+    }
+/* per (KW, SW, NKY): two full vectors at once, one, and the masked tail */
+#define SLIDE_DEFS(KW, SW, NKY)                                                                    \
+    SLIDE_DEF(KW, SW, NKY, 2, 0) SLIDE_DEF(KW, SW, NKY, 1, 0) SLIDE_DEF(KW, SW, NKY, 1, 1)
+#define SLIDE_SET(KW, SW, NKY)                                                                     \
+    {                                                                                              \
+        FN_NAME(slide_##KW##x##SW##_##NKY##_20), FN_NAME(slide_##KW##x##SW##_##NKY##_10),          \
+            FN_NAME(slide_##KW##x##SW##_##NKY##_11)                                                \
+    }
+/* per (KW, SW): the kernel-row counts a KW x KW kernel meets in the interior and next to one or
+ * two padding rows get constant loops (taps in registers); any other count the run-time loop */
+SLIDE_DEFS(3, 1, 3) SLIDE_DEFS(3, 1, 2) SLIDE_DEFS(3, 1, 0)
+SLIDE_DEFS(3, 2, 3) SLIDE_DEFS(3, 2, 2) SLIDE_DEFS(3, 2, 0)
+SLIDE_DEFS(5, 1, 5) SLIDE_DEFS(5, 1, 4) SLIDE_DEFS(5, 1, 3) SLIDE_DEFS(5, 1, 0)
+SLIDE_DEFS(5, 2, 5) SLIDE_DEFS(5, 2, 4) SLIDE_DEFS(5, 2, 3) SLIDE_DEFS(5, 2, 0)
+SLIDE_DEFS(7, 1, 7) SLIDE_DEFS(7, 1, 6) SLIDE_DEFS(7, 1, 5) SLIDE_DEFS(7, 1, 4) SLIDE_DEFS(7, 1, 0)
+/* indexed by the number of kernel rows inside the input, 1..KW (0: any, at run time) */
+static const slide_fn slide_3x1[4][3] = {SLIDE_SET(3, 1, 0), SLIDE_SET(3, 1, 0), SLIDE_SET(3, 1, 2),
+                                         SLIDE_SET(3, 1, 3)};
+static const slide_fn slide_3x2[4][3] = {SLIDE_SET(3, 2, 0), SLIDE_SET(3, 2, 0), SLIDE_SET(3, 2, 2),
+                                         SLIDE_SET(3, 2, 3)};
+static const slide_fn slide_5x1[6][3] = {SLIDE_SET(5, 1, 0), SLIDE_SET(5, 1, 0), SLIDE_SET(5, 1, 0),
+                                         SLIDE_SET(5, 1, 3), SLIDE_SET(5, 1, 4), SLIDE_SET(5, 1, 5)};
+static const slide_fn slide_5x2[6][3] = {SLIDE_SET(5, 2, 0), SLIDE_SET(5, 2, 0), SLIDE_SET(5, 2, 0),
+                                         SLIDE_SET(5, 2, 3), SLIDE_SET(5, 2, 4), SLIDE_SET(5, 2, 5)};
+
+/* Position of p within a vector-sized block of memory, in floats. */
+FN_INLINE size_t phase(const void *p) { return (size_t)((uintptr_t)p / sizeof(float) % VW); }
+
+static const slide_fn slide_7x1[8][3] = {SLIDE_SET(7, 1, 0), SLIDE_SET(7, 1, 0), SLIDE_SET(7, 1, 0),
+                                         SLIDE_SET(7, 1, 0), SLIDE_SET(7, 1, 4), SLIDE_SET(7, 1, 5),
+                                         SLIDE_SET(7, 1, 6), SLIDE_SET(7, 1, 7)};
+
+/* A whole row with the sliding kernels f[0] (two channel vectors at once), f[1] (one) and f[2]
+ * (a masked part of a vector) (g->kw == KW, g->sw == SW, g->dw == 1), ky0 < ky1.
+ * When every pixel starts at the same place within a vector (c % VW == 0) but not at a vector
+ * boundary (numpy's large arrays start 16 bytes past a 64-byte line), a masked head of VW - ph
+ * channels brings the others onto vector boundaries, so no load or store splits two cache lines
+ * (that cost 10-50% here); the last ph channels are then a masked tail. Below 64 channels the
+ * two masked passes more cost more than the split accesses save (c = 32 lost 1.4-2x). */
+FN_INLINE void slide_row(const slide_fn *f, const fn_dwconv_geom *g, size_t ky0, size_t ky1,
+                  const float *x, const float *w, const float *res, float *y, int clamp, V lo,
+                  V hi) {
+    const size_t c = g->c, cp = g->cp, n = g->ow;
+    const float *wk = w + cp * (1 + ky0 * g->kw);
+    const size_t rs = g->dh * g->row, nky = ky1 - ky0;
+    const size_t ph = phase(x);
+    size_t j = 0, end = c - c % VW; /* full vectors in [j, end), then a masked tail up to c */
+#define CALL(fn, j, mask)                                                                          \
+    fn(nky, n, x + (j), g->w, g->pad_left, c, rs, wk + (j), cp, w + (j), res ? res + (j) : NULL,   \
+       y + (j), clamp, lo, hi, mask)
+    if (ph && c % VW == 0 && c >= 64 && phase(y) == ph && (!res || phase(res) == ph)) {
+        CALL(f[2], 0, vmask_upto(VW - ph));
+        j = VW - ph;
+        end = c - ph;
+    }
+    for (; j + 2 * VW <= end; j += 2 * VW) CALL(f[0], j, vmask_upto(VW));
+    for (; j < end; j += VW) CALL(f[1], j, vmask_upto(VW));
+    if (end < c) CALL(f[2], end, vmask_upto(c - end));
+#undef CALL
+}
+
+/* One output row (fn_dwconv_row_ukernel): with the sliding kernels of table tab (indexed by the
+ * kernel rows inside the input), or without one (tab NULL: any width, stride, dilation) the
+ * interior in tiles of TILE outputs and the outputs that meet padding one by one. */
+FN_INLINE void row(const slide_fn (*tab)[3], const fn_dwconv_geom *g, size_t ky0, size_t ky1,
+            const float *x, const float *w, const float *res, float *y) {
+    const int clamp = g->act.kind == FN_ACT_CLAMP;
+    const V lo = vset(g->act.lo), hi = vset(g->act.hi);
+    if (tab && ky1 > ky0) {
+        /* tab has g->kw + 1 entries; taller kernels (kh > kw) take the run-time row count */
+        const size_t t = ky1 - ky0 <= g->kw ? ky1 - ky0 : 0;
+        slide_row(tab[t], g, ky0, ky1, x, w, res, y, clamp, lo, hi);
+        return;
+    }
+    for (size_t ox = 0; ox < g->ox_lo; ox++) border(g, ky0, ky1, ox, x, w, res, y, clamp, lo, hi);
+    size_t ox = g->ox_lo;
+    for (; ox + TILE <= g->ox_hi; ox += TILE)
+        tiles(TILE, g, ky0, ky1, ox, 0, g->kw, x, w, res, y, clamp, lo, hi);
+    for (; ox + TILE / 2 <= g->ox_hi; ox += TILE / 2)
+        tiles(TILE / 2, g, ky0, ky1, ox, 0, g->kw, x, w, res, y, clamp, lo, hi);
+    for (; ox < g->ox_hi; ox++) tiles(1, g, ky0, ky1, ox, 0, g->kw, x, w, res, y, clamp, lo, hi);
+    for (ox = g->ox_hi; ox < g->ow; ox++) border(g, ky0, ky1, ox, x, w, res, y, clamp, lo, hi);
+}
+
+void FN_NAME(row)(const fn_dwconv_geom *g, size_t ky0, size_t ky1, const float *x, const float *w,
+                  const float *res, float *y) {
+    /* the MobileNet / EfficientNet / ConvNeXt shapes slide; everything else takes the general tile */
+    const slide_fn(*tab)[3] = NULL;
+    if (g->dw == 1 && g->kw == 3)
+        tab = g->sw == 1 ? slide_3x1 : g->sw == 2 ? slide_3x2 : NULL;
+    else if (g->dw == 1 && g->kw == 5)
+        tab = g->sw == 1 ? slide_5x1 : g->sw == 2 ? slide_5x2 : NULL;
+    else if (g->dw == 1 && g->kw == 7 && g->sw == 1) /* ConvNeXt */
+        tab = slide_7x1;
+    row(tab, g, ky0, ky1, x, w, res, y);
+}

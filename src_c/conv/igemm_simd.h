@@ -1,0 +1,111 @@
+/* igemm_simd.h: the indirect-GEMM micro-kernel, an MR x (VW*NV) tile of vector accumulators,
+ * written once over the SIMD vocabulary. The including igemm_<isa>.c includes
+ * src_c/simd/vec_<isa>.h first and defines IGEMM_FULL_UNMASKED (1: whole
+ * vectors of the epilogue skip the mask) and optionally IGEMM_PREFETCH_FLOATS (prefetch distance of
+ * the weight panel in the k-loop). */
+#ifndef FN_ISA
+#error "include a src_c/simd/vec_<isa>.h first"
+#endif
+#define MR FN_ISAX(FN_IGEMM_MR) /* the tile: kernels.h */
+#define NR FN_ISAX(FN_IGEMM_NR)
+_Static_assert(NR % VW == 0 && NR <= 4 * VW && MR <= 16, "igemm tile: NR a multiple of VW, at most 4 vectors");
+
+/* y (+ residual) -> clamp -> c for the n >= 1 columns left: lanes >= n neither read from res nor
+ * written. IGEMM_FULL_UNMASKED: whole vectors go through plain loads and stores. */
+FN_INLINE void store_vec(V y, float *c, const float *res, size_t n, int clamp, V lo, V hi) {
+    if (IGEMM_FULL_UNMASKED && n >= VW) {
+        if (res) y = vadd(y, vload(res));
+        vstore(c, vclamp_if(y, clamp, lo, hi)); /* NaN in y stays NaN */
+    } else {
+        const VK k = vmask_upto(n);
+        if (res) y = vadd(y, vload_k(res, k));
+        vstore_k(c, k, vclamp_if(y, clamp, lo, hi));
+    }
+}
+
+/* One tile for NV = 1..NR/VW live vectors per row (a constant after inlining: the NV > k tests
+ * fold away). Rows mr..ROWS-1 are computed (their pointers are valid) but not stored; columns
+ * past nc hold zero-padded weights and are masked out of res loads and c stores. Each res element
+ * is read before the same element of c is written, so res may be c (an in-place residual add). */
+FN_INLINE void igemm_tile(
+    const size_t ROWS, const int NV, size_t mr, size_t nc, size_t kc, size_t ks,
+    const float *const *a, const float *w, float *c, size_t ldc, const float *res, size_t ldr,
+    const fn_act *act) {
+    const V zero = vzero();
+    V b0 = vload(w);
+    V b1 = NV > 1 ? vload(w + VW) : zero;
+    V b2 = NV > 2 ? vload(w + 2 * VW) : zero;
+    V b3 = NV > 3 ? vload(w + 3 * VW) : zero;
+#define DECL(m) V c##m##_0 = b0, c##m##_1 = b1, c##m##_2 = b2, c##m##_3 = b3;
+    FN_REP(MR, DECL)
+#undef DECL
+    w += NR;
+    for (size_t t = 0; t < ks; t++) {
+#define PTR(m) const float *a##m = m < ROWS ? a[t * MR + m] : NULL;
+        FN_REP(MR, PTR)
+#undef PTR
+        for (size_t i = 0; i < kc; i++) {
+#ifdef IGEMM_PREFETCH_FLOATS
+            fn_prefetch(w + IGEMM_PREFETCH_FLOATS);
+#endif
+            b0 = vload(w);
+            if (NV > 1) b1 = vload(w + VW);
+            if (NV > 2) b2 = vload(w + 2 * VW);
+            if (NV > 3) b3 = vload(w + 3 * VW);
+            w += NR;
+#define FMA(m)                                                                                     \
+    if (m < ROWS) {                                                                                \
+        const V av = vbroadcast(a##m + i)      ;                                                 \
+        c##m##_0 = vfma(av, b0, c##m##_0);                                              \
+        if (NV > 1) c##m##_1 = vfma(av, b1, c##m##_1);                                  \
+        if (NV > 2) c##m##_2 = vfma(av, b2, c##m##_2);                                  \
+        if (NV > 3) c##m##_3 = vfma(av, b3, c##m##_3);                                  \
+    }
+            FN_REP(MR, FMA)
+#undef FMA
+        }
+    }
+    const size_t n1 = nc > VW ? nc - VW : 0, n2 = nc > 2 * VW ? nc - 2 * VW : 0;
+    const size_t n3 = nc > 3 * VW ? nc - 3 * VW : 0;
+    const int clamp = act->kind == FN_ACT_CLAMP;
+    const V lo = vset(act->lo), hi = vset(act->hi);
+#define STORE(m)                                                                                   \
+    if (m < ROWS && m < mr) {                                                                      \
+        float *cm = c + m * ldc;                                                                   \
+        const float *rm = res ? res + m * ldr : NULL;                                              \
+        store_vec(c##m##_0, cm, rm, nc, clamp, lo, hi);                                            \
+        if (NV > 1) store_vec(c##m##_1, cm + VW, rm ? rm + VW : NULL, n1, clamp, lo, hi);            \
+        if (NV > 2) store_vec(c##m##_2, cm + 2 * VW, rm ? rm + 2 * VW : NULL, n2, clamp, lo, hi);    \
+        if (NV > 3) store_vec(c##m##_3, cm + 3 * VW, rm ? rm + 3 * VW : NULL, n3, clamp, lo, hi);    \
+    }
+    FN_REP(MR, STORE)
+#undef STORE
+}
+
+/* One tile shape: ROWS rows (MR, or fewer for a short last tile / batch-1 linear), NV vectors. */
+FN_INLINE void igemm_nv(size_t ROWS, size_t mr, size_t nc, size_t kc, size_t ks, const float *const *a,
+                        const float *w, float *c, size_t ldc, const float *res, size_t ldr,
+                        const fn_act *act) {
+    /* Narrow output panels (cout % NR, or cout < NR) skip the all-zero weight columns. */
+    if (NR > 3 * VW && nc > 3 * VW)
+        igemm_tile(ROWS, 4, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+    else if (NR > 2 * VW && nc > 2 * VW)
+        igemm_tile(ROWS, 3, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+    else if (NR > VW && nc > VW)
+        igemm_tile(ROWS, 2, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+    else
+        igemm_tile(ROWS, 1, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+}
+
+void FN_KNAME(fn_f32_igemm)(size_t mr, size_t nc, size_t kc, size_t ks, const float *const *a,
+                            const float *w, float *c, size_t ldc, const float *res, size_t ldr,
+                            const fn_act *act) {
+    /* A short tile computes only the rows it stores: M = 1 (batch-1 linear) would otherwise do
+     * MR times the FMAs it needs. */
+    if (mr == 1)
+        igemm_nv(1, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+    else if (mr <= 4 && MR > 4)
+        igemm_nv(4, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+    else
+        igemm_nv(MR, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+}

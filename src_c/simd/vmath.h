@@ -1,0 +1,249 @@
+/* vmath.h: float32 vector math written once over the vocabulary of vec_scalar.h, vec_avx2.h or
+ * vec_avx512.h (whichever was included first): exp, expm1, log, log1p, tanh, erf, erfc,
+ * sigmoid. Range reduction is Cody-Waite (ln2 split in a hi part exact in k*hi and a lo part);
+ * polynomial coefficients come from tools/fit_vmath.py (weighted least squares refined towards
+ * minimax by Lawson's iteration, then rounded to float32 one coefficient at a time, refitting the
+ * rest). NaN in gives NaN out; infinities and overflow/underflow as C and torch.
+ *
+ * Measured maximum relative error vs float64 (tests/test_act_vmath.py, run with -s), 1.1e7 to 1.28e7
+ * points per function: float32 bit patterns spread over the whole range, every float32 in windows
+ * around 0, 1 and the overflow/underflow/branch thresholds, a linear grid. Results in the float32
+ * denormal range are held to 1 ulp (2^-149) plus the relative bound instead. Identical for scalar,
+ * avx2 and avx512 (same algorithm; the scalar vfma rounds once in double):
+ *   exp      8.1e-08  (x = -59.95)         tanh     1.44e-07 (x = 0.5505, the branch point)
+ *   expm1    1.0e-07  (x = 0.4089)         erf      1.11e-07 (tiny x, c0's hi+lo product)
+ *   log      8.0e-08  (x = 2.777)          sigmoid  1.17e-07 (x = -16.97)
+ *   log1p    1.34e-07 (x = -2.98e-08)      erfc     2.54e-07 (x = 1.853; internal, for gelu)
+ * Requirement: <= 2e-7 for all but erfc (asserted at 3e-7).
+ */
+#ifndef FASTNORM_SIMD_VMATH_H
+#define FASTNORM_SIMD_VMATH_H
+
+#define FN_LOG2E 0x1.715476p+0f
+/* Cody-Waite: ln2 = HI + LO; HI has 9 significant bits, so k*HI is exact for |k| < 2^15 */
+#define FN_LN2_HI 0x1.630000p-1f     /* 0.693359375 */
+#define FN_LN2_LO -0x1.bd0106p-13f   /* ln2 - HI, rounded */
+#define FN_ROUND_MAGIC 0x1.8p23f     /* adding it rounds |v| < 2^22 to an integer */
+
+/* expm1(r) for |r| <= ln2/2 (+0.2%): r + r^2 * q(r); max rel err 4.4e-10 in float64 (fit) */
+FN_INLINE V fn_expm1_poly(V r) {
+    V q = vset(0x1.9e7718p-13f);
+    q = vfma(q, r, vset(0x1.6d3a72p-10f));
+    q = vfma(q, r, vset(0x1.1112d6p-7f));
+    q = vfma(q, r, vset(0x1.5554f8p-5f));
+    q = vfma(q, r, vset(0x1.555554p-3f));
+    q = vfma(q, r, vset(0.5f));
+    return vfma(vmul(r, r), q, r);
+}
+
+/* x = k*ln2 + r, |r| <= ln2/2; returns r, sets *kf = k (integral float) */
+FN_INLINE V fn_exp_reduce(V x, V *kf) {
+    const V magic = vset(FN_ROUND_MAGIC);
+    const V k = vsub(vfma(x, vset(FN_LOG2E), magic), magic);
+    V r = vfnma(k, vset(FN_LN2_HI), x);
+    r = vfnma(k, vset(FN_LN2_LO), r);
+    *kf = k;
+    return r;
+}
+
+/* 2^k for an integral float k in [-126, 127] */
+FN_INLINE V fn_pow2i(V kf) { return vfrombits(visll(viadd(vcvt_f2i(kf), viset(127)), 23)); }
+
+/* exp(x). Overflows to +inf above ln(FLT_MAX); denormal results rounded once (2^k is applied as
+ * 2^(k/2) * 2^(k - k/2): the first product is exact, the second rounds into the denormals). */
+FN_INLINE V fn_exp_scaled(V x, int32_t extra) { /* exp(x) * 2^extra, 0 <= extra <= 64 */
+    /* below the clamp exp(x) * 2^extra rounds to 0; NaN passes: it is the second operand */
+    x = vmin(vset(88.8f), vmax(vset(-104.0f - 0.6931472f * (float)extra), x));
+    V kf;
+    const V r = fn_exp_reduce(x, &kf);
+    const V p = vadd(fn_expm1_poly(r), vset(1.0f)); /* exp(r) in [0.70, 1.42] */
+    const VI k = viadd(vcvt_f2i(kf), viset(extra)); /* [-150, 128] + extra */
+    const VI k1 = visra(k, 1);
+    const VI k2 = visub(k, k1);
+    const V s1 = vfrombits(visll(viadd(k1, viset(127)), 23));
+    const V s2 = vfrombits(visll(viadd(k2, viset(127)), 23));
+    return vmul(vmul(p, s1), s2);
+}
+
+FN_INLINE V v_exp(V x) { return fn_exp_scaled(x, 0); }
+
+/* expm1(x) = 2^k * expm1(r) + (2^k - 1): exact 2^k - 1 for the small k where cancellation could
+ * hurt, so the relative error stays small near 0 (2^-k is 0 at k = 127: below em's ulp). k = 128 (x near the overflow threshold) is
+ * computed as 2 * (2^127 (1 + expm1(r))) - 1. */
+FN_INLINE V v_expm1(V x) {
+    x = vmin(vset(88.8f), vmax(vset(-87.3f), x)); /* expm1(-87.3) is -1 in float32 */
+    V kf;
+    const V r = fn_exp_reduce(x, &kf);
+    const V em = fn_expm1_poly(r);
+    const V one = vset(1.0f);
+    const V kc = vmin(kf, vset(127.0f));
+    const V s = fn_pow2i(kc);
+    const V f = vsel(vgt(kf, vset(127.0f)), vset(2.0f), one);
+    /* 2^k - 1 is inexact from k = 25 on: there s (1 + (em - 2^-k)) instead, em - 2^-k rounding
+     * by at most half an ulp of em */
+    const V y_small = vfma(s, em, vsub(s, one));
+    const V y_big = vfma(s, vsub(em, fn_pow2i(vsub(vset(0.0f), kc))), s);
+    const V y = vsel(vgt(kf, vset(24.5f)), y_big, y_small);
+    /* expm1(-0) is -0: r^2 q + r would give +0 */
+    return vsel(veq(x, vset(0.0f)), x, vfma(y, f, vsub(f, one)));
+}
+
+/* log(m) for finite m > 0 (denormals included): m = 2^e * (1 + f), 1 + f in [sqrt(.5), sqrt(2)),
+ * log = e*ln2 + log1p(f), log1p(f) = f - f^2/2 + f^3 p(f); max rel err of p's fit 5.9e-9. */
+FN_INLINE V fn_log_core(V m) {
+    const VM tiny = vlt(m, vset(0x1p-126f));
+    m = vsel(tiny, vmul(m, vset(0x1p23f)), m);
+    const V eadj = vsel(tiny, vset(-23.0f), vset(0.0f));
+    const VI bits = vbits(m);
+    const VI e = visra(visub(bits, viset(0x3f3504f3)), 23); /* 0x3f3504f3 = sqrt(0.5) */
+    const V mant = vfrombits(visub(bits, visll(e, 23)));
+    const V f = vsub(mant, vset(1.0f)); /* exact (Sterbenz) */
+    V p = vset(-0x1.38ee18p-4f);
+    p = vfma(p, f, vset(0x1.057078p-3f));
+    p = vfma(p, f, vset(-0x1.0d845ap-3f));
+    p = vfma(p, f, vset(0x1.22d708p-3f));
+    p = vfma(p, f, vset(-0x1.547212p-3f));
+    p = vfma(p, f, vset(0x1.99a02cp-3f));
+    p = vfma(p, f, vset(-0x1.000228p-2f));
+    p = vfma(p, f, vset(0x1.555554p-2f));
+    const V l1 = vfma(vmul(f, f), vfma(p, f, vset(-0.5f)), f);
+    const V ef = vadd(vcvt_i2f(e), eadj);
+    return vfma(ef, vset(FN_LN2_HI), vfma(ef, vset(FN_LN2_LO), l1));
+}
+
+/* The special cases of log, decided on its argument m: 0 -> -inf, < 0 -> NaN, +inf -> +inf,
+ * NaN -> NaN. */
+FN_INLINE V fn_log_special(V m, V y) {
+    y = vsel(vlt(m, vset(0.0f)), vset(__builtin_nanf("")), y);
+    y = vsel(veq(m, vset(0.0f)), vset(-__builtin_inff()), y);
+    y = vsel(veq(m, vset(__builtin_inff())), m, y);
+    return vsel(vunord(m, m), m, y);
+}
+
+FN_INLINE V v_log(V x) { return fn_log_special(x, fn_log_core(x)); }
+
+/* log1p(u) = log(m) + c/m where m = fl(1 + u) and c = (1 + u) - m exactly (TwoSum): the rounding
+ * of 1 + u is put back to first order, so tiny u keep full relative accuracy. */
+FN_INLINE V v_log1p(V u) {
+    const V one = vset(1.0f);
+    const V m = vadd(one, u);
+    const V ub = vsub(m, one);
+    const V c = vadd(vsub(one, vsub(m, ub)), vsub(u, ub));
+    const V y = vadd(fn_log_core(m), vdiv(c, m));
+    return vsel(veq(u, vset(0.0f)), u, fn_log_special(m, y)); /* log1p(-0) is -0 */
+}
+
+/* tanh(x): x + x^3 p(x^2) for |x| < 0.55 (fit rel err 5e-11); above, sign(x) e / (e + 2) with
+ * e = expm1(2|x|): no cancellation anywhere; |x| > 9.01 gives 1. */
+FN_INLINE V v_tanh(V x) {
+    const V a = vmin(vset(9.5f), vabs(x)); /* NaN passes */
+    const V e = v_expm1(vadd(a, a));
+    const V big = vdiv(e, vadd(e, vset(2.0f)));
+    const V t = vmul(x, x);
+    V p = vset(-0x1.39200ep-9f);
+    p = vfma(p, t, vset(0x1.418acap-8f));
+    p = vfma(p, t, vset(-0x1.358a30p-7f));
+    p = vfma(p, t, vset(0x1.6850dcp-6f));
+    p = vfma(p, t, vset(-0x1.ba3692p-5f));
+    p = vfma(p, t, vset(0x1.111164p-3f));
+    p = vfma(p, t, vset(-0x1.555556p-2f));
+    const V small = vfma(vmul(x, t), p, x);
+    return vcopysign(vsel(vlt(a, vset(0.55f)), small, big), x); /* tanh(-0) is -0 */
+}
+
+/* num / (1 + e) for 0 <= e <= 1, to about half an ulp: 1 + e is kept as hi + lo, the quotient
+ * is corrected once with the exact residual num - q * (hi + lo) (an FMA gives it exactly). */
+FN_INLINE V fn_div_one_plus(V num, V e) {
+    const V one = vset(1.0f);
+    const V hi = vadd(one, e);
+    const V lo = vsub(e, vsub(hi, one)); /* exact: 1 >= e */
+    const V q = vdiv(num, hi);
+    V res = vfnma(q, hi, num);
+    res = vfnma(q, lo, res);
+    return vfma(res, vrcp_approx(hi), q);
+}
+
+/* sigmoid(x) = 1 / (1 + exp(-x)) for x >= 0, exp(x) / (1 + exp(x)) for x < 0: exp never
+ * overflows, and the denormal results of large negative x are exp's. */
+FN_INLINE V v_sigmoid(V x) {
+    const V e = v_exp(vcopysign(x, vset(-0.0f))); /* exp(-|x|) */
+    return fn_div_one_plus(vsel(vge(x, vset(0.0f)), vset(1.0f), e), e);
+}
+
+/* x * sigmoid(z) with one rounding into the denormals: for z < 0 the exp(z) of the numerator is
+ * carried scaled by 2^64 and the product unscaled last (x * a denormal sigmoid would multiply its
+ * rounding error by |x|). */
+FN_INLINE V fn_mul_sigmoid(V x, V z) {
+    const V es = fn_exp_scaled(vcopysign(z, vset(-0.0f)), 64); /* exp(-|z|) 2^64 */
+    const V e = vmul(es, vset(0x1p-64f));
+    const VM pos = vge(z, vset(0.0f));
+    const V q = fn_div_one_plus(vsel(pos, vset(1.0f), es), e);
+    return vmul(vmul(x, q), vsel(pos, vset(1.0f), vset(0x1p-64f)));
+}
+
+/* erf(z)/z for |z| <= 1 as c0 + t p(t), t = z^2, c0 = 2/sqrt(pi) as hi + lo (its float32 rounding
+ * alone would be a 5e-8 relative error); fit rel err 1.7e-10 */
+FN_INLINE V fn_erf_small(V z, V t) {
+    V p = vset(-0x1.24304cp-17f);
+    p = vfma(p, t, vset(0x1.cae4a2p-14f));
+    p = vfma(p, t, vset(-0x1.ba8f90p-11f));
+    p = vfma(p, t, vset(0x1.55fbeep-8f));
+    p = vfma(p, t, vset(-0x1.b82608p-6f));
+    p = vfma(p, t, vset(0x1.ce2ee6p-4f));
+    p = vfma(p, t, vset(-0x1.812746p-2f));
+    const V lo = vfma(p, t, vset(-0x1.f7ac92p-25f));
+    return vfma(z, vset(0x1.20dd76p+0f), vmul(z, lo));
+}
+
+/* 2^64 erfc(a) for a >= 0.5 (0 above 10.1, where erfc underflows): exp(-a^2) / a * S(t),
+ * t = (a-1)/(a+1), S in [0.43, 0.56] on the whole range, no cancellation in Horner's partial sums
+ * (fit rel err 2.2e-9). a^2 comes in as the
+ * unevaluated sum a2 + a2lo (a2lo exact from an FMA), so exp's argument carries no rounding:
+ * exp(-a2 - a2lo) = exp(-a2) * (1 - a2lo). The 2^64 keeps every intermediate normal: callers
+ * multiply by 2^-64 last, so a denormal result is rounded once. */
+#define FN_ERFC_UNSCALE 0x1p-64f
+FN_INLINE V fn_erfc_big_scaled(V a, V a2, V a2lo) {
+    const VM under = vgt(a, vset(10.1f));
+    a = vmin(vset(10.1f), a); /* NaN passes */
+    a2lo = vsel(vgt(a2, vset(102.01f)), vset(0.0f), a2lo); /* a^2 may have overflowed */
+    a2 = vmin(vset(102.01f), a2);
+    const V t = vdiv(vsub(a, vset(1.0f)), vadd(a, vset(1.0f)));
+    V r = vset(0x1.0a8736p-10f);
+    r = vfma(r, t, vset(0x1.34193cp-13f));
+    r = vfma(r, t, vset(-0x1.d098aep-10f));
+    r = vfma(r, t, vset(-0x1.8442bcp-9f));
+    r = vfma(r, t, vset(-0x1.397e92p-9f));
+    r = vfma(r, t, vset(0x1.10716cp-8f));
+    r = vfma(r, t, vset(0x1.1e2ac6p-6f));
+    r = vfma(r, t, vset(0x1.41f7e4p-6f));
+    r = vfma(r, t, vset(-0x1.4e6d2ep-5f));
+    r = vfma(r, t, vset(-0x1.553c20p-3f));
+    r = vfma(r, t, vset(0x1.3c2728p-2f));
+    r = vfma(r, t, vset(0x1.b5d878p-2f));
+    const V e = fn_exp_scaled(vsub(vset(0.0f), a2), 64);
+    return vsel(under, vset(0.0f), vdiv(vmul(vfnma(e, a2lo, e), r), a));
+}
+
+/* erf(x): odd polynomial for |x| < 1, 1 - erfc(|x|) above (erfc <= 0.16 there, so the
+ * subtraction loses almost nothing); sign restored. */
+FN_INLINE V v_erf(V x) {
+    const V a = vabs(x);
+    const V a2 = vmul(a, a);
+    const V a2lo = vfma(a, a, vsub(vset(0.0f), a2));
+    const V small = fn_erf_small(a, a2);
+    const V big = vsub(vset(1.0f), vmul(fn_erfc_big_scaled(a, a2, a2lo), vset(FN_ERFC_UNSCALE)));
+    return vcopysign(vsel(vlt(a, vset(1.0f)), small, big), x);
+}
+
+/* erfc(x), for the accuracy tests: 1 - erf below 0.5 (erfc >= 0.48 there), 2 - erfc(-x) below -0.5 */
+FN_INLINE V v_erfc(V x) {
+    const V a = vabs(x);
+    const V a2 = vmul(a, a);
+    const V a2lo = vfma(a, a, vsub(vset(0.0f), a2));
+    const V small = vsub(vset(1.0f), vcopysign(fn_erf_small(a, a2), x));
+    const V tail = vmul(fn_erfc_big_scaled(a, a2, a2lo), vset(FN_ERFC_UNSCALE));
+    const V big = vsel(vlt(x, vset(0.0f)), vsub(vset(2.0f), tail), tail);
+    return vsel(vlt(a, vset(0.5f)), small, vsel(vunord(x, x), x, big));
+}
+
+#endif
