@@ -19,6 +19,9 @@ ISA_FLAGS = {
 }
 COMMON_C = ["-std=c11", "-O3", "-Wall", "-Wextra", "-fno-math-errno"]
 OPENMP = [] if os.environ.get("FASTNORM_NO_OPENMP") else ["-fopenmp"]
+# FASTNORM_SANITIZE=1: ASan + UBSan at -O1 (last on the line, so it overrides -O3); see the README.
+SANITIZE = (["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer",
+             "-O1", "-g"] if os.environ.get("FASTNORM_SANITIZE") == "1" else [])
 
 
 def isa_flags_for(source):
@@ -42,7 +45,7 @@ class BuildExt(build_ext):
             else:
                 # Cython's generated C: baseline flags, quiet about its own unused functions.
                 extra = ["-O3", "-Wno-unused-function"] + OPENMP + extra
-            return original(obj, src, ext, cc_args, extra, pp_opts)
+            return original(obj, src, ext, cc_args, extra + SANITIZE, pp_opts)
 
         compiler._compile = _compile
         super().build_extensions()
@@ -55,8 +58,8 @@ ext = Extension(
     sources=sources,
     include_dirs=["src_c", numpy.get_include()],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-    extra_link_args=OPENMP,
-    depends=sorted(glob("src_c/**/*.h", recursive=True)) + glob("fastnorm/*.pxi") + glob("fastnorm/*.pxd"),
+    extra_link_args=OPENMP + SANITIZE,
+    depends=sorted(glob("src_c/**/*.h", recursive=True)) + glob("fastnorm/_bind/*.pxi") + glob("fastnorm/*.pxd"),
 )
 
 if sys.platform != "linux":

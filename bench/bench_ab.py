@@ -10,10 +10,10 @@ Each variant is the same zoo model (bench_models.py's calibrated torch net, cano
 and planned under its own switch, all in one process; then every variant's predict is called once
 per round, the order rotating (bench/_timing.py), for --seconds, and the table gives medians (minima
 beside). The switches are the ones the library reads when it builds a plan:
-  FASTNORM_DWPW=0               no depthwise + pointwise fusion (fastnorm/_plan_dwconv.py)
-  FASTNORM_RESIDUAL_IN_PLACE=0  no conv output over its fused residual (fastnorm/plan.py)
-  FASTNORM_WINOGRAD=0           3x3 stride-1 convs stay direct (fastnorm/plan.py)
-and one module constant, fastnorm._plan_dwconv.DWPW_EXPAND_MIN_BYTES (set huge: the 1x1 expand conv
+  FASTNORM_DWPW=0               no depthwise + pointwise fusion (fastnorm/plan/lower_conv.py)
+  FASTNORM_RESIDUAL_IN_PLACE=0  no conv output over its fused residual (fastnorm/plan/rewrites.py)
+  FASTNORM_WINOGRAD=0           3x3 stride-1 convs stay direct (fastnorm/plan/lower_conv.py)
+and one module constant, fastnorm.plan.rewrites.DWPW_EXPAND_MIN_BYTES (set huge: the 1x1 expand conv
 stays outside the fused record). Before timing, every variant's output is checked against the first
 variant's (bit-identical where the transformation is exact) and against torch, and the plans must
 differ (a switch that did nothing fails loudly). Not reproducible from Python: the 1x1 row copy and
@@ -36,7 +36,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
 import fastnorm  # noqa: E402
-import fastnorm._plan_dwconv  # noqa: E402
+import fastnorm.plan.rewrites  # noqa: E402
 
 from _check import MODEL, WINOGRAD, check  # noqa: E402
 from _peers import pinned  # noqa: E402
@@ -74,7 +74,7 @@ class Variant:
                 setattr(mod, name, v)
 
 
-DW = fastnorm._plan_dwconv
+DW = fastnorm.plan.rewrites
 # toggle -> (default model, default batch, {variant: Variant}, tolerance between variants, what it shows)
 TOGGLES = {
     "dwpw": ("mobilenet_v2", 16, {

@@ -1,6 +1,6 @@
 """bench_models.py's JSON -> issue 5's markdown table.
 
-    python bench/models_table.py models.json [more.json ...] [--stat min] [--sequential]
+    python bench/models_table.py models.json [more.json ...] [--stat min] [--sequential] [--plot out.png]
 
 When the JSON holds test_side_by_side's rows (every runtime timed in turns, round by round), the
 table is built from those samples: each cell the median of a runtime's samples in one run. Otherwise,
@@ -146,6 +146,15 @@ if __name__ == "__main__":
             sys.exit("--stat: expected median, min or mean, got %r" % stat)
     sequential = "--sequential" in args
     args = [a for a in args if a != "--sequential"]
+    out_png = None
+    if "--plot" in args:                     # the same data as a picture (bench/models_plot.py)
+        i = args.index("--plot")
+        out_png = args[i + 1] if i + 1 < len(args) else sys.exit("--plot: expected a file name")
+        del args[i:i + 2]
     if not args:
         sys.exit(__doc__)
     print(table(args, stat, interleaved=not sequential))
+    if out_png:
+        from models_plot import plot
+        plot(args, out_png, stat, interleaved=not sequential)
+        print("\nwrote %s" % out_png)

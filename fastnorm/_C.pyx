@@ -9,7 +9,7 @@ from libc.stdlib cimport malloc, free, calloc
 from libc.string cimport memset
 cimport numpy as cnp
 import numpy as np
-from fastnorm._fastnorm cimport *
+include "_bind/c_api.pxi"
 
 cnp.import_array()
 
@@ -312,12 +312,12 @@ def nhwc_to_nchw(const float[:, :, ::1] x, float[:, :, ::1] y, int nthreads):
         fn_nhwc_to_nchw(x.shape[0], x.shape[2], x.shape[1], &x[0, 0, 0], &y[0, 0, 0], nthreads)
 
 
-include "_plan.pxi"
-include "_bind_norm.pxi"
-include "_bind_act.pxi"
-include "_bind_pool.pxi"
-include "_bind_glue.pxi"
-include "_bind_dwconv.pxi"
-include "_bind_winograd.pxi"
-include "_bind_conv_first.pxi"
-include "_bind_convt.pxi"
+include "_bind/plan.pxi"
+include "_bind/norm.pxi"
+include "_bind/act.pxi"
+include "_bind/pool.pxi"
+include "_bind/glue.pxi"
+include "_bind/dwconv.pxi"
+include "_bind/winograd.pxi"
+include "_bind/conv_first.pxi"
+include "_bind/convt.pxi"

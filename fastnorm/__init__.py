@@ -21,12 +21,32 @@ def _bounded_openmp_spin():
     return True
 
 
+def _import_c():
+    """Import _C. In a repaired (manylinux) wheel, _C links its own libgomp (fastnorm.libs/); torch
+    loads its libgomp into the global symbol scope, where the loader would look first and bind
+    fastnorm's OpenMP calls to torch's pool (whose spin and thread settings are torch's). RTLD_DEEPBIND
+    makes _C resolve them in its own libgomp, whatever was imported before. Only then: an in-place or
+    sanitizer build links the system libgomp and is loaded as usual."""
+    import sys
+    libs = _os.path.join(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))), "fastnorm.libs")
+    deep = getattr(_os, "RTLD_DEEPBIND", 0) if _os.path.isdir(libs) else 0
+    old = sys.getdlopenflags()
+    sys.setdlopenflags(old | deep)
+    try:
+        from fastnorm import _C
+    finally:
+        sys.setdlopenflags(old)
+    return _C
+
+
 _spin_set = _bounded_openmp_spin()
-from fastnorm import _C, ops  # noqa: E402
+_C = _import_c()
+from fastnorm import ops  # noqa: E402
 if _spin_set:
     del _os.environ["GOMP_SPINCOUNT"]
 from fastnorm.errors import FastnormWarning, FormatError, UnsupportedError
-from fastnorm.model import Model, load
+from fastnorm.api import from_onnx, from_torch, load
+from fastnorm.model import Model
 from fastnorm.threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
@@ -36,18 +56,6 @@ def cpu_info():
     """CPU features found (CPUID + XGETBV), the best ISA this CPU runs, and the ISA in use."""
     return {"features": _C.cpu_features(), "best_isa": _C.best_isa(), "isa": _C.active_isa(),
             "openmp": _C.omp_enabled(), "threads": get_num_threads()}
-
-
-def from_torch(module, example_input):
-    """Trace a torch.nn.Module (needs the [torch] extra) into an optimised Model."""
-    from fastnorm.frontends.torch import from_torch as _from_torch
-    return _from_torch(module, example_input)
-
-
-def from_onnx(model_or_path):
-    """Import an ONNX model (a path, bytes or onnx.ModelProto; needs the [onnx] extra) into a Model."""
-    from fastnorm.frontends.onnx import from_onnx as _from_onnx
-    return _from_onnx(model_or_path)
 
 
 __all__ = ["Model", "load", "from_torch", "from_onnx", "ops", "cpu_info", "set_num_threads", "get_num_threads",

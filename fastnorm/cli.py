@@ -1,4 +1,4 @@
-"""The `fastnorm` command: demo, info, convert, bench."""
+"""The `fastnorm` command: demo, info, convert, bench, predict."""
 import argparse
 import os
 import sys
@@ -140,8 +140,8 @@ def _feeds(model, batch):
 class _Progress:
     """A plain-text progress bar on stderr: \r[#####-----] done/total."""
 
-    def __init__(self, enabled, total, unit, width=30):
-        self.enabled, self.total, self.unit, self.width = enabled, total, unit, width
+    def __init__(self, enabled, total, unit, width=30, label="bench"):
+        self.enabled, self.total, self.unit, self.width, self.label = enabled, total, unit, width, label
         self.last = 0.0
 
     def update(self, done, force=False):
@@ -153,9 +153,9 @@ class _Progress:
         self.last = now
         frac = min(1.0, done / self.total) if self.total else 1.0
         filled = int(round(frac * self.width))
-        fmt = "%d/%d" if self.unit == "runs" else "%.1f/%.1f"
-        sys.stderr.write(("\rbench [%s%s] " + fmt + " %s") % ("#" * filled, "-" * (self.width - filled),
-                                                            done, self.total, self.unit))
+        fmt = "%.1f/%.1f" if self.unit == "s" else "%d/%d"
+        sys.stderr.write(("\r%s [%s%s] " + fmt + " %s") % (self.label, "#" * filled, "-" * (self.width - filled),
+                                                           done, self.total, self.unit))
         sys.stderr.flush()
 
     def close(self, done):
@@ -178,6 +178,8 @@ def cmd_bench(args):
     model = _load(args)
     if args.threads:
         fastnorm.set_num_threads(args.threads)
+    if args.compare:
+        return cmd_compare(args, model)
     feeds = _feeds(model, args.batch)
     batch = next(iter(feeds.values())).shape[0] if feeds else args.batch
     if batch != args.batch:
@@ -231,6 +233,70 @@ def cmd_bench(args):
     return 0
 
 
+def _peers(onnx_path, threads):
+    """{name: (version, run(feeds) -> first output)} for the peers installed here."""
+    peers = {}
+    try:
+        import onnxruntime as ort
+        so = ort.SessionOptions()
+        so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
+        peers["ONNX Runtime"] = (ort.__version__, lambda feeds: sess.run(None, feeds)[0])
+    except ImportError:
+        pass
+    try:
+        import openvino as ov
+        compiled = ov.Core().compile_model(onnx_path, "CPU", {"INFERENCE_NUM_THREADS": threads,
+                                                             "INFERENCE_PRECISION_HINT": "f32"})
+        peers["OpenVINO"] = (ov.__version__, lambda feeds: next(iter(compiled(feeds).values())))
+    except ImportError:
+        pass
+    return peers
+
+
+def cmd_compare(args, model):
+    """fastnorm and every installed peer on the same input, timed in turns, round by round."""
+    import fastnorm
+    onnx_path = args.onnx or (args.file if args.file.lower().endswith(".onnx") else None)
+    if onnx_path is None:
+        print("fastnorm bench --compare: the peers run ONNX; give the model's .onnx file (or --onnx FILE)",
+              file=sys.stderr)
+        return 2
+    threads = fastnorm.get_num_threads()
+    feeds = _feeds(model, args.batch)
+    runners = {"fastnorm": (fastnorm.__version__, lambda f: model.run(f)[model.outputs[0].name])}
+    peers = _peers(onnx_path, threads)
+    if not peers:
+        print("fastnorm bench --compare: neither onnxruntime nor openvino is installed "
+              "(pip install 'fastnorm[bench]')", file=sys.stderr)
+        return 2
+    runners.update(peers)
+    names = list(runners)
+    want = runners["fastnorm"][1](feeds)
+    for name in names[1:]:
+        got = runners[name][1](feeds)
+        print("%s vs fastnorm: max abs difference %.3g" % (name, float(np.max(np.abs(np.asarray(got) - want)))))
+    for _ in range(args.warmup):
+        for name in names:
+            runners[name][1](feeds)
+    runs = args.runs if args.runs is not None else 30
+    times = {n: [] for n in names}
+    for r in range(runs):
+        for name in names[r % len(names):] + names[:r % len(names)]:      # rotate who goes first
+            t0 = time.perf_counter()
+            runners[name][1](feeds)
+            times[name].append(time.perf_counter() - t0)
+    med = {n: float(np.median(t)) for n, t in times.items()}
+    batch = next(iter(feeds.values())).shape[0]
+    print("%s: batch %d, %d thread(s) each, %d interleaved rounds, fastnorm ISA %s"
+          % (args.file, batch, threads, runs, fastnorm.cpu_info()["isa"]))
+    for n in names:
+        ratio = "" if n == "fastnorm" else "   fastnorm / %s = %.2f" % (n, med["fastnorm"] / med[n])
+        print("  %-13s %-10s median %8.3f ms%s" % (n, runners[n][0].split("+")[0], med[n] * 1e3, ratio))
+    return 0
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="fastnorm", description="CPU runtime for BatchNorm CNNs")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -259,7 +325,12 @@ def main(argv=None):
     how.add_argument("--seconds", type=float, help="time runs for this long instead")
     b.add_argument("--profile", action="store_true", help="also print the median time of every op")
     b.add_argument("--progress", action="store_true", help="progress bar on stderr even when not a terminal")
+    b.add_argument("--compare", action="store_true",
+                   help="also time ONNX Runtime and OpenVINO (those installed) on the same input, in turns")
+    b.add_argument("--onnx", help="with --compare and a .fnm model: the .onnx file the peers run")
     b.set_defaults(fn=cmd_bench)
+    from fastnorm._predict_cli import add_parser as add_predict
+    add_predict(sub, _load, _Progress)
     args = p.parse_args(argv)
     from fastnorm.errors import FormatError, UnsupportedError
     try:

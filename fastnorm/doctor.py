@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fastnorm import optable
+
 SEVERITIES = ("error", "warning", "info")
 
 # Folding errors above this (per unit input, see fold_bn) are worth a warning: the project's bound on
@@ -37,7 +39,7 @@ _FIXES = {
 _SEVERITY = {"bn_batch_stats": "warning", "bn_default_stats": "warning", "bn_nonfinite_stats": "error",
              "bn_negative_var": "error", "bn_nonfinite_affine": "error", "fixed_batch": "warning",
              "bn_not_folded": "info", "fold_error": "warning", "fold_summary": "info"}
-# the ONNX frontend's notes (fastnorm/frontends/onnx.py)
+# the ONNX frontend's notes (fastnorm/frontends/onnx/)
 _FIXES.update({
     "fixed_batch_generalized": "nothing to do: every op is batch-independent, any batch runs",
     "batch1_reshape": "nothing to do; export with dynamic_axes to make the batch explicit",
@@ -59,8 +61,8 @@ _KEPT_FIXES = {  # fold_bn's reason codes -> the one-line fix
     "unsupported": _KEPT,
     "batch_stats": _FIXES["bn_batch_stats"],
 }
-_ACTIVATIONS = ("relu", "clamp", "leaky_relu", "elu", "celu", "selu", "gelu", "silu", "sigmoid", "tanh",
-                "hardswish", "hardsigmoid", "mish", "softplus", "prelu")
+_ACTIVATIONS = optable.names(optable.ACTIVATION)
+_LAYERS = optable.names(optable.LAYER)   # conv2d, conv_transpose2d, linear: what a BatchNorm folds into
 
 
 @dataclass
@@ -239,7 +241,7 @@ def _feeds_conv(bn, readers):
     for _ in range(2):
         nxt = []
         for n in frontier:
-            if n.op in ("conv2d", "linear", "conv_transpose2d"):
+            if n.op in _LAYERS:
                 return True
             if n.op in _ACTIVATIONS:
                 nxt += readers.get(n.outputs[0], [])

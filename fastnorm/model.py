@@ -1,12 +1,11 @@
 """Model: a loaded graph, its optimised form, and the C plans that run it (one per input shape)."""
-import math
 import threading
 
 import numpy as np
 
-from fastnorm import _C, doctor, fileformat
-from fastnorm.errors import FormatError, UnsupportedError
-from fastnorm.graph import KNOWN_OPS, Graph, count_macs, infer_shapes
+from fastnorm import _C, _pickling, doctor, fileformat, limits, threads
+from fastnorm.errors import UnsupportedError
+from fastnorm.graph import Graph, count_macs, infer_shapes
 from fastnorm.ops._common import readable_f32
 from fastnorm.passes import optimize as optimize_graph
 from fastnorm.plan import LOWER, Plan, WeightCache
@@ -20,9 +19,10 @@ class Model:
     float32 and non-contiguous ones copied. They are safe to call from several threads at once.
     """
 
-    def __init__(self, graph, optimize=True, num_threads=None):
+    def __init__(self, graph, optimize=True, num_threads=None, max_tensor_bytes=limits.DEFAULT_MAX_TENSOR_BYTES):
         self.num_threads = num_threads
         graph.check()
+        limits.check_graph(graph, max_tensor_bytes)
         self.source_graph = graph
         self.graph = optimize_graph(graph) if optimize else graph.copy()
         missing = sorted({"%s (node %r)" % (n.op, n.name) for n in self.graph.nodes if n.op not in LOWER})
@@ -35,6 +35,7 @@ class Model:
         self._fast = None  # (input shape, ISA, plan) of the last predict
         self._lock = threading.Lock()
         self._weights = WeightCache()
+        limits.check_plan(self, max_tensor_bytes)
 
     # ------------------------------------------------------------------------------ threads
     @property
@@ -49,7 +50,8 @@ class Model:
         self._num_threads = n
 
     def _nthreads(self):
-        return self._num_threads or get_num_threads()
+        n = self._num_threads or get_num_threads()
+        return n if n <= threads.cap else threads.capped(n)   # threadpoolctl limit, fork safety
 
     # ------------------------------------------------------------------------------ introspection
     @property
@@ -210,9 +212,14 @@ class Model:
                 extra = plan.absorbed_into.get(node, [])
                 label = "+".join([n.op] + [m.op for m in self.graph.nodes if m.name in extra])
             else:
-                label = {5: "nchw->nhwc", 6: "nhwc->nchw", 7: "copy"}.get(rec["type"], "?")
+                label = _C.RECORDS.get(rec["type"], "?")
             rows.append((label, sources, float(med[i])))
         return sorted(rows, key=lambda r: -r[2])
+
+    # ------------------------------------------------------------------------------ pickling
+    def __reduce__(self):
+        """Pickle as the .fnm bytes plus the settings: no code, no plans, no arenas (fastnorm._pickling)."""
+        return _pickling.reduce_model(self, rebuild_model)
 
     # ------------------------------------------------------------------------------ files
     def save(self, path):
@@ -220,47 +227,11 @@ class Model:
         fileformat.save(path, self.source_graph.to_dict(), self.source_graph.weights)
 
 
+def rebuild_model(fmt, data, optimized, num_threads):
+    """Unpickle a Model (Model.__reduce__): parse the .fnm bytes and optimise the graph again."""
+    graph = _pickling.graph_from_bytes(fmt, data)
+    return _pickling.quietly(lambda: Model(graph, optimize=optimized, num_threads=num_threads))
+
+
 def _fmt_shape(shape):
     return "(" + ", ".join("N" if d is None else str(d) for d in shape) + ")"
-
-
-def load(path, optimize=True):
-    """Load a model file: fastnorm's own .fnm (any safetensors file that carries a fastnorm graph), or
-    an ONNX model (.onnx; needs the [onnx] extra)."""
-    p = str(path)
-    if p.lower().endswith(".onnx"):
-        from fastnorm.frontends.onnx import from_onnx
-        return from_onnx(p, optimize=optimize)
-    graph_dict, weights = fileformat.load(p, known_ops=KNOWN_OPS)
-    try:
-        graph = Graph.from_dict(graph_dict, weights)
-        for t in graph.inputs + graph.outputs:
-            if t.dtype != "float32":
-                raise FormatError("%s: tensor %r has dtype %r; only float32 models run" % (p, t.name, t.dtype))
-        graph.check()
-        _validate_loaded(graph, p)
-        return Model(graph, optimize=optimize)
-    except (FormatError, UnsupportedError):
-        raise
-    except (KeyError, TypeError, ValueError, IndexError) as e:
-        raise FormatError("%s: inconsistent graph: %s" % (p, e)) from None
-
-
-def _validate_loaded(graph, path):
-    """Shapes must work out: run shape inference at batch 1 and check each weight's role."""
-    for t in graph.inputs:
-        if any(d is not None and (not isinstance(d, int) or d < 0) for d in t.shape):
-            raise FormatError("%s: input %r has a bad shape %r" % (path, t.name, t.shape))
-    shapes = {t.name: tuple(1 if d is None else d for d in t.shape) for t in graph.inputs}
-    try:
-        out = infer_shapes(graph, shapes)
-    except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError) as e:
-        raise FormatError("%s: shapes do not work out: %s" % (path, e)) from None
-    for t in graph.outputs:
-        got = out.get(t.name)
-        if got is None or len(got) != len(t.shape) or any(
-                d is not None and d != g for d, g in zip(t.shape, got)):
-            raise FormatError("%s: output %r declared %r, the graph computes %r" % (path, t.name, t.shape, got))
-    if math.prod(out[graph.inputs[0].name]) > 1 << 40:
-        raise FormatError("%s: input too large" % path)
-

@@ -168,8 +168,7 @@ def _stem_net(torch, residual_input=False):
 def test_plan_reads_the_nchw_input_directly(isa, second_reader):
     torch = importorskip("torch")
     import fastnorm
-    from fastnorm._plan_conv_first import OP_CONV_FIRST
-    from fastnorm.plan import OP_TO_NHWC
+    from fastnorm._C import OP_CONV_FIRST, OP_NCHW_TO_NHWC
     torch.manual_seed(0)
     net = _stem_net(torch, second_reader)
     x = torch.randn(2, 3, 40, 40)
@@ -182,14 +181,14 @@ def test_plan_reads_the_nchw_input_directly(isa, second_reader):
     plan = model._plan({model.inputs[0].name: tuple(x.shape)})
     types = [r["type"] for r in plan.records]
     assert types.count(OP_CONV_FIRST) == (2 if second_reader else 1)
-    assert OP_TO_NHWC not in types  # both readers take the NCHW input as it is
+    assert OP_NCHW_TO_NHWC not in types  # both readers take the NCHW input as it is
 
 
 def test_plan_takes_an_nhwc_input_too(isa):
     """A stem after an elementwise op reads that op's NHWC output (the kernel's nhwc_in path)."""
     torch = importorskip("torch")
     import fastnorm
-    from fastnorm._plan_conv_first import OP_CONV_FIRST
+    from fastnorm._C import OP_CONV_FIRST
     torch.manual_seed(1)
     net = torch.nn.Sequential(torch.nn.Hardtanh(-1.5, 1.5), torch.nn.Conv2d(3, 24, 5, 2, 2),
                               torch.nn.ReLU()).eval()

@@ -12,7 +12,7 @@ from util import importorskip
 from fastnorm import _C, ops, threads
 from fastnorm.graph import Graph, Node, TensorSpec
 from fastnorm.ops._common import ACT_NONE
-from fastnorm.plan import OP_CONV2D, OP_DWCONV2D
+from fastnorm._C import OP_CONV2D, OP_DWCONV2D
 
 INF = float("inf")
 RELU6 = (1, 0.0, 6.0)

@@ -9,10 +9,10 @@ import fastnorm
 import test_dwconv
 import util
 from util import importorskip
-from fastnorm import _plan_dwconv, threads
-from fastnorm.plan import OP_CONV2D, OP_DWCONV2D
+from fastnorm import threads
+from fastnorm._C import OP_CONV2D, OP_DWCONV2D, OP_DWCONV_PW
+from fastnorm.plan import lower_conv, rewrites
 
-OP_DWCONV_PW = _plan_dwconv.OP_DWCONV_PW
 
 torch = importorskip("torch")
 nn = torch.nn
@@ -87,8 +87,8 @@ def test_fused_matches_torch_and_the_unfused_records(isa, monkeypatch, name, bat
     with torch.no_grad():
         want = net(torch.from_numpy(x)).numpy()
 
-    monkeypatch.setattr(_plan_dwconv, "DWPW_MIN_BYTES", 0)
-    monkeypatch.setattr(_plan_dwconv, "DWPW_EXPAND_MIN_BYTES", 0 if expand else 1 << 60)
+    monkeypatch.setattr(lower_conv, "DWPW_MIN_BYTES", 0)
+    monkeypatch.setattr(rewrites, "DWPW_EXPAND_MIN_BYTES", 0 if expand else 1 << 60)
     monkeypatch.setenv("FASTNORM_DWPW", "0")
     plain = fastnorm.from_torch(net, torch.from_numpy(x[:1]))
     types = record_types(plain, x.shape)
@@ -115,7 +115,7 @@ def test_fused_matches_torch_and_the_unfused_records(isa, monkeypatch, name, bat
 
 
 def test_profile_names_both_convs(monkeypatch):
-    monkeypatch.setattr(_plan_dwconv, "DWPW_MIN_BYTES", 0)
+    monkeypatch.setattr(lower_conv, "DWPW_MIN_BYTES", 0)
     make, shape = CASES["identity_residual"]
     net = realistic_bn(make(), shape)
     m = fastnorm.from_torch(net, torch.zeros((1,) + shape))
@@ -168,7 +168,7 @@ def _graph_cases():
 
 @pytest.mark.parametrize("name", sorted(_graph_cases()))
 def test_not_fused_where_it_would_be_wrong(monkeypatch, name):
-    monkeypatch.setattr(_plan_dwconv, "DWPW_MIN_BYTES", 0)
+    monkeypatch.setattr(lower_conv, "DWPW_MIN_BYTES", 0)
     torch.manual_seed(0)
     net = _graph_cases()[name]().eval()
     x = np.random.default_rng(0).standard_normal((2, 16, 10, 10)).astype(np.float32)
@@ -192,8 +192,8 @@ def test_expand_read_elsewhere_is_not_absorbed(monkeypatch):
             e = torch.relu(self.ex(x))
             return self.pw(self.dw(e)) + e
 
-    monkeypatch.setattr(_plan_dwconv, "DWPW_MIN_BYTES", 0)
-    monkeypatch.setattr(_plan_dwconv, "DWPW_EXPAND_MIN_BYTES", 0)
+    monkeypatch.setattr(lower_conv, "DWPW_MIN_BYTES", 0)
+    monkeypatch.setattr(rewrites, "DWPW_EXPAND_MIN_BYTES", 0)
     torch.manual_seed(3)
     net = Shared().eval()
     x = np.random.default_rng(5).standard_normal((2, 8, 11, 9)).astype(np.float32)
@@ -211,6 +211,6 @@ def test_small_outputs_stay_unfused():
     """Below DWPW_MIN_BYTES the depthwise output stays in L2 between two records anyway."""
     make, shape = CASES["identity_residual"]
     m = fastnorm.from_torch(realistic_bn(make(), shape), torch.zeros((1,) + shape))
-    assert 14 * 14 * 144 * 4 < _plan_dwconv.DWPW_MIN_BYTES
+    assert 14 * 14 * 144 * 4 < lower_conv.DWPW_MIN_BYTES
     assert OP_DWCONV_PW not in record_types(m, (1,) + shape)
     assert OP_DWCONV_PW in record_types(m, (64,) + shape)

@@ -4,7 +4,7 @@ import pytest
 
 import fastnorm
 from fastnorm.passes import fold_batchnorm, fuse_residual_add
-from fastnorm.plan import OP_CONV2D, OP_WINOGRAD3X3
+from fastnorm._C import OP_CONV2D, OP_WINOGRAD3X3
 from util import ATOL_MODEL, assert_ran, importorskip
 
 torch = importorskip("torch")

@@ -298,7 +298,7 @@ def _resnet(torch):
 
 
 def _winograd_records(model, shape):
-    from fastnorm.plan import OP_WINOGRAD3X3
+    from fastnorm._C import OP_WINOGRAD3X3
     plan = model._plan({model.graph.inputs[0].name: tuple(shape)})
     return sum(r["type"] == OP_WINOGRAD3X3 for r in plan.records)
 

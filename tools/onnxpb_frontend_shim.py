@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from fastnorm import onnxpb
 from fastnorm.onnxpb.fold import fold
-import fastnorm.frontends.onnx as F
+from fastnorm.frontends.onnx import _base as B, converter as F, resize as R, symbolic as S
 
 calls = {"fold": 0, "fallback": 0}
 
@@ -67,7 +67,7 @@ orig_fold = F._Converter._fold
 
 def _fold(self, node):
     if node.op_type == "Constant":
-        return F._op_constant(self, node, self.attrs(node))
+        return S.op_constant(self, node, self.attrs(node))
     r = fold(node.op_type, [self.const[v] if v else None for v in node.input], self.attrs(node), self.opset)
     if r is not NotImplemented:
         calls["fold"] += 1
@@ -86,15 +86,15 @@ def _fold(self, node):
     try:
         res = ReferenceEvaluator(m).run(None, {v: self.const[v] for v in node.input if v})
     except Exception as e:
-        raise F._Malformed("constant folding failed: %s" % e)
+        raise B.Malformed("constant folding failed: %s" % e)
     for v, r in zip([v for v in node.output if v], res):
         self.const[v] = np.asarray(r)
 
 
 @pytest.fixture(autouse=True)
 def _onnxpb_shim(monkeypatch):
-    monkeypatch.setattr(F, "_import_onnx", lambda: shim)
-    monkeypatch.setattr(F, "_parse", _parse)
+    monkeypatch.setattr(F, "import_onnx", lambda: shim)
+    monkeypatch.setattr(F, "read_model", _parse)
     monkeypatch.setattr(F._Converter, "_fold", _fold)
     yield
 
@@ -103,7 +103,7 @@ def pytest_sessionfinish(session, exitstatus):
     print("\nonnxpb shim: folded %(fold)d nodes with onnxpb.fold, %(fallback)d through ReferenceEvaluator" % calls)
 
 
-_orig_probe = F._onnx_axis_map
+_orig_probe = R._onnx_axis_map
 
 
 def _probe(onnx_, *a, **k):
@@ -114,5 +114,5 @@ def _probe(onnx_, *a, **k):
 
 @pytest.fixture(autouse=True)
 def _onnxpb_probe(monkeypatch):
-    monkeypatch.setattr(F, "_onnx_axis_map", _probe)
+    monkeypatch.setattr(R, "_onnx_axis_map", _probe)
     yield

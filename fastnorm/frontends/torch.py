@@ -12,6 +12,7 @@ import numpy as np
 
 from fastnorm.errors import UnsupportedError
 from fastnorm.graph import Graph, Node, TensorSpec
+from fastnorm.optable import ACTIVATION, OPS
 
 
 def _np(t):
@@ -20,6 +21,30 @@ def _np(t):
 
 def _pair(v):
     return [int(v), int(v)] if isinstance(v, int) else [int(e) for e in v]
+
+
+def _table_activations(torch):
+    """The op table's activations with an ActKernel, by the torch objects they answer to:
+    ({module class: row}, {function: row}, {method name: row})."""
+    spaces = {"nn": torch.nn, "F": torch.nn.functional, "torch": torch}
+    modules, functions, methods = {}, {}, {}
+    for row in OPS.values():
+        if row.category != ACTIVATION or row.weights or (row.act is None and row.attrs):
+            continue  # prelu and clamp are mapped with code of their own
+        for name in row.torch:
+            space, _, attr = name.partition(".")
+            if space == "Tensor":
+                methods[attr] = row
+            elif space in spaces and getattr(spaces[space], attr, None) is not None:
+                (modules if space == "nn" else functions)[getattr(spaces[space], attr)] = row
+    return modules, functions, methods
+
+
+def _row_attrs(row, get):
+    """A table activation's node attributes, get(name, default) reading each of its ActKernel.args."""
+    if row.act is None:
+        return {}
+    return {a: type(d)(get(a, d)) for a, d in row.act.args}
 
 
 class _Builder:
@@ -31,6 +56,7 @@ class _Builder:
         self.channels_last = {}  # fx node that is x.permute(0, 2, 3, 1) -> x's value name (NCHW)
         self.params, self.param_users = {}, set()  # get_attr fx node -> tensor; fx nodes reading them
         self.shape = {}   # value name -> tuple
+        self.act_modules, self.act_functions, self.act_methods = _table_activations(torch)
 
     def weight(self, name, tensor, flat=False):
         if tensor is None:
@@ -109,22 +135,15 @@ class _Builder:
             self.add(fx, "clamp", [xin], {"min": 0.0, "max": 6.0})
         elif isinstance(m, nn.Hardtanh):
             self.add(fx, "clamp", [xin], {"min": float(m.min_val), "max": float(m.max_val)})
-        elif isinstance(m, nn.LeakyReLU):
-            self.add(fx, "leaky_relu", [xin], {"negative_slope": float(m.negative_slope)})
-        elif isinstance(m, (nn.ELU, nn.CELU)):
-            self.add(fx, "elu" if isinstance(m, nn.ELU) else "celu", [xin], {"alpha": float(m.alpha)})
-        elif isinstance(m, nn.GELU):
-            self.add(fx, "gelu", [xin], {"approximate": str(m.approximate)})
-        elif isinstance(m, nn.Softplus):
-            self.add(fx, "softplus", [xin], {"beta": float(m.beta), "threshold": float(m.threshold)})
+        elif type(m) in self.act_modules:
+            row = self.act_modules[type(m)]
+            self.add(fx, row.name, [xin], _row_attrs(row, lambda a, d: getattr(m, a)))
         elif isinstance(m, nn.PReLU):
             self.add(fx, "prelu", [xin, self.weight(fx.target + ".weight", m.weight)])
         elif isinstance(m, (nn.Softmax, nn.LogSoftmax)):
             if m.dim is None:
                 return self.fail(fx, "%s without dim" % type(m).__name__)
             self.add(fx, "softmax" if isinstance(m, nn.Softmax) else "log_softmax", [xin], {"dim": int(m.dim)})
-        elif type(m) in self.simple_modules():
-            self.add(fx, self.simple_modules()[type(m)], [xin])
         elif isinstance(m, nn.MaxPool2d):
             if m.return_indices:
                 return self.fail(fx, "MaxPool2d(return_indices=True)")
@@ -164,12 +183,6 @@ class _Builder:
         else:
             self.fail(fx, "module %s" % type(m).__name__)
 
-    def simple_modules(self):
-        nn = self.torch.nn
-        return {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.SiLU: "silu",
-                nn.SELU: "selu", nn.Hardsigmoid: "hardsigmoid", nn.Hardswish: "hardswish",
-                nn.Mish: "mish"}
-
     def adaptive(self, fx, op, x, size):
         shape = self.shape_of(x)
         size = [size, size] if isinstance(size, int) else list(size)
@@ -198,12 +211,10 @@ class _Builder:
         def arg(i, name, default=None):
             return args[i] if len(args) > i else kw.get(name, default)
 
-        unary = {F.relu: "relu", torch.relu: "relu", torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid",
-                 torch.tanh: "tanh", F.tanh: "tanh", F.silu: "silu", F.selu: "selu", torch.selu: "selu",
-                 F.hardsigmoid: "hardsigmoid", F.hardswish: "hardswish", F.mish: "mish"}
-        unary_methods = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}
-        if (not method and t in unary) or (method and t in unary_methods):
-            self.add(fx, unary[t] if not method else unary_methods[t], [self.value[x]])
+        row = self.act_methods.get(t) if method else self.act_functions.get(t)
+        if row is not None:
+            names = [a for a, _ in row.act.args] if row.act is not None else []
+            self.add(fx, row.name, [self.value[x]], _row_attrs(row, lambda a, d: arg(1 + names.index(a), a, d)))
         elif t in (F.relu6,):
             self.add(fx, "clamp", [self.value[x]], {"min": 0.0, "max": 6.0})
         elif t in (F.hardtanh,):
@@ -213,10 +224,6 @@ class _Builder:
             lo, hi = arg(1, "min"), arg(2, "max")
             self.add(fx, "clamp", [self.value[x]], {"min": None if lo is None else float(lo),
                                                      "max": None if hi is None else float(hi)})
-        elif t is F.leaky_relu:
-            self.add(fx, "leaky_relu", [self.value[x]], {"negative_slope": float(arg(1, "negative_slope", 0.01))})
-        elif t is F.gelu:
-            self.add(fx, "gelu", [self.value[x]], {"approximate": str(kw.get("approximate", "none"))})
         elif t in (F.softmax, torch.softmax, F.log_softmax, torch.log_softmax) or (
                 method and t in ("softmax", "log_softmax")):
             dim = arg(1, "dim")
@@ -420,15 +427,14 @@ class _Builder:
         self.value[fx] = fx.name
 
 
-def from_torch(module, example_input, input_name="input", output_name="output"):
-    """Trace `module` (an nn.Module) on `example_input` and return a fastnorm Model."""
+def torch_to_graph(module, example_input, input_name="input", output_name="output"):
+    """Trace `module` (an nn.Module) on `example_input` and return its fastnorm Graph."""
     try:
         import torch
         import torch.fx
         from torch.fx.passes.shape_prop import ShapeProp
     except ImportError as e:  # pragma: no cover - exercised only without torch
         raise ImportError("fastnorm.from_torch needs PyTorch: pip install torch") from e
-    from fastnorm.model import Model
 
     if not isinstance(module, torch.nn.Module):
         raise TypeError("from_torch: expected a torch.nn.Module, got %s" % type(module).__name__)
@@ -485,4 +491,4 @@ def from_torch(module, example_input, input_name="input", output_name="output"):
         n.inputs = [output_name if v == last else v for v in n.inputs]
     graph = Graph(inputs, [TensorSpec(output_name, (None,) + tuple(int(d) for d in shape[1:]))],
                   b.nodes, b.weights)
-    return Model(graph)
+    return graph

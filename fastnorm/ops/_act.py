@@ -6,6 +6,7 @@ strided). `inplace=True` writes into the input when it is a writable float32 arr
 other input (read-only, memory-mapped read-only, broadcast, another dtype) it returns a new array and
 leaves the input alone. Edge values (+-inf, NaN): README, "Edge values".
 """
+import inspect
 import numbers
 import warnings
 
@@ -13,20 +14,19 @@ import numpy as np
 
 from fastnorm import _C
 from fastnorm.ops._common import ACT_RELU, as_float32
+from fastnorm.optable import SELU_ALPHA, SELU_SCALE, activations  # noqa: F401 (SELU_*: the plan reads them here)
 from fastnorm.threads import get_num_threads
 
 __all__ = ["relu", "relu6", "hardtanh", "clamp", "leaky_relu", "prelu", "elu", "selu", "celu",
            "sigmoid", "tanh", "silu", "gelu", "hardsigmoid", "hardswish", "mish", "softplus",
            "softmax", "log_softmax"]
 
-# fn_actk_kind (src_c/act/fn_act.h)
-K_CLAMP, K_LEAKY_RELU, K_ELU, K_SIGMOID, K_TANH, K_SILU, K_GELU, K_GELU_TANH = 1, 2, 3, 4, 5, 6, 7, 8
-K_HARDSIGMOID, K_HARDSWISH, K_MISH, K_SOFTPLUS = 9, 10, 11, 12
-K_EXP, K_EXPM1, K_LOG, K_LOG1P, K_ERF, K_ERFC = 32, 33, 34, 35, 36, 37
 
-# torch's SELU constants (torch/csrc/api, the paper's values)
-SELU_ALPHA = 1.6732632423543772848170429916717
-SELU_SCALE = 1.0507009873554804934193349852946
+
+def kind_id(kind):
+    """The fn_actk_kind number of an ActKernel kind name (fastnorm.optable): FN_ACTK_KINDS in
+    src_c/act/fn_act.h, exported by the bindings as _C.ACTK_<NAME>; no number is written here."""
+    return getattr(_C, "ACTK_" + kind)
 
 
 def params(lo=0.0, hi=0.0, slope=0.0, alpha=1.0, scale=1.0, input_scale=1.0, beta=1.0, threshold=20.0):
@@ -75,11 +75,11 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if lo > hi:
         raise ValueError("hardtanh: min_val cannot be greater than max_val, got min_val=%r max_val=%r"
                          % (min_val, max_val))
-    return _apply(input, K_CLAMP, params(lo=lo, hi=hi), inplace)
+    return _apply(input, _C.ACTK_CLAMP, params(lo=lo, hi=hi), inplace)
 
 
 def relu6(input, inplace=False):
-    return _apply(input, K_CLAMP, params(lo=0.0, hi=6.0), inplace)
+    return _apply(input, _C.ACTK_CLAMP, params(lo=0.0, hi=6.0), inplace)
 
 
 def clamp(input, min=None, max=None):
@@ -88,61 +88,20 @@ def clamp(input, min=None, max=None):
         raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
     lo = -np.inf if min is None else _number(min, "min")
     hi = np.inf if max is None else _number(max, "max")
-    return _apply(input, K_CLAMP, params(lo=lo, hi=hi))
-
-
-def leaky_relu(input, negative_slope=0.01, inplace=False):
-    return _apply(input, K_LEAKY_RELU, params(slope=_number(negative_slope, "negative_slope")), inplace)
-
-
-def elu(input, alpha=1.0, inplace=False):
-    return _apply(input, K_ELU, params(alpha=_number(alpha, "alpha")), inplace)
-
-
-def selu(input, inplace=False):
-    return _apply(input, K_ELU, params(alpha=SELU_ALPHA * SELU_SCALE, scale=SELU_SCALE), inplace)
+    return _apply(input, _C.ACTK_CLAMP, params(lo=lo, hi=hi))
 
 
 def celu(input, alpha=1.0, inplace=False):
     a = _number(alpha, "alpha")
     if a == 0:
         raise ValueError("celu: alpha cannot be 0, got %r" % (alpha,))
-    return _apply(input, K_ELU, params(alpha=a, input_scale=1.0 / a), inplace)
-
-
-def sigmoid(input):
-    return _apply(input, K_SIGMOID, params())
-
-
-def tanh(input):
-    return _apply(input, K_TANH, params())
-
-
-def silu(input, inplace=False):
-    return _apply(input, K_SILU, params(), inplace)
+    return _apply(input, _C.ACTK_ELU, params(alpha=a, input_scale=1.0 / a), inplace)
 
 
 def gelu(input, approximate="none"):
     if approximate not in ("none", "tanh"):
         raise ValueError("gelu: approximate must be 'none' or 'tanh', got %r" % (approximate,))
-    return _apply(input, K_GELU if approximate == "none" else K_GELU_TANH, params())
-
-
-def hardsigmoid(input, inplace=False):
-    return _apply(input, K_HARDSIGMOID, params(), inplace)
-
-
-def hardswish(input, inplace=False):
-    return _apply(input, K_HARDSWISH, params(), inplace)
-
-
-def mish(input, inplace=False):
-    return _apply(input, K_MISH, params(), inplace)
-
-
-def softplus(input, beta=1.0, threshold=20.0):
-    b = _number(beta, "beta")
-    return _apply(input, K_SOFTPLUS, params(beta=b, threshold=_number(threshold, "threshold")))
+    return _apply(input, _C.ACTK_GELU if approximate == "none" else _C.ACTK_GELU_TANH, params())
 
 
 def prelu(input, weight):
@@ -199,3 +158,33 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     return _softmax(input, dim, dtype, True, "log_softmax")
+
+
+def _generated(row):
+    """fastnorm.ops.<row.name>(input, *row.act.args, [inplace]) for a table row: torch.nn.functional's
+    signature, each argument checked as a number, run by fn_act with the row's kind and params."""
+    k = row.act
+    sig = [inspect.Parameter("input", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    sig += [inspect.Parameter(a, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=d) for a, d in k.args]
+    if k.inplace:
+        sig.append(inspect.Parameter("inplace", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=False))
+    signature = inspect.Signature(sig)
+
+    def fn(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        a = bound.arguments
+        kind, p = k.lower({name: _number(a[name], name) for name, _ in k.args})
+        return _apply(a["input"], kind_id(kind), params(**p), a.get("inplace", False))
+
+    fn.__name__ = fn.__qualname__ = row.name
+    fn.__module__ = __name__
+    fn.__signature__ = signature
+    fn.__doc__ = "torch.nn.functional.%s on float32 NumPy arrays (generated from fastnorm.optable)." % row.name
+    return fn
+
+
+for _row in activations():
+    if _row.generate:
+        globals()[_row.name] = _generated(_row)
+del _row

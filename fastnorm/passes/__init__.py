@@ -1,4 +1,6 @@
-"""Graph -> Graph passes, each testable alone; `optimize` runs them in order."""
+"""Graph -> Graph passes, each testable alone. `canonicalize` runs on every frontend's graph (fastnorm.api);
+`optimize` runs the fusions in order when a Model is built."""
+from fastnorm.passes.fold_affine import canonicalize, fold_affine, fuse_linear_bias, remove_dead_nodes
 from fastnorm.passes.fold_bn import fold_batchnorm
 from fastnorm.passes.fuse import fuse_activations
 from fastnorm.passes.fuse_residual import fuse_residual_add
@@ -14,4 +16,5 @@ def optimize(graph):
     return out
 
 
-__all__ = ["optimize", "fold_batchnorm", "fuse_residual_add", "fuse_activations"]
+__all__ = ["optimize", "canonicalize", "fold_batchnorm", "fuse_residual_add", "fuse_activations", "fold_affine",
+           "fuse_linear_bias", "remove_dead_nodes"]

@@ -1,9 +1,9 @@
 """Fuse relu / clamp into the epilogue of the op before it (conv, linear, add, every normalization)."""
+from fastnorm.optable import OPS
 from fastnorm.passes._merge import Merger
 
-# ops whose kernels apply a clamp epilogue: one read and one write for "op + relu"
-FUSES_ACTIVATION = ("conv2d", "linear", "batch_norm", "group_norm", "instance_norm", "layer_norm",
-                    "layer_norm_channels", "add", "conv_transpose2d")
+# ops whose kernels apply a clamp epilogue (an "act" attribute): one read and one write for "op + relu"
+FUSES_ACTIVATION = tuple(k for k, v in OPS.items() if v.fuses_act)
 
 
 def fuse_activations(graph):

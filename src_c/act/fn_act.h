@@ -5,29 +5,35 @@
 /* Elementwise activation kinds. Formulas follow torch's CPU kernels (same operation order where it
  * decides the rounding); the vector math behind them is src_c/simd/vmath.h.
  * FN_ACTK_CLAMP is the epilogue clamp (fn_act's FN_ACT_CLAMP): relu, relu6, hardtanh, clamp. */
+#define FN_ACTK_KINDS(X)                                                                           \
+    X(IDENTITY, 0)                                                                                 \
+    X(CLAMP, 1)       /* min(max(x, lo), hi)                                        */             \
+    X(LEAKY_RELU, 2)  /* x > 0 ? x : x * slope                                      */             \
+    X(ELU, 3)         /* x > 0 ? x * scale : expm1(x * input_scale) * alpha          */             \
+                      /*   (elu: scale 1, input_scale 1; selu: alpha = a*s, scale s;  */             \
+                      /*    celu: input_scale 1/alpha), as torch's generalised elu    */             \
+    X(SIGMOID, 4)                                                                                  \
+    X(TANH, 5)                                                                                     \
+    X(SILU, 6)        /* x * sigmoid(x)                                             */             \
+    X(GELU, 7)        /* x/2 * (1 + erf(x/sqrt2)); x<0 as x/2 * erfc(|x|/sqrt2)       */             \
+    X(GELU_TANH, 8)   /* x/2 * (1 + tanh(sqrt(2/pi)(x + 0.044715 x^3))) = x sigmoid(2u) */            \
+    X(HARDSIGMOID, 9) /* min(max(x + 3, 0), 6) / 6                                  */             \
+    X(HARDSWISH, 10)  /* x * min(max(x + 3, 0), 6) / 6                              */             \
+    X(MISH, 11)       /* x * tanh(log1p(exp(x)))                                    */             \
+    X(SOFTPLUS, 12)   /* x * beta > threshold ? x : log1p(exp(x * beta)) / beta      */             \
+    /* the vector math itself, for the accuracy tests */                                           \
+    X(EXP, 32)                                                                                     \
+    X(EXPM1, 33)                                                                                   \
+    X(LOG, 34)                                                                                     \
+    X(LOG1P, 35)                                                                                   \
+    X(ERF, 36)                                                                                     \
+    X(ERFC, 37)
+
+/* The kinds as an enum; they reach Python as fastnorm._C.ACTK_<NAME>. */
 typedef enum {
-    FN_ACTK_IDENTITY = 0,
-    FN_ACTK_CLAMP = 1,       /* min(max(x, lo), hi)                                        */
-    FN_ACTK_LEAKY_RELU = 2,  /* x > 0 ? x : x * slope                                      */
-    FN_ACTK_ELU = 3,         /* x > 0 ? x * scale : expm1(x * input_scale) * alpha          */
-                             /*   (elu: scale 1, input_scale 1; selu: alpha = a*s, scale s;  */
-                             /*    celu: input_scale 1/alpha), as torch's generalised elu    */
-    FN_ACTK_SIGMOID = 4,
-    FN_ACTK_TANH = 5,
-    FN_ACTK_SILU = 6,        /* x * sigmoid(x)                                             */
-    FN_ACTK_GELU = 7,        /* x/2 * (1 + erf(x/sqrt2)); x<0 as x/2 * erfc(|x|/sqrt2)       */
-    FN_ACTK_GELU_TANH = 8,   /* x/2 * (1 + tanh(sqrt(2/pi)(x + 0.044715 x^3))) = x sigmoid(2u) */
-    FN_ACTK_HARDSIGMOID = 9, /* min(max(x + 3, 0), 6) / 6                                  */
-    FN_ACTK_HARDSWISH = 10,  /* x * min(max(x + 3, 0), 6) / 6                              */
-    FN_ACTK_MISH = 11,       /* x * tanh(log1p(exp(x)))                                    */
-    FN_ACTK_SOFTPLUS = 12,   /* x * beta > threshold ? x : log1p(exp(x * beta)) / beta      */
-    /* the vector math itself, for the accuracy tests */
-    FN_ACTK_EXP = 32,
-    FN_ACTK_EXPM1 = 33,
-    FN_ACTK_LOG = 34,
-    FN_ACTK_LOG1P = 35,
-    FN_ACTK_ERF = 36,
-    FN_ACTK_ERFC = 37,
+#define FN_ACTK_ENUM_(NAME, id) FN_ACTK_##NAME = id,
+    FN_ACTK_KINDS(FN_ACTK_ENUM_)
+#undef FN_ACTK_ENUM_
     FN_ACTK_COUNT_ = 38
 } fn_actk_kind;
 

@@ -7,38 +7,6 @@ cdef extern from "fastnorm.h" nogil:
     fn_status fn_dwconv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
                                size_t w, const float *x, const float *packed, const float *res,
                                const fn_act *act, float *y, int nthreads)
-    ctypedef struct fn_dwconv_pw_args:
-        pass
-    fn_dwconv_pw_args fn_dwconv_pw_args_of(const fn_op *op)
-    size_t fn_dwconv_pw_scratch_bytes(const fn_kernels *k, const fn_dwconv_pw_args *a, size_t h,
-                                      size_t w, int nthreads)
-    enum: FN_OP_DWCONV_PW
-
-OP_DWCONV_PW = FN_OP_DWCONV_PW
-
-
-cdef int _dwconv_pw_check_record(const fn_kernels *k, fn_op *op, dict r, Py_ssize_t i) except -1:
-    """The depthwise + 1x1 record's second conv, and that both packed weights fit their descs."""
-    if op.type != FN_OP_DWCONV_PW:
-        return 0
-    cdef const float[::1] wv
-    op.conv2 = _conv_desc(r["conv2"])
-    op.act2 = _act(r.get("act2", (0, 0.0, 0.0)))
-    if op.conv.groups != op.conv.cin or op.conv.cout != op.conv.cin or op.conv2.cin != op.conv.cin:
-        raise ValueError("plan record %d: depthwise + 1x1 descs do not chain" % i)
-    if (op.weights == NULL or op.weights2 == NULL
-            or <size_t>len(r["weights"]) != fn_dwconv_packed_floats(op.conv.cin, op.conv.kh, op.conv.kw)
-            or <size_t>len(r["weights2"]) != fn_conv2d_packed_floats(k, &op.conv2)):
-        raise ValueError("plan record %d: packed weights do not fit ISA %s" % (i, k.name.decode()))
-    op.weights_ex = NULL
-    if r.get("weights_ex") is not None:
-        op.conv_ex = _conv_desc(r["conv_ex"])
-        op.act_ex = _act(r.get("act_ex", (0, 0.0, 0.0)))
-        if op.conv_ex.cout != op.conv.cin or <size_t>len(r["weights_ex"]) != fn_conv2d_packed_floats(k, &op.conv_ex):
-            raise ValueError("plan record %d: the expand conv does not fit the depthwise one" % i)
-        wv = r["weights_ex"]
-        op.weights_ex = &wv[0]
-    return 0
 
 
 cdef fn_conv2d_desc _dwconv_desc(tuple desc) except *:

@@ -14,7 +14,6 @@ cdef extern from "conv/fn_convt.h" nogil:
                                        size_t h, size_t w, size_t oh, size_t ow, const float *x,
                                        const float *packed, const fn_act *act, float *y,
                                        void *scratch, size_t scratch_bytes, int nthreads)
-    enum: FN_OP_CONV_TRANSPOSE2D
 
 
 def conv_transpose_out_extent(size_t n, size_t k, size_t s, size_t d, size_t p0, size_t p1,
@@ -80,19 +79,3 @@ def conv_transpose2d_nhwc(int isa, tuple desc, const float[:, :, :, ::1] x, cons
                                       scratch, sb, nthreads)
     free(scratch)
     _check(st, "conv_transpose2d")
-
-
-cdef size_t _convt_plan_scratch(const fn_kernels *k, const fn_op *op, int nthreads):
-    """Scratch a plan's conv_transpose2d record needs (0 for any other record)."""
-    if op.type != FN_OP_CONV_TRANSPOSE2D:
-        return 0
-    return fn_conv_transpose2d_scratch_bytes(k, &op.conv, op.n, op.h, op.w, nthreads)
-
-
-cdef int _convt_plan_check(Py_ssize_t i, const fn_kernels *k, const fn_op *op, dict r) except -1:
-    """A conv_transpose2d record's packed weights must be this ISA's."""
-    if op.type == FN_OP_CONV_TRANSPOSE2D and (op.weights == NULL or <size_t>len(r["weights"])
-                                              != fn_conv_transpose2d_packed_floats(k, &op.conv)):
-        raise ValueError("plan record %d: packed conv_transpose2d weights do not fit ISA %s"
-                         % (i, k.name.decode()))
-    return 0

@@ -24,7 +24,11 @@ cdef extern from "fastnorm.h" nogil:
     fn_status fn_global_pool_nchw(const fn_kernels *k, int kind, size_t planes, size_t hw,
                                   const float *x, float *y, int nthreads)
 
-POOL_KINDS = {"max": 0, "avg": 1}
+    enum:
+        FN_POOL_MAX
+        FN_POOL_AVG
+
+POOL_KINDS = {"max": FN_POOL_MAX, "avg": FN_POOL_AVG}  # fn_pool_kind (src_c/pool/fn_pool.h)
 
 
 cdef int _pool_kind(kind) except -1:

@@ -1,5 +1,25 @@
 # Included by _C.pyx: bindings of the act family (declarations in src_c/act/fn_act.h).
 
+# The activation kinds, from FN_ACTK_KINDS: ACTK_<NAME> = id.
+cdef extern from *:
+    """
+    #define FN_PY_ACTK_ROW_(NAME, id) {#NAME, id},
+    static const struct { const char *name; int id; } fn_py_actk_kinds[] = {
+        FN_ACTK_KINDS(FN_PY_ACTK_ROW_)
+    };
+    #undef FN_PY_ACTK_ROW_
+    static const size_t fn_py_actk_count = sizeof fn_py_actk_kinds / sizeof fn_py_actk_kinds[0];
+    """
+    ctypedef struct fn_py_actk_row:
+        const char *name
+        int id
+    const fn_py_actk_row *fn_py_actk_kinds
+    const size_t fn_py_actk_count
+
+for _i in range(fn_py_actk_count):
+    globals()["ACTK_" + fn_py_actk_kinds[_i].name.decode()] = fn_py_actk_kinds[_i].id
+
+
 cdef extern from "fastnorm.h" nogil:
     ctypedef struct fn_act_params:
         float lo, hi, slope, alpha, scale, input_scale, beta, threshold

@@ -1,4 +1,21 @@
-# Included by _C.pyx: the plan, an array of fn_op records run in one nogil call.
+# Included by _C.pyx: the plan, an array of fn_op records run in one nogil call. Record kinds, their
+# checks and scratch sizes are C's (src_c/plan/fn_plan.h); this file fills the records from dicts.
+
+# The record ids, from FN_PLAN_RECORDS: OP_<NAME> = id, and RECORDS = {id: profile label}.
+RECORDS = {}
+
+
+def _export_records():
+    cdef const char *name
+    for t in range(FN_OP_LIMIT_):
+        name = fn_plan_record_name(t)
+        if name != NULL:
+            RECORDS[t] = fn_plan_record_label(t).decode()
+            globals()["OP_" + name.decode()] = t
+
+
+_export_records()
+
 
 cdef class CPlan:
     """Op records built once per (model, input shape, ISA); run() resolves buffers and runs them all."""
@@ -59,20 +76,27 @@ cdef class CPlan:
                 wv = r["weights"]
                 self.keep.append(r["weights"])
                 op.weights = &wv[0]
+                op.weights_floats = wv.shape[0]
             if r.get("weights2") is not None:
                 wv = r["weights2"]
                 self.keep.append(r["weights2"])
                 op.weights2 = &wv[0]
-            self._family_fields(i, op, r)
-            if op.type == FN_OP_CONV2D and op.weights != NULL:
-                if <size_t>len(r["weights"]) != fn_conv2d_packed_floats(k, &op.conv):
-                    raise ValueError("plan record %d: packed weights do not fit ISA %s" % (i, k.name.decode()))
-            if op.type == FN_OP_WINOGRAD3X3:
-                _winograd_check_record(k, op, r, i)
-            _convt_plan_check(i, k, op, r)
-            _dwconv_pw_check_record(k, op, r, i)
-            if r.get("weights_ex") is not None:
+                op.weights2_floats = wv.shape[0]
+            if "conv2" in r:  # DWCONV_PW: the 1x1 conv after the depthwise one
+                op.conv2 = _conv_desc(r["conv2"])
+                op.act2 = _act(r.get("act2", (0, 0.0, 0.0)))
+            if r.get("weights_ex") is not None:  # DWCONV_PW: the 1x1 expand conv before it
+                op.conv_ex = _conv_desc(r["conv_ex"])
+                op.act_ex = _act(r.get("act_ex", (0, 0.0, 0.0)))
+                wv = r["weights_ex"]
                 self.keep.append(r["weights_ex"])
+                op.weights_ex = &wv[0]
+                op.weights_ex_floats = wv.shape[0]
+            self._family_fields(i, op, r)
+            why = fn_plan_check_record(k, op)
+            if why != NULL:
+                raise ValueError("plan record %d (%s): %s (ISA %s)"
+                                 % (i, RECORDS.get(op.type, op.type), why.decode(), k.name.decode()))
         self.nops = len(records)
 
     cdef int _family_fields(self, Py_ssize_t i, fn_op *op, dict r) except -1:
@@ -216,32 +240,8 @@ cdef class CPlan:
         _check(st, "plan")
 
     def scratch_bytes(self, int nthreads):
-        cdef const fn_kernels *k = fn_kernels_for(<fn_isa>self.isa)
-        cdef size_t best = 0, sb
-        cdef fn_dwconv_pw_args a
-        for i in range(self.nops):
-            best = max(best, _convt_plan_scratch(k, &self.ops[i], nthreads))
-            if self.ops[i].type == FN_OP_CONV2D:
-                sb = fn_conv2d_scratch_bytes(k, &self.ops[i].conv, self.ops[i].n, self.ops[i].h,
-                                             self.ops[i].w, nthreads)
-                best = max(best, sb)
-            elif self.ops[i].type == FN_OP_DWCONV_PW:
-                a = fn_dwconv_pw_args_of(&self.ops[i])
-                best = max(best, fn_dwconv_pw_scratch_bytes(k, &a, self.ops[i].h, self.ops[i].w,
-                                                            nthreads))
-            elif self.ops[i].type == FN_OP_WINOGRAD3X3:
-                best = max(best, _winograd_op_scratch(k, &self.ops[i], nthreads))
-            elif self.ops[i].type == FN_OP_GROUP_NORM_MAXPOOL:
-                sb = (plan_group_norm_nhwc_scratch_bytes(self.ops[i].n, self.ops[i].h * self.ops[i].w,
-                                                         self.ops[i].c)
-                      + fn_group_norm_maxpool_band_bytes(&self.ops[i].pool, self.ops[i].w, self.ops[i].c,
-                                                         nthreads))
-                best = max(best, sb)
-            elif self.ops[i].type == FN_OP_GROUP_NORM:
-                sb = plan_group_norm_nhwc_scratch_bytes(self.ops[i].n, self.ops[i].h * self.ops[i].w,
-                                                        self.ops[i].c)
-                best = max(best, sb)
-        return best
+        """Bytes of scratch the records need with nthreads threads (the largest of any record)."""
+        return fn_plan_scratch_bytes(fn_kernels_for(<fn_isa>self.isa), self.ops, self.nops, nthreads)
 
     def run(self, list external, float[::1] arena, unsigned char[::1] scratch, int nthreads,
             Py_ssize_t start=0, Py_ssize_t stop=-1):

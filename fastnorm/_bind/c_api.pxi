@@ -1,4 +1,4 @@
-# Declarations of src_c/fastnorm.h for the bindings in _C.pyx.
+# Included first by _C.pyx: the declarations of src_c/fastnorm.h that every binding file uses.
 from libc.stdint cimport int64_t
 
 cdef extern from "fastnorm.h" nogil:
@@ -69,18 +69,6 @@ cdef extern from "fastnorm.h" nogil:
     void fn_nchw_to_nhwc(size_t n, size_t c, size_t hw, const float *x, float *y, int nthreads)
     void fn_nhwc_to_nchw(size_t n, size_t c, size_t hw, const float *x, float *y, int nthreads)
 
-    ctypedef enum fn_op_type:
-        FN_OP_CONV2D
-        FN_OP_SCALE_SHIFT
-        FN_OP_ACT
-        FN_OP_MAXPOOL2D
-        FN_OP_NCHW_TO_NHWC
-        FN_OP_NHWC_TO_NCHW
-        FN_OP_COPY
-        FN_OP_GROUP_NORM
-        FN_OP_INTERP2D
-        FN_OP_GROUP_NORM_MAXPOOL
-
     # family structs as the plan records hold them (Cython names differ from the families' own
     # declarations in their .pxi files; the C types are the same)
     ctypedef struct plan_act_params "fn_act_params":
@@ -99,8 +87,6 @@ cdef extern from "fastnorm.h" nogil:
         const float *ly1
         const float *lx0
         const float *lx1
-    size_t plan_group_norm_nhwc_scratch_bytes "fn_group_norm_nhwc_scratch_bytes"(size_t n, size_t hw, size_t c)
-    size_t fn_group_norm_maxpool_band_bytes(const fn_pool2d_desc *d, size_t w, size_t c, int nthreads)
 
     ctypedef struct fn_op:
         int type
@@ -119,6 +105,7 @@ cdef extern from "fastnorm.h" nogil:
         const float *weights_ex
         const float *weights
         const float *weights2
+        size_t weights_floats, weights2_floats, weights_ex_floats
         int kind
         size_t groups
         double eps
@@ -137,6 +124,11 @@ cdef extern from "fastnorm.h" nogil:
 
     fn_status fn_plan_run(const fn_kernels *k, const fn_op *ops, size_t nops, float *const *bufs,
                           void *scratch, size_t scratch_bytes, int nthreads)
+    size_t fn_plan_scratch_bytes(const fn_kernels *k, const fn_op *ops, size_t nops, int nthreads)
+    const char *fn_plan_check_record(const fn_kernels *k, const fn_op *op)
+    const char *fn_plan_record_name(int type)
+    const char *fn_plan_record_label(int type)
+    enum: FN_OP_LIMIT_
 
     int fn_omp_max_threads()
     int fn_omp_enabled()

@@ -2,8 +2,6 @@
 # src_c/conv/fn_winograd.h). Descriptors and activations are conv2d's (_conv_desc, _act).
 
 cdef extern from "fastnorm.h" nogil:
-    enum:
-        FN_OP_WINOGRAD3X3
     int fn_winograd3x3_supported(const fn_conv2d_desc *d)
     size_t fn_winograd3x3_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d)
     fn_status fn_winograd3x3_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w,
@@ -14,9 +12,6 @@ cdef extern from "fastnorm.h" nogil:
                                   size_t w, const float *x, const float *packed, const float *res,
                                   const fn_act *act, float *y, void *scratch, size_t scratch_bytes,
                                   int nthreads)
-
-OP_WINOGRAD3X3 = FN_OP_WINOGRAD3X3
-
 
 cdef fn_conv2d_desc _wino_desc(tuple desc) except *:
     cdef fn_conv2d_desc d = _conv_desc(desc)
@@ -98,17 +93,3 @@ def winograd3x3_nhwc(int isa, tuple desc, const float[:, :, :, ::1] x, const flo
                                  &y[0, 0, 0, 0], scratch, sb, nthreads)
     free(scratch)
     _check(st, "winograd3x3")
-
-
-cdef size_t _winograd_op_scratch(const fn_kernels *k, const fn_op *op, int nthreads):
-    """Scratch bytes a plan's WINOGRAD3X3 record needs (CPlan.scratch_bytes)."""
-    return fn_winograd3x3_scratch_bytes(k, &op.conv, op.n, op.h, op.w, nthreads)
-
-
-cdef int _winograd_check_record(const fn_kernels *k, fn_op *op, dict r, Py_ssize_t i) except -1:
-    """A WINOGRAD3X3 record's descriptor and packed weights fit this ISA (CPlan.__init__)."""
-    if not fn_winograd3x3_supported(&op.conv):
-        raise ValueError("plan record %d: winograd3x3 needs a 3x3 stride-1 conv, got %r" % (i, r["conv"]))
-    if op.weights == NULL or <size_t>len(r["weights"]) != fn_winograd3x3_packed_floats(k, &op.conv):
-        raise ValueError("plan record %d: winograd weights do not fit ISA %s" % (i, k.name.decode()))
-    return 0

@@ -1,0 +1,80 @@
+"""The entry points: load(), from_torch(), from_onnx() -> Model.
+
+Frontends turn a source format into a Graph and know nothing of Model; this module sits above them and
+model.py, so no import goes back down: frontends -> graph, api -> frontends + passes + model. Every
+frontend's graph goes through fastnorm.passes.canonicalize (frontend-independent folds) before the Model.
+"""
+import math
+
+from fastnorm import fileformat, limits
+from fastnorm.errors import FormatError, UnsupportedError
+from fastnorm.graph import Graph, infer_shapes
+from fastnorm.model import Model
+from fastnorm.optable import KNOWN_OPS
+from fastnorm.passes import canonicalize
+
+
+def from_torch(module, example_input):
+    """Trace a torch.nn.Module (needs the [torch] extra) into an optimised Model."""
+    from fastnorm.frontends.torch import torch_to_graph
+    return Model(canonicalize(torch_to_graph(module, example_input)))
+
+
+def from_onnx(model_or_path, optimize=True):
+    """Import an ONNX model (a path, bytes or onnx.ModelProto; needs the [onnx] extra) into a Model."""
+    from fastnorm.frontends.onnx import onnx_to_graph
+    graph = onnx_to_graph(model_or_path)
+    try:
+        model = Model(canonicalize(graph), optimize=optimize)
+        # plan once now (batch 1 where dynamic) so that layouts the kernels lack fail at load, not at predict
+        model._plan({t.name: tuple(1 if d is None else d for d in t.shape) for t in model.graph.inputs})
+    except UnsupportedError as e:
+        raise UnsupportedError("ONNX import: %s" % e) from None
+    except FormatError:
+        raise
+    except ValueError as e:
+        raise FormatError("ONNX model does not fit fastnorm's graph checks: %s" % e) from None
+    return model
+
+
+def load(path, optimize=True, max_tensor_bytes=limits.DEFAULT_MAX_TENSOR_BYTES):
+    """Load a model file: fastnorm's own .fnm (any safetensors file that carries a fastnorm graph), or
+    an ONNX model (.onnx; needs the [onnx] extra). A tensor larger than max_tensor_bytes at the declared
+    input shape (batch 1) raises MemoryError naming it; values no model can mean raise FormatError."""
+    limits.check_max_tensor_bytes(max_tensor_bytes)
+    p = str(path)
+    if p.lower().endswith(".onnx"):
+        return from_onnx(p, optimize=optimize)
+    graph_dict, weights = fileformat.load(p, known_ops=KNOWN_OPS)
+    try:
+        graph = Graph.from_dict(graph_dict, weights)
+        for t in graph.inputs + graph.outputs:
+            if t.dtype != "float32":
+                raise FormatError("%s: tensor %r has dtype %r; only float32 models run" % (p, t.name, t.dtype))
+        graph.check()
+        limits.check_graph(graph, max_tensor_bytes)   # before any shape arithmetic on hostile values
+        _validate_loaded(graph, p)
+        return Model(graph, optimize=optimize, max_tensor_bytes=max_tensor_bytes)
+    except (FormatError, UnsupportedError):
+        raise
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise FormatError("%s: inconsistent graph: %s" % (p, e)) from None
+
+
+def _validate_loaded(graph, path):
+    """Shapes must work out: run shape inference at batch 1 and check each weight's role."""
+    for t in graph.inputs:
+        if any(d is not None and (not isinstance(d, int) or d < 0) for d in t.shape):
+            raise FormatError("%s: input %r has a bad shape %r" % (path, t.name, t.shape))
+    shapes = {t.name: tuple(1 if d is None else d for d in t.shape) for t in graph.inputs}
+    try:
+        out = infer_shapes(graph, shapes)
+    except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError, OverflowError) as e:
+        raise FormatError("%s: shapes do not work out: %s" % (path, e)) from None
+    for t in graph.outputs:
+        got = out.get(t.name)
+        if got is None or len(got) != len(t.shape) or any(
+                d is not None and d != g for d, g in zip(t.shape, got)):
+            raise FormatError("%s: output %r declared %r, the graph computes %r" % (path, t.name, t.shape, got))
+    if math.prod(out[graph.inputs[0].name]) > 1 << 40:
+        raise FormatError("%s: input too large" % path)

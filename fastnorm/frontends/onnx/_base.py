@@ -1,0 +1,130 @@
+"""The ONNX frontend's common base: error types, the symbolic batch value, small helpers.
+
+Every other module of the package imports this one; it imports none of them.
+"""
+import numpy as np
+
+from fastnorm.errors import FormatError
+
+_PIP_HINT = "fastnorm's ONNX import needs the onnx package: pip install fastnorm[onnx]"
+
+
+def import_onnx():
+    try:
+        import onnx
+        import onnx.numpy_helper  # noqa: F401
+    except ImportError as e:
+        raise ImportError(_PIP_HINT) from e
+    return onnx
+
+
+class Sym:
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return self.name
+
+
+BATCH = Sym("N")        # the symbolic batch size
+UNKNOWN = Sym("?")      # a shape entry computed from the batch in a way we do not follow
+P_BATCH = 9973                # stands in for the batch in the IR's shape functions (a prime no layer has)
+
+
+class Unsupported(Exception):
+    pass
+
+
+class Malformed(Exception):
+    pass
+
+
+class BatchDep(Exception):
+    pass
+
+
+class Restart(Exception):
+    pass
+
+
+def is_sym(a):
+    return isinstance(a, np.ndarray) and a.dtype == object
+
+
+def has_batch(shape):
+    return any(d is BATCH for d in shape)
+
+
+def onnx_dtype_name(onnx, t):
+    try:
+        return onnx.helper.tensor_dtype_to_np_dtype(t).name
+    except Exception:
+        return "type %d" % t
+
+
+class OnnxNode:
+    """An ONNX node with the name fastnorm reports it by (NodeProto takes no extra attributes)."""
+
+    def __init__(self, proto, index, name=None):
+        self.proto = proto
+        self.input, self.output = list(proto.input), list(proto.output)
+        self.op_type, self.domain, self.attribute = proto.op_type, proto.domain, proto.attribute
+        self._fn_name = name or proto.name or "%s_%d" % (proto.op_type, index)
+
+
+def default_opset(model):
+    v = None
+    for o in model.opset_import:
+        if o.domain in ("", "ai.onnx"):
+            v = int(o.version)
+    if v is None:
+        v = 1 if not model.opset_import else None
+    if v is None:
+        raise FormatError("the model imports no default-domain opset (opset_import: %s)"
+                          % ", ".join("%s %d" % (o.domain, o.version) for o in model.opset_import))
+    return v
+
+
+def sym_vector(vals):
+    a = np.empty(len(vals), dtype=object)
+    for i, v in enumerate(vals):
+        a[i] = v
+    return a
+
+
+def sym_result(c, v, arr):
+    """Store a symbolic vector; a vector with no symbolic entry becomes a plain int64 constant."""
+    arr = np.asarray(arr, dtype=object)
+    if not any(e is BATCH or e is UNKNOWN for e in arr.reshape(-1)):
+        c.const[v] = arr.astype(np.int64)
+    else:
+        c.const[v] = arr
+
+
+def ints_of(c, node, i, what, default=None):
+    a = c.cval(node, i, what)
+    if a is None:
+        return default
+    return [int(x) for x in np.asarray(a).reshape(-1)]
+
+
+def axes_arg(c, node, attrs, idx, since):
+    if c.opset >= since:
+        return ints_of(c, node, idx, "axes")
+    return None if attrs.get("axes") is None else [int(x) for x in attrs["axes"]]
+
+
+def op_identity(c, node, attrs):
+    name, shape = c.act(node)
+    c.ir[node.output[0]] = name
+    c.shape[node.output[0]] = shape
+
+
+def attr_str(v, default):
+    if v is None:
+        return default
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def fmt_shape(shape):
+    return [("N" if d is BATCH else d) for d in shape]

@@ -1,0 +1,186 @@
+"""Handlers: Conv, ConvTranspose, Gemm, MatMul.
+"""
+import numpy as np
+
+from fastnorm.optable import OPS
+from fastnorm.frontends.onnx._base import BATCH, BatchDep, Malformed, Unsupported, attr_str, fmt_shape
+
+
+def auto_pads(auto_pad, ins, ks, ss, ds):
+    """SAME_UPPER / SAME_LOWER: per-axis (begin, end) pads so that out = ceil(in / stride)."""
+    out = []
+    for n, k, s, d in zip(ins, ks, ss, ds):
+        total = max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
+        small = total // 2
+        out.append((small, total - small) if auto_pad == "SAME_UPPER" else (total - small, small))
+    return out
+
+
+def _conv_geometry(c, node, attrs, spatial, kshape, what="Conv"):
+    if len(spatial) != 2:
+        raise Unsupported("%dD %s (only 2D runs)" % (len(spatial), what))
+    ks = attrs.get("kernel_shape")
+    if ks is not None and list(ks) != list(kshape):
+        raise Malformed("kernel_shape %r does not match the weight's %r" % (list(ks), list(kshape)))
+    strides = [int(v) for v in attrs.get("strides", [1, 1])]
+    dil = [int(v) for v in attrs.get("dilations", [1, 1])]
+    if len(strides) != 2 or len(dil) != 2 or min(strides + dil) < 1:
+        raise Malformed("strides %r / dilations %r" % (strides, dil))
+    auto_pad = attr_str(attrs.get("auto_pad"), "NOTSET")
+    if auto_pad in ("NOTSET", ""):
+        pads = [int(v) for v in attrs.get("pads", [0, 0, 0, 0])]
+        if len(pads) != 4:
+            raise Malformed("pads %r (expected 4 values)" % pads)
+    elif auto_pad == "VALID":
+        pads = [0, 0, 0, 0]
+    elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        (t, b), (l, r) = auto_pads(auto_pad, spatial, kshape, strides, dil)
+        pads = [t, l, b, r]
+    else:
+        raise Unsupported("auto_pad %r" % auto_pad)
+    if min(pads) < 0:
+        raise Unsupported("negative pads %r" % pads)
+    return strides, dil, pads
+
+
+def _conv_operands(c, node, what):
+    """(input name, input shape, weight W, bias B or None) of a 2D Conv / ConvTranspose."""
+    name, shape = c.act(node)
+    w = c.fweight(node, 1, "weight W", required=True)
+    b = c.fweight(node, 2, "bias B")
+    if w.ndim != len(shape) or w.ndim < 3:
+        raise Malformed("weight %r does not fit input %r" % (w.shape, shape))
+    if w.ndim != 4:
+        raise Unsupported("%dD %s (only 2D runs)" % (w.ndim - 2, what))
+    return name, shape, w, b
+
+
+def op_conv(c, node, attrs):
+    name, shape, w, b = _conv_operands(c, node, "Conv")
+    strides, dil, pads = _conv_geometry(c, node, attrs, shape[2:], w.shape[2:])
+    groups = int(attrs.get("group", 1))
+    ins = [name, c.weight(node, "weight", w), c.weight(node, "bias", b.reshape(-1)) if b is not None else ""]
+    c.set_act(node.output[0], c.emit(node, "conv2d", ins, {
+        "stride": strides, "padding": [pads[0], pads[1], pads[2], pads[3]], "dilation": dil,
+        "groups": groups}, node.output[0]))
+
+
+def op_conv_transpose(c, node, attrs):
+    name, shape, w, b = _conv_operands(c, node, "ConvTranspose")
+    ks = attrs.get("kernel_shape")
+    if ks is not None and list(ks) != list(w.shape[2:]):
+        raise Malformed("kernel_shape %r does not match the weight's %r" % (list(ks), list(w.shape[2:])))
+    k = list(w.shape[2:])
+    ins = list(shape[2:])
+    strides = [int(v) for v in attrs.get("strides", [1, 1])]
+    dil = [int(v) for v in attrs.get("dilations", [1, 1])]
+    opad = [int(v) for v in attrs.get("output_padding", [0, 0])]
+    groups = int(attrs.get("group", 1))
+    auto_pad = attr_str(attrs.get("auto_pad"), "NOTSET")
+    out_shape = attrs.get("output_shape")
+    if out_shape is not None:
+        out_shape = [int(v) for v in out_shape][-2:]
+    if auto_pad not in ("NOTSET", "", "VALID", "SAME_UPPER", "SAME_LOWER"):
+        raise Unsupported("auto_pad %r" % auto_pad)
+    pads = attrs.get("pads")
+    if pads is None and auto_pad in ("SAME_UPPER", "SAME_LOWER") or (pads is None and out_shape is not None):
+        if out_shape is None:
+            out_shape = [ins[i] * strides[i] for i in range(2)]
+        total = [strides[i] * (ins[i] - 1) + opad[i] + (k[i] - 1) * dil[i] + 1 - out_shape[i] for i in range(2)]
+        begin, end = [], []
+        for t in total:
+            if auto_pad == "SAME_UPPER":
+                begin.append(t // 2)
+                end.append(t - t // 2)
+            else:
+                begin.append(t - t // 2)
+                end.append(t // 2)
+        pads = begin + end
+    elif pads is None:
+        pads = [0, 0, 0, 0]
+    pads = [int(v) for v in pads]
+    if len(pads) != 4:
+        raise Malformed("pads %r (expected 4 values)" % pads)
+    # a negative end pad extends the output: the same as output_padding
+    for i in range(2):
+        if pads[2 + i] < 0:
+            opad[i] -= pads[2 + i]
+            pads[2 + i] = 0
+    if min(pads) < 0:
+        raise Unsupported("negative begin pads %r" % pads)
+    ins_ir = [name, c.weight(node, "weight", w), c.weight(node, "bias", b.reshape(-1)) if b is not None else ""]
+    if "conv_transpose2d" not in OPS:
+        raise Unsupported("ConvTranspose needs the conv_transpose2d op (not in this version)")
+    c.set_act(node.output[0], c.emit(node, "conv_transpose2d", ins_ir, {
+        "stride": strides, "padding": [pads[0], pads[1], pads[2], pads[3]], "output_padding": opad,
+        "dilation": dil, "groups": groups}, node.output[0]))
+
+
+def op_gemm(c, node, attrs):
+    a_in, b_in = node.input[0], node.input[1]
+    alpha, beta = float(attrs.get("alpha", 1.0)), float(attrs.get("beta", 1.0))
+    ta, tb = int(attrs.get("transA", 0)), int(attrs.get("transB", 0))
+    if not c.is_act(a_in):
+        raise Unsupported("A is a constant and B %s (only activation x constant weight runs)"
+                           % ("an activation" if c.is_act(b_in) else "a constant"))
+    name, shape = c.act(node)
+    if len(shape) != 2:
+        raise Malformed("A must be 2D, got %r" % (fmt_shape(shape),))
+    if ta:
+        if shape[0] is BATCH:
+            raise BatchDep("transA=1 transposes the batch")
+        raise Unsupported("transA=1 with an activation A")
+    if c.is_act(b_in):
+        raise Unsupported("B is an activation (only constant weights)")
+    bm = c.fweight(node, 1, "B", True)
+    if bm.ndim != 2:
+        raise Malformed("B must be 2D, got %r" % (bm.shape,))
+    w = (bm if tb else bm.T).astype(np.float64) * alpha      # (out, in)
+    if w.shape[1] != shape[1]:
+        raise Malformed("A %r and B %r do not fit (transB=%d)" % (fmt_shape(shape), bm.shape, tb))
+    cm = c.fweight(node, 2, "C")
+    bias, extra = None, None
+    if cm is not None and beta != 0.0:
+        cm = cm.astype(np.float64) * beta
+        if cm.ndim <= 1 or (cm.ndim == 2 and cm.shape[0] == 1):
+            v = cm.reshape(-1)
+            if v.size not in (1, w.shape[0]):
+                raise Malformed("C %r does not broadcast to (M, %d)" % (cm.shape, w.shape[0]))
+            bias = np.broadcast_to(v, (w.shape[0],))
+        else:
+            if shape[0] is BATCH:
+                raise BatchDep("C %r varies along the batch" % (cm.shape,))
+            extra = cm
+    ins = [name, c.weight(node, "weight", w), c.weight(node, "bias", bias) if bias is not None else ""]
+    if extra is None:
+        c.set_act(node.output[0], c.emit(node, "linear", ins, {}, node.output[0]))
+    else:
+        y = c.emit(node, "linear", ins)
+        c.set_act(node.output[0], c.emit(node, "add", [y, c.weight(node, "C", extra)], {}, node.output[0]))
+
+
+def op_matmul(c, node, attrs):
+    a_in, b_in = node.input[0], node.input[1]
+    if not c.is_act(a_in) or c.is_act(b_in):
+        raise Unsupported("only activation x constant 2D weight runs (A %s, B %s)"
+                           % ("activation" if c.is_act(a_in) else "constant",
+                              "activation" if c.is_act(b_in) else "constant"))
+    name, shape = c.act(node)
+    bm = c.fweight(node, 1, "B", True)
+    if bm.ndim != 2:
+        raise Unsupported("a %dD constant B (only 2D weights)" % bm.ndim)
+    if len(shape) < 2:
+        raise Unsupported("a 1D A")
+    if shape[-1] != bm.shape[0]:
+        raise Malformed("A %r and B %r do not fit" % (fmt_shape(shape), bm.shape))
+    c.set_act(node.output[0], c.emit(node, "linear", [name, c.weight(node, "weight", bm.T), ""], {},
+                                     node.output[0]))
+
+
+# ONNX op type -> handler(converter, node, attrs)
+HANDLERS = {
+    "Conv": op_conv,
+    "ConvTranspose": op_conv_transpose,
+    "Gemm": op_gemm,
+    "MatMul": op_matmul,
+}

@@ -1,0 +1,482 @@
+"""The converter: walks the live ONNX nodes in order, folds constants, dispatches to the handlers by op type,
+and returns the Graph (with graph.notes for the doctor).
+"""
+import numpy as np
+
+from fastnorm.errors import FormatError, UnsupportedError
+from fastnorm.graph import Graph, Node, TensorSpec
+from fastnorm.optable import OPS
+from fastnorm.frontends.onnx._base import (BATCH, P_BATCH, UNKNOWN, BatchDep, Malformed, OnnxNode, Restart,
+    Unsupported, default_opset, has_batch, import_onnx, is_sym, onnx_dtype_name)
+from fastnorm.frontends.onnx.idioms import rewrite_patterns
+from fastnorm.frontends.onnx.parse import read_model
+from fastnorm.frontends.onnx.symbolic import NO_FOLD, SYM_OPS, op_constant
+from fastnorm.frontends.onnx import act, conv, glue, norm, pool, resize, shape, symbolic
+
+
+class _Converter:
+    def __init__(self, onnx, model, fixed):
+        self.onnx = onnx
+        self.model = model
+        self.graph = model.graph
+        self.fixed = fixed          # True: every input's declared batch is used concretely
+        self.opset = default_opset(model)
+        self.nodes = []             # IR nodes
+        self.weights = {}           # IR weights
+        self.const = {}             # onnx value -> np array (float / int constants) or object array (symbolic)
+        self.shape = {}             # onnx value (activation) -> shape tuple (BATCH at dim 0 unless fixed)
+        self.ir = {}                # onnx value (activation) -> IR value name
+        self.problems = []          # unsupported
+        self.malformed = []
+        self.batch_deps = []
+        self.notes = []
+        self.poisoned = set()
+        self.names = set()          # IR value names in use
+        self.node_names = set()     # IR node names in use
+        self.declared_batch = {}
+
+    # ------------------------------------------------------------------ helpers
+    def uniq(self, base):
+        name, k = base, 1
+        while name in self.names:
+            k += 1
+            name = "%s_%d" % (base, k)
+        self.names.add(name)
+        return name
+
+    def where(self, node):
+        return "node %r (%s, opset %d)" % (node._fn_name, node.op_type, self.opset)
+
+    def attrs(self, node):
+        return {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+    def weight(self, node, suffix, array):
+        name = self.uniq("%s::%s" % (node._fn_name, suffix))
+        self.weights[name] = np.ascontiguousarray(array, dtype=np.float32)
+        return name
+
+    def inp(self, node, i):
+        return node.input[i] if len(node.input) > i else ""
+
+    def cval(self, node, i, what=None, required=False):
+        """Constant input i (np array) or None when absent; an activation there is unsupported."""
+        v = self.inp(node, i)
+        if not v:
+            if required:
+                raise Malformed("input %d (%s) is required" % (i, what or "operand"))
+            return None
+        if v in self.const:
+            c = self.const[v]
+            if is_sym(c):
+                if any(e is BATCH or e is UNKNOWN for e in c.reshape(-1)):
+                    raise BatchDep("%s depends on the batch size" % (what or "input %d" % i))
+            return c
+        raise Unsupported("%s computed at run time (input %r; only constants are supported there)"
+                           % (what or "input %d" % i, v))
+
+    def fweight(self, node, i, what, required=False):
+        c = self.cval(node, i, what, required)
+        if c is None:
+            return None
+        if c.dtype.kind not in "fiub":
+            raise Malformed("%s has dtype %s, which cannot be cast to float32" % (what, c.dtype))
+        return c.astype(np.float32)
+
+    def act(self, node, i=0):
+        """(IR name, shape) of activation input i."""
+        v = self.inp(node, i)
+        if not v:
+            raise Malformed("input %d is required" % i)
+        if v in self.const:
+            raise Unsupported("input %d (%r) is a constant where an activation is expected" % (i, v))
+        if v not in self.shape:
+            raise Malformed("input %r is not produced by any node, initializer or graph input" % v)
+        return self.ir[v], self.shape[v]
+
+    def is_act(self, v):
+        return bool(v) and v in self.shape
+
+    def ir_shape(self, shape):
+        return tuple(P_BATCH if d is BATCH else d for d in shape)
+
+    def from_ir_shape(self, shape, batch):
+        out = tuple(int(d) for d in shape)
+        if batch and out and out[0] == P_BATCH:
+            out = (BATCH,) + out[1:]
+        if any(d == P_BATCH or (d > P_BATCH and d % P_BATCH == 0) for d in out[1:]):
+            raise BatchDep("the batch would be moved or merged")
+        return out
+
+    def emit(self, node, op, inputs, attrs=None, out=None):
+        """Append an IR node; return its output value name (and record its shape)."""
+        attrs = attrs or {}
+        name = node._fn_name
+        k = 1
+        while name in self.node_names:
+            k += 1
+            name = "%s::%d" % (node._fn_name, k)
+        self.node_names.add(name)
+        if out is None:
+            out = self.uniq(name + "::out")
+        n = Node(name, op, list(inputs), [out], attrs)
+        shapes = []
+        batch = False
+        for v in inputs:
+            if not v:
+                shapes.append(None)
+            elif v in self.weights:
+                shapes.append(tuple(self.weights[v].shape))
+            else:
+                s = self._ir_value_shape[v]
+                batch = batch or has_batch(s)
+                shapes.append(self.ir_shape(s))
+        try:
+            res = OPS[op].shape(n, shapes, self.weights)
+        except (ValueError, TypeError, IndexError, KeyError, ZeroDivisionError) as e:
+            if batch and not self.fixed and str(P_BATCH) in str(e):
+                raise BatchDep("shapes only fit at one batch size (%s)" % e)
+            raise Malformed("shapes do not fit: %s" % e)
+        self._ir_value_shape[out] = self.from_ir_shape(res[0], batch)
+        self.nodes.append(n)
+        return out
+
+    def set_act(self, onnx_name, ir_name):
+        self.ir[onnx_name] = ir_name
+        self.shape[onnx_name] = self._ir_value_shape[ir_name]
+
+    def note(self, code, node, msg):
+        self.notes.append((code, node if isinstance(node, str) else node._fn_name, msg))
+
+    # ------------------------------------------------------------------ driver
+    def run(self):
+        onnx = self.onnx
+        g = self.graph
+        self._ir_value_shape = {}
+        init_names = set()
+        for t in g.initializer:
+            init_names.add(t.name)
+            try:
+                a = onnx.numpy_helper.to_array(t)
+            except Exception as e:
+                raise FormatError("initializer %r cannot be read: %s" % (t.name, e)) from None
+            self.const[t.name] = np.asarray(a)
+        for t in getattr(g, "sparse_initializer", []):
+            try:
+                a = onnx.numpy_helper.to_array(onnx.helper.make_tensor(
+                    t.values.name, t.values.data_type, list(t.dims), []))  # shape check only
+                dense = np.zeros(tuple(t.dims), onnx.helper.tensor_dtype_to_np_dtype(t.values.data_type))
+                vals = onnx.numpy_helper.to_array(t.values)
+                idx = onnx.numpy_helper.to_array(t.indices)
+                if idx.ndim == 1:
+                    dense.reshape(-1)[idx] = vals
+                else:
+                    dense[tuple(idx.T)] = vals
+                del a
+                self.const[t.values.name] = dense
+                init_names.add(t.values.name)
+            except Exception as e:
+                raise FormatError("sparse initializer %r cannot be read: %s" % (t.values.name, e)) from None
+        inputs = []
+        for vi in g.input:
+            if vi.name in init_names:
+                continue  # legacy: initializers listed as graph inputs are constants (weights)
+            tt = vi.type.tensor_type if vi.type.HasField("tensor_type") else None
+            if tt is None:
+                self.problems.append("input %r: only tensor inputs are supported" % vi.name)
+                self.poisoned.add(vi.name)
+                continue
+            if tt.elem_type not in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16):
+                self.problems.append("input %r: dtype %s (only float inputs are supported)"
+                                     % (vi.name, onnx_dtype_name(onnx, tt.elem_type)))
+                self.poisoned.add(vi.name)
+                continue
+            if not tt.HasField("shape"):
+                self.problems.append("input %r: no shape declared (the non-batch dims must be known)" % vi.name)
+                self.poisoned.add(vi.name)
+                continue
+            dims = []
+            for i, d in enumerate(tt.shape.dim):
+                if d.HasField("dim_value") and d.dim_value > 0:
+                    dims.append(int(d.dim_value))
+                elif i == 0:
+                    dims.append(None)
+                else:
+                    dims.append(None)
+            if not dims:
+                self.problems.append("input %r: a scalar input is not supported" % vi.name)
+                self.poisoned.add(vi.name)
+                continue
+            if any(d is None for d in dims[1:]):
+                self.problems.append("input %r: shape %s has dynamic dims after the batch (only the batch "
+                                     "may be dynamic)" % (vi.name, [("?" if d is None else d) for d in dims]))
+                self.poisoned.add(vi.name)
+                continue
+            self.declared_batch[vi.name] = dims[0]
+            shape = tuple(dims) if self.fixed else (BATCH,) + tuple(dims[1:])
+            self.names.add(vi.name)
+            self._ir_value_shape[vi.name] = shape
+            self.ir[vi.name] = vi.name
+            self.shape[vi.name] = shape
+            inputs.append(TensorSpec(vi.name, tuple(None if d is BATCH else d for d in shape)))
+        if not inputs and not self.problems:
+            raise UnsupportedError("the model has no float tensor input (every graph input is an initializer)")
+
+        known = set(self.const) | {vi.name for vi in g.input}
+        live = self._live_nodes(known)
+        for node in g.node:
+            self.names.update(v for v in node.output if v)
+        self.names.update(self.const)
+        live = rewrite_patterns(onnx, live, {o.name for o in g.output}, self.const)
+        handlers = _HANDLERS
+        for node in live:
+            if node.domain not in ("", "ai.onnx"):
+                self.problems.append("%s: domain %r (only the default ONNX domain is supported)"
+                                     % (self.where(node), node.domain))
+                self._poison(node)
+                continue
+            h = handlers.get(node.op_type)
+            if h is None:
+                self.problems.append("%s: op %s" % (self.where(node), node.op_type))
+                self._poison(node)
+                continue
+            if any(v in self.poisoned for v in node.input if v):
+                self._poison(node)
+                continue
+            missing = [v for v in node.input if v and v not in self.const and v not in self.shape]
+            if missing:
+                self.malformed.append("%s: input %r is not produced by any node, initializer or graph input"
+                                      % (self.where(node), missing[0]))
+                self._poison(node)
+                continue
+            try:
+                if node.op_type not in NO_FOLD and node.input and all(
+                        (not v) or (v in self.const and not is_sym(self.const[v])) for v in node.input):
+                    self._fold(node)
+                elif node.op_type in SYM_OPS and any(v and is_sym(self.const.get(v)) for v in node.input) \
+                        and all((not v) or v in self.const for v in node.input):
+                    self._fold_sym(node)
+                else:
+                    h(self, node, self.attrs(node))
+            except Unsupported as e:
+                self.problems.append("%s: %s" % (self.where(node), e))
+                self._poison(node)
+            except Malformed as e:
+                self.malformed.append("%s: %s" % (self.where(node), e))
+                self._poison(node)
+            except BatchDep as e:
+                if self._can_fix():
+                    raise Restart()
+                self.batch_deps.append("%s: %s (the batch is dynamic here)" % (self.where(node), e))
+                self._poison(node)
+            except (FormatError, UnsupportedError):
+                raise
+            except Exception as e:  # noqa: BLE001 - never crash on a strange model
+                self.malformed.append("%s: cannot be converted: %s: %s" % (self.where(node), type(e).__name__, e))
+                self._poison(node)
+        outputs = []
+        for vo in g.output:
+            v = vo.name
+            if v in self.poisoned:
+                continue
+            if v in self.const:
+                self.problems.append("output %r: a constant (computes nothing from the input)" % v)
+                continue
+            if v not in self.shape:
+                self.malformed.append("output %r is not produced by any node" % v)
+                continue
+            src = self.ir[v]
+            if src != v and self._take_name(src, v, {o.name for o in g.output}):
+                src = v
+            if src != v:
+                # an alias (Identity, Dropout, a no-op Reshape) or an input: copy exactly (x * 1)
+                one = self.uniq(v + "::one")
+                self.weights[one] = np.ones((1,), np.float32)
+                n = Node(self.uniq(v + "::copy"), "mul", [src, one], [v])
+                self.nodes.append(n)
+                self._ir_value_shape[v] = self._ir_value_shape[src]
+            shape = self._ir_value_shape[v]
+            outputs.append(TensorSpec(v, tuple(None if d is BATCH else d for d in shape)))
+        if self.malformed:
+            raise FormatError("malformed ONNX model: %d problem(s): %s"
+                              % (len(self.malformed), "; ".join(self.malformed)))
+        problems = self.problems + self.batch_deps
+        if problems:
+            raise UnsupportedError("ONNX import: %d unsupported construct(s): %s"
+                                   % (len(problems), "; ".join(problems)))
+        if not outputs:
+            raise UnsupportedError("ONNX import: the model has no tensor output")
+        # the per-channel Add/Mul folds (a MatMul + Add linear, GroupNorm as InstanceNorm + Mul + Add) are
+        # fastnorm.passes.canonicalize, run on every frontend's graph by fastnorm.api
+        graph = Graph(inputs, outputs, self.nodes, self.weights)
+        if not self.fixed:
+            for name, b in self.declared_batch.items():
+                if b is not None:
+                    self.notes.append(("fixed_batch_generalized", name,
+                                       "input %r declares batch %d; every op is batch-independent, so the "
+                                       "model runs at any batch" % (name, b)))
+        else:
+            for name, b in self.declared_batch.items():
+                self.notes.append(("fixed_batch", name, "input %r: batch fixed at %d because an op depends on "
+                                   "the batch size" % (name, b)))
+        graph.notes = list(self.notes)
+        return graph
+
+    def _can_fix(self):
+        return (not self.fixed and self.declared_batch
+                and all(b is not None for b in self.declared_batch.values()))
+
+    def _poison(self, node):
+        for v in node.output:
+            if v:
+                self.poisoned.add(v)
+
+    def _live_nodes(self, known):
+        g = self.graph
+        producer = {}
+        for i, n in enumerate(g.node):
+            for v in n.output:
+                if v:
+                    producer[v] = i
+        need = [o.name for o in g.output]
+        live = set()
+        seen = set()
+        while need:
+            v = need.pop()
+            if v in seen:
+                continue
+            seen.add(v)
+            i = producer.get(v)
+            if i is None:
+                continue
+            if i not in live:
+                live.add(i)
+                need.extend(x for x in g.node[i].input if x)
+        # keep graph order (ONNX requires a topological order; check it)
+        order = sorted(live)
+        defined = set(known)
+        for i in order:
+            n = g.node[i]
+            for v in n.input:
+                if v and v not in defined and v in producer and producer[v] > i:
+                    raise FormatError("node %r (%s): input %r is produced later (nodes are not in "
+                                      "topological order)" % (n.name or "#%d" % i, n.op_type, v))
+            defined.update(n.output)
+        return [OnnxNode(g.node[i], i) for i in order]
+
+    # ------------------------------------------------------------------ constant folding
+    def _fold(self, node):
+        if node.op_type == "Constant":
+            return op_constant(self, node, self.attrs(node))
+        from onnx.reference import ReferenceEvaluator
+        feeds = {}
+        for v in node.input:
+            if v:
+                feeds[v] = self.const[v]
+        onnx = self.onnx
+        ins = [onnx.helper.make_tensor_value_info(
+            v, onnx.helper.np_dtype_to_tensor_dtype(self.const[v].dtype), self.const[v].shape)
+            for v in dict.fromkeys(x for x in node.input if x)]
+        outs = [onnx.helper.make_empty_tensor_value_info(v) for v in node.output if v]
+        g = onnx.helper.make_graph([node.proto], "fold", ins, outs)
+        m = onnx.helper.make_model(g, opset_imports=[onnx.helper.make_opsetid("", self.opset)])
+        try:
+            res = ReferenceEvaluator(m).run(None, feeds)
+        except Exception as e:  # noqa: BLE001
+            raise Malformed("constant folding failed: %s" % e)
+        for v, r in zip([v for v in node.output if v], res):
+            self.const[v] = np.asarray(r)
+
+    def _fold_sym(self, node):
+        SYM_OPS[node.op_type](self, node, self.attrs(node))
+
+    # ------------------------------------------------------------------ IR naming
+    def producer_of(self, ir_name):
+        for n in reversed(self.nodes):
+            if ir_name in n.outputs:
+                return n
+        return None
+
+
+    def _take_name(self, src, name, graph_outputs):
+        """Let the node producing IR value `src` write the ONNX output `name` directly (an output reached
+        through Identity / Dropout / a no-op Reshape), when `src` is not itself an input or an output."""
+        if src in graph_outputs or src in self.declared_batch or self.producer_of(src) is None:
+            return False
+        for n in self.nodes:
+            n.inputs = [name if v == src else v for v in n.inputs]
+            n.outputs = [name if v == src else v for v in n.outputs]
+        for k, v in list(self.ir.items()):
+            if v == src:
+                self.ir[k] = name
+        self._ir_value_shape[name] = self._ir_value_shape[src]
+        return True
+
+
+    def rename(self, ir_name, onnx_name):
+        """Give the last emitted node's output the ONNX value name (IR values keep ONNX names)."""
+        n = self.nodes[-1]
+        if n.outputs[0] == ir_name and onnx_name not in self._ir_value_shape:
+            n.outputs[0] = onnx_name
+            self._ir_value_shape[onnx_name] = self._ir_value_shape[ir_name]
+            self.names.add(onnx_name)
+            ir_name = onnx_name
+        self.set_act(onnx_name, ir_name)
+
+
+_HANDLERS = {}
+for _family in (act, conv, glue, norm, pool, resize, shape, symbolic):
+    _HANDLERS.update(_family.HANDLERS)
+# the ONNX names the op table lists are a promise: each has a handler
+assert not {t for row in OPS.values() for t in row.onnx} - set(_HANDLERS), "an op table ONNX name has no handler"
+# ops that only ever see constants (folded by evaluating them) are accepted too
+for _k in ("Gather", "Slice", "Range", "Equal", "Where", "Floor", "Ceil", "Sqrt", "Pow", "Neg", "Abs",
+           "Max", "Min", "ReduceProd", "ReduceSum", "Not", "And", "Or", "Less", "Greater", "Exp", "Log",
+           "Reciprocal", "NonZero", "Tile", "Split", "CastLike", "Round", "Sign", "ScatterND", "Trilu",
+           "ReduceMin", "ArgMax", "ArgMin", "Mod", "Erf", "Sin", "Cos", "IsNaN", "IsInf"):
+    _HANDLERS.setdefault(_k, None)
+
+
+def _const_only(c, node, attrs):
+    raise Unsupported("op %s on activations" % node.op_type)
+
+
+for _k, _v in list(_HANDLERS.items()):
+    if _v is None:
+        _HANDLERS[_k] = _const_only
+
+
+def onnx_to_graph(model_or_path):
+    """ONNX model (path, bytes or onnx.ModelProto) -> fastnorm Graph with graph.notes."""
+    onnx = import_onnx()
+    m, where = read_model(onnx, model_or_path)
+    try:
+        if not m.HasField("graph") or (not m.graph.node and not m.graph.output):
+            raise FormatError("%s: not an ONNX model (no graph)" % where)
+        notes = []
+        newest = onnx.defs.onnx_opset_version()
+        opset = default_opset(m)
+        if opset > newest:
+            raise UnsupportedError("%s: opset %d is newer than the installed onnx %s knows (up to %d); "
+                                   "upgrade onnx" % (where, opset, onnx.__version__, newest))
+        try:
+            onnx.checker.check_model(m, full_check=False)
+        except Exception as e:  # noqa: BLE001 - old or slightly off models still load; keep the message
+            notes.append(("checker", "", "onnx.checker: %s" % str(e).splitlines()[0] if str(e) else type(e).__name__))
+        used = set()
+        for n in m.graph.node:
+            used.update(v for v in n.input if v)
+        used.update(o.name for o in m.graph.output)
+        for fixed in (False, True):
+            conv = _Converter(onnx, m, fixed)
+            conv._used = used
+            try:
+                graph = conv.run()
+            except Restart:
+                continue
+            graph.notes = notes + graph.notes
+            return graph
+        raise UnsupportedError("%s: could not convert" % where)  # pragma: no cover
+    except (FormatError, UnsupportedError) as e:
+        if where not in str(e):
+            raise type(e)("%s: %s" % (where, e)) from None
+        raise

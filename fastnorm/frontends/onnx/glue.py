@@ -1,0 +1,198 @@
+"""Handlers: elementwise binary ops, Sum/Mean, Concat, Pad, DepthToSpace/SpaceToDepth.
+"""
+import numpy as np
+
+from fastnorm.frontends.onnx._base import (BATCH, BatchDep, Malformed, Unsupported, attr_str, has_batch, ints_of,
+    op_identity)
+
+
+def _legacy_broadcast(c, node, attrs, shape, const):
+    """opset < 7 Add/Mul/...: broadcast=1 aligns B's dims at `axis` (default: the trailing dims)."""
+    if c.opset >= 7 or not attrs.get("broadcast", 0) or const is None:
+        return const
+    r = len(shape)
+    axis = attrs.get("axis")
+    if axis is None:
+        return const
+    axis = int(axis) % r
+    return const.reshape(const.shape + (1,) * (r - axis - const.ndim))
+
+
+def _check_const_bcast(c, shape, const):
+    if const.ndim > len(shape):
+        if has_batch(shape):
+            raise BatchDep("a constant of rank %d adds dims before the batch" % const.ndim)
+        return
+    if const.ndim == len(shape) and shape and shape[0] is BATCH and const.shape[0] != 1:
+        raise BatchDep("a constant %r varies along the batch" % (const.shape,))
+
+
+def op_binary(c, node, attrs):
+    op = node.op_type
+    a, b = node.input[0], node.input[1]
+    aa, ba = c.is_act(a), c.is_act(b)
+    if aa and ba:
+        (na, sa), (nb, sb) = c.act(node, 0), c.act(node, 1)
+        if c.opset < 7 and attrs.get("broadcast", 0) and attrs.get("axis") is not None and len(sb) < len(sa):
+            raise Unsupported("legacy broadcast with axis between two activations")
+        if op == "Add":
+            out = c.emit(node, "add", [na, nb], {}, node.output[0])
+        elif op == "Mul":
+            out = c.emit(node, "mul", [na, nb], {}, node.output[0])
+        elif op == "Sub":
+            neg = c.emit(node, "mul", [nb, c.weight(node, "minus1", np.array([-1.0]))])
+            out = c.emit(node, "add", [na, neg], {}, node.output[0])
+        else:
+            raise Unsupported("Div of two activations (no elementwise division kernel)")
+        return c.set_act(node.output[0], out)
+    if aa:
+        name, shape = c.act(node, 0)
+        k = _legacy_broadcast(c, node, attrs, shape, c.fweight(node, 1, "B", True))
+        _check_const_bcast(c, shape, k)
+        if op == "Add":
+            out = c.emit(node, "add", [name, c.weight(node, "B", k)], {}, node.output[0])
+        elif op == "Sub":
+            out = c.emit(node, "add", [name, c.weight(node, "B", -k.astype(np.float32))], {}, node.output[0])
+        elif op == "Mul":
+            out = c.emit(node, "mul", [name, c.weight(node, "B", k)], {}, node.output[0])
+        else:
+            out = c.emit(node, "mul", [name, c.weight(node, "B", (1.0 / k.astype(np.float64)))], {},
+                         node.output[0])
+        return c.set_act(node.output[0], out)
+    name, shape = c.act(node, 1)
+    k = c.fweight(node, 0, "A", True)
+    if c.opset < 7 and attrs.get("broadcast", 0):
+        raise Unsupported("legacy broadcast with a constant A")
+    _check_const_bcast(c, shape, k)
+    if op == "Add":
+        out = c.emit(node, "add", [name, c.weight(node, "A", k)], {}, node.output[0])
+    elif op == "Mul":
+        out = c.emit(node, "mul", [name, c.weight(node, "A", k)], {}, node.output[0])
+    elif op == "Sub":
+        neg = c.emit(node, "mul", [name, c.weight(node, "minus1", np.array([-1.0]))])
+        out = c.emit(node, "add", [neg, c.weight(node, "A", k)], {}, node.output[0])
+    else:
+        raise Unsupported("Div of a constant by an activation (no reciprocal kernel)")
+    c.set_act(node.output[0], out)
+
+
+def op_sum_mean(c, node, attrs):
+    ins = [v for v in node.input if v]
+    if not ins:
+        raise Malformed("no inputs")
+    acts = [v for v in ins if c.is_act(v)]
+    consts = [c.const[v].astype(np.float32) for v in ins if not c.is_act(v)]
+    if not acts:
+        raise Malformed("no activation input")
+    cur = c.ir[acts[0]]
+    shape = c.shape[acts[0]]
+    for v in acts[1:]:
+        cur = c.emit(node, "add", [cur, c.ir[v]])
+    if consts:
+        k = consts[0]
+        for x in consts[1:]:
+            k = k + x
+        _check_const_bcast(c, shape, k)
+        cur = c.emit(node, "add", [cur, c.weight(node, "const", k)])
+    if node.op_type == "Mean" and len(ins) > 1:
+        cur = c.emit(node, "mul", [cur, c.weight(node, "inv_n", np.array([1.0 / len(ins)]))])
+    if cur == c.ir[acts[0]]:
+        return op_identity(c, node, attrs)
+    c.rename(cur, node.output[0])
+
+
+def op_concat(c, node, attrs):
+    ins = [v for v in node.input if v]
+    if any(not c.is_act(v) for v in ins):
+        raise Unsupported("a constant input among activations")
+    shapes = [c.shape[v] for v in ins]
+    r = len(shapes[0])
+    axis = int(attrs.get("axis", 1 if c.opset < 4 else 0))
+    if not -r <= axis < r:
+        raise Malformed("axis %d out of range for %dD" % (axis, r))
+    axis %= r
+    if axis == 0 and has_batch(shapes[0]):
+        raise BatchDep("concatenates along the batch")
+    if len(ins) == 1:
+        return op_identity(c, node, attrs)
+    c.set_act(node.output[0], c.emit(node, "cat", [c.ir[v] for v in ins], {"dim": axis}, node.output[0]))
+
+
+def op_pad(c, node, attrs):
+    name, shape = c.act(node)
+    r = len(shape)
+    mode = attr_str(attrs.get("mode"), "constant")
+    if c.opset < 11:
+        pads = [int(v) for v in attrs.get("pads", attrs.get("paddings", []))]
+        value = float(attrs.get("value", 0.0))
+        axes = list(range(r))
+    else:
+        pads = ints_of(c, node, 1, "pads")
+        if pads is None:
+            raise Malformed("pads input is required")
+        cv = c.cval(node, 2, "constant_value")
+        value = 0.0 if cv is None or np.asarray(cv).size == 0 else float(np.asarray(cv).reshape(-1)[0])
+        axes = ints_of(c, node, 3, "axes", list(range(r)))
+    axes = [a % r for a in axes]
+    if len(pads) != 2 * len(axes):
+        raise Malformed("pads %r for %d axes" % (pads, len(axes)))
+    full = [0] * (2 * r)
+    for i, a in enumerate(axes):
+        full[a], full[r + a] = pads[i], pads[len(axes) + i]
+    if r != 4 or any(full[a] or full[r + a] for a in (0, 1)):
+        raise Unsupported("pads %r (only the H/W dims of a 4D image)" % pads)
+    modes = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
+    if mode not in modes:
+        raise Unsupported("mode %r" % mode)
+    t, l, b, rr = full[2], full[3], full[6], full[7]
+    if not any(full):
+        return op_identity(c, node, attrs)
+    c.set_act(node.output[0], c.emit(node, "pad", [name], {"pads": [l, rr, t, b], "mode": modes[mode],
+                                                           "value": value}, node.output[0]))
+
+
+def op_depth_to_space(c, node, attrs):
+    name, shape = c.act(node)
+    if len(shape) != 4:
+        raise Malformed("input must be 4D")
+    bs = int(attrs.get("blocksize"))
+    mode = attr_str(attrs.get("mode"), "DCR")
+    if shape[1] % (bs * bs):
+        raise Malformed("%d channels not divisible by blocksize^2" % shape[1])
+    cur = name
+    if mode == "DCR":
+        # DCR channel k = s*C' + c; CRD (pixel_shuffle) wants c*b^2 + s: a channel shuffle with b^2 groups
+        cur = c.emit(node, "channel_shuffle", [cur], {"groups": bs * bs})
+    elif mode != "CRD":
+        raise Unsupported("mode %r" % mode)
+    c.set_act(node.output[0], c.emit(node, "pixel_shuffle", [cur], {"factor": bs}, node.output[0]))
+
+
+def op_space_to_depth(c, node, attrs):
+    name, shape = c.act(node)
+    if len(shape) != 4:
+        raise Malformed("input must be 4D")
+    bs = int(attrs.get("blocksize"))
+    mode = attr_str(attrs.get("mode"), "DCR")
+    if mode not in ("DCR", "CRD"):
+        raise Unsupported("mode %r" % mode)
+    u = c.emit(node, "pixel_unshuffle", [name], {"factor": bs})
+    # pixel_unshuffle gives channel c*b^2 + s (CRD); DCR wants s*C + c: a channel shuffle with C groups
+    if shape[1] == 1 or mode == "CRD":
+        return c.rename(u, node.output[0])
+    c.set_act(node.output[0], c.emit(node, "channel_shuffle", [u], {"groups": shape[1]}, node.output[0]))
+
+
+# ONNX op type -> handler(converter, node, attrs)
+HANDLERS = {
+    "Add": op_binary,
+    "Sub": op_binary,
+    "Mul": op_binary,
+    "Div": op_binary,
+    "Sum": op_sum_mean,
+    "Mean": op_sum_mean,
+    "Concat": op_concat,
+    "Pad": op_pad,
+    "DepthToSpace": op_depth_to_space,
+    "SpaceToDepth": op_space_to_depth,
+}

@@ -1,0 +1,109 @@
+"""Exporter idioms rewritten on the ONNX node list before conversion, each into one node a handler maps:
+channels-last LayerNorm, erf-GELU, x * sigmoid(x).
+"""
+import math
+
+import numpy as np
+
+from fastnorm.frontends.onnx._base import OnnxNode, is_sym
+
+
+def rewrite_patterns(onnx, nodes, graph_outputs, consts):
+    """Exporter idioms that map onto one IR op, found on the ONNX node list:
+    Transpose(0,2,3,1) -> LayerNormalization(axis=-1) -> Transpose(0,3,1,2): layer norm over channels;
+    x * 0.5 * (1 + Erf(x / sqrt 2)) (torch's GELU below opset 20): Gelu."""
+    readers = {}
+    for n in nodes:
+        for v in n.input:
+            readers.setdefault(v, []).append(n)
+    producer = {v: n for n in nodes for v in n.output if v}
+
+    def only_reader(v):
+        r = readers.get(v, [])
+        return r[0] if len(r) == 1 and v not in graph_outputs else None
+
+    def attr(n, key, default=None):
+        for a in n.attribute:
+            if a.name == key:
+                return onnx.helper.get_attribute_value(a)
+        return default
+
+    def scalar(v):
+        c = consts.get(v)
+        pn = producer.get(v)
+        if c is None and pn is not None and pn.op_type == "Constant":
+            val = attr(pn, "value")
+            c = onnx.numpy_helper.to_array(val) if val is not None else attr(pn, "value_float")
+        if c is None or is_sym(np.asarray(c)) or np.asarray(c).size != 1:
+            return None
+        return float(np.asarray(c).reshape(-1)[0])
+
+    drop, add = set(), {}
+    for t1 in nodes:
+        if t1.op_type != "Transpose" or list(attr(t1, "perm", [])) != [0, 2, 3, 1]:
+            continue
+        ln = only_reader(t1.output[0])
+        if ln is None or ln.op_type != "LayerNormalization" or int(attr(ln, "axis", -1)) not in (-1, 3):
+            continue
+        if any(v and v in readers or v in graph_outputs for v in ln.output[1:]):
+            continue
+        t2 = only_reader(ln.output[0])
+        if t2 is None or t2.op_type != "Transpose" or list(attr(t2, "perm", [])) != [0, 3, 1, 2]:
+            continue
+        proto = onnx.helper.make_node("_LayerNormChannels", [t1.input[0]] + list(ln.input[1:]), [t2.output[0]],
+                                      name=ln.proto.name, epsilon=float(attr(ln, "epsilon", 1e-5)))
+        drop.update((id(t1), id(ln)))
+        add[id(t2)] = OnnxNode(proto, 0, ln._fn_name)
+    for erf in nodes:
+        if erf.op_type != "Erf":
+            continue
+        div = producer.get(erf.input[0])
+        if div is None or div.op_type not in ("Div", "Mul") or only_reader(div.output[0]) is not erf:
+            continue
+        k = scalar(div.input[1])
+        if k is None or abs((k if div.op_type == "Div" else 1.0 / k) - math.sqrt(2.0)) > 1e-4:
+            continue
+        x = div.input[0]
+        add1 = only_reader(erf.output[0])
+        if add1 is None or add1.op_type != "Add":
+            continue
+        one = [v for v in add1.input if v != erf.output[0]]
+        if len(one) != 1 or scalar(one[0]) != 1.0:
+            continue
+        m1 = only_reader(add1.output[0])
+        if m1 is None or m1.op_type != "Mul":
+            continue
+        other = [v for v in m1.input if v != add1.output[0]]
+        if len(other) != 1:
+            continue
+        if other[0] == x:        # (x * (1 + erf)) * 0.5
+            m2 = only_reader(m1.output[0])
+            if m2 is None or m2.op_type != "Mul" or scalar([v for v in m2.input if v != m1.output[0]][0]) != 0.5:
+                continue
+            chain, out = (div, erf, add1, m1, m2), m2.output[0]
+        else:                    # (x * 0.5) * (1 + erf)
+            half = producer.get(other[0])
+            if (half is None or half.op_type != "Mul" or x not in half.input
+                    or scalar([v for v in half.input if v != x][0]) != 0.5
+                    or only_reader(half.output[0]) is not m1):
+                continue
+            chain, out = (half, div, erf, add1, m1), m1.output[0]
+        proto = onnx.helper.make_node("Gelu", [x], [out], name=erf.proto.name)
+        drop.update(id(n) for n in chain[:-1])
+        add[id(chain[-1])] = OnnxNode(proto, 0, erf._fn_name)
+    for sig in nodes:
+        # x * Sigmoid(x): SiLU / Swish
+        if sig.op_type != "Sigmoid" or id(sig) in drop:
+            continue
+        m = only_reader(sig.output[0])
+        if m is None or m.op_type != "Mul" or id(m) in add or id(m) in drop:
+            continue
+        other = [v for v in m.input if v != sig.output[0]]
+        if other != [sig.input[0]]:
+            continue
+        proto = onnx.helper.make_node("_Silu", [sig.input[0]], [m.output[0]], name=sig.proto.name)
+        drop.add(id(sig))
+        add[id(m)] = OnnxNode(proto, 0, sig._fn_name)
+    if not drop and not add:
+        return nodes
+    return [add.get(id(n), n) for n in nodes if id(n) not in drop]

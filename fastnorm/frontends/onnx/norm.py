@@ -1,0 +1,167 @@
+"""Handlers: BatchNormalization, InstanceNormalization, LayerNormalization (also over channels), GroupNormalization.
+"""
+import math
+
+import numpy as np
+
+from fastnorm.frontends.onnx._base import BATCH, BatchDep, Malformed, Unsupported, has_batch
+
+
+def op_layernorm_channels(c, node, attrs):
+    name, shape = c.act(node)
+    if len(shape) != 4:
+        raise Unsupported("a channels-last LayerNorm on a %dD input" % len(shape))
+    ch = shape[1]
+    scale = c.fweight(node, 1, "Scale", True).reshape(-1)
+    bias = c.fweight(node, 2, "B")
+    bias = np.zeros(ch, np.float32) if bias is None else bias.reshape(-1)
+    if scale.size == 1:
+        scale = np.full(ch, scale[0], np.float32)
+    if bias.size == 1:
+        bias = np.full(ch, bias[0], np.float32)
+    if scale.size != ch or bias.size != ch:
+        raise Malformed("Scale/B have %d/%d values for %d channels" % (scale.size, bias.size, ch))
+    ins = [name, c.weight(node, "scale", scale), c.weight(node, "bias", bias)]
+    c.set_act(node.output[0], c.emit(node, "layer_norm_channels", ins, {"eps": float(attrs.get("epsilon", 1e-5))},
+                                     node.output[0]))
+
+
+def op_batchnorm(c, node, attrs):
+    name, shape = c.act(node)
+    if len(shape) < 2:
+        raise Malformed("input %r must be (N, C, ...)" % (shape,))
+    ch = shape[1]
+    scale, bias, mean, var = (c.fweight(node, i, w, required=True)
+                              for i, w in ((1, "scale"), (2, "B"), (3, "input_mean"), (4, "input_var")))
+    eps = float(attrs.get("epsilon", 1e-5))
+    training = bool(attrs.get("training_mode", 0)) if c.opset >= 14 else False
+    if any(v and v in c._used for v in node.output[1:]):
+        raise Unsupported("the running mean/var outputs (training mode)")
+    if c.opset < 14 and any(node.output[1:]):
+        # opset < 14 spelled training mode with the extra outputs; nothing reads them here, so
+        # these are inference graphs that declare them (as some exporters do): running statistics
+        c.note("bn_declared_outputs", node, "BatchNormalization declares training-mode outputs nobody reads; "
+               "normalised with the running statistics")
+    spatial = int(attrs.get("spatial", 1)) if c.opset < 9 else 1
+    params = (scale, bias, mean, var)
+    per_channel = all(p.size == ch for p in params)
+    if training:
+        if not per_channel:
+            raise Unsupported("training-mode statistics with per-activation parameters")
+        ins = [name, "", "", c.weight(node, "scale", scale.reshape(-1)), c.weight(node, "bias", bias.reshape(-1))]
+        c.note("bn_batch_stats", node, "BatchNormalization in training mode: normalises with the batch's own "
+               "statistics (results depend on the batch); re-export the model in eval mode")
+        c.set_act(node.output[0], c.emit(node, "batch_norm", ins, {"eps": eps, "batch_stats": True},
+                                         node.output[0]))
+        return
+    if per_channel and (spatial == 1 or all(d == 1 for d in shape[2:]) or all(p.ndim <= 1 for p in params)):
+        ins = [name] + [c.weight(node, s, p.reshape(-1)) for s, p in
+                        (("mean", mean), ("var", var), ("scale", scale), ("bias", bias))]
+        c.set_act(node.output[0], c.emit(node, "batch_norm", ins, {"eps": eps}, node.output[0]))
+        return
+    # spatial=0: statistics per activation (C, D1, ...): y = x * s + t with broadcast constants
+    rest = tuple(shape[1:])
+    try:
+        full = [np.broadcast_to(p.reshape(p.shape if p.ndim == len(rest) else (p.shape + (1,) * (len(rest) - p.ndim))),
+                                rest).astype(np.float64) for p in params]
+    except ValueError:
+        raise Malformed("parameters %r do not fit the input %r" % ([p.shape for p in params], shape))
+    s = full[0] / np.sqrt(full[3] + eps)
+    t = full[1] - full[2] * s
+    m = c.emit(node, "mul", [name, c.weight(node, "scale", s.reshape((1,) + rest))])
+    c.set_act(node.output[0], c.emit(node, "add", [m, c.weight(node, "shift", t.reshape((1,) + rest))], {},
+                                     node.output[0]))
+
+
+def op_instancenorm(c, node, attrs):
+    name, shape = c.act(node)
+    scale, bias = c.fweight(node, 1, "scale", True), c.fweight(node, 2, "B", True)
+    eps = float(attrs.get("epsilon", 1e-5))
+    if len(shape) == 3:
+        src = c.producer_of(name)
+        g = shape[1]
+        if (src is not None and src.op == "reshape" and np.all(scale == 1) and np.all(bias == 0)):
+            x4 = src.inputs[0]
+            s4 = c._ir_value_shape[x4]
+            if len(s4) == 4 and s4[1] % g == 0 and s4[0] is shape[0] or (len(s4) == 4 and s4[0] == shape[0]
+                                                                          and s4[1] % g == 0):
+                # torch's GroupNorm export: Reshape(N, G, -1) -> InstanceNormalization -> Reshape back
+                y = c.emit(node, "group_norm", [x4, "", ""], {"num_groups": g, "eps": eps})
+                back = [-1 if shape[0] is BATCH else int(shape[0])] + [int(d) for d in shape[1:]]
+                return c.rename(c.emit(node, "reshape", [y], {"shape": back}), node.output[0])
+        # (N, C, L) as the image (N, C, L, 1)
+        four = [-1 if shape[0] is BATCH else int(shape[0])] + [int(d) for d in shape[1:]] + [1]
+        x = c.emit(node, "reshape", [name], {"shape": four})
+        ins = [x, "", "", c.weight(node, "scale", scale.reshape(-1)), c.weight(node, "bias", bias.reshape(-1))]
+        y = c.emit(node, "instance_norm", ins, {"eps": eps, "use_input_stats": True})
+        back = [-1 if shape[0] is BATCH else int(shape[0])] + [int(d) for d in shape[1:]]
+        return c.rename(c.emit(node, "reshape", [y], {"shape": back}), node.output[0])
+    if len(shape) != 4:
+        raise Unsupported("InstanceNormalization of a %dD input (only 3D and 4D run)" % len(shape))
+    ins = [name, "", "", c.weight(node, "scale", scale.reshape(-1)), c.weight(node, "bias", bias.reshape(-1))]
+    c.set_act(node.output[0], c.emit(node, "instance_norm", ins, {
+        "eps": eps, "use_input_stats": True}, node.output[0]))
+
+
+def op_layernorm(c, node, attrs):
+    name, shape = c.act(node)
+    r = len(shape)
+    axis = int(attrs.get("axis", -1))
+    if not -r <= axis < r:
+        raise Malformed("axis %d out of range for %dD" % (axis, r))
+    axis %= r
+    if any(v and v in c._used for v in node.output[1:]):
+        raise Unsupported("the Mean/InvStdDev outputs")
+    if axis == 0 and has_batch(shape):
+        raise BatchDep("normalises over the batch (axis 0)")
+    norm = tuple(shape[axis:])
+    scale = c.fweight(node, 1, "Scale", True)
+    bias = c.fweight(node, 2, "B")
+    try:
+        scale = np.broadcast_to(scale, norm)
+        bias = None if bias is None else np.broadcast_to(bias, norm)
+    except ValueError:
+        raise BatchDep("Scale/B vary along dims before axis") if any(
+            d is BATCH for d in shape) else Unsupported("Scale/B that vary along dims before axis")
+    eps = float(attrs.get("epsilon", 1e-5))
+    ins = [name, c.weight(node, "scale", scale.reshape(-1))]
+    ins.append(c.weight(node, "bias", bias.reshape(-1)) if bias is not None else "")
+    if axis == 0:
+        # fixed batch: one row over everything
+        flat = c.emit(node, "reshape", [name], {"shape": [1, math.prod(shape)]})
+        y = c.emit(node, "layer_norm", [flat] + ins[1:], {"normalized_ndim": 1, "eps": eps})
+        return c.rename(c.emit(node, "reshape", [y], {"shape": [int(d) for d in shape]}), node.output[0])
+    c.set_act(node.output[0], c.emit(node, "layer_norm", ins, {"normalized_ndim": r - axis, "eps": eps},
+                                     node.output[0]))
+
+
+def op_groupnorm(c, node, attrs):
+    name, shape = c.act(node)
+    if len(shape) < 3:
+        raise Unsupported("GroupNormalization of a %dD input" % len(shape))
+    g = int(attrs.get("num_groups"))
+    ch = shape[1]
+    if ch % g:
+        raise Malformed("num_groups %d does not divide %d channels" % (g, ch))
+    scale, bias = c.fweight(node, 1, "scale", True).reshape(-1), c.fweight(node, 2, "bias", True).reshape(-1)
+    if c.opset < 21 and scale.size == g and g != ch:
+        # opset 18: scale/bias per group; repeat per channel
+        scale, bias = np.repeat(scale, ch // g), np.repeat(bias, ch // g)
+    if scale.size != ch or bias.size != ch:
+        raise Malformed("scale/bias have %d/%d values, expected %d channels%s"
+                         % (scale.size, bias.size, ch, " or %d groups" % g if c.opset < 21 else ""))
+    if len(shape) != 4:
+        raise Unsupported("GroupNormalization of a %dD input (only 4D images run)" % len(shape))
+    ins = [name, c.weight(node, "scale", scale), c.weight(node, "bias", bias)]
+    c.set_act(node.output[0], c.emit(node, "group_norm", ins, {
+        "num_groups": g, "eps": float(attrs.get("epsilon", 1e-5))}, node.output[0]))
+
+
+# ONNX op type -> handler(converter, node, attrs)
+HANDLERS = {
+    "BatchNormalization": op_batchnorm,
+    "InstanceNormalization": op_instancenorm,
+    "LayerNormalization": op_layernorm,
+    "GroupNormalization": op_groupnorm,
+    "_LayerNormChannels": op_layernorm_channels,
+}

@@ -1,0 +1,129 @@
+"""Handlers: MaxPool, AveragePool, global pools, ReduceMean/ReduceMax over the spatial dims.
+"""
+from fastnorm.frontends.onnx._base import BatchDep, Malformed, Unsupported, attr_str, axes_arg, has_batch, op_identity
+from fastnorm.frontends.onnx.conv import auto_pads
+
+
+def _pool_common(c, node, attrs, shape):
+    if len(shape) != 4:
+        raise Unsupported("%dD pooling (only 2D runs)" % (len(shape) - 2))
+    k = [int(v) for v in attrs.get("kernel_shape", [])]
+    if len(k) != 2:
+        raise Malformed("kernel_shape %r" % k)
+    strides = [int(v) for v in attrs.get("strides", [1, 1])]
+    dil = [int(v) for v in attrs.get("dilations", [1, 1])]
+    auto_pad = attr_str(attrs.get("auto_pad"), "NOTSET")
+    if auto_pad in ("NOTSET", ""):
+        pads = [int(v) for v in attrs.get("pads", [0, 0, 0, 0])]
+    elif auto_pad == "VALID":
+        pads = [0, 0, 0, 0]
+    elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        (t, b), (l, r) = auto_pads(auto_pad, shape[2:], k, strides, dil)
+        pads = [t, l, b, r]
+    else:
+        raise Unsupported("auto_pad %r" % auto_pad)
+    return k, strides, dil, pads, bool(attrs.get("ceil_mode", 0)), auto_pad
+
+
+def _onnx_pool_out(n, k, s, d, p0, p1, ceil_mode, auto_pad):
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        return -(-n // s)
+    if auto_pad == "VALID":
+        span = (k - 1) * d + 1
+        return (n - span) // s + 1 if not ceil_mode else -(-(n - span + 1) // s)
+    span = (k - 1) * d + 1
+    if ceil_mode:
+        out = -(-(n + p0 + p1 - span) // s) + 1
+        if (out - 1) * s >= n + p0:
+            out -= 1
+        return out
+    return (n + p0 + p1 - span) // s + 1
+
+
+def op_maxpool(c, node, attrs):
+    name, shape = c.act(node)
+    if len(node.output) > 1 and node.output[1] and node.output[1] in c._used:
+        raise Unsupported("the Indices output")
+    k, strides, dil, pads, ceil, auto_pad = _pool_common(c, node, attrs, shape)
+    t, l, b, r = pads
+    want = [_onnx_pool_out(shape[2 + i], k[i], strides[i], dil[i], pads[i], pads[2 + i], ceil, auto_pad)
+            for i in range(2)]
+    if t == b and l == r and t <= k[0] // 2 and l <= k[1] // 2:
+        out = c.emit(node, "max_pool2d", [name], {"kernel": k, "stride": strides, "padding": [t, l],
+                                                  "dilation": dil, "ceil_mode": ceil})
+    else:
+        # asymmetric or large pads: pad with -inf, then pool without padding
+        p = c.emit(node, "pad", [name], {"pads": [l, r, t, b], "mode": "constant", "value": float("-inf")})
+        out = c.emit(node, "max_pool2d", [p], {"kernel": k, "stride": strides, "padding": [0, 0],
+                                               "dilation": dil, "ceil_mode": ceil})
+    got = list(c._ir_value_shape[out][2:])
+    if got != want:
+        raise Unsupported("output %r differs from ONNX's %r for these pads/ceil_mode" % (got, want))
+    c.rename(out, node.output[0])
+
+
+def op_avgpool(c, node, attrs):
+    name, shape = c.act(node)
+    k, strides, dil, pads, ceil, auto_pad = _pool_common(c, node, attrs, shape)
+    if dil != [1, 1]:
+        raise Unsupported("dilations %r" % dil)
+    cip = bool(attrs.get("count_include_pad", 0))
+    t, l, b, r = pads
+    want = [_onnx_pool_out(shape[2 + i], k[i], strides[i], dil[i], pads[i], pads[2 + i], ceil, auto_pad)
+            for i in range(2)]
+    if t == b and l == r and t <= k[0] // 2 and l <= k[1] // 2:
+        out = c.emit(node, "avg_pool2d", [name], {"kernel": k, "stride": strides, "padding": [t, l],
+                                                  "ceil_mode": ceil, "count_include_pad": cip})
+    elif cip and not ceil:
+        p = c.emit(node, "pad", [name], {"pads": [l, r, t, b], "mode": "constant", "value": 0.0})
+        out = c.emit(node, "avg_pool2d", [p], {"kernel": k, "stride": strides, "padding": [0, 0],
+                                               "ceil_mode": False, "count_include_pad": True})
+    else:
+        raise Unsupported("pads %r with count_include_pad=%d%s (asymmetric or larger than half the kernel)"
+                           % (pads, cip, ", ceil_mode" if ceil else ""))
+    got = list(c._ir_value_shape[out][2:])
+    if got != want:
+        raise Unsupported("output %r differs from ONNX's %r for these pads/ceil_mode" % (got, want))
+    c.rename(out, node.output[0])
+
+
+def op_global_pool(c, node, attrs):
+    name, shape = c.act(node)
+    if len(shape) != 4:
+        raise Unsupported("%dD input (only 4D images run)" % len(shape))
+    op = "adaptive_avg_pool2d" if node.op_type == "GlobalAveragePool" else "adaptive_max_pool2d"
+    c.set_act(node.output[0], c.emit(node, op, [name], {"output_size": [1, 1]}, node.output[0]))
+
+
+def op_reduce(c, node, attrs):
+    name, shape = c.act(node)
+    since = 18 if node.op_type in ("ReduceMean", "ReduceMax") else 13
+    axes = axes_arg(c, node, attrs, 1, since)
+    keep = int(attrs.get("keepdims", 1))
+    r = len(shape)
+    if axes is None or len(axes) == 0:
+        if c.opset >= 18 and attrs.get("noop_with_empty_axes", 0):
+            return op_identity(c, node, attrs)
+        axes = list(range(r))
+    axes = sorted(a % r for a in axes)
+    if r != 4 or axes != [2, 3]:
+        if 0 in axes and has_batch(shape):
+            raise BatchDep("reduces over the batch")
+        raise Unsupported("axes %r of a %dD input (only the spatial axes [2, 3] of an image)" % (axes, r))
+    op = "adaptive_avg_pool2d" if node.op_type == "ReduceMean" else "adaptive_max_pool2d"
+    if keep:
+        c.set_act(node.output[0], c.emit(node, op, [name], {"output_size": [1, 1]}, node.output[0]))
+    else:
+        p = c.emit(node, op, [name], {"output_size": [1, 1]})
+        c.set_act(node.output[0], c.emit(node, "flatten", [p], {"start_dim": 1, "end_dim": -1}, node.output[0]))
+
+
+# ONNX op type -> handler(converter, node, attrs)
+HANDLERS = {
+    "MaxPool": op_maxpool,
+    "AveragePool": op_avgpool,
+    "GlobalAveragePool": op_global_pool,
+    "GlobalMaxPool": op_global_pool,
+    "ReduceMean": op_reduce,
+    "ReduceMax": op_reduce,
+}

@@ -1,0 +1,183 @@
+"""Handlers: Upsample and Resize.
+"""
+import math
+
+import numpy as np
+
+from fastnorm.frontends.onnx._base import BATCH, UNKNOWN, BatchDep, Malformed, Sym, Unsupported, attr_str, fmt_shape
+
+
+def op_upsample(c, node, attrs):
+    name, shape = c.act(node)
+    mode = attr_str(attrs.get("mode"), "nearest")
+    if c.opset < 9:
+        scales = [float(v) for v in attrs.get("scales", [])]
+        if not scales:  # opset < 7: height_scale / width_scale
+            scales = [1.0, 1.0, float(attrs.get("height_scale", 1.0)), float(attrs.get("width_scale", 1.0))]
+    else:
+        s = c.cval(node, 1, "scales", required=True)
+        scales = [float(v) for v in np.asarray(s).reshape(-1)]
+    _resize_common(c, node, name, shape, mode, "asymmetric", "floor", scales, None, 0)
+
+
+def op_resize(c, node, attrs):
+    name, shape = c.act(node)
+    mode = attr_str(attrs.get("mode"), "nearest")
+    if c.opset < 11:
+        s = c.cval(node, 1, "scales", required=True)
+        scales = [float(v) for v in np.asarray(s).reshape(-1)]
+        return _resize_common(c, node, name, shape, mode, "asymmetric", "floor", scales, None, 0)
+    ctm = attr_str(attrs.get("coordinate_transformation_mode"), "half_pixel")
+    nearest_mode = attr_str(attrs.get("nearest_mode"), "round_prefer_floor")
+    if ctm == "tf_crop_and_resize":
+        raise Unsupported("coordinate_transformation_mode 'tf_crop_and_resize'")
+    scales = c.cval(node, 2, "scales")
+    sizes = c.cval(node, 3, "sizes")
+    scales = None if scales is None or np.asarray(scales).size == 0 else [float(v) for v in np.asarray(scales).reshape(-1)]
+    sizes_v = None
+    if sizes is not None and np.asarray(sizes).size:
+        sizes_v = list(np.asarray(sizes).reshape(-1))
+    antialias = int(attrs.get("antialias", 0))
+    axes = attrs.get("axes")
+    kar = attr_str(attrs.get("keep_aspect_ratio_policy"), "stretch")
+    r = len(shape)
+    if axes is not None:
+        axes = [int(a) % r for a in axes]
+        if scales is not None:
+            full = [1.0] * r
+            for a, s in zip(axes, scales):
+                full[a] = s
+            scales = full
+        if sizes_v is not None:
+            full = list(shape)
+            for a, s in zip(axes, sizes_v):
+                full[a] = s
+            sizes_v = full
+    if sizes_v is not None and kar != "stretch":
+        raise Unsupported("keep_aspect_ratio_policy %r" % kar)
+    _resize_common(c, node, name, shape, mode, ctm, nearest_mode, scales, sizes_v, antialias)
+
+
+def _onnx_axis_map(onnx, mode, ctm, nearest_mode, n_in, n_out, scale, opset, probe):
+    """Run ONNX's reference Resize on a 1D probe along one axis (N=C=1, the other axis 1)."""
+    from onnx.reference import ReferenceEvaluator
+    h = onnx.helper
+    x = probe.reshape(1, 1, n_in, 1).astype(np.float32)
+    # always the opset >= 11 form: Upsample and Resize-10 are its asymmetric (floor) case
+    attrs = {"mode": mode, "coordinate_transformation_mode": ctm}
+    if mode == "nearest":
+        attrs["nearest_mode"] = nearest_mode
+    inputs = ["X", "", "scales"] if scale is not None else ["X", "", "", "sizes"]
+    node = h.make_node("Resize", inputs, ["Y"], **attrs)
+    g = h.make_graph([node], "probe", [h.make_tensor_value_info("X", onnx.TensorProto.FLOAT, x.shape)],
+                     [h.make_empty_tensor_value_info("Y")])
+    feeds = {"X": x}
+    if scale is not None:
+        g.initializer.append(onnx.numpy_helper.from_array(np.array([1, 1, scale, 1], np.float32), "scales"))
+    else:
+        g.initializer.append(onnx.numpy_helper.from_array(np.array([1, 1, n_out, 1], np.int64), "sizes"))
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", max(opset, 19))])
+    return np.asarray(ReferenceEvaluator(m).run(None, feeds)[0]).reshape(-1)
+
+
+def _resize_common(c, node, name, shape, mode, ctm, nearest_mode, scales, sizes, antialias):
+    from fastnorm.ops import interpolate
+    r = len(shape)
+    if r != 4:
+        raise Unsupported("a %dD input (only 4D images)" % r)
+    if scales is not None and len(scales) != r:
+        raise Malformed("scales %r for a %dD input" % (scales, r))
+    if sizes is not None and len(sizes) != r:
+        raise Malformed("sizes %r for a %dD input" % (sizes, r))
+    if scales is None and sizes is None:
+        raise Malformed("neither scales nor sizes")
+    if scales is not None and (scales[0] != 1.0 or scales[1] != 1.0):
+        if scales[0] != 1.0 and shape[0] is BATCH:
+            raise BatchDep("scales the batch dim")
+        raise Unsupported("scales %r (only H and W may be scaled)" % scales)
+    if sizes is not None:
+        sizes = [s if isinstance(s, Sym) else int(s) for s in sizes]
+        if any(s is UNKNOWN for s in sizes):
+            raise BatchDep("sizes computed from the batch")
+        if shape[0] is BATCH and sizes[0] is not BATCH:
+            if c.declared_batch and all(b == sizes[0] for b in c.declared_batch.values()):
+                c.note("batch_sizes", node, "Resize sizes[0]=%d, the declared batch, taken as keeping the batch"
+                       % sizes[0])
+                sizes[0] = BATCH
+            else:
+                raise BatchDep("sizes[0]=%d fixes the batch" % sizes[0])
+        if (sizes[0] is not shape[0] and sizes[0] != shape[0]) or sizes[1] != shape[1]:
+            raise Unsupported("sizes %r (only H and W may change)" % fmt_shape(sizes))
+    if mode not in ("nearest", "linear", "bilinear"):
+        raise Unsupported("mode %r" % mode)
+    if ctm not in ("asymmetric", "half_pixel", "pytorch_half_pixel", "align_corners", "half_pixel_symmetric"):
+        raise Unsupported("coordinate_transformation_mode %r" % ctm)
+    if mode == "nearest" and nearest_mode not in ("floor", "ceil", "round_prefer_floor", "round_prefer_ceil"):
+        raise Unsupported("nearest_mode %r" % nearest_mode)
+    ins = shape[2:]
+    if sizes is not None:
+        outs = [int(sizes[2]), int(sizes[3])]
+        axis_scales = [None, None]
+    else:
+        outs = [int(math.floor(ins[i] * scales[2 + i])) for i in range(2)]
+        axis_scales = [scales[2], scales[3]]
+    if min(outs) < 1:
+        raise Malformed("output size %r" % outs)
+    if antialias and mode != "nearest" and any(o < i for o, i in zip(outs, ins)):
+        raise Unsupported("antialias=1 when downsampling")
+    onnx_mode = "linear" if mode in ("linear", "bilinear") else "nearest"
+    rng = np.random.default_rng(7)
+    candidates = ([("nearest", None), ("nearest-exact", None)] if onnx_mode == "nearest"
+                  else [("bilinear", False), ("bilinear", True)])
+    ok = None
+    for ir_mode, ac in candidates:
+        good = True
+        for ax in range(2):
+            n_in, n_out = ins[ax], outs[ax]
+            probe = (np.arange(n_in, dtype=np.float32) if onnx_mode == "nearest"
+                     else rng.standard_normal(n_in).astype(np.float32))
+            try:
+                want = _onnx_axis_map(c.onnx, onnx_mode, ctm, nearest_mode, n_in, n_out, axis_scales[ax],
+                                      c.opset, probe)
+            except Exception as e:  # noqa: BLE001
+                raise Unsupported("attributes the reference implementation rejects (%s)" % e)
+            x = probe.reshape(1, 1, n_in, 1) if ax == 0 else probe.reshape(1, 1, 1, n_in)
+            kw = {"mode": ir_mode}
+            if ac is not None:
+                kw["align_corners"] = ac
+            if axis_scales[ax] is not None:
+                kw["scale_factor"] = (axis_scales[ax], 1.0) if ax == 0 else (1.0, axis_scales[ax])
+            else:
+                kw["size"] = (n_out, 1) if ax == 0 else (1, n_out)
+            try:
+                got = interpolate(x, **kw).reshape(-1)
+            except ValueError:
+                good = False
+                break
+            if got.shape != want.shape or not np.allclose(got, want, rtol=1e-5, atol=1e-5):
+                good = False
+                break
+        if good:
+            ok = (ir_mode, ac)
+            break
+    if ok is None:
+        desc = "mode %r with coordinate_transformation_mode %r" % (mode, ctm)
+        if onnx_mode == "nearest":
+            desc += " and nearest_mode %r" % nearest_mode
+        raise Unsupported("%s for %s -> %s (fastnorm's interpolate has torch's nearest, nearest-exact "
+                           "and bilinear with or without align_corners)" % (desc, list(ins), outs))
+    attrs = {"mode": ok[0]}
+    if ok[0] == "bilinear":
+        attrs["align_corners"] = ok[1]
+    if sizes is not None:
+        attrs["size"] = outs
+    else:
+        attrs["scale_factor"] = [float(axis_scales[0]), float(axis_scales[1])]
+    c.set_act(node.output[0], c.emit(node, "interpolate", [name], attrs, node.output[0]))
+
+
+# ONNX op type -> handler(converter, node, attrs)
+HANDLERS = {
+    "Upsample": op_upsample,
+    "Resize": op_resize,
+}

@@ -1,0 +1,185 @@
+"""Symbolic shape folding: Shape/Gather/Concat/... on shape vectors whose first entry may be the batch,
+and the handlers that only produce constants (Constant, Shape, Size).
+"""
+import math
+
+import numpy as np
+
+from fastnorm.frontends.onnx._base import (UNKNOWN, Malformed, Sym, Unsupported, axes_arg, has_batch, ints_of,
+    is_sym, sym_result, sym_vector)
+
+
+def _sym_gather(c, node, attrs):
+    data = c.const[node.input[0]]
+    idx = c.cval(node, 1, "indices")
+    axis = int(attrs.get("axis", 0))
+    sym_result(c, node.output[0], np.take(data, np.asarray(idx).astype(np.int64), axis=axis))
+
+
+def _sym_identity(c, node, attrs):
+    sym_result(c, node.output[0], c.const[node.input[0]])
+
+
+def _sym_unsqueeze(c, node, attrs):
+    data = c.const[node.input[0]]
+    axes = axes_arg(c, node, attrs, 1, 13)
+    shape = list(data.shape)
+    r = len(shape) + len(axes)
+    for a in sorted(x % r for x in axes):
+        shape.insert(a, 1)
+    sym_result(c, node.output[0], data.reshape(shape))
+
+
+def _sym_squeeze(c, node, attrs):
+    data = c.const[node.input[0]]
+    axes = axes_arg(c, node, attrs, 1, 13)
+    if axes is None:
+        out = data.reshape([d for d in data.shape if d != 1])
+    else:
+        out = np.squeeze(data, axis=tuple(a % data.ndim for a in axes))
+    sym_result(c, node.output[0], out)
+
+
+def _sym_concat(c, node, attrs):
+    parts = []
+    for v in node.input:
+        if not v:
+            continue
+        a = c.const[v]
+        parts.append(a if is_sym(a) else np.asarray(a).astype(object))
+    sym_result(c, node.output[0], np.concatenate(parts, axis=int(attrs.get("axis", 0))))
+
+
+def _sym_slice(c, node, attrs):
+    data = c.const[node.input[0]]
+    if c.opset < 10:
+        starts, ends = list(attrs["starts"]), list(attrs["ends"])
+        axes = list(attrs.get("axes", range(len(starts))))
+        steps = [1] * len(starts)
+    else:
+        starts, ends = ints_of(c, node, 1, "starts"), ints_of(c, node, 2, "ends")
+        axes = ints_of(c, node, 3, "axes", list(range(len(starts))))
+        steps = ints_of(c, node, 4, "steps", [1] * len(starts))
+    sl = [slice(None)] * data.ndim
+    for s, e, a, st in zip(starts, ends, axes, steps):
+        sl[a % data.ndim] = slice(s, e, st)
+    sym_result(c, node.output[0], data[tuple(sl)])
+
+
+def _sym_reshape(c, node, attrs):
+    data = c.const[node.input[0]]
+    shape = ints_of(c, node, 1, "shape") if c.opset >= 5 else list(attrs["shape"])
+    shape = [data.shape[i] if s == 0 else s for i, s in enumerate(shape)]
+    sym_result(c, node.output[0], data.reshape(shape))
+
+
+def _sym_binary(c, node, attrs):
+    a, b = (c.const[v] for v in node.input[:2])
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=object), np.asarray(b, dtype=object))
+    op = node.op_type
+    out = np.empty(a.shape, dtype=object)
+    for i in np.ndindex(a.shape):
+        x, y = a[i], b[i]
+        xs, ys = isinstance(x, Sym), isinstance(y, Sym)
+        if not xs and not ys:
+            x, y = (x.item() if hasattr(x, "item") else x), (y.item() if hasattr(y, "item") else y)
+            r = {"Add": lambda: x + y, "Sub": lambda: x - y, "Mul": lambda: x * y,
+                 "Div": lambda: x // y if isinstance(x, int) and isinstance(y, int) else x / y}[op]()
+        elif xs and not ys and ((op in ("Mul", "Div") and y == 1) or (op in ("Add", "Sub") and y == 0)):
+            r = x
+        elif ys and not xs and op == "Mul" and x == 1:
+            r = y
+        elif ys and not xs and op == "Add" and x == 0:
+            r = y
+        else:
+            r = UNKNOWN
+        out[i] = r
+    sym_result(c, node.output[0], out)
+
+
+def _sym_unknown(c, node, attrs):
+    """Ops on shape vectors we do not follow symbolically: entries computed from the batch are unknown."""
+    for v in node.output:
+        if v:
+            src = [c.const[x] for x in node.input if x]
+            if node.op_type == "Shape":
+                arr = np.asarray(src[0]).shape
+                sym_result(c, v, np.array(arr, dtype=np.int64))
+            else:
+                c.const[v] = sym_vector([UNKNOWN])
+
+
+SYM_OPS = {
+    "Gather": _sym_gather, "Identity": _sym_identity, "Cast": _sym_identity, "Unsqueeze": _sym_unsqueeze,
+    "Squeeze": _sym_squeeze, "Concat": _sym_concat, "Slice": _sym_slice, "Reshape": _sym_reshape,
+    "Add": _sym_binary, "Sub": _sym_binary, "Mul": _sym_binary, "Div": _sym_binary,
+    "Floor": _sym_identity, "Ceil": _sym_identity, "Shape": _sym_unknown,
+}
+
+
+for _k in ("Equal", "Where", "Expand", "ConstantOfShape", "Range", "ReduceProd", "Max", "Min", "Abs", "Neg",
+           "Sqrt", "Size"):
+    SYM_OPS.setdefault(_k, _sym_unknown)
+
+# never folded by evaluating the node (random, or handled directly)
+
+
+NO_FOLD = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
+            "Bernoulli", "Dropout"}
+
+
+def op_constant(c, node, attrs):
+    onnx = c.onnx
+    a = None
+    if "value" in attrs:
+        a = onnx.numpy_helper.to_array(attrs["value"])
+    elif "value_float" in attrs:
+        a = np.array(attrs["value_float"], np.float32)
+    elif "value_floats" in attrs:
+        a = np.array(list(attrs["value_floats"]), np.float32)
+    elif "value_int" in attrs:
+        a = np.array(attrs["value_int"], np.int64)
+    elif "value_ints" in attrs:
+        a = np.array(list(attrs["value_ints"]), np.int64)
+    elif "sparse_value" in attrs:
+        sp = attrs["sparse_value"]
+        vals = onnx.numpy_helper.to_array(sp.values)
+        idx = onnx.numpy_helper.to_array(sp.indices)
+        a = np.zeros(tuple(sp.dims), vals.dtype)
+        if idx.ndim == 1:
+            a.reshape(-1)[idx] = vals
+        else:
+            a[tuple(idx.T)] = vals
+    elif "value_string" in attrs or "value_strings" in attrs:
+        raise Unsupported("string constants")
+    else:
+        raise Malformed("Constant without a value")
+    c.const[node.output[0]] = np.asarray(a)
+
+
+def op_shape(c, node, attrs):
+    _, shape = c.act(node)
+    start, end = int(attrs.get("start", 0)), attrs.get("end")
+    vec = list(shape)[start:None if end is None else int(end)]
+    sym_result(c, node.output[0], sym_vector(vec))
+
+
+def op_size(c, node, attrs):
+    _, shape = c.act(node)
+    if has_batch(shape):
+        c.const[node.output[0]] = sym_vector([UNKNOWN]).reshape(())
+    else:
+        c.const[node.output[0]] = np.array(math.prod(shape), np.int64)
+
+
+def op_constant_of_shape(c, node, attrs):
+    raise Unsupported("ConstantOfShape of a shape computed at run time")
+
+
+# ONNX op type -> handler(converter, node, attrs)
+HANDLERS = {
+    "Constant": op_constant,
+    "Shape": op_shape,
+    "Size": op_size,
+    "ConstantOfShape": op_constant_of_shape,
+}

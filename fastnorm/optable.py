@@ -1,0 +1,211 @@
+"""The op table: one row per canonical op, the one place that says what an op is.
+
+A row gives the op's name, the attributes a node may carry, its shape rule (fastnorm.shapes), the doctor's
+category, the torch and ONNX names it answers to, and for an elementwise activation its kernel: the
+fn_act kind and how the node's attributes fill fn_act_params. Readers:
+
+  graph.py                Graph.check (attributes, which inputs are weights), infer_shapes (shape rules)
+  frontends/torch.py      activation modules and functions listed here map without code of their own
+  frontends/onnx/act.py   ONNX activations listed here (with onnx_attrs) map without a handler of their own
+  ops/_act.py             generates the functional API of every activation row with `generate=True`
+  doctor.py, passes/      categories: which ops are activations, which are the layers a BatchNorm folds into
+  plan (fastnorm.plan)    lowers each op by name; an activation row's ActKernel.lower() gives (kind, params)
+
+Torch names are spelled "nn.<Module>", "F.<function>" (torch.nn.functional), "torch.<function>" and
+"Tensor.<method>"; ONNX names are op types of the default domain (a leading underscore marks the frontend's
+own idiom nodes, frontends/onnx/idioms.py). Names the frontends map with code of their own (a handler, a
+module with special arguments) are listed too: the table says what answers to what, the code how.
+"""
+from dataclasses import dataclass, field
+
+from fastnorm import shapes as S
+from fastnorm.shapes import ACT_ATTR
+
+# torch's SELU constants (torch/csrc/api, the paper's values)
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+# the doctor's categories
+LAYER = "layer"            # conv2d, conv_transpose2d, linear: the weighted layers a BatchNorm folds into
+NORM = "norm"
+ACTIVATION = "activation"  # elementwise (prelu: per channel); what "BN -> act -> conv" means
+SOFTMAX = "softmax"
+POOL = "pool"
+SHAPE = "shape"            # data movement: flatten, reshape, transpose, pad, shuffles, interpolate
+GLUE = "glue"              # add, mul, cat
+
+
+@dataclass(frozen=True)
+class ActKernel:
+    """How an elementwise activation runs on src_c/act (fn_act_apply).
+
+    kind:   the fn_actk_kind name; its id is _C.ACTK_<kind> (FN_ACTK_KINDS in src_c/act/fn_act.h)
+    args:   ((name, default), ...) in torch.nn.functional's order after the input: the functional API's
+            arguments and the node's attributes (numbers, or the default's type)
+    params: ((fn_act_params field, arg name), ...): where each argument goes in the kernel's params
+    lower:  attrs -> (kind, fn_act_params fields), for a kind or params the two tuples cannot say
+    inplace: whether F.<name> takes inplace=
+    """
+    kind: str
+    args: tuple = ()
+    params: tuple = ()
+    lower_fn: object = None
+    inplace: bool = True
+
+    def lower(self, attrs):
+        """(kind name, {fn_act_params field: value}) for a node with these attributes."""
+        if self.lower_fn is not None:
+            return self.lower_fn(attrs)
+        defaults = dict(self.args)
+        return self.kind, {f: float(attrs.get(a, defaults[a])) for f, a in self.params}
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    attrs: frozenset
+    shape: object                 # (node, input shapes, weights) -> output shapes (fastnorm.shapes)
+    category: str
+    weights: bool = False         # inputs after the first are weights
+    torch: tuple = ()             # "nn.ReLU", "F.relu", "torch.relu", "Tensor.relu"
+    onnx: tuple = ()              # ONNX op types
+    onnx_attrs: tuple = ()        # ((ONNX attribute, node attribute, default), ...) for the generic mapping
+    act: ActKernel = None         # elementwise activations run by fn_act
+    generate: bool = False        # ops/_act.py generates fastnorm.ops.<name> from `act`
+    doc: str = field(default="", compare=False)
+
+    @property
+    def fuses_act(self):
+        """The op's kernels apply a relu/clamp epilogue (passes.fuse_activations)."""
+        return ACT_ATTR in self.attrs
+
+
+# kept as OpSpec for readers of graph.OPS[...].attrs / .shape
+OpSpec = Op
+
+
+def _act(name, kind, torch, onnx=(), args=(), params=(), lower=None, inplace=True, generate=True,
+         onnx_attrs=(), doc=""):
+    numbers = tuple(a for a, d in args if isinstance(d, float))
+    return Op(name, frozenset(a for a, _ in args), S.shape_elementwise(numbers), ACTIVATION, torch=torch,
+              onnx=onnx, onnx_attrs=onnx_attrs, act=ActKernel(kind, args, params, lower, inplace),
+              generate=generate, doc=doc)
+
+
+def _celu(a):
+    alpha = float(a.get("alpha", 1.0))
+    return "ELU", {"alpha": alpha, "input_scale": 1.0 / alpha}
+
+
+def _gelu(a):
+    return ("GELU_TANH" if a.get("approximate", "none") == "tanh" else "GELU"), {}
+
+
+_ROWS = [
+    # ---------------------------------------------------------------- layers
+    Op("conv2d", frozenset({"stride", "padding", "dilation", "groups", ACT_ATTR, "folded", "residual"}),
+       S.shape_conv2d, LAYER, weights=True, torch=("nn.Conv2d",), onnx=("Conv",)),
+    Op("conv_transpose2d", frozenset({"stride", "padding", "output_padding", "dilation", "groups", ACT_ATTR,
+                                      "folded"}),
+       S.shape_conv_transpose2d, LAYER, weights=True, torch=("nn.ConvTranspose2d", "F.conv_transpose2d"),
+       onnx=("ConvTranspose",)),
+    Op("linear", frozenset({ACT_ATTR, "folded"}), S.shape_linear, LAYER, weights=True, torch=("nn.Linear",),
+       onnx=("Gemm", "MatMul")),
+    # ---------------------------------------------------------------- normalizations
+    Op("batch_norm", frozenset({"eps", ACT_ATTR, "batch_stats"}), S.shape_batch_norm, NORM, weights=True,
+       torch=("nn.BatchNorm1d", "nn.BatchNorm2d", "nn.BatchNorm3d"), onnx=("BatchNormalization",)),
+    Op("layer_norm", frozenset({"normalized_ndim", "eps", ACT_ATTR}), S.shape_norm("layer_norm"), NORM,
+       weights=True, torch=("nn.LayerNorm",), onnx=("LayerNormalization",)),
+    Op("layer_norm_channels", frozenset({"eps", ACT_ATTR}), S.shape_norm("layer_norm_channels"), NORM,
+       weights=True, torch=("nn.LayerNorm", "F.layer_norm", "Tensor.permute"), onnx=("_LayerNormChannels",),
+       doc="LayerNorm over dim 1 of an NCHW value (ConvNeXt's permute -> LayerNorm(C) -> permute)"),
+    Op("group_norm", frozenset({"num_groups", "eps", ACT_ATTR}), S.shape_norm("group_norm"), NORM, weights=True,
+       torch=("nn.GroupNorm",), onnx=("GroupNormalization",)),
+    Op("instance_norm", frozenset({"eps", "use_input_stats", ACT_ATTR}), S.shape_norm("instance_norm"), NORM,
+       weights=True, torch=("nn.InstanceNorm1d", "nn.InstanceNorm2d", "nn.InstanceNorm3d"),
+       onnx=("InstanceNormalization",)),
+    # ---------------------------------------------------------------- activations
+    Op("relu", frozenset(), S.shape_elementwise(), ACTIVATION,
+       torch=("nn.ReLU", "F.relu", "torch.relu", "Tensor.relu"), onnx=("Relu",),
+       doc="runs as the clamp epilogue (graph.act_tuple), fused into the op before it where it can"),
+    Op("clamp", frozenset({"min", "max"}), S.shape_act, ACTIVATION,
+       torch=("nn.ReLU6", "nn.Hardtanh", "F.relu6", "F.hardtanh", "torch.clamp", "Tensor.clamp", "Tensor.clip"),
+       onnx=("Clip",), doc="min/max None for an open end; the clamp epilogue, like relu"),
+    _act("leaky_relu", "LEAKY_RELU", ("nn.LeakyReLU", "F.leaky_relu"), ("LeakyRelu",),
+         args=(("negative_slope", 0.01),), params=(("slope", "negative_slope"),),
+         onnx_attrs=(("alpha", "negative_slope", 0.01),)),
+    _act("elu", "ELU", ("nn.ELU",), ("Elu",), args=(("alpha", 1.0),), params=(("alpha", "alpha"),),
+         onnx_attrs=(("alpha", "alpha", 1.0),)),
+    _act("celu", "ELU", ("nn.CELU",), ("Celu",), args=(("alpha", 1.0),), lower=_celu, generate=False,
+         onnx_attrs=(("alpha", "alpha", 1.0),)),
+    _act("selu", "ELU", ("nn.SELU", "F.selu", "torch.selu"), ("Selu",),
+         lower=lambda a: ("ELU", {"alpha": SELU_ALPHA * SELU_SCALE, "scale": SELU_SCALE})),
+    _act("gelu", "GELU", ("nn.GELU", "F.gelu"), ("Gelu",), args=(("approximate", "none"),), lower=_gelu,
+         inplace=False, generate=False),
+    _act("sigmoid", "SIGMOID", ("nn.Sigmoid", "torch.sigmoid", "F.sigmoid", "Tensor.sigmoid"), ("Sigmoid",),
+         inplace=False),
+    _act("tanh", "TANH", ("nn.Tanh", "torch.tanh", "F.tanh", "Tensor.tanh"), ("Tanh",), inplace=False),
+    _act("silu", "SILU", ("nn.SiLU", "F.silu"), ("_Silu",)),
+    _act("hardsigmoid", "HARDSIGMOID", ("nn.Hardsigmoid", "F.hardsigmoid"), ("HardSigmoid",)),
+    _act("hardswish", "HARDSWISH", ("nn.Hardswish", "F.hardswish"), ("HardSwish",)),
+    _act("mish", "MISH", ("nn.Mish", "F.mish"), ("Mish",)),
+    _act("softplus", "SOFTPLUS", ("nn.Softplus",), ("Softplus",), args=(("beta", 1.0), ("threshold", 20.0)),
+         params=(("beta", "beta"), ("threshold", "threshold")), inplace=False),
+    Op("prelu", frozenset(), S.shape_elementwise(weights=1), ACTIVATION, weights=True, torch=("nn.PReLU",),
+       onnx=("PRelu",), doc="per channel (dim 1): its own kernel, not fn_act"),
+    # ---------------------------------------------------------------- softmax
+    Op("softmax", frozenset({"dim"}), S.shape_softmax, SOFTMAX,
+       torch=("nn.Softmax", "F.softmax", "torch.softmax", "Tensor.softmax"), onnx=("Softmax",)),
+    Op("log_softmax", frozenset({"dim"}), S.shape_softmax, SOFTMAX,
+       torch=("nn.LogSoftmax", "F.log_softmax", "torch.log_softmax", "Tensor.log_softmax"), onnx=("LogSoftmax",)),
+    # ---------------------------------------------------------------- pooling
+    Op("max_pool2d", frozenset({"kernel", "stride", "padding", "dilation", "ceil_mode"}), S.shape_max_pool2d, POOL,
+       torch=("nn.MaxPool2d",), onnx=("MaxPool",)),
+    Op("avg_pool2d", frozenset({"kernel", "stride", "padding", "ceil_mode", "count_include_pad",
+                                "divisor_override"}), S.shape_avg_pool2d, POOL,
+       torch=("nn.AvgPool2d",), onnx=("AveragePool",)),
+    Op("adaptive_avg_pool2d", frozenset({"output_size"}), S.shape_adaptive_pool, POOL,
+       torch=("nn.AdaptiveAvgPool2d", "F.adaptive_avg_pool2d", "torch.mean", "Tensor.mean"),
+       onnx=("GlobalAveragePool", "ReduceMean")),
+    Op("adaptive_max_pool2d", frozenset({"output_size"}), S.shape_adaptive_pool, POOL,
+       torch=("nn.AdaptiveMaxPool2d", "F.adaptive_max_pool2d"), onnx=("GlobalMaxPool", "ReduceMax")),
+    # ---------------------------------------------------------------- shape and data movement
+    Op("flatten", frozenset({"start_dim", "end_dim"}), S.shape_flatten, SHAPE,
+       torch=("nn.Flatten", "torch.flatten", "Tensor.flatten", "Tensor.view", "Tensor.reshape"),
+       onnx=("Flatten", "Reshape", "Squeeze", "Unsqueeze")),
+    Op("reshape", frozenset({"shape"}), S.shape_reshape, SHAPE, onnx=("Reshape",)),
+    Op("transpose", frozenset({"perm"}), S.shape_transpose, SHAPE, onnx=("Transpose",)),
+    Op("pad", frozenset({"pads", "mode", "value"}), S.shape_pad, SHAPE,
+       torch=("nn.ZeroPad2d", "nn.ConstantPad2d", "nn.ReflectionPad2d", "nn.ReplicationPad2d"), onnx=("Pad",)),
+    Op("interpolate", frozenset({"size", "scale_factor", "mode", "align_corners"}), S.shape_interpolate, SHAPE,
+       torch=("nn.Upsample", "F.interpolate"), onnx=("Resize", "Upsample")),
+    Op("pixel_shuffle", frozenset({"factor"}), S.shape_shuffle("pixel_shuffle"), SHAPE,
+       torch=("nn.PixelShuffle",), onnx=("DepthToSpace",)),
+    Op("pixel_unshuffle", frozenset({"factor"}), S.shape_shuffle("pixel_unshuffle"), SHAPE,
+       torch=("nn.PixelUnshuffle",), onnx=("SpaceToDepth",)),
+    Op("channel_shuffle", frozenset({"groups"}), S.shape_shuffle("channel_shuffle"), SHAPE,
+       torch=("nn.ChannelShuffle",)),
+    # ---------------------------------------------------------------- glue
+    Op("add", frozenset({ACT_ATTR}), S.shape_binary, GLUE, torch=("operator.add", "torch.add", "Tensor.add"),
+       onnx=("Add", "Sub", "Sum")),
+    Op("mul", frozenset(), S.shape_binary, GLUE, torch=("operator.mul", "torch.mul", "Tensor.mul"),
+       onnx=("Mul", "Div", "Mean")),
+    Op("cat", frozenset({"dim"}), S.shape_cat, GLUE, torch=("torch.cat", "torch.concat"), onnx=("Concat",)),
+]
+
+OPS = {row.name: row for row in _ROWS}
+assert len(OPS) == len(_ROWS), "an op name appears twice in the table"
+
+# derived views, for readers that want a set
+WEIGHT_OPS = {k for k, v in OPS.items() if v.weights}
+KNOWN_OPS = {k: set(v.attrs) for k, v in OPS.items()}
+
+
+def names(category):
+    """The op names of one of the doctor's categories, in table order."""
+    return tuple(k for k, v in OPS.items() if v.category == category)
+
+
+def activations():
+    """The rows that run on fn_act (ActKernel), in table order."""
+    return [v for v in OPS.values() if v.act is not None]

@@ -1,0 +1,245 @@
+"""The plan: an optimised Graph lowered to op records over numbered buffers, one arena, one nogil call.
+
+Inside the plan, 4D activations are NHWC (channels-last: a conv is then an indirect GEMM over pixels
+and a BN a vector scale/shift per pixel); inputs and outputs stay NCHW, converted at the edges. A
+flatten of an NHWC tensor that feeds linear layers costs nothing: the linear weights' columns are
+permuted once to (h, w, c) order instead.
+
+Plan building is three steps: lowering (each graph node to records, by the family modules'
+LOWER tables), the record rewrites (fastnorm.plan.rewrites, passes over the record list), then
+liveness and first-fit offsets in one arena.
+"""
+import threading
+import time
+
+import numpy as np
+
+from fastnorm import _C
+from fastnorm.errors import UnsupportedError
+from fastnorm.graph import infer_shapes
+from fastnorm.plan import lower_act, lower_conv, lower_glue, lower_norm, lower_pool, rewrites
+
+# op name -> lowering(plan, node, graph, loc, cache): the families' tables
+LOWER = {**lower_conv.LOWER, **lower_norm.LOWER, **lower_act.LOWER, **lower_pool.LOWER, **lower_glue.LOWER}
+ALIGN = 16  # floats: 64-byte aligned buffers in the arena
+
+
+class WeightCache:
+    """Packed weights per (node, ISA, variant), shared by the plans of every input shape."""
+
+    def __init__(self):
+        self._packed = {}
+        self._lock = threading.Lock()
+
+    def get(self, key, make):
+        with self._lock:
+            v = self._packed.get(key)
+        if v is None:
+            v = make()
+            with self._lock:
+                v = self._packed.setdefault(key, v)
+        return v
+
+
+class Plan:
+    """One input shape on one ISA: records, buffer table and arena layout."""
+
+    def __init__(self, graph, input_shapes, isa, cache):
+        self.isa = isa
+        self.input_shapes = input_shapes
+        self.shapes = infer_shapes(graph, input_shapes)
+        self.output_shapes = {t.name: self.shapes[t.name] for t in graph.outputs}
+        self._lower(graph, cache)
+        rewrites.run(self, graph)
+        self._plan_memory()
+        self.cplan = _C.CPlan(isa, self.records, len(self.buf_sizes))
+        consts = [e[1] if e is not None and e[0] == "const" else None for e in self.buf_external]
+        offsets = np.array([-1 if e is not None else o for e, o in zip(self.buf_external, self.offsets)],
+                           dtype=np.int64)
+        self.cplan.bind(consts, offsets, self.arena_floats, self.buf_sizes)
+        self._arenas = []  # free arenas; predict takes one and gives it back, so threads never share
+        self._scratch_need = {}  # nthreads -> bytes
+        self.single_io = None
+        if len(self.input_bufs) == 1 and len(self.output_bufs) == 1:
+            (xb,), ((oname, yb),) = self.input_bufs.values(), self.output_bufs.items()
+            self.single_io = (xb, yb, self.output_shapes[oname])
+
+    # ------------------------------------------------------------------------------ lowering
+    def new_buf(self, size):
+        self.buf_sizes.append(int(size))
+        self.buf_external.append(None)
+        return len(self.buf_sizes) - 1
+
+    def _lower(self, graph, cache):
+        self.records = []
+        self.buf_sizes, self.buf_external = [], []
+        self.node_of_record = []
+        self.flat_src = {}  # flattened NHWC value -> its (n, c, h, w) image shape
+        loc = {}          # value -> (buffer id, layout) ; layout "nchw" / "nhwc" / "flat_hwc" / "plain"
+        self.input_bufs, self.output_bufs = {}, {}
+        for t in graph.inputs:
+            shape = self.shapes[t.name]
+            b = self.new_buf(np.prod(shape))
+            self.buf_external[b] = ("input", t.name)
+            self.input_bufs[t.name] = b
+            if len(shape) == 4:
+                nb = self.new_buf(np.prod(shape))
+                n, c, h, w = shape
+                self.emit(None, type=_C.OP_NCHW_TO_NHWC, **{"in": b, "out": nb}, n=n, c=c, h=h, w=w)
+                loc[t.name] = (nb, "nhwc")
+            else:
+                loc[t.name] = (b, "plain")
+        self.absorbed = set()  # nodes a lowering already ran as part of its own record
+        self.absorbed_into = {}  # node name -> the nodes its record also runs (for profiles)
+        for node in graph.nodes:
+            if node.name in self.absorbed:
+                continue
+            lower = LOWER.get(node.op)
+            if lower is None:
+                raise UnsupportedError("node %r: op %r has no kernel" % (node.name, node.op))
+            lower(self, node, graph, loc, cache)
+        for t in graph.outputs:
+            b, layout = loc[t.name]
+            shape = self.shapes[t.name]
+            out = self.new_buf(np.prod(shape))
+            self.buf_external[out] = ("output", t.name)
+            self.output_bufs[t.name] = out
+            if layout == "nhwc":
+                n, c, h, w = shape
+                self.emit(None, type=_C.OP_NHWC_TO_NCHW, **{"in": b, "out": out}, n=n, c=c, h=h, w=w)
+            elif layout == "flat_hwc":
+                n, c, h, w = self.flat_src[t.name]
+                self.emit(None, type=_C.OP_NHWC_TO_NCHW, **{"in": b, "out": out}, n=n, c=c, h=h, w=w)
+            else:
+                self.emit(None, type=_C.OP_COPY, **{"in": b, "out": out}, n=int(np.prod(shape)))
+
+    def const_buf(self, array):
+        """A buffer bound to a weight array (an operand of add/mul), passed like an input."""
+        a = np.ascontiguousarray(array, np.float32)
+        if not a.flags.writeable:
+            a = a.copy()  # the plan binds external buffers writable; a loaded (read-only) weight is copied
+        b = self.new_buf(a.size)
+        self.buf_external[b] = ("const", a)
+        return b
+
+    def nhwc(self, node, value, loc):
+        """Buffer of a 4D image value in NHWC, converting a plain NCHW one (once) if needed."""
+        b, layout = loc[value]
+        if layout == "nhwc":
+            return b
+        shape = self.shapes[value]
+        if layout != "plain" or len(shape) != 4:
+            raise UnsupportedError("node %r: expects a 4D image, got %s of shape %s"
+                                   % (node.name, layout, list(shape)))
+        n, c, h, w = shape
+        nb = self.new_buf(n * c * h * w)
+        self.emit(None, type=_C.OP_NCHW_TO_NHWC, **{"in": b, "out": nb}, n=n, c=c, h=h, w=w)
+        loc[value] = (nb, "nhwc")
+        return nb
+
+    def plain(self, node, value, loc):
+        """Buffer of a value in its logical (NCHW, row-major) layout, converting if needed."""
+        b, layout = loc[value]
+        if layout == "plain":
+            return b
+        n, c, h, w = self.flat_src[value] if layout == "flat_hwc" else self.shapes[value]
+        nb = self.new_buf(n * c * h * w)
+        self.emit(None, type=_C.OP_NHWC_TO_NCHW, **{"in": b, "out": nb}, n=n, c=c, h=h, w=w)
+        loc[value] = (nb, "plain")
+        return nb
+
+    def emit(self, node, **rec):
+        self.records.append(rec)
+        self.node_of_record.append(node.name if node is not None else None)
+
+    # ------------------------------------------------------------------------------ memory
+    def _plan_memory(self):
+        """Liveness over the record sequence, then first-fit offsets in one arena."""
+        nb = len(self.buf_sizes)
+        first, last = [None] * nb, [None] * nb
+        for i, r in enumerate(self.records):
+            for b in rewrites.buffers_of(r):
+                first[b] = i if first[b] is None else first[b]
+                last[b] = i
+        order = sorted((b for b in range(nb) if self.buf_external[b] is None and first[b] is not None),
+                       key=lambda b: -self.buf_sizes[b])
+        placed = []  # (offset, size, first, last)
+        self.offsets = np.full(nb, 0, dtype=np.int64)
+        top = 0
+        for b in order:
+            size = -(-self.buf_sizes[b] // ALIGN) * ALIGN
+            off = 0
+            for o, s, f, l in sorted(placed):
+                if l < first[b] or f > last[b]:
+                    continue  # lifetimes do not overlap
+                if off + size <= o:
+                    break
+                off = max(off, o + s)
+            placed.append((off, size, first[b], last[b]))
+            self.offsets[b] = off
+            top = max(top, off + size)
+        self.arena_floats = top
+        self._live = (first, last)
+
+    def arena_layout(self):
+        """The memory plan, read-only, for tests and tools: one (buffer, offset, floats, first, last) per
+        buffer placed in the arena. offset and floats count floats (floats rounded up to ALIGN, the room
+        the buffer takes); first and last are the records that first and last use the buffer."""
+        first, last = self._live
+        return [(b, int(self.offsets[b]), -(-self.buf_sizes[b] // ALIGN) * ALIGN, first[b], last[b])
+                for b in range(len(self.buf_sizes)) if self.buf_external[b] is None and first[b] is not None]
+
+    # ------------------------------------------------------------------------------ running
+    def _take_arena(self, nthreads):
+        try:
+            arena, scratch = self._arenas.pop()
+        except IndexError:
+            arena, scratch = _empty_on_line(self.arena_floats), np.empty(0, np.uint8)
+        need = self._scratch_need.get(nthreads)
+        if need is None:
+            need = self._scratch_need[nthreads] = self.cplan.scratch_bytes(nthreads)
+        if scratch.shape[0] < need:
+            scratch = np.empty(need, np.uint8)
+        return arena, scratch
+
+    def run1(self, x, nthreads):
+        """The single-input, single-output fast path: x is a C-contiguous float32 array of the plan's
+        input shape; returns the output array."""
+        xb, yb, oshape = self.single_io
+        out = np.empty(oshape, np.float32)
+        arena, scratch = self._take_arena(nthreads)
+        try:
+            self.cplan.run_io(x, xb, out, yb, arena, scratch, nthreads)
+        finally:
+            self._arenas.append((arena, scratch))
+        return out
+
+    def run(self, feeds, nthreads, timings=None):
+        """Run the plan; with a `timings` list, run record by record and append (record, seconds)."""
+        external = [None] * len(self.buf_sizes)
+        outputs = {}
+        for name, b in self.input_bufs.items():
+            external[b] = feeds[name]
+        for name, b in self.output_bufs.items():
+            outputs[name] = external[b] = np.empty(self.output_shapes[name], np.float32)
+        arena, scratch = self._take_arena(nthreads)
+        try:
+            if timings is None:
+                self.cplan.run(external, arena, scratch, nthreads)
+            else:
+                for i in range(len(self.records)):
+                    t0 = time.perf_counter()
+                    self.cplan.run(external, arena, scratch, nthreads, i, i + 1)
+                    timings.append((i, time.perf_counter() - t0))
+        finally:
+            self._arenas.append((arena, scratch))
+        return outputs
+
+
+def _empty_on_line(n):
+    """n float32 starting on a 64-byte line. numpy's large arrays start 16 bytes past one, so every
+    buffer of the arena (offsets are multiples of 16 floats) would too, and each of a kernel's zmm
+    loads and stores would split two lines (the depthwise conv lost 10-20% to that)."""
+    buf = np.empty(n + 16, np.float32)
+    skip = (-buf.ctypes.data % 64) // 4
+    return buf[skip:skip + n]

@@ -1,0 +1,249 @@
+"""Lowering of the conv family: conv2d (the generic indirect GEMM, or the depthwise, first-layer and
+Winograd kernels where they apply), linear (a 1x1 conv over rows) and conv_transpose2d.
+
+A depthwise conv (groups == in == out channels) becomes a DWCONV2D record, or, with the 1x1 conv
+that alone reads its output, one DWCONV_PW record (the 1x1 expand conv before it joins in the
+rewrite pass fastnorm.plan.rewrites.fuse_dwpw_expand). A first-layer conv (1..4 input channels,
+groups 1, dilation 1) becomes a CONV_FIRST record reading its input through a zero-padded planar
+copy (an arena buffer); fastnorm.plan.rewrites.conv_first_reads_nchw lets it read the model's NCHW
+input directly.
+"""
+import os
+
+import numpy as np
+
+from fastnorm import _C
+from fastnorm.errors import UnsupportedError
+from fastnorm.graph import act_tuple
+
+# Fuse a depthwise conv with the 1x1 conv after it when the depthwise output is at least this big:
+# below, it stays in L2 between the two ops anyway and the banded schedule only adds fork/joins.
+# FASTNORM_DWPW=0 turns the fusion off (read when a plan is built).
+DWPW_MIN_BYTES = 1 << 20
+
+# Winograd F(4x4, 3x3) for 3x3 stride-1 convs (src_c/conv/fn_winograd.h) where it measured faster
+# than the direct indirect GEMM (1 thread, AVX-512, caches cold: 64ch 56x56 1.8x, 128ch 28x28 1.7x,
+# 256ch 14x14 1.35x, 16ch 56x56 1.25x, 64->16 1.8x; but 3->64 0.7x, 512ch 7x7 at batch 1 (4 tiles)
+# 0.77x, 64ch 4x4 (1 tile) 0.7x, 256ch 7x7 0.66x). FASTNORM_WINOGRAD=0 turns it off; it is read when
+# a plan is built, so a model built after setting it uses the direct path.
+WINOGRAD_MIN_CHANNELS = 16   # cin and cout: below, the GEMMs are too thin to pay for the transforms
+WINOGRAD_MIN_TILES = 8       # 4x4 output tiles, batch included: fewer, and streaming the 4x larger
+                             # transformed weights costs more than the multiplies saved
+WINOGRAD_MIN_COVERAGE = 0.5  # outputs / (16 x tiles): partial edge tiles compute discarded outputs
+
+
+def _lower_conv2d(plan, node, graph, loc, cache):
+    if _lower_dwconv(plan, node, graph, loc, cache):  # depthwise, multiplier 1: its own kernel
+        return
+    if _lower_conv_first(plan, node, graph, loc, cache):  # 1..4 input channels: its own kernel
+        return
+    if _winograd_pays(plan, node, graph):
+        return _lower_winograd(plan, node, graph, loc, cache)
+    b, (n, c, h, w), (cout, oh, ow), wt, bias, desc = _conv_operands(plan, node, graph, loc)
+    a = node.attrs
+    packed = _packed(plan, cache, node, "conv", _C.conv2d_pack, desc, wt, bias)
+    out = plan.new_buf(n * oh * ow * cout)
+    res = -1
+    if a.get("residual"):
+        res = plan.nhwc(node, node.inputs[3], loc)
+    plan.emit(node, type=_C.OP_CONV2D, **{"in": b, "in2": res, "out": out}, n=n, h=h, w=w, c=c, oh=oh,
+              ow=ow, conv=desc, act=act_tuple(a.get("act")), weights=packed)
+    loc[node.outputs[0]] = (out, "nhwc")
+
+
+def _winograd_pays(plan, node, graph):
+    if os.environ.get("FASTNORM_WINOGRAD", "1") == "0":
+        return False
+    a = node.attrs
+    wt = graph.weights.get(node.inputs[1])
+    if wt is None or wt.ndim != 4 or tuple(wt.shape[2:]) != (3, 3):
+        return False
+    if (a.get("groups", 1) != 1 or list(a.get("stride", [1, 1])) != [1, 1]
+            or list(a.get("dilation", [1, 1])) != [1, 1]):
+        return False
+    n, cin, _, _ = plan.shapes[node.inputs[0]]
+    _, cout, oh, ow = plan.shapes[node.outputs[0]]
+    if cin < WINOGRAD_MIN_CHANNELS or cout < WINOGRAD_MIN_CHANNELS:
+        return False
+    tiles = n * -(-oh // 4) * -(-ow // 4)
+    return tiles >= WINOGRAD_MIN_TILES and oh * ow * n >= WINOGRAD_MIN_COVERAGE * 16 * tiles
+
+
+def _lower_winograd(plan, node, graph, loc, cache):
+    """conv2d (3x3, stride 1) as a WINOGRAD3X3 record; same fields as CONV2D."""
+    b = plan.nhwc(node, node.inputs[0], loc)
+    n, c, h, w = plan.shapes[node.inputs[0]]
+    _, cout, oh, ow = plan.shapes[node.outputs[0]]
+    wt = graph.weights[node.inputs[1]]
+    a = node.attrs
+    desc = (c, cout, 1, 3, 3, 1, 1, 1, 1, *a.get("padding", [0, 0, 0, 0]))
+    bias = _bias(graph, node)
+    packed = _packed(plan, cache, node, "winograd3x3", _C.winograd3x3_pack, desc, wt, bias)
+    out = plan.new_buf(n * oh * ow * cout)
+    res = plan.nhwc(node, node.inputs[3], loc) if a.get("residual") else -1
+    plan.emit(node, type=_C.OP_WINOGRAD3X3, **{"in": b, "in2": res, "out": out}, n=n, h=h, w=w, c=c,
+              oh=oh, ow=ow, conv=desc, act=act_tuple(a.get("act")), weights=packed)
+    loc[node.outputs[0]] = (out, "nhwc")
+
+
+def _lower_linear(plan, node, graph, loc, cache):
+    b, layout = loc[node.inputs[0]]
+    xs = plan.shapes[node.inputs[0]]
+    wt = graph.weights[node.inputs[1]]
+    out_f, in_f = wt.shape
+    rows = int(np.prod(xs[:-1]))
+    variant = "linear"
+    if layout == "flat_hwc":
+        # input is an NHWC image flattened in (h, w, c) order: permute the weight's columns to match
+        _, c, h, w = plan.flat_src[node.inputs[0]]
+        variant = ("linear_hwc", c, h, w)
+    elif layout not in ("plain",):
+        raise UnsupportedError("node %r: linear input must be 2D, got a %s tensor" % (node.name, layout))
+    bias = _bias(graph, node)
+    desc = (in_f, out_f, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0)
+
+    def make():
+        w2 = np.asarray(wt, np.float32)
+        if variant != "linear":
+            w2 = w2.reshape(out_f, c, h, w).transpose(0, 2, 3, 1).reshape(out_f, in_f)
+        return _C.conv2d_pack(plan.isa, desc, np.ascontiguousarray(w2).reshape(out_f, in_f, 1, 1),
+                              None if bias is None else np.ascontiguousarray(bias, np.float32))
+
+    packed = cache.get((node.name, plan.isa, variant), make)
+    out = plan.new_buf(rows * out_f)
+    plan.emit(node, type=_C.OP_CONV2D, **{"in": b, "out": out}, n=rows, h=1, w=1, c=in_f, oh=1, ow=1,
+              conv=desc, act=act_tuple(node.attrs.get("act")), weights=packed)
+    loc[node.outputs[0]] = (out, "plain")
+
+
+def _conv_operands(plan, node, graph, loc):
+    """(NHWC input buffer, input (n, c, h, w), output (cout, oh, ow), weight, bias or None, the C
+    descriptor (cin, cout, groups, kh, kw, stride, dilation, padding)) of a conv2d or conv_transpose2d."""
+    b = plan.nhwc(node, node.inputs[0], loc)
+    n, c, h, w = plan.shapes[node.inputs[0]]
+    _, cout, oh, ow = plan.shapes[node.outputs[0]]
+    wt = graph.weights[node.inputs[1]]
+    a = node.attrs
+    desc = (c, cout, a.get("groups", 1), wt.shape[2], wt.shape[3], *a.get("stride", [1, 1]),
+            *a.get("dilation", [1, 1]), *a.get("padding", [0, 0, 0, 0]))
+    bias = _bias(graph, node)
+    return b, (n, c, h, w), (cout, oh, ow), wt, bias, desc
+
+
+def _lower_conv_transpose2d(plan, node, graph, loc, cache):
+    # conv2d's descriptor read as the transposed conv's; output_padding is implied by oh, ow
+    b, (n, c, h, w), (cout, oh, ow), wt, bias, desc = _conv_operands(plan, node, graph, loc)
+    a = node.attrs
+    packed = _packed(plan, cache, node, "conv_transpose", _C.conv_transpose2d_pack, desc, wt, bias)
+    out = plan.new_buf(n * oh * ow * cout)
+    plan.emit(node, type=_C.OP_CONV_TRANSPOSE2D, **{"in": b, "out": out}, n=n, h=h, w=w, c=c, oh=oh, ow=ow,
+              conv=desc, act=act_tuple(a.get("act")), weights=packed)
+    loc[node.outputs[0]] = (out, "nhwc")
+
+
+def _lower_dwconv(plan, node, graph, loc, cache):
+    """A depthwise conv with channel multiplier 1 as DWCONV2D or DWCONV_PW; False for any other conv
+    (a multiplier > 1 stays on the grouped GEMM)."""
+    n, c, h, w = plan.shapes[node.inputs[0]]
+    wt = graph.weights[node.inputs[1]]
+    a = node.attrs
+    if not (a.get("groups", 1) == c == wt.shape[0] and wt.shape[1] == 1):
+        return False
+    b = plan.nhwc(node, node.inputs[0], loc)
+    _, _, oh, ow = plan.shapes[node.outputs[0]]
+    desc = (c, c, c, wt.shape[2], wt.shape[3], *a.get("stride", [1, 1]), *a.get("dilation", [1, 1]),
+            *a.get("padding", [0, 0, 0, 0]))
+    bias = _bias(graph, node)
+    packed = cache.get((node.name, "dwconv"), lambda: _C.dwconv2d_pack(
+        np.ascontiguousarray(wt, np.float32),
+        None if bias is None else np.ascontiguousarray(bias, np.float32)))
+    pw = None if a.get("residual") or n * oh * ow * c * 4 < DWPW_MIN_BYTES else \
+        _pointwise_after(node, graph, loc, c)
+    if pw is not None:
+        _emit_dwconv_pw(plan, node, pw, graph, loc, cache, b, (n, c, h, w), (oh, ow), desc, packed)
+        return True
+    out = plan.new_buf(n * oh * ow * c)
+    res = plan.nhwc(node, node.inputs[3], loc) if a.get("residual") else -1
+    plan.emit(node, type=_C.OP_DWCONV2D, **{"in": b, "in2": res, "out": out}, n=n, h=h, w=w, c=c,
+              oh=oh, ow=ow, conv=desc, act=act_tuple(a.get("act")), weights=packed)
+    loc[node.outputs[0]] = (out, "nhwc")
+    return True
+
+
+def _pointwise_after(node, graph, loc, c):
+    """The 1x1 conv (stride 1, no padding, groups 1) that alone reads this depthwise output."""
+    if os.environ.get("FASTNORM_DWPW", "1") == "0" or c <= 4:
+        return None
+    if node.outputs[0] in {t.name for t in graph.outputs}:
+        return None
+    readers = graph.consumers().get(node.outputs[0], [])
+    if len(readers) != 1 or readers[0].op != "conv2d":
+        return None
+    pw = readers[0]
+    a = pw.attrs
+    wt = graph.weights.get(pw.inputs[1])
+    if (wt is None or wt.ndim != 4 or tuple(wt.shape[1:]) != (c, 1, 1) or pw.inputs[0] != node.outputs[0]
+            or a.get("groups", 1) != 1 or list(a.get("stride", [1, 1])) != [1, 1]
+            or list(a.get("dilation", [1, 1])) != [1, 1] or any(a.get("padding", [0, 0, 0, 0]))):
+        return None
+    if a.get("residual") and (pw.inputs[3] not in loc or pw.inputs[3] == node.outputs[0]):
+        return None
+    return pw
+
+
+def _emit_dwconv_pw(plan, node, pw, graph, loc, cache, b, in_shape, out_hw, desc, packed):
+    n, c, h, w = in_shape
+    oh, ow = out_hw
+    wt = graph.weights[pw.inputs[1]]
+    cout = wt.shape[0]
+    bias = _bias(graph, pw)
+    desc2 = (c, cout, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0)
+    packed2 = _packed(plan, cache, pw, "conv", _C.conv2d_pack, desc2, wt, bias)
+    res = plan.nhwc(pw, pw.inputs[3], loc) if pw.attrs.get("residual") else -1
+    out = plan.new_buf(n * oh * ow * cout)
+    plan.emit(node, type=_C.OP_DWCONV_PW, **{"in": b, "in2": res, "out": out}, n=n, h=h, w=w, c=c,
+              oh=oh, ow=ow, conv=desc, act=act_tuple(node.attrs.get("act")), weights=packed,
+              conv2=desc2, act2=act_tuple(pw.attrs.get("act")), weights2=packed2)
+    plan.absorbed.add(pw.name)
+    plan.absorbed_into.setdefault(node.name, []).append(pw.name)
+    loc[pw.outputs[0]] = (out, "nhwc")
+
+
+def _lower_conv_first(plan, node, graph, loc, cache):
+    """A conv with 1..4 input channels as CONV_FIRST (kind: the input is NHWC); False for others."""
+    a = node.attrs
+    if a.get("residual"):
+        return False
+    n, c, h, w = plan.shapes[node.inputs[0]]
+    _, cout, oh, ow = plan.shapes[node.outputs[0]]
+    wt = graph.weights[node.inputs[1]]
+    desc = (c, cout, a.get("groups", 1), wt.shape[2], wt.shape[3], *a.get("stride", [1, 1]),
+            *a.get("dilation", [1, 1]), *a.get("padding", [0, 0, 0, 0]))
+    if not _C.conv_first_supports(desc):
+        return False
+    b, layout = loc[node.inputs[0]]
+    if layout not in ("nhwc", "plain"):
+        b, layout = plan.nhwc(node, node.inputs[0], loc), "nhwc"
+    bias = _bias(graph, node)
+    packed = _packed(plan, cache, node, "conv_first", _C.conv_first_pack, desc, wt, bias)
+    pad = plan.new_buf(_C.conv_first_pad_floats(desc, n, h, w))
+    out = plan.new_buf(n * oh * ow * cout)
+    plan.emit(node, type=_C.OP_CONV_FIRST, **{"in": b, "in2": pad, "out": out}, n=n, h=h, w=w, c=c,
+              oh=oh, ow=ow, conv=desc, act=act_tuple(a.get("act")), weights=packed,
+              kind=int(layout == "nhwc"))
+    loc[node.outputs[0]] = (out, "nhwc")
+    return True
+
+
+def _packed(plan, cache, node, variant, pack, desc, wt, bias):
+    """Weights packed by pack(isa, desc, weight, bias), once per (node, ISA, variant)."""
+    return cache.get((node.name, plan.isa, variant), lambda: pack(
+        plan.isa, desc, np.ascontiguousarray(wt, np.float32),
+        None if bias is None else np.ascontiguousarray(bias, np.float32)))
+
+
+def _bias(graph, node):
+    return graph.weights[node.inputs[2]] if len(node.inputs) > 2 and node.inputs[2] else None
+
+
+LOWER = {"conv2d": _lower_conv2d, "linear": _lower_linear, "conv_transpose2d": _lower_conv_transpose2d}

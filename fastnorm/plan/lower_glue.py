@@ -1,0 +1,145 @@
+"""Lowering of the glue ops: free reshapes and permutes (a change of the value's layout tag),
+broadcast add/mul, cat, pad, interpolate and the shuffles."""
+import numpy as np
+
+from fastnorm import _C
+from fastnorm.errors import UnsupportedError
+from fastnorm.graph import act_tuple
+
+
+def _lower_flatten(plan, node, graph, loc, cache):
+    b, layout = loc[node.inputs[0]]
+    shape = plan.shapes[node.inputs[0]]
+    out_shape = plan.shapes[node.outputs[0]]
+    if layout == "nhwc":
+        if len(out_shape) != 2:
+            raise UnsupportedError("node %r: flatten of an image must keep the batch dim" % node.name)
+        plan.flat_src[node.outputs[0]] = shape
+        loc[node.outputs[0]] = (b, "flat_hwc")   # same memory, (h, w, c) order
+    elif layout == "flat_hwc":
+        plan.flat_src[node.outputs[0]] = plan.flat_src[node.inputs[0]]
+        loc[node.outputs[0]] = (b, "flat_hwc")
+    else:
+        loc[node.outputs[0]] = (b, "plain")      # row-major reshape: same memory
+
+
+def _lower_reshape(plan, node, graph, loc, cache):
+    """A row-major reshape: the same memory once the value is in its logical layout."""
+    loc[node.outputs[0]] = (plan.plain(node, node.inputs[0], loc), "plain")
+
+
+def _lower_transpose(plan, node, graph, loc, cache):
+    """NCHW <-> NHWC permutes cost nothing: an image held NHWC *is* the permuted tensor, row-major."""
+    if node.attrs["perm"] == [0, 2, 3, 1]:
+        loc[node.outputs[0]] = (plan.nhwc(node, node.inputs[0], loc), "plain")
+    else:
+        loc[node.outputs[0]] = (plan.plain(node, node.inputs[0], loc), "nhwc")
+
+
+def _lower_binary(plan, node, graph, loc, cache):
+    out_shape = plan.shapes[node.outputs[0]]
+    rank = len(out_shape)
+    image = rank == 4 and any(v in loc and loc[v][1] == "nhwc" for v in node.inputs)
+    perm = (0, 2, 3, 1) if image else tuple(range(rank))
+    operands = []
+    for v in node.inputs:
+        shape = plan.shapes[v]
+        if v in graph.weights:
+            b, layout = plan.const_buf(graph.weights[v]), "plain"
+        elif image and len(shape) == 4:
+            b, layout = plan.nhwc(node, v, loc), "nhwc"
+        else:
+            b, layout = plan.plain(node, v, loc), "plain"
+        full = (1,) * (rank - len(shape)) + tuple(shape)
+        # element strides of the logical dims in this operand's memory
+        phys_order = (0, 2, 3, 1) if layout == "nhwc" else tuple(range(rank))
+        strides = [0] * rank
+        step = 1
+        for d in reversed(phys_order):
+            strides[d] = step
+            step *= full[d]
+        strides = [0 if full[d] == 1 and out_shape[d] != 1 else strides[d] for d in range(rank)]
+        operands.append((b, [strides[d] for d in perm]))
+    kind = _C.BIN_ADD if node.op == "add" else _C.BIN_MUL
+    out = plan.new_buf(int(np.prod(out_shape)))
+    plan.emit(node, type=_C.OP_BINARY, **{"in": operands[0][0], "in2": operands[1][0], "out": out},
+              kind=kind, act=act_tuple(node.attrs.get("act")),
+              binary=(tuple(int(out_shape[d]) for d in perm), tuple(operands[0][1]), tuple(operands[1][1])))
+    loc[node.outputs[0]] = (out, "nhwc" if image else "plain")
+
+
+def _lower_cat(plan, node, graph, loc, cache):
+    out_shape = plan.shapes[node.outputs[0]]
+    dim = node.attrs.get("dim", 0) % len(out_shape)
+    image = len(out_shape) == 4 and dim == 1
+    bufs, inner = [], []
+    for v in node.inputs:
+        shape = plan.shapes[v]
+        if image:
+            bufs.append(plan.nhwc(node, v, loc))
+            inner.append(shape[1])
+        else:
+            bufs.append(plan.plain(node, v, loc))
+            inner.append(int(np.prod(shape[dim:])))
+    outer = out_shape[0] * out_shape[2] * out_shape[3] if image else int(np.prod(out_shape[:dim]))
+    out = plan.new_buf(int(np.prod(out_shape)))
+    plan.emit(node, type=_C.OP_CAT, **{"in": bufs[0], "out": out}, outer=outer, cat=(bufs, inner))
+    loc[node.outputs[0]] = (out, "nhwc" if image else "plain")
+
+
+def _lower_pad(plan, node, graph, loc, cache):
+    b = plan.nhwc(node, node.inputs[0], loc)
+    n, c, h, w = plan.shapes[node.inputs[0]]
+    l, r, t, bt = node.attrs["pads"]
+    mode = {"constant": _C.PAD_CONSTANT, "reflect": _C.PAD_REFLECT, "replicate": _C.PAD_REPLICATE}[
+        node.attrs.get("mode", "constant")]
+    out = plan.new_buf(int(np.prod(plan.shapes[node.outputs[0]])))
+    plan.emit(node, type=_C.OP_PAD2D, **{"in": b, "out": out}, n=n, h=h, w=w, c=c, kind=mode,
+              pads=(t, bt, l, r), value=float(node.attrs.get("value", 0.0)))
+    loc[node.outputs[0]] = (out, "nhwc")
+
+
+def _lower_interpolate(plan, node, graph, loc, cache):
+    from fastnorm.ops._glue import _INTERP_MODES
+    b = plan.nhwc(node, node.inputs[0], loc)
+    n, c, h, w = plan.shapes[node.inputs[0]]
+    _, _, oh, ow = plan.shapes[node.outputs[0]]
+    a = node.attrs
+    mode = _INTERP_MODES[a.get("mode", "nearest")]
+    ac = bool(a.get("align_corners")) if a.get("mode") == "bilinear" else False
+    scales = a.get("scale_factor") if a.get("size") is None else [None, None]
+
+    def make():
+        ty = _C.interp_axis(mode, h, oh, -1.0 if scales[0] is None else float(scales[0]), ac)
+        tx = _C.interp_axis(mode, w, ow, -1.0 if scales[1] is None else float(scales[1]), ac)
+        return tuple(ty[:2]) + tuple(tx[:2]) + tuple(ty[2:]) + tuple(tx[2:])
+    tabs = cache.get((node.name, "interp", h, w), make)
+    out = plan.new_buf(n * oh * ow * c)
+    plan.emit(node, type=_C.OP_INTERP2D, **{"in": b, "out": out}, n=n, h=h, w=w, c=c, oh=oh, ow=ow,
+              kind=mode, interp=tabs)
+    loc[node.outputs[0]] = (out, "nhwc")
+
+
+def _lower_shuffle(plan, node, graph, loc, cache):
+    n, c, h, w = plan.shapes[node.inputs[0]]
+    out = plan.new_buf(n * c * h * w)
+    if node.op == "channel_shuffle":
+        b = plan.nhwc(node, node.inputs[0], loc)
+        plan.emit(node, type=_C.OP_CHANNEL_SHUFFLE, **{"in": b, "out": out}, n=n, h=h, w=w, c=c,
+                  groups=node.attrs["groups"])
+        loc[node.outputs[0]] = (out, "nhwc")
+        return
+    b = plan.plain(node, node.inputs[0], loc)
+    r = node.attrs["factor"]
+    inverse = node.op == "pixel_unshuffle"
+    # the driver takes the small extents: output channels and input size for a shuffle
+    cs, hs, ws = (c, h // r, w // r) if inverse else (c // (r * r), h, w)
+    plan.emit(node, type=_C.OP_PIXEL_SHUFFLE, **{"in": b, "out": out}, n=n, c=cs, h=hs, w=ws, groups=r,
+              kind=int(inverse))
+    loc[node.outputs[0]] = (out, "plain")
+
+
+LOWER = {"flatten": _lower_flatten, "reshape": _lower_reshape, "transpose": _lower_transpose,
+         "add": _lower_binary, "mul": _lower_binary, "cat": _lower_cat, "pad": _lower_pad,
+         "interpolate": _lower_interpolate, "pixel_shuffle": _lower_shuffle,
+         "pixel_unshuffle": _lower_shuffle, "channel_shuffle": _lower_shuffle}

@@ -1,0 +1,113 @@
+/* fn_plan.h: the plan's op records (included by fastnorm.h). A plan is an array of fn_op records over
+ * numbered buffers, run in one call (plan/plan.c).
+ *
+ * FN_PLAN_RECORDS is the one list of record kinds. A row X(id, NAME, name, label, S, C) gives
+ *   - the enum value FN_OP_<NAME> = id (ids reach Python as fastnorm._C.OP_<NAME>, never retyped);
+ *   - fn_rec_<name>_run, which runs one record (plan/rec_<family>.c);
+ *   - S = Y: fn_rec_<name>_scratch, the scratch bytes the record needs for nthreads (N: none);
+ *   - C = Y: fn_rec_<name>_check, which returns NULL when the record fits the kernel table, else why
+ *     not (N: nothing to check beyond the buffer ids the bindings check);
+ *   - label: the record's name in profiles (fastnorm._C.RECORDS[id]).
+ * Adding a record: a row here (plus any fields it needs in fn_op below), its functions in
+ * plan/rec_<family>.c, its lowering in fastnorm/plan/lower_<family>.py. */
+#ifndef FASTNORM_FN_PLAN_H
+#define FASTNORM_FN_PLAN_H
+
+#define FN_PLAN_RECORDS(X)                                                                         \
+    X(1, CONV2D, conv2d, "conv2d", Y, Y)                 /* also linear */                         \
+    X(2, SCALE_SHIFT, scale_shift, "scale_shift", N, N)  /* standalone BN (+act) */                \
+    X(3, ACT, act, "act", N, N)                          /* n elements, act */                     \
+    X(4, MAXPOOL2D, maxpool2d, "max_pool2d", N, N)                                                 \
+    X(5, NCHW_TO_NHWC, nchw_to_nhwc, "nchw->nhwc", N, N)                                           \
+    X(6, NHWC_TO_NCHW, nhwc_to_nchw, "nhwc->nchw", N, N)                                           \
+    X(7, COPY, copy, "copy", N, N)                       /* n elements */                          \
+    /* the op families (images NHWC): */                                                           \
+    X(8, ACTK, actk, "activation", N, N)       /* fn_act_apply(kind, actp), n elements */          \
+    X(9, PRELU, prelu, "prelu", N, N)          /* (outer, c, inner), weights = slopes */           \
+    X(10, SOFTMAX, softmax, "softmax", N, N)   /* (outer, c = len, inner), kind = log */           \
+    X(11, GROUP_NORM, group_norm, "group_norm", Y, N) /* NHWC (n, h*w, c), groups, eps, gamma/beta \
+                                                         in weights/weights2 */                    \
+    X(12, LAYER_NORM, layer_norm, "layer_norm", N, N) /* rows (outer, inner), eps, gamma/beta */   \
+    X(13, BINARY, binary, "binary", N, N)      /* kind, bndim, bshape, bsa, bsb: in op in2 -> out */ \
+    X(14, CAT, cat, "cat", N, N)               /* outer, nins, ins, inner_sizes */                 \
+    X(15, AVGPOOL2D, avgpool2d, "avg_pool2d", N, N)                   /* NHWC, avg desc */         \
+    X(16, ADAPTIVE_POOL2D, adaptive_pool2d, "adaptive_pool2d", N, N)  /* kind = fn_pool_kind */    \
+    X(17, PAD2D, pad2d, "pad", N, N)           /* NHWC (planes = n, e = c), kind = mode, pads, value */ \
+    X(18, INTERP2D, interp2d, "interpolate", N, N)           /* NHWC, kind = mode, interp tables */ \
+    X(19, CHANNEL_SHUFFLE, channel_shuffle, "channel_shuffle", N, N) /* NHWC n*h*w pixels, c, groups */ \
+    X(20, PIXEL_SHUFFLE, pixel_shuffle, "pixel_shuffle", N, N) /* NCHW (n, c, h, w) the small       \
+                                                 extents of the shuffle, groups = r, kind = inverse */ \
+    X(21, CONV_TRANSPOSE2D, conv_transpose2d, "conv_transpose2d", Y, Y) /* NHWC, conv = the         \
+                                                 transposed conv's desc, oh/ow, packed weights */  \
+    X(22, DWCONV2D, dwconv2d, "dwconv2d", N, N) /* depthwise, multiplier 1: conv, act, in2 = residual */ \
+    X(23, WINOGRAD3X3, winograd3x3, "winograd3x3", Y, Y) /* CONV2D's fields (3x3, stride 1),        \
+                                                 weights from fn_winograd3x3_pack */               \
+    X(24, CONV_FIRST, conv_first, "conv_first", N, N) /* cin <= 4: kind = input is NHWC, in2 = the  \
+                                                 padded planar copy */                             \
+    X(25, GROUP_NORM_MAXPOOL, group_norm_maxpool, "group_norm+max_pool2d", Y, N) /* GROUP_NORM's    \
+                                                 fields with h, w the image, then pool, oh, ow */  \
+    X(26, DWCONV_PW, dwconv_pw, "dwconv+conv1x1", Y, Y) /* [1x1 expand (conv_ex, act_ex,            \
+                         weights_ex; NULL: none)], DWCONV2D (conv, act, weights), a 1x1 conv (conv2,\
+                         act2, weights2, in2 = its residual), in bands; h, w: the depthwise input */
+
+typedef enum {
+#define FN_PLAN_ENUM_(id, NAME, name, label, S, C) FN_OP_##NAME = id,
+    FN_PLAN_RECORDS(FN_PLAN_ENUM_)
+#undef FN_PLAN_ENUM_
+    FN_OP_LIMIT_ = 27 /* every id is below this */
+} fn_op_type;
+
+typedef struct fn_op {
+    int type;
+    int in, in2, out;            /* buffer ids; in2 is the residual (-1: none) */
+    size_t n, h, w, c;           /* input extents (NHWC); for ACT/COPY: n = element count */
+    size_t oh, ow;               /* output extents (conv, pool) */
+    size_t outer, inner;         /* scale_shift geometry */
+    fn_conv2d_desc conv;
+    fn_pool2d_desc pool;
+    fn_act act;
+    fn_conv2d_desc conv2;        /* DWCONV_PW: the 1x1 conv after the depthwise one */
+    fn_act act2;
+    fn_conv2d_desc conv_ex;      /* DWCONV_PW: the 1x1 expand conv before it, if weights_ex */
+    fn_act act_ex;
+    const float *weights_ex;
+    const float *weights;        /* packed conv weights, or scale for SCALE_SHIFT */
+    const float *weights2;       /* shift for SCALE_SHIFT */
+    size_t weights_floats, weights2_floats, weights_ex_floats; /* their lengths (record checks) */
+    /* op-family fields (see FN_PLAN_RECORDS) */
+    int kind;
+    size_t groups;
+    double eps;
+    fn_act_params actp;
+    fn_avgpool2d_desc avg;
+    ptrdiff_t pads[4];           /* top, bottom, left, right */
+    float value;
+    fn_interp_tables interp;
+    size_t bndim, bshape[8];
+    ptrdiff_t bsa[8], bsb[8];
+    const int *ins;              /* CAT: nins buffer ids, inner_sizes floats each */
+    const size_t *inner_sizes;
+    size_t nins;
+} fn_op;
+
+/* The DWCONV_PW record's three convs. */
+static inline fn_dwconv_pw_args fn_dwconv_pw_args_of(const fn_op *op) {
+    fn_dwconv_pw_args a = {op->weights_ex ? &op->conv_ex : NULL, &op->conv, &op->conv2,
+                           op->weights_ex, op->weights, op->weights2,
+                           &op->act_ex, &op->act, &op->act2};
+    return a;
+}
+
+/* bufs[id] is the base pointer of buffer id. scratch is shared by the records that need it (at least
+ * fn_plan_scratch_bytes). Returns the first failing record's status. */
+fn_status fn_plan_run(const fn_kernels *k, const fn_op *ops, size_t nops, float *const *bufs,
+                      void *scratch, size_t scratch_bytes, int nthreads);
+/* The largest scratch any record of ops needs with nthreads threads. */
+size_t fn_plan_scratch_bytes(const fn_kernels *k, const fn_op *ops, size_t nops, int nthreads);
+/* NULL when op is a known record that fits k (descriptors, packed weight lengths), else why not. */
+const char *fn_plan_check_record(const fn_kernels *k, const fn_op *op);
+/* "CONV2D" and "conv2d" (a profile label) of a record id, NULL for none. */
+const char *fn_plan_record_name(int type);
+const char *fn_plan_record_label(int type);
+
+#endif

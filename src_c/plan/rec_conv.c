@@ -1,0 +1,87 @@
+/* rec_conv.c: the plan records of the conv family (FN_PLAN_RECORDS in fn_plan.h). */
+#include "records.h"
+#include "../conv/fn_convt.h"
+
+static const char *const WEIGHTS_MISFIT = "packed weights do not fit this ISA's kernels";
+
+FN_REC_RUN(conv2d) {
+    return fn_conv2d_nhwc(k, &op->conv, op->n, op->h, op->w, bufs[op->in], op->weights,
+                          fn_rec_residual(op, bufs), &op->act, bufs[op->out], scratch, scratch_bytes,
+                          nthreads);
+}
+
+FN_REC_SCRATCH(conv2d) { return fn_conv2d_scratch_bytes(k, &op->conv, op->n, op->h, op->w, nthreads); }
+
+FN_REC_CHECK(conv2d) {
+    if (op->weights != NULL && op->weights_floats != fn_conv2d_packed_floats(k, &op->conv))
+        return WEIGHTS_MISFIT;
+    return NULL;
+}
+
+FN_REC_RUN(winograd3x3) {
+    return fn_winograd3x3_nhwc(k, &op->conv, op->n, op->h, op->w, bufs[op->in], op->weights,
+                               fn_rec_residual(op, bufs), &op->act, bufs[op->out], scratch,
+                               scratch_bytes, nthreads);
+}
+
+FN_REC_SCRATCH(winograd3x3) {
+    return fn_winograd3x3_scratch_bytes(k, &op->conv, op->n, op->h, op->w, nthreads);
+}
+
+FN_REC_CHECK(winograd3x3) {
+    if (!fn_winograd3x3_supported(&op->conv)) return "winograd3x3 needs a 3x3 stride-1 conv";
+    if (op->weights == NULL || op->weights_floats != fn_winograd3x3_packed_floats(k, &op->conv))
+        return WEIGHTS_MISFIT;
+    return NULL;
+}
+
+FN_REC_RUN(dwconv2d) {
+    return fn_dwconv2d_nhwc(k, &op->conv, op->n, op->h, op->w, bufs[op->in], op->weights,
+                            fn_rec_residual(op, bufs), &op->act, bufs[op->out], nthreads);
+}
+
+FN_REC_RUN(dwconv_pw) {
+    const fn_dwconv_pw_args a = fn_dwconv_pw_args_of(op);
+    return fn_dwconv_pw_nhwc(k, &a, op->n, op->h, op->w, bufs[op->in], fn_rec_residual(op, bufs),
+                             bufs[op->out], scratch, scratch_bytes, nthreads);
+}
+
+FN_REC_SCRATCH(dwconv_pw) {
+    const fn_dwconv_pw_args a = fn_dwconv_pw_args_of(op);
+    return fn_dwconv_pw_scratch_bytes(k, &a, op->h, op->w, nthreads);
+}
+
+FN_REC_CHECK(dwconv_pw) {
+    const fn_conv2d_desc *dw = &op->conv;
+    if (dw->groups != dw->cin || dw->cout != dw->cin || op->conv2.cin != dw->cin)
+        return "depthwise + 1x1 descs do not chain";
+    if (op->weights == NULL || op->weights2 == NULL
+        || op->weights_floats != fn_dwconv_packed_floats(dw->cin, dw->kh, dw->kw)
+        || op->weights2_floats != fn_conv2d_packed_floats(k, &op->conv2))
+        return WEIGHTS_MISFIT;
+    if (op->weights_ex != NULL && (op->conv_ex.cout != dw->cin
+                                   || op->weights_ex_floats != fn_conv2d_packed_floats(k, &op->conv_ex)))
+        return "the expand conv does not fit the depthwise one";
+    return NULL;
+}
+
+FN_REC_RUN(conv_first) {
+    return fn_conv_first(k, &op->conv, op->kind, op->n, op->h, op->w, bufs[op->in], op->weights,
+                         &op->act, bufs[op->in2], bufs[op->out], nthreads);
+}
+
+FN_REC_RUN(conv_transpose2d) {
+    return fn_conv_transpose2d_nhwc(k, &op->conv, op->n, op->h, op->w, op->oh, op->ow, bufs[op->in],
+                                    op->weights, &op->act, bufs[op->out], scratch, scratch_bytes,
+                                    nthreads);
+}
+
+FN_REC_SCRATCH(conv_transpose2d) {
+    return fn_conv_transpose2d_scratch_bytes(k, &op->conv, op->n, op->h, op->w, nthreads);
+}
+
+FN_REC_CHECK(conv_transpose2d) {
+    if (op->weights == NULL || op->weights_floats != fn_conv_transpose2d_packed_floats(k, &op->conv))
+        return WEIGHTS_MISFIT;
+    return NULL;
+}
