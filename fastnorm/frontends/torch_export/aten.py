@@ -244,14 +244,16 @@ class Builder:
             return   # symbolic sizes, shape arithmetic, assertions: they vanish
         deps = []
         torch.fx.node.map_arg((fx.args, fx.kwargs), deps.append)
+        handler = HANDLERS.get(_packet(t))
         if any(d in self.failed for d in deps):
+            if handler is None:   # reported too: the error lists every op it cannot map at once
+                self.problem(fx, _torch_op_name(t))
             self.failed.add(fx)
             return
         if all(d in self.const for d in deps):
             return self.fold(fx)
         if not any(isinstance(self.val.get(d), (str, list)) for d in deps):
             raise BatchDependent("a constant computed from the batch size (%s)" % fx.name)
-        handler = HANDLERS.get(_packet(t))
         if handler is None:
             return self.problem(fx, _torch_op_name(t))
         try:
@@ -303,7 +305,7 @@ class Builder:
         src = self.shape[x]
         if tuple(src) == tuple(dst):
             return x
-        if dst[0] != src[0]:
+        if dst[0] != src[0] and None in (src[0], dst[0]):
             raise _Unsupported("a reshape that moves the batch dim (%s -> %s)" % (_fmt(src), _fmt(dst)))
         if len(dst) == 2 and len(src) > 2:
             return self.emit(fx, "flatten", [x], {"start_dim": 1, "end_dim": -1}, name=name, shape=tuple(dst))
