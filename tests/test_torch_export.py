@@ -122,6 +122,54 @@ def test_node_names_follow_the_module_path():
     assert {"stages_0_dense_0", "stages_0_dense_1", "stages_1_identity"} <= names, sorted(names)
 
 
+class _Lambda(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x)
+
+
+# one op (or idiom) at a time, end to end at batch 3 after an export at batch 1
+OPS = {
+    "max_avg_pool1d": ((4, 9), lambda x: F.max_pool1d(x, 3, 2, 1) + F.avg_pool1d(x, 3, 2, 1)),
+    "adaptive_avg_pool1d": ((4, 9), lambda x: F.adaptive_avg_pool1d(x, 4)),
+    "pixel_shuffle": ((4, 6, 6), lambda x: F.pixel_shuffle(torch.cat([x] * 4, 1), 2)),
+    "pixel_unshuffle": ((4, 6, 6), lambda x: F.pixel_unshuffle(x, 2)),
+    "channel_shuffle": ((4, 6, 6), lambda x: F.channel_shuffle(x, 2)),
+    "reflect_replicate_pad": ((4, 6, 6), lambda x: F.pad(x, (1, 2, 2, 1), mode="reflect")
+                              + F.pad(x, (1, 2, 2, 1), mode="replicate")),
+    "nearest_exact": ((4, 6, 6), lambda x: F.interpolate(x, size=(9, 11), mode="nearest-exact")),
+    "bilinear_scale": ((4, 6, 6), lambda x: F.interpolate(x, scale_factor=1.5, mode="bilinear")),
+    "activations": ((4, 6, 6), lambda x: F.gelu(x, approximate="tanh") + F.mish(x) + F.softplus(x, 2.0)
+                    + F.celu(x, 0.5) + F.selu(x) + F.elu(x, 0.3) + F.leaky_relu(x, 0.1) + F.hardswish(x)
+                    + F.hardsigmoid(x) + torch.tanh(x) + F.relu6(x) + x.clamp(-0.5, 0.5)),
+    "softmax": ((4, 6, 6), lambda x: F.softmax(x, 1) + F.log_softmax(x, -1)),
+    "layer_norm_chw": ((4, 6, 6), lambda x: F.layer_norm(x, x.shape[1:])),
+    "instance_norm": ((4, 6, 6), lambda x: F.instance_norm(x)),
+    "adaptive_max_pool": ((4, 6, 6), lambda x: F.adaptive_max_pool2d(x, 2)),
+    "avg_pool_ceil": ((4, 6, 6), lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False)),
+    "scalar_arithmetic": ((4, 6, 6), lambda x: (1 - x / 3 - 2) * -x),
+    "expand_cat": ((4, 6, 6), lambda x: torch.cat([x, x.mean((2, 3), keepdim=True).expand(-1, -1, 6, 6)], 1)),
+    "conv_transpose1d": ((4, 9), nn.ConvTranspose1d(4, 3, 3, 2, 1, 1)),
+    "conv1d_strided_dilated_grouped": ((4, 9), nn.Conv1d(4, 6, 3, 2, 2, 2, groups=2)),
+    "prelu": ((4, 6, 6), nn.PReLU(4)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_op_matches_torch(name):
+    shape, fn = OPS[name]
+    net = (fn if isinstance(fn, nn.Module) else _Lambda(fn)).eval()
+    model = fastnorm.from_torch(net, torch.randn((1,) + shape), route="export")
+    assert model.inputs[0].shape[0] is None
+    x = torch.randn((3,) + shape)
+    with torch.no_grad():
+        ref = net(x).numpy()
+    assert np.abs(model.predict(x.numpy()) - ref).max() <= _bound(ref)
+
+
 # ------------------------------------------------------------------------------------------ routes and errors
 class _BatchInFeatures(nn.Module):
     """Folds the batch into the channels: no dynamic batch can say this."""
@@ -192,15 +240,6 @@ def test_fx_fallback_is_noted(monkeypatch):
 def _nodes(module, shape=(2, 8, 6, 6)):
     g = export_to_graph(module.eval(), torch.randn(*shape))
     return g, [n for n in g.nodes]
-
-
-class _Lambda(nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x):
-        return self.fn(x)
 
 
 @pytest.mark.parametrize("fn, sizes", [
