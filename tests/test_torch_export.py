@@ -334,11 +334,22 @@ def test_reductions_over_the_batch_are_refused():
         export_to_graph(_Lambda(lambda x: x.sum(0, keepdim=True)).eval(), torch.randn(2, 8, 6, 6))
 
 
-def test_channel_shuffle_idiom_is_a_transpose():
-    def shuffle(x):
-        n, c, h, w = x.shape
-        return x.view(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
-    _, nodes = _nodes(_Lambda(shuffle))
+def _shuffle(x):
+    n, c, h, w = x.shape
+    return x.view(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+
+def test_channel_shuffle_idiom_is_one_node():
+    _, nodes = _nodes(_Lambda(_shuffle))
+    assert [(n.op, n.attrs) for n in nodes] == [("channel_shuffle", {"groups": 2})]
+    net = _Lambda(lambda x: _shuffle(x) * torch.arange(8.0).view(1, 8, 1, 1)).eval()
+    model = fastnorm.from_torch(net, torch.randn(1, 8, 5, 5), route="export")
+    x = torch.randn(3, 8, 5, 5)
+    assert np.abs(model.predict(x.numpy()) - net(x).numpy()).max() <= 1e-6 * 8
+
+
+def test_other_permutes_map_to_transpose():
+    _, nodes = _nodes(_Lambda(lambda x: x.view(x.shape[0], 2, 4, 6, 6).permute(0, 2, 1, 4, 3).flatten(1, 2)))
     assert [n.op for n in nodes] == ["reshape", "transpose", "reshape"]
-    assert nodes[1].attrs == {"perm": [0, 2, 1, 3, 4]}
-    assert nodes[0].attrs == {"shape": [-1, 2, 4, 6, 6]}
+    assert nodes[1].attrs == {"perm": [0, 2, 1, 4, 3]}
+    assert nodes[0].attrs == {"shape": [-1, 2, 4, 6, 6]} and nodes[2].attrs == {"shape": [-1, 8, 6, 6]}

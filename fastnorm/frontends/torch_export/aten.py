@@ -289,12 +289,13 @@ class Builder:
             names.append(v)
         if not names:
             raise UnsupportedError("torch.export: the model has no tensor output")
+        _fold_zero_pads(self.nodes, set(names))
+        _channel_shuffles(self.nodes, self.shape, set(names))
         final = [output_name] if len(names) == 1 else ["%s%d" % (output_name, i) for i in range(len(names))]
         rename = dict(zip(names, final))
         for n in self.nodes:
             n.outputs = [rename.get(v, v) for v in n.outputs]
             n.inputs = [rename.get(v, v) for v in n.inputs]
-        _fold_zero_pads(self.nodes, set(final))
         inputs = [TensorSpec(input_name, self.shape[input_name])]
         outs = [TensorSpec(f, self.shape[v]) for f, v in zip(final, names)]
         return Graph(inputs, outs, self.nodes, self.weights)
@@ -395,6 +396,35 @@ def _fold_zero_pads(nodes, outputs):
             c.attrs["padding"] = [pt + t, pl + l, pb + b, pr + r_]
             c.inputs[0] = n.inputs[0]
         drop.add(id(n))
+    nodes[:] = [n for n in nodes if id(n) not in drop]
+
+
+def _channel_shuffles(nodes, shapes, outputs):
+    """ShuffleNet's idiom, x.view(N, g, C/g, H, W).transpose(1, 2).reshape(N, C, H, W): one
+    channel_shuffle(groups=g) instead of a 5-D transpose between two reshapes."""
+    readers = {}
+    for n in nodes:
+        for v in n.inputs:
+            readers.setdefault(v, []).append(n)
+
+    def only_reader(n, op):
+        rs = readers.get(n.outputs[0], [])
+        ok = len(rs) == 1 and rs[0].op == op and n.outputs[0] not in outputs
+        return rs[0] if ok else None
+    drop = set()
+    for r1 in nodes:
+        src = shapes.get(r1.inputs[0]) if r1.op == "reshape" else None
+        mid = shapes.get(r1.outputs[0])
+        if src is None or len(src) != 4 or mid is None or len(mid) != 5 or tuple(mid[3:]) != tuple(src[2:]):
+            continue
+        t = only_reader(r1, "transpose")
+        if t is None or t.attrs.get("perm") != [0, 2, 1, 3, 4]:
+            continue
+        r2 = only_reader(t, "reshape")
+        if r2 is None or tuple(shapes.get(r2.outputs[0], ())) != tuple(src):
+            continue
+        r2.op, r2.inputs, r2.attrs = "channel_shuffle", [r1.inputs[0]], {"groups": int(mid[1])}
+        drop.update((id(r1), id(t)))
     nodes[:] = [n for n in nodes if id(n) not in drop]
 
 
