@@ -33,15 +33,19 @@ def from_torch(module, example_input, route="auto"):
             # plan once at the example's shape, so that a layout the kernels lack fails here, not at predict
             model._plan({t.name: tuple(example_input.shape) for t in model.graph.inputs})
             return model
-        except (UnsupportedError, ValueError) as e:
-            if route == "export" or isinstance(e, TypeError):
+        except TypeError as e:
+            if route == "export" or str(e).startswith("from_torch:"):
+                raise   # the caller's mistake (not a module, not a tensor): the same on either route
+            failures.append(("torch.export", e))
+        except Exception as e:  # noqa: BLE001 - whatever stops the export route, fx may still load the model
+            if route == "export":
                 raise
             failures.append(("torch.export", e))
     from fastnorm.frontends.torch import torch_to_graph
     try:
         graph = torch_to_graph(module, example_input)
     except Exception as e:  # noqa: BLE001 - fx raises many types (TraceError, TypeError, ...)
-        if route == "fx" or not failures or isinstance(e, TypeError) and "example_input" in str(e):
+        if route == "fx" or not failures:
             raise
         failures.append(("torch.fx", e))
         raise UnsupportedError("from_torch: neither route loads the model. %s"

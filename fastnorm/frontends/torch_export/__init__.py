@@ -71,13 +71,13 @@ def export_to_graph(module, example_input, input_name="input", output_name="outp
         xd = x if x.shape[0] > 1 else torch.cat([x, x])
         try:
             ep = _export(torch, m, xd, True)
-            return _graph(torch, ep, input_name, output_name, notes)
-        except BatchDependent as e:
-            why = "the traced graph depends on the batch size (%s)" % e
-        except UnsupportedError:
-            raise
         except Exception as e:  # noqa: BLE001 - export raises many types; the static try reports its own
             why = "torch.export refused a dynamic batch (%s)" % _first_line(e)
+        else:
+            try:
+                return _graph(torch, ep, input_name, output_name, notes)
+            except BatchDependent as e:
+                why = "the traced graph depends on the batch size (%s)" % e
     try:
         ep = _export(torch, m, x, False)
     except Exception as e:  # noqa: BLE001

@@ -696,7 +696,9 @@ def _binary(op):
         alpha = kwargs.get("alpha", rest[0] if rest else 1)
         if kwargs.get("rounding_mode") is not None:
             raise _Unsupported("div with rounding_mode=%r" % kwargs["rounding_mode"])
-        if op == "rsub":
+        if op == "rsub":   # c - alpha * a
+            if alpha != 1 and isinstance(a, b.torch.fx.Node):
+                raise _Unsupported("rsub with alpha=%r" % alpha)
             return b.binary(fx, "sub", c, a * alpha if not isinstance(a, b.torch.fx.Node) else a)
         b.binary(fx, op, a, c, alpha)
     return handler
