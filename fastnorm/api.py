@@ -14,10 +14,51 @@ from fastnorm.optable import KNOWN_OPS
 from fastnorm.passes import canonicalize
 
 
-def from_torch(module, example_input):
-    """Trace a torch.nn.Module (needs the [torch] extra) into an optimised Model."""
+_ROUTES = ("auto", "export", "fx")
+
+
+def from_torch(module, example_input, route="auto"):
+    """Trace a torch.nn.Module (needs the [torch] extra) into an optimised Model.
+
+    route "auto" (the default) traces with torch.export (fastnorm.frontends.torch_export) and falls back
+    to torch.fx (fastnorm.frontends.torch) where export or its graph fails; "export" and "fx" take one
+    route only. When both fail, the UnsupportedError says why for each, listing every unsupported op."""
+    if route not in _ROUTES:
+        raise ValueError("from_torch: route must be one of %s, got %r" % (", ".join(_ROUTES), route))
+    failures = []
+    if route in ("auto", "export"):
+        from fastnorm.frontends.torch_export import export_to_graph
+        try:
+            model = Model(canonicalize(export_to_graph(module, example_input)))
+            # plan once at the example's shape, so that a layout the kernels lack fails here, not at predict
+            model._plan({t.name: tuple(example_input.shape) for t in model.graph.inputs})
+            return model
+        except TypeError as e:
+            if route == "export" or str(e).startswith("from_torch:"):
+                raise   # the caller's mistake (not a module, not a tensor): the same on either route
+            failures.append(("torch.export", e))
+        except Exception as e:  # noqa: BLE001 - whatever stops the export route, fx may still load the model
+            if route == "export":
+                raise
+            failures.append(("torch.export", e))
     from fastnorm.frontends.torch import torch_to_graph
-    return Model(canonicalize(torch_to_graph(module, example_input)))
+    try:
+        graph = torch_to_graph(module, example_input)
+    except Exception as e:  # noqa: BLE001 - fx raises many types (TraceError, TypeError, ...)
+        if route == "fx" or not failures:
+            raise
+        failures.append(("torch.fx", e))
+        raise UnsupportedError("from_torch: neither route loads the model. %s"
+                               % " ".join("[%s] %s" % (r, _why(e)) for r, e in failures)) from None
+    if failures:
+        graph.notes = [("torch_fx_fallback", None, "traced with torch.fx: torch.export failed (%s)"
+                        % _why(failures[0][1]))]
+    return Model(canonicalize(graph))
+
+
+def _why(e):
+    s = str(e).strip() or type(e).__name__
+    return s if isinstance(e, (UnsupportedError, ValueError)) else "%s: %s" % (type(e).__name__, s)
 
 
 def from_onnx(model_or_path, optimize=True):

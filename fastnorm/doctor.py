@@ -50,6 +50,13 @@ _FIXES.update({
 })
 _SEVERITY.update({k: "info" for k in ("fixed_batch_generalized", "batch1_reshape", "batch_sizes",
                                       "bn_declared_outputs", "squeeze_batch", "checker")})
+# the torch frontends' notes (fastnorm/frontends/torch_export, fastnorm.api.from_torch)
+_FIXES.update({
+    "torch_static_batch": "make the forward batch-independent (no reshape or branch on x.shape[0]) to accept "
+                          "any batch, or call from_torch with the batch size you will predict with",
+    "torch_fx_fallback": "nothing to do; the message says why torch.export did not load the model",
+})
+_SEVERITY.update({"torch_static_batch": "warning", "torch_fx_fallback": "info"})
 _KEPT_FIXES = {  # fold_bn's reason codes -> the one-line fix
     "graph_input": _KEPT + "; or normalise the input in your preprocessing",
     "shared": _KEPT + ": the conv's raw output is needed by its other reader",

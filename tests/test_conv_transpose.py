@@ -484,5 +484,10 @@ def test_frontend_rejects_what_it_cannot_run():
             return F.conv_transpose2d(x, self.w * 2) + self.w.sum()
 
     with pytest.raises(UnsupportedError) as e:
-        fastnorm.from_torch(Computed().eval(), torch.randn(1, 3, 4, 4))
+        fastnorm.from_torch(Computed().eval(), torch.randn(1, 3, 4, 4), route="fx")
     assert "computed weight" in str(e.value) and "parameter used directly" in str(e.value)
+    # torch.export (the default route) folds weights computed from parameters at load
+    net, x = Computed().eval(), torch.randn(2, 3, 4, 4)
+    with torch.no_grad():
+        want = net(x).numpy()
+    assert np.abs(fastnorm.from_torch(net, x).predict(x.numpy()) - want).max() <= 1e-4 * max(1, np.abs(want).max())

@@ -1,0 +1,867 @@
+"""ATen ops of a decomposed torch.export program -> fastnorm Graph nodes.
+
+The Builder walks the exported graph once, in order. Each fx node is one of:
+  - a parameter, buffer or constant (a placeholder the signature names), or a node computed only from
+    those: evaluated here with torch, once, into a constant (weight standardisation, reshaped scales);
+  - a symbolic size, shape arithmetic or an assertion: it vanishes (shapes come from each node's traced
+    metadata, with the batch as the one symbol allowed, in dim 0);
+  - an op on activations: its handler (HANDLERS, by ATen op name) emits canonical graph nodes.
+Every op no handler maps is collected, so the error lists them all at once.
+"""
+import math
+import operator
+
+import numpy as np
+
+from fastnorm.errors import UnsupportedError
+from fastnorm.frontends.torch import _row_attrs
+from fastnorm.graph import Graph, Node, TensorSpec
+from fastnorm.optable import activations
+
+# ops the default core-ATen decomposition table would break up but fastnorm runs whole
+_KEEP = ("hardswish.default", "hardsigmoid.default", "mish.default", "silu.default", "softplus.default",
+         "celu.default", "selu.default", "gelu.default", "hardtanh.default", "pixel_shuffle.default",
+         "pixel_unshuffle.default", "channel_shuffle.default", "native_channel_shuffle.default",
+         "reflection_pad2d.default", "replication_pad2d.default", "pad.default", "prelu.default",
+         "_prelu_kernel.default", "instance_norm.default", "linear.default", "adaptive_avg_pool2d.default",
+         "upsample_nearest2d.vec", "_upsample_nearest_exact2d.vec", "upsample_bilinear2d.vec")
+# binary ops that broadcast: an expand feeding only these is a no-op
+_BROADCASTING = {"add", "sub", "rsub", "mul", "div", "maximum", "minimum"}
+_ALIASES = {"clone", "alias", "detach", "contiguous", "lift_fresh_copy", "_to_copy", "dropout", "lift_fresh"}
+
+
+class BatchDependent(Exception):
+    """The traced graph uses the symbolic batch in a way the graph cannot say; trace with it fixed."""
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def keep_ops(torch):
+    out = []
+    for name in _KEEP:
+        packet, _, overload = name.partition(".")
+        op = getattr(getattr(torch.ops.aten, packet, None), overload, None)
+        if op is not None:
+            out.append(op)
+    return out
+
+
+def _packet(target):
+    p = getattr(target, "overloadpacket", None)
+    return p.__name__ if p is not None else getattr(target, "__name__", str(target))
+
+
+def _ints(v, n=2):
+    if isinstance(v, int):
+        return [int(v)] * n
+    v = [int(e) for e in v]
+    return v * n if len(v) == 1 else v
+
+
+def _torch_op_name(target):
+    return "aten.%s" % getattr(target, "__name__", target) if hasattr(target, "overloadpacket") else str(target)
+
+
+class Builder:
+    def __init__(self, torch, ep):
+        self.torch, self.ep = torch, ep
+        self.nodes, self.weights = [], {}
+        self.problems = {}      # reason -> [node names], in first-seen order
+        self.const = {}         # fx node -> tensor (or tuple of tensors)
+        self.val = {}           # fx node -> value name, or [names] for several outputs
+        self.shape = {}         # value name -> shape (None: the batch)
+        self.failed = set()     # fx nodes not mapped (reported once, at the first)
+        self.wname = {}         # fx node -> weight name
+        self.fqn = {}           # placeholder name -> parameter / buffer / constant name
+        self.taken = set()
+        self.batch = None       # str of the symbolic batch, when dynamic
+        self.input = None
+        self.act_rows = {row.name: row for row in activations()}
+
+    # ------------------------------------------------------------------------------ helpers
+    def dims(self, fake):
+        if isinstance(fake, (tuple, list)):   # a multi-output op: its first output
+            fake = fake[0]
+        out = []
+        for i, d in enumerate(fake.shape):
+            if isinstance(d, int):
+                out.append(int(d))
+                continue
+            expr = getattr(getattr(d, "node", None), "expr", None)
+            if expr is not None and getattr(expr, "is_number", False):
+                out.append(int(expr))
+            elif i == 0 and self.batch is not None and str(d) == self.batch:
+                out.append(None)
+            else:
+                raise BatchDependent("a tensor of shape %s" % (tuple(str(e) for e in fake.shape),))
+        return tuple(out)
+
+    def name(self, fx, op):
+        """A readable unique node name: the module path for a torch.nn layer's op (as torch.fx names it),
+        the path plus the op inside a user module, the fx name at the top level."""
+        stack = fx.meta.get("nn_module_stack") or {}
+        base = fx.name
+        if stack:
+            path, cls = list(stack.values())[-1]
+            cls = cls if isinstance(cls, str) else "%s.%s" % (cls.__module__, cls.__qualname__)
+            if path:
+                base = path.replace(".", "_").replace("@", "_")
+                if not cls.startswith("torch.nn.modules."):
+                    base += "_" + op
+        name, i = base, 1
+        while name in self.taken or name in self.weights:
+            name, i = "%s_%d" % (base, i), i + 1
+        self.taken.add(name)
+        return name
+
+    def weight(self, v, hint, fn=None):
+        """The graph weight name of a constant (an fx node or a tensor); fn transforms the tensor."""
+        torch = self.torch
+        key = v if fn is None and isinstance(v, torch.fx.Node) else None
+        if key is not None and key in self.wname:
+            return self.wname[key]
+        t = self.const[v] if isinstance(v, torch.fx.Node) else v
+        if not isinstance(t, torch.Tensor):
+            t = torch.tensor(t)
+        if fn is not None:
+            t = fn(t)
+        if not (t.is_floating_point() or t.dtype in (torch.int32, torch.int64, torch.bool)):
+            raise _Unsupported("a constant of dtype %s" % t.dtype)
+        arr = t.detach().cpu().to(torch.float32).contiguous().numpy().copy()
+        if arr.ndim == 0:
+            arr = arr.reshape(1)
+        base = hint
+        if isinstance(v, torch.fx.Node):
+            base = self.fqn.get(v.name, v.name) + ("" if fn is None else "::" + hint)
+        name, i = base, 1
+        while name in self.weights or name in self.shape or name in self.taken:
+            name, i = "%s_%d" % (base, i), i + 1
+        self.weights[name] = arr
+        if key is not None:
+            self.wname[key] = name
+        return name
+
+    def act(self, v, what="input"):
+        """The value name of an activation operand."""
+        if isinstance(v, self.torch.fx.Node) and isinstance(self.val.get(v), str):
+            return self.val[v]
+        if isinstance(v, self.torch.fx.Node) and v in self.const:
+            raise _Unsupported("a constant %s (only activations)" % what)
+        raise _Unsupported("a non-tensor %s" % what)
+
+    def tensor(self, v, what):
+        """The constant tensor of a weight operand (a parameter, or computed from parameters)."""
+        if isinstance(v, self.torch.fx.Node) and v in self.const:
+            return self.const[v]
+        raise _Unsupported("a computed %s (only parameters and constants)" % what)
+
+    def emit(self, fx, op, inputs, attrs=None, name=None, shape=None):
+        """One graph node; its value is named like the node. Returns the value name."""
+        name = name or self.name(fx, op)
+        self.nodes.append(Node(name, op, list(inputs), [name], dict(attrs or {})))
+        self.shape[name] = shape if shape is not None else self.dims(fx.meta["val"])
+        return name
+
+    def out(self, fx, op, inputs, attrs=None):
+        self.val[fx] = self.emit(fx, op, inputs, attrs)
+        return self.val[fx]
+
+    def sub_name(self, fx, op):
+        return self.name(fx, op)
+
+    def problem(self, fx, reason):
+        self.problems.setdefault(reason, []).append(fx.name)
+        self.failed.add(fx)
+
+    # ------------------------------------------------------------------------------ the walk
+    def build(self, input_name, output_name):
+        torch = self.torch
+        sig = self.ep.graph_signature
+        state, consts = self.ep.state_dict, self.ep.constants
+        kinds = {}
+        for spec in sig.input_specs:
+            arg = getattr(spec.arg, "name", None)
+            if arg is not None:
+                kinds[arg] = (spec.kind.name, spec.target)
+        outputs = []
+        for fx in self.ep.graph.nodes:
+            if fx.op == "placeholder":
+                kind, target = kinds.get(fx.name, ("USER_INPUT", None))
+                if kind == "USER_INPUT":
+                    self.placeholder(fx, input_name)
+                elif target in state or target in consts:
+                    self.const[fx] = state[target] if target in state else consts[target]
+                    self.fqn[fx.name] = target
+                else:
+                    self.problem(fx, "input of kind %s" % kind)
+            elif fx.op == "get_attr":
+                obj = self.ep.graph_module
+                for part in fx.target.split("."):
+                    obj = getattr(obj, part)
+                self.const[fx] = obj
+            elif fx.op == "call_function":
+                self.call(fx)
+            elif fx.op == "output":
+                specs = sig.output_specs
+                res = fx.args[0]
+                outputs = [v for v, s in zip(res, specs) if s.kind.name == "USER_OUTPUT"]
+        return self.finish(outputs, input_name, output_name)
+
+    def placeholder(self, fx, input_name):
+        if self.input is not None:
+            return self.problem(fx, "a second input (only single-input models are supported)")
+        val = fx.meta["val"]
+        d0 = val.shape[0] if val.ndim else None
+        if d0 is not None and not isinstance(d0, int):
+            self.batch = str(d0)
+        self.input = fx
+        self.val[fx] = input_name
+        self.shape[input_name] = self.dims(val)
+        self.taken.add(input_name)
+
+    def call(self, fx):
+        torch = self.torch
+        t = fx.target
+        if t is operator.getitem:
+            src, i = fx.args
+            if src in self.const:
+                self.const[fx] = self.const[src][i]
+            elif isinstance(self.val.get(src), list):
+                v = self.val[src][i]
+                if v is None:
+                    self.problem(fx, "output %d of %s" % (i, _torch_op_name(src.target)))
+                else:
+                    self.val[fx] = v
+            elif src in self.failed:
+                self.failed.add(fx)
+            return
+        val = fx.meta.get("val")
+        is_tensor = isinstance(val, torch.Tensor) or (
+            isinstance(val, (tuple, list)) and val and all(isinstance(v, torch.Tensor) or v is None for v in val))
+        if not is_tensor:
+            return   # symbolic sizes, shape arithmetic, assertions: they vanish
+        deps = []
+        torch.fx.node.map_arg((fx.args, fx.kwargs), deps.append)
+        handler = HANDLERS.get(_packet(t))
+        if any(d in self.failed for d in deps):
+            if handler is None:   # reported too: the error lists every op it cannot map at once
+                self.problem(fx, _torch_op_name(t))
+            self.failed.add(fx)
+            return
+        if all(d in self.const for d in deps):
+            return self.fold(fx)
+        if not any(isinstance(self.val.get(d), (str, list)) for d in deps):
+            raise BatchDependent("a constant computed from the batch size (%s)" % fx.name)
+        if handler is None:
+            return self.problem(fx, _torch_op_name(t))
+        try:
+            handler(self, fx, *fx.args, **fx.kwargs)
+        except _Unsupported as e:
+            self.problem(fx, "%s: %s" % (_torch_op_name(t), e))
+
+    def fold(self, fx):
+        """A node whose every input is a constant: run it now (weights standardised at import)."""
+        torch = self.torch
+        args, kwargs = torch.fx.node.map_arg((fx.args, fx.kwargs), lambda n: self.const[n])
+        with torch.no_grad():
+            self.const[fx] = fx.target(*args, **kwargs)
+
+    def finish(self, outputs, input_name, output_name):
+        if self.problems:
+            parts = []
+            for reason, names in self.problems.items():
+                where = ", ".join(names[:4]) + (" and %d more" % (len(names) - 4) if len(names) > 4 else "")
+                parts.append("%s (%s)" % (reason, where))
+            count = sum(len(v) for v in self.problems.values())
+            raise UnsupportedError("torch.export: %d unsupported construct(s): %s" % (count, "; ".join(parts)))
+        if self.input is None:
+            raise UnsupportedError("torch.export: the model takes no tensor input")
+        names = []
+        for i, res in enumerate(outputs):
+            v = self.val.get(res) if isinstance(res, self.torch.fx.Node) else None
+            if not isinstance(v, str):
+                raise UnsupportedError("torch.export: output %d is not a tensor computed from the input" % i)
+            if v == input_name or v in names:
+                raise UnsupportedError("torch.export: output %d repeats %s (the model computes nothing new)"
+                                       % (i, "the input" if v == input_name else "another output"))
+            names.append(v)
+        if not names:
+            raise UnsupportedError("torch.export: the model has no tensor output")
+        _fold_zero_pads(self.nodes, set(names))
+        _channel_shuffles(self.nodes, self.shape, set(names))
+        final = [output_name] if len(names) == 1 else ["%s%d" % (output_name, i) for i in range(len(names))]
+        rename = dict(zip(names, final))
+        for n in self.nodes:
+            n.outputs = [rename.get(v, v) for v in n.outputs]
+            n.inputs = [rename.get(v, v) for v in n.inputs]
+        inputs = [TensorSpec(input_name, self.shape[input_name])]
+        outs = [TensorSpec(f, self.shape[v]) for f, v in zip(final, names)]
+        return Graph(inputs, outs, self.nodes, self.weights)
+
+    # ------------------------------------------------------------------------------ shared emitters
+    def reshape(self, fx, x, dst, name=None):
+        """x (a value) to shape dst: nothing if equal, flatten after the batch, else a row-major reshape."""
+        src = self.shape[x]
+        if tuple(src) == tuple(dst):
+            return x
+        if dst[0] != src[0] and None in (src[0], dst[0]):
+            raise _Unsupported("a reshape that moves the batch dim (%s -> %s)" % (_fmt(src), _fmt(dst)))
+        if len(dst) == 2 and len(src) > 2:
+            return self.emit(fx, "flatten", [x], {"start_dim": 1, "end_dim": -1}, name=name, shape=tuple(dst))
+        want = [-1 if dst[0] is None else int(dst[0])] + [int(d) for d in dst[1:]]
+        if len(want) == 1 or any(d < 1 for d in want[1:]):
+            raise _Unsupported("a reshape to %s" % _fmt(dst))
+        return self.emit(fx, "reshape", [x], {"shape": want}, name=name, shape=tuple(dst))
+
+    def to_shape(self, fx, v, *args, **kwargs):
+        self.val[fx] = self.reshape(fx, self.act(v), self.dims(fx.meta["val"]))
+
+    def alias(self, fx, v, *args, **kwargs):
+        self.val[fx] = self.act(v)
+
+    def binary(self, fx, op, a, b, alpha=1):
+        """add/sub/mul/div/maximum/minimum with broadcasting; a constant operand becomes a weight, and
+        add/mul of a constant are preferred (they fold into the op before): x - c = x + (-c),
+        x / c = x * (1/c), max(x, scalar) = clamp."""
+        torch = self.torch
+        ka = isinstance(a, torch.fx.Node) and isinstance(self.val.get(a), str)
+        kb = isinstance(b, torch.fx.Node) and isinstance(self.val.get(b), str)
+        ca = None if ka else (self.const[a] if isinstance(a, torch.fx.Node) else torch.tensor(float(a)))
+        cb = None if kb else (self.const[b] if isinstance(b, torch.fx.Node) else torch.tensor(float(b)))
+        if alpha != 1:
+            if cb is None:
+                raise _Unsupported("alpha=%r with a computed operand" % alpha)
+            cb = cb * alpha
+        if ka and kb:
+            return self.out(fx, op, [self.val[a], self.val[b]])
+        x, c = (self.val[a], cb) if ka else (self.val[b], ca)
+        c = c.to(torch.float32)
+        if op in ("maximum", "minimum") and c.numel() == 1:
+            key = "min" if op == "maximum" else "max"
+            return self.out(fx, "clamp", [x], {"min": None, "max": None, key: float(c.reshape(-1)[0])})
+        if op == "sub":
+            if ka:
+                return self.out(fx, "add", [x, self.weight(-c, fx.name + ".neg")])
+            neg = self.emit(fx, "mul", [x, self.weight(torch.tensor(-1.0), fx.name + ".m1")],
+                            name=self.sub_name(fx, "neg"))
+            return self.out(fx, "add", [neg, self.weight(c, fx.name + ".c")])
+        if op == "div" and ka:
+            return self.out(fx, "mul", [x, self.weight(1.0 / c.double(), fx.name + ".recip")])
+        src = b if ka else a   # the constant operand: a parameter keeps its name
+        w = self.weight(src if isinstance(src, torch.fx.Node) and alpha == 1 else c, fx.name + ".c")
+        if op == "div":   # c / x
+            return self.out(fx, "div", [w, x])
+        return self.out(fx, op, [x, w])
+
+    def reduce(self, fx, op, x, dims, keepdim):
+        xs = self.shape[x]
+        r = len(xs)
+        dims = list(range(r)) if dims is None or (isinstance(dims, (list, tuple)) and not dims) else dims
+        dims = sorted({int(d) % r for d in ([dims] if isinstance(dims, int) else dims)})
+        if 0 in dims:
+            raise _Unsupported("a reduction over the batch dim")
+        if op == "reduce_mean" and r == 4 and dims == [2, 3]:
+            if keepdim:
+                return self.out(fx, "adaptive_avg_pool2d", [x], {"output_size": [1, 1]})
+            pooled = self.emit(fx, "adaptive_avg_pool2d", [x], {"output_size": [1, 1]},
+                               shape=tuple(xs[:2]) + (1, 1))
+            return self.out(fx, "flatten", [pooled], {"start_dim": 1, "end_dim": -1})
+        return self.out(fx, op, [x], {"axes": dims, "keepdim": bool(keepdim)})
+
+
+def _fmt(shape):
+    return "(%s)" % ", ".join("N" if d is None else str(d) for d in shape)
+
+
+def _fold_zero_pads(nodes, outputs):
+    """A zero constant pad read only by convolutions becomes their padding (TF-"same" padding)."""
+    readers = {}
+    for n in nodes:
+        for v in n.inputs:
+            readers.setdefault(v, []).append(n)
+    drop = set()
+    for n in nodes:
+        if (n.op != "pad" or n.attrs.get("mode", "constant") != "constant" or n.attrs.get("value", 0.0) != 0.0
+                or min(n.attrs["pads"]) < 0 or n.outputs[0] in outputs):
+            continue
+        rs = readers.get(n.outputs[0], [])
+        if not rs or any(r.op != "conv2d" or r.inputs[0] != n.outputs[0] or r.inputs.count(n.outputs[0]) > 1
+                         for r in rs):
+            continue
+        l, r_, t, b = n.attrs["pads"]
+        for c in rs:
+            pt, pl, pb, pr = c.attrs.get("padding", [0, 0, 0, 0])
+            c.attrs["padding"] = [pt + t, pl + l, pb + b, pr + r_]
+            c.inputs[0] = n.inputs[0]
+        drop.add(id(n))
+    nodes[:] = [n for n in nodes if id(n) not in drop]
+
+
+def _channel_shuffles(nodes, shapes, outputs):
+    """ShuffleNet's idiom, x.view(N, g, C/g, H, W).transpose(1, 2).reshape(N, C, H, W): one
+    channel_shuffle(groups=g) instead of a 5-D transpose between two reshapes."""
+    readers = {}
+    for n in nodes:
+        for v in n.inputs:
+            readers.setdefault(v, []).append(n)
+
+    def only_reader(n, op):
+        rs = readers.get(n.outputs[0], [])
+        ok = len(rs) == 1 and rs[0].op == op and n.outputs[0] not in outputs
+        return rs[0] if ok else None
+    drop = set()
+    for r1 in nodes:
+        src = shapes.get(r1.inputs[0]) if r1.op == "reshape" else None
+        mid = shapes.get(r1.outputs[0])
+        if src is None or len(src) != 4 or mid is None or len(mid) != 5 or tuple(mid[3:]) != tuple(src[2:]):
+            continue
+        t = only_reader(r1, "transpose")
+        if t is None or t.attrs.get("perm") != [0, 2, 1, 3, 4]:
+            continue
+        r2 = only_reader(t, "reshape")
+        if r2 is None or tuple(shapes.get(r2.outputs[0], ())) != tuple(src):
+            continue
+        r2.op, r2.inputs, r2.attrs = "channel_shuffle", [r1.inputs[0]], {"groups": int(mid[1])}
+        drop.update((id(r1), id(t)))
+    nodes[:] = [n for n in nodes if id(n) not in drop]
+
+
+# ------------------------------------------------------------------------------------------ handlers
+def _arg(args, kwargs, i, name, default=None):
+    return args[i] if len(args) > i else kwargs.get(name, default)
+
+
+def _convolution(b, fx, x, w, bias, stride, padding, dilation, transposed, output_padding, groups):
+    xin = b.act(x)
+    wt = b.tensor(w, "weight")
+    if bias is not None:
+        b.tensor(bias, "bias")
+    bname = "" if bias is None else b.weight(bias, "bias")
+    nd = wt.ndim - 2
+    if nd not in (1, 2):
+        raise _Unsupported("a %d-D convolution" % nd)
+    op = "conv_transpose2d" if transposed else "conv2d"
+    if nd == 2:
+        def lift(v, unit):
+            return _ints(v)
+    else:   # 1-D as 2-D with a unit height: (N, C, L) -> (N, C, 1, L)
+        def lift(v, unit):
+            return [unit, _ints(v, 1)[0]]
+    pd = lift(padding, 0)
+    attrs = {"stride": lift(stride, 1), "padding": [pd[0], pd[1], pd[0], pd[1]], "dilation": lift(dilation, 1),
+             "groups": int(groups)}
+    if transposed:
+        attrs["output_padding"] = lift(output_padding, 0)
+    if nd == 2:
+        return b.out(fx, op, [xin, b.weight(w, "weight"), bname], attrs)
+    n, c, length = b.shape[xin]
+    name = b.name(fx, op)
+    x4 = b.reshape(fx, xin, (n, c, 1, length), name=name + ".x4")
+    w4 = b.weight(wt, name + ".weight", fn=lambda t: t.unsqueeze(2))
+    out = b.dims(fx.meta["val"])
+    y4 = b.emit(fx, op, [x4, w4, bname], attrs, name=name, shape=(out[0], out[1], 1, out[2]))
+    b.val[fx] = b.reshape(fx, y4, out, name=name + ".y")
+
+
+def _bn_common(b, fx, x, weight, bias, mean, var, training, eps):
+    xin = b.act(x)
+    ws = [b.weight(v, "bn") if v is not None else "" for v in (weight, bias)]
+    if training or mean is None:
+        name = b.emit(fx, "batch_norm", [xin, "", ""] + ws, {"eps": float(eps), "batch_stats": True})
+    else:
+        name = b.emit(fx, "batch_norm", [xin, b.weight(mean, "rm"), b.weight(var, "rv")] + ws,
+                      {"eps": float(eps)})
+    b.val[fx] = [name, None, None]
+
+
+def _bn_no_training(b, fx, x, weight, bias, mean, var, momentum, eps):
+    _bn_common(b, fx, x, weight, bias, mean, var, False, eps)
+
+
+def _bn_legit(b, fx, *args, **kwargs):
+    if fx.target.__name__.endswith("no_stats"):   # (x, w, b, training, momentum, eps)
+        x, w, bias, training, _, eps = args[:6]
+        return _bn_common(b, fx, x, w, bias, None, None, True, eps)
+    x, w, bias, mean, var, training, _, eps = args[:8]
+    _bn_common(b, fx, x, w, bias, mean, var, training, eps)
+
+
+def _group_norm(b, fx, x, weight, bias, n, c, hw, group, eps):
+    name = b.emit(fx, "group_norm", [b.act(x)] + [b.weight(v, "flat", fn=lambda t: t.reshape(-1)) if v is not None
+                                                  else "" for v in (weight, bias)],
+                  {"num_groups": int(group), "eps": float(eps)})
+    b.val[fx] = [name, None, None]
+
+
+def _layer_norm(b, fx, x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    name = b.emit(fx, "layer_norm", [b.act(x)] + [b.weight(v, "flat", fn=lambda t: t.reshape(-1)) if v is not None
+                                                  else "" for v in (weight, bias)],
+                  {"normalized_ndim": len(normalized_shape), "eps": float(eps)})
+    b.val[fx] = [name, None, None]
+
+
+def _instance_norm(b, fx, x, weight, bias, mean, var, use_input_stats, momentum, eps, cudnn=False):
+    ins = [b.act(x)] + [b.weight(v, "in") if v is not None else "" for v in (mean, var, weight, bias)]
+    b.out(fx, "instance_norm", ins, {"eps": float(eps), "use_input_stats": bool(use_input_stats)})
+
+
+def _max_pool(b, fx, x, kernel, stride=(), padding=0, dilation=1, ceil_mode=False):
+    if len(b.shape[b.act(x)]) != 4:
+        raise _Unsupported("pooling of a %d-D tensor" % len(b.shape[b.act(x)]))
+    k = _ints(kernel)
+    name = b.emit(fx, "max_pool2d", [b.act(x)], {
+        "kernel": k, "stride": _ints(stride) if stride else k, "padding": _ints(padding),
+        "dilation": _ints(dilation), "ceil_mode": bool(ceil_mode)},
+        shape=b.dims(fx.meta["val"][0] if isinstance(fx.meta["val"], (tuple, list)) else fx.meta["val"]))
+    b.val[fx] = [name, None] if isinstance(fx.meta["val"], (tuple, list)) else name
+
+
+def _avg_pool(b, fx, x, kernel, stride=(), padding=0, ceil_mode=False, count_include_pad=True,
+              divisor_override=None):
+    k = _ints(kernel)
+    b.out(fx, "avg_pool2d", [b.act(x)], {
+        "kernel": k, "stride": _ints(stride) if stride else k, "padding": _ints(padding),
+        "ceil_mode": bool(ceil_mode), "count_include_pad": bool(count_include_pad),
+        "divisor_override": None if divisor_override is None else int(divisor_override)})
+
+
+def _adaptive(op):
+    def handler(b, fx, x, output_size):
+        val = fx.meta["val"]
+        multi = isinstance(val, (tuple, list))
+        shape = b.dims(val[0] if multi else val)
+        if len(shape) != 4:
+            raise _Unsupported("adaptive pooling of a %d-D tensor" % len(shape))
+        name = b.emit(fx, op, [b.act(x)], {"output_size": [int(shape[2]), int(shape[3])]}, shape=shape)
+        b.val[fx] = [name, None] if multi else name
+    return handler
+
+
+def _mean(b, fx, x, dim=None, keepdim=False, dtype=None):
+    b.reduce(fx, "reduce_mean", b.act(x), dim, keepdim)
+
+
+def _sum(b, fx, x, dim=None, keepdim=False, dtype=None):
+    b.reduce(fx, "reduce_sum", b.act(x), dim, keepdim)
+
+
+def _amax(b, fx, x, dim=(), keepdim=False):
+    b.reduce(fx, "reduce_max", b.act(x), dim, keepdim)
+
+
+def _max(b, fx, x, dim=None, keepdim=False):
+    if not isinstance(fx.meta["val"], (tuple, list)):
+        if dim is None:
+            raise _Unsupported("max over every dim (the batch included)")
+        return b.binary(fx, "maximum", x, dim)   # max.other(x, y)
+    shape = b.dims(fx.meta["val"][0])
+    xin = b.act(x)
+    r = len(b.shape[xin])
+    if int(dim) % r == 0:
+        raise _Unsupported("a reduction over the batch dim")
+    name = b.emit(fx, "reduce_max", [xin], {"axes": [int(dim) % r], "keepdim": bool(keepdim)}, shape=shape)
+    b.val[fx] = [name, None]
+
+
+def _cat(b, fx, tensors, dim=0):
+    xs = [b.act(v, "cat input") for v in tensors]
+    r = len(b.shape[xs[0]])
+    d = int(dim) % r
+    if d == 0:
+        raise _Unsupported("a concatenation along the batch dim")
+    if len(xs) == 1:
+        b.val[fx] = xs[0]
+        return
+    b.out(fx, "cat", xs, {"dim": d})
+
+
+def _expand(b, fx, x, size, implicit=False):
+    xin = b.act(x)
+    out = b.dims(fx.meta["val"])
+    if tuple(b.shape[xin]) == out:
+        b.val[fx] = xin
+    elif fx.users and all(u.op == "call_function" and _packet(u.target) in _BROADCASTING for u in fx.users):
+        b.val[fx] = xin   # the binary op broadcasts it anyway
+    else:
+        xs = b.shape[xin]
+        if len(xs) == len(out) and xs[0] != out[0]:
+            raise _Unsupported("an expand of the batch dim")
+        zeros = b.weight(b.torch.zeros((1,) + tuple(out[1:])), fx.name + ".zeros")
+        b.out(fx, "add", [xin, zeros])
+
+
+def _permute(b, fx, x, dims):
+    xin = b.act(x)
+    xs = b.shape[xin]
+    perm = [int(d) % len(xs) for d in dims]
+    kept = [p for p in perm if xs[p] != 1]
+    if kept == sorted(kept):   # only unit dims move: a reshape
+        return b.to_shape(fx, x)
+    if perm[0] != 0:
+        raise _Unsupported("a permute that moves the batch dim")
+    b.out(fx, "transpose", [xin], {"perm": perm})
+
+
+def _transpose(b, fx, x, d0, d1):
+    r = len(b.shape[b.act(x)])
+    perm = list(range(r))
+    perm[d0 % r], perm[d1 % r] = perm[d1 % r], perm[d0 % r]
+    _permute(b, fx, x, perm)
+
+
+def _t(b, fx, x):
+    _transpose(b, fx, x, 0, 1)
+
+
+def _to_copy(b, fx, x, *args, **kwargs):
+    dtype = kwargs.get("dtype")
+    if dtype is not None and dtype != b.torch.float32:
+        raise _Unsupported("a cast to %s" % dtype)
+    b.alias(fx, x)
+
+
+def _linear_weight(b, w, transpose):
+    t = b.tensor(w, "weight")
+    if t.ndim != 2:
+        raise _Unsupported("a matrix product with a %d-D weight" % t.ndim)
+    return b.weight(t.t() if transpose else t, "weight") if transpose else b.weight(w, "weight")
+
+
+def _linear(b, fx, x, weight, bias=None):
+    if bias is not None:
+        b.tensor(bias, "bias")
+    b.out(fx, "linear", [b.act(x), _linear_weight(b, weight, False), "" if bias is None else b.weight(bias, "bias")])
+
+
+def _addmm(b, fx, bias, x, w, beta=1, alpha=1):
+    bt = b.tensor(bias, "bias")
+    wt = b.tensor(w, "weight")
+    if wt.ndim != 2:
+        raise _Unsupported("a matrix product with a %d-D weight" % wt.ndim)
+    out_f = wt.shape[1]
+    bias_arr = (bt * beta).reshape(-1) if bt.numel() == out_f else (bt * beta).expand(out_f).clone()
+    b.out(fx, "linear", [b.act(x), b.weight((wt * alpha).t(), fx.name + ".weight"),
+                         b.weight(bias_arr, fx.name + ".bias")])
+
+
+def _mm(b, fx, x, w):
+    b.out(fx, "linear", [b.act(x), _linear_weight(b, w, True), ""])
+
+
+def _relu(b, fx, x):
+    b.out(fx, "relu", [b.act(x)])
+
+
+def _clamp(b, fx, x, lo=None, hi=None):
+    def num(v):
+        if v is None:
+            return None
+        if isinstance(v, b.torch.fx.Node):
+            t = b.tensor(v, "clamp bound")
+            if t.numel() != 1:
+                raise _Unsupported("a clamp with tensor bounds")
+            return float(t.reshape(-1)[0])
+        return float(v)
+    b.out(fx, "clamp", [b.act(x)], {"min": num(lo), "max": num(hi)})
+
+
+def _clamp_min(b, fx, x, lo):
+    _clamp(b, fx, x, lo, None)
+
+
+def _clamp_max(b, fx, x, hi):
+    _clamp(b, fx, x, None, hi)
+
+
+def _hardtanh(b, fx, x, lo=-1.0, hi=1.0):
+    _clamp(b, fx, x, lo, hi)
+
+
+def _table_act(b, fx, x, *args, **kwargs):
+    row = b.act_rows[_packet(fx.target)]
+    names = [a for a, _ in row.act.args]
+    if row.name == "elu" and (_arg(args, kwargs, 1, "scale", 1) != 1 or _arg(args, kwargs, 2, "input_scale", 1) != 1):
+        raise _Unsupported("elu with scale or input_scale")
+    b.out(fx, row.name, [b.act(x)], _row_attrs(row, lambda a, d: _arg(args, kwargs, names.index(a), a, d)))
+
+
+def _prelu(b, fx, x, weight):
+    b.out(fx, "prelu", [b.act(x), b.weight(weight, "flat", fn=lambda t: t.reshape(-1))])
+
+
+def _binary(op):
+    def handler(b, fx, a, c, *rest, **kwargs):
+        alpha = kwargs.get("alpha", rest[0] if rest else 1)
+        if kwargs.get("rounding_mode") is not None:
+            raise _Unsupported("div with rounding_mode=%r" % kwargs["rounding_mode"])
+        if op == "rsub":   # c - alpha * a
+            if alpha != 1 and isinstance(a, b.torch.fx.Node):
+                raise _Unsupported("rsub with alpha=%r" % alpha)
+            return b.binary(fx, "sub", c, a * alpha if not isinstance(a, b.torch.fx.Node) else a)
+        b.binary(fx, op, a, c, alpha)
+    return handler
+
+
+def _neg(b, fx, x):
+    b.binary(fx, "mul", x, -1.0)
+
+
+def _softmax(op):
+    def handler(b, fx, x, dim, half_to_float=False):
+        xin = b.act(x)
+        d = int(dim) % max(len(b.shape[xin]), 1)
+        if d == 0:
+            raise _Unsupported("a softmax over the batch dim")
+        b.out(fx, op, [xin], {"dim": d})
+    return handler
+
+
+def _pad4(b, x, pad):
+    xs = b.shape[x]
+    pad = [int(p) for p in pad]
+    if len(xs) != 4 or len(pad) not in (2, 4, 6, 8) or any(pad[4:]):
+        raise _Unsupported("padding %r of a %d-D tensor (only H and W of an image)" % (pad, len(xs)))
+    return (pad + [0, 0])[:4]
+
+
+def _constant_pad(b, fx, x, pad, value=0.0):
+    xin = b.act(x)
+    b.out(fx, "pad", [xin], {"pads": _pad4(b, xin, pad), "mode": "constant", "value": float(value)})
+
+
+def _pad(b, fx, x, pad, mode="constant", value=None):
+    if mode not in ("constant", "reflect", "replicate"):
+        raise _Unsupported("pad mode %r" % mode)
+    xin = b.act(x)
+    b.out(fx, "pad", [xin], {"pads": _pad4(b, xin, pad), "mode": mode, "value": float(value or 0.0)})
+
+
+def _pad_mode(mode):
+    def handler(b, fx, x, padding):
+        xin = b.act(x)
+        b.out(fx, "pad", [xin], {"pads": _pad4(b, xin, padding), "mode": mode, "value": 0.0})
+    return handler
+
+
+def _upsample(mode):
+    def handler(b, fx, x, *args):
+        xin = b.act(x)
+        out = b.dims(fx.meta["val"])
+        if len(out) != 4:
+            raise _Unsupported("%s upsampling of a %d-D tensor" % (mode, len(out)))
+        overload = fx.target._overloadname
+        if overload == "vec":     # (output_size, [align_corners,] scale_factors)
+            align = args[1] if mode == "bilinear" else None
+            scales = args[-1]
+        else:                     # (output_size, [align_corners,] scales_h, scales_w)
+            align = args[1] if mode == "bilinear" else None
+            sh, sw = args[-2:] if len(args) >= 3 else (None, None)
+            scales = None if sh is None or sw is None else [sh, sw]
+        attrs = {"mode": mode, "align_corners": None if align is None else bool(align)}
+        _, _, h, w = b.shape[xin]
+        if scales is not None and [math.floor(h * scales[0]), math.floor(w * scales[1])] == list(out[2:]):
+            attrs["scale_factor"] = [float(s) for s in scales]
+        else:
+            attrs["size"] = [int(out[2]), int(out[3])]
+        b.out(fx, "interpolate", [xin], attrs)
+    return handler
+
+
+def _shuffle(op, key):
+    def handler(b, fx, x, factor):
+        b.out(fx, op, [b.act(x)], {key: int(factor)})
+    return handler
+
+
+def _slice(b, fx, x, dim=0, start=None, end=None, step=1):
+    xin = b.act(x)
+    xs = b.shape[xin]
+    d = int(dim) % len(xs)
+    size = xs[d]
+    if d == 0:
+        if (start in (None, 0)) and (end is None or end >= 2 ** 62) and step == 1:
+            b.val[fx] = xin
+            return
+        raise _Unsupported("a slice of the batch dim")
+    s, e, st = slice(start, end, step).indices(size)
+    if s == 0 and e == size and st == 1:
+        b.val[fx] = xin
+        return
+    b.out(fx, "slice", [xin], {"dim": d, "start": s, "end": e, "step": st})
+
+
+def _narrow(b, fx, x, dim, start, length):
+    _slice(b, fx, x, dim, start, int(start) + int(length), 1)
+
+
+def _select(b, fx, x, dim, index):
+    xin = b.act(x)
+    xs = b.shape[xin]
+    d = int(dim) % len(xs)
+    if d == 0:
+        raise _Unsupported("a select on the batch dim")
+    i = int(index) % xs[d]
+    shape = xs[:d] + (1,) + xs[d + 1:]
+    name = b.emit(fx, "slice", [xin], {"dim": d, "start": i, "end": i + 1, "step": 1}, shape=shape)
+    b.val[fx] = b.reshape(fx, name, b.dims(fx.meta["val"]), name=name + ".squeeze")
+
+
+def _split_sizes(b, fx, x, sizes, dim=0):
+    xin = b.act(x)
+    xs = b.shape[xin]
+    d = int(dim) % len(xs)
+    if d == 0:
+        raise _Unsupported("a split of the batch dim")
+    name = b.name(fx, "split")
+    outs = ["%s.%d" % (name, i) for i in range(len(sizes))]
+    b.nodes.append(Node(name, "split", [xin], outs, {"dim": d, "sizes": [int(s) for s in sizes]}))
+    for o, v in zip(outs, fx.meta["val"]):
+        b.shape[o] = b.dims(v)
+    b.val[fx] = outs
+
+
+def _split(b, fx, x, split_size, dim=0):
+    xs = b.shape[b.act(x)]
+    n = xs[int(dim) % len(xs)]
+    if isinstance(split_size, (list, tuple)):
+        return _split_sizes(b, fx, x, split_size, dim)
+    k = int(split_size)
+    _split_sizes(b, fx, x, [min(k, n - i) for i in range(0, n, k)], dim)
+
+
+HANDLERS = {
+    "convolution": _convolution,
+    "_native_batch_norm_legit_no_training": _bn_no_training,
+    "_native_batch_norm_legit": _bn_legit, "native_batch_norm": _bn_legit,
+    "native_group_norm": _group_norm, "native_layer_norm": _layer_norm, "instance_norm": _instance_norm,
+    "max_pool2d_with_indices": _max_pool, "max_pool2d": _max_pool, "avg_pool2d": _avg_pool,
+    "adaptive_avg_pool2d": _adaptive("adaptive_avg_pool2d"), "_adaptive_avg_pool2d": _adaptive("adaptive_avg_pool2d"),
+    "adaptive_max_pool2d": _adaptive("adaptive_max_pool2d"),
+    "mean": _mean, "sum": _sum, "amax": _amax, "max": _max,
+    "cat": _cat, "concat": _cat,
+    "view": Builder.to_shape, "_unsafe_view": Builder.to_shape, "reshape": Builder.to_shape,
+    "unsqueeze": Builder.to_shape, "squeeze": Builder.to_shape, "flatten": Builder.to_shape,
+    "expand": _expand, "permute": _permute, "transpose": _transpose, "t": _t,
+    "_to_copy": _to_copy,
+    "linear": _linear, "addmm": _addmm, "mm": _mm,
+    "relu": _relu, "clamp": _clamp, "clamp_min": _clamp_min, "clamp_max": _clamp_max, "hardtanh": _hardtanh,
+    "prelu": _prelu, "_prelu_kernel": _prelu,
+    "add": _binary("add"), "sub": _binary("sub"), "rsub": _binary("rsub"), "mul": _binary("mul"),
+    "div": _binary("div"), "maximum": _binary("maximum"), "minimum": _binary("minimum"), "neg": _neg,
+    "_softmax": _softmax("softmax"), "softmax": _softmax("softmax"),
+    "_log_softmax": _softmax("log_softmax"), "log_softmax": _softmax("log_softmax"),
+    "constant_pad_nd": _constant_pad, "pad": _pad,
+    "reflection_pad2d": _pad_mode("reflect"), "replication_pad2d": _pad_mode("replicate"),
+    "upsample_nearest2d": _upsample("nearest"), "_upsample_nearest_exact2d": _upsample("nearest-exact"),
+    "upsample_bilinear2d": _upsample("bilinear"),
+    "pixel_shuffle": _shuffle("pixel_shuffle", "factor"), "pixel_unshuffle": _shuffle("pixel_unshuffle", "factor"),
+    "channel_shuffle": _shuffle("channel_shuffle", "groups"),
+    "native_channel_shuffle": _shuffle("channel_shuffle", "groups"),
+    "slice": _slice, "narrow": _narrow, "select": _select,
+    "split_with_sizes": _split_sizes, "split": _split,
+}
+HANDLERS.update({a: Builder.alias for a in _ALIASES if a != "_to_copy"})
+HANDLERS.update({row.name: _table_act for row in activations() if row.name not in HANDLERS})
+
