@@ -69,7 +69,8 @@ def _expand_conv(plan, i):
         return None
     j = writers[0]
     ex = plan.records[j]
-    if ex["type"] != _C.OP_CONV2D or ex.get("in2", -1) >= 0 or plan.node_of_record[j] is None:
+    if (ex["type"] != _C.OP_CONV2D or ex.get("in2", -1) >= 0 or plan.node_of_record[j] is None
+            or ex.get("ldx")):  # a conv reading a channel window keeps its input
         return None
     cin, cout, groups, kh, kw, sh, sw = ex["conv"][:7]
     if (cout, groups, kh, kw, sh, sw) != (r["c"], 1, 1, 1, 1, 1) or any(ex["conv"][9:]):

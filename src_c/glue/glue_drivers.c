@@ -29,7 +29,7 @@ static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 fn_status fn_binary(const fn_kernels *k, int op, float alpha, size_t ndim, const size_t *shape,
                     const ptrdiff_t *sa_in, const ptrdiff_t *sb_in, const float *a, const float *b,
                     const fn_act *act, float *y, int nthreads) {
-    if (ndim == 0 || ndim > FN_BINARY_MAX_DIMS || (op != FN_BIN_ADD && op != FN_BIN_RADD && op != FN_BIN_MUL))
+    if (ndim == 0 || ndim > FN_BINARY_MAX_DIMS || op < 0 || op >= FN_BIN_COUNT_)
         return FN_ERR_ARG;
     const fn_glue_kernels *g = fn_glue_kernels_for(k->isa);
     size_t total = 1;
@@ -40,7 +40,7 @@ fn_status fn_binary(const fn_kernels *k, int op, float alpha, size_t ndim, const
     if (sa[ndim - 1] == 0 && sb[ndim - 1] == 1) {
         const float *t = a;
         a = b, b = t, sa = sb_in, sb = sa_in;
-        op = op == FN_BIN_ADD ? FN_BIN_RADD : op == FN_BIN_RADD ? FN_BIN_ADD : op;
+        op = fn_bin_swapped(op);
     }
     const size_t n = shape[ndim - 1], rows = ndim >= 2 ? shape[ndim - 2] : 1;
     const size_t odims = ndim >= 2 ? ndim - 2 : 0;

@@ -48,13 +48,16 @@
                                                  fields with h, w the image, then pool, oh, ow */  \
     X(26, DWCONV_PW, dwconv_pw, "dwconv+conv1x1", Y, Y) /* [1x1 expand (conv_ex, act_ex,            \
                          weights_ex; NULL: none)], DWCONV2D (conv, act, weights), a 1x1 conv (conv2,\
-                         act2, weights2, in2 = its residual), in bands; h, w: the depthwise input */
+                         act2, weights2, in2 = its residual), in bands; h, w: the depthwise input */ \
+    X(27, STRIDED_COPY, strided_copy, "strided_copy", N, N) /* slice/split/permute: y contiguous    \
+                         (bndim, bshape) = in + xoff read at strides bsa */                        \
+    X(28, REDUCE, reduce, "reduce", N, N) /* kind = FN_REDUCE_*: (outer, c = len, inner) -> (outer, inner) */
 
 typedef enum {
 #define FN_PLAN_ENUM_(id, NAME, name, label, S, C) FN_OP_##NAME = id,
     FN_PLAN_RECORDS(FN_PLAN_ENUM_)
 #undef FN_PLAN_ENUM_
-    FN_OP_LIMIT_ = 27 /* every id is below this */
+    FN_OP_LIMIT_ = 29 /* every id is below this */
 } fn_op_type;
 
 typedef struct fn_op {
@@ -88,6 +91,9 @@ typedef struct fn_op {
     const int *ins;              /* CAT: nins buffer ids, inner_sizes floats each */
     const size_t *inner_sizes;
     size_t nins;
+    /* a channel window of an NHWC image: CONV2D reads in + xoff with pixel stride ldx (0: cin);
+     * STRIDED_COPY reads from in + xoff */
+    size_t xoff, ldx;
 } fn_op;
 
 /* The DWCONV_PW record's three convs. */
