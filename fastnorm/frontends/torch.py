@@ -303,7 +303,10 @@ class _Builder:
             self.stack(fx, arg(0, "tensors"), int(arg(1, "dim", 0)))
         elif t in (torch.cat, torch.concat):
             xs = arg(0, "tensors")
-            self.add(fx, "cat", [self.value[v] for v in xs], {"dim": int(arg(1, "dim", 0))})
+            names = self.value.get(xs) if isinstance(xs, torch.fx.Node) else [self.value[v] for v in xs]
+            if not isinstance(names, list):
+                return self.fail(fx, "cat of a %s" % type(xs).__name__)
+            self.add(fx, "cat", names, {"dim": int(arg(1, "dim", 0))})
         elif t in (torch.flatten,) or (method and t == "flatten"):
             self.add(fx, "flatten", [self.value[x]], {"start_dim": int(arg(1, "start_dim", 0)),
                                                        "end_dim": int(arg(2, "end_dim", -1))})
@@ -519,8 +522,8 @@ class _Builder:
     def getitem(self, fx, x, index):
         """A piece of a split, a size (x.shape[i]: resolved from shapes), or x[..., a:b, ...]."""
         src = self.value.get(x)
-        if isinstance(src, list):  # the outputs of a split
-            self.value[fx] = src[int(index)]
+        if isinstance(src, list):  # the outputs of a split (a slice of them stays a list)
+            self.value[fx] = src[index] if isinstance(index, slice) else src[int(index)]
             return
         if src is None or not isinstance(x, self.torch.fx.Node) or self.shape_of(x) is None:
             self.value[fx] = None

@@ -1,4 +1,4 @@
-"""Handlers: Slice, Split, Max, Min (issue 12's zoo ops on activations; on constants they fold).
+"""Handlers: Slice, Split, Max, Min, Reciprocal (issue 12's zoo ops on activations; on constants they fold).
 Sub / Div between activations and ReduceSum / ReduceMean / ReduceMax over any axes are glue.py's and
 pool.py's."""
 import numpy as np
@@ -99,10 +99,17 @@ def op_max_min(c, node, attrs):
     c.rename(cur, node.output[0])
 
 
+def op_reciprocal(c, node, attrs):
+    name, _ = c.act(node)
+    c.set_act(node.output[0], c.emit(node, "div", [c.weight(node, "one", np.array([1.0], np.float32)), name], {},
+                                     node.output[0]))
+
+
 # ONNX op type -> handler(converter, node, attrs)
 HANDLERS = {
     "Slice": op_slice,
     "Split": op_split,
     "Max": op_max_min,
     "Min": op_max_min,
+    "Reciprocal": op_reciprocal,
 }
