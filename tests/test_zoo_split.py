@@ -249,3 +249,26 @@ def test_conv1d_and_pool1d_via_unit_height(isa):
     model = fastnorm.from_torch(net, x[:1])
     _check(model.predict(x.numpy()), ref, "conv1d + pools (fx)")
     assert_ran(isa)
+
+
+@pytest.mark.parametrize("how", ["input_size", "twice"])
+def test_onnx_resize_sizes_from_shapes_at_a_dynamic_batch(how, isa):
+    """Resize whose sizes are Concat(Shape(x)[:2], computed H, W): folded with the symbolic batch."""
+    F = torch.nn.functional
+
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c = nn.Conv2d(3, 8, 3, 2, 1)
+
+        def forward(self, x):
+            y = self.c(x)
+            if how == "input_size":
+                return F.interpolate(y, size=x.shape[2:], mode="bilinear", align_corners=False)
+            return F.interpolate(y, size=(y.shape[2] * 2, y.shape[3] * 2), mode="nearest")
+
+    net, x = M().eval(), torch.randn(3, 3, 15, 22)
+    model = fastnorm.from_onnx(_onnx_bytes(net, x[:1]))
+    with torch.no_grad():
+        _check(model.predict(x.numpy()), net(x).numpy(), how)
+    assert_ran(isa)
