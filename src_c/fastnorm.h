@@ -122,11 +122,11 @@ size_t fn_conv2d_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, siz
 fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                          const float *x, const float *packed, const float *res, const fn_act *act,
                          float *y, void *scratch, size_t scratch_bytes, int nthreads);
-/* The same with x's pixels ldx >= cin floats apart: a channel window of a wider NHWC image (a channel
- * slice read in place). */
+/* The same with x's pixels ldx >= cin floats apart and y's ldy >= cout apart: channel windows of wider
+ * NHWC images (a channel slice read in place; an output written into its block of a concat). */
 fn_status fn_conv2d_nhwc_ldx(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                              const float *x, size_t ldx, const float *packed, const float *res,
-                             const fn_act *act, float *y, void *scratch, size_t scratch_bytes,
+                             const fn_act *act, float *y, size_t ldy, void *scratch, size_t scratch_bytes,
                              int nthreads);
 
 /* Eval-mode BatchNorm as per-channel scale/shift, computed in double once:

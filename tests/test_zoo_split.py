@@ -272,3 +272,33 @@ def test_onnx_resize_sizes_from_shapes_at_a_dynamic_batch(how, isa):
     with torch.no_grad():
         _check(model.predict(x.numpy()), net(x).numpy(), how)
     assert_ran(isa)
+
+
+def test_convs_write_their_blocks_of_a_concat(isa):
+    """A conv whose output only a channel concat reads writes its block of the concat's buffer in place."""
+    class M(nn.Module):
+        def __init__(self, with_copy):
+            super().__init__()
+            self.stem, self.a, self.b = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 5, 1), nn.Conv2d(8, 6, 3, padding=1)
+            self.with_copy = with_copy
+
+        def forward(self, x):
+            y = torch.relu(self.stem(x))
+            parts = [self.a(y), y, self.b(y)] if self.with_copy else [self.a(y), self.b(y)]
+            return torch.cat(parts, 1) * 2
+
+    x = torch.randn(2, 3, 7, 9)
+    for with_copy, ldy, offs in ((True, 19, [0, 13]), (False, 11, [0, 5])):
+        net = M(with_copy).eval()
+        model = fastnorm.from_torch(net, x[:1])
+        with torch.no_grad():
+            _check(model.predict(x.numpy()), net(x).numpy(), "cat blocks written in place")
+        assert_ran(isa)
+        plan = model._plan({model.graph.inputs[0].name: tuple(x.shape)})
+        convs = [r for r in plan.records if r["type"] == _C.OP_CONV2D and r.get("ldy")]
+        assert sorted(r["yoff"] for r in convs) == offs and {r["ldy"] for r in convs} == {ldy}
+        cats = [r for r in plan.records if r["type"] == _C.OP_CAT]
+        if with_copy:
+            assert len(cats) == 1 and list(cats[0]["cat"][0]).count(-1) == 2
+        else:
+            assert not cats  # nothing left to copy

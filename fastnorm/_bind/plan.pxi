@@ -107,6 +107,8 @@ cdef class CPlan:
         op.kind = r.get("kind", 0)
         op.xoff = r.get("xoff", 0)
         op.ldx = r.get("ldx", 0)
+        op.yoff = r.get("yoff", 0)
+        op.ldy = r.get("ldy", 0)
         op.groups = r.get("groups", 0)
         op.eps = r.get("eps", 0.0)
         if "actp" in r:
@@ -141,7 +143,7 @@ cdef class CPlan:
             inner = np.ascontiguousarray(inner, dtype=np.uintp)
             if len(ins) != len(inner) or len(ins) < 1 or len(ins) > 256:
                 raise ValueError("plan record %d: cat of %d inputs" % (i, len(ins)))
-            if ins.min() < 0 or ins.max() >= self.nbufs:
+            if ins.min() < -1 or ins.max() >= self.nbufs:  # -1: a block written in place
                 raise ValueError("plan record %d: cat input buffer out of range" % i)
             self.keep += [ins, inner]
             iv = ins

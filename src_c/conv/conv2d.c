@@ -237,15 +237,15 @@ static void tile_rows_rowtap(const fn_conv2d_desc *d, size_t h, size_t w, size_t
 fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                          const float *x, const float *packed, const float *res, const fn_act *act,
                          float *y, void *scratch, size_t scratch_bytes, int nthreads) {
-    return fn_conv2d_nhwc_ldx(k, d, n, h, w, x, d->cin, packed, res, act, y, scratch, scratch_bytes,
-                              nthreads);
+    return fn_conv2d_nhwc_ldx(k, d, n, h, w, x, d->cin, packed, res, act, y, d->cout, scratch,
+                              scratch_bytes, nthreads);
 }
 
 fn_status fn_conv2d_nhwc_ldx(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                              const float *x, size_t ldx, const float *packed, const float *res,
-                             const fn_act *act, float *y, void *scratch, size_t scratch_bytes,
+                             const fn_act *act, float *y, size_t ldy, void *scratch, size_t scratch_bytes,
                              int nthreads) {
-    if (ldx < d->cin) return FN_ERR_ARG;
+    if (ldx < d->cin || ldy < d->cout) return FN_ERR_ARG;
     if (d->groups == 0 || d->cin % d->groups || d->cout % d->groups) return FN_ERR_ARG;
     if (!d->kh || !d->kw || !d->sh || !d->sw || !d->dh || !d->dw) return FN_ERR_ARG;
     if (nthreads < 1) nthreads = 1;
@@ -338,7 +338,7 @@ fn_status fn_conv2d_nhwc_ldx(const fn_kernels *k, const fn_conv2d_desc *d, size_
                 const size_t pn = pb * nb + j, co0 = g * cout_g + pn * NR;
                 const size_t nc = cout_g - pn * NR < NR ? cout_g - pn * NR : NR;
                 k->igemm(mr, nc, kc_run, ks_run, a, packed + (g * npanels + pn) * pfloats,
-                         y + m0 * d->cout + co0, d->cout, res ? res + m0 * d->cout + co0 : NULL,
+                         y + m0 * ldy + co0, ldy, res ? res + m0 * d->cout + co0 : NULL,
                          d->cout, act);
                 if (++j == bw) {
                     j = 0;

@@ -96,7 +96,8 @@ fn_status fn_binary_channel_nhwc(const fn_kernels *k, int op, float alpha, size_
 /* Concatenation: y: (outer, sum_i inner[i]); input i: (outer, inner[i]) copied to its column
  * block. torch.cat along dim d: outer = prod(shape[:d]), inner[i] = prod(shape_i[d:]).
  * NCHW channel concat: outer = N, inner[i] = C_i*H*W (per-sample block copies); NHWC channel
- * concat: outer = N*H*W, inner[i] = C_i (interleaved row copies). */
+ * concat: outer = N*H*W, inner[i] = C_i (interleaved row copies). xs[i] NULL: block i is left as it is
+ * (its producer wrote it in place). */
 void fn_cat(const fn_kernels *k, size_t outer, size_t ninputs, const float *const *xs,
             const size_t *inner, float *y, int nthreads);
 

@@ -129,7 +129,7 @@ void fn_cat(const fn_kernels *k, size_t outer, size_t ninputs, const float *cons
             for (size_t o = t * rb; o < min_sz(outer, (t + 1) * rb); o++) {
                 float *yo = y + o * row;
                 for (size_t i = 0; i < ninputs; i++) {
-                    g->copy(inner[i], xs[i] + o * inner[i], yo);
+                    if (xs[i] != NULL) g->copy(inner[i], xs[i] + o * inner[i], yo);
                     yo += inner[i];
                 }
             }
@@ -143,7 +143,7 @@ void fn_cat(const fn_kernels *k, size_t outer, size_t ninputs, const float *cons
         size_t c = t % nch, i = 0, off = 0;
         while (c >= ceil_div(inner[i], TASK_FLOATS)) c -= ceil_div(inner[i], TASK_FLOATS), off += inner[i], i++;
         const size_t c0 = c * TASK_FLOATS, m = min_sz(inner[i] - c0, TASK_FLOATS);
-        g->copy(m, xs[i] + o * inner[i] + c0, y + o * row + off + c0);
+        if (xs[i] != NULL) g->copy(m, xs[i] + o * inner[i] + c0, y + o * row + off + c0);
     }
 }
 

@@ -29,7 +29,8 @@
                                                          in weights/weights2 */                    \
     X(12, LAYER_NORM, layer_norm, "layer_norm", N, N) /* rows (outer, inner), eps, gamma/beta */   \
     X(13, BINARY, binary, "binary", N, N)      /* kind, bndim, bshape, bsa, bsb: in op in2 -> out */ \
-    X(14, CAT, cat, "cat", N, N)               /* outer, nins, ins, inner_sizes */                 \
+    X(14, CAT, cat, "cat", N, N)               /* outer, nins, ins (-1: a block its producer     \
+                                                  wrote in place), inner_sizes */                  \
     X(15, AVGPOOL2D, avgpool2d, "avg_pool2d", N, N)                   /* NHWC, avg desc */         \
     X(16, ADAPTIVE_POOL2D, adaptive_pool2d, "adaptive_pool2d", N, N)  /* kind = fn_pool_kind */    \
     X(17, PAD2D, pad2d, "pad", N, N)           /* NHWC (planes = n, e = c), kind = mode, pads, value */ \
@@ -91,9 +92,9 @@ typedef struct fn_op {
     const int *ins;              /* CAT: nins buffer ids, inner_sizes floats each */
     const size_t *inner_sizes;
     size_t nins;
-    /* a channel window of an NHWC image: CONV2D reads in + xoff with pixel stride ldx (0: cin);
-     * STRIDED_COPY reads from in + xoff */
-    size_t xoff, ldx;
+    /* channel windows of NHWC images: CONV2D reads in + xoff with pixel stride ldx (0: cin) and writes
+     * out + yoff with pixel stride ldy (0: cout); STRIDED_COPY reads from in + xoff */
+    size_t xoff, ldx, yoff, ldy;
 } fn_op;
 
 /* The DWCONV_PW record's three convs. */
