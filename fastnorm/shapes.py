@@ -219,11 +219,14 @@ def shape_reshape(node, shapes, weights):
 
 
 def shape_transpose(node, shapes, weights):
-    """The two 4D layout permutes: perm [0, 2, 3, 1] (NCHW -> NHWC) and [0, 3, 1, 2] (NHWC -> NCHW)."""
-    _arity(node, shapes, 1, 1, (4,))
+    """A permute of any rank up to 6: perm is a permutation of range(rank)."""
+    _arity(node, shapes, 1, 1, (None,))
     perm = node.attrs.get("perm")
-    if perm not in ([0, 2, 3, 1], [0, 3, 1, 2]):
-        raise ValueError("node %r: perm must be [0, 2, 3, 1] or [0, 3, 1, 2], got %r" % (node.name, perm))
+    nd = len(shapes[0])
+    if (not isinstance(perm, (list, tuple)) or sorted(perm) != list(range(nd)) or not 1 <= nd <= 6
+            or not all(isinstance(p, int) and not isinstance(p, bool) for p in perm)):
+        raise ValueError("node %r: perm must be a permutation of range(%d) (rank <= 6), got %r"
+                         % (node.name, nd, perm))
     return [tuple(shapes[0][p] for p in perm)]
 
 
@@ -397,3 +400,80 @@ def shape_shuffle(kind):
             raise ValueError("node %r: %d channels not divisible by groups %d" % (node.name, c, r))
         return [shapes[0]]
     return shape
+
+
+# ---------------------------------------------------------------- slicing and reductions (issue 12)
+def _int_attr(node, name, lo=None):
+    v = node.attrs.get(name)
+    if not isinstance(v, int) or isinstance(v, bool) or (lo is not None and v < lo):
+        raise ValueError("node %r: attribute %r must be an int%s, got %r"
+                         % (node.name, name, "" if lo is None else " >= %d" % lo, v))
+    return v
+
+
+def _dim(node, x, name="dim"):
+    d = _int_attr(node, name)
+    if not -len(x) <= d < len(x):
+        raise ValueError("node %r: %s %d out of range for shape %r" % (node.name, name, d, x))
+    return d % len(x)
+
+
+def slice_range(node, x):
+    """(dim, start, stop, step) of a slice node over shape x, clamped as Python slices are."""
+    d = _dim(node, x)
+    step = node.attrs.get("step", 1)
+    if not isinstance(step, int) or isinstance(step, bool) or step < 1:
+        raise ValueError("node %r: slice step must be an int >= 1, got %r" % (node.name, step))
+    start, end = node.attrs.get("start", 0), node.attrs.get("end")
+    for k, v in (("start", start), ("end", end)):
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
+            raise ValueError("node %r: slice %s must be an int or None, got %r" % (node.name, k, v))
+    start, stop, step = slice(start, end, step).indices(x[d])
+    return d, start, max(stop, start), step
+
+
+def shape_slice(node, shapes, weights):
+    """x[..., start:end:step, ...] along attribute dim (Python's clamping of start/end)."""
+    _arity(node, shapes, 1, 1, (None,))
+    x = shapes[0]
+    d, start, stop, step = slice_range(node, x)
+    out = list(x)
+    out[d] = len(range(start, stop, step))
+    return [tuple(out)]
+
+
+def shape_split(node, shapes, weights):
+    """Consecutive pieces of attribute dim with the extents `sizes` (summing to the dim); one output each."""
+    if len(shapes) != 1 or shapes[0] is None:
+        raise ValueError("node %r: split takes one input" % node.name)
+    x = shapes[0]
+    d = _dim(node, x)
+    sizes = node.attrs.get("sizes")
+    if (not isinstance(sizes, (list, tuple)) or len(sizes) != len(node.outputs) or sum(sizes) != x[d]
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in sizes)):
+        raise ValueError("node %r: split sizes %r must be %d ints >= 0 summing to %d"
+                         % (node.name, sizes, len(node.outputs), x[d]))
+    return [tuple(x[:d]) + (v,) + tuple(x[d + 1:]) for v in sizes]
+
+
+def reduce_axes(node, x):
+    """The sorted, distinct, non-negative axes of a reduction over shape x."""
+    axes = node.attrs.get("axes")
+    if (not isinstance(axes, (list, tuple)) or not axes
+            or not all(isinstance(a, int) and not isinstance(a, bool) and -len(x) <= a < len(x) for a in axes)):
+        raise ValueError("node %r: axes must be one or more ints in [-%d, %d), got %r"
+                         % (node.name, len(x), len(x), axes))
+    return sorted({a % len(x) for a in axes})
+
+
+def shape_reduce(node, shapes, weights):
+    """sum / mean / max over `axes`; keepdim keeps them as extent 1."""
+    _arity(node, shapes, 1, 1, (None,))
+    x = shapes[0]
+    axes = reduce_axes(node, x)
+    if any(x[a] == 0 for a in axes):
+        raise ValueError("node %r: reduction over an empty axis of %r" % (node.name, x))
+    keep = node.attrs.get("keepdim", False)
+    if not isinstance(keep, bool):
+        raise ValueError("node %r: keepdim must be a boolean, got %r" % (node.name, keep))
+    return [tuple(1 if i in axes else v for i, v in enumerate(x) if keep or i not in axes)]

@@ -122,6 +122,12 @@ size_t fn_conv2d_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, siz
 fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                          const float *x, const float *packed, const float *res, const fn_act *act,
                          float *y, void *scratch, size_t scratch_bytes, int nthreads);
+/* The same with x's pixels ldx >= cin floats apart and y's ldy >= cout apart: channel windows of wider
+ * NHWC images (a channel slice read in place; an output written into its block of a concat). */
+fn_status fn_conv2d_nhwc_ldx(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
+                             const float *x, size_t ldx, const float *packed, const float *res,
+                             const fn_act *act, float *y, size_t ldy, void *scratch, size_t scratch_bytes,
+                             int nthreads);
 
 /* Eval-mode BatchNorm as per-channel scale/shift, computed in double once:
  * scale = gamma / sqrt(var + eps), shift = beta - mean * scale. gamma/beta may be NULL (1 / 0). */
@@ -158,6 +164,7 @@ void fn_nhwc_to_nchw(size_t n, size_t c, size_t hw, const float *x, float *y, in
 #include "act/fn_act.h"
 #include "pool/fn_pool.h"
 #include "glue/fn_glue.h"
+#include "shape/fn_shape.h"
 #include "conv/fn_dwconv.h"
 #include "conv/fn_winograd.h"
 #include "conv/fn_conv_first.h"

@@ -66,7 +66,7 @@ def test_transpose_as_output_and_shapes():
 
 def test_bad_attributes_are_value_errors():
     for attrs, op in (({"shape": [-1, 7]}, "reshape"), ({"shape": [2, -1, 3]}, "reshape"),
-                      ({"perm": [0, 1, 3, 2]}, "transpose")):
+                      ({"perm": [0, 1, 1, 2]}, "transpose")):
         g = Graph([TensorSpec("x", (None, 3, 4, 5))], [TensorSpec("y", (None,))],
                   [Node("n", op, ["x"], ["y"], attrs)], {})
         with pytest.raises(ValueError, match="node 'n'"):

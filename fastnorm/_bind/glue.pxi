@@ -2,7 +2,8 @@
 from libc.stdint cimport int32_t
 
 cdef extern from "fastnorm.h" nogil:
-    int FN_BIN_ADD, FN_BIN_RADD, FN_BIN_MUL
+    int FN_BIN_ADD, FN_BIN_RADD, FN_BIN_MUL, FN_BIN_SUB, FN_BIN_RSUB, FN_BIN_DIV, FN_BIN_RDIV
+    int FN_BIN_MAX, FN_BIN_MIN, FN_BIN_COUNT_
     int FN_INTERP_NEAREST, FN_INTERP_NEAREST_EXACT, FN_INTERP_LINEAR
     int FN_PAD_CONSTANT, FN_PAD_REFLECT, FN_PAD_REPLICATE
     int FN_BINARY_MAX_DIMS
@@ -49,6 +50,8 @@ cdef extern from "fastnorm.h" nogil:
                                  int nthreads)
 
 BIN_ADD, BIN_RADD, BIN_MUL = FN_BIN_ADD, FN_BIN_RADD, FN_BIN_MUL
+BIN_SUB, BIN_RSUB, BIN_DIV, BIN_RDIV = FN_BIN_SUB, FN_BIN_RSUB, FN_BIN_DIV, FN_BIN_RDIV
+BIN_MAX, BIN_MIN = FN_BIN_MAX, FN_BIN_MIN
 INTERP_NEAREST, INTERP_NEAREST_EXACT, INTERP_LINEAR = FN_INTERP_NEAREST, FN_INTERP_NEAREST_EXACT, FN_INTERP_LINEAR
 PAD_CONSTANT, PAD_REFLECT, PAD_REPLICATE = FN_PAD_CONSTANT, FN_PAD_REFLECT, FN_PAD_REPLICATE
 
@@ -71,7 +74,7 @@ def binary(int isa, int op, float alpha, tuple shape, tuple sa, tuple sb, const 
     if nd < 1 or nd > FN_BINARY_MAX_DIMS or len(sa) != nd or len(sb) != nd:
         raise ValueError("binary: expected 1..%d dims with a stride per dim, got shape %r, strides %r, %r"
                          % (FN_BINARY_MAX_DIMS, shape, sa, sb))
-    if op not in (FN_BIN_ADD, FN_BIN_RADD, FN_BIN_MUL):
+    if op < 0 or op >= FN_BIN_COUNT_:
         raise ValueError("binary: unknown op %d" % op)
     cdef Py_ssize_t total = 1
     for s in shape:

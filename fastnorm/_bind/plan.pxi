@@ -105,6 +105,10 @@ cdef class CPlan:
         cdef const size_t[::1] sv
         cdef const float[::1] fv
         op.kind = r.get("kind", 0)
+        op.xoff = r.get("xoff", 0)
+        op.ldx = r.get("ldx", 0)
+        op.yoff = r.get("yoff", 0)
+        op.ldy = r.get("ldy", 0)
         op.groups = r.get("groups", 0)
         op.eps = r.get("eps", 0.0)
         if "actp" in r:
@@ -117,6 +121,13 @@ cdef class CPlan:
         if "pads" in r:
             op.pads[0], op.pads[1], op.pads[2], op.pads[3] = r["pads"]
             op.value = r.get("value", 0.0)
+        if "strided" in r:  # STRIDED_COPY: (shape, strides) of the source read
+            shape, sa = r["strided"]
+            if not (1 <= len(shape) <= 8 and len(sa) == len(shape)):
+                raise ValueError("plan record %d: strided copy of %d dims" % (i, len(shape)))
+            op.bndim = len(shape)
+            for d in range(len(shape)):
+                op.bshape[d], op.bsa[d] = shape[d], sa[d]
         if "binary" in r:
             shape, sa, sb = r["binary"]
             if not (1 <= len(shape) <= 8 and len(sa) == len(shape) == len(sb)):
@@ -132,7 +143,7 @@ cdef class CPlan:
             inner = np.ascontiguousarray(inner, dtype=np.uintp)
             if len(ins) != len(inner) or len(ins) < 1 or len(ins) > 256:
                 raise ValueError("plan record %d: cat of %d inputs" % (i, len(ins)))
-            if ins.min() < 0 or ins.max() >= self.nbufs:
+            if ins.min() < -1 or ins.max() >= self.nbufs:  # -1: a block written in place
                 raise ValueError("plan record %d: cat input buffer out of range" % i)
             self.keep += [ins, inner]
             iv = ins

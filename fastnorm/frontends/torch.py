@@ -47,6 +47,42 @@ def _row_attrs(row, get):
     return {a: type(d)(get(a, d)) for a, d in row.act.args}
 
 
+# the zoos' binary ops (issue 12): torch callable / method name -> op (resolved in zoo_binary)
+_ZOO_BINARY_METHODS = {"sub": "sub", "sub_": "sub", "rsub": "rsub", "div": "div", "div_": "div",
+                       "truediv": "div", "maximum": "maximum", "minimum": "minimum",
+                       "max": "max_or_maximum", "min": "min_or_minimum"}
+
+
+def _zoo_binary_functions():
+    import torch
+    return {operator.sub: "sub", operator.isub: "sub", torch.sub: "sub", torch.rsub: "rsub",
+            operator.truediv: "div", operator.itruediv: "div", torch.div: "div", torch.true_divide: "div",
+            torch.maximum: "maximum", torch.minimum: "minimum", torch.max: "max_or_maximum",
+            torch.min: "min_or_minimum"}
+
+
+class _LazyMap(dict):
+    """{torch function: op}, filled on first use (torch is imported only when a model is traced)."""
+    def _fill(self):
+        if not self:
+            self.update(_zoo_binary_functions())
+
+    def __contains__(self, k):
+        self._fill()
+        try:
+            return dict.__contains__(self, k)
+        except TypeError:  # unhashable targets
+            return False
+
+    def get(self, k, d=None):
+        self._fill()
+        return dict.get(self, k, d)
+
+
+_ZOO_BINARY = _LazyMap()
+_SIZE_ARITH = (operator.floordiv, operator.truediv, operator.mul, operator.add, operator.sub)
+
+
 class _Builder:
     def __init__(self, torch, gm):
         self.torch = torch
@@ -96,6 +132,10 @@ class _Builder:
                      {"stride": _pair(m.stride), "padding": pad, "dilation": dil, "groups": int(m.groups)})
         elif isinstance(m, nn.ConvTranspose2d):
             self.conv_transpose_module(fx, m, xin)
+        elif isinstance(m, nn.Conv1d):
+            self.conv1d_module(fx, m, x)
+        elif isinstance(m, (nn.MaxPool1d, nn.AvgPool1d)):
+            self.pool1d_module(fx, m, x)
         elif isinstance(m, nn.modules.batchnorm._BatchNorm):
             p = fx.target
             if not m.track_running_stats or m.running_mean is None:
@@ -212,7 +252,10 @@ class _Builder:
             return args[i] if len(args) > i else kw.get(name, default)
 
         row = self.act_methods.get(t) if method else self.act_functions.get(t)
-        if row is not None:
+        nodes = [a for a in args if isinstance(a, torch.fx.Node)]
+        if (not method and t in _SIZE_ARITH and nodes and all(self.value.get(a, "") is None for a in nodes)):
+            self.value[fx] = None  # arithmetic on sizes (c // groups): only feeds view/reshape
+        elif row is not None:
             names = [a for a, _ in row.act.args] if row.act is not None else []
             self.add(fx, row.name, [self.value[x]], _row_attrs(row, lambda a, d: arg(1 + names.index(a), a, d)))
         elif t in (F.relu6,):
@@ -235,9 +278,35 @@ class _Builder:
             self.binary(fx, "add", args[0], args[1])
         elif t in (operator.mul, operator.imul, torch.mul) or (method and t in ("mul", "mul_")):
             self.binary(fx, "mul", args[0], args[1])
+        elif t in _ZOO_BINARY or (method and t in _ZOO_BINARY_METHODS):
+            self.zoo_binary(fx, t, method, args, kw)
+        elif t is operator.getitem:
+            self.getitem(fx, x, args[1])
+        elif t in (torch.split, torch.chunk) or (method and t in ("split", "chunk")):
+            self.split(fx, x, arg(2, "dim", 0))
+        elif t is torch.narrow or (method and t == "narrow"):
+            dim, start, length = arg(1, "dim"), arg(2, "start"), arg(3, "length")
+            self.add(fx, "slice", [self.value[x]], {"dim": int(dim), "start": int(start),
+                                                    "end": int(start) + int(length), "step": 1})
+        elif t in (torch.sum, torch.amax) or (method and t in ("sum", "amax")):
+            name = t if method else t.__name__
+            self.reduce(fx, x, "reduce_sum" if name == "sum" else "reduce_max", arg(1, "dim"), arg(2, "keepdim", False))
+        elif t in (torch.squeeze, torch.unsqueeze) or (method and t in ("squeeze", "unsqueeze")):
+            self.reshape(fx, x)
+        elif t is torch.transpose or (method and t == "transpose"):
+            nd = len(self.shape_of(x) or ())
+            d0, d1 = int(arg(1, "dim0")) % max(nd, 1), int(arg(2, "dim1")) % max(nd, 1)
+            perm = list(range(nd))
+            perm[d0], perm[d1] = perm[d1], perm[d0]
+            self.permute(fx, x, tuple(perm))
+        elif t is torch.stack:
+            self.stack(fx, arg(0, "tensors"), int(arg(1, "dim", 0)))
         elif t in (torch.cat, torch.concat):
             xs = arg(0, "tensors")
-            self.add(fx, "cat", [self.value[v] for v in xs], {"dim": int(arg(1, "dim", 0))})
+            names = self.value.get(xs) if isinstance(xs, torch.fx.Node) else [self.value[v] for v in xs]
+            if not isinstance(names, list):
+                return self.fail(fx, "cat of a %s" % type(xs).__name__)
+            self.add(fx, "cat", names, {"dim": int(arg(1, "dim", 0))})
         elif t in (torch.flatten,) or (method and t == "flatten"):
             self.add(fx, "flatten", [self.value[x]], {"start_dim": int(arg(1, "start_dim", 0)),
                                                        "end_dim": int(arg(2, "end_dim", -1))})
@@ -267,6 +336,12 @@ class _Builder:
             self.layer_norm_channels(fx, x, arg(1, "normalized_shape"), w, b, arg(4, "eps", 1e-5), fx.name)
         elif (method and t == "size") or t is getattr:
             self.value[fx] = None  # symbolic sizes only feed view/reshape, resolved from shapes
+        elif method and t in ("expand_as", "expand"):
+            # only where every reader broadcasts anyway (SE / ECA: x * y.expand_as(x))
+            if not all(u.op == "call_function" and u.target in (operator.mul, operator.add, torch.mul, torch.add)
+                       or (u.op == "call_method" and u.target in ("mul", "add")) for u in fx.users):
+                return self.fail(fx, "%s read by anything but a broadcasting add/mul" % t)
+            self.alias(fx, x)
         elif t in (F.dropout, F.dropout2d) or (method and t in ("contiguous",)):
             self.alias(fx, x)
         else:
@@ -336,7 +411,7 @@ class _Builder:
             if any(u not in self.param_users for u in fx.users):
                 self.problems.append("node %r: parameter used directly (%s)" % (fx.name, fx.target))
 
-    def binary(self, fx, op, a, b):
+    def binary(self, fx, op, a, b, ordered=False):
         torch = self.torch
         names = []
         for v in (a, b):
@@ -350,7 +425,7 @@ class _Builder:
                 names.append(const)
             else:
                 return self.fail(fx, "%s with a %s operand" % (op, type(v).__name__))
-        if names[0] in self.weights:
+        if names[0] in self.weights and not ordered:
             names.reverse()  # the activation first: a weight operand is the broadcast one
         self.add(fx, op, names)
 
@@ -358,7 +433,7 @@ class _Builder:
         shape = self.shape_of(x)
         dims = [dims] if isinstance(dims, int) else list(dims or [])
         if shape is None or len(shape) != 4 or sorted(d % 4 for d in dims) != [2, 3]:
-            return self.fail(fx, "mean over dims %r (only the spatial dims (2, 3) of an image)" % (dims,))
+            return self.reduce(fx, x, "reduce_mean", dims, keepdim)
         if keepdim:
             self.add(fx, "adaptive_avg_pool2d", [self.value[x]], {"output_size": [1, 1]})
         else:
@@ -375,8 +450,11 @@ class _Builder:
             return self.fail(fx, "view/reshape with unknown shapes")
         if len(dst) == 2 and dst[0] == src[0]:
             self.add(fx, "flatten", [self.value[x]], {"start_dim": 1, "end_dim": -1})
+        elif src and dst and dst[0] == src[0] and all(int(d) >= 1 for d in dst[1:]):
+            # the batch dim kept (-1): the graph stays batch-generic
+            self.add(fx, "reshape", [self.value[x]], {"shape": [-1] + [int(d) for d in dst[1:]]})
         else:
-            self.fail(fx, "view/reshape %s -> %s (only flattening after the batch dim is supported)"
+            self.fail(fx, "view/reshape %s -> %s (only reshapes that keep the batch dim are supported)"
                       % (tuple(src), tuple(dst)))
 
     def permute(self, fx, x, dims):
@@ -392,7 +470,7 @@ class _Builder:
             self.channels_last[fx] = self.value[x]
             self.value[fx] = None
             return
-        self.fail(fx, "permute%s (only around a LayerNorm over the channels)" % (dims,))
+        self.add(fx, "transpose", [self.value[x]], {"perm": [int(d) % max(nd, 1) for d in dims]})
 
     def _is_channel_ln(self, u, src):
         c = (self.shape_of(src) or (0,))[-1]
@@ -418,9 +496,134 @@ class _Builder:
         self.channels_last[fx] = fx.name
         self.value[fx] = None
 
-    def shape_of(self, fx):
+    # ---------------------------------------------------------------- the zoos' ops (issue 12)
+    def zoo_binary(self, fx, t, method, args, kw):
+        op = _ZOO_BINARY_METHODS.get(t) if method else _ZOO_BINARY.get(t)
+        if op == "div" and kw.get("rounding_mode") is not None:
+            return self.fail(fx, "div(rounding_mode=%r)" % kw["rounding_mode"])
+        if op == "max_or_maximum":  # torch.max(a, b) is maximum; torch.max(x, dim) is not supported
+            if len(args) != 2 or not isinstance(args[1], self.torch.fx.Node):
+                return self.fail(fx, "torch.max over a dim (only torch.max(a, b))")
+            op = "maximum"
+        elif op == "min_or_minimum":
+            if len(args) != 2 or not isinstance(args[1], self.torch.fx.Node):
+                return self.fail(fx, "torch.min over a dim (only torch.min(a, b))")
+            op = "minimum"
+        a, b = args[0], args[1] if len(args) > 1 else kw.get("other")
+        if op == "rsub":  # torch.rsub(x, other) = other - x
+            op, a, b = "sub", b, a
+        alpha = kw.get("alpha", args[2] if len(args) > 2 and op == "sub" else 1)
+        if alpha != 1:
+            return self.fail(fx, "sub with alpha=%r" % (alpha,))
+        if op in ("maximum", "minimum"):
+            return self.binary(fx, op, a, b)
+        self.binary(fx, op, a, b, ordered=True)
+
+    def getitem(self, fx, x, index):
+        """A piece of a split, a size (x.shape[i]: resolved from shapes), or x[..., a:b, ...]."""
+        src = self.value.get(x)
+        if isinstance(src, list):  # the outputs of a split (a slice of them stays a list)
+            self.value[fx] = src[index] if isinstance(index, slice) else src[int(index)]
+            return
+        if src is None or not isinstance(x, self.torch.fx.Node) or self.shape_of(x) is None:
+            self.value[fx] = None
+            return
+        nd = len(self.shape_of(x))
+        idx = list(index) if isinstance(index, tuple) else [index]
+        if Ellipsis in idx:
+            e = idx.index(Ellipsis)
+            idx = idx[:e] + [slice(None)] * (nd - len(idx) + 1) + idx[e + 1:]
+        if len(idx) > nd or not all(isinstance(i, slice) for i in idx):
+            return self.fail(fx, "indexing with %r (only slices and ...)" % (index,))
+        cur = src
+        steps = [(d, i) for d, i in enumerate(idx) if i != slice(None)]
+        for k, (d, i) in enumerate(steps):
+            if any(v is not None and not isinstance(v, int) for v in (i.start, i.stop, i.step)):
+                return self.fail(fx, "slice with computed bounds %r" % (i,))
+            name = fx.name if k == len(steps) - 1 else "%s.d%d" % (fx.name, d)
+            self.nodes.append(Node(name, "slice", [cur], [name], {
+                "dim": d, "start": 0 if i.start is None else i.start, "end": i.stop,
+                "step": 1 if i.step is None else i.step}))
+            cur = name
+        self.value[fx] = cur
+
+    def stack(self, fx, xs, dim):
+        """torch.stack as an unsqueeze (a reshape) of each input and a cat."""
+        out = self.shape_of(fx)
+        if out is None or dim % len(out) == 0:
+            return self.fail(fx, "stack along the batch dim or of unknown shape")
+        dim %= len(out)
+        ups = []
+        for i, v in enumerate(xs):
+            s = list(out[1:])
+            s[dim - 1] = 1
+            name = "%s.u%d" % (fx.name, i)
+            self.nodes.append(Node(name, "reshape", [self.value[v]], [name], {"shape": [-1] + [int(d) for d in s]}))
+            ups.append(name)
+        self.add(fx, "cat", ups, {"dim": dim})
+
+    def split(self, fx, x, dim):
+        """torch.split / chunk: the pieces' extents come from the traced output shapes."""
         meta = fx.meta.get("tensor_meta")
-        return tuple(meta.shape) if meta is not None else None
+        if not isinstance(meta, (tuple, list)):
+            return self.fail(fx, "split with unknown output shapes")
+        nd = len(meta[0].shape)
+        dim = int(dim) % nd
+        names = ["%s.%d" % (fx.name, i) for i in range(len(meta))]
+        self.nodes.append(Node(fx.name, "split", [self.value[x]], names,
+                               {"dim": dim, "sizes": [int(m.shape[dim]) for m in meta]}))
+        self.value[fx] = names
+
+    def reduce(self, fx, x, op, dims, keepdim):
+        shape = self.shape_of(x)
+        if shape is None:
+            return self.fail(fx, "%s with an unknown input shape" % op)
+        dims = list(range(len(shape))) if dims is None else [dims] if isinstance(dims, int) else list(dims)
+        if 0 in [d % len(shape) for d in dims]:
+            return self.fail(fx, "%s over the batch dim" % op)
+        self.add(fx, op, [self.value[x]], {"axes": [int(d) for d in dims], "keepdim": bool(keepdim)})
+
+    def conv1d_module(self, fx, m, x):
+        """Conv1d on (n, c, l) as conv2d on (n, c, 1, l): reshape, conv2d, reshape."""
+        shape = self.shape_of(x)
+        if m.padding_mode != "zeros" or shape is None or len(shape) != 3 or isinstance(m.padding, str):
+            return self.fail(fx, "Conv1d (zeros padding, numeric padding, a 3D input)")
+        p = int(m.padding[0])
+        w = _np(m.weight)[:, :, None, :]
+        self.weights[fx.target + ".weight"] = w
+        self.unit_height(fx, x, "conv2d", [self.weight(fx.target + ".bias", m.bias)],
+                         {"stride": [1, int(m.stride[0])], "padding": [0, p, 0, p],
+                          "dilation": [1, int(m.dilation[0])], "groups": int(m.groups)},
+                         weight=fx.target + ".weight")
+
+    def pool1d_module(self, fx, m, x):
+        k = int(_pair(m.kernel_size)[0])
+        s = int(_pair(m.stride)[0]) if m.stride else k
+        p = int(_pair(m.padding)[0])
+        if isinstance(m, self.torch.nn.MaxPool1d):
+            if m.return_indices:
+                return self.fail(fx, "MaxPool1d(return_indices=True)")
+            attrs = {"kernel": [1, k], "stride": [1, s], "padding": [0, p],
+                     "dilation": [1, int(_pair(m.dilation)[0])], "ceil_mode": bool(m.ceil_mode)}
+            return self.unit_height(fx, x, "max_pool2d", [], attrs)
+        attrs = {"kernel": [1, k], "stride": [1, s], "padding": [0, p], "ceil_mode": bool(m.ceil_mode),
+                 "count_include_pad": bool(m.count_include_pad), "divisor_override": None}
+        self.unit_height(fx, x, "avg_pool2d", [], attrs)
+
+    def unit_height(self, fx, x, op, extra, attrs, weight=None):
+        """A 1-D op on (n, c, l) as the 2-D op on (n, c, 1, l)."""
+        shape, out = self.shape_of(x), self.shape_of(fx)
+        if shape is None or out is None or len(shape) != 3:
+            return self.fail(fx, "%s on a %s input (1-D ops take (n, c, l))" % (op, shape))
+        up, mid = fx.name + ".h1", fx.name + ".2d"
+        self.nodes.append(Node(up, "reshape", [self.value[x]], [up], {"shape": [-1, int(shape[1]), 1, int(shape[2])]}))
+        ins = [up] + ([weight] if weight else []) + extra
+        self.nodes.append(Node(mid, op, ins, [mid], attrs))
+        self.add(fx, "reshape", [mid], {"shape": [-1, int(out[1]), int(out[2])]})
+
+    def shape_of(self, fx):
+        meta = fx.meta.get("tensor_meta") if hasattr(fx, "meta") else None
+        return tuple(meta.shape) if meta is not None and hasattr(meta, "shape") else None
 
     def fail(self, fx, what):
         self.problems.append("node %r: %s" % (fx.name, what))

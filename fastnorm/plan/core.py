@@ -17,10 +17,11 @@ import numpy as np
 from fastnorm import _C
 from fastnorm.errors import UnsupportedError
 from fastnorm.graph import infer_shapes
-from fastnorm.plan import lower_act, lower_conv, lower_glue, lower_norm, lower_pool, rewrites
+from fastnorm.plan import lower_act, lower_conv, lower_glue, lower_norm, lower_pool, lower_shape, rewrites
 
 # op name -> lowering(plan, node, graph, loc, cache): the families' tables
-LOWER = {**lower_conv.LOWER, **lower_norm.LOWER, **lower_act.LOWER, **lower_pool.LOWER, **lower_glue.LOWER}
+LOWER = {**lower_conv.LOWER, **lower_norm.LOWER, **lower_act.LOWER, **lower_pool.LOWER, **lower_glue.LOWER,
+         **lower_shape.LOWER}
 ALIGN = 16  # floats: 64-byte aligned buffers in the arena
 
 
@@ -75,7 +76,8 @@ class Plan:
         self.buf_sizes, self.buf_external = [], []
         self.node_of_record = []
         self.flat_src = {}  # flattened NHWC value -> its (n, c, h, w) image shape
-        loc = {}          # value -> (buffer id, layout) ; layout "nchw" / "nhwc" / "flat_hwc" / "plain"
+        self.win = {}       # "nhwc_win" value -> (first channel, channels of its buffer, the slice node)
+        loc = {}          # value -> (buffer id, layout) ; layout "nhwc" / "nhwc_win" / "flat_hwc" / "plain"
         self.input_bufs, self.output_bufs = {}, {}
         for t in graph.inputs:
             shape = self.shapes[t.name]
@@ -97,8 +99,14 @@ class Plan:
             lower = LOWER.get(node.op)
             if lower is None:
                 raise UnsupportedError("node %r: op %r has no kernel" % (node.name, node.op))
+            if not getattr(lower, "reads_windows", False):
+                for v in node.inputs:
+                    if v in loc and loc[v][1] == "nhwc_win":
+                        self.nhwc(node, v, loc)
             lower(self, node, graph, loc, cache)
         for t in graph.outputs:
+            if loc[t.name][1] == "nhwc_win":
+                self.nhwc(None, t.name, loc)
             b, layout = loc[t.name]
             shape = self.shapes[t.name]
             out = self.new_buf(np.prod(shape))
@@ -127,6 +135,8 @@ class Plan:
         b, layout = loc[value]
         if layout == "nhwc":
             return b
+        if layout == "nhwc_win":
+            return lower_shape.materialize_window(self, node, value, loc)
         shape = self.shapes[value]
         if layout != "plain" or len(shape) != 4:
             raise UnsupportedError("node %r: expects a 4D image, got %s of shape %s"
@@ -142,6 +152,8 @@ class Plan:
         b, layout = loc[value]
         if layout == "plain":
             return b
+        if layout == "nhwc_win":
+            b = self.nhwc(node, value, loc)
         n, c, h, w = self.flat_src[value] if layout == "flat_hwc" else self.shapes[value]
         nb = self.new_buf(n * c * h * w)
         self.emit(None, type=_C.OP_NHWC_TO_NCHW, **{"in": b, "out": nb}, n=n, c=c, h=h, w=w)

@@ -33,7 +33,35 @@ WINOGRAD_MIN_COVERAGE = 0.5  # outputs / (16 x tiles): partial edge tiles comput
 
 
 def _lower_conv2d(plan, node, graph, loc, cache):
-    if _lower_dwconv(plan, node, graph, loc, cache):  # depthwise, multiplier 1: its own kernel
+    """Reads a channel window of an NHWC image in place on the generic path (fields xoff, ldx: the
+    window's first channel and its buffer's pixel stride); the special kernels get a copy."""
+    window = None
+    if loc[node.inputs[0]][1] == "nhwc_win" and not _special_path(plan, node, graph):
+        window = loc[node.inputs[0]][0], plan.win[node.inputs[0]][:2]
+        loc[node.inputs[0]] = (window[0], "nhwc")  # for _conv_operands; restored below
+    elif loc[node.inputs[0]][1] == "nhwc_win":
+        plan.nhwc(node, node.inputs[0], loc)
+    try:
+        _lower_conv2d_nhwc(plan, node, graph, loc, cache, window)
+    finally:
+        if window is not None:
+            loc[node.inputs[0]] = (window[0], "nhwc_win")
+
+
+_lower_conv2d.reads_windows = True
+
+
+def _special_path(plan, node, graph):
+    """Whether the depthwise, first-layer or Winograd kernel takes this conv (they read whole images)."""
+    wt = graph.weights.get(node.inputs[1])
+    n, cin, _, _ = plan.shapes[node.inputs[0]]
+    groups = node.attrs.get("groups", 1)
+    depthwise = wt is not None and groups == cin and wt.shape[0] == cin and wt.shape[1] == 1
+    return depthwise or cin <= 4 or _winograd_pays(plan, node, graph)
+
+
+def _lower_conv2d_nhwc(plan, node, graph, loc, cache, window):
+    if window is None and _lower_dwconv(plan, node, graph, loc, cache):  # depthwise, multiplier 1: its own kernel
         return
     if _lower_conv_first(plan, node, graph, loc, cache):  # 1..4 input channels: its own kernel
         return
@@ -46,8 +74,9 @@ def _lower_conv2d(plan, node, graph, loc, cache):
     res = -1
     if a.get("residual"):
         res = plan.nhwc(node, node.inputs[3], loc)
+    win = {} if window is None else {"xoff": window[1][0], "ldx": window[1][1]}
     plan.emit(node, type=_C.OP_CONV2D, **{"in": b, "in2": res, "out": out}, n=n, h=h, w=w, c=c, oh=oh,
-              ow=ow, conv=desc, act=act_tuple(a.get("act")), weights=packed)
+              ow=ow, conv=desc, act=act_tuple(a.get("act")), weights=packed, **win)
     loc[node.outputs[0]] = (out, "nhwc")
 
 

@@ -5,6 +5,7 @@ import numpy as np
 from fastnorm import _C
 from fastnorm.errors import UnsupportedError
 from fastnorm.graph import act_tuple
+from fastnorm.plan import lower_shape
 
 
 def _lower_flatten(plan, node, graph, loc, cache):
@@ -23,17 +24,29 @@ def _lower_flatten(plan, node, graph, loc, cache):
         loc[node.outputs[0]] = (b, "plain")      # row-major reshape: same memory
 
 
-def _lower_reshape(plan, node, graph, loc, cache):
+def _plain_reshape(plan, node, graph, loc, cache):
     """A row-major reshape: the same memory once the value is in its logical layout."""
     loc[node.outputs[0]] = (plan.plain(node, node.inputs[0], loc), "plain")
 
 
+def _lower_reshape(plan, node, graph, loc, cache):
+    lower_shape.lower_reshape(plan, node, graph, loc, cache, _plain_reshape)
+
+
 def _lower_transpose(plan, node, graph, loc, cache):
-    """NCHW <-> NHWC permutes cost nothing: an image held NHWC *is* the permuted tensor, row-major."""
-    if node.attrs["perm"] == [0, 2, 3, 1]:
+    """NCHW <-> NHWC permutes of a 4D value cost nothing: an image held NHWC *is* the permuted tensor,
+    row-major; any other permute is one strided copy (lower_shape)."""
+    perm = list(node.attrs["perm"])
+    if perm == [0, 2, 3, 1] and len(plan.shapes[node.inputs[0]]) == 4:
         loc[node.outputs[0]] = (plan.nhwc(node, node.inputs[0], loc), "plain")
-    else:
+    elif perm == [0, 3, 1, 2] and loc[node.inputs[0]][1] == "plain":
         loc[node.outputs[0]] = (plan.plain(node, node.inputs[0], loc), "nhwc")
+    else:
+        lower_shape.lower_transpose(plan, node, graph, loc, cache)
+
+
+_BIN_KIND = {"add": "BIN_ADD", "mul": "BIN_MUL", "sub": "BIN_SUB", "div": "BIN_DIV", "maximum": "BIN_MAX",
+             "minimum": "BIN_MIN"}
 
 
 def _lower_binary(plan, node, graph, loc, cache):
@@ -60,7 +73,7 @@ def _lower_binary(plan, node, graph, loc, cache):
             step *= full[d]
         strides = [0 if full[d] == 1 and out_shape[d] != 1 else strides[d] for d in range(rank)]
         operands.append((b, [strides[d] for d in perm]))
-    kind = _C.BIN_ADD if node.op == "add" else _C.BIN_MUL
+    kind = getattr(_C, _BIN_KIND[node.op])
     out = plan.new_buf(int(np.prod(out_shape)))
     plan.emit(node, type=_C.OP_BINARY, **{"in": operands[0][0], "in2": operands[1][0], "out": out},
               kind=kind, act=act_tuple(node.attrs.get("act")),
@@ -140,6 +153,7 @@ def _lower_shuffle(plan, node, graph, loc, cache):
 
 
 LOWER = {"flatten": _lower_flatten, "reshape": _lower_reshape, "transpose": _lower_transpose,
-         "add": _lower_binary, "mul": _lower_binary, "cat": _lower_cat, "pad": _lower_pad,
+         "add": _lower_binary, "mul": _lower_binary, "sub": _lower_binary, "div": _lower_binary,
+         "maximum": _lower_binary, "minimum": _lower_binary, "cat": _lower_cat, "pad": _lower_pad,
          "interpolate": _lower_interpolate, "pixel_shuffle": _lower_shuffle,
          "pixel_unshuffle": _lower_shuffle, "channel_shuffle": _lower_shuffle}

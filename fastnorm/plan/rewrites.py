@@ -69,7 +69,8 @@ def _expand_conv(plan, i):
         return None
     j = writers[0]
     ex = plan.records[j]
-    if ex["type"] != _C.OP_CONV2D or ex.get("in2", -1) >= 0 or plan.node_of_record[j] is None:
+    if (ex["type"] != _C.OP_CONV2D or ex.get("in2", -1) >= 0 or plan.node_of_record[j] is None
+            or ex.get("ldx")):  # a conv reading a channel window keeps its input
         return None
     cin, cout, groups, kh, kw, sh, sw = ex["conv"][:7]
     if (cout, groups, kh, kw, sh, sw) != (r["c"], 1, 1, 1, 1, 1) or any(ex["conv"][9:]):
@@ -114,6 +115,35 @@ def retarget_output_copies(plan, graph):
     _drop(plan, doomed)
 
 
+def conv_writes_cat_block(plan, graph):
+    """A CONV2D record whose output only a channel concat (NHWC CAT record) reads writes its block of the
+    concat's buffer in place (yoff: its first channel, ldy: the concat's channels); the CAT record copies
+    only the other inputs (ins[j] = -1), and goes when none is left."""
+    doomed = set()
+    for i, r in enumerate(plan.records):
+        if r["type"] != _C.OP_CAT or plan.buf_external[r["out"]] is not None:
+            continue
+        ins, inner = list(r["cat"][0]), list(r["cat"][1])
+        row, off = sum(inner), 0
+        for j, (b, c) in enumerate(zip(ins, inner)):
+            w = _writers(plan, b)
+            if (b >= 0 and ins.count(b) == 1 and len(w) == 1 and w[0] < i and plan.buf_external[b] is None
+                    and _readers(plan, b) == [i]):
+                conv = plan.records[w[0]]
+                if (conv["type"] == _C.OP_CONV2D and not conv.get("ldy") and conv["conv"][1] == c
+                        and conv["n"] * conv["oh"] * conv["ow"] == r["outer"] and conv.get("in2", -1) != b):
+                    conv.update(out=r["out"], yoff=off, ldy=row)
+                    ins[j] = -1
+            off += c
+        left = [b for b in ins if b >= 0]
+        if not left:
+            doomed.add(i)
+        else:
+            r["cat"] = (ins, inner)
+            r["in"] = left[0]
+    _drop(plan, doomed)
+
+
 def residual_in_place(plan, graph):
     """A conv record whose fused residual is that buffer's last read writes its output over it.
 
@@ -129,7 +159,7 @@ def residual_in_place(plan, graph):
             last[b] = i
     for i, r in enumerate(plan.records):
         res, out = r.get("in2", -1), r.get("out", -1)
-        if (r["type"] not in RESIDUAL_IN_PLACE or res is None or res < 0 or res == r["in"]
+        if (r["type"] not in RESIDUAL_IN_PLACE or res is None or res < 0 or res == r["in"] or r.get("ldy")
                 or plan.buf_external[res] is not None or plan.buf_external[out] is not None
                 or last.get(res) != i or plan.buf_sizes[res] != plan.buf_sizes[out]):
             continue
@@ -142,7 +172,8 @@ def residual_in_place(plan, graph):
         last[res] = last.get(out, i)
 
 
-PASSES = (fuse_dwpw_expand, conv_first_reads_nchw, retarget_output_copies, residual_in_place)
+PASSES = (fuse_dwpw_expand, conv_first_reads_nchw, retarget_output_copies, conv_writes_cat_block,
+          residual_in_place)
 
 
 def run(plan, graph):

@@ -144,10 +144,10 @@ size_t fn_conv2d_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, siz
  * division (a 64-bit divide per pixel cost as much as the FMAs of a small-K tile). */
 FN_INLINE void tile_rows_k(
     const size_t KH, const size_t KW, const fn_conv2d_desc *d, size_t h, size_t w, size_t oh,
-    size_t ow, size_t MR, size_t mr, size_t g, const float *x, const float *zeros, size_t pix[3],
-    const float **a) {
+    size_t ow, size_t MR, size_t mr, size_t g, const float *x, size_t ldx, const float *zeros,
+    size_t pix[3], const float **a) {
     const size_t kc = d->cin / d->groups;
-    const size_t dy = d->dh * w * d->cin, dx = d->dw * d->cin; /* pointer steps between taps */
+    const size_t dy = d->dh * w * ldx, dx = d->dw * ldx; /* pointer steps between taps */
     const size_t span_y = (KH - 1) * d->dh, span_x = (KW - 1) * d->dw;
     const float *xg = x + g * kc;
     size_t b = pix[0], oy = pix[1], ox = pix[2];
@@ -158,7 +158,7 @@ FN_INLINE void tile_rows_k(
         const float **am = a + m;
         if (iy0 < h && iy0 + span_y < h && ix0 < w && ix0 + span_x < w) {
             /* window inside the input (most of them): no per-tap tests */
-            const float *row = xg + ((b * h + iy0) * w + ix0) * d->cin;
+            const float *row = xg + ((b * h + iy0) * w + ix0) * ldx;
             for (size_t ky = 0; ky < KH; ky++) {
                 const float *p = row + ky * dy;
                 for (size_t kx = 0; kx < KW; kx++, am += MR) am[0] = p + kx * dx;
@@ -168,7 +168,7 @@ FN_INLINE void tile_rows_k(
                 const size_t iy = iy0 + ky * d->dh;
                 for (size_t kx = 0; kx < KW; kx++, am += MR) {
                     const size_t ix = ix0 + kx * d->dw;
-                    am[0] = iy < h && ix < w ? xg + ((b * h + iy) * w + ix) * d->cin : zeros;
+                    am[0] = iy < h && ix < w ? xg + ((b * h + iy) * w + ix) * ldx : zeros;
                 }
             }
         }
@@ -187,14 +187,14 @@ FN_INLINE void tile_rows_k(
 /* The kernel sizes that dominate CNNs get constant loop bounds (the setup is a visible share of
  * a small-K tile, e.g. 16 input channels at 3x3). */
 static void tile_rows(const fn_conv2d_desc *d, size_t h, size_t w, size_t oh, size_t ow, size_t MR,
-                      size_t mr, size_t g, const float *x, const float *zeros, size_t pix[3],
+                      size_t mr, size_t g, const float *x, size_t ldx, const float *zeros, size_t pix[3],
                       const float **a) {
     if (d->kh == 3 && d->kw == 3)
-        tile_rows_k(3, 3, d, h, w, oh, ow, MR, mr, g, x, zeros, pix, a);
+        tile_rows_k(3, 3, d, h, w, oh, ow, MR, mr, g, x, ldx, zeros, pix, a);
     else if (d->kh == 1 && d->kw == 1)
-        tile_rows_k(1, 1, d, h, w, oh, ow, MR, mr, g, x, zeros, pix, a);
+        tile_rows_k(1, 1, d, h, w, oh, ow, MR, mr, g, x, ldx, zeros, pix, a);
     else
-        tile_rows_k(d->kh, d->kw, d, h, w, oh, ow, MR, mr, g, x, zeros, pix, a);
+        tile_rows_k(d->kh, d->kw, d, h, w, oh, ow, MR, mr, g, x, ldx, zeros, pix, a);
 }
 
 /* Row-tap version of tile_rows: a: (kh, MR) pointers to kw*cin contiguous floats each. */
@@ -237,6 +237,15 @@ static void tile_rows_rowtap(const fn_conv2d_desc *d, size_t h, size_t w, size_t
 fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                          const float *x, const float *packed, const float *res, const fn_act *act,
                          float *y, void *scratch, size_t scratch_bytes, int nthreads) {
+    return fn_conv2d_nhwc_ldx(k, d, n, h, w, x, d->cin, packed, res, act, y, d->cout, scratch,
+                              scratch_bytes, nthreads);
+}
+
+fn_status fn_conv2d_nhwc_ldx(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
+                             const float *x, size_t ldx, const float *packed, const float *res,
+                             const fn_act *act, float *y, size_t ldy, void *scratch, size_t scratch_bytes,
+                             int nthreads) {
+    if (ldx < d->cin || ldy < d->cout) return FN_ERR_ARG;
     if (d->groups == 0 || d->cin % d->groups || d->cout % d->groups) return FN_ERR_ARG;
     if (!d->kh || !d->kw || !d->sh || !d->sw || !d->dh || !d->dw) return FN_ERR_ARG;
     if (nthreads < 1) nthreads = 1;
@@ -244,7 +253,8 @@ fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
     const size_t oh = fn_conv_out_extent(h, d->kh, d->sh, d->dh, d->pad_top, d->pad_bottom);
     const size_t ow = fn_conv_out_extent(w, d->kw, d->sw, d->dw, d->pad_left, d->pad_right);
     const size_t MR = k->gemm_mr, NR = k->gemm_nr;
-    const int rowtap = use_row_taps(d), rowcopy = use_row_copy(k, d);
+    /* row taps read kw*cin contiguous floats: a channel window (ldx > cin) takes the tap path */
+    const int rowtap = use_row_taps(d) && ldx == d->cin, rowcopy = use_row_copy(k, d);
     const size_t ks = d->kh * d->kw, kc = d->cin / d->groups, cout_g = d->cout / d->groups;
     const size_t ks_run = rowtap ? d->kh : ks, kc_run = rowtap ? d->kw * kc : kc;
     const size_t npanels = div_up(cout_g, NR), M = n * oh * ow, mtiles = div_up(M, MR);
@@ -314,7 +324,7 @@ fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
                     if (rowtap)
                         tile_rows_rowtap(d, h, w, oh, ow, MR, mr, x, zeros, pix, a, edge);
                     else
-                        tile_rows(d, h, w, oh, ow, MR, mr, g, x, zeros, pix, a);
+                        tile_rows(d, h, w, oh, ow, MR, mr, g, x, ldx, zeros, pix, a);
                     if (rowcopy) {
                         const size_t st = row_copy_stride(d);
                         for (size_t m = 0; m < mr; m++) {
@@ -328,7 +338,7 @@ fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
                 const size_t pn = pb * nb + j, co0 = g * cout_g + pn * NR;
                 const size_t nc = cout_g - pn * NR < NR ? cout_g - pn * NR : NR;
                 k->igemm(mr, nc, kc_run, ks_run, a, packed + (g * npanels + pn) * pfloats,
-                         y + m0 * d->cout + co0, d->cout, res ? res + m0 * d->cout + co0 : NULL,
+                         y + m0 * ldy + co0, ldy, res ? res + m0 * d->cout + co0 : NULL,
                          d->cout, act);
                 if (++j == bw) {
                     j = 0;

@@ -11,9 +11,21 @@
  *   FN_BIN_ADD:  y = a + alpha * b      (torch.add(a, b, alpha))
  *   FN_BIN_RADD: y = b + alpha * a      (torch.add(b, a, alpha) with the broadcast operand first)
  *   FN_BIN_MUL:  y = a * b
+ *   FN_BIN_SUB:  y = a - alpha * b      FN_BIN_RSUB: y = b - alpha * a
+ *   FN_BIN_DIV:  y = a / b              FN_BIN_RDIV: y = b / a
+ *   FN_BIN_MAX:  y = max(a, b)          FN_BIN_MIN:  y = min(a, b)   (x86 max/min: b on NaN)
  * then the epilogue act. The wide kernels compute a + alpha*b as one FMA (as torch's vectorised add
  * does), the portable one in double then rounds once; alpha == 1 is exact in every ISA. */
-enum { FN_BIN_ADD = 0, FN_BIN_RADD = 1, FN_BIN_MUL = 2 };
+enum {
+    FN_BIN_ADD = 0, FN_BIN_RADD = 1, FN_BIN_MUL = 2, FN_BIN_SUB = 3, FN_BIN_RSUB = 4, FN_BIN_DIV = 5,
+    FN_BIN_RDIV = 6, FN_BIN_MAX = 7, FN_BIN_MIN = 8, FN_BIN_COUNT_ = 9
+};
+/* the op computing the same with the operands swapped */
+static inline int fn_bin_swapped(int op) {
+    static const int sw[FN_BIN_COUNT_] = {FN_BIN_RADD, FN_BIN_ADD, FN_BIN_MUL, FN_BIN_RSUB, FN_BIN_SUB,
+                                          FN_BIN_RDIV, FN_BIN_DIV, FN_BIN_MAX, FN_BIN_MIN};
+    return sw[op];
+}
 
 /* Interpolation modes, and what fn_interp_axis fills for them. */
 enum { FN_INTERP_NEAREST = 0, FN_INTERP_NEAREST_EXACT = 1, FN_INTERP_LINEAR = 2 };
@@ -84,7 +96,8 @@ fn_status fn_binary_channel_nhwc(const fn_kernels *k, int op, float alpha, size_
 /* Concatenation: y: (outer, sum_i inner[i]); input i: (outer, inner[i]) copied to its column
  * block. torch.cat along dim d: outer = prod(shape[:d]), inner[i] = prod(shape_i[d:]).
  * NCHW channel concat: outer = N, inner[i] = C_i*H*W (per-sample block copies); NHWC channel
- * concat: outer = N*H*W, inner[i] = C_i (interleaved row copies). */
+ * concat: outer = N*H*W, inner[i] = C_i (interleaved row copies). xs[i] NULL: block i is left as it is
+ * (its producer wrote it in place). */
 void fn_cat(const fn_kernels *k, size_t outer, size_t ninputs, const float *const *xs,
             const size_t *inner, float *y, int nthreads);
 

@@ -6,8 +6,17 @@
 /* a + alpha*b with one rounding of the sum, like the wide kernels' FMA (the float product is exact
  * in double); alpha == 1 gives the plain float sum. */
 static inline float bin1(int op, float a, float b, float alpha) {
-    if (op == FN_BIN_MUL) return a * b;
-    if (op == FN_BIN_RADD) return (float)((double)a * alpha + b);
+    switch (op) {
+    case FN_BIN_MUL: return a * b;
+    case FN_BIN_RADD: return (float)((double)a * alpha + b);
+    case FN_BIN_SUB: return (float)((double)a - (double)b * alpha);
+    case FN_BIN_RSUB: return (float)((double)b - (double)a * alpha);
+    case FN_BIN_DIV: return a / b;
+    case FN_BIN_RDIV: return b / a;
+    case FN_BIN_MAX: return a > b ? a : b; /* as x86 max: b when either is NaN */
+    case FN_BIN_MIN: return a < b ? a : b;
+    default: break;
+    }
     return (float)((double)b * alpha + a);
 }
 

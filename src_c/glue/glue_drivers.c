@@ -29,7 +29,7 @@ static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 fn_status fn_binary(const fn_kernels *k, int op, float alpha, size_t ndim, const size_t *shape,
                     const ptrdiff_t *sa_in, const ptrdiff_t *sb_in, const float *a, const float *b,
                     const fn_act *act, float *y, int nthreads) {
-    if (ndim == 0 || ndim > FN_BINARY_MAX_DIMS || (op != FN_BIN_ADD && op != FN_BIN_RADD && op != FN_BIN_MUL))
+    if (ndim == 0 || ndim > FN_BINARY_MAX_DIMS || op < 0 || op >= FN_BIN_COUNT_)
         return FN_ERR_ARG;
     const fn_glue_kernels *g = fn_glue_kernels_for(k->isa);
     size_t total = 1;
@@ -40,7 +40,7 @@ fn_status fn_binary(const fn_kernels *k, int op, float alpha, size_t ndim, const
     if (sa[ndim - 1] == 0 && sb[ndim - 1] == 1) {
         const float *t = a;
         a = b, b = t, sa = sb_in, sb = sa_in;
-        op = op == FN_BIN_ADD ? FN_BIN_RADD : op == FN_BIN_RADD ? FN_BIN_ADD : op;
+        op = fn_bin_swapped(op);
     }
     const size_t n = shape[ndim - 1], rows = ndim >= 2 ? shape[ndim - 2] : 1;
     const size_t odims = ndim >= 2 ? ndim - 2 : 0;
@@ -129,7 +129,7 @@ void fn_cat(const fn_kernels *k, size_t outer, size_t ninputs, const float *cons
             for (size_t o = t * rb; o < min_sz(outer, (t + 1) * rb); o++) {
                 float *yo = y + o * row;
                 for (size_t i = 0; i < ninputs; i++) {
-                    g->copy(inner[i], xs[i] + o * inner[i], yo);
+                    if (xs[i] != NULL) g->copy(inner[i], xs[i] + o * inner[i], yo);
                     yo += inner[i];
                 }
             }
@@ -143,7 +143,7 @@ void fn_cat(const fn_kernels *k, size_t outer, size_t ninputs, const float *cons
         size_t c = t % nch, i = 0, off = 0;
         while (c >= ceil_div(inner[i], TASK_FLOATS)) c -= ceil_div(inner[i], TASK_FLOATS), off += inner[i], i++;
         const size_t c0 = c * TASK_FLOATS, m = min_sz(inner[i] - c0, TASK_FLOATS);
-        g->copy(m, xs[i] + o * inner[i] + c0, y + o * row + off + c0);
+        if (xs[i] != NULL) g->copy(m, xs[i] + o * inner[i] + c0, y + o * row + off + c0);
     }
 }
 

@@ -11,7 +11,17 @@
  * depends on where it falls in a vector and the drivers may split work anywhere. */
 
 FN_INLINE V glue_op(int op, V a, V b, V alpha) {
-    return op == FN_BIN_MUL ? vmul(a, b) : op == FN_BIN_RADD ? vfma(a, alpha, b) : vfma(b, alpha, a);
+    switch (op) {
+    case FN_BIN_MUL: return vmul(a, b);
+    case FN_BIN_RADD: return vfma(a, alpha, b);
+    case FN_BIN_SUB: return vfnma(b, alpha, a);
+    case FN_BIN_RSUB: return vfnma(a, alpha, b);
+    case FN_BIN_DIV: return vdiv(a, b);
+    case FN_BIN_RDIV: return vdiv(b, a);
+    case FN_BIN_MAX: return vmax(a, b);
+    case FN_BIN_MIN: return vmin(a, b);
+    default: return vfma(b, alpha, a);
+    }
 }
 
 /* b_vec 1: b is a vector (b[i]); b_vec 0: b[0] broadcast. op is a constant at each call site. */
@@ -44,6 +54,12 @@ FN_INLINE void glue_binary(int op, size_t n, const float *a, const float *b, int
     switch (op) {                                                                                  \
     case FN_BIN_MUL: CALL(FN_BIN_MUL); break;                                                      \
     case FN_BIN_RADD: CALL(FN_BIN_RADD); break;                                                    \
+    case FN_BIN_SUB: CALL(FN_BIN_SUB); break;                                                      \
+    case FN_BIN_RSUB: CALL(FN_BIN_RSUB); break;                                                    \
+    case FN_BIN_DIV: CALL(FN_BIN_DIV); break;                                                      \
+    case FN_BIN_RDIV: CALL(FN_BIN_RDIV); break;                                                    \
+    case FN_BIN_MAX: CALL(FN_BIN_MAX); break;                                                      \
+    case FN_BIN_MIN: CALL(FN_BIN_MIN); break;                                                      \
     default: CALL(FN_BIN_ADD); break;                                                              \
     }
 

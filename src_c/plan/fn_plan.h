@@ -29,7 +29,8 @@
                                                          in weights/weights2 */                    \
     X(12, LAYER_NORM, layer_norm, "layer_norm", N, N) /* rows (outer, inner), eps, gamma/beta */   \
     X(13, BINARY, binary, "binary", N, N)      /* kind, bndim, bshape, bsa, bsb: in op in2 -> out */ \
-    X(14, CAT, cat, "cat", N, N)               /* outer, nins, ins, inner_sizes */                 \
+    X(14, CAT, cat, "cat", N, N)               /* outer, nins, ins (-1: a block its producer     \
+                                                  wrote in place), inner_sizes */                  \
     X(15, AVGPOOL2D, avgpool2d, "avg_pool2d", N, N)                   /* NHWC, avg desc */         \
     X(16, ADAPTIVE_POOL2D, adaptive_pool2d, "adaptive_pool2d", N, N)  /* kind = fn_pool_kind */    \
     X(17, PAD2D, pad2d, "pad", N, N)           /* NHWC (planes = n, e = c), kind = mode, pads, value */ \
@@ -48,13 +49,16 @@
                                                  fields with h, w the image, then pool, oh, ow */  \
     X(26, DWCONV_PW, dwconv_pw, "dwconv+conv1x1", Y, Y) /* [1x1 expand (conv_ex, act_ex,            \
                          weights_ex; NULL: none)], DWCONV2D (conv, act, weights), a 1x1 conv (conv2,\
-                         act2, weights2, in2 = its residual), in bands; h, w: the depthwise input */
+                         act2, weights2, in2 = its residual), in bands; h, w: the depthwise input */ \
+    X(27, STRIDED_COPY, strided_copy, "strided_copy", N, N) /* slice/split/permute: y contiguous    \
+                         (bndim, bshape) = in + xoff read at strides bsa */                        \
+    X(28, REDUCE, reduce, "reduce", N, N) /* kind = FN_REDUCE_*: (outer, c = len, inner) -> (outer, inner) */
 
 typedef enum {
 #define FN_PLAN_ENUM_(id, NAME, name, label, S, C) FN_OP_##NAME = id,
     FN_PLAN_RECORDS(FN_PLAN_ENUM_)
 #undef FN_PLAN_ENUM_
-    FN_OP_LIMIT_ = 27 /* every id is below this */
+    FN_OP_LIMIT_ = 29 /* every id is below this */
 } fn_op_type;
 
 typedef struct fn_op {
@@ -88,6 +92,9 @@ typedef struct fn_op {
     const int *ins;              /* CAT: nins buffer ids, inner_sizes floats each */
     const size_t *inner_sizes;
     size_t nins;
+    /* channel windows of NHWC images: CONV2D reads in + xoff with pixel stride ldx (0: cin) and writes
+     * out + yoff with pixel stride ldy (0: cout); STRIDED_COPY reads from in + xoff */
+    size_t xoff, ldx, yoff, ldy;
 } fn_op;
 
 /* The DWCONV_PW record's three convs. */

@@ -5,9 +5,10 @@
 static const char *const WEIGHTS_MISFIT = "packed weights do not fit this ISA's kernels";
 
 FN_REC_RUN(conv2d) {
-    return fn_conv2d_nhwc(k, &op->conv, op->n, op->h, op->w, bufs[op->in], op->weights,
-                          fn_rec_residual(op, bufs), &op->act, bufs[op->out], scratch, scratch_bytes,
-                          nthreads);
+    return fn_conv2d_nhwc_ldx(k, &op->conv, op->n, op->h, op->w, bufs[op->in] + op->xoff,
+                              op->ldx ? op->ldx : op->conv.cin, op->weights, fn_rec_residual(op, bufs),
+                              &op->act, bufs[op->out] + op->yoff, op->ldy ? op->ldy : op->conv.cout,
+                              scratch, scratch_bytes, nthreads);
 }
 
 FN_REC_SCRATCH(conv2d) { return fn_conv2d_scratch_bytes(k, &op->conv, op->n, op->h, op->w, nthreads); }

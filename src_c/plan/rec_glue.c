@@ -29,7 +29,7 @@ FN_REC_RUN(binary) {
 FN_REC_RUN(cat) {
     const float *xs[FN_PLAN_MAX_CAT];
     if (op->nins > FN_PLAN_MAX_CAT) return FN_ERR_ARG;
-    for (size_t j = 0; j < op->nins; j++) xs[j] = bufs[op->ins[j]];
+    for (size_t j = 0; j < op->nins; j++) xs[j] = op->ins[j] >= 0 ? bufs[op->ins[j]] : NULL;
     fn_cat(k, op->outer, op->nins, xs, op->inner_sizes, bufs[op->out], nthreads);
     return FN_OK;
 }

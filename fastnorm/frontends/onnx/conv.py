@@ -55,7 +55,38 @@ def _conv_operands(c, node, what):
     return name, shape, w, b
 
 
+def _attrs_2d(attrs):
+    """A 1-D conv's attributes as the 2-D conv's over (1, L): unit height, no vertical padding."""
+    out = dict(attrs)
+    for k in ("kernel_shape", "strides", "dilations"):
+        if attrs.get(k) is not None:
+            out[k] = [1] + [int(v) for v in attrs[k]]
+    if attrs.get("pads") is not None:
+        p = [int(v) for v in attrs["pads"]]
+        out["pads"] = [0, p[0], 0, p[1]] if len(p) == 2 else p
+    return out
+
+
+def op_conv1d(c, node, attrs, name, shape, w, b):
+    """Conv on (n, c, l): reshape to (n, c, 1, l), conv2d with a (cout, cin/g, 1, k) weight, reshape back."""
+    a2 = _attrs_2d(attrs)
+    w4 = w[:, :, None, :]
+    strides, dil, pads = _conv_geometry(c, node, a2, (1,) + tuple(shape[2:]), w4.shape[2:])
+    lead = -1 if shape[0] is BATCH else int(shape[0])
+    up = c.emit(node, "reshape", [name], {"shape": [lead, int(shape[1]), 1, int(shape[2])]})
+    ins = [up, c.weight(node, "weight", w4), c.weight(node, "bias", b.reshape(-1)) if b is not None else ""]
+    y = c.emit(node, "conv2d", ins, {"stride": strides, "padding": pads, "dilation": dil,
+                                     "groups": int(attrs.get("group", 1))})
+    ys = c._ir_value_shape[y]
+    c.set_act(node.output[0], c.emit(node, "reshape", [y], {"shape": [lead, int(ys[1]), int(ys[3])]},
+                                     node.output[0]))
+
+
 def op_conv(c, node, attrs):
+    name, shape = c.act(node)
+    w = c.fweight(node, 1, "weight W", required=True)
+    if len(shape) == 3 and w.ndim == 3:
+        return op_conv1d(c, node, attrs, name, shape, w, c.fweight(node, 2, "bias B"))
     name, shape, w, b = _conv_operands(c, node, "Conv")
     strides, dil, pads = _conv_geometry(c, node, attrs, shape[2:], w.shape[2:])
     groups = int(attrs.get("group", 1))

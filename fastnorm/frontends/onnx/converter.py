@@ -11,7 +11,7 @@ from fastnorm.frontends.onnx._base import (BATCH, P_BATCH, UNKNOWN, BatchDep, Ma
 from fastnorm.frontends.onnx.idioms import rewrite_patterns
 from fastnorm.frontends.onnx.parse import read_model
 from fastnorm.frontends.onnx.symbolic import NO_FOLD, SYM_OPS, op_constant
-from fastnorm.frontends.onnx import act, conv, glue, norm, pool, resize, shape, symbolic
+from fastnorm.frontends.onnx import act, conv, glue, norm, pool, resize, shape, slicing, symbolic
 
 
 class _Converter:
@@ -424,7 +424,7 @@ class _Converter:
 
 
 _HANDLERS = {}
-for _family in (act, conv, glue, norm, pool, resize, shape, symbolic):
+for _family in (act, conv, glue, norm, pool, resize, shape, slicing, symbolic):
     _HANDLERS.update(_family.HANDLERS)
 # the ONNX names the op table lists are a promise: each has a handler
 assert not {t for row in OPS.values() for t in row.onnx} - set(_HANDLERS), "an op table ONNX name has no handler"

@@ -40,10 +40,9 @@ def op_binary(c, node, attrs):
         elif op == "Mul":
             out = c.emit(node, "mul", [na, nb], {}, node.output[0])
         elif op == "Sub":
-            neg = c.emit(node, "mul", [nb, c.weight(node, "minus1", np.array([-1.0]))])
-            out = c.emit(node, "add", [na, neg], {}, node.output[0])
+            out = c.emit(node, "sub", [na, nb], {}, node.output[0])
         else:
-            raise Unsupported("Div of two activations (no elementwise division kernel)")
+            out = c.emit(node, "div", [na, nb], {}, node.output[0])
         return c.set_act(node.output[0], out)
     if aa:
         name, shape = c.act(node, 0)
@@ -69,10 +68,9 @@ def op_binary(c, node, attrs):
     elif op == "Mul":
         out = c.emit(node, "mul", [name, c.weight(node, "A", k)], {}, node.output[0])
     elif op == "Sub":
-        neg = c.emit(node, "mul", [name, c.weight(node, "minus1", np.array([-1.0]))])
-        out = c.emit(node, "add", [neg, c.weight(node, "A", k)], {}, node.output[0])
+        out = c.emit(node, "sub", [c.weight(node, "A", k), name], {}, node.output[0])
     else:
-        raise Unsupported("Div of a constant by an activation (no reciprocal kernel)")
+        out = c.emit(node, "div", [c.weight(node, "A", k), name], {}, node.output[0])
     c.set_act(node.output[0], out)
 
 

@@ -1,4 +1,5 @@
-"""Handlers: MaxPool, AveragePool, global pools, ReduceMean/ReduceMax over the spatial dims.
+"""Handlers: MaxPool, AveragePool, global pools, ReduceMean/ReduceMax/ReduceSum (the spatial mean and max of an
+image as adaptive pools, any other axes as reduce_* nodes).
 """
 from fastnorm.frontends.onnx._base import BatchDep, Malformed, Unsupported, attr_str, axes_arg, has_batch, op_identity
 from fastnorm.frontends.onnx.conv import auto_pads
@@ -97,19 +98,21 @@ def op_global_pool(c, node, attrs):
 
 def op_reduce(c, node, attrs):
     name, shape = c.act(node)
-    since = 18 if node.op_type in ("ReduceMean", "ReduceMax") else 13
+    since = 18 if node.op_type in ("ReduceMean", "ReduceMax") else 13  # ReduceSum: axes an input since 13
     axes = axes_arg(c, node, attrs, 1, since)
     keep = int(attrs.get("keepdims", 1))
     r = len(shape)
     if axes is None or len(axes) == 0:
-        if c.opset >= 18 and attrs.get("noop_with_empty_axes", 0):
+        if (c.opset >= since or node.op_type == "ReduceSum") and attrs.get("noop_with_empty_axes", 0):
             return op_identity(c, node, attrs)
         axes = list(range(r))
     axes = sorted(a % r for a in axes)
-    if r != 4 or axes != [2, 3]:
+    if r != 4 or axes != [2, 3] or node.op_type == "ReduceSum":
         if 0 in axes and has_batch(shape):
             raise BatchDep("reduces over the batch")
-        raise Unsupported("axes %r of a %dD input (only the spatial axes [2, 3] of an image)" % (axes, r))
+        op = {"ReduceMean": "reduce_mean", "ReduceSum": "reduce_sum", "ReduceMax": "reduce_max"}[node.op_type]
+        c.set_act(node.output[0], c.emit(node, op, [name], {"axes": axes, "keepdim": bool(keep)}, node.output[0]))
+        return
     op = "adaptive_avg_pool2d" if node.op_type == "ReduceMean" else "adaptive_max_pool2d"
     if keep:
         c.set_act(node.output[0], c.emit(node, op, [name], {"output_size": [1, 1]}, node.output[0]))
@@ -126,4 +129,5 @@ HANDLERS = {
     "GlobalMaxPool": op_global_pool,
     "ReduceMean": op_reduce,
     "ReduceMax": op_reduce,
+    "ReduceSum": op_reduce,
 }

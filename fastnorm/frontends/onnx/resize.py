@@ -32,7 +32,10 @@ def op_resize(c, node, attrs):
     if ctm == "tf_crop_and_resize":
         raise Unsupported("coordinate_transformation_mode 'tf_crop_and_resize'")
     scales = c.cval(node, 2, "scales")
-    sizes = c.cval(node, 3, "sizes")
+    # sizes computed from a shape (Concat(Shape(x)[:2], [h, w])) may hold the symbolic batch: kept
+    # symbolic here, _resize_common checks that only H and W change
+    v = node.input[3] if len(node.input) > 3 else ""
+    sizes = c.const[v] if v and v in c.const and np.asarray(c.const[v]).dtype == object else c.cval(node, 3, "sizes")
     scales = None if scales is None or np.asarray(scales).size == 0 else [float(v) for v in np.asarray(scales).reshape(-1)]
     sizes_v = None
     if sizes is not None and np.asarray(sizes).size:

@@ -224,13 +224,24 @@ def op_transpose(c, node, attrs):
         return
     if shape[0] is BATCH and perm[0] != 0:
         raise BatchDep("perm %r moves the batch" % perm)
-    raise Unsupported("perm %r on %r (only NCHW <-> NHWC and transposes that keep the data order)"
-                       % (perm, fmt_shape(shape)))
+    if r > 6:
+        raise Unsupported("perm %r on %r (transposes up to 6-D)" % (perm, fmt_shape(shape)))
+    c.set_act(node.output[0], c.emit(node, "transpose", [name], {"perm": perm}, node.output[0]))
 
 
 def op_expand(c, node, attrs):
     """Expand that changes nothing (a target of ones or of the input's own dims) is the identity."""
     name, shape = c.act(node)
+    raw = c.const.get(node.input[1]) if len(node.input) > 1 else None
+    if raw is not None and raw.dtype == object:
+        # a target computed from a shape (x * y.expand_as(x)): entries that are the batch or unknown are
+        # fine where every reader broadcasts anyway
+        readers = [n for n in c.graph.node if node.output[0] in n.input]
+        if readers and all(n.op_type in ("Mul", "Add", "Sub", "Div", "Max", "Min") for n in readers):
+            t = list(raw.reshape(-1))
+            fixed = [(v, d) for v, d in zip(t[::-1], shape[::-1]) if v is not BATCH and not isinstance(v, Sym)]
+            if len(t) <= len(shape) and all(int(v) == 1 or int(v) == d or d == 1 for v, d in fixed):
+                return op_identity(c, node, attrs)
     t = [int(v) for v in np.asarray(c.cval(node, 1, "shape", True)).reshape(-1)]
     if len(t) <= len(shape) and all(v == 1 or v == d for v, d in zip(t[::-1], shape[::-1])):
         return op_identity(c, node, attrs)

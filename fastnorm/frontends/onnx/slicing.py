@@ -1,0 +1,115 @@
+"""Handlers: Slice, Split, Max, Min, Reciprocal (issue 12's zoo ops on activations; on constants they fold).
+Sub / Div between activations and ReduceSum / ReduceMean / ReduceMax over any axes are glue.py's and
+pool.py's."""
+import numpy as np
+
+from fastnorm.frontends.onnx._base import BATCH, BatchDep, Malformed, Unsupported, ints_of, op_identity
+
+_INT64_MAX = 2 ** 63 - 1
+
+
+def _slice_node(c, node, name, shape, axis, start, end, step, out=None):
+    """One slice node over `axis` with ONNX's clamping; the value name (or name itself for a no-op)."""
+    n = shape[axis]
+    if n is BATCH:
+        if (start, end, step) == (0, _INT64_MAX, 1) or (start == 0 and end >= _INT64_MAX // 2 and step == 1):
+            return name
+        raise BatchDep("slices the batch dim")
+    if step < 1:
+        raise Unsupported("Slice step %d (only positive steps)" % step)
+    s, e, st = slice(start, end, step).indices(n)
+    if (s, max(e, s), st) == (0, n, 1):
+        return name
+    return c.emit(node, "slice", [name], {"dim": axis, "start": s, "end": max(e, s), "step": st}, out)
+
+
+def op_slice(c, node, attrs):
+    name, shape = c.act(node)
+    r = len(shape)
+    if c.opset < 10:
+        starts, ends = list(attrs.get("starts", [])), list(attrs.get("ends", []))
+        axes = list(attrs.get("axes", range(len(starts))))
+        steps = [1] * len(starts)
+    else:
+        starts, ends = ints_of(c, node, 1, "starts"), ints_of(c, node, 2, "ends")
+        if starts is None or ends is None:
+            raise Unsupported("starts/ends computed at run time")
+        axes = ints_of(c, node, 3, "axes", list(range(len(starts))))
+        steps = ints_of(c, node, 4, "steps", [1] * len(starts))
+    if not (len(starts) == len(ends) == len(axes) == len(steps)):
+        raise Malformed("starts/ends/axes/steps of different lengths")
+    cur = name
+    for k, (a, s, e, st) in enumerate(zip(axes, starts, ends, steps)):
+        if not -r <= int(a) < r:
+            raise Malformed("axis %d out of range for %dD" % (a, r))
+        cur = _slice_node(c, node, cur, c._ir_value_shape.get(cur, shape) if cur != name else shape,
+                          int(a) % r, int(s), min(int(e), _INT64_MAX), int(st))
+    if cur == name:
+        return op_identity(c, node, attrs)
+    c.rename(cur, node.output[0])
+
+
+def op_split(c, node, attrs):
+    name, shape = c.act(node)
+    r = len(shape)
+    axis = int(attrs.get("axis", 0))
+    if not -r <= axis < r:
+        raise Malformed("axis %d out of range for %dD" % (axis, r))
+    axis %= r
+    if shape[axis] is BATCH:
+        raise BatchDep("splits the batch dim")
+    outs = [v for v in node.output]
+    sizes = (ints_of(c, node, 1, "split") if c.opset >= 13 else
+             (None if attrs.get("split") is None else [int(v) for v in attrs["split"]]))
+    if sizes is None:
+        n, k = shape[axis], len(outs)
+        ns = attrs.get("num_outputs")
+        if ns is not None:
+            k = int(ns)
+        per = -(-n // k)
+        sizes = [min(per, n - i * per) for i in range(k)]
+    if len(sizes) != len(outs) or sum(sizes) != shape[axis]:
+        raise Malformed("split %r of a dim of %d into %d outputs" % (sizes, shape[axis], len(outs)))
+    start = 0
+    for v, size in zip(outs, sizes):
+        if v:
+            c.set_act(v, c.emit(node, "slice", [name], {"dim": axis, "start": start, "end": start + size,
+                                                        "step": 1}, v))
+        start += size
+
+
+def op_max_min(c, node, attrs):
+    """Max / Min of activations and constants, folded pairwise."""
+    op = "maximum" if node.op_type == "Max" else "minimum"
+    ins = [v for v in node.input if v]
+    acts = [v for v in ins if c.is_act(v)]
+    consts = [np.asarray(c.const[v], np.float32) for v in ins if not c.is_act(v)]
+    if not acts:
+        raise Malformed("no activation input")
+    if len(ins) == 1:
+        return op_identity(c, node, attrs)
+    cur = c.ir[acts[0]]
+    for v in acts[1:]:
+        cur = c.emit(node, op, [cur, c.ir[v]])
+    if consts:
+        k = consts[0]
+        for x in consts[1:]:
+            k = np.maximum(k, x) if op == "maximum" else np.minimum(k, x)
+        cur = c.emit(node, op, [cur, c.weight(node, "const", k)])
+    c.rename(cur, node.output[0])
+
+
+def op_reciprocal(c, node, attrs):
+    name, _ = c.act(node)
+    c.set_act(node.output[0], c.emit(node, "div", [c.weight(node, "one", np.array([1.0], np.float32)), name], {},
+                                     node.output[0]))
+
+
+# ONNX op type -> handler(converter, node, attrs)
+HANDLERS = {
+    "Slice": op_slice,
+    "Split": op_split,
+    "Max": op_max_min,
+    "Min": op_max_min,
+    "Reciprocal": op_reciprocal,
+}
