@@ -6,6 +6,9 @@ import statistics
 
 from models_table import LABELS, ROWS, RUNTIMES, collect
 
+# y-axis labels: the table's label up to its first comma, except where that is not unique
+SHORT = {"normcnn_groupnorm": "NormCNN GroupNorm", "normcnn_instancenorm": "NormCNN InstanceNorm",
+         "normcnn_layernorm": "NormCNN LayerNorm", "normcnn_batchnorm": "NormCNN BatchNorm"}
 COLORS = {"fastnorm": "#1f77b4", "onnxruntime": "#ff7f0e", "openvino": "#2ca02c", "torch": "#d62728"}
 
 
@@ -21,7 +24,7 @@ def plot(paths, out, stat="median", interleaved=True):
     if not keys:
         raise ValueError("no fastnorm rows in %s" % ", ".join(paths))
     med = {k: {rt: statistics.median(v) for rt, v in cells[k].items()} for k in keys}
-    labels = ["%s b%d t%d" % (LABELS.get(n, n).split(",")[0], b, t) for n, b, t in keys]
+    labels = ["%s b%d t%d" % (SHORT.get(n) or LABELS.get(n, n).split(",")[0], b, t) for n, b, t in keys]
     fig, (ax_ms, ax_ratio) = plt.subplots(1, 2, figsize=(13, 0.5 * len(keys) + 2.4), sharey=True)
     def offsets(j, n):
         return [i + (j - (n - 1) / 2) * (0.8 / n) for i in range(len(keys))]
