@@ -10,6 +10,7 @@ from util import importorskip
 
 import fastnorm
 import fastnorm.ops as ops
+from fastnorm import optable
 
 KINDS = ["readonly", "noncontiguous", "fortran", "bigendian", "unaligned", "memmap", "broadcast"]
 
@@ -111,6 +112,8 @@ OPS = {
     "adaptive_max_pool2d": (lambda x: ops.adaptive_max_pool2d(x, 2), [X]),
     "as_float32": (lambda x: ops.as_float32(x, "x").copy(), [X]),
 }
+# every activation row of the op table (fastnorm/optable.py) with its defaults: a new row needs no line here
+OPS.update({r.name: (getattr(ops, r.name), [X]) for r in optable.activations() if r.name not in OPS})
 
 
 def test_every_op_is_covered():
@@ -140,6 +143,7 @@ def test_op(name, kind, tmp_path):
 
 INPLACE = ["relu", "relu6", "hardtanh", "leaky_relu", "elu", "selu", "celu", "silu", "hardsigmoid", "hardswish",
            "mish"]
+INPLACE += [r.name for r in optable.activations() if r.act.inplace and r.name not in INPLACE]
 
 
 @pytest.mark.parametrize("name", INPLACE)
