@@ -9,7 +9,9 @@ cd "$(dirname "$0")/../.."
 out=$1
 cc=${2:-${CC:-cc}}
 arch=$($cc -dumpmachine | cut -d- -f1)
-objdir=$(mktemp -d)
+objdir=$out.objs # beside the binary (inside the clone in CI), removed at the end
+rm -rf "$objdir"
+mkdir -p "$objdir"
 trap 'rm -rf "$objdir"' EXIT
 flags=(-std=c11 -O2 -Wall -Wextra -Werror -fno-math-errno -fopenmp -Isrc_c)
 compile() { # source -> object, with that file's ISA flags
@@ -22,7 +24,6 @@ compile() { # source -> object, with that file's ISA flags
 }
 export -f compile
 export cc objdir
-export flags_str="${flags[*]}"
 case $arch in
 x86_64) skip='_neon\.c$' ;;
 aarch64) skip='_(avx2|avx512)\.c$' ;;
