@@ -1,8 +1,9 @@
 """Build fastnorm's one extension: Cython bindings plus the C kernels in src_c/.
 
-Portable files get baseline x86-64 flags only. A file named *_avx2.c or *_avx512.c gets that ISA's
-flags and nothing else does, so the wheel runs on any x86-64 CPU and picks the wide kernels at run
-time (src_c/dispatch.c).
+Portable files get baseline flags only. A file named *_avx2.c or *_avx512.c gets that ISA's flags
+and nothing else does, so the wheel runs on any x86-64 CPU and picks the wide kernels at run time
+(src_c/dispatch.c). Those files are compiled for x86-64 only, the *_neon.c ones for aarch64 only
+(target_arch(): FASTNORM_TARGET_ARCH, or the CC prefix when cross-compiling).
 """
 import os
 import sys
@@ -16,7 +17,27 @@ from setuptools.command.build_ext import build_ext
 ISA_FLAGS = {
     "_avx2.c": ["-mavx2", "-mfma"],
     "_avx512.c": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx2", "-mfma"],
+    "_neon.c": [],  # ASIMD is baseline on ARMv8-A: no flag, no run-time check
 }
+# The ISA files each target architecture compiles (src_c/fastnorm.h's FN_ISA_LIST must agree).
+ARCH_ISAS = {"x86_64": ("_avx2.c", "_avx512.c"), "aarch64": ("_neon.c",)}
+
+
+def target_arch():
+    """The architecture the extension is built for: FASTNORM_TARGET_ARCH, else the one CC names
+    (CC=aarch64-linux-gnu-gcc cross-compiles), else this machine's."""
+    import platform
+    arch = os.environ.get("FASTNORM_TARGET_ARCH", "")
+    if not arch:
+        cc = os.path.basename(os.environ.get("CC", "").split(" ")[0])
+        arch = cc.split("-")[0] if cc.count("-") >= 2 else platform.machine()
+    return {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64"}.get(arch.lower(), arch.lower())
+
+
+def compiled_here(source, arch):
+    """A per-ISA file is built only for its architecture; portable files always."""
+    isa_file = any(source.endswith(suffix) for suffix in ISA_FLAGS)
+    return not isa_file or source.endswith(ARCH_ISAS.get(arch, ()))
 COMMON_C = ["-std=c11", "-O3", "-Wall", "-Wextra", "-fno-math-errno"]
 OPENMP = [] if os.environ.get("FASTNORM_NO_OPENMP") else ["-fopenmp"]
 # FASTNORM_SANITIZE=1: ASan + UBSan at -O1 (last on the line, so it overrides -O3); see the README.
@@ -51,7 +72,9 @@ class BuildExt(build_ext):
         super().build_extensions()
 
 
-sources = ["fastnorm/_C.pyx"] + sorted(glob("src_c/**/*.c", recursive=True))
+TARGET_ARCH = target_arch()
+sources = ["fastnorm/_C.pyx"] + sorted(s for s in glob("src_c/**/*.c", recursive=True)
+                                       if compiled_here(s, TARGET_ARCH))
 
 ext = Extension(
     "fastnorm._C",
@@ -63,7 +86,7 @@ ext = Extension(
 )
 
 if sys.platform != "linux":
-    raise SystemExit("fastnorm builds on Linux x86-64 with gcc or clang")
+    raise SystemExit("fastnorm builds on Linux (x86-64 or aarch64) with gcc or clang")
 
 setup(
     ext_modules=cythonize(

@@ -13,7 +13,9 @@ include "_bind/c_api.pxi"
 
 cnp.import_array()
 
-ISA_NAMES = ("scalar", "avx2", "avx512")
+ARCH = fn_cpu_arch().decode()
+# The ISAs this build compiled, narrowest first: scalar, avx2, avx512 on x86-64; scalar, neon on aarch64.
+ISA_NAMES = tuple(fn_kernels_for(<fn_isa>i).name.decode() for i in range(FN_ISA_COUNT))
 
 def _best_isa():
     cdef fn_cpu_features f
@@ -32,10 +34,14 @@ if _chosen < 0:
 def cpu_features():
     cdef fn_cpu_features f
     fn_cpu_detect(&f)
-    return {k: bool(v) for k, v in dict(
-        sse2=f.sse2, avx=f.avx, fma=f.fma, avx2=f.avx2, avx512f=f.avx512f, avx512bw=f.avx512bw,
-        avx512dq=f.avx512dq, avx512vl=f.avx512vl, avx512_vnni=f.avx512_vnni,
-        avx512_bf16=f.avx512_bf16, os_avx=f.os_avx, os_avx512=f.os_avx512).items()}
+    if ARCH == "aarch64":  # HWCAP
+        found = dict(asimd=f.asimd, dotprod=f.asimd_dotprod, fp16=f.asimd_fp16, sve=f.sve, sve2=f.sve2)
+    else:  # CPUID + XGETBV (all false on an architecture fastnorm has no detection for)
+        found = dict(
+            sse2=f.sse2, avx=f.avx, fma=f.fma, avx2=f.avx2, avx512f=f.avx512f, avx512bw=f.avx512bw,
+            avx512dq=f.avx512dq, avx512vl=f.avx512vl, avx512_vnni=f.avx512_vnni,
+            avx512_bf16=f.avx512_bf16, os_avx=f.os_avx, os_avx512=f.os_avx512)
+    return {k: bool(v) for k, v in found.items()}
 
 
 def best_isa():
@@ -87,7 +93,7 @@ cdef const fn_kernels *_kernels(int isa) except NULL:
         k = fn_kernels_active()
     elif isa > _BEST or isa >= FN_ISA_COUNT:
         raise ValueError("ISA %r is not supported by this CPU (best: %s)"
-                         % (ISA_NAMES[isa] if isa < 3 else isa, ISA_NAMES[_BEST]))
+                         % (ISA_NAMES[isa] if isa < FN_ISA_COUNT else isa, ISA_NAMES[_BEST]))
     else:
         k = fn_kernels_for(<fn_isa>isa)
     fn_py_last_isa = <int>k.isa

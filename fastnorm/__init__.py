@@ -53,8 +53,9 @@ __version__ = "0.1.0"
 
 
 def cpu_info():
-    """CPU features found (CPUID + XGETBV), the best ISA this CPU runs, and the ISA in use."""
-    return {"features": _C.cpu_features(), "best_isa": _C.best_isa(), "isa": _C.active_isa(),
+    """CPU features found (CPUID + XGETBV on x86-64, HWCAP on aarch64), the best ISA this CPU runs,
+    and the ISA in use."""
+    return {"arch": _C.ARCH, "features": _C.cpu_features(), "best_isa": _C.best_isa(), "isa": _C.active_isa(),
             "openmp": _C.omp_enabled(), "threads": get_num_threads()}
 
 

@@ -1,9 +1,10 @@
-/* cpu.c: CPU feature detection with CPUID and XGETBV (the OS must save the wide registers). */
+/* cpu.c: CPU feature detection: CPUID and XGETBV on x86-64 (the OS must save the wide registers),
+ * the kernel's HWCAP bits on aarch64. */
 #include "fastnorm.h"
 
 #include <string.h>
 
-#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+#if defined(__x86_64__)
 #include <cpuid.h>
 
 static uint64_t read_xcr0(void) {
@@ -39,13 +40,41 @@ void fn_cpu_detect(fn_cpu_features *f) {
         f->avx512_bf16 = (a >> 5) & 1;
     }
 }
+#elif defined(__aarch64__)
+#include <sys/auxv.h>
+
+/* Linux arm64 HWCAP bits (arch/arm64/include/uapi/asm/hwcap.h), spelled here so no kernel header
+ * of a given age is needed. */
+#define FN_HWCAP_ASIMD (1ul << 1)
+#define FN_HWCAP_ASIMDHP (1ul << 10)
+#define FN_HWCAP_ASIMDDP (1ul << 20)
+#define FN_HWCAP_SVE (1ul << 22)
+#define FN_HWCAP2_SVE2 (1ul << 1)
+
+void fn_cpu_detect(fn_cpu_features *f) {
+    memset(f, 0, sizeof *f);
+    const unsigned long hw = getauxval(AT_HWCAP), hw2 = getauxval(AT_HWCAP2);
+    f->asimd = (hw & FN_HWCAP_ASIMD) != 0;
+    f->asimd_fp16 = (hw & FN_HWCAP_ASIMDHP) != 0;
+    f->asimd_dotprod = (hw & FN_HWCAP_ASIMDDP) != 0;
+    f->sve = (hw & FN_HWCAP_SVE) != 0;
+    f->sve2 = (hw2 & FN_HWCAP2_SVE2) != 0;
+}
 #else
 void fn_cpu_detect(fn_cpu_features *f) { memset(f, 0, sizeof *f); }
 #endif
 
+const char *fn_cpu_arch(void) { return FN_ARCH_NAME; }
+
 fn_isa fn_cpu_best_isa(const fn_cpu_features *f) {
+#if defined(__x86_64__)
     if (f->os_avx512 && f->avx512f && f->avx512bw && f->avx512dq && f->avx512vl && f->avx2 && f->fma)
         return FN_ISA_AVX512;
     if (f->os_avx && f->avx && f->avx2 && f->fma) return FN_ISA_AVX2;
+#elif defined(__aarch64__)
+    /* ASIMD is part of ARMv8-A (the NEON files need no flag); HWCAP says so on every Linux kernel. */
+    if (f->asimd) return FN_ISA_NEON;
+#endif
+    (void)f;
     return FN_ISA_SCALAR;
 }

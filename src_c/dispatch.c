@@ -17,11 +17,8 @@
         .maxpool = fn_f32_maxpool__##ISA,                                                          \
     }
 
-static const fn_kernels tables[FN_ISA_COUNT] = {
-    FN_TABLE(FN_ISA_SCALAR, scalar),
-    FN_TABLE(FN_ISA_AVX2, avx2),
-    FN_TABLE(FN_ISA_AVX512, avx512),
-};
+#define FN_TABLE_ROW(ISA_ENUM, ISA) FN_TABLE(ISA_ENUM, ISA),
+static const fn_kernels tables[FN_ISA_COUNT] = {FN_ISA_LIST(FN_TABLE_ROW)}; /* what this build compiled */
 
 /* The only mutable global: written once by fn_dispatch_init at import, read-only after. */
 static const fn_kernels *active = &tables[FN_ISA_SCALAR];

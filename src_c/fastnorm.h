@@ -15,12 +15,34 @@ typedef enum {
     FN_ERR_ARG = 2,     /* a size or descriptor the kernel cannot handle */
 } fn_status;
 
+/* The ISAs of this build, narrowest first: a chain per architecture (each runs where the next
+ * does). setup.py compiles the x86 ISA files only for x86-64 and the NEON ones only for aarch64, so
+ * the enum, and every per-ISA table (rows from FN_ISA_LIST), lists only what was compiled. */
+#if defined(__x86_64__)
+#define FN_ARCH_NAME "x86_64"
 typedef enum {
     FN_ISA_SCALAR = 0,
     FN_ISA_AVX2 = 1,    /* AVX2 + FMA */
     FN_ISA_AVX512 = 2,  /* AVX-512 F/BW/DQ/VL */
     FN_ISA_COUNT = 3,
 } fn_isa;
+#define FN_ISA_LIST(X) X(FN_ISA_SCALAR, scalar) X(FN_ISA_AVX2, avx2) X(FN_ISA_AVX512, avx512)
+#elif defined(__aarch64__)
+#define FN_ARCH_NAME "aarch64"
+typedef enum {
+    FN_ISA_SCALAR = 0,
+    FN_ISA_NEON = 1,    /* ASIMD: baseline on ARMv8-A */
+    FN_ISA_COUNT = 2,
+} fn_isa;
+#define FN_ISA_LIST(X) X(FN_ISA_SCALAR, scalar) X(FN_ISA_NEON, neon)
+#else
+#define FN_ARCH_NAME "other"
+typedef enum {
+    FN_ISA_SCALAR = 0,
+    FN_ISA_COUNT = 1,
+} fn_isa;
+#define FN_ISA_LIST(X) X(FN_ISA_SCALAR, scalar)
+#endif
 
 /* ------------------------------------------------------------------------------------------------
  * Epilogue activation. Every kernel that takes one applies y = min(max(y, lo), hi) when kind is
@@ -80,9 +102,15 @@ typedef struct fn_kernels {
  * CPU features and dispatch (cpu.c, dispatch.c).
  * ---------------------------------------------------------------------------------------------- */
 typedef struct fn_cpu_features {
+    /* x86-64: CPUID */
     int sse2, avx, fma, avx2, avx512f, avx512bw, avx512dq, avx512vl, avx512_vnni, avx512_bf16;
     int os_avx, os_avx512; /* XGETBV: the OS saves the YMM / ZMM+opmask state */
+    /* aarch64: the kernel's HWCAP / HWCAP2 (getauxval) */
+    int asimd, asimd_dotprod, asimd_fp16, sve, sve2;
 } fn_cpu_features;
+
+/* "x86_64", "aarch64" or "other": the architecture this extension was compiled for. */
+const char *fn_cpu_arch(void);
 
 void fn_cpu_detect(fn_cpu_features *f);
 /* The best ISA this CPU and OS can run. */

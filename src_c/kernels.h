@@ -19,6 +19,7 @@
 FN_DECLARE_UKERNELS(scalar)
 FN_DECLARE_UKERNELS(avx2)
 FN_DECLARE_UKERNELS(avx512)
+FN_DECLARE_UKERNELS(neon)
 
 /* Micro-kernel tile geometry (rows x columns of C) per ISA. avx2: 6x16 = 12 of 16 ymm accumulate
  * (4x24 measured no better). avx512: 12x32 = 24 of 32 zmm; taller tiles read the streamed weight
@@ -30,6 +31,9 @@ FN_DECLARE_UKERNELS(avx512)
 #define FN_IGEMM_NR_avx2 16
 #define FN_IGEMM_MR_avx512 12
 #define FN_IGEMM_NR_avx512 32
+/* neon: 6x16 = 24 of 32 q registers accumulate, 4 hold the weight row (not measured on hardware). */
+#define FN_IGEMM_MR_neon 6
+#define FN_IGEMM_NR_neon 16
 
 /* Scalar epilogue shared by the portable kernels and the tails of wide ones. */
 static inline float fn_apply_act_scalar(float y, const fn_act *act) {

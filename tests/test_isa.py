@@ -13,12 +13,25 @@ from fastnorm.testing import available_isas, force_isa, last_isa
 from util import run_python
 
 
+ISAS_OF_ARCH = {"x86_64": ("scalar", "avx2", "avx512"), "aarch64": ("scalar", "neon")}
+
+
+def test_isa_names_are_the_architectures():
+    """The build lists the ISAs of the architecture it was compiled for, and only those."""
+    assert _C.ISA_NAMES == ISAS_OF_ARCH.get(_C.ARCH, ("scalar",))
+    assert fastnorm.cpu_info()["arch"] == _C.ARCH
+
+
 def test_cpu_info_reports_features_and_isa():
     info = fastnorm.cpu_info()
-    assert info["isa"] in ("scalar", "avx2", "avx512")
+    assert info["isa"] in _C.ISA_NAMES
     assert info["isa"] in available_isas()  # available_isas() is capped by FASTNORM_ISA; best_isa is not
     assert available_isas()[-1] == info["isa"]
     f = info["features"]
+    if info["arch"] == "aarch64":  # ASIMD is baseline on ARMv8-A, and fastnorm's NEON kernels need nothing more
+        assert f["asimd"] and info["best_isa"] == "neon"
+        assert set(f) == {"asimd", "dotprod", "fp16", "sve", "sve2"}
+        return
     assert f["sse2"]
     if info["best_isa"] == "avx512":
         assert f["avx512f"] and f["os_avx512"] and f["avx2"] and f["fma"]
@@ -49,9 +62,16 @@ def test_force_isa_is_thread_local_and_restored():
         fastnorm.ops.relu(fastnorm.ops.as_float32([1.0, -1.0], "x"))
         assert last_isa() == "scalar"
     assert _C.resolve_isa(-1) == before
+    other = "avx2" if _C.ARCH == "aarch64" else "neon"  # a real ISA of the other architecture
     with pytest.raises(ValueError, match="expected one of"):
-        with force_isa("neon"):
+        with force_isa(other):
             pass
+
+
+def test_env_var_rejects_other_architectures_isa():
+    other = "avx2" if _C.ARCH == "aarch64" else "neon"
+    r = _run("import fastnorm", other)
+    assert r.returncode != 0 and "FASTNORM_ISA='%s'" % other in r.stderr
 
 
 def _functions_with_wide_instructions(path):
@@ -77,6 +97,7 @@ def _functions_with_wide_instructions(path):
 
 
 @pytest.mark.skipif(shutil.which("objdump") is None, reason="objdump (binutils) not installed")
+@pytest.mark.skipif(_C.ARCH != "x86_64", reason="x86-64 builds only")
 def test_portable_code_holds_no_avx():
     wide = _functions_with_wide_instructions(_C.__file__)
     assert any(f.endswith("__avx512") for f in wide), "no AVX-512 kernel found: is the build right?"

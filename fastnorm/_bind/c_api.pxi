@@ -7,10 +7,8 @@ cdef extern from "fastnorm.h" nogil:
         FN_ERR_NOMEM
         FN_ERR_ARG
 
-    ctypedef enum fn_isa:
+    ctypedef enum fn_isa:  # the wide ISAs depend on the target architecture (fastnorm.h)
         FN_ISA_SCALAR
-        FN_ISA_AVX2
-        FN_ISA_AVX512
         FN_ISA_COUNT
 
     ctypedef struct fn_act:
@@ -27,7 +25,9 @@ cdef extern from "fastnorm.h" nogil:
     ctypedef struct fn_cpu_features:
         int sse2, avx, fma, avx2, avx512f, avx512bw, avx512dq, avx512vl, avx512_vnni, avx512_bf16
         int os_avx, os_avx512
+        int asimd, asimd_dotprod, asimd_fp16, sve, sve2
 
+    const char *fn_cpu_arch()
     void fn_cpu_detect(fn_cpu_features *f)
     fn_isa fn_cpu_best_isa(const fn_cpu_features *f)
     const fn_kernels *fn_kernels_for(fn_isa isa)

@@ -12,6 +12,7 @@
 FN_ACT_DECLARE(scalar)
 FN_ACT_DECLARE(avx2)
 FN_ACT_DECLARE(avx512)
+FN_ACT_DECLARE(neon)
 
 #define FN_ACT_TABLE(ISA_ENUM, ISA)                                                                \
     {                                                                                              \
@@ -23,11 +24,8 @@ FN_ACT_DECLARE(avx512)
         .softmax_cols = fn_f32_softmax_cols__##ISA,                                                \
     }
 
-static const fn_act_kernels tables[FN_ISA_COUNT] = {
-    FN_ACT_TABLE(FN_ISA_SCALAR, scalar),
-    FN_ACT_TABLE(FN_ISA_AVX2, avx2),
-    FN_ACT_TABLE(FN_ISA_AVX512, avx512),
-};
+#define FN_ACT_ROW(ISA_ENUM, ISA) FN_ACT_TABLE(ISA_ENUM, ISA),
+static const fn_act_kernels tables[FN_ISA_COUNT] = {FN_ISA_LIST(FN_ACT_ROW)};
 
 const fn_act_kernels *fn_act_kernels_for(fn_isa isa) {
     if ((int)isa < 0 || isa >= FN_ISA_COUNT) return NULL;

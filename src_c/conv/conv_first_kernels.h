@@ -10,6 +10,7 @@
 FN_DECLARE_CONV_FIRST(scalar)
 FN_DECLARE_CONV_FIRST(avx2)
 FN_DECLARE_CONV_FIRST(avx512)
+FN_DECLARE_CONV_FIRST(neon)
 
 /* Tile rows per vectors-per-row (index nv = 1..4; 0: that nv is not offered). The wide ones keep
  * MR x nv accumulators plus the nv weight vectors and a broadcast in registers: 24 + 4 of 32 zmm,
@@ -26,10 +27,16 @@ FN_DECLARE_CONV_FIRST(avx512)
 #define FN_CONV_FIRST_MR2_avx512 12
 #define FN_CONV_FIRST_MR3_avx512 8
 #define FN_CONV_FIRST_MR4_avx512 6
+#define FN_CONV_FIRST_LANES_neon 4 /* 32 q registers: the AVX-512 rows */
+#define FN_CONV_FIRST_MR1_neon 16
+#define FN_CONV_FIRST_MR2_neon 12
+#define FN_CONV_FIRST_MR3_neon 8
+#define FN_CONV_FIRST_MR4_neon 6
 #define FN_CONV_FIRST_MR_(isa)                                                                     \
     {0, FN_CONV_FIRST_MR1_##isa, FN_CONV_FIRST_MR2_##isa, FN_CONV_FIRST_MR3_##isa, FN_CONV_FIRST_MR4_##isa}
 #define FN_CONV_FIRST_MR_avx2 FN_CONV_FIRST_MR_(avx2)
 #define FN_CONV_FIRST_MR_avx512 FN_CONV_FIRST_MR_(avx512)
+#define FN_CONV_FIRST_MR_neon FN_CONV_FIRST_MR_(neon)
 
 /* In a wide kernel file: call its tile(MR_, NV_, S, s, ...) with the stride a constant for the
  * common strides 1 and 2 (S = 0: s at run time), so the compiler folds the input addressing. */

@@ -7,12 +7,10 @@
 FN_CONVT_DECLARE(scalar)
 FN_CONVT_DECLARE(avx2)
 FN_CONVT_DECLARE(avx512)
+FN_CONVT_DECLARE(neon)
 
-static const fn_convt_kernels tables[FN_ISA_COUNT] = {
-    {FN_ISA_SCALAR, fn_f32_convt_addrows__scalar},
-    {FN_ISA_AVX2, fn_f32_convt_addrows__avx2},
-    {FN_ISA_AVX512, fn_f32_convt_addrows__avx512},
-};
+#define FN_CONVT_ROW(ISA_ENUM, ISA) {ISA_ENUM, fn_f32_convt_addrows__##ISA},
+static const fn_convt_kernels tables[FN_ISA_COUNT] = {FN_ISA_LIST(FN_CONVT_ROW)};
 
 const fn_convt_kernels *fn_convt_kernels_for(fn_isa isa) {
     if ((int)isa < 0 || isa >= FN_ISA_COUNT) return &tables[FN_ISA_SCALAR];

@@ -11,6 +11,7 @@
 FN_DWCONV_DECLARE(scalar)
 FN_DWCONV_DECLARE(avx2)
 FN_DWCONV_DECLARE(avx512)
+FN_DWCONV_DECLARE(neon)
 
 /* Taps k0 <= k < k1 of a window starting at input index i0 (may be negative), tap step d, that
  * fall inside [0, n). Empty ranges come back as k0 == k1. */

@@ -29,11 +29,8 @@ void fn_f32_wino_gemm__scalar(size_t mr, size_t nc, size_t kc, const float *a, s
         .gemm = fn_f32_wino_gemm__##ISA,                                                           \
     }
 
-static const fn_winograd_kernels tables[FN_ISA_COUNT] = {
-    FN_WINO_TABLE(FN_ISA_SCALAR, scalar),
-    FN_WINO_TABLE(FN_ISA_AVX2, avx2),
-    FN_WINO_TABLE(FN_ISA_AVX512, avx512),
-};
+#define FN_WINO_ROW(ISA_ENUM, ISA) FN_WINO_TABLE(ISA_ENUM, ISA),
+static const fn_winograd_kernels tables[FN_ISA_COUNT] = {FN_ISA_LIST(FN_WINO_ROW)};
 
 const fn_winograd_kernels *fn_winograd_kernels_for(fn_isa isa) {
     if ((int)isa < 0 || isa >= FN_ISA_COUNT) return NULL;

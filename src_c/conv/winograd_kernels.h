@@ -13,5 +13,6 @@
 FN_DECLARE_WINO(scalar)
 FN_DECLARE_WINO(avx2)
 FN_DECLARE_WINO(avx512)
+FN_DECLARE_WINO(neon)
 
 #endif

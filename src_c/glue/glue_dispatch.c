@@ -14,11 +14,8 @@
         .lerp2d = fn_f32_lerp2d__##ISA,                                                            \
     }
 
-static const fn_glue_kernels tables[FN_ISA_COUNT] = {
-    FN_GLUE_TABLE(FN_ISA_SCALAR, scalar),
-    FN_GLUE_TABLE(FN_ISA_AVX2, avx2),
-    FN_GLUE_TABLE(FN_ISA_AVX512, avx512),
-};
+#define FN_GLUE_ROW(ISA_ENUM, ISA) FN_GLUE_TABLE(ISA_ENUM, ISA),
+static const fn_glue_kernels tables[FN_ISA_COUNT] = {FN_ISA_LIST(FN_GLUE_ROW)};
 
 const fn_glue_kernels *fn_glue_kernels_for(fn_isa isa) {
     if ((int)isa < 0 || isa >= FN_ISA_COUNT) return NULL;

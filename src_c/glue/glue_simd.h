@@ -1,7 +1,7 @@
 /* glue_simd.h: the glue micro-kernels that are the same algorithm in every wide ISA (binary op,
  * copy, fill, 2-D lerp), written once over the SIMD vocabulary. The including glue_<isa>.c includes
  * src_c/simd/vec_<isa>.h first and adds the kernels whose best form is ISA-specific (dup2, gather,
- * bilinear_row). */
+ * bilinear_row), or defines GLUE_GATHER_GENERIC 1 to take gather and bilinear_row from here. */
 #ifndef FN_ISA
 #error "include a src_c/simd/vec_<isa>.h first"
 #endif
@@ -129,3 +129,31 @@ void FN_KNAME(fn_f32_lerp2d)(size_t c, const float *p00, const float *p01, const
                                   vload_k(p11 + j, k), vl0, vl1, vw0, vw1));
     }
 }
+
+#if GLUE_GATHER_GENERIC
+/* Gathers through the vocabulary's vgather (a hardware gather on AVX2, lane loads on NEON). */
+void FN_KNAME(fn_f32_gather)(size_t n, const float *x, const int32_t *ix, float *y) {
+    size_t i = 0;
+    for (; i + VW <= n; i += VW) vstore(y + i, vgather(x, viload(ix + i)));
+    for (; i < n; i++) y[i] = x[ix[i]];
+}
+
+void FN_KNAME(fn_f32_bilinear_row)(size_t n, size_t w, const float *r0, const float *r1, float w0,
+                                   float w1, const int32_t *i0, const int32_t *i1, const float *l0,
+                                   const float *l1, float *y) {
+    (void)w;
+    const V vw0 = vset(w0), vw1 = vset(w1);
+    size_t o = 0;
+    for (; o + VW <= n; o += VW) {
+        const VI j0 = viload(i0 + o), j1 = viload(i1 + o);
+        const V v = blend4(vgather(r0, j0), vgather(r0, j1), vgather(r1, j0), vgather(r1, j1),
+                           vload(l0 + o), vload(l1 + o), vw0, vw1);
+        vstore(y + o, v);
+    }
+    for (; o < n; o++) {
+        const float t0 = l0[o] * r0[i0[o]] + l1[o] * r0[i1[o]];
+        const float t1 = l0[o] * r1[i0[o]] + l1[o] * r1[i1[o]];
+        y[o] = w0 * t0 + w1 * t1;
+    }
+}
+#endif

@@ -16,6 +16,7 @@
 FN_NORM_DECLARE(scalar)
 FN_NORM_DECLARE(avx2)
 FN_NORM_DECLARE(avx512)
+FN_NORM_DECLARE(neon)
 
 #define FN_NORM_TABLE(ISA_ENUM, ISA)                                                               \
     {                                                                                              \
@@ -26,11 +27,8 @@ FN_NORM_DECLARE(avx512)
         .cols_apply = fn_f32_norm_cols_apply__##ISA,                                               \
     }
 
-static const fn_norm_kernels norm_tables[FN_ISA_COUNT] = {
-    FN_NORM_TABLE(FN_ISA_SCALAR, scalar),
-    FN_NORM_TABLE(FN_ISA_AVX2, avx2),
-    FN_NORM_TABLE(FN_ISA_AVX512, avx512),
-};
+#define FN_NORM_ROW(ISA_ENUM, ISA) FN_NORM_TABLE(ISA_ENUM, ISA),
+static const fn_norm_kernels norm_tables[FN_ISA_COUNT] = {FN_ISA_LIST(FN_NORM_ROW)};
 
 const fn_norm_kernels *fn_norm_kernels_for(fn_isa isa) {
     if ((int)isa < 0 || isa >= FN_ISA_COUNT) return NULL;

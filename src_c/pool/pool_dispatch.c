@@ -13,11 +13,8 @@
         .avgpool_nchw_row = fn_f32_avgpool_nchw_row__##ISA,                                        \
     }
 
-static const fn_pool_kernels tables[FN_ISA_COUNT] = {
-    FN_POOL_TABLE(scalar),
-    FN_POOL_TABLE(avx2),
-    FN_POOL_TABLE(avx512),
-};
+#define FN_POOL_ROW(ISA_ENUM, ISA) FN_POOL_TABLE(ISA),
+static const fn_pool_kernels tables[FN_ISA_COUNT] = {FN_ISA_LIST(FN_POOL_ROW)};
 
 const fn_pool_kernels *fn_pool_kernels_for(fn_isa isa) {
     if ((int)isa < 0 || isa >= FN_ISA_COUNT) return NULL;

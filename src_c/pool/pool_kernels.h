@@ -26,6 +26,7 @@
 FN_DECLARE_POOL_UKERNELS(scalar)
 FN_DECLARE_POOL_UKERNELS(avx2)
 FN_DECLARE_POOL_UKERNELS(avx512)
+FN_DECLARE_POOL_UKERNELS(neon)
 
 /* Row loops of the drivers: `#pragma omp parallel num_threads(nt)` then FN_FOR_ROWS(rows, oh, b,
  * oy, r) { ... } runs rows [0, rows) split into one contiguous static chunk per thread, with

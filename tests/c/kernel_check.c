@@ -1,0 +1,415 @@
+/* kernel_check.c: every wide kernel table of this build against the portable (scalar) one, on
+ * awkward shapes (channel counts off the vector width, 1-wide rows, tails, strides, padding).
+ *
+ * Built with the C core alone (no Python) by tests/c/build.sh, natively or cross-compiled for
+ * aarch64 and run under qemu-aarch64: on x86-64 it checks avx2 and avx512 (where the CPU has
+ * them), on aarch64 neon. Each family is driven through its public driver with the table
+ * fn_kernels_for(isa), so the packing of the ISA's tile geometry is covered too; outputs carry a
+ * guard zone after their end that no kernel may write.
+ *
+ * Prints one line per failure and a closing "N passed, N failed" line; exits 1 on any failure. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fastnorm.h"
+#include "conv/fn_convt.h"
+#include "glue/fn_glue.h"
+
+#define GUARD 64
+#define GUARD_VALUE 12345.0f
+
+static int n_pass, n_fail;
+static uint64_t rng_state = 0x2545F4914F6CDD1Dull; /* seeded: the same data every run */
+
+static float frand(void) { /* uniform in [-1, 1) */
+    rng_state ^= rng_state << 13, rng_state ^= rng_state >> 7, rng_state ^= rng_state << 17;
+    return (float)((rng_state >> 40) * (1.0 / 8388608.0)) - 1.0f;
+}
+
+static float *rand_buf(size_t n, float scale) {
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    if (!p) abort();
+    for (size_t i = 0; i < n; i++) p[i] = scale * frand();
+    return p;
+}
+
+/* An output buffer of n floats plus a guard zone. */
+static float *out_buf(size_t n) {
+    float *p = malloc((n + GUARD) * sizeof(float));
+    if (!p) abort();
+    for (size_t i = 0; i < n + GUARD; i++) p[i] = i < n ? NAN : GUARD_VALUE;
+    return p;
+}
+
+/* |got - want| <= tol * (1 + |want|), NaN where the reference has NaN, the guard untouched. */
+static void check(const char *what, const char *isa, const float *got, const float *want, size_t n,
+                  float tol) {
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < n; i++) {
+        const float g = got[i], w = want[i];
+        const int ok = isnan(w) ? isnan(g) : (g == w || fabsf(g - w) <= tol * (1.0f + fabsf(w)));
+        if (!ok && bad++ == 0) first = i;
+    }
+    for (size_t i = n; i < n + GUARD; i++)
+        if (got[i] != GUARD_VALUE) {
+            printf("FAIL %s [%s]: wrote past the end (float %zu of the guard)\n", what, isa, i - n);
+            n_fail++;
+            return;
+        }
+    if (bad) {
+        printf("FAIL %s [%s]: %zu of %zu differ, first at %zu: %.9g vs scalar %.9g\n", what, isa, bad,
+               n, first, got[first], want[first]);
+        n_fail++;
+    } else {
+        n_pass++;
+    }
+}
+
+static void *xmalloc(size_t bytes) {
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) abort();
+    return p;
+}
+
+static const fn_act ACTS[3] = {{FN_ACT_NONE, 0.0f, 0.0f}, {FN_ACT_CLAMP, 0.0f, INFINITY}, {FN_ACT_CLAMP, -0.25f, 0.5f}};
+
+/* ------------------------------------------------------------------------------------- conv */
+typedef enum { CONV_IGEMM, CONV_WINO, CONV_DW, CONV_FIRST, CONV_T } conv_path;
+
+static float *run_conv(conv_path path, fn_isa isa, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
+                       size_t oh, size_t ow, const float *x, const float *wt, const float *bias,
+                       const float *res, const fn_act *act, size_t ny) {
+    const fn_kernels *k = fn_kernels_for(isa);
+    float *y = out_buf(ny);
+    size_t np = 0, sb = 0;
+    switch (path) {
+    case CONV_IGEMM: np = fn_conv2d_packed_floats(k, d), sb = fn_conv2d_scratch_bytes(k, d, n, h, w, 2); break;
+    case CONV_WINO: np = fn_winograd3x3_packed_floats(k, d), sb = fn_winograd3x3_scratch_bytes(k, d, n, h, w, 2); break;
+    case CONV_DW: np = fn_dwconv_packed_floats(d->cin, d->kh, d->kw); break;
+    case CONV_FIRST: np = fn_conv_first_packed_floats(k, d), sb = fn_conv_first_pad_floats(d, n, h, w) * sizeof(float); break;
+    case CONV_T: np = fn_conv_transpose2d_packed_floats(k, d), sb = fn_conv_transpose2d_scratch_bytes(k, d, n, h, w, 2); break;
+    }
+    float *packed = xmalloc(np * sizeof(float));
+    void *scratch = xmalloc(sb);
+    fn_status st = FN_OK;
+    switch (path) {
+    case CONV_IGEMM:
+        fn_conv2d_pack(k, d, wt, bias, packed);
+        st = fn_conv2d_nhwc(k, d, n, h, w, x, packed, res, act, y, scratch, sb, 2);
+        break;
+    case CONV_WINO:
+        st = fn_winograd3x3_pack(k, d, wt, bias, packed);
+        if (st == FN_OK) st = fn_winograd3x3_nhwc(k, d, n, h, w, x, packed, res, act, y, scratch, sb, 2);
+        break;
+    case CONV_DW:
+        fn_dwconv_pack(d->cin, d->kh, d->kw, wt, bias, packed);
+        st = fn_dwconv2d_nhwc(k, d, n, h, w, x, packed, res, act, y, 2);
+        break;
+    case CONV_FIRST:
+        fn_conv_first_pack(k, d, wt, bias, packed);
+        st = fn_conv_first(k, d, 0, n, h, w, x, packed, act, scratch, y, 2);
+        break;
+    case CONV_T:
+        fn_conv_transpose2d_pack(k, d, wt, bias, packed);
+        st = fn_conv_transpose2d_nhwc(k, d, n, h, w, oh, ow, x, packed, act, y, scratch, sb, 2);
+        break;
+    }
+    free(packed), free(scratch);
+    if (st != FN_OK) {
+        printf("FAIL conv path %d [%s]: status %d\n", (int)path, k->name, (int)st);
+        n_fail++;
+    }
+    return y;
+}
+
+static void conv_case(conv_path path, const char *name, fn_conv2d_desc d, size_t n, size_t h, size_t w,
+                      int with_res, int act_i) {
+    size_t oh, ow;
+    if (path == CONV_T) {
+        oh = fn_conv_transpose_out_extent(h, d.kh, d.sh, d.dh, d.pad_top, d.pad_bottom, 0);
+        ow = fn_conv_transpose_out_extent(w, d.kw, d.sw, d.dw, d.pad_left, d.pad_right, 0);
+    } else {
+        oh = fn_conv_out_extent(h, d.kh, d.sh, d.dh, d.pad_top, d.pad_bottom);
+        ow = fn_conv_out_extent(w, d.kw, d.sw, d.dw, d.pad_left, d.pad_right);
+    }
+    const size_t nw = d.cout * (d.cin / d.groups) * d.kh * d.kw, ny = n * oh * ow * d.cout;
+    float *x = rand_buf(n * h * w * d.cin, 1.0f), *wt = rand_buf(nw, 0.5f), *bias = rand_buf(d.cout, 1.0f);
+    float *res = with_res ? rand_buf(ny, 1.0f) : NULL;
+    const fn_act *act = &ACTS[act_i];
+    float *want = run_conv(path, FN_ISA_SCALAR, &d, n, h, w, oh, ow, x, wt, bias, res, act, ny);
+    for (int isa = 1; isa < FN_ISA_COUNT; isa++) {
+        fn_cpu_features f;
+        fn_cpu_detect(&f);
+        if (isa > (int)fn_cpu_best_isa(&f)) continue;
+        float *got = run_conv(path, (fn_isa)isa, &d, n, h, w, oh, ow, x, wt, bias, res, act, ny);
+        char what[160];
+        snprintf(what, sizeof what, "%s cin=%zu cout=%zu k=%zux%zu s=%zu g=%zu %zux%zu n=%zu res=%d act=%d", name,
+                 d.cin, d.cout, d.kh, d.kw, d.sh, d.groups, h, w, n, with_res, act_i);
+        check(what, fn_kernels_for((fn_isa)isa)->name, got, want, ny, 2e-5f);
+        free(got);
+    }
+    free(x), free(wt), free(bias), free(res), free(want);
+}
+
+static fn_conv2d_desc desc(size_t cin, size_t cout, size_t g, size_t k, size_t s, size_t dil, size_t pad) {
+    fn_conv2d_desc d = {cin, cout, g, k, k, s, s, dil, dil, pad, pad, pad, pad};
+    return d;
+}
+
+static void test_conv(void) {
+    static const size_t chans[][2] = {{1, 1}, {3, 5}, {4, 4}, {7, 13}, {16, 17}, {33, 31}, {64, 40}};
+    for (size_t i = 0; i < sizeof chans / sizeof chans[0]; i++) {
+        const size_t ci = chans[i][0], co = chans[i][1];
+        conv_case(CONV_IGEMM, "igemm", desc(ci, co, 1, 1, 1, 1, 0), 2, 5, 3, (int)(i & 1), (int)(i % 3));
+        conv_case(CONV_IGEMM, "igemm", desc(ci, co, 1, 3, 2, 1, 1), 1, 9, 7, 0, (int)((i + 1) % 3));
+        conv_case(CONV_IGEMM, "igemm", desc(ci, co, 1, 3, 1, 2, 2), 1, 6, 5, 1, 2);
+        conv_case(CONV_WINO, "winograd", desc(ci, co, 1, 3, 1, 1, 1), 2, 7, 10, (int)(i & 1), (int)(i % 3));
+        conv_case(CONV_T, "conv_transpose", desc(ci, co, 1, 3, 2, 1, 1), 1, 4, 5, 0, (int)(i % 3));
+    }
+    conv_case(CONV_IGEMM, "igemm grouped", desc(12, 18, 3, 3, 1, 1, 1), 1, 5, 6, 1, 1);
+    static const size_t dwc[] = {1, 3, 4, 5, 8, 15, 17, 32, 33, 64, 72};
+    for (size_t i = 0; i < sizeof dwc / sizeof dwc[0]; i++) {
+        const size_t c = dwc[i];
+        conv_case(CONV_DW, "dwconv", desc(c, c, c, 3, 1, 1, 1), 2, 6, 9, (int)(i & 1), (int)(i % 3));
+        conv_case(CONV_DW, "dwconv", desc(c, c, c, 5, 2, 1, 2), 1, 11, 8, 0, (int)((i + 2) % 3));
+        conv_case(CONV_DW, "dwconv", desc(c, c, c, 3, 1, 2, 2), 1, 7, 7, 1, 0);
+    }
+    static const size_t first_cout[] = {1, 3, 8, 16, 24, 32, 45, 64};
+    for (size_t i = 0; i < sizeof first_cout / sizeof first_cout[0]; i++) {
+        conv_case(CONV_FIRST, "conv_first", desc(3, first_cout[i], 1, 3, 2, 1, 1), 2, 17, 15, 0, (int)(i % 3));
+        conv_case(CONV_FIRST, "conv_first", desc(1 + i % 4, first_cout[i], 1, 7, 2, 1, 3), 1, 19, 21, 0, (int)((i + 1) % 3));
+        conv_case(CONV_FIRST, "conv_first", desc(3, first_cout[i], 1, 3, 1, 1, 1), 1, 9, 13, 0, 1);
+    }
+}
+
+/* --------------------------------------------------------------------- elementwise families */
+#define FOR_WIDE(isa) for (int isa = 1; isa < FN_ISA_COUNT; isa++) if (isa <= best)
+
+static int best;
+
+static void test_scale_shift_act(void) {
+    static const size_t shapes[][3] = {{1, 1, 1}, {2, 3, 2}, {1, 5, 3}, {3, 7, 9}, {2, 16, 4}, {1, 33, 17}, {2, 19, 1}, {1, 4, 64}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const size_t outer = shapes[s][0], c = shapes[s][1], inner = shapes[s][2], n = outer * c * inner;
+        float *x = rand_buf(n, 4.0f), *sc = rand_buf(c, 2.0f), *sh = rand_buf(c, 1.0f);
+        for (int a = 0; a < 3; a++) {
+            float *want = out_buf(n);
+            fn_scale_shift(fn_kernels_for(FN_ISA_SCALAR), outer, c, inner, x, sc, sh, &ACTS[a], want, 1);
+            FOR_WIDE(isa) {
+                float *got = out_buf(n);
+                fn_scale_shift(fn_kernels_for((fn_isa)isa), outer, c, inner, x, sc, sh, &ACTS[a], got, 1);
+                check("scale_shift", fn_kernels_for((fn_isa)isa)->name, got, want, n, 1e-6f);
+                free(got);
+            }
+            free(want);
+        }
+        free(x), free(sc), free(sh);
+    }
+}
+
+static void test_act(void) {
+    /* every kind of src_c/act/act_kinds.h, new ones included */
+#define KIND_ID(NAME, EXPR) FN_ACTK_##NAME,
+    static const int kinds[] = {FN_ACTK_KINDS(KIND_ID)};
+#undef KIND_ID
+    const fn_act_params p = {-0.5f, 2.0f, 0.01f, 1.0f, 1.0f, 1.0f, 1.0f, 20.0f};
+    static const size_t lens[] = {1, 3, 4, 7, 16, 31, 100, 1029};
+    for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
+        const size_t n = lens[l];
+        float *x = rand_buf(n, 12.0f);
+        if (n > 8) x[1] = NAN, x[2] = INFINITY, x[3] = -INFINITY, x[5] = -0.0f, x[6] = 1e-30f;
+        for (size_t kk = 0; kk < sizeof kinds / sizeof kinds[0]; kk++) {
+            float *xin = x;
+            float *xpos = NULL;
+            if (kinds[kk] == FN_ACTK_LOG || kinds[kk] == FN_ACTK_LOG1P) { /* domain: x > 0 (and -1) */
+                xpos = xmalloc(n * sizeof(float));
+                for (size_t i = 0; i < n; i++) xpos[i] = fabsf(x[i]) * 100.0f;
+                xin = xpos;
+            }
+            float *want = out_buf(n);
+            fn_act_kernels_for(FN_ISA_SCALAR)->apply(kinds[kk], n, xin, &p, want);
+            FOR_WIDE(isa) {
+                float *got = out_buf(n);
+                fn_act_kernels_for((fn_isa)isa)->apply(kinds[kk], n, xin, &p, got);
+                char what[64];
+                snprintf(what, sizeof what, "act kind %d n=%zu", kinds[kk], n);
+                check(what, fn_kernels_for((fn_isa)isa)->name, got, want, n, 2e-6f);
+                free(got);
+            }
+            free(want), free(xpos);
+        }
+        free(x);
+    }
+    /* prelu rows, softmax rows / cols */
+    static const size_t sh[][2] = {{1, 1}, {3, 5}, {2, 17}, {5, 64}, {4, 3}};
+    for (size_t s = 0; s < sizeof sh / sizeof sh[0]; s++) {
+        const size_t rows = sh[s][0], len = sh[s][1], n = rows * len;
+        float *x = rand_buf(n, 8.0f), *wr = rand_buf(rows, 1.0f);
+        for (int job = 0; job < 5; job++) {
+            float *want = out_buf(n);
+            FOR_WIDE(isa) {
+                float *got = out_buf(n);
+                const fn_act_kernels *kk[2] = {fn_act_kernels_for(FN_ISA_SCALAR), fn_act_kernels_for((fn_isa)isa)};
+                float *outs[2] = {want, got};
+                for (int t = 0; t < 2; t++) {
+                    if (job == 0) kk[t]->prelu_rows(rows, len, x, wr, outs[t]);
+                    else if (job <= 2) kk[t]->softmax_rows(rows, len, x, outs[t], job == 2);
+                    else kk[t]->softmax_cols(rows, len, len, x, outs[t], job == 4); /* len columns, rows long */
+                }
+                char what[64];
+                snprintf(what, sizeof what, "act job %d (prelu/softmax) %zux%zu", job, rows, len);
+                check(what, fn_kernels_for((fn_isa)isa)->name, got, want, n, 2e-6f);
+                free(got);
+            }
+            free(want);
+        }
+        free(x), free(wr);
+    }
+}
+
+static void test_norm(void) {
+    static const size_t shapes[][3] = {{1, 4, 1}, {2, 6, 5}, {1, 8, 17}, {2, 12, 3}, {1, 32, 49}, {3, 5, 7}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const size_t n = shapes[s][0], c = shapes[s][1], hw = shapes[s][2], tot = n * c * hw;
+        float *x = rand_buf(tot, 3.0f), *g = rand_buf(c > hw ? c : hw, 1.0f), *b = rand_buf(c > hw ? c : hw, 1.0f);
+        for (size_t i = 0; i < tot; i++) x[i] += 100.0f; /* a mean far from 0: the shifted moments */
+        const size_t groups = c % 2 ? 1 : 2;
+        for (int job = 0; job < 5; job++) {
+            float *want = NULL;
+            for (int isa = 0; isa < FN_ISA_COUNT && isa <= best; isa++) {
+                const fn_kernels *k = fn_kernels_for((fn_isa)isa);
+                float *y = out_buf(tot);
+                const fn_act *act = &ACTS[job % 3];
+                size_t sb = fn_group_norm_nhwc_scratch_bytes(n, hw, c);
+                void *scratch = xmalloc(sb);
+                fn_status st = FN_OK;
+                if (job == 0) st = fn_group_norm_nchw(k, n, c, hw, groups, x, g, b, 1e-5, act, y, 2);
+                if (job == 1) st = fn_group_norm_nhwc(k, n, hw, c, groups, x, g, b, 1e-5, act, y, scratch, sb, 2);
+                if (job == 2) st = fn_layer_norm_rows(k, n * c, hw, x, g, b, 1e-5, act, y, 2);
+                if (job == 3) st = fn_layer_norm_channels_nchw(k, n, c, hw, x, g, b, 1e-5, act, y, 2);
+                if (job == 4) st = fn_batch_norm_stats(k, n, c, hw, x, g, b, 1e-5, act, y, 2);
+                free(scratch);
+                if (st != FN_OK) printf("FAIL norm job %d [%s]: status %d\n", job, k->name, (int)st), n_fail++;
+                if (isa == 0) {
+                    want = y;
+                    continue;
+                }
+                char what[64];
+                snprintf(what, sizeof what, "norm job %d n=%zu c=%zu hw=%zu", job, n, c, hw);
+                check(what, k->name, y, want, tot, 2e-5f);
+                free(y);
+            }
+            free(want);
+        }
+        free(x), free(g), free(b);
+    }
+}
+
+static void test_pool(void) {
+    static const size_t shapes[][4] = {{1, 5, 5, 1}, {2, 7, 6, 3}, {1, 9, 11, 4}, {1, 8, 8, 17}, {2, 6, 13, 33}, {1, 14, 9, 64}};
+    static const size_t ks[][3] = {{2, 2, 0}, {3, 2, 1}, {3, 1, 1}, {5, 3, 2}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const size_t n = shapes[s][0], h = shapes[s][1], w = shapes[s][2], c = shapes[s][3];
+        float *x = rand_buf(n * h * w * c, 2.0f);
+        if (s == 3) x[5] = NAN;
+        for (size_t q = 0; q < sizeof ks / sizeof ks[0]; q++) {
+            const size_t k = ks[q][0], st = ks[q][1], p = ks[q][2];
+            if (h + 2 * p < k || w + 2 * p < k) continue;
+            const size_t oh = fn_conv_out_extent(h, k, st, 1, p, p), ow = fn_conv_out_extent(w, k, st, 1, p, p);
+            const fn_pool2d_desc md = {k, k, st, st, 1, 1, p, p};
+            const fn_avgpool2d_desc ad = {k, k, st, st, p, p, p, p, (int)(q & 1), 0};
+            for (int job = 0; job < 6; job++) {
+                const size_t ny = job < 4 ? n * oh * ow * c : n * c;
+                float *want = NULL;
+                for (int isa = 0; isa < FN_ISA_COUNT && isa <= best; isa++) {
+                    const fn_kernels *kt = fn_kernels_for((fn_isa)isa);
+                    float *y = out_buf(ny);
+                    if (job == 0) fn_maxpool2d_nhwc(kt, &md, n, h, w, c, oh, ow, x, y, 2);
+                    if (job == 1) fn_avgpool2d_nhwc(kt, &ad, n, h, w, c, oh, ow, x, y, 2);
+                    if (job == 2) fn_maxpool2d_nchw(kt, &md, n * c, h, w, oh, ow, x, y, 2);
+                    if (job == 3) fn_avgpool2d_nchw(kt, &ad, n * c, h, w, oh, ow, x, y, 2);
+                    if (job == 4) fn_global_pool_nhwc(kt, (int)(q & 1), n, h * w, c, x, y, 2);
+                    if (job == 5) fn_global_pool_nchw(kt, (int)(q & 1), n * c, h * w, x, y, 2);
+                    if (isa == 0) {
+                        want = y;
+                        continue;
+                    }
+                    char what[96];
+                    snprintf(what, sizeof what, "pool job %d %zux%zux%zux%zu k=%zu s=%zu p=%zu", job, n, h, w, c, k, st, p);
+                    check(what, kt->name, y, want, ny, 1e-6f);
+                    free(y);
+                }
+                free(want);
+            }
+        }
+        free(x);
+    }
+}
+
+static void test_glue(void) {
+    static const size_t lens[] = {1, 2, 3, 4, 5, 8, 15, 16, 17, 33, 100};
+    for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
+        const size_t n = lens[l], rows = 3;
+        float *a = rand_buf(rows * n + 4, 2.0f), *b = rand_buf(rows * n + 4, 2.0f), *l0 = rand_buf(2 * n, 1.0f),
+              *l1 = rand_buf(2 * n, 1.0f);
+        int32_t *ix = xmalloc(2 * n * sizeof(int32_t)), *iy = xmalloc(2 * n * sizeof(int32_t));
+        for (size_t i = 0; i < 2 * n; i++) ix[i] = (int32_t)((i * 7 + 3) % n); /* any order: gather */
+        for (int job = 0; job < 9; job++) {
+            const size_t ny = job == 5 ? 2 * n : job == 1 ? rows * n : n;
+            float *want = NULL;
+            for (int isa = 0; isa < FN_ISA_COUNT && isa <= best; isa++) {
+                const fn_glue_kernels *g = fn_glue_kernels_for((fn_isa)isa);
+                float *y = out_buf(ny);
+                const fn_act *act = &ACTS[job % 3];
+                if (job == 0) g->binary(FN_BIN_ADD, n, a, b, 1.0f, act, y);
+                if (job == 1) g->binary_rows(FN_BIN_MUL, rows, n, a, b, 1.0f, act, y);
+                if (job == 2) g->binary(FN_BIN_RADD, n, a, b, -0.75f, act, y);
+                if (job == 3) g->copy(n, a, y);
+                if (job == 4) g->fill(n, 0.5f, y);
+                if (job == 5) g->dup2(n, a, y);
+                if (job == 6) g->gather(n, a, ix, y);
+                if (job == 7) { /* linear resampling tables of a row of wsrc floats, as the drivers make them */
+                    const size_t wsrc = l % 2 ? n / 2 + 1 : n + 3; /* upsampling, downsampling */
+                    fn_interp_axis(FN_INTERP_LINEAR, wsrc, n, (double)wsrc / (double)n, (int)(l % 3 == 0), ix, iy, l0, l1);
+                    g->bilinear_row(n, wsrc, a, b, 0.25f, 0.75f, ix, iy, l0, l1, y);
+                }
+                if (job == 8) g->lerp2d(n, a, b, a + n, b + n, 0.3f, 0.7f, 0.6f, 0.4f, y);
+                if (isa == 0) {
+                    want = y;
+                    continue;
+                }
+                char what[64];
+                snprintf(what, sizeof what, "glue job %d n=%zu", job, n);
+                check(what, fn_kernels_for((fn_isa)isa)->name, y, want, ny, 1e-6f);
+                free(y);
+            }
+            free(want);
+        }
+        free(a), free(b), free(l0), free(l1), free(ix), free(iy);
+    }
+}
+
+int main(void) {
+    fn_cpu_features f;
+    fn_cpu_detect(&f);
+    best = (int)fn_cpu_best_isa(&f);
+    printf("kernel_check: arch %s, tables:", fn_cpu_arch());
+    for (int isa = 0; isa < FN_ISA_COUNT; isa++)
+        printf(" %s%s", fn_kernels_for((fn_isa)isa)->name, isa <= best ? "" : " (not on this CPU)");
+    printf("\n");
+    if (FN_ISA_COUNT < 2 || best < 1) {
+        printf("kernel_check: no wide table to check here\n");
+        return 1;
+    }
+    test_conv();
+    test_scale_shift_act();
+    test_act();
+    test_norm();
+    test_pool();
+    test_glue();
+    printf("%d passed, %d failed\n", n_pass, n_fail);
+    return n_fail ? 1 : 0;
+}
