@@ -42,6 +42,11 @@ def load(path, optimize=True, max_tensor_bytes=limits.DEFAULT_MAX_TENSOR_BYTES):
     an ONNX model (.onnx; needs the [onnx] extra). A tensor larger than max_tensor_bytes at the declared
     input shape (batch 1) raises MemoryError naming it; values no model can mean raise FormatError."""
     limits.check_max_tensor_bytes(max_tensor_bytes)
+    with limits.gc_paused():
+        return _load(path, optimize, max_tensor_bytes)
+
+
+def _load(path, optimize, max_tensor_bytes):
     p = str(path)
     if p.lower().endswith(".onnx"):
         return from_onnx(p, optimize=optimize)

@@ -158,7 +158,8 @@ class Model:
             raise TypeError("run: expected a dict {input name: array}, got %s" % type(feeds).__name__)
         names = [t.name for t in self.graph.inputs]
         missing = [n for n in names if n not in feeds]
-        unknown = [n for n in feeds if n not in names]
+        known = set(names)
+        unknown = [n for n in feeds if n not in known]
         if missing or unknown:
             raise ValueError("run: inputs %s expected; missing %s, unknown %s" % (names, missing, unknown))
         arrays = {t.name: self._check_feed(t, feeds[t.name]) for t in self.graph.inputs}
