@@ -1,9 +1,9 @@
 # Included by _C.pyx: bindings of the act family (declarations in src_c/act/fn_act.h).
 
-# The activation kinds, from FN_ACTK_KINDS: ACTK_<NAME> = id.
+# The activation kinds, from FN_ACTK_KINDS (src_c/act/act_kinds.h): ACTK_<NAME> = its enum value.
 cdef extern from *:
     """
-    #define FN_PY_ACTK_ROW_(NAME, id) {#NAME, id},
+    #define FN_PY_ACTK_ROW_(NAME, EXPR) {#NAME, FN_ACTK_##NAME},
     static const struct { const char *name; int id; } fn_py_actk_kinds[] = {
         FN_ACTK_KINDS(FN_PY_ACTK_ROW_)
     };

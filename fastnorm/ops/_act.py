@@ -187,4 +187,6 @@ def _generated(row):
 for _row in activations():
     if _row.generate:
         globals()[_row.name] = _generated(_row)
+        if _row.name not in __all__:
+            __all__.append(_row.name)
 del _row

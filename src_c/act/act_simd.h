@@ -100,80 +100,21 @@ FN_INLINE V fn_mish(V x) {
     return fn_neg_inf_to_neg_zero(x, vsel(vgt(x, vset(20.0f)), x, vsel(vlt(x, vset(-20.0f)), tail, y)));
 }
 
+/* y = EXPR(x) of one kind of FN_ACTK_KINDS (act_kinds.h): one case a kind, generated from the list. */
 fn_status FN_KNAME(fn_f32_actk_apply)(int kind, size_t n, const float *xs,
                                           const fn_act_params *p, float *ys) {
-    const V zero = vset(0.0f);
+    const V zero = vset(0.0f), one = vset(1.0f);
+    const V lo = vset(p->lo), hi = vset(p->hi), slope = vset(p->slope);
+    const V alpha = vset(p->alpha), scale = vset(p->scale), iscale = vset(p->input_scale);
+    const V beta = vset(p->beta), thresh = vset(p->threshold);
+    (void)one;
     switch (kind) {
-    case FN_ACTK_IDENTITY:
-        FN_ACT_LOOP(x);
+#define FN_ACTK_CASE_(NAME, EXPR)                                                                  \
+    case FN_ACTK_##NAME:                                                                           \
+        FN_ACT_LOOP(EXPR);                                                                         \
         break;
-    case FN_ACTK_CLAMP: { /* lo/hi first: max/min return x on NaN; relu(-0) stays -0, as torch */
-        const V lo = vset(p->lo), hi = vset(p->hi);
-        FN_ACT_LOOP(vmin(hi, vmax(lo, x)));
-        break;
-    }
-    case FN_ACTK_LEAKY_RELU: {
-        const V sl = vset(p->slope);
-        FN_ACT_LOOP(vsel(vgt(x, zero), x, vmul(x, sl)));
-        break;
-    }
-    case FN_ACTK_ELU: {
-        const V al = vset(p->alpha), sc = vset(p->scale), is = vset(p->input_scale);
-        FN_ACT_LOOP(vsel(vgt(x, zero), vmul(x, sc), vmul(v_expm1(vmul(x, is)), al)));
-        break;
-    }
-    case FN_ACTK_SIGMOID:
-        FN_ACT_LOOP(v_sigmoid(x));
-        break;
-    case FN_ACTK_TANH:
-        FN_ACT_LOOP(v_tanh(x));
-        break;
-    case FN_ACTK_SILU:
-        FN_ACT_LOOP(fn_neg_inf_to_neg_zero(x, fn_mul_sigmoid(x, x)));
-        break;
-    case FN_ACTK_GELU:
-        FN_ACT_LOOP(fn_gelu(x));
-        break;
-    case FN_ACTK_GELU_TANH:
-        FN_ACT_LOOP(fn_gelu_tanh(x));
-        break;
-    case FN_ACTK_HARDSIGMOID: {
-        const V three = vset(3.0f), six = vset(6.0f);
-        FN_ACT_LOOP(vdiv(vmin(six, vmax(zero, vadd(x, three))), six));
-        break;
-    }
-    case FN_ACTK_HARDSWISH: {
-        const V three = vset(3.0f), six = vset(6.0f);
-        /* x (clamp(x + 3, 0, 6) / 6): no overflow for x near FLT_MAX; -inf * 0 is NaN, so the edge rule */
-        FN_ACT_LOOP(fn_neg_inf_to_neg_zero(x, vmul(x, vdiv(vmin(six, vmax(zero, vadd(x, three))), six))));
-        break;
-    }
-    case FN_ACTK_MISH:
-        FN_ACT_LOOP(fn_mish(x));
-        break;
-    case FN_ACTK_SOFTPLUS: {
-        const V be = vset(p->beta), th = vset(p->threshold);
-        FN_ACT_LOOP(vsel(vgt(vmul(x, be), th), x, vdiv(v_log1p(v_exp(vmul(x, be))), be)));
-        break;
-    }
-    case FN_ACTK_EXP:
-        FN_ACT_LOOP(v_exp(x));
-        break;
-    case FN_ACTK_EXPM1:
-        FN_ACT_LOOP(v_expm1(x));
-        break;
-    case FN_ACTK_LOG:
-        FN_ACT_LOOP(v_log(x));
-        break;
-    case FN_ACTK_LOG1P:
-        FN_ACT_LOOP(v_log1p(x));
-        break;
-    case FN_ACTK_ERF:
-        FN_ACT_LOOP(v_erf(x));
-        break;
-    case FN_ACTK_ERFC:
-        FN_ACT_LOOP(v_erfc(x));
-        break;
+        FN_ACTK_KINDS(FN_ACTK_CASE_)
+#undef FN_ACTK_CASE_
     default:
         return FN_ERR_ARG;
     }

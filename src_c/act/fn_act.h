@@ -2,39 +2,15 @@
 #ifndef FASTNORM_FN_ACT_H
 #define FASTNORM_FN_ACT_H
 
-/* Elementwise activation kinds. Formulas follow torch's CPU kernels (same operation order where it
- * decides the rounding); the vector math behind them is src_c/simd/vmath.h.
- * FN_ACTK_CLAMP is the epilogue clamp (fn_act's FN_ACT_CLAMP): relu, relu6, hardtanh, clamp. */
-#define FN_ACTK_KINDS(X)                                                                           \
-    X(IDENTITY, 0)                                                                                 \
-    X(CLAMP, 1)       /* min(max(x, lo), hi)                                        */             \
-    X(LEAKY_RELU, 2)  /* x > 0 ? x : x * slope                                      */             \
-    X(ELU, 3)         /* x > 0 ? x * scale : expm1(x * input_scale) * alpha          */             \
-                      /*   (elu: scale 1, input_scale 1; selu: alpha = a*s, scale s;  */             \
-                      /*    celu: input_scale 1/alpha), as torch's generalised elu    */             \
-    X(SIGMOID, 4)                                                                                  \
-    X(TANH, 5)                                                                                     \
-    X(SILU, 6)        /* x * sigmoid(x)                                             */             \
-    X(GELU, 7)        /* x/2 * (1 + erf(x/sqrt2)); x<0 as x/2 * erfc(|x|/sqrt2)       */             \
-    X(GELU_TANH, 8)   /* x/2 * (1 + tanh(sqrt(2/pi)(x + 0.044715 x^3))) = x sigmoid(2u) */            \
-    X(HARDSIGMOID, 9) /* min(max(x + 3, 0), 6) / 6                                  */             \
-    X(HARDSWISH, 10)  /* x * min(max(x + 3, 0), 6) / 6                              */             \
-    X(MISH, 11)       /* x * tanh(log1p(exp(x)))                                    */             \
-    X(SOFTPLUS, 12)   /* x * beta > threshold ? x : log1p(exp(x * beta)) / beta      */             \
-    /* the vector math itself, for the accuracy tests */                                           \
-    X(EXP, 32)                                                                                     \
-    X(EXPM1, 33)                                                                                   \
-    X(LOG, 34)                                                                                     \
-    X(LOG1P, 35)                                                                                   \
-    X(ERF, 36)                                                                                     \
-    X(ERFC, 37)
+/* The elementwise activation kinds: FN_ACTK_KINDS in act_kinds.h, one line each, as an enum in list
+ * order; they reach Python as fastnorm._C.ACTK_<NAME>. */
+#include "act_kinds.h"
 
-/* The kinds as an enum; they reach Python as fastnorm._C.ACTK_<NAME>. */
 typedef enum {
-#define FN_ACTK_ENUM_(NAME, id) FN_ACTK_##NAME = id,
+#define FN_ACTK_ENUM_(NAME, EXPR) FN_ACTK_##NAME,
     FN_ACTK_KINDS(FN_ACTK_ENUM_)
 #undef FN_ACTK_ENUM_
-    FN_ACTK_COUNT_ = 38
+    FN_ACTK_COUNT_
 } fn_actk_kind;
 
 typedef struct fn_act_params {

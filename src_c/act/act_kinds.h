@@ -1,0 +1,49 @@
+/* act_kinds.h: the elementwise activation kinds, one line each: X(NAME, EXPR).
+ *
+ * This list is the act family's table. The enum fn_actk_kind (fn_act.h), the kinds the bindings
+ * export as fastnorm._C.ACTK_<NAME> and the cases of fn_f32_actk_apply (act_simd.h, one instantiation
+ * per ISA) are all generated from it, so a new activation is one line here (its vector formula) plus
+ * its row in fastnorm/optable.py. Ids follow the order of the list and are never written anywhere.
+ *
+ * EXPR is a vector expression in x (V) over the SIMD vocabulary (src_c/simd/vec_<isa>.h) and the
+ * vector math (src_c/simd/vmath.h). It may use: zero, one, and the fn_act_params fields broadcast as
+ * lo, hi (CLAMP), slope (LEAKY_RELU), alpha, scale, iscale (ELU), beta, thresh (SOFTPLUS); and the
+ * helpers act_simd.h defines before it expands the list (fn_gelu, fn_gelu_tanh, fn_mish,
+ * fn_neg_inf_to_neg_zero, fn_mul_sigmoid). Formulas follow torch's CPU kernels where their operation order decides the
+ * rounding; edge values (+-inf, NaN) are the mathematical limits (README, "Edge values").
+ * FN_ACTK_CLAMP is the epilogue clamp (fn_act's FN_ACT_CLAMP): relu, relu6, hardtanh, clamp. */
+#ifndef FASTNORM_ACT_KINDS_H
+#define FASTNORM_ACT_KINDS_H
+
+/* clang-format off */
+#define FN_ACTK_KINDS(X)                                                                           \
+    X(IDENTITY,    x)                                                                              \
+    /* min(max(x, lo), hi); lo/hi first: max/min return x on NaN; relu(-0) stays -0, as torch */   \
+    X(CLAMP,       vmin(hi, vmax(lo, x)))                                                          \
+    X(LEAKY_RELU,  vsel(vgt(x, zero), x, vmul(x, slope)))                                          \
+    /* x > 0 ? x scale : expm1(x iscale) alpha: elu (scale 1, iscale 1), selu (alpha = a s,       \
+     * scale s), celu (iscale 1/alpha), as torch's generalised elu */                              \
+    X(ELU,         vsel(vgt(x, zero), vmul(x, scale), vmul(v_expm1(vmul(x, iscale)), alpha)))      \
+    X(SIGMOID,     v_sigmoid(x))                                                                   \
+    X(TANH,        v_tanh(x))                                                                      \
+    X(SILU,        fn_neg_inf_to_neg_zero(x, fn_mul_sigmoid(x, x)))                                \
+    X(GELU,        fn_gelu(x))                    /* x/2 (1 + erf(x/sqrt2)) */                     \
+    X(GELU_TANH,   fn_gelu_tanh(x))               /* x/2 (1 + tanh(sqrt(2/pi)(x + 0.044715 x^3))) */ \
+    X(HARDSIGMOID, vdiv(vmin(vset(6.0f), vmax(zero, vadd(x, vset(3.0f)))), vset(6.0f)))            \
+    /* x (clamp(x + 3, 0, 6) / 6): no overflow near FLT_MAX; -inf * 0 is NaN, so the edge rule */  \
+    X(HARDSWISH,   fn_neg_inf_to_neg_zero(x, vmul(x, vdiv(vmin(vset(6.0f), vmax(zero, vadd(x, vset(3.0f)))), vset(6.0f))))) \
+    X(MISH,        fn_mish(x))                    /* x tanh(log1p(exp(x))) */                      \
+    /* x beta > thresh ? x : log1p(exp(x beta)) / beta */                                          \
+    X(SOFTPLUS,    vsel(vgt(vmul(x, beta), thresh), x, vdiv(v_log1p(v_exp(vmul(x, beta))), beta))) \
+    /* x / (1 + |x|); +-inf give the limit +-1 (inf / inf would be NaN) */                       \
+    X(SOFTSIGN,    vsel(veq(vabs(x), vset(__builtin_inff())), vcopysign(one, x), vdiv(x, vadd(one, vabs(x))))) \
+    /* the vector math itself, for the accuracy tests */                                           \
+    X(EXP,         v_exp(x))                                                                       \
+    X(EXPM1,       v_expm1(x))                                                                     \
+    X(LOG,         v_log(x))                                                                       \
+    X(LOG1P,       v_log1p(x))                                                                     \
+    X(ERF,         v_erf(x))                                                                       \
+    X(ERFC,        v_erfc(x))
+/* clang-format on */
+
+#endif
