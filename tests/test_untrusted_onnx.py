@@ -111,6 +111,22 @@ def test_unsqueeze_with_a_million_axes_is_quick():
     assert time.process_time() - t0 < 5
 
 
+# ---------------------------------------------------------------------------------------------- fuzz findings
+
+def test_resize_of_a_huge_declared_input_is_refused_before_allocating():
+    # tools/fuzz_onnx.py: an input declared (N, 3, 2**31 - 1, 8) made the Resize handler's reference probe
+    # allocate 8 GiB (an out-of-memory kill under the fuzzer's 4 GiB limit) before any size check
+    import resource
+    x = helper.make_tensor_value_info("x", TP.FLOAT, ["N", 3, 2 ** 31 - 1, 8])
+    g = helper.make_graph([helper.make_node("Resize", ["x", "", "sc"], ["y"], mode="nearest")], "g", [x], [Y],
+                          [numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "sc")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(fastnorm.FormatError, match="longer than"):
+        load(m)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 512 << 10   # KiB: < 512 MiB
+
+
 # ---------------------------------------------------------------------------------------------- every handler
 
 N = 10 ** 6
