@@ -61,12 +61,14 @@ def _why(e):
     return s if isinstance(e, (UnsupportedError, ValueError)) else "%s: %s" % (type(e).__name__, s)
 
 
-def from_onnx(model_or_path, optimize=True):
-    """Import an ONNX model (a path, bytes or onnx.ModelProto; needs the [onnx] extra) into a Model."""
+def from_onnx(model_or_path, optimize=True, max_tensor_bytes=limits.DEFAULT_MAX_TENSOR_BYTES):
+    """Import an ONNX model (a path, bytes or onnx.ModelProto; needs the [onnx] extra) into a Model.
+    External data is read only for a path, from the model's own folder; max_tensor_bytes as in load()."""
     from fastnorm.frontends.onnx import onnx_to_graph
+    limits.check_max_tensor_bytes(max_tensor_bytes)
     graph = onnx_to_graph(model_or_path)
     try:
-        model = Model(canonicalize(graph), optimize=optimize)
+        model = Model(canonicalize(graph), optimize=optimize, max_tensor_bytes=max_tensor_bytes)
         # plan once now (batch 1 where dynamic) so that layouts the kernels lack fail at load, not at predict
         model._plan({t.name: tuple(1 if d is None else d for d in t.shape) for t in model.graph.inputs})
     except UnsupportedError as e:
@@ -83,10 +85,20 @@ def load(path, optimize=True, max_tensor_bytes=limits.DEFAULT_MAX_TENSOR_BYTES):
     an ONNX model (.onnx; needs the [onnx] extra). A tensor larger than max_tensor_bytes at the declared
     input shape (batch 1) raises MemoryError naming it; values no model can mean raise FormatError."""
     limits.check_max_tensor_bytes(max_tensor_bytes)
+    with limits.gc_paused():
+        return _load(path, optimize, max_tensor_bytes)
+
+
+def _load(path, optimize, max_tensor_bytes):
     p = str(path)
     if p.lower().endswith(".onnx"):
-        return from_onnx(p, optimize=optimize)
+        return from_onnx(p, optimize=optimize, max_tensor_bytes=max_tensor_bytes)
     graph_dict, weights = fileformat.load(p, known_ops=KNOWN_OPS)
+    return _fnm_model(graph_dict, weights, p, optimize, max_tensor_bytes)
+
+
+def _fnm_model(graph_dict, weights, p, optimize, max_tensor_bytes):
+    """The Model of a parsed .fnm (fileformat.load / loads): everything load() checks after reading."""
     try:
         graph = Graph.from_dict(graph_dict, weights)
         for t in graph.inputs + graph.outputs:

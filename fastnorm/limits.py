@@ -18,6 +18,8 @@ max_tensor_bytes=) raises it) raises MemoryError naming the tensor and its size.
 `check_plan` then builds the plan at batch 1, so that what only the lowering knows (layouts, missing
 weights) fails at load, and bounds every arena buffer the plan asks for the same way.
 """
+import contextlib
+import gc
 import math
 
 from fastnorm.errors import FormatError, UnsupportedError
@@ -88,6 +90,20 @@ def check_plan(model, max_tensor_bytes=DEFAULT_MAX_TENSOR_BYTES):
                               "fastnorm.load(..., max_tensor_bytes=))"
                               % (b, _fmt_bytes(floats * _FLOAT_BYTES), max_tensor_bytes))
     return plan
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """No cyclic garbage collection inside: loading and planning a large graph make hundreds of
+    thousands of small objects, none of them garbage, and each full collection walks them all
+    (a third of the time of loading a 100,000-node chain). Reference counting still frees as usual."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _check_attr_value(node, key, value, depth):

@@ -6,7 +6,7 @@ import numpy as np
 from fastnorm import _C, _pickling, doctor, fileformat, limits, threads
 from fastnorm.errors import UnsupportedError
 from fastnorm.graph import Graph, count_macs, infer_shapes
-from fastnorm.ops._common import readable_f32
+from fastnorm.ops._common import check_plain, readable_f32
 from fastnorm.passes import optimize as optimize_graph
 from fastnorm.plan import LOWER, Plan, WeightCache
 from fastnorm.threads import get_num_threads
@@ -130,6 +130,7 @@ class Model:
         name = spec.name
         if not isinstance(x, np.ndarray):
             raise TypeError("input %r: expected a NumPy array, got %s" % (name, type(x).__name__))
+        check_plain(x, "input %r" % name)
         if x.dtype.kind != "f":
             raise TypeError("input %r: expected a float32 array, got dtype %s" % (name, x.dtype))
         if x.ndim != len(spec.shape):
@@ -158,7 +159,8 @@ class Model:
             raise TypeError("run: expected a dict {input name: array}, got %s" % type(feeds).__name__)
         names = [t.name for t in self.graph.inputs]
         missing = [n for n in names if n not in feeds]
-        unknown = [n for n in feeds if n not in names]
+        known = set(names)
+        unknown = [n for n in feeds if n not in known]
         if missing or unknown:
             raise ValueError("run: inputs %s expected; missing %s, unknown %s" % (names, missing, unknown))
         arrays = {t.name: self._check_feed(t, feeds[t.name]) for t in self.graph.inputs}

@@ -5,17 +5,12 @@ header or graph, dropped and duplicated keys and list items, truncation, byte fl
 lengths) must load and predict, or raise FormatError / UnsupportedError / MemoryError at load; predict
 on a model that loaded may only raise MemoryError. tools/fuzz_fnm.py runs the same oracle under atheris
 for long runs."""
-import importlib.util
-import os
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from util import load_tool
 
-_spec = importlib.util.spec_from_file_location(
-    "fuzz_fnm", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools", "fuzz_fnm.py"))
-fuzz = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fuzz)
+fuzz = load_tool("fuzz_fnm")
 
 SEEDS = fuzz.seeds()
 

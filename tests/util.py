@@ -1,5 +1,6 @@
 """Tolerances (in one place, with their reasons) and comparison helpers for the tests."""
 import importlib
+import importlib.util
 import os
 
 import numpy as np
@@ -78,3 +79,12 @@ def importorskip(name):
             pytest.fail("required module %r does not import (CI=true / FASTNORM_REQUIRE_DEPS=1): %s" % (name, e),
                         pytrace=False)
     return pytest.importorskip(name)
+
+
+def load_tool(name):
+    """tools/<name>.py as a module (the fuzz targets: their mutations and oracles run in the tests)."""
+    spec = importlib.util.spec_from_file_location(
+        name, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools", name + ".py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -13,17 +13,18 @@ header or the graph JSON to an edge value, set a float, drop a list element or o
 flip a byte, rewrite the header length). Mutating the parsed structure reaches the graph checks and
 the planner; byte mutations reach the container parser.
 """
+import glob
 import json
 import os
 import struct
 import sys
-import tempfile
 import warnings
 
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
+# the source tree's fastnorm when it is built in place; otherwise (CI) the installed one
+if ROOT not in sys.path and glob.glob(os.path.join(ROOT, "fastnorm", "_C*.so")):
     sys.path.insert(0, ROOT)
 
 LIMIT = 64 << 20      # max_tensor_bytes while fuzzing: predicts stay fast
@@ -190,57 +191,70 @@ def mutate(data, program):
 # ---------------------------------------------------------------------------------------------
 # The oracle
 
-def check(data, folder):
-    """Load data as a .fnm file and predict; raises (or crashes) only on a finding."""
+def check(data, folder=None):
+    """Load data as a .fnm file and predict; raises (or crashes) only on a finding. In memory (the
+    bytes parser, fileformat.loads, and then what load() does after reading: api._fnm_model) unless a
+    folder is given, where the file is written and read back by fastnorm.load."""
     import fastnorm
-    path = os.path.join(folder, "f.fnm")
-    with open(path, "wb") as f:
-        f.write(data)
+    from fastnorm import api, fileformat
+    from fastnorm.optable import KNOWN_OPS
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            model = fastnorm.load(path, max_tensor_bytes=LIMIT)
+            if folder is None:
+                graph_dict, weights = fileformat.loads(data, known_ops=KNOWN_OPS)
+                model = api._fnm_model(graph_dict, weights, "<fuzz>", True, LIMIT)
+            else:
+                path = os.path.join(folder, "f.fnm")
+                with open(path, "wb") as f:
+                    f.write(data)
+                model = fastnorm.load(path, max_tensor_bytes=LIMIT)
         except (fastnorm.FormatError, fastnorm.UnsupportedError, MemoryError):
             return "rejected"
-        feeds = {t.name: np.full(tuple(1 if d is None else d for d in t.shape), 0.25, np.float32)
-                 for t in model.inputs}
-        try:
-            out = model.run(feeds)
-        except MemoryError:
-            return "memory"
-        for t in model.outputs:
-            assert out[t.name].dtype == np.float32
-        return "ran"
+        return run_once(model)
 
 
-def program_from(fdp, nseeds):
+def run_once(model):
+    """Predict once at batch 1 (where dynamic) on every input: only MemoryError may come out."""
+    feeds = {t.name: np.full(tuple(1 if d is None else d for d in t.shape), 0.25, np.float32)
+             for t in model.inputs}
+    try:
+        out = model.run(feeds)
+    except MemoryError:
+        return "memory"
+    for t in model.outputs:
+        assert out[t.name].dtype == np.float32
+    return "ran"
+
+
+def program_from(fdp, nseeds, mutations=MUTATIONS):
     seed = fdp.ConsumeIntInRange(0, nseeds - 1)
     program = []
     for _ in range(fdp.ConsumeIntInRange(0, 4)):
-        program.append((MUTATIONS[fdp.ConsumeIntInRange(0, len(MUTATIONS) - 1)],
+        program.append((mutations[fdp.ConsumeIntInRange(0, len(mutations) - 1)],
                         fdp.ConsumeIntInRange(0, 2 ** 20), fdp.ConsumeIntInRange(0, 2 ** 16)))
     return seed, program
 
 
-def main(argv):
+def fuzz_main(argv, seeds, mutate, check, mutations, suffix, instrument):
+    """A target's command line (shared with tools/fuzz_onnx.py): --write-seeds DIR writes the seeds as
+    files; anything else is libFuzzer's, for the atheris loop over programs (seed, mutations)."""
     if len(argv) > 2 and argv[1] == "--write-seeds":
         os.makedirs(argv[2], exist_ok=True)
         for i, s in enumerate(seeds()):
-            with open(os.path.join(argv[2], "seed%02d.fnm" % i), "wb") as f:
+            with open(os.path.join(argv[2], "seed%02d%s" % (i, suffix)), "wb") as f:
                 f.write(s)
         return
     import atheris
-    with atheris.instrument_imports():
-        import fastnorm  # noqa: F401  (instrumented for coverage)
-        import fastnorm.fileformat, fastnorm.limits, fastnorm.graph, fastnorm.plan, fastnorm.model  # noqa: F401,E401
+    with atheris.instrument_imports(include=["fastnorm"]):   # fastnorm's Python code, not NumPy, json, onnx
+        instrument()
     corpus = seeds()
-    folder = tempfile.mkdtemp(prefix="fuzz_fnm")
     counts = {}
 
     def one_input(raw):
         fdp = atheris.FuzzedDataProvider(raw)
-        seed, program = program_from(fdp, len(corpus))
-        verdict = check(mutate(corpus[seed], program), folder)
+        seed, program = program_from(fdp, len(corpus), mutations)
+        verdict = check(mutate(corpus[seed], program))
         counts[verdict] = counts.get(verdict, 0) + 1
         total = sum(counts.values())
         if total & (total - 1) == 0 or total % 20000 == 0:     # libFuzzer exits without Python's atexit
@@ -248,6 +262,14 @@ def main(argv):
 
     atheris.Setup(argv, one_input)
     atheris.Fuzz()
+
+
+def main(argv):
+    def instrument():
+        import fastnorm  # noqa: F401
+        import fastnorm.fileformat, fastnorm.limits, fastnorm.graph, fastnorm.shapes, fastnorm.api  # noqa: F401,E401
+        import fastnorm.plan, fastnorm.model, fastnorm.passes  # noqa: F401,E401
+    fuzz_main(argv, seeds, mutate, check, MUTATIONS, ".fnm", instrument)
 
 
 if __name__ == "__main__":

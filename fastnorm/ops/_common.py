@@ -17,9 +17,24 @@ def as_float32(x, name):
             x = np.asarray(x)
         else:
             raise TypeError("%s: expected a NumPy array, got %s" % (name, type(x).__name__))
+    check_plain(x, name)
     if x.dtype.kind != "f":
         raise TypeError("%s: expected a floating-point array (float32), got dtype %s" % (name, x.dtype))
     return readable_f32(x)
+
+
+def check_plain(x, name):
+    """A TypeError naming `name` for an ndarray subclass whose meaning fastnorm would drop: a masked
+    array's mask (the masked values would be computed on like any other), np.matrix's 2-D-only
+    semantics, units or metadata of other subclasses. Plain arrays and memory maps (their data is all
+    there is) pass."""
+    if type(x) is np.ndarray or isinstance(x, np.memmap):
+        return
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError("%s: a masked array: fastnorm cannot honour its mask; pass x.filled(value) (or "
+                        "np.asarray(x) to compute on the masked entries too)" % name)
+    raise TypeError("%s: an ndarray subclass (%s.%s) whose semantics fastnorm cannot honour; pass "
+                    "np.asarray(x)" % (name, type(x).__module__, type(x).__name__))
 
 
 def readable_f32(x):

@@ -17,6 +17,7 @@ def fuse_residual_add(graph):
     g = m.graph
     shapes = infer_shapes(g, {t.name: tuple(1 if d is None else d for d in t.shape) for t in g.inputs})
     moves = {}  # add node name -> conv node to put in its place
+    moved = set()  # the names of those convs (a set: one look-up per add, linear in the graph)
     for n in g.nodes:
         if n.op != "add" or n.attrs.get("act") or len(n.inputs) != 2:
             continue
@@ -25,7 +26,7 @@ def fuse_residual_add(graph):
             if r in g.weights or shapes[y] != shapes[r] or shapes[y] != shapes[n.outputs[0]]:
                 continue
             prev = m.producers.get(y)
-            if prev is None or prev.op != "conv2d" or "residual" in prev.attrs or prev.name in moves.values():
+            if prev is None or prev.op != "conv2d" or "residual" in prev.attrs or prev.name in moved:
                 continue
             n2 = type(n)(n.name, n.op, [y], n.outputs, n.attrs)  # the add as seen from y
             if m.absorbing_producer(n2, ("conv2d",)) is not prev:
@@ -36,9 +37,9 @@ def fuse_residual_add(graph):
             prev.attrs["residual"] = True
             m.absorb(prev, n)
             moves[n.name] = prev
+            moved.add(prev.name)
             break
     if moves:
-        moved = {c.name for c in moves.values()}
         order = []
         for n in g.nodes:
             if n.name in moved:

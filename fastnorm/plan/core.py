@@ -7,17 +7,17 @@ permuted once to (h, w, c) order instead.
 
 Plan building is three steps: lowering (each graph node to records, by the family modules'
 LOWER tables), the record rewrites (fastnorm.plan.rewrites, passes over the record list), then
-liveness and first-fit offsets in one arena.
+liveness and offsets in one arena (fastnorm.plan.memory).
 """
 import threading
 import time
 
 import numpy as np
 
-from fastnorm import _C
+from fastnorm import _C, limits
 from fastnorm.errors import UnsupportedError
 from fastnorm.graph import infer_shapes
-from fastnorm.plan import lower_act, lower_conv, lower_glue, lower_norm, lower_pool, lower_shape, rewrites
+from fastnorm.plan import lower_act, lower_conv, lower_glue, lower_norm, lower_pool, lower_shape, memory, rewrites
 
 # op name -> lowering(plan, node, graph, loc, cache): the families' tables
 LOWER = {**lower_conv.LOWER, **lower_norm.LOWER, **lower_act.LOWER, **lower_pool.LOWER, **lower_glue.LOWER,
@@ -50,9 +50,10 @@ class Plan:
         self.input_shapes = input_shapes
         self.shapes = infer_shapes(graph, input_shapes)
         self.output_shapes = {t.name: self.shapes[t.name] for t in graph.outputs}
-        self._lower(graph, cache)
-        rewrites.run(self, graph)
-        self._plan_memory()
+        with limits.gc_paused():
+            self._lower(graph, cache)
+            rewrites.run(self, graph)
+            self._plan_memory()
         self.cplan = _C.CPlan(isa, self.records, len(self.buf_sizes))
         consts = [e[1] if e is not None and e[0] == "const" else None for e in self.buf_external]
         offsets = np.array([-1 if e is not None else o for e, o in zip(self.buf_external, self.offsets)],
@@ -91,6 +92,7 @@ class Plan:
                 loc[t.name] = (nb, "nhwc")
             else:
                 loc[t.name] = (b, "plain")
+        self._graph, self._readers = graph, None   # for sole_reader
         self.absorbed = set()  # nodes a lowering already ran as part of its own record
         self.absorbed_into = {}  # node name -> the nodes its record also runs (for profiles)
         for node in graph.nodes:
@@ -120,6 +122,19 @@ class Plan:
                 self.emit(None, type=_C.OP_NHWC_TO_NCHW, **{"in": b, "out": out}, n=n, c=c, h=h, w=w)
             else:
                 self.emit(None, type=_C.OP_COPY, **{"in": b, "out": out}, n=int(np.prod(shape)))
+        self._graph = self._readers = None
+
+    def sole_reader(self, value):
+        """The one node that reads value (once), if exactly one does and value is not a graph output;
+        for lowerings that take the next node into their record. The readers are indexed once per plan
+        (asking the graph each time made planning quadratic in the node count)."""
+        if self._readers is None:
+            self._readers = self._graph.consumers()
+            self._graph_outputs = {t.name for t in self._graph.outputs}
+        readers = self._readers.get(value, ())
+        if len(readers) != 1 or value in self._graph_outputs:
+            return None
+        return readers[0]
 
     def const_buf(self, array):
         """A buffer bound to a weight array (an operand of add/mul), passed like an input."""
@@ -166,31 +181,19 @@ class Plan:
 
     # ------------------------------------------------------------------------------ memory
     def _plan_memory(self):
-        """Liveness over the record sequence, then first-fit offsets in one arena."""
+        """Liveness over the record sequence, then offsets in one arena (fastnorm.plan.memory)."""
         nb = len(self.buf_sizes)
         first, last = [None] * nb, [None] * nb
         for i, r in enumerate(self.records):
             for b in rewrites.buffers_of(r):
-                first[b] = i if first[b] is None else first[b]
+                if first[b] is None:
+                    first[b] = i
                 last[b] = i
-        order = sorted((b for b in range(nb) if self.buf_external[b] is None and first[b] is not None),
-                       key=lambda b: -self.buf_sizes[b])
-        placed = []  # (offset, size, first, last)
-        self.offsets = np.full(nb, 0, dtype=np.int64)
-        top = 0
-        for b in order:
-            size = -(-self.buf_sizes[b] // ALIGN) * ALIGN
-            off = 0
-            for o, s, f, l in sorted(placed):
-                if l < first[b] or f > last[b]:
-                    continue  # lifetimes do not overlap
-                if off + size <= o:
-                    break
-                off = max(off, o + s)
-            placed.append((off, size, first[b], last[b]))
-            self.offsets[b] = off
-            top = max(top, off + size)
-        self.arena_floats = top
+        arena = [b for b in range(nb) if self.buf_external[b] is None and first[b] is not None]
+        sizes = {b: -(-self.buf_sizes[b] // ALIGN) * ALIGN for b in arena}
+        offsets = [0] * nb
+        self.arena_floats = memory.assign_offsets(arena, sizes, first, last, len(self.records), offsets)
+        self.offsets = np.array(offsets, dtype=np.int64)
         self._live = (first, last)
 
     def arena_layout(self):

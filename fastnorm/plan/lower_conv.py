@@ -187,7 +187,7 @@ def _lower_dwconv(plan, node, graph, loc, cache):
         np.ascontiguousarray(wt, np.float32),
         None if bias is None else np.ascontiguousarray(bias, np.float32)))
     pw = None if a.get("residual") or n * oh * ow * c * 4 < DWPW_MIN_BYTES else \
-        _pointwise_after(node, graph, loc, c)
+        _pointwise_after(plan, node, graph, loc, c)
     if pw is not None:
         _emit_dwconv_pw(plan, node, pw, graph, loc, cache, b, (n, c, h, w), (oh, ow), desc, packed)
         return True
@@ -199,16 +199,13 @@ def _lower_dwconv(plan, node, graph, loc, cache):
     return True
 
 
-def _pointwise_after(node, graph, loc, c):
+def _pointwise_after(plan, node, graph, loc, c):
     """The 1x1 conv (stride 1, no padding, groups 1) that alone reads this depthwise output."""
     if os.environ.get("FASTNORM_DWPW", "1") == "0" or c <= 4:
         return None
-    if node.outputs[0] in {t.name for t in graph.outputs}:
+    pw = plan.sole_reader(node.outputs[0])
+    if pw is None or pw.op != "conv2d":
         return None
-    readers = graph.consumers().get(node.outputs[0], [])
-    if len(readers) != 1 or readers[0].op != "conv2d":
-        return None
-    pw = readers[0]
     a = pw.attrs
     wt = graph.weights.get(pw.inputs[1])
     if (wt is None or wt.ndim != 4 or tuple(wt.shape[1:]) != (c, 1, 1) or pw.inputs[0] != node.outputs[0]

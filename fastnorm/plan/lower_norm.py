@@ -102,12 +102,8 @@ def _lower_group_norm(plan, node, graph, loc, cache):
 
 def _pool_after(plan, node, graph):
     """The max_pool2d that alone reads this norm's output (not a graph output), if any."""
-    if node.outputs[0] in {t.name for t in graph.outputs}:
-        return None
-    readers = graph.consumers().get(node.outputs[0], [])
-    if len(readers) != 1 or readers[0].op != "max_pool2d":
-        return None
-    return readers[0]
+    reader = plan.sole_reader(node.outputs[0])
+    return reader if reader is not None and reader.op == "max_pool2d" else None
 
 
 def _lower_layer_norm(plan, node, graph, loc, cache):

@@ -17,22 +17,55 @@ RESIDUAL_IN_PLACE = (_C.OP_CONV2D, _C.OP_WINOGRAD3X3, _C.OP_DWCONV2D, _C.OP_DWCO
 
 def buffers_of(rec):
     """Every buffer a record reads or writes."""
-    bufs = [rec.get(k, -1) for k in ("in", "in2", "out")]
-    if "cat" in rec:
-        bufs += list(rec["cat"][0])
-    return [b for b in bufs if b is not None and b >= 0]
+    bufs = [b for b in (rec.get("in"), rec.get("in2"), rec.get("out")) if b is not None and b >= 0]
+    cat = rec.get("cat")
+    if cat is not None:
+        bufs += [b for b in cat[0] if b is not None and b >= 0]
+    return bufs
 
 
-def _readers(plan, buf):
-    """Indices of the records that read buffer buf."""
-    return [j for j, q in enumerate(plan.records) if buf in buffers_of(q) and q.get("out") != buf]
+class _Uses:
+    """Which records read and which write each buffer, built once per pass (one walk of the records,
+    so that a pass stays linear in their number), when the pass first asks: readers[b] and writers[b]
+    are record indices in order; a record that writes b is not one of its readers."""
 
+    def __init__(self, plan):
+        self._plan = plan
+        self._readers = self._writers = None
 
-def _writers(plan, buf):
-    return [j for j, q in enumerate(plan.records) if q.get("out") == buf]
+    @property
+    def readers(self):
+        if self._readers is None:
+            self._build()
+        return self._readers
+
+    @property
+    def writers(self):
+        if self._writers is None:
+            self._build()
+        return self._writers
+
+    def _build(self):
+        plan = self._plan
+        self._readers, self._writers = {}, {}
+        for j, q in enumerate(plan.records):
+            out = q.get("out")
+            for b in buffers_of(q):
+                if b != out:
+                    r = self._readers.setdefault(b, [])
+                    if not r or r[-1] != j:
+                        r.append(j)
+            if out is not None:
+                self._writers.setdefault(out, []).append(j)
+
+    def of(self, buf):
+        """(readers, writers) of buf."""
+        return self.readers.get(buf, []), self.writers.get(buf, [])
 
 
 def _drop(plan, doomed):
+    if not doomed:
+        return
     keep = [i for i in range(len(plan.records)) if i not in doomed]
     plan.records = [plan.records[i] for i in keep]
     plan.node_of_record = [plan.node_of_record[i] for i in keep]
@@ -41,31 +74,35 @@ def _drop(plan, doomed):
 def fuse_dwpw_expand(plan, graph):
     """A DWCONV_PW record whose depthwise input is a 1x1 CONV2D's output that nothing else reads takes
     that conv in as its expand conv (conv_ex, act_ex, weights_ex) and reads the conv's input."""
-    i = 0
-    while i < len(plan.records):
-        r = plan.records[i]
+    uses = _Uses(plan)
+    doomed = set()
+    for i, r in enumerate(plan.records):
         j = None
         if (r["type"] == _C.OP_DWCONV_PW and r.get("weights_ex") is None
                 and r["n"] * r["h"] * r["w"] * r["c"] * 4 >= DWPW_EXPAND_MIN_BYTES):
-            j = _expand_conv(plan, i)
+            j = _expand_conv(plan, uses, i)
         if j is not None:
             ex = plan.records[j]
             r["in"] = ex["in"]
             r.update(conv_ex=ex["conv"], act_ex=ex["act"], weights_ex=ex["weights"])
             plan.absorbed_into.setdefault(plan.node_of_record[i], []).insert(0, plan.node_of_record[j])
-            _drop(plan, {j})
-            i -= 1
-        i += 1
+            doomed.add(j)
+            # record i now reads the conv's input in place of record j, which goes
+            readers = uses.readers.setdefault(ex["in"], [])
+            readers[:] = sorted(set(readers) - {j} | {i})
+            uses.readers[ex["out"]] = []
+            uses.writers[ex["out"]] = []
+    _drop(plan, doomed)
 
 
-def _expand_conv(plan, i):
+def _expand_conv(plan, uses, i):
     """The index of the 1x1 stride-1 CONV2D record (no residual, no padding) that alone feeds record
     i's input with its c channels, if any."""
     r = plan.records[i]
     b = r["in"]
-    writers = _writers(plan, b)
+    readers, writers = uses.of(b)
     if (len(writers) != 1 or writers[0] > i or plan.buf_external[b] is not None
-            or _readers(plan, b) != [i] or r.get("in2") == b):
+            or readers != [i] or r.get("in2") == b):
         return None
     j = writers[0]
     ex = plan.records[j]
@@ -81,12 +118,13 @@ def _expand_conv(plan, i):
 def conv_first_reads_nchw(plan, graph):
     """A model input's NCHW->NHWC record whose every reader is a CONV_FIRST record reading it as an
     NHWC image is dropped: they read the NCHW input as it is (their kernel copies it to a padded planar buffer either way)."""
+    uses = _Uses(plan)   # a model input's conversion reads an external buffer no other conversion writes
     doomed = set()
     for t, r in enumerate(plan.records):
         ext = plan.buf_external[r["in"]] if r["type"] == _C.OP_NCHW_TO_NHWC else None
         if ext is None or ext[0] != "input":
             continue
-        readers = _readers(plan, r["out"])
+        readers = uses.of(r["out"])[0]
         if not readers or any(not _reads_nhwc_image(plan.records[k], r["out"]) for k in readers):
             continue
         for k in readers:
@@ -103,12 +141,13 @@ def _reads_nhwc_image(rec, buf):
 
 def retarget_output_copies(plan, graph):
     """A trailing COPY from a buffer only that copy reads: let the producer write the output."""
+    uses = _Uses(plan)   # a retarget changes the uses of two buffers no later COPY can qualify with
     doomed = set()
     for i, r in enumerate(plan.records):
         if r["type"] == _C.OP_COPY and plan.buf_external[r["out"]] is not None:
             src = r["in"]
-            writers = _writers(plan, src)
-            if (_readers(plan, src) == [i] and len(writers) == 1 and plan.buf_external[src] is None
+            readers, writers = uses.of(src)
+            if (readers == [i] and len(writers) == 1 and plan.buf_external[src] is None
                     and plan.records[writers[0]]["type"] != _C.OP_COPY):
                 plan.records[writers[0]]["out"] = r["out"]
                 doomed.add(i)
@@ -120,15 +159,16 @@ def conv_writes_cat_block(plan, graph):
     concat's buffer in place (yoff: its first channel, ldy: the concat's channels); the CAT record copies
     only the other inputs (ins[j] = -1), and goes when none is left."""
     doomed = set()
+    uses = _Uses(plan)  # built before any record changes: the conv outputs moved below are never asked for
     for i, r in enumerate(plan.records):
         if r["type"] != _C.OP_CAT or plan.buf_external[r["out"]] is not None:
             continue
         ins, inner = list(r["cat"][0]), list(r["cat"][1])
         row, off = sum(inner), 0
         for j, (b, c) in enumerate(zip(ins, inner)):
-            w = _writers(plan, b)
+            w = uses.writers.get(b, [])
             if (b >= 0 and ins.count(b) == 1 and len(w) == 1 and w[0] < i and plan.buf_external[b] is None
-                    and _readers(plan, b) == [i]):
+                    and uses.readers.get(b, []) == [i]):
                 conv = plan.records[w[0]]
                 if (conv["type"] == _C.OP_CONV2D and not conv.get("ldy") and conv["conv"][1] == c
                         and conv["n"] * conv["oh"] * conv["ow"] == r["outer"] and conv.get("in2", -1) != b):
@@ -157,19 +197,42 @@ def residual_in_place(plan, graph):
     for i, r in enumerate(plan.records):
         for b in buffers_of(r):
             last[b] = i
+    # One walk: a record that takes its residual's buffer renames its output to it in itself and every
+    # later record; `alias` holds those renames, applied to each record as the walk reaches it.
+    alias = {}
+
+    def resolve(b):
+        chain = []
+        while b in alias:
+            chain.append(b)
+            b = alias[b]
+        for a in chain[:-1]:
+            alias[a] = b            # path compression: chains stay short
+        return b
+
     for i, r in enumerate(plan.records):
+        if alias:
+            _rename(r, resolve)
         res, out = r.get("in2", -1), r.get("out", -1)
-        if (r["type"] not in RESIDUAL_IN_PLACE or res is None or res < 0 or res == r["in"] or r.get("ldy")
+        if (r["type"] not in RESIDUAL_IN_PLACE or res is None or res < 0 or res == r["in"] or res == out
+                or r.get("ldy")
                 or plan.buf_external[res] is not None or plan.buf_external[out] is not None
                 or last.get(res) != i or plan.buf_sizes[res] != plan.buf_sizes[out]):
             continue
-        for q in plan.records[i:]:
-            for key in ("in", "in2", "out"):
-                if q.get(key) == out:
-                    q[key] = res
-            if "cat" in q and out in q["cat"][0]:
-                q["cat"] = ([res if b == out else b for b in q["cat"][0]],) + tuple(q["cat"][1:])
+        alias[out] = res
+        _rename(r, resolve)
         last[res] = last.get(out, i)
+
+
+def _rename(rec, resolve):
+    for key in ("in", "in2", "out"):
+        b = rec.get(key)
+        if b is not None and b >= 0:
+            rec[key] = resolve(b)
+    if "cat" in rec:
+        parts = [resolve(b) for b in rec["cat"][0]]
+        if parts != list(rec["cat"][0]):
+            rec["cat"] = (parts,) + tuple(rec["cat"][1:])
 
 
 PASSES = (fuse_dwpw_expand, conv_first_reads_nchw, retarget_output_copies, conv_writes_cat_block,

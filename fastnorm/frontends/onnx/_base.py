@@ -101,17 +101,51 @@ def sym_result(c, v, arr):
         c.const[v] = arr
 
 
+# No tensor fastnorm runs has more dims than NumPy allows (64). A list of axes, dims, pads, starts or a
+# permutation is at most twice that long; a longer one (a hostile file's 10**6 axes) is malformed, found
+# before any per-entry work (inserting axes one by one, a product of 10**5 dims as one Python int).
+MAX_RANK = 64
+MAX_DIMS_LIST = 2 * MAX_RANK
+# attributes that hold such lists
+DIMS_ATTRS = frozenset({"axes", "perm", "kernel_shape", "strides", "dilations", "pads", "paddings",
+                        "output_padding", "output_shape", "shape", "starts", "ends", "scales", "sizes"})
+
+
+def dims_list(values, what):
+    """values (a list or array of ints: axes, dims, pads...) as Python ints, or Malformed past
+    MAX_DIMS_LIST entries."""
+    a = np.asarray(values).reshape(-1)
+    if a.size > MAX_DIMS_LIST:
+        raise Malformed("%s has %d entries; a tensor has at most %d dims" % (what, a.size, MAX_RANK))
+    return [int(x) for x in a]
+
+
 def ints_of(c, node, i, what, default=None):
     a = c.cval(node, i, what)
     if a is None:
         return default
-    return [int(x) for x in np.asarray(a).reshape(-1)]
+    return dims_list(a, what)
 
 
 def axes_arg(c, node, attrs, idx, since):
     if c.opset >= since:
         return ints_of(c, node, idx, "axes")
-    return None if attrs.get("axes") is None else [int(x) for x in attrs["axes"]]
+    return None if attrs.get("axes") is None else dims_list(attrs["axes"], "axes")
+
+
+def insert_axes(shape, axes):
+    """shape with a 1 inserted at each of axes (ONNX Unsqueeze: axes of the result, negative from the
+    end, each once), in one pass."""
+    r = len(shape) + len(axes)
+    if r > MAX_RANK:
+        raise Malformed("unsqueeze to %d dims (at most %d)" % (r, MAX_RANK))
+    if any(not -r <= a < r for a in axes):
+        raise Malformed("axes %r out of range for a %dD result" % (list(axes), r))
+    at = {a % r for a in axes}
+    if len(at) != len(axes):
+        raise Malformed("axes %r name an axis twice" % (list(axes),))
+    rest = iter(shape)
+    return [1 if i in at else next(rest) for i in range(r)]
 
 
 def op_identity(c, node, attrs):

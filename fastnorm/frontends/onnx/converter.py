@@ -7,7 +7,7 @@ from fastnorm.errors import FormatError, UnsupportedError
 from fastnorm.graph import Graph, Node, TensorSpec
 from fastnorm.optable import OPS
 from fastnorm.frontends.onnx._base import (BATCH, P_BATCH, UNKNOWN, BatchDep, Malformed, OnnxNode, Restart,
-    Unsupported, default_opset, has_batch, import_onnx, is_sym, onnx_dtype_name)
+    DIMS_ATTRS, MAX_DIMS_LIST, MAX_RANK, Unsupported, default_opset, has_batch, import_onnx, is_sym, onnx_dtype_name)
 from fastnorm.frontends.onnx.idioms import rewrite_patterns
 from fastnorm.frontends.onnx.parse import read_model
 from fastnorm.frontends.onnx.symbolic import NO_FOLD, SYM_OPS, op_constant
@@ -22,6 +22,7 @@ class _Converter:
         self.fixed = fixed          # True: every input's declared batch is used concretely
         self.opset = default_opset(model)
         self.nodes = []             # IR nodes
+        self._producer = {}         # IR value -> the last IR node that writes it (producer_of)
         self.weights = {}           # IR weights
         self.const = {}             # onnx value -> np array (float / int constants) or object array (symbolic)
         self.shape = {}             # onnx value (activation) -> shape tuple (BATCH at dim 0 unless fixed)
@@ -48,7 +49,12 @@ class _Converter:
         return "node %r (%s, opset %d)" % (node._fn_name, node.op_type, self.opset)
 
     def attrs(self, node):
-        return {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
+        out = {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
+        for k in DIMS_ATTRS.intersection(out):
+            if isinstance(out[k], (list, tuple)) and len(out[k]) > MAX_DIMS_LIST:
+                raise Malformed("attribute %r has %d entries; a tensor has at most %d dims"
+                                % (k, len(out[k]), MAX_RANK))
+        return out
 
     def weight(self, node, suffix, array):
         name = self.uniq("%s::%s" % (node._fn_name, suffix))
@@ -138,6 +144,7 @@ class _Converter:
             raise Malformed("shapes do not fit: %s" % e)
         self._ir_value_shape[out] = self.from_ir_shape(res[0], batch)
         self.nodes.append(n)
+        self._producer[out] = n
         return out
 
     def set_act(self, onnx_name, ir_name):
@@ -293,6 +300,7 @@ class _Converter:
                 self.weights[one] = np.ones((1,), np.float32)
                 n = Node(self.uniq(v + "::copy"), "mul", [src, one], [v])
                 self.nodes.append(n)
+                self._producer[v] = n
                 self._ir_value_shape[v] = self._ir_value_shape[src]
             shape = self._ir_value_shape[v]
             outputs.append(TensorSpec(v, tuple(None if d is BATCH else d for d in shape)))
@@ -391,10 +399,8 @@ class _Converter:
 
     # ------------------------------------------------------------------ IR naming
     def producer_of(self, ir_name):
-        for n in reversed(self.nodes):
-            if ir_name in n.outputs:
-                return n
-        return None
+        """The IR node that writes ir_name (indexed: a scan per reshape made import quadratic)."""
+        return self._producer.get(ir_name)
 
 
     def _take_name(self, src, name, graph_outputs):
@@ -405,6 +411,8 @@ class _Converter:
         for n in self.nodes:
             n.inputs = [name if v == src else v for v in n.inputs]
             n.outputs = [name if v == src else v for v in n.outputs]
+        if src in self._producer:
+            self._producer[name] = self._producer.pop(src)
         for k, v in list(self.ir.items()):
             if v == src:
                 self.ir[k] = name
@@ -417,6 +425,9 @@ class _Converter:
         n = self.nodes[-1]
         if n.outputs[0] == ir_name and onnx_name not in self._ir_value_shape:
             n.outputs[0] = onnx_name
+            if self._producer.get(ir_name) is n:
+                del self._producer[ir_name]
+            self._producer[onnx_name] = n
             self._ir_value_shape[onnx_name] = self._ir_value_shape[ir_name]
             self.names.add(onnx_name)
             ir_name = onnx_name

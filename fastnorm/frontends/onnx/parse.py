@@ -6,6 +6,40 @@ from fastnorm.errors import FormatError
 
 
 def read_model(onnx, model_or_path):
+    m, where = _read(onnx, model_or_path)
+    _check_untrusted(onnx, m, where)
+    return m, where
+
+
+def _check_untrusted(onnx, m, where):
+    """What the file itself could make the converter do wrong: a tensor still naming external data
+    (read from a path, only the model's own directory was searched, and onnx would read the rest, and
+    any from bytes or a ModelProto, relative to the process's working directory) and names that are
+    not UTF-8 (protobuf hands those over as bytes). One walk over the graphs, subgraphs included."""
+    ext = onnx.TensorProto.EXTERNAL
+    graphs = [m.graph]
+    while graphs:
+        g = graphs.pop()
+        tensors = list(g.initializer) + [t for sp in g.sparse_initializer for t in (sp.values, sp.indices)]
+        names = [v.name for v in list(g.input) + list(g.output) + list(g.value_info)]
+        for n in g.node:
+            names += [n.name, n.op_type] + list(n.input) + list(n.output)
+            for a in n.attribute:
+                tensors += [a.t] + list(a.tensors) + [t for sp in [a.sparse_tensor] + list(a.sparse_tensors)
+                                                      for t in (sp.values, sp.indices)]
+                graphs += [a.g] + list(a.graphs)
+        for t in tensors:
+            if t.data_location == ext or len(t.external_data):
+                raise FormatError("%s: tensor %r keeps its data in an external file; fastnorm reads external "
+                                  "data only for a model loaded from a path, from the model's own folder"
+                                  % (where, t.name))
+            names.append(t.name)
+        bad = next((x for x in names if not isinstance(x, str)), None)
+        if bad is not None:
+            raise FormatError("%s: the name %r is not UTF-8 text" % (where, bad[:80]))
+
+
+def _read(onnx, model_or_path):
     from google.protobuf.message import DecodeError
     if isinstance(model_or_path, onnx.ModelProto):
         return model_or_path, "<ModelProto>"

@@ -61,6 +61,10 @@ def op_resize(c, node, attrs):
     _resize_common(c, node, name, shape, mode, ctm, nearest_mode, scales, sizes_v, antialias)
 
 
+# the longest image axis Resize converts (2**24 pixels: far past any image, a 64 MB probe)
+MAX_PROBE = 1 << 24
+
+
 def _onnx_axis_map(onnx, mode, ctm, nearest_mode, n_in, n_out, scale, opset, probe):
     """Run ONNX's reference Resize on a 1D probe along one axis (N=C=1, the other axis 1)."""
     from onnx.reference import ReferenceEvaluator
@@ -126,6 +130,10 @@ def _resize_common(c, node, name, shape, mode, ctm, nearest_mode, scales, sizes,
         axis_scales = [scales[2], scales[3]]
     if min(outs) < 1:
         raise Malformed("output size %r" % outs)
+    if max(outs + list(ins)) > MAX_PROBE:
+        # the mapping below runs ONNX's reference Resize on one row of each axis: bound it before
+        # allocating (a declared height of 2**31 - 1 took 8 GiB here; found by tools/fuzz_onnx.py)
+        raise Malformed("resize %r -> %r: an axis longer than %d" % (list(ins), outs, MAX_PROBE))
     if antialias and mode != "nearest" and any(o < i for o, i in zip(outs, ins)):
         raise Unsupported("antialias=1 when downsampling")
     onnx_mode = "linear" if mode in ("linear", "bilinear") else "nearest"

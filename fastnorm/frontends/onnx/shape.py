@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from fastnorm.frontends.onnx._base import (BATCH, UNKNOWN, BatchDep, Malformed, Sym, Unsupported, axes_arg,
-    fmt_shape, has_batch, onnx_dtype_name, op_identity)
+    MAX_RANK, dims_list, fmt_shape, insert_axes, has_batch, onnx_dtype_name, op_identity)
 
 
 def op_cast(c, node, attrs):
@@ -152,6 +152,8 @@ def op_reshape(c, node, attrs):
         if not v or v not in c.const:
             raise Unsupported("shape computed at run time")
         target = list(np.asarray(c.const[v]).reshape(-1))
+    if len(target) > MAX_RANK:
+        raise Malformed("target shape has %d dims (at most %d)" % (len(target), MAX_RANK))
     dst = _resolve_target(c, node, shape, target, bool(attrs.get("allowzero", 0)))
     _reshape_to(c, node, name, shape, dst, node.output[0])
 
@@ -198,10 +200,9 @@ def op_squeeze(c, node, attrs):
 def op_unsqueeze(c, node, attrs):
     name, shape = c.act(node)
     axes = axes_arg(c, node, attrs, 1, 13)
-    r = len(shape) + len(axes)
-    dst = list(shape)
-    for a in sorted(x % r for x in axes):
-        dst.insert(a, 1)
+    if axes is None:
+        raise Malformed("Unsqueeze needs axes")
+    dst = insert_axes(shape, axes)
     if dst[0] is not BATCH and has_batch(shape):
         raise BatchDep("unsqueeze before the batch dim")
     _reshape_to(c, node, name, shape, tuple(dst), node.output[0])
@@ -210,7 +211,7 @@ def op_unsqueeze(c, node, attrs):
 def op_transpose(c, node, attrs):
     name, shape = c.act(node)
     r = len(shape)
-    perm = [int(v) for v in attrs.get("perm", list(reversed(range(r))))]
+    perm = dims_list(attrs.get("perm", list(reversed(range(r)))), "perm")
     if sorted(perm) != list(range(r)):
         raise Malformed("perm %r" % perm)
     # a transpose that only moves dims of size 1 is a reshape

@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from fastnorm.frontends.onnx._base import (UNKNOWN, Malformed, Sym, Unsupported, axes_arg, has_batch, ints_of,
-    is_sym, sym_result, sym_vector)
+    insert_axes, is_sym, sym_result, sym_vector)
 
 
 def _sym_gather(c, node, attrs):
@@ -23,10 +23,9 @@ def _sym_identity(c, node, attrs):
 def _sym_unsqueeze(c, node, attrs):
     data = c.const[node.input[0]]
     axes = axes_arg(c, node, attrs, 1, 13)
-    shape = list(data.shape)
-    r = len(shape) + len(axes)
-    for a in sorted(x % r for x in axes):
-        shape.insert(a, 1)
+    if axes is None:
+        raise Malformed("Unsqueeze needs axes")
+    shape = insert_axes(list(data.shape), axes)
     sym_result(c, node.output[0], data.reshape(shape))
 
 
