@@ -2,6 +2,7 @@
 import importlib
 import importlib.util
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -86,5 +87,11 @@ def load_tool(name):
     spec = importlib.util.spec_from_file_location(
         name, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools", name + ".py"))
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # a tool may put the source tree on sys.path for its own runs; the tests (and every child process
+    # that inherits sys.path through PYTHONPATH) must keep importing the fastnorm under test
+    saved = list(sys.path)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path[:] = saved
     return module

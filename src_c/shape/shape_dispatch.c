@@ -10,11 +10,8 @@
         .scale_row = fn_f32_scale_row__##ISA,                                                      \
     }
 
-static const fn_shape_kernels tables[FN_ISA_COUNT] = {
-    FN_SHAPE_TABLE(FN_ISA_SCALAR, scalar),
-    FN_SHAPE_TABLE(FN_ISA_AVX2, avx2),
-    FN_SHAPE_TABLE(FN_ISA_AVX512, avx512),
-};
+#define FN_SHAPE_ROW(ISA_ENUM, ISA) FN_SHAPE_TABLE(ISA_ENUM, ISA),
+static const fn_shape_kernels tables[FN_ISA_COUNT] = {FN_ISA_LIST(FN_SHAPE_ROW)};
 
 const fn_shape_kernels *fn_shape_kernels_for(fn_isa isa) {
     if ((int)isa < 0 || isa >= FN_ISA_COUNT) return NULL;
