@@ -204,7 +204,9 @@ def predict_dask(client, model, x, batch_size=256, name=None):
     """model.predict(x) computed by the workers of a distributed.Client, batch_size images per task,
     in input order. `model` is a Model, a path, or the name dask_register returned."""
     name = model if _is_registered_name(model) else dask_register(client, model, name)
-    parts = client.scatter([x[s] for s in chunks(len(x), batch_size)])
+    # hash=False: identical chunks scattered by two calls would share keys, and the first call's release of
+    # them could cancel the second call's tasks ("lost dependencies")
+    parts = client.scatter([x[s] for s in chunks(len(x), batch_size)], hash=False)
     futures = client.map(_dask_predict, [name] * len(parts), parts, pure=False)
     return np.concatenate(client.gather(futures))
 
