@@ -214,10 +214,10 @@ class MobileNetV3Small(nn.Module):
 class VGG11BN(nn.Module):
     CFG = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
 
-    def __init__(self, num_classes=1000, hidden=512):
+    def __init__(self, num_classes=1000, hidden=512, cfg=None):
         super().__init__()
         layers, cin = [], 3
-        for v in self.CFG:
+        for v in cfg or self.CFG:
             if v == "M":
                 layers.append(nn.MaxPool2d(2, 2))
             else:
@@ -225,7 +225,7 @@ class VGG11BN(nn.Module):
                 cin = v
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
-        self.classifier = nn.Sequential(nn.Linear(512 * 7 * 7, hidden), nn.ReLU(True), nn.Dropout(),
+        self.classifier = nn.Sequential(nn.Linear(cin * 7 * 7, hidden), nn.ReLU(True), nn.Dropout(),
                                         nn.Linear(hidden, hidden), nn.ReLU(True), nn.Dropout(),
                                         nn.Linear(hidden, num_classes))
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from zoo import calibrate
+from zoo import VGG11BN, calibrate
 
 
 # ------------------------------------------------------------------------------------------ timm-style layers
@@ -122,26 +122,11 @@ class TFSameNet(nn.Module):
         return self.fc(x.mean((2, 3)))
 
 
-class VGGBN(nn.Module):
-    """VGG-BN as torchvision writes it (features, AdaptiveAvgPool2d(7), flatten, the dropout head)."""
+class VGGBN(VGG11BN):
+    """VGG-BN as torchvision writes it (features, AdaptiveAvgPool2d(7), flatten, the dropout head), small."""
 
     def __init__(self, num_classes=10, cfg=(16, "M", 32, "M", 32, 32, "M")):
-        super().__init__()
-        layers, cin = [], 3
-        for v in cfg:
-            if v == "M":
-                layers.append(nn.MaxPool2d(2, 2))
-            else:
-                layers += [nn.Conv2d(cin, v, 3, padding=1), nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
-                cin = v
-        self.features = nn.Sequential(*layers)
-        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
-        self.classifier = nn.Sequential(nn.Linear(cin * 49, 64), nn.ReLU(True), nn.Dropout(), nn.Linear(64, 64),
-                                        nn.ReLU(True), nn.Dropout(), nn.Linear(64, num_classes))
-
-    def forward(self, x):
-        x = self.avgpool(self.features(x))
-        return self.classifier(torch.flatten(x, 1))
+        super().__init__(num_classes, hidden=64, cfg=cfg)
 
 
 class SqueezeExcite(nn.Module):

@@ -630,6 +630,18 @@ class _Builder:
         self.value[fx] = fx.name
 
 
+def check_torch_args(torch, module, example_input):
+    """from_torch's arguments (both routes): an nn.Module, and the example as a tensor."""
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError("from_torch: expected a torch.nn.Module, got %s" % type(module).__name__)
+    if isinstance(example_input, np.ndarray):
+        example_input = torch.from_numpy(np.ascontiguousarray(example_input, np.float32))
+    if not isinstance(example_input, torch.Tensor):
+        raise TypeError("from_torch: example_input must be a torch.Tensor or NumPy array, got %s"
+                        % type(example_input).__name__)
+    return example_input
+
+
 def torch_to_graph(module, example_input, input_name="input", output_name="output"):
     """Trace `module` (an nn.Module) on `example_input` and return its fastnorm Graph."""
     try:
@@ -639,13 +651,7 @@ def torch_to_graph(module, example_input, input_name="input", output_name="outpu
     except ImportError as e:  # pragma: no cover - exercised only without torch
         raise ImportError("fastnorm.from_torch needs PyTorch: pip install torch") from e
 
-    if not isinstance(module, torch.nn.Module):
-        raise TypeError("from_torch: expected a torch.nn.Module, got %s" % type(module).__name__)
-    if isinstance(example_input, np.ndarray):
-        example_input = torch.from_numpy(np.ascontiguousarray(example_input, np.float32))
-    if not isinstance(example_input, torch.Tensor):
-        raise TypeError("from_torch: example_input must be a torch.Tensor or NumPy array, got %s"
-                        % type(example_input).__name__)
+    example_input = check_torch_args(torch, module, example_input)
     if module.training:
         warnings.warn("from_torch: the module is in training mode; it is exported with eval semantics "
                       "(BatchNorm uses its running statistics, Dropout is off), as inference always does. "

@@ -15,9 +15,9 @@ The ATen -> graph mapping lives in .aten (one handler per op); this module trace
 import copy
 import warnings
 
-import numpy as np
 
 from fastnorm.errors import UnsupportedError
+from fastnorm.frontends.torch import check_torch_args
 from fastnorm.frontends.torch_export.aten import Builder, BatchDependent, keep_ops
 
 
@@ -49,14 +49,8 @@ def export_to_graph(module, example_input, input_name="input", output_name="outp
         import torch.export  # noqa: F401
     except ImportError as e:  # pragma: no cover - exercised only without torch
         raise ImportError("fastnorm.from_torch needs PyTorch: pip install torch") from e
-    if not isinstance(module, torch.nn.Module):
-        raise TypeError("from_torch: expected a torch.nn.Module, got %s" % type(module).__name__)
-    if isinstance(example_input, np.ndarray):
-        example_input = torch.from_numpy(np.ascontiguousarray(example_input, np.float32))
-    if not isinstance(example_input, torch.Tensor):
-        raise TypeError("from_torch: example_input must be a torch.Tensor or NumPy array, got %s"
-                        % type(example_input).__name__)
-    x = example_input.detach().to(torch.float32)
+    x = check_torch_args(torch, module, example_input)
+    x = x.detach().to(torch.float32)
     m = module
     if module.training:
         warnings.warn("from_torch: the module is in training mode; it is exported with eval semantics "
