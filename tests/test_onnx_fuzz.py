@@ -28,3 +28,17 @@ def test_every_seed_converts_and_runs(i):
 @given(seed=st.integers(0, len(SEEDS) - 1), prog=program)
 def test_mutated_models_fail_cleanly_or_run(seed, prog):
     fuzz.check(fuzz.mutate(SEEDS[seed], prog))
+
+
+# Programs (seed, mutations) the atheris runs found, kept so they stay fixed (tools/fuzz_run.py prints a
+# finding's input; decode it with tools.fuzz_fnm.program_from).
+FINDINGS = [
+    # CI fuzz pass, 2026-12-03: a byte flip left a Transpose's `perm` with an undefined attribute type;
+    # the NHWC LayerNorm idiom called list(None) (TypeError) before any handler could name the problem
+    (5, [("flip", 62327, 0), ("attr", 0, 0), ("attr", 0, 0)]),
+]
+
+
+@pytest.mark.parametrize("seed, prog", FINDINGS)
+def test_findings_fail_cleanly_or_run(seed, prog):
+    fuzz.check(fuzz.mutate(SEEDS[seed], prog))

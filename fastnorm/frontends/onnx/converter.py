@@ -50,6 +50,9 @@ class _Converter:
 
     def attrs(self, node):
         out = {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
+        empty = sorted(k for k, v in out.items() if v is None)
+        if empty:
+            raise Malformed("%s: attribute %r has no value (undefined attribute type)" % (self.where(node), empty[0]))
         for k in DIMS_ATTRS.intersection(out):
             if isinstance(out[k], (list, tuple)) and len(out[k]) > MAX_DIMS_LIST:
                 raise Malformed("attribute %r has %d entries; a tensor has at most %d dims"

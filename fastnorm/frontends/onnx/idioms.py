@@ -8,6 +8,9 @@ import numpy as np
 from fastnorm.frontends.onnx._base import OnnxNode, is_sym
 
 
+NO_MATCH = object()   # an attribute of the wrong kind: the pattern does not match
+
+
 def rewrite_patterns(onnx, nodes, graph_outputs, consts):
     """Exporter idioms that map onto one IR op, found on the ONNX node list:
     Transpose(0,2,3,1) -> LayerNormalization(axis=-1) -> Transpose(0,3,1,2): layer norm over channels;
@@ -22,36 +25,49 @@ def rewrite_patterns(onnx, nodes, graph_outputs, consts):
         r = readers.get(v, [])
         return r[0] if len(r) == 1 and v not in graph_outputs else None
 
-    def attr(n, key, default=None):
+    def attr(n, key, default=None, kinds=None):
+        # A pattern only matches attributes of the expected kind; anything else (a mistyped or empty
+        # attribute in an untrusted file) is left for the op handler, which names the problem.
         for a in n.attribute:
             if a.name == key:
-                return onnx.helper.get_attribute_value(a)
+                v = onnx.helper.get_attribute_value(a)
+                return v if kinds is None or isinstance(v, kinds) else NO_MATCH
         return default
 
     def scalar(v):
         c = consts.get(v)
         pn = producer.get(v)
         if c is None and pn is not None and pn.op_type == "Constant":
-            val = attr(pn, "value")
-            c = onnx.numpy_helper.to_array(val) if val is not None else attr(pn, "value_float")
+            val = attr(pn, "value", None, onnx.TensorProto)
+            if val is NO_MATCH:
+                return None
+            try:
+                c = onnx.numpy_helper.to_array(val) if val is not None else attr(pn, "value_float", None, float)
+            except (ValueError, TypeError):   # a tensor whose data does not fit its dims: the handler says so
+                return None
+            if c is NO_MATCH or (val is not None and c.dtype.kind not in "fiu"):
+                return None
         if c is None or is_sym(np.asarray(c)) or np.asarray(c).size != 1:
             return None
         return float(np.asarray(c).reshape(-1)[0])
 
     drop, add = set(), {}
     for t1 in nodes:
-        if t1.op_type != "Transpose" or list(attr(t1, "perm", [])) != [0, 2, 3, 1]:
+        if t1.op_type != "Transpose" or attr(t1, "perm", [], list) != [0, 2, 3, 1]:
             continue
         ln = only_reader(t1.output[0])
-        if ln is None or ln.op_type != "LayerNormalization" or int(attr(ln, "axis", -1)) not in (-1, 3):
+        if ln is None or ln.op_type != "LayerNormalization" or attr(ln, "axis", -1, int) not in (-1, 3):
             continue
         if any(v and v in readers or v in graph_outputs for v in ln.output[1:]):
             continue
         t2 = only_reader(ln.output[0])
-        if t2 is None or t2.op_type != "Transpose" or list(attr(t2, "perm", [])) != [0, 3, 1, 2]:
+        if t2 is None or t2.op_type != "Transpose" or attr(t2, "perm", [], list) != [0, 3, 1, 2]:
+            continue
+        eps = attr(ln, "epsilon", 1e-5, float)
+        if eps is NO_MATCH:
             continue
         proto = onnx.helper.make_node("_LayerNormChannels", [t1.input[0]] + list(ln.input[1:]), [t2.output[0]],
-                                      name=ln.proto.name, epsilon=float(attr(ln, "epsilon", 1e-5)))
+                                      name=ln.proto.name, epsilon=eps)
         drop.update((id(t1), id(ln)))
         add[id(t2)] = OnnxNode(proto, 0, ln._fn_name)
     for erf in nodes:
