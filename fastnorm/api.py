@@ -61,12 +61,15 @@ def _why(e):
     return s if isinstance(e, (UnsupportedError, ValueError)) else "%s: %s" % (type(e).__name__, s)
 
 
-def from_onnx(model_or_path, optimize=True, max_tensor_bytes=limits.DEFAULT_MAX_TENSOR_BYTES):
+def from_onnx(model_or_path, optimize=True, max_tensor_bytes=limits.DEFAULT_MAX_TENSOR_BYTES,
+              external_data_dir=None):
     """Import an ONNX model (a path, bytes or onnx.ModelProto; needs the [onnx] extra) into a Model.
-    External data is read only for a path, from the model's own folder; max_tensor_bytes as in load()."""
+    External data is read for a path from the model's own folder; for bytes or a ModelProto only from
+    external_data_dir, when given (files inside it: no absolute path, no `..`, no symlink out), else it
+    is refused. max_tensor_bytes as in load(); constant folding is bounded by it too."""
     from fastnorm.frontends.onnx import onnx_to_graph
     limits.check_max_tensor_bytes(max_tensor_bytes)
-    graph = onnx_to_graph(model_or_path)
+    graph = onnx_to_graph(model_or_path, max_tensor_bytes, external_data_dir)
     try:
         model = Model(canonicalize(graph), optimize=optimize, max_tensor_bytes=max_tensor_bytes)
         # plan once now (batch 1 where dynamic) so that layouts the kernels lack fail at load, not at predict

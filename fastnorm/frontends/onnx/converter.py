@@ -5,9 +5,11 @@ import numpy as np
 
 from fastnorm.errors import FormatError, UnsupportedError
 from fastnorm.graph import Graph, Node, TensorSpec
+from fastnorm.limits import DEFAULT_MAX_TENSOR_BYTES
 from fastnorm.optable import OPS
 from fastnorm.frontends.onnx._base import (BATCH, P_BATCH, UNKNOWN, BatchDep, Malformed, OnnxNode, Restart,
     DIMS_ATTRS, MAX_DIMS_LIST, MAX_RANK, Unsupported, default_opset, has_batch, import_onnx, is_sym, onnx_dtype_name)
+from fastnorm.frontends.onnx.foldbound import check_fold
 from fastnorm.frontends.onnx.idioms import rewrite_patterns
 from fastnorm.frontends.onnx.parse import read_model
 from fastnorm.frontends.onnx.symbolic import NO_FOLD, SYM_OPS, op_constant
@@ -15,8 +17,9 @@ from fastnorm.frontends.onnx import act, conv, glue, norm, pool, resize, shape, 
 
 
 class _Converter:
-    def __init__(self, onnx, model, fixed):
+    def __init__(self, onnx, model, fixed, max_tensor_bytes=DEFAULT_MAX_TENSOR_BYTES):
         self.onnx = onnx
+        self.max_tensor_bytes = max_tensor_bytes   # bounds what constant folding may compute
         self.model = model
         self.graph = model.graph
         self.fixed = fixed          # True: every input's declared batch is used concretely
@@ -284,6 +287,8 @@ class _Converter:
                 self.malformed.append("%s: cannot be converted: %s: %s" % (self.where(node), type(e).__name__, e))
                 self._poison(node)
         outputs = []
+        graph_outputs = {o.name for o in g.output}
+        renames = {}    # IR value -> the ONNX output name it takes (applied to the nodes once, below)
         for vo in g.output:
             v = vo.name
             if v in self.poisoned:
@@ -295,7 +300,8 @@ class _Converter:
                 self.malformed.append("output %r is not produced by any node" % v)
                 continue
             src = self.ir[v]
-            if src != v and self._take_name(src, v, {o.name for o in g.output}):
+            src = renames.get(src, src)
+            if src != v and self._take_name(src, v, graph_outputs, renames):
                 src = v
             if src != v:
                 # an alias (Identity, Dropout, a no-op Reshape) or an input: copy exactly (x * 1)
@@ -307,6 +313,7 @@ class _Converter:
                 self._ir_value_shape[v] = self._ir_value_shape[src]
             shape = self._ir_value_shape[v]
             outputs.append(TensorSpec(v, tuple(None if d is BATCH else d for d in shape)))
+        self._apply_renames(renames)
         if self.malformed:
             raise FormatError("malformed ONNX model: %d problem(s): %s"
                               % (len(self.malformed), "; ".join(self.malformed)))
@@ -378,6 +385,8 @@ class _Converter:
     def _fold(self, node):
         if node.op_type == "Constant":
             return op_constant(self, node, self.attrs(node))
+        check_fold(node.op_type, [self.const[v] if v else None for v in node.input], self.attrs(node),
+                   self.max_tensor_bytes)
         from onnx.reference import ReferenceEvaluator
         feeds = {}
         for v in node.input:
@@ -406,22 +415,28 @@ class _Converter:
         return self._producer.get(ir_name)
 
 
-    def _take_name(self, src, name, graph_outputs):
+    def _take_name(self, src, name, graph_outputs, renames):
         """Let the node producing IR value `src` write the ONNX output `name` directly (an output reached
-        through Identity / Dropout / a no-op Reshape), when `src` is not itself an input or an output."""
+        through Identity / Dropout / a no-op Reshape), when `src` is not itself an input or an output.
+        Recorded in renames, which _apply_renames applies to every node in one pass (renaming node by
+        node per output was quadratic in the number of outputs)."""
         if src in graph_outputs or src in self.declared_batch or self.producer_of(src) is None:
             return False
-        for n in self.nodes:
-            n.inputs = [name if v == src else v for v in n.inputs]
-            n.outputs = [name if v == src else v for v in n.outputs]
+        renames[src] = name
         if src in self._producer:
             self._producer[name] = self._producer.pop(src)
-        for k, v in list(self.ir.items()):
-            if v == src:
-                self.ir[k] = name
         self._ir_value_shape[name] = self._ir_value_shape[src]
         return True
 
+    def _apply_renames(self, renames):
+        if not renames:
+            return
+        for n in self.nodes:
+            n.inputs = [renames.get(v, v) for v in n.inputs]
+            n.outputs = [renames.get(v, v) for v in n.outputs]
+        for k, v in self.ir.items():
+            if v in renames:
+                self.ir[k] = renames[v]
 
     def rename(self, ir_name, onnx_name):
         """Give the last emitted node's output the ONNX value name (IR values keep ONNX names)."""
@@ -459,10 +474,11 @@ for _k, _v in list(_HANDLERS.items()):
         _HANDLERS[_k] = _const_only
 
 
-def onnx_to_graph(model_or_path):
-    """ONNX model (path, bytes or onnx.ModelProto) -> fastnorm Graph with graph.notes."""
+def onnx_to_graph(model_or_path, max_tensor_bytes=DEFAULT_MAX_TENSOR_BYTES, external_data_dir=None):
+    """ONNX model (path, bytes or onnx.ModelProto) -> fastnorm Graph with graph.notes; constant folding
+    computes no tensor over max_tensor_bytes; external data as parse.read_model."""
     onnx = import_onnx()
-    m, where = read_model(onnx, model_or_path)
+    m, where = read_model(onnx, model_or_path, external_data_dir)
     try:
         if not m.HasField("graph") or (not m.graph.node and not m.graph.output):
             raise FormatError("%s: not an ONNX model (no graph)" % where)
@@ -481,7 +497,7 @@ def onnx_to_graph(model_or_path):
             used.update(v for v in n.input if v)
         used.update(o.name for o in m.graph.output)
         for fixed in (False, True):
-            conv = _Converter(onnx, m, fixed)
+            conv = _Converter(onnx, m, fixed, max_tensor_bytes)
             conv._used = used
             try:
                 graph = conv.run()
