@@ -34,37 +34,37 @@ FN_INLINE void slide(const size_t KW, const size_t SW, const size_t NKY, const s
               int clamp, V lo, V hi) {
     const size_t R = (KW + SW - 1) / SW, rows = NKY ? NKY : nky; /* 1 <= R <= TMAX */
     V b[2];
-#pragma GCC unroll 2
+FN_UNROLL(2)
     for (size_t v = 0; v < NV; v++) b[v] = vload(bias + v * VW);
     /* with NKY constant the taps live in registers (or, past the register file, on the stack:
      * one load, no address arithmetic); else they are loaded where used */
     V wt[WMAX][2];
     if (NKY) {
-#pragma GCC unroll 32
+FN_UNROLL(32)
         for (size_t t = 0; t < NKY * KW; t++)
-#pragma GCC unroll 2
+FN_UNROLL(2)
             for (size_t v = 0; v < NV; v++) wt[t][v] = vload(wk + t * cp + v * VW);
     }
 #define TAP(r, kx, v) (NKY ? wt[(r) * KW + (kx)][v] : vload(wk + ((r) * KW + (kx)) * cp + (v) * VW))
     V acc[TMAX][2];
-#pragma GCC unroll 16
+FN_UNROLL(16)
     for (size_t i = 0; i < R; i++)
-#pragma GCC unroll 2
+FN_UNROLL(2)
         for (size_t v = 0; v < NV; v++) acc[i][v] = b[v];
     /* column col (as an index) inside the row? */
 #define INSIDE(col) ((col) >= 0 && (col) < (ptrdiff_t)wd)
     /* prologue: the columns before the first step; ring position i is output i */
-#pragma GCC unroll 16
+FN_UNROLL(16)
     for (size_t j = 0; j < (R - 1) * SW; j++) {
         const ptrdiff_t col = (ptrdiff_t)j - (ptrdiff_t)pl;
         if (!INSIDE(col)) continue;
         const float *p = x + col * (ptrdiff_t)cs;
-#pragma GCC unroll 8
+FN_UNROLL(8)
         for (size_t r = 0; r < rows; r++)
-#pragma GCC unroll 2
+FN_UNROLL(2)
             for (size_t v = 0; v < NV; v++) {
                 const V xv = vload_m(p + r * rs + v * VW, MASKED, m);
-#pragma GCC unroll 16
+FN_UNROLL(16)
                 for (size_t i = 0; i + 1 < R; i++)
                     if (j >= i * SW && j - i * SW < KW)
                         acc[i][v] = vfma(xv, TAP(r, j - i * SW, v), acc[i][v]);
@@ -74,22 +74,22 @@ FN_INLINE void slide(const size_t KW, const size_t SW, const size_t NKY, const s
      * kx = (R-1-i)*SW + q. Positions past the last output take harmless extra work. */
 #define COLUMN(p, q)                                                                               \
     do {                                                                                           \
-        _Pragma("GCC unroll 8") for (size_t r = 0; r < rows; r++)                                  \
-        _Pragma("GCC unroll 2") for (size_t v = 0; v < NV; v++) {                                   \
+        FN_UNROLL(8) for (size_t r = 0; r < rows; r++)                                  \
+        FN_UNROLL(2) for (size_t v = 0; v < NV; v++) {                                   \
             const V xv = vload_m((p) + r * rs + v * VW, MASKED, m);                                     \
-            _Pragma("GCC unroll 16") for (size_t i = 0; i < R; i++) if ((R - 1 - i) * SW + (q) < KW) \
+            FN_UNROLL(16) for (size_t i = 0; i < R; i++) if ((R - 1 - i) * SW + (q) < KW) \
                 acc[i][v] = vfma(xv, TAP(r, (R - 1 - i) * SW + (q), v), acc[i][v]);              \
         }                                                                                          \
     } while (0)
 #define NEXT_OUTPUT()                                                                              \
     do {                                                                                           \
-        _Pragma("GCC unroll 2") for (size_t v = 0; v < NV; v++)                                     \
+        FN_UNROLL(2) for (size_t v = 0; v < NV; v++)                                     \
             put(y + v * VW, res ? res + v * VW : NULL, acc[0][v], MASKED, m, clamp, lo, hi);         \
         y += cs;                                                                                   \
         if (res) res += cs;                                                                        \
-        _Pragma("GCC unroll 16") for (size_t i = 0; i + 1 < R; i++)                                \
-        _Pragma("GCC unroll 2") for (size_t v = 0; v < NV; v++) acc[i][v] = acc[i + 1][v];          \
-        _Pragma("GCC unroll 2") for (size_t v = 0; v < NV; v++) acc[R - 1][v] = b[v];               \
+        FN_UNROLL(16) for (size_t i = 0; i + 1 < R; i++)                                \
+        FN_UNROLL(2) for (size_t v = 0; v < NV; v++) acc[i][v] = acc[i + 1][v];          \
+        FN_UNROLL(2) for (size_t v = 0; v < NV; v++) acc[R - 1][v] = b[v];               \
     } while (0)
     /* steps [0, o1) and [o2, n-1) may meet padding; [o1, o2) never does */
     const size_t first = (R - 1) * SW, last = R * SW; /* a step's columns, relative to o*SW - pl */
@@ -100,7 +100,7 @@ FN_INLINE void slide(const size_t KW, const size_t SW, const size_t NKY, const s
     o2 = o2 > o1 ? o2 : o1;
     size_t o = 0;
     for (; o < o1; o++) {
-#pragma GCC unroll 8
+FN_UNROLL(8)
         for (size_t q = 0; q < SW; q++) {
             const ptrdiff_t col = (ptrdiff_t)(o * SW + first + q) - (ptrdiff_t)pl;
             if (INSIDE(col)) COLUMN(x + col * (ptrdiff_t)cs, q);
@@ -110,13 +110,13 @@ FN_INLINE void slide(const size_t KW, const size_t SW, const size_t NKY, const s
     if (o < o2) {
         const float *p = x + (o * SW + first - pl) * cs;
         for (; o < o2; o++) {
-#pragma GCC unroll 8
+FN_UNROLL(8)
             for (size_t q = 0; q < SW; q++, p += cs) COLUMN(p, q);
             NEXT_OUTPUT();
         }
     }
     for (; o + 1 < n; o++) {
-#pragma GCC unroll 8
+FN_UNROLL(8)
         for (size_t q = 0; q < SW; q++) {
             const ptrdiff_t col = (ptrdiff_t)(o * SW + first + q) - (ptrdiff_t)pl;
             if (INSIDE(col)) COLUMN(x + col * (ptrdiff_t)cs, q);
@@ -124,19 +124,19 @@ FN_INLINE void slide(const size_t KW, const size_t SW, const size_t NKY, const s
         NEXT_OUTPUT();
     }
     /* the last output: only the columns it still needs */
-#pragma GCC unroll 8
+FN_UNROLL(8)
     for (size_t q = 0; first + q < KW; q++) {
         const ptrdiff_t col = (ptrdiff_t)(o * SW + first + q) - (ptrdiff_t)pl;
         if (INSIDE(col)) {
             const float *p = x + col * (ptrdiff_t)cs;
-#pragma GCC unroll 8
+FN_UNROLL(8)
             for (size_t r = 0; r < rows; r++)
-#pragma GCC unroll 2
+FN_UNROLL(2)
                 for (size_t v = 0; v < NV; v++)
                     acc[0][v] = vfma(vload_m(p + r * rs + v * VW, MASKED, m), TAP(r, first + q, v), acc[0][v]);
         }
     }
-#pragma GCC unroll 2
+FN_UNROLL(2)
     for (size_t v = 0; v < NV; v++)
         put(y + v * VW, res ? res + v * VW : NULL, acc[0][v], MASKED, m, clamp, lo, hi);
 #undef NEXT_OUTPUT
@@ -155,17 +155,17 @@ FN_INLINE void tile_any(const size_t T, const int MASKED, VK m, const fn_dwconv_
     const size_t ts = g->sw * c, ks = g->dw * c; /* steps between outputs, between taps */
     const V bias = vload(w);
     V acc[TMAX];
-#pragma GCC unroll 16
+FN_UNROLL(16)
     for (size_t t = 0; t < T; t++) acc[t] = bias;
     for (size_t kx = kx0; kx < kx1; kx++, x += ks) {
         const float *xr = x;
         for (size_t ky = ky0; ky < ky1; ky++, xr += rs) {
             const V wv = vload(w + cp * (1 + ky * kw + kx));
-#pragma GCC unroll 16
+FN_UNROLL(16)
             for (size_t t = 0; t < T; t++) acc[t] = vfma(vload_m(xr + t * ts, MASKED, m), wv, acc[t]);
         }
     }
-#pragma GCC unroll 16
+FN_UNROLL(16)
     for (size_t t = 0; t < T; t++)
         put(y + t * c, res ? res + t * c : NULL, acc[t], MASKED, m, clamp, lo, hi);
 }

@@ -39,18 +39,18 @@ FN_INLINE void wino_in_1d(const V *d, size_t s, V *o, size_t so) {
  * results are stored at once): 36 intermediates live between the passes, not 108. */
 FN_INLINE void wino_in_vec(const float *const *px, size_t ch, float *v, size_t ldv, int MASKED, VK k) {
     V t[36]; /* t = d B */
-#pragma GCC unroll 6
+FN_UNROLL(6)
     for (int i = 0; i < 6; i++) {
         V d[6];
-#pragma GCC unroll 6
+FN_UNROLL(6)
         for (int j = 0; j < 6; j++) d[j] = vload_m(px[i * 6 + j] + ch, MASKED, k);
         wino_in_1d(d, 1, t + 6 * i, 1);
     }
-#pragma GCC unroll 6
+FN_UNROLL(6)
     for (int j = 0; j < 6; j++) {
         V o[6];
         wino_in_1d(t + j, 6, o, 1);
-#pragma GCC unroll 6
+FN_UNROLL(6)
         for (int i = 0; i < 6; i++) vstore_m(v + (size_t)(i * 6 + j) * ldv + ch, o[i], MASKED, k);
     }
 }
@@ -70,14 +70,14 @@ FN_INLINE void wino_out_1d(const V *m, size_t s, V *o, size_t so) {
 /* One channel vector of one tile: y[i*4 + j] = (A^T m A)[i][j], m[i][j] = m[(i*6 + j)*ldm + ch]. */
 FN_INLINE void wino_out_vec(const float *m, size_t ldm, size_t ch, V *y, int MASKED, VK k) {
     V t[24]; /* t = m A: 6 x 4 */
-#pragma GCC unroll 6
+FN_UNROLL(6)
     for (int i = 0; i < 6; i++) {
         V r[6];
-#pragma GCC unroll 6
+FN_UNROLL(6)
         for (int j = 0; j < 6; j++) r[j] = vload_m(m + (size_t)(i * 6 + j) * ldm + ch, MASKED, k);
         wino_out_1d(r, 1, t + 4 * i, 1);
     }
-#pragma GCC unroll 4
+FN_UNROLL(4)
     for (int j = 0; j < 4; j++) wino_out_1d(t + j, 4, y + j, 4);
 }
 

@@ -7,8 +7,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Helpers are always inlined, so no wide code lands in a function without the ISA suffix. */
+/* Helpers are always inlined, so no wide code lands in a function without the ISA suffix, and loops
+ * over tile rows are unrolled by FN_UNROLL(n) (= #pragma GCC unroll n). Under AddressSanitizer
+ * (FASTNORM_SANITIZE=1 in setup.py; gcc and clang define __SANITIZE_ADDRESS__) both are left to the
+ * compiler: forced inlining and full unrolling of the depthwise kernel's 57 variants, each access to its
+ * stack arrays instrumented, took gcc -O1 past 10 minutes on dwconv_avx2.c alone. The helpers stay
+ * static functions of the ISA file, so they are still compiled for its ISA. */
+#define FN_PRAGMA_(x) _Pragma(#x)
+#if defined(__SANITIZE_ADDRESS__) || defined(FN_SANITIZE)
+#define FN_INLINE static inline
+#define FN_UNROLL(n)
+#else
 #define FN_INLINE static inline __attribute__((always_inline))
+#define FN_UNROLL(n) FN_PRAGMA_(GCC unroll n)
+#endif
 
 /* FN_KNAME(fn_f32_act) -> fn_f32_act__avx2 when vec_avx2.h (FN_ISA avx2) is the vocabulary. */
 #define FN_KNAME_(name, isa) name##__##isa
