@@ -36,6 +36,10 @@ FINDINGS = [
     # CI fuzz pass, 2026-12-03: a byte flip left a Transpose's `perm` with an undefined attribute type;
     # the NHWC LayerNorm idiom called list(None) (TypeError) before any handler could name the problem
     (5, [("flip", 62327, 0), ("attr", 0, 0), ("attr", 0, 0)]),
+    # long run, 2026-12-03: a flip left an int64 initializer's raw_data one byte short of its dims; the
+    # harness's own "init" mutation raised ValueError decoding it (fixed in tools/fuzz_onnx.py's mutate);
+    # the loader rejects the model with FormatError
+    (2, [("flip", 255066, 65425), ("attr", 0, 1535), ("init", 989740, 65515), ("init", 1048560, 47589)]),
 ]
 
 
