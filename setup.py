@@ -41,8 +41,9 @@ def compiled_here(source, arch):
 COMMON_C = ["-std=c11", "-O3", "-Wall", "-Wextra", "-fno-math-errno"]
 OPENMP = [] if os.environ.get("FASTNORM_NO_OPENMP") else ["-fopenmp"]
 # FASTNORM_SANITIZE=1: ASan + UBSan at -O1 (last on the line, so it overrides -O3); see the README.
+# FN_SANITIZE: src_c/simd/common.h stops forcing inlining and unrolling (the ASan compile took minutes).
 SANITIZE = (["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer",
-             "-O1", "-g"] if os.environ.get("FASTNORM_SANITIZE") == "1" else [])
+             "-O1", "-g", "-DFN_SANITIZE"] if os.environ.get("FASTNORM_SANITIZE") == "1" else [])
 
 
 def isa_flags_for(source):
