@@ -195,3 +195,14 @@ def test_outputs_take_their_names_in_linear_time():
         assert {n.outputs[0] for n in g.nodes} == {"y%d" % i for i in range(k)}   # no copy nodes
     # renaming node by node per output was quadratic (4000 outputs: 70 s; now 0.4 s); linear stays near 4x
     assert times[4000] < 8 * times[1000] + 0.5, times
+
+
+def test_a_resize_over_the_limit_is_refused_before_the_probe():
+    # the fuzz run's slow unit: a 16 x 2**20 output from an 8 x 8 input; ONNX's reference Resize ran on
+    # the 2**20-pixel axis (15 CPU-s) before the size check refused the model
+    sc = t("sc", [1, 1, 1 << 17, 2])
+    m = model([helper.make_node("Resize", ["x", "", "sc"], ["y"], mode="nearest")], [sc])
+    t0 = time.process_time()
+    with pytest.raises(MemoryError, match=r"Resize.*output 'y' of shape \(1, 2, 524288, 8\)"):
+        load(m, max_tensor_bytes=1 << 24)
+    assert time.process_time() - t0 < 3

@@ -281,7 +281,7 @@ class _Converter:
                     raise Restart()
                 self.batch_deps.append("%s: %s (the batch is dynamic here)" % (self.where(node), e))
                 self._poison(node)
-            except (FormatError, UnsupportedError):
+            except (FormatError, UnsupportedError, MemoryError):   # MemoryError: over max_tensor_bytes
                 raise
             except Exception as e:  # noqa: BLE001 - never crash on a strange model
                 self.malformed.append("%s: cannot be converted: %s: %s" % (self.where(node), type(e).__name__, e))

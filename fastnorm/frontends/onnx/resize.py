@@ -5,6 +5,7 @@ import math
 import numpy as np
 
 from fastnorm.frontends.onnx._base import BATCH, UNKNOWN, BatchDep, Malformed, Sym, Unsupported, attr_str, fmt_shape
+from fastnorm.limits import _bound
 
 
 def op_upsample(c, node, attrs):
@@ -134,6 +135,10 @@ def _resize_common(c, node, name, shape, mode, ctm, nearest_mode, scales, sizes,
         # the mapping below runs ONNX's reference Resize on one row of each axis: bound it before
         # allocating (a declared height of 2**31 - 1 took 8 GiB here; found by tools/fuzz_onnx.py)
         raise Malformed("resize %r -> %r: an axis longer than %d" % (list(ins), outs, MAX_PROBE))
+    # the output at batch 1 against max_tensor_bytes before the probes below (ONNX's reference Resize
+    # takes ~7 us an output pixel: a 2**20-pixel axis took 15 s to convert a model then refused)
+    _bound(c.where(node), "output %r" % node.output[0],
+           (1, shape[1] if isinstance(shape[1], int) else 1, outs[0], outs[1]), c.max_tensor_bytes)
     if antialias and mode != "nearest" and any(o < i for o, i in zip(outs, ins)):
         raise Unsupported("antialias=1 when downsampling")
     onnx_mode = "linear" if mode in ("linear", "bilinear") else "nearest"
