@@ -4,8 +4,10 @@ Each measurement is a new Python process that times, separately, `import numpy` 
 loading the model, planning (fastnorm: every Plan built, at load for an .onnx, at the first predict for a
 .fnm), the first run (without its planning) and a warm run (the median of WARM_RUNS more), and prints them
 as one JSON line. ONNX Runtime's process does the same with InferenceSession (its graph optimisation is
-part of its load) and its first run. Processes of the runtimes alternate, so that a host whose load
-drifts slows each alike; the report is the median per step over the runs.
+part of its load) and its first run. One untimed process per case goes first (bytecode written, files in
+the page cache: a host where the package is installed and the model was read before). Processes of the
+runtimes alternate, so that a host whose load drifts slows each alike; the report is the median per
+step over the runs.
 """
 import json
 import os
@@ -115,6 +117,9 @@ def _script(which):
 def _env():
     """The child imports the same fastnorm as this process (a source checkout too)."""
     env = dict(os.environ)
+    # as installed packages are: with bytecode (a source checkout run with PYTHONDONTWRITEBYTECODE would
+    # compile every module in every process; pip compiles them at install)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
@@ -141,6 +146,8 @@ def measure(cases, runs=5, batch=1, threads=1, outputs_dir=None):
     -> {label: {"runs": [result dicts], "median": {step: seconds}}}; with outputs_dir, each case's first
     output of the first round is saved there as <label index>.npy (result key "output")."""
     res = {label: {"runs": []} for label, _, _ in cases}
+    for label, which, path in cases:       # untimed: writes the bytecode, reads the files into the page cache
+        one(which, path, batch, threads)
     for k in range(runs):
         for i, (label, which, path) in enumerate(cases):
             out = os.path.join(outputs_dir, "%d.npy" % i) if outputs_dir and k == 0 else ""

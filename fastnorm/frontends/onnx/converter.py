@@ -91,7 +91,7 @@ class _Converter:
             return None
         if c.dtype.kind not in "fiub":
             raise Malformed("%s has dtype %s, which cannot be cast to float32" % (what, c.dtype))
-        return c.astype(np.float32)
+        return c.astype(np.float32, copy=False)    # no copy of a float32 weight (a read-only view may stay one)
 
     def act(self, node, i=0):
         """(IR name, shape) of activation input i."""
