@@ -8,6 +8,7 @@ import os
 
 from fastnorm import onnxpb
 from fastnorm.errors import FormatError
+from fastnorm.onnxpb.tensor import all_tensors
 
 
 def read_model(model_or_path):
@@ -17,25 +18,15 @@ def read_model(model_or_path):
 
 
 def _check_untrusted(m, where):
-    """What the file itself could make the converter do wrong: a tensor still naming external data
-    (read from a path, only the model's own directory was searched; from bytes or a ModelProto none is
-    read at all). Names that are not UTF-8 are refused by onnxpb while decoding. One walk over the
-    graphs, subgraphs included."""
+    """A tensor still naming external data: read from a path, every one was read from the model's own
+    directory (or refused); from bytes or a ModelProto none is read at all. Names that are not UTF-8
+    are refused by onnxpb while decoding. One walk over the graphs, subgraphs included."""
     ext = onnxpb.TensorProto.EXTERNAL
-    graphs = [m.graph]
-    while graphs:
-        g = graphs.pop()
-        tensors = list(g.initializer) + [t for sp in g.sparse_initializer for t in (sp.values, sp.indices)]
-        for n in g.node:
-            for a in n.attribute:
-                tensors += [a.t] + list(a.tensors) + [t for sp in [a.sparse_tensor] + list(a.sparse_tensors)
-                                                      for t in (sp.values, sp.indices)]
-                graphs += [a.g] + list(a.graphs)
-        for t in tensors:
-            if t.data_location == ext or len(t.external_data):
-                raise FormatError("%s: tensor %r keeps its data in an external file; fastnorm reads external "
-                                  "data only for a model loaded from a path, from the model's own folder"
-                                  % (where, t.name))
+    for t in all_tensors(m.graph):
+        if t.data_location == ext or len(t.external_data):
+            raise FormatError("%s: tensor %r keeps its data in an external file; fastnorm reads external "
+                              "data only for a model loaded from a path, from the model's own folder"
+                              % (where, t.name))
 
 
 def _is_onnx_model_proto(x):
