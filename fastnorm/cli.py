@@ -175,6 +175,13 @@ def cmd_bench(args):
     if args.seconds is not None and not args.seconds > 0:
         print("fastnorm bench: --seconds must be > 0, got %g" % args.seconds, file=sys.stderr)
         return 2
+    if args.cold is not None:
+        if args.cold < 1:
+            print("fastnorm bench: --cold must be >= 1, got %d" % args.cold, file=sys.stderr)
+            return 2
+        from fastnorm import _cold
+        _cold.run_cli(args.file, args.onnx, args.cold, args.batch, args.threads or 1)
+        return 0
     model = _load(args)
     if args.threads:
         fastnorm.set_num_threads(args.threads)
@@ -327,7 +334,11 @@ def main(argv=None):
     b.add_argument("--progress", action="store_true", help="progress bar on stderr even when not a terminal")
     b.add_argument("--compare", action="store_true",
                    help="also time ONNX Runtime and OpenVINO (those installed) on the same input, in turns")
-    b.add_argument("--onnx", help="with --compare and a .fnm model: the .onnx file the peers run")
+    b.add_argument("--onnx", help="with --compare or --cold and a .fnm model: the .onnx file the peers run")
+    b.add_argument("--cold", type=int, nargs="?", const=5, metavar="N",
+                   help="cold start instead: N fresh processes (default 5) each timing import, load, plan, "
+                        "first and warm run, for the file (an .onnx also as a .fnm) and ONNX Runtime; "
+                        "--threads defaults to 1 here")
     b.set_defaults(fn=cmd_bench)
     from fastnorm._predict_cli import add_parser as add_predict
     add_predict(sub, _load, _Progress)

@@ -146,11 +146,27 @@ def test_missing_file_and_wrong_type():
         fastnorm.from_onnx(12345)
 
 
-def test_without_onnx_the_message_says_what_to_install():
+def test_without_onnx_models_load_and_a_fallback_says_what_to_install(tmp_path):
+    """onnx is not needed to load a model (fastnorm.onnxpb reads the file); only the rare constant fold
+    onnxpb.fold lacks (here Trilu) needs onnx's reference evaluator, and then the message says what to
+    install."""
+    good = tmp_path / "good.onnx"
+    good.write_bytes(_good())
+    tri = helper.make_node("Trilu", ["m"], ["t"])
+    rare = _model([helper.make_node("Constant", [], ["m"], value=numpy_helper.from_array(np.ones((3, 4, 4), np.float32))),
+                   tri, helper.make_node("Add", ["x", "t"], ["y"])])
     code = ("import sys; sys.modules['onnx'] = None\n"
-            "import fastnorm\n"
-            "try:\n    fastnorm.from_onnx(b'')\n"
+            "import numpy as np, fastnorm\n"
+            "m = fastnorm.load(sys.argv[1])\n"
+            "print('SHAPE', m.predict(np.zeros((1, 3, 4, 4), np.float32)).shape)\n"
+            "try:\n    fastnorm.from_onnx(open(sys.argv[2], 'rb').read())\n"
             "except ImportError as e:\n    print('IMPORTERROR', e)\n")
-    from util import run_python  # an empty cwd: the source tree must not shadow the installed package
-    r = run_python(["-c", code], timeout=120)
+    (tmp_path / "rare.onnx").write_bytes(rare)
+    import os
+    from util import run_python  # an empty cwd; the child imports the fastnorm under test (installed or built in place)
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(fastnorm.__file__))))
+    r = run_python(["-c", code, str(good), str(tmp_path / "rare.onnx")], env=env, timeout=120)
+    assert "SHAPE (1, 4, 4, 4)" in r.stdout, r.stdout + r.stderr
     assert "IMPORTERROR" in r.stdout and "pip install fastnorm[onnx]" in r.stdout, r.stdout + r.stderr
+
+

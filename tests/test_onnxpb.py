@@ -507,8 +507,11 @@ def test_no_onnx_import():
     with tempfile.NamedTemporaryFile(suffix=".onnx", delete=False) as fh:
         fh.write(_small_model())
     try:
+        # not the source tree as cwd; the child imports the fastnorm under test (installed or built in place)
+        import fastnorm
+        env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(fastnorm.__file__))))
         r = subprocess.run([sys.executable, "-c", code, fh.name], capture_output=True, text=True,
-                           cwd=tempfile.gettempdir())  # not the source tree: import the installed fastnorm
+                           cwd=tempfile.gettempdir(), env=env)
     finally:
         os.unlink(fh.name)
     assert r.returncode == 0, r.stderr

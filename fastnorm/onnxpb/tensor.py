@@ -173,7 +173,7 @@ def read_external(t, base_dir):
 def resolve_external_data(model, base_dir):
     """Read every external tensor of the model (graph and subgraphs, initializers and attribute tensors) into
     raw_data, as onnx.load does; files only from inside base_dir."""
-    for t in _all_tensors(model.graph):
+    for t in all_tensors(model.graph):
         if t.data_location == T.EXTERNAL:
             object.__setattr__(t, "raw_data", memoryview(read_external(t, base_dir)))
             t._has.add("raw_data")
@@ -182,7 +182,8 @@ def resolve_external_data(model, base_dir):
             del t.external_data[:]
 
 
-def _all_tensors(graph):
+def all_tensors(graph):
+    """Every tensor of a graph and its subgraphs (initializers, sparse ones, attribute tensors)."""
     stack = [graph]
     while stack:
         g = stack.pop()
@@ -198,6 +199,9 @@ def _all_tensors(graph):
                 if a.HasField("sparse_tensor"):
                     yield a.sparse_tensor.values
                     yield a.sparse_tensor.indices
+                for sp in a.sparse_tensors:
+                    yield sp.values
+                    yield sp.indices
                 if a.HasField("g"):
                     stack.append(a.g)
                 stack.extend(a.graphs)

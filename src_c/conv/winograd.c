@@ -84,19 +84,22 @@ fn_status fn_winograd3x3_pack(const fn_kernels *k, const fn_conv2d_desc *d, cons
     memset(packed, 0, total * sizeof(float)); /* header, bias rows, padded columns */
     packed[0] = (float)off;
     float *u = packed + off;
-    for (size_t co = 0; co < cout; co++) {
+    /* panel by panel, input channel by input channel: the NR output channels of a panel fill one
+     * NR-float row of each of the 36 position panels, so every line is written whole, in order (the
+     * (co, ci) order wrote one float per line into 36 panels megabytes apart: a ResNet-50 took 0.3 s) */
+    for (size_t pn = 0; pn < npanels; pn++) {
         for (size_t ci = 0; ci < cin; ci++) {
-            const float *g = w + (co * cin + ci) * 9; /* w: (cout, cin, 3, 3) */
-            double t[6][3], v[6][6];                  /* t = G g, v = t G^T, in double */
-            for (int i = 0; i < 6; i++)
-                for (int j = 0; j < 3; j++)
-                    t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
-            for (int i = 0; i < 6; i++)
-                for (int j = 0; j < 6; j++)
-                    v[i][j] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
-            for (size_t p = 0; p < NPOS; p++) {
-                float *panel = u + (p * npanels + co / NR) * pfl;
-                panel[NR + ci * NR + co % NR] = (float)v[p / 6][p % 6];
+            for (size_t co = pn * NR; co < cout && co < (pn + 1) * NR; co++) {
+                const float *g = w + (co * cin + ci) * 9; /* w: (cout, cin, 3, 3) */
+                double t[6][3], v[6][6];                  /* t = G g, v = t G^T, in double */
+                for (int i = 0; i < 6; i++)
+                    for (int j = 0; j < 3; j++)
+                        t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
+                for (int i = 0; i < 6; i++)
+                    for (int j = 0; j < 6; j++)
+                        v[i][j] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
+                for (size_t p = 0; p < NPOS; p++)
+                    u[(p * npanels + pn) * pfl + NR + ci * NR + co % NR] = (float)v[p / 6][p % 6];
             }
         }
     }

@@ -15,7 +15,7 @@ graph.notes: [(code, node name, message)] for the model doctor.
 
 The modules, each importing only _base and the ones before it:
   _base      error types, the symbolic batch value, small helpers
-  parse      protobuf -> ModelProto (path, bytes, external data)
+  parse      path / bytes / ModelProto -> fastnorm.onnxpb's ModelProto (no `import onnx`), external data
   symbolic   shape-vector folding and the constant-producing handlers
   idioms     exporter idioms rewritten on the node list (channels-last LayerNorm, erf-GELU, x*sigmoid(x))
   act conv norm pool shape glue resize    the handlers by family; each exports HANDLERS {op type: handler}

@@ -4,12 +4,18 @@ Every other module of the package imports this one; it imports none of them.
 """
 import numpy as np
 
+from fastnorm import onnxpb
 from fastnorm.errors import FormatError
 
 _PIP_HINT = "fastnorm's ONNX import needs the onnx package: pip install fastnorm[onnx]"
+# The newest default-domain opset the frontend was written against (onnx 1.23's); a newer one may change
+# an op's meaning, so it is refused. Files are read with fastnorm.onnxpb: `onnx` is imported only by the
+# rare fallbacks that need its reference evaluator (import_onnx), never on the path of a usual model.
+NEWEST_OPSET = 28
 
 
 def import_onnx():
+    """The onnx package, for the fallbacks that need it (constant folding of an op onnxpb.fold lacks)."""
     try:
         import onnx
         import onnx.numpy_helper  # noqa: F401
@@ -55,11 +61,17 @@ def has_batch(shape):
     return any(d is BATCH for d in shape)
 
 
-def onnx_dtype_name(onnx, t):
+def onnx_dtype_name(t):
+    return onnxpb.dtype_name(t)
+
+
+def attr_value(a):
+    """An AttributeProto's value (onnxpb.get_attribute_value), or None when its type is undefined or it
+    refers to a function attribute (the caller reports it)."""
     try:
-        return onnx.helper.tensor_dtype_to_np_dtype(t).name
-    except Exception:
-        return "type %d" % t
+        return onnxpb.get_attribute_value(a)
+    except FormatError:
+        return None
 
 
 class OnnxNode:

@@ -5,13 +5,15 @@ import math
 
 import numpy as np
 
-from fastnorm.frontends.onnx._base import OnnxNode, is_sym
+from fastnorm import onnxpb
+from fastnorm.errors import FormatError, UnsupportedError
+from fastnorm.frontends.onnx._base import OnnxNode, attr_value, is_sym
 
 
 NO_MATCH = object()   # an attribute of the wrong kind: the pattern does not match
 
 
-def rewrite_patterns(onnx, nodes, graph_outputs, consts):
+def rewrite_patterns(nodes, graph_outputs, consts):
     """Exporter idioms that map onto one IR op, found on the ONNX node list:
     Transpose(0,2,3,1) -> LayerNormalization(axis=-1) -> Transpose(0,3,1,2): layer norm over channels;
     x * 0.5 * (1 + Erf(x / sqrt 2)) (torch's GELU below opset 20): Gelu."""
@@ -30,7 +32,7 @@ def rewrite_patterns(onnx, nodes, graph_outputs, consts):
         # attribute in an untrusted file) is left for the op handler, which names the problem.
         for a in n.attribute:
             if a.name == key:
-                v = onnx.helper.get_attribute_value(a)
+                v = attr_value(a)
                 return v if kinds is None or isinstance(v, kinds) else NO_MATCH
         return default
 
@@ -38,12 +40,12 @@ def rewrite_patterns(onnx, nodes, graph_outputs, consts):
         c = consts.get(v)
         pn = producer.get(v)
         if c is None and pn is not None and pn.op_type == "Constant":
-            val = attr(pn, "value", None, onnx.TensorProto)
+            val = attr(pn, "value", None, onnxpb.TensorProto)
             if val is NO_MATCH:
                 return None
             try:
-                c = onnx.numpy_helper.to_array(val) if val is not None else attr(pn, "value_float", None, float)
-            except (ValueError, TypeError):   # a tensor whose data does not fit its dims: the handler says so
+                c = onnxpb.to_array(val) if val is not None else attr(pn, "value_float", None, float)
+            except (ValueError, TypeError, FormatError, UnsupportedError):   # a tensor whose data does not fit its dims: the handler says so
                 return None
             if c is NO_MATCH or (val is not None and c.dtype.kind not in "fiu"):
                 return None
@@ -66,8 +68,8 @@ def rewrite_patterns(onnx, nodes, graph_outputs, consts):
         eps = attr(ln, "epsilon", 1e-5, float)
         if eps is NO_MATCH:
             continue
-        proto = onnx.helper.make_node("_LayerNormChannels", [t1.input[0]] + list(ln.input[1:]), [t2.output[0]],
-                                      name=ln.proto.name, epsilon=eps)
+        proto = onnxpb.make_node("_LayerNormChannels", [t1.input[0]] + list(ln.input[1:]), [t2.output[0]],
+                                 name=ln.proto.name, epsilon=eps)
         drop.update((id(t1), id(ln)))
         add[id(t2)] = OnnxNode(proto, 0, ln._fn_name)
     for erf in nodes:
@@ -104,7 +106,7 @@ def rewrite_patterns(onnx, nodes, graph_outputs, consts):
                     or only_reader(half.output[0]) is not m1):
                 continue
             chain, out = (half, div, erf, add1, m1), m1.output[0]
-        proto = onnx.helper.make_node("Gelu", [x], [out], name=erf.proto.name)
+        proto = onnxpb.make_node("Gelu", [x], [out], name=erf.proto.name)
         drop.update(id(n) for n in chain[:-1])
         add[id(chain[-1])] = OnnxNode(proto, 0, erf._fn_name)
     for sig in nodes:
@@ -117,7 +119,7 @@ def rewrite_patterns(onnx, nodes, graph_outputs, consts):
         other = [v for v in m.input if v != sig.output[0]]
         if other != [sig.input[0]]:
             continue
-        proto = onnx.helper.make_node("_Silu", [sig.input[0]], [m.output[0]], name=sig.proto.name)
+        proto = onnxpb.make_node("_Silu", [sig.input[0]], [m.output[0]], name=sig.proto.name)
         drop.add(id(sig))
         add[id(m)] = OnnxNode(proto, 0, sig._fn_name)
     if not drop and not add:

@@ -4,18 +4,18 @@ import math
 
 import numpy as np
 
+from fastnorm import onnxpb
 from fastnorm.frontends.onnx._base import (BATCH, UNKNOWN, BatchDep, Malformed, Sym, Unsupported, axes_arg,
     MAX_RANK, dims_list, fmt_shape, insert_axes, has_batch, onnx_dtype_name, op_identity)
 
 
 def op_cast(c, node, attrs):
-    onnx = c.onnx
     to = attrs.get("to")
     if isinstance(to, bytes):
         to = to.decode()
-    if to not in (onnx.TensorProto.FLOAT, "FLOAT", "float"):
+    if to not in (onnxpb.TensorProto.FLOAT, "FLOAT", "float"):
         raise Unsupported("Cast of an activation to %s (only float32 runs)"
-                           % (onnx_dtype_name(onnx, to) if isinstance(to, int) else to))
+                           % (onnx_dtype_name(to) if isinstance(to, int) else to))
     op_identity(c, node, attrs)
 
 

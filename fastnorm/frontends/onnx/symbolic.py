@@ -5,6 +5,8 @@ import math
 
 import numpy as np
 
+from fastnorm import onnxpb
+from fastnorm.errors import FormatError, UnsupportedError
 from fastnorm.frontends.onnx._base import (UNKNOWN, Malformed, Sym, Unsupported, axes_arg, has_batch, ints_of,
     insert_axes, is_sym, sym_result, sym_vector)
 
@@ -128,10 +130,20 @@ NO_FOLD = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLi
 
 
 def op_constant(c, node, attrs):
-    onnx = c.onnx
-    a = None
+    try:
+        a = _constant_value(attrs)
+    except UnsupportedError as e:
+        raise Unsupported(str(e))
+    except FormatError as e:
+        raise Malformed(str(e))
+    c.const[node.output[0]] = np.asarray(a)
+
+
+def _constant_value(attrs):
     if "value" in attrs:
-        a = onnx.numpy_helper.to_array(attrs["value"])
+        if not isinstance(attrs["value"], onnxpb.TensorProto):
+            raise Malformed("attribute 'value' is not a tensor")
+        a = onnxpb.to_array(attrs["value"])
     elif "value_float" in attrs:
         a = np.array(attrs["value_float"], np.float32)
     elif "value_floats" in attrs:
@@ -141,19 +153,14 @@ def op_constant(c, node, attrs):
     elif "value_ints" in attrs:
         a = np.array(list(attrs["value_ints"]), np.int64)
     elif "sparse_value" in attrs:
-        sp = attrs["sparse_value"]
-        vals = onnx.numpy_helper.to_array(sp.values)
-        idx = onnx.numpy_helper.to_array(sp.indices)
-        a = np.zeros(tuple(sp.dims), vals.dtype)
-        if idx.ndim == 1:
-            a.reshape(-1)[idx] = vals
-        else:
-            a[tuple(idx.T)] = vals
+        if not isinstance(attrs["sparse_value"], onnxpb.SparseTensorProto):
+            raise Malformed("attribute 'sparse_value' is not a sparse tensor")
+        a = onnxpb.sparse_to_dense(attrs["sparse_value"])
     elif "value_string" in attrs or "value_strings" in attrs:
         raise Unsupported("string constants")
     else:
         raise Malformed("Constant without a value")
-    c.const[node.output[0]] = np.asarray(a)
+    return a
 
 
 def op_shape(c, node, attrs):
