@@ -49,11 +49,13 @@ def _check_act(node):
     ok = isinstance(act, list) and (act == ["relu"] or (
         len(act) == 3 and act[0] == "clamp"
         and all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in act[1:])))
-    ok = ok or (isinstance(act, list) and (act == ["gelu", "tanh"] or (
+    # the epilogues past the clamp: only the conv2d / linear kernels apply them (passes.fuse.FUSES_EPILOGUE)
+    ok = ok or (node.op in ("conv2d", "linear") and isinstance(act, list) and (act == ["gelu", "tanh"] or (
         len(act) == 1 and act[0] in EPILOGUE_ACTS and act[0] != "gelu_tanh")))
     if not ok:
-        raise ValueError("node %r: attribute 'act' must be ['relu'], ['clamp', lo, hi] or one of %s, got %r"
-                         % (node.name, sorted(EPILOGUE_ACTS), act))
+        raise ValueError("node %r: attribute 'act' must be ['relu'] or ['clamp', lo, hi]%s, got %r"
+                         % (node.name, " or one of %s" % sorted(EPILOGUE_ACTS) if node.op in ("conv2d", "linear")
+                            else "", act))
 
 
 def shape_conv2d(node, shapes, weights):
