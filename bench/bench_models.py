@@ -15,7 +15,10 @@ calibrated torch model on the same input:
 (sessions and thread pinning from bench/_peers.py). A runtime that does not import is reported: its
 rows skip with a message naming it, the run ends with a "MISSING RUNTIMES" list, and with CI=true a
 missing torch, onnx or onnxruntime fails the run.
-Models come from tests/zoo.py at their canonical input (224 for the ImageNet models, 128 for the norm
+Issue 14's extended rows (EXTENDED_ROWS: EfficientNet-B0, MobileNetV3-Large, RegNetY-200MF,
+ConvNeXt-atto, DenseNet-121, Inception-v3 from bench/zoo_extended.py) follow; `-k "not ext-"` leaves
+them out, `-k ext-` runs only them.
+Models come from tests/zoo.py (and bench/zoo_extended.py) at their canonical input (224 for the ImageNet models, 128 for the norm
 CNNs, 64 for DCGAN). BatchNorm statistics are calibrated once per session at zoo's smaller test
 input (cheaper, and just as realistic for the statistics), then each model is exported, compiled
 and checked once. A model fastnorm cannot import yet (UnsupportedError) leaves only its fastnorm row
@@ -48,7 +51,11 @@ from _timing import interleaved  # noqa: E402
 
 torch = _peers.need("torch", module_level=True)
 import zoo  # noqa: E402
-from models_table import ROWS  # noqa: E402  (the issue's rows, in its order)
+from models_table import EXTENDED_ROWS, ROWS  # noqa: E402  (the issues' rows, in their order)
+from zoo_extended import EXTENDED  # noqa: E402
+
+ZOO = dict(zoo.ZOO, **EXTENDED)  # issue 5's models (tests/zoo.py), then issue 14's (zoo_extended.py)
+ALL_ROWS = ROWS + EXTENDED_ROWS
 
 RUNTIMES = ["fastnorm", "onnxruntime", "openvino", "torch"]
 
@@ -60,6 +67,10 @@ PEER_TOL = PEER
 
 SIDE_BY_SIDE_SECONDS = 8.0
 SIDE_BY_SIDE_MIN_ROUNDS = 5
+
+
+def _row_id(row):
+    return ("ext-" if row in EXTENDED_ROWS else "") + "%s-b%d-t%d" % row
 
 
 def group_of(name, batch, threads):
@@ -94,7 +105,7 @@ class Entry:
     """One zoo model, built lazily and once per session: torch model, .onnx, peers' sessions."""
 
     def __init__(self, name, tmpdir):
-        ctor, self.shape, test_shape = zoo.ZOO[name]
+        ctor, self.shape, test_shape = ZOO[name]
         torch.manual_seed(0)
         self.name = name
         self.net = zoo.calibrate(ctor(), test_shape, seed=0)
@@ -190,7 +201,7 @@ def _runner(entry, runtime, batch, threads):
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
-@pytest.mark.parametrize("row", ROWS, ids=["%s-b%d-t%d" % r for r in ROWS])
+@pytest.mark.parametrize("row", ALL_ROWS, ids=[_row_id(r) for r in ALL_ROWS])
 def test_model(benchmark, zoo_cache, row, runtime):
     name, batch, threads = row
     benchmark.group = group_of(name, batch, threads)
@@ -208,7 +219,7 @@ def test_model(benchmark, zoo_cache, row, runtime):
                                 macs_per_image=entry.macs, version=_version(runtime))
 
 
-@pytest.mark.parametrize("row", ROWS, ids=["%s-b%d-t%d" % r for r in ROWS])
+@pytest.mark.parametrize("row", ALL_ROWS, ids=[_row_id(r) for r in ALL_ROWS])
 def test_side_by_side(benchmark, zoo_cache, row):
     """Every runtime of the row in turns (see the module docstring); the timed callable is the whole
     set of rounds, the per-runtime samples are in extra_info["side_by_side"]."""

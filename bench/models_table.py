@@ -32,6 +32,15 @@ ROWS = [
     ("normcnn_layernorm", 1, 1),
     ("normcnn_batchnorm", 1, 1),
 ]
+# issue 14's extended table: published architectures the kernels were not tuned on (bench/zoo_extended.py)
+EXTENDED_ROWS = [
+    ("efficientnet_b0", 1, 1),
+    ("mobilenet_v3_large", 1, 1),
+    ("regnety_200mf", 1, 1),
+    ("convnext_atto", 1, 1),
+    ("densenet121", 1, 1),
+    ("inception_v3", 1, 1),
+]
 RUNTIMES = [("fastnorm", "fastnorm"), ("onnxruntime", "ONNX Runtime"), ("openvino", "OpenVINO f32"),
             ("torch", "PyTorch")]
 LABELS = {
@@ -44,6 +53,12 @@ LABELS = {
     "normcnn_instancenorm": "same, InstanceNorm (affine)",
     "normcnn_layernorm": "same, LayerNorm over channels",
     "normcnn_batchnorm": "same, BatchNorm (the twin of the three above)",
+    "efficientnet_b0": "EfficientNet-B0",
+    "mobilenet_v3_large": "MobileNetV3-Large",
+    "regnety_200mf": "RegNetY-200MF",
+    "convnext_atto": "ConvNeXt-atto",
+    "densenet121": "DenseNet-121",
+    "inception_v3": "Inception-v3 (299x299)",
 }
 
 
@@ -92,7 +107,7 @@ def collect(paths, stat="median", interleaved=True):
 
 def table(paths, stat="median", interleaved=True):
     cells, info, machine, order, interleaved = collect(paths, stat, interleaved)
-    keys = [k for k in ROWS if k in cells]
+    keys = [k for k in ROWS + EXTENDED_ROWS if k in cells]
     keys += [k for k in order if k not in keys]  # rows a later bench adds, in the order they ran
     versions = info.get("versions", {})
     head = ["model (MACs/image)", "batch", "threads"]

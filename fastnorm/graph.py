@@ -12,7 +12,7 @@ import numpy as np
 
 from fastnorm.errors import UnsupportedError
 from fastnorm.optable import ACT_ATTR, KNOWN_OPS, OPS, WEIGHT_OPS, OpSpec  # noqa: F401 (re-exported)
-from fastnorm.shapes import broadcast_shapes, pool_out_extent  # noqa: F401 (re-exported)
+from fastnorm.shapes import EPILOGUE_ACTS, broadcast_shapes, pool_out_extent  # noqa: F401 (re-exported)
 
 
 @dataclass
@@ -145,6 +145,13 @@ def infer_shapes(graph, input_shapes):
     return shapes
 
 
+def epilogue_kind(act):
+    """The act family's kind name of a fused "act" attribute past the clamp, or None (none, a clamp)."""
+    if not act or act[0] in ("relu", "clamp"):
+        return None
+    return EPILOGUE_ACTS["gelu_tanh" if act[0] == "gelu" and act[1:] == ["tanh"] else act[0]]
+
+
 def act_tuple(act):
     """Graph 'act' attribute -> the kernels' (kind, lo, hi)."""
     if not act:
@@ -155,6 +162,9 @@ def act_tuple(act):
         lo = -float("inf") if act[1] is None else float(act[1])
         hi = float("inf") if act[2] is None else float(act[2])
         return (1, lo, hi)
+    if act[0] in EPILOGUE_ACTS:
+        from fastnorm import _C
+        return (_C.ACT_ACTK0 + getattr(_C, "ACTK_" + epilogue_kind(act)), 0.0, 0.0)
     raise UnsupportedError("unsupported fused activation %r" % (act,))
 
 

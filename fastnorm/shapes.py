@@ -34,6 +34,14 @@ def _arity(node, shapes, lo, hi, ranks):
             raise ValueError("node %r: input %d must be %sD, got shape %r" % (node.name, i, r, s))
 
 
+# Activations without parameters that the conv driver and the depthwise conv apply to each output
+# tile as it is stored (fn_act kind FN_ACT_ACTK0 + the act family's kind, src_c/fastnorm.h): graph op
+# (and gelu's approximate) -> the act family's kind name. fastnorm.passes.fuse puts them into the
+# "act" attribute of a conv2d / linear as [op] (["gelu", "tanh"] for the tanh GELU).
+EPILOGUE_ACTS = {"sigmoid": "SIGMOID", "tanh": "TANH", "silu": "SILU", "gelu": "GELU", "gelu_tanh": "GELU_TANH",
+                 "hardsigmoid": "HARDSIGMOID", "hardswish": "HARDSWISH", "mish": "MISH"}
+
+
 def _check_act(node):
     act = node.attrs.get(ACT_ATTR)
     if act is None:
@@ -41,9 +49,13 @@ def _check_act(node):
     ok = isinstance(act, list) and (act == ["relu"] or (
         len(act) == 3 and act[0] == "clamp"
         and all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in act[1:])))
+    # the epilogues past the clamp: only the conv2d / linear kernels apply them (passes.fuse.FUSES_EPILOGUE)
+    ok = ok or (node.op in ("conv2d", "linear") and isinstance(act, list) and (act == ["gelu", "tanh"] or (
+        len(act) == 1 and act[0] in EPILOGUE_ACTS and act[0] != "gelu_tanh")))
     if not ok:
-        raise ValueError("node %r: attribute 'act' must be ['relu'] or ['clamp', lo, hi], got %r"
-                         % (node.name, act))
+        raise ValueError("node %r: attribute 'act' must be ['relu'] or ['clamp', lo, hi]%s, got %r"
+                         % (node.name, " or one of %s" % sorted(EPILOGUE_ACTS) if node.op in ("conv2d", "linear")
+                            else "", act))
 
 
 def shape_conv2d(node, shapes, weights):

@@ -48,9 +48,14 @@ typedef enum {
  * Epilogue activation. Every kernel that takes one applies y = min(max(y, lo), hi) when kind is
  * FN_ACT_CLAMP (relu is lo=0, hi=+inf; relu6 is lo=0, hi=6). NaN stays NaN: write max(lo, y) with y
  * as the operand that is returned on NaN (in SIMD: _mm*_max_ps(lo, y) then _mm*_min_ps(hi, y); in C:
- * y < lo ? lo : y). FN_ACT_NONE leaves y alone. More kinds arrive with the activation family.
+ * y < lo ? lo : y). FN_ACT_NONE leaves y alone.
+ * kind = FN_ACT_ACTK0 + k, k a parameterless kind of the act family (FN_ACTK_SILU, _GELU, _HARDSWISH,
+ * _SIGMOID, ...: act/act_kinds.h): the kernels that take it (the conv driver and the depthwise conv)
+ * apply it to each output tile / row right after storing it (after the residual add), while it is
+ * in L1, through the act family's kernel of the same ISA; the other kernels ignore it, and the plan
+ * lowering (fastnorm/plan/lower_conv.py) gives them a clamp or nothing and an ACTK record after.
  * ---------------------------------------------------------------------------------------------- */
-typedef enum { FN_ACT_NONE = 0, FN_ACT_CLAMP = 1 } fn_act_kind;
+typedef enum { FN_ACT_NONE = 0, FN_ACT_CLAMP = 1, FN_ACT_ACTK0 = 16 } fn_act_kind;
 typedef struct fn_act {
     int kind;
     float lo, hi;
@@ -152,6 +157,14 @@ fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
                          float *y, void *scratch, size_t scratch_bytes, int nthreads);
 /* The same with x's pixels ldx >= cin floats apart and y's ldy >= cout apart: channel windows of wider
  * NHWC images (a channel slice read in place; an output written into its block of a concat). */
+/* fn_conv2d_nhwc_ldx with gate: NULL, or (n, cin) floats by which each sample's input channels are
+ * multiplied as the driver copies a tile's rows (a squeeze-and-excitation gate; 1x1 convs with
+ * groups 1 only, fn_conv2d_gate_fits, else FN_ERR_ARG). */
+int fn_conv2d_gate_fits(const fn_conv2d_desc *d);
+fn_status fn_conv2d_nhwc_gated(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
+                               const float *x, size_t ldx, const float *packed, const float *res,
+                               const fn_act *act, float *y, size_t ldy, const float *gate, void *scratch,
+                               size_t scratch_bytes, int nthreads);
 fn_status fn_conv2d_nhwc_ldx(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                              const float *x, size_t ldx, const float *packed, const float *res,
                              const fn_act *act, float *y, size_t ldy, void *scratch, size_t scratch_bytes,

@@ -44,4 +44,19 @@ static inline float fn_apply_act_scalar(float y, const fn_act *act) {
     return y;
 }
 
+/* The epilogue kinds past the clamp (fn_act kind FN_ACT_ACTK0 + k, fastnorm.h): the act family's
+ * apply of the ISA that runs, or NULL for NONE / CLAMP (which the micro-kernels apply themselves). */
+static inline fn_actk_apply_fn fn_epilogue_actk(const fn_kernels *k, const fn_act *act) {
+    if (!act || act->kind < FN_ACT_ACTK0) return NULL;
+    const fn_act_kernels *ak = fn_act_kernels_for(k->isa);
+    return ak ? ak->apply : NULL;
+}
+
+/* rows x n floats at y (row stride ld), in place, just written and still in L1. */
+static inline void fn_epilogue_rows(fn_actk_apply_fn f, const fn_act *act, float *y, size_t ld,
+                                    size_t rows, size_t n) {
+    const fn_act_params none = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    for (size_t r = 0; r < rows; r++) (void)f(act->kind - FN_ACT_ACTK0, n, y + r * ld, &none, y + r * ld);
+}
+
 #endif

@@ -196,15 +196,18 @@ class MobileNetV3Small(nn.Module):
                 (40, 5, 120, 48, True, True, 1), (48, 5, 144, 48, True, True, 1), (48, 5, 288, 96, True, True, 2),
                 (96, 5, 576, 96, True, True, 1), (96, 5, 576, 96, True, True, 1)]
 
+    HEAD = (96, 576, 1024)  # last block's output, the 1x1 conv after it, the classifier's hidden width
+
     def __init__(self, num_classes=1000):
         super().__init__()
+        last, conv, hidden = self.HEAD
         layers = [_conv_bn_act(3, 16, 3, 2, act=nn.Hardswish, eps=1e-3)]
         layers += [V3Block(*s) for s in self.SETTINGS]
-        layers.append(_conv_bn_act(96, 576, 1, act=nn.Hardswish, eps=1e-3))
+        layers.append(_conv_bn_act(last, conv, 1, act=nn.Hardswish, eps=1e-3))
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Sequential(nn.Linear(576, 1024), nn.Hardswish(inplace=True), nn.Dropout(0.2),
-                                        nn.Linear(1024, num_classes))
+        self.classifier = nn.Sequential(nn.Linear(conv, hidden), nn.Hardswish(inplace=True), nn.Dropout(0.2),
+                                        nn.Linear(hidden, num_classes))
 
     def forward(self, x):
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))

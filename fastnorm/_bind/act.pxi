@@ -19,6 +19,11 @@ cdef extern from *:
 for _i in range(fn_py_actk_count):
     globals()["ACTK_" + fn_py_actk_kinds[_i].name.decode()] = fn_py_actk_kinds[_i].id
 
+cdef extern from "fastnorm.h":
+    int FN_ACT_ACTK0
+# an epilogue past the clamp is fn_act kind ACT_ACTK0 + ACTK_<NAME> (src_c/fastnorm.h)
+ACT_ACTK0 = FN_ACT_ACTK0
+
 
 cdef extern from "fastnorm.h" nogil:
     ctypedef struct fn_act_params:

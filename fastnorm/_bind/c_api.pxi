@@ -122,6 +122,7 @@ cdef extern from "fastnorm.h" nogil:
         const size_t *inner_sizes
         size_t nins
         size_t xoff, ldx, yoff, ldy
+        int gate
 
     fn_status fn_plan_run(const fn_kernels *k, const fn_op *ops, size_t nops, float *const *bufs,
                           void *scratch, size_t scratch_bytes, int nthreads)

@@ -53,7 +53,8 @@ cdef class CPlan:
             op.in_ = r.get("in", 0)
             op.in2 = r.get("in2", -1)
             op.out = r.get("out", 0)
-            for b in (op.in_, op.in2, op.out):
+            op.gate = r.get("gate", -1)
+            for b in (op.in_, op.in2, op.out, op.gate):
                 if b >= nbufs:
                     raise ValueError("plan record %d: buffer %d out of range (%d buffers)" % (i, b, nbufs))
             if op.in_ < 0 or op.out < 0:

@@ -14,7 +14,7 @@ import numpy as np
 
 from fastnorm import _C
 from fastnorm.errors import UnsupportedError
-from fastnorm.graph import act_tuple
+from fastnorm.graph import act_tuple, epilogue_kind
 
 # Fuse a depthwise conv with the 1x1 conv after it when the depthwise output is at least this big:
 # below, it stays in L2 between the two ops anyway and the banded schedule only adds fork/joins.
@@ -64,9 +64,10 @@ def _lower_conv2d_nhwc(plan, node, graph, loc, cache, window):
     if window is None and _lower_dwconv(plan, node, graph, loc, cache):  # depthwise, multiplier 1: its own kernel
         return
     if _lower_conv_first(plan, node, graph, loc, cache):  # 1..4 input channels: its own kernel
-        return
+        return _actk_after(plan, node, loc)
     if _winograd_pays(plan, node, graph):
-        return _lower_winograd(plan, node, graph, loc, cache)
+        _lower_winograd(plan, node, graph, loc, cache)
+        return _actk_after(plan, node, loc)
     b, (n, c, h, w), (cout, oh, ow), wt, bias, desc = _conv_operands(plan, node, graph, loc)
     a = node.attrs
     packed = _packed(plan, cache, node, "conv", _C.conv2d_pack, desc, wt, bias)
@@ -111,7 +112,7 @@ def _lower_winograd(plan, node, graph, loc, cache):
     out = plan.new_buf(n * oh * ow * cout)
     res = plan.nhwc(node, node.inputs[3], loc) if a.get("residual") else -1
     plan.emit(node, type=_C.OP_WINOGRAD3X3, **{"in": b, "in2": res, "out": out}, n=n, h=h, w=w, c=c,
-              oh=oh, ow=ow, conv=desc, act=act_tuple(a.get("act")), weights=packed)
+              oh=oh, ow=ow, conv=desc, act=_clamp_act(node), weights=packed)
     loc[node.outputs[0]] = (out, "nhwc")
 
 
@@ -255,10 +256,30 @@ def _lower_conv_first(plan, node, graph, loc, cache):
     pad = plan.new_buf(_C.conv_first_pad_floats(desc, n, h, w))
     out = plan.new_buf(n * oh * ow * cout)
     plan.emit(node, type=_C.OP_CONV_FIRST, **{"in": b, "in2": pad, "out": out}, n=n, h=h, w=w, c=c,
-              oh=oh, ow=ow, conv=desc, act=act_tuple(a.get("act")), weights=packed,
+              oh=oh, ow=ow, conv=desc, act=_clamp_act(node), weights=packed,
               kind=int(layout == "nhwc"))
     loc[node.outputs[0]] = (out, "nhwc")
     return True
+
+
+def _clamp_act(node):
+    """The act tuple for a kernel that applies only the clamp (Winograd, the first-layer conv): an
+    epilogue past it (silu, gelu, ...) becomes the ACTK record _actk_after emits."""
+    act = node.attrs.get("act")
+    return act_tuple(None if epilogue_kind(act) else act)
+
+
+def _actk_after(plan, node, loc):
+    """After a kernel that took _clamp_act: the node's silu / gelu / ... as an ACTK record."""
+    kind = epilogue_kind(node.attrs.get("act"))
+    if kind is None:
+        return
+    b, layout = loc[node.outputs[0]]
+    size = int(np.prod(plan.shapes[node.outputs[0]]))
+    out = plan.new_buf(size)
+    plan.emit(node, type=_C.OP_ACTK, **{"in": b, "out": out}, n=size, kind=getattr(_C, "ACTK_" + kind),
+              actp=(0.0,) * 8)
+    loc[node.outputs[0]] = (out, layout)
 
 
 def _packed(plan, cache, node, variant, pack, desc, wt, bias):

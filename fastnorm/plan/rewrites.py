@@ -17,7 +17,8 @@ RESIDUAL_IN_PLACE = (_C.OP_CONV2D, _C.OP_WINOGRAD3X3, _C.OP_DWCONV2D, _C.OP_DWCO
 
 def buffers_of(rec):
     """Every buffer a record reads or writes."""
-    bufs = [b for b in (rec.get("in"), rec.get("in2"), rec.get("out")) if b is not None and b >= 0]
+    bufs = [b for b in (rec.get("in"), rec.get("in2"), rec.get("out"), rec.get("gate"))
+            if b is not None and b >= 0]
     cat = rec.get("cat")
     if cat is not None:
         bufs += [b for b in cat[0] if b is not None and b >= 0]
@@ -113,6 +114,44 @@ def _expand_conv(plan, uses, i):
     if (cout, groups, kh, kw, sh, sw) != (r["c"], 1, 1, 1, 1, 1) or any(ex["conv"][9:]):
         return None
     return j
+
+
+def conv_reads_gated(plan, graph):
+    """Squeeze-and-excitation: a BINARY multiply of an NHWC image by an (n, 1, 1, c) gate whose only
+    reader is a 1x1 CONV2D (groups 1, whole image, not windowed) is dropped; the conv reads the image
+    and multiplies each row by the gate as it copies the tile (field gate, src_c/conv/conv2d.c). The
+    image is then read once, by the conv, instead of read and written by the multiply and read again."""
+    uses = _Uses(plan)
+    doomed = set()
+    for i, r in enumerate(plan.records):
+        if r["type"] != _C.OP_BINARY or r.get("kind") != _C.BIN_MUL or r.get("act", (0,))[0] != 0:
+            continue
+        shape, sa, sb = r["binary"]
+        if len(shape) != 4:
+            continue
+        n, h, w, c = shape
+        image, gate = (h * w * c, w * c, c, 1), (c, 0, 0, 1)
+        if (tuple(sa), tuple(sb)) == (image, gate):
+            xb, gb = r["in"], r["in2"]
+        elif (tuple(sa), tuple(sb)) == (gate, image):
+            xb, gb = r["in2"], r["in"]
+        else:
+            continue
+        if h * w == 1 or xb == gb or plan.buf_external[r["out"]] is not None:
+            continue
+        readers, writers = uses.of(r["out"])
+        if len(readers) != 1 or writers != [i]:
+            continue
+        j = readers[0]
+        q = plan.records[j]
+        if (q["type"] != _C.OP_CONV2D or q["in"] != r["out"] or q.get("in2", -1) == r["out"]
+                or q.get("gate", -1) >= 0 or q.get("xoff") or q.get("ldx")
+                or (q["n"], q["h"], q["w"], q["c"]) != (n, h, w, c) or tuple(q["conv"][2:5]) != (1, 1, 1)):
+            continue
+        q["in"], q["gate"] = xb, gb
+        plan.absorbed_into.setdefault(plan.node_of_record[j], []).insert(0, plan.node_of_record[i])
+        doomed.add(i)
+    _drop(plan, doomed)
 
 
 def conv_first_reads_nchw(plan, graph):
@@ -225,7 +264,7 @@ def residual_in_place(plan, graph):
 
 
 def _rename(rec, resolve):
-    for key in ("in", "in2", "out"):
+    for key in ("in", "in2", "out", "gate"):
         b = rec.get(key)
         if b is not None and b >= 0:
             rec[key] = resolve(b)
@@ -235,7 +274,7 @@ def _rename(rec, resolve):
             rec["cat"] = (parts,) + tuple(rec["cat"][1:])
 
 
-PASSES = (fuse_dwpw_expand, conv_first_reads_nchw, retarget_output_copies, conv_writes_cat_block,
+PASSES = (fuse_dwpw_expand, conv_reads_gated, conv_first_reads_nchw, retarget_output_copies, conv_writes_cat_block,
           residual_in_place)
 
 

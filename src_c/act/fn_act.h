@@ -20,6 +20,11 @@ typedef struct fn_act_params {
     float beta, threshold;            /* SOFTPLUS */
 } fn_act_params;
 
+/* y[i] = f(x[i]) of one kind, i < n; y may alias x (fn_act_kernels.apply, and the epilogue past the
+ * clamp that the conv kernels run through it: kernels.h, fn_epilogue_actk) */
+typedef fn_status (*fn_actk_apply_fn)(int kind, size_t n, const float *x, const fn_act_params *p,
+                                      float *y);
+
 typedef struct fn_act_kernels {
     fn_isa isa;
     const char *name;

@@ -84,6 +84,9 @@ static int use_row_copy(const fn_kernels *k, const fn_conv2d_desc *d) {
 }
 static size_t row_copy_stride(const fn_conv2d_desc *d) { return d->cin + 16; }
 
+/* A squeeze-and-excitation gate (fn_conv2d_nhwc_gated) is applied in the row copies: 1x1, groups 1. */
+int fn_conv2d_gate_fits(const fn_conv2d_desc *d) { return d->kh == 1 && d->kw == 1 && d->groups == 1; }
+
 /* One thread's scratch: (ks, MR) row pointers, then with row taps a 64-byte aligned block of
  * (kh, MR) edge rows of kw*cin floats, or with row copies one of MR padded rows; a multiple of 64
  * bytes. */
@@ -91,7 +94,7 @@ static size_t thread_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d)
     const size_t MR = k->gemm_mr;
     size_t per = d->kh * d->kw * MR * sizeof(const float *);
     if (use_row_taps(d)) per += 64 + d->kh * MR * d->kw * d->cin * sizeof(float);
-    if (use_row_copy(k, d)) per += 64 + MR * row_copy_stride(d) * sizeof(float);
+    if (use_row_copy(k, d) || fn_conv2d_gate_fits(d)) per += 64 + MR * row_copy_stride(d) * sizeof(float);
     return (per + 63) / 64 * 64;
 }
 
@@ -245,7 +248,29 @@ fn_status fn_conv2d_nhwc_ldx(const fn_kernels *k, const fn_conv2d_desc *d, size_
                              const float *x, size_t ldx, const float *packed, const float *res,
                              const fn_act *act, float *y, size_t ldy, void *scratch, size_t scratch_bytes,
                              int nthreads) {
+    return fn_conv2d_nhwc_gated(k, d, n, h, w, x, ldx, packed, res, act, y, ldy, NULL, scratch,
+                                scratch_bytes, nthreads);
+}
+
+/* Rows [m0, m0 + mr) of a 1x1 conv's tile, each multiplied by its sample's gate, into the row copies
+ * (a: MR row pointers, repointed; rows mr..MR-1 repeat the last). */
+static void gated_rows(size_t m0, size_t mr, size_t MR, size_t pixels, size_t cin, const float *gate,
+                       float *copies, size_t stride, const float **a) {
+    for (size_t m = 0; m < mr; m++) {
+        const float *src = a[m], *g = gate + (m0 + m) / pixels * cin;
+        float *dst = copies + m * stride;
+        for (size_t i = 0; i < cin; i++) dst[i] = src[i] * g[i];
+        a[m] = dst;
+    }
+    for (size_t m = mr; m < MR; m++) a[m] = a[mr - 1];
+}
+
+fn_status fn_conv2d_nhwc_gated(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
+                               const float *x, size_t ldx, const float *packed, const float *res,
+                               const fn_act *act, float *y, size_t ldy, const float *gate, void *scratch,
+                               size_t scratch_bytes, int nthreads) {
     if (ldx < d->cin || ldy < d->cout) return FN_ERR_ARG;
+    if (gate && !fn_conv2d_gate_fits(d)) return FN_ERR_ARG;
     if (d->groups == 0 || d->cin % d->groups || d->cout % d->groups) return FN_ERR_ARG;
     if (!d->kh || !d->kw || !d->sh || !d->sw || !d->dh || !d->dw) return FN_ERR_ARG;
     if (nthreads < 1) nthreads = 1;
@@ -254,7 +279,7 @@ fn_status fn_conv2d_nhwc_ldx(const fn_kernels *k, const fn_conv2d_desc *d, size_
     const size_t ow = fn_conv_out_extent(w, d->kw, d->sw, d->dw, d->pad_left, d->pad_right);
     const size_t MR = k->gemm_mr, NR = k->gemm_nr;
     /* row taps read kw*cin contiguous floats: a channel window (ldx > cin) takes the tap path */
-    const int rowtap = use_row_taps(d) && ldx == d->cin, rowcopy = use_row_copy(k, d);
+    const int rowtap = use_row_taps(d) && ldx == d->cin, rowcopy = use_row_copy(k, d) && !gate;
     const size_t ks = d->kh * d->kw, kc = d->cin / d->groups, cout_g = d->cout / d->groups;
     const size_t ks_run = rowtap ? d->kh : ks, kc_run = rowtap ? d->kw * kc : kc;
     const size_t npanels = div_up(cout_g, NR), M = n * oh * ow, mtiles = div_up(M, MR);
@@ -277,6 +302,7 @@ fn_status fn_conv2d_nhwc_ldx(const fn_kernels *k, const fn_conv2d_desc *d, size_
      * are reused across the panels of the block. A task is one output tile computed by one kernel
      * call, the same call whatever the thread count, so results do not depend on nthreads. */
     const size_t nb = panels_per_block(k, d);
+    const fn_actk_apply_fn actk = fn_epilogue_actk(k, act); /* silu, gelu, ... on each stored tile */
 
     /* Threads take contiguous chunks of tasks in order from a shared counter (a chunk is walked
      * with counters: the divisions that decode a task index cost more than a small tile's setup).
@@ -295,7 +321,7 @@ fn_status fn_conv2d_nhwc_ldx(const fn_kernels *k, const fn_conv2d_desc *d, size_
             (unsigned char *)scratch + (size_t)THREAD_ID() * thread_scratch_bytes(k, d);
         const float **a = (const float **)mine;
         float *edge = NULL; /* row taps' edge rows, or the row copies */
-        if (rowtap || rowcopy) {
+        if (rowtap || rowcopy || gate) {
             const uintptr_t e = (uintptr_t)(mine + ks * MR * sizeof(const float *));
             edge = (float *)(e + (64 - e % 64) % 64);
         }
@@ -325,6 +351,8 @@ fn_status fn_conv2d_nhwc_ldx(const fn_kernels *k, const fn_conv2d_desc *d, size_
                         tile_rows_rowtap(d, h, w, oh, ow, MR, mr, x, zeros, pix, a, edge);
                     else
                         tile_rows(d, h, w, oh, ow, MR, mr, g, x, ldx, zeros, pix, a);
+                    if (gate)
+                        gated_rows(m0, mr, MR, oh * ow, d->cin, gate, edge, row_copy_stride(d), a);
                     if (rowcopy) {
                         const size_t st = row_copy_stride(d);
                         for (size_t m = 0; m < mr; m++) {
@@ -340,6 +368,7 @@ fn_status fn_conv2d_nhwc_ldx(const fn_kernels *k, const fn_conv2d_desc *d, size_
                 k->igemm(mr, nc, kc_run, ks_run, a, packed + (g * npanels + pn) * pfloats,
                          y + m0 * ldy + co0, ldy, res ? res + m0 * d->cout + co0 : NULL,
                          d->cout, act);
+                if (actk) fn_epilogue_rows(actk, act, y + m0 * ldy + co0, ldy, mr, nc);
                 if (++j == bw) {
                     j = 0;
                     if (++mt == mtiles) {

@@ -90,6 +90,7 @@ fn_status fn_dwconv_prepare(const fn_kernels *k, const fn_conv2d_desc *d, size_t
     g->pad_left = d->pad_left;
     g->row = w * c;
     g->act = *act;
+    p->actk = fn_epilogue_actk(k, act);
     /* interior outputs: ox*sw >= pad_left and ox*sw - pad_left + span <= w */
     const size_t span = d->dw * (d->kw - 1) + 1;
     size_t lo = (d->pad_left + d->sw - 1) / d->sw;
@@ -110,6 +111,7 @@ void fn_dwconv_row_at(const fn_dwconv_run *p, size_t b, size_t oy, const float *
     if (ky0 < ky1)
         xr = x + (b * p->h + (size_t)(iy0 + (ptrdiff_t)(ky0 * d->dh)) - row0) * p->g.row;
     p->row(&p->g, ky0, ky1, xr, p->wp, res, y);
+    if (p->actk) fn_epilogue_rows(p->actk, &p->g.act, y, 0, 1, p->g.ow * p->g.c);
 }
 
 fn_status fn_dwconv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,

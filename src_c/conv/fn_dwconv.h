@@ -71,6 +71,7 @@ typedef struct fn_dwconv_run {
     const float *wp;             /* packed data (bias first) */
     const fn_conv2d_desc *d;
     size_t h, oh;                /* input and output height */
+    fn_actk_apply_fn actk;       /* an epilogue past the clamp (silu, ...) on each row, or NULL */
 } fn_dwconv_run;
 
 fn_status fn_dwconv_prepare(const fn_kernels *k, const fn_conv2d_desc *d, size_t h, size_t w,

@@ -95,6 +95,10 @@ typedef struct fn_op {
     /* channel windows of NHWC images: CONV2D reads in + xoff with pixel stride ldx (0: cin) and writes
      * out + yoff with pixel stride ldy (0: cout); STRIDED_COPY reads from in + xoff */
     size_t xoff, ldx, yoff, ldy;
+    /* CONV2D (1x1, groups 1): buffer of an (n, cin) scale of the input channels per sample, the
+     * squeeze-and-excitation gate the conv's input is multiplied by as the driver copies its rows
+     * (fastnorm.plan.rewrites.conv_reads_gated); -1: none */
+    int gate;
 } fn_op;
 
 /* The DWCONV_PW record's three convs. */

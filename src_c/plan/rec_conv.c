@@ -5,15 +5,16 @@
 static const char *const WEIGHTS_MISFIT = "packed weights do not fit this ISA's kernels";
 
 FN_REC_RUN(conv2d) {
-    return fn_conv2d_nhwc_ldx(k, &op->conv, op->n, op->h, op->w, bufs[op->in] + op->xoff,
-                              op->ldx ? op->ldx : op->conv.cin, op->weights, fn_rec_residual(op, bufs),
-                              &op->act, bufs[op->out] + op->yoff, op->ldy ? op->ldy : op->conv.cout,
-                              scratch, scratch_bytes, nthreads);
+    return fn_conv2d_nhwc_gated(k, &op->conv, op->n, op->h, op->w, bufs[op->in] + op->xoff,
+                                op->ldx ? op->ldx : op->conv.cin, op->weights, fn_rec_residual(op, bufs),
+                                &op->act, bufs[op->out] + op->yoff, op->ldy ? op->ldy : op->conv.cout,
+                                op->gate >= 0 ? bufs[op->gate] : NULL, scratch, scratch_bytes, nthreads);
 }
 
 FN_REC_SCRATCH(conv2d) { return fn_conv2d_scratch_bytes(k, &op->conv, op->n, op->h, op->w, nthreads); }
 
 FN_REC_CHECK(conv2d) {
+    if (op->gate >= 0 && !fn_conv2d_gate_fits(&op->conv)) return "a gated conv2d must be 1x1 with groups 1";
     if (op->weights != NULL && op->weights_floats != fn_conv2d_packed_floats(k, &op->conv))
         return WEIGHTS_MISFIT;
     return NULL;

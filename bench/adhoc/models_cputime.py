@@ -1,0 +1,69 @@
+"""The model comparison in CPU time, for a host loaded by other jobs (issue 14's extended rows).
+
+    python bench/adhoc/models_cputime.py [model ...] [--seconds 20] [--threads 1]
+
+bench_models.py's rows (same models, same inputs, every output checked against torch first), each
+runtime timed in turns (bench/_timing.py) with time.process_time: the CPU time of this process, all
+its threads, so the slices spent waiting for a core while other jobs run are left out (ONNX Runtime
+and OpenVINO may compute on a thread of their own; with one thread and spinning off, that thread is
+busy only while a run lasts). Prints ms per run (median and minimum over the rounds) and fastnorm /
+best peer for each statistic. Default models: the extended rows (models_table.EXTENDED_ROWS).
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests"))
+
+import _peers  # noqa: E402
+import bench_models as B  # noqa: E402
+from _timing import interleaved  # noqa: E402
+from models_table import EXTENDED_ROWS, LABELS  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("models", nargs="*", default=[r[0] for r in EXTENDED_ROWS])
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args()
+    import fastnorm
+    print("fastnorm ISA %s; %s; load average %s; %s UTC" % (
+        fastnorm.cpu_info()["isa"], _peers_cpu(), " ".join("%.1f" % x for x in os.getloadavg()),
+        time.strftime("%Y-%m-%d %H:%M", time.gmtime())))
+    print("| model | fastnorm ms | ORT ms | OpenVINO ms | torch ms | fastnorm / best (median) | (min) |")
+    print("|---|---|---|---|---|---|---|")
+    tmp = tempfile.mkdtemp()
+    for name in a.models:
+        entry = B.Entry(name, tmp)
+        with _peers.pinned(a.threads):
+            runs = {rt: B._runner(entry, rt, 1, a.threads) for rt in B.RUNTIMES}
+            for rt, run in runs.items():
+                B._check(entry, rt, 1, run())
+            s = interleaved(runs, seconds=a.seconds, min_rounds=5, clock=time.process_time)
+        med = {rt: sorted(v)[len(v) // 2] for rt, v in s.items()}
+        mn = {rt: min(v) for rt, v in s.items()}
+        ratio = {}
+        for key, st in (("med", med), ("min", mn)):
+            best = min((t, rt) for rt, t in st.items() if rt != "fastnorm")
+            ratio[key] = "%.2f (%s)" % (st["fastnorm"] / best[0], best[1])
+        print("| %s | %s | %s | %s | %s | %s | %s |" % (
+            LABELS.get(name, name), *("%.1f" % (med[rt] * 1e3) for rt in B.RUNTIMES), ratio["med"],
+            ratio["min"]), flush=True)
+
+
+def _peers_cpu():
+    try:
+        import cpuinfo
+        return cpuinfo.get_cpu_info().get("brand_raw", "?")
+    except ImportError:
+        with open("/proc/cpuinfo") as f:
+            return next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "?")
+
+
+if __name__ == "__main__":
+    main()
