@@ -71,7 +71,15 @@ def from_onnx(model_or_path, optimize=True, max_tensor_bytes=limits.DEFAULT_MAX_
     limits.check_max_tensor_bytes(max_tensor_bytes)
     graph = onnx_to_graph(model_or_path, max_tensor_bytes, external_data_dir)
     try:
-        model = Model(canonicalize(graph), optimize=optimize, max_tensor_bytes=max_tensor_bytes)
+        dynamic = getattr(graph, "dynamic_dims", None)
+        if dynamic:   # dynamic H / W: converted again per input size (fastnorm.per_shape)
+            from fastnorm.per_shape import PerShapeModel
+            model = PerShapeModel(canonicalize(graph),
+                                  lambda shapes: canonicalize(onnx_to_graph(model_or_path, max_tensor_bytes,
+                                                                        external_data_dir, shapes)),
+                                  dynamic, optimize=optimize, max_tensor_bytes=max_tensor_bytes)
+        else:
+            model = Model(canonicalize(graph), optimize=optimize, max_tensor_bytes=max_tensor_bytes)
         # plan once now (batch 1 where dynamic) so that layouts the kernels lack fail at load, not at predict
         model._plan({t.name: tuple(1 if d is None else d for d in t.shape) for t in model.graph.inputs})
     except UnsupportedError as e:

@@ -47,9 +47,10 @@ _FIXES.update({
     "bn_declared_outputs": "nothing to do (inference uses the running statistics)",
     "squeeze_batch": "nothing to do",
     "checker": "the model loaded anyway; re-export with a current exporter to be sure",
+    "dynamic_spatial": "nothing to do: each new input size is converted and planned on its first predict",
 })
 _SEVERITY.update({k: "info" for k in ("fixed_batch_generalized", "batch1_reshape", "batch_sizes",
-                                      "bn_declared_outputs", "squeeze_batch", "checker")})
+                                      "bn_declared_outputs", "squeeze_batch", "checker", "dynamic_spatial")})
 # the torch frontends' notes (fastnorm/frontends/torch_export, fastnorm.api.from_torch)
 _FIXES.update({
     "torch_static_batch": "make the forward batch-independent (no reshape or branch on x.shape[0]) to accept "

@@ -150,6 +150,7 @@ _ROWS = [
     _act("hardswish", "HARDSWISH", ("nn.Hardswish", "F.hardswish"), ("HardSwish",)),
     _act("mish", "MISH", ("nn.Mish", "F.mish"), ("Mish",)),
     _act("softsign", "SOFTSIGN", ("nn.Softsign", "F.softsign"), ("Softsign",), inplace=False),
+    _act("abs", "ABS", ("torch.abs", "Tensor.abs"), ("Abs",), inplace=False),
     _act("softplus", "SOFTPLUS", ("nn.Softplus",), ("Softplus",), args=(("beta", 1.0), ("threshold", 20.0)),
          params=(("beta", "beta"), ("threshold", "threshold")), inplace=False),
     Op("prelu", frozenset(), S.shape_elementwise(weights=1), ACTIVATION, weights=True, torch=("nn.PReLU",),

@@ -51,6 +51,7 @@ ACTS = {
     "softsign": (ops.softsign, lambda x: np.asarray(x, np.float64) / (1 + np.abs(np.asarray(x, np.float64))),
                  lambda F, t: F.softsign(t)),
     "softplus": (ops.softplus, ref.softplus, lambda F, t: F.softplus(t)),
+    "abs": (ops.abs, lambda x: np.abs(np.asarray(x, np.float64)), lambda F, t: t.abs()),
     "softplus_b2_t5": (lambda x: ops.softplus(x, beta=2.0, threshold=5.0), lambda x: ref.softplus(x, 2.0, 5.0),
                        lambda F, t: F.softplus(t, beta=2.0, threshold=5.0)),
 }
@@ -112,6 +113,7 @@ LIMITS = {"relu6": (6.0, 0.0), "hardtanh": (3.5, -2.0), "clamp": (2.0, -0.5), "l
           "elu": (INF, -1.3), "selu": (INF, SELU_LIM), "celu": (INF, -0.7), "sigmoid": (1.0, 0.0),
           "tanh": (1.0, -1.0), "silu": (INF, -0.0), "gelu": (INF, -0.0), "gelu_tanh": (INF, -0.0),
           "hardsigmoid": (1.0, 0.0), "hardswish": (INF, -0.0), "mish": (INF, -0.0), "softsign": (1.0, -1.0), "softplus": (INF, 0.0),
+          "abs": (INF, INF),
           "softplus_b2_t5": (INF, 0.0)}
 FMAX = float(np.finfo(np.float32).max)
 EDGE_FINITE = np.array([0.0, -0.0, 1e-45, -1e-45, 3e-42, -3e-42, 1e-39, -1e-39, 1.1754942e-38, -1.1754942e-38,

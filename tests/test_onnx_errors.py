@@ -128,15 +128,28 @@ def test_not_topologically_sorted_is_a_format_error():
         fastnorm.from_onnx(data)
 
 
-def test_integer_input_and_dynamic_spatial_dims_are_unsupported():
+def test_integer_input_and_dynamic_channel_dims_are_unsupported():
     x = helper.make_tensor_value_info("x", TensorProto.INT64, ["N", 3])
     g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [helper.make_empty_tensor_value_info("y")])
     with pytest.raises(fastnorm.UnsupportedError, match="dtype int64"):
         fastnorm.from_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]))
+    for dims in (["N", "C", 4, 4], ["N", 3, 0, "W"], ["N", "L"]):
+        x = helper.make_tensor_value_info("x", TensorProto.FLOAT, dims)
+        g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x],
+                              [helper.make_empty_tensor_value_info("y")])
+        with pytest.raises(fastnorm.UnsupportedError, match="dynamic dims after the batch"):
+            fastnorm.from_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]))
+
+
+def test_dynamic_spatial_dims_run_at_any_size():
+    """Height and width declared dynamic (tests/test_zoo_dense.py runs whole exported nets this way)."""
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, "H", "W"])
     g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [helper.make_empty_tensor_value_info("y")])
-    with pytest.raises(fastnorm.UnsupportedError, match="dynamic dims after the batch"):
-        fastnorm.from_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]))
+    model = fastnorm.from_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]))
+    assert model.inputs[0].shape == (None, 3, None, None)
+    for shape in ((2, 3, 5, 7), (1, 3, 9, 2)):
+        a = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+        assert np.array_equal(model.predict(a), np.maximum(a, 0))
 
 
 def test_missing_file_and_wrong_type():

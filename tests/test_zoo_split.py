@@ -32,14 +32,22 @@ def _onnx_bytes(net, x):
     return f.getvalue()
 
 
+def _load(net, x, route):
+    """The model through one route: torch.export or torch.fx (from_torch's route=), or an ONNX export."""
+    if route == "onnx":
+        return fastnorm.from_onnx(_onnx_bytes(net, x))
+    model = fastnorm.from_torch(net, x, route=route)
+    assert "torch_fx_fallback" not in {f.code for f in model.doctor()}
+    return model
+
+
 @functools.lru_cache(maxsize=None)
 def _case(name, route):
     net = build(name)
     x = example_input(batch=2)
     with torch.no_grad():
         ref = net(x).numpy()
-    model = fastnorm.from_torch(net, x[:1]) if route == "fx" else fastnorm.from_onnx(_onnx_bytes(net, x[:1]))
-    return model, x.numpy(), ref
+    return _load(net, x[:1], route), x.numpy(), ref
 
 
 def _check(y, ref, what):
@@ -48,7 +56,10 @@ def _check(y, ref, what):
     assert err <= bound, "%s: max abs err %.3g > %.3g" % (what, err, bound)
 
 
-@pytest.mark.parametrize("route", ["fx", "onnx"])
+ROUTES = ["export", "fx", "onnx"]
+
+
+@pytest.mark.parametrize("route", ROUTES)
 @pytest.mark.parametrize("name", sorted(ZOO_SPLIT))
 def test_zoo_split_family_matches_torch(name, route, isa):
     model, x, ref = _case(name, route)
@@ -71,13 +82,13 @@ class _SplitToConvs(nn.Module):
         return torch.cat([self.a(a), self.b(b[:, 3:9])], 1)
 
 
-@pytest.mark.parametrize("route", ["fx", "onnx"])
+@pytest.mark.parametrize("route", ROUTES)
 def test_channel_split_read_in_place_adds_no_copy(route, isa):
     net = _SplitToConvs().eval()
     x = torch.randn(2, 3, 11, 13)
     with torch.no_grad():
         ref = net(x).numpy()
-    model = fastnorm.from_torch(net, x) if route == "fx" else fastnorm.from_onnx(_onnx_bytes(net, x))
+    model = _load(net, x, route)
     _check(model.predict(x.numpy()), ref, route)
     assert_ran(isa)
     steps = model.profile(x.numpy(), repeat=1)
@@ -88,6 +99,46 @@ def test_channel_split_read_in_place_adds_no_copy(route, isa):
     windowed = [r for r in plan.records if r["type"] == _C.OP_CONV2D and r.get("ldx")]
     assert len(windowed) == 2 and sorted(r["xoff"] for r in windowed) == [0, 15], windowed
     assert not any(r["type"] == _C.OP_STRIDED_COPY for r in plan.records)
+
+
+def _unjustified_copies(model, x):
+    """STRIDED_COPY records a channel slice / split made although every reader of the piece reads channel
+    windows in place: a generic-path conv (as its input, not its fused residual), a channel cat, a
+    broadcasting binary op."""
+    from fastnorm.plan.lower_conv import _special_path
+    plan = model._plan({model.graph.inputs[0].name: tuple(x.shape)})
+    g, users = model.graph, model.graph.consumers()
+    by_name = {n.name: n for n in g.nodes}
+    bad = []
+    for i, r in enumerate(plan.records):
+        node = by_name.get(plan.node_of_record[i])
+        if r["type"] != _C.OP_STRIDED_COPY or node is None or node.op not in ("slice", "split"):
+            continue
+        for v in node.outputs:
+            readers = users.get(v, [])
+            if readers and all(
+                    (u.op == "conv2d" and u.inputs[0] == v and v not in u.inputs[1:]
+                     and not _special_path(plan, u, g)) or (u.op == "cat" and u.attrs.get("dim") == 1)
+                    or u.op in ("add", "mul", "sub", "div", "maximum", "minimum") for u in readers):
+                bad.append((node.name, v, [u.op for u in readers]))
+    return bad, sum(r["type"] == _C.OP_STRIDED_COPY for r in plan.records)
+
+
+# families whose every channel piece is read by window readers: no copy at all (the others copy a piece
+# once for a depthwise conv (MixNet) or a conv's fused residual (CSPNet's b + blk(b)))
+NO_COPY = ("dpn", "eca", "ghostnet", "res2net", "rexnet", "shufflenet", "sknet")
+
+
+@pytest.mark.parametrize("name", sorted(ZOO_SPLIT))
+def test_split_families_copy_a_channel_piece_only_for_readers_that_need_it(name):
+    x = example_input(batch=1)
+    model = _load(build(name), x, "export")
+    bad, copies = _unjustified_copies(model, x)
+    assert not bad, bad
+    if name in NO_COPY:
+        assert copies == 0
+        labels = [label for label, _, _ in model.profile(x.numpy(), repeat=1)]
+        assert not any(lb in ("slice", "split", "strided_copy") for lb in labels), labels
 
 
 def test_a_window_read_by_a_non_conv_is_copied_once(isa):
@@ -203,22 +254,19 @@ OPS = {
 }
 
 
-@pytest.mark.parametrize("route", ["fx", "onnx"])
+@pytest.mark.parametrize("route", ROUTES)
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_zoo_op_matches_torch(name, route, isa):
     net = _Fn(OPS[name]).eval()
     x = torch.randn(2, 3, 9, 11)
     with torch.no_grad():
         ref = net(x).numpy()
-    if route == "fx":
-        try:
-            model = fastnorm.from_torch(net, x[:1])
-        except fastnorm.UnsupportedError as e:
-            if "expand" in str(e):
-                pytest.skip("fx: expand read by a cat (the ONNX route folds it)")
-            raise
-    else:
-        model = fastnorm.from_onnx(_onnx_bytes(net, x[:1]))
+    try:
+        model = _load(net, x[:1], route)
+    except fastnorm.UnsupportedError as e:
+        if route == "fx" and "expand" in str(e):
+            pytest.skip("fx: expand read by a cat (torch.export and the ONNX route fold it)")
+        raise
     y = model.predict(x.numpy())
     assert_ran(isa)
     _check(y, ref, "%s via %s" % (name, route))

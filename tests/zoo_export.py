@@ -368,6 +368,105 @@ class DeepLab(nn.Module):
         return F.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
 
+# ------------------------------------------------------------------------------------------ detection
+class ConvBNSiLU(nn.Sequential):
+    """YOLOv5/v8's Conv: conv (no bias) + BatchNorm + SiLU."""
+
+    def __init__(self, cin, cout, k=1, s=1):
+        super().__init__(nn.Conv2d(cin, cout, k, s, k // 2, bias=False), nn.BatchNorm2d(cout), nn.SiLU())
+
+
+class YoloBottleneck(nn.Module):
+    def __init__(self, c, shortcut=True):
+        super().__init__()
+        self.cv1, self.cv2, self.add = ConvBNSiLU(c, c, 3), ConvBNSiLU(c, c, 3), shortcut
+
+    def forward(self, x):
+        y = self.cv2(self.cv1(x))
+        return x + y if self.add else y
+
+
+class C2f(nn.Module):
+    """YOLOv8's C2f: a 1x1 conv, chunk in two halves, bottlenecks chained on the second, concat of all."""
+
+    def __init__(self, cin, cout, n=1, shortcut=True):
+        super().__init__()
+        self.c = cout // 2
+        self.cv1 = ConvBNSiLU(cin, 2 * self.c)
+        self.cv2 = ConvBNSiLU((2 + n) * self.c, cout)
+        self.m = nn.ModuleList(YoloBottleneck(self.c, shortcut) for _ in range(n))
+
+    def forward(self, x):
+        y = list(self.cv1(x).chunk(2, 1))
+        y.extend(m(y[-1]) for m in self.m)
+        return self.cv2(torch.cat(y, 1))
+
+
+class C3(nn.Module):
+    """YOLOv5's CSP block: two 1x1 branches, bottlenecks on one, concat, 1x1 (split as a channel slice)."""
+
+    def __init__(self, cin, cout):
+        super().__init__()
+        c = cout // 2
+        self.cv1 = ConvBNSiLU(cin, 2 * c)
+        self.m = YoloBottleneck(c, shortcut=False)
+        self.cv3 = ConvBNSiLU(2 * c, cout)
+        self.c = c
+
+    def forward(self, x):
+        y = self.cv1(x)
+        return self.cv3(torch.cat([self.m(y[:, :self.c]), y[:, self.c:]], 1))
+
+
+class SPPF(nn.Module):
+    """Spatial pyramid pooling, fast: three chained 5x5 stride-1 max pools, concat, 1x1."""
+
+    def __init__(self, cin, cout, k=5):
+        super().__init__()
+        c = cin // 2
+        self.cv1, self.cv2 = ConvBNSiLU(cin, c), ConvBNSiLU(4 * c, cout)
+        self.m = nn.MaxPool2d(k, 1, k // 2)
+
+    def forward(self, x):
+        y = [self.cv1(x)]
+        y.extend(self.m(y[-1]) for _ in range(3))
+        return self.cv2(torch.cat(y, 1))
+
+
+class YOLO(nn.Module):
+    """A YOLOv8-style backbone (stride 32, C2f / C3 stages, SPPF) and PAN neck (nearest upsample x2, concat
+    of scales, strided convs back down), with a 1x1 head per scale: three outputs (strides 8, 16, 32)."""
+
+    def __init__(self, outs=7):
+        super().__init__()
+        self.stem = nn.Sequential(ConvBNSiLU(3, 8, 3, 2), ConvBNSiLU(8, 16, 3, 2), C2f(16, 16))
+        self.p3 = nn.Sequential(ConvBNSiLU(16, 24, 3, 2), C2f(24, 24, n=2))
+        self.p4 = nn.Sequential(ConvBNSiLU(24, 32, 3, 2), C3(32, 32))
+        self.p5 = nn.Sequential(ConvBNSiLU(32, 48, 3, 2), C2f(48, 48), SPPF(48, 48))
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.n4, self.n3 = C2f(48 + 32, 32, shortcut=False), C2f(32 + 24, 24, shortcut=False)
+        self.d3, self.d4 = ConvBNSiLU(24, 24, 3, 2), ConvBNSiLU(32, 32, 3, 2)
+        self.o4, self.o5 = C2f(24 + 32, 32, shortcut=False), C2f(32 + 48, 48, shortcut=False)
+        self.heads = nn.ModuleList(nn.Conv2d(c, outs, 1) for c in (24, 32, 48))
+
+    def forward(self, x):
+        p3 = self.p3(self.stem(x))
+        p4 = self.p4(p3)
+        p5 = self.p5(p4)
+        n4 = self.n4(torch.cat([self.up(p5), p4], 1))
+        o3 = self.n3(torch.cat([self.up(n4), p3], 1))
+        o4 = self.o4(torch.cat([self.d3(o3), n4], 1))
+        o5 = self.o5(torch.cat([self.d4(o4), p5], 1))
+        return tuple(h(o) for h, o in zip(self.heads, (o3, o4, o5)))
+
+
+# dense prediction at two input sizes, through both routes (tests/test_zoo_dense.py)
+DENSE_ZOO = {
+    "unet": (None, [(3, 32, 32), (3, 27, 38)]),
+    "deeplab": (None, [(3, 48, 48), (3, 41, 57)]),
+    "yolo": (YOLO, [(3, 64, 64), (3, 96, 64)]),
+}
+
 EXPORT_ZOO = {
     "bnact": (BNActNet, [(3, 32, 32)]),
     "tf_same": (TFSameNet, [(3, 32, 29)]),
@@ -382,8 +481,11 @@ EXPORT_ZOO = {
 }
 
 
+DENSE_ZOO["unet"], DENSE_ZOO["deeplab"] = EXPORT_ZOO["unet"], EXPORT_ZOO["deeplab"]
+
+
 def build(name, seed=0):
     """(model in eval mode with realistic statistics, its input shapes (C, H, W))."""
-    ctor, shapes = EXPORT_ZOO[name]
+    ctor, shapes = EXPORT_ZOO[name] if name in EXPORT_ZOO else DENSE_ZOO[name]
     torch.manual_seed(seed)
     return calibrate(ctor(), shapes[0], seed), shapes

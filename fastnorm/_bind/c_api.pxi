@@ -120,8 +120,10 @@ cdef extern from "fastnorm.h" nogil:
         Py_ssize_t bsb[8]
         const int *ins
         const size_t *inner_sizes
+        const size_t *cat_off
+        const size_t *cat_ld
         size_t nins
-        size_t xoff, ldx, yoff, ldy
+        size_t xoff, ldx, yoff, ldy, x2off
         int gate
 
     fn_status fn_plan_run(const fn_kernels *k, const fn_op *ops, size_t nops, float *const *bufs,

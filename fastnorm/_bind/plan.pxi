@@ -107,6 +107,7 @@ cdef class CPlan:
         cdef const float[::1] fv
         op.kind = r.get("kind", 0)
         op.xoff = r.get("xoff", 0)
+        op.x2off = r.get("x2off", 0)
         op.ldx = r.get("ldx", 0)
         op.yoff = r.get("yoff", 0)
         op.ldy = r.get("ldy", 0)
@@ -139,7 +140,7 @@ cdef class CPlan:
             if not (0 <= op.in2 < self.nbufs):
                 raise ValueError("plan record %d: binary op needs a second input buffer" % i)
         if "cat" in r:
-            ins, inner = r["cat"]
+            ins, inner = r["cat"][:2]
             ins = np.ascontiguousarray(ins, dtype=np.intc)
             inner = np.ascontiguousarray(inner, dtype=np.uintp)
             if len(ins) != len(inner) or len(ins) < 1 or len(ins) > 256:
@@ -152,6 +153,16 @@ cdef class CPlan:
             op.ins = &iv[0]
             op.inner_sizes = &sv[0]
             op.nins = len(ins)
+            if len(r["cat"]) == 4:   # channel windows read in place: offsets and row strides
+                offs = np.ascontiguousarray(r["cat"][2], dtype=np.uintp)
+                lds = np.ascontiguousarray(r["cat"][3], dtype=np.uintp)
+                if len(offs) != len(ins) or len(lds) != len(ins) or np.any(lds < inner):
+                    raise ValueError("plan record %d: cat windows do not fit its inputs" % i)
+                self.keep += [offs, lds]
+                sv = offs
+                op.cat_off = &sv[0]
+                sv = lds
+                op.cat_ld = &sv[0]
         if "interp" in r:
             # iy0 iy1 ix0 ix1 (int32), ly0 ly1 lx0 lx1 (float32)
             tabs = ([np.ascontiguousarray(t, dtype=np.intc) for t in r["interp"][:4]]

@@ -49,21 +49,29 @@ _BIN_KIND = {"add": "BIN_ADD", "mul": "BIN_MUL", "sub": "BIN_SUB", "div": "BIN_D
              "minimum": "BIN_MIN"}
 
 
+@lower_shape.reads_windows
 def _lower_binary(plan, node, graph, loc, cache):
+    """One BINARY record over strided operands: a channel window of an NHWC image is read in place
+    (xoff / x2off: its first channel; the pixel strides are its buffer's channels)."""
     out_shape = plan.shapes[node.outputs[0]]
     rank = len(out_shape)
-    image = rank == 4 and any(v in loc and loc[v][1] == "nhwc" for v in node.inputs)
+    image = rank == 4 and any(v in loc and loc[v][1] in ("nhwc", "nhwc_win") for v in node.inputs)
     perm = (0, 2, 3, 1) if image else tuple(range(rank))
     operands = []
     for v in node.inputs:
         shape = plan.shapes[v]
+        off = 0
+        full = (1,) * (rank - len(shape)) + tuple(shape)
         if v in graph.weights:
             b, layout = plan.const_buf(graph.weights[v]), "plain"
+        elif image and len(shape) == 4 and loc[v][1] == "nhwc_win":
+            b, layout = loc[v][0], "nhwc"
+            off, cp = plan.win[v][:2]
+            full = full[:1] + (cp,) + full[2:]     # the buffer's channels set the pixel stride
         elif image and len(shape) == 4:
             b, layout = plan.nhwc(node, v, loc), "nhwc"
         else:
             b, layout = plan.plain(node, v, loc), "plain"
-        full = (1,) * (rank - len(shape)) + tuple(shape)
         # element strides of the logical dims in this operand's memory
         phys_order = (0, 2, 3, 1) if layout == "nhwc" else tuple(range(rank))
         strides = [0] * rank
@@ -71,32 +79,46 @@ def _lower_binary(plan, node, graph, loc, cache):
         for d in reversed(phys_order):
             strides[d] = step
             step *= full[d]
-        strides = [0 if full[d] == 1 and out_shape[d] != 1 else strides[d] for d in range(rank)]
-        operands.append((b, [strides[d] for d in perm]))
+        strides = [0 if shape_d == 1 and out_shape[d] != 1 else strides[d]
+                   for d, shape_d in enumerate((1,) * (rank - len(shape)) + tuple(shape))]
+        operands.append((b, [strides[d] for d in perm], off))
     kind = getattr(_C, _BIN_KIND[node.op])
     out = plan.new_buf(int(np.prod(out_shape)))
+    offs = {k: o for k, o in (("xoff", operands[0][2]), ("x2off", operands[1][2])) if o}
     plan.emit(node, type=_C.OP_BINARY, **{"in": operands[0][0], "in2": operands[1][0], "out": out},
-              kind=kind, act=act_tuple(node.attrs.get("act")),
+              kind=kind, act=act_tuple(node.attrs.get("act")), **offs,
               binary=(tuple(int(out_shape[d]) for d in perm), tuple(operands[0][1]), tuple(operands[1][1])))
     loc[node.outputs[0]] = (out, "nhwc" if image else "plain")
 
 
+@lower_shape.reads_windows
 def _lower_cat(plan, node, graph, loc, cache):
+    """One CAT record; a channel concat of NHWC images reads channel windows (split / slice pieces) in
+    place: input j from its buffer at channel offs[j], pixels lds[j] floats apart."""
     out_shape = plan.shapes[node.outputs[0]]
     dim = node.attrs.get("dim", 0) % len(out_shape)
     image = len(out_shape) == 4 and dim == 1
-    bufs, inner = [], []
+    bufs, inner, offs, lds = [], [], [], []
     for v in node.inputs:
         shape = plan.shapes[v]
-        if image:
+        if image and loc[v][1] == "nhwc_win":
+            c0, cp = plan.win[v][:2]
+            bufs.append(loc[v][0])
+            offs.append(c0)
+            lds.append(cp)
+            inner.append(shape[1])
+        elif image:
             bufs.append(plan.nhwc(node, v, loc))
             inner.append(shape[1])
+            offs.append(0)
+            lds.append(shape[1])
         else:
             bufs.append(plan.plain(node, v, loc))
             inner.append(int(np.prod(shape[dim:])))
     outer = out_shape[0] * out_shape[2] * out_shape[3] if image else int(np.prod(out_shape[:dim]))
     out = plan.new_buf(int(np.prod(out_shape)))
-    plan.emit(node, type=_C.OP_CAT, **{"in": bufs[0], "out": out}, outer=outer, cat=(bufs, inner))
+    cat = (bufs, inner, offs, lds) if image and lds != inner else (bufs, inner)
+    plan.emit(node, type=_C.OP_CAT, **{"in": bufs[0], "out": out}, outer=outer, cat=cat)
     loc[node.outputs[0]] = (out, "nhwc" if image else "plain")
 
 

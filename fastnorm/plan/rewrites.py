@@ -203,10 +203,12 @@ def conv_writes_cat_block(plan, graph):
         if r["type"] != _C.OP_CAT or plan.buf_external[r["out"]] is not None:
             continue
         ins, inner = list(r["cat"][0]), list(r["cat"][1])
+        lds = list(r["cat"][3]) if len(r["cat"]) == 4 else inner   # a window read in place: lds[j] > c
         row, off = sum(inner), 0
         for j, (b, c) in enumerate(zip(ins, inner)):
             w = uses.writers.get(b, [])
-            if (b >= 0 and ins.count(b) == 1 and len(w) == 1 and w[0] < i and plan.buf_external[b] is None
+            if (b >= 0 and ins.count(b) == 1 and lds[j] == c and len(w) == 1 and w[0] < i
+                    and plan.buf_external[b] is None
                     and uses.readers.get(b, []) == [i]):
                 conv = plan.records[w[0]]
                 if (conv["type"] == _C.OP_CONV2D and not conv.get("ldy") and conv["conv"][1] == c
@@ -218,7 +220,7 @@ def conv_writes_cat_block(plan, graph):
         if not left:
             doomed.add(i)
         else:
-            r["cat"] = (ins, inner)
+            r["cat"] = (ins, inner) + tuple(r["cat"][2:])
             r["in"] = left[0]
     _drop(plan, doomed)
 

@@ -37,6 +37,7 @@
     X(SOFTPLUS,    vsel(vgt(vmul(x, beta), thresh), x, vdiv(v_log1p(v_exp(vmul(x, beta))), beta))) \
     /* x / (1 + |x|); +-inf give the limit +-1 (inf / inf would be NaN) */                       \
     X(SOFTSIGN,    vsel(veq(vabs(x), vset(__builtin_inff())), vcopysign(one, x), vdiv(x, vadd(one, vabs(x))))) \
+    X(ABS,         vabs(x))                                                                        \
     /* the vector math itself, for the accuracy tests */                                           \
     X(EXP,         v_exp(x))                                                                       \
     X(EXPM1,       v_expm1(x))                                                                     \

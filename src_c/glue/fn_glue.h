@@ -100,6 +100,10 @@ fn_status fn_binary_channel_nhwc(const fn_kernels *k, int op, float alpha, size_
  * (its producer wrote it in place). */
 void fn_cat(const fn_kernels *k, size_t outer, size_t ninputs, const float *const *xs,
             const size_t *inner, float *y, int nthreads);
+/* fn_cat whose input i has its rows ld[i] >= inner[i] floats apart (ld NULL: inner): a channel window
+ * of an NHWC image read in place. */
+void fn_cat_ld(const fn_kernels *k, size_t outer, size_t ninputs, const float *const *xs,
+               const size_t *inner, const size_t *ld, float *y, int nthreads);
 
 /* 2D pad, NCHW or NHWC: x: (planes, h, w, e) -> y: (planes, h + top + bottom, w + left + right, e).
  * NCHW: planes = N*C, e = 1; NHWC: planes = N, e = C. Output index o reads input o - pad, mapped

@@ -116,6 +116,12 @@ fn_status fn_binary_channel_nhwc(const fn_kernels *k, int op, float alpha, size_
 
 void fn_cat(const fn_kernels *k, size_t outer, size_t ninputs, const float *const *xs,
             const size_t *inner, float *y, int nthreads) {
+    fn_cat_ld(k, outer, ninputs, xs, inner, NULL, y, nthreads);
+}
+
+void fn_cat_ld(const fn_kernels *k, size_t outer, size_t ninputs, const float *const *xs,
+               const size_t *inner, const size_t *ld, float *y, int nthreads) {
+    if (ld == NULL) ld = inner;
     const fn_glue_kernels *g = fn_glue_kernels_for(k->isa);
     size_t row = 0, nch = 0;
     for (size_t i = 0; i < ninputs; i++) row += inner[i], nch += ceil_div(inner[i], TASK_FLOATS);
@@ -129,7 +135,7 @@ void fn_cat(const fn_kernels *k, size_t outer, size_t ninputs, const float *cons
             for (size_t o = t * rb; o < min_sz(outer, (t + 1) * rb); o++) {
                 float *yo = y + o * row;
                 for (size_t i = 0; i < ninputs; i++) {
-                    if (xs[i] != NULL) g->copy(inner[i], xs[i] + o * inner[i], yo);
+                    if (xs[i] != NULL) g->copy(inner[i], xs[i] + o * ld[i], yo);
                     yo += inner[i];
                 }
             }
@@ -143,7 +149,7 @@ void fn_cat(const fn_kernels *k, size_t outer, size_t ninputs, const float *cons
         size_t c = t % nch, i = 0, off = 0;
         while (c >= ceil_div(inner[i], TASK_FLOATS)) c -= ceil_div(inner[i], TASK_FLOATS), off += inner[i], i++;
         const size_t c0 = c * TASK_FLOATS, m = min_sz(inner[i] - c0, TASK_FLOATS);
-        if (xs[i] != NULL) g->copy(m, xs[i] + o * inner[i] + c0, y + o * row + off + c0);
+        if (xs[i] != NULL) g->copy(m, xs[i] + o * ld[i] + c0, y + o * row + off + c0);
     }
 }
 

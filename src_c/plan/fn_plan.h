@@ -91,10 +91,13 @@ typedef struct fn_op {
     ptrdiff_t bsa[8], bsb[8];
     const int *ins;              /* CAT: nins buffer ids, inner_sizes floats each */
     const size_t *inner_sizes;
+    const size_t *cat_off, *cat_ld; /* CAT, or NULL: input j read from ins[j] + cat_off[j], rows cat_ld[j]
+                                     * apart (a channel window of an NHWC image) */
     size_t nins;
     /* channel windows of NHWC images: CONV2D reads in + xoff with pixel stride ldx (0: cin) and writes
-     * out + yoff with pixel stride ldy (0: cout); STRIDED_COPY reads from in + xoff */
-    size_t xoff, ldx, yoff, ldy;
+     * out + yoff with pixel stride ldy (0: cout); STRIDED_COPY reads from in + xoff; BINARY reads in +
+     * xoff and in2 + x2off (the strides are its bsa / bsb) */
+    size_t xoff, ldx, yoff, ldy, x2off;
     /* CONV2D (1x1, groups 1): buffer of an (n, cin) scale of the input channels per sample, the
      * squeeze-and-excitation gate the conv's input is multiplied by as the driver copies its rows
      * (fastnorm.plan.rewrites.conv_reads_gated); -1: none */

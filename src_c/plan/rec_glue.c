@@ -22,15 +22,16 @@ FN_REC_RUN(copy) {
 }
 
 FN_REC_RUN(binary) {
-    return fn_binary(k, op->kind, 1.0f, op->bndim, op->bshape, op->bsa, op->bsb, bufs[op->in],
-                     bufs[op->in2], &op->act, bufs[op->out], nthreads);
+    return fn_binary(k, op->kind, 1.0f, op->bndim, op->bshape, op->bsa, op->bsb, bufs[op->in] + op->xoff,
+                     bufs[op->in2] + op->x2off, &op->act, bufs[op->out], nthreads);
 }
 
 FN_REC_RUN(cat) {
     const float *xs[FN_PLAN_MAX_CAT];
     if (op->nins > FN_PLAN_MAX_CAT) return FN_ERR_ARG;
-    for (size_t j = 0; j < op->nins; j++) xs[j] = op->ins[j] >= 0 ? bufs[op->ins[j]] : NULL;
-    fn_cat(k, op->outer, op->nins, xs, op->inner_sizes, bufs[op->out], nthreads);
+    for (size_t j = 0; j < op->nins; j++)
+        xs[j] = op->ins[j] >= 0 ? bufs[op->ins[j]] + (op->cat_off != NULL ? op->cat_off[j] : 0) : NULL;
+    fn_cat_ld(k, op->outer, op->nins, xs, op->inner_sizes, op->cat_ld, bufs[op->out], nthreads);
     return FN_OK;
 }
 

@@ -20,8 +20,10 @@ from fastnorm.frontends.onnx import act, conv, glue, norm, pool, resize, shape, 
 
 
 class _Converter:
-    def __init__(self, model, fixed, max_tensor_bytes=DEFAULT_MAX_TENSOR_BYTES):
+    def __init__(self, model, fixed, max_tensor_bytes=DEFAULT_MAX_TENSOR_BYTES, spatial=None):
         self.max_tensor_bytes = max_tensor_bytes   # bounds what constant folding may compute
+        self.spatial = spatial      # {input name: its shape} for inputs with dynamic spatial dims
+        self.dynamic_dims = {}      # {input name: the axes declared dynamic after the batch}
         self.model = model
         self.graph = model.graph
         self.fixed = fixed          # True: every input's declared batch is used concretely
@@ -211,10 +213,14 @@ class _Converter:
                 self.poisoned.add(vi.name)
                 continue
             if any(d is None for d in dims[1:]):
-                self.problems.append("input %r: shape %s has dynamic dims after the batch (only the batch "
-                                     "may be dynamic)" % (vi.name, [("?" if d is None else d) for d in dims]))
-                self.poisoned.add(vi.name)
-                continue
+                empty = [i for i, d in enumerate(tt.shape.dim) if i > 0 and dims[i] is None and d.HasField("dim_value")]
+                if dims[1] is None or len(dims) < 3 or empty:
+                    self.problems.append("input %r: shape %s has dynamic dims after the batch other than the "
+                                         "spatial ones (only the batch, height and width may be dynamic)"
+                                         % (vi.name, [("?" if d is None else d) for d in dims]))
+                    self.poisoned.add(vi.name)
+                    continue
+                dims = self._spatial_dims(vi.name, dims)
             self.declared_batch[vi.name] = dims[0]
             shape = tuple(dims) if self.fixed else (BATCH,) + tuple(dims[1:])
             self.names.add(vi.name)
@@ -328,8 +334,25 @@ class _Converter:
             for name, b in self.declared_batch.items():
                 self.notes.append(("fixed_batch", name, "input %r: batch fixed at %d because an op depends on "
                                    "the batch size" % (name, b)))
+        for name, axes in self.dynamic_dims.items():
+            shape = dict((t.name, t.shape) for t in inputs)[name]
+            self.notes.append(("dynamic_spatial", name, "input %r declares dims %s dynamic: the model is "
+                               "converted and planned per input size (shown at %s)"
+                               % (name, list(axes), "x".join(str(shape[i]) for i in axes))))
         graph.notes = list(self.notes)
+        graph.dynamic_dims = dict(self.dynamic_dims)
         return graph
+
+    def _spatial_dims(self, name, dims):
+        """Dynamic spatial dims (H, W of an NCHW input): the graph is converted per input size, at the
+        size asked for (self.spatial[name]) or, at load, at SPATIAL_PROBE; graph.dynamic_dims says which."""
+        axes = tuple(i for i, d in enumerate(dims) if i > 0 and d is None)
+        self.dynamic_dims[name] = axes
+        given = (self.spatial or {}).get(name)
+        out = list(dims)
+        for i in axes:
+            out[i] = int(given[i]) if given is not None else SPATIAL_PROBE
+        return out
 
     def _can_fix(self):
         return (not self.fixed and self.declared_batch
@@ -474,9 +497,16 @@ for _k, _v in list(_HANDLERS.items()):
         _HANDLERS[_k] = _const_only
 
 
-def onnx_to_graph(model_or_path, max_tensor_bytes=DEFAULT_MAX_TENSOR_BYTES, external_data_dir=None):
+SPATIAL_PROBE = 224   # the size a dynamic H / W is converted at by onnx_to_graph(m) (ImageNet's)
+
+
+def onnx_to_graph(model_or_path, max_tensor_bytes=DEFAULT_MAX_TENSOR_BYTES, external_data_dir=None, spatial=None):
     """ONNX model (path, bytes or onnx.ModelProto) -> fastnorm Graph with graph.notes; constant folding
-    computes no tensor over max_tensor_bytes; external data as parse.read_model."""
+    computes no tensor over max_tensor_bytes; external data as parse.read_model.
+
+    Inputs whose spatial dims are dynamic (exported with dynamic_axes on H and W) are converted at the
+    shape spatial[input name] gives (N, C, H, W; the batch entry is ignored), by default at
+    SPATIAL_PROBE; graph.dynamic_dims = {input name: dynamic axes} ({} when every size is fixed)."""
     m, where = read_model(model_or_path, external_data_dir)
     try:
         if not m.HasField("graph") or (not m.graph.node and not m.graph.output):
@@ -491,7 +521,7 @@ def onnx_to_graph(model_or_path, max_tensor_bytes=DEFAULT_MAX_TENSOR_BYTES, exte
             used.update(v for v in n.input if v)
         used.update(o.name for o in m.graph.output)
         for fixed in (False, True):
-            conv = _Converter(m, fixed, max_tensor_bytes)
+            conv = _Converter(m, fixed, max_tensor_bytes, spatial)
             conv._used = used
             try:
                 graph = conv.run()

@@ -1,13 +1,14 @@
 """Handlers: MaxPool, AveragePool, global pools, ReduceMean/ReduceMax/ReduceSum (the spatial mean and max of an
 image as adaptive pools, any other axes as reduce_* nodes).
 """
-from fastnorm.frontends.onnx._base import BatchDep, Malformed, Unsupported, attr_str, axes_arg, has_batch, op_identity
-from fastnorm.frontends.onnx.conv import auto_pads
+from fastnorm.frontends.onnx._base import (BATCH, BatchDep, Malformed, Unsupported, attr_str, axes_arg, has_batch,
+    op_identity)
+from fastnorm.frontends.onnx.conv import _attrs_2d, auto_pads
 
 
 def _pool_common(c, node, attrs, shape):
     if len(shape) != 4:
-        raise Unsupported("%dD pooling (only 2D runs)" % (len(shape) - 2))
+        raise Unsupported("%dD pooling (only 1D and 2D run)" % (len(shape) - 2))
     k = [int(v) for v in attrs.get("kernel_shape", [])]
     if len(k) != 2:
         raise Malformed("kernel_shape %r" % k)
@@ -41,10 +42,30 @@ def _onnx_pool_out(n, k, s, d, p0, p1, ceil_mode, auto_pad):
     return (n + p0 + p1 - span) // s + 1
 
 
-def op_maxpool(c, node, attrs):
+def _pool(c, node, attrs, pool2d):
+    """MaxPool / AveragePool: 2-D as is, 1-D on (n, c, l) as the 2-D pool over (n, c, 1, l) between reshapes."""
     name, shape = c.act(node)
+    if len(shape) != 3:
+        return c.rename(pool2d(c, node, attrs, name, shape), node.output[0])
+    lead = -1 if shape[0] is BATCH else int(shape[0])
+    up = c.emit(node, "reshape", [name], {"shape": [lead, int(shape[1]), 1, int(shape[2])]})
+    y = pool2d(c, node, _attrs_2d(attrs), up, (shape[0], shape[1], 1, shape[2]))
+    ys = c._ir_value_shape[y]
+    c.set_act(node.output[0], c.emit(node, "reshape", [y], {"shape": [lead, int(ys[1]), int(ys[3])]},
+                                     node.output[0]))
+
+
+def op_maxpool(c, node, attrs):
     if len(node.output) > 1 and node.output[1] and node.output[1] in c._used:
         raise Unsupported("the Indices output")
+    _pool(c, node, attrs, _maxpool2d)
+
+
+def op_avgpool(c, node, attrs):
+    _pool(c, node, attrs, _avgpool2d)
+
+
+def _maxpool2d(c, node, attrs, name, shape):
     k, strides, dil, pads, ceil, auto_pad = _pool_common(c, node, attrs, shape)
     t, l, b, r = pads
     want = [_onnx_pool_out(shape[2 + i], k[i], strides[i], dil[i], pads[i], pads[2 + i], ceil, auto_pad)
@@ -60,11 +81,10 @@ def op_maxpool(c, node, attrs):
     got = list(c._ir_value_shape[out][2:])
     if got != want:
         raise Unsupported("output %r differs from ONNX's %r for these pads/ceil_mode" % (got, want))
-    c.rename(out, node.output[0])
+    return out
 
 
-def op_avgpool(c, node, attrs):
-    name, shape = c.act(node)
+def _avgpool2d(c, node, attrs, name, shape):
     k, strides, dil, pads, ceil, auto_pad = _pool_common(c, node, attrs, shape)
     if dil != [1, 1]:
         raise Unsupported("dilations %r" % dil)
@@ -85,7 +105,7 @@ def op_avgpool(c, node, attrs):
     got = list(c._ir_value_shape[out][2:])
     if got != want:
         raise Unsupported("output %r differs from ONNX's %r for these pads/ceil_mode" % (got, want))
-    c.rename(out, node.output[0])
+    return out
 
 
 def op_global_pool(c, node, attrs):

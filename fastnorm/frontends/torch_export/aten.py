@@ -290,6 +290,7 @@ class Builder:
         if not names:
             raise UnsupportedError("torch.export: the model has no tensor output")
         _fold_zero_pads(self.nodes, set(names))
+        _softsigns(self.nodes, self.weights, set(names))
         _channel_shuffles(self.nodes, self.shape, set(names))
         final = [output_name] if len(names) == 1 else ["%s%d" % (output_name, i) for i in range(len(names))]
         rename = dict(zip(names, final))
@@ -396,6 +397,33 @@ def _fold_zero_pads(nodes, outputs):
             c.attrs["padding"] = [pt + t, pl + l, pb + b, pr + r_]
             c.inputs[0] = n.inputs[0]
         drop.add(id(n))
+    nodes[:] = [n for n in nodes if id(n) not in drop]
+
+
+def _softsigns(nodes, weights, outputs):
+    """F.softsign arrives decomposed, x / (abs(x) + 1): one softsign node again (its limits at +-inf)."""
+    producer, readers = {}, {}
+    for n in nodes:
+        for v in n.outputs:
+            producer[v] = n
+        for v in n.inputs:
+            readers.setdefault(v, []).append(n)
+    drop = set()
+    for n in nodes:
+        if n.op != "div" or len(n.inputs) != 2:
+            continue
+        x, d = n.inputs
+        a = producer.get(d)
+        if a is None or a.op != "add" or len(a.inputs) != 2 or d in outputs or len(readers.get(d, [])) != 1:
+            continue
+        one = a.inputs[1]
+        ab = producer.get(a.inputs[0])
+        w = weights.get(one)
+        if (ab is None or ab.op != "abs" or ab.inputs != [x] or ab.outputs[0] in outputs or w is None
+                or w.size != 1 or float(w.reshape(-1)[0]) != 1.0 or len(readers.get(ab.outputs[0], [])) != 1):
+            continue
+        n.op, n.inputs, n.attrs = "softsign", [x], {}
+        drop.update((id(a), id(ab)))
     nodes[:] = [n for n in nodes if id(n) not in drop]
 
 
@@ -708,6 +736,10 @@ def _neg(b, fx, x):
     b.binary(fx, "mul", x, -1.0)
 
 
+def _reciprocal(b, fx, x):
+    b.binary(fx, "div", 1.0, x)
+
+
 def _softmax(op):
     def handler(b, fx, x, dim, half_to_float=False):
         xin = b.act(x)
@@ -850,6 +882,7 @@ HANDLERS = {
     "prelu": _prelu, "_prelu_kernel": _prelu,
     "add": _binary("add"), "sub": _binary("sub"), "rsub": _binary("rsub"), "mul": _binary("mul"),
     "div": _binary("div"), "maximum": _binary("maximum"), "minimum": _binary("minimum"), "neg": _neg,
+    "reciprocal": _reciprocal,
     "_softmax": _softmax("softmax"), "softmax": _softmax("softmax"),
     "_log_softmax": _softmax("log_softmax"), "log_softmax": _softmax("log_softmax"),
     "constant_pad_nd": _constant_pad, "pad": _pad,
