@@ -127,8 +127,12 @@ def _env():
 
 def one(which, path, batch=1, threads=1, out="", timeout=600):
     """One fresh process: {step: seconds, ...} for which in ("fastnorm", "onnxruntime")."""
-    cmd = [sys.executable, "-c", _script(which), str(path), str(batch), str(threads), out]
-    p = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=timeout)
+    # run from a neutral folder: `python -c` puts the working directory first on sys.path, and a source
+    # checkout there (no compiled extension) would shadow the fastnorm this process imported
+    cmd = [sys.executable, "-c", _script(which), os.path.abspath(str(path)), str(batch), str(threads),
+           os.path.abspath(out) if out else ""]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=timeout,
+                       cwd=tempfile.gettempdir())
     line = next((x for x in p.stdout.splitlines() if x.startswith("COLD ")), None)
     if p.returncode or line is None:
         raise RuntimeError("cold-start child (%s, %s) failed (exit %d): %s"
