@@ -283,3 +283,20 @@ def test_save_refuses_a_clash(tmp_path):
     m = Model(g)
     with pytest.raises(ValueError, match="clash"):
         m.save(tmp_path / "c.fnm", prepacked=True)
+
+
+def test_cli_convert_prepacked(tmp_path):
+    """`fastnorm convert in out.fnm --prepacked` writes the section (and its reload check passes)."""
+    import subprocess
+    import sys
+    import tempfile
+    Model(_net()).save(tmp_path / "in.fnm")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(fastnorm.__file__)))
+    env = dict(os.environ, PYTHONPATH=root)
+    r = subprocess.run([sys.executable, "-m", "fastnorm.cli", "convert", str(tmp_path / "in.fnm"),
+                        str(tmp_path / "out.fnm"), "--prepacked"], capture_output=True, text=True, env=env,
+                       cwd=tempfile.gettempdir(), timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "identical predictions" in r.stdout
+    _, _, packed = fileformat.load(tmp_path / "out.fnm", prepacked=lambda meta: True)
+    assert packed is not None and packed[1]
