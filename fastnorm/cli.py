@@ -111,7 +111,8 @@ def cmd_convert(args):
         print("fastnorm convert: %s: fastnorm writes .fnm files only" % args.output, file=sys.stderr)
         return 2
     model = _load(args)
-    model.save(args.output, prepacked=args.prepacked)   # the source graph: optimised again when loaded
+    # the source graph: the file is optimised again when loaded
+    model.save(args.output, **({"prepacked": True} if args.prepacked else {}))
     if not args.no_check:
         back = fastnorm.load(args.output)
         feeds = _feeds(model, 1)

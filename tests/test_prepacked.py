@@ -300,3 +300,13 @@ def test_cli_convert_prepacked(tmp_path):
     assert "identical predictions" in r.stdout
     _, _, packed = fileformat.load(tmp_path / "out.fnm", prepacked=lambda meta: True)
     assert packed is not None and packed[1]
+
+
+def test_a_prepacked_file_is_still_a_safetensors_file(tmp_path):
+    st = pytest.importorskip("safetensors.numpy")
+    m = Model(_net())
+    m.save(tmp_path / "m.fnm", prepacked=True)
+    tensors = st.load_file(str(tmp_path / "m.fnm"))
+    assert set(m.source_graph.weights) < set(tensors)
+    assert any(k.startswith(prepack.PREFIX) for k in tensors)
+    np.testing.assert_array_equal(tensors["c1.w"], m.source_graph.weights["c1.w"])
