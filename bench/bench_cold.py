@@ -8,7 +8,10 @@ fastnorm from .onnx and from .fnm, beside ONNX Runtime from the same .onnx (fast
 Models: tests/zoo.py at their canonical input (224 for the ImageNet ones), random calibrated weights,
 exported once (torch.onnx.export, opset 17, dynamic batch) and saved as .fnm into
 ~/.cache/fastnorm-bench/cold/ (torch runs only there, never in a timed process). One thread, batch 1.
-The processes alternate fastnorm .onnx / fastnorm .fnm / ONNX Runtime round by round. The bar
+The .fnm is also saved with prepacked weights (Model.save(prepacked=True)) for the ISA under test, afresh
+in a temporary folder each run. The processes alternate fastnorm .onnx / .fnm / .fnm prepacked / ONNX
+Runtime round by round. Each row splits the python start (the interpreter, the same for every runtime),
+`import numpy`, the runtime's import, load, plan, first run. The bar
 (issue 14): cold start (import + load + plan + first run) <= ONNX Runtime's from .onnx and <= 0.5x from
 .fnm; the first run (with its planning) <= 1.5x a warm run.
 """
@@ -47,8 +50,21 @@ def model_files(name, directory=CACHE, shape="canonical"):
     return onnx_path, fnm_path
 
 
-def cases(name, onnx_path, fnm_path, with_ort=True):
+def prepacked_file(fnm_path, directory, isa=None):
+    """The .fnm saved again with its packed weights for `isa` (default: this process's), in directory:
+    made afresh by the checkout under test (a cached one could be another build's layout)."""
+    from fastnorm.testing import force_isa
+    p = os.path.join(directory, os.path.basename(fnm_path)[:-4] + ".prepacked.fnm")
+    isa = isa or fastnorm.cpu_info()["isa"]
+    with force_isa(isa):
+        fastnorm.load(fnm_path).save(p, prepacked=True)
+    return p
+
+
+def cases(name, onnx_path, fnm_path, with_ort=True, packed_path=None):
     c = [("%s, fastnorm (.onnx)" % name, "fastnorm", onnx_path), ("%s, fastnorm (.fnm)" % name, "fastnorm", fnm_path)]
+    if packed_path:
+        c.append(("%s, fastnorm (.fnm, prepacked)" % name, "fastnorm", packed_path))
     if with_ort:
         c.append(("%s, ONNX Runtime (.onnx)" % name, "onnxruntime", onnx_path))
     return c
@@ -59,7 +75,9 @@ def verdicts(name, res):
     m = {k.split(", ", 1)[1]: v["median"] for k, v in res.items()}
     out = []
     ort = m.get("ONNX Runtime (.onnx)")
-    for label, bar in (("fastnorm (.onnx)", 1.0), ("fastnorm (.fnm)", 0.5)):
+    for label, bar in (("fastnorm (.onnx)", 1.0), ("fastnorm (.fnm)", 0.5), ("fastnorm (.fnm, prepacked)", 0.5)):
+        if label not in m:
+            continue
         f = m[label]
         first = _cold.first_over_warm(f)
         s = "%s %s: first predict %.2fx warm (bar 1.5: %s)" % (name, label, first, "met" if first <= 1.5 else "MISSED")
@@ -76,10 +94,12 @@ def test_cold_start_outputs(tmp_path):
     import pytest
     onnx_path, fnm_path = model_files("mobilenet_v3_small", str(tmp_path), shape="test")
     with_ort = _cold.ort_available()
-    res = _cold.measure(cases("mnv3s", onnx_path, fnm_path, with_ort), runs=1, outputs_dir=str(tmp_path))
+    packed = prepacked_file(fnm_path, str(tmp_path))
+    res = _cold.measure(cases("mnv3s", onnx_path, fnm_path, with_ort, packed), runs=1, outputs_dir=str(tmp_path))
     outs = {k: np.load(v["runs"][0]["output"]) for k, v in res.items()}
     ref = outs["mnv3s, fastnorm (.onnx)"]
     assert np.array_equal(outs["mnv3s, fastnorm (.fnm)"], ref)
+    assert np.array_equal(outs["mnv3s, fastnorm (.fnm, prepacked)"], ref)
     if with_ort:
         want = outs["mnv3s, ONNX Runtime (.onnx)"]
         assert np.max(np.abs(ref - want)) <= 1e-3 * max(1.0, float(np.max(np.abs(want))))
@@ -109,10 +129,11 @@ def main(argv=None):
     for name in args.models.split(","):
         onnx_path, fnm_path = model_files(name)
         with tempfile.TemporaryDirectory() as d:
-            res = _cold.measure(cases(name, onnx_path, fnm_path, with_ort), args.runs, 1, args.threads, d)
+            packed = prepacked_file(fnm_path, d, isa)
+            res = _cold.measure(cases(name, onnx_path, fnm_path, with_ort, packed), args.runs, 1, args.threads, d)
         everything.update(res)
         notes += verdicts(name, res)
-        print("\n".join(notes[-2:]), file=sys.stderr)
+        print("\n".join(notes[-3:]), file=sys.stderr)
     la = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print("cold start, fresh processes, median of %d per row (ms), batch 1, %d thread(s); %s, fastnorm ISA %s; "
           "load average %.1f at the end" % (args.runs, args.threads, _cold.cpu_name(), isa, la))

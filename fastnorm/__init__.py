@@ -41,7 +41,6 @@ def _import_c():
 
 _spin_set = _bounded_openmp_spin()
 _C = _import_c()
-from fastnorm import ops  # noqa: E402
 if _spin_set:
     del _os.environ["GOMP_SPINCOUNT"]
 from fastnorm.errors import FastnormWarning, FormatError, UnsupportedError
@@ -50,6 +49,15 @@ from fastnorm.model import Model
 from fastnorm.threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    """fastnorm.ops (the functional API) is imported on first use, not by `import fastnorm`: loading a
+    model and predicting never needs it (issue 14's cold start)."""
+    if name == "ops":
+        import importlib
+        return importlib.import_module("fastnorm.ops")
+    raise AttributeError("module 'fastnorm' has no attribute %r" % name)
 
 
 def cpu_info():

@@ -1,6 +1,7 @@
 """Cold start: what a fresh process pays before its first result (`fastnorm bench FILE --cold`).
 
-Each measurement is a new Python process that times, separately, `import numpy` + the runtime's import,
+Each measurement is a new Python process that times, separately, the interpreter's start (from the parent's
+clock just before it starts the child to the child's first line), `import numpy`, the runtime's import,
 loading the model, planning (fastnorm: every Plan built, at load for an .onnx, at the first predict for a
 .fnm), the first run (without its planning) and a warm run (the median of WARM_RUNS more), and prints them
 as one JSON line. ONNX Runtime's process does the same with InferenceSession (its graph optimisation is
@@ -14,6 +15,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 
@@ -44,6 +46,7 @@ def _finish(r, run, out):
     r["plan"] = r.get("plan", 0.0) + r.pop("plan_in_run", 0.0)
     r["warm_run"] = sorted(warm)[len(warm) // 2]
     r["total"] = r["import"] + r["load"] + r["plan"] + r["first_run"]
+    r["with_start"] = r["total"] + r["python_start"]
     r["onnx_imported"] = "onnx" in sys.modules
     r["heavy_modules"] = sorted({k.split(".")[0] for k in sys.modules} & {"onnx", "torch", "scipy", "ml_dtypes",
                                                                            "google"})
@@ -54,18 +57,21 @@ def _finish(r, run, out):
 
 _PROLOGUE = r"""
 import time
+w0 = time.time()
 t0 = time.perf_counter()
 import json, sys
 import numpy as np
+t_np = time.perf_counter()
 import %(module)s
 t1 = time.perf_counter()
 WARM_RUNS = %(warm)d
 path, batch, threads, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+START = {"python_start": max(w0 - float(sys.argv[5]), 0.0), "numpy_import": t_np - t0, "runtime_import": t1 - t_np}
 """
 
 _FASTNORM = r"""
 from fastnorm import model as _model
-r = {"runtime": "fastnorm", "import": t1 - t0, "plan": 0.0, "plan_in_run": 0.0, "phase": "load"}
+r = {"runtime": "fastnorm", "import": t1 - t0, "plan": 0.0, "plan_in_run": 0.0, "phase": "load", **START}
 _orig = _model.Model._plan
 
 
@@ -93,7 +99,7 @@ _finish(r, lambda: m.run(feeds)[name], out)
 
 _ORT = r"""
 ort = onnxruntime
-r = {"runtime": "onnxruntime", "import": t1 - t0, "plan": 0.0}
+r = {"runtime": "onnxruntime", "import": t1 - t0, "plan": 0.0, **START}
 t2 = time.perf_counter()
 so = ort.SessionOptions()
 so.intra_op_num_threads, so.inter_op_num_threads = max(threads, 0), 1
@@ -106,7 +112,8 @@ feeds = _inputs([(i.name, i.shape) for i in sess.get_inputs()], batch)
 _finish(r, lambda: sess.run(None, feeds)[0], out)
 """
 
-STEPS = ("import", "load", "plan", "first_run", "warm_run", "total", "plan_at_first_run")
+STEPS = ("import", "load", "plan", "first_run", "warm_run", "total", "plan_at_first_run", "python_start",
+         "numpy_import", "runtime_import", "with_start")
 
 
 def _script(which):
@@ -130,7 +137,8 @@ def one(which, path, batch=1, threads=1, out="", timeout=600):
     # run from a neutral folder: `python -c` puts the working directory first on sys.path, and a source
     # checkout there (no compiled extension) would shadow the fastnorm this process imported
     cmd = [sys.executable, "-c", _script(which), os.path.abspath(str(path)), str(batch), str(threads),
-           os.path.abspath(out) if out else ""]
+           os.path.abspath(out) if out else "", None]
+    cmd[-1] = repr(time.time())           # the child's interpreter start is timed from here
     p = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=timeout,
                        cwd=tempfile.gettempdir())
     line = next((x for x in p.stdout.splitlines() if x.startswith("COLD ")), None)
@@ -181,23 +189,31 @@ def first_over_warm(m):
     return (m["first_run"] + m["plan_at_first_run"]) / m["warm_run"] if m["warm_run"] else float("nan")
 
 
+TABLE_HEAD = ("| model, file, runtime | python start | numpy import | runtime import | load | plan | first run | "
+              "warm run | cold start (import+load+plan+first) | with python start | first predict / warm |")
+
+
 def table(res):
-    """Markdown rows (ms, medians) for the cases of measure()."""
-    head = "| model, file, runtime | import | load | plan | first run | warm run | cold start (import+load+plan+first) | first predict / warm |"
-    lines = [head, "|" + "---|" * 8]
+    """Markdown rows (ms, medians) for the cases of measure(). `import` in the cold start is numpy's
+    import plus the runtime's; the python start (the interpreter, before the script's first line) is
+    the same for every runtime and only in the last-but-one column."""
+    lines = [TABLE_HEAD, "|" + "---|" * 11]
+    cols = ("python_start", "numpy_import", "runtime_import", "load", "plan", "first_run", "warm_run")
     for label, v in res.items():
         m = v["median"]
-        lines.append("| %s | %s | %s | %s | %s | %s | **%s** | %.2f |" % (
-            label, *("%.0f" % (m[s] * 1e3) for s in STEPS[:5]), "%.0f" % (m["total"] * 1e3),
+        lines.append("| %s | %s | **%.0f** | %.0f | %.2f |" % (
+            label, " | ".join("%.0f" % (m[s] * 1e3) for s in cols), m["total"] * 1e3, m["with_start"] * 1e3,
             first_over_warm(m)))
     return "\n".join(lines)
 
 
-def convert_to_fnm(onnx_path, directory):
-    """The .onnx model saved as a .fnm in directory (what `fastnorm convert` writes)."""
+def convert_to_fnm(onnx_path, directory, prepacked=False):
+    """The .onnx model saved as a .fnm in directory (what `fastnorm convert` writes); prepacked: with
+    its packed weights for this process's ISA (Model.save(prepacked=True))."""
     import fastnorm
-    p = os.path.join(directory, os.path.splitext(os.path.basename(onnx_path))[0] + ".fnm")
-    fastnorm.load(onnx_path).save(p)
+    p = os.path.join(directory, os.path.splitext(os.path.basename(onnx_path))[0]
+                     + (".prepacked.fnm" if prepacked else ".fnm"))
+    fastnorm.load(onnx_path).save(p, prepacked=prepacked)
     return p
 
 
@@ -211,6 +227,7 @@ def run_cli(path, onnx_path=None, runs=5, batch=1, threads=1):
             onnx_path = onnx_path or path
             cases.append(("fastnorm (.onnx)", "fastnorm", path))
             cases.append(("fastnorm (.fnm)", "fastnorm", convert_to_fnm(path, d)))
+            cases.append(("fastnorm (.fnm, prepacked)", "fastnorm", convert_to_fnm(path, d, prepacked=True)))
         else:
             cases.append(("fastnorm (.fnm)", "fastnorm", path))
         if onnx_path and ort_available():

@@ -104,12 +104,19 @@ def _load(path, optimize, max_tensor_bytes):
     p = str(path)
     if p.lower().endswith(".onnx"):
         return from_onnx(p, optimize=optimize, max_tensor_bytes=max_tensor_bytes)
-    graph_dict, weights = fileformat.load(p, known_ops=KNOWN_OPS)
-    return _fnm_model(graph_dict, weights, p, optimize, max_tensor_bytes)
+    graph_dict, weights, packed = fileformat.load(p, known_ops=KNOWN_OPS, prepacked=_usable_here)
+    return _fnm_model(graph_dict, weights, p, optimize, max_tensor_bytes, packed)
 
 
-def _fnm_model(graph_dict, weights, p, optimize, max_tensor_bytes):
-    """The Model of a parsed .fnm (fileformat.load / loads): everything load() checks after reading."""
+def _usable_here(meta):
+    """Whether a file's prepacked section was made for the ISA in use (else it is not read)."""
+    from fastnorm import _C, prepack
+    return prepack.usable(meta, _C.resolve_isa(-1))
+
+
+def _fnm_model(graph_dict, weights, p, optimize, max_tensor_bytes, prepacked=None):
+    """The Model of a parsed .fnm (fileformat.load / loads): everything load() checks after reading;
+    prepacked: the file's usable prepacked section (fileformat.load's third value) or None."""
     try:
         graph = Graph.from_dict(graph_dict, weights)
         for t in graph.inputs + graph.outputs:
@@ -118,7 +125,7 @@ def _fnm_model(graph_dict, weights, p, optimize, max_tensor_bytes):
         graph.check()
         limits.check_graph(graph, max_tensor_bytes)   # before any shape arithmetic on hostile values
         _validate_loaded(graph, p)
-        return Model(graph, optimize=optimize, max_tensor_bytes=max_tensor_bytes)
+        return Model(graph, optimize=optimize, max_tensor_bytes=max_tensor_bytes, _prepacked=prepacked)
     except (FormatError, UnsupportedError):
         raise
     except (KeyError, TypeError, ValueError, IndexError) as e:

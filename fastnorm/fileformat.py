@@ -4,7 +4,9 @@ Layout (the safetensors format): an 8-byte little-endian u64 N, N bytes of UTF-8
 with spaces so the byte buffer starts 8-aligned), then the byte buffer. The header maps each tensor
 name to {"dtype", "shape", "data_offsets": [begin, end]} (offsets relative to the buffer) and
 "__metadata__" to {str: str}; ours holds "format": "fastnorm", "format_version": "1" and
-"graph": the graph as a JSON string. Any safetensors reader opens the file.
+"graph": the graph as a JSON string. Any safetensors reader opens the file. A file saved with
+prepacked weights also has "prepacked" (fastnorm.prepack: the packed arrays' key and list) and the arrays
+as tensors named "__prepacked__.<i>"; readers that don't know it see unused weights.
 
 Files are untrusted: every field is checked before it is used, sizes are bounded before anything is
 allocated, and bad content raises FormatError naming what is wrong, never another exception.
@@ -38,19 +40,21 @@ _GRAPH_KEYS = ("inputs", "outputs", "nodes")
 _VALUE_KEYS = ("name", "shape", "dtype")
 _NODE_KEYS = ("name", "op", "inputs", "outputs", "attrs")
 _TENSOR_KEYS = ("dtype", "shape", "data_offsets")
+_PREPACKED = "prepacked"                      # the __metadata__ key of fastnorm.prepack's section
 
 
 # ---------------------------------------------------------------------------------------------
 # Writing
 
-def dumps(graph, weights):
-    """The .fnm bytes for `graph` and `weights` ({name: float32 or int64 array})."""
-    return b"".join(_chunks(graph, weights))
+def dumps(graph, weights, prepacked=None):
+    """The .fnm bytes for `graph` and `weights` ({name: float32 or int64 array}); prepacked: None or
+    (metadata JSON string, {tensor name: float32 array}) from fastnorm.prepack.collect."""
+    return b"".join(_chunks(graph, weights, prepacked))
 
 
-def save(path, graph, weights):
+def save(path, graph, weights, prepacked=None):
     """Write the .fnm file atomically: a temporary file in the same folder, then os.replace."""
-    chunks = _chunks(graph, weights)          # validates everything before the file is touched
+    chunks = _chunks(graph, weights, prepacked)    # validates everything before the file is touched
     path = os.fspath(path)
     folder, base = os.path.split(path)
     tmp = os.path.join(folder, ".%s.%d.%s.tmp" % (base, os.getpid(), os.urandom(4).hex()))
@@ -88,10 +92,15 @@ def _fsync_folder(folder):
         os.close(fd)
 
 
-def _chunks(graph, weights):
+def _chunks(graph, weights, prepacked=None):
     """Validate, then return the file as a list of bytes-like pieces (the arrays are not copied)."""
     if not isinstance(weights, dict):
         raise TypeError("weights: expected a dict {name: array}, got %s" % type(weights).__name__)
+    if prepacked is not None:
+        meta_text, packed = prepacked
+        if any(k in weights for k in packed):
+            raise ValueError("prepacked tensor names clash with weights")
+        weights = {**weights, **packed}
     if len(weights) > MAX_TENSORS:
         raise ValueError("%d weights, more than the %d a reader accepts" % (len(weights), MAX_TENSORS))
     tensors = []
@@ -122,6 +131,8 @@ def _chunks(graph, weights):
 
     header = {"__metadata__": {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION),
                                "graph": graph_json}}
+    if prepacked is not None:
+        header["__metadata__"][_PREPACKED] = prepacked[0]
     offset = 0
     for name, code, shape, data in tensors:
         header[name] = {"dtype": code, "shape": shape, "data_offsets": [offset, offset + data.nbytes]}
@@ -148,39 +159,88 @@ def _dtype_code(dtype):
 # ---------------------------------------------------------------------------------------------
 # Reading
 
-def loads(data, known_ops=None):
+def loads(data, known_ops=None, prepacked=None):
     """(graph, weights) from .fnm bytes. Raises FormatError for anything wrong with the content.
 
     known_ops: {op name: set of allowed attribute names}; when given, every node's op and attributes
     must be in it. The arrays returned are fresh, aligned, native-endian and read-only.
+    prepacked: None, or a function (section metadata) -> bool saying whether this process can use a
+    prepacked section (fastnorm.prepack); then the result is (graph, weights, section or None) with
+    section = (metadata, [(node, variant, tensor name)], {tensor name: array}). A prepacked section is
+    checked (FormatError) whatever `prepacked` is, and its tensors are never among the weights.
     """
     view = memoryview(data).cast("B")
     size = len(view)
     n = _header_length(bytes(view[:8]), size)
-    graph, entries, start = _parse_header(bytes(view[8:8 + n]), size, known_ops)
-    weights = {}
+    graph, entries, start, packed = _parse_header(bytes(view[8:8 + n]), size, known_ops, "bytes")
+    weights, arrays = {}, {}
     for name, dtype, shape, begin, end in entries:
+        if packed is not None and name in packed[2]:
+            if prepacked is None or not prepacked(packed[0]):
+                continue
         flat = np.frombuffer(view, dtype=dtype, count=(end - begin) // dtype.itemsize, offset=start + begin)
-        weights[name] = _finish(flat.copy(), shape)
-    return graph, dict(sorted(weights.items()))
+        if packed is not None and name in packed[2]:
+            copy = _aligned_for(view[start + begin:start + begin + 4].tobytes(), flat.size, dtype)
+            copy[...] = flat
+            flat = copy
+        else:
+            flat = flat.copy()
+        _store(weights, arrays, packed, name, flat, shape)
+    return _result(graph, weights, arrays, packed, prepacked)
 
 
-def load(path, known_ops=None):
+def _aligned_for(first4, n, dtype):
+    """An empty float32 array of n for a prepacked tensor whose bytes begin with first4, placed so that
+    the panels after its header (fastnorm.prepack.header_offset), or else the array, start on a
+    64-byte line, as a fresh packing's do: only speed depends on it."""
+    lead = 0
+    if len(first4) == 4 and n > 16:
+        off = float(np.frombuffer(first4, dtype=dtype)[0])
+        lead = int(off) if off.is_integer() and 1 <= off <= 16 else 0
+    raw = np.empty(n + 16, dtype=dtype)
+    skip = (-(raw.ctypes.data + 4 * lead) // 4) % 16
+    return raw[skip:skip + n]
+
+
+def _store(weights, arrays, packed, name, flat, shape):
+    if packed is not None and name in packed[2]:
+        if not flat.dtype.isnative:
+            flat = flat.astype(flat.dtype.newbyteorder("="))
+        arrays[name] = flat                   # 1-D float32, writeable (the plan records point into it)
+    else:
+        weights[name] = _finish(flat, shape)
+
+
+def _result(graph, weights, arrays, packed, prepacked):
+    weights = dict(sorted(weights.items()))
+    if prepacked is None:
+        return graph, weights
+    section = None if packed is None or not arrays else (packed[0], packed[1], arrays)
+    return graph, weights, section
+
+
+def load(path, known_ops=None, prepacked=None):
     """(graph, weights) from a .fnm file; see loads. Reads each tensor straight into its own array."""
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         n = _header_length(f.read(8), size)
-        graph, entries, start = _parse_header(_read_exactly(f, n), size, known_ops)
-        weights = {}
+        graph, entries, start, packed = _parse_header(_read_exactly(f, n), size, known_ops, path)
+        weights, arrays = {}, {}
         for name, dtype, shape, begin, end in entries:
-            flat = np.empty((end - begin) // dtype.itemsize, dtype=dtype)   # sizes checked against the file
             f.seek(start + begin)
+            if packed is not None and name in packed[2]:
+                if prepacked is None or not prepacked(packed[0]):
+                    continue                  # another ISA's or version's: not even read
+                flat = _aligned_for(f.read(4), (end - begin) // dtype.itemsize, dtype)
+                f.seek(start + begin)
+            else:
+                flat = np.empty((end - begin) // dtype.itemsize, dtype=dtype)   # sizes checked against the file
             got = _read_into(f, flat.view(np.uint8))
             if got != end - begin:
                 raise FormatError("tensor %s: file ended after %d of its %d bytes (it shrank while being read?)"
                                   % (_q(name), got, end - begin))
-            weights[name] = _finish(flat, shape)
-    return graph, dict(sorted(weights.items()))
+            _store(weights, arrays, packed, name, flat, shape)
+    return _result(graph, weights, arrays, packed, prepacked)
 
 
 def _finish(flat, shape):
@@ -221,16 +281,17 @@ def _header_length(first8, size):
     return n
 
 
-def _parse_header(raw, size, known_ops):
-    """Check the header; return (graph, [(name, dtype, shape, begin, end)] in file order, buffer start)."""
+def _parse_header(raw, size, known_ops, where="file"):
+    """Check the header; return (graph, [(name, dtype, shape, begin, end)] in file order, buffer start,
+    the prepacked section (metadata, entries, {its tensor names}) or None)."""
     try:
-        return _parse_header_unguarded(raw, size, known_ops)
+        return _parse_header_unguarded(raw, size, known_ops, where)
     except RecursionError:
         # The checks bound their own depth; this is the backstop for any deep value they print or compare.
         raise FormatError("header has values nested too deeply") from None
 
 
-def _parse_header_unguarded(raw, size, known_ops):
+def _parse_header_unguarded(raw, size, known_ops, where):
     if not raw.startswith(b"{"):
         raise FormatError("header does not start with '{' (not a safetensors file?)")
     try:
@@ -244,6 +305,7 @@ def _parse_header_unguarded(raw, size, known_ops):
         raise FormatError("header lists %d tensors, more than the bound of %d" % (len(header) - 1, MAX_TENSORS))
 
     graph = _parse_metadata(header.get("__metadata__"))
+    packed_text = header["__metadata__"].get(_PREPACKED)
     start = 8 + len(raw)
     buffer_size = size - start
     entries = []
@@ -266,8 +328,15 @@ def _parse_header_unguarded(raw, size, known_ops):
     if pos != buffer_size:
         raise FormatError("byte buffer is %d bytes but the tensors cover %d (trailing bytes)" % (buffer_size, pos))
 
-    _validate_graph(graph, {e[0] for e in entries}, known_ops, FormatError)
-    return graph, entries, start
+    packed = None
+    if packed_text is not None:
+        from fastnorm import prepack      # only for files that have the section
+        meta, listed = prepack.parse(packed_text, {e[0]: (e[1], e[2]) for e in entries}, str(where))
+        packed = (meta, listed, {t for _, _, t in listed})
+    # the prepacked tensors are not weights the graph may name
+    _validate_graph(graph, {e[0] for e in entries if packed is None or e[0] not in packed[2]}, known_ops,
+                    FormatError)
+    return graph, entries, start, packed
 
 
 def _parse_metadata(meta):

@@ -3,7 +3,7 @@ import threading
 
 import numpy as np
 
-from fastnorm import _C, _pickling, doctor, fileformat, limits, threads
+from fastnorm import _C, doctor, fileformat, limits, threads
 from fastnorm.errors import UnsupportedError
 from fastnorm.graph import Graph, count_macs, infer_shapes
 from fastnorm.ops._common import check_plain, readable_f32
@@ -19,7 +19,8 @@ class Model:
     float32 and non-contiguous ones copied. They are safe to call from several threads at once.
     """
 
-    def __init__(self, graph, optimize=True, num_threads=None, max_tensor_bytes=limits.DEFAULT_MAX_TENSOR_BYTES):
+    def __init__(self, graph, optimize=True, num_threads=None, max_tensor_bytes=limits.DEFAULT_MAX_TENSOR_BYTES,
+                 _prepacked=None):
         self.num_threads = num_threads
         graph.check()
         limits.check_graph(graph, max_tensor_bytes)
@@ -35,6 +36,9 @@ class Model:
         self._fast = None  # (input shape, ISA, plan) of the last predict
         self._lock = threading.Lock()
         self._weights = WeightCache()
+        if _prepacked is not None:     # a .fnm file's packed weights (fastnorm.prepack), when they fit
+            from fastnorm import prepack
+            prepack.seed(self, _prepacked)
         limits.check_plan(self, max_tensor_bytes)
 
     # ------------------------------------------------------------------------------ threads
@@ -221,16 +225,26 @@ class Model:
     # ------------------------------------------------------------------------------ pickling
     def __reduce__(self):
         """Pickle as the .fnm bytes plus the settings: no code, no plans, no arenas (fastnorm._pickling)."""
+        from fastnorm import _pickling
         return _pickling.reduce_model(self, rebuild_model)
 
     # ------------------------------------------------------------------------------ files
-    def save(self, path):
-        """Write a .fnm file: safetensors container, the source graph as JSON metadata, no pickle."""
-        fileformat.save(path, self.source_graph.to_dict(), self.source_graph.weights)
+    def save(self, path, prepacked=False):
+        """Write a .fnm file: safetensors container, the source graph as JSON metadata, no pickle.
+
+        prepacked=True also stores the conv weights packed for the ISA in use (fastnorm.prepack), so
+        that loading the file on that ISA skips packing them; elsewhere it packs as usual."""
+        packed = None
+        if prepacked:
+            from fastnorm import prepack
+            meta, tensors = prepack.collect(self)
+            packed = (meta, tensors) if meta is not None else None
+        fileformat.save(path, self.source_graph.to_dict(), self.source_graph.weights, packed)
 
 
 def rebuild_model(fmt, data, optimized, num_threads):
     """Unpickle a Model (Model.__reduce__): parse the .fnm bytes and optimise the graph again."""
+    from fastnorm import _pickling
     graph = _pickling.graph_from_bytes(fmt, data)
     return _pickling.quietly(lambda: Model(graph, optimize=optimized, num_threads=num_threads))
 

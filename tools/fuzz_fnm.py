@@ -92,7 +92,16 @@ def seeds():
     out += [_one(op, attrs, weights) for op, attrs, weights in small]
     out.append(_one("linear", {}, [("w", (5, 7)), ("b", (5,))], x=(None, 7)))
     out.append(_one("reshape", {"shape": [-1, 4, 18]}, x=(None, 2, 6, 6)))
+    out.append(_prepacked(g))
     return out
+
+
+def _prepacked(g):
+    """The SimpleCNN saved with its packed weights for the ISA in use (fastnorm.prepack)."""
+    from fastnorm import fileformat, prepack
+    from fastnorm.model import Model
+    meta, tensors = prepack.collect(Model(g))
+    return fileformat.dumps(g.to_dict(), g.weights, (meta, tensors))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -202,8 +211,8 @@ def check(data, folder=None):
         warnings.simplefilter("ignore")
         try:
             if folder is None:
-                graph_dict, weights = fileformat.loads(data, known_ops=KNOWN_OPS)
-                model = api._fnm_model(graph_dict, weights, "<fuzz>", True, LIMIT)
+                graph_dict, weights, packed = fileformat.loads(data, known_ops=KNOWN_OPS, prepacked=api._usable_here)
+                model = api._fnm_model(graph_dict, weights, "<fuzz>", True, LIMIT, packed)
             else:
                 path = os.path.join(folder, "f.fnm")
                 with open(path, "wb") as f:

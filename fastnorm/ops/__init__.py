@@ -5,13 +5,37 @@ complex arrays are a TypeError), returns a new float32 array, and runs its kerne
 released. Non-contiguous inputs are copied to contiguous memory first.
 
 Each op family lives in its own module and lists its public functions in its __all__.
-"""
-from fastnorm.ops import _act, _conv, _glue, _norm, _pool
-from fastnorm.ops._act import *  # noqa: F401,F403
-from fastnorm.ops._common import as_float32
-from fastnorm.ops._conv import *  # noqa: F401,F403
-from fastnorm.ops._glue import *  # noqa: F401,F403
-from fastnorm.ops._norm import *  # noqa: F401,F403
-from fastnorm.ops._pool import *  # noqa: F401,F403
 
-__all__ = _conv.__all__ + _norm.__all__ + _act.__all__ + _pool.__all__ + _glue.__all__ + ["as_float32"]
+The families are imported on first use of any of their names (PEP 562), not with the package: loading a
+model and predicting, which import fastnorm.ops._common, don't pay for them (issue 14's cold start).
+"""
+import importlib
+
+_FAMILIES = ("_conv", "_norm", "_act", "_pool", "_glue")
+
+
+def _load_all():
+    """Import every family and bind its public names here (and __all__); returns the namespace."""
+    g = globals()
+    if "__all__" not in g:
+        names = []
+        for fam in _FAMILIES:
+            mod = importlib.import_module("fastnorm.ops." + fam)
+            for name in mod.__all__:
+                g[name] = getattr(mod, name)
+            names += mod.__all__
+        from fastnorm.ops._common import as_float32
+        g["as_float32"] = as_float32
+        g["__all__"] = names + ["as_float32"]
+    return g
+
+
+def __getattr__(name):
+    g = _load_all()
+    if name in g:
+        return g[name]
+    raise AttributeError("module 'fastnorm.ops' has no attribute %r" % name)
+
+
+def __dir__():
+    return sorted(set(_load_all()))

@@ -41,6 +41,17 @@ class WeightCache:
                 v = self._packed.setdefault(key, v)
         return v
 
+    def items(self):
+        """(key, value) pairs cached so far (Model.save(prepacked=True) stores the packed ones)."""
+        with self._lock:
+            return list(self._packed.items())
+
+    def seed(self, values):
+        """Values made elsewhere (a file's prepacked weights, fastnorm.prepack), used before make()."""
+        with self._lock:
+            for key, v in values.items():
+                self._packed.setdefault(key, v)
+
 
 class Plan:
     """One input shape on one ISA: records, buffer table and arena layout."""
