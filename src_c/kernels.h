@@ -52,6 +52,15 @@ static inline fn_actk_apply_fn fn_epilogue_actk(const fn_kernels *k, const fn_ac
     return ak ? ak->apply : NULL;
 }
 
+/* Whether the SIMD conv kernels (k->igemm, the depthwise row kernels) apply act themselves, in
+ * registers as they store (silu and hardswish: igemm_simd.h, dwconv_simd.h; the act family's
+ * formulas from vmath.h, so the same bits as the separate pass); the driver then runs no
+ * fn_epilogue_rows after them. */
+static inline int fn_act_in_kernel(const fn_kernels *k, const fn_act *act) {
+    return act && k->isa != FN_ISA_SCALAR &&
+           (act->kind == FN_ACT_ACTK0 + FN_ACTK_SILU || act->kind == FN_ACT_ACTK0 + FN_ACTK_HARDSWISH);
+}
+
 /* rows x n floats at y (row stride ld), in place, just written and still in L1. */
 static inline void fn_epilogue_rows(fn_actk_apply_fn f, const fn_act *act, float *y, size_t ld,
                                     size_t rows, size_t n) {

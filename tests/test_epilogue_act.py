@@ -23,9 +23,9 @@ ACTS = {"silu": nn.SiLU(), "gelu": nn.GELU(), "gelu_tanh": nn.GELU(approximate="
 class ConvAct(nn.Module):
     """conv (+ residual) -> act, the conv picked to land on one kernel path."""
 
-    def __init__(self, act, cin, cout, k, groups=1, stride=1, residual=False):
+    def __init__(self, act, cin, cout, k, groups=1, stride=1, residual=False, dilation=1):
         super().__init__()
-        self.conv = nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups)
+        self.conv = nn.Conv2d(cin, cout, k, stride, dilation * (k // 2), dilation, groups=groups)
         self.act = act
         self.residual = residual
 

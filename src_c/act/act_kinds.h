@@ -26,12 +26,11 @@
     X(ELU,         vsel(vgt(x, zero), vmul(x, scale), vmul(v_expm1(vmul(x, iscale)), alpha)))      \
     X(SIGMOID,     v_sigmoid(x))                                                                   \
     X(TANH,        v_tanh(x))                                                                      \
-    X(SILU,        fn_neg_inf_to_neg_zero(x, fn_mul_sigmoid(x, x)))                                \
+    X(SILU,        fn_silu(x))                    /* vmath.h: -inf gives -0 there */               \
     X(GELU,        fn_gelu(x))                    /* x/2 (1 + erf(x/sqrt2)) */                     \
     X(GELU_TANH,   fn_gelu_tanh(x))               /* x/2 (1 + tanh(sqrt(2/pi)(x + 0.044715 x^3))) */ \
     X(HARDSIGMOID, vdiv(vmin(vset(6.0f), vmax(zero, vadd(x, vset(3.0f)))), vset(6.0f)))            \
-    /* x (clamp(x + 3, 0, 6) / 6): no overflow near FLT_MAX; -inf * 0 is NaN, so the edge rule */  \
-    X(HARDSWISH,   fn_neg_inf_to_neg_zero(x, vmul(x, vdiv(vmin(vset(6.0f), vmax(zero, vadd(x, vset(3.0f)))), vset(6.0f))))) \
+    X(HARDSWISH,   fn_hardswish(x))               /* vmath.h: x (clamp(x + 3, 0, 6) / 6) */        \
     X(MISH,        fn_mish(x))                    /* x tanh(log1p(exp(x))) */                      \
     /* x beta > thresh ? x : log1p(exp(x beta)) / beta */                                          \
     X(SOFTPLUS,    vsel(vgt(vmul(x, beta), thresh), x, vdiv(v_log1p(v_exp(vmul(x, beta))), beta))) \

@@ -90,7 +90,7 @@ fn_status fn_dwconv_prepare(const fn_kernels *k, const fn_conv2d_desc *d, size_t
     g->pad_left = d->pad_left;
     g->row = w * c;
     g->act = *act;
-    p->actk = fn_epilogue_actk(k, act);
+    p->actk = fn_act_in_kernel(k, act) ? NULL : fn_epilogue_actk(k, act); /* dwconv_simd.h */
     /* interior outputs: ox*sw >= pad_left and ox*sw - pad_left + span <= w */
     const size_t span = d->dw * (d->kw - 1) + 1;
     size_t lo = (d->pad_left + d->sw - 1) / d->sw;

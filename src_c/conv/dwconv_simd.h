@@ -5,6 +5,7 @@
 #error "include a src_c/simd/vec_<isa>.h first"
 #endif
 #define FN_NAME(op) FN_KNAME(fn_f32_dwconv_##op)
+#include "../simd/vmath.h"
 
 /* Accumulator arrays are indexed by loop counters that are constants after full unrolling, so
  * gcc keeps them in registers. */
@@ -12,10 +13,21 @@
 #define WMAX 49 /* taps held in registers (past the register file: on the stack), up to 7x7 */
 #define TILE 8  /* outputs per tile of the general kernel (any width, stride, dilation) */
 
-/* s (+ res) -> clamp -> y; lanes outside m neither read nor written when MASKED */
+/* The epilogue code the kernels pass down as `clamp`: 0 none, 1 the fn_act clamp, and the two
+ * activations applied in registers (kernels.h, fn_act_in_kernel). */
+#define DW_SILU 2
+#define DW_HARDSWISH 3
+
+/* s (+ res) -> clamp / silu / hardswish -> y; lanes outside m neither read nor written when MASKED */
 FN_INLINE void put(float *y, const float *res, V s, const int MASKED, VK m, int clamp, V lo, V hi) {
     if (res) s = vadd(s, vload_m(res, MASKED, m));
-    vstore_m(y, vclamp_if(s, clamp, lo, hi), MASKED, m);
+    if (clamp == DW_SILU)
+        s = fn_silu(s);
+    else if (clamp == DW_HARDSWISH)
+        s = fn_hardswish(s);
+    else
+        s = vclamp_if(s, clamp, lo, hi);
+    vstore_m(y, s, MASKED, m);
 }
 
 /* A whole output row for NV (1 or 2) vectors of channels, constant kernel width KW and stride SW
@@ -277,7 +289,10 @@ FN_INLINE void slide_row(const slide_fn *f, const fn_dwconv_geom *g, size_t ky0,
  * interior in tiles of TILE outputs and the outputs that meet padding one by one. */
 FN_INLINE void row(const slide_fn (*tab)[3], const fn_dwconv_geom *g, size_t ky0, size_t ky1,
             const float *x, const float *w, const float *res, float *y) {
-    const int clamp = g->act.kind == FN_ACT_CLAMP;
+    const int kind = g->act.kind;
+    const int clamp = kind == FN_ACT_CLAMP ? 1
+                      : kind == FN_ACT_ACTK0 + FN_ACTK_SILU ? DW_SILU
+                      : kind == FN_ACT_ACTK0 + FN_ACTK_HARDSWISH ? DW_HARDSWISH : 0;
     const V lo = vset(g->act.lo), hi = vset(g->act.hi);
     if (tab && ky1 > ky0) {
         /* tab has g->kw + 1 entries; taller kernels (kh > kw) take the run-time row count */

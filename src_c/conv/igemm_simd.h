@@ -9,17 +9,30 @@
 #define MR FN_ISAX(FN_IGEMM_MR) /* the tile: kernels.h */
 #define NR FN_ISAX(FN_IGEMM_NR)
 _Static_assert(NR % VW == 0 && NR <= 4 * VW && MR <= 16, "igemm tile: NR a multiple of VW, at most 4 vectors");
+#include "../simd/vmath.h"
+
+/* The activation the tile applies in registers as it stores (EPI, a constant after inlining): 0 the
+ * clamp (or none), EPI_SILU silu, EPI_HARDSWISH hardswish: the act family's formulas (vmath.h), so
+ * the bits are those of the separate pass it replaces (kernels.h, fn_act_in_kernel). */
+#define EPI_SILU 1
+#define EPI_HARDSWISH 2
+FN_INLINE V epi_apply(const int EPI, V y, int clamp, V lo, V hi) {
+    if (EPI == EPI_SILU) return fn_silu(y);
+    if (EPI == EPI_HARDSWISH) return fn_hardswish(y);
+    return vclamp_if(y, clamp, lo, hi); /* NaN in y stays NaN */
+}
 
 /* y (+ residual) -> clamp -> c for the n >= 1 columns left: lanes >= n neither read from res nor
  * written. IGEMM_FULL_UNMASKED: whole vectors go through plain loads and stores. */
-FN_INLINE void store_vec(V y, float *c, const float *res, size_t n, int clamp, V lo, V hi) {
+FN_INLINE void store_vec(const int EPI, V y, float *c, const float *res, size_t n, int clamp, V lo,
+                         V hi) {
     if (IGEMM_FULL_UNMASKED && n >= VW) {
         if (res) y = vadd(y, vload(res));
-        vstore(c, vclamp_if(y, clamp, lo, hi)); /* NaN in y stays NaN */
+        vstore(c, epi_apply(EPI, y, clamp, lo, hi));
     } else {
         const VK k = vmask_upto(n);
         if (res) y = vadd(y, vload_k(res, k));
-        vstore_k(c, k, vclamp_if(y, clamp, lo, hi));
+        vstore_k(c, k, epi_apply(EPI, y, clamp, lo, hi));
     }
 }
 
@@ -28,7 +41,7 @@ FN_INLINE void store_vec(V y, float *c, const float *res, size_t n, int clamp, V
  * past nc hold zero-padded weights and are masked out of res loads and c stores. Each res element
  * is read before the same element of c is written, so res may be c (an in-place residual add). */
 FN_INLINE void igemm_tile(
-    const size_t ROWS, const int NV, size_t mr, size_t nc, size_t kc, size_t ks,
+    const size_t ROWS, const int NV, const int EPI, size_t mr, size_t nc, size_t kc, size_t ks,
     const float *const *a, const float *w, float *c, size_t ldc, const float *res, size_t ldr,
     const fn_act *act) {
     const V zero = vzero();
@@ -73,39 +86,50 @@ FN_INLINE void igemm_tile(
     if (m < ROWS && m < mr) {                                                                      \
         float *cm = c + m * ldc;                                                                   \
         const float *rm = res ? res + m * ldr : NULL;                                              \
-        store_vec(c##m##_0, cm, rm, nc, clamp, lo, hi);                                            \
-        if (NV > 1) store_vec(c##m##_1, cm + VW, rm ? rm + VW : NULL, n1, clamp, lo, hi);            \
-        if (NV > 2) store_vec(c##m##_2, cm + 2 * VW, rm ? rm + 2 * VW : NULL, n2, clamp, lo, hi);    \
-        if (NV > 3) store_vec(c##m##_3, cm + 3 * VW, rm ? rm + 3 * VW : NULL, n3, clamp, lo, hi);    \
+        store_vec(EPI, c##m##_0, cm, rm, nc, clamp, lo, hi);                                       \
+        if (NV > 1) store_vec(EPI, c##m##_1, cm + VW, rm ? rm + VW : NULL, n1, clamp, lo, hi);       \
+        if (NV > 2) store_vec(EPI, c##m##_2, cm + 2 * VW, rm ? rm + 2 * VW : NULL, n2, clamp, lo, hi); \
+        if (NV > 3) store_vec(EPI, c##m##_3, cm + 3 * VW, rm ? rm + 3 * VW : NULL, n3, clamp, lo, hi); \
     }
     FN_REP(MR, STORE)
 #undef STORE
 }
 
 /* One tile shape: ROWS rows (MR, or fewer for a short last tile / batch-1 linear), NV vectors. */
-FN_INLINE void igemm_nv(size_t ROWS, size_t mr, size_t nc, size_t kc, size_t ks, const float *const *a,
-                        const float *w, float *c, size_t ldc, const float *res, size_t ldr,
-                        const fn_act *act) {
+FN_INLINE void igemm_nv(size_t ROWS, const int EPI, size_t mr, size_t nc, size_t kc, size_t ks,
+                        const float *const *a, const float *w, float *c, size_t ldc, const float *res,
+                        size_t ldr, const fn_act *act) {
     /* Narrow output panels (cout % NR, or cout < NR) skip the all-zero weight columns. */
     if (NR > 3 * VW && nc > 3 * VW)
-        igemm_tile(ROWS, 4, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+        igemm_tile(ROWS, 4, EPI, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
     else if (NR > 2 * VW && nc > 2 * VW)
-        igemm_tile(ROWS, 3, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+        igemm_tile(ROWS, 3, EPI, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
     else if (NR > VW && nc > VW)
-        igemm_tile(ROWS, 2, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+        igemm_tile(ROWS, 2, EPI, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
     else
-        igemm_tile(ROWS, 1, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+        igemm_tile(ROWS, 1, EPI, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+}
+
+/* One epilogue: a short tile computes only the rows it stores (M = 1, a batch-1 linear, would
+ * otherwise do MR times the FMAs it needs). */
+FN_INLINE void igemm_epi(const int EPI, size_t mr, size_t nc, size_t kc, size_t ks,
+                         const float *const *a, const float *w, float *c, size_t ldc,
+                         const float *res, size_t ldr, const fn_act *act) {
+    if (mr == 1)
+        igemm_nv(1, EPI, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+    else if (mr <= 4 && MR > 4)
+        igemm_nv(4, EPI, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+    else
+        igemm_nv(MR, EPI, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
 }
 
 void FN_KNAME(fn_f32_igemm)(size_t mr, size_t nc, size_t kc, size_t ks, const float *const *a,
                             const float *w, float *c, size_t ldc, const float *res, size_t ldr,
                             const fn_act *act) {
-    /* A short tile computes only the rows it stores: M = 1 (batch-1 linear) would otherwise do
-     * MR times the FMAs it needs. */
-    if (mr == 1)
-        igemm_nv(1, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
-    else if (mr <= 4 && MR > 4)
-        igemm_nv(4, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+    if (act->kind == FN_ACT_ACTK0 + FN_ACTK_SILU)
+        igemm_epi(EPI_SILU, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+    else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_HARDSWISH)
+        igemm_epi(EPI_HARDSWISH, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
     else
-        igemm_nv(MR, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+        igemm_epi(0, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
 }

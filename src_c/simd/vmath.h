@@ -181,6 +181,45 @@ FN_INLINE V fn_mul_sigmoid(V x, V z) {
     return vmul(vmul(x, q), vsel(pos, vset(1.0f), vset(0x1p-64f)));
 }
 
+/* silu(x) = x sigmoid(x), the conv epilogue's commonest activation (EfficientNet: a third of a run
+ * went to it). While no lane is below -87, exp(-|x|) needs neither the 2^64 carry nor the two-step
+ * scaling of fn_exp_scaled (its 2^k is normal: |x| is clamped at 87, where sigmoid(x) is already 1
+ * for x > 0), 2^k is made from the bits of the rounded k directly, and the quotient starts from the
+ * reciprocal estimate instead of a division (the correction of fn_div_one_plus takes it to the
+ * same accuracy). e, and so the result, is fn_mul_sigmoid's but for the last division's rounding:
+ * within the 3-ulp bound the act tests hold silu to. A vector with a lane below -87 (or -inf) takes
+ * fn_mul_sigmoid, which rounds the denormal results once. */
+FN_INLINE V fn_silu(V x) {
+    if (vm_any(vlt(x, vset(-87.0f))))
+        return vsel(veq(x, vset(-__builtin_inff())), vset(-0.0f), fn_mul_sigmoid(x, x));
+    const V na = vmax(vset(-87.0f), vcopysign(x, vset(-0.0f))); /* -|x|; NaN passes */
+    const V magic = vset(FN_ROUND_MAGIC);
+    const V t = vfma(na, vset(FN_LOG2E), magic); /* its low mantissa bits hold k = round(na log2e) */
+    const V k = vsub(t, magic);
+    V r = vfnma(k, vset(FN_LN2_HI), na);
+    r = vfnma(k, vset(FN_LN2_LO), r);
+    /* 2^k, k in [-126, 0]: (bits(t) << 23) is k << 23 (the magic's bits shift out) */
+    const V s = vfrombits(viadd(visll(vbits(t), 23), viset(127 << 23)));
+    const V e = vmul(vadd(fn_expm1_poly(r), vset(1.0f)), s); /* exp(-|x|) */
+    const V one = vset(1.0f);
+    const V num = vsel(vge(x, vset(0.0f)), one, e);
+    const V hi = vadd(one, e);
+    const V lo = vsub(e, vsub(hi, one)); /* exact: 1 >= e */
+    V rc = vrcp_approx(hi);
+    rc = vfma(rc, vfnma(hi, rc, one), rc); /* one Newton step: 2^-22 (avx2) or better */
+    const V q0 = vmul(num, rc);
+    V res = vfnma(q0, hi, num);
+    res = vfnma(q0, lo, res);
+    return vmul(x, vfma(res, rc, q0));
+}
+
+/* hardswish(x) = x (clamp(x + 3, 0, 6) / 6): no overflow near FLT_MAX; -inf * 0 is NaN, so -inf
+ * gives the limit -0 explicitly */
+FN_INLINE V fn_hardswish(V x) {
+    const V y = vmul(x, vdiv(vmin(vset(6.0f), vmax(vset(0.0f), vadd(x, vset(3.0f)))), vset(6.0f)));
+    return vsel(veq(x, vset(-__builtin_inff())), vset(-0.0f), y);
+}
+
 /* erf(z)/z for |z| <= 1 as c0 + t p(t), t = z^2, c0 = 2/sqrt(pi) as hi + lo (its float32 rounding
  * alone would be a 5e-8 relative error); fit rel err 1.7e-10 */
 FN_INLINE V fn_erf_small(V z, V t) {

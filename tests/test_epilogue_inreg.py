@@ -1,0 +1,124 @@
+"""silu and hardswish applied in registers by the conv kernels as they store (the SIMD igemm tile,
+src_c/conv/igemm_simd.h, and the depthwise row kernels, src_c/conv/dwconv_simd.h; kernels.h
+fn_act_in_kernel), and silu's fast path (src_c/simd/vmath.h fn_silu). Under every ISA, on awkward
+shapes (channels not a multiple of 16, 1x1 images, odd sizes, batch 1 and > 1, pre-activations past
+silu's -87 fallback): the fused output is bit for bit the conv without the act followed by the act
+family's kernel (fastnorm.ops), and matches torch within 1e-4 relative."""
+import numpy as np
+import pytest
+
+import fastnorm
+from fastnorm._C import OP_ACTK
+from test_epilogue_act import ConvAct
+from util import importorskip
+
+torch = importorskip("torch")
+nn = torch.nn
+
+ACTS = {"silu": (nn.SiLU, fastnorm.ops.silu), "hardswish": (nn.Hardswish, fastnorm.ops.hardswish)}
+
+
+class LinearAct(nn.Module):
+    def __init__(self, act, fin, fout):
+        super().__init__()
+        self.fc = nn.Linear(fin, fout)
+        self.act = act
+
+    def forward(self, x):
+        return self.act(self.fc(x))
+
+
+# name: (factory(act module), input shape, input scale)
+CASES = {
+    "1x1_cout40_batch2": (lambda a: ConvAct(a, 24, 40, 1), (2, 24, 9, 7), 1.0),
+    "1x1_cout7_1x1image": (lambda a: ConvAct(a, 5, 7, 1), (3, 5, 1, 1), 1.0),
+    "1x1_cout70_big_values": (lambda a: ConvAct(a, 19, 70, 1), (1, 19, 5, 3), 60.0),
+    "1x1_cout100": (lambda a: ConvAct(a, 33, 100, 1), (1, 33, 4, 13), 1.0),
+    "3x3_stride2_cout37": (lambda a: ConvAct(a, 12, 37, 3, stride=2), (2, 12, 11, 13), 1.0),
+    "grouped": (lambda a: ConvAct(a, 32, 32, 3, groups=4), (1, 32, 10, 10), 1.0),
+    "residual_1x1": (lambda a: ConvAct(a, 17, 17, 1, residual=True), (1, 17, 6, 5), 30.0),
+    "linear_batch3": (lambda a: LinearAct(a, 40, 70), (3, 40), 1.0),
+    "linear_batch1": (lambda a: LinearAct(a, 21, 9), (1, 21), 1.0),
+    "dw5x5_c48": (lambda a: ConvAct(a, 48, 48, 5, groups=48), (1, 48, 12, 9), 1.0),
+    "dw3x3_c17_batch2": (lambda a: ConvAct(a, 17, 17, 3, groups=17), (2, 17, 7, 5), 1.0),
+    "dw3x3_stride2_c33": (lambda a: ConvAct(a, 33, 33, 3, groups=33, stride=2), (1, 33, 9, 8), 1.0),
+    "dw3x3_c80_big_values": (lambda a: ConvAct(a, 80, 80, 3, groups=80), (1, 80, 6, 7), 40.0),
+    "dw3x3_1x1image": (lambda a: ConvAct(a, 20, 20, 3, groups=20), (2, 20, 1, 1), 1.0),
+    "dw5x5_stride2_c40": (lambda a: ConvAct(a, 40, 40, 5, groups=40, stride=2), (1, 40, 11, 10), 1.0),
+    "dw7x7_c24": (lambda a: ConvAct(a, 24, 24, 7, groups=24), (1, 24, 9, 9), 1.0),
+    "dw3x3_dilation2_c19": (lambda a: ConvAct(a, 19, 19, 3, groups=19, dilation=2), (1, 19, 8, 9), 1.0),
+    "dw3x3_residual_c16": (lambda a: ConvAct(a, 16, 16, 3, groups=16, residual=True), (1, 16, 5, 6), 1.0),
+}
+
+
+def _nets(case, act, seed=0):
+    """(net with the act, the same net with nn.Identity in its place, input)"""
+    torch.manual_seed(seed)
+    factory, shape, scale = CASES[case]
+    net = factory(ACTS[act][0]()).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.mul_(2.0)
+    bare = factory(nn.Identity()).eval()
+    bare.load_state_dict(net.state_dict())
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(seed + 1)) * scale
+    return net, bare, x
+
+
+@pytest.mark.parametrize("act", sorted(ACTS))
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_in_register_act_is_the_act_kernel(isa, case, act):
+    net, bare, x = _nets(case, act)
+    m = fastnorm.from_torch(net, x)
+    got = m.predict(x.numpy())
+    with torch.no_grad():
+        ref = net(x).numpy()
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5 * max(1.0, float(np.abs(ref).max())))
+    types = [r["type"] for r in m._plan({m.graph.inputs[0].name: tuple(x.shape)}).records]
+    assert OP_ACTK not in types, "the %s was not taken by the conv kernel" % act
+    unfused = ACTS[act][1](fastnorm.from_torch(bare, x).predict(x.numpy()))
+    np.testing.assert_array_equal(got, unfused)
+
+
+class DwPw(nn.Module):
+    """depthwise (act) -> 1x1 (act): one DWCONV_PW record when the depthwise output is >= 1 MB."""
+
+    def __init__(self, act):
+        super().__init__()
+        self.dw = nn.Conv2d(72, 72, 3, 1, 1, groups=72)
+        self.pw = nn.Conv2d(72, 37, 1)
+        self.a1, self.a2 = act(), act()
+
+    def forward(self, x):
+        return self.a2(self.pw(self.a1(self.dw(x))))
+
+
+@pytest.mark.parametrize("act", sorted(ACTS))
+def test_dwpw_band_matches_separate_records(isa, act, monkeypatch):
+    torch.manual_seed(5)
+    net = DwPw(ACTS[act][0]).eval()
+    x = torch.randn((1, 72, 61, 59), generator=torch.Generator().manual_seed(6)) * 3
+    fused = fastnorm.from_torch(net, x)
+    got = fused.predict(x.numpy())
+    with torch.no_grad():
+        ref = net(x).numpy()
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5 * max(1.0, float(np.abs(ref).max())))
+    monkeypatch.setenv("FASTNORM_DWPW", "0")
+    np.testing.assert_array_equal(got, fastnorm.from_torch(net, x).predict(x.numpy()))
+
+
+@pytest.mark.parametrize("n", [1, 5, 16, 17, 33, 1000])
+def test_silu_fast_path_and_fallback(isa, n):
+    """fn_silu: a vector with a lane below -87 takes the careful path (denormal results rounded
+    once), the others the fast one; both within test_act_ops' bound, 3 ulps of |f| + |x f'(x)|."""
+    rng = np.random.default_rng(n)
+    x = (rng.standard_normal(n) * 20).astype(np.float32)
+    x[::7] = -100.0  # every vector (16 lanes or 8) but the last few gets a lane past the threshold
+    x[-1] = 3.5 if n % 7 != 1 else x[-1]
+    y = fastnorm.ops.silu(x)
+    xd = x.astype(np.float64)
+    sig = 1.0 / (1.0 + np.exp(-xd))
+    want = xd * sig
+    bound = 3 * 2.0 ** -23 * (np.abs(want) + np.abs(xd * (sig + xd * sig * (1 - sig)))) + 2.0 ** -148
+    assert (np.abs(y - want) <= bound).all(), (x[np.abs(y - want) > bound], y[np.abs(y - want) > bound])
+    assert (y[::7] < 0).all() and (y[::7] > -1e-41).all()  # -100 e^-100, a denormal
