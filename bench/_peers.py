@@ -12,6 +12,11 @@ descheduled worker keeps a region waiting). bench/conftest.py pins every benchma
 A runtime that does not import is never dropped silently: need() skips with a message naming it,
 the run's summary lists it under "MISSING RUNTIMES", and with CI=true a missing torch, onnx or
 onnxruntime fails the run instead.
+
+BENCH_PEER_ISA=avx2 caps OpenVINO at AVX2 (ONEDNN_MAX_CPU_ISA and OV_CPU_MAX_ISA, set before openvino
+loads), so that fastnorm's AVX2 path (FASTNORM_ISA=avx2) is timed against an AVX2 peer on an AVX-512
+machine: on an Intel Xeon (AVX-512) the cap takes OpenVINO's ResNet-50 from 90 to 126 ms, one thread.
+ONNX Runtime has no such switch (MLAS picks the CPU's best ISA), so its column stays uncapped.
 """
 import contextlib
 import importlib
@@ -22,6 +27,18 @@ import pytest
 THREADS = int(os.environ.get("BENCH_THREADS", "1"))
 REQUIRED_IN_CI = ("torch", "onnx", "onnxruntime")
 MISSING = {}  # runtime -> reason, for the run's summary
+PEER_ISA = os.environ.get("BENCH_PEER_ISA", "").strip().upper()
+if PEER_ISA:
+    # read once by oneDNN at its first dispatch, so it must be in the environment before openvino loads
+    os.environ.setdefault("ONEDNN_MAX_CPU_ISA", PEER_ISA)
+    os.environ.setdefault("OV_CPU_MAX_ISA", PEER_ISA)
+
+
+def peer_isa_note():
+    """How the peers' ISA is set, for a report's header."""
+    if not PEER_ISA:
+        return "peers at the CPU's best ISA"
+    return "OpenVINO capped at %s (ONEDNN_MAX_CPU_ISA); ONNX Runtime uncapped (no switch)" % PEER_ISA
 
 
 def in_ci():

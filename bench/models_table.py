@@ -40,6 +40,9 @@ EXTENDED_ROWS = [
     ("convnext_atto", 1, 1),
     ("densenet121", 1, 1),
     ("inception_v3", 1, 1),
+    # the throughput rows: batch 16 on 2 threads
+    ("resnet18", 16, 2),
+    ("efficientnet_b0", 16, 2),
 ]
 RUNTIMES = [("fastnorm", "fastnorm"), ("onnxruntime", "ONNX Runtime"), ("openvino", "OpenVINO f32"),
             ("torch", "PyTorch")]

@@ -1,6 +1,7 @@
 """The model comparison in CPU time, for a host loaded by other jobs (issue 14's extended rows).
 
-    python bench/adhoc/models_cputime.py [model ...] [--seconds 20] [--threads 1]
+    python bench/adhoc/models_cputime.py [model ...] [--seconds 20] [--threads 1] [--batch 1]
+    FASTNORM_ISA=avx2 BENCH_PEER_ISA=avx2 python bench/adhoc/models_cputime.py   # the AVX2 path vs an AVX2 peer
 
 bench_models.py's rows (same models, same inputs, every output checked against torch first), each
 runtime timed in turns (bench/_timing.py) with time.process_time: the CPU time of this process, all
@@ -27,23 +28,25 @@ from models_table import EXTENDED_ROWS, LABELS  # noqa: E402
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("models", nargs="*", default=[r[0] for r in EXTENDED_ROWS])
+    ap.add_argument("models", nargs="*", default=[r[0] for r in EXTENDED_ROWS if r[1:] == (1, 1)])
+    ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     import fastnorm
-    print("fastnorm ISA %s; %s; load average %s; %s UTC" % (
-        fastnorm.cpu_info()["isa"], _peers_cpu(), " ".join("%.1f" % x for x in os.getloadavg()),
+    print("fastnorm ISA %s; %s; %s; load average %s; %s UTC" % (
+        fastnorm.cpu_info()["isa"], _peers.peer_isa_note(), _peers_cpu(), " ".join("%.1f" % x for x in os.getloadavg()),
         time.strftime("%Y-%m-%d %H:%M", time.gmtime())))
-    print("| model | fastnorm ms | ORT ms | OpenVINO ms | torch ms | fastnorm / best (median) | (min) |")
-    print("|---|---|---|---|---|---|---|")
+    print("| model | fastnorm ms | ORT ms | OpenVINO ms | torch ms | fastnorm / best (median) | (min) "
+          "| fastnorm / OpenVINO (median) |")
+    print("|---|---|---|---|---|---|---|---|")
     tmp = tempfile.mkdtemp()
     for name in a.models:
         entry = B.Entry(name, tmp)
         with _peers.pinned(a.threads):
-            runs = {rt: B._runner(entry, rt, 1, a.threads) for rt in B.RUNTIMES}
+            runs = {rt: B._runner(entry, rt, a.batch, a.threads) for rt in B.RUNTIMES}
             for rt, run in runs.items():
-                B._check(entry, rt, 1, run())
+                B._check(entry, rt, a.batch, run())
             s = interleaved(runs, seconds=a.seconds, min_rounds=5, clock=time.process_time)
         med = {rt: sorted(v)[len(v) // 2] for rt, v in s.items()}
         mn = {rt: min(v) for rt, v in s.items()}
@@ -51,9 +54,9 @@ def main():
         for key, st in (("med", med), ("min", mn)):
             best = min((t, rt) for rt, t in st.items() if rt != "fastnorm")
             ratio[key] = "%.2f (%s)" % (st["fastnorm"] / best[0], best[1])
-        print("| %s | %s | %s | %s | %s | %s | %s |" % (
+        print("| %s | %s | %s | %s | %s | %s | %s | %.2f |" % (
             LABELS.get(name, name), *("%.1f" % (med[rt] * 1e3) for rt in B.RUNTIMES), ratio["med"],
-            ratio["min"]), flush=True)
+            ratio["min"], med["fastnorm"] / med["openvino"]), flush=True)
 
 
 def _peers_cpu():
