@@ -1,5 +1,6 @@
 /* conv2d.c: conv2d / linear driver on NHWC activations: weight packing, indirection, threading. */
 #include "../kernels.h"
+#include "fn_gconv_kernels.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -45,7 +46,29 @@ static size_t panel_floats(const fn_kernels *k, const fn_conv2d_desc *d) {
     return k->gemm_nr * (1 + ks * kc);
 }
 
+/* Small groups (fn_gconv_kernels.h): cin == cout and a group width g that divides the vector width
+ * take the small-group kernel, which computes every group of a block of pixels at once (the generic
+ * GEMM computes one NR-wide panel per group, 8 useful columns of 32 at RegNet's g = 8 on AVX-512,
+ * and rebuilds the row pointers for every group). Packed layout after the header: per block of vw
+ * channels [vw bias][ks taps][g inputs][vw outputs], zero past cout, then a zero row of cout rounded
+ * up to vw floats that padding taps point at. */
+static const fn_gconv_kernels *gconv_for(const fn_kernels *k, const fn_conv2d_desc *d) {
+    if (d->groups < 2 || d->cin != d->cout) return NULL;
+    const fn_gconv_kernels *gk = fn_gconv_kernels_for(k->isa);
+    const size_t g = d->cin / d->groups;
+    if (!gk || !gk->run || g > gk->vw || gk->vw % g || gk->mr > k->gemm_mr) return NULL;
+    return gk;
+}
+static size_t gconv_block_floats(const fn_gconv_kernels *gk, const fn_conv2d_desc *d) {
+    return gk->vw * (1 + d->kh * d->kw * (d->cin / d->groups));
+}
+
 size_t fn_conv2d_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d) {
+    const fn_gconv_kernels *gk = gconv_for(k, d);
+    if (gk) {
+        const size_t nblk = div_up(d->cout, gk->vw);
+        return FN_CONV_PACK_HEADER + nblk * gconv_block_floats(gk, d) + nblk * gk->vw;
+    }
     const size_t cout_g = d->cout / d->groups, kc = d->cin / d->groups;
     return FN_CONV_PACK_HEADER + d->groups * div_up(cout_g, k->gemm_nr) * panel_floats(k, d) +
            (kc * d->kw > 0 ? kc * d->kw : 1);
@@ -106,6 +129,20 @@ void fn_conv2d_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w
     memset(packed, 0, off * sizeof(float));
     packed[0] = (float)off;
     float *p = packed + off;
+    const fn_gconv_kernels *gk = gconv_for(k, d);
+    if (gk) {
+        const size_t vw = gk->vw, c = d->cout;
+        for (size_t c0 = 0; c0 < c; c0 += vw) {
+            for (size_t j = 0; j < vw; j++) p[j] = (c0 + j < c && bias) ? bias[c0 + j] : 0.0f;
+            p += vw;
+            for (size_t t = 0; t < ks; t++)
+                for (size_t i = 0; i < kc; i++, p += vw)
+                    for (size_t j = 0; j < vw; j++) /* w: (cout, kc, kh, kw) */
+                        p[j] = c0 + j < c ? w[((c0 + j) * kc + i) * ks + t] : 0.0f;
+        }
+        memset(p, 0, (size_t)(packed + fn_conv2d_packed_floats(k, d) - p) * sizeof(float));
+        return;
+    }
     for (size_t g = 0; g < d->groups; g++) {
         for (size_t pn = 0; pn < npanels; pn++) {
             for (size_t j = 0; j < NR; j++) {
@@ -265,6 +302,40 @@ static void gated_rows(size_t m0, size_t mr, size_t MR, size_t pixels, size_t ci
     for (size_t m = mr; m < MR; m++) a[m] = a[mr - 1];
 }
 
+/* The small-group kernel's driver: tasks are tiles of gk->mr output pixels, each every channel. */
+static void gconv_run(const fn_kernels *k, const fn_gconv_kernels *gk, const fn_conv2d_desc *d,
+                      size_t n, size_t h, size_t w, size_t oh, size_t ow, const float *x, size_t ldx,
+                      const float *packed, const float *res, const fn_act *act, float *y, size_t ldy,
+                      void *scratch, int nthreads) {
+    const size_t GMR = gk->mr, ks = d->kh * d->kw, c = d->cout, g = c / d->groups;
+    const size_t M = n * oh * ow, mtiles = div_up(M, GMR);
+    const float *zeros = packed + div_up(c, gk->vw) * gconv_block_floats(gk, d);
+    const fn_actk_apply_fn actk = fn_epilogue_actk(k, act);
+    const size_t chunk = div_up(mtiles, (size_t)nthreads * FN_CONV_CHUNKS_PER_THREAD);
+    size_t next_chunk = 0;
+#pragma omp parallel num_threads(nthreads)
+    {
+        const float **a = (const float **)((unsigned char *)scratch +
+                                           (size_t)THREAD_ID() * thread_scratch_bytes(k, d));
+        size_t next = (size_t)-1, pix[3] = {0, 0, 0};
+        for (;;) {
+            size_t ch;
+#pragma omp atomic capture
+            ch = next_chunk++;
+            if (ch >= div_up(mtiles, chunk)) break;
+            const size_t hi = (ch + 1) * chunk < mtiles ? (ch + 1) * chunk : mtiles;
+            for (size_t mt = ch * chunk; mt < hi; mt++) {
+                const size_t m0 = mt * GMR, mr = M - m0 < GMR ? M - m0 : GMR;
+                if (m0 != next) pix[0] = m0 / (oh * ow), pix[1] = m0 % (oh * ow) / ow, pix[2] = m0 % ow;
+                tile_rows(d, h, w, oh, ow, GMR, mr, 0, x, ldx, zeros, pix, a);
+                next = m0 + mr;
+                gk->run(mr, g, c, ks, a, packed, y + m0 * ldy, ldy, res ? res + m0 * c : NULL, c, act);
+                if (actk) fn_epilogue_rows(actk, act, y + m0 * ldy, ldy, mr, c);
+            }
+        }
+    }
+}
+
 fn_status fn_conv2d_nhwc_gated(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                                const float *x, size_t ldx, const float *packed, const float *res,
                                const fn_act *act, float *y, size_t ldy, const float *gate, void *scratch,
@@ -295,6 +366,11 @@ fn_status fn_conv2d_nhwc_gated(const fn_kernels *k, const fn_conv2d_desc *d, siz
     {
         const size_t macs = M * d->cout * ks * kc, per = (size_t)1 << 18;
         if (macs / per < (size_t)nthreads) nthreads = macs / per > 1 ? (int)(macs / per) : 1;
+    }
+    const fn_gconv_kernels *gk = gconv_for(k, d);
+    if (gk) {
+        gconv_run(k, gk, d, n, h, w, oh, ow, x, ldx, packed, res, act, y, ldy, scratch, nthreads);
+        return FN_OK;
     }
 
     /* Task order (g, panel block, m tile, panel in block): a block of panels whose weights fit in

@@ -1,0 +1,35 @@
+/* fn_gconv_kernels.h: the small-group conv micro-kernels (gconv_simd.h) of every ISA and their table. */
+#ifndef FASTNORM_FN_GCONV_KERNELS_H
+#define FASTNORM_FN_GCONV_KERNELS_H
+#include "../kernels.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* mr <= MR pixels of a grouped conv with group width g (cin == cout == c, g divides the vector
+ * width), every channel: a holds (ks, MR) pointers to the channel 0 of each tap's input pixel (or to
+ * a zero row of c rounded up to the vector width); w the packed weights (fn_conv2d_pack's gconv
+ * layout: per block of vw channels [vw bias][ks taps][g inputs][vw outputs]). y (+ res) -> clamp. */
+typedef void (*fn_gconv_fn)(size_t mr, size_t g, size_t c, size_t ks, const float *const *a,
+                            const float *w, float *y, size_t ldy, const float *res, size_t ldr,
+                            const fn_act *act);
+typedef struct fn_gconv_kernels {
+    size_t vw, mr;   /* vector width (channels a block), pixels a call */
+    fn_gconv_fn run; /* NULL: the ISA has none (its grouped convs take the generic GEMM) */
+} fn_gconv_kernels;
+const fn_gconv_kernels *fn_gconv_kernels_for(fn_isa isa);
+
+/* Pixels a call: accumulators plus the loaded input pixels in registers (32 zmm / 16 ymm). */
+#define FN_GCONV_MR_scalar 4
+#define FN_GCONV_MR_avx2 4
+#define FN_GCONV_MR_avx512 8
+#define FN_GCONV_MR_neon 4
+
+#define FN_GCONV_DECLARE(isa)                                                                      \
+    void fn_f32_gconv__##isa(size_t mr, size_t g, size_t c, size_t ks, const float *const *a,      \
+                             const float *w, float *y, size_t ldy, const float *res, size_t ldr,   \
+                             const fn_act *act);
+FN_GCONV_DECLARE(avx2)
+FN_GCONV_DECLARE(avx512)
+FN_GCONV_DECLARE(neon)
+#endif

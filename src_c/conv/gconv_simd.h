@@ -1,0 +1,98 @@
+/* gconv_simd.h: the small-group conv micro-kernel (group width g dividing the vector width, cin ==
+ * cout), written once over the SIMD vocabulary; gconv_<isa>.c includes vec_<isa>.h first.
+ *
+ * A vector holds VW consecutive output channels, that is VW/g whole groups; the input vector at the
+ * same channels holds exactly their inputs. Input channel i of each lane's group is moved into the
+ * lane by a permute (index (lane/g)*g + i), or read as a broadcast when g == VW (one group a vector:
+ * every lane wants the same input), and multiplied by the packed weight vector of (tap, i). So all
+ * groups of a block of pixels are computed at once, every lane useful, the row pointers built once
+ * per pixel and tap (not once per group as on the generic GEMM path). */
+#ifndef FN_ISA
+#error "include a src_c/simd/vec_<isa>.h first"
+#endif
+#include "fn_gconv_kernels.h"
+
+#define GMR FN_ISAX(FN_GCONV_MR) /* pixels a call: fn_gconv_kernels.h */
+
+/* ROWS pixels (the first mr stored), every channel block; a: (ks, GMR) pixel pointers. */
+FN_INLINE void gconv_tile(const size_t ROWS, const size_t G, size_t mr, size_t c, size_t ks,
+                          const float *const *a, const float *w, const int32_t *idx, float *y,
+                          size_t ldy, const float *res, size_t ldr, const fn_act *act) {
+    const int clamp = act->kind == FN_ACT_CLAMP;
+    const V lo = vset(act->lo), hi = vset(act->hi);
+    const size_t blk = VW * (1 + ks * G); /* packed floats a channel block */
+    for (size_t c0 = 0; c0 < c; c0 += VW, w += blk) {
+        const size_t left = c - c0;
+        const VK k = vmask_upto(left);
+        const V bias = vload(w);
+#define DECL(m) V acc##m = bias;
+        FN_REP(GMR, DECL)
+#undef DECL
+        const float *wt = w + VW;
+        for (size_t t = 0; t < ks; t++) {
+            const float *const *at = a + t * GMR;
+            if (G == VW) {
+                for (size_t i = 0; i < G; i++, wt += VW) {
+                    const V wv = vload(wt);
+#define FMA(m) if (m < ROWS) acc##m = vfma(vbroadcast(at[m] + c0 + i), wv, acc##m);
+                    FN_REP(GMR, FMA)
+#undef FMA
+                }
+            } else {
+#define LD(m) const V x##m = m < ROWS ? (left >= VW ? vload(at[m] + c0) : vload_k(at[m] + c0, k)) : vzero();
+                FN_REP(GMR, LD)
+#undef LD
+                for (size_t i = 0; i < G; i++, wt += VW) {
+                    const V wv = vload(wt);
+                    const VI ix = viload(idx + i * VW);
+#define FMA(m) if (m < ROWS) acc##m = vfma(vperm(x##m, ix), wv, acc##m);
+                    FN_REP(GMR, FMA)
+#undef FMA
+                }
+            }
+        }
+#define STORE(m)                                                                                   \
+    if (m < ROWS && m < mr) {                                                                      \
+        V v = acc##m;                                                                              \
+        if (left >= VW) {                                                                          \
+            if (res) v = vadd(v, vload(res + m * ldr + c0));                                       \
+            vstore(y + m * ldy + c0, vclamp_if(v, clamp, lo, hi));                           \
+        } else {                                                                                   \
+            if (res) v = vadd(v, vload_k(res + m * ldr + c0, k));                                  \
+            vstore_k(y + m * ldy + c0, k, vclamp_if(v, clamp, lo, hi));                            \
+        }                                                                                          \
+    }
+        FN_REP(GMR, STORE)
+#undef STORE
+    }
+}
+
+/* A short last tile computes all GMR rows (the driver repeats its last pixel's pointers). */
+#define gconv_g(G, mr, c, ks, a, w, idx, y, ldy, res, ldr, act)                                    \
+    gconv_tile(GMR, G, mr, c, ks, a, w, idx, y, ldy, res, ldr, act)
+
+void FN_KNAME(fn_f32_gconv)(size_t mr, size_t g, size_t c, size_t ks, const float *const *a,
+                            const float *w, float *y, size_t ldy, const float *res, size_t ldr,
+                            const fn_act *act) {
+    int32_t idx[VW * VW]; /* (i, lane): the lane of the input vector lane `lane` reads for input i */
+    for (size_t i = 0; i < g; i++)
+        for (size_t l = 0; l < VW; l++) idx[i * VW + l] = (int32_t)(l / g * g + i);
+    /* the group widths a vector holds whole, as constants (the i-loop unrolled) */
+#define CASE(G) case G: gconv_g(G, mr, c, ks, a, w, idx, y, ldy, res, ldr, act); break;
+    switch (g) {
+    CASE(1)
+#if VW >= 4
+    CASE(2) CASE(4)
+#endif
+#if VW >= 8
+    CASE(8)
+#endif
+#if VW >= 16
+    CASE(16)
+#endif
+    default: break; /* conv2d.c's gconv_for keeps other widths away */
+    }
+}
+#undef CASE
+#undef gconv_g
+#undef GMR
