@@ -40,6 +40,10 @@ FINDINGS = [
     # harness's own "init" mutation raised ValueError decoding it (fixed in tools/fuzz_onnx.py's mutate);
     # the loader rejects the model with FormatError
     (2, [("flip", 255066, 65425), ("attr", 0, 1535), ("init", 989740, 65515), ("init", 1048560, 47589)]),
+    # long run, 2026-12-03 (session 5): an op swap made a node a Sigmoid and a drop took its only input;
+    # the x * sigmoid(x) idiom read sig.input[0] (IndexError). Idioms now match only nodes with the
+    # inputs their op needs; the handler rejects the input-less Sigmoid with FormatError
+    (7, [("op", 572158, 10892), ("drop", 91491, 26104)]),
 ]
 
 

@@ -11,6 +11,14 @@ from fastnorm.frontends.onnx._base import OnnxNode, attr_value, is_sym
 
 
 NO_MATCH = object()   # an attribute of the wrong kind: the pattern does not match
+# the inputs each op of a pattern must have (named, not empty) for the pattern to read them; a node
+# with fewer (an untrusted file) matches nothing and is left for its handler, which names the problem
+_MIN_INPUTS = {"Transpose": 1, "LayerNormalization": 2, "Erf": 1, "Div": 2, "Mul": 2, "Add": 2, "Sigmoid": 1}
+
+
+def _well_formed(n):
+    k = _MIN_INPUTS.get(n.op_type, 0)
+    return len(n.input) >= k and all(n.input[:k]) and len(n.output) >= 1 and bool(n.output[0])
 
 
 def rewrite_patterns(nodes, graph_outputs, consts):
@@ -21,11 +29,11 @@ def rewrite_patterns(nodes, graph_outputs, consts):
     for n in nodes:
         for v in n.input:
             readers.setdefault(v, []).append(n)
-    producer = {v: n for n in nodes for v in n.output if v}
+    producer = {v: n for n in nodes if _well_formed(n) for v in n.output if v}
 
     def only_reader(v):
         r = readers.get(v, [])
-        return r[0] if len(r) == 1 and v not in graph_outputs else None
+        return r[0] if len(r) == 1 and v not in graph_outputs and _well_formed(r[0]) else None
 
     def attr(n, key, default=None, kinds=None):
         # A pattern only matches attributes of the expected kind; anything else (a mistyped or empty
@@ -54,7 +62,8 @@ def rewrite_patterns(nodes, graph_outputs, consts):
         return float(np.asarray(c).reshape(-1)[0])
 
     drop, add = set(), {}
-    for t1 in nodes:
+    nodes_ok = [n for n in nodes if _well_formed(n)]
+    for t1 in nodes_ok:
         if t1.op_type != "Transpose" or attr(t1, "perm", [], list) != [0, 2, 3, 1]:
             continue
         ln = only_reader(t1.output[0])
@@ -72,7 +81,7 @@ def rewrite_patterns(nodes, graph_outputs, consts):
                                  name=ln.proto.name, epsilon=eps)
         drop.update((id(t1), id(ln)))
         add[id(t2)] = OnnxNode(proto, 0, ln._fn_name)
-    for erf in nodes:
+    for erf in nodes_ok:
         if erf.op_type != "Erf":
             continue
         div = producer.get(erf.input[0])
@@ -109,7 +118,7 @@ def rewrite_patterns(nodes, graph_outputs, consts):
         proto = onnxpb.make_node("Gelu", [x], [out], name=erf.proto.name)
         drop.update(id(n) for n in chain[:-1])
         add[id(chain[-1])] = OnnxNode(proto, 0, erf._fn_name)
-    for sig in nodes:
+    for sig in nodes_ok:
         # x * Sigmoid(x): SiLU / Swish
         if sig.op_type != "Sigmoid" or id(sig) in drop:
             continue
