@@ -10,7 +10,7 @@ stays dynamic in every one of them.
 """
 import threading
 
-from fastnorm.errors import UnsupportedError
+from fastnorm.errors import FormatError, UnsupportedError
 from fastnorm.graph import TensorSpec
 from fastnorm.model import Model
 
@@ -58,7 +58,15 @@ class PerShapeModel(Model):
             with self._variants_lock:
                 model = self._variants.get(key)
                 if model is None:
-                    graph = self._convert({k: tuple(v) for k, v in shapes.items()})
+                    try:
+                        graph = self._convert({k: tuple(v) for k, v in shapes.items()})
+                    except (FormatError, UnsupportedError) as e:
+                        # the file converted at its own size; this size is one its graph cannot take (a
+                        # reflect pad wider than the image, a kernel larger than it): the input's fault
+                        raise ValueError("inputs of shape %s do not fit this model (its height and width are "
+                                         "dynamic; it converts at %s): %s"
+                                         % (_fmt(shapes), _fmt({t.name: t.shape for t in self.graph.inputs}),
+                                            e)) from None
                     model = Model(graph, **self._kwargs)
                     model.num_threads = self.num_threads
                     self._variants[key] = model
@@ -78,3 +86,8 @@ class PerShapeModel(Model):
 
     def save(self, path):
         self.__reduce__()
+
+
+def _fmt(shapes):
+    return ", ".join("%s %s" % (k, "x".join("?" if d is None else str(d) for d in v))
+                     for k, v in sorted(shapes.items()))

@@ -4,10 +4,13 @@ Mutations of small real models (tools/fuzz_onnx.py: edge-value integer attribute
 dims and int64 initializer entries, swapped op types, dropped inputs, flipped bytes, cut tails) must
 convert and predict, or raise FormatError / UnsupportedError / MemoryError at load; predict on a model
 that loaded may only raise MemoryError. tools/fuzz_onnx.py runs the same oracle under atheris."""
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from util import importorskip, load_tool
+
+import fastnorm
 
 importorskip("onnx")
 fuzz = load_tool("fuzz_onnx")
@@ -44,7 +47,25 @@ FINDINGS = [
     # the x * sigmoid(x) idiom read sig.input[0] (IndexError). Idioms now match only nodes with the
     # inputs their op needs; the handler rejects the input-less Sigmoid with FormatError
     (7, [("op", 572158, 10892), ("drop", 91491, 26104)]),
+    # long run, 2026-12-03 (session 5): a flip made H dynamic (dim_param) in a model with a reflect pad;
+    # it converted at its own size, and a predict at H = 1 converted it again there, where the pad is
+    # wider than the image: FormatError from predict. A size the graph cannot take is now the input's
+    # fault (ValueError naming the shapes, fastnorm.per_shape), and the oracle runs such a model at its own
+    # size (only MemoryError allowed) and at H = W = 1 (ValueError allowed)
+    (3, [("flip", 862464, 1), ("op", 0, 0), ("attr", 0, 0)]),
 ]
+
+
+def test_dynamic_size_the_graph_cannot_take_is_a_value_error():
+    model = fastnorm.from_onnx(fuzz.mutate(SEEDS[3], FINDINGS[-1][1]))
+    assert type(model).__name__ == "PerShapeModel"
+    own = model.graph.inputs[0]
+    ok = model.run({own.name: np.zeros((1,) + tuple(own.shape[1:]), np.float32)})
+    assert all(np.isfinite(v).all() for v in ok.values())
+    small = tuple(1 if d is None else d for d in model.inputs[0].shape)
+    with pytest.raises(ValueError, match="do not fit this model.*reflect padding") as e:
+        model.run({own.name: np.zeros(small, np.float32)})
+    assert type(e.value) is ValueError and own.name in str(e.value)
 
 
 @pytest.mark.parametrize("seed, prog", FINDINGS)
