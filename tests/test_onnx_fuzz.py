@@ -35,6 +35,8 @@ def test_mutated_models_fail_cleanly_or_run(seed, prog):
 
 # Programs (seed, mutations) the atheris runs found, kept so they stay fixed (tools/fuzz_run.py prints a
 # finding's input; decode it with tools.fuzz_fnm.program_from).
+# a model whose H became dynamic and whose reflect pad is wider than an image of height 1
+DYNAMIC_REFLECT_PAD = (3, [("flip", 862464, 1), ("op", 0, 0), ("attr", 0, 0)])
 FINDINGS = [
     # CI fuzz pass, 2026-12-03: a byte flip left a Transpose's `perm` with an undefined attribute type;
     # the NHWC LayerNorm idiom called list(None) (TypeError) before any handler could name the problem
@@ -52,12 +54,16 @@ FINDINGS = [
     # wider than the image: FormatError from predict. A size the graph cannot take is now the input's
     # fault (ValueError naming the shapes, fastnorm.per_shape), and the oracle runs such a model at its own
     # size (only MemoryError allowed) and at H = W = 1 (ValueError allowed)
-    (3, [("flip", 862464, 1), ("op", 0, 0), ("attr", 0, 0)]),
+    DYNAMIC_REFLECT_PAD,
+    # long run, 2026-12-03 (session 5): in the harness again: a flip left an int64 initializer's name
+    # invalid UTF-8 and the "init" mutation's onnx.numpy_helper.from_array(arr, name) could not decode it;
+    # the mutation now rewrites the tensor's data in place. fastnorm rejects the model with FormatError
+    (3, [("flip", 359011, 25823), ("init", 589822, 1), ("attr", 0, 0)]),
 ]
 
 
 def test_dynamic_size_the_graph_cannot_take_is_a_value_error():
-    model = fastnorm.from_onnx(fuzz.mutate(SEEDS[3], FINDINGS[-1][1]))
+    model = fastnorm.from_onnx(fuzz.mutate(SEEDS[DYNAMIC_REFLECT_PAD[0]], DYNAMIC_REFLECT_PAD[1]))
     assert type(model).__name__ == "PerShapeModel"
     own = model.graph.inputs[0]
     ok = model.run({own.name: np.zeros((1,) + tuple(own.shape[1:]), np.float32)})

@@ -130,7 +130,10 @@ def mutate(data, program):
                     arr = np.zeros(0)
                 if arr.size:
                     arr.reshape(-1)[(a // 5) % arr.size] = edge
-                    t.CopyFrom(onnx.numpy_helper.from_array(arr, t.name))
+                    # the data only, in place: the name may be bytes a flip left invalid UTF-8 (from_array
+                    # would decode it), and the dims are unchanged
+                    del t.int64_data[:]
+                    t.raw_data = arr.astype("<i8").tobytes()
         elif kind == "op" and len(g.node):
             g.node[a % len(g.node)].op_type = OPS[b % len(OPS)]
         elif kind == "drop" and len(g.node):
