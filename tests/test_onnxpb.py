@@ -285,6 +285,45 @@ def test_long_packed_varints_match():
     np.testing.assert_array_equal(onnxpb.to_array(M.parse(M.TensorProto, t.SerializeToString())), i32)
 
 
+@pytest.mark.parametrize("n", [31, 32, 33, 100, 4095, 20000])
+def test_long_unpacked_runs_match(n):
+    """A long run of unpacked int64s (one key per value: AttributeProto.ints as onnx.helper writes them) is
+    read in numpy chunks past the first _RUN_SCALAR values: the same values as onnx, every varint length
+    (1-10 bytes, negatives), runs crossing the chunk boundaries, runs broken by another field and resumed,
+    and a run cut inside its last varint (WireError, as the scalar reader gives)."""
+    rng = np.random.default_rng(n)
+    vals = rng.choice(np.array([0, 1, 127, 128, 300, 2 ** 20, 2 ** 35, 2 ** 62, 2 ** 63 - 1, -1, -300,
+                                -2 ** 63], np.int64), n)
+    a = helper.make_attribute("ints", vals.tolist())
+    body = a.SerializeToString()
+    assert M.parse(M.AttributeProto, body).ints == vals.tolist()
+    # the run broken by the name field in its middle, then resumed: the two pieces merge, in order
+    ints = helper.make_attribute("ints", vals.tolist()).SerializeToString()
+    name = helper.make_attribute("n", [1]).SerializeToString()[:3]          # key 0x0a, length 1, "n"
+    cut = ints.index(b"\x40", len(ints) // 2)
+    mixed = ints[:cut] + name + ints[cut:]
+    ref = onnx.AttributeProto.FromString(mixed)
+    assert M.parse(M.AttributeProto, mixed).ints == list(ref.ints) == vals.tolist()
+    # a 32-bit field written unpacked the same way (TensorProto.int32_data) wraps as onnx's does
+    t = TP(int32_data=[], data_type=TP.INT32, dims=[n])
+    body32 = t.SerializeToString() + b"".join(b"\x28" + _varint(int(v) & (2 ** 64 - 1)) for v in vals)
+    assert list(M.parse(M.TensorProto, body32).int32_data) == list(TP.FromString(body32).int32_data)
+    with pytest.raises(wire.WireError):
+        M.parse(M.AttributeProto, body[:-1] + b"\x80")                    # the last varint never ends
+
+
+def _varint(u):
+    out = bytearray()
+    while True:
+        b = u & 0x7F
+        u >>= 7
+        if u:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
 # ---------------------------------------------------------------------------------------------- external data
 
 def _external_model(tmp_path, rng):
