@@ -2,6 +2,7 @@
 bytes of ConstantOfShape / Tile / Range / Expand / broadcasting must not allocate gigabytes at load),
 and external data for bytes or a ModelProto is read only from the folder the caller names
 (from_onnx(..., external_data_dir=)), confined to it."""
+import gc
 import os
 import time
 import warnings
@@ -188,9 +189,19 @@ def test_outputs_take_their_names_in_linear_time():
     times = {}
     for k in (1000, 4000):
         m = _many_outputs(k)
-        t0 = time.process_time()
-        g = onnx_to_graph(m)
-        times[k] = time.process_time() - t0
+        best = float("inf")
+        for _ in range(2):
+            # the collector off while timing: a full collection of the whole test session's heap landing in
+            # one run (2.3 s in a CI run, against 0.12 s for the 1000-output model) is not this code's cost
+            gc.collect()
+            gc.disable()
+            try:
+                t0 = time.process_time()
+                g = onnx_to_graph(m)
+                best = min(best, time.process_time() - t0)
+            finally:
+                gc.enable()
+        times[k] = best
         assert [o.name for o in g.outputs] == ["y%d" % i for i in range(k)]
         assert {n.outputs[0] for n in g.nodes} == {"y%d" % i for i in range(k)}   # no copy nodes
     # renaming node by node per output was quadratic (4000 outputs: 70 s; now 0.4 s); linear stays near 4x
