@@ -1,8 +1,8 @@
 /* igemm_simd.h: the indirect-GEMM micro-kernel, an MR x (VW*NV) tile of vector accumulators,
  * written once over the SIMD vocabulary. The including igemm_<isa>.c includes
  * src_c/simd/vec_<isa>.h first and defines IGEMM_FULL_UNMASKED (1: whole
- * vectors of the epilogue skip the mask) and optionally IGEMM_PREFETCH_FLOATS (prefetch distance of
- * the weight panel in the k-loop). */
+ * vectors of the epilogue skip the mask), optionally IGEMM_PREFETCH_FLOATS (prefetch distance of
+ * the weight panel in the k-loop) and IGEMM_KLOOP (a pragma before the k-loop: FN_UNROLL(n)). */
 #ifndef FN_ISA
 #error "include a src_c/simd/vec_<isa>.h first"
 #endif
@@ -10,6 +10,9 @@
 #define NR FN_ISAX(FN_IGEMM_NR)
 _Static_assert(NR % VW == 0 && NR <= 4 * VW && MR <= 16, "igemm tile: NR a multiple of VW, at most 4 vectors");
 #include "../simd/vmath.h"
+#ifndef IGEMM_KLOOP
+#define IGEMM_KLOOP
+#endif
 
 /* The activation the tile applies in registers as it stores (EPI, a constant after inlining): 0 the
  * clamp (or none), EPI_SILU silu, EPI_HARDSWISH hardswish: the act family's formulas (vmath.h), so
@@ -57,6 +60,7 @@ FN_INLINE void igemm_tile(
 #define PTR(m) const float *a##m = m < ROWS ? a[t * MR + m] : NULL;
         FN_REP(MR, PTR)
 #undef PTR
+        IGEMM_KLOOP
         for (size_t i = 0; i < kc; i++) {
 #ifdef IGEMM_PREFETCH_FLOATS
             fn_prefetch(w + IGEMM_PREFETCH_FLOATS);
