@@ -165,6 +165,16 @@ fn_status fn_conv2d_nhwc_gated(const fn_kernels *k, const fn_conv2d_desc *d, siz
                                const float *x, size_t ldx, const float *packed, const float *res,
                                const fn_act *act, float *y, size_t ldy, const float *gate, void *scratch,
                                size_t scratch_bytes, int nthreads);
+/* fn_conv2d_nhwc_gated with a pre-activation: pre NULL, or (2, cin) floats, scale then shift, with
+ * which the driver copies a tile's rows as pre_act(x * scale + shift): an eval BatchNorm (+ ReLU)
+ * before the conv (DenseNet's BN -> ReLU -> conv), applied on the way into the GEMM instead of as a
+ * pass over the image. Only where padding cannot show (fn_conv2d_pre_fits: 1x1, groups 1, no pads)
+ * and not with a gate, else FN_ERR_ARG. pre_act: FN_ACT_NONE or FN_ACT_CLAMP. */
+int fn_conv2d_pre_fits(const fn_conv2d_desc *d);
+fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
+                             const float *x, size_t ldx, const float *packed, const float *res,
+                             const fn_act *act, float *y, size_t ldy, const float *gate, const float *pre,
+                             const fn_act *pre_act, void *scratch, size_t scratch_bytes, int nthreads);
 fn_status fn_conv2d_nhwc_ldx(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                              const float *x, size_t ldx, const float *packed, const float *res,
                              const fn_act *act, float *y, size_t ldy, void *scratch, size_t scratch_bytes,

@@ -85,7 +85,7 @@ cdef class CPlan:
                 op.weights2_floats = wv.shape[0]
             if "conv2" in r:  # DWCONV_PW: the 1x1 conv after the depthwise one
                 op.conv2 = _conv_desc(r["conv2"])
-                op.act2 = _act(r.get("act2", (0, 0.0, 0.0)))
+            op.act2 = _act(r.get("act2", (0, 0.0, 0.0)))  # also CONV2D's pre-activation
             if r.get("weights_ex") is not None:  # DWCONV_PW: the 1x1 expand conv before it
                 op.conv_ex = _conv_desc(r["conv_ex"])
                 op.act_ex = _act(r.get("act_ex", (0, 0.0, 0.0)))

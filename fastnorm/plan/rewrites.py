@@ -4,6 +4,8 @@ and rewrites the list in place; lowering itself never edits a record it already 
 """
 import os
 
+import numpy as np
+
 from fastnorm import _C
 
 # Also fuse the 1x1 expand conv before a DWCONV_PW record's depthwise conv when its output is at least
@@ -137,20 +139,56 @@ def conv_reads_gated(plan, graph):
             xb, gb = r["in2"], r["in"]
         else:
             continue
-        if h * w == 1 or xb == gb or plan.buf_external[r["out"]] is not None:
+        if h * w == 1 or xb == gb:
             continue
-        readers, writers = uses.of(r["out"])
-        if len(readers) != 1 or writers != [i]:
+        j = _sole_1x1_reader(plan, uses, i)
+        if j is None or tuple(plan.records[j][k] for k in ("n", "h", "w", "c")) != (n, h, w, c):
             continue
-        j = readers[0]
-        q = plan.records[j]
-        if (q["type"] != _C.OP_CONV2D or q["in"] != r["out"] or q.get("in2", -1) == r["out"]
-                or q.get("gate", -1) >= 0 or q.get("xoff") or q.get("ldx")
-                or (q["n"], q["h"], q["w"], q["c"]) != (n, h, w, c) or tuple(q["conv"][2:5]) != (1, 1, 1)):
+        plan.records[j]["in"], plan.records[j]["gate"] = xb, gb
+        _absorb(plan, j, i, doomed)
+    _drop(plan, doomed)
+
+
+def _sole_1x1_reader(plan, uses, i):
+    """The index of the 1x1 CONV2D (groups 1, whole image, not windowed, no gate, no pre-activation)
+    that is the only reader of record i's output, as its input, or None."""
+    out = plan.records[i]["out"]
+    readers, writers = uses.of(out)
+    if plan.buf_external[out] is not None or len(readers) != 1 or writers != [i]:
+        return None
+    q = plan.records[readers[0]]
+    if (q["type"] != _C.OP_CONV2D or q["in"] != out or q.get("in2", -1) == out or q.get("gate", -1) >= 0
+            or q.get("weights2") is not None or q.get("xoff") or q.get("ldx")
+            or tuple(q["conv"][2:5]) != (1, 1, 1)):
+        return None
+    return readers[0]
+
+
+def _absorb(plan, j, i, doomed):
+    """Record j took record i's work: i goes, and j's node is named after i's too."""
+    plan.absorbed_into.setdefault(plan.node_of_record[j], []).insert(0, plan.node_of_record[i])
+    doomed.add(i)
+
+
+def conv_reads_preact(plan, graph):
+    """Pre-activation (DenseNet's BN -> ReLU -> 1x1 conv): an NHWC SCALE_SHIFT record (eval batch_norm,
+    its act none or a clamp) whose only reader is a 1x1 CONV2D (groups 1, no padding, whole image, not
+    windowed, no gate) is dropped; the conv reads the BN's input and applies the scale, shift and clamp
+    as its driver copies a tile's rows (weights2 = scale then shift, act2 the clamp; src_c/conv/conv2d.c).
+    The image is then read once, by the conv, instead of read and written by the BN and read again."""
+    uses = _Uses(plan)
+    doomed = set()
+    for i, r in enumerate(plan.records):
+        if r["type"] != _C.OP_SCALE_SHIFT or r.get("inner") != 1 or r.get("act", (0,))[0] > 1:
             continue
-        q["in"], q["gate"] = xb, gb
-        plan.absorbed_into.setdefault(plan.node_of_record[j], []).insert(0, plan.node_of_record[i])
-        doomed.add(i)
+        j = _sole_1x1_reader(plan, uses, i)
+        q = plan.records[j] if j is not None else None
+        if q is None or any(q["conv"][9:]) or q["conv"][0] != r["c"] or q["n"] * q["h"] * q["w"] != r["outer"]:
+            continue   # padding would show the BN of the zero row; the shapes must agree
+        q["in"] = r["in"]
+        q["weights2"] = np.concatenate([r["weights"], r["weights2"]]).astype(np.float32)
+        q["act2"] = r.get("act", (0, 0.0, 0.0))
+        _absorb(plan, j, i, doomed)
     _drop(plan, doomed)
 
 
@@ -276,8 +314,8 @@ def _rename(rec, resolve):
             rec["cat"] = (parts,) + tuple(rec["cat"][1:])
 
 
-PASSES = (fuse_dwpw_expand, conv_reads_gated, conv_first_reads_nchw, retarget_output_copies, conv_writes_cat_block,
-          residual_in_place)
+PASSES = (fuse_dwpw_expand, conv_reads_gated, conv_reads_preact, conv_first_reads_nchw, retarget_output_copies,
+          conv_writes_cat_block, residual_in_place)
 
 
 def run(plan, graph):

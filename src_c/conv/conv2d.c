@@ -110,6 +110,11 @@ static size_t row_copy_stride(const fn_conv2d_desc *d) { return d->cin + 16; }
 /* A squeeze-and-excitation gate (fn_conv2d_nhwc_gated) is applied in the row copies: 1x1, groups 1. */
 int fn_conv2d_gate_fits(const fn_conv2d_desc *d) { return d->kh == 1 && d->kw == 1 && d->groups == 1; }
 
+/* A pre-activation (fn_conv2d_nhwc_pre) too, where no padding tap reads the zero row. */
+int fn_conv2d_pre_fits(const fn_conv2d_desc *d) {
+    return fn_conv2d_gate_fits(d) && !d->pad_top && !d->pad_left && !d->pad_bottom && !d->pad_right;
+}
+
 /* One thread's scratch: (ks, MR) row pointers, then with row taps a 64-byte aligned block of
  * (kh, MR) edge rows of kw*cin floats, or with row copies one of MR padded rows; a multiple of 64
  * bytes. */
@@ -340,8 +345,28 @@ fn_status fn_conv2d_nhwc_gated(const fn_kernels *k, const fn_conv2d_desc *d, siz
                                const float *x, size_t ldx, const float *packed, const float *res,
                                const fn_act *act, float *y, size_t ldy, const float *gate, void *scratch,
                                size_t scratch_bytes, int nthreads) {
+    return fn_conv2d_nhwc_pre(k, d, n, h, w, x, ldx, packed, res, act, y, ldy, gate, NULL, NULL, scratch,
+                              scratch_bytes, nthreads);
+}
+
+/* Rows [0, mr) of a 1x1 conv's tile as pre_act(x * scale + shift) into the row copies, by the ISA's
+ * scale/shift kernel (a: MR row pointers, repointed; rows mr..MR-1 repeat the last). */
+static void pre_rows(const fn_kernels *k, size_t mr, size_t MR, size_t cin, const float *pre,
+                     const fn_act *pre_act, float *copies, size_t stride, const float **a) {
+    for (size_t m = 0; m < mr; m++) {
+        k->scale_shift_cols(1, cin, a[m], pre, pre + cin, pre_act, copies + m * stride);
+        a[m] = copies + m * stride;
+    }
+    for (size_t m = mr; m < MR; m++) a[m] = a[mr - 1];
+}
+
+fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
+                             const float *x, size_t ldx, const float *packed, const float *res,
+                             const fn_act *act, float *y, size_t ldy, const float *gate, const float *pre,
+                             const fn_act *pre_act, void *scratch, size_t scratch_bytes, int nthreads) {
     if (ldx < d->cin || ldy < d->cout) return FN_ERR_ARG;
     if (gate && !fn_conv2d_gate_fits(d)) return FN_ERR_ARG;
+    if (pre && (gate || !pre_act || pre_act->kind > FN_ACT_CLAMP || !fn_conv2d_pre_fits(d))) return FN_ERR_ARG;
     if (d->groups == 0 || d->cin % d->groups || d->cout % d->groups) return FN_ERR_ARG;
     if (!d->kh || !d->kw || !d->sh || !d->sw || !d->dh || !d->dw) return FN_ERR_ARG;
     if (nthreads < 1) nthreads = 1;
@@ -350,7 +375,7 @@ fn_status fn_conv2d_nhwc_gated(const fn_kernels *k, const fn_conv2d_desc *d, siz
     const size_t ow = fn_conv_out_extent(w, d->kw, d->sw, d->dw, d->pad_left, d->pad_right);
     const size_t MR = k->gemm_mr, NR = k->gemm_nr;
     /* row taps read kw*cin contiguous floats: a channel window (ldx > cin) takes the tap path */
-    const int rowtap = use_row_taps(d) && ldx == d->cin, rowcopy = use_row_copy(k, d) && !gate;
+    const int rowtap = use_row_taps(d) && ldx == d->cin, rowcopy = use_row_copy(k, d) && !gate && !pre;
     const size_t ks = d->kh * d->kw, kc = d->cin / d->groups, cout_g = d->cout / d->groups;
     const size_t ks_run = rowtap ? d->kh : ks, kc_run = rowtap ? d->kw * kc : kc;
     const size_t npanels = div_up(cout_g, NR), M = n * oh * ow, mtiles = div_up(M, MR);
@@ -398,7 +423,7 @@ fn_status fn_conv2d_nhwc_gated(const fn_kernels *k, const fn_conv2d_desc *d, siz
             (unsigned char *)scratch + (size_t)THREAD_ID() * thread_scratch_bytes(k, d);
         const float **a = (const float **)mine;
         float *edge = NULL; /* row taps' edge rows, or the row copies */
-        if (rowtap || rowcopy || gate) {
+        if (rowtap || rowcopy || gate || pre) {
             const uintptr_t e = (uintptr_t)(mine + ks * MR * sizeof(const float *));
             edge = (float *)(e + (64 - e % 64) % 64);
         }
@@ -430,6 +455,7 @@ fn_status fn_conv2d_nhwc_gated(const fn_kernels *k, const fn_conv2d_desc *d, siz
                         tile_rows(d, h, w, oh, ow, MR, mr, g, x, ldx, zeros, pix, a);
                     if (gate)
                         gated_rows(m0, mr, MR, oh * ow, d->cin, gate, edge, row_copy_stride(d), a);
+                    if (pre) pre_rows(k, mr, MR, d->cin, pre, pre_act, edge, row_copy_stride(d), a);
                     if (rowcopy) {
                         const size_t st = row_copy_stride(d);
                         for (size_t m = 0; m < mr; m++) {

@@ -5,16 +5,22 @@
 static const char *const WEIGHTS_MISFIT = "packed weights do not fit this ISA's kernels";
 
 FN_REC_RUN(conv2d) {
-    return fn_conv2d_nhwc_gated(k, &op->conv, op->n, op->h, op->w, bufs[op->in] + op->xoff,
-                                op->ldx ? op->ldx : op->conv.cin, op->weights, fn_rec_residual(op, bufs),
-                                &op->act, bufs[op->out] + op->yoff, op->ldy ? op->ldy : op->conv.cout,
-                                op->gate >= 0 ? bufs[op->gate] : NULL, scratch, scratch_bytes, nthreads);
+    /* weights2: a pre-activation (scale, shift) of the input, act2 after it (rewrites.conv_reads_preact) */
+    return fn_conv2d_nhwc_pre(k, &op->conv, op->n, op->h, op->w, bufs[op->in] + op->xoff,
+                              op->ldx ? op->ldx : op->conv.cin, op->weights, fn_rec_residual(op, bufs),
+                              &op->act, bufs[op->out] + op->yoff, op->ldy ? op->ldy : op->conv.cout,
+                              op->gate >= 0 ? bufs[op->gate] : NULL, op->weights2, &op->act2, scratch,
+                              scratch_bytes, nthreads);
 }
 
 FN_REC_SCRATCH(conv2d) { return fn_conv2d_scratch_bytes(k, &op->conv, op->n, op->h, op->w, nthreads); }
 
 FN_REC_CHECK(conv2d) {
     if (op->gate >= 0 && !fn_conv2d_gate_fits(&op->conv)) return "a gated conv2d must be 1x1 with groups 1";
+    if (op->weights2 != NULL &&
+        (op->gate >= 0 || !fn_conv2d_pre_fits(&op->conv) || op->weights2_floats != 2 * op->conv.cin ||
+         op->act2.kind > FN_ACT_CLAMP))
+        return "a conv2d's pre-activation needs a 1x1 conv, groups 1, no padding, no gate, 2 x cin floats";
     if (op->weights != NULL && op->weights_floats != fn_conv2d_packed_floats(k, &op->conv))
         return WEIGHTS_MISFIT;
     return NULL;
