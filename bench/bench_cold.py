@@ -84,6 +84,8 @@ def verdicts(name, res):
         if ort:
             r = f["total"] / ort["total"]
             s += "; cold start %.2fx ONNX Runtime's (bar %.1f: %s)" % (r, bar, "met" if r <= bar else "MISSED")
+            r = f["after_numpy"] / ort["after_numpy"]
+            s += "; after numpy %.2fx (%s)" % (r, "met" if r <= bar else "MISSED")
         out.append(s)
     return out
 
