@@ -38,6 +38,7 @@ const fn_winograd_kernels *fn_winograd_kernels_for(fn_isa isa) {
 /* ---------------------------------------------------------------------------- packing */
 #define NPOS 36 /* transform positions: 6x6 */
 #define FN_WINO_PACK_HEADER 16
+#define WINO_PACK_MAX_NR 64 /* the widest micro-kernel panel the packing's buffers take */
 
 /* Tile blocks (see block_tiles): a cap on the block's scratch. */
 #ifndef FN_WINO_MAX_BLOCK_BYTES
@@ -68,7 +69,7 @@ size_t fn_winograd3x3_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d
  *        [1/120, -1/60, 1/30], [0, 0, 1]]
  * (rows 1-2 / 3-4 carry the 1/2 and 1/4 that scale B^T's rows to integers, winograd_tx.h). Rows 1-2
  * and 3-4 share their even part and differ in the sign of the odd one. */
-static void wino_g(const double in[3], double out[6]) {
+static inline void wino_g(const double in[3], double out[6]) {
     const double a = -4.0 / 15 * in[0] - 1.0 / 15 * in[2], b = 2.0 / 15 * in[1];
     const double c = 1.0 / 120 * in[0] + 1.0 / 30 * in[2], e = 1.0 / 60 * in[1];
     out[0] = in[0];
@@ -81,7 +82,7 @@ static void wino_g(const double in[3], double out[6]) {
 
 fn_status fn_winograd3x3_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w,
                               const float *bias, float *packed) {
-    if (!fn_winograd3x3_supported(d)) return FN_ERR_ARG;
+    if (!fn_winograd3x3_supported(d) || k->gemm_nr > WINO_PACK_MAX_NR) return FN_ERR_ARG;
     const size_t NR = k->gemm_nr, cin = d->cin, cout = d->cout, npanels = div_up(cout, NR);
     const size_t pfl = panel_floats(k, d);
     const size_t total = fn_winograd3x3_packed_floats(k, d);
@@ -99,23 +100,28 @@ fn_status fn_winograd3x3_pack(const fn_kernels *k, const fn_conv2d_desc *d, cons
     if (!vb) return FN_ERR_NOMEM;
     for (size_t pn = 0; pn < npanels; pn++) {
         const size_t co0 = pn * NR, nj = cout - co0 < NR ? cout - co0 : NR;
-        if (nj < NR) memset(vb, 0, NPOS * CB * NR * sizeof(float)); /* columns past cout stay 0 */
         for (size_t ci0 = 0; ci0 < cin; ci0 += CB) {
             const size_t nb = cin - ci0 < CB ? cin - ci0 : CB;
-            for (size_t j = 0; j < nj; j++) {
-                for (size_t cb = 0; cb < nb; cb++) {
+            for (size_t cb = 0; cb < nb; cb++) {
+                /* the panel's NR weights of each tap side by side (zeros past cout), so the transforms
+                 * below run down NR-long rows, which the compiler vectorises */
+                double gt[9][WINO_PACK_MAX_NR], tt[18][WINO_PACK_MAX_NR], in[3], out[6];
+                for (size_t j = 0; j < NR; j++) {
                     const float *g = w + ((co0 + j) * cin + ci0 + cb) * 9; /* w: (cout, cin, 3, 3) */
-                    double col[3][6], v[6][6]; /* G g by columns, then (G g) G^T row by row */
-                    for (int c = 0; c < 3; c++) {
-                        const double in[3] = {g[c], g[3 + c], g[6 + c]};
-                        wino_g(in, col[c]);
-                    }
-                    for (int i = 0; i < 6; i++) {
-                        const double in[3] = {col[0][i], col[1][i], col[2][i]};
-                        wino_g(in, v[i]);
-                    }
-                    for (size_t q = 0; q < NPOS; q++) vb[(q * CB + cb) * NR + j] = (float)v[q / 6][q % 6];
+                    for (int t = 0; t < 9; t++) gt[t][j] = j < nj ? g[t] : 0.0;
                 }
+                for (int c = 0; c < 3; c++) /* t = G g, column c: taps c, 3 + c, 6 + c */
+                    for (size_t j = 0; j < NR; j++) {
+                        in[0] = gt[c][j], in[1] = gt[3 + c][j], in[2] = gt[6 + c][j];
+                        wino_g(in, out);
+                        for (int i = 0; i < 6; i++) tt[i * 3 + c][j] = out[i];
+                    }
+                for (int i = 0; i < 6; i++) /* v = t G^T, row i */
+                    for (size_t j = 0; j < NR; j++) {
+                        in[0] = tt[i * 3][j], in[1] = tt[i * 3 + 1][j], in[2] = tt[i * 3 + 2][j];
+                        wino_g(in, out);
+                        for (int c = 0; c < 6; c++) vb[((size_t)(i * 6 + c) * CB + cb) * NR + j] = (float)out[c];
+                    }
             }
             for (size_t p = 0; p < NPOS; p++)
                 memcpy(u + (p * npanels + pn) * pfl + NR + ci0 * NR, vb + p * CB * NR, nb * NR * sizeof(float));
@@ -187,7 +193,7 @@ fn_status fn_winograd3x3_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size
                               size_t w, const float *x, const float *packed, const float *res,
                               const fn_act *act, float *y, void *scratch, size_t scratch_bytes,
                               int nthreads) {
-    if (!fn_winograd3x3_supported(d)) return FN_ERR_ARG;
+    if (!fn_winograd3x3_supported(d) || k->gemm_nr > WINO_PACK_MAX_NR) return FN_ERR_ARG;
     size_t oh, ow;
     out_extents(d, h, w, &oh, &ow);
     const size_t th = div_up(oh, 4), tw = div_up(ow, 4), tiles = n * th * tw;
