@@ -80,10 +80,14 @@ class Model:
                     _C.ISA_NAMES[_C.resolve_isa(-1)])]
         rows = [("node", "op", "fused", "output shape", "MACs", "params")]
         all_shapes = infer_shapes(self.graph, {t.name: shapes[t.name] for t in self.graph.inputs})
+        source_ops = {n.name: n.op for n in self.source_graph.nodes}
         for n in self.graph.nodes:
             fused = []
-            if n.attrs.get("folded"):
-                fused.append("BN folded: " + ", ".join(n.attrs["folded"]))
+            if n.attrs.get("folded"):  # batch norms (fold_bn) and layer scales (fold_scale)
+                bns = [f for f in n.attrs["folded"] if source_ops.get(f) == "batch_norm"]
+                scales = [f for f in n.attrs["folded"] if f not in bns]
+                fused += ["BN folded: " + ", ".join(bns)] if bns else []
+                fused += ["scale folded: " + ", ".join(scales)] if scales else []
             if n.attrs.get("residual"):
                 fused.append("+residual " + n.inputs[3])
             if n.attrs.get("act"):

@@ -61,6 +61,14 @@ static inline int fn_act_in_kernel(const fn_kernels *k, const fn_act *act) {
            (act->kind == FN_ACT_ACTK0 + FN_ACTK_SILU || act->kind == FN_ACT_ACTK0 + FN_ACTK_HARDSWISH);
 }
 
+/* Whether the SIMD igemm tile applies act in registers: fn_act_in_kernel's kinds, and gelu in both
+ * forms (the ConvNeXt MLP's fc1: as a separate pass over each stored tile gelu cost 3x the GEMM). */
+static inline int fn_igemm_act_in_kernel(const fn_kernels *k, const fn_act *act) {
+    return fn_act_in_kernel(k, act) ||
+           (act && k->isa != FN_ISA_SCALAR &&
+            (act->kind == FN_ACT_ACTK0 + FN_ACTK_GELU || act->kind == FN_ACT_ACTK0 + FN_ACTK_GELU_TANH));
+}
+
 /* rows x n floats at y (row stride ld), in place, just written and still in L1. */
 static inline void fn_epilogue_rows(fn_actk_apply_fn f, const fn_act *act, float *y, size_t ld,
                                     size_t rows, size_t n) {

@@ -1,21 +1,27 @@
-"""silu and hardswish applied in registers by the conv kernels as they store (the SIMD igemm tile,
-src_c/conv/igemm_simd.h, and the depthwise row kernels, src_c/conv/dwconv_simd.h; kernels.h
-fn_act_in_kernel), and silu's fast path (src_c/simd/vmath.h fn_silu). Under every ISA, on awkward
-shapes (channels not a multiple of 16, 1x1 images, odd sizes, batch 1 and > 1, pre-activations past
-silu's -87 fallback): the fused output is bit for bit the conv without the act followed by the act
-family's kernel (fastnorm.ops), and matches torch within 1e-4 relative."""
+"""silu, hardswish and gelu (both forms) applied in registers by the conv kernels as they store (the
+SIMD igemm tile, src_c/conv/igemm_simd.h, all four; the depthwise row kernels, src_c/conv/dwconv_simd.h,
+silu and hardswish, gelu after each row; kernels.h fn_act_in_kernel, fn_igemm_act_in_kernel), and the
+fast paths of silu and gelu (src_c/simd/vmath.h fn_silu, fn_gelu). Under every ISA, on awkward shapes
+(channels not a multiple of 16, 1x1 images, odd sizes, batch 1 and > 1, linear rows not a multiple of
+the tile, pre-activations past the fast paths' fallbacks): the fused output is bit for bit the conv
+without the act followed by the act family's kernel (fastnorm.ops), and matches torch within 1e-4
+relative."""
 import numpy as np
 import pytest
 
 import fastnorm
+import reference as ref
 from fastnorm._C import OP_ACTK
+from test_act_ops import _bound, check
 from test_epilogue_act import ConvAct
 from util import importorskip
 
 torch = importorskip("torch")
 nn = torch.nn
 
-ACTS = {"silu": (nn.SiLU, fastnorm.ops.silu), "hardswish": (nn.Hardswish, fastnorm.ops.hardswish)}
+ACTS = {"silu": (nn.SiLU, fastnorm.ops.silu), "hardswish": (nn.Hardswish, fastnorm.ops.hardswish),
+        "gelu": (nn.GELU, fastnorm.ops.gelu),
+        "gelu_tanh": (lambda: nn.GELU(approximate="tanh"), lambda x: fastnorm.ops.gelu(x, approximate="tanh"))}
 
 
 class LinearAct(nn.Module):
@@ -39,6 +45,11 @@ CASES = {
     "residual_1x1": (lambda a: ConvAct(a, 17, 17, 1, residual=True), (1, 17, 6, 5), 30.0),
     "linear_batch3": (lambda a: LinearAct(a, 40, 70), (3, 40), 1.0),
     "linear_batch1": (lambda a: LinearAct(a, 21, 9), (1, 21), 1.0),
+    # the ConvNeXt MLP's shapes, channels-last rows: 3x7x5 = 105 rows (not a multiple of 12 or 6),
+    # K and N not multiples of 16, a 4D input of batch 2, and pre-activations past gelu's -12.5
+    "linear_rows105_k40_n70": (lambda a: LinearAct(a, 40, 70), (3, 7, 5, 40), 1.0),
+    "linear_4d_batch2_k19_n161": (lambda a: LinearAct(a, 19, 161), (2, 3, 5, 19), 1.0),
+    "linear_k160_n40_big_values": (lambda a: LinearAct(a, 160, 40), (1, 13, 40, 160), 12.0),
     "dw5x5_c48": (lambda a: ConvAct(a, 48, 48, 5, groups=48), (1, 48, 12, 9), 1.0),
     "dw3x3_c17_batch2": (lambda a: ConvAct(a, 17, 17, 3, groups=17), (2, 17, 7, 5), 1.0),
     "dw3x3_stride2_c33": (lambda a: ConvAct(a, 33, 33, 3, groups=33, stride=2), (1, 33, 9, 8), 1.0),
@@ -122,3 +133,34 @@ def test_silu_fast_path_and_fallback(isa, n):
     bound = 3 * 2.0 ** -23 * (np.abs(want) + np.abs(xd * (sig + xd * sig * (1 - sig)))) + 2.0 ** -148
     assert (np.abs(y - want) <= bound).all(), (x[np.abs(y - want) > bound], y[np.abs(y - want) > bound])
     assert (y[::7] < 0).all() and (y[::7] > -1e-41).all()  # -100 e^-100, a denormal
+
+
+def _gelu_tanh(x):
+    return fastnorm.ops.gelu(x, approximate="tanh")
+
+
+# name: (fastnorm function, float64 reference, the fast path's lower bound: lanes below take the careful path)
+FAST = {"silu": (fastnorm.ops.silu, ref.silu, -87.0), "gelu": (fastnorm.ops.gelu, ref.gelu, -12.5),
+        "gelu_tanh": (_gelu_tanh, lambda x: ref.gelu(x, "tanh"), -10.0)}
+
+
+@pytest.mark.parametrize("name", sorted(FAST))
+@pytest.mark.parametrize("n", [1, 5, 16, 17, 33, 1000])
+def test_fast_path_and_fallback_lanes(isa, name, n):
+    """Vectors with lanes past the fast path's threshold (denormal results, -inf) mixed with ordinary
+    ones: every result within test_act_ops' bound (3 ulps of |f| + |x f'(x)|), and each lane's result
+    independent of its neighbours (the act fused into a conv tile groups lanes by row, the separate
+    pass by position in the array): the same bits at every shift of the array."""
+    fn, rf, lo = FAST[name]
+    rng = np.random.default_rng(n)
+    x = (rng.standard_normal(n) * 6).astype(np.float32)
+    x[::7] = rng.uniform(lo - 30, lo, x[::7].size).astype(np.float32)  # most vectors get a careful lane
+    x[3::11] = -np.inf
+    x[5::13] = lo + 0.25  # just inside the fast path
+    y = fn(x)
+    fin = np.isfinite(x)
+    want, bound = _bound(x[fin], rf)
+    check(y[fin], x[fin], want, bound, name)
+    assert (y[~fin] == 0).all() and np.signbit(y[~fin]).all()   # the limit at -inf: -0.0
+    for s in range(1, min(n, 17)):
+        np.testing.assert_array_equal(fn(x[s:]), y[s:])

@@ -1,6 +1,6 @@
 """Derive the float32 polynomial coefficients of src_c/simd/vmath.h.
 
-Run: python tools/fit_vmath.py [expm1 log1p erf erfc tanh]   (needs mpmath: pip install ".[dev]")
+Run: python tools/fit_vmath.py [expm1 log1p erf erfc tanh gelu]   (needs mpmath: pip install ".[dev]")
 
 Each approximation is a weighted least-squares fit on a dense grid in float64, refined towards the
 minimax (equi-ripple) solution by Lawson's iteration (weights grow where the error is largest), then
@@ -124,8 +124,41 @@ def fit_tanh_small(deg=6, xmax=0.55):
     return report("tanh(x) = x + x^3 p(x^2), |x| <= %g" % xmax, c, err)
 
 
+def fit_gelu(n=4, m=5, hi=12.5, iters=30):
+    """gelu's fast path (vmath.h, fn_gelu): Phi(-a) = exp(-a^2/2) * N(a) / D(a) for a = |x| in
+    [0, hi], a rational of degrees (n, m) with D(0) = 1, and exp(-r) for |r| <= ln2/2 as a degree-6
+    polynomial. The rational is weighted by the error the act tests allow gelu at x = -a relative to
+    |gelu|: 3 ulp * (|f| + |x f'|) / |f| = 1 + |a phi(a) / Phi(-a) - 1| ulps (2 at 0, 1 at
+    x = -0.75, where gelu' = 0, and growing like a^2): where gelu is flat the fit is tightest.
+    Linearised (Loeb): N - G (D - 1) = G, reweighted by 1 / D of the previous round; the
+    denominator is rounded to float32 and the numerator refitted with fit32."""
+    a = np.linspace(0.0, hi * 1.001, 4001)
+    G = np.array([float(mpmath.erfc(v / mpmath.sqrt(2)) / 2 * mpmath.exp(v * v / 2)) for v in a])
+    phi = np.exp(-a * a / 2) / math.sqrt(2 * math.pi)
+    allow = 1 + np.abs(a * phi / (G * np.exp(-a * a / 2)) - 1)
+    w = 1.0 / (G * allow)
+    A = np.concatenate([np.stack([a ** i for i in range(n + 1)], 1),
+                        np.stack([-G * a ** j for j in range(1, m + 1)], 1)], 1)
+    den = np.ones_like(a)
+    for _ in range(iters):
+        c = lawson(A, G, w / np.abs(den), 40)
+        b = np.concatenate([[1.0], c[n + 1:]])
+        den = poly(b, a)
+    b32 = np.array([np.float32(v) for v in b], np.float64)
+    den = poly(b32, a)
+    a32 = fit32(np.stack([a ** i / den for i in range(n + 1)], 1), G, w)
+    err = np.max(np.abs(poly(a32, a) / den - G) * w)
+    report("gelu: Phi(-a) exp(a^2/2) = N(a) / D(a), a in [0, %g]; max err in allowed ulps / 2^23" % hi, a32,
+           err)
+    report("  D(a)", b32, err)
+    r = np.linspace(-0.3466 * 1.002, 0.3466 * 1.002, 4001)
+    e = np.exp(-r)
+    c = fit32(np.stack([r ** i for i in range(7)], 1), e, 1 / e, fixed0=(1.0,))
+    report("gelu: exp(-r), |r| <= ln2/2", c, rel_err(poly(c, r), e))
+
+
 if __name__ == "__main__":
-    what = sys.argv[1:] or ["expm1", "log1p", "erf", "erfc", "tanh"]
+    what = sys.argv[1:] or ["expm1", "log1p", "erf", "erfc", "tanh", "gelu"]
     if "tanh" in what:
         fit_tanh_small()
     if "expm1" in what:
@@ -136,3 +169,5 @@ if __name__ == "__main__":
         fit_erf_small()
     if "erfc" in what:
         fit_erfc_tail()
+    if "gelu" in what:
+        fit_gelu()

@@ -127,7 +127,9 @@ def _lower_linear(plan, node, graph, loc, cache):
         # input is an NHWC image flattened in (h, w, c) order: permute the weight's columns to match
         _, c, h, w = plan.flat_src[node.inputs[0]]
         variant = ("linear_hwc", c, h, w)
-    elif layout not in ("plain",):
+    elif layout in ("nhwc", "nhwc_win"):
+        b = plan.plain(node, node.inputs[0], loc)   # a 4D value held NHWC (a model input): rows are its W
+    elif layout != "plain":
         raise UnsupportedError("node %r: linear input must be 2D, got a %s tensor" % (node.name, layout))
     bias = _bias(graph, node)
     desc = (in_f, out_f, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0)

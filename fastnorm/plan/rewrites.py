@@ -2,6 +2,7 @@
 planning. Each takes the plan (records, node_of_record, buffer table) and the graph it came from,
 and rewrites the list in place; lowering itself never edits a record it already emitted.
 """
+import math
 import os
 
 import numpy as np
@@ -192,6 +193,43 @@ def conv_reads_preact(plan, graph):
     _drop(plan, doomed)
 
 
+def conv_takes_residual_add(plan, graph):
+    """A BINARY add of two dense operands of one shape, one of them the output of a CONV2D record
+    (no residual, no activation, whole rows) that only the add reads, is dropped: the conv adds the
+    other operand as its residual (in2) in its epilogue and writes the sum (and the add's activation).
+    The graph pass fuse_residual_add does this for conv2d nodes; this also reaches a linear whose
+    output comes to the add through a free layout change (ConvNeXt: fc2 -> permute -> s + x). The
+    other operand must be complete when the conv runs: none of its writers comes after the conv."""
+    uses = _Uses(plan)
+    doomed = set()
+    for i, r in enumerate(plan.records):
+        if (r["type"] != _C.OP_BINARY or r.get("kind") != _C.BIN_ADD or r.get("xoff") or r.get("x2off")
+                or r["in"] == r["in2"]):
+            continue
+        shape, sa, sb = r["binary"]
+        dense = tuple(math.prod(shape[d + 1:]) for d in range(len(shape)))
+        if tuple(sa) != dense or tuple(sb) != dense:
+            continue
+        for y, res in ((r["in"], r["in2"]), (r["in2"], r["in"])):
+            readers, writers = uses.of(y)
+            if readers != [i] or len(writers) != 1 or plan.buf_external[y] is not None:
+                continue
+            j = writers[0]
+            q = plan.records[j]
+            if (q["type"] != _C.OP_CONV2D or q.get("in2", -1) >= 0 or q.get("ldy") or q.get("yoff")
+                    or q["act"][0] != 0 or any(w > j for w in uses.writers.get(res, []))
+                    or q["n"] * q["oh"] * q["ow"] * q["conv"][1] != math.prod(shape)):
+                continue
+            q.update({"in2": res, "out": r["out"], "act": r.get("act", (0, 0.0, 0.0))})
+            plan.absorbed_into.setdefault(plan.node_of_record[j], []).append(plan.node_of_record[i])
+            doomed.add(i)
+            uses.readers[res] = sorted(set(uses.readers.get(res, [])) - {i} | {j})
+            uses.writers[r["out"]] = [j]
+            uses.readers[y] = uses.writers[y] = []
+            break
+    _drop(plan, doomed)
+
+
 def conv_first_reads_nchw(plan, graph):
     """A model input's NCHW->NHWC record whose every reader is a CONV_FIRST record reading it as an
     NHWC image is dropped: they read the NCHW input as it is (their kernel copies it to a padded planar buffer either way)."""
@@ -314,8 +352,8 @@ def _rename(rec, resolve):
             rec["cat"] = (parts,) + tuple(rec["cat"][1:])
 
 
-PASSES = (fuse_dwpw_expand, conv_reads_gated, conv_reads_preact, conv_first_reads_nchw, retarget_output_copies,
-          conv_writes_cat_block, residual_in_place)
+PASSES = (fuse_dwpw_expand, conv_reads_gated, conv_reads_preact, conv_takes_residual_add, conv_first_reads_nchw,
+          retarget_output_copies, conv_writes_cat_block, residual_in_place)
 
 
 def run(plan, graph):

@@ -8,7 +8,7 @@
  * EXPR is a vector expression in x (V) over the SIMD vocabulary (src_c/simd/vec_<isa>.h) and the
  * vector math (src_c/simd/vmath.h). It may use: zero, one, and the fn_act_params fields broadcast as
  * lo, hi (CLAMP), slope (LEAKY_RELU), alpha, scale, iscale (ELU), beta, thresh (SOFTPLUS); and the
- * helpers act_simd.h defines before it expands the list (fn_gelu, fn_gelu_tanh, fn_mish,
+ * helpers vmath.h and act_simd.h define (fn_silu, fn_gelu, fn_gelu_tanh, fn_hardswish, fn_mish,
  * fn_neg_inf_to_neg_zero, fn_mul_sigmoid). Formulas follow torch's CPU kernels where their operation order decides the
  * rounding; edge values (+-inf, NaN) are the mathematical limits (README, "Edge values").
  * FN_ACTK_CLAMP is the epilogue clamp (fn_act's FN_ACT_CLAMP): relu, relu6, hardtanh, clamp. */

@@ -54,40 +54,6 @@ void FN_KNAME(fn_f32_act)(size_t n, const float *x, const fn_act *act, float *y)
         }                                                                                          \
     } while (0)
 
-/* Edge values (README, "Edge values"): the limit of the mathematical function, the same on every ISA.
- * x * (something -> 0) at x = -inf is -inf * 0 = NaN in float arithmetic; gelu, gelu_tanh, silu,
- * mish and hardswish return -0.0 there instead (the sign their finite negative tail underflows with). */
-FN_INLINE V fn_neg_inf_to_neg_zero(V x, V y) {
-    return vsel(veq(x, vset(-__builtin_inff())), vset(-0.0f), y);
-}
-
-/* gelu(x) = x/2 (1 + erf(z)), z = x/sqrt2. |z| < 0.5: the erf polynomial. Else with E = erfc(|z|):
- * x/2 (2 - E) for x >= 0 and x/2 E for x < 0, so the negative tail keeps its relative accuracy
- * (1 + erf(z) would cancel). z^2 = x^2/2 is passed exactly as a hi + lo pair. */
-FN_INLINE V fn_gelu(V x) {
-    const V hx = vmul(vset(0.5f), x);
-    const V a = vmul(vabs(x), vset(0x1.6a09e6p-1f)); /* |x| / sqrt2 */
-    const V s = vmul(x, x);
-    const V slo = vfma(x, x, vsub(vset(0.0f), s));
-    const V a2 = vmul(vset(0.5f), s), a2lo = vmul(vset(0.5f), slo);
-    const V erf_small = vcopysign(fn_erf_small(a, a2), x);
-    const V small = vcopysign(vfma(hx, erf_small, hx), x); /* gelu(-0) = -0: the fma gives +0 */
-    const V es = fn_erfc_big_scaled(a, a2, a2lo);
-    /* (x/2) (2 - E): one rounding, and no overflow for x near FLT_MAX (gelu(+inf) = +inf) */
-    const V pos = vmul(hx, vsub(vset(2.0f), vmul(es, vset(FN_ERFC_UNSCALE))));
-    const V neg = vmul(vmul(hx, es), vset(FN_ERFC_UNSCALE)); /* one rounding into the denormals */
-    const V big = vsel(vge(x, vset(0.0f)), pos, neg);
-    return fn_neg_inf_to_neg_zero(x, vsel(vlt(a, vset(0.5f)), small, big));
-}
-
-/* gelu, tanh approximation: x/2 (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3) */
-FN_INLINE V fn_gelu_tanh(V x) {
-    const V k2 = vset(0x1.988454p+0f);                /* 2 sqrt(2/pi) */
-    const V k2c = vset(0x1.2444f2p-4f);               /* 2 sqrt(2/pi) 0.044715 */
-    const V u2 = vmul(x, vfma(vmul(x, x), k2c, k2));
-    return fn_neg_inf_to_neg_zero(x, fn_mul_sigmoid(x, u2));
-}
-
 /* mish(x) = x tanh(log1p(e)), e = exp(x): tanh(log(1 + e)) = n / (n + 2), n = e (e + 2).
  * Above 20 tanh(...) is 1 in float32 (and n would overflow further up). Below -20 it is e (1 - e/2 ...),
  * which rounds to e: x e with e carried scaled by 2^64, so a denormal e (x < -87) loses no precision. */

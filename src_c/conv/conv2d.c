@@ -411,8 +411,8 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
      * are reused across the panels of the block. A task is one output tile computed by one kernel
      * call, the same call whatever the thread count, so results do not depend on nthreads. */
     const size_t nb = panels_per_block(k, d);
-    /* gelu, ... on each stored tile (silu and hardswish: in the kernel's registers) */
-    const fn_actk_apply_fn actk = fn_act_in_kernel(k, act) ? NULL : fn_epilogue_actk(k, act);
+    /* mish, ... on each stored tile (silu, hardswish, gelu: in the kernel's registers) */
+    const fn_actk_apply_fn actk = fn_igemm_act_in_kernel(k, act) ? NULL : fn_epilogue_actk(k, act);
 
     /* Threads take contiguous chunks of tasks in order from a shared counter (a chunk is walked
      * with counters: the divisions that decode a task index cost more than a small tile's setup).

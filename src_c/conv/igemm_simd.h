@@ -15,13 +15,17 @@ _Static_assert(NR % VW == 0 && NR <= 4 * VW && MR <= 16, "igemm tile: NR a multi
 #endif
 
 /* The activation the tile applies in registers as it stores (EPI, a constant after inlining): 0 the
- * clamp (or none), EPI_SILU silu, EPI_HARDSWISH hardswish: the act family's formulas (vmath.h), so
- * the bits are those of the separate pass it replaces (kernels.h, fn_act_in_kernel). */
+ * clamp (or none), else silu, hardswish, gelu or gelu_tanh: the act family's formulas (vmath.h), so
+ * the bits are those of the separate pass it replaces (kernels.h, fn_igemm_act_in_kernel). */
 #define EPI_SILU 1
 #define EPI_HARDSWISH 2
+#define EPI_GELU 3
+#define EPI_GELU_TANH 4
 FN_INLINE V epi_apply(const int EPI, V y, int clamp, V lo, V hi) {
     if (EPI == EPI_SILU) return fn_silu(y);
     if (EPI == EPI_HARDSWISH) return fn_hardswish(y);
+    if (EPI == EPI_GELU) return fn_gelu(y);
+    if (EPI == EPI_GELU_TANH) return fn_gelu_tanh(y);
     return vclamp_if(y, clamp, lo, hi); /* NaN in y stays NaN */
 }
 
@@ -134,6 +138,10 @@ void FN_KNAME(fn_f32_igemm)(size_t mr, size_t nc, size_t kc, size_t ks, const fl
         igemm_epi(EPI_SILU, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
     else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_HARDSWISH)
         igemm_epi(EPI_HARDSWISH, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+    else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_GELU)
+        igemm_epi(EPI_GELU, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+    else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_GELU_TANH)
+        igemm_epi(EPI_GELU_TANH, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
     else
         igemm_epi(0, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
 }
