@@ -3,6 +3,7 @@ fastnorm from .onnx and from .fnm, beside ONNX Runtime from the same .onnx (fast
 
     python bench/bench_cold.py                          # the table: median of 5 fresh processes each
     python bench/bench_cold.py --runs 9 --models resnet50,mobilenet_v3_small --isa avx2
+    python bench/bench_cold.py --models extended          # issue 14's six (bench/zoo_extended.py)
     python -m pytest bench/bench_cold.py --benchmark-disable     # CI: one round, outputs checked
 
 Models: tests/zoo.py at their canonical input (224 for the ImageNet ones), random calibrated weights,
@@ -39,15 +40,26 @@ def model_files(name, directory=CACHE, shape="canonical"):
     stem = os.path.join(directory, "%s-%s" % (name, shape))
     onnx_path, fnm_path = stem + ".onnx", stem + ".fnm"
     if not (os.path.exists(onnx_path) and os.path.exists(fnm_path)):
-        import zoo
         from onnx_util import export
-        model, in_shape = zoo.build(name, shape=shape)
+        model, in_shape = _build(name, shape)
         tmp = onnx_path + ".tmp"
         with open(tmp, "wb") as fh:
             fh.write(export(model, (1,) + tuple(in_shape), 17))
         os.replace(tmp, onnx_path)
         fastnorm.load(onnx_path).save(fnm_path)
     return onnx_path, fnm_path
+
+
+def _build(name, shape):
+    """(calibrated torch model, input (C, H, W)): tests/zoo.py's models, then issue 14's extended ones."""
+    import zoo
+    if name in zoo.ZOO:
+        return zoo.build(name, shape=shape)
+    import torch
+    from zoo_extended import EXTENDED
+    ctor, canonical, calib = EXTENDED[name]
+    torch.manual_seed(0)
+    return zoo.calibrate(ctor(), calib, seed=0), (calib if shape == "test" else canonical)
 
 
 def prepacked_file(fnm_path, directory, isa=None):
@@ -84,6 +96,8 @@ def verdicts(name, res):
         if ort:
             r = f["total"] / ort["total"]
             s += "; cold start %.2fx ONNX Runtime's (bar %.1f: %s)" % (r, bar, "met" if r <= bar else "MISSED")
+            r = f["after_numpy"] / ort["after_numpy"]
+            s += "; after numpy %.2fx (%s)" % (r, "met" if r <= bar else "MISSED")
         out.append(s)
     return out
 
@@ -115,7 +129,8 @@ def test_cold_start_outputs(tmp_path):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--runs", type=int, default=5, help="fresh processes per runtime and model (median)")
-    p.add_argument("--models", default=",".join(MODELS))
+    p.add_argument("--models", default=",".join(MODELS),
+                   help="comma-separated; 'extended' for issue 14's six (bench/zoo_extended.py)")
     p.add_argument("--isa", help="FASTNORM_ISA for the fastnorm processes (scalar, avx2, avx512)")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
@@ -126,7 +141,11 @@ def main(argv=None):
                          capture_output=True, text=True, env=_cold._env()).stdout.strip()
     with_ort = _cold.ort_available()
     everything, notes = {}, []
-    for name in args.models.split(","):
+    names = args.models.split(",")
+    if names == ["extended"]:
+        from zoo_extended import EXTENDED
+        names = list(EXTENDED)
+    for name in names:
         onnx_path, fnm_path = model_files(name)
         with tempfile.TemporaryDirectory() as d:
             packed = prepacked_file(fnm_path, d, isa)

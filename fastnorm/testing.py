@@ -1,10 +1,12 @@
 """Helpers for tests: run kernels under a chosen ISA, list the ISAs this CPU has."""
 import contextlib
 import os
+import threading
 
 from fastnorm import _C
 
 ISA_NAMES = _C.ISA_NAMES
+_forced = threading.local()  # .isa: the table index force_isa set in this thread (-1: none)
 
 
 def available_isas():
@@ -31,15 +33,18 @@ def force_isa(name):
     """Within the block, kernel calls and models built in this thread use the `name` kernel table.
 
     Thread-local, so it never changes what other threads run. FASTNORM_ISA does the same for a
-    whole process, at import.
+    whole process, at import. Blocks nest: leaving one restores the ISA forced around it.
     """
     if name not in ISA_NAMES:
         raise ValueError("force_isa: expected one of %s, got %r" % (", ".join(ISA_NAMES), name))
+    outer = getattr(_forced, "isa", -1)
     _C._set_thread_isa(ISA_NAMES.index(name))
+    _forced.isa = ISA_NAMES.index(name)
     try:
         yield
     finally:
-        _C._set_thread_isa(-1)
+        _C._set_thread_isa(outer)
+        _forced.isa = outer
 
 
 def last_isa():

@@ -225,6 +225,32 @@ def test_fused_residual_in_place(isa, rng):
     util.assert_close_dot(y.transpose(0, 3, 1, 2), want, mag + np.abs(res.transpose(0, 3, 1, 2)))
 
 
+@pytest.mark.parametrize("cin,cout,groups,k", [(2048, 40, 1, 1), (7, 33, 1, 3), (24, 70, 2, 5), (3, 16, 1, 7),
+                                                (1024, 3, 1, 1), (16, 96, 4, 3)])
+def test_packed_panel_layout(isa, rng, cin, cout, groups, k):
+    """The generic GEMM packing, element by element against its layout written in numpy: per group and
+    NR-wide panel of output channels, [NR bias][taps][cin/groups inputs][NR outputs], zeros past the
+    group's channels; then the row of zeros padding taps read. (Group widths the small-group kernel
+    takes are packed by that kernel's own layout: none of these shapes.)"""
+    mr, nr = _C.gemm_tile(-1)
+    kc, cg = cin // groups, cout // groups
+    wt = rng.standard_normal((cout, kc, k, k)).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32)
+    desc = (cin, cout, groups, k, k, 1, 1, 1, 1, 0, 0, 0, 0)
+    packed = _C.conv2d_pack(-1, desc, wt, b)
+    off = int(packed[0])
+    assert 1 <= off <= 16
+    npan = -(-cg // nr)
+    body = packed[off:off + groups * npan * nr * (1 + k * k * kc)].reshape(groups, npan, 1 + k * k * kc, nr)
+    want = np.zeros((groups, npan * nr, 1 + k * k * kc), np.float32)
+    for g in range(groups):
+        want[g, :cg, 0] = b[g * cg:(g + 1) * cg]
+        want[g, :cg, 1:] = wt[g * cg:(g + 1) * cg].transpose(0, 2, 3, 1).reshape(cg, k * k * kc)  # (tap, ci)
+    want = want.reshape(groups, npan, nr, 1 + k * k * kc).transpose(0, 1, 3, 2)
+    np.testing.assert_array_equal(body, want)
+    assert not packed[off + body.size:].any(), "the padding row and the tail must be zeros"
+
+
 def test_packed_weights_moved_to_another_alignment(isa, rng):
     """Packed panels start at a 64-byte line found when packing; the offset is stored in the buffer,
     so a copy at another alignment (np.copy, a file) gives the same bits, and junk is refused."""

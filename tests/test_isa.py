@@ -9,7 +9,7 @@ import pytest
 
 import fastnorm
 from fastnorm import _C
-from fastnorm.testing import available_isas, force_isa, last_isa
+from fastnorm.testing import ISA_NAMES, available_isas, force_isa, last_isa
 from util import run_python
 
 
@@ -66,6 +66,19 @@ def test_force_isa_is_thread_local_and_restored():
     with pytest.raises(ValueError, match="expected one of"):
         with force_isa(other):
             pass
+
+
+def test_force_isa_blocks_nest():
+    isas = available_isas()
+    if len(isas) < 2:
+        pytest.skip("one ISA only on this CPU")
+    outer, inner = isas[0], isas[-1]
+    with force_isa(outer):
+        with force_isa(inner):
+            assert ISA_NAMES[_C.resolve_isa(-1)] == inner
+        assert ISA_NAMES[_C.resolve_isa(-1)] == outer  # the outer block's ISA, not the process default
+        fastnorm.ops.relu(fastnorm.ops.as_float32([1.0, -1.0], "x"))
+        assert last_isa() == outer
 
 
 def test_env_var_rejects_other_architectures_isa():

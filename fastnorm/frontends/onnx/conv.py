@@ -166,7 +166,9 @@ def op_gemm(c, node, attrs):
     bm = c.fweight(node, 1, "B", True)
     if bm.ndim != 2:
         raise Malformed("B must be 2D, got %r" % (bm.shape,))
-    w = (bm if tb else bm.T).astype(np.float64) * alpha      # (out, in)
+    w = bm if tb else bm.T                                    # (out, in)
+    if alpha != 1.0:                                          # (a float32 B times 1.0 is itself: no copy)
+        w = w.astype(np.float64) * alpha
     if w.shape[1] != shape[1]:
         raise Malformed("A %r and B %r do not fit (transB=%d)" % (fmt_shape(shape), bm.shape, tb))
     cm = c.fweight(node, 2, "C")
