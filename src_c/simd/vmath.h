@@ -182,7 +182,8 @@ FN_INLINE V fn_mul_sigmoid(V x, V z) {
 }
 
 /* silu(x) = x sigmoid(x), the conv epilogue's commonest activation (EfficientNet: a fifth of a run
- * goes to it, so every operation counts: 28 here against 33 before #14). For x >= -87,
+ * goes to it, so every operation counts: 27 here (25 with AVX-512's 14-bit reciprocal estimate)
+ * against 33 before #14). For x >= -87,
  * exp(-|x|) needs neither the 2^64 carry nor the two-step scaling of fn_exp_scaled (its 2^k is normal:
  * |x| is clamped at 87, where sigmoid(x) is already 1 for x > 0), 2^k is made from the bits of the
  * rounded k directly, and the quotient starts from the reciprocal estimate instead of a division (one
@@ -192,8 +193,13 @@ FN_INLINE V fn_mul_sigmoid(V x, V z) {
  * as one float32 (its error, 1.9e-9 per unit of k, is 1e-7 relative at most, at k = -126, where
  * |x f'| is 87 |f|); the polynomial is Horner's all the way down to its constant 1; 1 + e is taken as
  * rounded (half an ulp of the quotient). Measured over every 7th float32 in [-90, 90]: at most 0.49
- * of the bound (the accurate form: 0.36), at x = -1.2775. Lanes below -87 (or -inf) take
+ * of the bound (the accurate form: 0.36), near x = -1.29 (avx512 and avx2 alike). Lanes below -87 (or -inf) take
  * fn_mul_sigmoid (fn_silu below), which rounds the denormal results once. */
+/* Bits of vrcp_approx's estimate (its relative error is below 2^-FN_VRCP_BITS): a vocabulary that
+ * gives more than 12 says so. */
+#ifndef FN_VRCP_BITS
+#define FN_VRCP_BITS 12
+#endif
 FN_INLINE V fn_silu_fast(V x) {
     const V na = vmax(vset(-87.0f), vcopysign(x, vset(-0.0f))); /* -|x|; NaN passes */
     const V magic = vset(FN_ROUND_MAGIC);
@@ -202,18 +208,23 @@ FN_INLINE V fn_silu_fast(V x) {
     /* 2^k, k in [-126, 0]: (bits(t) << 23) is k << 23 (the magic's bits shift out) */
     const V s = vfrombits(viadd(visll(vbits(t), 23), viset(127 << 23)));
     const V one = vset(1.0f);
-    V q = vset(0x1.9e7718p-13f); /* fn_expm1_poly's coefficients, then 1 and 1: exp(r) */
-    q = vfma(q, r, vset(0x1.6d3a72p-10f));
-    q = vfma(q, r, vset(0x1.1112d6p-7f));
-    q = vfma(q, r, vset(0x1.5554f8p-5f));
-    q = vfma(q, r, vset(0x1.555554p-3f));
-    q = vfma(q, r, vset(0.5f));
+    /* exp(r) = 1 + r + r^2 q(r), q of degree 4 (max rel err of the float32 coefficients 4.1e-9 on
+     * |r| <= ln2/2 + 0.2%: the fit of tools/fit_vmath.py's method, one degree below fn_expm1_poly's,
+     * which the accurate functions need and silu does not) */
+    V q = vset(0x1.6a2252p-10f);
+    q = vfma(q, r, vset(0x1.123b04p-7f));
+    q = vfma(q, r, vset(0x1.5558f8p-5f));
+    q = vfma(q, r, vset(0x1.555490p-3f));
+    q = vfma(q, r, vset(0x1.fffffcp-2f));
     q = vfma(q, r, one);
     const V e = vmul(vfma(q, r, one), s); /* exp(-|x|) */
     const V num = vsel(vge(x, vset(0.0f)), one, e);
     const V hi = vadd(one, e);
     V rc = vrcp_approx(hi);
+#if FN_VRCP_BITS < 14
     rc = vfma(rc, vfnma(hi, rc, one), rc); /* one Newton step: 2^-22 (avx2) or better */
+#endif
+    /* with rc within d of 1/hi, the correction leaves d^2: 2^-28 from AVX-512's 14-bit estimate */
     const V q0 = vmul(num, rc);
     return vmul(x, vfma(vfnma(q0, hi, num), rc, q0));
 }
