@@ -52,7 +52,7 @@ PATHS = {
     "residual": (lambda a: ConvAct(a, 16, 16, 1, residual=True), (1, 16, 6, 5), True),
     "depthwise": (lambda a: ConvAct(a, 48, 48, 5, groups=48), (1, 48, 12, 9), True),
     "winograd": (lambda a: ConvAct(a, 32, 32, 3), (1, 32, 16, 16), False),
-    "first_layer": (lambda a: ConvAct(a, 3, 16, 3, stride=2), (1, 3, 17, 15), False),
+    "first_layer": (lambda a: ConvAct(a, 3, 16, 3, stride=2), (1, 3, 17, 15), True),
     "linear": (lambda a: LinearAct(a), (3, 10, 2, 2), True),
 }
 

@@ -1,11 +1,11 @@
 """silu, hardswish and gelu (both forms) applied in registers by the conv kernels as they store (the
 SIMD igemm tile, src_c/conv/igemm_simd.h, all four; the depthwise row kernels, src_c/conv/dwconv_simd.h,
-silu and hardswish, gelu after each row; kernels.h fn_act_in_kernel, fn_igemm_act_in_kernel), and the
-fast paths of silu and gelu (src_c/simd/vmath.h fn_silu, fn_gelu). Under every ISA, on awkward shapes
-(channels not a multiple of 16, 1x1 images, odd sizes, batch 1 and > 1, linear rows not a multiple of
-the tile, pre-activations past the fast paths' fallbacks): the fused output is bit for bit the conv
-without the act followed by the act family's kernel (fastnorm.ops), and matches torch within 1e-4
-relative."""
+silu and hardswish, gelu after each row; the first-layer tile, src_c/conv/conv_first_simd.h; kernels.h
+fn_act_in_kernel, fn_igemm_act_in_kernel), and the fast paths of silu and gelu (src_c/simd/vmath.h
+fn_silu, fn_gelu). Under every ISA, on awkward shapes (channels not a multiple of 16, 1x1 images, odd
+sizes, batch 1 and > 1, linear rows not a multiple of the tile, pre-activations past the fast paths'
+fallbacks): the fused output is bit for bit the conv without the act followed by the act family's kernel
+(fastnorm.ops), and matches torch within 1e-4 relative."""
 import numpy as np
 import pytest
 
@@ -59,6 +59,12 @@ CASES = {
     "dw7x7_c24": (lambda a: ConvAct(a, 24, 24, 7, groups=24), (1, 24, 9, 9), 1.0),
     "dw3x3_dilation2_c19": (lambda a: ConvAct(a, 19, 19, 3, groups=19, dilation=2), (1, 19, 8, 9), 1.0),
     "dw3x3_residual_c16": (lambda a: ConvAct(a, 16, 16, 3, groups=16, residual=True), (1, 16, 5, 6), 1.0),
+    # the first-layer kernel (CONV_FIRST: 1..4 input channels): panels of 16 / 32 / 48 / 64 outputs
+    "first_cin3_stride2_cout32": (lambda a: ConvAct(a, 3, 32, 3, stride=2), (2, 3, 15, 17), 1.0),
+    "first_cin3_cout21_1x1image": (lambda a: ConvAct(a, 3, 21, 3), (1, 3, 1, 1), 1.0),
+    "first_cin1_cout40_big_values": (lambda a: ConvAct(a, 1, 40, 3, stride=2), (1, 1, 13, 9), 60.0),
+    "first_cin4_1x1_cout7": (lambda a: ConvAct(a, 4, 7, 1), (3, 4, 5, 3), 1.0),
+    "first_cin3_5x5_cout70": (lambda a: ConvAct(a, 3, 70, 5, stride=2), (1, 3, 11, 12), 1.0),
 }
 
 

@@ -63,8 +63,8 @@ def _special_path(plan, node, graph):
 def _lower_conv2d_nhwc(plan, node, graph, loc, cache, window):
     if window is None and _lower_dwconv(plan, node, graph, loc, cache):  # depthwise, multiplier 1: its own kernel
         return
-    if _lower_conv_first(plan, node, graph, loc, cache):  # 1..4 input channels: its own kernel
-        return _actk_after(plan, node, loc)
+    if _lower_conv_first(plan, node, graph, loc, cache):  # 1..4 input channels: its own kernel, any act
+        return
     if _winograd_pays(plan, node, graph):
         _lower_winograd(plan, node, graph, loc, cache)
         return _actk_after(plan, node, loc)
@@ -258,14 +258,14 @@ def _lower_conv_first(plan, node, graph, loc, cache):
     pad = plan.new_buf(_C.conv_first_pad_floats(desc, n, h, w))
     out = plan.new_buf(n * oh * ow * cout)
     plan.emit(node, type=_C.OP_CONV_FIRST, **{"in": b, "in2": pad, "out": out}, n=n, h=h, w=w, c=c,
-              oh=oh, ow=ow, conv=desc, act=_clamp_act(node), weights=packed,
+              oh=oh, ow=ow, conv=desc, act=act_tuple(a.get("act")), weights=packed,
               kind=int(layout == "nhwc"))
     loc[node.outputs[0]] = (out, "nhwc")
     return True
 
 
 def _clamp_act(node):
-    """The act tuple for a kernel that applies only the clamp (Winograd, the first-layer conv): an
+    """The act tuple for a kernel that applies only the clamp (Winograd): an
     epilogue past it (silu, gelu, ...) becomes the ACTK record _actk_after emits."""
     act = node.attrs.get("act")
     return act_tuple(None if epilogue_kind(act) else act)

@@ -116,6 +116,8 @@ fn_status fn_conv_first(const fn_kernels *k, const fn_conv2d_desc *d, int nhwc_i
     const size_t ntasks = n * oh * npanels;    /* task: one output row of one panel */
     const size_t chunk = div_up(ntasks, (size_t)nthreads * 8);
     const size_t slack = slack_floats(d);
+    /* an act past the clamp the tile does not apply itself: one pass over each stored tile */
+    const fn_actk_apply_fn actk = fn_act_in_kernel(k, act) ? NULL : fn_epilogue_actk(k, act);
 
 #pragma omp parallel num_threads(nthreads)
     {
@@ -154,6 +156,7 @@ fn_status fn_conv_first(const fn_kernels *k, const fn_conv2d_desc *d, int nhwc_i
                 const size_t mr = ow - ox < MR ? ow - ox : MR;
                 t->tile(nv, d->sw, mr, nc, K, off, xrow + ox * d->sw, wp_, yrow + ox * cout, cout,
                         act);
+                if (actk) fn_epilogue_rows(actk, act, yrow + ox * cout, cout, mr, nc);
             }
         }
     }

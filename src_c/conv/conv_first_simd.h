@@ -8,6 +8,7 @@
 #define CF_MR2 FN_ISAX(FN_CONV_FIRST_MR2)
 #define CF_MR3 FN_ISAX(FN_CONV_FIRST_MR3)
 #define CF_MR4 FN_ISAX(FN_CONV_FIRST_MR4)
+#include "../simd/vmath.h"
 _Static_assert(CF_MR1 <= 16 && FN_ISAX(FN_CONV_FIRST_LANES) == VW, "conv_first tile");
 
 /* One tile: MR, NV and the stride S (0: the run-time s) are constants after inlining, so pixel m's
@@ -45,11 +46,16 @@ FN_INLINE void tile(const size_t MR, const int NV, const size_t S, size_t s, siz
 #undef FMA
     }
     const int clamp = act->kind == FN_ACT_CLAMP;
+    /* silu and hardswish in registers (kernels.h fn_act_in_kernel: vmath.h's formulas, the bits of
+     * the act family's pass); other kinds past the clamp: the driver's pass over the stored rows */
+    const int silu = act->kind == FN_ACT_ACTK0 + FN_ACTK_SILU;
+    const int hswish = act->kind == FN_ACT_ACTK0 + FN_ACTK_HARDSWISH;
     const V lo = vset(act->lo), hi = vset(act->hi);
     /* max(lo, y) then min(hi, .): a NaN y stays NaN, as torch's clamp */
 #define ST(m, v)                                                                                   \
     {                                                                                              \
-        const V r = vclamp_if(c##m##_##v, clamp, lo, hi);                                          \
+        const V r = silu ? fn_silu(c##m##_##v) : hswish ? fn_hardswish(c##m##_##v)                \
+                                                        : vclamp_if(c##m##_##v, clamp, lo, hi);    \
         float *dst = y + m * ldy + VW * v;                                                         \
         if (nc >= VW * (size_t)(v + 1)) vstore(dst, r);                                            \
         else if (nc > VW * (size_t)v) vstore_k(dst, vmask_n(nc - VW * (size_t)v), r);              \

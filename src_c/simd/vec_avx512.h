@@ -41,6 +41,7 @@ FN_INLINE V vperm(V a, VI idx) { return _mm512_permutexvar_ps(idx, a); }
 FN_INLINE V vload_n_fill(const float *p, size_t n, float fill) { return _mm512_mask_loadu_ps(vset(fill), vmask_n(n), p); }
 
 FN_INLINE V vrcp_approx(V a) { return _mm512_rcp14_ps(a); }
+#define FN_VRCP_BITS 14 /* rcp14: relative error below 2^-14 (vmath.h) */
 
 FN_INLINE V vsel(VM m, V a, V b) { return _mm512_mask_blend_ps(m, b, a); } /* m ? a : b */
 FN_INLINE VM vm_none(void) { return 0; }

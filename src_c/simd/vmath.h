@@ -189,13 +189,13 @@ FN_INLINE V fn_neg_inf_to_neg_zero(V x, V y) {
     return vsel(veq(x, vset(-__builtin_inff())), vset(-0.0f), y);
 }
 
-/* x * sigmoid(z) for silu (z = x) and gelu_tanh, the conv epilogue's commonest activations
- * (EfficientNet: a third of a run went to silu). For z >= -87, exp(-|z|) needs neither the 2^64 carry
+/* x * sigmoid(z) for gelu_tanh (z = 2u); silu has the cheaper fn_silu_fast below, which its own
+ * error bound leaves room for. For z >= -87, exp(-|z|) needs neither the 2^64 carry
  * nor the two-step scaling of fn_exp_scaled (its 2^k is normal: |z| is clamped at 87, where
  * sigmoid(z) is already 1 for z > 0), 2^k is made from the bits of the rounded k directly, and the
  * quotient starts from the reciprocal estimate instead of a division (the correction of
  * fn_div_one_plus takes it to the same accuracy). e, and so the result, is fn_mul_sigmoid's but for
- * the last division's rounding: within the 3-ulp bound the act tests hold silu to. Lanes with z below
+ * the last division's rounding: within the 3-ulp bound the act tests hold these to. Lanes with z below
  * -87 (or x = -inf) take fn_mul_sigmoid, which rounds the denormal results once; only a vector that
  * has such a lane computes it, and the choice is per lane, so a result never depends on its
  * neighbours (an activation fused into a conv tile and the separate pass group lanes differently). */
@@ -224,7 +224,62 @@ FN_INLINE V fn_mul_sigmoid_fast(V x, V z) {
     return y;
 }
 
-FN_INLINE V fn_silu(V x) { return fn_mul_sigmoid_fast(x, x); }
+/* silu(x) = x sigmoid(x), the conv epilogue's commonest activation (EfficientNet: a fifth of a run
+ * goes to it, so every operation counts: 27 here (25 with AVX-512's 14-bit reciprocal estimate)
+ * against 33 before #14). For x >= -87,
+ * exp(-|x|) needs neither the 2^64 carry nor the two-step scaling of fn_exp_scaled (its 2^k is normal:
+ * |x| is clamped at 87, where sigmoid(x) is already 1 for x > 0), 2^k is made from the bits of the
+ * rounded k directly, and the quotient starts from the reciprocal estimate instead of a division (one
+ * correction with the exact residual takes it to about half an ulp). Three roundings the accurate
+ * functions avoid are kept here, because silu's own bound leaves room for them (tests/test_act_ops.py:
+ * 3 ulps of |f| + |x f'(x)|, and f' vanishes only at x = -1.28, where k = -2): the reduction takes ln2
+ * as one float32 (its error, 1.9e-9 per unit of k, is 1e-7 relative at most, at k = -126, where
+ * |x f'| is 87 |f|); the polynomial is Horner's all the way down to its constant 1; 1 + e is taken as
+ * rounded (half an ulp of the quotient). Measured over every 7th float32 in [-90, 90]: at most 0.49
+ * of the bound (the accurate form: 0.36), near x = -1.29 (avx512 and avx2 alike). Lanes below -87 (or -inf) take
+ * fn_mul_sigmoid (fn_silu below), which rounds the denormal results once. */
+/* Bits of vrcp_approx's estimate (its relative error is below 2^-FN_VRCP_BITS): a vocabulary that
+ * gives more than 12 says so. */
+#ifndef FN_VRCP_BITS
+#define FN_VRCP_BITS 12
+#endif
+FN_INLINE V fn_silu_fast(V x) {
+    const V na = vmax(vset(-87.0f), vcopysign(x, vset(-0.0f))); /* -|x|; NaN passes */
+    const V magic = vset(FN_ROUND_MAGIC);
+    const V t = vfma(na, vset(FN_LOG2E), magic); /* its low mantissa bits hold k = round(na log2e) */
+    const V r = vfnma(vsub(t, magic), vset(0x1.62e430p-1f), na); /* na - k ln2 */
+    /* 2^k, k in [-126, 0]: (bits(t) << 23) is k << 23 (the magic's bits shift out) */
+    const V s = vfrombits(viadd(visll(vbits(t), 23), viset(127 << 23)));
+    const V one = vset(1.0f);
+    /* exp(r) = 1 + r + r^2 q(r), q of degree 4 (max rel err of the float32 coefficients 4.1e-9 on
+     * |r| <= ln2/2 + 0.2%: the fit of tools/fit_vmath.py's method, one degree below fn_expm1_poly's,
+     * which the accurate functions need and silu does not) */
+    V q = vset(0x1.6a2252p-10f);
+    q = vfma(q, r, vset(0x1.123b04p-7f));
+    q = vfma(q, r, vset(0x1.5558f8p-5f));
+    q = vfma(q, r, vset(0x1.555490p-3f));
+    q = vfma(q, r, vset(0x1.fffffcp-2f));
+    q = vfma(q, r, one);
+    const V e = vmul(vfma(q, r, one), s); /* exp(-|x|) */
+    const V num = vsel(vge(x, vset(0.0f)), one, e);
+    const V hi = vadd(one, e);
+    V rc = vrcp_approx(hi);
+#if FN_VRCP_BITS < 14
+    rc = vfma(rc, vfnma(hi, rc, one), rc); /* one Newton step: 2^-22 (avx2) or better */
+#endif
+    /* with rc within d of 1/hi, the correction leaves d^2: 2^-28 from AVX-512's 14-bit estimate */
+    const V q0 = vmul(num, rc);
+    return vmul(x, vfma(vfnma(q0, hi, num), rc, q0));
+}
+
+/* Only the lanes below -87 take fn_mul_sigmoid: a lane's result never depends on its neighbours (a
+ * conv tile's vector and the act kernel's group the same element with different ones). */
+FN_INLINE V fn_silu(V x) {
+    const VM low = vlt(x, vset(-87.0f));
+    const V y = fn_silu_fast(x);
+    if (!vm_any(low)) return y;
+    return vsel(low, fn_neg_inf_to_neg_zero(x, fn_mul_sigmoid(x, x)), y);
+}
 
 /* gelu, tanh approximation: x/2 (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3) */
 FN_INLINE V fn_gelu_tanh(V x) {
