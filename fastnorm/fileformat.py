@@ -145,7 +145,14 @@ def _chunks(graph, weights, prepacked=None):
     if len(text) > MAX_HEADER_BYTES:
         raise ValueError("header would be %d bytes, more than the %d a reader accepts"
                          % (len(text), MAX_HEADER_BYTES))
-    return [struct.pack("<Q", len(text)), text] + [data for _, _, _, data in tensors]
+    datas = [data for _, _, _, data in tensors]
+    if prepacked is not None:                 # each prepacked tensor's panels on a 64-byte line of the file
+        pos = 8 + len(text)
+        for i, (name, _, _, data) in enumerate(tensors):
+            if name in prepacked[1] and data.nbytes % 4 == 0:
+                datas[i] = _place_packed(data.view(_DTYPES["F32"]), pos).view(np.uint8)
+            pos += data.nbytes
+    return [struct.pack("<Q", len(text)), text] + datas
 
 
 def _dtype_code(dtype):
@@ -193,20 +200,44 @@ def _aligned_for(first4, n, dtype):
     """An empty float32 array of n for a prepacked tensor whose bytes begin with first4, placed so that
     the panels after its header (fastnorm.prepack.header_offset), or else the array, start on a
     64-byte line, as a fresh packing's do: only speed depends on it."""
-    lead = 0
-    if len(first4) == 4 and n > 16:
-        off = float(np.frombuffer(first4, dtype=dtype)[0])
-        lead = int(off) if off.is_integer() and 1 <= off <= 16 else 0
+    lead = _header_lead(first4, n, dtype)
     raw = np.empty(n + 16, dtype=dtype)
     skip = (-(raw.ctypes.data + 4 * lead) // 4) % 16
     return raw[skip:skip + n]
+
+
+def _header_lead(first4, n, dtype):
+    """The header offset (1..16 floats) a prepacked tensor of n floats starting with first4 declares,
+    else 0."""
+    if len(first4) == 4 and n > 16:
+        off = float(np.frombuffer(first4, dtype=dtype)[0])
+        if off.is_integer() and 1 <= off <= 16:
+            return int(off)
+    return 0
+
+
+def _place_packed(arr, pos):
+    """A prepacked tensor (a header of 16 floats whose first is off, the panels at arr[off:]) to be
+    written at file offset pos: the same panels behind the offset that starts them on a 64-byte line
+    of the file, so that a mapped file's view of it is as aligned as a fresh packing (load uses it
+    without a copy). Any other array is returned as it is."""
+    old = _header_lead(arr[:1].tobytes(), arr.size, arr.dtype)
+    if not old:
+        return arr
+    new = 1 + ((64 - (pos + 4) % 64) % 64) // 4     # src_c/conv/conv2d.c pack_offset at address pos
+    if new == old:
+        return arr
+    out = np.zeros_like(arr)
+    out[0] = new
+    out[new:new + arr.size - 16] = arr[old:old + arr.size - 16]
+    return out
 
 
 def _store(weights, arrays, packed, name, flat, shape):
     if packed is not None and name in packed[2]:
         if not flat.dtype.isnative:
             flat = flat.astype(flat.dtype.newbyteorder("="))
-        arrays[name] = flat                   # 1-D float32, writeable (the plan records point into it)
+        arrays[name] = flat                   # 1-D float32 (the plan records point into it, read-only)
     else:
         weights[name] = _finish(flat, shape)
 
@@ -220,17 +251,31 @@ def _result(graph, weights, arrays, packed, prepacked):
 
 
 def load(path, known_ops=None, prepacked=None):
-    """(graph, weights) from a .fnm file; see loads. Reads each tensor straight into its own array."""
+    """(graph, weights) from a .fnm file; see loads.
+
+    Where the OS maps files (POSIX) and the file is at least MAP_MIN_BYTES, the tensors are read-only
+    views of a read-only mapping of it: nothing is copied at load, and the pages of a tensor nobody
+    reads (a prepacked file's raw conv weights, once the packed ones are used) are never read at all
+    (issue 14's cold start). fastnorm's own save replaces a file atomically, so saving over a loaded
+    model is safe; truncating or rewriting the file in place while a model loaded from it lives is not
+    (as with any memory-mapped reader). Otherwise each tensor is read into its own array."""
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         n = _header_length(f.read(8), size)
         graph, entries, start, packed = _parse_header(_read_exactly(f, n), size, known_ops, path)
+        mapped = _map(f, size) if size >= MAP_MIN_BYTES and entries else None
         weights, arrays = {}, {}
         for name, dtype, shape, begin, end in entries:
+            is_packed = packed is not None and name in packed[2]
+            if is_packed and (prepacked is None or not prepacked(packed[0])):
+                continue                      # another ISA's or version's: not even read
+            if mapped is not None:
+                flat = _mapped_tensor(mapped, dtype, start + begin, end - begin, is_packed)
+                if flat is not None:
+                    _store(weights, arrays, packed, name, flat, shape)
+                    continue
             f.seek(start + begin)
-            if packed is not None and name in packed[2]:
-                if prepacked is None or not prepacked(packed[0]):
-                    continue                  # another ISA's or version's: not even read
+            if is_packed:
                 flat = _aligned_for(f.read(4), (end - begin) // dtype.itemsize, dtype)
                 f.seek(start + begin)
             else:
@@ -241,6 +286,40 @@ def load(path, known_ops=None, prepacked=None):
                                   % (_q(name), got, end - begin))
             _store(weights, arrays, packed, name, flat, shape)
     return _result(graph, weights, arrays, packed, prepacked)
+
+
+MAP_MIN_BYTES = 1 << 16       # smaller files are read (a mapping costs more than it saves)
+
+
+def _map(f, size):
+    """A read-only mapping of the whole file, or None (no mmap on this OS, or the file shrank)."""
+    if os.name != "posix":    # elsewhere a mapped file cannot be replaced (save over a loaded model)
+        return None
+    import mmap
+    try:
+        m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
+        return None
+    if len(m) < size:         # it shrank since fstat: reading says where it ends
+        m.close()
+        return None
+    return m
+
+
+def _mapped_tensor(mapped, dtype, pos, nbytes, is_packed):
+    """A read-only view of nbytes at file offset pos, or None where a copy must be made instead: a
+    misaligned element, a byte order not the machine's, or a prepacked tensor whose panels (after its
+    header) would not start on a 64-byte line (Model.save places them so; see _place_packed)."""
+    if not dtype.isnative or nbytes == 0:
+        return None
+    flat = np.frombuffer(mapped, dtype=dtype, count=nbytes // dtype.itemsize, offset=pos)
+    if not flat.flags.aligned:
+        return None
+    if is_packed:
+        lead = _header_lead(flat[:1].tobytes(), flat.size, dtype)
+        if (flat.ctypes.data + 4 * lead) % 64:
+            return None
+    return flat
 
 
 def _finish(flat, shape):
