@@ -8,7 +8,7 @@ import math
 
 from fastnorm import fileformat, limits
 from fastnorm.errors import FormatError, UnsupportedError
-from fastnorm.graph import Graph, infer_shapes
+from fastnorm.graph import Graph
 from fastnorm.model import Model
 from fastnorm.optable import KNOWN_OPS
 from fastnorm.passes import canonicalize
@@ -123,25 +123,22 @@ def _fnm_model(graph_dict, weights, p, optimize, max_tensor_bytes, prepacked=Non
             if t.dtype != "float32":
                 raise FormatError("%s: tensor %r has dtype %r; only float32 models run" % (p, t.name, t.dtype))
         graph.check()
-        limits.check_graph(graph, max_tensor_bytes)   # before any shape arithmetic on hostile values
-        _validate_loaded(graph, p)
-        return Model(graph, optimize=optimize, max_tensor_bytes=max_tensor_bytes, _prepacked=prepacked)
+        shapes = limits.check_graph(graph, max_tensor_bytes)   # before any shape arithmetic on hostile values
+        _validate_loaded(graph, p, shapes)
+        return Model(graph, optimize=optimize, max_tensor_bytes=max_tensor_bytes, _prepacked=prepacked,
+                     _checked_shapes=shapes)
     except (FormatError, UnsupportedError):
         raise
     except (KeyError, TypeError, ValueError, IndexError) as e:
         raise FormatError("%s: inconsistent graph: %s" % (p, e)) from None
 
 
-def _validate_loaded(graph, path):
-    """Shapes must work out: run shape inference at batch 1 and check each weight's role."""
+def _validate_loaded(graph, path, out):
+    """Shapes must work out: `out` is the graph's shapes at batch 1 (limits.check_graph's result, the
+    same shape rules as infer_shapes), checked against the declared inputs and outputs."""
     for t in graph.inputs:
         if any(d is not None and (not isinstance(d, int) or d < 0) for d in t.shape):
             raise FormatError("%s: input %r has a bad shape %r" % (path, t.name, t.shape))
-    shapes = {t.name: tuple(1 if d is None else d for d in t.shape) for t in graph.inputs}
-    try:
-        out = infer_shapes(graph, shapes)
-    except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError, OverflowError) as e:
-        raise FormatError("%s: shapes do not work out: %s" % (path, e)) from None
     for t in graph.outputs:
         got = out.get(t.name)
         if got is None or len(got) != len(t.shape) or any(

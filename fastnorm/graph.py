@@ -46,6 +46,14 @@ def _copy_value(v):
     return copy.deepcopy(v)
 
 
+def _copy_attrs(attrs):
+    """A node's attrs as to_dict / from_dict would copy them: a new dict, lists and dicts inside copied."""
+    out = {}
+    for k, v in attrs.items():
+        out[k] = v if isinstance(v, _ATOMS) else _copy_value(v)
+    return out
+
+
 @dataclass
 class Node:
     name: str
@@ -74,7 +82,8 @@ class Graph:
         """A copy whose node list and attrs may be edited; weight arrays are shared (never mutated)."""
         return Graph([TensorSpec(t.name, t.shape, t.dtype) for t in self.inputs],
                      [TensorSpec(t.name, t.shape, t.dtype) for t in self.outputs],
-                     [Node.from_dict(n.to_dict()) for n in self.nodes], dict(self.weights))
+                     [Node(n.name, n.op, list(n.inputs), list(n.outputs), _copy_attrs(n.attrs)) for n in self.nodes],
+                     dict(self.weights))
 
     def to_dict(self):
         return {"inputs": [t.to_dict() for t in self.inputs],
@@ -143,6 +152,11 @@ def infer_shapes(graph, input_shapes):
         for v, s in zip(n.outputs, outs):
             shapes[v] = tuple(int(d) for d in s)
     return shapes
+
+
+def batch1_shapes(graph):
+    """infer_shapes at the declared input shapes, batch 1 where dynamic (what the passes fold at)."""
+    return infer_shapes(graph, {t.name: tuple(1 if d is None else d for d in t.shape) for t in graph.inputs})
 
 
 def epilogue_kind(act):

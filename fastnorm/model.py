@@ -20,12 +20,14 @@ class Model:
     """
 
     def __init__(self, graph, optimize=True, num_threads=None, max_tensor_bytes=limits.DEFAULT_MAX_TENSOR_BYTES,
-                 _prepacked=None):
+                 _prepacked=None, _checked_shapes=None):
         self.num_threads = num_threads
         graph.check()
-        limits.check_graph(graph, max_tensor_bytes)
+        # _checked_shapes: limits.check_graph(graph, max_tensor_bytes) when the caller (api._fnm_model)
+        # ran it already; its result is the graph's shapes at batch 1, which the passes fold at
+        shapes = _checked_shapes if _checked_shapes is not None else limits.check_graph(graph, max_tensor_bytes)
         self.source_graph = graph
-        self.graph = optimize_graph(graph) if optimize else graph.copy()
+        self.graph = optimize_graph(graph, shapes) if optimize else graph.copy()
         missing = sorted({"%s (node %r)" % (n.op, n.name) for n in self.graph.nodes if n.op not in LOWER})
         if missing:
             raise UnsupportedError("no kernel in this version for: " + ", ".join(missing))

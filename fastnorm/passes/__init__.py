@@ -1,5 +1,6 @@
 """Graph -> Graph passes, each testable alone. `canonicalize` runs on every frontend's graph (fastnorm.api);
 `optimize` runs the fusions in order when a Model is built."""
+from fastnorm.graph import batch1_shapes
 from fastnorm.passes.fold_affine import canonicalize, fold_affine, fuse_linear_bias, remove_dead_nodes
 from fastnorm.passes.fold_bn import fold_batchnorm
 from fastnorm.passes.fold_scale import fold_linear_scale
@@ -7,13 +8,19 @@ from fastnorm.passes.fuse import fuse_activations
 from fastnorm.passes.fuse_residual import fuse_residual_add
 
 
-def optimize(graph):
+def optimize(graph, shapes=None):
     """Fold BN into convs first, so that a conv -> BN -> add -> relu block fuses whole (and a layer
     scale into the linear before it).
 
-    The result carries fold_batchnorm's `fold_report` (what each BN became, and why)."""
-    folded = fold_batchnorm(graph)
-    out = fuse_activations(fuse_residual_add(fold_linear_scale(folded)))
+    shapes: the graph's value shapes at batch 1 (infer_shapes, or limits.check_graph's result) when the
+    caller has them. The passes only merge nodes (a value keeps its name and shape), so one inference
+    serves them all. The result carries fold_batchnorm's `fold_report` (what each BN became, and why)."""
+    if shapes is None:
+        shapes = batch1_shapes(graph)
+    # one copy, rewritten by each pass in turn (each alone copies its input: a copy per pass)
+    folded = fold_batchnorm(graph.copy(), shapes, _copy=False)
+    out = fold_linear_scale(folded, shapes, _copy=False)
+    out = fuse_activations(fuse_residual_add(out, shapes, _copy=False), _copy=False)
     out.fold_report = folded.fold_report
     return out
 

@@ -2,8 +2,9 @@
 
 
 class Merger:
-    def __init__(self, graph):
-        self.graph = graph.copy()
+    def __init__(self, graph, copy=True):
+        """copy=False: rewrite `graph` itself (a copy the caller owns: fastnorm.passes.optimize)."""
+        self.graph = graph.copy() if copy else graph
         self.producers = self.graph.producers()
         self.consumers = self.graph.consumers()
         self.outputs = {t.name for t in self.graph.outputs}

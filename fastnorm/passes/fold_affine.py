@@ -18,8 +18,8 @@ _AFFINE = {"group_norm": (1, 2), "layer_norm_channels": (1, 2), "instance_norm":
 def canonicalize(graph, shapes=None):
     """fuse_linear_bias then fold_affine, dropping nodes and weights nobody reads afterwards.
     `shapes` (value name -> shape, the batch may be symbolic) saves a shape inference."""
-    g = fuse_linear_bias(graph)
-    g = remove_dead_nodes(fold_affine(remove_dead_nodes(g), shapes))
+    g = fuse_linear_bias(graph)             # the one copy; the passes after it rewrite it in place
+    g = remove_dead_nodes(fold_affine(remove_dead_nodes(g, _copy=False), shapes, _copy=False), _copy=False)
     used = {v for n in g.nodes for v in n.inputs}
     g.weights = {k: v for k, v in g.weights.items() if k in used}
     if getattr(graph, "notes", None) is not None:
@@ -76,9 +76,10 @@ def _per_channel(w, rank, ch):
     return np.broadcast_to(w.reshape(-1).astype(np.float64), (ch,))
 
 
-def fold_affine(graph, shapes=None):
-    """Per-channel Mul/Add constants after a conv2d (into its bias) or a norm (into its gamma/beta)."""
-    g = graph.copy()
+def fold_affine(graph, shapes=None, _copy=True):
+    """Per-channel Mul/Add constants after a conv2d (into its bias) or a norm (into its gamma/beta).
+    _copy=False rewrites graph itself (canonicalize, on its own copy)."""
+    g = graph.copy() if _copy else graph
     nodes, weights, outputs = g.nodes, g.weights, {t.name for t in g.outputs}
     if shapes is None:
         if not any(n.op in ("conv2d",) + tuple(_AFFINE) for n in nodes):
@@ -132,9 +133,10 @@ def fold_affine(graph, shapes=None):
     return g
 
 
-def remove_dead_nodes(graph):
-    """Drop nodes whose results nobody reads (left behind by the folds)."""
-    g = graph.copy()
+def remove_dead_nodes(graph, _copy=True):
+    """Drop nodes whose results nobody reads (left behind by the folds). _copy=False rewrites graph itself
+    (canonicalize, on its own copy)."""
+    g = graph.copy() if _copy else graph
     outputs = [t.name for t in g.outputs]
     nodes = g.nodes
     while True:

@@ -16,7 +16,7 @@ sum over its fan-in of |w32' - w64'| plus |b32' - b64'| (the largest channel's).
 """
 import numpy as np
 
-from fastnorm.graph import infer_shapes
+from fastnorm.graph import batch1_shapes
 from fastnorm.passes._merge import Merger
 
 
@@ -30,10 +30,13 @@ def _bn_params(graph, bn):
     return mean, var, gamma, beta, float(bn.attrs.get("eps", 1e-5))
 
 
-def fold_batchnorm(graph):
-    m = Merger(graph)
+def fold_batchnorm(graph, shapes=None, _copy=True):
+    """shapes: infer_shapes(graph) at batch 1, when the caller has it; _copy=False rewrites graph itself
+    (fastnorm.passes.optimize, on its own copy)."""
+    m = Merger(graph, _copy)
     g = m.graph
-    shapes = infer_shapes(g, {t.name: tuple(1 if d is None else d for d in t.shape) for t in g.inputs})
+    if shapes is None:
+        shapes = batch1_shapes(g)
     report = []
     for bn in g.nodes:
         if bn.op != "batch_norm":

@@ -11,7 +11,7 @@ about one float32 ulp of each product, as fold_bn's scaling does.
 """
 import numpy as np
 
-from fastnorm.graph import infer_shapes
+from fastnorm.graph import batch1_shapes
 from fastnorm.passes._merge import Merger
 
 
@@ -22,12 +22,15 @@ def _per_feature(k, rank, features):
     return np.broadcast_to(k.reshape(-1).astype(np.float64), (features,))
 
 
-def fold_linear_scale(graph):
+def fold_linear_scale(graph, shapes=None, _copy=True):
+    """shapes: infer_shapes(graph) at batch 1, when the caller has it; _copy=False rewrites graph itself
+    (fastnorm.passes.optimize, on its own copy)."""
     if not any(n.op == "linear" for n in graph.nodes):
-        return graph.copy()
-    m = Merger(graph)
+        return graph.copy() if _copy else graph
+    m = Merger(graph, _copy)
     g = m.graph
-    shapes = infer_shapes(g, {t.name: tuple(1 if d is None else d for d in t.shape) for t in g.inputs})
+    if shapes is None:
+        shapes = batch1_shapes(g)
     for mul in g.nodes:
         if mul.op != "mul" or mul.attrs or len(mul.inputs) != 2:
             continue

@@ -14,8 +14,9 @@ FUSES_ACTIVATION = tuple(k for k, v in OPS.items() if v.fuses_act)
 FUSES_EPILOGUE = ("conv2d", "linear")
 
 
-def fuse_activations(graph):
-    m = Merger(graph)
+def fuse_activations(graph, _copy=True):
+    """_copy=False rewrites graph itself (fastnorm.passes.optimize, on its own copy)."""
+    m = Merger(graph, _copy)
     for n in m.graph.nodes:
         if n.op in ("relu", "clamp"):
             prev = m.absorbing_producer(n, FUSES_ACTIVATION)

@@ -8,14 +8,17 @@ was, so r is computed before it even when the graph computed it after the conv (
 blocks compute the downsample branch last). An activation after the add then fuses into the same
 conv epilogue: y = act(conv + bias + r).
 """
-from fastnorm.graph import infer_shapes
+from fastnorm.graph import batch1_shapes
 from fastnorm.passes._merge import Merger
 
 
-def fuse_residual_add(graph):
-    m = Merger(graph)
+def fuse_residual_add(graph, shapes=None, _copy=True):
+    """shapes: infer_shapes(graph) at batch 1, when the caller has it; _copy=False rewrites graph itself
+    (fastnorm.passes.optimize, on its own copy)."""
+    m = Merger(graph, _copy)
     g = m.graph
-    shapes = infer_shapes(g, {t.name: tuple(1 if d is None else d for d in t.shape) for t in g.inputs})
+    if shapes is None:
+        shapes = batch1_shapes(g)
     moves = {}  # add node name -> conv node to put in its place
     moved = set()  # the names of those convs (a set: one look-up per add, linear in the graph)
     for n in g.nodes:
