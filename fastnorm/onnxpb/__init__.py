@@ -7,6 +7,7 @@ fastnorm reads .onnx files without importing onnx (whose import, with ml_dtypes,
 Malformed bytes raise WireError (a fastnorm.FormatError) naming the byte offset and the field path.
 Nothing in this package imports onnx or google.protobuf.
 """
+import mmap
 import os
 
 from fastnorm.errors import FormatError
@@ -22,7 +23,7 @@ from fastnorm.onnxpb.wire import WireError
 def parse_model(data, base_dir=None):
     """bytes -> ModelProto. External tensors are read from files inside `base_dir` when given; without
     it they stay external and to_array refuses them (a blob must not read the process's files)."""
-    if not isinstance(data, (bytes, bytearray, memoryview)):
+    if not isinstance(data, (bytes, bytearray, memoryview, mmap.mmap)):
         raise TypeError("parse_model: expected bytes, got %s" % type(data).__name__)
     m = parse(ModelProto, data)
     if base_dir is not None:

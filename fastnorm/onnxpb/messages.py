@@ -11,6 +11,8 @@ Differences, all deliberate:
   - strings must be valid UTF-8 (protobuf's Python runtime hands back bytes instead; a name that is not text
     is a broken file, so it raises WireError here).
 """
+import mmap
+
 import numpy as np
 
 from fastnorm.onnxpb import wire
@@ -436,7 +438,7 @@ def _unpacked_run(obj, f, data, kpos, pos, end):
                 u, pos = read_varint(data, pos, end)
                 v = _scalar_from_varint(kind, u)
         append(v)
-        if pos + klen <= end and data.startswith(key, pos):
+        if pos + klen <= end and data.find(key, pos, pos + klen) == pos:    # bytes or mmap
             if klen == 1 and kind not in (FLOAT, DOUBLE) and len(vals) >= _RUN_SCALAR:
                 more, pos = _varint_pairs(data, pos, end, key[0])
                 vals.extend(_ints_from_u64(kind, more).tolist())
@@ -463,8 +465,10 @@ def _set(obj, f, v):
 
 
 def parse(cls, data):
-    """Decode a whole buffer as message class `cls`. data: bytes (bytearray/memoryview are copied first)."""
-    if not isinstance(data, bytes):
+    """Decode a whole buffer as message class `cls`. data: bytes or a read-only mmap.mmap of a file
+    (fastnorm.frontends.onnx.parse; bytearray/memoryview are copied first). raw_data fields are views
+    of data: onnxpb.to_array copies what it returns out of a mapping."""
+    if not isinstance(data, (bytes, mmap.mmap)):
         data = bytes(data)
     obj = cls()
     try:

@@ -5,6 +5,7 @@ with one difference: bfloat16 comes back widened to float32 (exactly: bfloat16 i
 that neither onnx nor ml_dtypes has to be imported. float8 / 4-bit / 2-bit / 6-bit types raise
 UnsupportedError. Every size is checked against the data actually present: a mismatch is a FormatError.
 """
+import mmap
 import os
 import sys
 
@@ -71,10 +72,27 @@ def _from_bytes(buf, dtype, count, what):
 
 
 def to_array(t, base_dir=None):
-    """TensorProto -> np.ndarray (possibly a read-only view of the parsed bytes, like onnx's).
+    """TensorProto -> np.ndarray (possibly a read-only view of the parsed bytes, like onnx's; never of a
+    mapped file, which is copied out: nothing outlives the parse that a file truncated later could pull
+    from under it).
 
     External data is read only when `base_dir` is given (or the tensor was resolved at parse time), and only
     from a file inside that directory."""
+    a = _to_array(t, base_dir)
+    return a.copy() if _maps_a_file(a) else a
+
+
+def _maps_a_file(a):
+    """Whether array a is a view of an mmap.mmap (onnxpb.parse of a mapped file)."""
+    b = a.base
+    while isinstance(b, np.ndarray):
+        b = b.base
+    if isinstance(b, memoryview):
+        b = b.obj
+    return isinstance(b, mmap.mmap)
+
+
+def _to_array(t, base_dir):
     if t.HasField("segment"):
         raise UnsupportedError("tensor %r is segmented" % t.name)
     shape, count = _shape(t)

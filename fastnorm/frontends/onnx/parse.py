@@ -53,6 +53,25 @@ def _decode(data, where, base_dir=None):
         raise FormatError("%s: not an ONNX model (protobuf decode failed: %s)" % (where, e)) from None
 
 
+MAP_MIN_BYTES = 1 << 16       # smaller files are read (a mapping costs more than it saves)
+
+
+def _mapped(fh):
+    """A read-only mapping of the file (POSIX, at least MAP_MIN_BYTES), or None: the model is decoded
+    straight from the page cache instead of a copy of the whole file (issue 14's cold start: a fresh
+    process pays a page fault per 4 KiB of a new buffer). Only for the parse: onnxpb.to_array copies
+    every array out of the mapping, so nothing of it outlives the conversion."""
+    if os.name != "posix":
+        return None
+    import mmap
+    try:
+        if os.fstat(fh.fileno()).st_size < MAP_MIN_BYTES:
+            return None
+        return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
+        return None
+
+
 def _read(model_or_path):
     if isinstance(model_or_path, onnxpb.ModelProto):
         return model_or_path, "<ModelProto>"
@@ -71,7 +90,7 @@ def _read(model_or_path):
             raise FileNotFoundError(where)
         try:
             with open(where, "rb") as fh:
-                data = fh.read()
+                data = _mapped(fh) or fh.read()
         except OSError as e:
             raise FormatError("%s: not an ONNX model (%s)" % (where, e)) from None
         m = _decode(data, where)

@@ -1,0 +1,83 @@
+"""An .onnx path is decoded from a read-only mapping of the file (fastnorm.frontends.onnx.parse, issue 14's
+cold start): the same messages, tensors and converted graph as from its bytes, and no array handed out
+(onnxpb.to_array) or kept by the model is a view of the mapping."""
+import mmap
+
+import numpy as np
+import pytest
+from util import importorskip
+
+onnx = importorskip("onnx")
+
+import fastnorm  # noqa: E402
+from fastnorm import onnxpb  # noqa: E402
+from fastnorm.frontends.onnx import onnx_to_graph, parse  # noqa: E402
+from fastnorm.onnxpb import messages as M  # noqa: E402
+from fastnorm.onnxpb.tensor import _maps_a_file  # noqa: E402
+from test_onnxpb import all_tensors, rich_model, same  # noqa: E402
+
+
+def _views_a_mapping(a):
+    return _maps_a_file(a)
+
+
+@pytest.fixture
+def mapped(monkeypatch):
+    monkeypatch.setattr(parse, "MAP_MIN_BYTES", 0)
+
+
+def test_mapped_parse_equals_bytes_parse(tmp_path, mapped):
+    m = rich_model(np.random.default_rng(0))
+    data = m.SerializeToString()
+    p = tmp_path / "rich.onnx"
+    p.write_bytes(data)
+    with open(p, "rb") as fh:
+        mm = parse._mapped(fh)
+    assert isinstance(mm, mmap.mmap)
+    got = onnxpb.parse_model(mm)
+    same(onnx.load_from_string(data), got)
+    ref = onnxpb.parse_model(data)
+    for a, b in zip(ref.graph.initializer, got.graph.initializer):
+        if a.data_type == onnxpb.TensorProto.STRING:
+            continue
+        x, y = onnxpb.to_array(a), onnxpb.to_array(b)
+        assert x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes(), a.name
+        assert not _views_a_mapping(y), a.name                  # copied out of the mapping
+
+
+def test_every_tensor_from_a_mapping_is_copied_out(tmp_path):
+    rng = np.random.default_rng(1)
+    for i, t in enumerate(all_tensors(rng)):
+        p = tmp_path / ("t%d.pb" % i)
+        p.write_bytes(t.SerializeToString())
+        with open(p, "rb") as fh:
+            if fh.seek(0, 2) == 0:
+                continue                                     # an empty file cannot be mapped
+            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        mine = M.parse(M.TensorProto, mm)
+        got = onnxpb.to_array(mine)
+        want = onnxpb.to_array(M.parse(M.TensorProto, t.SerializeToString()))
+        assert got.dtype == want.dtype and got.shape == want.shape, t.name
+        if got.dtype != object:
+            assert got.tobytes() == want.tobytes(), t.name
+            assert not _views_a_mapping(got), t.name
+
+
+def test_mapped_conversion_equals_bytes_conversion(tmp_path, mapped):
+    torch = importorskip("torch")
+    import zoo
+    from onnx_util import export
+    model, shape = zoo.build("mobilenet_v3_small")
+    data = export(model, (1,) + tuple(shape), 17)
+    p = tmp_path / "m.onnx"
+    p.write_bytes(data)
+    g1, g2 = onnx_to_graph(data), onnx_to_graph(str(p))
+    assert g1.to_dict() == g2.to_dict() and list(g1.weights) == list(g2.weights)
+    for k in g1.weights:
+        assert g1.weights[k].tobytes() == g2.weights[k].tobytes(), k
+        assert not _views_a_mapping(g2.weights[k]), k
+    x = torch.randn(2, *shape).numpy()
+    m = fastnorm.load(p)
+    for w in list(m.source_graph.weights.values()) + list(m.graph.weights.values()):
+        assert not _views_a_mapping(w)
+    np.testing.assert_array_equal(m.predict(x), fastnorm.from_onnx(data).predict(x))
