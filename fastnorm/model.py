@@ -22,10 +22,13 @@ class Model:
     def __init__(self, graph, optimize=True, num_threads=None, max_tensor_bytes=limits.DEFAULT_MAX_TENSOR_BYTES,
                  _prepacked=None, _checked_shapes=None):
         self.num_threads = num_threads
-        graph.check()
         # _checked_shapes: limits.check_graph(graph, max_tensor_bytes) when the caller (api._fnm_model)
-        # ran it already; its result is the graph's shapes at batch 1, which the passes fold at
-        shapes = _checked_shapes if _checked_shapes is not None else limits.check_graph(graph, max_tensor_bytes)
+        # ran it and graph.check() already; its result is the graph's shapes at batch 1, which the passes
+        # fold at
+        shapes = _checked_shapes
+        if shapes is None:
+            graph.check()
+            shapes = limits.check_graph(graph, max_tensor_bytes)
         self.source_graph = graph
         self.graph = optimize_graph(graph, shapes) if optimize else graph.copy()
         missing = sorted({"%s (node %r)" % (n.op, n.name) for n in self.graph.nodes if n.op not in LOWER})
