@@ -10,7 +10,8 @@ as tensors named "__prepacked__.<i>"; readers that don't know it see unused weig
 
 Files are untrusted: every field is checked before it is used, sizes are bounded before anything is
 allocated, and bad content raises FormatError naming what is wrong, never another exception.
-Pure Python + NumPy, no pickle.
+Pure Python + NumPy, no pickle. load() maps a file of MAP_MIN_BYTES or more (POSIX) and returns views
+of the mapping (see load); save() replaces a file atomically, so a model loaded from it is unaffected.
 """
 import json
 import os
