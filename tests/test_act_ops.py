@@ -155,6 +155,11 @@ def _ordinary(x):
     return x[(a <= 1e4) & ((a == 0) | (a >= np.finfo(np.float32).tiny))]
 
 
+# ops whose zero results take a sign that depends on the ISA path torch runs (AMD Zen 3 / AVX2:
+# F.gelu(-0.0) and F.gelu(-30.0) are +0)
+TORCH_ZERO_SIGN_VARIES = {"gelu"}
+
+
 @pytest.mark.parametrize("name", list(ACTS))
 def test_act_vs_torch(isa, name):
     """torch is the reference for ordinary values only; edges are test_act_edge_values' job"""
@@ -168,8 +173,10 @@ def test_act_vs_torch(isa, name):
     _, bound = _bound(x, rf)
     bound = bound + TORCH_SLACK.get(name, 0.0) * 2.0 ** -24 * np.abs(x.astype(np.float64))
     check(y, x, t, np.where(np.isfinite(bound), bound, 0), name + " vs torch")
-    # zeros with torch's sign (relu6(-0) = -0, silu(-1e-45) = -0, ...)
-    z = (t == 0) & (y == 0)
+    # zeros with torch's sign (relu6(-0) = -0, silu(-1e-45) = -0, ...), where torch's sign is one
+    # answer: its erf gelu gives +0 on its AVX2 path for x = -0 and the underflowed tail (x < -14)
+    # and -0 elsewhere, so gelu's zero signs are test_act_edge_values' alone (the limit's sign)
+    z = (t == 0) & (y == 0) & (name not in TORCH_ZERO_SIGN_VARIES)
     assert np.array_equal(np.signbit(y[z]), np.signbit(t[z])), "%s: signed zeros differ at %s" % (
         name, x[z][np.signbit(y[z]) != np.signbit(t[z])])
     assert ((t == 0) == (y == 0))[np.abs(x) < 1e-30].all(), "%s: zero results differ near 0" % name

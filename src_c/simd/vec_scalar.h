@@ -40,6 +40,7 @@ FN_INLINE V vmax(V a, V b) { return a > b ? a : b; }
 FN_INLINE V vmin(V a, V b) { return a < b ? a : b; }
 FN_INLINE V vrcp_approx(V a) { return 1.0f / a; }
 #define FN_VRCP_BITS 24 /* a division (vmath.h) */
+#define FN_VDIV_FAST 1  /* vmath.h: a division instead of reciprocal + refinement */
 FN_INLINE uint32_t fn_fbits(float a) { uint32_t u; memcpy(&u, &a, 4); return u; }
 FN_INLINE float fn_bitsf(uint32_t u) { float a; memcpy(&a, &u, 4); return a; }
 FN_INLINE V vabs(V a) { return fn_bitsf(fn_fbits(a) & 0x7fffffffu); }

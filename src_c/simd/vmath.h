@@ -225,51 +225,74 @@ FN_INLINE V fn_mul_sigmoid_fast(V x, V z) {
 }
 
 /* silu(x) = x sigmoid(x), the conv epilogue's commonest activation (EfficientNet: a fifth of a run
- * goes to it, so every operation counts: 27 here (25 with AVX-512's 14-bit reciprocal estimate)
- * against 33 before #14). For x >= -87,
- * exp(-|x|) needs neither the 2^64 carry nor the two-step scaling of fn_exp_scaled (its 2^k is normal:
- * |x| is clamped at 87, where sigmoid(x) is already 1 for x > 0), 2^k is made from the bits of the
- * rounded k directly, and the quotient starts from the reciprocal estimate instead of a division (one
- * correction with the exact residual takes it to about half an ulp). Three roundings the accurate
- * functions avoid are kept here, because silu's own bound leaves room for them (tests/test_act_ops.py:
- * 3 ulps of |f| + |x f'(x)|, and f' vanishes only at x = -1.28, where k = -2): the reduction takes ln2
- * as one float32 (its error, 1.9e-9 per unit of k, is 1e-7 relative at most, at k = -126, where
- * |x f'| is 87 |f|); the polynomial is Horner's all the way down to its constant 1; 1 + e is taken as
- * rounded (half an ulp of the quotient). Measured over every 7th float32 in [-90, 90]: at most 0.49
- * of the bound (the accurate form: 0.36), near x = -1.29 (avx512 and avx2 alike). Lanes below -87 (or -inf) take
+ * goes to it, so every operation and every cycle of its dependency chain counts). For x >= -87,
+ * exp needs neither the 2^64 carry nor the two-step scaling of fn_exp_scaled (its 2^k is normal), and
+ * 2^k is made from the bits of the rounded k directly. Where the vocabulary's division is cheap
+ * (FN_VDIV_FAST: AVX2, scalar) the result is x / (1 + exp(-x)), one division: 20 operations a vector
+ * with the tail check. Elsewhere (AVX-512, NEON) it is x (num / (1 + exp(-|x|))), num = 1 or
+ * exp(-|x|) by the sign, the quotient from the reciprocal estimate (plus a Newton step below 14 bits)
+ * and one correction with the exact residual. Roundings the accurate functions avoid are kept, because
+ * silu's own bound leaves room for them (tests/test_act_ops.py: 3 ulps of |f| + |x f'(x)|, and f'
+ * vanishes only at x = -1.28, where k = -2): the reduction takes ln2 as one float32 (its error,
+ * 1.9e-9 per unit of k, is 2.4e-7 relative at most, at |k| = 126, where |x f'| is 87 |f|); 1 + e is
+ * taken as rounded (half an ulp of the quotient). Measured against float64 on uniform [-6, 6]: at
+ * most 1.2e-7 relative with the division (1.7e-7 for the form before #14's Estrin change). AVX2
+ * streaming silu on Zen 3: 0.67 -> 0.39 ns an element. Lanes below -87 (or -inf) take
  * fn_mul_sigmoid (fn_silu below), which rounds the denormal results once. */
 /* Bits of vrcp_approx's estimate (its relative error is below 2^-FN_VRCP_BITS): a vocabulary that
  * gives more than 12 says so. */
 #ifndef FN_VRCP_BITS
 #define FN_VRCP_BITS 12
 #endif
+/* 1 when the vocabulary's vdiv is cheap enough to replace a reciprocal estimate and its refinement
+ * (a vector's division issuing every ~5 cycles or better) */
+#ifndef FN_VDIV_FAST
+#define FN_VDIV_FAST 0
+#endif
 FN_INLINE V fn_silu_fast(V x) {
+    const V one = vset(1.0f);
+#if FN_VDIV_FAST
+    /* silu(x) = x / (1 + exp(-x)) straight: exp's argument -x is clamped at -87 below (x > 87: the
+     * quotient is x) and reaches +87 above (x >= -87), where 2^k, k <= 126, is still normal and
+     * 1 + exp(87) = 6.1e37 divides x to a normal float; no sign select, one division. */
+    const V na = vmax(vset(-87.0f), vxor_sign(x, vset(-0.0f))); /* -x; NaN passes */
+#else
     const V na = vmax(vset(-87.0f), vcopysign(x, vset(-0.0f))); /* -|x|; NaN passes */
+#endif
     const V magic = vset(FN_ROUND_MAGIC);
     const V t = vfma(na, vset(FN_LOG2E), magic); /* its low mantissa bits hold k = round(na log2e) */
     const V r = vfnma(vsub(t, magic), vset(0x1.62e430p-1f), na); /* na - k ln2 */
-    /* 2^k, k in [-126, 0]: (bits(t) << 23) is k << 23 (the magic's bits shift out) */
+    /* 2^k, k in [-126, 126]: (bits(t) << 23) is k << 23 (the magic's bits shift out) */
     const V s = vfrombits(viadd(visll(vbits(t), 23), viset(127 << 23)));
-    const V one = vset(1.0f);
-    /* exp(r) = 1 + r + r^2 q(r), q of degree 4 (max rel err of the float32 coefficients 4.1e-9 on
+    /* exp(r) = 1 + r + r^2/2 + ... + c6 r^6 (max rel err of the float32 coefficients 4.1e-9 on
      * |r| <= ln2/2 + 0.2%: the fit of tools/fit_vmath.py's method, one degree below fn_expm1_poly's,
-     * which the accurate functions need and silu does not) */
-    V q = vset(0x1.6a2252p-10f);
-    q = vfma(q, r, vset(0x1.123b04p-7f));
-    q = vfma(q, r, vset(0x1.5558f8p-5f));
-    q = vfma(q, r, vset(0x1.555490p-3f));
-    q = vfma(q, r, vset(0x1.fffffcp-2f));
-    q = vfma(q, r, one);
-    const V e = vmul(vfma(q, r, one), s); /* exp(-|x|) */
-    const V num = vsel(vge(x, vset(0.0f)), one, e);
+     * which the accurate functions need and silu does not), by Estrin's scheme: a dependency chain
+     * of 3 FMA latencies instead of Horner's 6, for one more multiply. The chain's length is what
+     * bounds a streaming silu on a core with a small FP scheduler (AMD Zen 3 keeps about four in
+     * flight: Horner's ~75-cycle chain ran at 2.3x its throughput bound). */
+    const V r2 = vmul(r, r);
+    const V b1 = vfma(vset(0x1.555490p-3f), r, vset(0x1.fffffcp-2f));
+    const V b2 = vfma(vset(0x1.123b04p-7f), r, vset(0x1.5558f8p-5f));
+    const V r4 = vmul(r2, r2);
+    const V c0 = vfma(b1, r2, r);
+    const V c1 = vfma(vset(0x1.6a2252p-10f), r2, b2);
+    const V em1 = vfma(c1, r4, c0); /* exp(r) - 1: the 1 joins in the last rounding */
+    const V e = vfma(em1, s, s);    /* exp(na) = 2^k (1 + em1) */
     const V hi = vadd(one, e);
+#if FN_VDIV_FAST
+    /* the vocabulary's division issues every few cycles (AVX2: 3.5 on Zen 3, 5 on Skylake) and is
+     * shorter than estimate + Newton + correction: one correctly rounded quotient */
+    return vdiv(x, hi);
+#else
+    const V num = vsel(vge(x, vset(0.0f)), one, e);
     V rc = vrcp_approx(hi);
 #if FN_VRCP_BITS < 14
-    rc = vfma(rc, vfnma(hi, rc, one), rc); /* one Newton step: 2^-22 (avx2) or better */
+    rc = vfma(rc, vfnma(hi, rc, one), rc); /* one Newton step: 2^-22 or better */
 #endif
     /* with rc within d of 1/hi, the correction leaves d^2: 2^-28 from AVX-512's 14-bit estimate */
     const V q0 = vmul(num, rc);
     return vmul(x, vfma(vfnma(q0, hi, num), rc, q0));
+#endif
 }
 
 /* Only the lanes below -87 take fn_mul_sigmoid: a lane's result never depends on its neighbours (a
@@ -291,7 +314,9 @@ FN_INLINE V fn_gelu_tanh(V x) {
 /* hardswish(x) = x (clamp(x + 3, 0, 6) / 6): no overflow near FLT_MAX; -inf * 0 is NaN, so -inf
  * gives the limit -0 explicitly */
 FN_INLINE V fn_hardswish(V x) {
-    const V y = vmul(x, vdiv(vmin(vset(6.0f), vmax(vset(0.0f), vadd(x, vset(3.0f)))), vset(6.0f)));
+    /* times 1/6 rounded (6 of it rounds to 1: x >= 3 gives x) rather than a division, which in a
+     * conv tile's epilogue would keep the divider busy 3.5-5 cycles a vector (AVX2) */
+    const V y = vmul(x, vmul(vmin(vset(6.0f), vmax(vset(0.0f), vadd(x, vset(3.0f)))), vset(0x1.555556p-3f)));
     return vsel(veq(x, vset(-__builtin_inff())), vset(-0.0f), y);
 }
 
@@ -393,7 +418,8 @@ FN_INLINE V fn_gelu_erfc(V x) {
  * against float64 on 3.2e6 points of [-12.5, 12.5] (scalar, avx2, avx512 alike): at most 0.65 of that
  * bound, at x = -0.745 where gelu' = 0 and the bound is 3 ulps of |f| alone; absolute error <= 3.9e-7
  * (half an ulp of the largest results). About 36 vector operations and one division: 2.2x faster
- * than fn_gelu_erfc, about silu's cost. */
+ * than fn_gelu_erfc. Like silu it is bound by its dependency chain on Zen 3 (exp by Estrin, k from
+ * a^2: 0.86 -> 0.80 ns an element there). */
 FN_INLINE V fn_gelu(V x) {
     const V one = vset(1.0f);
     const V a = vmin(vset(12.5f), vabs(x)); /* NaN passes */
@@ -408,21 +434,26 @@ FN_INLINE V fn_gelu(V x) {
     d = vfma(d, a, vset(0x1.2357a0p+0f));
     d = vfma(d, a, vset(0x1.a1de36p+0f));
     d = vfma(d, a, one);
-    const V h = vmul(vmul(a, a), vset(0.5f));
+    const V aa = vmul(a, a);
+    const V h = vmul(aa, vset(0.5f));
     const V magic = vset(FN_ROUND_MAGIC);
-    const V t = vfma(h, vset(-FN_LOG2E), magic); /* its low mantissa bits hold k = round(-h log2e) */
+    /* its low mantissa bits hold k = round(-h log2e); from a^2 (-log2e / 2 is exact), not h: one
+     * multiply off the chain that bounds the epilogue (fn_silu_fast) */
+    const V t = vfma(aa, vset(-0.5f * FN_LOG2E), magic);
     const V k = vsub(t, magic);
     V r = vfma(k, vset(FN_LN2_HI), h); /* h + k ln2, |r| <= ln2/2: exp(-h) = 2^k exp(-r) */
     r = vfma(k, vset(FN_LN2_LO), r);
-    V e = vset(0x1.6a411ep-10f);
-    e = vfma(e, r, vset(-0x1.1239c2p-7f));
-    e = vfma(e, r, vset(0x1.5558bcp-5f));
-    e = vfma(e, r, vset(-0x1.555492p-3f));
-    e = vfma(e, r, vset(0x1.fffffcp-2f));
-    e = vfma(e, r, vset(-1.0f));
-    e = vfma(e, r, one);
+    /* exp(-r) - 1 by Estrin's scheme (fn_silu_fast: a chain of 3 FMA latencies, not Horner's 6),
+     * and e n = n + (exp(-r) - 1) n in one rounding */
+    const V r2 = vmul(r, r);
+    const V b1 = vfma(vset(-0x1.555492p-3f), r, vset(0x1.fffffcp-2f));
+    const V b2 = vfma(vset(-0x1.1239c2p-7f), r, vset(0x1.5558bcp-5f));
+    const V r4 = vmul(r2, r2);
+    const V c0 = vfms(b1, r2, r);
+    const V c1 = vfma(vset(0x1.6a411ep-10f), r2, b2);
+    const V en = vfma(vfma(c1, r4, c0), n, n);                          /* exp(-r) n */
     const V s = vfrombits(viadd(visll(vbits(t), 23), viset(127 << 23))); /* 2^k, as fn_mul_sigmoid_fast */
-    const V p = vmul(vdiv(vmul(e, n), d), s);                            /* Phi(-a) */
+    const V p = vmul(vdiv(en, d), s);                                   /* Phi(-a) */
     const V y = vmul(x, vsel(vlt(x, vset(0.0f)), p, vsub(one, p)));      /* gelu(-0) = -0 * 0.5 */
     const VM tail = vlt(x, vset(-12.5f));
     if (vm_any(tail)) return vsel(tail, fn_gelu_erfc(x), y);
