@@ -200,9 +200,10 @@ def test_threads_bit_identical(isa, rng, cs):
     assert np.array_equal(a, bb)
 
 
-# Rows of at least 8 outputs, a 3x3 / 5x5 / 7x7 kernel (any height), stride 1 or 2, dilation 1: the
-# band kernel (src_c/conv/dwconv_simd.h) computes tiles of 8 outputs from the left, clipping the
-# columns of those that meet padding, and the slide kernel the outputs left over.
+# Rows of at least 8 outputs, a 3x3 / 5x5 / 7x7 kernel (any height), stride 1, dilation 1: the band
+# kernel (src_c/conv/dwconv_simd.h) computes tiles of 8 outputs from the left, clipping the columns
+# of those that meet padding, and the slide kernel the outputs left over. (Stride-2 rows slide
+# whole; they stay here as wide rows of the slide kernel.)
 # (n, c, h, w, kernel, stride, pads (t, l, b, r))
 BAND_CASES = [
     (2, 7, 3, 8, (3, 3), (1, 1), (1, 1, 1, 1)),      # one tile, padding on both sides of it
@@ -228,7 +229,7 @@ BAND_CASES = [
 def test_band_rows(isa, rng, cs, act, res):
     n, c, h, w, k, s, pads = cs
     ow = _C.conv_out_extent(w, k[1], s[1], 1, pads[1], pads[3])
-    assert ow >= 8, "a case narrower than a band tile does not test the band kernel"
+    assert ow >= 8, "a case narrower than a band tile does not test the band kernel"  # (at stride 1)
     x, wt, b = case(rng, n, c, h, w, *k)
     want, mag = ref(x, wt, b, s, pads, (1, 1))
     r = rng.standard_normal(want.shape).astype(np.float32) if res != "none" else None

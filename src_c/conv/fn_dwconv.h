@@ -16,9 +16,10 @@
  * Result per output (b, oy, ox, j), the same on every SIMD ISA and thread count:
  *   s = bias[j]; for ky, for kx (only taps inside the input): s += x * w  (a fused multiply-add
  *   on the SIMD ISAs); s += res (if any); y = act(s)  (the fn_act clamp, NaN stays NaN).
- * The SIMD kernels' slide kernel (dwconv_simd.h: the outputs of a row past its last whole tile of
- * 8 for the 3x3 / 5x5 / 7x7 kernels) meets the taps column by column instead (for kx, for ky); which
- * outputs those are depends only on the shape, so AVX2 and AVX-512 still agree bit for bit.
+ * The SIMD kernels' slide kernel (dwconv_simd.h: 3x3 / 5x5 / 7x7 kernels, the outputs of a row past
+ * its last whole tile of 8 at stride 1, every output at stride 2) meets the taps column by column
+ * instead (for kx, for ky); which outputs those are depends only on the shape, so AVX2 and AVX-512
+ * still agree bit for bit.
  * Taps that fall on padding are skipped rather than multiplied by zero.
  * ---------------------------------------------------------------------------------------------- */
 #define FN_DWCONV_PACK_HEADER 16
