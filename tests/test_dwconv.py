@@ -200,6 +200,47 @@ def test_threads_bit_identical(isa, rng, cs):
     assert np.array_equal(a, bb)
 
 
+# Rows of at least 8 outputs, a 3x3 / 5x5 / 7x7 kernel (any height), stride 1, dilation 1: the band
+# kernel (src_c/conv/dwconv_simd.h) computes tiles of 8 outputs from the left, clipping the columns
+# of those that meet padding, and the slide kernel the outputs left over. (Stride-2 rows slide
+# whole; they stay here as wide rows of the slide kernel.)
+# (n, c, h, w, kernel, stride, pads (t, l, b, r))
+BAND_CASES = [
+    (2, 7, 3, 8, (3, 3), (1, 1), (1, 1, 1, 1)),      # one tile, padding on both sides of it
+    (1, 17, 2, 10, (3, 3), (1, 1), (0, 0, 0, 0)),    # one tile, no padding; two kernel rows of three
+    (1, 33, 4, 23, (5, 5), (1, 1), (2, 2, 2, 2)),    # two tiles, seven outputs slide
+    (2, 1, 5, 17, (3, 3), (2, 2), (1, 1, 1, 1)),     # one channel, stride 2, odd width
+    (1, 96, 3, 33, (3, 3), (2, 2), (0, 0, 1, 1)),    # TF 'same' for stride 2
+    (1, 20, 2, 40, (5, 5), (2, 2), (2, 2, 2, 2)),    # 5x5 stride 2, two tiles + four
+    (1, 15, 9, 16, (7, 7), (1, 1), (3, 3, 3, 3)),    # 7x7, both tiles clipped
+    (1, 16, 1, 16, (3, 3), (1, 1), (1, 1, 1, 1)),    # a 1-row image: one kernel row inside
+    (1, 9, 7, 20, (3, 3), (1, 1), (2, 2, 2, 2)),     # padding 2 on a 3x3: outputs of pure padding
+    (1, 24, 5, 12, (3, 5), (1, 1), (1, 2, 1, 2)),    # 3x5 kernel
+    (1, 8, 6, 14, (5, 3), (2, 1), (2, 1, 2, 1)),     # 5x3 kernel: more kernel rows than columns
+    (1, 8, 3, 10, (3, 3), (1, 1), (0, 3, 0, 3)),     # left padding 3 > kernel reach
+    (1, 16, 4, 12, (5, 5), (1, 1), (2, 0, 2, 1)),    # asymmetric
+    (1, 40, 2, 64, (3, 3), (1, 1), (1, 1, 1, 1)),    # eight full tiles, nothing slides
+]
+
+
+@pytest.mark.parametrize("cs", BAND_CASES, ids=[str(i) for i in range(len(BAND_CASES))])
+@pytest.mark.parametrize("act", [ACT_NONE, RELU6], ids=["none", "relu6"])
+@pytest.mark.parametrize("res", ["none", "res", "in_place"])
+def test_band_rows(isa, rng, cs, act, res):
+    n, c, h, w, k, s, pads = cs
+    ow = _C.conv_out_extent(w, k[1], s[1], 1, pads[1], pads[3])
+    assert ow >= 8, "a case narrower than a band tile does not test the band kernel"  # (at stride 1)
+    x, wt, b = case(rng, n, c, h, w, *k)
+    want, mag = ref(x, wt, b, s, pads, (1, 1))
+    r = rng.standard_normal(want.shape).astype(np.float32) if res != "none" else None
+    got = run_nhwc(isa, x, wt, b, s, pads, (1, 1), r, act, in_place=res == "in_place")
+    if r is not None:
+        want, mag = want + r, mag + np.abs(r)
+    if act[0] == 1:
+        want = reference.clamp(want, act[1], act[2])
+    util.assert_close_dot(got, want, mag)
+
+
 @pytest.mark.parametrize("cs", CASES, ids=IDS)
 def test_wide_isas_agree_bit_for_bit(rng, cs):
     """AVX2 and AVX-512 add the same taps in the same order with the same fused multiply-adds

@@ -59,6 +59,10 @@ CASES = {
     "dw7x7_c24": (lambda a: ConvAct(a, 24, 24, 7, groups=24), (1, 24, 9, 9), 1.0),
     "dw3x3_dilation2_c19": (lambda a: ConvAct(a, 19, 19, 3, groups=19, dilation=2), (1, 19, 8, 9), 1.0),
     "dw3x3_residual_c16": (lambda a: ConvAct(a, 16, 16, 3, groups=16, residual=True), (1, 16, 5, 6), 1.0),
+    # rows of 8+ outputs: the band kernel's tiles of 8 (clipped at the padding), the rest slides
+    "dw3x3_c20_wide_batch2": (lambda a: ConvAct(a, 20, 20, 3, groups=20), (2, 20, 3, 19), 1.0),
+    "dw5x5_stride2_c24_wide": (lambda a: ConvAct(a, 24, 24, 5, groups=24, stride=2), (1, 24, 5, 35), 1.0),
+    "dw3x3_residual_c40_wide": (lambda a: ConvAct(a, 40, 40, 3, groups=40, residual=True), (1, 40, 4, 17), 1.0),
     # the first-layer kernel (CONV_FIRST: 1..4 input channels): panels of 16 / 32 / 48 / 64 outputs
     "first_cin3_stride2_cout32": (lambda a: ConvAct(a, 3, 32, 3, stride=2), (2, 3, 15, 17), 1.0),
     "first_cin3_cout21_1x1image": (lambda a: ConvAct(a, 3, 21, 3), (1, 3, 1, 1), 1.0),

@@ -26,8 +26,8 @@ void fn_dwconv_pack(size_t c, size_t kh, size_t kw, const float *w, const float 
 }
 
 /* The portable kernel, and the readable spec of the wide ones: per output pixel, accumulators for
- * a block of channels start at the bias and take the taps inside the input column by column
- * (kx outer, ky inner, as the sliding kernels do). */
+ * a block of channels start at the bias and take the taps inside the input row by row (ky
+ * outer, kx inner, as the band kernels do). */
 #define SCALAR_BLOCK 64
 void fn_f32_dwconv_row__scalar(const fn_dwconv_geom *g, size_t ky0, size_t ky1, const float *x,
                                const float *w, const float *res, float *y) {
@@ -40,10 +40,10 @@ void fn_f32_dwconv_row__scalar(const fn_dwconv_geom *g, size_t ky0, size_t ky1, 
             const size_t nb = c - j0 < SCALAR_BLOCK ? c - j0 : SCALAR_BLOCK;
             float acc[SCALAR_BLOCK];
             for (size_t j = 0; j < nb; j++) acc[j] = w[j0 + j];
-            for (size_t kx = kx0; kx < kx1; kx++) {
-                const float *xc = x + (size_t)(ix0 + (ptrdiff_t)(kx * g->dw)) * c + j0;
-                for (size_t ky = ky0; ky < ky1; ky++) {
-                    const float *xp = xc + (ky - ky0) * g->dh * g->row;
+            for (size_t ky = ky0; ky < ky1; ky++) {
+                const float *xr = x + (ky - ky0) * g->dh * g->row + j0;
+                for (size_t kx = kx0; kx < kx1; kx++) {
+                    const float *xp = xr + (size_t)(ix0 + (ptrdiff_t)(kx * g->dw)) * c;
                     const float *wp = w + cp * (1 + ky * g->kw + kx) + j0;
                     for (size_t j = 0; j < nb; j++) acc[j] += xp[j] * wp[j];
                 }

@@ -13,10 +13,13 @@
  * Tap t = ky*kw + kx. The layout is the same for every ISA (16 floats cover both vector widths),
  * and a copy of the buffer at another alignment stays correct (off is stored, not recomputed).
  *
- * Result per output (b, oy, ox, j), in this order on every ISA and thread count:
- *   s = bias[j]; for kx, for ky (column by column: the order in which the sliding kernels meet
- *   the taps; only taps inside the input): s += x * w  (a fused multiply-add on the SIMD ISAs);
- *   s += res (if any); y = act(s)  (the fn_act clamp, NaN stays NaN).
+ * Result per output (b, oy, ox, j), the same on every SIMD ISA and thread count:
+ *   s = bias[j]; for ky, for kx (only taps inside the input): s += x * w  (a fused multiply-add
+ *   on the SIMD ISAs); s += res (if any); y = act(s)  (the fn_act clamp, NaN stays NaN).
+ * The SIMD kernels' slide kernel (dwconv_simd.h: 3x3 / 5x5 / 7x7 kernels, the outputs of a row past
+ * its last whole tile of 8 at stride 1, every output at stride 2) meets the taps column by column
+ * instead (for kx, for ky); which outputs those are depends only on the shape, so AVX2 and AVX-512
+ * still agree bit for bit.
  * Taps that fall on padding are skipped rather than multiplied by zero.
  * ---------------------------------------------------------------------------------------------- */
 #define FN_DWCONV_PACK_HEADER 16
