@@ -145,3 +145,53 @@ void FN_KNAME(fn_f32_igemm)(size_t mr, size_t nc, size_t kc, size_t ks, const fl
     else
         igemm_epi(0, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
 }
+
+/* Dense rows (fastnorm.h, fn_igemm_dense_ukernel): the epilogue and the panel width are chosen
+ * once per call, then whole MR-row tiles run back to back with their row pointers stepped by
+ * MR*lda; a short last tile goes through the indirect kernel (its pointer table repeats the last
+ * row). */
+FN_INLINE void dense_nv(const int NV, const int EPI, size_t m, size_t nc, size_t kc, const float *a,
+                        size_t lda, const float *w, float *c, size_t ldc, const float *res,
+                        size_t ldr, const fn_act *act) {
+    const float *p[MR];
+    size_t m0 = 0;
+    for (; m0 + MR <= m; m0 += MR) {
+        for (size_t r = 0; r < MR; r++) p[r] = a + (m0 + r) * lda;
+        igemm_tile(MR, NV, EPI, MR, nc, kc, 1, p, w, c + m0 * ldc, ldc, res ? res + m0 * ldr : NULL,
+                   ldr, act);
+    }
+    if (m0 < m) {
+        const size_t mr = m - m0;
+        for (size_t r = 0; r < MR; r++) p[r] = a + (m0 + (r < mr ? r : mr - 1)) * lda;
+        FN_KNAME(fn_f32_igemm)(mr, nc, kc, 1, p, w, c + m0 * ldc, ldc, res ? res + m0 * ldr : NULL,
+                               ldr, act);
+    }
+}
+
+FN_INLINE void dense_epi(const int EPI, size_t m, size_t nc, size_t kc, const float *a, size_t lda,
+                         const float *w, float *c, size_t ldc, const float *res, size_t ldr,
+                         const fn_act *act) {
+    if (NR > 3 * VW && nc > 3 * VW)
+        dense_nv(4, EPI, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
+    else if (NR > 2 * VW && nc > 2 * VW)
+        dense_nv(3, EPI, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
+    else if (NR > VW && nc > VW)
+        dense_nv(2, EPI, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
+    else
+        dense_nv(1, EPI, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
+}
+
+void FN_KNAME(fn_f32_igemm_dense)(size_t m, size_t nc, size_t kc, const float *a, size_t lda,
+                                  const float *w, float *c, size_t ldc, const float *res,
+                                  size_t ldr, const fn_act *act) {
+    if (act->kind == FN_ACT_ACTK0 + FN_ACTK_SILU)
+        dense_epi(EPI_SILU, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
+    else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_HARDSWISH)
+        dense_epi(EPI_HARDSWISH, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
+    else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_GELU)
+        dense_epi(EPI_GELU, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
+    else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_GELU_TANH)
+        dense_epi(EPI_GELU_TANH, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
+    else
+        dense_epi(0, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
+}
