@@ -38,6 +38,14 @@ FN_DECLARE_UKERNELS(neon)
 #define FN_IGEMM_MR_neon 6
 #define FN_IGEMM_NR_neon 16
 
+/* Rows of the dense kernel's one-vector tile (fn_igemm_dense, igemm_simd.h), used for a panel of at
+ * most VW live columns (cout 24, 56, 72 on AVX2 end in one of 8): an MR-row tile of one vector has
+ * MR accumulators, too few to hide the FMA latency, and a broadcast per FMA. avx2: 12 rows;
+ * 1x1 conv 32->8 at 112x112, 1 thread: see the commit. avx512 and neon keep MR (not measured). */
+#define FN_IGEMM_TALL_avx2 12
+#define FN_IGEMM_TALL_avx512 12
+#define FN_IGEMM_TALL_neon 6
+
 /* Scalar epilogue shared by the portable kernels and the tails of wide ones. */
 static inline float fn_apply_act_scalar(float y, const fn_act *act) {
     if (act->kind == FN_ACT_CLAMP) {
