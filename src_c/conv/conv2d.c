@@ -112,15 +112,15 @@ static size_t row_copy_stride(const fn_conv2d_desc *d) { return d->cin + 16; }
  * k-loop is short (16 channels: 16 k-steps, ~100 cycles of FMAs on AVX2) and the indirect path's
  * per-tile work (the row pointer table, the call, the epilogue dispatch) cost a third of it; the
  * dense kernel runs FN_CONV_DENSE_TILES tiles per call with pointers stepped in registers. Task
- * order (rows chunk, panel): the chunk's rows (<= 64 channels: <= 12 KiB at 48 rows) stay in L1
+ * order (rows chunk, panel): the chunk's rows (<= 12 KiB: 48 rows of 64 channels, 24 of 128) stay in L1
  * while every panel passes over them, and all the weights (kc*cout floats) stay in L2. */
 #ifndef FN_CONV_DENSE_MAX_KC
-#define FN_CONV_DENSE_MAX_KC 64
+#define FN_CONV_DENSE_MAX_KC 160
 #endif
 #ifndef FN_CONV_DENSE_TILES
 #define FN_CONV_DENSE_TILES 8
 #endif
-static int use_dense(const fn_conv2d_desc *d) {
+int fn_conv2d_dense_fits(const fn_conv2d_desc *d) {
     return d->kh == 1 && d->kw == 1 && d->groups == 1 && d->cin <= FN_CONV_DENSE_MAX_KC &&
            !d->pad_top && !d->pad_left && !d->pad_bottom && !d->pad_right;
 }
@@ -367,17 +367,22 @@ static void gconv_run(const fn_kernels *k, const fn_gconv_kernels *gk, const fn_
     }
 }
 
-/* The dense-rows driver (use_dense): a segment is a run of output pixels whose input rows are
- * evenly spaced (all n*oh*ow pixels at stride 1, else one output row); tasks are (segment, chunk
- * of FN_CONV_DENSE_TILES*MR rows, panel), one kernel call each, the same whatever the thread count. */
+/* The dense-rows driver (fn_conv2d_dense_fits): a segment is a run of output pixels whose input rows
+ * are evenly spaced (all n*oh*ow pixels at stride 1, else one output row); tasks are (panel block,
+ * segment, chunk of up to FN_CONV_DENSE_TILES*MR rows, panel in block), one kernel call each, the
+ * same whatever the thread count. A block of panels fits in about half of L2 (panels_per_block), as
+ * in the indirect driver: with many output channels, one block's weights serve every chunk. */
 static void dense_run(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                       size_t oh, size_t ow, const float *x, size_t ldx, const float *packed,
                       const float *res, const fn_act *act, float *y, size_t ldy, int nthreads) {
-    const size_t NR = k->gemm_nr, R = FN_CONV_DENSE_TILES * k->gemm_mr, kc = d->cin;
+    /* past 64 channels, half the rows: a chunk plus a panel's weights stay within a 32 KiB L1 */
+    const size_t kc = d->cin, tiles = kc <= 64 ? FN_CONV_DENSE_TILES : FN_CONV_DENSE_TILES / 2;
+    const size_t NR = k->gemm_nr, R = tiles * k->gemm_mr;
     const size_t npanels = div_up(d->cout, NR), pfloats = panel_floats(k, d);
     const int flat = d->sh == 1 && d->sw == 1;
     const size_t M = n * oh * ow, seg = flat ? M : ow, nseg = M / seg, lda = d->sw * ldx;
-    const size_t nchunks = div_up(seg, R), ntasks = nseg * nchunks * npanels;
+    const size_t nchunks = div_up(seg, R), nrc = nseg * nchunks, ntasks = nrc * npanels;
+    const size_t nb = panels_per_block(k, d);
     const fn_actk_apply_fn actk = fn_igemm_act_in_kernel(k, act) ? NULL : fn_epilogue_actk(k, act);
     const size_t chunk = div_up(ntasks, (size_t)nthreads * FN_CONV_CHUNKS_PER_THREAD);
     size_t next_chunk = 0;
@@ -390,7 +395,9 @@ static void dense_run(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, si
             if (c >= div_up(ntasks, chunk)) break;
             const size_t hi = (c + 1) * chunk < ntasks ? (c + 1) * chunk : ntasks;
             for (size_t task = c * chunk; task < hi; task++) {
-                const size_t pn = task % npanels, rc = task / npanels;
+                const size_t pb = task / (nrc * nb), rb = task % (nrc * nb);
+                const size_t bw = npanels - pb * nb < nb ? npanels - pb * nb : nb;
+                const size_t pn = pb * nb + rb % bw, rc = rb / bw;
                 const size_t sg = rc / nchunks, r0 = rc % nchunks * R;
                 const size_t m0 = sg * seg + r0, mr = seg - r0 < R ? seg - r0 : R;
                 /* segment sg: output row (b, oy) = sg / oh, sg % oh when strided */
@@ -462,7 +469,7 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
         return FN_OK;
     }
 
-    if (use_dense(d) && !gate && !pre && !rowcopy) {
+    if (fn_conv2d_dense_fits(d) && !gate && !pre && !rowcopy) {
         dense_run(k, d, n, h, w, oh, ow, x, ldx, packed, res, act, y, ldy, nthreads);
         return FN_OK;
     }
