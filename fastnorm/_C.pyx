@@ -177,6 +177,12 @@ def conv2d_pack(int isa, tuple desc, const float[:, :, :, ::1] w, bias):
     return out
 
 
+def conv2d_dense_fits(tuple desc):
+    """Whether conv2d_nhwc runs this conv on the dense-rows kernel (1x1, no padding, few channels)."""
+    cdef fn_conv2d_desc d = _conv_desc(desc)
+    return bool(fn_conv2d_dense_fits(&d))
+
+
 def conv2d_scratch_bytes(int isa, tuple desc, size_t n, size_t h, size_t w, int nthreads):
     cdef const fn_kernels *k = _kernels(isa)
     cdef fn_conv2d_desc d = _conv_desc(desc)

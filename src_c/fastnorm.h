@@ -79,6 +79,16 @@ typedef void (*fn_igemm_ukernel)(size_t mr, size_t nc, size_t kc, size_t ks,
                                  float *c, size_t ldc, const float *res, size_t ldr,
                                  const fn_act *act);
 
+/* The same GEMM over dense rows (a 1x1 stride-1 conv, a strided 1x1's output row, a linear): m >= 1
+ * rows of A at a constant stride, row r at a + r*lda (kc floats each), times one packed panel
+ * (ks = 1), in tiles of MR rows inside the call:
+ *   c[r][j] = act( bias[j] + sum_{i<kc} a[r*lda + i] * w[i][j] (+ res[r*ldr + j]) ),  r < m, j < nc
+ * The same arithmetic per element as fn_igemm_ukernel, so the same bits; it saves the per-tile
+ * pointer table and call, which a small kc cannot amortise. */
+typedef void (*fn_igemm_dense_ukernel)(size_t m, size_t nc, size_t kc, const float *a, size_t lda,
+                                       const float *w, float *c, size_t ldc, const float *res,
+                                       size_t ldr, const fn_act *act);
+
 /* rows x n block, row r: y[r][i] = act(x[r][i] * scale[r] + shift[r])  (NCHW planes: n = H*W) */
 typedef void (*fn_scale_shift_rows_ukernel)(size_t rows, size_t n, const float *x,
                                             const float *scale, const float *shift,
@@ -97,6 +107,7 @@ typedef struct fn_kernels {
     const char *name;
     size_t gemm_mr, gemm_nr;
     fn_igemm_ukernel igemm;
+    fn_igemm_dense_ukernel igemm_dense;
     fn_scale_shift_rows_ukernel scale_shift_rows;
     fn_scale_shift_cols_ukernel scale_shift_cols;
     fn_act_ukernel act;
@@ -148,6 +159,9 @@ size_t fn_conv2d_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d);
 /* w: (cout, cin/groups, kh, kw) as torch stores it; bias: (cout,) or NULL. */
 void fn_conv2d_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w, const float *bias,
                     float *packed);
+/* Whether fn_conv2d_nhwc runs this conv on the dense-rows kernel (fn_igemm_dense_ukernel): 1x1,
+ * groups 1, no padding, few input channels (ungated, without a pre-activation). */
+int fn_conv2d_dense_fits(const fn_conv2d_desc *d);
 /* Bytes of scratch fn_conv2d_nhwc needs for this input size and thread count. */
 size_t fn_conv2d_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
                                size_t w, int nthreads);

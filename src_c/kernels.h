@@ -9,6 +9,9 @@
     void fn_f32_igemm__##isa(size_t mr, size_t nc, size_t kc, size_t ks, const float *const *a,    \
                              const float *w, float *c, size_t ldc, const float *res, size_t ldr,   \
                              const fn_act *act);                                                   \
+    void fn_f32_igemm_dense__##isa(size_t m, size_t nc, size_t kc, const float *a, size_t lda,      \
+                                   const float *w, float *c, size_t ldc, const float *res,         \
+                                   size_t ldr, const fn_act *act);                                 \
     void fn_f32_scale_shift_rows__##isa(size_t rows, size_t n, const float *x, const float *scale, \
                                         const float *shift, const fn_act *act, float *y);          \
     void fn_f32_scale_shift_cols__##isa(size_t rows, size_t c, const float *x, const float *scale, \
@@ -34,6 +37,14 @@ FN_DECLARE_UKERNELS(neon)
 /* neon: 6x16 = 24 of 32 q registers accumulate, 4 hold the weight row (not measured on hardware). */
 #define FN_IGEMM_MR_neon 6
 #define FN_IGEMM_NR_neon 16
+
+/* Rows of the dense kernel's one-vector tile (fn_igemm_dense, igemm_simd.h), used for a panel of at
+ * most VW live columns (cout 24, 56, 72 on AVX2 end in one of 8): an MR-row tile of one vector has
+ * MR accumulators, too few to hide the FMA latency, and a broadcast per FMA. avx2: 12 rows;
+ * 1x1 conv 32->8 at 112x112, 1 thread: see the commit. avx512 and neon keep MR (not measured). */
+#define FN_IGEMM_TALL_avx2 12
+#define FN_IGEMM_TALL_avx512 12
+#define FN_IGEMM_TALL_neon 6
 
 /* Scalar epilogue shared by the portable kernels and the tails of wide ones. */
 static inline float fn_apply_act_scalar(float y, const fn_act *act) {

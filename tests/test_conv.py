@@ -5,6 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import reference
+import reference_act
 import util
 from util import importorskip
 from fastnorm import _C, ops, threads
@@ -385,3 +386,83 @@ def test_pointwise_rows_on_4k_strides(isa, rng, cin, stride, cout, batch):
     util.assert_close_dot(got, reference.relu(want + res), mag + np.abs(res))
     two = nhwc_conv(isa, x, wt, b, params, res, (1, 0.0, INF), nthreads=2)
     assert np.array_equal(got, two)
+
+
+# ---- 1x1 convs on the dense-rows kernel (conv2d.c use_dense, igemm_simd.h fn_f32_igemm_dense) ------
+
+SILU = (_C.ACT_ACTK0 + _C.ACTK_SILU, 0.0, 0.0)  # applied in the kernel's registers on SIMD ISAs
+MISH = (_C.ACT_ACTK0 + _C.ACTK_MISH, 0.0, 0.0)  # applied by the driver after each call
+
+
+def _conv1x1_nhwc(x, packed, desc, res, act, nthreads):
+    """_C.conv2d_nhwc on an NHWC x, into the front of a guarded buffer."""
+    n, h, w, _ = x.shape
+    s, cout, pads = desc[5], desc[1], desc[9:]
+    oh = _C.conv_out_extent(h, 1, s, 1, pads[0], pads[2])
+    ow = _C.conv_out_extent(w, 1, desc[6], 1, pads[1], pads[3])
+    buf = np.full(n * oh * ow * cout + 80, -12345.0, np.float32)
+    y = buf[:n * oh * ow * cout].reshape(n, oh, ow, cout)
+    _C.conv2d_nhwc(-1, desc, x, packed, res, act, y, nthreads)
+    assert (buf[y.size:] == -12345.0).all(), "the kernel wrote past the end of y"
+    return y
+
+
+# (n, cin, h, w, cout, stride): K = 1..64 incl. odd, cout around 8 / 16 (the one-vector tall tile and
+# partial panels), 1x1 images, batch 2, row counts that leave every tail of the 6- and 12-row tiles
+DENSE_CASES = [
+    (1, 1, 5, 7, 8, 1), (2, 3, 1, 1, 5, 1), (1, 7, 9, 11, 24, 1), (2, 16, 7, 9, 16, 1),
+    (1, 16, 13, 13, 64, 1), (1, 17, 6, 5, 72, 1), (2, 24, 5, 11, 56, 1), (1, 32, 11, 7, 24, 1),
+    (3, 33, 4, 5, 40, 1), (1, 40, 9, 9, 1, 1), (2, 48, 6, 7, 31, 1), (1, 64, 7, 7, 24, 1),
+    (1, 24, 9, 13, 24, 2), (2, 32, 11, 10, 8, 2), (1, 5, 1, 1, 9, 2), (2, 13, 7, 1, 17, 3),
+]
+
+
+@pytest.mark.parametrize("case", DENSE_CASES, ids=[str(c) for c in DENSE_CASES])
+@pytest.mark.parametrize("act", [(1, 0.0, INF), ACT_NONE, SILU, MISH], ids=["relu", "none", "silu", "mish"])
+def test_conv1x1_dense_rows(isa, rng, case, act):
+    """The dense path against the reference (residual + act epilogue), and bit for bit against the
+    indirect path on the same data: a conv padded only at the bottom and right goes the indirect way
+    (use_dense takes no padding), and its top-left oh x ow block is the unpadded conv's. Thread counts
+    1, 2 and 3 agree."""
+    n, cin, h, w, cout, s = case
+    x, wt, b, params = conv_case(rng, n, cin, h, w, cout, 1, s)
+    xn = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    dense = (cin, cout, 1, 1, 1, s, s, 1, 1, 0, 0, 0, 0)
+    padded = dense[:9] + (0, 0, 1, 1)
+    assert _C.conv2d_dense_fits(dense) and not _C.conv2d_dense_fits(padded)
+    packed = _C.conv2d_pack(-1, dense, wt, b)
+    oh, ow = (h - 1) // s + 1, (w - 1) // s + 1
+    res_big = rng.standard_normal((n, h // s + 1, w // s + 1, cout)).astype(np.float32)
+    res = np.ascontiguousarray(res_big[:, :oh, :ow])
+    got = _conv1x1_nhwc(xn, packed, dense, res, act, 1)
+    util.assert_ran(isa)
+    ind = _conv1x1_nhwc(xn, packed, padded, res_big, act, 1)
+    assert np.array_equal(got, ind[:, :oh, :ow], equal_nan=True), "dense and indirect paths differ"
+    for nt in (2, 3):
+        assert np.array_equal(got, _conv1x1_nhwc(xn, packed, dense, res, act, nt), equal_nan=True)
+    want, mag = reference_conv(x, wt, b, **params)
+    want = want.transpose(0, 2, 3, 1) + res
+    mag = mag.transpose(0, 2, 3, 1) + np.abs(res)
+    if act[0] == 1:
+        util.assert_close_dot(got, reference.relu(want), mag)
+    elif act == ACT_NONE:
+        util.assert_close_dot(got, want, mag)
+    else:  # silu / mish of the float64 sum: within the act's own bound of the conv's
+        f = reference_act.silu if act == SILU else reference_act.mish
+        pre = _conv1x1_nhwc(xn, packed, dense, res, ACT_NONE, 1)
+        util.assert_close_dot(pre, want, mag)
+        np.testing.assert_allclose(got, f(pre.astype(np.float64)), rtol=1e-4, atol=1e-5)
+
+
+def test_conv1x1_dense_in_place_residual(isa, rng):
+    """res may be y itself on the dense path too (residual_in_place): y = relu(conv(x) + y)."""
+    x, wt, b, params = conv_case(rng, 2, 16, 7, 9, 24, 1)
+    desc = (16, 24, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0)
+    packed = _C.conv2d_pack(-1, desc, wt, b)
+    res = rng.standard_normal((2, 7, 9, 24)).astype(np.float32)
+    y = res.copy()
+    _C.conv2d_nhwc(-1, desc, np.ascontiguousarray(x.transpose(0, 2, 3, 1)), packed, y, (1, 0.0, INF), y, 2)
+    util.assert_ran(isa)
+    want, mag = reference_conv(x, wt, b, **params)
+    want = reference.relu(want + res.transpose(0, 3, 1, 2))
+    util.assert_close_dot(y.transpose(0, 3, 1, 2), want, mag + np.abs(res.transpose(0, 3, 1, 2)))

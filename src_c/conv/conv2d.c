@@ -107,6 +107,24 @@ static int use_row_copy(const fn_kernels *k, const fn_conv2d_desc *d) {
 }
 static size_t row_copy_stride(const fn_conv2d_desc *d) { return d->cin + 16; }
 
+/* Dense rows (k->igemm_dense): a 1x1 conv without padding reads, per output row, ow input pixels at
+ * a constant stride sw*ldx, and with stride 1 all n*oh*ow of them. With few input channels a tile's
+ * k-loop is short (16 channels: 16 k-steps, ~100 cycles of FMAs on AVX2) and the indirect path's
+ * per-tile work (the row pointer table, the call, the epilogue dispatch) cost a third of it; the
+ * dense kernel runs FN_CONV_DENSE_TILES tiles per call with pointers stepped in registers. Task
+ * order (rows chunk, panel): the chunk's rows (<= 12 KiB: 48 rows of 64 channels, 24 of 128) stay in L1
+ * while every panel passes over them, and all the weights (kc*cout floats) stay in L2. */
+#ifndef FN_CONV_DENSE_MAX_KC
+#define FN_CONV_DENSE_MAX_KC 160
+#endif
+#ifndef FN_CONV_DENSE_TILES
+#define FN_CONV_DENSE_TILES 8
+#endif
+int fn_conv2d_dense_fits(const fn_conv2d_desc *d) {
+    return d->kh == 1 && d->kw == 1 && d->groups == 1 && d->cin <= FN_CONV_DENSE_MAX_KC &&
+           !d->pad_top && !d->pad_left && !d->pad_bottom && !d->pad_right;
+}
+
 /* A squeeze-and-excitation gate (fn_conv2d_nhwc_gated) is applied in the row copies: 1x1, groups 1. */
 int fn_conv2d_gate_fits(const fn_conv2d_desc *d) { return d->kh == 1 && d->kw == 1 && d->groups == 1; }
 
@@ -349,6 +367,51 @@ static void gconv_run(const fn_kernels *k, const fn_gconv_kernels *gk, const fn_
     }
 }
 
+/* The dense-rows driver (fn_conv2d_dense_fits): a segment is a run of output pixels whose input rows
+ * are evenly spaced (all n*oh*ow pixels at stride 1, else one output row); tasks are (panel block,
+ * segment, chunk of up to FN_CONV_DENSE_TILES*MR rows, panel in block), one kernel call each, the
+ * same whatever the thread count. A block of panels fits in about half of L2 (panels_per_block), as
+ * in the indirect driver: with many output channels, one block's weights serve every chunk. */
+static void dense_run(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
+                      size_t oh, size_t ow, const float *x, size_t ldx, const float *packed,
+                      const float *res, const fn_act *act, float *y, size_t ldy, int nthreads) {
+    /* past 64 channels, half the rows: a chunk plus a panel's weights stay within a 32 KiB L1 */
+    const size_t kc = d->cin, tiles = kc <= 64 ? FN_CONV_DENSE_TILES : FN_CONV_DENSE_TILES / 2;
+    const size_t NR = k->gemm_nr, R = tiles * k->gemm_mr;
+    const size_t npanels = div_up(d->cout, NR), pfloats = panel_floats(k, d);
+    const int flat = d->sh == 1 && d->sw == 1;
+    const size_t M = n * oh * ow, seg = flat ? M : ow, nseg = M / seg, lda = d->sw * ldx;
+    const size_t nchunks = div_up(seg, R), nrc = nseg * nchunks, ntasks = nrc * npanels;
+    const size_t nb = panels_per_block(k, d);
+    const fn_actk_apply_fn actk = fn_igemm_act_in_kernel(k, act) ? NULL : fn_epilogue_actk(k, act);
+    const size_t chunk = div_up(ntasks, (size_t)nthreads * FN_CONV_CHUNKS_PER_THREAD);
+    size_t next_chunk = 0;
+#pragma omp parallel num_threads(nthreads)
+    {
+        for (;;) {
+            size_t c;
+#pragma omp atomic capture
+            c = next_chunk++;
+            if (c >= div_up(ntasks, chunk)) break;
+            const size_t hi = (c + 1) * chunk < ntasks ? (c + 1) * chunk : ntasks;
+            for (size_t task = c * chunk; task < hi; task++) {
+                const size_t pb = task / (nrc * nb), rb = task % (nrc * nb);
+                const size_t bw = npanels - pb * nb < nb ? npanels - pb * nb : nb;
+                const size_t pn = pb * nb + rb % bw, rc = rb / bw;
+                const size_t sg = rc / nchunks, r0 = rc % nchunks * R;
+                const size_t m0 = sg * seg + r0, mr = seg - r0 < R ? seg - r0 : R;
+                /* segment sg: output row (b, oy) = sg / oh, sg % oh when strided */
+                const float *a = flat ? x + m0 * ldx
+                                      : x + ((sg / oh * h + sg % oh * d->sh) * w) * ldx + r0 * lda;
+                const size_t co0 = pn * NR, nc = d->cout - co0 < NR ? d->cout - co0 : NR;
+                k->igemm_dense(mr, nc, kc, a, lda, packed + pn * pfloats, y + m0 * ldy + co0, ldy,
+                               res ? res + m0 * d->cout + co0 : NULL, d->cout, act);
+                if (actk) fn_epilogue_rows(actk, act, y + m0 * ldy + co0, ldy, mr, nc);
+            }
+        }
+    }
+}
+
 fn_status fn_conv2d_nhwc_gated(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                                const float *x, size_t ldx, const float *packed, const float *res,
                                const fn_act *act, float *y, size_t ldy, const float *gate, void *scratch,
@@ -403,6 +466,11 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
     const fn_gconv_kernels *gk = gconv_for(k, d);
     if (gk) {
         gconv_run(k, gk, d, n, h, w, oh, ow, x, ldx, packed, res, act, y, ldy, scratch, nthreads);
+        return FN_OK;
+    }
+
+    if (fn_conv2d_dense_fits(d) && !gate && !pre && !rowcopy) {
+        dense_run(k, d, n, h, w, oh, ow, x, ldx, packed, res, act, y, ldy, nthreads);
         return FN_OK;
     }
 

@@ -7,3 +7,17 @@ void fn_f32_igemm__scalar(size_t mr, size_t nc, size_t kc, size_t ks, const floa
     fn_igemm_generic(FN_IGEMM_MR_scalar, FN_IGEMM_NR_scalar, mr, nc, kc, ks, a, w, c, ldc, res, ldr,
                      act);
 }
+
+/* Dense rows: MR-row tiles of the kernel above, the rows of a short last tile repeating its last. */
+void fn_f32_igemm_dense__scalar(size_t m, size_t nc, size_t kc, const float *a, size_t lda,
+                                const float *w, float *c, size_t ldc, const float *res, size_t ldr,
+                                const fn_act *act) {
+    const size_t MR = FN_IGEMM_MR_scalar;
+    const float *p[FN_IGEMM_MR_scalar];
+    for (size_t m0 = 0; m0 < m; m0 += MR) {
+        const size_t mr = m - m0 < MR ? m - m0 : MR;
+        for (size_t r = 0; r < MR; r++) p[r] = a + (m0 + (r < mr ? r : mr - 1)) * lda;
+        fn_f32_igemm__scalar(mr, nc, kc, 1, p, w, c + m0 * ldc, ldc, res ? res + m0 * ldr : NULL,
+                             ldr, act);
+    }
+}

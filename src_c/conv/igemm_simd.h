@@ -8,7 +8,9 @@
 #endif
 #define MR FN_ISAX(FN_IGEMM_MR) /* the tile: kernels.h */
 #define NR FN_ISAX(FN_IGEMM_NR)
+#define TALL FN_ISAX(FN_IGEMM_TALL) /* rows of the dense one-vector tile: kernels.h */
 _Static_assert(NR % VW == 0 && NR <= 4 * VW && MR <= 16, "igemm tile: NR a multiple of VW, at most 4 vectors");
+_Static_assert(TALL >= MR && TALL <= 16, "igemm dense tile: MR..16 rows");
 #include "../simd/vmath.h"
 #ifndef IGEMM_KLOOP
 #define IGEMM_KLOOP
@@ -44,7 +46,8 @@ FN_INLINE void store_vec(const int EPI, V y, float *c, const float *res, size_t 
 }
 
 /* One tile for NV = 1..NR/VW live vectors per row (a constant after inlining: the NV > k tests
- * fold away). Rows mr..ROWS-1 are computed (their pointers are valid) but not stored; columns
+ * fold away). ROWS <= MR, or up to TALL with ks = 1 (the dense kernel: a holds ROWS pointers).
+ * Rows mr..ROWS-1 are computed (their pointers are valid) but not stored; columns
  * past nc hold zero-padded weights and are masked out of res loads and c stores. Each res element
  * is read before the same element of c is written, so res may be c (an in-place residual add). */
 FN_INLINE void igemm_tile(
@@ -57,12 +60,12 @@ FN_INLINE void igemm_tile(
     V b2 = NV > 2 ? vload(w + 2 * VW) : zero;
     V b3 = NV > 3 ? vload(w + 3 * VW) : zero;
 #define DECL(m) V c##m##_0 = b0, c##m##_1 = b1, c##m##_2 = b2, c##m##_3 = b3;
-    FN_REP(MR, DECL)
+    FN_REP(TALL, DECL)
 #undef DECL
     w += NR;
     for (size_t t = 0; t < ks; t++) {
 #define PTR(m) const float *a##m = m < ROWS ? a[t * MR + m] : NULL;
-        FN_REP(MR, PTR)
+        FN_REP(TALL, PTR)
 #undef PTR
         IGEMM_KLOOP
         for (size_t i = 0; i < kc; i++) {
@@ -82,7 +85,7 @@ FN_INLINE void igemm_tile(
         if (NV > 2) c##m##_2 = vfma(av, b2, c##m##_2);                                  \
         if (NV > 3) c##m##_3 = vfma(av, b3, c##m##_3);                                  \
     }
-            FN_REP(MR, FMA)
+            FN_REP(TALL, FMA)
 #undef FMA
         }
     }
@@ -99,7 +102,7 @@ FN_INLINE void igemm_tile(
         if (NV > 2) store_vec(EPI, c##m##_2, cm + 2 * VW, rm ? rm + 2 * VW : NULL, n2, clamp, lo, hi); \
         if (NV > 3) store_vec(EPI, c##m##_3, cm + 3 * VW, rm ? rm + 3 * VW : NULL, n3, clamp, lo, hi); \
     }
-    FN_REP(MR, STORE)
+    FN_REP(TALL, STORE)
 #undef STORE
 }
 
@@ -144,4 +147,61 @@ void FN_KNAME(fn_f32_igemm)(size_t mr, size_t nc, size_t kc, size_t ks, const fl
         igemm_epi(EPI_GELU_TANH, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
     else
         igemm_epi(0, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+}
+
+/* Dense rows (fastnorm.h, fn_igemm_dense_ukernel): the epilogue and the panel width are chosen
+ * once per call, then whole MR-row tiles run back to back with their row pointers stepped by
+ * MR*lda; a short last tile goes through the indirect kernel (its pointer table repeats the last
+ * row). */
+FN_INLINE void dense_nv(const int NV, const int EPI, size_t m, size_t nc, size_t kc, const float *a,
+                        size_t lda, const float *w, float *c, size_t ldc, const float *res,
+                        size_t ldr, const fn_act *act) {
+    const size_t T = NV == 1 ? TALL : MR; /* rows of the tiles that run back to back */
+    const float *p[TALL];
+    size_t m0 = 0;
+    for (; m0 + T <= m; m0 += T) {
+        for (size_t r = 0; r < T; r++) p[r] = a + (m0 + r) * lda;
+        igemm_tile(T, NV, EPI, T, nc, kc, 1, p, w, c + m0 * ldc, ldc, res ? res + m0 * ldr : NULL,
+                   ldr, act);
+    }
+    if (T > MR && m0 + MR <= m) {
+        for (size_t r = 0; r < MR; r++) p[r] = a + (m0 + r) * lda;
+        igemm_tile(MR, NV, EPI, MR, nc, kc, 1, p, w, c + m0 * ldc, ldc, res ? res + m0 * ldr : NULL,
+                   ldr, act);
+        m0 += MR;
+    }
+    if (m0 < m) {
+        const size_t mr = m - m0;
+        for (size_t r = 0; r < MR; r++) p[r] = a + (m0 + (r < mr ? r : mr - 1)) * lda;
+        FN_KNAME(fn_f32_igemm)(mr, nc, kc, 1, p, w, c + m0 * ldc, ldc, res ? res + m0 * ldr : NULL,
+                               ldr, act);
+    }
+}
+
+FN_INLINE void dense_epi(const int EPI, size_t m, size_t nc, size_t kc, const float *a, size_t lda,
+                         const float *w, float *c, size_t ldc, const float *res, size_t ldr,
+                         const fn_act *act) {
+    if (NR > 3 * VW && nc > 3 * VW)
+        dense_nv(4, EPI, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
+    else if (NR > 2 * VW && nc > 2 * VW)
+        dense_nv(3, EPI, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
+    else if (NR > VW && nc > VW)
+        dense_nv(2, EPI, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
+    else
+        dense_nv(1, EPI, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
+}
+
+void FN_KNAME(fn_f32_igemm_dense)(size_t m, size_t nc, size_t kc, const float *a, size_t lda,
+                                  const float *w, float *c, size_t ldc, const float *res,
+                                  size_t ldr, const fn_act *act) {
+    if (act->kind == FN_ACT_ACTK0 + FN_ACTK_SILU)
+        dense_epi(EPI_SILU, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
+    else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_HARDSWISH)
+        dense_epi(EPI_HARDSWISH, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
+    else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_GELU)
+        dense_epi(EPI_GELU, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
+    else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_GELU_TANH)
+        dense_epi(EPI_GELU_TANH, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
+    else
+        dense_epi(0, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
 }
