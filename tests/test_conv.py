@@ -212,12 +212,16 @@ def test_fused_residual_and_clamp(isa, rng, act, with_res, cout, groups):
     util.assert_close_dot(got[~nan], want[~nan], mag[~nan])
 
 
-def test_fused_residual_in_place(isa, rng):
+@pytest.mark.parametrize("cin,h,w,cout,k", [(8, 6, 6, 37, 3), (16, 7, 9, 24, 1)])  # 1x1: the dense-rows path
+def test_fused_residual_in_place(isa, rng, cin, h, w, cout, k):
     """res may be y itself (a plan reusing the skip connection's buffer): y = relu(conv(x) + y)."""
-    x, wt, b, params = conv_case(rng, 2, 8, 6, 6, 37, 3, padding=1)
-    desc = (8, 37, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1)
+    p = k // 2
+    x, wt, b, params = conv_case(rng, 2, cin, h, w, cout, k, padding=p)
+    desc = (cin, cout, 1, k, k, 1, 1, 1, 1, p, p, p, p)
+    if k == 1:
+        assert _C.conv2d_dense_fits(desc)
     packed = _C.conv2d_pack(-1, desc, wt, b)
-    res = rng.standard_normal((2, 6, 6, 37)).astype(np.float32)
+    res = rng.standard_normal((2, h, w, cout)).astype(np.float32)
     y = res.copy()
     _C.conv2d_nhwc(-1, desc, np.ascontiguousarray(x.transpose(0, 2, 3, 1)), packed, y, (1, 0.0, INF), y, 2)
     util.assert_ran(isa)
@@ -452,17 +456,3 @@ def test_conv1x1_dense_rows(isa, rng, case, act):
         pre = _conv1x1_nhwc(xn, packed, dense, res, ACT_NONE, 1)
         util.assert_close_dot(pre, want, mag)
         np.testing.assert_allclose(got, f(pre.astype(np.float64)), rtol=1e-4, atol=1e-5)
-
-
-def test_conv1x1_dense_in_place_residual(isa, rng):
-    """res may be y itself on the dense path too (residual_in_place): y = relu(conv(x) + y)."""
-    x, wt, b, params = conv_case(rng, 2, 16, 7, 9, 24, 1)
-    desc = (16, 24, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0)
-    packed = _C.conv2d_pack(-1, desc, wt, b)
-    res = rng.standard_normal((2, 7, 9, 24)).astype(np.float32)
-    y = res.copy()
-    _C.conv2d_nhwc(-1, desc, np.ascontiguousarray(x.transpose(0, 2, 3, 1)), packed, y, (1, 0.0, INF), y, 2)
-    util.assert_ran(isa)
-    want, mag = reference_conv(x, wt, b, **params)
-    want = reference.relu(want + res.transpose(0, 3, 1, 2))
-    util.assert_close_dot(y.transpose(0, 3, 1, 2), want, mag + np.abs(res.transpose(0, 3, 1, 2)))
