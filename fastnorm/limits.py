@@ -167,7 +167,10 @@ def _implied(node, ins):
 
 def _bound(who, what, shape, max_tensor_bytes):
     nbytes = _FLOAT_BYTES * math.prod(shape)      # Python ints: exact, no overflow
-    if nbytes > ADDRESS_LIMIT:
+    # an empty tensor's other dims still bound it: NumPy cannot make (1, 2, 0, 2**62) either (its size
+    # check skips the zeros), so a file declaring one is refused here, not at the caller's np.empty
+    span = _FLOAT_BYTES * math.prod(d for d in shape if d)
+    if nbytes > ADDRESS_LIMIT or span > ADDRESS_LIMIT:
         raise FormatError("%s: %s of shape %s would need %s, more than any 64-bit machine can address"
                           % (who, what, _fmt_shape(shape), _fmt_bytes(nbytes)))
     if nbytes > max_tensor_bytes:

@@ -39,3 +39,10 @@ def test_every_integer_of_a_graph_set_to_an_edge_value(tmp_path, seed, value):
     for j in range(min(n, 24)):
         fuzz.check(fuzz.mutate(SEEDS[seed], [("int", 2 * j + 1, k if k % 3 else k + len(fuzz.EDGE_INTS))]),
                    str(tmp_path))
+
+
+def test_finding_an_empty_input_with_a_huge_dim(tmp_path):
+    # tools/fuzz_fnm.py, CI's fixed-seed run (session 7): an input declared (N, 2, 0, 2**62) loaded (0
+    # bytes) and the caller's np.full for it raised ValueError; limits now refuses the shape at load
+    data = fuzz.mutate(SEEDS[6], [("int", 2067, 2047), ("int", 229, 58459), ("int", 0, 0), ("int", 0, 0)])
+    assert fuzz.check(data, str(tmp_path)) == "rejected"
