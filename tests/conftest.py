@@ -63,6 +63,21 @@ def pytest_report_header(config):
         info["best_isa"], ", ".join(ISAS), "; not tested: " + ", ".join(missing) if missing else "")
 
 
+def pytest_sessionfinish(session):
+    """Under pytest-xdist (`-n auto`) each worker counts its own tests: it hands its counts to the
+    controller, which adds them up (pytest_testnodedown) before the summary below."""
+    out = getattr(session.config, "workeroutput", None)
+    if out is not None:
+        out["fastnorm_isa"] = (dict(_ISA_TESTS), dict(_ISA_SKIPPED))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    ran, skipped = getattr(node, "workeroutput", {}).get("fastnorm_isa", ({}, {}))
+    _ISA_TESTS.update(ran)
+    _ISA_SKIPPED.update(skipped)
+
+
 def pytest_terminal_summary(terminalreporter):
     tr = terminalreporter
     tr.write_sep("=", "fastnorm ISAs")
