@@ -169,13 +169,15 @@ class _Converter:
         g = self.graph
         self._ir_value_shape = {}
         init_names = set()
+        views = []
         for t in g.initializer:
             init_names.add(t.name)
             try:
-                a = onnxpb.to_array(t)
+                views.append((t.name, onnxpb.to_array_view(t)))
             except Exception as e:
                 raise FormatError("initializer %r cannot be read: %s" % (t.name, e)) from None
-            self.const[t.name] = np.asarray(a)
+        for (name, _), a in zip(views, onnxpb.detach([v for _, v in views])):   # one copy for them all
+            self.const[name] = np.asarray(a)
         for t in getattr(g, "sparse_initializer", []):
             try:
                 self.const[t.values.name] = onnxpb.sparse_to_dense(t)
