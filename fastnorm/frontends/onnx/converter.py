@@ -66,9 +66,15 @@ class _Converter:
                                 % (k, len(out[k]), MAX_RANK))
         return out
 
-    def weight(self, node, suffix, array):
+    def weight(self, node, suffix, array, transposed_ok=False):
+        """transposed_ok: a linear's (out, in) weight that is the transpose of a C-contiguous float32
+        array (ONNX's MatMul B) stays that view; the plan packs it as it is (_C.conv2d_pack_kn)."""
         name = self.uniq("%s::%s" % (node._fn_name, suffix))
-        self.weights[name] = np.ascontiguousarray(array, dtype=np.float32)
+        a = np.asarray(array)
+        if not (transposed_ok and a.ndim == 2 and a.dtype == np.float32 and a.T.flags.c_contiguous
+                and a.flags.aligned):
+            a = np.ascontiguousarray(a, dtype=np.float32)
+        self.weights[name] = a
         return name
 
     def inp(self, node, i):
