@@ -8,10 +8,43 @@ functions still check shapes and sizes so that a mistake is an exception, never 
 from libc.stdlib cimport malloc, free, calloc
 from libc.string cimport memset
 cimport numpy as cnp
+import threading as _threading
+import weakref as _weakref
+
 import numpy as np
 include "_bind/c_api.pxi"
 
 cnp.import_array()
+
+# Packed weights are carved from shared chunks rather than allocated one by one: NumPy backs an
+# allocation of 4 MiB or more with huge pages where the kernel allows, so a fresh process planning a
+# model takes a few page faults instead of one per 4 KiB of its packed weights (issue 14's cold
+# start). A chunk is referenced only by the buffers carved from it (weakly here): it is freed with
+# the last of them. Larger buffers get an allocation of their own.
+_PACK_CHUNK_FLOATS = 1 << 21                     # 8 MiB
+_pack_lock = _threading.Lock()
+_pack_chunk = None                               # weakref.ref of the current chunk
+cdef Py_ssize_t _pack_used = 0
+
+
+cdef object _packed_empty(size_t n):
+    """An uninitialised float32 array of n floats for a packer to fill, starting on a 64-byte line."""
+    global _pack_chunk, _pack_used
+    cdef Py_ssize_t need = (<Py_ssize_t>n + 15) // 16 * 16
+    cdef cnp.ndarray chunk
+    cdef size_t addr
+    if n == 0 or need > _PACK_CHUNK_FLOATS // 4:
+        return np.empty(n, dtype=np.float32)
+    with _pack_lock:
+        chunk = _pack_chunk() if _pack_chunk is not None else None
+        if chunk is None or _pack_used + need > chunk.shape[0]:
+            chunk = np.empty(_PACK_CHUNK_FLOATS, dtype=np.float32)
+            _pack_chunk = _weakref.ref(chunk)
+            addr = <size_t>cnp.PyArray_DATA(chunk) // 4
+            _pack_used = <Py_ssize_t>((16 - addr % 16) % 16)     # the first float on a 64-byte line
+        out = chunk[_pack_used:_pack_used + <Py_ssize_t>n]
+        _pack_used += need
+    return out
 
 ARCH = fn_cpu_arch().decode()
 # The ISAs this build compiled, narrowest first: scalar, avx2, avx512 on x86-64; scalar, neon on aarch64.
@@ -163,6 +196,24 @@ def conv2d_pack(int isa, tuple desc, const float[:, :, :, ::1] w, bias):
             or w.shape[2] != <Py_ssize_t>d.kh or w.shape[3] != <Py_ssize_t>d.kw):
         raise ValueError("conv weight: expected shape %r, got %r" % (
             (d.cout, d.cin // d.groups, d.kh, d.kw), _shape(w.shape, 4)))
+    return _conv2d_packed(k, &d, &w[0, 0, 0, 0], bias, False)
+
+
+def conv2d_pack_kn(int isa, tuple desc, const float[:, ::1] wt, bias):
+    """wt: (cin, cout), a linear weight stored transposed (desc 1x1, groups 1) -> conv2d_pack's result
+    for wt.T."""
+    cdef const fn_kernels *k = _kernels(isa)
+    cdef fn_conv2d_desc d = _conv_desc(desc)
+    if d.kh != 1 or d.kw != 1 or d.groups != 1:
+        raise ValueError("conv2d_pack_kn: a 1x1 conv with groups 1 only, got %r" % (desc,))
+    if wt.shape[0] != <Py_ssize_t>d.cin or wt.shape[1] != <Py_ssize_t>d.cout:
+        raise ValueError("linear weight (transposed): expected shape %r, got %r"
+                         % ((d.cin, d.cout), _shape(wt.shape, 2)))
+    return _conv2d_packed(k, &d, &wt[0, 0], bias, True)
+
+
+cdef object _conv2d_packed(const fn_kernels *k, const fn_conv2d_desc *d, const float *w, bias, bint kn):
+    """fn_conv2d_pack (kn: fn_conv2d_pack_kn) of w, whose shape the caller checked, and bias."""
     cdef const float[::1] b
     cdef const float *bp = NULL
     if bias is not None:
@@ -170,10 +221,13 @@ def conv2d_pack(int isa, tuple desc, const float[:, :, :, ::1] w, bias):
         if b.shape[0] != <Py_ssize_t>d.cout:
             raise ValueError("conv bias: expected %d values, got %d" % (d.cout, b.shape[0]))
         bp = &b[0]
-    out = np.empty(fn_conv2d_packed_floats(k, &d), dtype=np.float32)
+    out = _packed_empty(fn_conv2d_packed_floats(k, d))
     cdef float[::1] o = out
     with nogil:
-        fn_conv2d_pack(k, &d, &w[0, 0, 0, 0], bp, &o[0])
+        if kn:
+            fn_conv2d_pack_kn(k, d, w, bp, &o[0])
+        else:
+            fn_conv2d_pack(k, d, w, bp, &o[0])
     return out
 
 

@@ -265,6 +265,8 @@ def shape_elementwise(numbers=(), ranks=(None,), weights=0):
 
 
 def broadcast_shapes(node, a, b):
+    if a == b:                # most binary ops of a network (a residual add): nothing to broadcast
+        return tuple(a)
     out = []
     for i in range(max(len(a), len(b))):
         da = a[len(a) - 1 - i] if i < len(a) else 1

@@ -159,6 +159,9 @@ size_t fn_conv2d_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d);
 /* w: (cout, cin/groups, kh, kw) as torch stores it; bias: (cout,) or NULL. */
 void fn_conv2d_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w, const float *bias,
                     float *packed);
+/* The same from wt: (cin, cout), a linear weight stored transposed (ONNX MatMul's B); 1x1, groups 1. */
+void fn_conv2d_pack_kn(const fn_kernels *k, const fn_conv2d_desc *d, const float *wt, const float *bias,
+                       float *packed);
 /* Whether fn_conv2d_nhwc runs this conv on the dense-rows kernel (fn_igemm_dense_ukernel): 1x1,
  * groups 1, no padding, few input channels (ungated, without a pre-activation). */
 int fn_conv2d_dense_fits(const fn_conv2d_desc *d);

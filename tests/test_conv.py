@@ -256,6 +256,44 @@ def test_packed_panel_layout(isa, rng, cin, cout, groups, k):
     assert not packed[off + body.size:].any(), "the padding row and the tail must be zeros"
 
 
+@pytest.mark.parametrize("cin", [1, 13, 64])
+@pytest.mark.parametrize("dn", [-15, -1, 0, 1, 17])
+@pytest.mark.parametrize("bias", [True, False])
+def test_pack_kn_same_as_pack_of_the_transpose(isa, rng, cin, dn, bias):
+    """conv2d_pack_kn(wt: (cin, cout)) packs a linear weight stored transposed (ONNX MatMul's B) into
+    the same panels conv2d_pack gives for wt.T, output channels around the tile width; the panels
+    start at an offset each buffer chose, so the bodies are compared."""
+    _, nr = _C.gemm_tile(-1)
+    cout = max(1, nr + dn)
+    wt = rng.standard_normal((cin, cout)).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32) if bias else None
+    desc = (cin, cout, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0)
+    want = _C.conv2d_pack(-1, desc, np.ascontiguousarray(wt.T).reshape(cout, cin, 1, 1), b)
+    got = _C.conv2d_pack_kn(-1, desc, wt, b)
+    assert got.shape == want.shape
+    ow, og = int(want[0]), int(got[0])
+    body = want.size - 16
+    np.testing.assert_array_equal(got[og:og + body], want[ow:ow + body])
+    x = rng.standard_normal((3, 1, 1, cin)).astype(np.float32)
+    y = np.empty((3, 1, 1, cout), np.float32)
+    _C.conv2d_nhwc(-1, desc, x, got, None, ACT_NONE, y, 1)
+    util.assert_ran(isa)
+    ref = x.reshape(3, cin).astype(np.float64) @ wt + (0 if b is None else b)
+    np.testing.assert_allclose(y.reshape(3, cout), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_pack_kn_rejects_what_it_cannot_pack(rng):
+    wt = rng.standard_normal((8, 6)).astype(np.float32)
+    with pytest.raises(ValueError, match="1x1"):
+        _C.conv2d_pack_kn(-1, (8, 6, 1, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0), wt, None)
+    with pytest.raises(ValueError, match="1x1"):
+        _C.conv2d_pack_kn(-1, (8, 6, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0), wt, None)
+    with pytest.raises(ValueError, match="expected shape"):
+        _C.conv2d_pack_kn(-1, (6, 8, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0), wt, None)
+    with pytest.raises(ValueError, match="bias"):
+        _C.conv2d_pack_kn(-1, (8, 6, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0), wt, np.zeros(5, np.float32))
+
+
 def test_packed_weights_moved_to_another_alignment(isa, rng):
     """Packed panels start at a 64-byte line found when packing; the offset is stored in the buffer,
     so a copy at another alignment (np.copy, a file) gives the same bits, and junk is refused."""
@@ -456,3 +494,37 @@ def test_conv1x1_dense_rows(isa, rng, case, act):
         pre = _conv1x1_nhwc(xn, packed, dense, res, ACT_NONE, 1)
         util.assert_close_dot(pre, want, mag)
         np.testing.assert_allclose(got, f(pre.astype(np.float64)), rtol=1e-4, atol=1e-5)
+
+
+def test_packed_buffers_share_chunks_without_overlap(rng):
+    """Packers carve their buffers from shared chunks (huge pages for a fresh process's page faults):
+    no two overlap, packing more leaves earlier ones as they were, a large one gets its own, and a
+    chunk is freed with the last buffer carved from it."""
+    import gc
+    import weakref
+    big = (1024, 480, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0)      # just under a quarter of a chunk
+    wbig = rng.standard_normal((480, 1024, 1, 1)).astype(np.float32)
+    q = prev = _C.conv2d_pack(-1, big, wbig, None)
+    for _ in range(6):                                      # until a chunk this test started
+        q = _C.conv2d_pack(-1, big, wbig, None)
+        if q.base is not prev.base:
+            break
+        prev = q
+    assert q.base is not None and q.base is not prev.base
+    chunk = weakref.ref(q.base)
+    packs, kept = [q], [q.copy()]
+    for cin, cout in [(3, 5), (64, 200), (13, 16), (2048, 1100), (1, 1), (40, 160)]:
+        w = rng.standard_normal((cout, cin, 1, 1)).astype(np.float32)
+        p = _C.conv2d_pack(-1, (cin, cout, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0), w, None)
+        packs.append(p)
+        kept.append(p.copy())
+    spans = sorted((p.__array_interface__["data"][0], p.nbytes) for p in packs)
+    assert all(a + n <= b for (a, n), (b, _) in zip(spans, spans[1:])), "packed buffers overlap"
+    assert all(p.__array_interface__["data"][0] % 64 == 0 for p in packs if p.base is not None)
+    for p, k in zip(packs, kept):
+        np.testing.assert_array_equal(p, k)
+    assert packs[4].base is None                            # 2048 x 1100: an allocation of its own
+    assert all(p.base is chunk() for i, p in enumerate(packs) if i != 4)
+    del packs, p, q, prev
+    gc.collect()
+    assert chunk() is None, "a chunk outlived every buffer carved from it"

@@ -150,6 +150,23 @@ def test_fold_linear_scale(k_shape, k_first):
     np.testing.assert_allclose(_run(g, x), want, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("order", ["C", "F"])     # F: a linear weight kept as ONNX MatMul's B transposed
+def test_fold_linear_scale_weights_are_the_float64_fold_rounded(order):
+    """The folded weights are w * k computed in float64 and rounded to float32 once, bit for bit
+    (fold_linear_scale multiplies in float32 where that gives the same bits), tiny and huge values
+    included; a transposed weight stays transposed for conv2d_pack_kn."""
+    g = _linear_mul_graph((6,), False)
+    rng = np.random.default_rng(3)
+    w = (rng.standard_normal((6, 8)) * np.exp2(rng.integers(-140, 120, (6, 8)))).astype(np.float32)
+    g.weights["w"] = np.asfortranarray(w) if order == "F" else w
+    g.weights["k"] = (rng.standard_normal(6) * 1e-3).astype(np.float32)
+    folded = fold_linear_scale(g)
+    got = folded.weights[folded.nodes[0].inputs[1]]
+    want = (w.astype(np.float64) * g.weights["k"].astype(np.float64)[:, None]).astype(np.float32)
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+    assert got.flags.f_contiguous == (order == "F")
+
+
 @pytest.mark.parametrize("case", ["along_rows", "extra_reader", "act"])
 def test_fold_linear_scale_leaves_alone(case):
     g = {"along_rows": lambda: _linear_mul_graph((5, 1)), "extra_reader": lambda: _linear_mul_graph((6,), extra_reader=True),

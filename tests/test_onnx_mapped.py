@@ -81,3 +81,27 @@ def test_mapped_conversion_equals_bytes_conversion(tmp_path, mapped):
     for w in list(m.source_graph.weights.values()) + list(m.graph.weights.values()):
         assert not _views_a_mapping(w)
     np.testing.assert_array_equal(m.predict(x), fastnorm.from_onnx(data).predict(x))
+
+
+@pytest.mark.parametrize("mapped_file", [True, False])
+def test_views_detached_at_once_equal_to_array(tmp_path, mapped_file):
+    """onnxpb.to_array_view then detach (the converter's way with a graph's initializers): the arrays
+    to_array gives, bit for bit, none a view of the mapping or unaligned, the copies in one buffer."""
+    data = rich_model(np.random.default_rng(0)).SerializeToString()
+    if mapped_file:
+        p = tmp_path / "rich.onnx"
+        p.write_bytes(data)
+        with open(p, "rb") as fh:
+            data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    ts = [t for t in onnxpb.parse_model(data).graph.initializer if t.data_type != onnxpb.TensorProto.STRING]
+    views = [onnxpb.to_array_view(t) for t in ts]
+    assert any(not v.flags.aligned for v in views) and (any(_views_a_mapping(v) for v in views) or not mapped_file)
+    got = onnxpb.detach(views)
+    bases = set()
+    for t, v, a in zip(ts, views, got):
+        want = onnxpb.to_array(t)
+        assert a.dtype == want.dtype and a.shape == want.shape and a.tobytes() == want.tobytes(), t.name
+        assert a.flags.aligned and a.flags.c_contiguous and not _views_a_mapping(a), t.name
+        if a is not v:
+            bases.add(id(a.base))                # NumPy points a view of a view at the owner
+    assert len(bases) == 1

@@ -44,6 +44,8 @@ cdef extern from "fastnorm.h" nogil:
     size_t fn_conv2d_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d)
     void fn_conv2d_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w,
                         const float *bias, float *packed)
+    void fn_conv2d_pack_kn(const fn_kernels *k, const fn_conv2d_desc *d, const float *wt,
+                           const float *bias, float *packed)
     size_t fn_conv2d_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
                                    size_t w, int nthreads)
     fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,

@@ -46,7 +46,7 @@ def conv_first_pack(int isa, tuple desc, const float[:, :, :, ::1] w, bias):
         if b.shape[0] != <Py_ssize_t>d.cout:
             raise ValueError("first-layer conv bias: expected %d values, got %d" % (d.cout, b.shape[0]))
         bp = &b[0]
-    out = np.empty(fn_conv_first_packed_floats(k, &d), dtype=np.float32)
+    out = _packed_empty(fn_conv_first_packed_floats(k, &d))
     cdef float[::1] o = out
     with nogil:
         fn_conv_first_pack(k, &d, &w[0, 0, 0, 0], bp, &o[0])

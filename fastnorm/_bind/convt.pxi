@@ -36,7 +36,7 @@ def conv_transpose2d_pack(int isa, tuple desc, const float[:, :, :, ::1] w, bias
         if b.shape[0] != <Py_ssize_t>d.cout:
             raise ValueError("conv_transpose2d bias: expected %d values, got %d" % (d.cout, b.shape[0]))
         bp = &b[0]
-    out = np.empty(fn_conv_transpose2d_packed_floats(k, &d), dtype=np.float32)
+    out = _packed_empty(fn_conv_transpose2d_packed_floats(k, &d))
     cdef float[::1] o = out
     cdef const float *wp = &w[0, 0, 0, 0] if w.shape[0] * w.shape[1] else NULL
     with nogil:

@@ -35,7 +35,7 @@ def dwconv2d_pack(const float[:, :, :, ::1] w, bias):
         if b.shape[0] != <Py_ssize_t>c:
             raise ValueError("depthwise conv bias: expected %d values, got %d" % (c, b.shape[0]))
         bp = &b[0]
-    out = np.empty(fn_dwconv_packed_floats(c, kh, kw), dtype=np.float32)
+    out = _packed_empty(fn_dwconv_packed_floats(c, kh, kw))
     cdef float[::1] o = out
     with nogil:
         fn_dwconv_pack(c, kh, kw, &w[0, 0, 0, 0], bp, &o[0])

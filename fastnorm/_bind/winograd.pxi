@@ -40,7 +40,7 @@ def winograd3x3_pack(int isa, tuple desc, const float[:, :, :, ::1] w, bias):
         if <size_t>b.shape[0] != d.cout:
             raise ValueError("winograd3x3 bias: expected %d values, got %d" % (d.cout, b.shape[0]))
         bp = &b[0]
-    out = np.empty(fn_winograd3x3_packed_floats(k, &d), dtype=np.float32)
+    out = _packed_empty(fn_winograd3x3_packed_floats(k, &d))
     cdef float[::1] o = out
     cdef fn_status st
     with nogil:

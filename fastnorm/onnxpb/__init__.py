@@ -15,8 +15,8 @@ from fastnorm.onnxpb.build import make_attribute, make_node, serialize
 from fastnorm.onnxpb.messages import (AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
                                       SparseTensorProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
                                       parse)
-from fastnorm.onnxpb.tensor import (dtype_name, get_attribute_value, np_dtype, resolve_external_data,
-                                    sparse_to_dense, to_array)
+from fastnorm.onnxpb.tensor import (detach, dtype_name, get_attribute_value, np_dtype, resolve_external_data,
+                                    sparse_to_dense, to_array, to_array_view)
 from fastnorm.onnxpb.wire import WireError
 
 
@@ -44,6 +44,6 @@ def load_model(path, load_external_data=True):
         raise
 
 
-__all__ = ["load_model", "parse_model", "make_node", "make_attribute", "serialize", "to_array", "get_attribute_value", "np_dtype", "dtype_name",
+__all__ = ["load_model", "parse_model", "make_node", "make_attribute", "serialize", "to_array", "to_array_view", "detach", "get_attribute_value", "np_dtype", "dtype_name",
            "sparse_to_dense", "WireError", "ModelProto", "GraphProto", "NodeProto", "AttributeProto", "TensorProto",
            "ValueInfoProto", "TypeProto", "TensorShapeProto", "SparseTensorProto", "OperatorSetIdProto"]

@@ -59,14 +59,14 @@ def _shape(t):
     return tuple(dims), n
 
 
-def _from_bytes(buf, dtype, count, what):
+def _from_bytes(buf, dtype, count, what, aligned=True):
     itemsize = np.dtype(dtype).itemsize
     if len(buf) != count * itemsize:
         raise FormatError("%s: raw_data holds %d bytes, the dims need %d x %d" % (what, len(buf), count, itemsize))
     a = np.frombuffer(buf, dtype, count=count)
     if sys.byteorder != "little" and itemsize > 1:
         a = a.byteswap()
-    elif not a.flags.aligned:
+    elif aligned and not a.flags.aligned:
         a = a.copy()
     return a
 
@@ -82,6 +82,34 @@ def to_array(t, base_dir=None):
     return a.copy() if _maps_a_file(a) else a
 
 
+def to_array_view(t, base_dir=None):
+    """to_array without its copies: the result may be an unaligned view, or one of a mapped file. For
+    many tensors at once (a graph's initializers): views first, then detach() them all."""
+    return _to_array(t, base_dir, aligned=False)
+
+
+def detach(arrays):
+    """Arrays of to_array_view made what to_array returns: each view of a mapped file or unaligned one
+    copied, all those copies into one buffer. One allocation of the total rather than one per tensor:
+    NumPy backs a large one with huge pages where the kernel allows, so a fresh process takes a few
+    page faults instead of one per 4 KiB (regnety_200mf's 12 MiB of weights: ~12 -> ~6 ms on Zen 3).
+    The others are returned as they are."""
+    move = [i for i, a in enumerate(arrays) if a.dtype != object and (not a.flags.aligned or _maps_a_file(a))]
+    out = list(arrays)
+    if not move:
+        return out
+    span = [-(-arrays[i].nbytes // 64) * 64 for i in move]     # each copy starts on a 64-byte line
+    arena = np.empty(sum(span), np.uint8)
+    off = 0
+    for i, n in zip(move, span):
+        a = arrays[i]
+        d = arena[off:off + a.nbytes].view(a.dtype).reshape(a.shape)
+        d[...] = a
+        out[i] = d
+        off += n
+    return out
+
+
 def _maps_a_file(a):
     """Whether array a is a view of an mmap.mmap (onnxpb.parse of a mapped file)."""
     b = a.base
@@ -92,12 +120,24 @@ def _maps_a_file(a):
     return isinstance(b, mmap.mmap)
 
 
-def _to_array(t, base_dir):
+class _What:
+    """'tensor NAME (DTYPE, dims [...])' for an error message, formatted only when one is raised (per
+    tensor it cost more than reading a small tensor)."""
+    __slots__ = ("name", "dt", "shape")
+
+    def __init__(self, name, dt, shape):
+        self.name, self.dt, self.shape = name, dt, shape
+
+    def __str__(self):
+        return "tensor %r (%s, dims %s)" % (self.name, dtype_name(self.dt), list(self.shape))
+
+
+def _to_array(t, base_dir, aligned=True):
     if t.HasField("segment"):
         raise UnsupportedError("tensor %r is segmented" % t.name)
     shape, count = _shape(t)
     dt = t.data_type
-    what = "tensor %r (%s, dims %s)" % (t.name, dtype_name(dt), list(shape))
+    what = _What(t.name, dt, shape)
     if dt not in _DTYPE:
         raise UnsupportedError("%s: dtype not supported" % what)
     if t.data_location == T.EXTERNAL:
@@ -127,7 +167,8 @@ def _to_array(t, base_dir):
         elif dt == T.BOOL:
             a = _from_bytes(raw, np.uint8, count, what) != 0
         else:
-            a = _from_bytes(raw, np.dtype(_DTYPE[dt]).newbyteorder("<"), count, what).astype(_DTYPE[dt], copy=False)
+            a = _from_bytes(raw, np.dtype(_DTYPE[dt]).newbyteorder("<"), count, what,
+                            aligned).astype(_DTYPE[dt], copy=False)
         return a.reshape(shape)
     field = _FIELD[dt]
     src = getattr(t, field).array()

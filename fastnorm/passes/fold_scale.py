@@ -22,6 +22,16 @@ def _per_feature(k, rank, features):
     return np.broadcast_to(k.reshape(-1).astype(np.float64), (features,))
 
 
+def _scaled(w, k):
+    """(w * k[:, None]) rounded to float32 once. Where w and k are float32 values the float32 product
+    is that rounding already (a product of two 24-bit significands is exact in float64), without the
+    float64 copies of w (ConvNeXt-atto: 1.6 M weights, ~5 ms of its .onnx load)."""
+    k32 = k.astype(np.float32)
+    if w.dtype == np.float32 and np.array_equal(k32, k):
+        return w * k32[:, None]
+    return (w.astype(np.float64) * k[:, None]).astype(np.float32)
+
+
 def fold_linear_scale(graph, shapes=None, _copy=True):
     """shapes: infer_shapes(graph) at batch 1, when the caller has it; _copy=False rewrites graph itself
     (fastnorm.passes.optimize, on its own copy)."""
@@ -49,7 +59,7 @@ def fold_linear_scale(graph, shapes=None, _copy=True):
         b = (g.weights[prev.inputs[2]].astype(np.float64)
              if len(prev.inputs) > 2 and prev.inputs[2] else np.zeros(w.shape[0]))
         w_name, b_name = prev.inputs[1] + "@" + mul.name, prev.name + ".bias@" + mul.name
-        g.weights[w_name] = (w.astype(np.float64) * k[:, None]).astype(np.float32)
+        g.weights[w_name] = _scaled(w, k)
         g.weights[b_name] = (b * k).astype(np.float32)
         prev.inputs = [prev.inputs[0], w_name, b_name]
         prev.attrs["folded"] = list(prev.attrs.get("folded", [])) + [mul.name]

@@ -136,6 +136,10 @@ def _lower_linear(plan, node, graph, loc, cache):
 
     def make():
         w2 = np.asarray(wt, np.float32)
+        if variant == "linear" and not w2.flags.c_contiguous and w2.T.flags.c_contiguous and w2.flags.aligned:
+            # ONNX MatMul's B, kept (in, out) by the frontend: packed as it is, no transposed copy
+            return _C.conv2d_pack_kn(plan.isa, desc, w2.T,
+                                     None if bias is None else np.ascontiguousarray(bias, np.float32))
         if variant != "linear":
             w2 = w2.reshape(out_f, c, h, w).transpose(0, 2, 3, 1).reshape(out_f, in_f)
         return _C.conv2d_pack(plan.isa, desc, np.ascontiguousarray(w2).reshape(out_f, in_f, 1, 1),

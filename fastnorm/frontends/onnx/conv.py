@@ -184,7 +184,8 @@ def op_gemm(c, node, attrs):
             if shape[0] is BATCH:
                 raise BatchDep("C %r varies along the batch" % (cm.shape,))
             extra = cm
-    ins = [name, c.weight(node, "weight", w), c.weight(node, "bias", bias) if bias is not None else ""]
+    ins = [name, c.weight(node, "weight", w, transposed_ok=True),
+           c.weight(node, "bias", bias) if bias is not None else ""]
     if extra is None:
         c.set_act(node.output[0], c.emit(node, "linear", ins, {}, node.output[0]))
     else:
@@ -206,7 +207,7 @@ def op_matmul(c, node, attrs):
         raise Unsupported("a 1D A")
     if shape[-1] != bm.shape[0]:
         raise Malformed("A %r and B %r do not fit" % (fmt_shape(shape), bm.shape))
-    c.set_act(node.output[0], c.emit(node, "linear", [name, c.weight(node, "weight", bm.T), ""], {},
+    c.set_act(node.output[0], c.emit(node, "linear", [name, c.weight(node, "weight", bm.T, transposed_ok=True), ""], {},
                                      node.output[0]))
 
 

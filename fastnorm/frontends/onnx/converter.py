@@ -66,9 +66,15 @@ class _Converter:
                                 % (k, len(out[k]), MAX_RANK))
         return out
 
-    def weight(self, node, suffix, array):
+    def weight(self, node, suffix, array, transposed_ok=False):
+        """transposed_ok: a linear's (out, in) weight that is the transpose of a C-contiguous float32
+        array (ONNX's MatMul B) stays that view; the plan packs it as it is (_C.conv2d_pack_kn)."""
         name = self.uniq("%s::%s" % (node._fn_name, suffix))
-        self.weights[name] = np.ascontiguousarray(array, dtype=np.float32)
+        a = np.asarray(array)
+        if not (transposed_ok and a.ndim == 2 and a.dtype == np.float32 and a.T.flags.c_contiguous
+                and a.flags.aligned):
+            a = np.ascontiguousarray(a, dtype=np.float32)
+        self.weights[name] = a
         return name
 
     def inp(self, node, i):
@@ -169,13 +175,15 @@ class _Converter:
         g = self.graph
         self._ir_value_shape = {}
         init_names = set()
+        views = []
         for t in g.initializer:
             init_names.add(t.name)
             try:
-                a = onnxpb.to_array(t)
+                views.append((t.name, onnxpb.to_array_view(t)))
             except Exception as e:
                 raise FormatError("initializer %r cannot be read: %s" % (t.name, e)) from None
-            self.const[t.name] = np.asarray(a)
+        for (name, _), a in zip(views, onnxpb.detach([v for _, v in views])):   # one copy for them all
+            self.const[name] = np.asarray(a)
         for t in getattr(g, "sparse_initializer", []):
             try:
                 self.const[t.values.name] = onnxpb.sparse_to_dense(t)
