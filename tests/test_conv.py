@@ -450,8 +450,12 @@ def _conv1x1_nhwc(x, packed, desc, res, act, nthreads):
 
 
 # (n, cin, h, w, cout, stride): K = 1..64 incl. odd, cout around 8 / 16 (the one-vector tall tile and
-# partial panels), 1x1 images, batch 2, row counts that leave every tail of the 6- and 12-row tiles
+# partial panels), 1x1 images, batch 2, row counts that leave every tail of the 6- and 12-row tiles;
+# many row chunks, outputs of several MiB (strided too), and cout past one L2 block of panels (two
+# blocks, the last narrower)
 DENSE_CASES = [
+    (1, 16, 23, 29, 64, 1), (1, 16, 91, 91, 64, 1), (2, 8, 97, 89, 128, 2), (1, 160, 7, 9, 840, 1),
+    (2, 150, 7, 9, 900, 2),
     (1, 1, 5, 7, 8, 1), (2, 3, 1, 1, 5, 1), (1, 7, 9, 11, 24, 1), (2, 16, 7, 9, 16, 1),
     (1, 16, 13, 13, 64, 1), (1, 17, 6, 5, 72, 1), (2, 24, 5, 11, 56, 1), (1, 32, 11, 7, 24, 1),
     (3, 33, 4, 5, 40, 1), (1, 40, 9, 9, 1, 1), (2, 48, 6, 7, 31, 1), (1, 64, 7, 7, 24, 1),
