@@ -174,3 +174,41 @@ def test_fast_path_and_fallback_lanes(isa, name, n):
     assert (y[~fin] == 0).all() and np.signbit(y[~fin]).all()   # the limit at -inf: -0.0
     for s in range(1, min(n, 17)):
         np.testing.assert_array_equal(fn(x[s:]), y[s:])
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_silu_tile_tail_lanes_with_nan_and_inf(isa, k):
+    """The igemm tile decides silu's fallback once per tile (the minimum of its vectors): tiles where
+    a few lanes are below -87 (denormal results) next to rows of NaN (a NaN input pixel), +-inf and
+    lanes just inside the fast path give the act kernel's bits in every lane. A residual conv with
+    tiny weights puts the chosen values straight into the pre-activations; 1x1 (the dense kernel) and
+    3x3 (the indirect one), 37 channels (a masked last panel), 70 pixels (a short last tile)."""
+    net = ConvAct(nn.SiLU(), 37, 37, k, residual=True).eval()
+    bare = ConvAct(nn.Identity(), 37, 37, k, residual=True).eval()
+    with torch.no_grad():
+        net.conv.weight.mul_(1e-3)
+        net.conv.bias.mul_(1e-3)
+    bare.load_state_dict(net.state_dict())
+    xl = torch.randn((2, 5, 7, 37), generator=torch.Generator().manual_seed(k))  # (N, H, W, C)
+    flat = xl.view(-1, 37)         # (pixel, channel); the 3x3 windows of the NaN / inf pixels miss the others
+    flat[5, 4] = float("nan")      # a NaN row in the tile of the low lanes below
+    flat[1, 3] = -95.0             # silu: a denormal
+    flat[1, 20] = -88.0
+    flat[2, 36] = -86.5            # just inside the fast path
+    flat[13, 0] = -float("inf")
+    flat[14, 20] = -95.0
+    flat[30, 9] = float("inf")
+    flat[33, 33] = -90.0           # in the masked last panel
+    flat[69, 36] = -100.0          # the short last tile
+    flat[50:62, :] *= 40.0         # a whole tile of large values, some past -87
+    x = xl.permute(0, 3, 1, 2).contiguous()
+    got = fastnorm.from_torch(net, x).predict(x.numpy())
+    unfused = fastnorm.ops.silu(fastnorm.from_torch(bare, x).predict(x.numpy()))
+    np.testing.assert_array_equal(got, unfused)
+    g = got.transpose(0, 2, 3, 1).reshape(-1, 37)
+    assert g[1, 3] < 0 and g[1, 3] > -1e-38 and g[14, 20] < 0 and g[69, 36] < 0  # denormal results
+    with torch.no_grad():
+        want = net(x).numpy()
+    fin = np.isfinite(want) & np.isfinite(got)  # a conv algorithm may spread an inf input further than torch's
+    assert fin.sum() > got.size // 2
+    np.testing.assert_allclose(got[fin], want[fin], rtol=1e-4, atol=1e-30)

@@ -259,11 +259,12 @@ FN_INLINE V fn_silu_fast(V x) {
 #else
     const V na = vmax(vset(-87.0f), vcopysign(x, vset(-0.0f))); /* -|x|; NaN passes */
 #endif
-    const V magic = vset(FN_ROUND_MAGIC);
-    const V t = vfma(na, vset(FN_LOG2E), magic); /* its low mantissa bits hold k = round(na log2e) */
+    /* the magic carries the exponent bias: t's low mantissa bits hold k + 127, so (bits(t) << 23)
+     * is 2^k's bits, k in [-126, 126] (the magic's own bits shift out) */
+    const V magic = vset(FN_ROUND_MAGIC + 127.0f);
+    const V t = vfma(na, vset(FN_LOG2E), magic);
     const V r = vfnma(vsub(t, magic), vset(0x1.62e430p-1f), na); /* na - k ln2 */
-    /* 2^k, k in [-126, 126]: (bits(t) << 23) is k << 23 (the magic's bits shift out) */
-    const V s = vfrombits(viadd(visll(vbits(t), 23), viset(127 << 23)));
+    const V s = vfrombits(visll(vbits(t), 23));
     /* exp(r) = 1 + r + r^2/2 + ... + c6 r^6 (max rel err of the float32 coefficients 4.1e-9 on
      * |r| <= ln2/2 + 0.2%: the fit of tools/fit_vmath.py's method, one degree below fn_expm1_poly's,
      * which the accurate functions need and silu does not), by Estrin's scheme: a dependency chain
@@ -297,8 +298,9 @@ FN_INLINE V fn_silu_fast(V x) {
 
 /* Only the lanes below -87 take fn_mul_sigmoid: a lane's result never depends on its neighbours (a
  * conv tile's vector and the act kernel's group the same element with different ones). */
+#define FN_SILU_FAST_MIN -87.0f
 FN_INLINE V fn_silu(V x) {
-    const VM low = vlt(x, vset(-87.0f));
+    const VM low = vlt(x, vset(FN_SILU_FAST_MIN));
     const V y = fn_silu_fast(x);
     if (!vm_any(low)) return y;
     return vsel(low, fn_neg_inf_to_neg_zero(x, fn_mul_sigmoid(x, x)), y);
@@ -420,7 +422,7 @@ FN_INLINE V fn_gelu_erfc(V x) {
  * (half an ulp of the largest results). About 36 vector operations and one division: 2.2x faster
  * than fn_gelu_erfc. Like silu it is bound by its dependency chain on Zen 3 (exp by Estrin, k from
  * a^2: 0.86 -> 0.80 ns an element there). */
-FN_INLINE V fn_gelu(V x) {
+FN_INLINE V fn_gelu_fast(V x) {
     const V one = vset(1.0f);
     const V a = vmin(vset(12.5f), vabs(x)); /* NaN passes */
     V n = vset(0x1.b993b8p-9f);
@@ -436,9 +438,9 @@ FN_INLINE V fn_gelu(V x) {
     d = vfma(d, a, one);
     const V aa = vmul(a, a);
     const V h = vmul(aa, vset(0.5f));
-    const V magic = vset(FN_ROUND_MAGIC);
-    /* its low mantissa bits hold k = round(-h log2e); from a^2 (-log2e / 2 is exact), not h: one
-     * multiply off the chain that bounds the epilogue (fn_silu_fast) */
+    const V magic = vset(FN_ROUND_MAGIC + 127.0f);
+    /* its low mantissa bits hold k + 127, k = round(-h log2e) (the bias: fn_silu_fast); from a^2
+     * (-log2e / 2 is exact), not h: one multiply off the chain that bounds the epilogue */
     const V t = vfma(aa, vset(-0.5f * FN_LOG2E), magic);
     const V k = vsub(t, magic);
     V r = vfma(k, vset(FN_LN2_HI), h); /* h + k ln2, |r| <= ln2/2: exp(-h) = 2^k exp(-r) */
@@ -452,10 +454,16 @@ FN_INLINE V fn_gelu(V x) {
     const V c0 = vfms(b1, r2, r);
     const V c1 = vfma(vset(0x1.6a411ep-10f), r2, b2);
     const V en = vfma(vfma(c1, r4, c0), n, n);                          /* exp(-r) n */
-    const V s = vfrombits(viadd(visll(vbits(t), 23), viset(127 << 23))); /* 2^k, as fn_mul_sigmoid_fast */
+    const V s = vfrombits(visll(vbits(t), 23)); /* 2^k, k in [-113, 0] */
     const V p = vmul(vdiv(en, d), s);                                   /* Phi(-a) */
-    const V y = vmul(x, vsel(vlt(x, vset(0.0f)), p, vsub(one, p)));      /* gelu(-0) = -0 * 0.5 */
-    const VM tail = vlt(x, vset(-12.5f));
+    return vmul(x, vsel(vlt(x, vset(0.0f)), p, vsub(one, p)));          /* gelu(-0) = -0 * 0.5 */
+}
+
+/* Lanes below FN_GELU_FAST_MIN take fn_gelu_erfc, per lane (fn_silu) */
+#define FN_GELU_FAST_MIN -12.5f
+FN_INLINE V fn_gelu(V x) {
+    const VM tail = vlt(x, vset(FN_GELU_FAST_MIN));
+    const V y = fn_gelu_fast(x);
     if (vm_any(tail)) return vsel(tail, fn_gelu_erfc(x), y);
     return y;
 }
