@@ -8,6 +8,7 @@ functions still check shapes and sizes so that a mistake is an exception, never 
 from libc.stdlib cimport malloc, free, calloc
 from libc.string cimport memset
 cimport numpy as cnp
+import os as _os
 import threading as _threading
 import weakref as _weakref
 
@@ -25,6 +26,19 @@ _PACK_CHUNK_FLOATS = 1 << 21                     # 8 MiB
 _pack_lock = _threading.Lock()
 _pack_chunk = None                               # weakref.ref of the current chunk
 cdef Py_ssize_t _pack_used = 0
+
+
+def _pack_after_fork():
+    """A child of fork() starts without the parent's chunk and with a free lock (another thread of the
+    parent may have held it at the fork: the child would wait on it forever)."""
+    global _pack_lock, _pack_chunk, _pack_used
+    _pack_lock = _threading.Lock()
+    _pack_chunk = None
+    _pack_used = 0
+
+
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_pack_after_fork)
 
 
 cdef object _packed_empty(size_t n):

@@ -122,3 +122,37 @@ def test_multiprocessing_fork_pool_after_multithreaded_predict():
         print("OK")
     """)
     assert "OK" in r.stdout
+
+
+def test_fork_while_another_thread_packs_weights():
+    """Packed weights come from a shared chunk under a lock (_C._packed_empty): a child forked while
+    another thread of the parent holds that lock still plans a model (a fresh lock in the child),
+    and the parent's lock and chunk are untouched."""
+    r = _run("""
+        import threading
+        from fastnorm import _C
+        held, release = threading.Event(), threading.Event()
+
+        def packer():                             # stands for a thread in the middle of a pack
+            with _C._pack_lock:
+                held.set()
+                release.wait(60)
+
+        t = threading.Thread(target=packer)
+        t.start()
+        held.wait(60)
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                assert np.array_equal(model(1).predict(x), want)   # plans: packs its weights
+            except BaseException as e:
+                print("child:", repr(e)); code = 1
+            os._exit(code)
+        wait(pid, "child forked while the pack lock was held")
+        assert _C._pack_lock.locked()             # the parent's lock is still the packer's
+        release.set(); t.join()
+        assert np.array_equal(model(1).predict(x), want)
+        print("OK")
+    """)
+    assert "OK" in r.stdout
