@@ -227,17 +227,17 @@ FN_INLINE V fn_mul_sigmoid_fast(V x, V z) {
 /* silu(x) = x sigmoid(x), the conv epilogue's commonest activation (EfficientNet: a fifth of a run
  * goes to it, so every operation and every cycle of its dependency chain counts). For x >= -87,
  * exp needs neither the 2^64 carry nor the two-step scaling of fn_exp_scaled (its 2^k is normal), and
- * 2^k is made from the bits of the rounded k directly. Where the vocabulary's division is cheap
- * (FN_VDIV_FAST: AVX2, scalar) the result is x / (1 + exp(-x)), one division: 20 operations a vector
- * with the tail check. Elsewhere (AVX-512, NEON) it is x (num / (1 + exp(-|x|))), num = 1 or
- * exp(-|x|) by the sign, the quotient from the reciprocal estimate (plus a Newton step below 14 bits)
- * and one correction with the exact residual. Roundings the accurate functions avoid are kept, because
+ * 2^k is made from the bits of the rounded k directly. The result is x / (1 + exp(-x)): where the
+ * vocabulary's division is cheap (FN_VDIV_FAST: AVX2, scalar) by one division, 19 operations a vector
+ * with the tail check; elsewhere (AVX-512, NEON) as x times the reciprocal estimate of 1 + exp(-x)
+ * (plus a Newton step below 14 bits) after one correction with the exact residual. Roundings the accurate functions avoid are kept, because
  * silu's own bound leaves room for them (tests/test_act_ops.py: 3 ulps of |f| + |x f'(x)|, and f'
  * vanishes only at x = -1.28, where k = -2): the reduction takes ln2 as one float32 (its error,
  * 1.9e-9 per unit of k, is 2.4e-7 relative at most, at |k| = 126, where |x f'| is 87 |f|); 1 + e is
  * taken as rounded (half an ulp of the quotient). Measured against float64 on uniform [-6, 6]: at
- * most 1.2e-7 relative with the division (1.7e-7 for the form before #14's Estrin change). AVX2
- * streaming silu on Zen 3: 0.67 -> 0.39 ns an element. Lanes below -87 (or -inf) take
+ * most 1.2e-7 relative with the division (1.7e-7 for the form before #14's Estrin change), 1.4e-7
+ * with AVX-512's reciprocal. AVX2 streaming silu on Zen 3: 0.67 -> 0.39 ns an element; AVX-512 on a
+ * Sapphire Rapids Xeon (L1-resident, min of 3,000) 0.242 -> 0.194-0.212 with the one quotient. Lanes below -87 (or -inf) take
  * fn_mul_sigmoid (fn_silu below), which rounds the denormal results once. */
 /* Bits of vrcp_approx's estimate (its relative error is below 2^-FN_VRCP_BITS): a vocabulary that
  * gives more than 12 says so. */
@@ -251,19 +251,18 @@ FN_INLINE V fn_mul_sigmoid_fast(V x, V z) {
 #endif
 FN_INLINE V fn_silu_fast(V x) {
     const V one = vset(1.0f);
-#if FN_VDIV_FAST
-    /* silu(x) = x / (1 + exp(-x)) straight: exp's argument -x is clamped at -87 below (x > 87: the
-     * quotient is x) and reaches +87 above (x >= -87), where 2^k, k <= 126, is still normal and
-     * 1 + exp(87) = 6.1e37 divides x to a normal float; no sign select, one division. */
-    const V na = vmax(vset(-87.0f), vxor_sign(x, vset(-0.0f))); /* -x; NaN passes */
-#else
-    const V na = vmax(vset(-87.0f), vcopysign(x, vset(-0.0f))); /* -|x|; NaN passes */
-#endif
-    /* the magic carries the exponent bias: t's low mantissa bits hold k + 127, so (bits(t) << 23)
-     * is 2^k's bits, k in [-126, 126] (the magic's own bits shift out) */
+    /* silu(x) = x / (1 + exp(-x)) on every ISA: exp's argument -x is clamped at -87 below (x > 87:
+     * the quotient is x) and reaches +87 above (x >= -87), where 2^k, k <= 126, is still normal and
+     * 1 + exp(87) = 6.1e37 has a normal reciprocal (1.6e-38). The clamp is taken on x, xc = min(87,
+     * x) (one operation; the NaN of x passes through the last product), and the reduction works with
+     * rn = xc + k ln2 = -r: the polynomial below is in r with its odd coefficients negated, so every
+     * rounding is the one the form in -x would make (negation is exact). */
+    const V xc = vmin(vset(87.0f), x);
+    /* the magic carries the exponent bias: t's low mantissa bits hold k + 127, k = round(-xc log2e),
+     * so (bits(t) << 23) is 2^k's bits, k in [-126, 126] (the magic's own bits shift out) */
     const V magic = vset(FN_ROUND_MAGIC + 127.0f);
-    const V t = vfma(na, vset(FN_LOG2E), magic);
-    const V r = vfnma(vsub(t, magic), vset(0x1.62e430p-1f), na); /* na - k ln2 */
+    const V t = vfnma(xc, vset(FN_LOG2E), magic);
+    const V rn = vfma(vsub(t, magic), vset(0x1.62e430p-1f), xc); /* -(-xc - k ln2) */
     const V s = vfrombits(visll(vbits(t), 23));
     /* exp(r) = 1 + r + r^2/2 + ... + c6 r^6 (max rel err of the float32 coefficients 4.1e-9 on
      * |r| <= ln2/2 + 0.2%: the fit of tools/fit_vmath.py's method, one degree below fn_expm1_poly's,
@@ -271,28 +270,31 @@ FN_INLINE V fn_silu_fast(V x) {
      * of 3 FMA latencies instead of Horner's 6, for one more multiply. The chain's length is what
      * bounds a streaming silu on a core with a small FP scheduler (AMD Zen 3 keeps about four in
      * flight: Horner's ~75-cycle chain ran at 2.3x its throughput bound). */
-    const V r2 = vmul(r, r);
-    const V b1 = vfma(vset(0x1.555490p-3f), r, vset(0x1.fffffcp-2f));
-    const V b2 = vfma(vset(0x1.123b04p-7f), r, vset(0x1.5558f8p-5f));
+    const V r2 = vmul(rn, rn);
+    const V b1 = vfma(vset(-0x1.555490p-3f), rn, vset(0x1.fffffcp-2f));
+    const V b2 = vfma(vset(-0x1.123b04p-7f), rn, vset(0x1.5558f8p-5f));
     const V r4 = vmul(r2, r2);
-    const V c0 = vfma(b1, r2, r);
+    const V c0 = vfms(b1, r2, rn); /* b1 r^2 + r */
     const V c1 = vfma(vset(0x1.6a2252p-10f), r2, b2);
     const V em1 = vfma(c1, r4, c0); /* exp(r) - 1: the 1 joins in the last rounding */
-    const V e = vfma(em1, s, s);    /* exp(na) = 2^k (1 + em1) */
+    const V e = vfma(em1, s, s);    /* exp(-xc) = 2^k (1 + em1) */
     const V hi = vadd(one, e);
 #if FN_VDIV_FAST
     /* the vocabulary's division issues every few cycles (AVX2: 3.5 on Zen 3, 5 on Skylake) and is
      * shorter than estimate + Newton + correction: one correctly rounded quotient */
     return vdiv(x, hi);
 #else
-    const V num = vsel(vge(x, vset(0.0f)), one, e);
+    /* 1 / hi from the reciprocal estimate (plus a Newton step below 14 bits) and one correction
+     * with the exact residual: with rc within d of 1/hi, q is within d^2 (2^-28 from AVX-512's
+     * 14-bit estimate) plus its rounding. The sigmoid of either sign is this one quotient; the
+     * form before (num / (1 + exp(-|x|)), num = 1 or exp(-|x|) by the sign) spent a compare, a
+     * select and a multiply more: 22 -> 19 operations a vector on AVX-512, where silu issues on
+     * two vector ports and its cost is its operation count. */
     V rc = vrcp_approx(hi);
 #if FN_VRCP_BITS < 14
     rc = vfma(rc, vfnma(hi, rc, one), rc); /* one Newton step: 2^-22 or better */
 #endif
-    /* with rc within d of 1/hi, the correction leaves d^2: 2^-28 from AVX-512's 14-bit estimate */
-    const V q0 = vmul(num, rc);
-    return vmul(x, vfma(vfnma(q0, hi, num), rc, q0));
+    return vmul(x, vfma(vfnma(hi, rc, one), rc, rc));
 #endif
 }
 
@@ -456,7 +458,12 @@ FN_INLINE V fn_gelu_fast(V x) {
     const V en = vfma(vfma(c1, r4, c0), n, n);                          /* exp(-r) n */
     const V s = vfrombits(visll(vbits(t), 23)); /* 2^k, k in [-113, 0] */
     const V p = vmul(vdiv(en, d), s);                                   /* Phi(-a) */
-    return vmul(x, vsel(vlt(x, vset(0.0f)), p, vsub(one, p)));          /* gelu(-0) = -0 * 0.5 */
+    /* x Phi(x) = max(x, -0) - a Phi(-a): for x < 0 the product x Phi(-|x|) with one rounding, as
+     * before (-0 - a p keeps the sign of an underflowed result); for x > 0 one rounding where
+     * x (1 - Phi(-x)) took two; 2 operations where the sign select took 4. Past 12.5, a is clamped
+     * and a Phi(-a) (4.6e-35) vanishes beside x. vmax returns its second operand for NaN and for
+     * +-0 (gelu(+0) = +0, gelu(-0) = -0). */
+    return vfnma(a, p, vmax(vset(-0.0f), x));
 }
 
 /* Lanes below FN_GELU_FAST_MIN take fn_gelu_erfc, per lane (fn_silu) */
