@@ -55,5 +55,12 @@ fn_status fn_winograd3x3_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size
                               size_t w, const float *x, const float *packed, const float *res,
                               const fn_act *act, float *y, void *scratch, size_t scratch_bytes,
                               int nthreads);
+/* The same with output pixels ldy >= cout floats apart (a block of a wider NHWC image: a channel
+ * concat's buffer); res, if any, stays dense (pixels cout apart) and then must not alias y unless
+ * ldy == cout. */
+fn_status fn_winograd3x3_nhwc_ldy(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
+                                  size_t w, const float *x, const float *packed, const float *res,
+                                  const fn_act *act, float *y, size_t ldy, void *scratch,
+                                  size_t scratch_bytes, int nthreads);
 
 #endif

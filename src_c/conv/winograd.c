@@ -193,7 +193,15 @@ fn_status fn_winograd3x3_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size
                               size_t w, const float *x, const float *packed, const float *res,
                               const fn_act *act, float *y, void *scratch, size_t scratch_bytes,
                               int nthreads) {
-    if (!fn_winograd3x3_supported(d) || k->gemm_nr > WINO_PACK_MAX_NR) return FN_ERR_ARG;
+    return fn_winograd3x3_nhwc_ldy(k, d, n, h, w, x, packed, res, act, y, d->cout, scratch,
+                                   scratch_bytes, nthreads);
+}
+
+fn_status fn_winograd3x3_nhwc_ldy(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
+                                  size_t w, const float *x, const float *packed, const float *res,
+                                  const fn_act *act, float *y, size_t ldy, void *scratch,
+                                  size_t scratch_bytes, int nthreads) {
+    if (!fn_winograd3x3_supported(d) || k->gemm_nr > WINO_PACK_MAX_NR || ldy < d->cout) return FN_ERR_ARG;
     size_t oh, ow;
     out_extents(d, h, w, &oh, &ow);
     const size_t th = div_up(oh, 4), tw = div_up(ow, 4), tiles = n * th * tw;
@@ -296,10 +304,10 @@ fn_status fn_winograd3x3_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size
                 for (size_t r = 0; r < 4; r++)
                     for (size_t c = 0; c < 4; c++) {
                         const size_t oy = ty * 4 + r, ox = tx * 4 + c;
-                        const size_t o = ((b * oh + oy) * ow + ox) * cout + c0;
+                        const size_t o = (b * oh + oy) * ow + ox;
                         const int in = oy < oh && ox < ow;
-                        out[r * 4 + c] = in ? y + o : NULL;
-                        rs[r * 4 + c] = in && res ? res + o : NULL;
+                        out[r * 4 + c] = in ? y + o * ldy + c0 : NULL;
+                        rs[r * 4 + c] = in && res ? res + o * cout + c0 : NULL;
                     }
                 wk->output(c1 - c0, M + i * NPOS * cout + c0, cout, bias + c0, out,
                            res ? rs : NULL, act);

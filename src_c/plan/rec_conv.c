@@ -27,9 +27,10 @@ FN_REC_CHECK(conv2d) {
 }
 
 FN_REC_RUN(winograd3x3) {
-    return fn_winograd3x3_nhwc(k, &op->conv, op->n, op->h, op->w, bufs[op->in], op->weights,
-                               fn_rec_residual(op, bufs), &op->act, bufs[op->out], scratch,
-                               scratch_bytes, nthreads);
+    /* ldy, yoff: a block of a channel concat's buffer (rewrites.conv_writes_cat_block) */
+    return fn_winograd3x3_nhwc_ldy(k, &op->conv, op->n, op->h, op->w, bufs[op->in], op->weights,
+                                   fn_rec_residual(op, bufs), &op->act, bufs[op->out] + op->yoff,
+                                   op->ldy ? op->ldy : op->conv.cout, scratch, scratch_bytes, nthreads);
 }
 
 FN_REC_SCRATCH(winograd3x3) {
