@@ -9,6 +9,9 @@
     void fn_f32_igemm__##isa(size_t mr, size_t nc, size_t kc, size_t ks, const float *const *a,    \
                              const float *w, float *c, size_t ldc, const float *res, size_t ldr,   \
                              const fn_act *act);                                                   \
+    void fn_f32_igemm_pf__##isa(size_t mr, size_t nc, size_t kc, size_t ks, const float *const *a, \
+                                const float *w, float *c, size_t ldc, const float *res,            \
+                                size_t ldr, const fn_act *act, const float *pf);                   \
     void fn_f32_igemm_dense__##isa(size_t m, size_t nc, size_t kc, const float *a, size_t lda,      \
                                    const float *w, float *c, size_t ldc, const float *res,         \
                                    size_t ldr, const fn_act *act);                                 \
@@ -37,6 +40,13 @@ FN_DECLARE_UKERNELS(neon)
 /* neon: 6x16 = 24 of 32 q registers accumulate, 4 hold the weight row (not measured on hardware). */
 #define FN_IGEMM_MR_neon 6
 #define FN_IGEMM_NR_neon 16
+
+/* The prefetching full-tile kernel (fn_igemm_pf_ukernel) per ISA, NULL where the driver should not
+ * prefetch the next block of panels. */
+#define FN_IGEMM_PF_scalar NULL
+#define FN_IGEMM_PF_avx2 NULL
+#define FN_IGEMM_PF_avx512 fn_f32_igemm_pf__avx512
+#define FN_IGEMM_PF_neon NULL
 
 /* Rows of the dense kernel's one-vector tile (fn_igemm_dense, igemm_simd.h), used for a panel of at
  * most VW live columns (cout 24, 56, 72 on AVX2 end in one of 8): an MR-row tile of one vector has
