@@ -11,7 +11,7 @@
                              const fn_act *act);                                                   \
     void fn_f32_igemm_pf__##isa(size_t mr, size_t nc, size_t kc, size_t ks, const float *const *a, \
                                 const float *w, float *c, size_t ldc, const float *res,            \
-                                size_t ldr, const fn_act *act, const float *pf);                   \
+                                size_t ldr, const fn_act *act, const float *pf, size_t pf_rate);   \
     void fn_f32_igemm_dense__##isa(size_t m, size_t nc, size_t kc, const float *a, size_t lda,      \
                                    const float *w, float *c, size_t ldc, const float *res,         \
                                    size_t ldr, const fn_act *act);                                 \

@@ -94,15 +94,17 @@ static size_t panels_per_block(const fn_kernels *k, const fn_conv2d_desc *d) {
     return nb < 1 ? 1 : nb > npanels ? npanels : nb;
 }
 
-/* Panel-major order (a block of one panel) for a small input: every m tile passes over one panel
- * before the next, and the input (at most half of a 2 MiB L2) stays in L2 throughout. With the
- * next-block prefetch (k->igemm_pf) only the conv's first panel then comes from L3, where a block
- * of many panels had its first m tile stream all of them (EfficientNet-B0's 7x7 convs: 5 m tiles,
- * 10-12 panels a block). Not with per-tile row copies (row taps, gates, pre-activations, row
- * copies), which would be remade for every panel. */
+/* Panel-major order (a block of one panel) for a small input and output: every m tile passes over
+ * one panel before the next, and the input and the output (together at most half of a 2 MiB L2)
+ * stay in L2 throughout. With the
+ * tiles prefetching the next panel (k->igemm_pf, pf_rate in fn_conv2d_nhwc_pre) only the conv's
+ * first panel then comes from memory, where a block of many panels had its first m tile stream all
+ * of them (EfficientNet-B0's 7x7 convs: 5 m tiles, 10-12 panels a block). Not with per-tile row
+ * copies (row taps, gates, pre-activations, row copies), which would be remade for every panel. */
 static int panel_major(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
-                       int tile_copies) {
-    return k->igemm_pf && !tile_copies && n * h * w * d->cin * sizeof(float) <= 2 * FN_CONV_L2_BUDGET;
+                       size_t m, int tile_copies) {
+    const size_t bytes = (n * h * w * d->cin + m * d->cout) * sizeof(float);
+    return k->igemm_pf && !tile_copies && bytes <= 2 * FN_CONV_L2_BUDGET;
 }
 
 /* Row copies: a 1x1 conv's tile reads MR input rows sw*cin floats apart. When that is a multiple of
@@ -514,7 +516,7 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
      * about half of L2 stays there while every m tile streams past it, and a tile's row pointers
      * are reused across the panels of the block. A task is one output tile computed by one kernel
      * call, the same call whatever the thread count, so results do not depend on nthreads. */
-    const size_t nb = panel_major(k, d, n, h, w, rowtap || rowcopy || gate || pre)
+    const size_t nb = panel_major(k, d, n, h, w, M, rowtap || rowcopy || gate || pre)
                           ? 1 : panels_per_block(k, d);
     /* mish, ... on each stored tile (silu, hardswish, gelu: in the kernel's registers) */
     const fn_actk_apply_fn actk = fn_igemm_act_in_kernel(k, act) ? NULL : fn_epilogue_actk(k, act);
@@ -528,15 +530,15 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
     const size_t chunk = div_up(ntasks, (size_t)nthreads * FN_CONV_CHUNKS_PER_THREAD);
     size_t next_chunk = 0;
 
-    /* Next-block prefetch: the first m tile over a block of panels reads its weights from L3 (a
-     * predict of a whole model evicts them from L2), at 2 lines per 12-cycle k-step on AVX-512,
-     * more than one core gets from L3, while the later tiles read them from L2 and leave the
-     * memory system idle. So the pf_chunks tiles before the last one (the last is often short:
-     * 49 rows = 4 x 12 + 1) each prefetch 1/pf_chunks of the next block's panel j into L2, one line
-     * per k-step (a panel holds NR/16 lines per k-step). */
-    const fn_igemm_pf_ukernel pfk = k->igemm_pf;
-    const size_t pf_chunks = NR / 16 ? NR / 16 : 1;
-    const size_t pf_first = mtiles > pf_chunks + 1 ? mtiles - pf_chunks - 1 : 1;
+    /* Panel-major order's prefetch (panel_major): the first m tile over a panel would read it from
+     * DRAM or L3 (a predict of a whole model evicts it from L2) at 2 lines per 12-cycle k-step on
+     * AVX-512, more than one core gets, while the other tiles find it in L1/L2 and leave memory
+     * idle. So every full tile over panel j also prefetches its share of panel j + 1 into L2, at
+     * pf_rate/256 lines per k-step: the fetch spreads over all of panel j's FMAs. */
+    const fn_igemm_pf_ukernel pfk = nb == 1 && panel_major(k, d, n, h, w, M, 0) ? k->igemm_pf : NULL;
+    const size_t pf_tiles = M / MR, pf_steps = ks_run * kc_run, pf_lines = pfloats / 16;
+    const size_t pf_rate = pf_tiles && pf_steps && 256 * pf_lines / (pf_tiles * pf_steps) < 256
+                               ? 256 * pf_lines / (pf_tiles * pf_steps) + 1 : 256;
 
 #pragma omp parallel num_threads(nthreads)
     {
@@ -594,12 +596,11 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
                 const float *wp = packed + (g * npanels + pn) * pfloats;
                 float *yt = y + m0 * ldy + co0;
                 const float *rt = res ? res + m0 * d->cout + co0 : NULL;
-                /* the tiles before the last of a block each prefetch a chunk of the next block's
-                 * panel j (see pf_first) */
-                const size_t pfc = mt - pf_first, npn = pn + nb;
-                if (pfk && mt >= pf_first && pfc < pf_chunks && mr == MR && nc == NR && npn < npanels)
+                /* full tile mt prefetches lines [mt, mt + 1) * pf_steps * pf_rate / 256 of the next
+                 * panel (see pf_rate) */
+                if (pfk && mr == MR && nc == NR && pn + 1 < npanels)
                     pfk(mr, nc, kc_run, ks_run, a, wp, yt, ldy, rt, d->cout, act,
-                        packed + (g * npanels + npn) * pfloats + pfc * 16 * ks * kc);
+                        wp + pfloats + 16 * (mt * pf_steps * pf_rate / 256), pf_rate);
                 else
                     k->igemm(mr, nc, kc_run, ks_run, a, wp, yt, ldy, rt, d->cout, act);
                 if (actk) fn_epilogue_rows(actk, act, y + m0 * ldy + co0, ldy, mr, nc);
