@@ -533,12 +533,12 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
     /* Panel-major order's prefetch (panel_major): the first m tile over a panel would read it from
      * DRAM or L3 (a predict of a whole model evicts it from L2) at 2 lines per 12-cycle k-step on
      * AVX-512, more than one core gets, while the other tiles find it in L1/L2 and leave memory
-     * idle. So every full tile over panel j also prefetches its share of panel j + 1 into L2, at
-     * pf_rate/256 lines per k-step: the fetch spreads over all of panel j's FMAs. */
+     * idle. So the last pf_chunks full tiles over panel j also prefetch panel j + 1 into L2, one
+     * line per k-step, each the next pf_steps lines. */
     const fn_igemm_pf_ukernel pfk = nb == 1 && panel_major(k, d, n, h, w, M, 0) ? k->igemm_pf : NULL;
     const size_t pf_tiles = M / MR, pf_steps = ks_run * kc_run, pf_lines = pfloats / 16;
-    const size_t pf_rate = pf_tiles && pf_steps && 256 * pf_lines / (pf_tiles * pf_steps) < 256
-                               ? 256 * pf_lines / (pf_tiles * pf_steps) + 1 : 256;
+    const size_t pf_chunks = pf_steps ? div_up(pf_lines, pf_steps) : 0;
+    const size_t pf_first = pf_tiles > pf_chunks ? pf_tiles - pf_chunks : 0;
 
 #pragma omp parallel num_threads(nthreads)
     {
@@ -596,11 +596,11 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
                 const float *wp = packed + (g * npanels + pn) * pfloats;
                 float *yt = y + m0 * ldy + co0;
                 const float *rt = res ? res + m0 * d->cout + co0 : NULL;
-                /* full tile mt prefetches lines [mt, mt + 1) * pf_steps * pf_rate / 256 of the next
-                 * panel (see pf_rate) */
-                if (pfk && mr == MR && nc == NR && pn + 1 < npanels)
+                /* full tile mt >= pf_first prefetches lines [mt - pf_first, mt - pf_first + 1) *
+                 * pf_steps of the next panel */
+                if (pfk && mr == MR && nc == NR && mt >= pf_first && pn + 1 < npanels)
                     pfk(mr, nc, kc_run, ks_run, a, wp, yt, ldy, rt, d->cout, act,
-                        wp + pfloats + 16 * (mt * pf_steps * pf_rate / 256), pf_rate);
+                        wp + pfloats + 16 * (mt - pf_first) * pf_steps, 256);
                 else
                     k->igemm(mr, nc, kc_run, ks_run, a, wp, yt, ldy, rt, d->cout, act);
                 if (actk) fn_epilogue_rows(actk, act, y + m0 * ldy + co0, ldy, mr, nc);
