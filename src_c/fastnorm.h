@@ -79,6 +79,15 @@ typedef void (*fn_igemm_ukernel)(size_t mr, size_t nc, size_t kc, size_t ks,
                                  float *c, size_t ldc, const float *res, size_t ldr,
                                  const fn_act *act);
 
+/* fn_igemm_ukernel on a full tile (mr = MR, nc = NR), which also prefetches into L2 the cache line
+ * at pf + 16 * (s * pf_rate / 256) floats at each k-step s < ks*kc (pf_rate <= 256): the conv
+ * driver hands it a share of the next weight panel, so that panel's fetch from memory overlaps this
+ * one's FMAs. NULL where not built. */
+typedef void (*fn_igemm_pf_ukernel)(size_t mr, size_t nc, size_t kc, size_t ks,
+                                    const float *const *a, const float *w,
+                                    float *c, size_t ldc, const float *res, size_t ldr,
+                                    const fn_act *act, const float *pf, size_t pf_rate);
+
 /* The same GEMM over dense rows (a 1x1 stride-1 conv, a strided 1x1's output row, a linear): m >= 1
  * rows of A at a constant stride, row r at a + r*lda (kc floats each), times one packed panel
  * (ks = 1), in tiles of MR rows inside the call:
@@ -108,6 +117,7 @@ typedef struct fn_kernels {
     size_t gemm_mr, gemm_nr;
     fn_igemm_ukernel igemm;
     fn_igemm_dense_ukernel igemm_dense;
+    fn_igemm_pf_ukernel igemm_pf; /* NULL: the ISA has none (the driver then does not prefetch) */
     fn_scale_shift_rows_ukernel scale_shift_rows;
     fn_scale_shift_cols_ukernel scale_shift_cols;
     fn_act_ukernel act;

@@ -9,6 +9,9 @@
     void fn_f32_igemm__##isa(size_t mr, size_t nc, size_t kc, size_t ks, const float *const *a,    \
                              const float *w, float *c, size_t ldc, const float *res, size_t ldr,   \
                              const fn_act *act);                                                   \
+    void fn_f32_igemm_pf__##isa(size_t mr, size_t nc, size_t kc, size_t ks, const float *const *a, \
+                                const float *w, float *c, size_t ldc, const float *res,            \
+                                size_t ldr, const fn_act *act, const float *pf, size_t pf_rate);   \
     void fn_f32_igemm_dense__##isa(size_t m, size_t nc, size_t kc, const float *a, size_t lda,      \
                                    const float *w, float *c, size_t ldc, const float *res,         \
                                    size_t ldr, const fn_act *act);                                 \
@@ -37,6 +40,19 @@ FN_DECLARE_UKERNELS(neon)
 /* neon: 6x16 = 24 of 32 q registers accumulate, 4 hold the weight row (not measured on hardware). */
 #define FN_IGEMM_MR_neon 6
 #define FN_IGEMM_NR_neon 16
+
+/* The prefetching full-tile kernel (fn_igemm_pf_ukernel) per ISA; NULL: the conv driver keeps its
+ * block order and does not prefetch (conv2d.c panel_major). Tuned on AVX-512 (Xeon, Sapphire Rapids
+ * class, 1 thread, weights evicted from L2 as in a model; in-model per-step minima, EfficientNet-B0,
+ * alternating builds): 1x1 320->1280 at 7x7 0.391 -> 0.319 ms, 192->1152 at 7x7 0.20-0.22 ->
+ * 0.17-0.18, 1152->320 / 1152->192 at 7x7 and 672->112 at 14x14 1-5% faster; Inception-v3's
+ * 2048->448 / 2048->384 / 1280->448 at 8x8 0.995 / 0.854 / 0.590 -> 0.870 / 0.711 / 0.502;
+ * ConvNeXt-atto's 320->1280 / 1280->320 linears at 7x7 4-13%. avx2, neon: not measured (avx2
+ * forced on the same Xeon is unchanged with it off). */
+#define FN_IGEMM_PF_scalar NULL
+#define FN_IGEMM_PF_avx2 NULL
+#define FN_IGEMM_PF_avx512 fn_f32_igemm_pf__avx512
+#define FN_IGEMM_PF_neon NULL
 
 /* Rows of the dense kernel's one-vector tile (fn_igemm_dense, igemm_simd.h), used for a panel of at
  * most VW live columns (cout 24, 56, 72 on AVX2 end in one of 8): an MR-row tile of one vector has

@@ -131,6 +131,19 @@ def test_conv2d_rows_around_tile_height(isa, rng, dm, batch):
     check_conv(isa, x, wt, b, params)
 
 
+@pytest.mark.parametrize("n,cin,hw,cout,k", [(1, 176, 7, 200, 1), (2, 320, 7, 1280, 1), (1, 40, 10, 100, 3),
+                                              (1, 300, 8, 70, 3)])
+def test_conv2d_small_input_many_panels(isa, rng, n, cin, hw, cout, k):
+    """A small input: AVX-512 walks it panel by panel, and tiles before the last prefetch the next
+    panel into L2 (conv2d.c panel_major, igemm_simd.h fn_f32_igemm_pf): 49-128 rows, panels past the
+    first, a narrow last panel, 3x3 taps."""
+    x, wt, b, params = conv_case(rng, n, cin, hw, hw, cout, k, padding=k // 2)
+    res = rng.standard_normal((n, cout, hw, hw)).astype(np.float32)
+    got = nhwc_conv(isa, x, wt, b, params, res, (1, 0.0, INF))
+    want, mag = reference_conv(x, wt, b, **params)
+    util.assert_close_dot(got, reference.relu(want + res), mag + np.abs(res))
+
+
 def test_conv2d_every_short_tile(isa, rng):
     """Each last-tile height 1..MR (the kernels specialise short tiles) and a second full tile."""
     mr = tile(isa)[0]
@@ -317,7 +330,8 @@ def test_packed_weights_moved_to_another_alignment(isa, rng):
 
 @pytest.mark.parametrize("case", [(1, 16, 23, 23, 40, 3, 1, 1, 1, 1), (3, 24, 9, 9, 70, 3, 2, 1, 1, 1),
                                   (2, 12, 9, 9, 24, 3, 1, 1, 1, 4), (1, 32, 14, 14, 32, 3, 1, 1, 1, 32),
-                                  (1, 200, 12, 12, 300, 3, 1, 1, 1, 1), (2, 400, 5, 5, 200, 3, 1, 1, 1, 2)])
+                                  (1, 200, 12, 12, 300, 3, 1, 1, 1, 1), (2, 400, 5, 5, 200, 3, 1, 1, 1, 2),
+                                  (1, 176, 7, 7, 200, 1, 1, 0, 1, 1), (2, 192, 7, 7, 1000, 1, 1, 0, 1, 1)])
 def test_threads_bit_identical(isa, rng, case):
     n, cin, h, w, cout, k, s, p, d, g = case
     x, wt, b, params = conv_case(rng, n, cin, h, w, cout, k, s, p, d, g)

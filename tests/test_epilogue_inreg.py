@@ -50,6 +50,11 @@ CASES = {
     "linear_rows105_k40_n70": (lambda a: LinearAct(a, 40, 70), (3, 7, 5, 40), 1.0),
     "linear_4d_batch2_k19_n161": (lambda a: LinearAct(a, 19, 161), (2, 3, 5, 19), 1.0),
     "linear_k160_n40_big_values": (lambda a: LinearAct(a, 160, 40), (1, 13, 40, 160), 12.0),
+    # small inputs on AVX-512: panel-major order and the tiles that prefetch the next panel
+    # (conv2d.c panel_major, igemm_simd.h fn_f32_igemm_pf): 49 and 98 rows, 7 panels, the last narrow
+    "1x1_k176_n200_7x7": (lambda a: ConvAct(a, 176, 200, 1), (1, 176, 7, 7), 1.0),
+    "residual_1x1_c192_7x7_batch2": (lambda a: ConvAct(a, 192, 192, 1, residual=True), (2, 192, 7, 7), 1.0),
+    "3x3_stride2_k40_n100_10x10": (lambda a: ConvAct(a, 40, 100, 3, stride=2), (1, 40, 19, 19), 1.0),
     "dw5x5_c48": (lambda a: ConvAct(a, 48, 48, 5, groups=48), (1, 48, 12, 9), 1.0),
     "dw3x3_c17_batch2": (lambda a: ConvAct(a, 17, 17, 3, groups=17), (2, 17, 7, 5), 1.0),
     "dw3x3_stride2_c33": (lambda a: ConvAct(a, 33, 33, 3, groups=33, stride=2), (1, 33, 9, 8), 1.0),

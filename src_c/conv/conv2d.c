@@ -94,6 +94,19 @@ static size_t panels_per_block(const fn_kernels *k, const fn_conv2d_desc *d) {
     return nb < 1 ? 1 : nb > npanels ? npanels : nb;
 }
 
+/* Panel-major order (a block of one panel) for a small input and output: every m tile passes over
+ * one panel before the next, and the input and the output (together at most half of a 2 MiB L2)
+ * stay in L2 throughout. With the
+ * tiles prefetching the next panel (k->igemm_pf, pf_rate in fn_conv2d_nhwc_pre) only the conv's
+ * first panel then comes from memory, where a block of many panels had its first m tile stream all
+ * of them (EfficientNet-B0's 7x7 convs: 5 m tiles, 10-12 panels a block). Not with per-tile row
+ * copies (row taps, gates, pre-activations, row copies), which would be remade for every panel. */
+static int panel_major(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
+                       size_t m, int tile_copies) {
+    const size_t bytes = (n * h * w * d->cin + m * d->cout) * sizeof(float);
+    return k->igemm_pf && !tile_copies && bytes <= 2 * FN_CONV_L2_BUDGET;
+}
+
 /* Row copies: a 1x1 conv's tile reads MR input rows sw*cin floats apart. When that is a multiple of
  * 4 KiB, every row's line at the same k falls into the same L1 set (32 KiB, 8 ways of 4 KiB) and
  * the 12 rows of an AVX-512 tile evict each other at every k-step. The driver then copies the
@@ -503,7 +516,8 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
      * about half of L2 stays there while every m tile streams past it, and a tile's row pointers
      * are reused across the panels of the block. A task is one output tile computed by one kernel
      * call, the same call whatever the thread count, so results do not depend on nthreads. */
-    const size_t nb = panels_per_block(k, d);
+    const size_t nb = panel_major(k, d, n, h, w, M, rowtap || rowcopy || gate || pre)
+                          ? 1 : panels_per_block(k, d);
     /* mish, ... on each stored tile (silu, hardswish, gelu: in the kernel's registers) */
     const fn_actk_apply_fn actk = fn_igemm_act_in_kernel(k, act) ? NULL : fn_epilogue_actk(k, act);
 
@@ -515,6 +529,16 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
      * thread runs a task never changes its result. */
     const size_t chunk = div_up(ntasks, (size_t)nthreads * FN_CONV_CHUNKS_PER_THREAD);
     size_t next_chunk = 0;
+
+    /* Panel-major order's prefetch (panel_major): the first m tile over a panel would read it from
+     * DRAM or L3 (a predict of a whole model evicts it from L2) at 2 lines per 12-cycle k-step on
+     * AVX-512, more than one core gets, while the other tiles find it in L1/L2 and leave memory
+     * idle. So the last pf_chunks full tiles over panel j also prefetch panel j + 1 into L2, one
+     * line per k-step, each the next pf_steps lines. */
+    const fn_igemm_pf_ukernel pfk = nb == 1 && panel_major(k, d, n, h, w, M, 0) ? k->igemm_pf : NULL;
+    const size_t pf_tiles = M / MR, pf_steps = ks_run * kc_run, pf_lines = pfloats / 16;
+    const size_t pf_chunks = pf_steps ? div_up(pf_lines, pf_steps) : 0;
+    const size_t pf_first = pf_tiles > pf_chunks ? pf_tiles - pf_chunks : 0;
 
 #pragma omp parallel num_threads(nthreads)
     {
@@ -569,9 +593,16 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
                 }
                 const size_t pn = pb * nb + j, co0 = g * cout_g + pn * NR;
                 const size_t nc = cout_g - pn * NR < NR ? cout_g - pn * NR : NR;
-                k->igemm(mr, nc, kc_run, ks_run, a, packed + (g * npanels + pn) * pfloats,
-                         y + m0 * ldy + co0, ldy, res ? res + m0 * d->cout + co0 : NULL,
-                         d->cout, act);
+                const float *wp = packed + (g * npanels + pn) * pfloats;
+                float *yt = y + m0 * ldy + co0;
+                const float *rt = res ? res + m0 * d->cout + co0 : NULL;
+                /* full tile mt >= pf_first prefetches lines [mt - pf_first, mt - pf_first + 1) *
+                 * pf_steps of the next panel */
+                if (pfk && mr == MR && nc == NR && mt >= pf_first && pn + 1 < npanels)
+                    pfk(mr, nc, kc_run, ks_run, a, wp, yt, ldy, rt, d->cout, act,
+                        wp + pfloats + 16 * (mt - pf_first) * pf_steps, 256);
+                else
+                    k->igemm(mr, nc, kc_run, ks_run, a, wp, yt, ldy, rt, d->cout, act);
                 if (actk) fn_epilogue_rows(actk, act, y + m0 * ldy + co0, ldy, mr, nc);
                 if (++j == bw) {
                     j = 0;

@@ -60,10 +60,10 @@ FN_INLINE void store_vec(const int EPI, V y, float *c, const float *res, size_t 
  * Rows mr..ROWS-1 are computed (their pointers are valid) but not stored; columns
  * past nc hold zero-padded weights and are masked out of res loads and c stores. Each res element
  * is read before the same element of c is written, so res may be c (an in-place residual add). */
-FN_INLINE void igemm_tile(
-    const size_t ROWS, const int NV, const int EPI, size_t mr, size_t nc, size_t kc, size_t ks,
-    const float *const *a, const float *w, float *c, size_t ldc, const float *res, size_t ldr,
-    const fn_act *act) {
+FN_INLINE void igemm_tile_pf(
+    const size_t ROWS, const int NV, const int EPI, const int PF, size_t mr, size_t nc, size_t kc,
+    size_t ks, const float *const *a, const float *w, float *c, size_t ldc, const float *res,
+    size_t ldr, const fn_act *act, const float *pf, size_t pf_rate) {
     const V zero = vzero();
     V b0 = vload(w);
     V b1 = NV > 1 ? vload(w + VW) : zero;
@@ -82,6 +82,8 @@ FN_INLINE void igemm_tile(
 #ifdef IGEMM_PREFETCH_FLOATS
             fn_prefetch(w + IGEMM_PREFETCH_FLOATS);
 #endif
+            if (PF) /* a line into L2 */
+                __builtin_prefetch(pf + 16 * ((t * kc + i) * pf_rate / 256), 0, 2);
             b0 = vload(w);
             if (NV > 1) b1 = vload(w + VW);
             if (NV > 2) b2 = vload(w + 2 * VW);
@@ -156,6 +158,13 @@ FN_INLINE void igemm_tile(
 #undef STORE
 }
 
+FN_INLINE void igemm_tile(
+    const size_t ROWS, const int NV, const int EPI, size_t mr, size_t nc, size_t kc, size_t ks,
+    const float *const *a, const float *w, float *c, size_t ldc, const float *res, size_t ldr,
+    const fn_act *act) {
+    igemm_tile_pf(ROWS, NV, EPI, 0, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act, NULL, 0);
+}
+
 /* One tile shape: ROWS rows (MR, or fewer for a short last tile / batch-1 linear), NV vectors. */
 FN_INLINE void igemm_nv(size_t ROWS, const int EPI, size_t mr, size_t nc, size_t kc, size_t ks,
                         const float *const *a, const float *w, float *c, size_t ldc, const float *res,
@@ -197,6 +206,25 @@ void FN_KNAME(fn_f32_igemm)(size_t mr, size_t nc, size_t kc, size_t ks, const fl
         igemm_epi(EPI_GELU_TANH, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
     else
         igemm_epi(0, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+}
+
+/* A full tile (mr = MR, nc = NR) that also prefetches lines from pf into L2 (fastnorm.h,
+ * fn_igemm_pf_ukernel). */
+void FN_KNAME(fn_f32_igemm_pf)(size_t mr, size_t nc, size_t kc, size_t ks, const float *const *a,
+                               const float *w, float *c, size_t ldc, const float *res, size_t ldr,
+                               const fn_act *act, const float *pf, size_t pf_rate) {
+    (void)mr, (void)nc;
+    const int NV = NR / VW;
+    if (act->kind == FN_ACT_ACTK0 + FN_ACTK_SILU)
+        igemm_tile_pf(MR, NV, EPI_SILU, 1, MR, NR, kc, ks, a, w, c, ldc, res, ldr, act, pf, pf_rate);
+    else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_HARDSWISH)
+        igemm_tile_pf(MR, NV, EPI_HARDSWISH, 1, MR, NR, kc, ks, a, w, c, ldc, res, ldr, act, pf, pf_rate);
+    else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_GELU)
+        igemm_tile_pf(MR, NV, EPI_GELU, 1, MR, NR, kc, ks, a, w, c, ldc, res, ldr, act, pf, pf_rate);
+    else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_GELU_TANH)
+        igemm_tile_pf(MR, NV, EPI_GELU_TANH, 1, MR, NR, kc, ks, a, w, c, ldc, res, ldr, act, pf, pf_rate);
+    else
+        igemm_tile_pf(MR, NV, 0, 1, MR, NR, kc, ks, a, w, c, ldc, res, ldr, act, pf, pf_rate);
 }
 
 /* Dense rows (fastnorm.h, fn_igemm_dense_ukernel): the epilogue and the panel width are chosen
