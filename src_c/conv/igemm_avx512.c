@@ -13,13 +13,14 @@
 /* k-loop unrolled twice: the same shapes as igemm_avx2.c's note, 15.0 -> 14.2 ms and 19.8 -> 19.0
  * ms on a busier host (x4 measured no gain over rolled). */
 #define IGEMM_KLOOP FN_UNROLL(2)
-/* Dense tiles (fn_f32_igemm_dense, igemm_simd.h dense_tile) take their rows as a + r*lda and do not
- * prefetch the weight panel (kc <= 160: at most 20 KiB, read by every tile of the call, so it stays in
- * L1/L2). The pointer table was filled with vpmullq and stored to the stack and reloaded per tile,
- * ~10% of a 16-channel tile's samples. 1 thread, 1x1 convs without activation, min of 3 interleaved
- * runs of the dense calls in dense_run's order (ms): 16->96 at 112x112 0.341 -> 0.318, at 32x32
- * 0.0223 -> 0.0201; 32->16 at 112 0.124 -> 0.107; 64->64 at 56 0.160 -> 0.150; 40->240 at 28
- * 0.099 -> 0.091; 144->24 at 56 + residual 0.182 -> 0.175. The same on AVX2 (6-row tiles) measured
- * 2-6% slower on 2-vector panels (64->64, 40->240, 144->40): not there. */
+/* Dense tiles (fn_f32_igemm_dense, igemm_simd.h dense_tile) take their rows as a + r*lda: their
+ * pointer table was filled with vpmullq, stored to the stack and reloaded per tile, ~10% of a
+ * 16-channel tile's samples. 1 thread, 1x1 convs, min of 8 alternating runs of _C.conv2d_nhwc (ms):
+ * 32->16 at 112x112 0.124 -> 0.113, 16->64 at 112 + relu 0.218 -> 0.206, 16->96 at 32x32 0.0231 ->
+ * 0.0211, 144->24 at 56 + residual 0.180 -> 0.169, 160->960 at 7 + hardswish 0.086 -> 0.082; in
+ * EfficientNet-B0 / MobileNet-v3 the steps of cin <= 160 sum 3.22 -> 3.15 / 2.11 -> 2.02 ms. The
+ * same on AVX2 (6-row tiles) measured within noise: not there. Dense tiles keep the weight
+ * prefetch: without it those timings (weights hot) gained 1-4% more, but in the models (weights
+ * cold) 160->960 at 7x7 lost 5-7%. */
 #define IGEMM_DENSE_LDA 1
 #include "igemm_simd.h"

@@ -85,7 +85,7 @@ FN_INLINE void igemm_tile_x(
         IGEMM_KLOOP
         for (size_t i = 0; i < kc; i++) {
 #ifdef IGEMM_PREFETCH_FLOATS
-            if (!DENSE) fn_prefetch(w + IGEMM_PREFETCH_FLOATS);
+            fn_prefetch(w + IGEMM_PREFETCH_FLOATS);
 #endif
             b0 = vload(w);
             if (NV > 1) b1 = vload(w + VW);
