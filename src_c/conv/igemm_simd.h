@@ -60,8 +60,7 @@ FN_INLINE void store_vec(const int EPI, V y, float *c, const float *res, size_t 
 
 /* One tile for NV = 1..NR/VW live vectors per row (a constant after inlining: the NV > k tests
  * fold away). ROWS <= MR, or up to TALL with ks = 1 (the dense kernel: a holds ROWS pointers).
- * DENSE (a constant; ks = 1): row r is ad + r*lda and a is unused, and the weight panel is not
- * prefetched (dense_tile).
+ * DENSE (a constant; ks = 1): row r is ad + r*lda and a is unused (dense_tile).
  * Rows mr..ROWS-1 are computed (their pointers are valid) but not stored; columns
  * past nc hold zero-padded weights and are masked out of res loads and c stores. Each res element
  * is read before the same element of c is written, so res may be c (an in-place residual add). */
