@@ -15,6 +15,9 @@ _Static_assert(TALL >= MR && TALL <= 16, "igemm dense tile: MR..16 rows");
 #ifndef IGEMM_KLOOP
 #define IGEMM_KLOOP
 #endif
+#ifndef IGEMM_DENSE_LDA
+#define IGEMM_DENSE_LDA 0
+#endif
 
 /* The activation the tile applies in registers as it stores (EPI, a constant after inlining): 0 the
  * clamp (or none), else silu, hardswish, gelu or gelu_tanh: the act family's formulas (vmath.h), so
@@ -57,13 +60,16 @@ FN_INLINE void store_vec(const int EPI, V y, float *c, const float *res, size_t 
 
 /* One tile for NV = 1..NR/VW live vectors per row (a constant after inlining: the NV > k tests
  * fold away). ROWS <= MR, or up to TALL with ks = 1 (the dense kernel: a holds ROWS pointers).
+ * DENSE (a constant; ks = 1): row r is ad + r*lda and a is unused (dense_tile).
+ * PF (a constant): each k-step also asks for one line of pf (the next weight panel) into L2,
+ * pf_rate / 256 lines per step (fn_f32_igemm_pf).
  * Rows mr..ROWS-1 are computed (their pointers are valid) but not stored; columns
  * past nc hold zero-padded weights and are masked out of res loads and c stores. Each res element
  * is read before the same element of c is written, so res may be c (an in-place residual add). */
-FN_INLINE void igemm_tile_pf(
-    const size_t ROWS, const int NV, const int EPI, const int PF, size_t mr, size_t nc, size_t kc,
-    size_t ks, const float *const *a, const float *w, float *c, size_t ldc, const float *res,
-    size_t ldr, const fn_act *act, const float *pf, size_t pf_rate) {
+FN_INLINE void igemm_tile_x(
+    const int DENSE, const size_t ROWS, const int NV, const int EPI, const int PF, size_t mr, size_t nc,
+    size_t kc, size_t ks, const float *const *a, const float *ad, size_t lda, const float *w, float *c,
+    size_t ldc, const float *res, size_t ldr, const fn_act *act, const float *pf, size_t pf_rate) {
     const V zero = vzero();
     V b0 = vload(w);
     V b1 = NV > 1 ? vload(w + VW) : zero;
@@ -74,7 +80,7 @@ FN_INLINE void igemm_tile_pf(
 #undef DECL
     w += NR;
     for (size_t t = 0; t < ks; t++) {
-#define PTR(m) const float *a##m = m < ROWS ? a[t * MR + m] : NULL;
+#define PTR(m) const float *a##m = m < ROWS ? (DENSE ? ad + m * lda : a[t * MR + m]) : NULL;
         FN_REP(TALL, PTR)
 #undef PTR
         IGEMM_KLOOP
@@ -162,7 +168,7 @@ FN_INLINE void igemm_tile(
     const size_t ROWS, const int NV, const int EPI, size_t mr, size_t nc, size_t kc, size_t ks,
     const float *const *a, const float *w, float *c, size_t ldc, const float *res, size_t ldr,
     const fn_act *act) {
-    igemm_tile_pf(ROWS, NV, EPI, 0, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act, NULL, 0);
+    igemm_tile_x(0, ROWS, NV, EPI, 0, mr, nc, kc, ks, a, NULL, 0, w, c, ldc, res, ldr, act, NULL, 0);
 }
 
 /* One tile shape: ROWS rows (MR, or fewer for a short last tile / batch-1 linear), NV vectors. */
@@ -216,36 +222,45 @@ void FN_KNAME(fn_f32_igemm_pf)(size_t mr, size_t nc, size_t kc, size_t ks, const
     (void)mr, (void)nc;
     const int NV = NR / VW;
     if (act->kind == FN_ACT_ACTK0 + FN_ACTK_SILU)
-        igemm_tile_pf(MR, NV, EPI_SILU, 1, MR, NR, kc, ks, a, w, c, ldc, res, ldr, act, pf, pf_rate);
+        igemm_tile_x(0, MR, NV, EPI_SILU, 1, MR, NR, kc, ks, a, NULL, 0, w, c, ldc, res, ldr, act, pf, pf_rate);
     else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_HARDSWISH)
-        igemm_tile_pf(MR, NV, EPI_HARDSWISH, 1, MR, NR, kc, ks, a, w, c, ldc, res, ldr, act, pf, pf_rate);
+        igemm_tile_x(0, MR, NV, EPI_HARDSWISH, 1, MR, NR, kc, ks, a, NULL, 0, w, c, ldc, res, ldr, act, pf, pf_rate);
     else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_GELU)
-        igemm_tile_pf(MR, NV, EPI_GELU, 1, MR, NR, kc, ks, a, w, c, ldc, res, ldr, act, pf, pf_rate);
+        igemm_tile_x(0, MR, NV, EPI_GELU, 1, MR, NR, kc, ks, a, NULL, 0, w, c, ldc, res, ldr, act, pf, pf_rate);
     else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_GELU_TANH)
-        igemm_tile_pf(MR, NV, EPI_GELU_TANH, 1, MR, NR, kc, ks, a, w, c, ldc, res, ldr, act, pf, pf_rate);
+        igemm_tile_x(0, MR, NV, EPI_GELU_TANH, 1, MR, NR, kc, ks, a, NULL, 0, w, c, ldc, res, ldr, act, pf, pf_rate);
     else
-        igemm_tile_pf(MR, NV, 0, 1, MR, NR, kc, ks, a, w, c, ldc, res, ldr, act, pf, pf_rate);
+        igemm_tile_x(0, MR, NV, 0, 1, MR, NR, kc, ks, a, NULL, 0, w, c, ldc, res, ldr, act, pf, pf_rate);
 }
 
 /* Dense rows (fastnorm.h, fn_igemm_dense_ukernel): the epilogue and the panel width are chosen
  * once per call, then whole MR-row tiles run back to back with their row pointers stepped by
  * MR*lda; a short last tile goes through the indirect kernel (its pointer table repeats the last
- * row). */
+ * row). One whole tile of ROWS rows from a: IGEMM_DENSE_LDA (igemm_avx512.c) addresses its rows as
+ * a + r*lda in the tile itself instead of through the pointer table p (TALL entries). */
+FN_INLINE void dense_tile(const size_t ROWS, const int NV, const int EPI, size_t nc, size_t kc,
+                          const float *a, size_t lda, const float *w, float *c, size_t ldc,
+                          const float *res, size_t ldr, const fn_act *act, const float **p) {
+    if (IGEMM_DENSE_LDA) {
+        igemm_tile_x(1, ROWS, NV, EPI, 0, ROWS, nc, kc, 1, NULL, a, lda, w, c, ldc, res, ldr, act, NULL, 0);
+    } else {
+        for (size_t r = 0; r < ROWS; r++) p[r] = a + r * lda;
+        igemm_tile(ROWS, NV, EPI, ROWS, nc, kc, 1, p, w, c, ldc, res, ldr, act);
+    }
+}
+
 FN_INLINE void dense_nv(const int NV, const int EPI, size_t m, size_t nc, size_t kc, const float *a,
                         size_t lda, const float *w, float *c, size_t ldc, const float *res,
                         size_t ldr, const fn_act *act) {
     const size_t T = NV == 1 ? TALL : MR; /* rows of the tiles that run back to back */
     const float *p[TALL];
     size_t m0 = 0;
-    for (; m0 + T <= m; m0 += T) {
-        for (size_t r = 0; r < T; r++) p[r] = a + (m0 + r) * lda;
-        igemm_tile(T, NV, EPI, T, nc, kc, 1, p, w, c + m0 * ldc, ldc, res ? res + m0 * ldr : NULL,
-                   ldr, act);
-    }
+    for (; m0 + T <= m; m0 += T)
+        dense_tile(T, NV, EPI, nc, kc, a + m0 * lda, lda, w, c + m0 * ldc, ldc,
+                   res ? res + m0 * ldr : NULL, ldr, act, p);
     if (T > MR && m0 + MR <= m) {
-        for (size_t r = 0; r < MR; r++) p[r] = a + (m0 + r) * lda;
-        igemm_tile(MR, NV, EPI, MR, nc, kc, 1, p, w, c + m0 * ldc, ldc, res ? res + m0 * ldr : NULL,
-                   ldr, act);
+        dense_tile(MR, NV, EPI, nc, kc, a + m0 * lda, lda, w, c + m0 * ldc, ldc,
+                   res ? res + m0 * ldr : NULL, ldr, act, p);
         m0 += MR;
     }
     if (m0 < m) {
