@@ -144,3 +144,27 @@ def test_zoo_densenet_mini_chains(isa):
     m = matches_torch(net, x)
     recs = _records(m, x.shape)
     assert len([r for r in recs if r["type"] == OP_CAT]) < len([nd for nd in m.graph.nodes if nd.op == "cat"])
+
+
+class LongChain(nn.Module):
+    """x = cat(x, conv(x)) 300 times, one channel each: flattened, the last concat would have 301
+    inputs, past what a CAT record takes (rewrites.CAT_MAX_INPUTS)."""
+
+    def __init__(self, n=300):
+        super().__init__()
+        self.convs = nn.ModuleList([nn.Conv2d(2 + i, 1, 1) for i in range(n)])
+
+    def forward(self, x):
+        for conv in self.convs:
+            x = torch.cat([x, conv(x)], 1)
+        return x
+
+
+def test_long_iterative_chain_still_loads():
+    from fastnorm.plan import rewrites
+    torch.manual_seed(0)
+    net = LongChain().eval()
+    x = torch.randn(1, 2, 3, 3, generator=torch.Generator().manual_seed(1))
+    m = matches_torch(net, x)
+    recs = _records(m, x.shape)
+    assert all(len(r["cat"][0]) <= rewrites.CAT_MAX_INPUTS for r in recs if r["type"] == OP_CAT)

@@ -269,6 +269,9 @@ def retarget_output_copies(plan, graph):
     _drop(plan, doomed)
 
 
+CAT_MAX_INPUTS = 256  # fastnorm/_bind/plan.pxi refuses a cat record of more
+
+
 def _cat_parts(rec):
     """(ins, inner) of an NHWC channel CAT record that reads whole images (no windows), else None."""
     if rec["type"] != _C.OP_CAT or len(rec["cat"]) == 4 and list(rec["cat"][3]) != list(rec["cat"][1]):
@@ -309,7 +312,8 @@ def cat_chain_in_one_buffer(plan, graph):
             else:
                 ins.append(b)
                 inner.append(c)
-        flat[i] = (ins, inner)
+        # a CAT record takes at most CAT_MAX_INPUTS inputs (the plan binder): past that, unflattened
+        flat[i] = (ins, inner) if len(ins) <= CAT_MAX_INPUTS else cats[i]
     chains, taken = {}, set()
     for f in reversed(order):
         if f in taken:
