@@ -47,10 +47,11 @@ FN_DECLARE_UKERNELS(neon)
  * alternating builds): 1x1 320->1280 at 7x7 0.391 -> 0.319 ms, 192->1152 at 7x7 0.20-0.22 ->
  * 0.17-0.18, 1152->320 / 1152->192 at 7x7 and 672->112 at 14x14 1-5% faster; Inception-v3's
  * 2048->448 / 2048->384 / 1280->448 at 8x8 0.995 / 0.854 / 0.590 -> 0.870 / 0.711 / 0.502;
- * ConvNeXt-atto's 320->1280 / 1280->320 linears at 7x7 4-13%. avx2, neon: not measured (avx2
- * forced on the same Xeon is unchanged with it off). */
+ * ConvNeXt-atto's 320->1280 / 1280->320 linears at 7x7 4-13%. avx2: 5% over the 7x7 / 8x8 1x1
+ * convs with their weights in DRAM, once the prefetch was spread over all the tiles of a panel
+ * (conv2d.c; the figures there); with weights in L3 no change either way. neon: not measured. */
 #define FN_IGEMM_PF_scalar NULL
-#define FN_IGEMM_PF_avx2 NULL
+#define FN_IGEMM_PF_avx2 fn_f32_igemm_pf__avx2
 #define FN_IGEMM_PF_avx512 fn_f32_igemm_pf__avx512
 #define FN_IGEMM_PF_neon NULL
 

@@ -132,11 +132,12 @@ def test_conv2d_rows_around_tile_height(isa, rng, dm, batch):
 
 
 @pytest.mark.parametrize("n,cin,hw,cout,k", [(1, 176, 7, 200, 1), (2, 320, 7, 1280, 1), (1, 40, 10, 100, 3),
-                                              (1, 300, 8, 70, 3)])
+                                              (1, 300, 8, 70, 3), (1, 700, 4, 90, 1), (1, 64, 3, 50, 1)])
 def test_conv2d_small_input_many_panels(isa, rng, n, cin, hw, cout, k):
-    """A small input: AVX-512 walks it panel by panel, and tiles before the last prefetch the next
-    panel into L2 (conv2d.c panel_major, igemm_simd.h fn_f32_igemm_pf): 49-128 rows, panels past the
-    first, a narrow last panel, 3x3 taps."""
+    """A small input: AVX-512 and AVX2 walk it panel by panel, and every full tile prefetches its
+    share of the next panel into L2 (conv2d.c panel_major, igemm_simd.h fn_f32_igemm_pf): 9-128
+    rows, panels past the first, a narrow last panel, 3x3 taps, one or two full tiles over a long
+    panel (the share capped at a line a k-step), no full tile at all."""
     x, wt, b, params = conv_case(rng, n, cin, hw, hw, cout, k, padding=k // 2)
     res = rng.standard_normal((n, cout, hw, hw)).astype(np.float32)
     got = nhwc_conv(isa, x, wt, b, params, res, (1, 0.0, INF))
