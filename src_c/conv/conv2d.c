@@ -537,8 +537,8 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
      * panel j + 1 into L2: tile mt the pf_share lines from mt * pf_share, at pf_rate / 256 lines per
      * k-step. Spread over all the tiles rather than asked by the last ones at one line a step (as
      * first built), the requests stay under what memory delivers. Measured (Xeon, Sapphire Rapids
-     * class, 1 thread, L2 and L3 evicted before each call: weights from DRAM; medians of 30, three
-     * alternating runs, bench note in the commit): 1x1 convs at 7x7 / 8x8 (EfficientNet-B0's,
+     * class, 1 thread, L2 and L3 evicted before each call: weights from DRAM; medians of 30, two or
+     * three alternating runs; bench/adhoc/conv1x1_cold.py ISA): 1x1 convs at 7x7 / 8x8 (EfficientNet-B0's,
      * MobileNetV3's, RegNetY's, Inception's) summed 2.92-2.99 -> 2.76-2.83 ms on AVX-512 (2048->448
      * at 8x8 0.97 -> 0.87 ms), and on AVX2, which had no prefetch, 4.25-4.41 -> 4.03-4.20 ms
      * (1152->320 at 7x7 0.47-0.52 -> 0.43 ms); the last-tiles form gave AVX2 4.11-4.21. */
