@@ -211,6 +211,24 @@ def test_act_thread_invariant(isa, rng, name):
     assert np.array_equal(y1.view(np.int32), y2.view(np.int32))
 
 
+def test_gelu_same_bits_as_scalar(isa):
+    """gelu's fast path is one algorithm on every ISA, its roundings included (src_c/simd/vmath.h
+    fn_gelu_fast: AVX-512 spells the clamped |x| and D 2^j as vrangeps and vscalefps, the others in
+    two operations each, all exact): every ISA gives the scalar kernel's bits, over the whole fast
+    range, its clamp at 12.5 and the fallback below -12.5."""
+    from fastnorm.testing import force_isa
+    x = np.concatenate([np.linspace(-14, 14, 400001, dtype=np.float32), FINITE_SPECIALS,
+                        np.array([12.5, -12.5, np.nextafter(12.5, 0), np.nextafter(-12.5, 0), INF, -INF, NAN],
+                                 np.float32)])
+    y = ops.gelu(x)
+    assert_ran(isa)
+    with force_isa("scalar"):
+        want = ops.gelu(x)
+    nan = np.isnan(want)
+    assert np.array_equal(np.isnan(y), nan)
+    assert np.array_equal(y[~nan].view(np.int32), want[~nan].view(np.int32))  # signed zeros too
+
+
 @pytest.mark.parametrize("name", INPLACE)
 @pytest.mark.parametrize("shape", [(2, 3, 4, 5), (7,), ()], ids=str)
 def test_act_inplace_and_shapes(isa, rng, name, shape):

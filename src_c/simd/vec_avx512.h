@@ -42,6 +42,14 @@ FN_INLINE V vload_n_fill(const float *p, size_t n, float fill) { return _mm512_m
 
 FN_INLINE V vrcp_approx(V a) { return _mm512_rcp14_ps(a); }
 #define FN_VRCP_BITS 14 /* rcp14: relative error below 2^-14 (vmath.h) */
+/* Optional ops (vmath.h tests FN_HAVE_*; other vocabularies spell them in two or three ops):
+ * vscalef(a, k) = a 2^k for an integral float k (exact when the result is normal);
+ * vabs_min(a, c) = min(|a|, c) for c > 0, NaN for NaN a (vrangeps: the operand of lesser magnitude,
+ * sign cleared). One operation each instead of two in fn_gelu_fast. */
+#define FN_HAVE_VSCALEF 1
+FN_INLINE V vscalef(V a, V k) { return _mm512_scalef_ps(a, k); }
+#define FN_HAVE_VRANGE 1
+FN_INLINE V vabs_min(V a, V c) { return _mm512_range_ps(a, c, 0x0A); }
 
 FN_INLINE V vsel(VM m, V a, V b) { return _mm512_mask_blend_ps(m, b, a); } /* m ? a : b */
 FN_INLINE VM vm_none(void) { return 0; }

@@ -410,59 +410,76 @@ FN_INLINE V fn_gelu_erfc(V x) {
 }
 
 /* gelu(x) = x Phi(x), Phi the standard normal CDF, with Phi(-a) = exp(-a^2/2) N(a) / D(a) for
- * a = |x| <= 12.5 (N, D of degrees 4 and 5, positive coefficients: Horner never cancels) and
+ * a = |x| <= 12.5 (N, D of degrees 3 and 4, positive coefficients: Horner never cancels) and
  * Phi(a) = 1 - Phi(-a): one branch-free formula for both signs, the negative tail to full relative
- * accuracy (1 + erf(x/sqrt2) would cancel). exp(-a^2/2) = 2^k exp(-r) as in exp, its 2^k exact and
- * normal down to -12.5 (k >= -113) and applied last (exact), so Phi(-a) is rounded in e n and the
- * quotient only.
- * a^2 is rounded once, which moves exp by up to a^2 2^-25 relatively: inside the act tests' mixed
- * bound, 3 ulps of |f| + |x f'(x)| (x f' ~ x^2 f in the tail). Above 12.5, Phi(a) is 1 in float32
- * (and a clamped: +inf gives +inf). Lanes below -12.5 (the results near the denormals, -inf) take
- * fn_gelu_erfc, per lane as in fn_mul_sigmoid_fast. Coefficients: tools/fit_vmath.py gelu. Measured
- * against float64 on 3.2e6 points of [-12.5, 12.5] (scalar, avx2, avx512 alike): at most 0.65 of that
- * bound, at x = -0.745 where gelu' = 0 and the bound is 3 ulps of |f| alone; absolute error <= 3.9e-7
- * (half an ulp of the largest results). About 36 vector operations and one division: 2.2x faster
- * than fn_gelu_erfc. Like silu it is bound by its dependency chain on Zen 3 (exp by Estrin, k from
- * a^2: 0.86 -> 0.80 ns an element there). */
+ * accuracy (1 + erf(x/sqrt2) would cancel). exp(-a^2/2) = 2^-j exp(-s/2), s = a^2 - 2j ln2, and the
+ * 2^-j is applied to D as 2^j (exact, and normal: j <= 113, D 2^j <= 1.6e37), so Phi(-a) is rounded
+ * in e n and the quotient only.
+ * a^2 is rounded once, which moves exp by up to a^2 2^-25 relatively, and ln2 is taken as one float32
+ * (its error, 1.9e-9 per unit of j, moves exp by at most 1.4e-9 a^2 relatively): both inside the act
+ * tests' mixed bound, 3 ulps of |f| + |x f'(x)| (x f' ~ x^2 f in the tail), which the rational is
+ * fitted to as well (tools/fit_vmath.py gelu weights its error by that bound, so it is tightest where
+ * gelu is flat: degrees (3, 4) use 0.28 of an ulp of it, (4, 5) 0.01, (3, 3) and (2, 4) 7).
+ * Above 12.5, Phi(a) is 1 in float32 (and a clamped: +inf gives +inf). Lanes below -12.5 (the
+ * results near the denormals, -inf) take fn_gelu_erfc, per lane as in fn_mul_sigmoid_fast. Measured
+ * against float64 on 1.6e7 points of [-13, 13] (scalar, avx2, avx512 and neon give the same bits):
+ * at most 0.64 of that bound, at x = -0.777 near gelu' = 0, where the bound is 3 ulps of |f| alone;
+ * absolute error <= 2.4e-7.
+ * Cost, 22 vector operations and a division on AVX-512 (vrangeps for the clamped |x|, vscalefps for
+ * D 2^j), 24 and a division elsewhere; the form before took 29 and the division: N, D of degrees 4
+ * and 5 (2 FMAs more), ln2 in two parts (1), a^2/2 formed for the reduction (1), exp by Estrin's
+ * scheme (1: the multiply for r^4; Horner's longer chain measured faster here, AVX-512 0.29 -> 0.27
+ * ns an element). Sapphire Rapids Xeon, 1 thread, old -> new:
+ * L1-resident stream of uniform [-3, 3] (standalone loop over fn_gelu, min of 3,000) AVX-512
+ * 0.36 -> 0.27 ns an element, AVX2 0.53 -> 0.44; fastnorm.ops.gelu on 2^20 floats 0.41 -> 0.34;
+ * the epilogue of ConvNeXt-atto's linear 40->160 at 56x56 alone (fn_f32_igemm_dense, AVX-512, min
+ * of 300) 0.42 -> 0.37 ms, of which the GEMM is 0.24; in the model (bench/profile_models.py
+ * convnext_atto, min of 4 x 20 runs, host loaded) that step 0.446 -> 0.387 ms on AVX-512, 0.699 ->
+ * 0.607 on AVX2, linear 80->320 0.333 -> 0.298 / 0.512 -> 0.467. The division stays on every ISA
+ * (and keeps the ISAs' bits identical): AVX-512's rcp14 with one correction by the exact residual
+ * (4 operations for the division's one) measured 0.29 against 0.27 streaming and 0.39 against 0.38
+ * ms in that epilogue; AVX2's 12-bit estimate, which needs a Newton step as well, 0.54 against
+ * 0.47. */
 FN_INLINE V fn_gelu_fast(V x) {
-    const V one = vset(1.0f);
+#ifdef FN_HAVE_VRANGE
+    const V a = vabs_min(x, vset(12.5f)); /* NaN passes */
+#else
     const V a = vmin(vset(12.5f), vabs(x)); /* NaN passes */
-    V n = vset(0x1.b993b8p-9f);
-    n = vfma(n, a, vset(0x1.22d2a4p-5f));
-    n = vfma(n, a, vset(0x1.57ba76p-3f));
-    n = vfma(n, a, vset(0x1.ab3816p-2f));
-    n = vfma(n, a, vset(0.5f));
-    V d = vset(0x1.14b4b6p-7f);
-    d = vfma(d, a, vset(0x1.6c8e00p-4f));
-    d = vfma(d, a, vset(0x1.b72636p-2f));
-    d = vfma(d, a, vset(0x1.2357a0p+0f));
-    d = vfma(d, a, vset(0x1.a1de36p+0f));
-    d = vfma(d, a, one);
+#endif
+    V n = vset(0x1.cdb12cp-7f);
+    n = vfma(n, a, vset(0x1.b55764p-4f));
+    n = vfma(n, a, vset(0x1.5b7d72p-2f));
+    n = vfma(n, a, vset(0x1.fffffep-2f));
+    V d = vset(0x1.216f34p-5f);
+    d = vfma(d, a, vset(0x1.119eb6p-2f));
+    d = vfma(d, a, vset(0x1.c88ed2p-1f));
+    d = vfma(d, a, vset(0x1.7a00a6p+0f));
+    d = vfma(d, a, vset(1.0f));
     const V aa = vmul(a, a);
-    const V h = vmul(aa, vset(0.5f));
     const V magic = vset(FN_ROUND_MAGIC + 127.0f);
-    /* its low mantissa bits hold k + 127, k = round(-h log2e) (the bias: fn_silu_fast); from a^2
-     * (-log2e / 2 is exact), not h: one multiply off the chain that bounds the epilogue */
-    const V t = vfma(aa, vset(-0.5f * FN_LOG2E), magic);
-    const V k = vsub(t, magic);
-    V r = vfma(k, vset(FN_LN2_HI), h); /* h + k ln2, |r| <= ln2/2: exp(-h) = 2^k exp(-r) */
-    r = vfma(k, vset(FN_LN2_LO), r);
-    /* exp(-r) - 1 by Estrin's scheme (fn_silu_fast: a chain of 3 FMA latencies, not Horner's 6),
-     * and e n = n + (exp(-r) - 1) n in one rounding */
-    const V r2 = vmul(r, r);
-    const V b1 = vfma(vset(-0x1.555492p-3f), r, vset(0x1.fffffcp-2f));
-    const V b2 = vfma(vset(-0x1.1239c2p-7f), r, vset(0x1.5558bcp-5f));
-    const V r4 = vmul(r2, r2);
-    const V c0 = vfms(b1, r2, r);
-    const V c1 = vfma(vset(0x1.6a411ep-10f), r2, b2);
-    const V en = vfma(vfma(c1, r4, c0), n, n);                          /* exp(-r) n */
-    const V s = vfrombits(visll(vbits(t), 23)); /* 2^k, k in [-113, 0] */
-    const V p = vmul(vdiv(en, d), s);                                   /* Phi(-a) */
-    /* x Phi(x) = max(x, -0) - a Phi(-a): for x < 0 the product x Phi(-|x|) with one rounding, as
-     * before (-0 - a p keeps the sign of an underflowed result); for x > 0 one rounding where
-     * x (1 - Phi(-x)) took two; 2 operations where the sign select took 4. Past 12.5, a is clamped
-     * and a Phi(-a) (4.6e-35) vanishes beside x. vmax returns its second operand for NaN and for
-     * +-0 (gelu(+0) = +0, gelu(-0) = -0). */
+    /* its low mantissa bits hold j + 127, j = round(a^2/2 log2e) (the bias: fn_silu_fast) */
+    const V t = vfma(aa, vset(0.5f * FN_LOG2E), magic);
+    const V j = vsub(t, magic);
+    const V s = vfnma(j, vset(0x1.62e430p+0f), aa); /* 2r, r = a^2/2 - j ln2, |r| <= ln2/2 */
+    /* exp(-r) = 1 + s m(s): m by Horner, its coefficients the degree-6 fit of exp(-r) (tools/
+     * fit_vmath.py gelu) times 2^-i, exact; m starts at -1/2, so the reduction needs no s/2 (an
+     * Estrin form with the exact -r term needs r itself). e n = n + m (s n) in one rounding. */
+    V m = vfma(vset(0x1.6a411ep-16f), s, vset(-0x1.1239c2p-12f));
+    m = vfma(m, s, vset(0x1.5558bcp-9f));
+    m = vfma(m, s, vset(-0x1.555492p-6f));
+    m = vfma(m, s, vset(0x1.fffffcp-4f));
+    m = vfma(m, s, vset(-0.5f));
+    const V en = vfma(m, vmul(s, n), n);                                /* exp(-r) n */
+#ifdef FN_HAVE_VSCALEF
+    const V ds = vscalef(d, j);                                         /* D 2^j */
+#else
+    const V ds = vmul(d, vfrombits(visll(vbits(t), 23)));               /* D 2^j */
+#endif
+    const V p = vdiv(en, ds);                                           /* Phi(-a) */
+    /* x Phi(x) = max(x, -0) - a Phi(-a): for x < 0 the product x Phi(-|x|) with one rounding
+     * (-0 - a p keeps the sign of an underflowed result); for x > 0 one rounding. Past 12.5, a is
+     * clamped and a Phi(-a) (4.6e-35) vanishes beside x. vmax returns its second operand for NaN
+     * and for +-0 (gelu(+0) = +0, gelu(-0) = -0). */
     return vfnma(a, p, vmax(vset(-0.0f), x));
 }
 
