@@ -98,6 +98,14 @@ typedef void (*fn_igemm_dense_ukernel)(size_t m, size_t nc, size_t kc, const flo
                                        const float *w, float *c, size_t ldc, const float *res,
                                        size_t ldr, const fn_act *act);
 
+/* One row of A (a batch-1 linear, a 1x1 conv of one pixel) times np >= 1 full packed panels, panel p
+ * at w + p*ps (ks = 1, NR columns each), into c[p*NR + j] (res likewise, or NULL):
+ *   c[p*NR + j] = act( bias[j] + sum_{i<kc} a[i] * w_p[i][j] (+ res[p*NR + j]) )
+ * The same arithmetic per element as fn_igemm_ukernel's row, so the same bits; the panels run side
+ * by side, which a one-row tile of one panel (too few accumulators, one weight stream) cannot. */
+typedef void (*fn_igemm_panels_ukernel)(size_t np, size_t kc, const float *a, const float *w,
+                                        size_t ps, float *c, const float *res, const fn_act *act);
+
 /* rows x n block, row r: y[r][i] = act(x[r][i] * scale[r] + shift[r])  (NCHW planes: n = H*W) */
 typedef void (*fn_scale_shift_rows_ukernel)(size_t rows, size_t n, const float *x,
                                             const float *scale, const float *shift,
@@ -118,6 +126,7 @@ typedef struct fn_kernels {
     fn_igemm_ukernel igemm;
     fn_igemm_dense_ukernel igemm_dense;
     fn_igemm_pf_ukernel igemm_pf; /* NULL: the ISA has none (the driver then does not prefetch) */
+    fn_igemm_panels_ukernel igemm_panels;
     fn_scale_shift_rows_ukernel scale_shift_rows;
     fn_scale_shift_cols_ukernel scale_shift_cols;
     fn_act_ukernel act;

@@ -15,6 +15,8 @@
     void fn_f32_igemm_dense__##isa(size_t m, size_t nc, size_t kc, const float *a, size_t lda,      \
                                    const float *w, float *c, size_t ldc, const float *res,         \
                                    size_t ldr, const fn_act *act);                                 \
+    void fn_f32_igemm_panels__##isa(size_t np, size_t kc, const float *a, const float *w,          \
+                                    size_t ps, float *c, const float *res, const fn_act *act);     \
     void fn_f32_scale_shift_rows__##isa(size_t rows, size_t n, const float *x, const float *scale, \
                                         const float *shift, const fn_act *act, float *y);          \
     void fn_f32_scale_shift_cols__##isa(size_t rows, size_t c, const float *x, const float *scale, \

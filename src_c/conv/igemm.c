@@ -21,3 +21,14 @@ void fn_f32_igemm_dense__scalar(size_t m, size_t nc, size_t kc, const float *a, 
                              ldr, act);
     }
 }
+
+/* One row times np panels: each panel by the kernel above (every row pointer at a). */
+void fn_f32_igemm_panels__scalar(size_t np, size_t kc, const float *a, const float *w, size_t ps,
+                                 float *c, const float *res, const fn_act *act) {
+    const size_t NR = FN_IGEMM_NR_scalar;
+    const float *p[FN_IGEMM_MR_scalar];
+    for (size_t r = 0; r < FN_IGEMM_MR_scalar; r++) p[r] = a;
+    for (size_t j = 0; j < np; j++)
+        fn_f32_igemm__scalar(1, NR, kc, 1, p, w + j * ps, c + j * NR, NR, res ? res + j * NR : NULL, NR,
+                             act);
+}

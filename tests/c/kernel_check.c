@@ -170,6 +170,14 @@ static void test_conv(void) {
         conv_case(CONV_T, "conv_transpose", desc(ci, co, 1, 3, 2, 1, 1), 1, 4, 5, 0, (int)(i % 3));
     }
     conv_case(CONV_IGEMM, "igemm grouped", desc(12, 18, 3, 3, 1, 1, 1), 1, 5, 6, 1, 1);
+    /* one row (k->igemm_panels): 1..9 full panels of any ISA's width and a partial one */
+    static const size_t one_row[][2] = {{5, 3}, {37, 139}, {160, 200}, {301, 289}, {64, 128}};
+    for (size_t i = 0; i < sizeof one_row / sizeof one_row[0]; i++) {
+        conv_case(CONV_IGEMM, "igemm one row", desc(one_row[i][0], one_row[i][1], 1, 1, 1, 1, 0), 1, 1, 1,
+                  (int)(i & 1), (int)(i % 3));
+        conv_case(CONV_IGEMM, "igemm one row s2", desc(one_row[i][0], one_row[i][1], 1, 1, 2, 1, 0), 1, 2, 2,
+                  (int)((i + 1) & 1), (int)((i + 1) % 3));
+    }
     static const size_t dwc[] = {1, 3, 4, 5, 8, 15, 17, 32, 33, 64, 72};
     for (size_t i = 0; i < sizeof dwc / sizeof dwc[0]; i++) {
         const size_t c = dwc[i];
