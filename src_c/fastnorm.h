@@ -197,6 +197,11 @@ fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
  * multiplied as the driver copies a tile's rows (a squeeze-and-excitation gate; 1x1 convs with
  * groups 1 only, fn_conv2d_gate_fits, else FN_ERR_ARG). */
 int fn_conv2d_gate_fits(const fn_conv2d_desc *d);
+/* Bytes of scratch a gated conv needs: fn_conv2d_scratch_bytes, and where the gate is folded into a
+ * copy of the weights per sample (a sample with more pixels than padded output channels), that copy.
+ * With only fn_conv2d_scratch_bytes the gate scales the input rows instead. */
+size_t fn_conv2d_gated_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
+                                     size_t w, int nthreads);
 fn_status fn_conv2d_nhwc_gated(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                                const float *x, size_t ldx, const float *packed, const float *res,
                                const fn_act *act, float *y, size_t ldy, const float *gate, void *scratch,

@@ -43,6 +43,10 @@ CASES = {
     "stride2": (lambda: SEThenConv(16, 24, 4, stride=2), (16, 9, 9)),
     # 1024 channels: a pixel stride of 4 KiB, where the driver copies rows anyway (use_row_copy)
     "row_copy_width": (lambda: SEThenConv(1024, 64, 16), (1024, 4, 4)),
+    # fewer pixels a sample than padded output channels on every ISA: the gate scales the input rows
+    # (conv2d.c gated_rows); the cases above with more fold it into the weights (fold_gate)
+    "rows_small_image": (lambda: SEThenConv(24, 40, 6), (24, 3, 5)),
+    "fold_wide_image": (lambda: SEThenConv(48, 20, 12), (48, 23, 17)),
 }
 
 
@@ -79,9 +83,10 @@ def test_gated_conv_matches_torch(isa, name, batch):
 
 
 def test_gated_is_bitwise_the_unfused_records(isa, monkeypatch):
-    """The gate multiplies each input element once, as the BINARY record did: the same bits."""
+    """Where the gate scales the input rows, it multiplies each input element once, as the BINARY
+    record did: the same bits. (Folded into the weights it rounds as x (g w): test_folded_gate_*.)"""
     from fastnorm.plan import rewrites
-    net, x = _build("sigmoid", 2)
+    net, x = _build("rows_small_image", 2)
     fused = fastnorm.from_torch(net, x).predict(x.numpy())
     monkeypatch.setattr(rewrites, "PASSES", tuple(p for p in rewrites.PASSES if p is not rewrites.conv_reads_gated))
     m = fastnorm.from_torch(net, x)
@@ -104,3 +109,30 @@ def test_gated_product_read_twice_keeps_the_multiply():
     assert OP_BINARY in [r["type"] for r in _records(m, x.shape)]
     with torch.no_grad():
         np.testing.assert_allclose(m.predict(x.numpy()), net(x).numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["fold_wide_image", "rows_small_image", "residual"])
+def test_gated_sample_is_the_same_bits_in_any_batch(isa, name):
+    """Whether the gate is folded into a copy of the weights depends on a sample's pixels, never on
+    the batch: each sample of a batch of 3 (three different gates) is bit for bit its own batch of 1."""
+    net, x = _build(name, 3)
+    m = fastnorm.from_torch(net, x)
+    whole = m.predict(x.numpy())
+    for i in range(3):
+        np.testing.assert_array_equal(whole[i:i + 1], m.predict(x[i:i + 1].numpy()))
+
+
+def test_folded_gate_matches_the_unfused_records(isa, monkeypatch):
+    """The fold (x (g w)) against the BINARY multiply then the plain conv ((x g) w): the same up to
+    the rounding of the products, at a size where every ISA folds, with an input channel of zeros."""
+    from fastnorm.plan import rewrites
+    torch.manual_seed(3)
+    net = SEThenConv(40, 24, 10, gate=lambda t: torch.sigmoid(t) * 3.0).eval()
+    x = torch.randn(2, 40, 12, 12, generator=torch.Generator().manual_seed(4))
+    x[:, 5] = 0.0
+    fused = fastnorm.from_torch(net, x).predict(x.numpy())
+    monkeypatch.setattr(rewrites, "PASSES", tuple(p for p in rewrites.PASSES if p is not rewrites.conv_reads_gated))
+    ref = fastnorm.from_torch(net, x).predict(x.numpy())
+    np.testing.assert_allclose(fused, ref, rtol=2e-5, atol=2e-6)
+    with torch.no_grad():
+        np.testing.assert_allclose(fused, net(x).numpy(), rtol=1e-4, atol=1e-5)

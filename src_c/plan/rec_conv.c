@@ -13,7 +13,10 @@ FN_REC_RUN(conv2d) {
                               scratch_bytes, nthreads);
 }
 
-FN_REC_SCRATCH(conv2d) { return fn_conv2d_scratch_bytes(k, &op->conv, op->n, op->h, op->w, nthreads); }
+FN_REC_SCRATCH(conv2d) {
+    return op->gate >= 0 ? fn_conv2d_gated_scratch_bytes(k, &op->conv, op->n, op->h, op->w, nthreads)
+                         : fn_conv2d_scratch_bytes(k, &op->conv, op->n, op->h, op->w, nthreads);
+}
 
 FN_REC_CHECK(conv2d) {
     if (op->gate >= 0 && !fn_conv2d_gate_fits(&op->conv)) return "a gated conv2d must be 1x1 with groups 1";
