@@ -10,11 +10,11 @@ error folding introduced. Frontends may attach `graph.notes`, a list of (code, n
 which are reported too.
 """
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 
 from fastnorm import optable
+from fastnorm._record import Record
 
 SEVERITIES = ("error", "warning", "info")
 
@@ -73,13 +73,15 @@ _ACTIVATIONS = optable.names(optable.ACTIVATION)
 _LAYERS = optable.names(optable.LAYER)   # conv2d, conv_transpose2d, linear: what a BatchNorm folds into
 
 
-@dataclass
-class Finding:
-    severity: str       # 'error' | 'warning' | 'info'
-    code: str           # stable identifier, e.g. 'bn_default_stats'
-    node: object        # the node (or input) it is about, or None
-    message: str
-    fix: str            # one line
+class Finding(Record):
+    FIELDS = ("severity", "code", "node", "message", "fix")
+
+    def __init__(self, severity, code, node, message, fix):
+        self.severity = severity      # 'error' | 'warning' | 'info'
+        self.code = code              # stable identifier, e.g. 'bn_default_stats'
+        self.node = node              # the node (or input) it is about, or None
+        self.message = message
+        self.fix = fix                # one line
 
     def __str__(self):
         where = " %s:" % self.node if self.node else ":"
