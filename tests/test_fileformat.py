@@ -798,7 +798,7 @@ def test_file_shrinking_while_read_is_a_format_error(tmp_path, monkeypatch, keep
             ff.load(path)
 
 
-def _outcome(graph, known_ops, checked_only):
+def _validated(graph, known_ops, checked_only):
     """_validate_graph's verdict: None or the FormatError's message; checked_only: every node through
     _check_node (the path that names problems), as if _node_ok never vouched for one."""
     old = ff._node_ok
@@ -828,4 +828,4 @@ def test_fuzz_node_fast_path_agrees_with_the_checks(where, value, also):
         except (KeyError, IndexError, TypeError):
             pass
     for known in (None, KNOWN_OPS):
-        assert _outcome(graph, known, False) == _outcome(graph, known, True)
+        assert _validated(graph, known, False) == _validated(graph, known, True)
