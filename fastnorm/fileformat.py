@@ -454,6 +454,9 @@ def _parse_metadata(meta):
 
 def _parse_tensor(name, info, buffer_size):
     """(dtype, shape, begin, end) of one tensor entry, every field checked."""
+    ok = _tensor_ok(info, buffer_size)
+    if ok is not None:
+        return ok
     what = "tensor %s" % _q(name)
     _check_keys(info, _TENSOR_KEYS, what, FormatError)
     code = info["dtype"]
@@ -491,6 +494,33 @@ def _parse_tensor(name, info, buffer_size):
                           % (what, end, buffer_size))
     if end - begin != nbytes:
         raise FormatError("%s: shape %s needs %d bytes, data_offsets give %d" % (what, shape, nbytes, end - begin))
+    return dtype, tuple(shape), begin, end
+
+
+def _tensor_ok(info, buffer_size):
+    """_parse_tensor's result for an entry that passes all its checks, computed without building their
+    messages (half of the time of 244 entries, EfficientNet-B0); None when some check may fail, and
+    _parse_tensor runs them all to name it."""
+    if type(info) is not dict or len(info) != len(_TENSOR_KEYS):
+        return None
+    code, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
+    dtype = _DTYPES.get(code) if type(code) is str else None
+    if dtype is None or type(shape) is not list or len(shape) > MAX_NDIM or type(offsets) is not list \
+            or len(offsets) != 2:
+        return None
+    nbytes = dtype.itemsize
+    for d in shape:
+        if type(d) is not int or d < 0:
+            return None
+        nbytes *= d or 1
+    if nbytes > _MAX_SIZE:          # every partial product is at most the whole: the checks' overflow test
+        return None
+    if 0 in shape:
+        nbytes = 0
+    begin, end = offsets
+    if type(begin) is not int or type(end) is not int or not 0 <= begin <= end <= buffer_size \
+            or end - begin != nbytes:
+        return None
     return dtype, tuple(shape), begin, end
 
 

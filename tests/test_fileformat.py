@@ -829,3 +829,25 @@ def test_fuzz_node_fast_path_agrees_with_the_checks(where, value, also):
             pass
     for known in (None, KNOWN_OPS):
         assert _validated(graph, known, False) == _validated(graph, known, True)
+
+
+@settings(max_examples=400, deadline=None)
+@given(info=st.fixed_dictionaries({"dtype": st.one_of(st.sampled_from(["F32", "I64", "F16"]), json_values),
+                                   "shape": st.one_of(st.lists(st.integers(-2, 2 ** 62), max_size=9), json_values),
+                                   "data_offsets": st.one_of(st.lists(st.integers(-1, 300), min_size=2, max_size=2),
+                                                             json_values)}),
+       size=st.integers(0, 300))
+def test_fuzz_tensor_fast_path_agrees_with_the_checks(info, size):
+    """_tensor_ok (no messages built) returns _parse_tensor's result exactly when every check passes."""
+    fast = ff._tensor_ok(info, size)
+    old = ff._tensor_ok
+    ff._tensor_ok = lambda *a: None
+    try:
+        checked = ff._parse_tensor("t", info, size)
+    except FormatError:
+        checked = None
+    finally:
+        ff._tensor_ok = old
+    assert fast is None or fast == checked
+    if checked is not None and all(type(d) is int for d in info["shape"]) and type(info["dtype"]) is str:
+        assert fast == checked
