@@ -17,8 +17,9 @@ HEAVY = ("torch", "onnx", "onnxruntime", "google", "ml_dtypes", "scipy", "safete
          "fastnorm.frontends", "fastnorm.onnxpb", "fastnorm.ops._conv", "fastnorm.ops._glue", "fastnorm.ops._norm",
          "fastnorm.ops._pool", "fastnorm._pickling", "fastnorm.per_shape", "fastnorm.batch", "fastnorm.cli")
 # standard library modules the .fnm path does without: dataclasses' import and its exec() per class were
-# ~2 ms of `import fastnorm` (fastnorm._record replaces it); copy is only graph._copy_value's fallback
-STDLIB_SPARED = ("dataclasses", "copy")
+# ~2 ms of `import fastnorm` (fastnorm._record replaces it); copy is only graph._copy_value's fallback; threading:
+# _thread gives the same lock without its 0.6 ms
+STDLIB_SPARED = ("dataclasses", "copy", "threading")
 
 _CHILD = r"""
 import json, sys
