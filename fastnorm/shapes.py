@@ -299,7 +299,11 @@ def shape_cat(node, shapes, weights):
     if not isinstance(dim, int) or isinstance(dim, bool) or not -nd <= dim < nd:
         raise ValueError("node %r: cat dim %r out of range for %dD inputs" % (node.name, dim, nd))
     dim %= nd
+    first = shapes[0]
     for s in shapes[1:]:
+        if type(s) is tuple and type(first) is tuple and len(s) == nd and s[:dim] == first[:dim] \
+                and s[dim + 1:] == first[dim + 1:]:
+            continue    # tuples compared whole: DenseNet's 30-input cats, twice per load
         if len(s) != nd or any(x != y for i, (x, y) in enumerate(zip(s, shapes[0])) if i != dim):
             raise ValueError("node %r: cat inputs %r and %r differ outside dim %d" % (node.name, shapes[0], s, dim))
     out = list(shapes[0])
