@@ -4,22 +4,23 @@ Logical layouts are torch's (NCHW). Layout choices for speed are the plan's busi
 The op table (fastnorm.optable: OPS) is the one place that knows each op's attributes and output shape;
 the shape rules are in fastnorm.shapes.
 """
-import copy
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from fastnorm._record import Record
 from fastnorm.errors import UnsupportedError
 from fastnorm.optable import ACT_ATTR, KNOWN_OPS, OPS, WEIGHT_OPS, OpSpec  # noqa: F401 (re-exported)
 from fastnorm.shapes import EPILOGUE_ACTS, broadcast_shapes, pool_out_extent  # noqa: F401 (re-exported)
 
 
-@dataclass
-class TensorSpec:
-    name: str
-    shape: tuple          # ints, None where dynamic (the batch)
-    dtype: str = "float32"
+class TensorSpec(Record):
+    FIELDS = ("name", "shape", "dtype")
+
+    def __init__(self, name, shape, dtype="float32"):
+        self.name = name
+        self.shape = shape        # ints, None where dynamic (the batch)
+        self.dtype = dtype
 
     def to_dict(self):
         return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
@@ -43,6 +44,7 @@ def _copy_value(v):
         return {k: _copy_value(x) for k, x in v.items()}
     if type(v) is tuple:
         return tuple(_copy_value(x) for x in v)
+    import copy
     return copy.deepcopy(v)
 
 
@@ -54,13 +56,15 @@ def _copy_attrs(attrs):
     return out
 
 
-@dataclass
-class Node:
-    name: str
-    op: str
-    inputs: list
-    outputs: list
-    attrs: dict = field(default_factory=dict)
+class Node(Record):
+    FIELDS = ("name", "op", "inputs", "outputs", "attrs")
+
+    def __init__(self, name, op, inputs, outputs, attrs=None):
+        self.name = name
+        self.op = op
+        self.inputs = inputs
+        self.outputs = outputs
+        self.attrs = {} if attrs is None else attrs
 
     def to_dict(self):
         return {"name": self.name, "op": self.op, "inputs": list(self.inputs),
@@ -71,12 +75,14 @@ class Node:
         return cls(d["name"], d["op"], list(d["inputs"]), list(d["outputs"]), dict(d.get("attrs", {})))
 
 
-@dataclass
-class Graph:
-    inputs: list
-    outputs: list
-    nodes: list
-    weights: dict
+class Graph(Record):
+    FIELDS = ("inputs", "outputs", "nodes", "weights")
+
+    def __init__(self, inputs, outputs, nodes, weights):
+        self.inputs = inputs
+        self.outputs = outputs
+        self.nodes = nodes
+        self.weights = weights
 
     def copy(self):
         """A copy whose node list and attrs may be edited; weight arrays are shared (never mutated)."""

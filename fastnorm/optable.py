@@ -16,9 +16,8 @@ Torch names are spelled "nn.<Module>", "F.<function>" (torch.nn.functional), "to
 own idiom nodes, frontends/onnx/idioms.py). Names the frontends map with code of their own (a handler, a
 module with special arguments) are listed too: the table says what answers to what, the code how.
 """
-from dataclasses import dataclass, field
-
 from fastnorm import shapes as S
+from fastnorm._record import FrozenRecord
 from fastnorm.shapes import ACT_ATTR
 
 # torch's SELU constants (torch/csrc/api, the paper's values)
@@ -35,8 +34,7 @@ SHAPE = "shape"            # data movement: flatten, reshape, transpose, pad, sh
 GLUE = "glue"              # add, mul, cat
 
 
-@dataclass(frozen=True)
-class ActKernel:
+class ActKernel(FrozenRecord):
     """How an elementwise activation runs on src_c/act (fn_act_apply).
 
     kind:   the fn_actk_kind name; its id is _C.ACTK_<kind> (FN_ACTK_KINDS in src_c/act/fn_act.h)
@@ -46,11 +44,10 @@ class ActKernel:
     lower:  attrs -> (kind, fn_act_params fields), for a kind or params the two tuples cannot say
     inplace: whether F.<name> takes inplace=
     """
-    kind: str
-    args: tuple = ()
-    params: tuple = ()
-    lower_fn: object = None
-    inplace: bool = True
+    FIELDS = ("kind", "args", "params", "lower_fn", "inplace")
+
+    def __init__(self, kind, args=(), params=(), lower_fn=None, inplace=True):
+        self._set(kind=kind, args=args, params=params, lower_fn=lower_fn, inplace=inplace)
 
     def lower(self, attrs):
         """(kind name, {fn_act_params field: value}) for a node with these attributes."""
@@ -60,19 +57,20 @@ class ActKernel:
         return self.kind, {f: float(attrs.get(a, defaults[a])) for f, a in self.params}
 
 
-@dataclass(frozen=True)
-class Op:
-    name: str
-    attrs: frozenset
-    shape: object                 # (node, input shapes, weights) -> output shapes (fastnorm.shapes)
-    category: str
-    weights: bool = False         # inputs after the first are weights
-    torch: tuple = ()             # "nn.ReLU", "F.relu", "torch.relu", "Tensor.relu"
-    onnx: tuple = ()              # ONNX op types
-    onnx_attrs: tuple = ()        # ((ONNX attribute, node attribute, default), ...) for the generic mapping
-    act: ActKernel = None         # elementwise activations run by fn_act
-    generate: bool = False        # ops/_act.py generates fastnorm.ops.<name> from `act`
-    doc: str = field(default="", compare=False)
+class Op(FrozenRecord):
+    """One row. name, attrs (the attribute names a node may carry), shape ((node, input shapes, weights)
+    -> output shapes, fastnorm.shapes), category; weights: inputs after the first are weights; torch:
+    "nn.ReLU", "F.relu", "torch.relu", "Tensor.relu"; onnx: ONNX op types; onnx_attrs: ((ONNX attribute,
+    node attribute, default), ...) for the generic mapping; act: ActKernel of an elementwise activation run
+    by fn_act; generate: ops/_act.py generates fastnorm.ops.<name> from `act`; doc (not compared)."""
+    FIELDS = ("name", "attrs", "shape", "category", "weights", "torch", "onnx", "onnx_attrs", "act", "generate",
+              "doc")
+    COMPARE = FIELDS[:-1]
+
+    def __init__(self, name, attrs, shape, category, weights=False, torch=(), onnx=(), onnx_attrs=(), act=None,
+                 generate=False, doc=""):
+        self._set(name=name, attrs=attrs, shape=shape, category=category, weights=weights, torch=torch, onnx=onnx,
+                  onnx_attrs=onnx_attrs, act=act, generate=generate, doc=doc)
 
     @property
     def fuses_act(self):

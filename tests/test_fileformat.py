@@ -796,3 +796,58 @@ def test_file_shrinking_while_read_is_a_format_error(tmp_path, monkeypatch, keep
         m.setattr(ff.os, "fstat", lambda fd: Stat())
         with pytest.raises(FormatError, match=phrase):
             ff.load(path)
+
+
+def _validated(graph, known_ops, checked_only):
+    """_validate_graph's verdict: None or the FormatError's message; checked_only: every node through
+    _check_node (the path that names problems), as if _node_ok never vouched for one."""
+    old = ff._node_ok
+    if checked_only:
+        ff._node_ok = lambda *a: False
+    try:
+        ff._validate_graph(graph, set(small_weights()), known_ops, FormatError)
+        return None
+    except FormatError as e:
+        return str(e)
+    finally:
+        ff._node_ok = old
+
+
+@settings(max_examples=400, deadline=None)
+@given(where=st.sampled_from(_GRAPH_PATHS), value=json_values,
+       also=st.sampled_from([None, ("nodes", 0, "outputs"), ("nodes", 1, "name"), ("nodes", 0, "attrs")]))
+def test_fuzz_node_fast_path_agrees_with_the_checks(where, value, also):
+    """_validate_graph's fast path (_node_ok, no messages built) accepts and rejects exactly the graphs
+    the named checks (_check_node) do, with the same message."""
+    graph = _replace(_GRAPH, where, value)
+    if also is not None:                     # a second edit: duplicated outputs, names, non-ASCII text
+        try:
+            extra = {("nodes", 0, "outputs"): ["dup", "dup"], ("nodes", 1, "name"): _GRAPH["nodes"][0]["name"],
+                     ("nodes", 0, "attrs"): {"caf\u00e9": ["\u00e9t\u00e9", 1.5, [None, True]]}}[also]
+            graph = _replace(graph, also, extra)
+        except (KeyError, IndexError, TypeError):
+            pass
+    for known in (None, KNOWN_OPS):
+        assert _validated(graph, known, False) == _validated(graph, known, True)
+
+
+@settings(max_examples=400, deadline=None)
+@given(info=st.fixed_dictionaries({"dtype": st.one_of(st.sampled_from(["F32", "I64", "F16"]), json_values),
+                                   "shape": st.one_of(st.lists(st.integers(-2, 2 ** 62), max_size=9), json_values),
+                                   "data_offsets": st.one_of(st.lists(st.integers(-1, 300), min_size=2, max_size=2),
+                                                             json_values)}),
+       size=st.integers(0, 300))
+def test_fuzz_tensor_fast_path_agrees_with_the_checks(info, size):
+    """_tensor_ok (no messages built) returns _parse_tensor's result exactly when every check passes."""
+    fast = ff._tensor_ok(info, size)
+    old = ff._tensor_ok
+    ff._tensor_ok = lambda *a: None
+    try:
+        checked = ff._parse_tensor("t", info, size)
+    except FormatError:
+        checked = None
+    finally:
+        ff._tensor_ok = old
+    assert fast is None or fast == checked
+    if checked is not None and all(type(d) is int for d in info["shape"]) and type(info["dtype"]) is str:
+        assert fast == checked

@@ -16,6 +16,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(fastnorm.__file__)))
 HEAVY = ("torch", "onnx", "onnxruntime", "google", "ml_dtypes", "scipy", "safetensors", "threadpoolctl",
          "fastnorm.frontends", "fastnorm.onnxpb", "fastnorm.ops._conv", "fastnorm.ops._glue", "fastnorm.ops._norm",
          "fastnorm.ops._pool", "fastnorm._pickling", "fastnorm.per_shape", "fastnorm.batch", "fastnorm.cli")
+# standard library modules the .fnm path does without: dataclasses' import and its exec() per class were
+# ~2 ms of `import fastnorm` (fastnorm._record replaces it); copy is only graph._copy_value's fallback; threading:
+# _thread gives the same lock without its 0.6 ms
+STDLIB_SPARED = ("dataclasses", "copy", "threading")
 
 _CHILD = r"""
 import json, sys
@@ -42,7 +46,7 @@ def _child(*args):
 
 
 def _heavy(mods):
-    return sorted(m for m in mods if any(m == h or m.startswith(h + ".") for h in HEAVY))
+    return sorted(m for m in mods if any(m == h or m.startswith(h + ".") for h in HEAVY + STDLIB_SPARED))
 
 
 def test_import_fastnorm_imports_nothing_heavy():

@@ -50,17 +50,27 @@ class _Uses:
         return self._writers
 
     def _build(self):
-        plan = self._plan
-        self._readers, self._writers = {}, {}
-        for j, q in enumerate(plan.records):
+        # buffers_of inlined, without a list per record: the passes build this five times per plan
+        # (DenseNet-121, 1,000 records with 30-input cats: ~1 ms of its plan)
+        readers, writers = {}, {}
+        for j, q in enumerate(self._plan.records):
             out = q.get("out")
-            for b in buffers_of(q):
-                if b != out:
-                    r = self._readers.setdefault(b, [])
-                    if not r or r[-1] != j:
+            cat = q.get("cat")
+            for b in (q.get("in"), q.get("in2"), q.get("gate")) if cat is None else \
+                    (q.get("in"), q.get("in2"), q.get("gate"), *cat[0]):
+                if b is not None and b >= 0 and b != out:
+                    r = readers.get(b)
+                    if r is None:
+                        readers[b] = [j]
+                    elif r[-1] != j:
                         r.append(j)
             if out is not None:
-                self._writers.setdefault(out, []).append(j)
+                w = writers.get(out)
+                if w is None:
+                    writers[out] = [j]
+                else:
+                    w.append(j)
+        self._readers, self._writers = readers, writers
 
     def of(self, buf):
         """(readers, writers) of buf."""
