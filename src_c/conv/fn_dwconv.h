@@ -67,6 +67,20 @@ fn_status fn_dwconv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t 
                            size_t w, const float *x, const float *packed, const float *res,
                            const fn_act *act, float *y, int nthreads);
 
+/* fn_dwconv2d_nhwc that also writes mean (n, c): the per-channel mean of its output y (after the
+ * activation), the global average pool of y folded into the conv (the plan rewrite
+ * fastnorm.plan.rewrites.dwconv_takes_pool): each output row is summed while it is still in L1,
+ * instead of the pool reading the whole output back (EfficientNet-B0's 144ch 56x56 = 1.8 MB, past
+ * L2). Summation order, fixed by the shape alone (never by nthreads): per (sample, output row,
+ * channel) s_row = 0.0f + y[ox] for ox ascending (float32, the pool's fn_global_pool_cols kernel);
+ * then mean = (0.0f + s_row for oy ascending) / (float)(oh * ow), after the threads join.
+ * scratch: at least fn_dwconv2d_mean_scratch_bytes (the row sums); mean must not alias x, res or y. FN_ERR_ARG for an empty image (oh * ow == 0), as the pool. */
+size_t fn_dwconv2d_mean_scratch_bytes(const fn_conv2d_desc *d, size_t n, size_t h);
+fn_status fn_dwconv2d_mean_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
+                                size_t w, const float *x, const float *packed, const float *res,
+                                const fn_act *act, float *y, float *mean, void *scratch,
+                                size_t scratch_bytes, int nthreads);
+
 /* A depthwise conv set up for row-at-a-time use (the fused depthwise + pointwise op below). */
 typedef struct fn_dwconv_run {
     fn_dwconv_geom g;
