@@ -59,6 +59,15 @@ void fn_f32_dwconv_row__scalar(const fn_dwconv_geom *g, size_t ky0, size_t ky1, 
     }
 }
 
+/* The order of fn_dwconv_rowsum_ukernel: four partials by ox mod 4. */
+void fn_f32_dwconv_rowsum__scalar(size_t ow, size_t c, const float *y, float *s) {
+    for (size_t j = 0; j < c; j++) {
+        float p[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        for (size_t ox = 0; ox < ow; ox++) p[ox % 4] += y[ox * c + j];
+        s[j] = (p[0] + p[1]) + (p[2] + p[3]);
+    }
+}
+
 #ifndef FN_DWCONV_MACS_PER_THREAD
 /* A fork/join, and on a loaded host waiting for a descheduled second thread, costs more than a
  * small layer: give each thread at least this many multiply-adds (a few microseconds of kernel). */
@@ -137,10 +146,12 @@ fn_status fn_dwconv2d_mean_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, si
     /* the row sums, (n, oh, c): mean's partials */
     float *part = (float *)scratch;
     fn_global_pool_cols_ukernel colsum = NULL;
+    fn_dwconv_rowsum_ukernel rowsum = NULL;
     if (mean) {
         if (n && (oh == 0 || ow == 0)) return FN_ERR_ARG; /* the mean of nothing: the pool's error */
         if (!part || scratch_bytes < fn_dwconv2d_mean_scratch_bytes(d, n, h)) return FN_ERR_ARG;
         colsum = fn_pool_kernels_for(k->isa)->global_avg_cols;
+        rowsum = fn_dwconv_kernels_for(k->isa)->rowsum;
     }
     if (rows == 0 || ow == 0 || c == 0) return FN_OK;
 
@@ -155,7 +166,7 @@ fn_status fn_dwconv2d_mean_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, si
     const size_t out_row = ow * c;
 
     /* chunk i: rows [i*rows/nchunks, (i+1)*rows/nchunks) of the (n, oh) rows, in order (stride-1
-     * neighbours share input rows in cache). Every row is one kernel call, and its sum one colsum
+     * neighbours share input rows in cache). Every row is one kernel call, and its sum one rowsum
      * call: the split never changes a result. */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
     for (size_t ch = 0; ch < nchunks; ch++) {
@@ -163,7 +174,7 @@ fn_status fn_dwconv2d_mean_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, si
         for (size_t r = r0; r < r1; r++) {
             float *yr = y + r * out_row;
             fn_dwconv_row_at(&p, r / oh, r % oh, x, 0, res ? res + r * out_row : NULL, yr);
-            if (colsum) colsum(ow, c, c, yr, 1.0f, part + r * c); /* / 1.0f: exact */
+            if (rowsum) rowsum(ow, c, yr, part + r * c);
         }
     }
     if (colsum) /* per sample: the row sums in row order, / (oh * ow) */
