@@ -18,6 +18,13 @@ F = torch.nn.functional
 POOLS = (OP_ADAPTIVE_POOL2D, OP_AVGPOOL2D)
 
 
+@pytest.fixture(autouse=True)
+def _fold_every_size(monkeypatch):
+    """The small images here fold too (models fold from DWCONV_MEAN_MIN_PIXELS output pixels on)."""
+    from fastnorm.plan import rewrites
+    monkeypatch.setattr(rewrites, "DWCONV_MEAN_MIN_PIXELS", 0)
+
+
 def _mean(y):
     return y.mean((2, 3), keepdim=True)
 
@@ -192,3 +199,14 @@ def test_record_check_rejects_a_bad_mean_buffer():
     rr[i]["out2"] = nbufs
     with pytest.raises(ValueError, match="out of range"):
         _C.CPlan(plan.isa, rr, nbufs)
+
+
+def test_small_images_keep_their_pool(monkeypatch):
+    """Under DWCONV_MEAN_MIN_PIXELS output pixels the pool record stays (the fold measured no faster)."""
+    from fastnorm.plan import rewrites
+    monkeypatch.setattr(rewrites, "DWCONV_MEAN_MIN_PIXELS", 100)
+    net, x = _build("sigmoid", 1)   # 9x11 = 99 pixels
+    recs = _records(matches_torch(net, x), x.shape)
+    assert OP_ADAPTIVE_POOL2D in [r["type"] for r in recs]
+    net, x = _build("big", 1)       # 40x36
+    _assert_pool_folded(_records(matches_torch(net, x), x.shape))

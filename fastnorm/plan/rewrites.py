@@ -13,6 +13,11 @@ from fastnorm import _C
 # this big: each band then recomputes a halo of (kh - 1) expanded rows, which only pays when the
 # expanded tensor would otherwise go to DRAM and back (MobileNetV2 at batch 16: 10-80 MB per block).
 DWPW_EXPAND_MIN_BYTES = 4 << 20
+# Fold a global average pool into the depthwise conv before it (dwconv_takes_pool) only from this many
+# output pixels per sample: below, the image is still in L2 when the pool reads it and the row sums
+# cost the conv as much as the pool did (AVX-512, 1 thread: 672ch 14x14 4.2 us vs the pool's 4.1,
+# 1152ch 7x7 2.2 vs 1.9; at 28x28 120ch 3.7 vs 5.8, 240ch 5.2 vs 6.4; at 56x56 144ch 6.0 vs 54).
+DWCONV_MEAN_MIN_PIXELS = 400
 # Records whose kernels read each residual element before writing that output element: they may write
 # their output over a residual nothing reads afterwards (set to () to turn residual_in_place off).
 RESIDUAL_IN_PLACE = (_C.OP_CONV2D, _C.OP_WINOGRAD3X3, _C.OP_DWCONV2D, _C.OP_DWCONV_PW)
@@ -126,7 +131,8 @@ def dwconv_takes_pool(plan, graph):
     computing it (src_c/conv/dwconv.c fn_dwconv2d_mean_nhwc). The output may have other readers (the
     gate's multiply, or the 1x1 conv that took it in, conv_reads_gated). Before, the pool read the
     whole output back: EfficientNet-B0's 144ch 56x56 = 1.8 MB, past L2 (its 17 pools ~0.23 ms of a
-    7.5 ms predict, AVX-512, 1 thread). FASTNORM_DWCONV_MEAN=0 turns it off (read when a plan is built).
+    7.5 ms predict, AVX-512, 1 thread). Images under DWCONV_MEAN_MIN_PIXELS keep their pool.
+    FASTNORM_DWCONV_MEAN=0 turns it off (read when a plan is built).
     A DWCONV_PW record never qualifies: it is made only when the 1x1 conv alone reads the depthwise
     output, and an SE block's is also read by its pool."""
     if os.environ.get("FASTNORM_DWCONV_MEAN", "1") == "0":
@@ -143,6 +149,7 @@ def dwconv_takes_pool(plan, graph):
         j = writers[0]
         q = plan.records[j]
         if (q["type"] != _C.OP_DWCONV2D or q.get("out2", -1) >= 0 or q["out"] != src
+                or q["oh"] * q["ow"] < DWCONV_MEAN_MIN_PIXELS
                 or dst in (q["in"], q.get("in2", -1))
                 or (q["n"], q["oh"], q["ow"], q["c"]) != (r["n"], r["h"], r["w"], r["c"])):
             continue
