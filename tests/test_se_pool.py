@@ -9,6 +9,7 @@ import pytest
 import fastnorm
 from fastnorm._C import OP_ADAPTIVE_POOL2D, OP_AVGPOOL2D, OP_DWCONV2D, OP_DWCONV_PW
 from test_epilogue_act import matches_torch
+from test_se_gate import _records
 from util import importorskip
 
 torch = importorskip("torch")
@@ -75,10 +76,6 @@ def _build(name, batch, seed=0):
     net = CASES[name][0]().eval()
     x = torch.randn((batch,) + CASES[name][1], generator=torch.Generator().manual_seed(seed + 1))
     return net, x
-
-
-def _records(m, shape):
-    return m._plan({m.graph.inputs[0].name: tuple(shape)}).records
 
 
 def _assert_pool_folded(recs):
