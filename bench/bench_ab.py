@@ -13,6 +13,7 @@ beside). The switches are the ones the library reads when it builds a plan:
   FASTNORM_DWPW=0               no depthwise + pointwise fusion (fastnorm/plan/lower_conv.py)
   FASTNORM_RESIDUAL_IN_PLACE=0  no conv output over its fused residual (fastnorm/plan/rewrites.py)
   FASTNORM_WINOGRAD=0           3x3 stride-1 convs stay direct (fastnorm/plan/lower_conv.py)
+  FASTNORM_DWCONV_MEAN=0        SE pools stay pool records (fastnorm/plan/rewrites.py dwconv_takes_pool)
 and one module constant, fastnorm.plan.rewrites.DWPW_EXPAND_MIN_BYTES (set huge: the 1x1 expand conv
 stays outside the fused record). Before timing, every variant's output is checked against the first
 variant's (bit-identical where the transformation is exact) and against torch, and the plans must
@@ -90,12 +91,16 @@ TOGGLES = {
         "direct": Variant(env={"FASTNORM_WINOGRAD": "0"}),
         "winograd": Variant(),
     }, WINOGRAD, "3x3 stride-1 convs by Winograd F(4x4,3x3) where the plan finds it pays"),
+    "dwconv-mean": ("efficientnet_b0", 1, {
+        "pool": Variant(env={"FASTNORM_DWCONV_MEAN": "0"}),
+        "folded": Variant(),
+    }, 1e-4, "the SE blocks' global average pool made by the depthwise conv before it (out2)"),
 }
 
 
 def plan_signature(model, x):
     plan = model._plan({model.graph.inputs[0].name: x.shape})
-    return tuple((r["type"], r.get("in"), r.get("in2"), r.get("out")) for r in plan.records)
+    return tuple((r["type"], r.get("in"), r.get("in2"), r.get("out"), r.get("out2")) for r in plan.records)
 
 
 def build(toggle, model_name=None, batch=None, threads=1):

@@ -128,6 +128,7 @@ cdef extern from "fastnorm.h" nogil:
         size_t nins
         size_t xoff, ldx, yoff, ldy, x2off
         int gate
+        int out2
 
     fn_status fn_plan_run(const fn_kernels *k, const fn_op *ops, size_t nops, float *const *bufs,
                           void *scratch, size_t scratch_bytes, int nthreads)

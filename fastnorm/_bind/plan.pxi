@@ -54,7 +54,8 @@ cdef class CPlan:
             op.in2 = r.get("in2", -1)
             op.out = r.get("out", 0)
             op.gate = r.get("gate", -1)
-            for b in (op.in_, op.in2, op.out, op.gate):
+            op.out2 = r.get("out2", -1)   # DWCONV2D: its output's per-channel mean
+            for b in (op.in_, op.in2, op.out, op.gate, op.out2):
                 if b >= nbufs:
                     raise ValueError("plan record %d: buffer %d out of range (%d buffers)" % (i, b, nbufs))
             if op.in_ < 0 or op.out < 0:

@@ -13,6 +13,11 @@ from fastnorm import _C
 # this big: each band then recomputes a halo of (kh - 1) expanded rows, which only pays when the
 # expanded tensor would otherwise go to DRAM and back (MobileNetV2 at batch 16: 10-80 MB per block).
 DWPW_EXPAND_MIN_BYTES = 4 << 20
+# Fold a global average pool into the depthwise conv before it (dwconv_takes_pool) only from this many
+# output pixels per sample: below, the image is still in L2 when the pool reads it and the row sums
+# cost the conv as much as the pool did (AVX-512, 1 thread: 672ch 14x14 4.2 us vs the pool's 4.1,
+# 1152ch 7x7 2.2 vs 1.9; at 28x28 120ch 3.7 vs 5.8, 240ch 5.2 vs 6.4; at 56x56 144ch 6.0 vs 54).
+DWCONV_MEAN_MIN_PIXELS = 400
 # Records whose kernels read each residual element before writing that output element: they may write
 # their output over a residual nothing reads afterwards (set to () to turn residual_in_place off).
 RESIDUAL_IN_PLACE = (_C.OP_CONV2D, _C.OP_WINOGRAD3X3, _C.OP_DWCONV2D, _C.OP_DWCONV_PW)
@@ -20,7 +25,7 @@ RESIDUAL_IN_PLACE = (_C.OP_CONV2D, _C.OP_WINOGRAD3X3, _C.OP_DWCONV2D, _C.OP_DWCO
 
 def buffers_of(rec):
     """Every buffer a record reads or writes."""
-    bufs = [b for b in (rec.get("in"), rec.get("in2"), rec.get("out"), rec.get("gate"))
+    bufs = [b for b in (rec.get("in"), rec.get("in2"), rec.get("out"), rec.get("gate"), rec.get("out2"))
             if b is not None and b >= 0]
     cat = rec.get("cat")
     if cat is not None:
@@ -31,7 +36,7 @@ def buffers_of(rec):
 class _Uses:
     """Which records read and which write each buffer, built once per pass (one walk of the records,
     so that a pass stays linear in their number), when the pass first asks: readers[b] and writers[b]
-    are record indices in order; a record that writes b is not one of its readers."""
+    are record indices in order; a record that writes b (its out, or out2) is not one of its readers."""
 
     def __init__(self, plan):
         self._plan = plan
@@ -51,25 +56,30 @@ class _Uses:
 
     def _build(self):
         # buffers_of inlined, without a list per record: the passes build this five times per plan
-        # (DenseNet-121, 1,000 records with 30-input cats: ~1 ms of its plan)
+        # (DenseNet-121, 1,000 records with 30-input cats: ~1 ms of its plan). A record writes out
+        # and, a depthwise conv that also gives its mean (dwconv_takes_pool), out2.
         readers, writers = {}, {}
         for j, q in enumerate(self._plan.records):
             out = q.get("out")
+            out2 = q.get("out2")
+            if out2 is not None and out2 < 0:
+                out2 = None
             cat = q.get("cat")
             for b in (q.get("in"), q.get("in2"), q.get("gate")) if cat is None else \
                     (q.get("in"), q.get("in2"), q.get("gate"), *cat[0]):
-                if b is not None and b >= 0 and b != out:
+                if b is not None and b >= 0 and b != out and b != out2:
                     r = readers.get(b)
                     if r is None:
                         readers[b] = [j]
                     elif r[-1] != j:
                         r.append(j)
-            if out is not None:
-                w = writers.get(out)
-                if w is None:
-                    writers[out] = [j]
-                else:
-                    w.append(j)
+            for o in (out, out2):
+                if o is not None and o >= 0:
+                    w = writers.get(o)
+                    if w is None:
+                        writers[o] = [j]
+                    else:
+                        w.append(j)
         self._readers, self._writers = readers, writers
 
     def of(self, buf):
@@ -127,6 +137,53 @@ def _expand_conv(plan, uses, i):
     if (cout, groups, kh, kw, sh, sw) != (r["c"], 1, 1, 1, 1, 1) or any(ex["conv"][9:]):
         return None
     return j
+
+
+def dwconv_takes_pool(plan, graph):
+    """Squeeze-and-excitation: a global average pool (ADAPTIVE_POOL2D avg to 1x1, or an AVGPOOL2D whose
+    one window is the whole image) of a DWCONV2D record's output is dropped; the depthwise conv writes
+    the per-channel means to the pool's output buffer (out2), summing each output row just after
+    computing it (src_c/conv/dwconv.c fn_dwconv2d_mean_nhwc). The output may have other readers (the
+    gate's multiply, or the 1x1 conv that took it in, conv_reads_gated). Before, the pool read the
+    whole output back: EfficientNet-B0's 144ch 56x56 = 1.8 MB, past L2 (its 17 pools ~0.23 ms of a
+    7.5 ms predict, AVX-512, 1 thread). Images under DWCONV_MEAN_MIN_PIXELS keep their pool.
+    FASTNORM_DWCONV_MEAN=0 turns it off (read when a plan is built).
+    A DWCONV_PW record never qualifies: it is made only when the 1x1 conv alone reads the depthwise
+    output, and an SE block's is also read by its pool."""
+    if os.environ.get("FASTNORM_DWCONV_MEAN", "1") == "0":
+        return
+    uses = _Uses(plan)
+    doomed = set()
+    for i, r in enumerate(plan.records):
+        if not _global_avg_pool(r):
+            continue
+        src, dst = r["in"], r["out"]
+        writers = uses.writers.get(src, [])
+        if len(writers) != 1 or writers[0] > i or uses.writers.get(dst, []) != [i]:
+            continue
+        j = writers[0]
+        q = plan.records[j]
+        if (q["type"] != _C.OP_DWCONV2D or q.get("out2", -1) >= 0 or q["out"] != src
+                or q["oh"] * q["ow"] < DWCONV_MEAN_MIN_PIXELS
+                or dst in (q["in"], q.get("in2", -1))
+                or (q["n"], q["oh"], q["ow"], q["c"]) != (r["n"], r["h"], r["w"], r["c"])):
+            continue
+        q["out2"] = dst
+        plan.absorbed_into.setdefault(plan.node_of_record[j], []).append(plan.node_of_record[i])
+        doomed.add(i)
+        uses.writers[dst] = [j]
+    _drop(plan, doomed)
+
+
+def _global_avg_pool(r):
+    """r averages each channel of an NHWC image over the whole image (an (n, 1, 1, c) output)."""
+    if r["type"] == _C.OP_ADAPTIVE_POOL2D:
+        return r.get("kind") == _C.POOL_KINDS["avg"] and (r["oh"], r["ow"]) == (1, 1) and r["h"] * r["w"] > 0
+    if r["type"] != _C.OP_AVGPOOL2D or (r["oh"], r["ow"]) != (1, 1) or r["h"] * r["w"] == 0:
+        return False
+    kh, kw, sh, sw, pt, pl, pb, pr, count_pad, div = r["avg"]
+    # one window, the image itself, no padding: sum / (h * w) (count_include_pad does not matter)
+    return (kh, kw, pt, pl, pb, pr, div) == (r["h"], r["w"], 0, 0, 0, 0, 0)
 
 
 def conv_reads_gated(plan, graph):
@@ -456,7 +513,7 @@ def residual_in_place(plan, graph):
 
 
 def _rename(rec, resolve):
-    for key in ("in", "in2", "out", "gate"):
+    for key in ("in", "in2", "out", "gate", "out2"):
         b = rec.get(key)
         if b is not None and b >= 0:
             rec[key] = resolve(b)
@@ -466,7 +523,7 @@ def _rename(rec, resolve):
             rec["cat"] = (parts,) + tuple(rec["cat"][1:])
 
 
-PASSES = (fuse_dwpw_expand, conv_reads_gated, conv_reads_preact, conv_takes_residual_add, conv_first_reads_nchw,
+PASSES = (fuse_dwpw_expand, dwconv_takes_pool, conv_reads_gated, conv_reads_preact, conv_takes_residual_add, conv_first_reads_nchw,
           retarget_output_copies, cat_chain_in_one_buffer, conv_writes_cat_block, residual_in_place)
 
 

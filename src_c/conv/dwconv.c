@@ -59,6 +59,15 @@ void fn_f32_dwconv_row__scalar(const fn_dwconv_geom *g, size_t ky0, size_t ky1, 
     }
 }
 
+/* The order of fn_dwconv_rowsum_ukernel: four partials by ox mod 4. */
+void fn_f32_dwconv_rowsum__scalar(size_t ow, size_t c, const float *y, float *s) {
+    for (size_t j = 0; j < c; j++) {
+        float p[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        for (size_t ox = 0; ox < ow; ox++) p[ox % 4] += y[ox * c + j];
+        s[j] = (p[0] + p[1]) + (p[2] + p[3]);
+    }
+}
+
 #ifndef FN_DWCONV_MACS_PER_THREAD
 /* A fork/join, and on a loaded host waiting for a descheduled second thread, costs more than a
  * small layer: give each thread at least this many multiply-adds (a few microseconds of kernel). */
@@ -114,14 +123,36 @@ void fn_dwconv_row_at(const fn_dwconv_run *p, size_t b, size_t oy, const float *
     if (p->actk) fn_epilogue_rows(p->actk, &p->g.act, y, 0, 1, p->g.ow * p->g.c);
 }
 
+size_t fn_dwconv2d_mean_scratch_bytes(const fn_conv2d_desc *d, size_t n, size_t h) {
+    return n * fn_conv_out_extent(h, d->kh, d->sh, d->dh, d->pad_top, d->pad_bottom) * d->cin *
+           sizeof(float);
+}
+
 fn_status fn_dwconv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
                            size_t w, const float *x, const float *packed, const float *res,
                            const fn_act *act, float *y, int nthreads) {
+    return fn_dwconv2d_mean_nhwc(k, d, n, h, w, x, packed, res, act, y, NULL, NULL, 0, nthreads);
+}
+
+fn_status fn_dwconv2d_mean_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
+                                size_t w, const float *x, const float *packed, const float *res,
+                                const fn_act *act, float *y, float *mean, void *scratch,
+                                size_t scratch_bytes, int nthreads) {
     fn_dwconv_run p;
     const fn_status st = fn_dwconv_prepare(k, d, h, w, packed, act, &p);
     if (st != FN_OK) return st;
     const size_t c = d->cin, oh = p.oh, ow = p.g.ow;
     const size_t rows = n * oh;
+    /* the row sums, (n, oh, c): mean's partials */
+    float *part = (float *)scratch;
+    fn_global_pool_cols_ukernel colsum = NULL;
+    fn_dwconv_rowsum_ukernel rowsum = NULL;
+    if (mean) {
+        if (n && (oh == 0 || ow == 0)) return FN_ERR_ARG; /* the mean of nothing: the pool's error */
+        if (!part || scratch_bytes < fn_dwconv2d_mean_scratch_bytes(d, n, h)) return FN_ERR_ARG;
+        colsum = fn_pool_kernels_for(k->isa)->global_avg_cols;
+        rowsum = fn_dwconv_kernels_for(k->isa)->rowsum;
+    }
     if (rows == 0 || ow == 0 || c == 0) return FN_OK;
 
     int nt = nthreads < 1 ? 1 : nthreads;
@@ -135,14 +166,18 @@ fn_status fn_dwconv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t 
     const size_t out_row = ow * c;
 
     /* chunk i: rows [i*rows/nchunks, (i+1)*rows/nchunks) of the (n, oh) rows, in order (stride-1
-     * neighbours share input rows in cache). Every row is one kernel call: the split never changes
-     * a result. */
+     * neighbours share input rows in cache). Every row is one kernel call, and its sum one rowsum
+     * call: the split never changes a result. */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
     for (size_t ch = 0; ch < nchunks; ch++) {
         const size_t r0 = ch * rows / nchunks, r1 = (ch + 1) * rows / nchunks;
-        for (size_t r = r0; r < r1; r++)
-            fn_dwconv_row_at(&p, r / oh, r % oh, x, 0, res ? res + r * out_row : NULL,
-                             y + r * out_row);
+        for (size_t r = r0; r < r1; r++) {
+            float *yr = y + r * out_row;
+            fn_dwconv_row_at(&p, r / oh, r % oh, x, 0, res ? res + r * out_row : NULL, yr);
+            if (rowsum) rowsum(ow, c, yr, part + r * c);
+        }
     }
+    if (colsum) /* per sample: the row sums in row order, / (oh * ow) */
+        for (size_t b = 0; b < n; b++) colsum(oh, c, c, part + b * oh * c, (float)(oh * ow), mean + b * c);
     return FN_OK;
 }

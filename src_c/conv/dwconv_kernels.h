@@ -7,7 +7,8 @@
 
 #define FN_DWCONV_DECLARE(isa)                                                                     \
     void fn_f32_dwconv_row__##isa(const fn_dwconv_geom *g, size_t ky0, size_t ky1, const float *x, \
-                                  const float *w, const float *res, float *y);
+                                  const float *w, const float *res, float *y);                \
+    void fn_f32_dwconv_rowsum__##isa(size_t ow, size_t c, const float *y, float *s);
 FN_DWCONV_DECLARE(scalar)
 FN_DWCONV_DECLARE(avx2)
 FN_DWCONV_DECLARE(avx512)

@@ -425,3 +425,43 @@ void FN_NAME(row)(const fn_dwconv_geom *g, size_t ky0, size_t ky1, const float *
     }
     row(band, tab, g, ky0, ky1, x, w, res, y);
 }
+
+/* The per-channel sum of one output row, for the mean the plan folds in (fn_dwconv2d_mean_nhwc):
+ * four partials per channel, partial q = 0.0f + y[ox] for ox = q (mod 4) ascending, then
+ * s = (p0 + p1) + (p2 + p3); the order is the scalar kernel's on every ISA. Eight independent add
+ * chains (two vectors of channels x four partials) keep the adders busy where the pool's column
+ * kernel waits on one chain per vector. Cost over the conv alone, against the pool it replaces
+ * (AVX-512, Sapphire Rapids, 1 thread, batch 1): 32ch 112x112 1.7 us vs 55, 144ch 56x56 6.0 vs 54,
+ * 96ch 56x56 (stride 2) 0.9 vs 42, 240ch 28x28 5.2 vs 6.4, 672ch 14x14 4.2 vs 4.1, 1152ch 7x7
+ * 2.2 vs 1.9 (a row of 1152 channels leaves L1 as the conv writes it). */
+FN_INLINE void rowsum_block(const size_t NV, const int MASKED, VK m, size_t ow, size_t c, const float *y,
+                            float *s) {
+    V p[4][2];
+FN_UNROLL(4)
+    for (size_t q = 0; q < 4; q++)
+FN_UNROLL(2)
+        for (size_t v = 0; v < NV; v++) p[q][v] = vzero();
+    size_t ox = 0;
+    for (; ox + 4 <= ow; ox += 4)
+FN_UNROLL(4)
+        for (size_t q = 0; q < 4; q++)
+FN_UNROLL(2)
+            for (size_t v = 0; v < NV; v++)
+                p[q][v] = vadd(p[q][v], vload_m(y + (ox + q) * c + v * VW, MASKED, m));
+    /* the last ow % 4 pixels: constant partial indices keep p in registers */
+FN_UNROLL(3)
+    for (size_t q = 0; q < 3; q++)
+        if (ox + q < ow)
+FN_UNROLL(2)
+            for (size_t v = 0; v < NV; v++)
+                p[q][v] = vadd(p[q][v], vload_m(y + (ox + q) * c + v * VW, MASKED, m));
+FN_UNROLL(2)
+    for (size_t v = 0; v < NV; v++)
+        vstore_m(s + v * VW, vadd(vadd(p[0][v], p[1][v]), vadd(p[2][v], p[3][v])), MASKED, m);
+}
+
+void FN_NAME(rowsum)(size_t ow, size_t c, const float *y, float *s) {
+    size_t j = 0;
+    for (; j + 2 * VW <= c; j += 2 * VW) rowsum_block(2, 0, vmask_upto(VW), ow, c, y + j, s + j);
+    for (; j < c; j += VW) rowsum_block(1, c - j < VW, vmask_upto(c - j), ow, c, y + j, s + j);
+}

@@ -46,9 +46,14 @@ typedef struct fn_dwconv_geom {
 typedef void (*fn_dwconv_row_ukernel)(const fn_dwconv_geom *g, size_t ky0, size_t ky1,
                                       const float *x, const float *w, const float *res, float *y);
 
+/* s[j] = the sum over ox < ow of y[ox * c + j], j < c, in a fixed order (dwconv_simd.h rowsum):
+ * four partials, partial q = 0.0f + y[ox] for ox = q (mod 4) ascending; s = (p0 + p1) + (p2 + p3). */
+typedef void (*fn_dwconv_rowsum_ukernel)(size_t ow, size_t c, const float *y, float *s);
+
 typedef struct fn_dwconv_kernels {
     fn_isa isa;
     fn_dwconv_row_ukernel row;
+    fn_dwconv_rowsum_ukernel rowsum;
 } fn_dwconv_kernels;
 
 const fn_dwconv_kernels *fn_dwconv_kernels_for(fn_isa isa);
@@ -66,6 +71,21 @@ void fn_dwconv_pack(size_t c, size_t kh, size_t kw, const float *w, const float 
 fn_status fn_dwconv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
                            size_t w, const float *x, const float *packed, const float *res,
                            const fn_act *act, float *y, int nthreads);
+
+/* fn_dwconv2d_nhwc that also writes mean (n, c): the per-channel mean of its output y (after the
+ * activation), the global average pool of y folded into the conv (the plan rewrite
+ * fastnorm.plan.rewrites.dwconv_takes_pool): each output row is summed while it is still in L1,
+ * instead of the pool reading the whole output back (EfficientNet-B0's 144ch 56x56 = 1.8 MB, past
+ * L2). Summation order, fixed by the shape alone (never by nthreads): per (sample, output row,
+ * channel) s_row = the row's sum in the order of fn_dwconv_rowsum_ukernel (float32, four
+ * partials); then mean = (0.0f + s_row for oy ascending) / (float)(oh * ow) (the pool's
+ * fn_global_pool_cols kernel), after the threads join.
+ * scratch: at least fn_dwconv2d_mean_scratch_bytes (the row sums); mean must not alias x, res or y. FN_ERR_ARG for an empty image (oh * ow == 0), as the pool. */
+size_t fn_dwconv2d_mean_scratch_bytes(const fn_conv2d_desc *d, size_t n, size_t h);
+fn_status fn_dwconv2d_mean_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
+                                size_t w, const float *x, const float *packed, const float *res,
+                                const fn_act *act, float *y, float *mean, void *scratch,
+                                size_t scratch_bytes, int nthreads);
 
 /* A depthwise conv set up for row-at-a-time use (the fused depthwise + pointwise op below). */
 typedef struct fn_dwconv_run {

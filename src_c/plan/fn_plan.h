@@ -40,7 +40,8 @@
                                                  extents of the shuffle, groups = r, kind = inverse */ \
     X(21, CONV_TRANSPOSE2D, conv_transpose2d, "conv_transpose2d", Y, Y) /* NHWC, conv = the         \
                                                  transposed conv's desc, oh/ow, packed weights */  \
-    X(22, DWCONV2D, dwconv2d, "dwconv2d", N, N) /* depthwise, multiplier 1: conv, act, in2 = residual */ \
+    X(22, DWCONV2D, dwconv2d, "dwconv2d", Y, Y) /* depthwise, multiplier 1: conv, act, in2 = residual, \
+                                                 out2 = the (n, c) mean of its output, or -1 */    \
     X(23, WINOGRAD3X3, winograd3x3, "winograd3x3", Y, Y) /* CONV2D's fields (3x3, stride 1),        \
                                                  weights from fn_winograd3x3_pack */               \
     X(24, CONV_FIRST, conv_first, "conv_first", N, N) /* cin <= 4: kind = input is NHWC, in2 = the  \
@@ -102,6 +103,9 @@ typedef struct fn_op {
      * squeeze-and-excitation gate the conv's input is multiplied by as the driver copies its rows
      * (fastnorm.plan.rewrites.conv_reads_gated); -1: none */
     int gate;
+    /* DWCONV2D: buffer of the (n, c) per-channel means of its output, the global average pool that
+     * reads it folded in (fastnorm.plan.rewrites.dwconv_takes_pool); -1: none. Other records: -1. */
+    int out2;
 } fn_op;
 
 /* The DWCONV_PW record's three convs. */

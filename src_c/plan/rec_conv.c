@@ -48,8 +48,24 @@ FN_REC_CHECK(winograd3x3) {
 }
 
 FN_REC_RUN(dwconv2d) {
-    return fn_dwconv2d_nhwc(k, &op->conv, op->n, op->h, op->w, bufs[op->in], op->weights,
-                            fn_rec_residual(op, bufs), &op->act, bufs[op->out], nthreads);
+    return fn_dwconv2d_mean_nhwc(k, &op->conv, op->n, op->h, op->w, bufs[op->in], op->weights,
+                                 fn_rec_residual(op, bufs), &op->act, bufs[op->out],
+                                 op->out2 >= 0 ? bufs[op->out2] : NULL, scratch, scratch_bytes, nthreads);
+}
+
+FN_REC_SCRATCH(dwconv2d) {
+    return op->out2 >= 0 ? fn_dwconv2d_mean_scratch_bytes(&op->conv, op->n, op->h) : 0;
+}
+
+FN_REC_CHECK(dwconv2d) {
+    const fn_conv2d_desc *d = &op->conv;
+    if (d->groups != d->cin || d->cout != d->cin) return "a dwconv2d needs groups == cin == cout";
+    if (op->weights == NULL || op->weights_floats != fn_dwconv_packed_floats(d->cin, d->kh, d->kw))
+        return WEIGHTS_MISFIT;
+    /* the mean is written after the rows: over the input, residual or output it would corrupt them */
+    if (op->out2 >= 0 && (op->out2 == op->in || op->out2 == op->in2 || op->out2 == op->out))
+        return "a dwconv2d's mean must have a buffer of its own";
+    return NULL;
 }
 
 FN_REC_RUN(dwconv_pw) {

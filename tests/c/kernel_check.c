@@ -400,6 +400,70 @@ static void test_glue(void) {
     }
 }
 
+/* The depthwise conv's folded mean (fn_dwconv2d_mean_nhwc): its row sums bit for bit the scalar
+ * kernel's on every ISA (one summation order), and the mean against the pool of the conv's output. */
+static void test_dwconv_mean(void) {
+    static const size_t ROWS[][2] = {{1, 1}, {3, 5}, {4, 16}, {7, 37}, {13, 100}, {56, 144}};
+    for (size_t i = 0; i < sizeof ROWS / sizeof ROWS[0]; i++) {
+        const size_t ow = ROWS[i][0], c = ROWS[i][1];
+        float *y = rand_buf(ow * c, 4.0f), *want = out_buf(c);
+        fn_dwconv_kernels_for(FN_ISA_SCALAR)->rowsum(ow, c, y, want);
+        for (int isa = 1; isa <= best; isa++) {
+            float *got = out_buf(c);
+            fn_dwconv_kernels_for((fn_isa)isa)->rowsum(ow, c, y, got);
+            char what[96];
+            snprintf(what, sizeof what, "dwconv rowsum ow=%zu c=%zu", ow, c);
+            check(what, fn_kernels_for((fn_isa)isa)->name, got, want, c, 0.0f);
+            free(got);
+        }
+        free(y), free(want);
+    }
+    static const size_t CASES[][5] = {{2, 9, 11, 37, 1}, {1, 1, 1, 16, 1}, {3, 12, 7, 20, 2}, {1, 40, 36, 48, 1}};
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        const size_t n = CASES[i][0], h = CASES[i][1], w = CASES[i][2], c = CASES[i][3], s = CASES[i][4];
+        const fn_conv2d_desc d = desc(c, c, c, 3, s, 1, 1);
+        const size_t oh = fn_conv_out_extent(h, 3, s, 1, 1, 1), ow = fn_conv_out_extent(w, 3, s, 1, 1, 1);
+        float *x = rand_buf(n * h * w * c, 1.0f), *wt = rand_buf(c * 9, 0.5f), *bias = rand_buf(c, 1.0f);
+        float *packed = xmalloc(fn_dwconv_packed_floats(c, 3, 3) * sizeof(float));
+        fn_dwconv_pack(c, 3, 3, wt, bias, packed);
+        const size_t sb = fn_dwconv2d_mean_scratch_bytes(&d, n, h);
+        void *scratch = xmalloc(sb);
+        float *want = NULL;
+        for (int isa = 0; isa <= best; isa++) {
+            const fn_kernels *k = fn_kernels_for((fn_isa)isa);
+            float *y = out_buf(n * oh * ow * c), *mean = out_buf(n * c), *pool = out_buf(n * c);
+            fn_status st = fn_dwconv2d_mean_nhwc(k, &d, n, h, w, x, packed, NULL, &ACTS[1], y, mean, scratch,
+                                                 sb, 2);
+            if (st == FN_OK) st = fn_adaptive_pool2d_nhwc(k, FN_POOL_AVG, n, oh, ow, c, 1, 1, y, pool, 1);
+            if (st != FN_OK) {
+                printf("FAIL dwconv mean [%s]: status %d\n", k->name, (int)st);
+                n_fail++;
+            }
+            char what[96];
+            snprintf(what, sizeof what, "dwconv mean vs pool n=%zu %zux%zu c=%zu s=%zu", n, h, w, c, s);
+            check(what, k->name, mean, pool, n * c, 2e-6f);
+            if (isa == 0) {
+                want = mean;
+            } else {
+                snprintf(what, sizeof what, "dwconv mean n=%zu %zux%zu c=%zu s=%zu", n, h, w, c, s);
+                check(what, k->name, mean, want, n * c, 2e-5f);
+                free(mean);
+            }
+            free(y), free(pool);
+        }
+        /* too little scratch is refused, not overrun */
+        float *y = out_buf(n * oh * ow * c), *mean = out_buf(n * c);
+        if (fn_dwconv2d_mean_nhwc(fn_kernels_for(FN_ISA_SCALAR), &d, n, h, w, x, packed, NULL, &ACTS[0], y, mean,
+                                  scratch, sb - 1, 1) != FN_ERR_ARG) {
+            printf("FAIL dwconv mean: short scratch accepted\n");
+            n_fail++;
+        } else {
+            n_pass++;
+        }
+        free(x), free(wt), free(bias), free(packed), free(scratch), free(want), free(y), free(mean);
+    }
+}
+
 int main(void) {
     fn_cpu_features f;
     fn_cpu_detect(&f);
@@ -418,6 +482,7 @@ int main(void) {
     test_norm();
     test_pool();
     test_glue();
+    test_dwconv_mean();
     printf("%d passed, %d failed\n", n_pass, n_fail);
     return n_fail ? 1 : 0;
 }
