@@ -194,8 +194,10 @@ fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
 /* The same with x's pixels ldx >= cin floats apart and y's ldy >= cout apart: channel windows of wider
  * NHWC images (a channel slice read in place; an output written into its block of a concat). */
 /* fn_conv2d_nhwc_ldx with gate: NULL, or (n, cin) floats by which each sample's input channels are
- * multiplied as the driver copies a tile's rows (a squeeze-and-excitation gate; 1x1 convs with
- * groups 1 only, fn_conv2d_gate_fits, else FN_ERR_ARG). */
+ * multiplied as the driver copies a tile's rows, or, given fn_conv2d_gated_scratch_bytes of scratch on
+ * a sample of at least 4 pixels a padded output channel, whose weights' input rows are scaled in a copy
+ * per sample (a squeeze-and-excitation gate; 1x1 convs with groups 1 only, fn_conv2d_gate_fits, else
+ * FN_ERR_ARG). */
 int fn_conv2d_gate_fits(const fn_conv2d_desc *d);
 /* Bytes of scratch a gated conv needs: fn_conv2d_scratch_bytes, and where the gate is folded into a
  * copy of the weights per sample (a sample with more pixels than padded output channels), that copy.

@@ -1,7 +1,8 @@
 """Issue 14: the squeeze-and-excitation gate read by the 1x1 conv after it (rewrites.conv_reads_gated).
 The BINARY multiply of the image by its (n, c) gate goes; the conv multiplies each row of its tile by
-the sample's gate as it copies it (src_c/conv/conv2d.c, fn_conv2d_nhwc_gated). Checked against torch
-within 1e-4 relative under every ISA, at batch 1 and 3 (a gate per sample)."""
+the sample's gate as it copies it, or on a large image folds the gate into a per-sample copy of its
+weights (src_c/conv/conv2d.c, fn_conv2d_nhwc_gated). Checked against torch within 1e-4 relative under
+every ISA, at batch 1 and 3 (a gate per sample)."""
 import numpy as np
 import pytest
 

@@ -189,8 +189,9 @@ def _global_avg_pool(r):
 def conv_reads_gated(plan, graph):
     """Squeeze-and-excitation: a BINARY multiply of an NHWC image by an (n, 1, 1, c) gate whose only
     reader is a 1x1 CONV2D (groups 1, whole image, not windowed) is dropped; the conv reads the image
-    and multiplies each row by the gate as it copies the tile (field gate, src_c/conv/conv2d.c). The
-    image is then read once, by the conv, instead of read and written by the multiply and read again."""
+    and multiplies each row by the gate as it copies the tile, or on large images scales a copy of its
+    weights by each sample's gate (field gate, src_c/conv/conv2d.c). The image is then read once, by
+    the conv, instead of read and written by the multiply and read again."""
     uses = _Uses(plan)
     doomed = set()
     for i, r in enumerate(plan.records):
