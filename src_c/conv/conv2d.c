@@ -243,17 +243,17 @@ size_t fn_conv2d_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, siz
 
 /* A squeeze-and-excitation gate scales input channel i of every pixel of a sample by g[i], which is
  * the same as scaling row i of the weights: y = (x diag(g)) W = x (diag(g) W). Where a sample has more
- * pixels than the conv has (padded) output channels, scaling the kc x cout weights per sample is
- * cheaper than scaling its pixels x kc inputs (gated_rows), and the conv then runs ungated: on the
+ * pixels than the conv has (padded) output channels (4 times as many: below), scaling the kc x cout
+ * weights per sample is cheaper than scaling its pixels x kc inputs (gated_rows), and the conv then
+ * runs ungated: on the
  * dense kernel's tall one-vector tile for few output channels, without a row copy per tile and in
  * panel-major order with its prefetch. Measured (Xeon, Sapphire Rapids class, AVX-512, 1 thread,
  * in-model minima, bench/profile_models.py MODEL --no-ort): EfficientNet-B0's 32->16 at 112x112
  * 0.20 -> 0.12 ms, 144->24 / 96->24 at 56x56 0.245 / 0.156 -> 0.19 / 0.12, 144->40 at 28x28 0.085
  * -> 0.073 (its 1x1 convs 6.16 -> 5.88 ms); MobileNetV3's 120->40 at 28x28 0.073 -> 0.059. At 14x14
  * with 80-128 output channels (a ratio of 1.5-2) folding lost 3-9%: hence 4 pixels a padded channel
- * at least. The products round as x (g w) instead
- * of (x g) w: within the conv's tolerance, and the same for a sample whatever the batch, as the
- * choice depends on the sample's pixels only. */
+ * at least. The products round as x (g w) instead of (x g) w: within the conv's tolerance, and the
+ * same for a sample whatever the batch, as the choice depends on the sample's pixels only. */
 #ifndef FN_CONV_GATE_FOLD_MIN_RATIO
 #define FN_CONV_GATE_FOLD_MIN_RATIO 4
 #endif
@@ -272,15 +272,16 @@ size_t fn_conv2d_gated_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *
     return (base + 63) / 64 * 64 + fn_conv2d_packed_floats(k, d) * sizeof(float);
 }
 
-/* packed (1x1, groups 1) with row i of every panel scaled by g[i], into dst (fn_conv2d_packed_floats;
- * its own header offset, so that its panels start on a 64-byte line) */
-static void fold_gate(const fn_kernels *k, const fn_conv2d_desc *d, const float *packed, const float *g,
+/* The packed weights (1x1, groups 1; panels: past the header) with row i of every panel scaled by
+ * g[i], into dst as a packed buffer (fn_conv2d_packed_floats; its own header offset, so that its
+ * panels start on a 64-byte line) */
+static void fold_gate(const fn_kernels *k, const fn_conv2d_desc *d, const float *panels, const float *g,
                       float *dst) {
     const size_t NR = k->gemm_nr, kc = d->cin, pf = panel_floats(k, d), npanels = div_up(d->cout, NR);
     const size_t off = pack_offset(dst);
     memset(dst, 0, off * sizeof(float));
     dst[0] = (float)off;
-    const float *s = packed + (size_t)packed[0];
+    const float *s = panels;
     float *p = dst + off;
     for (size_t pn = 0; pn < npanels; pn++, s += pf, p += pf) {
         memcpy(p, s, NR * sizeof(float)); /* the bias */
@@ -582,21 +583,6 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
     if (scratch_bytes < fn_conv2d_scratch_bytes(k, d, n, h, w, nthreads)) return FN_ERR_NOMEM;
     const size_t oh = fn_conv_out_extent(h, d->kh, d->sh, d->dh, d->pad_top, d->pad_bottom);
     const size_t ow = fn_conv_out_extent(w, d->kw, d->sw, d->dw, d->pad_left, d->pad_right);
-    if (gate && gate_folds(k, d, oh, ow) &&
-        scratch_bytes >= fn_conv2d_gated_scratch_bytes(k, d, n, h, w, nthreads)) {
-        const float off = packed[0];
-        if (!(off >= 1.0f && off <= (float)FN_CONV_PACK_HEADER)) return FN_ERR_ARG; /* not packed */
-        const size_t base = fn_conv2d_scratch_bytes(k, d, n, h, w, nthreads);
-        float *wf = (float *)((unsigned char *)scratch + (base + 63) / 64 * 64);
-        for (size_t b = 0; b < n; b++) { /* per sample: its gate, its weights */
-            fold_gate(k, d, packed, gate + b * d->cin, wf);
-            const fn_status st = fn_conv2d_nhwc_pre(
-                k, d, 1, h, w, x + b * h * w * ldx, ldx, wf, res ? res + b * oh * ow * d->cout : NULL, act,
-                y + b * oh * ow * ldy, ldy, NULL, NULL, NULL, scratch, base, nthreads);
-            if (st != FN_OK) return st;
-        }
-        return FN_OK;
-    }
     const size_t MR = k->gemm_mr, NR = k->gemm_nr;
     /* row taps read kw*cin contiguous floats: a channel window (ldx > cin) takes the tap path */
     const int rowtap = use_row_taps(d) && ldx == d->cin, rowcopy = use_row_copy(k, d) && !gate && !pre;
@@ -607,6 +593,19 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
     const float off = packed[0];
     if (!(off >= 1.0f && off <= (float)FN_CONV_PACK_HEADER)) return FN_ERR_ARG; /* not packed */
     packed += (size_t)off;
+    if (gate && gate_folds(k, d, oh, ow) &&
+        scratch_bytes >= fn_conv2d_gated_scratch_bytes(k, d, n, h, w, nthreads)) {
+        const size_t base = fn_conv2d_scratch_bytes(k, d, n, h, w, nthreads);
+        float *wf = (float *)((unsigned char *)scratch + (base + 63) / 64 * 64);
+        for (size_t b = 0; b < n; b++) { /* per sample: its gate, its weights, the conv ungated */
+            fold_gate(k, d, packed, gate + b * d->cin, wf);
+            const fn_status st = fn_conv2d_nhwc_pre(
+                k, d, 1, h, w, x + b * h * w * ldx, ldx, wf, res ? res + b * oh * ow * d->cout : NULL, act,
+                y + b * oh * ow * ldy, ldy, NULL, NULL, NULL, scratch, base, nthreads);
+            if (st != FN_OK) return st;
+        }
+        return FN_OK;
+    }
     const float *zeros = packed + d->groups * npanels * pfloats;
     const size_t ntasks = d->groups * mtiles * npanels;
     if (M == 0 || d->cout == 0) return FN_OK;
