@@ -3,6 +3,7 @@
     python bench/bench_ab.py dwpw                 # MobileNetV2 b16: unfused / dw+pw / dw+pw+expand
     python bench/bench_ab.py residual-in-place    # ResNet-50 b1: conv output over its residual off / on
     python bench/bench_ab.py winograd             # ResNet-18 b1: direct 3x3 convs / Winograd F(4x4,3x3)
+    python bench/bench_ab.py prefetch --clock cpu # MobileNetV3-Large b1: next weights prefetched off / on
     python bench/bench_ab.py dwpw --batch 1 --threads 2 --seconds 30 --model mobilenet_v2
     python bench/bench_ab.py residual-in-place --clock cpu   # 1 thread: time by the thread's CPU time
 
@@ -14,6 +15,7 @@ beside). The switches are the ones the library reads when it builds a plan:
   FASTNORM_RESIDUAL_IN_PLACE=0  no conv output over its fused residual (fastnorm/plan/rewrites.py)
   FASTNORM_WINOGRAD=0           3x3 stride-1 convs stay direct (fastnorm/plan/lower_conv.py)
   FASTNORM_DWCONV_MEAN=0        SE pools stay pool records (fastnorm/plan/rewrites.py dwconv_takes_pool)
+  FASTNORM_PREFETCH_KB=0        no record prefetches the next one's weights (fastnorm/plan/core.py)
 and one module constant, fastnorm.plan.rewrites.DWPW_EXPAND_MIN_BYTES (set huge: the 1x1 expand conv
 stays outside the fused record). Before timing, every variant's output is checked against the first
 variant's (bit-identical where the transformation is exact) and against torch, and the plans must
@@ -91,6 +93,10 @@ TOGGLES = {
         "direct": Variant(env={"FASTNORM_WINOGRAD": "0"}),
         "winograd": Variant(),
     }, WINOGRAD, "3x3 stride-1 convs by Winograd F(4x4,3x3) where the plan finds it pays"),
+    "prefetch": ("mobilenet_v3_large", 1, {
+        "off": Variant(env={"FASTNORM_PREFETCH_KB": "0"}),
+        "on": Variant(),
+    }, 0.0, "each record prefetching the next record's weights into L2 as it runs (fn_plan_link_prefetch)"),
     "dwconv-mean": ("efficientnet_b0", 1, {
         "pool": Variant(env={"FASTNORM_DWCONV_MEAN": "0"}),
         "folded": Variant(),
@@ -100,7 +106,8 @@ TOGGLES = {
 
 def plan_signature(model, x):
     plan = model._plan({model.graph.inputs[0].name: x.shape})
-    return tuple((r["type"], r.get("in"), r.get("in2"), r.get("out"), r.get("out2")) for r in plan.records)
+    return (tuple((r["type"], r.get("in"), r.get("in2"), r.get("out"), r.get("out2")) for r in plan.records),
+            tuple(plan.cplan.prefetch_links()))
 
 
 def build(toggle, model_name=None, batch=None, threads=1):

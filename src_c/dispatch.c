@@ -13,6 +13,7 @@
         .igemm = fn_f32_igemm__##ISA,                                                              \
         .igemm_dense = fn_f32_igemm_dense__##ISA,                                                  \
         .igemm_pf = FN_IGEMM_PF_##ISA,                                                             \
+        .igemm_dense_pf = FN_IGEMM_DENSE_PF_##ISA,                                                 \
         .igemm_panels = fn_f32_igemm_panels__##ISA,                                                \
         .scale_shift_rows = fn_f32_scale_shift_rows__##ISA,                                        \
         .scale_shift_cols = fn_f32_scale_shift_cols__##ISA,                                        \

@@ -97,6 +97,12 @@ typedef void (*fn_igemm_pf_ukernel)(size_t mr, size_t nc, size_t kc, size_t ks,
 typedef void (*fn_igemm_dense_ukernel)(size_t m, size_t nc, size_t kc, const float *a, size_t lda,
                                        const float *w, float *c, size_t ldc, const float *res,
                                        size_t ldr, const fn_act *act);
+/* fn_igemm_dense_ukernel whose whole tiles also ask pf_lines cache lines from pf into L2, a hint that
+ * never changes a result (a later record's weights: conv2d.c dense_run). */
+typedef void (*fn_igemm_dense_pf_ukernel)(size_t m, size_t nc, size_t kc, const float *a, size_t lda,
+                                          const float *w, float *c, size_t ldc, const float *res,
+                                          size_t ldr, const fn_act *act, const float *pf,
+                                          size_t pf_lines);
 
 /* One row of A (a batch-1 linear, a 1x1 conv of one pixel) times np >= 1 full packed panels, panel p
  * at w + p*ps (ks = 1, NR columns each), into c[p*NR + j] (res likewise, or NULL):
@@ -126,6 +132,7 @@ typedef struct fn_kernels {
     fn_igemm_ukernel igemm;
     fn_igemm_dense_ukernel igemm_dense;
     fn_igemm_pf_ukernel igemm_pf; /* NULL: the ISA has none (the driver then does not prefetch) */
+    fn_igemm_dense_pf_ukernel igemm_dense_pf; /* NULL: none */
     fn_igemm_panels_ukernel igemm_panels;
     fn_scale_shift_rows_ukernel scale_shift_rows;
     fn_scale_shift_cols_ukernel scale_shift_cols;
@@ -212,12 +219,15 @@ fn_status fn_conv2d_nhwc_gated(const fn_kernels *k, const fn_conv2d_desc *d, siz
  * which the driver copies a tile's rows as pre_act(x * scale + shift): an eval BatchNorm (+ ReLU)
  * before the conv (DenseNet's BN -> ReLU -> conv), applied on the way into the GEMM instead of as a
  * pass over the image. Only where padding cannot show (fn_conv2d_pre_fits: 1x1, groups 1, no pads)
- * and not with a gate, else FN_ERR_ARG. pre_act: FN_ACT_NONE or FN_ACT_CLAMP. */
+ * and not with a gate, else FN_ERR_ARG. pre_act: FN_ACT_NONE or FN_ACT_CLAMP. pf: NULL, or pf_floats
+ * floats (a later conv's weights: fn_plan_link_prefetch) the conv asks into L2 as it runs; a hint only.
+ */
 int fn_conv2d_pre_fits(const fn_conv2d_desc *d);
 fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                              const float *x, size_t ldx, const float *packed, const float *res,
                              const fn_act *act, float *y, size_t ldy, const float *gate, const float *pre,
-                             const fn_act *pre_act, void *scratch, size_t scratch_bytes, int nthreads);
+                             const fn_act *pre_act, const float *pf, size_t pf_floats, void *scratch,
+                             size_t scratch_bytes, int nthreads);
 fn_status fn_conv2d_nhwc_ldx(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                              const float *x, size_t ldx, const float *packed, const float *res,
                              const fn_act *act, float *y, size_t ldy, void *scratch, size_t scratch_bytes,

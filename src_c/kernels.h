@@ -24,6 +24,16 @@
     void fn_f32_act__##isa(size_t n, const float *x, const fn_act *act, float *y);                 \
     void fn_f32_maxpool__##isa(size_t ks, size_t c, const float *const *taps, float *y);
 
+/* The dense kernel with a prefetch stream (fn_igemm_dense_pf_ukernel; igemm_simd.h) */
+#define FN_DECLARE_DENSE_PF(isa)                                                                   \
+    void fn_f32_igemm_dense_pf__##isa(size_t m, size_t nc, size_t kc, const float *a, size_t lda,   \
+                                      const float *w, float *c, size_t ldc, const float *res,      \
+                                      size_t ldr, const fn_act *act, const float *pf,              \
+                                      size_t pf_lines);
+FN_DECLARE_DENSE_PF(avx2)
+FN_DECLARE_DENSE_PF(avx512)
+FN_DECLARE_DENSE_PF(neon)
+
 FN_DECLARE_UKERNELS(scalar)
 FN_DECLARE_UKERNELS(avx2)
 FN_DECLARE_UKERNELS(avx512)
@@ -56,6 +66,11 @@ FN_DECLARE_UKERNELS(neon)
 #define FN_IGEMM_PF_avx2 fn_f32_igemm_pf__avx2
 #define FN_IGEMM_PF_avx512 fn_f32_igemm_pf__avx512
 #define FN_IGEMM_PF_neon NULL
+/* The dense kernel's (fn_igemm_dense_pf_ukernel), for the next record's weights (conv2d.c dense_run) */
+#define FN_IGEMM_DENSE_PF_scalar NULL
+#define FN_IGEMM_DENSE_PF_avx2 fn_f32_igemm_dense_pf__avx2
+#define FN_IGEMM_DENSE_PF_avx512 fn_f32_igemm_dense_pf__avx512
+#define FN_IGEMM_DENSE_PF_neon NULL
 
 /* Rows of the dense kernel's one-vector tile (fn_igemm_dense, igemm_simd.h), used for a panel of at
  * most VW live columns (cout 24, 56, 72 on AVX2 end in one of 8): an MR-row tile of one vector has

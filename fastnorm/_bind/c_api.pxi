@@ -129,10 +129,13 @@ cdef extern from "fastnorm.h" nogil:
         size_t xoff, ldx, yoff, ldy, x2off
         int gate
         int out2
+        const float *pf
+        size_t pf_floats
 
     fn_status fn_plan_run(const fn_kernels *k, const fn_op *ops, size_t nops, float *const *bufs,
                           void *scratch, size_t scratch_bytes, int nthreads)
     size_t fn_plan_scratch_bytes(const fn_kernels *k, const fn_op *ops, size_t nops, int nthreads)
+    void fn_plan_link_prefetch(fn_op *ops, size_t nops, size_t max_bytes)
     const char *fn_plan_check_record(const fn_kernels *k, const fn_op *op)
     const char *fn_plan_record_name(int type)
     const char *fn_plan_record_label(int type)

@@ -37,7 +37,7 @@ cdef class CPlan:
         self.cbufs = NULL
         self.coffs = NULL
 
-    def __init__(self, int isa, list records, int nbufs):
+    def __init__(self, int isa, list records, int nbufs, size_t prefetch_bytes=0):
         cdef const fn_kernels *k = _kernels(isa)
         self.isa = <int>k.isa
         self.nbufs = nbufs
@@ -100,6 +100,8 @@ cdef class CPlan:
                 raise ValueError("plan record %d (%s): %s (ISA %s)"
                                  % (i, RECORDS.get(op.type, op.type), why.decode(), k.name.decode()))
         self.nops = len(records)
+        # each record prefetches (the first prefetch_bytes of) the next weights (fn_plan_link_prefetch)
+        fn_plan_link_prefetch(self.ops, self.nops, prefetch_bytes)
 
     cdef int _family_fields(self, Py_ssize_t i, fn_op *op, dict r) except -1:
         """Fields of the op-family records; arrays they point into are kept alive in self.keep."""
@@ -262,6 +264,23 @@ cdef class CPlan:
             st = fn_plan_run(k, self.ops, self.nops, bufs, sp if sbytes else NULL, sbytes, nthreads)
         free(bufs)
         _check(st, "plan")
+
+    def prefetch_links(self):
+        """[(record, target record, floats)]: what each linked record prefetches as it runs (the first
+        floats of the target's weights; fn_plan_link_prefetch)."""
+        out = []
+        cdef size_t i, j
+        for i in range(self.nops):
+            if self.ops[i].pf == NULL:
+                continue
+            for j in range(i + 1, self.nops):
+                if self.ops[i].pf == self.ops[j].weights_ex or (self.ops[j].weights_ex == NULL and
+                                                                self.ops[i].pf == self.ops[j].weights):
+                    out.append((i, j, self.ops[i].pf_floats))
+                    break
+            else:
+                raise AssertionError("plan record %d prefetches no later record's weights" % i)
+        return out
 
     def scratch_bytes(self, int nthreads):
         """Bytes of scratch the records need with nthreads threads (the largest of any record)."""

@@ -10,6 +10,7 @@ LOWER tables), the record rewrites (fastnorm.plan.rewrites, passes over the reco
 liveness and offsets in one arena (fastnorm.plan.memory).
 """
 import _thread   # a lock without threading's import (0.6 ms of `import fastnorm`): threading.Lock is this one
+import os
 import time
 
 import numpy as np
@@ -23,6 +24,47 @@ from fastnorm.plan import lower_act, lower_conv, lower_glue, lower_norm, lower_p
 LOWER = {**lower_conv.LOWER, **lower_norm.LOWER, **lower_act.LOWER, **lower_pool.LOWER, **lower_glue.LOWER,
          **lower_shape.LOWER}
 ALIGN = 16  # floats: 64-byte aligned buffers in the arena
+
+
+_L2_BYTES = []  # cached: [bytes of one core's L2, 0 when unknown]
+
+
+def l2_bytes():
+    """One core's L2 in bytes from Linux's sysfs cache table (0 where there is none)."""
+    if not _L2_BYTES:
+        size = 0
+        base = "/sys/devices/system/cpu/cpu0/cache"
+        try:
+            for idx in sorted(os.listdir(base)):
+                with open(os.path.join(base, idx, "level")) as f:
+                    if f.read().strip() != "2":
+                        continue
+                with open(os.path.join(base, idx, "size")) as f:
+                    txt = f.read().strip().upper()
+                mult = {"K": 1 << 10, "M": 1 << 20}.get(txt[-1:], 1)
+                size = int(txt.rstrip("KM")) * mult
+                break
+        except (OSError, ValueError):
+            size = 0
+        _L2_BYTES.append(size)
+    return _L2_BYTES[0]
+
+
+def prefetch_bytes():
+    """How much of the next record's weights a record asks into L2 as it runs (fn_plan_link_prefetch):
+    a quarter of L2 (256 KiB where its size is unknown), so that the record's own working set stays.
+    FASTNORM_PREFETCH_KB overrides it (0: no prefetch); read when a plan is built."""
+    env = os.environ.get("FASTNORM_PREFETCH_KB")
+    if env is not None:
+        try:
+            kb = int(env)
+        except ValueError:
+            raise ValueError("FASTNORM_PREFETCH_KB must be a whole number of KiB, got %r" % env) from None
+        if kb < 0:
+            raise ValueError("FASTNORM_PREFETCH_KB must be >= 0, got %d" % kb)
+        return kb << 10
+    l2 = l2_bytes()
+    return l2 // 4 if l2 else 256 << 10
 
 
 class WeightCache:
@@ -65,7 +107,7 @@ class Plan:
             self._lower(graph, cache)
             rewrites.run(self, graph)
             self._plan_memory()
-        self.cplan = _C.CPlan(isa, self.records, len(self.buf_sizes))
+        self.cplan = _C.CPlan(isa, self.records, len(self.buf_sizes), prefetch_bytes())
         consts = [e[1] if e is not None and e[0] == "const" else None for e in self.buf_external]
         offsets = np.array([-1 if e is not None else o for e, o in zip(self.buf_external, self.offsets)],
                            dtype=np.int64)

@@ -466,7 +466,8 @@ static void gconv_run(const fn_kernels *k, const fn_gconv_kernels *gk, const fn_
  * in the indirect driver: with many output channels, one block's weights serve every chunk. */
 static void dense_run(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                       size_t oh, size_t ow, const float *x, size_t ldx, const float *packed,
-                      const float *res, const fn_act *act, float *y, size_t ldy, int nthreads) {
+                      const float *res, const fn_act *act, float *y, size_t ldy, const float *pf,
+                      size_t pf_floats, int nthreads) {
     /* past 64 channels, half the rows: a chunk plus a panel's weights stay within a 32 KiB L1 */
     const size_t kc = d->cin, tiles = kc <= 64 ? FN_CONV_DENSE_TILES : FN_CONV_DENSE_TILES / 2;
     const size_t NR = k->gemm_nr, R = tiles * k->gemm_mr;
@@ -478,6 +479,9 @@ static void dense_run(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, si
     const fn_actk_apply_fn actk = fn_igemm_act_in_kernel(k, act) ? NULL : fn_epilogue_actk(k, act);
     const size_t chunk = div_up(ntasks, (size_t)nthreads * FN_CONV_CHUNKS_PER_THREAD);
     size_t next_chunk = 0;
+    /* the next record's weights (pf): task t asks lines [t, t + 1) * x_share */
+    const size_t x_lines = k->igemm_dense_pf && pf ? pf_floats / 16 : 0;
+    const size_t x_share = ntasks ? div_up(x_lines, ntasks) : 0;
 #pragma omp parallel num_threads(nthreads)
     {
         for (;;) {
@@ -496,8 +500,13 @@ static void dense_run(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, si
                 const float *a = flat ? x + m0 * ldx
                                       : x + ((sg / oh * h + sg % oh * d->sh) * w) * ldx + r0 * lda;
                 const size_t co0 = pn * NR, nc = d->cout - co0 < NR ? d->cout - co0 : NR;
-                k->igemm_dense(mr, nc, kc, a, lda, packed + pn * pfloats, y + m0 * ldy + co0, ldy,
-                               res ? res + m0 * d->cout + co0 : NULL, d->cout, act);
+                if (task * x_share < x_lines)
+                    k->igemm_dense_pf(mr, nc, kc, a, lda, packed + pn * pfloats, y + m0 * ldy + co0, ldy,
+                                      res ? res + m0 * d->cout + co0 : NULL, d->cout, act,
+                                      pf + 16 * task * x_share, x_share);
+                else
+                    k->igemm_dense(mr, nc, kc, a, lda, packed + pn * pfloats, y + m0 * ldy + co0, ldy,
+                                   res ? res + m0 * d->cout + co0 : NULL, d->cout, act);
                 if (actk) fn_epilogue_rows(actk, act, y + m0 * ldy + co0, ldy, mr, nc);
             }
         }
@@ -555,7 +564,7 @@ fn_status fn_conv2d_nhwc_gated(const fn_kernels *k, const fn_conv2d_desc *d, siz
                                const float *x, size_t ldx, const float *packed, const float *res,
                                const fn_act *act, float *y, size_t ldy, const float *gate, void *scratch,
                                size_t scratch_bytes, int nthreads) {
-    return fn_conv2d_nhwc_pre(k, d, n, h, w, x, ldx, packed, res, act, y, ldy, gate, NULL, NULL, scratch,
+    return fn_conv2d_nhwc_pre(k, d, n, h, w, x, ldx, packed, res, act, y, ldy, gate, NULL, NULL, NULL, 0, scratch,
                               scratch_bytes, nthreads);
 }
 
@@ -573,7 +582,8 @@ static void pre_rows(const fn_kernels *k, size_t mr, size_t MR, size_t cin, cons
 fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                              const float *x, size_t ldx, const float *packed, const float *res,
                              const fn_act *act, float *y, size_t ldy, const float *gate, const float *pre,
-                             const fn_act *pre_act, void *scratch, size_t scratch_bytes, int nthreads) {
+                             const fn_act *pre_act, const float *pf, size_t pf_floats, void *scratch,
+                             size_t scratch_bytes, int nthreads) {
     if (ldx < d->cin || ldy < d->cout) return FN_ERR_ARG;
     if (gate && !fn_conv2d_gate_fits(d)) return FN_ERR_ARG;
     if (pre && (gate || !pre_act || pre_act->kind > FN_ACT_CLAMP || !fn_conv2d_pre_fits(d))) return FN_ERR_ARG;
@@ -601,7 +611,8 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
             fold_gate(k, d, packed, gate + b * d->cin, wf);
             const fn_status st = fn_conv2d_nhwc_pre(
                 k, d, 1, h, w, x + b * h * w * ldx, ldx, wf, res ? res + b * oh * ow * d->cout : NULL, act,
-                y + b * oh * ow * ldy, ldy, NULL, NULL, NULL, scratch, base, nthreads);
+                y + b * oh * ow * ldy, ldy, NULL, NULL, NULL, b + 1 == n ? pf : NULL, pf_floats, scratch,
+                base, nthreads);
             if (st != FN_OK) return st;
         }
         return FN_OK;
@@ -626,7 +637,7 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
     }
 
     if (fn_conv2d_dense_fits(d) && !gate && !pre && !rowcopy) {
-        dense_run(k, d, n, h, w, oh, ow, x, ldx, packed, res, act, y, ldy, nthreads);
+        dense_run(k, d, n, h, w, oh, ow, x, ldx, packed, res, act, y, ldy, pf, pf_floats, nthreads);
         return FN_OK;
     }
 
@@ -666,6 +677,15 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
     size_t pf_share = pf_tiles ? div_up(pf_lines, pf_tiles) : 0;
     if (pf_share > pf_steps) pf_share = pf_steps;
     const size_t pf_rate = pf_steps ? div_up(pf_share * 256, pf_steps) : 0;
+    /* The next record's weights (pf: fn_plan_link_prefetch), in shares over the full tiles past the
+     * first m tile (which reads this conv's weights from L3 or memory: it is slowed by more requests)
+     * that do not prefetch a panel of this conv: full tile o (in (g, m tile - 1, panel) order) lines
+     * [o, o + 1) * x_share, at x_rate / 256 lines per k-step. */
+    const size_t full_m = M / MR > 1 ? M / MR - 1 : 0, full_n = cout_g / NR;
+    const size_t x_lines = k->igemm_pf && pf ? pf_floats / 16 : 0, x_tasks = d->groups * full_m * full_n;
+    size_t x_share = x_tasks ? div_up(x_lines, x_tasks) : 0;
+    if (x_share > pf_steps) x_share = pf_steps;
+    const size_t x_rate = pf_steps ? div_up(x_share * 256, pf_steps) : 0;
 
 #pragma omp parallel num_threads(nthreads)
     {
@@ -727,6 +747,10 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
                 if (pfk && mr == MR && nc == NR && mt * pf_share < pf_lines && pn + 1 < npanels)
                     pfk(mr, nc, kc_run, ks_run, a, wp, yt, ldy, rt, d->cout, act,
                         wp + pfloats + 16 * mt * pf_share, pf_rate);
+                else if (x_rate && mt && mr == MR && nc == NR &&
+                         ((g * full_m + mt - 1) * full_n + pn) * x_share < x_lines)
+                    k->igemm_pf(mr, nc, kc_run, ks_run, a, wp, yt, ldy, rt, d->cout, act,
+                                pf + 16 * ((g * full_m + mt - 1) * full_n + pn) * x_share, x_rate);
                 else
                     k->igemm(mr, nc, kc_run, ks_run, a, wp, yt, ldy, rt, d->cout, act);
                 if (actk) fn_epilogue_rows(actk, act, y + m0 * ldy + co0, ldy, mr, nc);

@@ -302,6 +302,66 @@ void FN_KNAME(fn_f32_igemm_dense)(size_t m, size_t nc, size_t kc, const float *a
         dense_epi(0, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
 }
 
+/* fn_f32_igemm_dense whose whole tiles also ask pf_lines lines from pf into L2 (fastnorm.h,
+ * fn_igemm_dense_pf_ukernel): each of the call's whole T-row tiles a share, spread over its k-steps
+ * as fn_f32_igemm_pf spreads its lines; the rows past them as fn_f32_igemm_dense runs them. */
+FN_INLINE void dense_pf_nv(const int NV, const int EPI, size_t m, size_t nc, size_t kc, const float *a,
+                           size_t lda, const float *w, float *c, size_t ldc, const float *res,
+                           size_t ldr, const fn_act *act, const float *pf, size_t pf_lines) {
+    const size_t T = NV == 1 ? TALL : MR;
+    const size_t tiles = m / T;
+    size_t m0 = 0;
+    if (tiles && kc) {
+        size_t per = (pf_lines + tiles - 1) / tiles;
+        if (per > kc) per = kc;
+        const size_t rate = (per * 256 + kc - 1) / kc;
+        const float *p[TALL];
+        for (; m0 + T <= m; m0 += T, pf += 16 * per) {
+            const float *at = a + m0 * lda;
+            const float *rt = res ? res + m0 * ldr : NULL;
+            if (IGEMM_DENSE_LDA) {
+                igemm_tile_x(1, T, NV, EPI, 1, T, nc, kc, 1, NULL, at, lda, w, c + m0 * ldc, ldc, rt, ldr,
+                             act, pf, rate);
+            } else {
+                for (size_t r = 0; r < T; r++) p[r] = at + r * lda;
+                igemm_tile_x(0, T, NV, EPI, 1, T, nc, kc, 1, p, NULL, 0, w, c + m0 * ldc, ldc, rt, ldr,
+                             act, pf, rate);
+            }
+        }
+    }
+    if (m0 < m)
+        dense_nv(NV, EPI, m - m0, nc, kc, a + m0 * lda, lda, w, c + m0 * ldc, ldc,
+                 res ? res + m0 * ldr : NULL, ldr, act);
+}
+
+FN_INLINE void dense_pf_epi(const int EPI, size_t m, size_t nc, size_t kc, const float *a, size_t lda,
+                            const float *w, float *c, size_t ldc, const float *res, size_t ldr,
+                            const fn_act *act, const float *pf, size_t pf_lines) {
+    if (NR > 3 * VW && nc > 3 * VW)
+        dense_pf_nv(4, EPI, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
+    else if (NR > 2 * VW && nc > 2 * VW)
+        dense_pf_nv(3, EPI, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
+    else if (NR > VW && nc > VW)
+        dense_pf_nv(2, EPI, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
+    else
+        dense_pf_nv(1, EPI, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
+}
+
+void FN_KNAME(fn_f32_igemm_dense_pf)(size_t m, size_t nc, size_t kc, const float *a, size_t lda,
+                                     const float *w, float *c, size_t ldc, const float *res,
+                                     size_t ldr, const fn_act *act, const float *pf, size_t pf_lines) {
+    if (act->kind == FN_ACT_ACTK0 + FN_ACTK_SILU)
+        dense_pf_epi(EPI_SILU, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
+    else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_HARDSWISH)
+        dense_pf_epi(EPI_HARDSWISH, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
+    else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_GELU)
+        dense_pf_epi(EPI_GELU, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
+    else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_GELU_TANH)
+        dense_pf_epi(EPI_GELU_TANH, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
+    else
+        dense_pf_epi(0, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
+}
+
 /* One row against np full panels (fastnorm.h, fn_igemm_panels_ukernel): P = 1..4 panels side by side,
  * panel p at w + p*ps, each NR columns wide (NV = NR/VW vectors). A one-row tile of one panel holds
  * NV accumulators, too few to hide the FMA latency, and reads one contiguous stream of weights; P

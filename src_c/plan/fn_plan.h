@@ -106,6 +106,10 @@ typedef struct fn_op {
     /* DWCONV2D: buffer of the (n, c) per-channel means of its output, the global average pool that
      * reads it folded in (fastnorm.plan.rewrites.dwconv_takes_pool); -1: none. Other records: -1. */
     int out2;
+    /* A region the record asks into L2 as it runs (the first weights of a later record:
+     * fn_plan_link_prefetch), pf_floats long; NULL: none. A hint only: it never changes a result. */
+    const float *pf;
+    size_t pf_floats;
 } fn_op;
 
 /* The DWCONV_PW record's three convs. */
@@ -120,6 +124,9 @@ static inline fn_dwconv_pw_args fn_dwconv_pw_args_of(const fn_op *op) {
  * fn_plan_scratch_bytes). Returns the first failing record's status. */
 fn_status fn_plan_run(const fn_kernels *k, const fn_op *ops, size_t nops, float *const *bufs,
                       void *scratch, size_t scratch_bytes, int nthreads);
+/* Links each record to the weights of the next record that has any (the first max_bytes of them, at
+ * most), which it then prefetches into L2 while it computes; max_bytes 0 unlinks every record. */
+void fn_plan_link_prefetch(fn_op *ops, size_t nops, size_t max_bytes);
 /* The largest scratch any record of ops needs with nthreads threads. */
 size_t fn_plan_scratch_bytes(const fn_kernels *k, const fn_op *ops, size_t nops, int nthreads);
 /* NULL when op is a known record that fits k (descriptors, packed weight lengths), else why not. */

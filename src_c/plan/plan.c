@@ -34,6 +34,37 @@ fn_status fn_plan_run(const fn_kernels *k, const fn_op *ops, size_t nops, float 
     return FN_OK;
 }
 
+/* The input floats of a conv-family record (0 where it has no conv descriptor). */
+static size_t input_floats(const fn_op *op) {
+    const size_t cin = op->weights_ex ? op->conv_ex.cin : op->conv.cin;
+    return op->n * op->h * op->w * cin;
+}
+
+/* A model's weights outgrow the caches (MobileNetV3-Large: 21 MB): a conv of a small image then reads
+ * its weights from L3 or memory on its first pass over them and stalls there while memory is idle
+ * during the record before it. So record i asks for the first weights of the next record j > i that
+ * has any, while it runs (its driver spreads the requests over its tiles, one line per k-step at most:
+ * fn_conv2d_nhwc_pre). The expand weights of a fused record come first, as it runs them first. Only
+ * where j's weights outweigh its input: a large image's record reads its input from L2 as record i
+ * leaves it there, and weights asked into L2 beside it would evict it. */
+void fn_plan_link_prefetch(fn_op *ops, size_t nops, size_t max_bytes) {
+    for (size_t i = 0; i < nops; i++) {
+        ops[i].pf = NULL;
+        ops[i].pf_floats = 0;
+        if (max_bytes == 0) continue;
+        for (size_t j = i + 1; j < nops; j++) {
+            const float *p = ops[j].weights_ex ? ops[j].weights_ex : ops[j].weights;
+            const size_t nf = ops[j].weights_ex ? ops[j].weights_ex_floats : ops[j].weights_floats;
+            if (p == NULL || nf == 0) continue;
+            if (nf >= input_floats(&ops[j])) {
+                ops[i].pf = p;
+                ops[i].pf_floats = nf < max_bytes / sizeof(float) ? nf : max_bytes / sizeof(float);
+            }
+            break;
+        }
+    }
+}
+
 size_t fn_plan_scratch_bytes(const fn_kernels *k, const fn_op *ops, size_t nops, int nthreads) {
     size_t best = 0;
     for (size_t i = 0; i < nops; i++) {

@@ -9,8 +9,8 @@ FN_REC_RUN(conv2d) {
     return fn_conv2d_nhwc_pre(k, &op->conv, op->n, op->h, op->w, bufs[op->in] + op->xoff,
                               op->ldx ? op->ldx : op->conv.cin, op->weights, fn_rec_residual(op, bufs),
                               &op->act, bufs[op->out] + op->yoff, op->ldy ? op->ldy : op->conv.cout,
-                              op->gate >= 0 ? bufs[op->gate] : NULL, op->weights2, &op->act2, scratch,
-                              scratch_bytes, nthreads);
+                              op->gate >= 0 ? bufs[op->gate] : NULL, op->weights2, &op->act2, op->pf,
+                              op->pf_floats, scratch, scratch_bytes, nthreads);
 }
 
 FN_REC_SCRATCH(conv2d) {

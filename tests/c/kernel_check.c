@@ -464,6 +464,53 @@ static void test_dwconv_mean(void) {
     }
 }
 
+/* A conv told to prefetch a region (a later record's weights: fn_plan_link_prefetch) gives the bits
+ * it gives without: the dense-rows path (cin <= 160), the indirect one with and without panel-major
+ * order, a gate; regions shorter and longer than the conv's tiles can carry. */
+static void test_conv_prefetch(void) {
+    static const size_t shapes[][4] = {{160, 96, 7, 2}, {24, 72, 9, 1}, {368, 200, 7, 1}, {200, 64, 14, 1},
+                                       {672, 112, 5, 2}};
+    static const size_t region[] = {16, 1000, 1u << 17};
+    float *pf = rand_buf((size_t)1 << 17, 1.0f);
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const size_t cin = shapes[i][0], cout = shapes[i][1], hw = shapes[i][2], n = shapes[i][3];
+        const fn_conv2d_desc d = desc(cin, cout, 1, 1, 1, 1, 0);
+        const size_t ny = n * hw * hw * cout;
+        float *x = rand_buf(n * hw * hw * cin, 1.0f), *wt = rand_buf(cout * cin, 0.5f);
+        float *bias = rand_buf(cout, 1.0f), *gate = rand_buf(n * cin, 1.0f);
+        FOR_WIDE(isa) {
+            const fn_kernels *k = fn_kernels_for((fn_isa)isa);
+            const size_t sb = fn_conv2d_gated_scratch_bytes(k, &d, n, hw, hw, 2);
+            float *packed = xmalloc(fn_conv2d_packed_floats(k, &d) * sizeof(float));
+            void *scratch = xmalloc(sb);
+            fn_conv2d_pack(k, &d, wt, bias, packed);
+            for (int gated = 0; gated < 2; gated++) {
+                float *want = out_buf(ny), *got = out_buf(ny);
+                const fn_act *act = &ACTS[1 + gated];
+                fn_status st = fn_conv2d_nhwc_pre(k, &d, n, hw, hw, x, cin, packed, NULL, act, want, cout,
+                                                  gated ? gate : NULL, NULL, NULL, NULL, 0, scratch, sb, 2);
+                for (size_t r = 0; r < sizeof region / sizeof region[0] && st == FN_OK; r++) {
+                    st = fn_conv2d_nhwc_pre(k, &d, n, hw, hw, x, cin, packed, NULL, act, got, cout,
+                                            gated ? gate : NULL, NULL, NULL, pf, region[r], scratch, sb, 2);
+                    char what[160];
+                    snprintf(what, sizeof what, "conv prefetch %zu->%zu %zux%zu n=%zu gated=%d region=%zu", cin,
+                             cout, hw, hw, n, gated, region[r]);
+                    if (st != FN_OK || memcmp(got, want, ny * sizeof(float)) != 0) {
+                        printf("FAIL %s [%s]: status %d, outputs differ from no prefetch\n", what, k->name, (int)st);
+                        n_fail++;
+                    } else {
+                        n_pass++;
+                    }
+                }
+                free(want), free(got);
+            }
+            free(packed), free(scratch);
+        }
+        free(x), free(wt), free(bias), free(gate);
+    }
+    free(pf);
+}
+
 int main(void) {
     fn_cpu_features f;
     fn_cpu_detect(&f);
@@ -483,6 +530,7 @@ int main(void) {
     test_pool();
     test_glue();
     test_dwconv_mean();
+    test_conv_prefetch();
     printf("%d passed, %d failed\n", n_pass, n_fail);
     return n_fail ? 1 : 0;
 }
