@@ -42,24 +42,27 @@ static size_t input_floats(const fn_op *op) {
 
 /* A model's weights outgrow the caches (MobileNetV3-Large: 21 MB): a conv of a small image then reads
  * its weights from L3 or memory on its first pass over them and stalls there while memory is idle
- * during the record before it. So record i asks for the first weights of the next record j > i that
- * has any, while it runs (its driver spreads the requests over its tiles, one line per k-step at most:
- * fn_conv2d_nhwc_pre). The expand weights of a fused record come first, as it runs them first. Only
- * where j's weights outweigh its input: a large image's record reads its input from L2 as record i
- * leaves it there, and weights asked into L2 beside it would evict it. */
+ * during the record before it. So record i asks, while it runs, for the first weights of a record j
+ * among the next FN_PLAN_PF_AHEAD (its driver spreads the requests over its tiles, one line per
+ * k-step at most: fn_conv2d_nhwc_pre): the first whose weights outweigh its input. A large image's
+ * record reads its input from L2 as the record before leaves it there, and weights asked into L2
+ * beside it would evict it; a depthwise conv's few weights are not worth the requests (MobileNetV3's
+ * expand conv asks for the SE block's first 1x1 past the depthwise conv between them). The expand
+ * weights of a fused record come first, as it runs them first. */
+#ifndef FN_PLAN_PF_AHEAD
+#define FN_PLAN_PF_AHEAD 3
+#endif
 void fn_plan_link_prefetch(fn_op *ops, size_t nops, size_t max_bytes) {
     for (size_t i = 0; i < nops; i++) {
         ops[i].pf = NULL;
         ops[i].pf_floats = 0;
         if (max_bytes == 0) continue;
-        for (size_t j = i + 1; j < nops; j++) {
+        for (size_t j = i + 1; j < nops && j <= i + FN_PLAN_PF_AHEAD; j++) {
             const float *p = ops[j].weights_ex ? ops[j].weights_ex : ops[j].weights;
             const size_t nf = ops[j].weights_ex ? ops[j].weights_ex_floats : ops[j].weights_floats;
-            if (p == NULL || nf == 0) continue;
-            if (nf >= input_floats(&ops[j])) {
-                ops[i].pf = p;
-                ops[i].pf_floats = nf < max_bytes / sizeof(float) ? nf : max_bytes / sizeof(float);
-            }
+            if (p == NULL || nf == 0 || nf < input_floats(&ops[j])) continue;
+            ops[i].pf = p;
+            ops[i].pf_floats = nf < max_bytes / sizeof(float) ? nf : max_bytes / sizeof(float);
             break;
         }
     }
