@@ -88,9 +88,11 @@ CONV_CASES = [
     (1, 400, 6, 6, 200, 3, 1, 1, 1, 2),             # weights past the L2 budget: blocks of panels, x2 groups
     # few input channels run as kernel-row taps (conv2d.c, use_row_taps): windows over every edge
     (3, 3, 2, 3, 70, 7, 2, 3, 1, 1),                # image narrower than the 7x7 window, batch 3
-    (1, 8, 13, 29, 33, 5, 3, (2, 1), (2, 1), 1),    # cin 8 (the limit), dilation along y only
+    (1, 8, 13, 29, 33, 5, 3, (2, 1), (2, 1), 1),    # cin 8, dilation along y only
     (2, 1, 9, 10, 5, (2, 5), 1, "same", 1, 1),      # cin 1, even kernel height
-    (1, 9, 7, 7, 16, 3, 1, 1, 1, 1),                # cin 9: just past the limit, the tap path
+    (1, 48, 11, 13, 64, 5, 1, 2, 1, 1),             # Inception-v3's 5x5 48->64, pad 2
+    (2, 96, 9, 11, 40, 3, 2, 1, 1, 1),              # cin 96 (the limit), strided, padded
+    (1, 97, 7, 7, 16, 3, 1, 1, 1, 1),               # cin 97: just past the limit, the tap path
 ]
 
 

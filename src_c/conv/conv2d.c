@@ -81,7 +81,20 @@ size_t fn_conv2d_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d) {
  * packed panel order [ky][kx][ci] already lists their weights contiguously: so the conv runs as kh
  * taps of kw*kc channels each, with one row pointer per (pixel, kernel row). A window that crosses
  * the left or right edge gets its row assembled with zeros in per-thread scratch. */
-#define FN_CONV_ROWTAP_MAX_KC 8
+/* Up to 96 channels, not only the 3 of an image: at kc <= 96 a tap's k-loop is still short against
+ * the per-tap setup, and one row tap of kw*kc channels reads one contiguous run. Measured (Xeon,
+ * Sapphire Rapids class, 1 thread, fn_conv2d_nhwc alone, weights hot, min of 400-1000 calls; 8 ->
+ * 96): AVX-512 5x5 48->64 at 35x35 pad 2 1.17 -> 1.06 ms, 3x3/2 96->96 at 35x35 0.29 -> 0.26, 3x3/2
+ * 64->128 at 56x56 0.666 -> 0.648, 2x2/2 40->80 at 56x56 0.145 -> 0.125; AVX2 the 5x5 1.84 -> 1.69
+ * and the 3x3/2 96->96 0.463 -> 0.429. In Inception-v3 (bench/profile_models.py --no-ort, step
+ * minima, three alternating runs of the two builds) its three 5x5 convs 3.20-3.48 -> 2.85-2.99 ms
+ * and its 3x3/2 96->96 0.286-0.313 -> 0.276-0.281. Not past 96: with cin 128 a 3x3 at 14x14 pad 1
+ * (DenseNet's) lost 5-10% (its edge rows, kw*cin floats, are copied per tile, and row taps leave
+ * panel-major order and its prefetch); 1x7 convs of 128-192 channels at 17x17, 5-7% faster hot,
+ * measured the same in the model; row taps for any cin without x padding made Inception's 3x3/2
+ * 192->320 and 192->192 (17x17 -> 8x8) 5-8% faster hot but 15-27% slower in the model, where
+ * panel-major order's next-panel prefetch matters (weights come from L3). */
+#define FN_CONV_ROWTAP_MAX_KC 96
 static int use_row_taps(const fn_conv2d_desc *d) {
     return d->groups == 1 && d->dw == 1 && d->kw > 1 && d->cin <= FN_CONV_ROWTAP_MAX_KC;
 }
