@@ -492,9 +492,10 @@ static void dense_run(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, si
     const fn_actk_apply_fn actk = fn_igemm_act_in_kernel(k, act) ? NULL : fn_epilogue_actk(k, act);
     const size_t chunk = div_up(ntasks, (size_t)nthreads * FN_CONV_CHUNKS_PER_THREAD);
     size_t next_chunk = 0;
-    /* the next record's weights (pf): task t asks lines [t, t + 1) * x_share */
+    /* the next record's weights (pf): task t asks lines [t, t + 1) * x_share, a line per k-step of
+     * its whole tiles (as the indirect driver's tiles: fn_conv2d_nhwc_pre) */
     const size_t x_lines = k->igemm_dense_pf && pf ? pf_floats / 16 : 0;
-    const size_t x_share = ntasks ? div_up(x_lines, ntasks) : 0;
+    const size_t x_share = kc * (R / k->gemm_mr);
 #pragma omp parallel num_threads(nthreads)
     {
         for (;;) {
@@ -690,15 +691,14 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
     size_t pf_share = pf_tiles ? div_up(pf_lines, pf_tiles) : 0;
     if (pf_share > pf_steps) pf_share = pf_steps;
     const size_t pf_rate = pf_steps ? div_up(pf_share * 256, pf_steps) : 0;
-    /* The next record's weights (pf: fn_plan_link_prefetch), in shares over the full tiles past the
-     * first m tile (which reads this conv's weights from L3 or memory: it is slowed by more requests)
-     * that do not prefetch a panel of this conv: full tile o (in (g, m tile - 1, panel) order) lines
-     * [o, o + 1) * x_share, at x_rate / 256 lines per k-step. */
+    /* The next record's weights (pf: fn_plan_link_prefetch), a line per k-step (each request a new
+     * line: the prefetching kernel costs its tile 6-7% with the weights in cache, so as few tiles as
+     * carry them) in the full tiles past the first m tile (which reads this conv's weights from L3 or
+     * memory: more requests slow it) that do not prefetch a panel of this conv: full tile o (in (g,
+     * m tile - 1, panel) order) lines [o, o + 1) * x_share. */
     const size_t full_m = M / MR > 1 ? M / MR - 1 : 0, full_n = cout_g / NR;
-    const size_t x_lines = k->igemm_pf && pf ? pf_floats / 16 : 0, x_tasks = d->groups * full_m * full_n;
-    size_t x_share = x_tasks ? div_up(x_lines, x_tasks) : 0;
-    if (x_share > pf_steps) x_share = pf_steps;
-    const size_t x_rate = pf_steps ? div_up(x_share * 256, pf_steps) : 0;
+    const size_t x_lines = k->igemm_pf && pf && full_m ? pf_floats / 16 : 0;
+    const size_t x_share = pf_steps, x_rate = 256;
 
 #pragma omp parallel num_threads(nthreads)
     {
@@ -760,7 +760,7 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
                 if (pfk && mr == MR && nc == NR && mt * pf_share < pf_lines && pn + 1 < npanels)
                     pfk(mr, nc, kc_run, ks_run, a, wp, yt, ldy, rt, d->cout, act,
                         wp + pfloats + 16 * mt * pf_share, pf_rate);
-                else if (x_rate && mt && mr == MR && nc == NR &&
+                else if (x_lines && mt && mr == MR && nc == NR &&
                          ((g * full_m + mt - 1) * full_n + pn) * x_share < x_lines)
                     k->igemm_pf(mr, nc, kc_run, ks_run, a, wp, yt, ldy, rt, d->cout, act,
                                 pf + 16 * ((g * full_m + mt - 1) * full_n + pn) * x_share, x_rate);
