@@ -309,7 +309,6 @@ typedef void (*slide_fn)(size_t nky, size_t n, const float *x, size_t wd, size_t
 /* per (KW, SW, NKY): two full vectors at once, one, and the masked tail */
 #define SLIDE_DEFS(KW, SW, NKY)                                                                    \
     SLIDE_DEF(KW, SW, NKY, 2, 0) SLIDE_DEF(KW, SW, NKY, 1, 0) SLIDE_DEF(KW, SW, NKY, 1, 1)
-
 #define SLIDE_SET(KW, SW, NKY)                                                                     \
     {                                                                                              \
         FN_NAME(slide_##KW##x##SW##_##NKY##_20), FN_NAME(slide_##KW##x##SW##_##NKY##_10),          \
