@@ -176,6 +176,19 @@ def test_residual_in_place(isa, rng, act):
     util.assert_close_dot(got, want, mag + np.abs(res))
 
 
+@pytest.mark.parametrize("nthreads", [1, 2])
+def test_batch_rows_bottom_up_same_bits(isa, rng, nthreads):
+    """The driver runs the (sample, output row) rows from the last to the first (dwconv.c): each
+    sample of a batch, in place over its residual, is still that sample alone, bit for bit."""
+    x, wt, b = case(rng, 3, 40, 13, 12, 3, 3)
+    s, pads = (2, 2), (1, 1, 1, 1)
+    res = rng.standard_normal(ref(x, wt, b, s, pads, (1, 1))[0].shape).astype(np.float32)
+    got = run_nhwc(isa, x, wt, b, s, pads, (1, 1), res, RELU6, nthreads=nthreads, in_place=True)
+    for i in range(3):
+        one = run_nhwc(isa, x[i:i + 1], wt, b, s, pads, (1, 1), res[i:i + 1], RELU6)
+        assert np.array_equal(got[i:i + 1], one)
+
+
 @pytest.mark.parametrize("c", [64, 72, 128])
 def test_wide_pass_past_l2(isa, rng, c):
     """A sample past FN_DWCONV_WIDE_MIN_BYTES (2 MiB): AVX-512's 3x3 stride-2 slide takes four vectors
