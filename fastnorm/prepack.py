@@ -29,7 +29,7 @@ import numpy as np
 from fastnorm import _C
 from fastnorm.errors import FormatError
 
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2  # 2: AVX-512's grouped convs of group width 8 pack a tap in input pairs (gconv_avx512.c)
 HEADER = 16                   # floats of alignment header of a GEMM-family packing (FN_CONV_PACK_HEADER)
 PREFIX = "__prepacked__."
 META_KEY = "prepacked"
@@ -56,6 +56,7 @@ def _probe(isa):
     convs = [(_C.conv2d_pack, (24, 40, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), (40, 24, 3, 3)),
              (_C.conv2d_pack, (36, 20, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0), (20, 36, 1, 1)),
              (_C.conv2d_pack, (16, 16, 4, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1), (16, 4, 3, 3)),
+             (_C.conv2d_pack, (24, 24, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1), (24, 8, 3, 3)),  # width 8: pairs
              (_C.winograd3x3_pack, (16, 24, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), (24, 16, 3, 3)),
              (_C.conv_transpose2d_pack, (8, 12, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1), (8, 12, 3, 3))]
     outs = []

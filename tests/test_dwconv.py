@@ -176,6 +176,40 @@ def test_residual_in_place(isa, rng, act):
     util.assert_close_dot(got, want, mag + np.abs(res))
 
 
+@pytest.mark.parametrize("nthreads", [1, 2])
+def test_batch_rows_bottom_up_same_bits(isa, rng, nthreads):
+    """The driver runs the (sample, output row) rows from the last to the first (dwconv.c): each
+    sample of a batch, in place over its residual, is still that sample alone, bit for bit."""
+    x, wt, b = case(rng, 3, 40, 13, 12, 3, 3)
+    s, pads = (2, 2), (1, 1, 1, 1)
+    res = rng.standard_normal(ref(x, wt, b, s, pads, (1, 1))[0].shape).astype(np.float32)
+    got = run_nhwc(isa, x, wt, b, s, pads, (1, 1), res, RELU6, nthreads=nthreads, in_place=True)
+    for i in range(3):
+        one = run_nhwc(isa, x[i:i + 1], wt, b, s, pads, (1, 1), res[i:i + 1], RELU6)
+        assert np.array_equal(got[i:i + 1], one)
+
+
+@pytest.mark.parametrize("c", [64, 72, 128])
+def test_wide_pass_past_l2(isa, rng, c):
+    """A sample past FN_DWCONV_WIDE_MIN_BYTES (2 MiB): AVX-512's 3x3 stride-2 slide takes four vectors
+    of channels a pass (dwconv_simd.h, fn_dwconv_geom.wide), then two, then one. numpy's buffers may
+    start off a 64-byte line: 64 channels then take a masked head and no wide pass; 128 still do.
+    Against the float64 reference, with a residual in place and a clamp, at 2 threads; the same bits
+    as AVX2 (no wide pass) when this is AVX-512."""
+    from fastnorm.testing import force_isa, unavailable_reason
+    h, w = 91, {64: 93, 72: 87, 128: 47}[c]
+    x, wt, b = case(rng, 2, c, h, w, 3, 3)
+    assert h * w * c * 4 >= 2 << 20
+    s, pads = (2, 2), (1, 1, 1, 1)
+    want, mag = ref(x, wt, b, s, pads, (1, 1))
+    res = rng.standard_normal(want.shape).astype(np.float32)
+    got = run_nhwc(isa, x, wt, b, s, pads, (1, 1), res, RELU6, nthreads=2, in_place=True)
+    util.assert_close_dot(got, reference.clamp(want + res, 0.0, 6.0), mag + np.abs(res))
+    if isa == "avx512" and not unavailable_reason("avx2"):
+        with force_isa("avx2"):
+            assert np.array_equal(got, run_nhwc("avx2", x, wt, b, s, pads, (1, 1), res, RELU6))
+
+
 @pytest.mark.parametrize("cs", [(1, 144, 30, 30, (3, 3), (1, 1)), (3, 33, 17, 19, (5, 5), (2, 2)),
                                 (2, 96, 23, 23, (3, 3), (2, 2)), (1, 17, 15, 15, (7, 7), (1, 1)),
                                 (16, 16, 8, 8, (3, 3), (1, 1))])

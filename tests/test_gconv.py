@@ -94,6 +94,20 @@ def test_grouped_threads_bit_identical(isa, rng, case):
         assert np.array_equal(one, nhwc_conv(isa, x, wt, b, params, res, (1, 0.0, INF), nthreads=nt))
 
 
+@pytest.mark.parametrize("c", [16, 24, 40, 56, 152])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_width_8_every_channel_count(isa, rng, c, stride):
+    """Group width 8 (AVX-512: the pair kernel of gconv_avx512.c, two groups a zmm and a half-empty
+    last block when c % 16 == 8; AVX2: one group a vector) with a residual and a clamp, on pixel
+    counts that leave a short last tile, against the float64 reference."""
+    x, wt, b, params = conv_case(rng, 2, c, 9, 7, c, 3, stride, 1, 1, c // 8)
+    res_shape = reference_conv(x, wt, b, **params)[0].shape
+    res = rng.standard_normal(res_shape).astype(np.float32)
+    got = nhwc_conv(isa, x, wt, b, params, res, (1, -1.0, 1.5), nthreads=2)
+    want, mag = reference_conv(x, wt, b, **params)
+    util.assert_close_dot(got, reference.clamp(want + res, -1.0, 1.5), mag + np.abs(res))
+
+
 @pytest.mark.parametrize("batch", [1, 2])
 def test_regnet_style_block_through_a_model(isa, batch):
     """1x1 -> BN -> ReLU -> grouped 3x3 (width 8, stride 2 and 1) -> BN -> ReLU -> 1x1 + skip, from torch."""

@@ -185,10 +185,10 @@ void fn_conv2d_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w
         for (size_t c0 = 0; c0 < c; c0 += vw) {
             for (size_t j = 0; j < vw; j++) p[j] = (c0 + j < c && bias) ? bias[c0 + j] : 0.0f;
             p += vw;
-            for (size_t t = 0; t < ks; t++)
-                for (size_t i = 0; i < kc; i++, p += vw)
+            for (size_t t = 0; t < ks; t++, p += kc * vw)
+                for (size_t i = 0; i < kc; i++)
                     for (size_t j = 0; j < vw; j++) /* w: (cout, kc, kh, kw) */
-                        p[j] = c0 + j < c ? w[((c0 + j) * kc + i) * ks + t] : 0.0f;
+                        p[fn_gconv_tap_slot(gk, kc, i, j)] = c0 + j < c ? w[((c0 + j) * kc + i) * ks + t] : 0.0f;
         }
         memset(p, 0, (size_t)(packed + fn_conv2d_packed_floats(k, d) - p) * sizeof(float));
         return;

@@ -30,7 +30,7 @@ FN_INLINE void put(float *y, const float *res, V s, const int MASKED, VK m, int 
     vstore_m(y, s, MASKED, m);
 }
 
-/* A whole output row for NV (1 or 2) vectors of channels, constant kernel width KW and stride SW
+/* A whole output row for NV (1, 2, or 4: the wide pass) vectors of channels, constant kernel width KW and stride SW
  * (x dilation 1), sliding along the row: every input vector is loaded once and feeds each of the
  * R = ceil(KW/SW) outputs whose window holds it, which wait in a ring of accumulators. Output o
  * is done once its last column o*SW - pl + KW-1 is in; it is stored and the next output enters
@@ -45,23 +45,23 @@ FN_INLINE void slide(const size_t KW, const size_t SW, const size_t NKY, const s
               size_t rs, const float *wk, size_t cp, const float *bias, const float *res, float *y,
               int clamp, V lo, V hi) {
     const size_t R = (KW + SW - 1) / SW, rows = NKY ? NKY : nky; /* 1 <= R <= TMAX */
-    V b[2];
-FN_UNROLL(2)
+    V b[4];
+FN_UNROLL(4)
     for (size_t v = 0; v < NV; v++) b[v] = vload(bias + v * VW);
     /* with NKY constant the taps live in registers (or, past the register file, on the stack:
      * one load, no address arithmetic); else they are loaded where used */
-    V wt[WMAX][2];
+    V wt[WMAX][4];
     if (NKY) {
 FN_UNROLL(32)
         for (size_t t = 0; t < NKY * KW; t++)
-FN_UNROLL(2)
+FN_UNROLL(4)
             for (size_t v = 0; v < NV; v++) wt[t][v] = vload(wk + t * cp + v * VW);
     }
 #define TAP(r, kx, v) (NKY ? wt[(r) * KW + (kx)][v] : vload(wk + ((r) * KW + (kx)) * cp + (v) * VW))
-    V acc[TMAX][2];
+    V acc[TMAX][4];
 FN_UNROLL(16)
     for (size_t i = 0; i < R; i++)
-FN_UNROLL(2)
+FN_UNROLL(4)
         for (size_t v = 0; v < NV; v++) acc[i][v] = b[v];
     /* column col (as an index) inside the row? */
 #define INSIDE(col) ((col) >= 0 && (col) < (ptrdiff_t)wd)
@@ -73,7 +73,7 @@ FN_UNROLL(16)
         const float *p = x + col * (ptrdiff_t)cs;
 FN_UNROLL(8)
         for (size_t r = 0; r < rows; r++)
-FN_UNROLL(2)
+FN_UNROLL(4)
             for (size_t v = 0; v < NV; v++) {
                 const V xv = vload_m(p + r * rs + v * VW, MASKED, m);
 FN_UNROLL(16)
@@ -87,7 +87,7 @@ FN_UNROLL(16)
 #define COLUMN(p, q)                                                                               \
     do {                                                                                           \
         FN_UNROLL(8) for (size_t r = 0; r < rows; r++)                                  \
-        FN_UNROLL(2) for (size_t v = 0; v < NV; v++) {                                   \
+        FN_UNROLL(4) for (size_t v = 0; v < NV; v++) {                                   \
             const V xv = vload_m((p) + r * rs + v * VW, MASKED, m);                                     \
             FN_UNROLL(16) for (size_t i = 0; i < R; i++) if ((R - 1 - i) * SW + (q) < KW) \
                 acc[i][v] = vfma(xv, TAP(r, (R - 1 - i) * SW + (q), v), acc[i][v]);              \
@@ -95,13 +95,13 @@ FN_UNROLL(16)
     } while (0)
 #define NEXT_OUTPUT()                                                                              \
     do {                                                                                           \
-        FN_UNROLL(2) for (size_t v = 0; v < NV; v++)                                     \
+        FN_UNROLL(4) for (size_t v = 0; v < NV; v++)                                     \
             put(y + v * VW, res ? res + v * VW : NULL, acc[0][v], MASKED, m, clamp, lo, hi);         \
         y += cs;                                                                                   \
         if (res) res += cs;                                                                        \
         FN_UNROLL(16) for (size_t i = 0; i + 1 < R; i++)                                \
-        FN_UNROLL(2) for (size_t v = 0; v < NV; v++) acc[i][v] = acc[i + 1][v];          \
-        FN_UNROLL(2) for (size_t v = 0; v < NV; v++) acc[R - 1][v] = b[v];               \
+        FN_UNROLL(4) for (size_t v = 0; v < NV; v++) acc[i][v] = acc[i + 1][v];          \
+        FN_UNROLL(4) for (size_t v = 0; v < NV; v++) acc[R - 1][v] = b[v];               \
     } while (0)
     /* steps [0, o1) and [o2, n-1) may meet padding; [o1, o2) never does */
     const size_t first = (R - 1) * SW, last = R * SW; /* a step's columns, relative to o*SW - pl */
@@ -143,12 +143,12 @@ FN_UNROLL(8)
             const float *p = x + col * (ptrdiff_t)cs;
 FN_UNROLL(8)
             for (size_t r = 0; r < rows; r++)
-FN_UNROLL(2)
+FN_UNROLL(4)
                 for (size_t v = 0; v < NV; v++)
                     acc[0][v] = vfma(vload_m(p + r * rs + v * VW, MASKED, m), TAP(r, first + q, v), acc[0][v]);
         }
     }
-FN_UNROLL(2)
+FN_UNROLL(4)
     for (size_t v = 0; v < NV; v++)
         put(y + v * VW, res ? res + v * VW : NULL, acc[0][v], MASKED, m, clamp, lo, hi);
 #undef NEXT_OUTPUT
@@ -318,6 +318,10 @@ typedef void (*slide_fn)(size_t nky, size_t n, const float *x, size_t wd, size_t
  * two padding rows get constant loops (taps in registers); any other count the run-time loop */
 SLIDE_DEFS(3, 1, 3) SLIDE_DEFS(3, 1, 2) SLIDE_DEFS(3, 1, 0)
 SLIDE_DEFS(3, 2, 3) SLIDE_DEFS(3, 2, 2) SLIDE_DEFS(3, 2, 0)
+#if VW >= 16
+/* the wide pass (fn_dwconv_geom.wide): four vectors of channels, 3x3 stride 2, all three rows */
+SLIDE_DEF(3, 2, 3, 4, 0)
+#endif
 SLIDE_DEFS(5, 1, 5) SLIDE_DEFS(5, 1, 4) SLIDE_DEFS(5, 1, 3) SLIDE_DEFS(5, 1, 0)
 SLIDE_DEFS(5, 2, 5) SLIDE_DEFS(5, 2, 4) SLIDE_DEFS(5, 2, 3) SLIDE_DEFS(5, 2, 0)
 SLIDE_DEFS(7, 1, 7) SLIDE_DEFS(7, 1, 6) SLIDE_DEFS(7, 1, 5) SLIDE_DEFS(7, 1, 4) SLIDE_DEFS(7, 1, 0)
@@ -345,9 +349,9 @@ static const slide_fn slide_7x1[8][3] = {SLIDE_SET(7, 1, 0), SLIDE_SET(7, 1, 0),
  * channels brings the others onto vector boundaries, so no load or store splits two cache lines
  * (that cost 10-50% here); the last ph channels are then a masked tail. Below 64 channels the
  * two masked passes more cost more than the split accesses save (c = 32 lost 1.4-2x). */
-FN_INLINE void slide_row(const slide_fn *f, const fn_dwconv_geom *g, size_t ky0, size_t ky1,
-                  const float *x, const float *w, const float *res, float *y, int clamp, V lo,
-                  V hi) {
+FN_INLINE void slide_row(const slide_fn *f, slide_fn f4, const fn_dwconv_geom *g, size_t ky0,
+                         size_t ky1, const float *x, const float *w, const float *res, float *y,
+                         int clamp, V lo, V hi) {
     const size_t c = g->c, cp = g->cp, n = g->ow;
     const float *wk = w + cp * (1 + ky0 * g->kw);
     const size_t rs = g->dh * g->row, nky = ky1 - ky0;
@@ -361,6 +365,8 @@ FN_INLINE void slide_row(const slide_fn *f, const fn_dwconv_geom *g, size_t ky0,
         j = VW - ph;
         end = c - ph;
     }
+    if (f4)
+        for (; j + 4 * VW <= end; j += 4 * VW) CALL(f4, j, vmask_upto(VW));
     for (; j + 2 * VW <= end; j += 2 * VW) CALL(f[0], j, vmask_upto(VW));
     for (; j < end; j += VW) CALL(f[1], j, vmask_upto(VW));
     if (end < c) CALL(f[2], end, vmask_upto(c - end));
@@ -391,7 +397,11 @@ FN_INLINE void row(band_fn bandf, const slide_fn (*tab)[3], const fn_dwconv_geom
         rest.ow = g->ow - nb, rest.w = g->w - c0, rest.pad_left = nb ? 0 : g->pad_left;
         /* tab has g->kw + 1 entries; taller kernels (kh > kw) take the run-time row count */
         const size_t t = ky1 - ky0 <= g->kw ? ky1 - ky0 : 0;
-        slide_row(tab[t], &rest, ky0, ky1, x + c0 * g->c, w, res ? res + nb * g->c : NULL,
+        slide_fn f4 = NULL;
+#if VW >= 16
+        if (g->wide && tab == slide_3x2 && t == 3) f4 = FN_NAME(slide_3x2_3_40);
+#endif
+        slide_row(tab[t], f4, &rest, ky0, ky1, x + c0 * g->c, w, res ? res + nb * g->c : NULL,
                   y + nb * g->c, clamp, lo, hi);
         return;
     }

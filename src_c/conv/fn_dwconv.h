@@ -35,6 +35,8 @@ typedef struct fn_dwconv_geom {
     size_t ox_lo, ox_hi;     /* [ox_lo, ox_hi): outputs whose kw taps all lie inside the row;
                               * the others (0 <= ox < ox_lo, ox_hi <= ox < ow) clip their taps */
     size_t row;              /* floats between input rows: w * c */
+    int wide;                /* the input is past L2 (FN_DWCONV_WIDE_MIN_BYTES a sample): AVX-512's
+                              * 3x3 stride-2 slide takes four vectors of channels a pass */
     fn_act act;
 } fn_dwconv_geom;
 

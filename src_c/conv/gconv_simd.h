@@ -84,7 +84,9 @@ void FN_KNAME(fn_f32_gconv)(size_t mr, size_t g, size_t c, size_t ks, const floa
 #if VW >= 4
     CASE(2) CASE(4)
 #endif
-#if VW >= 8
+#if defined(FN_GCONV_PAIRS_KERNEL)
+    case 8: FN_GCONV_PAIRS_KERNEL(mr, c, ks, a, w, y, ldy, res, ldr, act); break; /* FN_GCONV_PAIRS */
+#elif VW >= 8
     CASE(8)
 #endif
 #if VW >= 16
