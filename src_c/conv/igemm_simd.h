@@ -236,34 +236,49 @@ void FN_KNAME(fn_f32_igemm_pf)(size_t mr, size_t nc, size_t kc, size_t ks, const
         igemm_tile_x(0, MR, NV, 0, 1, MR, NR, kc, ks, a, NULL, 0, w, c, ldc, res, ldr, act, pf, pf_rate);
 }
 
-/* Dense rows (fastnorm.h, fn_igemm_dense_ukernel): the epilogue and the panel width are chosen
- * once per call, then whole MR-row tiles run back to back with their row pointers stepped by
- * MR*lda; a short last tile goes through the indirect kernel (its pointer table repeats the last
- * row). One whole tile of ROWS rows from a: IGEMM_DENSE_LDA (igemm_avx512.c) addresses its rows as
- * a + r*lda in the tile itself instead of through the pointer table p (TALL entries). */
-FN_INLINE void dense_tile(const size_t ROWS, const int NV, const int EPI, size_t nc, size_t kc,
+/* Dense rows (fastnorm.h, fn_igemm_dense_ukernel and fn_igemm_dense_pf_ukernel): the epilogue and
+ * the panel width are chosen once per call, then whole MR-row tiles run back to back with their row
+ * pointers stepped by MR*lda; a short last tile goes through the indirect kernel (its pointer table
+ * repeats the last row). One whole tile of ROWS rows from a: IGEMM_DENSE_LDA (igemm_avx512.c)
+ * addresses its rows as a + r*lda in the tile itself instead of through the pointer table p (TALL
+ * entries). PF (a constant): the tile also asks lines from pf into L2, pf_rate / 256 a k-step. */
+FN_INLINE void dense_tile(const size_t ROWS, const int NV, const int EPI, const int PF, size_t nc, size_t kc,
                           const float *a, size_t lda, const float *w, float *c, size_t ldc,
-                          const float *res, size_t ldr, const fn_act *act, const float **p) {
+                          const float *res, size_t ldr, const fn_act *act, const float **p,
+                          const float *pf, size_t pf_rate) {
     if (IGEMM_DENSE_LDA) {
-        igemm_tile_x(1, ROWS, NV, EPI, 0, ROWS, nc, kc, 1, NULL, a, lda, w, c, ldc, res, ldr, act, NULL, 0);
+        igemm_tile_x(1, ROWS, NV, EPI, PF, ROWS, nc, kc, 1, NULL, a, lda, w, c, ldc, res, ldr, act, pf, pf_rate);
     } else {
         for (size_t r = 0; r < ROWS; r++) p[r] = a + r * lda;
-        igemm_tile(ROWS, NV, EPI, ROWS, nc, kc, 1, p, w, c, ldc, res, ldr, act);
+        igemm_tile_x(0, ROWS, NV, EPI, PF, ROWS, nc, kc, 1, p, NULL, 0, w, c, ldc, res, ldr, act, pf, pf_rate);
     }
 }
 
+/* pf (or NULL): pf_lines lines, each whole T-row tile a share spread over its k-steps as
+ * fn_f32_igemm_pf spreads its lines */
 FN_INLINE void dense_nv(const int NV, const int EPI, size_t m, size_t nc, size_t kc, const float *a,
                         size_t lda, const float *w, float *c, size_t ldc, const float *res,
-                        size_t ldr, const fn_act *act) {
+                        size_t ldr, const fn_act *act, const float *pf, size_t pf_lines) {
     const size_t T = NV == 1 ? TALL : MR; /* rows of the tiles that run back to back */
     const float *p[TALL];
-    size_t m0 = 0;
-    for (; m0 + T <= m; m0 += T)
-        dense_tile(T, NV, EPI, nc, kc, a + m0 * lda, lda, w, c + m0 * ldc, ldc,
-                   res ? res + m0 * ldr : NULL, ldr, act, p);
+    size_t m0 = 0, per = 0, rate = 0;
+    if (pf && m >= T && kc) {
+        per = (pf_lines + m / T - 1) / (m / T);
+        if (per > kc) per = kc;
+        rate = (per * 256 + kc - 1) / kc;
+    }
+    for (; m0 + T <= m; m0 += T) {
+        const float *at = a + m0 * lda, *rt = res ? res + m0 * ldr : NULL;
+        if (rate) {
+            dense_tile(T, NV, EPI, 1, nc, kc, at, lda, w, c + m0 * ldc, ldc, rt, ldr, act, p, pf, rate);
+            pf += 16 * per;
+        } else {
+            dense_tile(T, NV, EPI, 0, nc, kc, at, lda, w, c + m0 * ldc, ldc, rt, ldr, act, p, NULL, 0);
+        }
+    }
     if (T > MR && m0 + MR <= m) {
-        dense_tile(MR, NV, EPI, nc, kc, a + m0 * lda, lda, w, c + m0 * ldc, ldc,
-                   res ? res + m0 * ldr : NULL, ldr, act, p);
+        dense_tile(MR, NV, EPI, 0, nc, kc, a + m0 * lda, lda, w, c + m0 * ldc, ldc,
+                   res ? res + m0 * ldr : NULL, ldr, act, p, NULL, 0);
         m0 += MR;
     }
     if (m0 < m) {
@@ -276,90 +291,36 @@ FN_INLINE void dense_nv(const int NV, const int EPI, size_t m, size_t nc, size_t
 
 FN_INLINE void dense_epi(const int EPI, size_t m, size_t nc, size_t kc, const float *a, size_t lda,
                          const float *w, float *c, size_t ldc, const float *res, size_t ldr,
-                         const fn_act *act) {
+                         const fn_act *act, const float *pf, size_t pf_lines) {
     if (NR > 3 * VW && nc > 3 * VW)
-        dense_nv(4, EPI, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
+        dense_nv(4, EPI, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
     else if (NR > 2 * VW && nc > 2 * VW)
-        dense_nv(3, EPI, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
+        dense_nv(3, EPI, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
     else if (NR > VW && nc > VW)
-        dense_nv(2, EPI, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
+        dense_nv(2, EPI, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
     else
-        dense_nv(1, EPI, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
-}
-
-void FN_KNAME(fn_f32_igemm_dense)(size_t m, size_t nc, size_t kc, const float *a, size_t lda,
-                                  const float *w, float *c, size_t ldc, const float *res,
-                                  size_t ldr, const fn_act *act) {
-    if (act->kind == FN_ACT_ACTK0 + FN_ACTK_SILU)
-        dense_epi(EPI_SILU, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
-    else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_HARDSWISH)
-        dense_epi(EPI_HARDSWISH, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
-    else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_GELU)
-        dense_epi(EPI_GELU, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
-    else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_GELU_TANH)
-        dense_epi(EPI_GELU_TANH, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
-    else
-        dense_epi(0, m, nc, kc, a, lda, w, c, ldc, res, ldr, act);
-}
-
-/* fn_f32_igemm_dense whose whole tiles also ask pf_lines lines from pf into L2 (fastnorm.h,
- * fn_igemm_dense_pf_ukernel): each of the call's whole T-row tiles a share, spread over its k-steps
- * as fn_f32_igemm_pf spreads its lines; the rows past them as fn_f32_igemm_dense runs them. */
-FN_INLINE void dense_pf_nv(const int NV, const int EPI, size_t m, size_t nc, size_t kc, const float *a,
-                           size_t lda, const float *w, float *c, size_t ldc, const float *res,
-                           size_t ldr, const fn_act *act, const float *pf, size_t pf_lines) {
-    const size_t T = NV == 1 ? TALL : MR;
-    const size_t tiles = m / T;
-    size_t m0 = 0;
-    if (tiles && kc) {
-        size_t per = (pf_lines + tiles - 1) / tiles;
-        if (per > kc) per = kc;
-        const size_t rate = (per * 256 + kc - 1) / kc;
-        const float *p[TALL];
-        for (; m0 + T <= m; m0 += T, pf += 16 * per) {
-            const float *at = a + m0 * lda;
-            const float *rt = res ? res + m0 * ldr : NULL;
-            if (IGEMM_DENSE_LDA) {
-                igemm_tile_x(1, T, NV, EPI, 1, T, nc, kc, 1, NULL, at, lda, w, c + m0 * ldc, ldc, rt, ldr,
-                             act, pf, rate);
-            } else {
-                for (size_t r = 0; r < T; r++) p[r] = at + r * lda;
-                igemm_tile_x(0, T, NV, EPI, 1, T, nc, kc, 1, p, NULL, 0, w, c + m0 * ldc, ldc, rt, ldr,
-                             act, pf, rate);
-            }
-        }
-    }
-    if (m0 < m)
-        dense_nv(NV, EPI, m - m0, nc, kc, a + m0 * lda, lda, w, c + m0 * ldc, ldc,
-                 res ? res + m0 * ldr : NULL, ldr, act);
-}
-
-FN_INLINE void dense_pf_epi(const int EPI, size_t m, size_t nc, size_t kc, const float *a, size_t lda,
-                            const float *w, float *c, size_t ldc, const float *res, size_t ldr,
-                            const fn_act *act, const float *pf, size_t pf_lines) {
-    if (NR > 3 * VW && nc > 3 * VW)
-        dense_pf_nv(4, EPI, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
-    else if (NR > 2 * VW && nc > 2 * VW)
-        dense_pf_nv(3, EPI, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
-    else if (NR > VW && nc > VW)
-        dense_pf_nv(2, EPI, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
-    else
-        dense_pf_nv(1, EPI, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
+        dense_nv(1, EPI, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
 }
 
 void FN_KNAME(fn_f32_igemm_dense_pf)(size_t m, size_t nc, size_t kc, const float *a, size_t lda,
                                      const float *w, float *c, size_t ldc, const float *res,
                                      size_t ldr, const fn_act *act, const float *pf, size_t pf_lines) {
     if (act->kind == FN_ACT_ACTK0 + FN_ACTK_SILU)
-        dense_pf_epi(EPI_SILU, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
+        dense_epi(EPI_SILU, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
     else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_HARDSWISH)
-        dense_pf_epi(EPI_HARDSWISH, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
+        dense_epi(EPI_HARDSWISH, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
     else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_GELU)
-        dense_pf_epi(EPI_GELU, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
+        dense_epi(EPI_GELU, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
     else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_GELU_TANH)
-        dense_pf_epi(EPI_GELU_TANH, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
+        dense_epi(EPI_GELU_TANH, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
     else
-        dense_pf_epi(0, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
+        dense_epi(0, m, nc, kc, a, lda, w, c, ldc, res, ldr, act, pf, pf_lines);
+}
+
+void FN_KNAME(fn_f32_igemm_dense)(size_t m, size_t nc, size_t kc, const float *a, size_t lda,
+                                  const float *w, float *c, size_t ldc, const float *res,
+                                  size_t ldr, const fn_act *act) {
+    FN_KNAME(fn_f32_igemm_dense_pf)(m, nc, kc, a, lda, w, c, ldc, res, ldr, act, NULL, 0);
 }
 
 /* One row against np full panels (fastnorm.h, fn_igemm_panels_ukernel): P = 1..4 panels side by side,

@@ -124,8 +124,9 @@ static inline fn_dwconv_pw_args fn_dwconv_pw_args_of(const fn_op *op) {
  * fn_plan_scratch_bytes). Returns the first failing record's status. */
 fn_status fn_plan_run(const fn_kernels *k, const fn_op *ops, size_t nops, float *const *bufs,
                       void *scratch, size_t scratch_bytes, int nthreads);
-/* Links each record to the weights of the next record that has any (the first max_bytes of them, at
- * most), which it then prefetches into L2 while it computes; max_bytes 0 unlinks every record. */
+/* Links each record to the weights of a heavy record among the next few (plan.c; the first max_bytes
+ * of them, at most), which it then prefetches into L2 while it computes; max_bytes 0 unlinks every
+ * record. */
 void fn_plan_link_prefetch(fn_op *ops, size_t nops, size_t max_bytes);
 /* The largest scratch any record of ops needs with nthreads threads. */
 size_t fn_plan_scratch_bytes(const fn_kernels *k, const fn_op *ops, size_t nops, int nthreads);
