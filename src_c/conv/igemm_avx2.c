@@ -9,4 +9,9 @@
  * 1x7, 3x3): sum of 12 shapes 28.3 ms rolled, 25.5 unrolled x2, 24.7 x4, 24.2 x8; 256->128 at 56x56
  * 3.97 -> 3.20 ms. A weight prefetch (as on AVX-512) measured no gain here. */
 #define IGEMM_KLOOP FN_UNROLL(8)
+/* silu, gelu and gelu_tanh are applied by a second pass over the stored tile (igemm_simd.h,
+ * epi_pass): applied in registers as each of the 12 accumulators is stored, their temporaries and
+ * constants outnumber the 16 ymm registers left, and GCC 12 then spilled an accumulator for the
+ * whole tile, k-loop included (a load-FMA-store chain through the stack every k-step). */
+#define IGEMM_EPI_TWO_PASS 1
 #include "igemm_simd.h"

@@ -21,6 +21,9 @@ _Static_assert(TALL >= MR && TALL <= 16, "igemm dense tile: MR..16 rows");
 #ifndef IGEMM_PANELS_KLOOP
 #define IGEMM_PANELS_KLOOP
 #endif
+#ifndef IGEMM_EPI_TWO_PASS
+#define IGEMM_EPI_TWO_PASS 0
+#endif
 
 /* The activation the tile applies in registers as it stores (EPI, a constant after inlining): 0 the
  * clamp (or none), else silu, hardswish, gelu or gelu_tanh: the act family's formulas (vmath.h), so
@@ -59,6 +62,19 @@ FN_INLINE void store_vec(const int EPI, V y, float *c, const float *res, size_t 
         if (res) y = vadd(y, vload_k(res, k));
         vstore_k(c, k, epi_apply(EPI, y, clamp, lo, hi));
     }
+}
+
+/* The activation of IGEMM_EPI_TWO_PASS: rows x nc outputs of c (ldc apart), already stored, read
+ * back (from L1) and stored again through the act. */
+FN_INLINE void epi_pass(const int EPI, const int NV, size_t rows, size_t nc, float *c, size_t ldc) {
+    const V z = vzero();
+    for (size_t m = 0; m < rows; m++, c += ldc)
+        for (int j = 0; j < NV && (size_t)j * VW < nc; j++) {
+            const size_t n = nc - (size_t)j * VW;
+            float *p = c + (size_t)j * VW;
+            const V y = n >= VW ? vload(p) : vload_k(p, vmask_upto(n));
+            store_vec(EPI, y, p, NULL, n, 0, z, z);
+        }
 }
 
 /* One tile for NV = 1..NR/VW live vectors per row (a constant after inlining: the NV > k tests
@@ -154,12 +170,31 @@ FN_INLINE void igemm_tile_x(
     }
         FN_REP(TALL, MINV)
 #undef MINV
-        if (!vm_any(vlt(mn, vset(EPI == EPI_SILU ? FN_SILU_FAST_MIN : FN_GELU_FAST_MIN)))) {
+        const int fast = !vm_any(vlt(mn, vset(EPI == EPI_SILU ? FN_SILU_FAST_MIN : FN_GELU_FAST_MIN)));
+        if (IGEMM_EPI_TWO_PASS) {
+#define TILE_EPI 0
+            FN_REP(TALL, STORE)
+#undef TILE_EPI
+            const size_t rows = ROWS < mr ? ROWS : mr;
+            if (fast)
+                epi_pass(EPI == EPI_SILU ? EPI_SILU_FAST : EPI_GELU_FAST, NV, rows, nc, c, ldc);
+            else
+                epi_pass(EPI, NV, rows, nc, c, ldc);
+            return;
+        }
+        if (fast) {
 #define TILE_EPI (EPI == EPI_SILU ? EPI_SILU_FAST : EPI_GELU_FAST)
             FN_REP(TALL, STORE)
 #undef TILE_EPI
             return;
         }
+    }
+    if (IGEMM_EPI_TWO_PASS && EPI == EPI_GELU_TANH) {
+#define TILE_EPI 0
+        FN_REP(TALL, STORE)
+#undef TILE_EPI
+        epi_pass(EPI, NV, ROWS < mr ? ROWS : mr, nc, c, ldc);
+        return;
     }
 #define TILE_EPI EPI
     FN_REP(TALL, STORE)
