@@ -4,6 +4,7 @@
     python bench/bench_ab.py residual-in-place    # ResNet-50 b1: conv output over its residual off / on
     python bench/bench_ab.py winograd             # ResNet-18 b1: direct 3x3 convs / Winograd F(4x4,3x3)
     python bench/bench_ab.py prefetch --clock cpu # MobileNetV3-Large b1: next weights prefetched off / on
+    python bench/bench_ab.py dwpw-small --clock cpu   # MobileNetV3-Large b1: the fusion's old / new thresholds
     python bench/bench_ab.py dwpw --batch 1 --threads 2 --seconds 30 --model mobilenet_v2
     python bench/bench_ab.py residual-in-place --clock cpu   # 1 thread: time by the thread's CPU time
 
@@ -16,8 +17,9 @@ beside). The switches are the ones the library reads when it builds a plan:
   FASTNORM_WINOGRAD=0           3x3 stride-1 convs stay direct (fastnorm/plan/lower_conv.py)
   FASTNORM_DWCONV_MEAN=0        SE pools stay pool records (fastnorm/plan/rewrites.py dwconv_takes_pool)
   FASTNORM_PREFETCH_KB=0        no record prefetches the next one's weights (fastnorm/plan/core.py)
-and one module constant, fastnorm.plan.rewrites.DWPW_EXPAND_MIN_BYTES (set huge: the 1x1 expand conv
-stays outside the fused record). Before timing, every variant's output is checked against the first
+and module constants: fastnorm.plan.rewrites.DWPW_EXPAND_MIN_BYTES (set huge: the 1x1 expand conv
+stays outside the fused record; dwpw-small: with fastnorm.plan.lower_conv.DWPW_MIN_BYTES, the values
+before session 13). Before timing, every variant's output is checked against the first
 variant's (bit-identical where the transformation is exact) and against torch, and the plans must
 differ (a switch that did nothing fails loudly). Not reproducible from Python: the 1x1 row copy and
 the AVX-512 weight prefetch are compile-time choices in src_c/conv/ with no switch.
@@ -39,6 +41,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
 import fastnorm  # noqa: E402
+import fastnorm.plan.lower_conv  # noqa: E402
 import fastnorm.plan.rewrites  # noqa: E402
 
 from _check import MODEL, WINOGRAD, check  # noqa: E402
@@ -78,6 +81,7 @@ class Variant:
 
 
 DW = fastnorm.plan.rewrites
+LC = fastnorm.plan.lower_conv
 # toggle -> (default model, default batch, {variant: Variant}, tolerance between variants, what it shows)
 TOGGLES = {
     "dwpw": ("mobilenet_v2", 16, {
@@ -97,6 +101,10 @@ TOGGLES = {
         "off": Variant(env={"FASTNORM_PREFETCH_KB": "0"}),
         "on": Variant(),
     }, 0.0, "each record prefetching the next record's weights into L2 as it runs (fn_plan_link_prefetch)"),
+    "dwpw-small": ("mobilenet_v3_large", 1, {
+        "4M/1M": Variant(attrs={(DW, "DWPW_EXPAND_MIN_BYTES"): 4 << 20, (LC, "DWPW_MIN_BYTES"): 1 << 20}),
+        "default": Variant(),
+    }, 0.0, "the depthwise + pointwise fusion's size thresholds: before (expand 4 MiB, depthwise 1 MiB) / now"),
     "dwconv-mean": ("efficientnet_b0", 1, {
         "pool": Variant(env={"FASTNORM_DWCONV_MEAN": "0"}),
         "folded": Variant(),

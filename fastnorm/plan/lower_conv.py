@@ -18,8 +18,9 @@ from fastnorm.graph import act_tuple, epilogue_kind
 
 # Fuse a depthwise conv with the 1x1 conv after it when the depthwise output is at least this big:
 # below, it stays in L2 between the two ops anyway and the banded schedule only adds fork/joins.
-# FASTNORM_DWPW=0 turns the fusion off (read when a plan is built).
-DWPW_MIN_BYTES = 1 << 20
+# 512 KiB (was 1 MiB): with rewrites.DWPW_EXPAND_MIN_BYTES, MobileNetV3-Large's 56x56 blocks form
+# DWCONV_PW records (figures there). FASTNORM_DWPW=0 turns the fusion off (read when a plan is built).
+DWPW_MIN_BYTES = 512 << 10
 
 # Winograd F(4x4, 3x3) for 3x3 stride-1 convs (src_c/conv/fn_winograd.h) where it measured faster
 # than the direct indirect GEMM (1 thread, AVX-512, caches cold: 64ch 56x56 1.8x, 128ch 28x28 1.7x,

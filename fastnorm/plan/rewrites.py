@@ -11,8 +11,12 @@ from fastnorm import _C
 
 # Also fuse the 1x1 expand conv before a DWCONV_PW record's depthwise conv when its output is at least
 # this big: each band then recomputes a halo of (kh - 1) expanded rows, which only pays when the
-# expanded tensor would otherwise go to DRAM and back (MobileNetV2 at batch 16: 10-80 MB per block).
-DWPW_EXPAND_MIN_BYTES = 4 << 20
+# expanded tensor would otherwise leave L2 (MobileNetV2 at batch 16: 10-80 MB per block). 2 MiB (was
+# 4): MobileNetV3-Large's 16->64 expand at 112x112 (3.2 MB) joins its block, with DWPW_MIN_BYTES 512
+# KiB (lower_conv.py). bench/bench_ab.py dwpw-small, 1 thread, CPU-time medians in turns, Xeon
+# (session 13): 0.982 of before on AVX-512, 0.952 on AVX2 (tools/cpuid_avx2.c), 0.961 at 2 threads;
+# MobileNetV2 1.003 (its blocks were fused already). Lower still (0 / 0) lost 6.5% on MobileNetV2.
+DWPW_EXPAND_MIN_BYTES = 2 << 20
 # Fold a global average pool into the depthwise conv before it (dwconv_takes_pool) only from this many
 # output pixels per sample: below, the image is still in L2 when the pool reads it and the row sums
 # cost the conv as much as the pool did (AVX-512, 1 thread: 672ch 14x14 4.2 us vs the pool's 4.1,
