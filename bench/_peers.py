@@ -17,6 +17,10 @@ BENCH_PEER_ISA=avx2 caps OpenVINO at AVX2 (ONEDNN_MAX_CPU_ISA and OV_CPU_MAX_ISA
 loads), so that fastnorm's AVX2 path (FASTNORM_ISA=avx2) is timed against an AVX2 peer on an AVX-512
 machine: on an Intel Xeon (AVX-512) the cap takes OpenVINO's ResNet-50 from 90 to 126 ms, one thread.
 ONNX Runtime has no such switch (MLAS picks the CPU's best ISA), so its column stays uncapped.
+The fair AVX2 comparison on an AVX-512 host is a process whose CPUID reports an AVX2-only CPU to every
+runtime: LD_PRELOAD of tools/cpuid_avx2.c (`gcc -O2 -shared -fPIC -o /tmp/cpuid_avx2.so
+tools/cpuid_avx2.c -ldl`, then `LD_PRELOAD=/tmp/cpuid_avx2.so python bench/...`); peer_isa_note says
+when a report ran under it.
 """
 import contextlib
 import importlib
@@ -34,8 +38,22 @@ if PEER_ISA:
     os.environ.setdefault("OV_CPU_MAX_ISA", PEER_ISA)
 
 
+def cpuid_masked():
+    """True in a process whose CPUID hides the AVX-512 the kernel reports (tools/cpuid_avx2.c)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((ln for ln in f if ln.startswith("flags")), "").split()
+    except OSError:
+        return False
+    import fastnorm
+    return "avx512f" in flags and not fastnorm.cpu_info()["features"]["avx512f"]
+
+
 def peer_isa_note():
     """How the peers' ISA is set, for a report's header."""
+    if cpuid_masked():
+        return ("CPUID reports an AVX2-only CPU to every runtime (tools/cpuid_avx2.c, LD_PRELOAD): "
+                "ONNX Runtime, OpenVINO and fastnorm all on their AVX2 paths")
     if not PEER_ISA:
         return "peers at the CPU's best ISA"
     return "OpenVINO capped at %s (ONEDNN_MAX_CPU_ISA); ONNX Runtime uncapped (no switch)" % PEER_ISA

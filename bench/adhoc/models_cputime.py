@@ -1,7 +1,8 @@
 """The model comparison in CPU time, for a host loaded by other jobs (issue 14's extended rows).
 
     python bench/adhoc/models_cputime.py [model ...] [--seconds 20] [--threads 1] [--batch 1]
-    FASTNORM_ISA=avx2 BENCH_PEER_ISA=avx2 python bench/adhoc/models_cputime.py   # the AVX2 path vs an AVX2 peer
+    LD_PRELOAD=/tmp/cpuid_avx2.so python bench/adhoc/models_cputime.py   # every runtime on AVX2 (tools/cpuid_avx2.c)
+    FASTNORM_ISA=avx2 BENCH_PEER_ISA=avx2 python bench/adhoc/models_cputime.py   # only OpenVINO capped (ORT cannot be)
 
 bench_models.py's rows (same models, same inputs, every output checked against torch first), each
 runtime timed in turns (bench/_timing.py) with time.process_time: the CPU time of this process, all
