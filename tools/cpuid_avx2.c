@@ -149,7 +149,7 @@ __attribute__((constructor)) static void install(void)
     memset(&act, 0, sizeof act);
     act.sa_sigaction = on_segv;
     sigemptyset(&act.sa_mask);
-    act.sa_flags = SA_SIGINFO | SA_NODEFER;
+    act.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK; /* a program's alternate stack, if it sets one */
     memset(&g_next, 0, sizeof g_next);
     g_next.sa_handler = SIG_DFL;
     if (real_sigaction()(SIGSEGV, &act, NULL) != 0 || set_cpuid_faulting(1) != 0) {
