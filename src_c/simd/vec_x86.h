@@ -19,6 +19,7 @@ FN_INLINE V vfnma(V a, V b, V c) { return FN_MM(fnmadd_ps)(a, b, c); } /* c - a*
 /* x86 max/min: the SECOND operand is returned when either is NaN. */
 FN_INLINE V vmax(V a, V b) { return FN_MM(max_ps)(a, b); }
 FN_INLINE V vmin(V a, V b) { return FN_MM(min_ps)(a, b); }
+FN_INLINE V vand(V a, V b) { return FN_MM(and_ps)(a, b); }
 FN_INLINE V vabs(V a) { return FN_MM(andnot_ps)(vset(-0.0f), a); }
 FN_INLINE V vcopysign(V mag, V sgn) {
     const V s = vset(-0.0f);
