@@ -32,3 +32,36 @@ def test_whole_copy_sample_is_the_per_tile_bits(isa, kind):
         np.testing.assert_allclose(whole, net(x).numpy(), rtol=1e-4, atol=1e-4)
     for i in (0, 7):
         np.testing.assert_array_equal(whole[i:i + 1], m.predict(x[i:i + 1].numpy()))
+
+
+@pytest.mark.parametrize("cin", [96, 672])   # the dense kernel (cin <= 160) and the indirect driver
+@pytest.mark.parametrize("pixels", [(7, 7), (1, 13), (5, 5)])
+def test_split_tail_rows_are_their_own_bits(isa, cin, pixels):
+    """M % MR == 1 (49 = 8*6 + 1 on AVX2): the last whole tile and the row run as two short tiles
+    (conv2d.c SPLIT_TAIL). Each output row is bit for bit the same row computed in a conv of fewer
+    rows (no split) or alone, and matches NumPy."""
+    from fastnorm import _C
+    i = _C.ISA_NAMES.index(isa)
+    rng = np.random.default_rng(7)
+    h, w = pixels
+    cout = 40
+    desc = (cin, cout, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0)
+    wt = (rng.standard_normal((cout, cin, 1, 1)) * 0.05).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32)
+    packed = _C.conv2d_pack(i, desc, wt, b)
+    x = rng.standard_normal((1, h, w, cin)).astype(np.float32)
+    res = rng.standard_normal((1, h, w, cout)).astype(np.float32)
+    m = h * w
+    y = np.empty((1, h, w, cout), np.float32)
+    _C.conv2d_nhwc(i, desc, x, packed, res, (0, 0.0, 0.0), y, 1)
+    y = y.reshape(m, cout)
+    xs, rs = x.reshape(1, 1, m, cin), res.reshape(1, 1, m, cout)
+    for lo, hi in ((0, m - 1), (m - 7, m), (m - 1, m), (m - 4, m)):
+        if lo < 0:
+            continue
+        part = np.empty((1, 1, hi - lo, cout), np.float32)
+        _C.conv2d_nhwc(i, desc, np.ascontiguousarray(xs[:, :, lo:hi]), packed,
+                       np.ascontiguousarray(rs[:, :, lo:hi]), (0, 0.0, 0.0), part, 1)
+        np.testing.assert_array_equal(part.reshape(-1, cout), y[lo:hi])
+    want = x.reshape(m, cin).astype(np.float64) @ wt.reshape(cout, cin).T.astype(np.float64)
+    np.testing.assert_allclose(y, want + b + res.reshape(m, cout), rtol=1e-4, atol=1e-4)

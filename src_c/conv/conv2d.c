@@ -134,6 +134,20 @@ static int use_row_copy(const fn_kernels *k, const fn_conv2d_desc *d) {
 }
 static size_t row_copy_stride(const fn_conv2d_desc *d) { return d->cin + 16; }
 
+/* A 1-row tile holds NV (2 on AVX2) accumulator chains and runs at the FMA latency: 4 cycles a
+ * k-step on AVX2 where a 6-row tile takes 6 for 6 rows. Where M % MR == 1 (49 = 8*6 + 1, the 7x7
+ * stages) the last whole tile and that row go as two tiles of MR - (MR-1)/2 and (MR-1)/2 + 1 rows
+ * (4 and 3), both of at most 4 rows (igemm_simd.h's 4-row tile: 8 chains), ~8 cycles a k-step
+ * instead of ~10. Not for MR > 7 (AVX-512's 12: a tile of 5-11 rows runs the 12-row kernel). A row's
+ * result does not depend on its tile: the same bits. */
+#define SPLIT_TAIL(MR) ((MR) <= 7)
+
+/* The next panel's prefetch at most a line per FN_CONV_PF_STEPS k-steps of a tile (xpm in
+ * fn_conv2d_nhwc_pre) */
+#ifndef FN_CONV_PF_STEPS
+#define FN_CONV_PF_STEPS 4
+#endif
+
 /* Dense rows (k->igemm_dense): a 1x1 conv without padding reads, per output row, ow input pixels at
  * a constant stride sw*ldx, and with stride 1 all n*oh*ow of them. With few input channels a tile's
  * k-loop is short (16 channels: 16 k-steps, ~100 cycles of FMAs on AVX2) and the indirect path's
@@ -510,7 +524,9 @@ static void dense_run(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, si
     const size_t npanels = div_up(d->cout, NR), pfloats = panel_floats(k, d);
     const int flat = d->sh == 1 && d->sw == 1;
     const size_t M = n * oh * ow, seg = flat ? M : ow, nseg = M / seg, lda = d->sw * ldx;
-    const size_t nchunks = div_up(seg, R), nrc = nseg * nchunks, ntasks = nrc * npanels;
+    /* a last chunk of one row joins the one before (dense_nv then splits its last MR + 1 rows) */
+    const size_t nchunks = div_up(seg, R) - (SPLIT_TAIL(k->gemm_mr) && seg > R && seg % R == 1);
+    const size_t nrc = nseg * nchunks, ntasks = nrc * npanels;
     const size_t nb = panels_per_block(k, d);
     const fn_actk_apply_fn actk = fn_igemm_act_in_kernel(k, act) ? NULL : fn_epilogue_actk(k, act);
     const size_t chunk = div_up(ntasks, (size_t)nthreads * FN_CONV_CHUNKS_PER_THREAD);
@@ -532,7 +548,7 @@ static void dense_run(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, si
                 const size_t bw = npanels - pb * nb < nb ? npanels - pb * nb : nb;
                 const size_t pn = pb * nb + rb % bw, rc = rb / bw;
                 const size_t sg = rc / nchunks, r0 = rc % nchunks * R;
-                const size_t m0 = sg * seg + r0, mr = seg - r0 < R ? seg - r0 : R;
+                const size_t m0 = sg * seg + r0, mr = rc % nchunks + 1 == nchunks ? seg - r0 : R;
                 /* segment sg: output row (b, oy) = sg / oh, sg % oh when strided */
                 const float *a = flat ? x + m0 * ldx
                                       : x + ((sg / oh * h + sg % oh * d->sh) * w) * ldx + r0 * lda;
@@ -637,6 +653,8 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
     const size_t ks = d->kh * d->kw, kc = d->cin / d->groups, cout_g = d->cout / d->groups;
     const size_t ks_run = rowtap ? d->kh : ks, kc_run = rowtap ? d->kw * kc : kc;
     const size_t npanels = div_up(cout_g, NR), M = n * oh * ow, mtiles = div_up(M, MR);
+    /* M % MR == 1: the last two m tiles are of MR - h and h + 1 rows (tile_span) */
+    const size_t split = SPLIT_TAIL(MR) && M > MR && M % MR == 1 ? (MR - 1) / 2 : 0;
     const size_t pfloats = panel_floats(k, d);
     const float off = packed[0];
     if (!(off >= 1.0f && off <= (float)FN_CONV_PACK_HEADER)) return FN_ERR_ARG; /* not packed */
@@ -728,9 +746,17 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
      * at 8x8 0.97 -> 0.87 ms), and on AVX2, which had no prefetch, 4.25-4.41 -> 4.03-4.20 ms
      * (1152->320 at 7x7 0.47-0.52 -> 0.43 ms); the last-tiles form gave AVX2 4.11-4.21. */
     const fn_igemm_pf_ukernel pfk = nb == 1 && panel_major(k, d, n, h, w, M, 0) ? k->igemm_pf : NULL;
-    const size_t pf_tiles = M / MR, pf_steps = ks_run * kc_run, pf_lines = pfloats / 16;
+    const size_t pf_tiles = M / MR - (split > 0), pf_steps = ks_run * kc_run, pf_lines = pfloats / 16;
     /* few tiles over a long panel: one line a step, and the tiles past the panel's end ask none */
-    size_t pf_share = pf_tiles ? div_up(pf_lines, pf_tiles) : 0;
+    /* m tiles a panel whose full tiles carry the next panel's lines: all of them, or with a next
+     * record to prefetch on AVX2 (xpm below) as few as ask a line per FN_CONV_PF_STEPS k-steps */
+    const int xpm = pfk && pf && pf_steps && k->isa == FN_ISA_AVX2;
+    size_t pf_carriers = pf_tiles;
+    if (xpm) {
+        const size_t c = div_up(pf_lines * FN_CONV_PF_STEPS, pf_steps);
+        if (c < pf_carriers) pf_carriers = c > 1 ? c : 1;
+    }
+    size_t pf_share = pf_carriers ? div_up(pf_lines, pf_carriers) : 0;
     if (pf_share > pf_steps) pf_share = pf_steps;
     const size_t pf_rate = pf_steps ? div_up(pf_share * 256, pf_steps) : 0;
     /* The next record's weights (pf: fn_plan_link_prefetch), a line per k-step (each request a new
@@ -738,9 +764,19 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
      * carry them) in the full tiles past the first m tile (which reads this conv's weights from L3 or
      * memory: more requests slow it) that do not prefetch a panel of this conv: full tile o (in (g,
      * m tile - 1, panel) order) lines [o, o + 1) * x_share. */
-    const size_t full_m = M / MR > 1 ? M / MR - 1 : 0, full_n = cout_g / NR;
+    const size_t full_m = pf_tiles > 1 ? pf_tiles - 1 : 0, full_n = cout_g / NR;
     const size_t x_lines = k->igemm_pf && pf && full_m ? pf_floats / 16 : 0;
     const size_t x_share = pf_steps, x_rate = 256;
+    /* xpm: in panel-major order every full tile but the first up to pf_carriers prefetches a panel,
+     * so the (g, m tile - 1, panel) order above handed most of x_lines to tiles that never asked
+     * them (960->160 at 7x7: the last panel's tiles, 10% of the next conv's weights). There the full
+     * tiles mt in [x0, pf_tiles) of every panel carry them, in (g, panel, m tile) order. Measured
+     * (Xeon, AVX2 via tools/cpuid_avx2.c, 1 thread, in-model step minima, two runs each,
+     * bench/profile_models.py): MobileNetV3-Large's 1x1 convs 3.66-3.71 -> 3.40-3.48 ms (160->960
+     * at 7x7 +hardswish 0.18-0.20 -> 0.16-0.17, the 960->160 before them 0.168 -> 0.151); a line per
+     * 8 k-steps 3.57; Inception-v3 within noise. AVX-512 keeps the old order (EfficientNet-B0 within
+     * noise either way, not a measured win there). */
+    const size_t x0 = pf_carriers > 1 ? pf_carriers : 1, xn = pf_tiles > x0 ? pf_tiles - x0 : 0;
 
 #pragma omp parallel num_threads(nthreads)
     {
@@ -768,7 +804,9 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
             size_t bw = npanels - pb * nb < nb ? npanels - pb * nb : nb;
             size_t mt = rb / bw, j = rb % bw;
             for (size_t task = lo; task < hi; task++) {
-                const size_t m0 = mt * MR, mr = M - m0 < MR ? M - m0 : MR;
+                size_t m0 = mt * MR, mr = M - m0 < MR ? M - m0 : MR;
+                if (split && mt + 2 >= mtiles) /* the last two tiles: MR - split, split + 1 rows */
+                    m0 -= mt + 1 == mtiles ? split : 0, mr = mt + 1 == mtiles ? split + 1 : MR - split;
                 if (g * mtiles + mt != built) {
                     built = g * mtiles + mt;
                     if (m0 != next) { /* not the tile after the last one: locate pixel m0 */
@@ -802,7 +840,11 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
                 if (pfk && mr == MR && nc == NR && mt * pf_share < pf_lines && pn + 1 < npanels)
                     pfk(mr, nc, kc_run, ks_run, a, wp, yt, ldy, rt, d->cout, act,
                         wp + pfloats + 16 * mt * pf_share, pf_rate);
-                else if (x_lines && mt && mr == MR && nc == NR &&
+                else if (xpm && x_lines && mt >= x0 && mr == MR && nc == NR &&
+                         ((g * npanels + pn) * xn + mt - x0) * x_share < x_lines)
+                    k->igemm_pf(mr, nc, kc_run, ks_run, a, wp, yt, ldy, rt, d->cout, act,
+                                pf + 16 * ((g * npanels + pn) * xn + mt - x0) * x_share, x_rate);
+                else if (!xpm && x_lines && mt && mr == MR && nc == NR &&
                          ((g * full_m + mt - 1) * full_n + pn) * x_share < x_lines)
                     k->igemm_pf(mr, nc, kc_run, ks_run, a, wp, yt, ldy, rt, d->cout, act,
                                 pf + 16 * ((g * full_m + mt - 1) * full_n + pn) * x_share, x_rate);
