@@ -278,7 +278,9 @@ static size_t threads_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d
  * AVX2 via tools/cpuid_avx2.c, 1 thread, in-model step minima, bench/profile_models.py, two
  * alternating runs of each build): MobileNetV3-Large's SE-gated 960->160 at 7x7 +res 0.208-0.222 ->
  * 0.160-0.169 ms, 672->160 at 7x7 0.138 -> 0.108-0.111, 672->112 / 480->112 at 14x14 0.307 / 0.224
- * -> 0.299 / 0.213. */
+ * -> 0.299 / 0.213; later pairs (with the SPLIT_TAIL and xpm changes, host less loaded) 960->160
+ * 0.177-0.193 -> 0.158-0.184, 672->160 0.113-0.119 -> 0.109-0.118. AVX-512 (DenseNet-121, its 1x1
+ * convs at 7x7 / 14x14 against those at 56x56, which do not change): 1.41-1.45 -> 1.29-1.30. */
 static size_t whole_copy_bytes(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w) {
     if (!fn_conv2d_pre_fits(d) || !k->igemm_pf || !d->sh || !d->sw) return 0;
     const size_t oh = fn_conv_out_extent(h, 1, d->sh, 1, 0, 0), ow = fn_conv_out_extent(w, 1, d->sw, 1, 0, 0);
