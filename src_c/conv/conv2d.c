@@ -134,6 +134,20 @@ static int use_row_copy(const fn_kernels *k, const fn_conv2d_desc *d) {
 }
 static size_t row_copy_stride(const fn_conv2d_desc *d) { return d->cin + 16; }
 
+/* A 1-row tile holds NV (2 on AVX2) accumulator chains and runs at the FMA latency: 4 cycles a
+ * k-step on AVX2 where a 6-row tile takes 6 for 6 rows. Where M % MR == 1 (49 = 8*6 + 1, the 7x7
+ * stages) the last whole tile and that row go as two tiles of MR - (MR-1)/2 and (MR-1)/2 + 1 rows
+ * (4 and 3), both of at most 4 rows (igemm_simd.h's 4-row tile: 8 chains), ~8 cycles a k-step
+ * instead of ~10. Not for MR > 7 (AVX-512's 12: a tile of 5-11 rows runs the 12-row kernel). A row's
+ * result does not depend on its tile: the same bits. */
+#define SPLIT_TAIL(MR) ((MR) <= 7)
+
+/* The next panel's prefetch at most a line per FN_CONV_PF_STEPS k-steps of a tile (xpm in
+ * fn_conv2d_nhwc_pre) */
+#ifndef FN_CONV_PF_STEPS
+#define FN_CONV_PF_STEPS 4
+#endif
+
 /* Dense rows (k->igemm_dense): a 1x1 conv without padding reads, per output row, ow input pixels at
  * a constant stride sw*ldx, and with stride 1 all n*oh*ow of them. With few input channels a tile's
  * k-loop is short (16 channels: 16 k-steps, ~100 cycles of FMAs on AVX2) and the indirect path's
@@ -248,10 +262,35 @@ void fn_conv2d_pack_kn(const fn_kernels *k, const fn_conv2d_desc *d, const float
     memset(p, 0, (size_t)(packed + fn_conv2d_packed_floats(k, d) - p) * sizeof(float));
 }
 
+/* The per-thread slices (thread_scratch_bytes), without which the conv does not run. */
+static size_t threads_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, int nthreads) {
+    return (size_t)(nthreads > 0 ? nthreads : 1) * thread_scratch_bytes(k, d);
+}
+
+/* Whole-input row copies (a gate or a pre-activation on a small input): the tile copies (gated_rows,
+ * pre_rows) are made per tile and panel block, so a gated or pre-activated conv kept a block of many
+ * panels and lost panel-major order and its next-panel prefetch (panel_major): its first m tile
+ * streamed the block's weights from memory at the FMA rate. Where the input and output fit
+ * panel_major's budget, the driver instead applies the gate or the pre-activation to the whole input
+ * once, into scratch (rows of row_copy_stride floats: no 4 KiB aliasing), and runs the conv ungated
+ * in panel-major order. Each element is the same product (or scale_shift_cols call per row) as in
+ * the tile copies: the same bits. Bytes of that copy, or 0 where it does not apply. Measured (Xeon,
+ * AVX2 via tools/cpuid_avx2.c, 1 thread, in-model step minima, bench/profile_models.py, two
+ * alternating runs of each build): MobileNetV3-Large's SE-gated 960->160 at 7x7 +res 0.208-0.222 ->
+ * 0.160-0.169 ms, 672->160 at 7x7 0.138 -> 0.108-0.111, 672->112 / 480->112 at 14x14 0.307 / 0.224
+ * -> 0.299 / 0.213; later pairs (with the SPLIT_TAIL and xpm changes, host less loaded) 960->160
+ * 0.177-0.193 -> 0.158-0.184, 672->160 0.113-0.119 -> 0.109-0.118. AVX-512 (DenseNet-121, its 1x1
+ * convs at 7x7 / 14x14 against those at 56x56, which do not change): 1.41-1.45 -> 1.29-1.30. */
+static size_t whole_copy_bytes(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w) {
+    if (!fn_conv2d_pre_fits(d) || !k->igemm_pf || !d->sh || !d->sw) return 0;
+    const size_t oh = fn_conv_out_extent(h, 1, d->sh, 1, 0, 0), ow = fn_conv_out_extent(w, 1, d->sw, 1, 0, 0);
+    if (!panel_major(k, d, n, h, w, n * oh * ow, 0)) return 0;
+    return 64 + n * h * w * row_copy_stride(d) * sizeof(float);
+}
+
 size_t fn_conv2d_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
                                size_t w, int nthreads) {
-    (void)n; (void)h; (void)w;
-    return (size_t)(nthreads > 0 ? nthreads : 1) * thread_scratch_bytes(k, d);
+    return threads_scratch_bytes(k, d, nthreads) + whole_copy_bytes(k, d, n, h, w);
 }
 
 /* A squeeze-and-excitation gate scales input channel i of every pixel of a sample by g[i], which is
@@ -487,7 +526,9 @@ static void dense_run(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, si
     const size_t npanels = div_up(d->cout, NR), pfloats = panel_floats(k, d);
     const int flat = d->sh == 1 && d->sw == 1;
     const size_t M = n * oh * ow, seg = flat ? M : ow, nseg = M / seg, lda = d->sw * ldx;
-    const size_t nchunks = div_up(seg, R), nrc = nseg * nchunks, ntasks = nrc * npanels;
+    /* a last chunk of one row joins the one before (dense_nv then splits its last MR + 1 rows) */
+    const size_t nchunks = div_up(seg, R) - (SPLIT_TAIL(k->gemm_mr) && seg > R && seg % R == 1);
+    const size_t nrc = nseg * nchunks, ntasks = nrc * npanels;
     const size_t nb = panels_per_block(k, d);
     const fn_actk_apply_fn actk = fn_igemm_act_in_kernel(k, act) ? NULL : fn_epilogue_actk(k, act);
     const size_t chunk = div_up(ntasks, (size_t)nthreads * FN_CONV_CHUNKS_PER_THREAD);
@@ -509,7 +550,7 @@ static void dense_run(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, si
                 const size_t bw = npanels - pb * nb < nb ? npanels - pb * nb : nb;
                 const size_t pn = pb * nb + rb % bw, rc = rb / bw;
                 const size_t sg = rc / nchunks, r0 = rc % nchunks * R;
-                const size_t m0 = sg * seg + r0, mr = seg - r0 < R ? seg - r0 : R;
+                const size_t m0 = sg * seg + r0, mr = rc % nchunks + 1 == nchunks ? seg - r0 : R;
                 /* segment sg: output row (b, oy) = sg / oh, sg % oh when strided */
                 const float *a = flat ? x + m0 * ldx
                                       : x + ((sg / oh * h + sg % oh * d->sh) * w) * ldx + r0 * lda;
@@ -604,15 +645,18 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
     if (d->groups == 0 || d->cin % d->groups || d->cout % d->groups) return FN_ERR_ARG;
     if (!d->kh || !d->kw || !d->sh || !d->sw || !d->dh || !d->dw) return FN_ERR_ARG;
     if (nthreads < 1) nthreads = 1;
-    if (scratch_bytes < fn_conv2d_scratch_bytes(k, d, n, h, w, nthreads)) return FN_ERR_NOMEM;
+    if (scratch_bytes < threads_scratch_bytes(k, d, nthreads)) return FN_ERR_NOMEM;
     const size_t oh = fn_conv_out_extent(h, d->kh, d->sh, d->dh, d->pad_top, d->pad_bottom);
     const size_t ow = fn_conv_out_extent(w, d->kw, d->sw, d->dw, d->pad_left, d->pad_right);
     const size_t MR = k->gemm_mr, NR = k->gemm_nr;
     /* row taps read kw*cin contiguous floats: a channel window (ldx > cin) takes the tap path */
-    const int rowtap = use_row_taps(d) && ldx == d->cin, rowcopy = use_row_copy(k, d) && !gate && !pre;
+    const int rowtap = use_row_taps(d) && ldx == d->cin;
+    int rowcopy = use_row_copy(k, d) && !gate && !pre;
     const size_t ks = d->kh * d->kw, kc = d->cin / d->groups, cout_g = d->cout / d->groups;
     const size_t ks_run = rowtap ? d->kh : ks, kc_run = rowtap ? d->kw * kc : kc;
     const size_t npanels = div_up(cout_g, NR), M = n * oh * ow, mtiles = div_up(M, MR);
+    /* M % MR == 1: the last two m tiles are of MR - h and h + 1 rows (tile_span) */
+    const size_t split = SPLIT_TAIL(MR) && M > MR && M % MR == 1 ? (MR - 1) / 2 : 0;
     const size_t pfloats = panel_floats(k, d);
     const float off = packed[0];
     if (!(off >= 1.0f && off <= (float)FN_CONV_PACK_HEADER)) return FN_ERR_ARG; /* not packed */
@@ -639,6 +683,24 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
     {
         const size_t macs = M * d->cout * ks * kc, per = (size_t)1 << 18;
         if (macs / per < (size_t)nthreads) nthreads = macs / per > 1 ? (int)(macs / per) : 1;
+    }
+    const size_t wcb = gate || pre ? whole_copy_bytes(k, d, n, h, w) : 0;
+    if (wcb && scratch_bytes >= threads_scratch_bytes(k, d, nthreads) + wcb) {
+        const uintptr_t e = (uintptr_t)((unsigned char *)scratch + threads_scratch_bytes(k, d, nthreads));
+        float *xs = (float *)(e + (64 - e % 64) % 64);
+        const size_t st = row_copy_stride(d), cin = d->cin, px = n * h * w, hw = h * w;
+#pragma omp parallel for schedule(static) num_threads(nthreads)
+        for (size_t p = 0; p < px; p++) {
+            const float *src = x + p * ldx;
+            float *dst = xs + p * st;
+            if (pre) {
+                k->scale_shift_cols(1, cin, src, pre, pre + cin, pre_act, dst);
+            } else {
+                const float *g = gate + p / hw * cin;
+                for (size_t i = 0; i < cin; i++) dst[i] = src[i] * g[i];
+            }
+        }
+        x = xs, ldx = st, gate = NULL, pre = NULL, rowcopy = 0;
     }
     if (panels_fit(d, M) && !gate && !pre) {
         panels_run(k, d, x, packed, res, act, y, nthreads);
@@ -686,9 +748,17 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
      * at 8x8 0.97 -> 0.87 ms), and on AVX2, which had no prefetch, 4.25-4.41 -> 4.03-4.20 ms
      * (1152->320 at 7x7 0.47-0.52 -> 0.43 ms); the last-tiles form gave AVX2 4.11-4.21. */
     const fn_igemm_pf_ukernel pfk = nb == 1 && panel_major(k, d, n, h, w, M, 0) ? k->igemm_pf : NULL;
-    const size_t pf_tiles = M / MR, pf_steps = ks_run * kc_run, pf_lines = pfloats / 16;
+    const size_t pf_tiles = M / MR - (split > 0), pf_steps = ks_run * kc_run, pf_lines = pfloats / 16;
     /* few tiles over a long panel: one line a step, and the tiles past the panel's end ask none */
-    size_t pf_share = pf_tiles ? div_up(pf_lines, pf_tiles) : 0;
+    /* m tiles a panel whose full tiles carry the next panel's lines: all of them, or with a next
+     * record to prefetch on AVX2 (xpm below) as few as ask a line per FN_CONV_PF_STEPS k-steps */
+    const int xpm = pfk && pf && pf_steps && k->isa == FN_ISA_AVX2;
+    size_t pf_carriers = pf_tiles;
+    if (xpm) {
+        const size_t c = div_up(pf_lines * FN_CONV_PF_STEPS, pf_steps);
+        if (c < pf_carriers) pf_carriers = c > 1 ? c : 1;
+    }
+    size_t pf_share = pf_carriers ? div_up(pf_lines, pf_carriers) : 0;
     if (pf_share > pf_steps) pf_share = pf_steps;
     const size_t pf_rate = pf_steps ? div_up(pf_share * 256, pf_steps) : 0;
     /* The next record's weights (pf: fn_plan_link_prefetch), a line per k-step (each request a new
@@ -696,9 +766,19 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
      * carry them) in the full tiles past the first m tile (which reads this conv's weights from L3 or
      * memory: more requests slow it) that do not prefetch a panel of this conv: full tile o (in (g,
      * m tile - 1, panel) order) lines [o, o + 1) * x_share. */
-    const size_t full_m = M / MR > 1 ? M / MR - 1 : 0, full_n = cout_g / NR;
+    const size_t full_m = pf_tiles > 1 ? pf_tiles - 1 : 0, full_n = cout_g / NR;
     const size_t x_lines = k->igemm_pf && pf && full_m ? pf_floats / 16 : 0;
     const size_t x_share = pf_steps, x_rate = 256;
+    /* xpm: in panel-major order every full tile but the first up to pf_carriers prefetches a panel,
+     * so the (g, m tile - 1, panel) order above handed most of x_lines to tiles that never asked
+     * them (960->160 at 7x7: the last panel's tiles, 10% of the next conv's weights). There the full
+     * tiles mt in [x0, pf_tiles) of every panel carry them, in (g, panel, m tile) order. Measured
+     * (Xeon, AVX2 via tools/cpuid_avx2.c, 1 thread, in-model step minima, two runs each,
+     * bench/profile_models.py): MobileNetV3-Large's 1x1 convs 3.66-3.71 -> 3.40-3.48 ms (160->960
+     * at 7x7 +hardswish 0.18-0.20 -> 0.16-0.17, the 960->160 before them 0.168 -> 0.151); a line per
+     * 8 k-steps 3.57; Inception-v3 within noise. AVX-512 keeps the old order (EfficientNet-B0 within
+     * noise either way, not a measured win there). */
+    const size_t x0 = pf_carriers > 1 ? pf_carriers : 1, xn = pf_tiles > x0 ? pf_tiles - x0 : 0;
 
 #pragma omp parallel num_threads(nthreads)
     {
@@ -726,7 +806,9 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
             size_t bw = npanels - pb * nb < nb ? npanels - pb * nb : nb;
             size_t mt = rb / bw, j = rb % bw;
             for (size_t task = lo; task < hi; task++) {
-                const size_t m0 = mt * MR, mr = M - m0 < MR ? M - m0 : MR;
+                size_t m0 = mt * MR, mr = M - m0 < MR ? M - m0 : MR;
+                if (split && mt + 2 >= mtiles) /* the last two tiles: MR - split, split + 1 rows */
+                    m0 -= mt + 1 == mtiles ? split : 0, mr = mt + 1 == mtiles ? split + 1 : MR - split;
                 if (g * mtiles + mt != built) {
                     built = g * mtiles + mt;
                     if (m0 != next) { /* not the tile after the last one: locate pixel m0 */
@@ -760,7 +842,11 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
                 if (pfk && mr == MR && nc == NR && mt * pf_share < pf_lines && pn + 1 < npanels)
                     pfk(mr, nc, kc_run, ks_run, a, wp, yt, ldy, rt, d->cout, act,
                         wp + pfloats + 16 * mt * pf_share, pf_rate);
-                else if (x_lines && mt && mr == MR && nc == NR &&
+                else if (xpm && x_lines && mt >= x0 && mr == MR && nc == NR &&
+                         ((g * npanels + pn) * xn + mt - x0) * x_share < x_lines)
+                    k->igemm_pf(mr, nc, kc_run, ks_run, a, wp, yt, ldy, rt, d->cout, act,
+                                pf + 16 * ((g * npanels + pn) * xn + mt - x0) * x_share, x_rate);
+                else if (!xpm && x_lines && mt && mr == MR && nc == NR &&
                          ((g * full_m + mt - 1) * full_n + pn) * x_share < x_lines)
                     k->igemm_pf(mr, nc, kc_run, ks_run, a, wp, yt, ldy, rt, d->cout, act,
                                 pf + 16 * ((g * full_m + mt - 1) * full_n + pn) * x_share, x_rate);

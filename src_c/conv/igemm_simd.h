@@ -21,6 +21,9 @@ _Static_assert(TALL >= MR && TALL <= 16, "igemm dense tile: MR..16 rows");
 #ifndef IGEMM_PANELS_KLOOP
 #define IGEMM_PANELS_KLOOP
 #endif
+#ifndef IGEMM_PF_CHUNK
+#define IGEMM_PF_CHUNK 1
+#endif
 #ifndef IGEMM_EPI_TWO_PASS
 #define IGEMM_EPI_TWO_PASS 0
 #endif
@@ -102,29 +105,46 @@ FN_INLINE void igemm_tile_x(
 #define PTR(m) const float *a##m = m < ROWS ? (DENSE ? ad + m * lda : a[t * MR + m]) : NULL;
         FN_REP(TALL, PTR)
 #undef PTR
+#define KSTEP(i)                                                                                   \
+    do {                                                                                           \
+        b0 = vload(w);                                                                             \
+        if (NV > 1) b1 = vload(w + VW);                                                            \
+        if (NV > 2) b2 = vload(w + 2 * VW);                                                        \
+        if (NV > 3) b3 = vload(w + 3 * VW);                                                        \
+        w += NR;                                                                                   \
+        FN_REP(TALL, FMA)                                                                          \
+    } while (0)
+#define FMA(m)                                                                                     \
+    if (m < ROWS) {                                                                                \
+        const V av = vbroadcast(a##m + (i));                                                       \
+        c##m##_0 = vfma(av, b0, c##m##_0);                                                         \
+        if (NV > 1) c##m##_1 = vfma(av, b1, c##m##_1);                                             \
+        if (NV > 2) c##m##_2 = vfma(av, b2, c##m##_2);                                             \
+        if (NV > 3) c##m##_3 = vfma(av, b3, c##m##_3);                                             \
+    }
+        size_t i0 = 0;
+        if (PF && IGEMM_PF_CHUNK > 1) {
+            /* The prefetch's lines asked once per IGEMM_PF_CHUNK k-steps: those of the chunk's
+             * steps (the same lines as one per step) */
+            for (; i0 + IGEMM_PF_CHUNK <= kc; i0 += IGEMM_PF_CHUNK) {
+                const size_t s = t * kc + i0;
+                for (size_t l = s * pf_rate / 256; l <= (s + IGEMM_PF_CHUNK - 1) * pf_rate / 256; l++)
+                    __builtin_prefetch(pf + 16 * l, 0, 2);
+                FN_UNROLL(IGEMM_PF_CHUNK)
+                for (size_t i = i0; i < i0 + IGEMM_PF_CHUNK; i++) KSTEP(i);
+            }
+        }
         IGEMM_KLOOP
-        for (size_t i = 0; i < kc; i++) {
+        for (size_t i = i0; i < kc; i++) {
 #ifdef IGEMM_PREFETCH_FLOATS
             fn_prefetch(w + IGEMM_PREFETCH_FLOATS);
 #endif
             if (PF) /* a line into L2 */
                 __builtin_prefetch(pf + 16 * ((t * kc + i) * pf_rate / 256), 0, 2);
-            b0 = vload(w);
-            if (NV > 1) b1 = vload(w + VW);
-            if (NV > 2) b2 = vload(w + 2 * VW);
-            if (NV > 3) b3 = vload(w + 3 * VW);
-            w += NR;
-#define FMA(m)                                                                                     \
-    if (m < ROWS) {                                                                                \
-        const V av = vbroadcast(a##m + i)      ;                                                 \
-        c##m##_0 = vfma(av, b0, c##m##_0);                                              \
-        if (NV > 1) c##m##_1 = vfma(av, b1, c##m##_1);                                  \
-        if (NV > 2) c##m##_2 = vfma(av, b2, c##m##_2);                                  \
-        if (NV > 3) c##m##_3 = vfma(av, b3, c##m##_3);                                  \
-    }
-            FN_REP(TALL, FMA)
-#undef FMA
+            KSTEP(i);
         }
+#undef FMA
+#undef KSTEP
     }
     const size_t n1 = nc > VW ? nc - VW : 0, n2 = nc > 2 * VW ? nc - 2 * VW : 0;
     const size_t n3 = nc > 3 * VW ? nc - 3 * VW : 0;
@@ -297,12 +317,14 @@ FN_INLINE void dense_nv(const int NV, const int EPI, size_t m, size_t nc, size_t
     const size_t T = NV == 1 ? TALL : MR; /* rows of the tiles that run back to back */
     const float *p[TALL];
     size_t m0 = 0, per = 0, rate = 0;
-    if (pf && m >= T && kc) {
-        per = (pf_lines + m / T - 1) / (m / T);
+    /* with MR + 1 rows past the whole tiles, the last whole tile and the row go as two short tiles */
+    const size_t whole = (m / T - (T == MR && MR <= 7 && m % T == 1 && m > T)) * T;
+    if (pf && whole && kc) {
+        per = (pf_lines + whole / T - 1) / (whole / T);
         if (per > kc) per = kc;
         rate = (per * 256 + kc - 1) / kc;
     }
-    for (; m0 + T <= m; m0 += T) {
+    for (; m0 + T <= whole; m0 += T) {
         const float *at = a + m0 * lda, *rt = res ? res + m0 * ldr : NULL;
         if (rate) {
             dense_tile(T, NV, EPI, 1, nc, kc, at, lda, w, c + m0 * ldc, ldc, rt, ldr, act, p, pf, rate);
@@ -315,6 +337,15 @@ FN_INLINE void dense_nv(const int NV, const int EPI, size_t m, size_t nc, size_t
         dense_tile(MR, NV, EPI, 0, nc, kc, a + m0 * lda, lda, w, c + m0 * ldc, ldc,
                    res ? res + m0 * ldr : NULL, ldr, act, p, NULL, 0);
         m0 += MR;
+    }
+    /* MR + 1 rows left (MR <= 7; 49 = 7x7 pixels on AVX2): two tiles of at most 4 rows
+     * (conv2d.c, SPLIT_TAIL) */
+    if (T == MR && MR <= 7 && m - m0 == MR + 1) {
+        const size_t mr = MR - (MR - 1) / 2;
+        for (size_t r = 0; r < MR; r++) p[r] = a + (m0 + (r < mr ? r : mr - 1)) * lda;
+        FN_KNAME(fn_f32_igemm)(mr, nc, kc, 1, p, w, c + m0 * ldc, ldc, res ? res + m0 * ldr : NULL,
+                               ldr, act);
+        m0 += mr;
     }
     if (m0 < m) {
         const size_t mr = m - m0;
