@@ -18,6 +18,15 @@
 #define DW_SILU 2
 #define DW_HARDSWISH 3
 
+/* DW_SILU_TILE (dwconv_<isa>.c defines it, with dw_or, a bitwise or, and dw_sign_any, any sign bit
+ * set): the band tile decides once for its T vectors whether any lane is past fn_silu_fast's clamp
+ * (87) or below FN_SILU_FAST_MIN (-87), from the sign bits of 87 - |s| or-ed together: a logic op,
+ * an add and an or a vector, which need not issue on the two ports the FMAs and silu's arithmetic
+ * share, in place of fn_silu's compare and mask test and fn_silu_fast's clamp. */
+#ifndef DW_SILU_TILE
+#define DW_SILU_TILE 0
+#endif
+
 /* s (+ res) -> clamp / silu / hardswish -> y; lanes outside m neither read nor written when MASKED */
 FN_INLINE void put(float *y, const float *res, V s, const int MASKED, VK m, int clamp, V lo, V hi) {
     if (res) s = vadd(s, vload_m(res, MASKED, m));
@@ -189,6 +198,33 @@ FN_UNROLL(8)
                     acc[(col - kx) / SW] = vfma(xv, wt[kx], acc[(col - kx) / SW]);
         }
     }
+#if DW_SILU_TILE
+    if (clamp == DW_SILU) {
+        /* s (+ res) stored, then silu in a second pass over the stored tile (from L1), decided once
+         * for its T vectors: fn_silu_fast without its clamp (fn_silu_fast_xc(s, s), the same bits)
+         * unless a lane has |s| > 87 (a sign bit of 87 - |s|: -inf included; NaN is not, and
+         * takes the fast formula's NaN either way), else fn_silu vector by vector */
+        V big = vzero();
+FN_UNROLL(16)
+        for (size_t t = 0; t < T; t++) {
+            const V s = res ? vadd(acc[t], vload_m(res + t * cs, MASKED, m)) : acc[t];
+            vstore_m(y + t * cs, s, MASKED, m);
+            big = dw_or(big, vsub(vset(87.0f), vabs(s)));
+        }
+        if (!dw_sign_any(big)) {
+FN_UNROLL(16)
+            for (size_t t = 0; t < T; t++) {
+                const V s = vload_m(y + t * cs, MASKED, m);
+                vstore_m(y + t * cs, fn_silu_fast_xc(s, s), MASKED, m);
+            }
+        } else {
+FN_UNROLL(16)
+            for (size_t t = 0; t < T; t++)
+                vstore_m(y + t * cs, fn_silu(vload_m(y + t * cs, MASKED, m)), MASKED, m);
+        }
+        return;
+    }
+#endif
 FN_UNROLL(16)
     for (size_t t = 0; t < T; t++)
         put(y + t * cs, res ? res + t * cs : NULL, acc[t], MASKED, m, clamp, lo, hi);
