@@ -19,10 +19,11 @@
 #define DW_HARDSWISH 3
 
 /* DW_SILU_TILE (dwconv_<isa>.c defines it, with dw_or, a bitwise or, and dw_sign_any, any sign bit
- * set): the band tile decides once for its T vectors whether any lane is past fn_silu_fast's clamp
- * (87) or below FN_SILU_FAST_MIN (-87), from the sign bits of 87 - |s| or-ed together: a logic op,
- * an add and an or a vector, which need not issue on the two ports the FMAs and silu's arithmetic
- * share, in place of fn_silu's compare and mask test and fn_silu_fast's clamp. */
+ * set): the band tile decides once for its T vectors (a slide output for its NV: put_silu) whether
+ * any lane is past fn_silu_fast's clamp (87) or below FN_SILU_FAST_MIN (-87), from the sign bits of
+ * 87 - |s| or-ed together: a logic op, an add and an or a vector, which need not issue on the two
+ * ports the FMAs and silu's arithmetic share, in place of fn_silu's compare and mask test and
+ * fn_silu_fast's clamp. */
 #ifndef DW_SILU_TILE
 #define DW_SILU_TILE 0
 #endif
@@ -38,6 +39,28 @@ FN_INLINE void put(float *y, const float *res, V s, const int MASKED, VK m, int 
         s = vclamp_if(s, clamp, lo, hi);
     vstore_m(y, s, MASKED, m);
 }
+
+#if DW_SILU_TILE
+/* put() of one slide output's NV vectors of silu under DW_SILU_TILE: the band tile's test over
+ * the NV vectors, in registers */
+FN_INLINE void put_silu(const size_t NV, float *y, const float *res, const V *a, const int MASKED,
+                        VK m, size_t cs) {
+    (void)cs;
+    V s[4], big = vzero();
+FN_UNROLL(4)
+    for (size_t v = 0; v < NV; v++) {
+        s[v] = res ? vadd(a[v], vload_m(res + v * VW, MASKED, m)) : a[v];
+        big = dw_or(big, vsub(vset(87.0f), vabs(s[v])));
+    }
+    if (!dw_sign_any(big)) {
+FN_UNROLL(4)
+        for (size_t v = 0; v < NV; v++) vstore_m(y + v * VW, fn_silu_fast_xc(s[v], s[v]), MASKED, m);
+    } else {
+FN_UNROLL(4)
+        for (size_t v = 0; v < NV; v++) vstore_m(y + v * VW, fn_silu(s[v]), MASKED, m);
+    }
+}
+#endif
 
 /* A whole output row for NV (1, 2, or 4: the wide pass) vectors of channels, constant kernel width KW and stride SW
  * (x dilation 1), sliding along the row: every input vector is loaded once and feeds each of the
@@ -102,10 +125,25 @@ FN_UNROLL(16)
                 acc[i][v] = vfma(xv, TAP(r, (R - 1 - i) * SW + (q), v), acc[i][v]);              \
         }                                                                                          \
     } while (0)
+#if DW_SILU_TILE
+#define PUT_OUTPUT()                                                                               \
+    do {                                                                                           \
+        if (clamp == DW_SILU)                                                                      \
+            put_silu(NV, y, res, acc[0], MASKED, m, cs);                                           \
+        else                                                                                       \
+            FN_UNROLL(4) for (size_t v = 0; v < NV; v++)                                           \
+                put(y + v * VW, res ? res + v * VW : NULL, acc[0][v], MASKED, m, clamp, lo, hi);   \
+    } while (0)
+#else
+#define PUT_OUTPUT()                                                                               \
+    do {                                                                                           \
+        FN_UNROLL(4) for (size_t v = 0; v < NV; v++)                                               \
+            put(y + v * VW, res ? res + v * VW : NULL, acc[0][v], MASKED, m, clamp, lo, hi);       \
+    } while (0)
+#endif
 #define NEXT_OUTPUT()                                                                              \
     do {                                                                                           \
-        FN_UNROLL(4) for (size_t v = 0; v < NV; v++)                                     \
-            put(y + v * VW, res ? res + v * VW : NULL, acc[0][v], MASKED, m, clamp, lo, hi);         \
+        PUT_OUTPUT();                                                                              \
         y += cs;                                                                                   \
         if (res) res += cs;                                                                        \
         FN_UNROLL(16) for (size_t i = 0; i + 1 < R; i++)                                \
@@ -157,10 +195,9 @@ FN_UNROLL(4)
                     acc[0][v] = vfma(vload_m(p + r * rs + v * VW, MASKED, m), TAP(r, first + q, v), acc[0][v]);
         }
     }
-FN_UNROLL(4)
-    for (size_t v = 0; v < NV; v++)
-        put(y + v * VW, res ? res + v * VW : NULL, acc[0][v], MASKED, m, clamp, lo, hi);
+    PUT_OUTPUT();
 #undef NEXT_OUTPUT
+#undef PUT_OUTPUT
 #undef COLUMN
 #undef INSIDE
 #undef TAP
