@@ -60,6 +60,11 @@ FN_UNROLL(4)
         for (size_t v = 0; v < NV; v++) vstore_m(y + v * VW, fn_silu(s[v]), MASKED, m);
     }
 }
+#else
+FN_INLINE void put_silu(const size_t NV, float *y, const float *res, const V *a, const int MASKED,
+                        VK m, size_t cs) {
+    (void)NV, (void)y, (void)res, (void)a, (void)MASKED, (void)m, (void)cs; /* never called */
+}
 #endif
 
 /* A whole output row for NV (1, 2, or 4: the wide pass) vectors of channels, constant kernel width KW and stride SW
@@ -125,22 +130,14 @@ FN_UNROLL(16)
                 acc[i][v] = vfma(xv, TAP(r, (R - 1 - i) * SW + (q), v), acc[i][v]);              \
         }                                                                                          \
     } while (0)
-#if DW_SILU_TILE
 #define PUT_OUTPUT()                                                                               \
     do {                                                                                           \
-        if (clamp == DW_SILU)                                                                      \
+        if (DW_SILU_TILE && clamp == DW_SILU)                                                      \
             put_silu(NV, y, res, acc[0], MASKED, m, cs);                                           \
         else                                                                                       \
             FN_UNROLL(4) for (size_t v = 0; v < NV; v++)                                           \
                 put(y + v * VW, res ? res + v * VW : NULL, acc[0][v], MASKED, m, clamp, lo, hi);   \
     } while (0)
-#else
-#define PUT_OUTPUT()                                                                               \
-    do {                                                                                           \
-        FN_UNROLL(4) for (size_t v = 0; v < NV; v++)                                               \
-            put(y + v * VW, res ? res + v * VW : NULL, acc[0][v], MASKED, m, clamp, lo, hi);       \
-    } while (0)
-#endif
 #define NEXT_OUTPUT()                                                                              \
     do {                                                                                           \
         PUT_OUTPUT();                                                                              \
