@@ -18,6 +18,16 @@
 #define DW_SILU 2
 #define DW_HARDSWISH 3
 
+/* DW_SILU_TILE (dwconv_<isa>.c defines it, with dw_or, a bitwise or, and dw_sign_any, any sign bit
+ * set): the band tile decides once for its T vectors (a slide output for its NV: put_silu) whether
+ * any lane is past fn_silu_fast's clamp (87) or below FN_SILU_FAST_MIN (-87), from the sign bits of
+ * 87 - |s| or-ed together: a logic op, an add and an or a vector, which need not issue on the two
+ * ports the FMAs and silu's arithmetic share, in place of fn_silu's compare and mask test and
+ * fn_silu_fast's clamp. */
+#ifndef DW_SILU_TILE
+#define DW_SILU_TILE 0
+#endif
+
 /* s (+ res) -> clamp / silu / hardswish -> y; lanes outside m neither read nor written when MASKED */
 FN_INLINE void put(float *y, const float *res, V s, const int MASKED, VK m, int clamp, V lo, V hi) {
     if (res) s = vadd(s, vload_m(res, MASKED, m));
@@ -29,6 +39,33 @@ FN_INLINE void put(float *y, const float *res, V s, const int MASKED, VK m, int 
         s = vclamp_if(s, clamp, lo, hi);
     vstore_m(y, s, MASKED, m);
 }
+
+#if DW_SILU_TILE
+/* put() of one slide output's NV vectors of silu under DW_SILU_TILE: the band tile's test over
+ * the NV vectors, in registers */
+FN_INLINE void put_silu(const size_t NV, float *y, const float *res, const V *a, const int MASKED,
+                        VK m, size_t cs) {
+    (void)cs;
+    V s[4], big = vzero();
+FN_UNROLL(4)
+    for (size_t v = 0; v < NV; v++) {
+        s[v] = res ? vadd(a[v], vload_m(res + v * VW, MASKED, m)) : a[v];
+        big = dw_or(big, vsub(vset(87.0f), vabs(s[v])));
+    }
+    if (!dw_sign_any(big)) {
+FN_UNROLL(4)
+        for (size_t v = 0; v < NV; v++) vstore_m(y + v * VW, fn_silu_fast_xc(s[v], s[v]), MASKED, m);
+    } else {
+FN_UNROLL(4)
+        for (size_t v = 0; v < NV; v++) vstore_m(y + v * VW, fn_silu(s[v]), MASKED, m);
+    }
+}
+#else
+FN_INLINE void put_silu(const size_t NV, float *y, const float *res, const V *a, const int MASKED,
+                        VK m, size_t cs) {
+    (void)NV, (void)y, (void)res, (void)a, (void)MASKED, (void)m, (void)cs; /* never called */
+}
+#endif
 
 /* A whole output row for NV (1, 2, or 4: the wide pass) vectors of channels, constant kernel width KW and stride SW
  * (x dilation 1), sliding along the row: every input vector is loaded once and feeds each of the
@@ -93,10 +130,17 @@ FN_UNROLL(16)
                 acc[i][v] = vfma(xv, TAP(r, (R - 1 - i) * SW + (q), v), acc[i][v]);              \
         }                                                                                          \
     } while (0)
+#define PUT_OUTPUT()                                                                               \
+    do {                                                                                           \
+        if (DW_SILU_TILE && clamp == DW_SILU)                                                      \
+            put_silu(NV, y, res, acc[0], MASKED, m, cs);                                           \
+        else                                                                                       \
+            FN_UNROLL(4) for (size_t v = 0; v < NV; v++)                                           \
+                put(y + v * VW, res ? res + v * VW : NULL, acc[0][v], MASKED, m, clamp, lo, hi);   \
+    } while (0)
 #define NEXT_OUTPUT()                                                                              \
     do {                                                                                           \
-        FN_UNROLL(4) for (size_t v = 0; v < NV; v++)                                     \
-            put(y + v * VW, res ? res + v * VW : NULL, acc[0][v], MASKED, m, clamp, lo, hi);         \
+        PUT_OUTPUT();                                                                              \
         y += cs;                                                                                   \
         if (res) res += cs;                                                                        \
         FN_UNROLL(16) for (size_t i = 0; i + 1 < R; i++)                                \
@@ -148,10 +192,9 @@ FN_UNROLL(4)
                     acc[0][v] = vfma(vload_m(p + r * rs + v * VW, MASKED, m), TAP(r, first + q, v), acc[0][v]);
         }
     }
-FN_UNROLL(4)
-    for (size_t v = 0; v < NV; v++)
-        put(y + v * VW, res ? res + v * VW : NULL, acc[0][v], MASKED, m, clamp, lo, hi);
+    PUT_OUTPUT();
 #undef NEXT_OUTPUT
+#undef PUT_OUTPUT
 #undef COLUMN
 #undef INSIDE
 #undef TAP
@@ -189,6 +232,33 @@ FN_UNROLL(8)
                     acc[(col - kx) / SW] = vfma(xv, wt[kx], acc[(col - kx) / SW]);
         }
     }
+#if DW_SILU_TILE
+    if (clamp == DW_SILU) {
+        /* s (+ res) stored, then silu in a second pass over the stored tile (from L1), decided once
+         * for its T vectors: fn_silu_fast without its clamp (fn_silu_fast_xc(s, s), the same bits)
+         * unless a lane has |s| > 87 (a sign bit of 87 - |s|: -inf included; NaN is not, and
+         * takes the fast formula's NaN either way), else fn_silu vector by vector */
+        V big = vzero();
+FN_UNROLL(16)
+        for (size_t t = 0; t < T; t++) {
+            const V s = res ? vadd(acc[t], vload_m(res + t * cs, MASKED, m)) : acc[t];
+            vstore_m(y + t * cs, s, MASKED, m);
+            big = dw_or(big, vsub(vset(87.0f), vabs(s)));
+        }
+        if (!dw_sign_any(big)) {
+FN_UNROLL(16)
+            for (size_t t = 0; t < T; t++) {
+                const V s = vload_m(y + t * cs, MASKED, m);
+                vstore_m(y + t * cs, fn_silu_fast_xc(s, s), MASKED, m);
+            }
+        } else {
+FN_UNROLL(16)
+            for (size_t t = 0; t < T; t++)
+                vstore_m(y + t * cs, fn_silu(vload_m(y + t * cs, MASKED, m)), MASKED, m);
+        }
+        return;
+    }
+#endif
 FN_UNROLL(16)
     for (size_t t = 0; t < T; t++)
         put(y + t * cs, res ? res + t * cs : NULL, acc[t], MASKED, m, clamp, lo, hi);

@@ -260,11 +260,13 @@ FN_INLINE V fn_mul_sigmoid_fast(V x, V z) {
 #if VW >= 8
 #define FN_SILU_TB (VW == 8 ? 3 : 4)
 #endif
-FN_INLINE V fn_silu_fast(V x) {
+/* fn_silu_fast with its clamp xc = min(87, x) given: a caller that knows no lane of x is above 87
+ * passes x itself and saves the operation (dwconv_simd.h's AVX2 band tile, which tests its vectors
+ * once; x86's vmin(87, NaN) is that NaN), with fn_silu_fast's bits. */
+FN_INLINE V fn_silu_fast_xc(V x, V xc) {
     const V one = vset(1.0f);
 #if VW >= 8
     const float n = (float)(1 << FN_SILU_TB);
-    const V xc = vmin(vset(87.0f), x);
     /* t's low mantissa bits hold k + 127 N, k = round(-xc N log2e) in [-1004 N/8, 1004 N/8]: k mod N
      * picks the table entry, (k + 127 N) >> TB is 2^(k div N)'s biased exponent, in [1, 252] (k + 127 N
      * < 2^(8 + TB): the shift leaves the sign bit 0, and the mask drops the index bits) */
@@ -287,13 +289,6 @@ FN_INLINE V fn_silu_fast(V x) {
     const V e = vfma(em1, st, st); /* exp(-xc) */
     const V hi = vadd(one, e);
 #else
-    /* silu(x) = x / (1 + exp(-x)) on every ISA: exp's argument -x is clamped at -87 below (x > 87:
-     * the quotient is x) and reaches +87 above (x >= -87), where 2^k, k <= 126, is still normal and
-     * 1 + exp(87) = 6.1e37 has a normal reciprocal (1.6e-38). The clamp is taken on x, xc = min(87,
-     * x) (one operation; the NaN of x passes through the last product), and the reduction works with
-     * rn = xc + k ln2 = -r: the polynomial below is in r with its odd coefficients negated, so every
-     * rounding is the one the form in -x would make (negation is exact). */
-    const V xc = vmin(vset(87.0f), x);
     /* the magic carries the exponent bias: t's low mantissa bits hold k + 127, k = round(-xc log2e),
      * so (bits(t) << 23) is 2^k's bits, k in [-126, 126] (the magic's own bits shift out) */
     const V magic = vset(FN_ROUND_MAGIC + 127.0f);
@@ -333,6 +328,15 @@ FN_INLINE V fn_silu_fast(V x) {
 #endif
     return vmul(x, vfma(vfnma(hi, rc, one), rc, rc));
 #endif
+}
+FN_INLINE V fn_silu_fast(V x) {
+    /* silu(x) = x / (1 + exp(-x)) on every ISA: exp's argument -x is clamped at -87 below (x > 87:
+     * the quotient is x) and reaches +87 above (x >= -87), where 2^k, k <= 126, is still normal and
+     * 1 + exp(87) = 6.1e37 has a normal reciprocal (1.6e-38). The clamp is taken on x, xc = min(87,
+     * x) (one operation; the NaN of x passes through the last product), and the reduction works with
+     * rn = xc + k ln2 = -r: the polynomial below is in r with its odd coefficients negated, so every
+     * rounding is the one the form in -x would make (negation is exact). */
+    return fn_silu_fast_xc(x, vmin(vset(87.0f), x));
 }
 
 /* Only the lanes below -87 take fn_mul_sigmoid: a lane's result never depends on its neighbours (a
