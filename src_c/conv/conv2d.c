@@ -752,7 +752,11 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
     /* few tiles over a long panel: one line a step, and the tiles past the panel's end ask none */
     /* m tiles a panel whose full tiles carry the next panel's lines: all of them, or with a next
      * record to prefetch on AVX2 (xpm below) as few as ask a line per FN_CONV_PF_STEPS k-steps */
+#if defined(__x86_64__)
     const int xpm = pfk && pf && pf_steps && k->isa == FN_ISA_AVX2;
+#else
+    const int xpm = 0; /* measured on AVX2 only; NEON keeps the AVX-512 order */
+#endif
     size_t pf_carriers = pf_tiles;
     if (xpm) {
         const size_t c = div_up(pf_lines * FN_CONV_PF_STEPS, pf_steps);
