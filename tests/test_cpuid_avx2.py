@@ -44,7 +44,9 @@ def shim(tmp_path_factory):
 
 
 def _run(lib, code, *args):
-    env = dict(os.environ, LD_PRELOAD=lib, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    # the fastnorm this process imported (an installed wheel in CI, where the checkout has no extension)
+    pkg_root = os.path.dirname(os.path.dirname(os.path.abspath(fastnorm.__file__)))
+    env = dict(os.environ, LD_PRELOAD=lib, PYTHONPATH=pkg_root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.pop("FASTNORM_ISA", None)
     return subprocess.run([sys.executable, *args, "-c", code], env=env, capture_output=True, text=True,
                           timeout=300)
