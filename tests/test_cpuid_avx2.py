@@ -48,8 +48,9 @@ def _run(lib, code, *args):
     pkg_root = os.path.dirname(os.path.dirname(os.path.abspath(fastnorm.__file__)))
     env = dict(os.environ, LD_PRELOAD=lib, PYTHONPATH=pkg_root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.pop("FASTNORM_ISA", None)
+    # cwd: python -c puts it first on sys.path, and a checkout's fastnorm/ (no extension) would shadow
     return subprocess.run([sys.executable, *args, "-c", code], env=env, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, cwd=os.path.dirname(lib))
 
 
 def _ops(seed):
