@@ -232,9 +232,9 @@ def test_resnet18_chain_error():
 
 def test_bad_arguments():
     wt = np.zeros((8, 4, 3, 3), np.float32)
-    with pytest.raises(ValueError, match="3x3, stride 1"):
+    with pytest.raises(ValueError, match="stride 1"):
         _C.winograd3x3_pack(-1, (4, 8, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1), wt, None)
-    with pytest.raises(ValueError, match="3x3, stride 1"):
+    with pytest.raises(ValueError, match="stride 1"):
         _C.winograd3x3_pack(-1, (4, 8, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), wt, None)
     with pytest.raises(ValueError, match="expected shape"):
         _C.winograd3x3_pack(-1, desc_of(4, 8, (1, 1, 1, 1)), np.zeros((8, 5, 3, 3), np.float32), None)

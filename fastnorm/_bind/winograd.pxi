@@ -1,4 +1,4 @@
-# Included by _C.pyx: bindings of the Winograd F(4x4, 3x3) conv (declarations in
+# Included by _C.pyx: bindings of the Winograd F(4x4, 3x3) and F(2x2, 5x5) convs (declarations in
 # src_c/conv/fn_winograd.h). Descriptors and activations are conv2d's (_conv_desc, _act).
 
 cdef extern from "fastnorm.h" nogil:
@@ -16,7 +16,7 @@ cdef extern from "fastnorm.h" nogil:
 cdef fn_conv2d_desc _wino_desc(tuple desc) except *:
     cdef fn_conv2d_desc d = _conv_desc(desc)
     if not fn_winograd3x3_supported(&d):
-        raise ValueError("winograd3x3: expected a 3x3, stride 1, dilation 1, groups 1 conv with "
+        raise ValueError("winograd3x3: expected a 3x3 or 5x5, stride 1, dilation 1, groups 1 conv with "
                          "channels, got descriptor %r" % (desc,))
     return d
 
@@ -27,12 +27,12 @@ def winograd3x3_supported(tuple desc):
 
 
 def winograd3x3_pack(int isa, tuple desc, const float[:, :, :, ::1] w, bias):
-    """w: (cout, cin, 3, 3), bias: (cout,) or None -> the packed transformed weights of ISA `isa`."""
+    """w: (cout, cin, k, k) (k = 3 or 5, the desc's), bias: (cout,) or None -> the packed transformed weights of ISA `isa`."""
     cdef const fn_kernels *k = _kernels(isa)
     cdef fn_conv2d_desc d = _wino_desc(desc)
-    if _shape(w.shape, 4) != (d.cout, d.cin, 3, 3):
+    if _shape(w.shape, 4) != (d.cout, d.cin, d.kh, d.kw):
         raise ValueError("winograd3x3 weight: expected shape %r, got %r"
-                         % ((d.cout, d.cin, 3, 3), _shape(w.shape, 4)))
+                         % ((d.cout, d.cin, d.kh, d.kw), _shape(w.shape, 4)))
     cdef const float[::1] b
     cdef const float *bp = NULL
     if bias is not None:
@@ -63,8 +63,8 @@ def winograd3x3_nhwc(int isa, tuple desc, const float[:, :, :, ::1] x, const flo
     cdef size_t n = x.shape[0], h = x.shape[1], w = x.shape[2]
     if x.shape[3] != <Py_ssize_t>d.cin:
         raise ValueError("winograd3x3 input: expected %d channels, got %d" % (d.cin, x.shape[3]))
-    cdef size_t oh = fn_conv_out_extent(h, 3, 1, 1, d.pad_top, d.pad_bottom)
-    cdef size_t ow = fn_conv_out_extent(w, 3, 1, 1, d.pad_left, d.pad_right)
+    cdef size_t oh = fn_conv_out_extent(h, d.kh, 1, 1, d.pad_top, d.pad_bottom)
+    cdef size_t ow = fn_conv_out_extent(w, d.kw, 1, 1, d.pad_left, d.pad_right)
     if (y.shape[0] != <Py_ssize_t>n or y.shape[1] != <Py_ssize_t>oh or y.shape[2] != <Py_ssize_t>ow
             or y.shape[3] != <Py_ssize_t>d.cout):
         raise ValueError("winograd3x3 output: expected shape %r, got %r"

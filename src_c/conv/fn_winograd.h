@@ -1,5 +1,6 @@
-/* fn_winograd.h: Winograd F(4x4, 3x3) convolution (3x3, stride 1, dilation 1, groups 1) on NHWC
- * activations, its drivers (included by fastnorm.h) and its per-ISA kernel table.
+/* fn_winograd.h: Winograd F(4x4, 3x3) and F(2x2, 5x5) convolution (3x3 or 5x5, stride 1, dilation
+ * 1, groups 1) on NHWC activations, its drivers (included by fastnorm.h) and its per-ISA kernel
+ * table.
  *
  * y = A^T [ (G g G^T) . (B^T d B) ] A per 4x4 output tile, d the tile's 6x6 input window, with the
  * interpolation points 0, 1/2, -1/2, 2, -2, inf (the least float32 error of the sets measured by
@@ -15,6 +16,16 @@
  * direct conv's 0.55e-6 .. 1.6e-6. NaN or Inf in an input pixel makes every output of each tile
  * whose 6x6 window holds that pixel NaN (torch: only outputs whose 3x3 window holds it, and an
  * Inf stays Inf there).
+ *
+ * F(2x2, 5x5): alpha = 2 + 5 - 1 = 6 at the same points, so the same B^T (input transform), the same
+ * 36 GEMMs and packing; G is 6x5 (winograd.c, tools/winograd_f2x5.py) and A^T 2x6 (output2), the
+ * tiles step by 2: 36 products per 4 outputs instead of the direct conv's 100 (Inception-v3's
+ * 5x5 48->64 at 35x35: 1.55 -> 0.78 ms on AVX2, 0.92 -> 0.48 ms on AVX-512, 1 thread). Numerics on
+ * Inception-like layers (kaiming weights, post-ReLU inputs, padding 2), max |err| / max |y| vs
+ * float64, Winograd / direct: 48->64 35x35 1.5e-6 / 0.94e-6, 32ch 56x56 1.6e-6 / 0.82e-6, 128ch
+ * 17x17 2.3e-6 / 1.1e-6, 192ch 17x17 3.3e-6 / 1.7e-6, 256ch 8x8 3.7e-6 / 2.3e-6, 16ch 35x35
+ * 1.8e-6 / 0.55e-6 (AVX-512; every ISA gives the same to 2 digits). An output's error follows its
+ * 2x2 tile's 6x6 window x all 25 taps (<= 4.5e-7 of that, tests/test_winograd5.py).
  * ---------------------------------------------------------------------------------------------- */
 #ifndef FASTNORM_FN_WINOGRAD_H
 #define FASTNORM_FN_WINOGRAD_H
@@ -29,6 +40,9 @@ typedef struct fn_winograd_kernels {
      * res[i*4 + j] is read only when res is non-NULL (may equal out: read before written). */
     void (*output)(size_t c, const float *m, size_t ldm, const float *bias, float *const *out,
                    const float *const *res, const fn_act *act);
+    /* The same for F(2x2, 5x5): a 2x2 output tile, out / res[i*2 + j]. */
+    void (*output2)(size_t c, const float *m, size_t ldm, const float *bias, float *const *out,
+                    const float *const *res, const fn_act *act);
     /* c[m*ldc + j] = sum_i a[m*lda + i] * w[NR + i*NR + j] for m < mr <= MR, j < nc <= NR (the
      * core table's gemm tile), w one packed panel (NR zeros, then kc rows of NR); the kernel may
      * prefetch the npf 64-byte lines from pf (a share of the next panel). */
@@ -38,11 +52,13 @@ typedef struct fn_winograd_kernels {
 
 const fn_winograd_kernels *fn_winograd_kernels_for(fn_isa isa);
 
-/* The convs this driver takes: 3x3, stride 1, dilation 1, groups 1, any padding. */
+/* The convs this driver takes: 3x3 (F(4x4, 3x3)) or 5x5 (F(2x2, 5x5)), stride 1, dilation 1,
+ * groups 1, any padding. The fn_winograd3x3_* names are kept for both (the kernel size is the
+ * desc's). */
 int fn_winograd3x3_supported(const fn_conv2d_desc *d);
 /* Floats fn_winograd3x3_pack writes for this table's micro-kernel geometry. */
 size_t fn_winograd3x3_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d);
-/* w: (cout, cin, 3, 3) as torch stores it; bias: (cout,) or NULL. Returns FN_ERR_ARG for a conv
+/* w: (cout, cin, k, k) as torch stores it; bias: (cout,) or NULL. Returns FN_ERR_ARG for a conv
  * fn_winograd3x3_supported rejects. */
 fn_status fn_winograd3x3_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w,
                               const float *bias, float *packed);

@@ -1,4 +1,4 @@
-/* winograd.c: Winograd F(4x4, 3x3) conv driver (weight transform + packing, tiling, threading),
+/* winograd.c: Winograd F(4x4, 3x3) and F(2x2, 5x5) conv driver (weight transform + packing, tiling, threading),
  * the portable transform kernels (winograd_simd.h over vec_scalar.h) and the table. */
 #include "winograd_kernels.h"
 
@@ -24,7 +24,7 @@ void fn_f32_wino_gemm__scalar(size_t mr, size_t nc, size_t kc, const float *a, s
 #define FN_WINO_TABLE(ISA_ENUM, ISA)                                                               \
     {                                                                                              \
         .isa = ISA_ENUM, .input = fn_f32_wino_input__##ISA, .output = fn_f32_wino_output__##ISA,  \
-        .gemm = fn_f32_wino_gemm__##ISA,                                                           \
+        .output2 = fn_f32_wino_output2__##ISA, .gemm = fn_f32_wino_gemm__##ISA,                    \
     }
 
 #define FN_WINO_ROW(ISA_ENUM, ISA) FN_WINO_TABLE(ISA_ENUM, ISA),
@@ -47,8 +47,11 @@ const fn_winograd_kernels *fn_winograd_kernels_for(fn_isa isa) {
 
 static size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
 
+/* Output tile side: F(4x4, 3x3) or F(2x2, 5x5), alpha = m + k - 1 = 6 either way. */
+static size_t tile_m(const fn_conv2d_desc *d) { return d->kh == 5 ? 2 : 4; }
+
 int fn_winograd3x3_supported(const fn_conv2d_desc *d) {
-    return d->kh == 3 && d->kw == 3 && d->sh == 1 && d->sw == 1 && d->dh == 1 && d->dw == 1 &&
+    return (d->kh == 3 || d->kh == 5) && d->kw == d->kh && d->sh == 1 && d->sw == 1 && d->dh == 1 && d->dw == 1 &&
            d->groups == 1 && d->cin > 0 && d->cout > 0;
 }
 
@@ -64,20 +67,36 @@ size_t fn_winograd3x3_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d
     return FN_WINO_PACK_HEADER + NPOS * div_up(d->cout, k->gemm_nr) * panel_floats(k, d) + d->cout;
 }
 
-/* out = G in, in double, for the weight transform's G at the points 0, 1/2, -1/2, 2, -2, inf:
- *   G = [[1, 0, 0], [-4/15, -2/15, -1/15], [-4/15, 2/15, -1/15], [1/120, 1/60, 1/30],
- *        [1/120, -1/60, 1/30], [0, 0, 1]]
- * (rows 1-2 / 3-4 carry the 1/2 and 1/4 that scale B^T's rows to integers, winograd_tx.h). Rows 1-2
- * and 3-4 share their even part and differ in the sign of the odd one. */
-static inline void wino_g(const double in[3], double out[6]) {
-    const double a = -4.0 / 15 * in[0] - 1.0 / 15 * in[2], b = 2.0 / 15 * in[1];
-    const double c = 1.0 / 120 * in[0] + 1.0 / 30 * in[2], e = 1.0 / 60 * in[1];
-    out[0] = in[0];
-    out[1] = a - b;
-    out[2] = a + b;
-    out[3] = c + e;
-    out[4] = c - e;
-    out[5] = in[2];
+/* G (6 x k) of the weight transform, applied in double at pack time. Toom-Cook at the points
+ * p = 0, 1/2, -1/2, 2, -2, inf: row i is s_i [1, p_i, p_i^2, ..] with s_i = 1 / prod_{j != i}(p_i - p_j)
+ * times the power of two that scales B^T's rows to integers (winograd_simd.h): s = 1, -4/15, -4/15,
+ * 1/120, 1/120; the inf row is [0 .. 0 1]. The same s_i serve every kernel size, as B^T depends only
+ * on the points (tools/winograd_f2x5.py derives G5 for A^T at m = 2 and checks
+ * A^T [(G g G^T) . (B^T d B)] A against direct correlation in exact rationals). */
+static const double G3[6][3] = {
+    {1, 0, 0},
+    {-4.0 / 15, -2.0 / 15, -1.0 / 15},
+    {-4.0 / 15, 2.0 / 15, -1.0 / 15},
+    {1.0 / 120, 1.0 / 60, 1.0 / 30},
+    {1.0 / 120, -1.0 / 60, 1.0 / 30},
+    {0, 0, 1},
+};
+static const double G5[6][5] = {
+    {1, 0, 0, 0, 0},
+    {-4.0 / 15, -2.0 / 15, -1.0 / 15, -1.0 / 30, -1.0 / 60},
+    {-4.0 / 15, 2.0 / 15, -1.0 / 15, 1.0 / 30, -1.0 / 60},
+    {1.0 / 120, 1.0 / 60, 1.0 / 30, 1.0 / 15, 2.0 / 15},
+    {1.0 / 120, -1.0 / 60, 1.0 / 30, -1.0 / 15, 2.0 / 15},
+    {0, 0, 0, 0, 1},
+};
+
+/* out = G in, r = 3 or 5 taps */
+static inline void wino_g(int r, const double *in, double out[6]) {
+    for (int i = 0; i < 6; i++) {
+        double acc = 0.0;
+        for (int t = 0; t < r; t++) acc += (r == 5 ? G5[i][t] : G3[i][t]) * in[t];
+        out[i] = acc;
+    }
 }
 
 fn_status fn_winograd3x3_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w,
@@ -85,6 +104,7 @@ fn_status fn_winograd3x3_pack(const fn_kernels *k, const fn_conv2d_desc *d, cons
     if (!fn_winograd3x3_supported(d) || k->gemm_nr > WINO_PACK_MAX_NR) return FN_ERR_ARG;
     const size_t NR = k->gemm_nr, cin = d->cin, cout = d->cout, npanels = div_up(cout, NR);
     const size_t pfl = panel_floats(k, d);
+    const int r = (int)d->kh, kk = r * r;
     const size_t total = fn_winograd3x3_packed_floats(k, d);
     const uintptr_t addr = (uintptr_t)(packed + 1);
     const size_t off = 1 + (size_t)((64 - addr % 64) % 64) / sizeof(float);
@@ -105,21 +125,21 @@ fn_status fn_winograd3x3_pack(const fn_kernels *k, const fn_conv2d_desc *d, cons
             for (size_t cb = 0; cb < nb; cb++) {
                 /* the panel's NR weights of each tap side by side (zeros past cout), so the transforms
                  * below run down NR-long rows, which the compiler vectorises */
-                double gt[9][WINO_PACK_MAX_NR], tt[18][WINO_PACK_MAX_NR], in[3], out[6];
+                double gt[25][WINO_PACK_MAX_NR], tt[30][WINO_PACK_MAX_NR], in[5], out[6];
                 for (size_t j = 0; j < NR; j++) {
-                    const float *g = w + ((co0 + j) * cin + ci0 + cb) * 9; /* w: (cout, cin, 3, 3) */
-                    for (int t = 0; t < 9; t++) gt[t][j] = j < nj ? g[t] : 0.0;
+                    const float *g = w + ((co0 + j) * cin + ci0 + cb) * kk; /* w: (cout, cin, r, r) */
+                    for (int t = 0; t < kk; t++) gt[t][j] = j < nj ? g[t] : 0.0;
                 }
-                for (int c = 0; c < 3; c++) /* t = G g, column c: taps c, 3 + c, 6 + c */
+                for (int c = 0; c < r; c++) /* t = G g, column c: taps c, r + c, .. */
                     for (size_t j = 0; j < NR; j++) {
-                        in[0] = gt[c][j], in[1] = gt[3 + c][j], in[2] = gt[6 + c][j];
-                        wino_g(in, out);
-                        for (int i = 0; i < 6; i++) tt[i * 3 + c][j] = out[i];
+                        for (int t = 0; t < r; t++) in[t] = gt[t * r + c][j];
+                        wino_g(r, in, out);
+                        for (int i = 0; i < 6; i++) tt[i * r + c][j] = out[i];
                     }
                 for (int i = 0; i < 6; i++) /* v = t G^T, row i */
                     for (size_t j = 0; j < NR; j++) {
-                        in[0] = tt[i * 3][j], in[1] = tt[i * 3 + 1][j], in[2] = tt[i * 3 + 2][j];
-                        wino_g(in, out);
+                        for (int t = 0; t < r; t++) in[t] = tt[i * r + t][j];
+                        wino_g(r, in, out);
                         for (int c = 0; c < 6; c++) vb[((size_t)(i * 6 + c) * CB + cb) * NR + j] = (float)out[c];
                     }
             }
@@ -162,8 +182,8 @@ static size_t block_tiles(const fn_kernels *k, const fn_conv2d_desc *d, size_t t
 }
 
 static void out_extents(const fn_conv2d_desc *d, size_t h, size_t w, size_t *oh, size_t *ow) {
-    *oh = fn_conv_out_extent(h, 3, 1, 1, d->pad_top, d->pad_bottom);
-    *ow = fn_conv_out_extent(w, 3, 1, 1, d->pad_left, d->pad_right);
+    *oh = fn_conv_out_extent(h, d->kh, 1, 1, d->pad_top, d->pad_bottom);
+    *ow = fn_conv_out_extent(w, d->kw, 1, 1, d->pad_left, d->pad_right);
 }
 
 /* Floats of one thread's V + M, rounded to whole 64-byte lines. */
@@ -175,7 +195,7 @@ size_t fn_winograd3x3_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d
                                     size_t h, size_t w, int nthreads) {
     size_t oh, ow;
     out_extents(d, h, w, &oh, &ow);
-    const size_t tiles = n * div_up(oh, 4) * div_up(ow, 4);
+    const size_t tiles = n * div_up(oh, tile_m(d)) * div_up(ow, tile_m(d));
     if (!tiles) return 0;
     const size_t mb = block_tiles(k, d, tiles), nt = nthreads > 1 ? (size_t)nthreads : 1;
     /* V + M per thread, a zero row for padding pixels, slack to align to 64 bytes */
@@ -204,7 +224,7 @@ fn_status fn_winograd3x3_nhwc_ldy(const fn_kernels *k, const fn_conv2d_desc *d, 
     if (!fn_winograd3x3_supported(d) || k->gemm_nr > WINO_PACK_MAX_NR || ldy < d->cout) return FN_ERR_ARG;
     size_t oh, ow;
     out_extents(d, h, w, &oh, &ow);
-    const size_t th = div_up(oh, 4), tw = div_up(ow, 4), tiles = n * th * tw;
+    const size_t TM = tile_m(d), th = div_up(oh, TM), tw = div_up(ow, TM), tiles = n * th * tw;
     if (tiles == 0) return FN_OK;
     if (nthreads < 1) nthreads = 1;
     if (scratch_bytes < fn_winograd3x3_scratch_bytes(k, d, n, h, w, nthreads)) return FN_ERR_NOMEM;
@@ -266,7 +286,7 @@ fn_status fn_winograd3x3_nhwc_ldy(const fn_kernels *k, const fn_conv2d_desc *d, 
                 for (size_t i = 0; i < mb; i++) {
                     const size_t t = t0 + i, b = t / (th * tw), ty = t % (th * tw) / tw, tx = t % tw;
                     /* unsigned wrap makes rows/columns above or left of the input fail the tests */
-                    const size_t iy0 = ty * 4 - d->pad_top, ix0 = tx * 4 - d->pad_left;
+                    const size_t iy0 = ty * TM - d->pad_top, ix0 = tx * TM - d->pad_left;
                     for (size_t r = 0; r < 6; r++)
                         for (size_t c = 0; c < 6; c++) {
                             const size_t iy = iy0 + r, ix = ix0 + c;
@@ -301,16 +321,16 @@ fn_status fn_winograd3x3_nhwc_ldy(const fn_kernels *k, const fn_conv2d_desc *d, 
             const size_t c0 = pn0 * NR, c1 = pn1 * NR < cout ? pn1 * NR : cout;
             for (size_t i = 0; i < mb; i++) {
                 const size_t t = t0 + i, b = t / (th * tw), ty = t % (th * tw) / tw, tx = t % tw;
-                for (size_t r = 0; r < 4; r++)
-                    for (size_t c = 0; c < 4; c++) {
-                        const size_t oy = ty * 4 + r, ox = tx * 4 + c;
+                for (size_t r = 0; r < TM; r++)
+                    for (size_t c = 0; c < TM; c++) {
+                        const size_t oy = ty * TM + r, ox = tx * TM + c;
                         const size_t o = (b * oh + oy) * ow + ox;
                         const int in = oy < oh && ox < ow;
-                        out[r * 4 + c] = in ? y + o * ldy + c0 : NULL;
-                        rs[r * 4 + c] = in && res ? res + o * cout + c0 : NULL;
+                        out[r * TM + c] = in ? y + o * ldy + c0 : NULL;
+                        rs[r * TM + c] = in && res ? res + o * cout + c0 : NULL;
                     }
-                wk->output(c1 - c0, M + i * NPOS * cout + c0, cout, bias + c0, out,
-                           res ? rs : NULL, act);
+                (TM == 4 ? wk->output : wk->output2)(c1 - c0, M + i * NPOS * cout + c0, cout,
+                                                     bias + c0, out, res ? rs : NULL, act);
             }
         }
     }

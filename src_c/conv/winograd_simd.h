@@ -1,5 +1,6 @@
-/* winograd_simd.h: the F(4x4, 3x3) input and output transform kernels written once over the SIMD
- * vocabulary: fn_f32_wino_input__<isa> and fn_f32_wino_output__<isa>. The includer includes
+/* winograd_simd.h: the F(4x4, 3x3) and F(2x2, 5x5) input and output transform kernels written once
+ * over the SIMD vocabulary: fn_f32_wino_input__<isa>, fn_f32_wino_output__<isa> (4x4 tiles) and
+ * fn_f32_wino_output2__<isa> (2x2 tiles). The includer includes
  * src_c/simd/vec_<isa>.h first (winograd.c: vec_scalar.h; the GEMM kernels stay per ISA).
  *
  * Interpolation points 0, 1/2, -1/2, 2, -2, inf: 2-3x less float32 error than Lavin & Gray's
@@ -12,7 +13,11 @@
  *         [0  4   -8  -1    2 0]            [0 1/4   1/4   4  4 0]
  *         [0 -2   -1   8    4 0]            [0 1/8  -1/8   8 -8 1]
  *         [0  2   -1  -8    4 0]
- *         [0  1    0 -17/4  0 1] */
+ *         [0  1    0 -17/4  0 1]
+ *
+ * F(2x2, 5x5) (alpha = 2 + 5 - 1 = 6, the same points) shares B^T, hence the input transform and the
+ * 36 GEMMs; only G (winograd.c) and the output transform differ: A^T for m = 2 is the first and last
+ * rows' polynomial pair  [1 1 1 1 1 0] / [0 1/2 -1/2 2 -2 1]  (fn_f32_wino_output2__<isa>). */
 #ifndef FN_ISA
 #error "include a src_c/simd/vec_<isa>.h first"
 #endif
@@ -81,6 +86,29 @@ FN_UNROLL(4)
     for (int j = 0; j < 4; j++) wino_out_1d(t + j, 4, y + j, 4);
 }
 
+/* o[k*so] = (A^T m)[k] for m = 2: A^T = [1 1 1 1 1 0] / [0 1/2 -1/2 2 -2 1], m[i*s] for i < 6 */
+FN_INLINE void wino_out2_1d(const V *m, size_t s, V *o, size_t so) {
+    const V c2 = vset(2.0f), h = vset(0.5f);
+    const V s1 = vadd(m[s], m[2 * s]), d1 = vsub(m[s], m[2 * s]);
+    const V s2 = vadd(m[3 * s], m[4 * s]), d2 = vsub(m[3 * s], m[4 * s]);
+    o[0] = vadd(vadd(m[0], s1), s2);
+    o[so] = vadd(vfma(c2, d2, vmul(h, d1)), m[5 * s]);
+}
+
+/* One channel vector of one 2x2 tile: y[i*2 + j] = (A^T m A)[i][j]. */
+FN_INLINE void wino_out2_vec(const float *m, size_t ldm, size_t ch, V *y, int MASKED, VK k) {
+    V t[12]; /* t = m A: 6 x 2 */
+FN_UNROLL(6)
+    for (int i = 0; i < 6; i++) {
+        V r[6];
+FN_UNROLL(6)
+        for (int j = 0; j < 6; j++) r[j] = vload_m(m + (size_t)(i * 6 + j) * ldm + ch, MASKED, k);
+        wino_out2_1d(r, 1, t + 2 * i, 1);
+    }
+    wino_out2_1d(t, 2, y, 2);
+    wino_out2_1d(t + 1, 2, y + 1, 2);
+}
+
 /* px: 36 pointers to a 6x6 input tile's pixels (c channels each); v: (36, ldv), channels in a row */
 void FN_KNAME(fn_f32_wino_input)(size_t c, const float *const *px, float *v, size_t ldv) {
     size_t ch = 0;
@@ -95,22 +123,38 @@ FN_INLINE void store_out(V y, V b, float *out, const float *res, int MASKED, VK 
     vstore_m(out, vclamp_if(y, clamp, lo, hi), MASKED, k); /* NaN in y stays NaN */
 }
 
-/* m: (36, ldm) products of one tile; out / res: 16 pointers (NULL: the output pixel is outside) */
-void FN_KNAME(fn_f32_wino_output)(size_t c, const float *m, size_t ldm, const float *bias, float *const *out,
-                                  const float *const *res, const fn_act *act) {
+/* m: (36, ldm) products of one tile; out / res: TM x TM pointers (NULL: the output pixel is
+ * outside); TM = 4 (F(4x4, 3x3)) or 2 (F(2x2, 5x5)), a constant after inlining */
+FN_INLINE void wino_output_tile(const int TM, size_t c, const float *m, size_t ldm, const float *bias,
+                                float *const *out, const float *const *res, const fn_act *act) {
     const int clamp = act->kind == FN_ACT_CLAMP;
     const V lo = vset(act->lo), hi = vset(act->hi);
     for (size_t ch = 0; ch < c; ch += VW) {
         const int masked = ch + VW > c;
         const VK k = vmask_upto(c - ch);
         V o[16];
-        if (masked) wino_out_vec(m, ldm, ch, o, 1, k);
-        else wino_out_vec(m, ldm, ch, o, 0, k);
+        if (TM == 4) {
+            if (masked) wino_out_vec(m, ldm, ch, o, 1, k);
+            else wino_out_vec(m, ldm, ch, o, 0, k);
+        } else {
+            if (masked) wino_out2_vec(m, ldm, ch, o, 1, k);
+            else wino_out2_vec(m, ldm, ch, o, 0, k);
+        }
         const V b = vload_m(bias + ch, masked, k);
-        for (int q = 0; q < 16; q++)
+        for (int q = 0; q < TM * TM; q++)
             if (out[q]) {
                 if (masked) store_out(o[q], b, out[q] + ch, res ? res[q] + ch : NULL, 1, k, clamp, lo, hi);
                 else store_out(o[q], b, out[q] + ch, res ? res[q] + ch : NULL, 0, k, clamp, lo, hi);
             }
     }
+}
+
+void FN_KNAME(fn_f32_wino_output)(size_t c, const float *m, size_t ldm, const float *bias, float *const *out,
+                                  const float *const *res, const fn_act *act) {
+    wino_output_tile(4, c, m, ldm, bias, out, res, act);
+}
+
+void FN_KNAME(fn_f32_wino_output2)(size_t c, const float *m, size_t ldm, const float *bias, float *const *out,
+                                   const float *const *res, const fn_act *act) {
+    wino_output_tile(2, c, m, ldm, bias, out, res, act);
 }

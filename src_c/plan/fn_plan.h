@@ -42,7 +42,7 @@
                                                  transposed conv's desc, oh/ow, packed weights */  \
     X(22, DWCONV2D, dwconv2d, "dwconv2d", Y, Y) /* depthwise, multiplier 1: conv, act, in2 = residual, \
                                                  out2 = the (n, c) mean of its output, or -1 */    \
-    X(23, WINOGRAD3X3, winograd3x3, "winograd3x3", Y, Y) /* CONV2D's fields (3x3, stride 1),        \
+    X(23, WINOGRAD3X3, winograd3x3, "winograd3x3", Y, Y) /* CONV2D's fields (3x3/5x5, stride 1),      \
                                                  weights from fn_winograd3x3_pack */               \
     X(24, CONV_FIRST, conv_first, "conv_first", N, N) /* cin <= 4: kind = input is NHWC, in2 = the  \
                                                  padded planar copy */                             \

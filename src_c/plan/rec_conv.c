@@ -41,7 +41,7 @@ FN_REC_SCRATCH(winograd3x3) {
 }
 
 FN_REC_CHECK(winograd3x3) {
-    if (!fn_winograd3x3_supported(&op->conv)) return "winograd3x3 needs a 3x3 stride-1 conv";
+    if (!fn_winograd3x3_supported(&op->conv)) return "winograd3x3 needs a 3x3 or 5x5 stride-1 conv";
     if (op->weights == NULL || op->weights_floats != fn_winograd3x3_packed_floats(k, &op->conv))
         return WEIGHTS_MISFIT;
     return NULL;

@@ -167,6 +167,8 @@ static void test_conv(void) {
         conv_case(CONV_IGEMM, "igemm", desc(ci, co, 1, 3, 2, 1, 1), 1, 9, 7, 0, (int)((i + 1) % 3));
         conv_case(CONV_IGEMM, "igemm", desc(ci, co, 1, 3, 1, 2, 2), 1, 6, 5, 1, 2);
         conv_case(CONV_WINO, "winograd", desc(ci, co, 1, 3, 1, 1, 1), 2, 7, 10, (int)(i & 1), (int)(i % 3));
+        conv_case(CONV_WINO, "winograd 5x5", desc(ci, co, 1, 5, 1, 1, (i % 3) + 1), 2, 7, 9, (int)((i + 1) & 1),
+                  (int)((i + 2) % 3));
         conv_case(CONV_T, "conv_transpose", desc(ci, co, 1, 3, 2, 1, 1), 1, 4, 5, 0, (int)(i % 3));
     }
     conv_case(CONV_IGEMM, "igemm grouped", desc(12, 18, 3, 3, 1, 1, 1), 1, 5, 6, 1, 1);
