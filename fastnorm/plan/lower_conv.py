@@ -31,6 +31,16 @@ WINOGRAD_MIN_CHANNELS = 16   # cin and cout: below, the GEMMs are too thin to pa
 WINOGRAD_MIN_TILES = 8       # 4x4 output tiles, batch included: fewer, and streaming the 4x larger
                              # transformed weights costs more than the multiplies saved
 WINOGRAD_MIN_COVERAGE = 0.5  # outputs / (16 x tiles): partial edge tiles compute discarded outputs
+# Winograd F(2x2, 5x5) for 5x5 stride-1 convs (the same driver, kernel size from the desc): 36
+# products per 4 outputs instead of 100. Measured (1 thread, padding 2, CPU-time minima, AVX2 under
+# tools/cpuid_avx2.c / AVX-512): 48->64 35x35 1.93x / 1.90x, 192ch 17x17 2.2x / 1.95x, 256ch 7x7
+# 1.8x / 1.6x, 16ch 35x35 1.2x, 32->4 1.4x / 1.3x, 16->8 1.2x / 1.25x, 512ch 4x4 (4 tiles) ~1.0-1.2x;
+# but 8->8 0.93x, 4->32 0.67x, 12ch 1.03x, 64ch 1x1 or 2x2 (1 tile) 0.8x / 0.67x, 128ch 3x3 (4 tiles,
+# 9 of 16 outputs kept) 1.08x / 0.88x, 256ch 2x2 0.68x.
+WINOGRAD5_MIN_CIN = 16        # K of the 36 GEMMs: below, the transforms cost what the GEMMs save
+WINOGRAD5_MIN_COUT = 4
+WINOGRAD5_MIN_TILES = 4       # 2x2 output tiles, batch included
+WINOGRAD5_MIN_COVERAGE = 0.6  # outputs / (4 x tiles)
 
 
 def _lower_conv2d(plan, node, graph, loc, cache):
@@ -87,13 +97,17 @@ def _winograd_pays(plan, node, graph):
         return False
     a = node.attrs
     wt = graph.weights.get(node.inputs[1])
-    if wt is None or wt.ndim != 4 or tuple(wt.shape[2:]) != (3, 3):
+    if wt is None or wt.ndim != 4 or tuple(wt.shape[2:]) not in ((3, 3), (5, 5)):
         return False
     if (a.get("groups", 1) != 1 or list(a.get("stride", [1, 1])) != [1, 1]
             or list(a.get("dilation", [1, 1])) != [1, 1]):
         return False
     n, cin, _, _ = plan.shapes[node.inputs[0]]
     _, cout, oh, ow = plan.shapes[node.outputs[0]]
+    if wt.shape[2] == 5:
+        tiles = n * -(-oh // 2) * -(-ow // 2)
+        return (cin >= WINOGRAD5_MIN_CIN and cout >= WINOGRAD5_MIN_COUT and tiles >= WINOGRAD5_MIN_TILES
+                and oh * ow * n >= WINOGRAD5_MIN_COVERAGE * 4 * tiles)
     if cin < WINOGRAD_MIN_CHANNELS or cout < WINOGRAD_MIN_CHANNELS:
         return False
     tiles = n * -(-oh // 4) * -(-ow // 4)
@@ -101,13 +115,14 @@ def _winograd_pays(plan, node, graph):
 
 
 def _lower_winograd(plan, node, graph, loc, cache):
-    """conv2d (3x3, stride 1) as a WINOGRAD3X3 record; same fields as CONV2D."""
+    """conv2d (3x3 or 5x5, stride 1) as a WINOGRAD3X3 record; same fields as CONV2D."""
     b = plan.nhwc(node, node.inputs[0], loc)
     n, c, h, w = plan.shapes[node.inputs[0]]
     _, cout, oh, ow = plan.shapes[node.outputs[0]]
     wt = graph.weights[node.inputs[1]]
     a = node.attrs
-    desc = (c, cout, 1, 3, 3, 1, 1, 1, 1, *a.get("padding", [0, 0, 0, 0]))
+    k = wt.shape[2]
+    desc = (c, cout, 1, k, k, 1, 1, 1, 1, *a.get("padding", [0, 0, 0, 0]))
     bias = _bias(graph, node)
     packed = _packed(plan, cache, node, "winograd3x3", _C.winograd3x3_pack, desc, wt, bias)
     out = plan.new_buf(n * oh * ow * cout)

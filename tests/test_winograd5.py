@@ -1,0 +1,286 @@
+"""Winograd F(2x2, 5x5) (src_c/conv/winograd*.c with a 5x5 desc) vs the float64 reference and torch,
+under every ISA: odd sizes, images smaller than a tile, every padding 0..4, small and odd channel
+counts, batch 1 and 3, bias, relu / relu6, residual (also in place), threads; the plan's use of it
+(op 23 with a 5x5 desc) on an Inception-like block whose branches write a channel concat (ldy)."""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import reference
+import util
+from util import importorskip
+from fastnorm import _C
+from fastnorm.graph import act_tuple
+from fastnorm.ops._common import ACT_NONE
+
+# As test_winograd.py: an output's error follows its 2x2 tile's whole 6x6 input window times all 25
+# taps (tile_mag). Measured worst |err| / tile_mag: 4.5e-7 over 300 random cases per ISA (cin, cout
+# 1..64, sizes 1..15, padding 0..4, batch 1..3); the bound is test_winograd's (a wrong tap is O(1)).
+RTOL_WINOGRAD = 2e-5
+ATOL_WINOGRAD = 1e-6
+
+RELU = act_tuple(["relu"])
+RELU6 = act_tuple(["clamp", 0.0, 6.0])
+K = 5
+
+
+def to_nhwc(x):
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+
+
+def to_nchw(y):
+    return np.ascontiguousarray(y.transpose(0, 3, 1, 2))
+
+
+def desc_of(cin, cout, pads):
+    return (cin, cout, 1, K, K, 1, 1, 1, 1) + tuple(pads)
+
+
+def out_hw(h, w, pads):
+    t, l, b, r = pads
+    return h + t + b - (K - 1), w + l + r - (K - 1)
+
+
+def winograd(x, wt, b, pads, act=ACT_NONE, res=None, nthreads=1, isa=-1):
+    n, cin, h, w = x.shape
+    cout = wt.shape[0]
+    desc = desc_of(cin, cout, pads)
+    packed = _C.winograd3x3_pack(isa, desc, wt, b)
+    oh, ow = out_hw(h, w, pads)
+    y = np.empty((n, oh, ow, cout), np.float32)
+    _C.winograd3x3_nhwc(isa, desc, to_nhwc(x), packed, None if res is None else to_nhwc(res), act, y,
+                        nthreads)
+    return to_nchw(y)
+
+
+def tile_mag(x, wt, b, pads, res=None):
+    """sum_ci max over the 2x2 tile's 6x6 input window |x[ci]| * sum_taps |w[co, ci]| (+ |b|, + the
+    tile's max |res|), per output. x: NCHW -> NCHW like the output."""
+    n, cin, h, w = x.shape
+    t, l, bo, r = pads
+    oh, ow = out_hw(h, w, pads)
+    th, tw = -(-oh // 2), -(-ow // 2)
+    xp = np.zeros((n, cin, th * 2 + 4, tw * 2 + 4))
+    xs = np.abs(x.astype(np.float64))[:, :, :min(h, th * 2 + 4 - t), :min(w, tw * 2 + 4 - l)]
+    xp[:, :, t:t + xs.shape[2], l:l + xs.shape[3]] = xs
+    win = np.lib.stride_tricks.sliding_window_view(xp, (6, 6), axis=(2, 3))[:, :, ::2, ::2]
+    m = win.max(axis=(4, 5))
+    tm = np.einsum("nctu,oc->notu", m, np.abs(wt.astype(np.float64)).sum(axis=(2, 3)))
+    if b is not None:
+        tm = tm + np.abs(b.astype(np.float64))[None, :, None, None]
+    if res is not None:
+        rp = np.zeros((n, wt.shape[0], th * 2, tw * 2))
+        rp[:, :, :oh, :ow] = np.abs(res)
+        tm = tm + rp.reshape(n, -1, th, 2, tw, 2).max(axis=(3, 5))
+    return np.repeat(np.repeat(tm, 2, axis=2), 2, axis=3)[:, :, :oh, :ow]
+
+
+def reference_conv(x, wt, b, pads, res=None):
+    want = reference.conv2d(x, wt, b, 1, pads, 1, 1)
+    if res is not None:
+        want = want + res
+    return want, tile_mag(x, wt, b, pads, res)
+
+
+def assert_wino_close(got, want, mag, what="output"):
+    got = np.asarray(got, np.float64)
+    assert got.shape == want.shape, "%s: shape %s != %s" % (what, got.shape, want.shape)
+    err = np.abs(got - want)
+    bound = ATOL_WINOGRAD + RTOL_WINOGRAD * mag
+    assert (err <= bound).all(), "%s: max abs err %.3g exceeds bound %.3g" % (
+        what, err.max(), bound.flat[np.argmax(err - bound)])
+
+
+def case(rng, n, cin, cout, h, w, bias=True):
+    x = rng.standard_normal((n, cin, h, w)).astype(np.float32)
+    wt = rng.standard_normal((cout, cin, K, K)).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32) if bias else None
+    return x, wt, b
+
+
+CHANNELS = [1, 3, 16, 17, 33, 48, 64]
+SIZES = [1, 2, 3, 4, 5, 6, 7, 9, 11, 15]
+ACTS = [ACT_NONE, RELU, RELU6]
+
+
+@settings(max_examples=int(__import__("os").environ.get("WINO_EXAMPLES", 60)), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cin=st.sampled_from(CHANNELS), cout=st.sampled_from(CHANNELS), h=st.sampled_from(SIZES),
+       w=st.sampled_from(SIZES), pads=st.tuples(*[st.integers(0, 4)] * 4), n=st.sampled_from([1, 3]),
+       bias=st.booleans(), act=st.sampled_from([0, 1, 2]), residual=st.booleans(),
+       seed=st.integers(0, 2**16))
+def test_winograd5_matches_reference(isa, cin, cout, h, w, pads, n, bias, act, residual, seed):
+    oh, ow = out_hw(h, w, pads)
+    if oh < 1 or ow < 1:
+        return
+    rng = np.random.default_rng(seed)
+    x, wt, b = case(rng, n, cin, cout, h, w, bias)
+    res = rng.standard_normal((n, cout, oh, ow)).astype(np.float32) if residual else None
+    got = winograd(x, wt, b, pads, ACTS[act], res)
+    util.assert_ran(isa)
+    assert got.dtype == np.float32
+    want, mag = reference_conv(x, wt, b, pads, res)
+    if act == 1:
+        want = np.maximum(want, 0)
+    elif act == 2:
+        want = np.clip(want, 0, 6)
+    assert_wino_close(got, want, mag)
+
+
+@pytest.mark.parametrize("pad", [0, 1, 2, 3, 4])
+@pytest.mark.parametrize("hw", [(1, 1), (3, 2), (5, 5), (6, 7)])
+def test_winograd5_every_padding_small_images(isa, pad, hw):
+    """Images as small as one pixel, smaller than a tile's 6x6 window, under every padding 0..4."""
+    h, w = hw
+    pads = (pad,) * 4
+    oh, ow = out_hw(h, w, pads)
+    if oh < 1 or ow < 1:
+        pytest.skip("no output")
+    rng = np.random.default_rng(pad * 10 + h)
+    x, wt, b = case(rng, 3, 5, 19, h, w)
+    got = winograd(x, wt, b, pads, RELU)
+    util.assert_ran(isa)
+    want, mag = reference_conv(x, wt, b, pads)
+    assert_wino_close(got, np.maximum(want, 0), mag)
+
+
+@pytest.mark.parametrize("n,cin,cout,h,w,pads", [
+    (1, 48, 64, 35, 35, (2, 2, 2, 2)),   # Inception-v3's 5x5 branch: many tiles, several blocks
+    (3, 33, 70, 13, 12, (0, 3, 1, 4)),   # odd channels, asymmetric padding, partial tiles
+    (1, 200, 40, 6, 6, (2, 2, 2, 2)),    # deep K, cout panel tails
+])
+def test_winograd5_larger_shapes(isa, n, cin, cout, h, w, pads):
+    rng = np.random.default_rng(cin + cout)
+    x, wt, b = case(rng, n, cin, cout, h, w)
+    got = winograd(x, wt, b, pads, nthreads=2)
+    util.assert_ran(isa)
+    want, mag = reference_conv(x, wt, b, pads)
+    assert_wino_close(got, want, mag)
+
+
+@pytest.mark.parametrize("cin,cout,h,pads", [(16, 16, 8, (2, 2, 2, 2)), (17, 33, 9, (0, 0, 0, 0)),
+                                              (48, 64, 14, (4, 1, 0, 3))])
+def test_winograd5_matches_torch(isa, cin, cout, h, pads):
+    torch = importorskip("torch")
+    F = torch.nn.functional
+    rng = np.random.default_rng(h)
+    x, wt, b = case(rng, 3, cin, cout, h, h + 1)
+    got = winograd(x, wt, b, pads, RELU)
+    util.assert_ran(isa)
+    t, l, bo, r = pads
+    with torch.no_grad():
+        ref = torch.relu(F.conv2d(F.pad(torch.from_numpy(x), (l, r, t, bo)), torch.from_numpy(wt),
+                                  torch.from_numpy(b))).numpy()
+    _, mag = reference_conv(x, wt, b, pads)
+    assert_wino_close(got, ref.astype(np.float64), mag, "vs torch")
+
+
+@pytest.mark.parametrize("cin,cout,h", [(48, 64, 17), (32, 96, 8)])
+def test_winograd5_threads_bit_identical(isa, cin, cout, h):
+    rng = np.random.default_rng(7)
+    x, wt, b = case(rng, 2, cin, cout, h, h)
+    res = rng.standard_normal((2, cout, h, h)).astype(np.float32)
+    ys = [winograd(x, wt, b, (2, 2, 2, 2), RELU, res, nthreads=t) for t in (1, 2, 3)]
+    util.assert_ran(isa)
+    for y in ys[1:]:
+        assert np.array_equal(y, ys[0])
+
+
+def test_winograd5_residual_may_be_the_output(isa):
+    rng = np.random.default_rng(3)
+    x, wt, b = case(rng, 1, 16, 20, 9, 9)
+    pads = (2, 2, 2, 2)
+    desc = desc_of(16, 20, pads)
+    packed = _C.winograd3x3_pack(-1, desc, wt, b)
+    res = rng.standard_normal((1, 9, 9, 20)).astype(np.float32)
+    y = res.copy()
+    _C.winograd3x3_nhwc(-1, desc, to_nhwc(x), packed, y, ACT_NONE, y, 1)  # in place: y += conv
+    util.assert_ran(isa)
+    want, mag = reference_conv(x, wt, b, pads, to_nchw(res))
+    assert_wino_close(to_nchw(y), want, mag)
+
+
+def test_winograd5_bad_arguments():
+    wt = np.zeros((8, 4, 5, 5), np.float32)
+    with pytest.raises(ValueError, match="stride 1"):   # 5x3: not square
+        _C.winograd3x3_pack(-1, (4, 8, 1, 5, 3, 1, 1, 1, 1, 1, 1, 1, 1), wt, None)
+    with pytest.raises(ValueError, match="stride 1"):   # 7x7
+        _C.winograd3x3_pack(-1, (4, 8, 1, 7, 7, 1, 1, 1, 1, 1, 1, 1, 1), wt, None)
+    with pytest.raises(ValueError, match="expected shape"):  # 3x3 weights for a 5x5 desc
+        _C.winograd3x3_pack(-1, desc_of(4, 8, (2, 2, 2, 2)), np.zeros((8, 4, 3, 3), np.float32), None)
+
+
+# ------------------------------------------------------------------------------------------ plan
+def _inception_like(torch):
+    """Inception-v3's InceptionA shape: 1x1, 1x1 -> 5x5, 1x1 -> 3x3 -> 3x3 branches into a concat (the
+    convs write their blocks of the concat's buffer in place: ldy), and a 5x5 with a residual."""
+    import torch.nn as nn
+    from models import realistic_bn
+
+    def cbr(ci, co, k, p):
+        return nn.Sequential(nn.Conv2d(ci, co, k, padding=p, bias=False), nn.BatchNorm2d(co), nn.ReLU())
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = cbr(3, 32, 1, 0)
+            self.b1 = cbr(32, 24, 1, 0)
+            self.b5 = nn.Sequential(cbr(32, 20, 1, 0), cbr(20, 36, 5, 2))
+            self.b3 = nn.Sequential(cbr(32, 16, 1, 0), cbr(16, 24, 3, 1), cbr(24, 24, 3, 1))
+            self.res = nn.Conv2d(84, 84, 5, padding=2)
+
+        def forward(self, x):
+            x = self.stem(x)
+            y = torch.cat([self.b1(x), self.b5(x), self.b3(x)], 1)
+            return torch.nn.functional.relu6(self.res(y) + y)
+
+    torch.manual_seed(0)
+    return realistic_bn(Net())
+
+
+def _winograd_records(model, shape, k=None):
+    from fastnorm._C import OP_WINOGRAD3X3
+    plan = model._plan({model.graph.inputs[0].name: tuple(shape)})
+    return [r for r in plan.records if r["type"] == OP_WINOGRAD3X3 and (k is None or r["conv"][3] == k)]
+
+
+def test_plan_inception_block_matches_torch(isa, monkeypatch):
+    torch = importorskip("torch")
+    import fastnorm
+    net = _inception_like(torch)
+    x = np.maximum(np.random.default_rng(1).standard_normal((3, 3, 17, 17)), 0).astype(np.float32)
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x)).numpy()
+    monkeypatch.setenv("FASTNORM_WINOGRAD", "1")
+    m = fastnorm.from_torch(net, torch.randn(1, 3, 17, 17))
+    y = m.predict(x)
+    util.assert_ran(isa)
+    w5 = _winograd_records(m, x.shape, 5)
+    assert len(w5) == 2
+    assert [r.get("ldy") for r in w5] == [84, None]       # the branch's block of the concat, in place
+    assert w5[1].get("in2", -1) >= 0                       # the 5x5 with the fused residual
+    scale = max(1.0, np.abs(ref).max())
+    assert np.abs(y - ref).max() <= util.ATOL_MODEL * scale, np.abs(y - ref).max()
+    monkeypatch.setenv("FASTNORM_WINOGRAD", "0")
+    m0 = fastnorm.from_torch(net, torch.randn(1, 3, 17, 17))
+    assert _winograd_records(m0, x.shape) == []
+    assert np.abs(m0.predict(x) - ref).max() <= util.ATOL_MODEL * scale
+
+
+def test_plan_5x5_thresholds(monkeypatch):
+    """Below the measured thresholds (cin < 16, one 2x2 tile, tiles mostly padding) 5x5 stays direct;
+    stride 2 and depthwise 5x5 never take it."""
+    torch = importorskip("torch")
+    import fastnorm
+    import torch.nn as nn
+    monkeypatch.setenv("FASTNORM_WINOGRAD", "1")
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(8, 8, 5, padding=2), nn.Conv2d(8, 32, 5, padding=2),
+                        nn.Conv2d(32, 32, 5, padding=2), nn.Conv2d(32, 32, 5, padding=2, groups=32),
+                        nn.Conv2d(32, 32, 5, stride=2, padding=2)).eval()
+    big = fastnorm.from_torch(net, torch.randn(1, 8, 16, 16))
+    assert len(_winograd_records(big, (1, 8, 16, 16), 5)) == 1    # only the 32 -> 32 conv
+    for hw in (2, 3):   # one tile; four tiles keeping 9 of 16 outputs
+        small = fastnorm.from_torch(net, torch.randn(1, 8, hw, hw))
+        assert _winograd_records(small, (1, 8, hw, hw)) == []
