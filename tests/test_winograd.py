@@ -1,5 +1,5 @@
 """Winograd F(4x4, 3x3) conv (src_c/conv/winograd*.c) vs the float64 reference and torch, under every
-ISA; the plan's use of it (op 23) on ResNet blocks; threads; NaN/Inf; bad arguments."""
+ISA (the larger-shape, torch and thread cases also for F(2x2, 5x5): tests/test_winograd5.py has the rest); the plan's use of it (op 23) on ResNet blocks; threads; NaN/Inf; bad arguments."""
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -34,22 +34,22 @@ def to_nchw(y):
     return np.ascontiguousarray(y.transpose(0, 3, 1, 2))
 
 
-def desc_of(cin, cout, pads):
-    return (cin, cout, 1, 3, 3, 1, 1, 1, 1) + tuple(pads)
+def desc_of(cin, cout, pads, k=3):
+    return (cin, cout, 1, k, k, 1, 1, 1, 1) + tuple(pads)
 
 
-def out_hw(h, w, pads):
+def out_hw(h, w, pads, k=3):
     t, l, b, r = pads
-    return h + t + b - 2, w + l + r - 2
+    return h + t + b - (k - 1), w + l + r - (k - 1)
 
 
 def winograd(x, wt, b, pads, act=ACT_NONE, res=None, nthreads=1, isa=-1):
-    """x: NCHW float32 -> NCHW output through the C driver (NHWC inside)."""
+    """x: NCHW float32 -> NCHW output through the C driver (NHWC inside); 3x3 or 5x5 from wt."""
     n, cin, h, w = x.shape
-    cout = wt.shape[0]
-    desc = desc_of(cin, cout, pads)
+    cout, k = wt.shape[0], wt.shape[2]
+    desc = desc_of(cin, cout, pads, k)
     packed = _C.winograd3x3_pack(isa, desc, wt, b)
-    oh, ow = out_hw(h, w, pads)
+    oh, ow = out_hw(h, w, pads, k)
     y = np.empty((n, oh, ow, cout), np.float32)
     _C.winograd3x3_nhwc(isa, desc, to_nhwc(x), packed, None if res is None else to_nhwc(res), act, y,
                         nthreads)
@@ -65,28 +65,30 @@ def reference_conv(x, wt, b, pads, res=None):
 
 
 def tile_mag(x, wt, b, pads, res=None):
-    """The scale of Winograd's rounding at each output: every output of a 4x4 tile mixes the tile's
-    whole 6x6 input window with all 9 taps, so its error follows
+    """The scale of Winograd's rounding at each output: every output of an m x m tile (m = 4 for 3x3,
+    2 for 5x5) mixes the tile's whole 6x6 input window with all k x k taps, so its error follows
         sum_ci max_window |x[ci]| * sum_taps |w[co, ci]|  (+ |b[co]|, + the tile's max |residual|)
-    rather than its own 3x3 window's |x| |w| (a corner output that padding leaves one input pixel
+    rather than its own k x k window's |x| |w| (a corner output that padding leaves one input pixel
     still carries the rounding of its neighbours' terms). x: NCHW; -> NCHW like the output."""
     n, cin, h, w = x.shape
     t, l, bo, r = pads
-    oh, ow = out_hw(h, w, pads)
-    th, tw = -(-oh // 4), -(-ow // 4)
-    xp = np.zeros((n, cin, th * 4 + 2, tw * 4 + 2))
-    xs = np.abs(x.astype(np.float64))[:, :, :min(h, th * 4 + 2 - t), :min(w, tw * 4 + 2 - l)]
+    k = wt.shape[2]
+    ts = 6 - k + 1  # the output tile's side
+    oh, ow = out_hw(h, w, pads, k)
+    th, tw = -(-oh // ts), -(-ow // ts)
+    xp = np.zeros((n, cin, th * ts + k - 1, tw * ts + k - 1))
+    xs = np.abs(x.astype(np.float64))[:, :, :min(h, th * ts + k - 1 - t), :min(w, tw * ts + k - 1 - l)]
     xp[:, :, t:t + xs.shape[2], l:l + xs.shape[3]] = xs
-    win = np.lib.stride_tricks.sliding_window_view(xp, (6, 6), axis=(2, 3))[:, :, ::4, ::4]
+    win = np.lib.stride_tricks.sliding_window_view(xp, (6, 6), axis=(2, 3))[:, :, ::ts, ::ts]
     m = win.max(axis=(4, 5))                                          # (n, cin, th, tw)
     tm = np.einsum("nctu,oc->notu", m, np.abs(wt.astype(np.float64)).sum(axis=(2, 3)))
     if b is not None:
         tm = tm + np.abs(b.astype(np.float64))[None, :, None, None]
     if res is not None:
-        rp = np.zeros((n, wt.shape[0], th * 4, tw * 4))
+        rp = np.zeros((n, wt.shape[0], th * ts, tw * ts))
         rp[:, :, :oh, :ow] = np.abs(res)
-        tm = tm + rp.reshape(n, -1, th, 4, tw, 4).max(axis=(3, 5))
-    return np.repeat(np.repeat(tm, 4, axis=2), 4, axis=3)[:, :, :oh, :ow]
+        tm = tm + rp.reshape(n, -1, th, ts, tw, ts).max(axis=(3, 5))
+    return np.repeat(np.repeat(tm, ts, axis=2), ts, axis=3)[:, :, :oh, :ow]
 
 
 def assert_wino_close(got, want, mag, what="output"):
@@ -99,9 +101,9 @@ def assert_wino_close(got, want, mag, what="output"):
         what, err.max(), bound.flat[np.argmax(err - bound)])
 
 
-def case(rng, n, cin, cout, h, w, bias=True):
+def case(rng, n, cin, cout, h, w, bias=True, k=3):
     x = rng.standard_normal((n, cin, h, w)).astype(np.float32)
-    wt = rng.standard_normal((cout, cin, 3, 3)).astype(np.float32)
+    wt = rng.standard_normal((cout, cin, k, k)).astype(np.float32)
     b = rng.standard_normal(cout).astype(np.float32) if bias else None
     return x, wt, b
 
@@ -132,27 +134,31 @@ def test_winograd_matches_reference(isa, cin, cout, h, w, pads, n, bias, relu, r
     assert_wino_close(got, want, mag)
 
 
-@pytest.mark.parametrize("n,cin,cout,h,w,pads", [
-    (1, 64, 64, 56, 56, (1, 1, 1, 1)),   # ResNet stage 1 shape: many tiles, several blocks
-    (2, 33, 70, 15, 13, (0, 2, 1, 0)),   # odd channels, asymmetric padding, partial tiles
-    (1, 256, 40, 6, 6, (1, 1, 1, 1)),    # deep K, cout panel tails
+@pytest.mark.parametrize("k,n,cin,cout,h,w,pads", [
+    (3, 1, 64, 64, 56, 56, (1, 1, 1, 1)),   # ResNet stage 1 shape: many tiles, several blocks
+    (3, 2, 33, 70, 15, 13, (0, 2, 1, 0)),   # odd channels, asymmetric padding, partial tiles
+    (3, 1, 256, 40, 6, 6, (1, 1, 1, 1)),    # deep K, cout panel tails
+    (5, 1, 48, 64, 35, 35, (2, 2, 2, 2)),   # Inception-v3's 5x5 branch (F(2x2, 5x5))
+    (5, 3, 33, 70, 13, 12, (0, 3, 1, 4)),
+    (5, 1, 200, 40, 6, 6, (2, 2, 2, 2)),
 ])
-def test_winograd_larger_shapes(isa, n, cin, cout, h, w, pads):
+def test_winograd_larger_shapes(isa, k, n, cin, cout, h, w, pads):
     rng = np.random.default_rng(cin + cout)
-    x, wt, b = case(rng, n, cin, cout, h, w)
+    x, wt, b = case(rng, n, cin, cout, h, w, k=k)
     got = winograd(x, wt, b, pads, nthreads=2)
     util.assert_ran(isa)
     want, mag = reference_conv(x, wt, b, pads)
     assert_wino_close(got, want, mag)
 
 
-@pytest.mark.parametrize("cin,cout,h,pads", [(16, 16, 8, (1, 1, 1, 1)), (17, 33, 9, (0, 0, 0, 0)),
-                                              (64, 64, 14, (2, 1, 0, 1))])
-def test_winograd_matches_torch(isa, cin, cout, h, pads):
+@pytest.mark.parametrize("k,cin,cout,h,pads", [
+    (3, 16, 16, 8, (1, 1, 1, 1)), (3, 17, 33, 9, (0, 0, 0, 0)), (3, 64, 64, 14, (2, 1, 0, 1)),
+    (5, 16, 16, 8, (2, 2, 2, 2)), (5, 17, 33, 9, (0, 0, 0, 0)), (5, 48, 64, 14, (4, 1, 0, 3))])
+def test_winograd_matches_torch(isa, k, cin, cout, h, pads):
     torch = importorskip("torch")
     F = torch.nn.functional
     rng = np.random.default_rng(h)
-    x, wt, b = case(rng, 3, cin, cout, h, h + 1)
+    x, wt, b = case(rng, 3, cin, cout, h, h + 1, k=k)
     res = None
     got = winograd(x, wt, b, pads, RELU, res)
     util.assert_ran(isa)
@@ -164,12 +170,13 @@ def test_winograd_matches_torch(isa, cin, cout, h, pads):
     assert_wino_close(got, ref.astype(np.float64), mag, "vs torch")
 
 
-@pytest.mark.parametrize("cin,cout,h", [(64, 64, 28), (32, 96, 8), (200, 64, 9)])
-def test_threads_bit_identical(isa, cin, cout, h):
+@pytest.mark.parametrize("k,cin,cout,h", [(3, 64, 64, 28), (3, 32, 96, 8), (3, 200, 64, 9),
+                                           (5, 48, 64, 17), (5, 32, 96, 8)])
+def test_threads_bit_identical(isa, k, cin, cout, h):
     rng = np.random.default_rng(7)
-    x, wt, b = case(rng, 2, cin, cout, h, h)
+    x, wt, b = case(rng, 2, cin, cout, h, h, k=k)
     res = rng.standard_normal((2, cout, h, h)).astype(np.float32)
-    ys = [winograd(x, wt, b, (1, 1, 1, 1), RELU, res, nthreads=t) for t in (1, 2, 3)]
+    ys = [winograd(x, wt, b, (k // 2,) * 4, RELU, res, nthreads=t) for t in (1, 2, 3)]
     util.assert_ran(isa)
     for y in ys[1:]:
         assert np.array_equal(y, ys[0])

@@ -1,102 +1,39 @@
 """Winograd F(2x2, 5x5) (src_c/conv/winograd*.c with a 5x5 desc) vs the float64 reference and torch,
 under every ISA: odd sizes, images smaller than a tile, every padding 0..4, small and odd channel
-counts, batch 1 and 3, bias, relu / relu6, residual (also in place), threads; the plan's use of it
-(op 23 with a 5x5 desc) on an Inception-like block whose branches write a channel concat (ldy)."""
+counts, batch 1 and 3, bias, relu / relu6, residual (also in place); the plan's use of it (op 23
+with a 5x5 desc) on an Inception-like block whose branches write a channel concat (ldy), and its
+thresholds. Larger shapes, torch and threads: test_winograd.py's cases with k = 5."""
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import reference
 import util
 from util import importorskip
 from fastnorm import _C
 from fastnorm.graph import act_tuple
 from fastnorm.ops._common import ACT_NONE
 
-# As test_winograd.py: an output's error follows its 2x2 tile's whole 6x6 input window times all 25
-# taps (tile_mag). Measured worst |err| / tile_mag: 4.5e-7 over 300 random cases per ISA (cin, cout
-# 1..64, sizes 1..15, padding 0..4, batch 1..3); the bound is test_winograd's (a wrong tap is O(1)).
-RTOL_WINOGRAD = 2e-5
-ATOL_WINOGRAD = 1e-6
+from test_winograd import RELU, assert_wino_close, reference_conv, to_nchw, to_nhwc, winograd
+from test_winograd import case as _case, desc_of as _desc_of, out_hw as _out_hw
 
-RELU = act_tuple(["relu"])
+# The bound is test_winograd's (tile_mag there is per kernel size: an output's error follows its
+# 2x2 tile's whole 6x6 input window times all 25 taps). Measured worst |err| / tile_mag: 4.5e-7 over
+# 300 random cases per ISA (cin, cout 1..64, sizes 1..15, padding 0..4, batch 1..3); a wrong tap is O(1).
 RELU6 = act_tuple(["clamp", 0.0, 6.0])
 K = 5
 
 
-def to_nhwc(x):
-    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-
-
-def to_nchw(y):
-    return np.ascontiguousarray(y.transpose(0, 3, 1, 2))
-
-
 def desc_of(cin, cout, pads):
-    return (cin, cout, 1, K, K, 1, 1, 1, 1) + tuple(pads)
+    return _desc_of(cin, cout, pads, K)
 
 
 def out_hw(h, w, pads):
-    t, l, b, r = pads
-    return h + t + b - (K - 1), w + l + r - (K - 1)
-
-
-def winograd(x, wt, b, pads, act=ACT_NONE, res=None, nthreads=1, isa=-1):
-    n, cin, h, w = x.shape
-    cout = wt.shape[0]
-    desc = desc_of(cin, cout, pads)
-    packed = _C.winograd3x3_pack(isa, desc, wt, b)
-    oh, ow = out_hw(h, w, pads)
-    y = np.empty((n, oh, ow, cout), np.float32)
-    _C.winograd3x3_nhwc(isa, desc, to_nhwc(x), packed, None if res is None else to_nhwc(res), act, y,
-                        nthreads)
-    return to_nchw(y)
-
-
-def tile_mag(x, wt, b, pads, res=None):
-    """sum_ci max over the 2x2 tile's 6x6 input window |x[ci]| * sum_taps |w[co, ci]| (+ |b|, + the
-    tile's max |res|), per output. x: NCHW -> NCHW like the output."""
-    n, cin, h, w = x.shape
-    t, l, bo, r = pads
-    oh, ow = out_hw(h, w, pads)
-    th, tw = -(-oh // 2), -(-ow // 2)
-    xp = np.zeros((n, cin, th * 2 + 4, tw * 2 + 4))
-    xs = np.abs(x.astype(np.float64))[:, :, :min(h, th * 2 + 4 - t), :min(w, tw * 2 + 4 - l)]
-    xp[:, :, t:t + xs.shape[2], l:l + xs.shape[3]] = xs
-    win = np.lib.stride_tricks.sliding_window_view(xp, (6, 6), axis=(2, 3))[:, :, ::2, ::2]
-    m = win.max(axis=(4, 5))
-    tm = np.einsum("nctu,oc->notu", m, np.abs(wt.astype(np.float64)).sum(axis=(2, 3)))
-    if b is not None:
-        tm = tm + np.abs(b.astype(np.float64))[None, :, None, None]
-    if res is not None:
-        rp = np.zeros((n, wt.shape[0], th * 2, tw * 2))
-        rp[:, :, :oh, :ow] = np.abs(res)
-        tm = tm + rp.reshape(n, -1, th, 2, tw, 2).max(axis=(3, 5))
-    return np.repeat(np.repeat(tm, 2, axis=2), 2, axis=3)[:, :, :oh, :ow]
-
-
-def reference_conv(x, wt, b, pads, res=None):
-    want = reference.conv2d(x, wt, b, 1, pads, 1, 1)
-    if res is not None:
-        want = want + res
-    return want, tile_mag(x, wt, b, pads, res)
-
-
-def assert_wino_close(got, want, mag, what="output"):
-    got = np.asarray(got, np.float64)
-    assert got.shape == want.shape, "%s: shape %s != %s" % (what, got.shape, want.shape)
-    err = np.abs(got - want)
-    bound = ATOL_WINOGRAD + RTOL_WINOGRAD * mag
-    assert (err <= bound).all(), "%s: max abs err %.3g exceeds bound %.3g" % (
-        what, err.max(), bound.flat[np.argmax(err - bound)])
+    return _out_hw(h, w, pads, K)
 
 
 def case(rng, n, cin, cout, h, w, bias=True):
-    x = rng.standard_normal((n, cin, h, w)).astype(np.float32)
-    wt = rng.standard_normal((cout, cin, K, K)).astype(np.float32)
-    b = rng.standard_normal(cout).astype(np.float32) if bias else None
-    return x, wt, b
+    return _case(rng, n, cin, cout, h, w, bias, K)
 
 
 CHANNELS = [1, 3, 16, 17, 33, 48, 64]
@@ -143,48 +80,6 @@ def test_winograd5_every_padding_small_images(isa, pad, hw):
     util.assert_ran(isa)
     want, mag = reference_conv(x, wt, b, pads)
     assert_wino_close(got, np.maximum(want, 0), mag)
-
-
-@pytest.mark.parametrize("n,cin,cout,h,w,pads", [
-    (1, 48, 64, 35, 35, (2, 2, 2, 2)),   # Inception-v3's 5x5 branch: many tiles, several blocks
-    (3, 33, 70, 13, 12, (0, 3, 1, 4)),   # odd channels, asymmetric padding, partial tiles
-    (1, 200, 40, 6, 6, (2, 2, 2, 2)),    # deep K, cout panel tails
-])
-def test_winograd5_larger_shapes(isa, n, cin, cout, h, w, pads):
-    rng = np.random.default_rng(cin + cout)
-    x, wt, b = case(rng, n, cin, cout, h, w)
-    got = winograd(x, wt, b, pads, nthreads=2)
-    util.assert_ran(isa)
-    want, mag = reference_conv(x, wt, b, pads)
-    assert_wino_close(got, want, mag)
-
-
-@pytest.mark.parametrize("cin,cout,h,pads", [(16, 16, 8, (2, 2, 2, 2)), (17, 33, 9, (0, 0, 0, 0)),
-                                              (48, 64, 14, (4, 1, 0, 3))])
-def test_winograd5_matches_torch(isa, cin, cout, h, pads):
-    torch = importorskip("torch")
-    F = torch.nn.functional
-    rng = np.random.default_rng(h)
-    x, wt, b = case(rng, 3, cin, cout, h, h + 1)
-    got = winograd(x, wt, b, pads, RELU)
-    util.assert_ran(isa)
-    t, l, bo, r = pads
-    with torch.no_grad():
-        ref = torch.relu(F.conv2d(F.pad(torch.from_numpy(x), (l, r, t, bo)), torch.from_numpy(wt),
-                                  torch.from_numpy(b))).numpy()
-    _, mag = reference_conv(x, wt, b, pads)
-    assert_wino_close(got, ref.astype(np.float64), mag, "vs torch")
-
-
-@pytest.mark.parametrize("cin,cout,h", [(48, 64, 17), (32, 96, 8)])
-def test_winograd5_threads_bit_identical(isa, cin, cout, h):
-    rng = np.random.default_rng(7)
-    x, wt, b = case(rng, 2, cin, cout, h, h)
-    res = rng.standard_normal((2, cout, h, h)).astype(np.float32)
-    ys = [winograd(x, wt, b, (2, 2, 2, 2), RELU, res, nthreads=t) for t in (1, 2, 3)]
-    util.assert_ran(isa)
-    for y in ys[1:]:
-        assert np.array_equal(y, ys[0])
 
 
 def test_winograd5_residual_may_be_the_output(isa):

@@ -72,15 +72,10 @@ size_t fn_winograd3x3_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d
  * times the power of two that scales B^T's rows to integers (winograd_simd.h): s = 1, -4/15, -4/15,
  * 1/120, 1/120; the inf row is [0 .. 0 1]. The same s_i serve every kernel size, as B^T depends only
  * on the points (tools/winograd_f2x5.py derives G5 for A^T at m = 2 and checks
- * A^T [(G g G^T) . (B^T d B)] A against direct correlation in exact rationals). */
-static const double G3[6][3] = {
-    {1, 0, 0},
-    {-4.0 / 15, -2.0 / 15, -1.0 / 15},
-    {-4.0 / 15, 2.0 / 15, -1.0 / 15},
-    {1.0 / 120, 1.0 / 60, 1.0 / 30},
-    {1.0 / 120, -1.0 / 60, 1.0 / 30},
-    {0, 0, 1},
-};
+ * A^T [(G g G^T) . (B^T d B)] A against direct correlation in exact rationals):
+ *   G3 = [[1, 0, 0], [-4/15, -2/15, -1/15], [-4/15, 2/15, -1/15], [1/120, 1/60, 1/30],
+ *         [1/120, -1/60, 1/30], [0, 0, 1]]   (wino_g's even / odd form)
+ *   G5 = the table below. */
 static const double G5[6][5] = {
     {1, 0, 0, 0, 0},
     {-4.0 / 15, -2.0 / 15, -1.0 / 15, -1.0 / 30, -1.0 / 60},
@@ -108,7 +103,7 @@ FN_INLINE void wino_g(const int R, const double *in, double out[6]) {
     }
     for (int i = 0; i < 6; i++) {
         double acc = 0.0;
-        for (int t = 0; t < R; t++) acc += (R == 5 ? G5[i][t] : G3[i][t]) * in[t];
+        for (int t = 0; t < 5; t++) acc += G5[i][t] * in[t];
         out[i] = acc;
     }
 }

@@ -72,20 +72,6 @@ FN_INLINE void wino_out_1d(const V *m, size_t s, V *o, size_t so) {
     o[3 * so] = vadd(vfma(c8, d2, vmul(e, d1)), m[5 * s]);
 }
 
-/* One channel vector of one tile: y[i*4 + j] = (A^T m A)[i][j], m[i][j] = m[(i*6 + j)*ldm + ch]. */
-FN_INLINE void wino_out_vec(const float *m, size_t ldm, size_t ch, V *y, int MASKED, VK k) {
-    V t[24]; /* t = m A: 6 x 4 */
-FN_UNROLL(6)
-    for (int i = 0; i < 6; i++) {
-        V r[6];
-FN_UNROLL(6)
-        for (int j = 0; j < 6; j++) r[j] = vload_m(m + (size_t)(i * 6 + j) * ldm + ch, MASKED, k);
-        wino_out_1d(r, 1, t + 4 * i, 1);
-    }
-FN_UNROLL(4)
-    for (int j = 0; j < 4; j++) wino_out_1d(t + j, 4, y + j, 4);
-}
-
 /* o[k*so] = (A^T m)[k] for m = 2: A^T = [1 1 1 1 1 0] / [0 1/2 -1/2 2 -2 1], m[i*s] for i < 6 */
 FN_INLINE void wino_out2_1d(const V *m, size_t s, V *o, size_t so) {
     const V c2 = vset(2.0f), h = vset(0.5f);
@@ -95,18 +81,23 @@ FN_INLINE void wino_out2_1d(const V *m, size_t s, V *o, size_t so) {
     o[so] = vadd(vfma(c2, d2, vmul(h, d1)), m[5 * s]);
 }
 
-/* One channel vector of one 2x2 tile: y[i*2 + j] = (A^T m A)[i][j]. */
-FN_INLINE void wino_out2_vec(const float *m, size_t ldm, size_t ch, V *y, int MASKED, VK k) {
-    V t[12]; /* t = m A: 6 x 2 */
+/* One channel vector of one TM x TM tile (TM = 4 or 2, a constant after inlining):
+ * y[i*TM + j] = (A^T m A)[i][j], m[i][j] = m[(i*6 + j)*ldm + ch]. */
+FN_INLINE void wino_out_vec(const int TM, const float *m, size_t ldm, size_t ch, V *y, int MASKED, VK k) {
+    V t[24]; /* t = m A: 6 x TM */
 FN_UNROLL(6)
     for (int i = 0; i < 6; i++) {
         V r[6];
 FN_UNROLL(6)
         for (int j = 0; j < 6; j++) r[j] = vload_m(m + (size_t)(i * 6 + j) * ldm + ch, MASKED, k);
-        wino_out2_1d(r, 1, t + 2 * i, 1);
+        if (TM == 4) wino_out_1d(r, 1, t + 4 * i, 1);
+        else wino_out2_1d(r, 1, t + 2 * i, 1);
     }
-    wino_out2_1d(t, 2, y, 2);
-    wino_out2_1d(t + 1, 2, y + 1, 2);
+FN_UNROLL(4)
+    for (int j = 0; j < TM; j++) {
+        if (TM == 4) wino_out_1d(t + j, 4, y + j, 4);
+        else wino_out2_1d(t + j, 2, y + j, 2);
+    }
 }
 
 /* px: 36 pointers to a 6x6 input tile's pixels (c channels each); v: (36, ldv), channels in a row */
@@ -133,13 +124,8 @@ FN_INLINE void wino_output_tile(const int TM, size_t c, const float *m, size_t l
         const int masked = ch + VW > c;
         const VK k = vmask_upto(c - ch);
         V o[16];
-        if (TM == 4) {
-            if (masked) wino_out_vec(m, ldm, ch, o, 1, k);
-            else wino_out_vec(m, ldm, ch, o, 0, k);
-        } else {
-            if (masked) wino_out2_vec(m, ldm, ch, o, 1, k);
-            else wino_out2_vec(m, ldm, ch, o, 0, k);
-        }
+        if (masked) wino_out_vec(TM, m, ldm, ch, o, 1, k);
+        else wino_out_vec(TM, m, ldm, ch, o, 0, k);
         const V b = vload_m(bias + ch, masked, k);
         for (int q = 0; q < TM * TM; q++)
             if (out[q]) {
