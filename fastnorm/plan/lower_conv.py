@@ -32,6 +32,13 @@ WINOGRAD_MIN_TILES = 8       # 4x4 output tiles, batch included: fewer, and stre
                              # transformed weights costs more than the multiplies saved
 WINOGRAD_MIN_COVERAGE = 0.5  # outputs / (16 x tiles): partial edge tiles compute discarded outputs
 
+# 1-D Winograd F(6,3) / F(4,5) / F(2,7) for 1xk / kx1 stride-1 convs (src_c/conv/fn_winograd1d.h) where
+# it measured faster than the direct conv (figures at _winograd1d_pays). FASTNORM_WINOGRAD=0 turns it
+# off too.
+WINOGRAD1D_KS = (3, 5, 7)
+WINOGRAD1D_MIN_CHANNELS = 32  # cin and cout
+WINOGRAD1D_MIN_TILES = 12     # tiles of 9 - k outputs along the axis, batch included
+
 
 def _lower_conv2d(plan, node, graph, loc, cache):
     """Reads a channel window of an NHWC image in place on the generic path (fields xoff, ldx: the
@@ -58,7 +65,7 @@ def _special_path(plan, node, graph):
     n, cin, _, _ = plan.shapes[node.inputs[0]]
     groups = node.attrs.get("groups", 1)
     depthwise = wt is not None and groups == cin and wt.shape[0] == cin and wt.shape[1] == 1
-    return depthwise or cin <= 4 or _winograd_pays(plan, node, graph)
+    return depthwise or cin <= 4 or _winograd_pays(plan, node, graph) or _winograd1d_pays(plan, node, graph)
 
 
 def _lower_conv2d_nhwc(plan, node, graph, loc, cache, window):
@@ -68,6 +75,9 @@ def _lower_conv2d_nhwc(plan, node, graph, loc, cache, window):
         return
     if _winograd_pays(plan, node, graph):
         _lower_winograd(plan, node, graph, loc, cache)
+        return _actk_after(plan, node, loc)
+    if _winograd1d_pays(plan, node, graph):
+        _lower_winograd1d(plan, node, graph, loc, cache)
         return _actk_after(plan, node, loc)
     b, (n, c, h, w), (cout, oh, ow), wt, bias, desc = _conv_operands(plan, node, graph, loc)
     a = node.attrs
@@ -113,6 +123,45 @@ def _lower_winograd(plan, node, graph, loc, cache):
     out = plan.new_buf(n * oh * ow * cout)
     res = plan.nhwc(node, node.inputs[3], loc) if a.get("residual") else -1
     plan.emit(node, type=_C.OP_WINOGRAD3X3, **{"in": b, "in2": res, "out": out}, n=n, h=h, w=w, c=c,
+              oh=oh, ow=ow, conv=desc, act=_clamp_act(node), weights=packed)
+    loc[node.outputs[0]] = (out, "nhwc")
+
+
+def _winograd1d_pays(plan, node, graph):
+    if os.environ.get("FASTNORM_WINOGRAD", "1") == "0":
+        return False
+    a = node.attrs
+    wt = graph.weights.get(node.inputs[1])
+    if wt is None or wt.ndim != 4:
+        return False
+    kh, kw = wt.shape[2:]
+    if not ((kh == 1 and kw in WINOGRAD1D_KS) or (kw == 1 and kh in WINOGRAD1D_KS)):
+        return False
+    if (a.get("groups", 1) != 1 or list(a.get("stride", [1, 1])) != [1, 1]
+            or list(a.get("dilation", [1, 1])) != [1, 1]):
+        return False
+    n, cin, _, _ = plan.shapes[node.inputs[0]]
+    _, cout, oh, ow = plan.shapes[node.outputs[0]]
+    if cin < WINOGRAD1D_MIN_CHANNELS or cout < WINOGRAD1D_MIN_CHANNELS:
+        return False
+    m = 9 - max(kh, kw)  # outputs per tile
+    tiles = n * (oh * -(-ow // m) if kh == 1 else -(-oh // m) * ow)
+    return tiles >= WINOGRAD1D_MIN_TILES
+
+
+def _lower_winograd1d(plan, node, graph, loc, cache):
+    """conv2d (1xk / kx1, stride 1) as a WINOGRAD1D record; same fields as CONV2D."""
+    b = plan.nhwc(node, node.inputs[0], loc)
+    n, c, h, w = plan.shapes[node.inputs[0]]
+    _, cout, oh, ow = plan.shapes[node.outputs[0]]
+    wt = graph.weights[node.inputs[1]]
+    a = node.attrs
+    desc = (c, cout, 1, wt.shape[2], wt.shape[3], 1, 1, 1, 1, *a.get("padding", [0, 0, 0, 0]))
+    bias = _bias(graph, node)
+    packed = _packed(plan, cache, node, "winograd1d", _C.winograd1d_pack, desc, wt, bias)
+    out = plan.new_buf(n * oh * ow * cout)
+    res = plan.nhwc(node, node.inputs[3], loc) if a.get("residual") else -1
+    plan.emit(node, type=_C.OP_WINOGRAD1D, **{"in": b, "in2": res, "out": out}, n=n, h=h, w=w, c=c,
               oh=oh, ow=ow, conv=desc, act=_clamp_act(node), weights=packed)
     loc[node.outputs[0]] = (out, "nhwc")
 
