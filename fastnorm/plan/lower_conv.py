@@ -33,11 +33,17 @@ WINOGRAD_MIN_TILES = 8       # 4x4 output tiles, batch included: fewer, and stre
 WINOGRAD_MIN_COVERAGE = 0.5  # outputs / (16 x tiles): partial edge tiles compute discarded outputs
 
 # 1-D Winograd F(6,3) / F(4,5) / F(2,7) for 1xk / kx1 stride-1 convs (src_c/conv/fn_winograd1d.h) where
-# it measured faster than the direct conv (figures at _winograd1d_pays). FASTNORM_WINOGRAD=0 turns it
-# off too.
+# it measured faster than the direct conv (1 thread, batch 1, AVX2 under tools/cpuid_avx2.c / AVX-512:
+# 192ch 17x17 1x7 1.6x / 1.4x, 128ch 1.56x / 1.48x, 384ch 8x8 1x3 1.3x / 1.1x, 48ch 35x35 5x1 2.0x / 2.0x,
+# 256ch 6x6 1x7 1.64x / 1.14x, 32ch 17x17 1x7 1.1x / 1.1x; but 192ch 3x3 7x1 (6 tiles) 1.6x / 0.78x,
+# 384ch 4x4 1x3 (4 tiles) 0.83x / 0.51x, 384ch 2x2 0.24x / 0.17x: the transformed weights, 8 / k times
+# the direct conv's, stream for too few tiles). Those are warm-cache figures: in Inception-v3, where each
+# conv's weights come from L3 / DRAM, 384ch 8x8 1x3 (16 tiles, 4.7 MB of transformed weights) lost:
+# 4 convs 2.15 -> 2.85 ms (AVX2), 1.39 -> 2.15 ms (AVX-512). FASTNORM_WINOGRAD=0 turns it off too.
 WINOGRAD1D_KS = (3, 5, 7)
-WINOGRAD1D_MIN_CHANNELS = 32  # cin and cout
-WINOGRAD1D_MIN_TILES = 12     # tiles of 9 - k outputs along the axis, batch included
+WINOGRAD1D_MIN_CHANNELS = 32  # cin and cout (16ch 35x35 1x3: 1.15x, 32ch: 1.03-1.1x, a thin margin)
+WINOGRAD1D_MIN_TILES = 32     # tiles of 9 - k outputs along the axis, batch included
+WINOGRAD1D_MAX_WORK = 0.75    # 8 x tiles / (k x outputs): partial edge tiles compute discarded outputs
 
 
 def _lower_conv2d(plan, node, graph, loc, cache):
@@ -146,7 +152,7 @@ def _winograd1d_pays(plan, node, graph):
         return False
     m = 9 - max(kh, kw)  # outputs per tile
     tiles = n * (oh * -(-ow // m) if kh == 1 else -(-oh // m) * ow)
-    return tiles >= WINOGRAD1D_MIN_TILES
+    return tiles >= WINOGRAD1D_MIN_TILES and 8 * tiles <= WINOGRAD1D_MAX_WORK * max(kh, kw) * n * oh * ow
 
 
 def _lower_winograd1d(plan, node, graph, loc, cache):
