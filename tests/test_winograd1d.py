@@ -1,4 +1,4 @@
-"""1-D Winograd F(6,3) / F(4,5) / F(2,7) conv for 1xk / kx1 convs (src_c/conv/winograd1d*.c) vs the
+"""1-D Winograd F(6,3) / F(4,5) / F(3,7) conv for 1xk / kx1 convs (src_c/conv/winograd1d*.c) vs the
 float64 reference and torch, under every ISA; the concat (ldy) and in-place residual paths; threads;
 the plan's use of it (WINOGRAD1D records) on an Inception-like block."""
 import numpy as np
@@ -13,7 +13,7 @@ from fastnorm import _C
 from fastnorm.graph import act_tuple
 from fastnorm.ops._common import ACT_NONE
 
-# An output's rounding follows its tile's whole 8-pixel window times all k taps (see mag_of). Measured
+# An output's rounding follows its tile's whole 8- or 9-pixel window times all k taps (see mag_of). Measured
 # worst |err| / mag over the hypothesis cases: ~1e-6; a wrong tap or tile is O(1 / (cin k)) of mag.
 RTOL = 2e-5
 ATOL = 1e-6

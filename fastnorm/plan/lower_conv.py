@@ -32,7 +32,7 @@ WINOGRAD_MIN_TILES = 8       # 4x4 output tiles, batch included: fewer, and stre
                              # transformed weights costs more than the multiplies saved
 WINOGRAD_MIN_COVERAGE = 0.5  # outputs / (16 x tiles): partial edge tiles compute discarded outputs
 
-# 1-D Winograd F(6,3) / F(4,5) / F(2,7) for 1xk / kx1 stride-1 convs (src_c/conv/fn_winograd1d.h) where
+# 1-D Winograd F(6,3) / F(4,5) / F(3,7) for 1xk / kx1 stride-1 convs (src_c/conv/fn_winograd1d.h) where
 # it measured faster than the direct conv (1 thread, batch 1, AVX2 under tools/cpuid_avx2.c / AVX-512:
 # 192ch 17x17 1x7 1.6x / 1.4x, 128ch 1.56x / 1.48x, 384ch 8x8 1x3 1.3x / 1.1x, 48ch 35x35 5x1 2.0x / 2.0x,
 # 256ch 6x6 1x7 1.64x / 1.14x, 32ch 17x17 1x7 1.1x / 1.1x; but 192ch 3x3 7x1 (6 tiles) 1.6x / 0.78x,
@@ -42,8 +42,8 @@ WINOGRAD_MIN_COVERAGE = 0.5  # outputs / (16 x tiles): partial edge tiles comput
 # 4 convs 2.15 -> 2.85 ms (AVX2), 1.39 -> 2.15 ms (AVX-512). FASTNORM_WINOGRAD=0 turns it off too.
 WINOGRAD1D_KS = (3, 5, 7)
 WINOGRAD1D_MIN_CHANNELS = 32  # cin and cout (16ch 35x35 1x3: 1.15x, 32ch: 1.03-1.1x, a thin margin)
-WINOGRAD1D_MIN_TILES = 32     # tiles of 9 - k outputs along the axis, batch included
-WINOGRAD1D_MAX_WORK = 0.75    # 8 x tiles / (k x outputs): partial edge tiles compute discarded outputs
+WINOGRAD1D_MIN_TILES = 32     # tiles of m outputs along the axis, batch included
+WINOGRAD1D_MAX_WORK = 0.75    # points x tiles / (k x outputs): partial edge tiles compute discarded outputs
 
 
 def _lower_conv2d(plan, node, graph, loc, cache):
@@ -150,9 +150,11 @@ def _winograd1d_pays(plan, node, graph):
     _, cout, oh, ow = plan.shapes[node.outputs[0]]
     if cin < WINOGRAD1D_MIN_CHANNELS or cout < WINOGRAD1D_MIN_CHANNELS:
         return False
-    m = 9 - max(kh, kw)  # outputs per tile
+    k = max(kh, kw)
+    npts = 9 if k == 7 else 8   # transform points (fn_winograd1d.h)
+    m = npts + 1 - k            # outputs per tile
     tiles = n * (oh * -(-ow // m) if kh == 1 else -(-oh // m) * ow)
-    return tiles >= WINOGRAD1D_MIN_TILES and 8 * tiles <= WINOGRAD1D_MAX_WORK * max(kh, kw) * n * oh * ow
+    return tiles >= WINOGRAD1D_MIN_TILES and npts * tiles <= WINOGRAD1D_MAX_WORK * k * n * oh * ow
 
 
 def _lower_winograd1d(plan, node, graph, loc, cache):

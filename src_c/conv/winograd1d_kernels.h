@@ -5,7 +5,7 @@
 #include "../kernels.h"
 
 #define FN_DECLARE_WINO1D(isa)                                                                     \
-    void fn_f32_wino1d_input__##isa(size_t c, const float *const *px, float *v, size_t ldv);        \
+    void fn_f32_wino1d_input__##isa(int np, size_t c, const float *const *px, float *v, size_t ldv);        \
     void fn_f32_wino1d_output__##isa(int mo, size_t c, const float *m, size_t ldm, const float *bias, \
                                      float *const *out, const float *const *res, const fn_act *act);
 
