@@ -237,3 +237,18 @@ def test_plan_inception_block_matches_torch(isa, monkeypatch):
     assert _records(m0, x.shape) == 0
     y0 = m0.predict(x)
     assert np.abs(y - y0).max() <= util.ATOL_MODEL * scale
+
+
+def test_plan_keeps_few_tiles_direct(monkeypatch):
+    """Below the measured thresholds (fewer than 64 tiles, channels < 32) the plan stays direct."""
+    torch = importorskip("torch")
+    import fastnorm
+    import torch.nn as nn
+    monkeypatch.setenv("FASTNORM_WINOGRAD", "1")
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(16, 16, (1, 7), padding=(0, 3)), nn.Conv2d(16, 64, (7, 1), padding=(3, 0)),
+                        nn.Conv2d(64, 64, (1, 7), padding=(0, 3))).eval()
+    big = fastnorm.from_torch(net, torch.randn(1, 16, 17, 17))
+    assert _records(big, (1, 16, 17, 17)) == 1        # only the 64 -> 64 conv (17 x 6 tiles)
+    small = fastnorm.from_torch(net, torch.randn(1, 16, 8, 8))
+    assert _records(small, (1, 16, 8, 8)) == 0        # 8 x 3 tiles

@@ -39,10 +39,12 @@ WINOGRAD_MIN_COVERAGE = 0.5  # outputs / (16 x tiles): partial edge tiles comput
 # 384ch 4x4 1x3 (4 tiles) 0.83x / 0.51x, 384ch 2x2 0.24x / 0.17x: the transformed weights, 8 / k times
 # the direct conv's, stream for too few tiles). Those are warm-cache figures: in Inception-v3, where each
 # conv's weights come from L3 / DRAM, 384ch 8x8 1x3 (16 tiles, 4.7 MB of transformed weights) lost:
-# 4 convs 2.15 -> 2.85 ms (AVX2), 1.39 -> 2.15 ms (AVX-512). FASTNORM_WINOGRAD=0 turns it off too.
+# 4 convs 2.15 -> 2.85 ms (AVX2), 1.39 -> 2.15 ms (AVX-512); so with caches flushed between calls
+# (AVX2 / AVX-512): batch 1 (16 tiles) 0.75x / 0.88x, batch 2 (32) 0.93x / 0.98x, batch 4 (64) 1.08x /
+# 1.11x; 192ch 17x17 1x7 (102 tiles) 1.74x / 1.69x. FASTNORM_WINOGRAD=0 turns it off too.
 WINOGRAD1D_KS = (3, 5, 7)
 WINOGRAD1D_MIN_CHANNELS = 32  # cin and cout (16ch 35x35 1x3: 1.15x, 32ch: 1.03-1.1x, a thin margin)
-WINOGRAD1D_MIN_TILES = 32     # tiles of m outputs along the axis, batch included
+WINOGRAD1D_MIN_TILES = 64     # tiles of m outputs along the axis, batch included
 WINOGRAD1D_MAX_WORK = 0.75    # points x tiles / (k x outputs): partial edge tiles compute discarded outputs
 
 
