@@ -271,6 +271,7 @@ void fn_nhwc_to_nchw(size_t n, size_t c, size_t hw, const float *x, float *y, in
 #include "shape/fn_shape.h"
 #include "conv/fn_dwconv.h"
 #include "conv/fn_winograd.h"
+#include "conv/fn_winograd1d.h"
 #include "conv/fn_conv_first.h"
 
 #include "plan/fn_plan.h" /* the plan: op records over numbered buffers (plan/plan.c) */

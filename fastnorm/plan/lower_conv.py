@@ -42,6 +42,21 @@ WINOGRAD5_MIN_COUT = 4
 WINOGRAD5_MIN_TILES = 4       # 2x2 output tiles, batch included
 WINOGRAD5_MIN_COVERAGE = 0.6  # outputs / (4 x tiles)
 
+# 1-D Winograd F(6,3) / F(4,5) / F(3,7) for 1xk / kx1 stride-1 convs (src_c/conv/fn_winograd1d.h) where
+# it measured faster than the direct conv (1 thread, batch 1, AVX2 under tools/cpuid_avx2.c / AVX-512:
+# 192ch 17x17 1x7 1.6x / 1.4x, 128ch 1.56x / 1.48x, 384ch 8x8 1x3 1.3x / 1.1x, 48ch 35x35 5x1 2.0x / 2.0x,
+# 256ch 6x6 1x7 1.64x / 1.14x, 32ch 17x17 1x7 1.1x / 1.1x; but 192ch 3x3 7x1 (6 tiles) 1.6x / 0.78x,
+# 384ch 4x4 1x3 (4 tiles) 0.83x / 0.51x, 384ch 2x2 0.24x / 0.17x: the transformed weights, 8 / k times
+# the direct conv's, stream for too few tiles). Those are warm-cache figures: in Inception-v3, where each
+# conv's weights come from L3 / DRAM, 384ch 8x8 1x3 (16 tiles, 4.7 MB of transformed weights) lost:
+# 4 convs 2.15 -> 2.85 ms (AVX2), 1.39 -> 2.15 ms (AVX-512); so with caches flushed between calls
+# (AVX2 / AVX-512): batch 1 (16 tiles) 0.75x / 0.88x, batch 2 (32) 0.93x / 0.98x, batch 4 (64) 1.08x /
+# 1.11x; 192ch 17x17 1x7 (102 tiles) 1.74x / 1.69x. FASTNORM_WINOGRAD=0 turns it off too.
+WINOGRAD1D_KS = (3, 5, 7)
+WINOGRAD1D_MIN_CHANNELS = 32  # cin and cout (16ch 35x35 1x3: 1.15x, 32ch: 1.03-1.1x, a thin margin)
+WINOGRAD1D_MIN_TILES = 64     # tiles of m outputs along the axis, batch included
+WINOGRAD1D_MAX_WORK = 0.75    # points x tiles / (k x outputs): partial edge tiles compute discarded outputs
+
 
 def _lower_conv2d(plan, node, graph, loc, cache):
     """Reads a channel window of an NHWC image in place on the generic path (fields xoff, ldx: the
@@ -68,7 +83,7 @@ def _special_path(plan, node, graph):
     n, cin, _, _ = plan.shapes[node.inputs[0]]
     groups = node.attrs.get("groups", 1)
     depthwise = wt is not None and groups == cin and wt.shape[0] == cin and wt.shape[1] == 1
-    return depthwise or cin <= 4 or _winograd_pays(plan, node, graph)
+    return depthwise or cin <= 4 or _winograd_pays(plan, node, graph) or _winograd1d_pays(plan, node, graph)
 
 
 def _lower_conv2d_nhwc(plan, node, graph, loc, cache, window):
@@ -78,6 +93,9 @@ def _lower_conv2d_nhwc(plan, node, graph, loc, cache, window):
         return
     if _winograd_pays(plan, node, graph):
         _lower_winograd(plan, node, graph, loc, cache)
+        return _actk_after(plan, node, loc)
+    if _winograd1d_pays(plan, node, graph):
+        _lower_winograd1d(plan, node, graph, loc, cache)
         return _actk_after(plan, node, loc)
     b, (n, c, h, w), (cout, oh, ow), wt, bias, desc = _conv_operands(plan, node, graph, loc)
     a = node.attrs
@@ -128,6 +146,47 @@ def _lower_winograd(plan, node, graph, loc, cache):
     out = plan.new_buf(n * oh * ow * cout)
     res = plan.nhwc(node, node.inputs[3], loc) if a.get("residual") else -1
     plan.emit(node, type=_C.OP_WINOGRAD3X3, **{"in": b, "in2": res, "out": out}, n=n, h=h, w=w, c=c,
+              oh=oh, ow=ow, conv=desc, act=_clamp_act(node), weights=packed)
+    loc[node.outputs[0]] = (out, "nhwc")
+
+
+def _winograd1d_pays(plan, node, graph):
+    if os.environ.get("FASTNORM_WINOGRAD", "1") == "0":
+        return False
+    a = node.attrs
+    wt = graph.weights.get(node.inputs[1])
+    if wt is None or wt.ndim != 4:
+        return False
+    kh, kw = wt.shape[2:]
+    if not ((kh == 1 and kw in WINOGRAD1D_KS) or (kw == 1 and kh in WINOGRAD1D_KS)):
+        return False
+    if (a.get("groups", 1) != 1 or list(a.get("stride", [1, 1])) != [1, 1]
+            or list(a.get("dilation", [1, 1])) != [1, 1]):
+        return False
+    n, cin, _, _ = plan.shapes[node.inputs[0]]
+    _, cout, oh, ow = plan.shapes[node.outputs[0]]
+    if cin < WINOGRAD1D_MIN_CHANNELS or cout < WINOGRAD1D_MIN_CHANNELS:
+        return False
+    k = max(kh, kw)
+    npts = 9 if k == 7 else 8   # transform points (fn_winograd1d.h)
+    m = npts + 1 - k            # outputs per tile
+    tiles = n * (oh * -(-ow // m) if kh == 1 else -(-oh // m) * ow)
+    return tiles >= WINOGRAD1D_MIN_TILES and npts * tiles <= WINOGRAD1D_MAX_WORK * k * n * oh * ow
+
+
+def _lower_winograd1d(plan, node, graph, loc, cache):
+    """conv2d (1xk / kx1, stride 1) as a WINOGRAD1D record; same fields as CONV2D."""
+    b = plan.nhwc(node, node.inputs[0], loc)
+    n, c, h, w = plan.shapes[node.inputs[0]]
+    _, cout, oh, ow = plan.shapes[node.outputs[0]]
+    wt = graph.weights[node.inputs[1]]
+    a = node.attrs
+    desc = (c, cout, 1, wt.shape[2], wt.shape[3], 1, 1, 1, 1, *a.get("padding", [0, 0, 0, 0]))
+    bias = _bias(graph, node)
+    packed = _packed(plan, cache, node, "winograd1d", _C.winograd1d_pack, desc, wt, bias)
+    out = plan.new_buf(n * oh * ow * cout)
+    res = plan.nhwc(node, node.inputs[3], loc) if a.get("residual") else -1
+    plan.emit(node, type=_C.OP_WINOGRAD1D, **{"in": b, "in2": res, "out": out}, n=n, h=h, w=w, c=c,
               oh=oh, ow=ow, conv=desc, act=_clamp_act(node), weights=packed)
     loc[node.outputs[0]] = (out, "nhwc")
 

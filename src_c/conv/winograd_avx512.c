@@ -79,3 +79,5 @@ void fn_f32_wino_gemm__avx512(size_t mr, size_t nc, size_t kc, const float *a, s
     else
         wino_gemm_rows(GMR, mr, nc, kc, a, lda, w, c, ldc, pf, npf);
 }
+#include "winograd1d_kernels.h"
+#include "winograd1d_simd.h" /* the 1-D Winograd transforms (winograd1d.c) on this ISA */

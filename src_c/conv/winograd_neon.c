@@ -13,3 +13,5 @@ void FN_KNAME(fn_f32_wino_gemm)(size_t mr, size_t nc, size_t kc, const float *a,
     const fn_act none = {FN_ACT_NONE, 0.0f, 0.0f};
     FN_KNAME(fn_f32_igemm)(mr, nc, kc, 1, rows, w, c, ldc, NULL, 0, &none);
 }
+#include "winograd1d_kernels.h"
+#include "winograd1d_simd.h" /* the 1-D Winograd transforms (winograd1d.c) on this ISA */

@@ -53,13 +53,15 @@
                          act2, weights2, in2 = its residual), in bands; h, w: the depthwise input */ \
     X(27, STRIDED_COPY, strided_copy, "strided_copy", N, N) /* slice/split/permute: y contiguous    \
                          (bndim, bshape) = in + xoff read at strides bsa */                        \
-    X(28, REDUCE, reduce, "reduce", N, N) /* kind = FN_REDUCE_*: (outer, c = len, inner) -> (outer, inner) */
+    X(28, REDUCE, reduce, "reduce", N, N) /* kind = FN_REDUCE_*: (outer, c = len, inner) -> (outer, inner) */ \
+    X(29, WINOGRAD1D, winograd1d, "winograd1d", Y, Y) /* CONV2D's fields (1xk / kx1, k = 3, 5, 7,       \
+                         stride 1), weights from fn_winograd1d_pack */
 
 typedef enum {
 #define FN_PLAN_ENUM_(id, NAME, name, label, S, C) FN_OP_##NAME = id,
     FN_PLAN_RECORDS(FN_PLAN_ENUM_)
 #undef FN_PLAN_ENUM_
-    FN_OP_LIMIT_ = 29 /* every id is below this */
+    FN_OP_LIMIT_ = 30 /* every id is below this */
 } fn_op_type;
 
 typedef struct fn_op {

@@ -47,6 +47,24 @@ FN_REC_CHECK(winograd3x3) {
     return NULL;
 }
 
+FN_REC_RUN(winograd1d) {
+    /* ldy, yoff: a block of a channel concat's buffer (rewrites.conv_writes_cat_block) */
+    return fn_winograd1d_nhwc_ldy(k, &op->conv, op->n, op->h, op->w, bufs[op->in], op->weights,
+                                  fn_rec_residual(op, bufs), &op->act, bufs[op->out] + op->yoff,
+                                  op->ldy ? op->ldy : op->conv.cout, scratch, scratch_bytes, nthreads);
+}
+
+FN_REC_SCRATCH(winograd1d) {
+    return fn_winograd1d_scratch_bytes(k, &op->conv, op->n, op->h, op->w, nthreads);
+}
+
+FN_REC_CHECK(winograd1d) {
+    if (!fn_winograd1d_supported(&op->conv)) return "winograd1d needs a 1xk or kx1 (k = 3, 5, 7) stride-1 conv";
+    if (op->weights == NULL || op->weights_floats != fn_winograd1d_packed_floats(k, &op->conv))
+        return WEIGHTS_MISFIT;
+    return NULL;
+}
+
 FN_REC_RUN(dwconv2d) {
     return fn_dwconv2d_mean_nhwc(k, &op->conv, op->n, op->h, op->w, bufs[op->in], op->weights,
                                  fn_rec_residual(op, bufs), &op->act, bufs[op->out],

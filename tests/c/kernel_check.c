@@ -77,7 +77,7 @@ static void *xmalloc(size_t bytes) {
 static const fn_act ACTS[3] = {{FN_ACT_NONE, 0.0f, 0.0f}, {FN_ACT_CLAMP, 0.0f, INFINITY}, {FN_ACT_CLAMP, -0.25f, 0.5f}};
 
 /* ------------------------------------------------------------------------------------- conv */
-typedef enum { CONV_IGEMM, CONV_WINO, CONV_DW, CONV_FIRST, CONV_T } conv_path;
+typedef enum { CONV_IGEMM, CONV_WINO, CONV_DW, CONV_FIRST, CONV_T, CONV_WINO1D } conv_path;
 
 static float *run_conv(conv_path path, fn_isa isa, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                        size_t oh, size_t ow, const float *x, const float *wt, const float *bias,
@@ -88,6 +88,7 @@ static float *run_conv(conv_path path, fn_isa isa, const fn_conv2d_desc *d, size
     switch (path) {
     case CONV_IGEMM: np = fn_conv2d_packed_floats(k, d), sb = fn_conv2d_scratch_bytes(k, d, n, h, w, 2); break;
     case CONV_WINO: np = fn_winograd3x3_packed_floats(k, d), sb = fn_winograd3x3_scratch_bytes(k, d, n, h, w, 2); break;
+    case CONV_WINO1D: np = fn_winograd1d_packed_floats(k, d), sb = fn_winograd1d_scratch_bytes(k, d, n, h, w, 2); break;
     case CONV_DW: np = fn_dwconv_packed_floats(d->cin, d->kh, d->kw); break;
     case CONV_FIRST: np = fn_conv_first_packed_floats(k, d), sb = fn_conv_first_pad_floats(d, n, h, w) * sizeof(float); break;
     case CONV_T: np = fn_conv_transpose2d_packed_floats(k, d), sb = fn_conv_transpose2d_scratch_bytes(k, d, n, h, w, 2); break;
@@ -103,6 +104,10 @@ static float *run_conv(conv_path path, fn_isa isa, const fn_conv2d_desc *d, size
     case CONV_WINO:
         st = fn_winograd3x3_pack(k, d, wt, bias, packed);
         if (st == FN_OK) st = fn_winograd3x3_nhwc(k, d, n, h, w, x, packed, res, act, y, scratch, sb, 2);
+        break;
+    case CONV_WINO1D:
+        st = fn_winograd1d_pack(k, d, wt, bias, packed);
+        if (st == FN_OK) st = fn_winograd1d_nhwc_ldy(k, d, n, h, w, x, packed, res, act, y, d->cout, scratch, sb, 2);
         break;
     case CONV_DW:
         fn_dwconv_pack(d->cin, d->kh, d->kw, wt, bias, packed);
@@ -172,6 +177,13 @@ static void test_conv(void) {
         conv_case(CONV_T, "conv_transpose", desc(ci, co, 1, 3, 2, 1, 1), 1, 4, 5, 0, (int)(i % 3));
     }
     conv_case(CONV_IGEMM, "igemm grouped", desc(12, 18, 3, 3, 1, 1, 1), 1, 5, 6, 1, 1);
+    /* 1-D Winograd, 1xk and kx1 for k = 3, 5, 7, against the scalar table */
+    for (size_t kk = 3; kk <= 7; kk += 2) {
+        fn_conv2d_desc dw = {19, 21, 1, 1, kk, 1, 1, 1, 1, 0, kk / 2, 0, kk - 1};
+        conv_case(CONV_WINO1D, "winograd1d 1xk", dw, 2, 5, 13, (int)(kk & 2) / 2, (int)(kk % 3));
+        fn_conv2d_desc dh = {40, 17, 1, kk, 1, 1, 1, 1, 1, kk / 2, 1, 1, 0};
+        conv_case(CONV_WINO1D, "winograd1d kx1", dh, 1, 11, 3, 1, 2);
+    }
     /* one row (k->igemm_panels): 1..9 full panels of any ISA's width and a partial one */
     static const size_t one_row[][2] = {{5, 3}, {37, 139}, {160, 200}, {301, 289}, {64, 128}};
     for (size_t i = 0; i < sizeof one_row / sizeof one_row[0]; i++) {
