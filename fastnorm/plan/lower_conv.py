@@ -110,19 +110,28 @@ def _lower_conv2d_nhwc(plan, node, graph, loc, cache, window):
     loc[node.outputs[0]] = (out, "nhwc")
 
 
-def _winograd_pays(plan, node, graph):
+def _winograd_kernel(node, graph):
+    """The (kh, kw) of a conv the Winograd kernels could take (constant weights, groups 1, stride 1,
+    dilation 1, FASTNORM_WINOGRAD not 0), else None."""
     if os.environ.get("FASTNORM_WINOGRAD", "1") == "0":
-        return False
+        return None
     a = node.attrs
     wt = graph.weights.get(node.inputs[1])
-    if wt is None or wt.ndim != 4 or tuple(wt.shape[2:]) not in ((3, 3), (5, 5)):
-        return False
+    if wt is None or wt.ndim != 4:
+        return None
     if (a.get("groups", 1) != 1 or list(a.get("stride", [1, 1])) != [1, 1]
             or list(a.get("dilation", [1, 1])) != [1, 1]):
+        return None
+    return tuple(wt.shape[2:])
+
+
+def _winograd_pays(plan, node, graph):
+    kernel = _winograd_kernel(node, graph)
+    if kernel not in ((3, 3), (5, 5)):
         return False
     n, cin, _, _ = plan.shapes[node.inputs[0]]
     _, cout, oh, ow = plan.shapes[node.outputs[0]]
-    if wt.shape[2] == 5:
+    if kernel == (5, 5):
         tiles = n * -(-oh // 2) * -(-ow // 2)
         return (cin >= WINOGRAD5_MIN_CIN and cout >= WINOGRAD5_MIN_COUT and tiles >= WINOGRAD5_MIN_TILES
                 and oh * ow * n >= WINOGRAD5_MIN_COVERAGE * 4 * tiles)
@@ -151,17 +160,11 @@ def _lower_winograd(plan, node, graph, loc, cache):
 
 
 def _winograd1d_pays(plan, node, graph):
-    if os.environ.get("FASTNORM_WINOGRAD", "1") == "0":
+    kernel = _winograd_kernel(node, graph)
+    if kernel is None:
         return False
-    a = node.attrs
-    wt = graph.weights.get(node.inputs[1])
-    if wt is None or wt.ndim != 4:
-        return False
-    kh, kw = wt.shape[2:]
+    kh, kw = kernel
     if not ((kh == 1 and kw in WINOGRAD1D_KS) or (kw == 1 and kh in WINOGRAD1D_KS)):
-        return False
-    if (a.get("groups", 1) != 1 or list(a.get("stride", [1, 1])) != [1, 1]
-            or list(a.get("dilation", [1, 1])) != [1, 1]):
         return False
     n, cin, _, _ = plan.shapes[node.inputs[0]]
     _, cout, oh, ow = plan.shapes[node.outputs[0]]

@@ -259,25 +259,16 @@ fn_status fn_winograd3x3_nhwc_ldy(const fn_kernels *k, const fn_conv2d_desc *d, 
     float *base = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     float *zeros = base + (size_t)nthreads * tfl;
     memset(zeros, 0, cin * sizeof(float));
-    { /* small convs on one thread (a fork/join costs more): >= ~256K multiply-adds per thread */
-        const size_t macs = tiles * NPOS * cin * cout, per = (size_t)1 << 18;
-        if (macs / per < (size_t)nthreads) nthreads = macs / per > 1 ? (int)(macs / per) : 1;
-    }
     /* Tasks: (tile block, group of output panels), independent, taken one at a time from a shared
      * counter: no barrier, so a thread descheduled on a loaded host delays only its own task (a
      * barrier per phase per block cost 10x on 2 shared cores). A task transforms its block's
      * inputs (skipped when the thread's V already holds that block), runs the GEMMs of its panels
      * and the output transform of its channels. Few blocks are split over panel groups so every
      * thread has work. Each output element is computed by the same calls whatever the split, so
-     * results do not depend on nthreads. */
-    size_t ng = 1;
-    if (nthreads > 1 && nblocks < 4 * (size_t)nthreads) {
-        ng = div_up(4 * (size_t)nthreads, nblocks);
-        if (ng > npanels) ng = npanels;
-    }
-    const size_t gp = div_up(npanels, ng); /* panels per group */
-    ng = div_up(npanels, gp);
-    const size_t ntasks = nblocks * ng;
+     * results do not depend on nthreads. Small convs run on fewer threads (fn_wino_tasks). */
+    size_t gp;
+    const size_t ntasks = fn_wino_tasks(tiles, NPOS, cin, cout, nblocks, npanels, &nthreads, &gp);
+    const size_t ng = ntasks / nblocks; /* panel groups per block */
     size_t next_task = 0;
 
 #pragma omp parallel num_threads(nthreads)

@@ -3,6 +3,7 @@
  * (winograd1d_simd.h over vec_scalar.h) and the table. The GEMMs run on the 3x3 Winograd's
  * micro-kernel (fn_winograd_kernels_for(isa)->gemm); the structure follows winograd.c. */
 #include "winograd1d_kernels.h"
+#include "winograd_kernels.h" /* fn_wino_tasks */
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -175,20 +176,11 @@ fn_status fn_winograd1d_nhwc_ldy(const fn_kernels *k, const fn_conv2d_desc *d, s
     float *base = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     float *zeros = base + (size_t)nthreads * tfl;
     memset(zeros, 0, cin * sizeof(float));
-    { /* small convs on one thread (a fork/join costs more): >= ~256K multiply-adds per thread */
-        const size_t macs = tiles * np * cin * cout, per = (size_t)1 << 18;
-        if (macs / per < (size_t)nthreads) nthreads = macs / per > 1 ? (int)(macs / per) : 1;
-    }
     /* Tasks (tile block, group of output panels) from a shared counter, as winograd.c: each output
      * element is computed by the same calls whatever the split, so results do not depend on nthreads. */
-    size_t ng = 1;
-    if (nthreads > 1 && nblocks < 4 * (size_t)nthreads) {
-        ng = div_up(4 * (size_t)nthreads, nblocks);
-        if (ng > npanels) ng = npanels;
-    }
-    const size_t gp = div_up(npanels, ng);
-    ng = div_up(npanels, gp);
-    const size_t ntasks = nblocks * ng;
+    size_t gp;
+    const size_t ntasks = fn_wino_tasks(tiles, np, cin, cout, nblocks, npanels, &nthreads, &gp);
+    const size_t ng = ntasks / nblocks; /* panel groups per block */
     size_t next_task = 0;
 
 #pragma omp parallel num_threads(nthreads)

@@ -12,6 +12,25 @@
     void fn_f32_wino_gemm__##isa(size_t mr, size_t nc, size_t kc, const float *a, size_t lda,      \
                                  const float *w, float *c, size_t ldc, const float *pf, size_t npf);
 
+/* The thread count and task split of the Winograd drivers (winograd.c, winograd1d.c), given their
+ * tiles, transform positions np, channels, tile blocks and output panels. Small convs run on one
+ * thread (a fork/join costs more): >= ~256K multiply-adds per thread. Tasks are (tile block, group of
+ * gp output panels): few blocks are split over panel groups so every thread has work. Returns the
+ * task count; *nthreads and *gp are set. */
+static inline size_t fn_wino_tasks(size_t tiles, size_t np, size_t cin, size_t cout, size_t nblocks,
+                                   size_t npanels, int *nthreads, size_t *gp) {
+    const size_t macs = tiles * np * cin * cout, per = (size_t)1 << 18;
+    if (macs / per < (size_t)*nthreads) *nthreads = macs / per > 1 ? (int)(macs / per) : 1;
+    size_t ng = 1;
+    if (*nthreads > 1 && nblocks < 4 * (size_t)*nthreads) {
+        ng = (4 * (size_t)*nthreads + nblocks - 1) / nblocks;
+        if (ng > npanels) ng = npanels;
+    }
+    *gp = (npanels + ng - 1) / ng; /* panels per group */
+    ng = (npanels + *gp - 1) / *gp;
+    return nblocks * ng;
+}
+
 FN_DECLARE_WINO(scalar)
 FN_DECLARE_WINO(avx2)
 FN_DECLARE_WINO(avx512)
