@@ -9,6 +9,8 @@
 /* ---------------------------------------------------------------------------- portable kernels */
 #include "../simd/vec_scalar.h"
 #include "winograd_simd.h" /* the portable transform kernels */
+#include "winograd1d_kernels.h"
+#include "winograd1d_simd.h" /* the 1-D ones (winograd1d.c's table) */
 
 /* The 36 GEMMs on the conv's igemm micro-kernel (ks = 1, its bias row the panel's zero row). */
 void fn_f32_wino_gemm__scalar(size_t mr, size_t nc, size_t kc, const float *a, size_t lda,

@@ -9,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../simd/vec_scalar.h"
-#include "winograd1d_simd.h" /* the portable transform kernels */
+/* the portable transform kernels are compiled in winograd.c, beside the 2-D ones whose store they share */
 
 #define FN_WINO1D_ROW(ISA_ENUM, ISA) \
     {.isa = ISA_ENUM, .input = fn_f32_wino1d_input__##ISA, .output = fn_f32_wino1d_output__##ISA},

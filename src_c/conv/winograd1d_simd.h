@@ -120,13 +120,8 @@ FN_UNROLL(9)
     }
 }
 
-/* y (+ bias, + residual) -> clamp -> out; lanes outside k (MASKED) neither read nor written */
-FN_INLINE void wino1d_store(V y, V b, float *out, const float *res, int MASKED, VK k, int clamp, V lo, V hi) {
-    y = vadd(y, b);
-    if (res) y = vadd(y, vload_m(res, MASKED, k));
-    vstore_m(out, vclamp_if(y, clamp, lo, hi), MASKED, k); /* NaN in y stays NaN */
-}
-
+/* store_out (y + bias (+ residual) -> clamp -> out): winograd_simd.h, which every includer of this
+ * file includes first */
 FN_INLINE void wino1d_out(const int M, size_t c, const float *m, size_t ldm, const float *bias, float *const *out,
                           const float *const *res, const fn_act *act) {
     const int clamp = act->kind == FN_ACT_CLAMP;
@@ -140,8 +135,8 @@ FN_INLINE void wino1d_out(const int M, size_t c, const float *m, size_t ldm, con
         const V b = vload_m(bias + ch, masked, k);
         for (int q = 0; q < M; q++)
             if (out[q]) {
-                if (masked) wino1d_store(o[q], b, out[q] + ch, res ? res[q] + ch : NULL, 1, k, clamp, lo, hi);
-                else wino1d_store(o[q], b, out[q] + ch, res ? res[q] + ch : NULL, 0, k, clamp, lo, hi);
+                if (masked) store_out(o[q], b, out[q] + ch, res ? res[q] + ch : NULL, 1, k, clamp, lo, hi);
+                else store_out(o[q], b, out[q] + ch, res ? res[q] + ch : NULL, 0, k, clamp, lo, hi);
             }
     }
 }
