@@ -16,7 +16,8 @@ beside). The switches are the ones the library reads when it builds a plan:
   FASTNORM_RESIDUAL_IN_PLACE=0  no conv output over its fused residual (fastnorm/plan/rewrites.py)
   FASTNORM_WINOGRAD=0           3x3 stride-1 convs stay direct (fastnorm/plan/lower_conv.py)
   FASTNORM_DWCONV_MEAN=0        SE pools stay pool records (fastnorm/plan/rewrites.py dwconv_takes_pool)
-  FASTNORM_PREFETCH_KB=0        no record prefetches the next one's weights (fastnorm/plan/core.py)
+  FASTNORM_PREFETCH_KB=0        no record prefetches the next one's weights (fastnorm/plan/core.py;
+                                the default on AVX2, which the variant "on" overrides)
 and module constants: fastnorm.plan.rewrites.DWPW_EXPAND_MIN_BYTES (set huge: the 1x1 expand conv
 stays outside the fused record; dwpw-small: with fastnorm.plan.lower_conv.DWPW_MIN_BYTES, the values
 before session 13). Before timing, every variant's output is checked against the first
@@ -41,6 +42,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
 import fastnorm  # noqa: E402
+import fastnorm.plan.core  # noqa: E402
 import fastnorm.plan.lower_conv  # noqa: E402
 import fastnorm.plan.rewrites  # noqa: E402
 
@@ -99,7 +101,8 @@ TOGGLES = {
     }, WINOGRAD, "3x3 stride-1 convs by Winograd F(4x4,3x3) where the plan finds it pays"),
     "prefetch": ("mobilenet_v3_large", 1, {
         "off": Variant(env={"FASTNORM_PREFETCH_KB": "0"}),
-        "on": Variant(),
+        # the default amount asked for explicitly: by default an AVX2 plan does not prefetch
+        "on": Variant(env={"FASTNORM_PREFETCH_KB": str((fastnorm.plan.core.l2_bytes() // 4 or 256 << 10) >> 10)}),
     }, 0.0, "each record prefetching the next record's weights into L2 as it runs (fn_plan_link_prefetch)"),
     "dwpw-small": ("mobilenet_v3_large", 1, {
         "4M/1M": Variant(attrs={(DW, "DWPW_EXPAND_MIN_BYTES"): 4 << 20, (LC, "DWPW_MIN_BYTES"): 1 << 20}),

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import fastnorm
+import fastnorm.testing
 from fastnorm.plan import core
 from util import importorskip
 
@@ -70,7 +71,11 @@ def test_prefetch_changes_no_bit(isa, monkeypatch, batch, hw):
     np.testing.assert_allclose(want, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
     for kb in (None, 1, 64, 4096):
         m = _model(monkeypatch, kb, net, x)
-        assert _plan(m, x).cplan.prefetch_links(), "FASTNORM_PREFETCH_KB=%s linked no record" % kb
+        links = _plan(m, x).cplan.prefetch_links()
+        if kb is None and isa in core.NO_PREFETCH_ISAS:
+            assert links == [], "%s prefetches by default (NO_PREFETCH_ISAS)" % isa
+        else:
+            assert links, "FASTNORM_PREFETCH_KB=%s linked no record" % kb
         for threads in (1, 2):
             fastnorm.set_num_threads(threads)
             try:
@@ -123,4 +128,11 @@ def test_default_amount(monkeypatch):
     monkeypatch.delenv("FASTNORM_PREFETCH_KB", raising=False)
     l2 = core.l2_bytes()
     assert l2 >= 0
-    assert core.prefetch_bytes() == (l2 // 4 if l2 else 256 << 10)
+    quarter = l2 // 4 if l2 else 256 << 10
+    assert core.prefetch_bytes() == quarter
+    for name in fastnorm.testing.ISA_NAMES:
+        want = 0 if name in core.NO_PREFETCH_ISAS else quarter
+        assert core.prefetch_bytes(name) == want, name
+        assert core.prefetch_bytes(fastnorm.testing.ISA_NAMES.index(name)) == want, name
+    monkeypatch.setenv("FASTNORM_PREFETCH_KB", "64")   # the setting wins on every ISA
+    assert {core.prefetch_bytes(n) for n in fastnorm.testing.ISA_NAMES} == {64 << 10}

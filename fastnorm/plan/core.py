@@ -50,9 +50,19 @@ def l2_bytes():
     return _L2_BYTES[0]
 
 
-def prefetch_bytes():
+# ISAs whose plans do not prefetch the next record's weights unless FASTNORM_PREFETCH_KB asks. AVX2:
+# every extended zoo model ran 1.0-2.5% slower with it (Xeon, AVX2 via tools/cpuid_avx2.c, 1 thread,
+# plans with 0 and 512 KiB interleaved with ONNX Runtime, OpenVINO and torch, medians of CPU times):
+# the requests take fill buffers from the record's own loads when the weights come from memory rather
+# than L3, and the AVX2 prefetching kernels cost their tiles more than they save. AVX-512 keeps it
+# (MobileNetV3-Large and EfficientNet-B0 ~1% faster, the others within noise).
+NO_PREFETCH_ISAS = ("avx2",)
+
+
+def prefetch_bytes(isa=None):
     """How much of the next record's weights a record asks into L2 as it runs (fn_plan_link_prefetch):
-    a quarter of L2 (256 KiB where its size is unknown), so that the record's own working set stays.
+    a quarter of L2 (256 KiB where its size is unknown), so that the record's own working set stays;
+    0 on an ISA in NO_PREFETCH_ISAS (isa: a _C.ISA_NAMES index or name; None: no exception).
     FASTNORM_PREFETCH_KB overrides it (0: no prefetch); read when a plan is built."""
     env = os.environ.get("FASTNORM_PREFETCH_KB")
     if env is not None:
@@ -63,6 +73,8 @@ def prefetch_bytes():
         if kb < 0:
             raise ValueError("FASTNORM_PREFETCH_KB must be >= 0, got %d" % kb)
         return kb << 10
+    if isa is not None and (_C.ISA_NAMES[isa] if isinstance(isa, int) else isa) in NO_PREFETCH_ISAS:
+        return 0
     l2 = l2_bytes()
     return l2 // 4 if l2 else 256 << 10
 
@@ -107,7 +119,7 @@ class Plan:
             self._lower(graph, cache)
             rewrites.run(self, graph)
             self._plan_memory()
-        self.cplan = _C.CPlan(isa, self.records, len(self.buf_sizes), prefetch_bytes())
+        self.cplan = _C.CPlan(isa, self.records, len(self.buf_sizes), prefetch_bytes(isa))
         consts = [e[1] if e is not None and e[0] == "const" else None for e in self.buf_external]
         offsets = np.array([-1 if e is not None else o for e, o in zip(self.buf_external, self.offsets)],
                            dtype=np.int64)
