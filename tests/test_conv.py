@@ -469,7 +469,8 @@ def _conv1x1_nhwc(x, packed, desc, res, act, nthreads):
 # (n, cin, h, w, cout, stride): K = 1..64 incl. odd, cout around 8 / 16 (the one-vector tall tile and
 # partial panels), 1x1 images, batch 2, row counts that leave every tail of the 6- and 12-row tiles;
 # many row chunks, outputs of several MiB (strided too), and cout past one L2 block of panels (two
-# blocks, the last narrower)
+# blocks, the last narrower); few row chunks, where each panel of a block's first pass prefetches the
+# next
 DENSE_CASES = [
     (1, 16, 23, 29, 64, 1), (1, 16, 91, 91, 64, 1), (2, 8, 97, 89, 128, 2), (1, 160, 7, 9, 840, 1),
     (2, 150, 7, 9, 900, 2),
@@ -477,6 +478,8 @@ DENSE_CASES = [
     (1, 16, 13, 13, 64, 1), (1, 17, 6, 5, 72, 1), (2, 24, 5, 11, 56, 1), (1, 32, 11, 7, 24, 1),
     (3, 33, 4, 5, 40, 1), (1, 40, 9, 9, 1, 1), (2, 48, 6, 7, 31, 1), (1, 64, 7, 7, 24, 1),
     (1, 24, 9, 13, 24, 2), (2, 32, 11, 10, 8, 2), (1, 5, 1, 1, 9, 2), (2, 13, 7, 1, 17, 3),
+    # few row chunks (the 7x7 stages): the first pass over a block asks the next panel (dense_run)
+    (1, 64, 7, 7, 336, 1), (2, 96, 7, 7, 200, 1), (1, 160, 7, 7, 960, 1),
 ]
 
 
