@@ -163,7 +163,7 @@ static size_t row_copy_stride(const fn_conv2d_desc *d) { return d->cin + 16; }
 #endif
 /* Dense rows' next-panel prefetch (dense_run) where the rows make at most this many chunks */
 #ifndef FN_CONV_DENSE_PF_CHUNKS
-#define FN_CONV_DENSE_PF_CHUNKS 4
+#define FN_CONV_DENSE_PF_CHUNKS 16
 #endif
 int fn_conv2d_dense_fits(const fn_conv2d_desc *d) {
     return d->kh == 1 && d->kw == 1 && d->groups == 1 && d->cin <= FN_CONV_DENSE_MAX_KC &&
@@ -546,8 +546,12 @@ static void dense_run(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, si
      * (Xeon, 1 thread, L2 and L3 evicted before each call, medians of 60, two alternating runs of
      * each build): 160->960 at 7x7 +hardswish 268-272 -> 235 us on AVX2, 227-230 -> 189-190 on
      * AVX-512; 160->640 at 7x7 196-200 -> 171-172 and 163-167 -> 142-146; convs of 5 chunks and
-     * more (14x14 and up) run as before. MobileNetV3-Large on AVX2 beside the peers (three such
-     * convs): 7.7 -> 7.5-7.6 ms. */
+     * more ran as before. MobileNetV3-Large on AVX2 beside the peers (three such convs): 7.7 ->
+     * 7.5-7.6 ms. Up to 16 chunks (14x14; 28x28 with <= 64 channels), the same way, three runs:
+     * AVX2 112->672 at 14x14 +hardswish 428-445 -> 409-418 us, 152->368 344 -> 329, 152->152
+     * 187-193 -> 177-180, 80->480 277-285 -> 266-270; AVX-512 112->672 330-352 -> 299-314, 80->480
+     * 197-208 -> 206-212 (the one loss), 40->240 at 28x28 277-291 -> 240-283. 56x56 and up: too
+     * many chunks for the first pass to matter. */
     const size_t p_lines = k->igemm_dense_pf && nrc <= FN_CONV_DENSE_PF_CHUNKS ? pfloats / 16 : 0;
     /* the next record's weights (pf): the other tasks, in order, ask lines [t, t + 1) * x_share, a
      * line per k-step of their whole tiles (as the indirect driver's tiles: fn_conv2d_nhwc_pre) */
