@@ -1,7 +1,7 @@
 """Where fastnorm loses time, per op, beside ONNX Runtime's own per-node profile of the same model.
 
     python bench/profile_models.py resnet18 resnet50 mobilenet_v2 normcnn_groupnorm \
-        [--batch 1] [--threads 1] [--repeat 30] [--top 12] [--peak GFLOPS]
+        [--batch 1] [--threads 1] [--repeat 30] [--top 12] [--peak GFLOPS] [--after-torch]
 
 For each zoo model (built as bench_models.py builds it, at the canonical input): fastnorm's
 Model.profile, run --repeat times with repeat=1 so each step has a sample per run, and ORT's
@@ -69,14 +69,17 @@ _ORT_KIND = {"ReorderInput": "layout", "ReorderOutput": "layout", "Transpose": "
              "MatMul": "linear", "FusedGemm": "linear", "FusedMatMul": "linear"}
 
 
-def fastnorm_profile(model, x, repeat):
+def fastnorm_profile(model, x, repeat, before=None):
     """[(label, sources, samples)] and predict()'s minimum and median wall time.
 
     Model.profile sorts its steps slowest first, so the runs are lined up by (label, source nodes);
-    unnamed steps with the same label (layout changes at the plan's edges) are summed."""
+    unnamed steps with the same label (layout changes at the plan's edges) are summed. before: None,
+    or a callable run before each profiled and each timed run (--after-torch)."""
     model.predict(x)
     runs = []
     for _ in range(repeat):
+        if before:
+            before()
         d = {}
         for lab, src, t in model.profile(x, repeat=1):
             d[(lab, tuple(src))] = d.get((lab, tuple(src)), 0.0) + t
@@ -84,14 +87,17 @@ def fastnorm_profile(model, x, repeat):
     steps = [(lab, list(src), [r.get((lab, src), np.nan) for r in runs]) for lab, src in runs[0]]
     walls = []
     for _ in range(repeat):
+        if before:
+            before()
         t0 = time.perf_counter()
         model.predict(x)
         walls.append(time.perf_counter() - t0)
     return steps, min(walls), float(np.median(walls))
 
 
-def ort_profile(onnx_path, x, threads, repeat):
-    """[(op type, node name, weight shape, output shape, samples)] in execution order."""
+def ort_profile(onnx_path, x, threads, repeat, before=None):
+    """[(op type, node name, weight shape, output shape, samples)] in execution order (before: as in
+    fastnorm_profile)."""
     import onnxruntime as ort
     from _peers import ort_options
     so = ort_options(threads)
@@ -102,6 +108,8 @@ def ort_profile(onnx_path, x, threads, repeat):
         sess.run(None, {"input": x})
     walls = []
     for _ in range(repeat):
+        if before:
+            before()
         t0 = time.perf_counter()
         sess.run(None, {"input": x})
         walls.append(time.perf_counter() - t0)
@@ -141,11 +149,19 @@ def _ms(s):
     return "%.3f" % (s * 1e3) if s < 0.01 else "%.2f" % (s * 1e3)
 
 
-def report(name, batch, threads, repeat, top, peak, with_ort=True, peak_note="given by --peak"):
+def report(name, batch, threads, repeat, top, peak, with_ort=True, peak_note="given by --peak",
+           after_torch=False):
     from bench_models import Entry
     tmp = tempfile.mkdtemp()
     entry = Entry(name, tmp)
-    x = entry.input(batch)[0]
+    x, xt = entry.input(batch)
+    before = None
+    if after_torch:
+        import torch
+
+        def before():
+            with torch.no_grad():
+                entry.net(xt)
     fastnorm.set_num_threads(threads)
     model = entry.fastnorm()
     if isinstance(model, fastnorm.UnsupportedError):
@@ -153,10 +169,10 @@ def report(name, batch, threads, repeat, top, peak, with_ort=True, peak_note="gi
     graph = model.graph
     shapes = infer_shapes(graph, {graph.inputs[0].name: x.shape})
     nodes = {n.name: n for n in graph.nodes}
-    steps, fn_wall, fn_wall_med = fastnorm_profile(model, x, repeat)
+    steps, fn_wall, fn_wall_med = fastnorm_profile(model, x, repeat, before)
     fastnorm.set_num_threads(None)
 
-    ort_nodes, ort_wall, ort_wall_med = ort_profile(entry.onnx_path(), x, threads, repeat) if with_ort else ([], None, None)
+    ort_nodes, ort_wall, ort_wall_med = ort_profile(entry.onnx_path(), x, threads, repeat, before) if with_ort else ([], None, None)
     ort_by_key = {}
     for op, nm, wshape, oshape, samples in ort_nodes:
         if op in ("Conv", "FusedConv") and wshape is not None:
@@ -253,6 +269,9 @@ def main(argv=None):
     p.add_argument("--peak", type=float, default=None,
                    help="FMA peak GFLOP/s per core; default: measured now by bench/fma_peak.py for fastnorm's ISA")
     p.add_argument("--no-ort", action="store_true")
+    p.add_argument("--after-torch", action="store_true",
+                   help="a torch forward of the same model before every run (both runtimes): the caches "
+                        "as the interleaved comparison leaves them (bench/adhoc/models_cputime.py)")
     a = p.parse_args(argv)
     import torch
     torch.set_num_threads(a.threads)
@@ -267,7 +286,8 @@ def main(argv=None):
           % (isa, fma_peak.cpu_name(), a.peak, note, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())))
     print()
     for name in a.models:
-        print(report(name, a.batch, a.threads, a.repeat, a.top, a.peak, with_ort=not a.no_ort, peak_note=note))
+        print(report(name, a.batch, a.threads, a.repeat, a.top, a.peak, with_ort=not a.no_ort, peak_note=note,
+                     after_torch=a.after_torch))
         sys.stdout.flush()
 
 
