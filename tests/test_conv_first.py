@@ -97,6 +97,30 @@ def test_threads_give_identical_results(isa):
     assert np.array_equal(one, two)
 
 
+@pytest.mark.parametrize("cin,cout,k,s,pad,h,w", [
+    (3, 32, 3, 2, 1, 61, 67),    # RegNet / EfficientNet stems (3x3/2), odd sizes
+    (3, 16, 3, 2, 1, 224, 224),  # MobileNetV3's, at its size
+    (3, 64, 7, 2, 3, 45, 38),    # ResNet's 7x7/2
+    (1, 24, 5, 1, 2, 19, 40),    # stride 1, one channel
+    (4, 17, 3, 3, 0, 30, 31),    # stride 3, no padding: every tile of a row inside
+])
+def test_direct_reads_match_the_padded_copy(isa, cin, cout, k, s, pad, h, w):
+    """From NCHW the driver reads x itself where a tile's taps are inside the image and a padded band
+    elsewhere; from NHWC it fills the whole padded copy first. Bit for bit the same outputs, on 1-3
+    threads."""
+    rng = np.random.default_rng(h * w + k)
+    x = rng.standard_normal((2, cin, h, w)).astype(np.float32)
+    wt = rng.standard_normal((cout, cin, k, k)).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32)
+    desc = desc_of(cin, cout, k, k, s, s, (pad,) * 4)
+    padded = run(desc, x, wt, b, "relu", nhwc=True)
+    util.assert_ran(isa)
+    for nt in (1, 2, 3):
+        assert np.array_equal(run(desc, x, wt, b, "relu", nthreads=nt), padded), nt
+    want, mag = expected(desc, x, wt, b, "relu")
+    util.assert_close_dot(padded, want, mag)
+
+
 def test_nan_and_inf_propagate_as_torch(isa):
     torch = importorskip("torch")
     rng = np.random.default_rng(5)

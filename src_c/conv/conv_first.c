@@ -1,7 +1,8 @@
-/* conv_first.c: the first-layer conv driver (padding copy, offsets, threads), packing, the
- * portable micro-kernel. */
+/* conv_first.c: the first-layer conv driver (padding, offsets, threads), packing, the portable
+ * micro-kernel. */
 #include "conv_first_kernels.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -112,7 +113,25 @@ fn_status fn_conv_first(const fn_kernels *k, const fn_conv2d_desc *d, int nhwc_i
         const size_t macs = n * oh * ow * cout * K, per = (size_t)1 << 18;
         if (macs / per < (size_t)nthreads) nthreads = macs / per > 1 ? (int)(macs / per) : 1;
     }
-    const size_t rows = n * cin * hp;          /* padded rows to fill */
+    /* From NCHW: no padded copy (a pass over the whole input before the first tile). A full tile
+     * whose taps all fall inside the image reads x itself at offsets ci*h*w + ky*w + kx; the others
+     * (the image's edges, a short last tile) read a zero-padded band of the taps they need,
+     * (cin, kh, bw) floats a thread in xpad, at the same offsets within the band. The same values
+     * in the same order: the same bits as from the padded copy. Measured (Xeon, 1 thread, in-model
+     * step minima, two runs each, bench/profile_models.py MODEL --no-ort [--after-torch]): with the
+     * caches as a torch run leaves them, MobileNetV3-Large's 3->16 at 224 0.285-0.302 -> 0.244-0.254
+     * ms on AVX2 and 0.243-0.250 -> 0.199-0.204 on AVX-512, RegNetY-200MF's 3->32 0.38-0.45 ->
+     * 0.36-0.38 on AVX2; back to back 0.162-0.168 -> 0.149-0.154 and 0.233 -> 0.227-0.237 on AVX-512. */
+    const size_t bw = (MR - 1) * d->sw + d->kw, band = div_up(cin * d->kh * bw, 16) * 16;
+    const int direct = !nhwc_in && (size_t)nthreads * band <= fn_conv_first_pad_floats(d, n, h, w);
+    int32_t offx[FN_CONV_FIRST_MAX_K], offb[FN_CONV_FIRST_MAX_K]; /* in x, in a band */
+    for (size_t ci = 0, kk = 0; ci < cin; ci++)
+        for (size_t ky = 0; ky < d->kh; ky++)
+            for (size_t kx = 0; kx < d->kw; kx++, kk++) {
+                offx[kk] = (int32_t)(ci * h * w + ky * w + kx);
+                offb[kk] = (int32_t)((ci * d->kh + ky) * bw + kx);
+            }
+    const size_t rows = direct ? 0 : n * cin * hp; /* padded rows to fill */
     const size_t ntasks = n * oh * npanels;    /* task: one output row of one panel */
     const size_t chunk = div_up(ntasks, (size_t)nthreads * 8);
     const size_t slack = slack_floats(d);
@@ -140,8 +159,10 @@ fn_status fn_conv_first(const fn_kernels *k, const fn_conv2d_desc *d, int nhwc_i
             }
             memset(dst + d->pad_left + w, 0, d->pad_right * sizeof(float));
         }
+        if (!direct) {
 #pragma omp single nowait
-        memset(xpad + n * img, 0, slack * sizeof(float));
+            memset(xpad + n * img, 0, slack * sizeof(float));
+        }
         /* (the implicit barrier of the loop above orders the copy before every read below) */
 
         /* 2. output rows: task (b, oy, panel), panels innermost so a row's input stays in L1 */
@@ -152,10 +173,43 @@ fn_status fn_conv_first(const fn_kernels *k, const fn_conv2d_desc *d, int nhwc_i
             float *yrow = y + (b * oh + oy) * ow * cout + pn * NR;
             const float *wp_ = panels + pn * NR * (1 + K);
             const size_t nc = cout - pn * NR < NR ? cout - pn * NR : NR;
+            /* direct: the input rows of this output row, iy0 .. iy0 + kh - 1 (may be outside) */
+            const ptrdiff_t iy0 = (ptrdiff_t)(oy * d->sh) - (ptrdiff_t)d->pad_top;
+            const int rows_in = iy0 >= 0 && (size_t)iy0 + d->kh <= h;
             for (size_t ox = 0; ox < ow; ox += MR) {
                 const size_t mr = ow - ox < MR ? ow - ox : MR;
-                t->tile(nv, d->sw, mr, nc, K, off, xrow + ox * d->sw, wp_, yrow + ox * cout, cout,
-                        act);
+                if (!direct) {
+                    t->tile(nv, d->sw, mr, nc, K, off, xrow + ox * d->sw, wp_, yrow + ox * cout, cout,
+                            act);
+                } else {
+                    const ptrdiff_t ix0 = (ptrdiff_t)(ox * d->sw) - (ptrdiff_t)d->pad_left;
+                    const float *xb = x + b * cin * h * w;
+                    if (rows_in && mr == MR && ix0 >= 0 && (size_t)ix0 + bw <= w) {
+                        t->tile(nv, d->sw, mr, nc, K, offx, xb + (size_t)iy0 * w + (size_t)ix0, wp_,
+                                yrow + ox * cout, cout, act);
+                    } else {
+#ifdef _OPENMP
+                        float *bd = xpad + (size_t)omp_get_thread_num() * band;
+#else
+                        float *bd = xpad;
+#endif
+                        for (size_t ci = 0; ci < cin; ci++)
+                            for (size_t ky = 0; ky < d->kh; ky++) {
+                                float *dst = bd + (ci * d->kh + ky) * bw;
+                                const ptrdiff_t iy = iy0 + (ptrdiff_t)ky;
+                                if (iy < 0 || (size_t)iy >= h) {
+                                    memset(dst, 0, bw * sizeof(float));
+                                    continue;
+                                }
+                                const float *src = xb + (ci * h + (size_t)iy) * w;
+                                for (size_t c = 0; c < bw; c++) {
+                                    const ptrdiff_t ix = ix0 + (ptrdiff_t)c;
+                                    dst[c] = ix >= 0 && (size_t)ix < w ? src[ix] : 0.0f;
+                                }
+                            }
+                        t->tile(nv, d->sw, mr, nc, K, offb, bd, wp_, yrow + ox * cout, cout, act);
+                    }
+                }
                 if (actk) fn_epilogue_rows(actk, act, yrow + ox * cout, cout, mr, nc);
             }
         }

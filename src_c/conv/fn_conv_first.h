@@ -1,5 +1,6 @@
-/* fn_conv_first.h: the first-layer conv (Cin <= 4): reads the model's NCHW (or NHWC) input through
- * a zero-padded planar copy and computes a row of output pixels per tile with fixed tap offsets. */
+/* fn_conv_first.h: the first-layer conv (Cin <= 4): reads the model's NCHW input in place (tiles at
+ * the image's edges through a small zero-padded band) or an NHWC one through a zero-padded planar
+ * copy, and computes a row of output pixels per tile with fixed tap offsets. */
 #ifndef FASTNORM_CONV_FIRST_H
 #define FASTNORM_CONV_FIRST_H
 
@@ -33,7 +34,8 @@ const fn_conv_first_kernels *fn_conv_first_kernels_for(fn_isa isa);
 size_t fn_conv_first_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d);
 void fn_conv_first_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w,
                         const float *bias, float *packed);
-/* Floats of the padded planar copy of the input the driver fills (the plan's arena provides it). */
+/* Floats of the padded planar copy of the input the driver fills from NHWC (the plan's arena
+ * provides it; from NCHW the driver uses a few bands of it). */
 size_t fn_conv_first_pad_floats(const fn_conv2d_desc *d, size_t n, size_t h, size_t w);
 /* x: (n, cin, h, w) if nhwc_in == 0, else (n, h, w, cin); y: (n, oh, ow, cout) NHWC.
  * xpad: fn_conv_first_pad_floats scratch. Results do not depend on nthreads. */
