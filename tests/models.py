@@ -23,6 +23,11 @@ class SimpleCNN(nn.Module):
         return self.fc2(torch.relu(self.fc1(x)))
 
 
+def conv_bn_relu(ci, co, k, p):
+    """Conv (no bias, kernel k, padding p: ints or pairs) -> BatchNorm -> ReLU."""
+    return nn.Sequential(nn.Conv2d(ci, co, k, padding=p, bias=False), nn.BatchNorm2d(co), nn.ReLU())
+
+
 def realistic_bn(model, seed=0):
     """Give every BatchNorm statistics like a trained network's: run a few training-mode batches
     through it (so running_mean/var are the data's), then spread gamma/beta away from 1/0."""

@@ -119,18 +119,24 @@ PADS = st.one_of(st.sampled_from([(0, 0, 0, 0), (1, 1, 1, 1)]),
        w=st.sampled_from(SIZES), pads=PADS, n=st.sampled_from([1, 3]), bias=st.booleans(),
        relu=st.booleans(), residual=st.booleans(), seed=st.integers(0, 2**16))
 def test_winograd_matches_reference(isa, cin, cout, h, w, pads, n, bias, relu, residual, seed):
-    oh, ow = out_hw(h, w, pads)
+    check_reference(isa, seed, n, cin, cout, h, w, pads, bias, RELU if relu else ACT_NONE, residual)
+
+
+def check_reference(isa, seed, n, cin, cout, h, w, pads, bias, act, residual, k=3):
+    """One k x k case through the driver against the float64 reference; act: ACT_NONE or a clamp
+    tuple (relu, relu6). A shape without an output pixel returns unchecked."""
+    oh, ow = out_hw(h, w, pads, k)
     if oh < 1 or ow < 1:
         return
     rng = np.random.default_rng(seed)
-    x, wt, b = case(rng, n, cin, cout, h, w, bias)
+    x, wt, b = case(rng, n, cin, cout, h, w, bias, k)
     res = rng.standard_normal((n, cout, oh, ow)).astype(np.float32) if residual else None
-    got = winograd(x, wt, b, pads, RELU if relu else ACT_NONE, res)
+    got = winograd(x, wt, b, pads, act, res)
     util.assert_ran(isa)
     assert got.dtype == np.float32
     want, mag = reference_conv(x, wt, b, pads, res)
-    if relu:
-        want = np.maximum(want, 0)
+    if act[0] == 1:  # clamp(lo, hi)
+        want = np.clip(want, act[1], act[2])
     assert_wino_close(got, want, mag)
 
 

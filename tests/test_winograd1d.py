@@ -180,15 +180,14 @@ def _inception_block(torch):
     """Inception-v3's mixed_6 branch shape: 1x1 -> 1x7 -> 7x1 (BN + ReLU), concat with a 1x1 branch,
     plus a 1x3 / 3x1 pair with a residual add."""
     import torch.nn as nn
-
-    def cbr(ci, co, k, p):
-        return nn.Sequential(nn.Conv2d(ci, co, k, padding=p, bias=False), nn.BatchNorm2d(co), nn.ReLU())
+    from models import conv_bn_relu
 
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
-            self.a = cbr(64, 48, 1, 0)
-            self.b = nn.Sequential(cbr(64, 40, 1, 0), cbr(40, 48, (1, 7), (0, 3)), cbr(48, 48, (7, 1), (3, 0)))
+            self.a = conv_bn_relu(64, 48, 1, 0)
+            self.b = nn.Sequential(conv_bn_relu(64, 40, 1, 0), conv_bn_relu(40, 48, (1, 7), (0, 3)),
+                                   conv_bn_relu(48, 48, (7, 1), (3, 0)))
             self.c3 = nn.Conv2d(96, 96, (1, 3), padding=(0, 1))
             self.d3 = nn.Conv2d(96, 96, (3, 1), padding=(1, 0))
 

@@ -14,7 +14,7 @@ from fastnorm import _C
 from fastnorm.graph import act_tuple
 from fastnorm.ops._common import ACT_NONE
 
-from test_winograd import RELU, assert_wino_close, reference_conv, to_nchw, to_nhwc, winograd
+from test_winograd import RELU, assert_wino_close, check_reference, reference_conv, to_nchw, to_nhwc, winograd
 from test_winograd import case as _case, desc_of as _desc_of, out_hw as _out_hw
 
 # The bound is test_winograd's (tile_mag there is per kernel size: an output's error follows its
@@ -48,21 +48,7 @@ ACTS = [ACT_NONE, RELU, RELU6]
        bias=st.booleans(), act=st.sampled_from([0, 1, 2]), residual=st.booleans(),
        seed=st.integers(0, 2**16))
 def test_winograd5_matches_reference(isa, cin, cout, h, w, pads, n, bias, act, residual, seed):
-    oh, ow = out_hw(h, w, pads)
-    if oh < 1 or ow < 1:
-        return
-    rng = np.random.default_rng(seed)
-    x, wt, b = case(rng, n, cin, cout, h, w, bias)
-    res = rng.standard_normal((n, cout, oh, ow)).astype(np.float32) if residual else None
-    got = winograd(x, wt, b, pads, ACTS[act], res)
-    util.assert_ran(isa)
-    assert got.dtype == np.float32
-    want, mag = reference_conv(x, wt, b, pads, res)
-    if act == 1:
-        want = np.maximum(want, 0)
-    elif act == 2:
-        want = np.clip(want, 0, 6)
-    assert_wino_close(got, want, mag)
+    check_reference(isa, seed, n, cin, cout, h, w, pads, bias, ACTS[act], residual, K)
 
 
 # (pad, (h, w)) pairs with at least one output pixel: a 5x5 window needs h + 2 pad >= 5
@@ -114,18 +100,16 @@ def _inception_like(torch):
     """Inception-v3's InceptionA shape: 1x1, 1x1 -> 5x5, 1x1 -> 3x3 -> 3x3 branches into a concat (the
     convs write their blocks of the concat's buffer in place: ldy), and a 5x5 with a residual."""
     import torch.nn as nn
-    from models import realistic_bn
-
-    def cbr(ci, co, k, p):
-        return nn.Sequential(nn.Conv2d(ci, co, k, padding=p, bias=False), nn.BatchNorm2d(co), nn.ReLU())
+    from models import conv_bn_relu, realistic_bn
 
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
-            self.stem = cbr(3, 32, 1, 0)
-            self.b1 = cbr(32, 24, 1, 0)
-            self.b5 = nn.Sequential(cbr(32, 20, 1, 0), cbr(20, 36, 5, 2))
-            self.b3 = nn.Sequential(cbr(32, 16, 1, 0), cbr(16, 24, 3, 1), cbr(24, 24, 3, 1))
+            self.stem = conv_bn_relu(3, 32, 1, 0)
+            self.b1 = conv_bn_relu(32, 24, 1, 0)
+            self.b5 = nn.Sequential(conv_bn_relu(32, 20, 1, 0), conv_bn_relu(20, 36, 5, 2))
+            self.b3 = nn.Sequential(conv_bn_relu(32, 16, 1, 0), conv_bn_relu(16, 24, 3, 1),
+                                    conv_bn_relu(24, 24, 3, 1))
             self.res = nn.Conv2d(84, 84, 5, padding=2)
 
         def forward(self, x):
