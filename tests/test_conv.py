@@ -447,6 +447,30 @@ def test_pointwise_rows_on_4k_strides(isa, rng, cin, stride, cout, batch):
     assert np.array_equal(got, two)
 
 
+
+@pytest.mark.parametrize("cin,hw,cout,stride", [(1024, 7, 520, 1), (2048, 7, 136, 1), (1024, 14, 300, 1),
+                                                (1024, 14, 290, 2), (768, 9, 400, 1), (1152, 5, 333, 1)])
+def test_pointwise_large_weights_small_input(isa, rng, cin, hw, cout, stride):
+    """1x1 convs whose weights (over 1 MiB) cannot stay in L2 but whose input can: the driver walks
+    them panel by panel, every full tile prefetching a share of the next panel, and reads rows 4 KiB
+    apart in place (conv2d.c panel_major). The answer is the reference's, the same bits on 1-3
+    threads, and the same bits as each sample's rows computed inside a batch of 6, whose input is too
+    large for that order (blocks of panels, row copies where rows are 4 KiB apart)."""
+    x, wt, b, params = conv_case(rng, 1, cin, hw, hw, cout, 1, stride)
+    out_shape = reference_conv(x, wt, b, **params)[0].shape
+    res = rng.standard_normal(out_shape).astype(np.float32)
+    got = nhwc_conv(isa, x, wt, b, params, res, (1, 0.0, INF), nthreads=1)
+    util.assert_ran(isa)
+    want, mag = reference_conv(x, wt, b, **params)
+    util.assert_close_dot(got, reference.relu(want + res), mag + np.abs(res))
+    for nt in (2, 3):
+        assert np.array_equal(got, nhwc_conv(isa, x, wt, b, params, res, (1, 0.0, INF), nthreads=nt))
+    others, _, _, _ = conv_case(rng, 5, cin, hw, hw, cout, 1, stride)
+    xb = np.concatenate([others[:3], x, others[3:]])
+    resb = np.concatenate([np.zeros((3,) + out_shape[1:], np.float32), res, np.zeros((2,) + out_shape[1:], np.float32)])
+    batched = nhwc_conv(isa, xb, wt, b, params, resb, (1, 0.0, INF), nthreads=1)
+    assert np.array_equal(got[0], batched[3])
+
 # ---- 1x1 convs on the dense-rows kernel (conv2d.c use_dense, igemm_simd.h fn_f32_igemm_dense) ------
 
 SILU = (_C.ACT_ACTK0 + _C.ACTK_SILU, 0.0, 0.0)  # applied in the kernel's registers on SIMD ISAs

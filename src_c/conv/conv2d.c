@@ -107,17 +107,27 @@ static size_t panels_per_block(const fn_kernels *k, const fn_conv2d_desc *d) {
     return nb < 1 ? 1 : nb > npanels ? npanels : nb;
 }
 
-/* Panel-major order (a block of one panel) for a small input and output: every m tile passes over
- * one panel before the next, and the input and the output (together at most half of a 2 MiB L2)
- * stay in L2 throughout. With the
- * tiles prefetching the next panel (k->igemm_pf, pf_rate in fn_conv2d_nhwc_pre) only the conv's
- * first panel then comes from memory, where a block of many panels had its first m tile stream all
- * of them (EfficientNet-B0's 7x7 convs: 5 m tiles, 10-12 panels a block). Not with per-tile row
- * copies (row taps, gates, pre-activations, row copies), which would be remade for every panel. */
+/* Panel-major order (a block of one panel) for a small input: every m tile passes over one panel
+ * before the next, and with the tiles prefetching the next panel (k->igemm_pf, pf_rate in
+ * fn_conv2d_nhwc_pre) only the conv's first panel comes from memory, where a block of many panels had
+ * its first m tile stream all of them at the FMA rate (EfficientNet-B0's 7x7 convs: 5 m tiles, 10-12
+ * panels a block). Taken where the input and the output together fit in half of a 2 MiB L2 (both stay
+ * there throughout), and where the weights cannot stay in L2 at all (over 1 MiB: they come from L3 or
+ * memory whatever the order) and the input alone fits there: ResNet-50's and ResNeXt's 1x1 convs at
+ * 7x7 and 14x14 (cin 1024-2048, 2-8 MiB of weights) streamed each block of panels from memory in its
+ * first m tile without a prefetch. Measured (Xeon, 1 thread, L2 and L3 evicted before each call,
+ * medians of 3 alternating runs of 41; AVX2 via tools/cpuid_avx2.c): AVX-512 1024->2048 at 7x7
+ * 2.07 -> 1.49 ms, 1024->512 at 14x14 1.65 -> 1.34, 1024->1024 at 14x14 3.00 -> 2.69, 1024->256 at
+ * 14x14 0.87 -> 0.67; AVX2 2048->1024 at 7x7 2.98 -> 2.16, 2048->512 at 7x7 1.49 -> 1.07, 1024->512 at
+ * 14x14 2.24 -> 2.08; with the weights in L3 within 5% either way. Not with per-tile copies (row
+ * taps, gates, pre-activations), which would be remade for every panel; a 1x1 conv whose rows lie
+ * 4 KiB apart reads them in place in this order (use_row_copy: the copy measured no faster here). */
 static int panel_major(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                        size_t m, int tile_copies) {
-    const size_t bytes = (n * h * w * d->cin + m * d->cout) * sizeof(float);
-    return k->igemm_pf && !tile_copies && bytes <= 2 * FN_CONV_L2_BUDGET;
+    const size_t in = n * h * w * d->cin * sizeof(float), out = m * d->cout * sizeof(float);
+    const size_t weights = d->kh * d->kw * (d->cin / d->groups) * d->cout * sizeof(float);
+    if (!k->igemm_pf || tile_copies || in > 2 * FN_CONV_L2_BUDGET) return 0;
+    return in + out <= 2 * FN_CONV_L2_BUDGET || weights > 2 * FN_CONV_L2_BUDGET;
 }
 
 /* Row copies: a 1x1 conv's tile reads MR input rows sw*cin floats apart. When that is a multiple of
@@ -127,7 +137,7 @@ static int panel_major(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, s
  * Measured (1 thread, AVX-512, ResNet-50's shapes): 1024->256 at 14x14 1.05 -> 0.94 ms and 1024->512
  * 2.19 -> 1.95 ms; with a block of a single panel (cin 2048: weights 256 KiB per panel) the copy is
  * made once per panel and costs more than it saves (2048->512 at 7x7 1.20 -> 1.28 ms), so it is
- * only used when a block holds at least two panels. */
+ * only used when a block holds at least two panels, and not in panel-major order (panel_major). */
 static int use_row_copy(const fn_kernels *k, const fn_conv2d_desc *d) {
     return d->kh == 1 && d->kw == 1 && d->groups == 1 && (d->sw * d->cin * sizeof(float)) % 4096 == 0 &&
            panels_per_block(k, d) >= 2;
@@ -747,8 +757,9 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
      * about half of L2 stays there while every m tile streams past it, and a tile's row pointers
      * are reused across the panels of the block. A task is one output tile computed by one kernel
      * call, the same call whatever the thread count, so results do not depend on nthreads. */
-    const size_t nb = panel_major(k, d, n, h, w, M, rowtap || rowcopy || gate || pre)
-                          ? 1 : panels_per_block(k, d);
+    const int pm = panel_major(k, d, n, h, w, M, rowtap || gate || pre);
+    if (pm) rowcopy = 0; /* rows 4 KiB apart read in place (panel_major) */
+    const size_t nb = pm ? 1 : panels_per_block(k, d);
     /* mish, ... on each stored tile (silu, hardswish, gelu: in the kernel's registers) */
     const fn_actk_apply_fn actk = fn_igemm_act_in_kernel(k, act) ? NULL : fn_epilogue_actk(k, act);
 
