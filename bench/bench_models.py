@@ -53,8 +53,11 @@ torch = _peers.need("torch", module_level=True)
 import zoo  # noqa: E402
 from models_table import EXTENDED_ROWS, ROWS  # noqa: E402  (the issues' rows, in their order)
 from zoo_extended import EXTENDED  # noqa: E402
+from zoo_heldout import HELDOUT  # noqa: E402
 
-ZOO = dict(zoo.ZOO, **EXTENDED)  # issue 5's models (tests/zoo.py), then issue 14's (zoo_extended.py)
+# issue 5's models (tests/zoo.py), issue 14's (zoo_extended.py), and the held-out architectures no part
+# of fastnorm was tuned on (tests/zoo_heldout.py: timed by bench/adhoc/models_cputime.py --heldout)
+ZOO = dict(zoo.ZOO, **EXTENDED, **HELDOUT)
 ALL_ROWS = ROWS + EXTENDED_ROWS
 
 RUNTIMES = ["fastnorm", "onnxruntime", "openvino", "torch"]
