@@ -62,7 +62,7 @@ def run_python(args, env=None, timeout=300):
 
 
 # Needed for the suite to prove anything: under CI a missing one is a failure, not a skip.
-REQUIRED_MODULES = ("torch", "onnx", "onnxruntime", "safetensors")
+REQUIRED_MODULES = ("torch", "onnx", "onnxruntime", "safetensors", "onnxscript")
 
 
 def deps_required():

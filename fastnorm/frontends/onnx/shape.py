@@ -126,6 +126,13 @@ def _resolve_target(c, node, shape, target, allowzero=False):
             out[0] = BATCH
             c.note("batch1_reshape", node, "Reshape to %r on a batch-1 model taken as keeping the batch"
                    % ([int(t) if not isinstance(t, Sym) else t for t in target],))
+    # torch.onnx.export's dynamo exporter (torch's default) writes a constant target with -1 first,
+    # Reshape(x, [-1, 2048]) on (N, 2048, 1, 1): when the other dims hold exactly one sample's elements
+    # the -1 is the batch for every N, and it stays the first axis
+    if (out and out[0] is not BATCH and out[0] == -1 and shape and shape[0] is BATCH and BATCH not in shape[1:]
+            and BATCH not in out[1:] and all(d >= 1 for d in out[1:])
+            and math.prod(out[1:]) == math.prod(shape[1:])):
+        out[0] = BATCH
     if -1 in [d for d in out if d is not BATCH]:
         j = [k for k, d in enumerate(out) if d is not BATCH and d == -1][0]
         sb, ob = shape.count(BATCH) if BATCH in shape else 0, out.count(BATCH)
