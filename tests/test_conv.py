@@ -471,6 +471,25 @@ def test_pointwise_large_weights_small_input(isa, rng, cin, hw, cout, stride):
     batched = nhwc_conv(isa, xb, wt, b, params, resb, (1, 0.0, INF), nthreads=1)
     assert np.array_equal(got[0], batched[3])
 
+
+@pytest.mark.parametrize("c,groups,stride,hw", [(64, 4, 2, 15), (64, 4, 1, 9), (96, 3, 1, 8), (160, 10, 2, 9),
+                                                (128, 4, 1, 6), (72, 6, 2, 11), (40, 2, 1, 13)])
+def test_grouped_conv_tiles_walk_every_group(isa, rng, c, groups, stride, hw):
+    """Grouped 3x3 convs whose group width (16, 32, 12, 20) the small-group kernel does not take on
+    every ISA: the generic GEMM walks each m tile through all groups before the next tile (conv2d.c
+    gmt). Batch 3, a residual and ReLU: the reference's answer, the same bits on 1-3 threads and as
+    each sample computed alone."""
+    x, wt, b, params = conv_case(rng, 3, c, hw, hw, c, 3, stride, padding=1, groups=groups)
+    out_shape = reference_conv(x, wt, b, **params)[0].shape
+    res = rng.standard_normal(out_shape).astype(np.float32)
+    got = nhwc_conv(isa, x, wt, b, params, res, (1, 0.0, INF), nthreads=1)
+    want, mag = reference_conv(x, wt, b, **params)
+    util.assert_close_dot(got, reference.relu(want + res), mag + np.abs(res))
+    for nt in (2, 3):
+        assert np.array_equal(got, nhwc_conv(isa, x, wt, b, params, res, (1, 0.0, INF), nthreads=nt))
+    one = nhwc_conv(isa, x[1:2], wt, b, params, res[1:2], (1, 0.0, INF), nthreads=1)
+    assert np.array_equal(got[1:2], one)
+
 # ---- 1x1 convs on the dense-rows kernel (conv2d.c use_dense, igemm_simd.h fn_f32_igemm_dense) ------
 
 SILU = (_C.ACT_ACTK0 + _C.ACTK_SILU, 0.0, 0.0)  # applied in the kernel's registers on SIMD ISAs
