@@ -243,6 +243,27 @@ def test_resnet18_chain_error():
     assert rel < RTOL_CHAIN, rel
 
 
+# A wide layer's rms error over float64, relative to max |output| (post-ReLU input, kaiming weights,
+# 512 -> 64 at 8x8): the 36 GEMMs sum K in blocks (winograd_gemm_simd.h), measured 2.2-2.5e-7 on
+# scalar, AVX2 and AVX-512 (session 17); one running float32 sum over all 512 channels, as before,
+# 5.6-6.5e-7.
+RMS_WIDE = 3.5e-7
+
+
+def test_wide_k_error(isa):
+    rng = np.random.default_rng(512)
+    errs = []
+    for seed in range(3):
+        x = np.maximum(rng.standard_normal((2, 512, 8, 8)) + 0.5, 0).astype(np.float32)
+        wt = (rng.standard_normal((64, 512, 3, 3)) * np.sqrt(2.0 / (9 * 512))).astype(np.float32)
+        got = winograd(x, wt, None, (1, 1, 1, 1))
+        util.assert_ran(isa)
+        want = reference.conv2d(x.astype(np.float64), wt.astype(np.float64), None, 1, (1, 1, 1, 1), 1, 1)
+        errs.append(np.sqrt(np.mean((got - want) ** 2)) / np.abs(want).max())
+    print("512 -> 64 at 8x8: rms err / max |y| = %s" % " ".join("%.2e" % e for e in errs))
+    assert max(errs) < RMS_WIDE, errs
+
+
 def test_bad_arguments():
     wt = np.zeros((8, 4, 3, 3), np.float32)
     with pytest.raises(ValueError, match="stride 1"):

@@ -12,16 +12,7 @@
 #include "winograd1d_kernels.h"
 #include "winograd1d_simd.h" /* the 1-D ones (winograd1d.c's table) */
 
-/* The 36 GEMMs on the conv's igemm micro-kernel (ks = 1, its bias row the panel's zero row). */
-void fn_f32_wino_gemm__scalar(size_t mr, size_t nc, size_t kc, const float *a, size_t lda,
-                              const float *w, float *c, size_t ldc, const float *pf,
-                              size_t npf) {
-    (void)pf, (void)npf;
-    const float *rows[FN_IGEMM_MR_scalar];
-    for (size_t r = 0; r < FN_IGEMM_MR_scalar; r++) rows[r] = a + (r < mr ? r : mr - 1) * lda;
-    const fn_act none = {FN_ACT_NONE, 0.0f, 0.0f};
-    fn_f32_igemm__scalar(mr, nc, kc, 1, rows, w, c, ldc, NULL, 0, &none);
-}
+#include "winograd_gemm_simd.h" /* the 36 GEMMs */
 
 #define FN_WINO_TABLE(ISA_ENUM, ISA)                                                               \
     {                                                                                              \

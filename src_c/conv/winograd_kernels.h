@@ -3,6 +3,12 @@
 #define FASTNORM_WINOGRAD_KERNELS_H
 #include "../kernels.h"
 
+/* The Winograd GEMMs sum their K (input channels) in blocks of FN_WINO_KB, each block from zero and
+ * then added to C (winograd_gemm_simd.h says why). */
+#ifndef FN_WINO_KB
+#define FN_WINO_KB 64
+#endif
+
 #define FN_DECLARE_WINO(isa)                                                                       \
     void fn_f32_wino_input__##isa(size_t c, const float *const *px, float *v, size_t ldv);          \
     void fn_f32_wino_output__##isa(size_t c, const float *m, size_t ldm, const float *bias,         \

@@ -1,17 +1,9 @@
 /* winograd_neon.c: F(4x4, 3x3) transforms, AArch64 ASIMD, 4 channels per q register
- * (winograd_simd.h), and the GEMM of the 36 products on the conv's igemm micro-kernel. */
+ * (winograd_simd.h), and the GEMM of the 36 products (winograd_gemm_simd.h). */
 #include "../simd/vec_neon.h"
 #include "winograd_kernels.h"
 #include "winograd_simd.h"
 
-/* The 36 GEMMs on the conv's igemm micro-kernel (ks = 1, its bias row the panel's zero row). */
-void FN_KNAME(fn_f32_wino_gemm)(size_t mr, size_t nc, size_t kc, const float *a, size_t lda,
-                                const float *w, float *c, size_t ldc, const float *pf, size_t npf) {
-    (void)pf, (void)npf;
-    const float *rows[FN_ISAX(FN_IGEMM_MR)];
-    for (size_t r = 0; r < FN_ISAX(FN_IGEMM_MR); r++) rows[r] = a + (r < mr ? r : mr - 1) * lda;
-    const fn_act none = {FN_ACT_NONE, 0.0f, 0.0f};
-    FN_KNAME(fn_f32_igemm)(mr, nc, kc, 1, rows, w, c, ldc, NULL, 0, &none);
-}
+#include "winograd_gemm_simd.h" /* the 36 GEMMs */
 #include "winograd1d_kernels.h"
 #include "winograd1d_simd.h" /* the 1-D Winograd transforms (winograd1d.c) on this ISA */

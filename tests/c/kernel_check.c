@@ -16,6 +16,7 @@
 
 #include "fastnorm.h"
 #include "conv/fn_convt.h"
+#include "conv/winograd_kernels.h" /* FN_WINO_KB */
 #include "glue/fn_glue.h"
 
 #define GUARD 64
@@ -177,6 +178,10 @@ static void test_conv(void) {
         conv_case(CONV_T, "conv_transpose", desc(ci, co, 1, 3, 2, 1, 1), 1, 4, 5, 0, (int)(i % 3));
     }
     conv_case(CONV_IGEMM, "igemm grouped", desc(12, 18, 3, 3, 1, 1, 1), 1, 5, 6, 1, 1);
+    /* the Winograd GEMMs sum K in blocks of FN_WINO_KB: two full blocks and a partial one, an exact
+     * multiple */
+    conv_case(CONV_WINO, "winograd K blocks", desc(2 * FN_WINO_KB + 22, 37, 1, 3, 1, 1, 1), 1, 6, 9, 1, 1);
+    conv_case(CONV_WINO, "winograd K blocks", desc(2 * FN_WINO_KB, 16, 1, 5, 1, 1, 2), 1, 5, 6, 0, 2);
     /* 1-D Winograd, 1xk and kx1 for k = 3, 5, 7, against the scalar table */
     for (size_t kk = 3; kk <= 7; kk += 2) {
         fn_conv2d_desc dw = {19, 21, 1, 1, kk, 1, 1, 1, 1, 0, kk / 2, 0, kk - 1};
@@ -184,6 +189,8 @@ static void test_conv(void) {
         fn_conv2d_desc dh = {40, 17, 1, kk, 1, 1, 1, 1, 1, kk / 2, 1, 1, 0};
         conv_case(CONV_WINO1D, "winograd1d kx1", dh, 1, 11, 3, 1, 2);
     }
+    fn_conv2d_desc dk = {FN_WINO_KB + 3, 9, 1, 1, 7, 1, 1, 1, 1, 0, 3, 0, 3};
+    conv_case(CONV_WINO1D, "winograd1d K blocks", dk, 1, 3, 13, 1, 1);
     /* one row (k->igemm_panels): 1..9 full panels of any ISA's width and a partial one */
     static const size_t one_row[][2] = {{5, 3}, {37, 139}, {160, 200}, {301, 289}, {64, 128}};
     for (size_t i = 0; i < sizeof one_row / sizeof one_row[0]; i++) {
