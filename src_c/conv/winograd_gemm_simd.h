@@ -15,7 +15,7 @@
  * direct conv at 256: 1.5e-7). Below ~64 channels the transforms' own rounding dominates and blocks
  * change little. Blocks of 64 cost 0-2% of a Winograd-heavy model's time (ResNet-34, VGG-11,
  * Inception-v3; AVX2 and AVX-512); blocks of 16 cost 6-12% (the C tile's masked load, add and
- * store every 16 k-steps) for 1.3x less error again at 256 channels. */ */
+ * store every 16 k-steps) for 1.3x less error again at 256 channels. */
 #ifndef FN_ISA
 #error "include a src_c/simd/vec_<isa>.h first"
 #endif
