@@ -630,6 +630,96 @@ class _Builder:
         self.value[fx] = fx.name
 
 
+# In-place ops: torch.fx records `self.relu(y)` (an nn.ReLU(inplace=True)), `F.relu(y, inplace=True)`,
+# `y.add_(1)` or `y += z` as a node whose result is a new value, while the nodes after it that read
+# `y` by its old node still see the value before the mutation (Python's name `y` is not rebound when
+# the result is discarded; an alias `identity = y` never is). torch computes those reads after the
+# mutation, so they are redirected to the in-place node's result (_functionalize_inplace). A view of
+# `y` made before the mutation and read after it would change too; that is refused, not guessed.
+_INPLACE_OPERATORS = (operator.iadd, operator.isub, operator.imul, operator.itruediv, operator.ifloordiv,
+                      operator.ipow, operator.iand, operator.ior, operator.ixor)
+_ARITH_OPERATORS = (operator.add, operator.sub, operator.mul, operator.truediv, operator.floordiv,
+                    operator.pow, operator.and_, operator.or_, operator.xor)
+# Ops whose result may share storage with their first argument (a view, or the tensor itself).
+_ALIAS_NAMES = frozenset((
+    "view", "view_as", "reshape", "flatten", "unflatten", "permute", "transpose", "t", "swapaxes",
+    "movedim", "squeeze", "unsqueeze", "expand", "expand_as", "narrow", "select", "chunk", "split",
+    "unbind", "getitem", "contiguous", "detach", "as_strided", "diagonal", "unfold", "real", "dropout",
+    "dropout2d", "alpha_dropout", "identity", "type_as", "to", "float", "type"))
+
+
+def _inplace_target(torch, gm, n):
+    """The fx node n mutates in place (its first argument), or None."""
+    if not n.args or not isinstance(n.args[0], torch.fx.Node):
+        return None
+    if n.op == "call_module":
+        return n.args[0] if getattr(gm.get_submodule(n.target), "inplace", False) is True else None
+    if n.op == "call_function":
+        name = getattr(n.target, "__name__", "")
+        if (n.target in _INPLACE_OPERATORS or n.kwargs.get("inplace") is True
+                or (name.endswith("_") and not name.startswith("_"))):
+            return n.args[0]
+        return None
+    if n.op == "call_method" and isinstance(n.target, str):
+        t = n.target
+        return n.args[0] if t.endswith("_") and not t.startswith("_") else None
+    return None
+
+
+def _may_alias(torch, gm, u):
+    """Whether fx node u's result may share storage with its first argument."""
+    nn = torch.nn
+    if u.op == "call_module":
+        return isinstance(gm.get_submodule(u.target), (nn.Identity, nn.Flatten, nn.Unflatten, nn.Dropout,
+                                                       nn.Dropout2d, nn.AlphaDropout))
+    if u.op in ("call_function", "call_method"):
+        name = u.target if isinstance(u.target, str) else getattr(u.target, "__name__", "")
+        return name in _ALIAS_NAMES
+    return False
+
+
+def _functionalize_inplace(torch, gm):
+    """Redirect the reads of a tensor that follow an in-place op on it to that op's result (see
+    _INPLACE_OPERATORS above); UnsupportedError where a view of it made earlier is read later."""
+    nodes = list(gm.graph.nodes)
+    order = {n: i for i, n in enumerate(nodes)}
+    for n in nodes:
+        # fx traces `y += z` as `y = y + z` (a Proxy has no __iadd__): the in-place change is lost
+        # and only shows as an arithmetic result nothing reads while y itself is read after it
+        # (through an alias: `identity = y; y += z; ... identity`). Pure code would not compute a
+        # value it never reads, so the two cannot be told apart: refused.
+        if (n.op == "call_function" and n.target in _ARITH_OPERATORS and not n.users and n.args
+                and isinstance(n.args[0], torch.fx.Node)
+                and any(order[u] > order[n] for u in n.args[0].users)):
+            raise UnsupportedError(
+                "from_torch: %s = %s(%s) is computed but never read, while %s is read after it: torch.fx "
+                "traces an in-place `+=` (or -=, *=, /=) as this, and the reads after it of an "
+                "alias of %s (identity = y; y += z; ... identity) would see the value before the "
+                "change; write it out of place (y = y + z) or load through route='export'"
+                % (n.name, n.target.__name__, ", ".join(str(a) for a in n.args), n.args[0].name,
+                   n.args[0].name))
+        y = _inplace_target(torch, gm, n)
+        if y is None:
+            continue
+        views, todo = [], [y]
+        while todo:  # the views of y made before n (transitively)
+            for u in todo.pop().users:
+                if u is not n and order[u] < order[n] and _may_alias(torch, gm, u) and u.args[0] in (y, *views):
+                    views.append(u)
+                    todo.append(u)
+        for v in views:
+            if any(order[u] > order[n] for u in v.users):
+                raise UnsupportedError(
+                    "from_torch: %s changes %s in place while %s, a view of it made before, is read "
+                    "after the change; make the op out of place (inplace=False, x = x + y)"
+                    % (n.name, y.name, v.name))
+        for u in list(y.users):
+            if u is not n and order[u] > order[n]:
+                u.replace_input_with(y, n)
+    gm.graph.lint()
+    gm.recompile()
+
+
 def check_torch_args(torch, module, example_input):
     """from_torch's arguments (both routes): an nn.Module, and the example as a tensor."""
     if not isinstance(module, torch.nn.Module):
@@ -658,6 +748,7 @@ def torch_to_graph(module, example_input, input_name="input", output_name="outpu
                       "Call module.eval() to silence this.", UserWarning, stacklevel=3)
     m = copy.deepcopy(module).eval()
     gm = torch.fx.symbolic_trace(m)
+    _functionalize_inplace(torch, gm)
     with torch.no_grad():
         ShapeProp(gm).propagate(example_input.to(torch.float32))
     b = _Builder(torch, gm)
@@ -669,10 +760,17 @@ def torch_to_graph(module, example_input, input_name="input", output_name="outpu
             shape = b.shape_of(fx)
             inputs.append(TensorSpec(input_name, (None,) + tuple(int(d) for d in shape[1:])))
             b.value[fx] = input_name
-        elif fx.op == "call_module":
-            b.module(fx, gm.get_submodule(fx.target))
-        elif fx.op in ("call_function", "call_method"):
-            b.function(fx)
+        elif fx.op in ("call_module", "call_function", "call_method"):
+            try:
+                if fx.op == "call_module":
+                    b.module(fx, gm.get_submodule(fx.target))
+                else:
+                    b.function(fx)
+            except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
+                # a construct the mapping does not expect (a size read from a tensor's .shape, an
+                # op on a rank it does not handle): reported with the others, not raised raw
+                b.problems.append("%s (%s): %s" % (fx.name, fx.target if isinstance(fx.target, str)
+                                                   else getattr(fx.target, "__name__", fx.target), e))
         elif fx.op == "get_attr":
             if fx.users and all(u.op == "call_function" and u.target is torch.nn.functional.layer_norm
                                 and u.args[0] in b.channels_last for u in fx.users):
