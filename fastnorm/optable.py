@@ -177,8 +177,10 @@ _ROWS = [
     Op("transpose", frozenset({"perm"}), S.shape_transpose, SHAPE,
        torch=("torch.permute", "Tensor.permute", "torch.transpose", "Tensor.transpose"), onnx=("Transpose",),
        doc="any rank up to 6-D; NCHW <-> NHWC on an image is free, the rest one strided copy"),
-    Op("pad", frozenset({"pads", "mode", "value"}), S.shape_pad, SHAPE,
-       torch=("nn.ZeroPad2d", "nn.ConstantPad2d", "nn.ReflectionPad2d", "nn.ReplicationPad2d"), onnx=("Pad",)),
+    Op("pad", frozenset({"pads", "mode", "value", "cpads"}), S.shape_pad, SHAPE,
+       torch=("nn.ZeroPad2d", "nn.ConstantPad2d", "nn.ReflectionPad2d", "nn.ReplicationPad2d"), onnx=("Pad",),
+       doc="H/W any mode; channels (cpads: front, back) constant, e.g. the zero-pad shortcut of CIFAR "
+           "ResNets"),
     Op("interpolate", frozenset({"size", "scale_factor", "mode", "align_corners"}), S.shape_interpolate, SHAPE,
        torch=("nn.Upsample", "F.interpolate"), onnx=("Resize", "Upsample")),
     Op("pixel_shuffle", frozenset({"factor"}), S.shape_shuffle("pixel_shuffle"), SHAPE,

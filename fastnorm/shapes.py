@@ -378,6 +378,14 @@ def shape_pad(node, shapes, weights):
     if mode not in ("constant", "reflect", "replicate"):
         raise ValueError("node %r: pad mode %r" % (node.name, mode))
     _number(node, "value", node.attrs.get("value", 0.0))
+    cpads = node.attrs.get("cpads", [0, 0])
+    if (not isinstance(cpads, list) or len(cpads) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in cpads)):
+        raise ValueError("node %r: cpads must be 2 ints >= 0 (channels before, after), got %r"
+                         % (node.name, cpads))
+    if any(cpads) and mode != "constant":
+        raise ValueError("node %r: channel padding %r needs mode 'constant', got %r" % (node.name, cpads, mode))
+    c += cpads[0] + cpads[1]
     l, r, t, b = pads
     if mode != "constant" and min(pads) < 0:
         raise ValueError("node %r: negative pads need mode 'constant'" % node.name)

@@ -126,6 +126,17 @@ def _lower_pad(plan, node, graph, loc, cache):
     b = plan.nhwc(node, node.inputs[0], loc)
     n, c, h, w = plan.shapes[node.inputs[0]]
     l, r, t, bt = node.attrs["pads"]
+    front, back = node.attrs.get("cpads", [0, 0])
+    if front or back:
+        # channels: NHWC's pixels as the rows of a (n*h*w) x c image of one-float "pixels", padded
+        # left / right by PAD2D (constant); H/W after, as a second record when there are any
+        cb = plan.new_buf(n * h * w * (c + front + back))
+        plan.emit(node, type=_C.OP_PAD2D, **{"in": b, "out": cb}, n=1, h=n * h * w, w=c, c=1,
+                  kind=_C.PAD_CONSTANT, pads=(0, 0, front, back), value=float(node.attrs.get("value", 0.0)))
+        b, c = cb, c + front + back
+        if not any((l, r, t, bt)):
+            loc[node.outputs[0]] = (cb, "nhwc")
+            return
     mode = {"constant": _C.PAD_CONSTANT, "reflect": _C.PAD_REFLECT, "replicate": _C.PAD_REPLICATE}[
         node.attrs.get("mode", "constant")]
     out = plan.new_buf(int(np.prod(plan.shapes[node.outputs[0]])))

@@ -137,16 +137,20 @@ def op_pad(c, node, attrs):
     full = [0] * (2 * r)
     for i, a in enumerate(axes):
         full[a], full[r + a] = pads[i], pads[len(axes) + i]
-    if r != 4 or any(full[a] or full[r + a] for a in (0, 1)):
-        raise Unsupported("pads %r (only the H/W dims of a 4D image)" % pads)
+    if r != 4 or full[0] or full[r]:
+        raise Unsupported("pads %r (only the C/H/W dims of a 4D image)" % pads)
+    if (full[1] or full[r + 1]) and (mode != "constant" or full[1] < 0 or full[r + 1] < 0):
+        raise Unsupported("pads %r on the channels (only constant, >= 0)" % pads)
     modes = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
     if mode not in modes:
         raise Unsupported("mode %r" % mode)
     t, l, b, rr = full[2], full[3], full[6], full[7]
     if not any(full):
         return op_identity(c, node, attrs)
-    c.set_act(node.output[0], c.emit(node, "pad", [name], {"pads": [l, rr, t, b], "mode": modes[mode],
-                                                           "value": value}, node.output[0]))
+    a = {"pads": [l, rr, t, b], "mode": modes[mode], "value": value}
+    if full[1] or full[r + 1]:
+        a["cpads"] = [full[1], full[r + 1]]
+    c.set_act(node.output[0], c.emit(node, "pad", [name], a, node.output[0]))
 
 
 def op_depth_to_space(c, node, attrs):

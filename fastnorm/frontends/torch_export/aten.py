@@ -385,7 +385,7 @@ def _fold_zero_pads(nodes, outputs):
     drop = set()
     for n in nodes:
         if (n.op != "pad" or n.attrs.get("mode", "constant") != "constant" or n.attrs.get("value", 0.0) != 0.0
-                or min(n.attrs["pads"]) < 0 or n.outputs[0] in outputs):
+                or min(n.attrs["pads"]) < 0 or any(n.attrs.get("cpads", ())) or n.outputs[0] in outputs):
             continue
         rs = readers.get(n.outputs[0], [])
         if not rs or any(r.op != "conv2d" or r.inputs[0] != n.outputs[0] or r.inputs.count(n.outputs[0]) > 1
@@ -750,30 +750,39 @@ def _softmax(op):
     return handler
 
 
-def _pad4(b, x, pad):
+def _pad4(b, x, pad, channels=False):
+    """F.pad's (w_left, w_right, h_top, h_bottom[, c_front, c_back]) as the pad node's attributes:
+    {"pads": [l, r, t, b]} plus "cpads" where the channels are padded (constant mode only)."""
     xs = b.shape[x]
     pad = [int(p) for p in pad]
-    if len(xs) != 4 or len(pad) not in (2, 4, 6, 8) or any(pad[4:]):
-        raise _Unsupported("padding %r of a %d-D tensor (only H and W of an image)" % (pad, len(xs)))
-    return (pad + [0, 0])[:4]
+    if len(xs) != 4 or len(pad) not in (2, 4, 6, 8) or any(pad[6:]) or (any(pad[4:6]) and not channels):
+        raise _Unsupported("padding %r of a %d-D tensor (only C (constant), H and W of an image)"
+                           % (pad, len(xs)))
+    a = {"pads": (pad + [0, 0])[:4]}
+    if any(pad[4:6]):
+        if min(pad[4:6]) < 0:
+            raise _Unsupported("negative channel padding %r" % (pad[4:6],))
+        a["cpads"] = pad[4:6]
+    return a
 
 
 def _constant_pad(b, fx, x, pad, value=0.0):
     xin = b.act(x)
-    b.out(fx, "pad", [xin], {"pads": _pad4(b, xin, pad), "mode": "constant", "value": float(value)})
+    b.out(fx, "pad", [xin], dict(_pad4(b, xin, pad, channels=True), mode="constant", value=float(value)))
 
 
 def _pad(b, fx, x, pad, mode="constant", value=None):
     if mode not in ("constant", "reflect", "replicate"):
         raise _Unsupported("pad mode %r" % mode)
     xin = b.act(x)
-    b.out(fx, "pad", [xin], {"pads": _pad4(b, xin, pad), "mode": mode, "value": float(value or 0.0)})
+    b.out(fx, "pad", [xin], dict(_pad4(b, xin, pad, channels=mode == "constant"), mode=mode,
+                                 value=float(value or 0.0)))
 
 
 def _pad_mode(mode):
     def handler(b, fx, x, padding):
         xin = b.act(x)
-        b.out(fx, "pad", [xin], {"pads": _pad4(b, xin, padding), "mode": mode, "value": 0.0})
+        b.out(fx, "pad", [xin], dict(_pad4(b, xin, padding), mode=mode, value=0.0))
     return handler
 
 
