@@ -140,6 +140,27 @@ def _from_table(row):
     return handler
 
 
+_POW_OPS = {2.0: "square", 0.5: "sqrt", -0.5: "rsqrt"}
+
+
+def op_pow(c, node, attrs):
+    """x ** e for a constant scalar e of 1, 2, 0.5, -0.5 or -1 (PixelNorm's x ** 2, rsqrt)."""
+    name, _ = c.act(node)
+    e = c.cval(node, 1, "exponent")
+    if e is None or np.asarray(e).size != 1:
+        raise Unsupported("op Pow on activations with an exponent that is not a constant scalar")
+    e = float(np.asarray(e).reshape(-1)[0])
+    if e == 1.0:
+        return op_identity(c, node, attrs)
+    if e == -1.0:
+        one = c.weight(node, "one", np.array([1.0], np.float32))
+        c.set_act(node.output[0], c.emit(node, "div", [one, name], {}, node.output[0]))
+        return
+    if e not in _POW_OPS:
+        raise Unsupported("op Pow on activations with exponent %r (1, 2, 0.5, -0.5, -1 map)" % e)
+    c.set_act(node.output[0], c.emit(node, _POW_OPS[e], [name], {}, node.output[0]))
+
+
 # ONNX op type -> handler(converter, node, attrs): the table's activations, then the ones with code of their own
 HANDLERS = {t: _from_table(row) for row in OPS.values() if row.category == "activation" for t in row.onnx}
 HANDLERS.update({
@@ -151,4 +172,5 @@ HANDLERS.update({
     "PRelu": op_prelu,
     "Softmax": op_softmax,
     "LogSoftmax": op_softmax,
+    "Pow": op_pow,
 })

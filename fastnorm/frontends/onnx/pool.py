@@ -118,7 +118,7 @@ def op_global_pool(c, node, attrs):
 
 def op_reduce(c, node, attrs):
     name, shape = c.act(node)
-    since = 18 if node.op_type in ("ReduceMean", "ReduceMax") else 13  # ReduceSum: axes an input since 13
+    since = 13 if node.op_type == "ReduceSum" else 18  # ReduceSum: axes an input since 13, the rest 18
     axes = axes_arg(c, node, attrs, 1, since)
     keep = int(attrs.get("keepdims", 1))
     r = len(shape)
@@ -127,6 +127,18 @@ def op_reduce(c, node, attrs):
             return op_identity(c, node, attrs)
         axes = list(range(r))
     axes = sorted(a % r for a in axes)
+    if node.op_type in ("ReduceL2", "ReduceSumSquare"):
+        # sqrt(sum(x ** 2)) (F.normalize's norm) / sum(x ** 2): square, reduce_sum[, sqrt]
+        if 0 in axes and has_batch(shape):
+            raise BatchDep("reduces over the batch")
+        sq = c.emit(node, "square", [name])
+        if node.op_type == "ReduceSumSquare":
+            c.set_act(node.output[0], c.emit(node, "reduce_sum", [sq], {"axes": axes, "keepdim": bool(keep)},
+                                             node.output[0]))
+            return
+        s = c.emit(node, "reduce_sum", [sq], {"axes": axes, "keepdim": bool(keep)})
+        c.set_act(node.output[0], c.emit(node, "sqrt", [s], {}, node.output[0]))
+        return
     if r != 4 or axes != [2, 3] or node.op_type == "ReduceSum":
         if 0 in axes and has_batch(shape):
             raise BatchDep("reduces over the batch")
@@ -150,4 +162,6 @@ HANDLERS = {
     "ReduceMean": op_reduce,
     "ReduceMax": op_reduce,
     "ReduceSum": op_reduce,
+    "ReduceL2": op_reduce,
+    "ReduceSumSquare": op_reduce,
 }

@@ -356,13 +356,19 @@ class Builder:
             return self.out(fx, "div", [w, x])
         return self.out(fx, op, [x, w])
 
-    def reduce(self, fx, op, x, dims, keepdim):
-        xs = self.shape[x]
-        r = len(xs)
+    def reduce_dims(self, x, dims):
+        """A reduction's dims (None or [] for all) as sorted non-negative ints; never the batch."""
+        r = len(self.shape[x])
         dims = list(range(r)) if dims is None or (isinstance(dims, (list, tuple)) and not dims) else dims
         dims = sorted({int(d) % r for d in ([dims] if isinstance(dims, int) else dims)})
         if 0 in dims:
             raise _Unsupported("a reduction over the batch dim")
+        return dims
+
+    def reduce(self, fx, op, x, dims, keepdim):
+        xs = self.shape[x]
+        r = len(xs)
+        dims = self.reduce_dims(x, dims)
         if op == "reduce_mean" and r == 4 and dims == [2, 3]:
             if keepdim:
                 return self.out(fx, "adaptive_avg_pool2d", [x], {"output_size": [1, 1]})
@@ -740,6 +746,38 @@ def _reciprocal(b, fx, x):
     b.binary(fx, "div", 1.0, x)
 
 
+_POW_OPS = {2.0: "square", 0.5: "sqrt", -0.5: "rsqrt"}
+
+
+def _pow(b, fx, x, e):
+    """x ** e for a scalar e of 1, 2, 0.5, -0.5 or -1 (pow.Tensor_Scalar)."""
+    if isinstance(x, (int, float)) or not isinstance(e, (int, float)):
+        raise _Unsupported("pow of a scalar base or a tensor exponent")
+    e = float(e)
+    if e == 1.0:
+        return b.alias(fx, x)
+    if e == -1.0:
+        return _reciprocal(b, fx, x)
+    if e not in _POW_OPS:
+        raise _Unsupported("pow with exponent %r (1, 2, 0.5, -0.5, -1 map)" % e)
+    b.out(fx, _POW_OPS[e], [b.act(x)])
+
+
+def _vector_norm(b, fx, x, ord=2, dim=None, keepdim=False, dtype=None):
+    """linalg_vector_norm (F.normalize's norm) of ord 2: sqrt(sum(x ** 2))."""
+    if float(ord) != 2.0:
+        raise _Unsupported("a vector norm of ord %r (2 maps)" % (ord,))
+    xin = b.act(x)
+    xs = b.shape[xin]
+    dims = b.reduce_dims(xin, dim)
+    sq = b.emit(fx, "square", [xin], {}, name=b.sub_name(fx, "square"), shape=xs)
+    oshape = tuple(1 if i in dims else d for i, d in enumerate(xs)) if keepdim else \
+        tuple(d for i, d in enumerate(xs) if i not in dims)
+    s = b.emit(fx, "reduce_sum", [sq], {"axes": dims, "keepdim": bool(keepdim)}, name=b.sub_name(fx, "sum"),
+               shape=oshape)
+    b.out(fx, "sqrt", [s])
+
+
 def _softmax(op):
     def handler(b, fx, x, dim, half_to_float=False):
         xin = b.act(x)
@@ -891,7 +929,7 @@ HANDLERS = {
     "prelu": _prelu, "_prelu_kernel": _prelu,
     "add": _binary("add"), "sub": _binary("sub"), "rsub": _binary("rsub"), "mul": _binary("mul"),
     "div": _binary("div"), "maximum": _binary("maximum"), "minimum": _binary("minimum"), "neg": _neg,
-    "reciprocal": _reciprocal,
+    "reciprocal": _reciprocal, "pow": _pow, "linalg_vector_norm": _vector_norm,
     "_softmax": _softmax("softmax"), "softmax": _softmax("softmax"),
     "_log_softmax": _softmax("log_softmax"), "log_softmax": _softmax("log_softmax"),
     "constant_pad_nd": _constant_pad, "pad": _pad,
