@@ -37,6 +37,11 @@
     /* x / (1 + |x|); +-inf give the limit +-1 (inf / inf would be NaN) */                       \
     X(SOFTSIGN,    vsel(veq(vabs(x), vset(__builtin_inff())), vcopysign(one, x), vdiv(x, vadd(one, vabs(x))))) \
     X(ABS,         vabs(x))                                                                        \
+    /* -x: -0 for +0 and NaN kept, as torch's neg */                                               \
+    X(NEG,         vmul(x, vset(-1.0f)))                                                           \
+    X(SQUARE,      vmul(x, x))                    /* pow(x, 2) */                                  \
+    X(SQRT,        vsqrt(x))                      /* correctly rounded; NaN below 0, as sqrtf */   \
+    X(RSQRT,       vdiv(one, vsqrt(x)))           /* 1 / sqrt(x), as torch's CPU rsqrt */          \
     /* the vector math itself, for the accuracy tests */                                           \
     X(EXP,         v_exp(x))                                                                       \
     X(EXPM1,       v_expm1(x))                                                                     \

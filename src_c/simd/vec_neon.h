@@ -77,6 +77,7 @@ FN_INLINE V vadd(V a, V b) { return vaddq_f32(a, b); }
 FN_INLINE V vsub(V a, V b) { return vsubq_f32(a, b); }
 FN_INLINE V vmul(V a, V b) { return vmulq_f32(a, b); }
 FN_INLINE V vdiv(V a, V b) { return vdivq_f32(a, b); }
+FN_INLINE V vsqrt(V a) { return vsqrtq_f32(a); }
 FN_INLINE V vfma(V a, V b, V c) { return vfmaq_f32(c, a, b); }             /* a*b + c, one rounding */
 FN_INLINE V vfms(V a, V b, V c) { return vfmaq_f32(vnegq_f32(c), a, b); } /* a*b - c, one rounding */
 FN_INLINE V vfnma(V a, V b, V c) { return vfmsq_f32(c, a, b); }           /* c - a*b, one rounding */

@@ -32,6 +32,7 @@ FN_INLINE V vadd(V a, V b) { return a + b; }
 FN_INLINE V vsub(V a, V b) { return a - b; }
 FN_INLINE V vmul(V a, V b) { return a * b; }
 FN_INLINE V vdiv(V a, V b) { return a / b; }
+FN_INLINE V vsqrt(V a) { return __builtin_sqrtf(a); }
 FN_INLINE V vfma(V a, V b, V c) { return (float)((double)a * (double)b + (double)c); }
 FN_INLINE V vfms(V a, V b, V c) { return (float)((double)a * (double)b - (double)c); }
 FN_INLINE V vfnma(V a, V b, V c) { return (float)((double)c - (double)a * (double)b); }

@@ -13,6 +13,7 @@ FN_INLINE V vadd(V a, V b) { return FN_MM(add_ps)(a, b); }
 FN_INLINE V vsub(V a, V b) { return FN_MM(sub_ps)(a, b); }
 FN_INLINE V vmul(V a, V b) { return FN_MM(mul_ps)(a, b); }
 FN_INLINE V vdiv(V a, V b) { return FN_MM(div_ps)(a, b); }
+FN_INLINE V vsqrt(V a) { return FN_MM(sqrt_ps)(a); } /* correctly rounded, as sqrtf */
 FN_INLINE V vfma(V a, V b, V c) { return FN_MM(fmadd_ps)(a, b, c); }   /* a*b + c, one rounding */
 FN_INLINE V vfms(V a, V b, V c) { return FN_MM(fmsub_ps)(a, b, c); }   /* a*b - c, one rounding */
 FN_INLINE V vfnma(V a, V b, V c) { return FN_MM(fnmadd_ps)(a, b, c); } /* c - a*b, one rounding */
