@@ -90,6 +90,11 @@ def _act(name, kind, torch, onnx=(), args=(), params=(), lower=None, inplace=Tru
               generate=generate, doc=doc)
 
 
+# x ** e for a constant scalar e: the activation each exponent maps to (1 is the identity and -1 a
+# division, by the frontends); ONNX Pow and aten pow.Tensor_Scalar read this one table.
+POW_ACTS = {2.0: "square", 0.5: "sqrt", -0.5: "rsqrt"}
+
+
 def _celu(a):
     alpha = float(a.get("alpha", 1.0))
     return "ELU", {"alpha": alpha, "input_scale": 1.0 / alpha}

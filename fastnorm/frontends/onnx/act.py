@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from fastnorm.frontends.onnx._base import BATCH, BatchDep, Malformed, Unsupported, has_batch, op_identity
-from fastnorm.optable import OPS
+from fastnorm.optable import OPS, POW_ACTS
 
 
 _SELU_ALPHA, _SELU_GAMMA = 1.67326319217681884765625, 1.05070102214813232421875
@@ -140,9 +140,6 @@ def _from_table(row):
     return handler
 
 
-_POW_OPS = {2.0: "square", 0.5: "sqrt", -0.5: "rsqrt"}
-
-
 def op_pow(c, node, attrs):
     """x ** e for a constant scalar e of 1, 2, 0.5, -0.5 or -1 (PixelNorm's x ** 2, rsqrt)."""
     name, _ = c.act(node)
@@ -156,9 +153,9 @@ def op_pow(c, node, attrs):
         one = c.weight(node, "one", np.array([1.0], np.float32))
         c.set_act(node.output[0], c.emit(node, "div", [one, name], {}, node.output[0]))
         return
-    if e not in _POW_OPS:
+    if e not in POW_ACTS:
         raise Unsupported("op Pow on activations with exponent %r (1, 2, 0.5, -0.5, -1 map)" % e)
-    c.set_act(node.output[0], c.emit(node, _POW_OPS[e], [name], {}, node.output[0]))
+    c.set_act(node.output[0], c.emit(node, POW_ACTS[e], [name], {}, node.output[0]))
 
 
 # ONNX op type -> handler(converter, node, attrs): the table's activations, then the ones with code of their own

@@ -16,7 +16,7 @@ import numpy as np
 from fastnorm.errors import UnsupportedError
 from fastnorm.frontends.torch import _row_attrs
 from fastnorm.graph import Graph, Node, TensorSpec
-from fastnorm.optable import activations
+from fastnorm.optable import POW_ACTS, activations
 
 # ops the default core-ATen decomposition table would break up but fastnorm runs whole
 _KEEP = ("hardswish.default", "hardsigmoid.default", "mish.default", "silu.default", "softplus.default",
@@ -746,9 +746,6 @@ def _reciprocal(b, fx, x):
     b.binary(fx, "div", 1.0, x)
 
 
-_POW_OPS = {2.0: "square", 0.5: "sqrt", -0.5: "rsqrt"}
-
-
 def _pow(b, fx, x, e):
     """x ** e for a scalar e of 1, 2, 0.5, -0.5 or -1 (pow.Tensor_Scalar)."""
     if isinstance(x, (int, float)) or not isinstance(e, (int, float)):
@@ -758,9 +755,9 @@ def _pow(b, fx, x, e):
         return b.alias(fx, x)
     if e == -1.0:
         return _reciprocal(b, fx, x)
-    if e not in _POW_OPS:
+    if e not in POW_ACTS:
         raise _Unsupported("pow with exponent %r (1, 2, 0.5, -0.5, -1 map)" % e)
-    b.out(fx, _POW_OPS[e], [b.act(x)])
+    b.out(fx, POW_ACTS[e], [b.act(x)])
 
 
 def _vector_norm(b, fx, x, ord=2, dim=None, keepdim=False, dtype=None):
