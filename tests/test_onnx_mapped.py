@@ -13,6 +13,7 @@ import fastnorm  # noqa: E402
 from fastnorm import onnxpb  # noqa: E402
 from fastnorm.frontends.onnx import onnx_to_graph, parse  # noqa: E402
 from fastnorm.onnxpb import messages as M  # noqa: E402
+from fastnorm.onnxpb import tensor as tensor_mod  # noqa: E402
 from fastnorm.onnxpb.tensor import _maps_a_file  # noqa: E402
 from test_onnxpb import all_tensors, rich_model, same  # noqa: E402
 
@@ -83,10 +84,14 @@ def test_mapped_conversion_equals_bytes_conversion(tmp_path, mapped):
     np.testing.assert_array_equal(m.predict(x), fastnorm.from_onnx(data).predict(x))
 
 
+@pytest.mark.parametrize("arena", ["numpy", "anonymous"])
 @pytest.mark.parametrize("mapped_file", [True, False])
-def test_views_detached_at_once_equal_to_array(tmp_path, mapped_file):
+def test_views_detached_at_once_equal_to_array(tmp_path, mapped_file, arena, monkeypatch):
     """onnxpb.to_array_view then detach (the converter's way with a graph's initializers): the arrays
-    to_array gives, bit for bit, none a view of the mapping or unaligned, the copies in one buffer."""
+    to_array gives, bit for bit, none a view of the mapping or unaligned, the copies in one buffer,
+    writable like any array of the model's; that buffer an anonymous mapping of 4 KiB pages from
+    COLD_ARENA_BYTES up (not taken for a file's mapping), else NumPy's."""
+    monkeypatch.setattr(tensor_mod, "COLD_ARENA_BYTES", 0 if arena == "anonymous" else 1 << 62)
     data = rich_model(np.random.default_rng(0)).SerializeToString()
     if mapped_file:
         p = tmp_path / "rich.onnx"
@@ -104,4 +109,23 @@ def test_views_detached_at_once_equal_to_array(tmp_path, mapped_file):
         assert a.flags.aligned and a.flags.c_contiguous and not _views_a_mapping(a), t.name
         if a is not v:
             bases.add(id(a.base))                # NumPy points a view of a view at the owner
+            assert a.flags.writeable and (a.ctypes.data % 64 == 0 or a.nbytes == 0), t.name
+            root = a.base
+            while isinstance(root, np.ndarray):
+                root = root.base
+            root = root.obj if isinstance(root, memoryview) else root
+            assert isinstance(root, tensor_mod._Anonymous) == (arena == "anonymous"), (t.name, type(root))
     assert len(bases) == 1
+
+
+def test_cold_arena_falls_back_to_numpy(monkeypatch):
+    """A mapping the OS refuses: detach's arena is NumPy's, the copies the same."""
+    class Refused(mmap.mmap):
+        def __new__(cls, *a, **k):
+            raise OSError(12, "Cannot allocate memory")
+    monkeypatch.setattr(tensor_mod, "COLD_ARENA_BYTES", 0)
+    monkeypatch.setattr(tensor_mod, "_Anonymous", Refused)
+    src = np.frombuffer(memoryview(np.arange(1001, dtype=np.float32).tobytes())[1:-3], np.float32)  # unaligned
+    assert not src.flags.aligned
+    (got,) = onnxpb.detach([src])
+    assert got.flags.aligned and got.tobytes() == src.tobytes() and isinstance(got.base, np.ndarray)

@@ -90,17 +90,16 @@ def to_array_view(t, base_dir=None):
 
 def detach(arrays):
     """Arrays of to_array_view made what to_array returns: each view of a mapped file or unaligned one
-    copied, all those copies into one buffer. One allocation of the total rather than one per tensor:
-    NumPy backs a large one with huge pages where the kernel allows, so a fresh process takes a few
-    page faults instead of one per 4 KiB (regnety_200mf's 12 MiB of weights: ~12 -> ~6 ms on Zen 3).
-    The others are returned as they are."""
+    copied, all those copies into one buffer (_cold_arena), each on a 64-byte line. One allocation of
+    the total rather than one per tensor: one mapping, faulted in at once, instead of an allocation and
+    its page faults per tensor. The others are returned as they are."""
     move = [i for i, a in enumerate(arrays) if a.dtype != object and (not a.flags.aligned or _maps_a_file(a))]
     out = list(arrays)
     if not move:
         return out
     span = [-(-arrays[i].nbytes // 64) * 64 for i in move]     # each copy starts on a 64-byte line
-    arena = np.empty(sum(span), np.uint8)
-    off = 0
+    arena = _cold_arena(sum(span) + 64)
+    off = -arena.ctypes.data % 64
     for i, n in zip(move, span):
         a = arrays[i]
         d = arena[off:off + a.nbytes].view(a.dtype).reshape(a.shape)
@@ -110,6 +109,31 @@ def detach(arrays):
     return out
 
 
+class _Anonymous(mmap.mmap):
+    """An anonymous mapping (detach's arena): not a file, so _maps_a_file leaves views of it alone."""
+
+
+COLD_ARENA_BYTES = 4 << 20
+
+
+def _cold_arena(nbytes):
+    """Writable memory for detach's copies. From COLD_ARENA_BYTES up, an anonymous mapping of 4 KiB pages
+    faulted in at once (MAP_POPULATE), not NumPy's allocation, which NumPy advises huge pages for. Raw
+    weights are cold (the packer reads them once); huge pages are for what every predict reads (packed
+    weights, the plan's arena). On a VM whose balloon reports freed memory to the host, a fresh process's
+    huge pages were cheap only up to some count: with the arena taking ~45 for Inception-v3's 95 MB, the
+    plan's packing at load ran 190-370 ms instead of ~75 in a third of fresh processes (perf: the kernel
+    zeroing new 2 MiB pages), and in most of bench/bench_cold.py's; with 4 KiB pages here, 70-80 ms in
+    every one, the arena itself ~15 ms slower to fill."""
+    if nbytes >= COLD_ARENA_BYTES and hasattr(mmap, "MAP_ANONYMOUS"):
+        try:
+            return np.frombuffer(_Anonymous(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+                                            | getattr(mmap, "MAP_POPULATE", 0)), np.uint8)
+        except (OSError, ValueError):
+            pass
+    return np.empty(nbytes, np.uint8)
+
+
 def _maps_a_file(a):
     """Whether array a is a view of an mmap.mmap (onnxpb.parse of a mapped file)."""
     b = a.base
@@ -117,7 +141,7 @@ def _maps_a_file(a):
         b = b.base
     if isinstance(b, memoryview):
         b = b.obj
-    return isinstance(b, mmap.mmap)
+    return isinstance(b, mmap.mmap) and not isinstance(b, _Anonymous)
 
 
 class _What:
