@@ -448,7 +448,7 @@ class _Builder:
         dst = self.shape_of(fx)
         if src is None or dst is None:
             return self.fail(fx, "view/reshape with unknown shapes")
-        if len(dst) == 2 and dst[0] == src[0]:
+        if len(dst) == 2 and len(src) >= 2 and dst[0] == src[0]:
             self.add(fx, "flatten", [self.value[x]], {"start_dim": 1, "end_dim": -1})
         elif src and dst and dst[0] == src[0] and all(int(d) >= 1 for d in dst[1:]):
             # the batch dim kept (-1): the graph stays batch-generic
@@ -530,9 +530,12 @@ class _Builder:
             return
         nd = len(self.shape_of(x))
         idx = list(index) if isinstance(index, tuple) else [index]
+        new_axes = sum(i is None for i in idx)
         if Ellipsis in idx:
             e = idx.index(Ellipsis)
-            idx = idx[:e] + [slice(None)] * (nd - len(idx) + 1) + idx[e + 1:]
+            idx = idx[:e] + [slice(None)] * (nd - len(idx) + new_axes + 1) + idx[e + 1:]
+        if new_axes and all(i is None or i == slice(None) for i in idx):
+            return self.reshape(fx, x)       # x[:, :, None, None]: only new unit axes, an unsqueeze
         if len(idx) > nd or not all(isinstance(i, slice) for i in idx):
             return self.fail(fx, "indexing with %r (only slices and ...)" % (index,))
         cur = src
