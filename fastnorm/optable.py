@@ -164,6 +164,9 @@ _ROWS = [
     _act("log", "LOG", ("torch.log", "Tensor.log"), ("Log",), inplace=False),
     _act("softplus", "SOFTPLUS", ("nn.Softplus",), ("Softplus",), args=(("beta", 1.0), ("threshold", 20.0)),
          params=(("beta", "beta"), ("threshold", "threshold")), inplace=False),
+    _act("logsigmoid", "SOFTPLUS", ("nn.LogSigmoid", "F.logsigmoid"), (), inplace=False,
+         lower=lambda a: ("SOFTPLUS", {"beta": -1.0, "threshold": 20.0}),
+         doc="log(sigmoid(x)) = -log1p(exp(-x)): softplus with beta -1 (x itself below -20); aten log_sigmoid"),
     Op("prelu", frozenset(), S.shape_elementwise(weights=1), ACTIVATION, weights=True, torch=("nn.PReLU",),
        onnx=("PRelu",), doc="per channel (dim 1): its own kernel, not fn_act"),
     # ---------------------------------------------------------------- softmax

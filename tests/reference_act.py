@@ -104,6 +104,15 @@ def softplus(x, beta=1.0, threshold=20.0):
     return np.where(big, x, np.logaddexp(0, beta * x) / beta)
 
 
+def logsigmoid(x):
+    # log(sigmoid(x)) = -log(1 + exp(-x)); torch and fastnorm return x itself below -20 (their softplus
+    # threshold), where the two differ by at most exp(-20) * |x| relative: inside every bound used
+    with np.errstate(over="ignore"):
+        tail = np.asarray(x, np.float32) < np.float32(-20.0)
+    x = _f64(x)
+    return np.where(tail, x, -np.logaddexp(0, -x))
+
+
 def mish(x):
     x = _f64(x)
     return x * np.tanh(np.logaddexp(0, x))

@@ -24,7 +24,8 @@ _KEEP = ("hardswish.default", "hardsigmoid.default", "mish.default", "silu.defau
          "pixel_unshuffle.default", "channel_shuffle.default", "native_channel_shuffle.default",
          "reflection_pad2d.default", "replication_pad2d.default", "pad.default", "prelu.default",
          "_prelu_kernel.default", "instance_norm.default", "linear.default", "adaptive_avg_pool2d.default",
-         "upsample_nearest2d.vec", "_upsample_nearest_exact2d.vec", "upsample_bilinear2d.vec")
+         "upsample_nearest2d.vec", "_upsample_nearest_exact2d.vec", "upsample_bilinear2d.vec",
+         "log_sigmoid.default")
 # binary ops that broadcast: an expand feeding only these is a no-op
 _BROADCASTING = {"add", "sub", "rsub", "mul", "div", "maximum", "minimum"}
 _ALIASES = {"clone", "alias", "detach", "contiguous", "lift_fresh_copy", "_to_copy", "dropout", "lift_fresh"}
@@ -941,4 +942,5 @@ HANDLERS = {
 }
 HANDLERS.update({a: Builder.alias for a in _ALIASES if a != "_to_copy"})
 HANDLERS.update({row.name: _table_act for row in activations() if row.name not in HANDLERS})
+HANDLERS["log_sigmoid"] = lambda b, fx, x: b.out(fx, "logsigmoid", [b.act(x)], {})
 
