@@ -35,7 +35,7 @@ PREFIX = "__prepacked__."
 META_KEY = "prepacked"
 # variants stored: the ISA-specific packings whose lengths the plan records check, and the depthwise
 # one (ISA-independent, checked here). The first-layer conv is left out (one small layer, no check).
-_ISA_VARIANTS = ("conv", "winograd3x3", "conv_transpose", "linear", "winograd1d")
+_ISA_VARIANTS = ("conv", "winograd3x3", "conv_transpose", "linear", "winograd1d", "winograd2x3")
 _DW = "dwconv"
 
 
@@ -59,7 +59,8 @@ def _probe(isa):
              (_C.conv2d_pack, (24, 24, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1), (24, 8, 3, 3)),  # width 8: pairs
              (_C.winograd3x3_pack, (16, 24, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), (24, 16, 3, 3)),
              (_C.conv_transpose2d_pack, (8, 12, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1), (8, 12, 3, 3)),
-             (_C.winograd1d_pack, (16, 24, 1, 1, 7, 1, 1, 1, 1, 0, 3, 0, 3), (24, 16, 1, 7))]
+             (_C.winograd1d_pack, (16, 24, 1, 1, 7, 1, 1, 1, 1, 0, 3, 0, 3), (24, 16, 1, 7)),
+             (_C.winograd2x3_pack, (16, 24, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), (24, 16, 3, 3))]
     outs = []
     for salt, (pack, desc, shape) in enumerate(convs):
         bias = _probe_weights((desc[1],), salt + 7)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import fastnorm
-from fastnorm._C import OP_CAT, OP_CONV2D, OP_WINOGRAD3X3
+from fastnorm._C import OP_CAT, OP_CONV2D, OP_WINOGRAD2X3, OP_WINOGRAD3X3
 from test_epilogue_act import matches_torch
 from test_se_gate import _records
 from util import importorskip
@@ -119,7 +119,7 @@ def test_cat_chain_matches_torch(isa, name, batch):
         assert len(win) == len(layers) - 1 and len({r["in"] for r in win}) == 1, win
     assert copied < quadratic
     if "winograd" in name:
-        wino = [r for r in recs if r["type"] == OP_WINOGRAD3X3]
+        wino = [r for r in recs if r["type"] in (OP_WINOGRAD3X3, OP_WINOGRAD2X3)]
         assert wino and all(r.get("ldy") for r in wino), "a Winograd output still goes through a copy"
 
 

@@ -16,8 +16,8 @@ from fastnorm.testing import force_isa
 
 
 def _net(seed=0):
-    """Every stored packing: first-layer conv (not stored), Winograd-sized 3x3 convs with BN, a 1x1, a
-    depthwise 3x3, a grouped conv, a transposed conv, a flatten into two linears (the (h, w, c) one)."""
+    """Every stored packing: first-layer conv (not stored), Winograd-sized 3x3 convs (16 -> 24 with BN:
+    F(2x2, 3x3); 48 -> 32: F(4x4, 3x3)), a 1x1, a depthwise 3x3, a grouped conv, a transposed conv, a flatten into two linears (the (h, w, c) one)."""
     rng = np.random.default_rng(seed)
     w = {}
 
@@ -37,9 +37,10 @@ def _net(seed=0):
         Node("c1", "conv2d", ["b0", t("c1.w", (24, 16, 3, 3), 0.1)], ["a1"], dict(c3)),
         Node("bn1", "batch_norm", ["a1"] + bn("bn1", 24), ["b1"], {"eps": 1e-5}),
         Node("r1", "relu", ["b1"], ["d1"]),
-        Node("c2", "conv2d", ["d1", t("c2.w", (32, 24, 1, 1), 0.2)], ["a2"],
+        Node("c2", "conv2d", ["d1", t("c2.w", (48, 24, 1, 1), 0.2)], ["a2"],
              {"stride": [1, 1], "padding": [0, 0, 0, 0], "dilation": [1, 1], "groups": 1}),
-        Node("dw", "conv2d", ["a2", t("dw.w", (32, 1, 3, 3)), t("dw.b", (32,))], ["a3"],
+        Node("c2b", "conv2d", ["a2", t("c2b.w", (32, 48, 3, 3), 0.05)], ["a2b"], dict(c3)),
+        Node("dw", "conv2d", ["a2b", t("dw.w", (32, 1, 3, 3)), t("dw.b", (32,))], ["a3"],
              {"stride": [2, 2], "padding": [1, 1, 1, 1], "dilation": [1, 1], "groups": 32}),
         Node("gc", "conv2d", ["a3", t("gc.w", (32, 8, 3, 3), 0.1)], ["a4"], dict(c3, groups=4)),
         Node("ct", "conv_transpose2d", ["a4", t("ct.w", (32, 8, 2, 2), 0.1), t("ct.b", (8,))], ["a5"],
@@ -61,7 +62,7 @@ def _no_packing(monkeypatch):
     """Any packing call fails the test: a model that loads under this was built from the file alone."""
     def boom(*a, **k):
         raise AssertionError("packed at load although the file is prepacked")
-    for name in ("conv2d_pack", "winograd3x3_pack", "conv_transpose2d_pack", "dwconv2d_pack"):
+    for name in ("conv2d_pack", "winograd3x3_pack", "winograd2x3_pack", "conv_transpose2d_pack", "dwconv2d_pack"):
         monkeypatch.setattr(_C, name, boom)
 
 
@@ -75,7 +76,7 @@ def test_round_trip_under_every_isa(isa, tmp_path, monkeypatch):
     variants = {v if isinstance(v, str) else v[0] for _, v, _ in packed[1]}
     want = {"conv", "dwconv", "conv_transpose", "linear", "linear_hwc"}
     if os.environ.get("FASTNORM_WINOGRAD", "1") != "0":
-        want.add("winograd3x3")
+        want |= {"winograd3x3", "winograd2x3"}
     assert want <= variants, variants
     assert not any(k.startswith(prepack.PREFIX) for k in weights)
     with monkeypatch.context() as mp:

@@ -1,6 +1,7 @@
 """Each Winograd family's share of a whole model's float32 error: max |fastnorm - float64 torch| over
-max(1, max |output|), with every Winograd on, then with the 2-D F(4x4,3x3), the F(2x2,5x5) or the 1-D
-kernels off in turn, and with none; torch's own float32 error beside it.
+max(1, max |output|), with every Winograd on, then with the 2-D 3x3 ones, the F(2x2,5x5) or the 1-D
+kernels off in turn, F(4x4,3x3) for every 3x3 conv (none on F(2x2,3x3)), and with none; torch's own
+float32 error beside it.
 
     python bench/adhoc/winograd_error.py inception_v3 [--canonical] [--seeds 3]
 
@@ -25,9 +26,12 @@ from fastnorm.plan import lower_conv as L  # noqa: E402
 from onnx_util import export  # noqa: E402
 from zoo import calibrate, example_input  # noqa: E402
 
-OFF = {"no 2-D": ("WINOGRAD_MIN_CHANNELS",), "no 5x5": ("WINOGRAD5_MIN_CIN",),
-       "no 1-D": ("WINOGRAD1D_MIN_CHANNELS",),
-       "none": ("WINOGRAD_MIN_CHANNELS", "WINOGRAD5_MIN_CIN", "WINOGRAD1D_MIN_CHANNELS")}
+OFF_ = 10 ** 9
+# label -> {lower_conv constant: value}: a family off (its threshold out of reach), or F(4x4, 3x3)
+# for every 3x3 conv (no F(2x2, 3x3) below WINOGRAD2_MAX_CIN input channels)
+OFF = {"no 2-D": {"WINOGRAD_MIN_CHANNELS": OFF_}, "no 5x5": {"WINOGRAD5_MIN_CIN": OFF_},
+       "no 1-D": {"WINOGRAD1D_MIN_CHANNELS": OFF_}, "no F(2x2,3x3)": {"WINOGRAD2_MAX_CIN": 0},
+       "none": {"WINOGRAD_MIN_CHANNELS": OFF_, "WINOGRAD5_MIN_CIN": OFF_, "WINOGRAD1D_MIN_CHANNELS": OFF_}}
 
 
 def main():
@@ -51,11 +55,11 @@ def main():
                 net.float()
             scale = max(1.0, float(np.abs(ref64).max()))
             cells = ["torch float32 %.2e" % (np.abs(ref - ref64).max() / scale)]
-            for label, knobs in [("all", ())] + list(OFF.items()):
+            for label, knobs in [("all", {})] + list(OFF.items()):
                 saved = {k: getattr(L, k) for k in knobs}
                 try:
-                    for k in knobs:
-                        setattr(L, k, 10 ** 9)
+                    for k, v in knobs.items():
+                        setattr(L, k, v)
                     y = fastnorm.from_onnx(data).predict(x.numpy())
                 finally:
                     for k, v in saved.items():

@@ -37,6 +37,11 @@ WINOGRAD_MIN_COVERAGE = 0.5  # outputs / (16 x tiles): partial edge tiles comput
 # 1.8x / 1.6x, 16ch 35x35 1.2x, 32->4 1.4x / 1.3x, 16->8 1.2x / 1.25x, 512ch 4x4 (4 tiles) ~1.0-1.2x;
 # but 8->8 0.93x, 4->32 0.67x, 12ch 1.03x, 64ch 1x1 or 2x2 (1 tile) 0.8x / 0.67x, 128ch 3x3 (4 tiles,
 # 9 of 16 outputs kept) 1.08x / 0.88x, 256ch 2x2 0.68x.
+# Winograd F(2x2, 3x3) (src_c/conv/fn_winograd.h) for the 3x3 convs above with fewer input channels:
+# F(4x4, 3x3)'s float32 error is 3-4x the direct conv's there (its GEMM sums products larger than the
+# outputs they cancel to), F(2x2, 3x3)'s the direct conv's, and with few channels the transforms, not
+# the GEMMs, set the time.
+WINOGRAD2_MAX_CIN = 48
 WINOGRAD5_MIN_CIN = 16        # K of the 36 GEMMs: below, the transforms cost what the GEMMs save
 WINOGRAD5_MIN_COUT = 4
 WINOGRAD5_MIN_TILES = 4       # 2x2 output tiles, batch included
@@ -142,7 +147,8 @@ def _winograd_pays(plan, node, graph):
 
 
 def _lower_winograd(plan, node, graph, loc, cache):
-    """conv2d (3x3 or 5x5, stride 1) as a WINOGRAD3X3 record; same fields as CONV2D."""
+    """conv2d (3x3 or 5x5, stride 1) as a WINOGRAD3X3 record (F(2x2, 3x3): WINOGRAD2X3); same fields as
+    CONV2D."""
     b = plan.nhwc(node, node.inputs[0], loc)
     n, c, h, w = plan.shapes[node.inputs[0]]
     _, cout, oh, ow = plan.shapes[node.outputs[0]]
@@ -151,10 +157,14 @@ def _lower_winograd(plan, node, graph, loc, cache):
     k = wt.shape[2]
     desc = (c, cout, 1, k, k, 1, 1, 1, 1, *a.get("padding", [0, 0, 0, 0]))
     bias = _bias(graph, node)
-    packed = _packed(plan, cache, node, "winograd3x3", _C.winograd3x3_pack, desc, wt, bias)
+    if k == 3 and c < WINOGRAD2_MAX_CIN:
+        variant, pack, op = "winograd2x3", _C.winograd2x3_pack, _C.OP_WINOGRAD2X3
+    else:
+        variant, pack, op = "winograd3x3", _C.winograd3x3_pack, _C.OP_WINOGRAD3X3
+    packed = _packed(plan, cache, node, variant, pack, desc, wt, bias)
     out = plan.new_buf(n * oh * ow * cout)
     res = plan.nhwc(node, node.inputs[3], loc) if a.get("residual") else -1
-    plan.emit(node, type=_C.OP_WINOGRAD3X3, **{"in": b, "in2": res, "out": out}, n=n, h=h, w=w, c=c,
+    plan.emit(node, type=op, **{"in": b, "in2": res, "out": out}, n=n, h=h, w=w, c=c,
               oh=oh, ow=ow, conv=desc, act=_clamp_act(node), weights=packed)
     loc[node.outputs[0]] = (out, "nhwc")
 

@@ -24,7 +24,8 @@ DWPW_EXPAND_MIN_BYTES = 2 << 20
 DWCONV_MEAN_MIN_PIXELS = 400
 # Records whose kernels read each residual element before writing that output element: they may write
 # their output over a residual nothing reads afterwards (set to () to turn residual_in_place off).
-RESIDUAL_IN_PLACE = (_C.OP_CONV2D, _C.OP_WINOGRAD3X3, _C.OP_DWCONV2D, _C.OP_DWCONV_PW, _C.OP_WINOGRAD1D)
+RESIDUAL_IN_PLACE = (_C.OP_CONV2D, _C.OP_WINOGRAD3X3, _C.OP_DWCONV2D, _C.OP_DWCONV_PW, _C.OP_WINOGRAD1D,
+                     _C.OP_WINOGRAD2X3)
 
 
 def buffers_of(rec):
@@ -462,7 +463,8 @@ def conv_writes_cat_block(plan, graph):
                     and plan.buf_external[b] is None
                     and uses.readers.get(b, []) == [i]):
                 conv = plan.records[w[0]]
-                if (conv["type"] in (_C.OP_CONV2D, _C.OP_WINOGRAD3X3, _C.OP_WINOGRAD1D) and not conv.get("ldy")
+                if (conv["type"] in (_C.OP_CONV2D, _C.OP_WINOGRAD3X3, _C.OP_WINOGRAD1D, _C.OP_WINOGRAD2X3)
+                        and not conv.get("ldy")
                         and conv["conv"][1] == c
                         and conv["n"] * conv["oh"] * conv["ow"] == r["outer"] and conv.get("in2", -1) != b):
                     conv.update(out=r["out"], yoff=off, ldy=row)

@@ -1,6 +1,7 @@
-/* fn_winograd.h: Winograd F(4x4, 3x3) and F(2x2, 5x5) convolution (3x3 or 5x5, stride 1, dilation
- * 1, groups 1) on NHWC activations, its drivers (included by fastnorm.h) and its per-ISA kernel
- * table.
+/* fn_winograd.h: Winograd F(4x4, 3x3), F(2x2, 5x5) and F(2x2, 3x3) convolution (3x3 or 5x5, stride 1,
+ * dilation 1, groups 1) on NHWC activations, its drivers (included by fastnorm.h) and its per-ISA
+ * kernel table. One driver (winograd.c) serves all three: A x A transform positions (A = 6, or 4 for
+ * F(2x2, 3x3)), A*A GEMMs.
  *
  * y = A^T [ (G g G^T) . (B^T d B) ] A per 4x4 output tile, d the tile's 6x6 input window, with the
  * interpolation points 0, 1/2, -1/2, 2, -2, inf (the least float32 error of the sets measured by
@@ -43,6 +44,11 @@ typedef struct fn_winograd_kernels {
     /* The same for F(2x2, 5x5): a 2x2 output tile, out / res[i*2 + j]. */
     void (*output2)(size_t c, const float *m, size_t ldm, const float *bias, float *const *out,
                     const float *const *res, const fn_act *act);
+    /* F(2x2, 3x3)'s: px[i*4 + j] pixel (i, j) of the 4x4 window, v[p*ldv + ch] for p < 16; the output
+     * from m[p*ldm + ch], p < 16, into out / res[i*2 + j] as output2 does. */
+    void (*input4)(size_t c, const float *const *px, float *v, size_t ldv);
+    void (*output4)(size_t c, const float *m, size_t ldm, const float *bias, float *const *out,
+                    const float *const *res, const fn_act *act);
     /* c[m*ldc + j] = sum_i a[m*lda + i] * w[NR + i*NR + j] for m < mr <= MR, j < nc <= NR (the
      * core table's gemm tile), w one packed panel (NR zeros, then kc rows of NR); the kernel may
      * prefetch the npf 64-byte lines from pf (a share of the next panel). */
@@ -75,6 +81,25 @@ fn_status fn_winograd3x3_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size
  * concat's buffer); res, if any, stays dense (pixels cout apart) and then must not alias y unless
  * ldy == cout. */
 fn_status fn_winograd3x3_nhwc_ldy(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
+                                  size_t w, const float *x, const float *packed, const float *res,
+                                  const fn_act *act, float *y, size_t ldy, void *scratch,
+                                  size_t scratch_bytes, int nthreads);
+
+/* F(2x2, 3x3) (alpha 4, points 0, 1, -1, inf): the same API for 3x3 stride-1 convs. 16 products per
+ * 2x2 outputs (F(4x4, 3x3): 36 per 4x4; the direct conv 36 per 4), transforms of additions only. Its
+ * float32 error is the direct conv's where F(4x4, 3x3)'s is 3-4x that with few input channels (rms
+ * over float64 / max |y|, 32 -> 32 channels: direct 5.2e-8, F(2x2, 3x3) 4.3e-8, F(4x4, 3x3) 1.7e-7;
+ * F(4x4, 3x3)'s GEMM sums products larger than the outputs they cancel to). Time, 1 thread: 1.45-1.6x
+ * F(4x4, 3x3)'s, 1.1-1.6x faster than the direct conv (16-64 channels, 28x28 to 256x256, AVX2 and
+ * AVX-512). The plan takes it below WINOGRAD2_MAX_CIN input channels (fastnorm/plan/lower_conv.py).
+ * Packed layout as fn_winograd3x3_pack's with 16 positions. */
+int fn_winograd2x3_supported(const fn_conv2d_desc *d);
+size_t fn_winograd2x3_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d);
+fn_status fn_winograd2x3_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w,
+                              const float *bias, float *packed);
+size_t fn_winograd2x3_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
+                                    size_t h, size_t w, int nthreads);
+fn_status fn_winograd2x3_nhwc_ldy(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
                                   size_t w, const float *x, const float *packed, const float *res,
                                   const fn_act *act, float *y, size_t ldy, void *scratch,
                                   size_t scratch_bytes, int nthreads);

@@ -1,5 +1,5 @@
-/* winograd.c: Winograd F(4x4, 3x3) and F(2x2, 5x5) conv driver (weight transform + packing, tiling, threading),
- * the portable transform kernels (winograd_simd.h over vec_scalar.h) and the table. */
+/* winograd.c: Winograd F(4x4, 3x3), F(2x2, 5x5) and F(2x2, 3x3) conv driver (weight transform +
+ * packing, tiling, threading), the portable transform kernels (winograd_simd.h over vec_scalar.h) and the table. */
 #include "winograd_kernels.h"
 
 #include <stdint.h>
@@ -17,7 +17,8 @@
 #define FN_WINO_TABLE(ISA_ENUM, ISA)                                                               \
     {                                                                                              \
         .isa = ISA_ENUM, .input = fn_f32_wino_input__##ISA, .output = fn_f32_wino_output__##ISA,  \
-        .output2 = fn_f32_wino_output2__##ISA, .gemm = fn_f32_wino_gemm__##ISA,                    \
+        .output2 = fn_f32_wino_output2__##ISA, .input4 = fn_f32_wino_input4__##ISA,               \
+        .output4 = fn_f32_wino_output4__##ISA, .gemm = fn_f32_wino_gemm__##ISA,                    \
     }
 
 #define FN_WINO_ROW(ISA_ENUM, ISA) FN_WINO_TABLE(ISA_ENUM, ISA),
@@ -29,7 +30,8 @@ const fn_winograd_kernels *fn_winograd_kernels_for(fn_isa isa) {
 }
 
 /* ---------------------------------------------------------------------------- packing */
-#define NPOS 36 /* transform positions: 6x6 */
+/* Transform positions: A x A, A = 6 (F(4x4, 3x3), F(2x2, 5x5)) or 4 (F(2x2, 3x3)); the internals take
+ * A as a parameter, a constant after inlining. */
 #define FN_WINO_PACK_HEADER 16
 #define WINO_PACK_MAX_NR 64 /* the widest micro-kernel panel the packing's buffers take */
 
@@ -40,12 +42,18 @@ const fn_winograd_kernels *fn_winograd_kernels_for(fn_isa isa) {
 
 static size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
 
-/* Output tile side: F(4x4, 3x3) or F(2x2, 5x5), alpha = m + k - 1 = 6 either way. */
-static size_t tile_m(const fn_conv2d_desc *d) { return d->kh == 5 ? 2 : 4; }
+/* Output tile side m = A - k + 1: F(4x4, 3x3) or F(2x2, 5x5) at A = 6, F(2x2, 3x3) at A = 4. */
+static size_t tile_m(const fn_conv2d_desc *d, const int A) { return A == 4 ? 2 : d->kh == 5 ? 2 : 4; }
 
 int fn_winograd3x3_supported(const fn_conv2d_desc *d) {
     return (d->kh == 3 || d->kh == 5) && d->kw == d->kh && d->sh == 1 && d->sw == 1 && d->dh == 1 && d->dw == 1 &&
            d->groups == 1 && d->cin > 0 && d->cout > 0;
+}
+
+int fn_winograd2x3_supported(const fn_conv2d_desc *d) { return fn_winograd3x3_supported(d) && d->kh == 3; }
+
+static int supported_a(const fn_conv2d_desc *d, const int A) {
+    return A == 4 ? fn_winograd2x3_supported(d) : fn_winograd3x3_supported(d);
 }
 
 static size_t panel_floats(const fn_kernels *k, const fn_conv2d_desc *d) {
@@ -53,11 +61,19 @@ static size_t panel_floats(const fn_kernels *k, const fn_conv2d_desc *d) {
 }
 
 /* Layout: a header (packed[0] = off, as in conv2d.c: panels start on a 64-byte line), then for
- * each position p < 36 and NR-wide panel of output channels the micro-kernel's panel
+ * each position p < A*A and NR-wide panel of output channels the micro-kernel's panel
  *   [NR zeros (its bias row)][cin][NR]  of  U[p] = (G g G^T)[p],
  * then the cout biases (added in the output transform). */
+static size_t packed_floats_a(const fn_kernels *k, const fn_conv2d_desc *d, const int A) {
+    return FN_WINO_PACK_HEADER + (size_t)(A * A) * div_up(d->cout, k->gemm_nr) * panel_floats(k, d) + d->cout;
+}
+
 size_t fn_winograd3x3_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d) {
-    return FN_WINO_PACK_HEADER + NPOS * div_up(d->cout, k->gemm_nr) * panel_floats(k, d) + d->cout;
+    return packed_floats_a(k, d, 6);
+}
+
+size_t fn_winograd2x3_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d) {
+    return packed_floats_a(k, d, 4);
 }
 
 /* G (6 x k) of the weight transform, applied in double at pack time. Toom-Cook at the points
@@ -81,8 +97,17 @@ static const double G5[6][5] = {
 /* out = G in, R = 3 or 5 taps (a constant after inlining: the table's entries fold in). R = 3 keeps
  * the even / odd form the 3x3 packing always had (rows 1-2 and 3-4 share their even part and differ
  * in the sign of the odd one): its packed weights stay bit-identical and it packs ~1.2x faster than
- * the table's 18 products (512ch: 13 vs 16 ms). */
-FN_INLINE void wino_g(const int R, const double *in, double out[6]) {
+ * the table's 18 products (512ch: 13 vs 16 ms). A = 4: F(2x2, 3x3)'s G at 0, 1, -1, inf,
+ * [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]. */
+FN_INLINE void wino_g(const int A, const int R, const double *in, double out[6]) {
+    if (A == 4) {
+        const double e = 0.5 * (in[0] + in[2]), o = 0.5 * in[1];
+        out[0] = in[0];
+        out[1] = e + o;
+        out[2] = e - o;
+        out[3] = in[2];
+        return;
+    }
     if (R == 3) {
         const double a = -4.0 / 15 * in[0] - 1.0 / 15 * in[2], b = 2.0 / 15 * in[1];
         const double c = 1.0 / 120 * in[0] + 1.0 / 30 * in[2], e = 1.0 / 60 * in[1];
@@ -105,7 +130,7 @@ FN_INLINE void wino_g(const int R, const double *in, double out[6]) {
  * taps of output channel co0 + j (zeros past nj). The panel's NR weights of each tap sit side by side,
  * so the transforms run down NR-long rows, which the compiler vectorises (with R a constant: a
  * runtime R made the pack 4x slower, 512ch 3x3 11 -> 41 ms). */
-FN_INLINE void wino_pack_channel(const int R, const float *w, size_t cin, size_t ci, size_t co0,
+FN_INLINE void wino_pack_channel(const int A, const int R, const float *w, size_t cin, size_t ci, size_t co0,
                                  size_t nj, size_t NR, size_t cb, size_t CB, float *vb) {
     double gt[25][WINO_PACK_MAX_NR], tt[30][WINO_PACK_MAX_NR], in[5], out[6];
     for (size_t j = 0; j < NR; j++) {
@@ -115,23 +140,24 @@ FN_INLINE void wino_pack_channel(const int R, const float *w, size_t cin, size_t
     for (int c = 0; c < R; c++) /* t = G g, column c: taps c, R + c, .. */
         for (size_t j = 0; j < NR; j++) {
             for (int t = 0; t < R; t++) in[t] = gt[t * R + c][j];
-            wino_g(R, in, out);
-            for (int i = 0; i < 6; i++) tt[i * R + c][j] = out[i];
+            wino_g(A, R, in, out);
+            for (int i = 0; i < A; i++) tt[i * R + c][j] = out[i];
         }
-    for (int i = 0; i < 6; i++) /* v = t G^T, row i */
+    for (int i = 0; i < A; i++) /* v = t G^T, row i */
         for (size_t j = 0; j < NR; j++) {
             for (int t = 0; t < R; t++) in[t] = tt[i * R + t][j];
-            wino_g(R, in, out);
-            for (int c = 0; c < 6; c++) vb[((size_t)(i * 6 + c) * CB + cb) * NR + j] = (float)out[c];
+            wino_g(A, R, in, out);
+            for (int c = 0; c < A; c++) vb[((size_t)(i * A + c) * CB + cb) * NR + j] = (float)out[c];
         }
 }
 
-fn_status fn_winograd3x3_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w,
-                              const float *bias, float *packed) {
-    if (!fn_winograd3x3_supported(d) || k->gemm_nr > WINO_PACK_MAX_NR) return FN_ERR_ARG;
+static fn_status pack_a(const int A, const fn_kernels *k, const fn_conv2d_desc *d, const float *w,
+                        const float *bias, float *packed) {
+    if (!supported_a(d, A) || k->gemm_nr > WINO_PACK_MAX_NR) return FN_ERR_ARG;
+    const size_t NPOS = (size_t)(A * A);
     const size_t NR = k->gemm_nr, cin = d->cin, cout = d->cout, npanels = div_up(cout, NR);
     const size_t pfl = panel_floats(k, d);
-    const size_t total = fn_winograd3x3_packed_floats(k, d);
+    const size_t total = packed_floats_a(k, d, A);
     const uintptr_t addr = (uintptr_t)(packed + 1);
     const size_t off = 1 + (size_t)((64 - addr % 64) % 64) / sizeof(float);
     memset(packed, 0, total * sizeof(float)); /* header, bias rows, padded columns */
@@ -149,8 +175,9 @@ fn_status fn_winograd3x3_pack(const fn_kernels *k, const fn_conv2d_desc *d, cons
         for (size_t ci0 = 0; ci0 < cin; ci0 += CB) {
             const size_t nb = cin - ci0 < CB ? cin - ci0 : CB;
             for (size_t cb = 0; cb < nb; cb++) {
-                if (d->kh == 5) wino_pack_channel(5, w, cin, ci0 + cb, co0, nj, NR, cb, CB, vb);
-                else wino_pack_channel(3, w, cin, ci0 + cb, co0, nj, NR, cb, CB, vb);
+                if (A == 4) wino_pack_channel(4, 3, w, cin, ci0 + cb, co0, nj, NR, cb, CB, vb);
+                else if (d->kh == 5) wino_pack_channel(6, 5, w, cin, ci0 + cb, co0, nj, NR, cb, CB, vb);
+                else wino_pack_channel(6, 3, w, cin, ci0 + cb, co0, nj, NR, cb, CB, vb);
             }
             for (size_t p = 0; p < NPOS; p++)
                 memcpy(u + (p * npanels + pn) * pfl + NR + ci0 * NR, vb + p * CB * NR, nb * NR * sizeof(float));
@@ -162,6 +189,16 @@ fn_status fn_winograd3x3_pack(const fn_kernels *k, const fn_conv2d_desc *d, cons
     return FN_OK;
 }
 
+fn_status fn_winograd3x3_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w,
+                              const float *bias, float *packed) {
+    return pack_a(6, k, d, w, bias, packed);
+}
+
+fn_status fn_winograd2x3_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w,
+                              const float *bias, float *packed) {
+    return pack_a(4, k, d, w, bias, packed);
+}
+
 /* ---------------------------------------------------------------------------- driver */
 /* Tiles per block. A block is input transform -> 36 GEMMs -> output transform over its tiles, with
  * V and M (36 x tiles x (cin + cout) floats) between the phases; every block streams all of U
@@ -171,7 +208,7 @@ fn_status fn_winograd3x3_pack(const fn_kernels *k, const fn_conv2d_desc *d, cons
  * megabytes its stream dominates and blocks of ~ U / 128 KiB tiles win even with V and M in L3
  * (256 channels at 14x14, N = 4: 12 tiles 6.7 ms, 36 5.3, 64 5.1). At least 12 tiles (the AVX-512
  * GEMM tile), a multiple of MR, blocks of equal size. */
-static size_t block_tiles(const fn_kernels *k, const fn_conv2d_desc *d, size_t tiles) {
+static size_t block_tiles(const fn_kernels *k, const fn_conv2d_desc *d, size_t tiles, const size_t NPOS) {
 #ifdef FN_WINO_TUNING
     if (getenv("FN_WINO_MB")) { /* tuning builds only: force the block */
         const size_t m = (size_t)atoi(getenv("FN_WINO_MB"));
@@ -196,19 +233,30 @@ static void out_extents(const fn_conv2d_desc *d, size_t h, size_t w, size_t *oh,
 }
 
 /* Floats of one thread's V + M, rounded to whole 64-byte lines. */
-static size_t thread_floats(const fn_conv2d_desc *d, size_t mb) {
+static size_t thread_floats(const fn_conv2d_desc *d, size_t mb, const size_t NPOS) {
     return (NPOS * mb * (d->cin + d->cout) + 15) / 16 * 16;
+}
+
+static size_t scratch_a(const int A, const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
+                        size_t w, int nthreads) {
+    size_t oh, ow;
+    out_extents(d, h, w, &oh, &ow);
+    const size_t TM = tile_m(d, A), NPOS = (size_t)(A * A);
+    const size_t tiles = n * div_up(oh, TM) * div_up(ow, TM);
+    if (!tiles) return 0;
+    const size_t mb = block_tiles(k, d, tiles, NPOS), nt = nthreads > 1 ? (size_t)nthreads : 1;
+    /* V + M per thread, a zero row for padding pixels, slack to align to 64 bytes */
+    return (nt * thread_floats(d, mb, NPOS) + d->cin) * sizeof(float) + 64;
 }
 
 size_t fn_winograd3x3_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
                                     size_t h, size_t w, int nthreads) {
-    size_t oh, ow;
-    out_extents(d, h, w, &oh, &ow);
-    const size_t tiles = n * div_up(oh, tile_m(d)) * div_up(ow, tile_m(d));
-    if (!tiles) return 0;
-    const size_t mb = block_tiles(k, d, tiles), nt = nthreads > 1 ? (size_t)nthreads : 1;
-    /* V + M per thread, a zero row for padding pixels, slack to align to 64 bytes */
-    return (nt * thread_floats(d, mb) + d->cin) * sizeof(float) + 64;
+    return scratch_a(6, k, d, n, h, w, nthreads);
+}
+
+size_t fn_winograd2x3_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, size_t n,
+                                    size_t h, size_t w, int nthreads) {
+    return scratch_a(4, k, d, n, h, w, nthreads);
 }
 
 #ifdef _OPENMP
@@ -226,17 +274,17 @@ fn_status fn_winograd3x3_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size
                                    scratch_bytes, nthreads);
 }
 
-fn_status fn_winograd3x3_nhwc_ldy(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
-                                  size_t w, const float *x, const float *packed, const float *res,
-                                  const fn_act *act, float *y, size_t ldy, void *scratch,
-                                  size_t scratch_bytes, int nthreads) {
-    if (!fn_winograd3x3_supported(d) || k->gemm_nr > WINO_PACK_MAX_NR || ldy < d->cout) return FN_ERR_ARG;
+static fn_status run_a(const int A, const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
+                       size_t w, const float *x, const float *packed, const float *res, const fn_act *act,
+                       float *y, size_t ldy, void *scratch, size_t scratch_bytes, int nthreads) {
+    if (!supported_a(d, A) || k->gemm_nr > WINO_PACK_MAX_NR || ldy < d->cout) return FN_ERR_ARG;
     size_t oh, ow;
     out_extents(d, h, w, &oh, &ow);
-    const size_t TM = tile_m(d), th = div_up(oh, TM), tw = div_up(ow, TM), tiles = n * th * tw;
+    const size_t NPOS = (size_t)(A * A);
+    const size_t TM = tile_m(d, A), th = div_up(oh, TM), tw = div_up(ow, TM), tiles = n * th * tw;
     if (tiles == 0) return FN_OK;
     if (nthreads < 1) nthreads = 1;
-    if (scratch_bytes < fn_winograd3x3_scratch_bytes(k, d, n, h, w, nthreads)) return FN_ERR_NOMEM;
+    if (scratch_bytes < scratch_a(A, k, d, n, h, w, nthreads)) return FN_ERR_NOMEM;
     const float off = packed[0];
     if (!(off >= 1.0f && off <= (float)FN_WINO_PACK_HEADER)) return FN_ERR_ARG; /* not packed */
     const fn_winograd_kernels *wk = fn_winograd_kernels_for(k->isa);
@@ -244,11 +292,11 @@ fn_status fn_winograd3x3_nhwc_ldy(const fn_kernels *k, const fn_conv2d_desc *d, 
     const size_t npanels = div_up(cout, NR), pfl = panel_floats(k, d);
     const float *u = packed + (size_t)off;   /* u: (36, npanels) panels */
     const float *bias = u + NPOS * npanels * pfl;
-    const size_t MB = block_tiles(k, d, tiles), nblocks = div_up(tiles, MB);
+    const size_t MB = block_tiles(k, d, tiles, NPOS), nblocks = div_up(tiles, MB);
     /* Per thread: V: (MB, 36, cin) transformed inputs, M: (MB, 36, cout) products. Tile-major: a
      * tile's transform reads / writes one contiguous slab (position-major strides of MB rows put
      * its 36 accesses on 36 pages, and the transforms ran ~1.6x slower). Then zeros: (cin,). */
-    const size_t tfl = thread_floats(d, MB);
+    const size_t tfl = thread_floats(d, MB, NPOS);
     float *base = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     float *zeros = base + (size_t)nthreads * tfl;
     memset(zeros, 0, cin * sizeof(float));
@@ -287,13 +335,13 @@ fn_status fn_winograd3x3_nhwc_ldy(const fn_kernels *k, const fn_conv2d_desc *d, 
                     const size_t t = t0 + i, b = t / (th * tw), ty = t % (th * tw) / tw, tx = t % tw;
                     /* unsigned wrap makes rows/columns above or left of the input fail the tests */
                     const size_t iy0 = ty * TM - d->pad_top, ix0 = tx * TM - d->pad_left;
-                    for (size_t r = 0; r < 6; r++)
-                        for (size_t c = 0; c < 6; c++) {
+                    for (size_t r = 0; r < (size_t)A; r++)
+                        for (size_t c = 0; c < (size_t)A; c++) {
                             const size_t iy = iy0 + r, ix = ix0 + c;
-                            px[r * 6 + c] =
+                            px[r * (size_t)A + c] =
                                 iy < h && ix < w ? x + ((b * h + iy) * w + ix) * cin : zeros;
                         }
-                    wk->input(cin, px, V + i * NPOS * cin, cin);
+                    (A == 4 ? wk->input4 : wk->input)(cin, px, V + i * NPOS * cin, cin);
                 }
             }
             /* 2. M[:][p][panel] = V[:][p][:] U[p][panel] for the group's panels, p-major (V's
@@ -329,10 +377,24 @@ fn_status fn_winograd3x3_nhwc_ldy(const fn_kernels *k, const fn_conv2d_desc *d, 
                         out[r * TM + c] = in ? y + o * ldy + c0 : NULL;
                         rs[r * TM + c] = in && res ? res + o * cout + c0 : NULL;
                     }
-                (TM == 4 ? wk->output : wk->output2)(c1 - c0, M + i * NPOS * cout + c0, cout,
-                                                     bias + c0, out, res ? rs : NULL, act);
+                (A == 4 ? wk->output4 : TM == 4 ? wk->output : wk->output2)(
+                    c1 - c0, M + i * NPOS * cout + c0, cout, bias + c0, out, res ? rs : NULL, act);
             }
         }
     }
     return FN_OK;
+}
+
+fn_status fn_winograd3x3_nhwc_ldy(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
+                                  size_t w, const float *x, const float *packed, const float *res,
+                                  const fn_act *act, float *y, size_t ldy, void *scratch,
+                                  size_t scratch_bytes, int nthreads) {
+    return run_a(6, k, d, n, h, w, x, packed, res, act, y, ldy, scratch, scratch_bytes, nthreads);
+}
+
+fn_status fn_winograd2x3_nhwc_ldy(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
+                                  size_t w, const float *x, const float *packed, const float *res,
+                                  const fn_act *act, float *y, size_t ldy, void *scratch,
+                                  size_t scratch_bytes, int nthreads) {
+    return run_a(4, k, d, n, h, w, x, packed, res, act, y, ldy, scratch, scratch_bytes, nthreads);
 }

@@ -1,5 +1,5 @@
-/* winograd_avx512.c: F(4x4, 3x3) transforms, AVX-512F, 16 channels per zmm (winograd_simd.h), and
- * the GEMM of the 36 products with its weight prefetch. */
+/* winograd_avx512.c: F(4x4, 3x3), F(2x2, 5x5) and F(2x2, 3x3) transforms, AVX-512F, 16 channels per
+ * zmm (winograd_simd.h), and the GEMM of the products with its weight prefetch. */
 #include "../simd/vec_avx512.h"
 #include "winograd_kernels.h"
 #include "winograd_simd.h"

@@ -15,6 +15,9 @@
                                    float *const *out, const float *const *res, const fn_act *act); \
     void fn_f32_wino_output2__##isa(size_t c, const float *m, size_t ldm, const float *bias,        \
                                     float *const *out, const float *const *res, const fn_act *act); \
+    void fn_f32_wino_input4__##isa(size_t c, const float *const *px, float *v, size_t ldv);         \
+    void fn_f32_wino_output4__##isa(size_t c, const float *m, size_t ldm, const float *bias,        \
+                                    float *const *out, const float *const *res, const fn_act *act); \
     void fn_f32_wino_gemm__##isa(size_t mr, size_t nc, size_t kc, const float *a, size_t lda,      \
                                  const float *w, float *c, size_t ldc, const float *pf, size_t npf);
 

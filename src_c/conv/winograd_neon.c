@@ -1,5 +1,5 @@
-/* winograd_neon.c: F(4x4, 3x3) transforms, AArch64 ASIMD, 4 channels per q register
- * (winograd_simd.h), and the GEMM of the 36 products (winograd_gemm_simd.h). */
+/* winograd_neon.c: F(4x4, 3x3), F(2x2, 5x5) and F(2x2, 3x3) transforms, AArch64 ASIMD, 4 channels per
+ * q register (winograd_simd.h), and the GEMM of the products (winograd_gemm_simd.h). */
 #include "../simd/vec_neon.h"
 #include "winograd_kernels.h"
 #include "winograd_simd.h"

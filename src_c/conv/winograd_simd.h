@@ -1,6 +1,7 @@
-/* winograd_simd.h: the F(4x4, 3x3) and F(2x2, 5x5) input and output transform kernels written once
- * over the SIMD vocabulary: fn_f32_wino_input__<isa>, fn_f32_wino_output__<isa> (4x4 tiles) and
- * fn_f32_wino_output2__<isa> (2x2 tiles). The includer includes
+/* winograd_simd.h: the F(4x4, 3x3), F(2x2, 5x5) and F(2x2, 3x3) input and output transform kernels
+ * written once over the SIMD vocabulary: fn_f32_wino_input__<isa>, fn_f32_wino_output__<isa> (4x4
+ * tiles), fn_f32_wino_output2__<isa> (2x2 tiles of the 6x6 transform) and fn_f32_wino_input4__<isa>,
+ * fn_f32_wino_output4__<isa> (F(2x2, 3x3)'s 4x4 transform). The includer includes
  * src_c/simd/vec_<isa>.h first (winograd.c: vec_scalar.h; the GEMM kernels stay per ISA).
  *
  * Interpolation points 0, 1/2, -1/2, 2, -2, inf: 2-3x less float32 error than Lavin & Gray's
@@ -39,24 +40,42 @@ FN_INLINE void wino_in_1d(const V *d, size_t s, V *o, size_t so) {
     o[5 * so] = vfma(cm17_4, d3, vadd(d1, d5));
 }
 
-/* One channel vector of one tile: v[(i*6 + j)*ldv + ch] = (B^T d B)[i][j], d[i][j] = px[i*6 + j][ch].
- * Rows first (each row's 6 loads feed its transform at once), then columns (each column's 6
- * results are stored at once): 36 intermediates live between the passes, not 108. */
-FN_INLINE void wino_in_vec(const float *const *px, size_t ch, float *v, size_t ldv, int MASKED, VK k) {
+/* F(2x2, 3x3): alpha 4 at the points 0, 1, -1, inf (Lavin & Gray's), 16 products per 2x2 tile:
+ *   B^T = [1  0 -1  0]      A^T = [1 1  1  0]      (G: winograd.c)
+ *         [0  1  1  0]            [0 1 -1 -1]
+ *         [0 -1  1  0]
+ *         [0  1  0 -1]
+ * Its transforms only add, and no product is scaled by more than 1 on the way out: a 3x3 conv with
+ * few input channels has its direct conv's float32 error (F(4x4, 3x3) 3-4x that; fn_winograd.h). */
+FN_INLINE void wino4_in_1d(const V *d, size_t s, V *o, size_t so) {
+    o[0] = vsub(d[0], d[2 * s]);
+    o[so] = vadd(d[s], d[2 * s]);
+    o[2 * so] = vsub(d[2 * s], d[s]);
+    o[3 * so] = vsub(d[s], d[3 * s]);
+}
+
+/* One channel vector of one tile: v[(i*A + j)*ldv + ch] = (B^T d B)[i][j], d[i][j] = px[i*A + j][ch],
+ * A = 6 or 4 (F(2x2, 3x3)), a constant after inlining. Rows first (each row's A loads feed its
+ * transform at once), then columns (each column's A results are stored at once): A*A intermediates
+ * live between the passes, not 3*A*A. */
+FN_INLINE void wino_in_vec(const int A, const float *const *px, size_t ch, float *v, size_t ldv, int MASKED,
+                           VK k) {
     V t[36]; /* t = d B */
 FN_UNROLL(6)
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < A; i++) {
         V d[6];
 FN_UNROLL(6)
-        for (int j = 0; j < 6; j++) d[j] = vload_m(px[i * 6 + j] + ch, MASKED, k);
-        wino_in_1d(d, 1, t + 6 * i, 1);
+        for (int j = 0; j < A; j++) d[j] = vload_m(px[i * A + j] + ch, MASKED, k);
+        if (A == 4) wino4_in_1d(d, 1, t + 4 * i, 1);
+        else wino_in_1d(d, 1, t + 6 * i, 1);
     }
 FN_UNROLL(6)
-    for (int j = 0; j < 6; j++) {
+    for (int j = 0; j < A; j++) {
         V o[6];
-        wino_in_1d(t + j, 6, o, 1);
+        if (A == 4) wino4_in_1d(t + j, 4, o, 1);
+        else wino_in_1d(t + j, 6, o, 1);
 FN_UNROLL(6)
-        for (int i = 0; i < 6; i++) vstore_m(v + (size_t)(i * 6 + j) * ldv + ch, o[i], MASKED, k);
+        for (int i = 0; i < A; i++) vstore_m(v + (size_t)(i * A + j) * ldv + ch, o[i], MASKED, k);
     }
 }
 
@@ -100,11 +119,37 @@ FN_UNROLL(4)
     }
 }
 
+FN_INLINE void wino4_out_1d(const V *m, size_t s, V *o, size_t so) {
+    o[0] = vadd(vadd(m[0], m[s]), m[2 * s]);
+    o[so] = vsub(vsub(m[s], m[2 * s]), m[3 * s]);
+}
+
+/* y[i*2 + j] = (A^T m A)[i][j], m[i][j] = m[(i*4 + j)*ldm + ch] */
+FN_INLINE void wino4_out_vec(const float *m, size_t ldm, size_t ch, V *y, int MASKED, VK k) {
+    V t[8]; /* t = m A: 4 x 2 */
+FN_UNROLL(4)
+    for (int i = 0; i < 4; i++) {
+        V r[4];
+FN_UNROLL(4)
+        for (int j = 0; j < 4; j++) r[j] = vload_m(m + (size_t)(i * 4 + j) * ldm + ch, MASKED, k);
+        wino4_out_1d(r, 1, t + 2 * i, 1);
+    }
+    wino4_out_1d(t, 2, y, 2);
+    wino4_out_1d(t + 1, 2, y + 1, 2);
+}
+
+/* px: 16 pointers to a 4x4 input tile's pixels; v: (16, ldv) */
+void FN_KNAME(fn_f32_wino_input4)(size_t c, const float *const *px, float *v, size_t ldv) {
+    size_t ch = 0;
+    for (; ch + VW <= c; ch += VW) wino_in_vec(4, px, ch, v, ldv, 0, vmask_n(VW));
+    if (ch < c) wino_in_vec(4, px, ch, v, ldv, 1, vmask_n(c - ch));
+}
+
 /* px: 36 pointers to a 6x6 input tile's pixels (c channels each); v: (36, ldv), channels in a row */
 void FN_KNAME(fn_f32_wino_input)(size_t c, const float *const *px, float *v, size_t ldv) {
     size_t ch = 0;
-    for (; ch + VW <= c; ch += VW) wino_in_vec(px, ch, v, ldv, 0, vmask_n(VW));
-    if (ch < c) wino_in_vec(px, ch, v, ldv, 1, vmask_n(c - ch));
+    for (; ch + VW <= c; ch += VW) wino_in_vec(6, px, ch, v, ldv, 0, vmask_n(VW));
+    if (ch < c) wino_in_vec(6, px, ch, v, ldv, 1, vmask_n(c - ch));
 }
 
 /* y (+ bias, + residual) -> clamp -> out; lanes outside k (MASKED) neither read nor written */
@@ -114,9 +159,10 @@ FN_INLINE void store_out(V y, V b, float *out, const float *res, int MASKED, VK 
     vstore_m(out, vclamp_if(y, clamp, lo, hi), MASKED, k); /* NaN in y stays NaN */
 }
 
-/* m: (36, ldm) products of one tile; out / res: TM x TM pointers (NULL: the output pixel is
- * outside); TM = 4 (F(4x4, 3x3)) or 2 (F(2x2, 5x5)), a constant after inlining */
-FN_INLINE void wino_output_tile(const int TM, size_t c, const float *m, size_t ldm, const float *bias,
+/* m: (A*A, ldm) products of one tile; out / res: TM x TM pointers (NULL: the output pixel is
+ * outside); A = 6 with TM = 4 (F(4x4, 3x3)) or 2 (F(2x2, 5x5)), or A = 4 with TM = 2 (F(2x2, 3x3)),
+ * constants after inlining */
+FN_INLINE void wino_output_tile(const int A, const int TM, size_t c, const float *m, size_t ldm, const float *bias,
                                 float *const *out, const float *const *res, const fn_act *act) {
     const int clamp = act->kind == FN_ACT_CLAMP;
     const V lo = vset(act->lo), hi = vset(act->hi);
@@ -124,7 +170,10 @@ FN_INLINE void wino_output_tile(const int TM, size_t c, const float *m, size_t l
         const int masked = ch + VW > c;
         const VK k = vmask_upto(c - ch);
         V o[16];
-        if (masked) wino_out_vec(TM, m, ldm, ch, o, 1, k);
+        if (A == 4) {
+            if (masked) wino4_out_vec(m, ldm, ch, o, 1, k);
+            else wino4_out_vec(m, ldm, ch, o, 0, k);
+        } else if (masked) wino_out_vec(TM, m, ldm, ch, o, 1, k);
         else wino_out_vec(TM, m, ldm, ch, o, 0, k);
         const V b = vload_m(bias + ch, masked, k);
         for (int q = 0; q < TM * TM; q++)
@@ -137,10 +186,16 @@ FN_INLINE void wino_output_tile(const int TM, size_t c, const float *m, size_t l
 
 void FN_KNAME(fn_f32_wino_output)(size_t c, const float *m, size_t ldm, const float *bias, float *const *out,
                                   const float *const *res, const fn_act *act) {
-    wino_output_tile(4, c, m, ldm, bias, out, res, act);
+    wino_output_tile(6, 4, c, m, ldm, bias, out, res, act);
 }
 
 void FN_KNAME(fn_f32_wino_output2)(size_t c, const float *m, size_t ldm, const float *bias, float *const *out,
                                    const float *const *res, const fn_act *act) {
-    wino_output_tile(2, c, m, ldm, bias, out, res, act);
+    wino_output_tile(6, 2, c, m, ldm, bias, out, res, act);
+}
+
+/* F(2x2, 3x3): m (16, ldm), out / res 2x2 */
+void FN_KNAME(fn_f32_wino_output4)(size_t c, const float *m, size_t ldm, const float *bias, float *const *out,
+                                   const float *const *res, const fn_act *act) {
+    wino_output_tile(4, 2, c, m, ldm, bias, out, res, act);
 }

@@ -55,13 +55,15 @@
                          (bndim, bshape) = in + xoff read at strides bsa */                        \
     X(28, REDUCE, reduce, "reduce", N, N) /* kind = FN_REDUCE_*: (outer, c = len, inner) -> (outer, inner) */ \
     X(29, WINOGRAD1D, winograd1d, "winograd1d", Y, Y) /* CONV2D's fields (1xk / kx1, k = 3, 5, 7,       \
-                         stride 1), weights from fn_winograd1d_pack */
+                         stride 1), weights from fn_winograd1d_pack */                             \
+    X(30, WINOGRAD2X3, winograd2x3, "winograd2x3", Y, Y) /* CONV2D's fields (3x3, stride 1), weights \
+                         from fn_winograd2x3_pack: F(2x2, 3x3) */
 
 typedef enum {
 #define FN_PLAN_ENUM_(id, NAME, name, label, S, C) FN_OP_##NAME = id,
     FN_PLAN_RECORDS(FN_PLAN_ENUM_)
 #undef FN_PLAN_ENUM_
-    FN_OP_LIMIT_ = 30 /* every id is below this */
+    FN_OP_LIMIT_ = 31 /* every id is below this */
 } fn_op_type;
 
 typedef struct fn_op {

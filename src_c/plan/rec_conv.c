@@ -47,6 +47,23 @@ FN_REC_CHECK(winograd3x3) {
     return NULL;
 }
 
+FN_REC_RUN(winograd2x3) {
+    return fn_winograd2x3_nhwc_ldy(k, &op->conv, op->n, op->h, op->w, bufs[op->in], op->weights,
+                                   fn_rec_residual(op, bufs), &op->act, bufs[op->out] + op->yoff,
+                                   op->ldy ? op->ldy : op->conv.cout, scratch, scratch_bytes, nthreads);
+}
+
+FN_REC_SCRATCH(winograd2x3) {
+    return fn_winograd2x3_scratch_bytes(k, &op->conv, op->n, op->h, op->w, nthreads);
+}
+
+FN_REC_CHECK(winograd2x3) {
+    if (!fn_winograd2x3_supported(&op->conv)) return "winograd2x3 needs a 3x3 stride-1 conv";
+    if (op->weights == NULL || op->weights_floats != fn_winograd2x3_packed_floats(k, &op->conv))
+        return WEIGHTS_MISFIT;
+    return NULL;
+}
+
 FN_REC_RUN(winograd1d) {
     /* ldy, yoff: a block of a channel concat's buffer (rewrites.conv_writes_cat_block) */
     return fn_winograd1d_nhwc_ldy(k, &op->conv, op->n, op->h, op->w, bufs[op->in], op->weights,

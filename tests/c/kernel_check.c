@@ -78,7 +78,7 @@ static void *xmalloc(size_t bytes) {
 static const fn_act ACTS[3] = {{FN_ACT_NONE, 0.0f, 0.0f}, {FN_ACT_CLAMP, 0.0f, INFINITY}, {FN_ACT_CLAMP, -0.25f, 0.5f}};
 
 /* ------------------------------------------------------------------------------------- conv */
-typedef enum { CONV_IGEMM, CONV_WINO, CONV_DW, CONV_FIRST, CONV_T, CONV_WINO1D } conv_path;
+typedef enum { CONV_IGEMM, CONV_WINO, CONV_DW, CONV_FIRST, CONV_T, CONV_WINO1D, CONV_WINO2 } conv_path;
 
 static float *run_conv(conv_path path, fn_isa isa, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                        size_t oh, size_t ow, const float *x, const float *wt, const float *bias,
@@ -90,6 +90,7 @@ static float *run_conv(conv_path path, fn_isa isa, const fn_conv2d_desc *d, size
     case CONV_IGEMM: np = fn_conv2d_packed_floats(k, d), sb = fn_conv2d_scratch_bytes(k, d, n, h, w, 2); break;
     case CONV_WINO: np = fn_winograd3x3_packed_floats(k, d), sb = fn_winograd3x3_scratch_bytes(k, d, n, h, w, 2); break;
     case CONV_WINO1D: np = fn_winograd1d_packed_floats(k, d), sb = fn_winograd1d_scratch_bytes(k, d, n, h, w, 2); break;
+    case CONV_WINO2: np = fn_winograd2x3_packed_floats(k, d), sb = fn_winograd2x3_scratch_bytes(k, d, n, h, w, 2); break;
     case CONV_DW: np = fn_dwconv_packed_floats(d->cin, d->kh, d->kw); break;
     case CONV_FIRST: np = fn_conv_first_packed_floats(k, d), sb = fn_conv_first_pad_floats(d, n, h, w) * sizeof(float); break;
     case CONV_T: np = fn_conv_transpose2d_packed_floats(k, d), sb = fn_conv_transpose2d_scratch_bytes(k, d, n, h, w, 2); break;
@@ -105,6 +106,10 @@ static float *run_conv(conv_path path, fn_isa isa, const fn_conv2d_desc *d, size
     case CONV_WINO:
         st = fn_winograd3x3_pack(k, d, wt, bias, packed);
         if (st == FN_OK) st = fn_winograd3x3_nhwc(k, d, n, h, w, x, packed, res, act, y, scratch, sb, 2);
+        break;
+    case CONV_WINO2:
+        st = fn_winograd2x3_pack(k, d, wt, bias, packed);
+        if (st == FN_OK) st = fn_winograd2x3_nhwc_ldy(k, d, n, h, w, x, packed, res, act, y, d->cout, scratch, sb, 2);
         break;
     case CONV_WINO1D:
         st = fn_winograd1d_pack(k, d, wt, bias, packed);
@@ -146,6 +151,14 @@ static void conv_case(conv_path path, const char *name, fn_conv2d_desc d, size_t
     float *res = with_res ? rand_buf(ny, 1.0f) : NULL;
     const fn_act *act = &ACTS[act_i];
     float *want = run_conv(path, FN_ISA_SCALAR, &d, n, h, w, oh, ow, x, wt, bias, res, act, ny);
+    if (path == CONV_WINO2) { /* a new algorithm: its portable table against the direct conv too */
+        float *direct = run_conv(CONV_IGEMM, FN_ISA_SCALAR, &d, n, h, w, oh, ow, x, wt, bias, res, act, ny);
+        char what[160];
+        snprintf(what, sizeof what, "%s vs igemm cin=%zu cout=%zu %zux%zu n=%zu res=%d act=%d", name, d.cin,
+                 d.cout, h, w, n, with_res, act_i);
+        check(what, "scalar", want, direct, ny, 2e-5f);
+        free(direct);
+    }
     for (int isa = 1; isa < FN_ISA_COUNT; isa++) {
         fn_cpu_features f;
         fn_cpu_detect(&f);
@@ -175,6 +188,9 @@ static void test_conv(void) {
         conv_case(CONV_WINO, "winograd", desc(ci, co, 1, 3, 1, 1, 1), 2, 7, 10, (int)(i & 1), (int)(i % 3));
         conv_case(CONV_WINO, "winograd 5x5", desc(ci, co, 1, 5, 1, 1, (i % 3) + 1), 2, 7, 9, (int)((i + 1) & 1),
                   (int)((i + 2) % 3));
+        conv_case(CONV_WINO2, "winograd2x3", desc(ci, co, 1, 3, 1, 1, i % 3), 2, 7, 10, (int)((i + 1) & 1),
+                  (int)(i % 3));
+        conv_case(CONV_WINO2, "winograd2x3", desc(ci, co, 1, 3, 1, 1, 1), 1, 1, 2, (int)(i & 1), (int)((i + 1) % 3));
         conv_case(CONV_T, "conv_transpose", desc(ci, co, 1, 3, 2, 1, 1), 1, 4, 5, 0, (int)(i % 3));
     }
     conv_case(CONV_IGEMM, "igemm grouped", desc(12, 18, 3, 3, 1, 1, 1), 1, 5, 6, 1, 1);
@@ -182,6 +198,7 @@ static void test_conv(void) {
      * multiple */
     conv_case(CONV_WINO, "winograd K blocks", desc(2 * FN_WINO_KB + 22, 37, 1, 3, 1, 1, 1), 1, 6, 9, 1, 1);
     conv_case(CONV_WINO, "winograd K blocks", desc(2 * FN_WINO_KB, 16, 1, 5, 1, 1, 2), 1, 5, 6, 0, 2);
+    conv_case(CONV_WINO2, "winograd2x3 K blocks", desc(2 * FN_WINO_KB + 22, 37, 1, 3, 1, 1, 1), 1, 6, 9, 1, 1);
     /* 1-D Winograd, 1xk and kx1 for k = 3, 5, 7, against the scalar table */
     for (size_t kk = 3; kk <= 7; kk += 2) {
         fn_conv2d_desc dw = {19, 21, 1, 1, kk, 1, 1, 1, 1, 0, kk / 2, 0, kk - 1};
