@@ -434,9 +434,10 @@ def test_plan_resnet_blocks_match_torch(isa, monkeypatch):
     y = m.predict(x)
     util.assert_ran(isa)
     # every 3x3 stride-1 conv with >= 16 channels: stem (cin 3) and the stride-2 conv stay direct;
-    # those with fewer than WINOGRAD2_MAX_CIN input channels (layer1's 32) take F(2x2, 3x3)
+    # those with fewer than WINOGRAD2_MAX_CIN input channels among the graph's first
+    # WINOGRAD2_FIRST_CONVS convs (layer1's first three, after the stem) take F(2x2, 3x3)
     assert _winograd_records(m, x.shape) == 7
-    assert _winograd_records(m, x.shape, (_C.OP_WINOGRAD2X3,)) == 4
+    assert _winograd_records(m, x.shape, (_C.OP_WINOGRAD2X3,)) == 3
     scale = max(1.0, np.abs(ref).max())
     assert np.abs(y - ref).max() <= util.ATOL_MODEL * scale, np.abs(y - ref).max()
     monkeypatch.setenv("FASTNORM_WINOGRAD", "0")
@@ -479,3 +480,34 @@ def test_plan_keeps_small_convs_direct(monkeypatch):
     assert _winograd_records(big, (1, 8, 16, 16)) == 1       # only the 64 -> 64 conv
     small = fastnorm.from_torch(net, torch.randn(1, 8, 4, 4))
     assert _winograd_records(small, (1, 8, 4, 4)) == 0       # one 4x4 tile
+
+
+def test_plan_f2_for_early_small_convs(isa, monkeypatch):
+    """F(2x2, 3x3) for 3x3 convs with fewer than WINOGRAD2_MAX_CIN input channels among the graph's first
+    WINOGRAD2_FIRST_CONVS convs (where an error passes through the most layers), F(4x4, 3x3) for the
+    rest; both match torch."""
+    torch = importorskip("torch")
+    import fastnorm
+    import torch.nn as nn
+    from fastnorm.plan import lower_conv as L
+    monkeypatch.setenv("FASTNORM_WINOGRAD", "1")
+    torch.manual_seed(0)
+    layers = [nn.Conv2d(3, 32, 3, padding=1), nn.ReLU()]                 # conv 0: the image-facing conv
+    chans = [32, 64, 32, 32, 32, 32]                                     # convs 1..6
+    for cin, cout in zip(chans, chans[1:] + [32]):
+        layers += [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU()]
+    net = nn.Sequential(*layers).eval()
+    m = fastnorm.from_torch(net, torch.randn(1, 3, 20, 20))
+    shape = (2, 3, 20, 20)
+    recs = [r for r in m._plan({m.graph.inputs[0].name: shape}).records
+            if r["type"] in (_C.OP_WINOGRAD2X3, _C.OP_WINOGRAD3X3)]
+    kinds = [("f2" if r["type"] == _C.OP_WINOGRAD2X3 else "f4", r["c"]) for r in recs]
+    assert L.WINOGRAD2_MAX_CIN == 48 and L.WINOGRAD2_FIRST_CONVS == 4
+    # convs 1 (cin 32), 2 (cin 64: F(4x4)), 3 (cin 32); from conv 4 on F(4x4) whatever the channels
+    assert kinds == [("f2", 32), ("f4", 64), ("f2", 32), ("f4", 32), ("f4", 32), ("f4", 32)], kinds
+    x = np.random.default_rng(4).standard_normal(shape).astype(np.float32)
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x)).numpy()
+    y = m.predict(x)
+    util.assert_ran(isa)
+    assert np.abs(y - ref).max() <= util.ATOL_MODEL * max(1.0, np.abs(ref).max())

@@ -37,11 +37,15 @@ WINOGRAD_MIN_COVERAGE = 0.5  # outputs / (16 x tiles): partial edge tiles comput
 # 1.8x / 1.6x, 16ch 35x35 1.2x, 32->4 1.4x / 1.3x, 16->8 1.2x / 1.25x, 512ch 4x4 (4 tiles) ~1.0-1.2x;
 # but 8->8 0.93x, 4->32 0.67x, 12ch 1.03x, 64ch 1x1 or 2x2 (1 tile) 0.8x / 0.67x, 128ch 3x3 (4 tiles,
 # 9 of 16 outputs kept) 1.08x / 0.88x, 256ch 2x2 0.68x.
-# Winograd F(2x2, 3x3) (src_c/conv/fn_winograd.h) for the 3x3 convs above with fewer input channels:
-# F(4x4, 3x3)'s float32 error is 3-4x the direct conv's there (its GEMM sums products larger than the
-# outputs they cancel to), F(2x2, 3x3)'s the direct conv's, and with few channels the transforms, not
-# the GEMMs, set the time.
+# Winograd F(2x2, 3x3) (src_c/conv/fn_winograd.h) for the 3x3 convs above with fewer input channels
+# among a graph's first convs: there F(4x4, 3x3)'s float32 error is 3-4x the direct conv's (its GEMM
+# sums products larger than the outputs they cancel to), F(2x2, 3x3)'s the direct conv's, at 1.45-1.6x
+# F(4x4, 3x3)'s time. An early layer's error passes through every layer after it (Inception-v3's
+# 32-channel stem at 139x139: 1.22-1.27e-4 of max |output| from torch with F(4x4, 3x3), 0.80-0.96e-4
+# with F(2x2, 3x3)); taking it for every such conv bought no more there and cost the held-out U-Net
+# 15%, SqueezeNet 8%, EfficientNetV2-B0 5% (first four: 8%, 2%, 2.5%; Inception-v3 3.7% either way).
 WINOGRAD2_MAX_CIN = 48
+WINOGRAD2_FIRST_CONVS = 4     # conv2d nodes in graph order; None: every conv
 WINOGRAD5_MIN_CIN = 16        # K of the 36 GEMMs: below, the transforms cost what the GEMMs save
 WINOGRAD5_MIN_COUT = 4
 WINOGRAD5_MIN_TILES = 4       # 2x2 output tiles, batch included
@@ -157,7 +161,8 @@ def _lower_winograd(plan, node, graph, loc, cache):
     k = wt.shape[2]
     desc = (c, cout, 1, k, k, 1, 1, 1, 1, *a.get("padding", [0, 0, 0, 0]))
     bias = _bias(graph, node)
-    if k == 3 and c < WINOGRAD2_MAX_CIN:
+    if k == 3 and c < WINOGRAD2_MAX_CIN and (WINOGRAD2_FIRST_CONVS is None
+                                            or _conv_rank(plan, graph, node) < WINOGRAD2_FIRST_CONVS):
         variant, pack, op = "winograd2x3", _C.winograd2x3_pack, _C.OP_WINOGRAD2X3
     else:
         variant, pack, op = "winograd3x3", _C.winograd3x3_pack, _C.OP_WINOGRAD3X3
@@ -167,6 +172,15 @@ def _lower_winograd(plan, node, graph, loc, cache):
     plan.emit(node, type=op, **{"in": b, "in2": res, "out": out}, n=n, h=h, w=w, c=c,
               oh=oh, ow=ow, conv=desc, act=_clamp_act(node), weights=packed)
     loc[node.outputs[0]] = (out, "nhwc")
+
+
+def _conv_rank(plan, graph, node):
+    """node's place among graph's conv2d nodes in graph order (0: the first), counted once per plan."""
+    ranks = getattr(plan, "_conv_ranks", None)
+    if ranks is None:
+        ranks = {n.name: i for i, n in enumerate(n for n in graph.nodes if n.op == "conv2d")}
+        plan._conv_ranks = ranks
+    return ranks.get(node.name, len(ranks))
 
 
 def _winograd1d_pays(plan, node, graph):

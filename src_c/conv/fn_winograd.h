@@ -91,7 +91,8 @@ fn_status fn_winograd3x3_nhwc_ldy(const fn_kernels *k, const fn_conv2d_desc *d, 
  * over float64 / max |y|, 32 -> 32 channels: direct 5.2e-8, F(2x2, 3x3) 4.3e-8, F(4x4, 3x3) 1.7e-7;
  * F(4x4, 3x3)'s GEMM sums products larger than the outputs they cancel to). Time, 1 thread: 1.45-1.6x
  * F(4x4, 3x3)'s, 1.1-1.6x faster than the direct conv (16-64 channels, 28x28 to 256x256, AVX2 and
- * AVX-512). The plan takes it below WINOGRAD2_MAX_CIN input channels (fastnorm/plan/lower_conv.py).
+ * AVX-512). The plan takes it below WINOGRAD2_MAX_CIN input channels among a graph's first
+ * WINOGRAD2_FIRST_CONVS convs (fastnorm/plan/lower_conv.py says why).
  * Packed layout as fn_winograd3x3_pack's with 16 positions. */
 int fn_winograd2x3_supported(const fn_conv2d_desc *d);
 size_t fn_winograd2x3_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d);
