@@ -132,9 +132,8 @@ def winograd3x3_pack(int isa, tuple desc, const float[:, :, :, ::1] w, bias):
 
 
 def winograd3x3_scratch_bytes(int isa, tuple desc, size_t n, size_t h, size_t w, int nthreads):
-    cdef const fn_kernels *k = _kernels(isa)
     cdef fn_conv2d_desc d = _wino_desc(desc, False)
-    return fn_winograd3x3_scratch_bytes(k, &d, n, h, w, nthreads)
+    return _wino_scratch(_kernels(isa), &d, n, h, w, nthreads, False)
 
 
 def winograd3x3_nhwc(int isa, tuple desc, const float[:, :, :, ::1] x, const float[::1] packed,
@@ -154,9 +153,8 @@ def winograd2x3_pack(int isa, tuple desc, const float[:, :, :, ::1] w, bias):
 
 
 def winograd2x3_scratch_bytes(int isa, tuple desc, size_t n, size_t h, size_t w, int nthreads):
-    cdef const fn_kernels *k = _kernels(isa)
     cdef fn_conv2d_desc d = _wino_desc(desc, True)
-    return fn_winograd2x3_scratch_bytes(k, &d, n, h, w, nthreads)
+    return _wino_scratch(_kernels(isa), &d, n, h, w, nthreads, True)
 
 
 def winograd2x3_nhwc(int isa, tuple desc, const float[:, :, :, ::1] x, const float[::1] packed,

@@ -22,10 +22,11 @@ DWPW_EXPAND_MIN_BYTES = 2 << 20
 # cost the conv as much as the pool did (AVX-512, 1 thread: 672ch 14x14 4.2 us vs the pool's 4.1,
 # 1152ch 7x7 2.2 vs 1.9; at 28x28 120ch 3.7 vs 5.8, 240ch 5.2 vs 6.4; at 56x56 144ch 6.0 vs 54).
 DWCONV_MEAN_MIN_PIXELS = 400
+# The dense conv records (direct and every Winograd): NHWC output, a pixel stride ldy they can write at.
+CONV_RECORDS = (_C.OP_CONV2D, _C.OP_WINOGRAD3X3, _C.OP_WINOGRAD2X3, _C.OP_WINOGRAD1D)
 # Records whose kernels read each residual element before writing that output element: they may write
 # their output over a residual nothing reads afterwards (set to () to turn residual_in_place off).
-RESIDUAL_IN_PLACE = (_C.OP_CONV2D, _C.OP_WINOGRAD3X3, _C.OP_DWCONV2D, _C.OP_DWCONV_PW, _C.OP_WINOGRAD1D,
-                     _C.OP_WINOGRAD2X3)
+RESIDUAL_IN_PLACE = CONV_RECORDS + (_C.OP_DWCONV2D, _C.OP_DWCONV_PW)
 
 
 def buffers_of(rec):
@@ -463,8 +464,7 @@ def conv_writes_cat_block(plan, graph):
                     and plan.buf_external[b] is None
                     and uses.readers.get(b, []) == [i]):
                 conv = plan.records[w[0]]
-                if (conv["type"] in (_C.OP_CONV2D, _C.OP_WINOGRAD3X3, _C.OP_WINOGRAD1D, _C.OP_WINOGRAD2X3)
-                        and not conv.get("ldy")
+                if (conv["type"] in CONV_RECORDS and not conv.get("ldy")
                         and conv["conv"][1] == c
                         and conv["n"] * conv["oh"] * conv["ow"] == r["outer"] and conv.get("in2", -1) != b):
                     conv.update(out=r["out"], yoff=off, ldy=row)

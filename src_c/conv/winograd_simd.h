@@ -100,42 +100,32 @@ FN_INLINE void wino_out2_1d(const V *m, size_t s, V *o, size_t so) {
     o[so] = vadd(vfma(c2, d2, vmul(h, d1)), m[5 * s]);
 }
 
-/* One channel vector of one TM x TM tile (TM = 4 or 2, a constant after inlining):
- * y[i*TM + j] = (A^T m A)[i][j], m[i][j] = m[(i*6 + j)*ldm + ch]. */
-FN_INLINE void wino_out_vec(const int TM, const float *m, size_t ldm, size_t ch, V *y, int MASKED, VK k) {
-    V t[24]; /* t = m A: 6 x TM */
-FN_UNROLL(6)
-    for (int i = 0; i < 6; i++) {
-        V r[6];
-FN_UNROLL(6)
-        for (int j = 0; j < 6; j++) r[j] = vload_m(m + (size_t)(i * 6 + j) * ldm + ch, MASKED, k);
-        if (TM == 4) wino_out_1d(r, 1, t + 4 * i, 1);
-        else wino_out2_1d(r, 1, t + 2 * i, 1);
-    }
-FN_UNROLL(4)
-    for (int j = 0; j < TM; j++) {
-        if (TM == 4) wino_out_1d(t + j, 4, y + j, 4);
-        else wino_out2_1d(t + j, 2, y + j, 2);
-    }
-}
-
 FN_INLINE void wino4_out_1d(const V *m, size_t s, V *o, size_t so) {
     o[0] = vadd(vadd(m[0], m[s]), m[2 * s]);
     o[so] = vsub(vsub(m[s], m[2 * s]), m[3 * s]);
 }
 
-/* y[i*2 + j] = (A^T m A)[i][j], m[i][j] = m[(i*4 + j)*ldm + ch] */
-FN_INLINE void wino4_out_vec(const float *m, size_t ldm, size_t ch, V *y, int MASKED, VK k) {
-    V t[8]; /* t = m A: 4 x 2 */
-FN_UNROLL(4)
-    for (int i = 0; i < 4; i++) {
-        V r[4];
-FN_UNROLL(4)
-        for (int j = 0; j < 4; j++) r[j] = vload_m(m + (size_t)(i * 4 + j) * ldm + ch, MASKED, k);
-        wino4_out_1d(r, 1, t + 2 * i, 1);
+/* o[k*so] = (A^T m)[k], k < TM, m[i*s] for i < A: the 1-D output transform of (A, TM) */
+FN_INLINE void wino_out_1d_of(const int A, const int TM, const V *m, size_t s, V *o, size_t so) {
+    if (A == 4) wino4_out_1d(m, s, o, so);
+    else if (TM == 4) wino_out_1d(m, s, o, so);
+    else wino_out2_1d(m, s, o, so);
+}
+
+/* One channel vector of one TM x TM tile (A = 6 with TM = 4 or 2, or A = 4 with TM = 2; constants
+ * after inlining): y[i*TM + j] = (A^T m A)[i][j], m[i][j] = m[(i*A + j)*ldm + ch]. */
+FN_INLINE void wino_out_vec(const int A, const int TM, const float *m, size_t ldm, size_t ch, V *y, int MASKED,
+                            VK k) {
+    V t[24]; /* t = m A: A x TM */
+FN_UNROLL(6)
+    for (int i = 0; i < A; i++) {
+        V r[6];
+FN_UNROLL(6)
+        for (int j = 0; j < A; j++) r[j] = vload_m(m + (size_t)(i * A + j) * ldm + ch, MASKED, k);
+        wino_out_1d_of(A, TM, r, 1, t + TM * i, 1);
     }
-    wino4_out_1d(t, 2, y, 2);
-    wino4_out_1d(t + 1, 2, y + 1, 2);
+FN_UNROLL(4)
+    for (int j = 0; j < TM; j++) wino_out_1d_of(A, TM, t + j, TM, y + j, TM);
 }
 
 /* px: 16 pointers to a 4x4 input tile's pixels; v: (16, ldv) */
@@ -170,11 +160,8 @@ FN_INLINE void wino_output_tile(const int A, const int TM, size_t c, const float
         const int masked = ch + VW > c;
         const VK k = vmask_upto(c - ch);
         V o[16];
-        if (A == 4) {
-            if (masked) wino4_out_vec(m, ldm, ch, o, 1, k);
-            else wino4_out_vec(m, ldm, ch, o, 0, k);
-        } else if (masked) wino_out_vec(TM, m, ldm, ch, o, 1, k);
-        else wino_out_vec(TM, m, ldm, ch, o, 0, k);
+        if (masked) wino_out_vec(A, TM, m, ldm, ch, o, 1, k);
+        else wino_out_vec(A, TM, m, ldm, ch, o, 0, k);
         const V b = vload_m(bias + ch, masked, k);
         for (int q = 0; q < TM * TM; q++)
             if (out[q]) {
