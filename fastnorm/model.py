@@ -38,7 +38,8 @@ class Model:
         self._findings = doctor.diagnose(graph, self.graph)
         doctor.warn(self._findings)
         self._plans = {}
-        self._fast = None  # (input shape, ISA, plan) of the last predict
+        self._fast = None  # (input shape, ISA, plan or split runner, threads) of the last predict
+        self._splits = {}  # (shape, ISA, threads, split mode) -> split.SplitRunner or None
         self._lock = _thread.allocate_lock()
         self._weights = WeightCache()
         if _prepacked is not None:     # a .fnm file's packed weights (fastnorm.prepack), when they fit
@@ -190,7 +191,9 @@ class Model:
         fast = self._fast
         if (fast is not None and type(x) is np.ndarray and x.shape == fast[0] and x.dtype == np.float32
                 and x.flags.c_contiguous and x.flags.aligned and _C.resolve_isa(-1) == fast[1]):
-            return fast[2].run1(x, self._nthreads())
+            nthreads = self._nthreads()
+            if nthreads == fast[3]:
+                return fast[2].run1(x, nthreads)
         if len(self.graph.inputs) != 1:
             raise ValueError("predict: the model has %d inputs %s; use run({name: array})"
                              % (len(self.graph.inputs), [t.name for t in self.graph.inputs]))
@@ -201,8 +204,26 @@ class Model:
         plan = self._plan({spec.name: arr.shape})
         if plan.single_io is None:
             return self.run({spec.name: x})[self.graph.outputs[0].name]
-        self._fast = (arr.shape, plan.isa, plan)
-        return plan.run1(arr, self._nthreads())
+        nthreads = self._nthreads()
+        runner = self._split_runner(plan, arr.shape, nthreads) or plan
+        self._fast = (arr.shape, plan.isa, runner, nthreads)
+        return runner.run1(arr, nthreads)
+
+    def _split_runner(self, plan, shape, nthreads):
+        """The batch split among threads for plan (fastnorm.plan.split), built once per (shape, ISA,
+        threads, FASTNORM_BATCH_SPLIT), or None where it does not apply."""
+        if nthreads < 2 or shape[0] < 2:
+            return None
+        from fastnorm.plan import split
+        key = (tuple(shape), plan.isa, nthreads, split.mode())
+        try:
+            return self._splits[key]
+        except KeyError:
+            pass
+        with self._lock:
+            if key not in self._splits:
+                self._splits[key] = split.runner(self.graph, plan, shape, nthreads, self._weights)
+            return self._splits[key]
 
     def profile(self, x, repeat=20):
         """Median time per plan step for input x: [(step, source nodes, seconds)], slowest first.

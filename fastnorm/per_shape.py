@@ -76,6 +76,11 @@ class PerShapeModel(Model):
         model = self.variant(shapes)
         return super()._plan(shapes) if model is self else model._plan(shapes)
 
+    def _split_runner(self, plan, shape, nthreads):
+        model = self.variant({self.graph.inputs[0].name: shape})
+        return super()._split_runner(plan, shape, nthreads) if model is self else \
+            model._split_runner(plan, shape, nthreads)
+
     def profile(self, x, repeat=20):
         model = self.variant({self.graph.inputs[0].name: getattr(x, "shape", ())})
         return super().profile(x, repeat) if model is self else model.profile(x, repeat)

@@ -135,6 +135,14 @@ cdef extern from "fastnorm.h" nogil:
     fn_status fn_plan_run(const fn_kernels *k, const fn_op *ops, size_t nops, float *const *bufs,
                           void *scratch, size_t scratch_bytes, int nthreads)
     size_t fn_plan_scratch_bytes(const fn_kernels *k, const fn_op *ops, size_t nops, int nthreads)
+    ctypedef struct fn_plan_step:
+        const fn_op *ops
+        size_t nops
+        float *const *bufs
+        void *scratch
+        size_t scratch_bytes
+    fn_status fn_plan_run_teams(const fn_kernels *k, const fn_plan_step *steps, const size_t *first, int nteams)
+    enum: FN_PLAN_MAX_TEAMS
     void fn_plan_link_prefetch(fn_op *ops, size_t nops, size_t max_bytes)
     const char *fn_plan_check_record(const fn_kernels *k, const fn_op *op)
     const char *fn_plan_record_name(int type)

@@ -226,10 +226,9 @@ cdef class CPlan:
         self.cbufs, self.coffs, self.arena_floats, self.const_keep = cb, co, arena_floats, keep
         self.sizes = [int(v) for v in sizes]
 
-    def run_io(self, cnp.ndarray x, int xbuf, cnp.ndarray y, int ybuf, cnp.ndarray arena,
-               cnp.ndarray scratch, int nthreads):
-        """One input and one output buffer, everything else bound: x, y and arena are C-contiguous
-        float32 arrays of buffer xbuf's, ybuf's and the arena's sizes, scratch a uint8 array."""
+    cdef float **_io_bufs(self, cnp.ndarray x, int xbuf, cnp.ndarray y, int ybuf, cnp.ndarray arena) except NULL:
+        """The buffer table of one run: x, y and arena checked (C-contiguous float32 arrays of buffer
+        xbuf's, ybuf's and the arena's sizes), constants and arena offsets resolved. The caller frees it."""
         if self.cbufs == NULL:
             raise ValueError("plan: bind() was not called")
         if not (0 <= xbuf < self.nbufs and 0 <= ybuf < self.nbufs) or xbuf == ybuf:
@@ -241,25 +240,29 @@ cdef class CPlan:
                     or <size_t>cnp.PyArray_SIZE(a) < <size_t>n):
                 raise ValueError("plan: the %s must be a C-contiguous float32 array of %d values (writable unless input)"
                                  % (what, n))
-        if cnp.PyArray_ITEMSIZE(scratch) != 1 or not cnp.PyArray_ISCARRAY(scratch):
-            raise ValueError("plan: scratch must be a C-contiguous byte array")
-        cdef float *xp = <float *>cnp.PyArray_DATA(x)
-        cdef float *yp = <float *>cnp.PyArray_DATA(y)
         cdef float *ap = <float *>cnp.PyArray_DATA(arena)
+        cdef float **bufs = <float **>malloc(max(self.nbufs, 1) * sizeof(float *))
+        if bufs == NULL:
+            raise MemoryError()
+        cdef Py_ssize_t i
+        for i in range(self.nbufs):
+            bufs[i] = ap + self.coffs[i] if self.coffs[i] >= 0 else self.cbufs[i]
+        bufs[xbuf] = <float *>cnp.PyArray_DATA(x)
+        bufs[ybuf] = <float *>cnp.PyArray_DATA(y)
+        return bufs
+
+    def run_io(self, cnp.ndarray x, int xbuf, cnp.ndarray y, int ybuf, cnp.ndarray arena,
+               cnp.ndarray scratch, int nthreads):
+        """One input and one output buffer, everything else bound: x, y and arena are C-contiguous
+        float32 arrays of buffer xbuf's, ybuf's and the arena's sizes, scratch a uint8 array."""
+        _check_scratch(scratch)
+        cdef float **bufs = self._io_bufs(x, xbuf, y, ybuf, arena)
         cdef void *sp = cnp.PyArray_DATA(scratch)
         cdef size_t sbytes = <size_t>cnp.PyArray_SIZE(scratch)
         cdef const fn_kernels *k = fn_kernels_for(<fn_isa>self.isa)
         global fn_py_last_isa
         fn_py_last_isa = self.isa
-        cdef float **bufs = <float **>malloc(max(self.nbufs, 1) * sizeof(float *))
-        if bufs == NULL:
-            raise MemoryError()
         cdef fn_status st
-        cdef Py_ssize_t i
-        for i in range(self.nbufs):
-            bufs[i] = ap + self.coffs[i] if self.coffs[i] >= 0 else self.cbufs[i]
-        bufs[xbuf] = xp
-        bufs[ybuf] = yp
         with nogil:
             st = fn_plan_run(k, self.ops, self.nops, bufs, sp if sbytes else NULL, sbytes, nthreads)
         free(bufs)
@@ -323,3 +326,56 @@ cdef class CPlan:
         finally:
             free(bufs)
         _check(st, "plan")
+
+
+cdef int _check_scratch(cnp.ndarray scratch) except -1:
+    if cnp.PyArray_ITEMSIZE(scratch) != 1 or not cnp.PyArray_ISCARRAY(scratch):
+        raise ValueError("plan: scratch must be a C-contiguous byte array")
+    return 0
+
+
+def run_teams(list teams):
+    """Run plans on len(teams) threads at once, one thread each: teams[t] is a list of steps
+    (cplan, x, xbuf, y, ybuf, arena, scratch), run in order on thread t with one thread, as run_io
+    runs one. Every plan must be of one ISA, and no two steps of different teams may share an arena,
+    scratch or output (fastnorm/plan/split.py gives each team its own)."""
+    cdef int nteams = len(teams)
+    if not 1 <= nteams <= FN_PLAN_MAX_TEAMS:
+        raise ValueError("run_teams: expected 1..%d teams, got %d" % (FN_PLAN_MAX_TEAMS, nteams))
+    cdef Py_ssize_t nsteps = sum(len(team) for team in teams), i = 0
+    cdef fn_plan_step *steps = <fn_plan_step *>calloc(max(nsteps, 1), sizeof(fn_plan_step))
+    cdef size_t *first = <size_t *>calloc(nteams + 1, sizeof(size_t))
+    cdef CPlan cp
+    cdef int isa = -1
+    cdef fn_status st = FN_OK
+    if steps == NULL or first == NULL:
+        free(steps)
+        free(first)
+        raise MemoryError()
+    try:
+        for t, team in enumerate(teams):
+            first[t] = i
+            for cp, x, xbuf, y, ybuf, arena, scratch in team:
+                if isa < 0:
+                    isa = cp.isa
+                elif cp.isa != isa:
+                    raise ValueError("run_teams: plans of different ISAs")
+                _check_scratch(scratch)
+                steps[i].bufs = cp._io_bufs(x, xbuf, y, ybuf, arena)
+                steps[i].ops = cp.ops
+                steps[i].nops = cp.nops
+                steps[i].scratch_bytes = <size_t>cnp.PyArray_SIZE(scratch)
+                steps[i].scratch = cnp.PyArray_DATA(scratch) if steps[i].scratch_bytes else NULL
+                i += 1
+        first[nteams] = i
+        if isa >= 0:
+            global fn_py_last_isa
+            fn_py_last_isa = isa
+            with nogil:
+                st = fn_plan_run_teams(fn_kernels_for(<fn_isa>isa), steps, first, nteams)
+    finally:
+        for j in range(i):
+            free(<void *>steps[j].bufs)
+        free(steps)
+        free(first)
+    _check(st, "plan")

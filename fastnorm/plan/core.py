@@ -26,28 +26,40 @@ LOWER = {**lower_conv.LOWER, **lower_norm.LOWER, **lower_act.LOWER, **lower_pool
 ALIGN = 16  # floats: 64-byte aligned buffers in the arena
 
 
-_L2_BYTES = []  # cached: [bytes of one core's L2, 0 when unknown]
+_CACHES = {}  # cached: level -> (bytes, CPUs sharing it)
 
 
-def l2_bytes():
-    """One core's L2 in bytes from Linux's sysfs cache table (0 where there is none)."""
-    if not _L2_BYTES:
-        size = 0
+def cache_info(level):
+    """(bytes, CPUs sharing it) of cpu0's data or unified cache of this level, from Linux's sysfs
+    cache table; (0, 1) where there is none."""
+    if level not in _CACHES:
+        size, sharing = 0, 1
         base = "/sys/devices/system/cpu/cpu0/cache"
         try:
             for idx in sorted(os.listdir(base)):
-                with open(os.path.join(base, idx, "level")) as f:
-                    if f.read().strip() != "2":
+                d = os.path.join(base, idx)
+                with open(os.path.join(d, "level")) as f:
+                    if f.read().strip() != str(level):
                         continue
-                with open(os.path.join(base, idx, "size")) as f:
+                with open(os.path.join(d, "type")) as f:
+                    if f.read().strip() == "Instruction":
+                        continue
+                with open(os.path.join(d, "size")) as f:
                     txt = f.read().strip().upper()
-                mult = {"K": 1 << 10, "M": 1 << 20}.get(txt[-1:], 1)
-                size = int(txt.rstrip("KM")) * mult
+                size = int(txt.rstrip("KM")) * {"K": 1 << 10, "M": 1 << 20}.get(txt[-1:], 1)
+                with open(os.path.join(d, "shared_cpu_list")) as f:
+                    sharing = sum(int(hi or lo) - int(lo) + 1 for lo, _, hi in
+                                  (part.partition("-") for part in f.read().strip().split(",") if part))
                 break
         except (OSError, ValueError):
-            size = 0
-        _L2_BYTES.append(size)
-    return _L2_BYTES[0]
+            pass
+        _CACHES[level] = (size, max(1, sharing))
+    return _CACHES[level]
+
+
+def l2_bytes():
+    """One core's L2 in bytes (0 when unknown)."""
+    return cache_info(2)[0]
 
 
 # ISAs whose plans do not prefetch the next record's weights unless FASTNORM_PREFETCH_KB asks. AVX2:

@@ -128,6 +128,20 @@ static inline fn_dwconv_pw_args fn_dwconv_pw_args_of(const fn_op *op) {
  * fn_plan_scratch_bytes). Returns the first failing record's status. */
 fn_status fn_plan_run(const fn_kernels *k, const fn_op *ops, size_t nops, float *const *bufs,
                       void *scratch, size_t scratch_bytes, int nthreads);
+/* One run of a plan on its own buffers (fn_plan_run's arguments but the kernels and threads). */
+typedef struct {
+    const fn_op *ops;
+    size_t nops;
+    float *const *bufs;
+    void *scratch;
+    size_t scratch_bytes;
+} fn_plan_step;
+#define FN_PLAN_MAX_TEAMS 256
+/* Runs steps on nteams threads at once, one thread a team: team t runs steps[first[t]] ..
+ * steps[first[t + 1] - 1] in order, each with one thread (a batch split into samples, each thread its
+ * own samples, plans and arenas; fastnorm/plan/split.py). Returns the first failing step's status
+ * (in team order). */
+fn_status fn_plan_run_teams(const fn_kernels *k, const fn_plan_step *steps, const size_t *first, int nteams);
 /* Links each record to the weights of a heavy record among the next few (plan.c; the first max_bytes
  * of them, at most), which it then prefetches into L2 while it computes; max_bytes 0 unlinks every
  * record. */

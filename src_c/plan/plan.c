@@ -34,6 +34,22 @@ fn_status fn_plan_run(const fn_kernels *k, const fn_op *ops, size_t nops, float 
     return FN_OK;
 }
 
+fn_status fn_plan_run_teams(const fn_kernels *k, const fn_plan_step *steps, const size_t *first, int nteams) {
+    if (nteams < 1 || nteams > FN_PLAN_MAX_TEAMS) return FN_ERR_ARG;
+    fn_status st[FN_PLAN_MAX_TEAMS];
+#pragma omp parallel for schedule(static, 1) num_threads(nteams)
+    for (int t = 0; t < nteams; t++) {
+        fn_status s = FN_OK;
+        for (size_t i = first[t]; i < first[t + 1] && s == FN_OK; i++)
+            s = fn_plan_run(k, steps[i].ops, steps[i].nops, steps[i].bufs, steps[i].scratch,
+                            steps[i].scratch_bytes, 1);
+        st[t] = s;
+    }
+    for (int t = 0; t < nteams; t++)
+        if (st[t] != FN_OK) return st[t];
+    return FN_OK;
+}
+
 /* The input floats of a conv-family record (0 where it has no conv descriptor). */
 static size_t input_floats(const fn_op *op) {
     const size_t cin = op->weights_ex ? op->conv_ex.cin : op->conv.cin;
