@@ -291,3 +291,26 @@ def test_run_teams_refuses_misfits(small):
         _C.run_teams([[(plan.cplan, x, xb, y, yb, arena, np.empty(4, np.float32))]])
     with pytest.raises(TypeError):
         _C.run_teams([[("plan",) + step[1:]]])
+
+
+def test_onnx_dynamic_sizes_split(monkeypatch):
+    """A file exported with dynamic height and width (a PerShapeModel): the split runs on the graph
+    converted at the input's size, not the load-time one."""
+    importorskip("onnx")
+    import io
+    import warnings
+    torch.manual_seed(0)
+    net = zoo.calibrate(SmallNet(), (3, 17, 19))
+    f = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, torch.randn(1, 3, 17, 19), f, dynamo=False, opset_version=17,
+                          input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}, "y": {0: "n"}})
+    model = fastnorm.from_onnx(f.getvalue())
+    model.num_threads = 2
+    for shape in ((4, 3, 17, 19), (6, 3, 24, 13)):
+        x = zoo.example_input(shape[1:], shape[0], seed=7).numpy()
+        _close(_predict(model, x, "auto", monkeypatch), _reference(net, x))
+        assert isinstance(_runner(model), split.SplitRunner)
+        _close(_predict(model, x, "whole", monkeypatch), _reference(net, x))

@@ -247,9 +247,9 @@ def runner(model_graph, whole, shape, nthreads, cache):
     if how[0] == "off" or nthreads < 2 or n < nthreads or n % nthreads or whole.single_io is None:
         return None
     graph = model_graph
-    name = graph.inputs[0].name if len(graph.inputs) == 1 else None
-    if name is None:
-        return None
+    if len(graph.inputs) != 1 or len(graph.inputs[0].shape) != 4 or graph.inputs[0].shape[0] is not None:
+        return None     # a fixed batch (a graph traced at one) may be folded into its shapes
+    name = graph.inputs[0].name
     shapes1 = infer_shapes(graph, {name: (1,) + tuple(shape[1:])})
     shapes3 = infer_shapes(graph, {name: (3,) + tuple(shape[1:])})
     if not separable(graph, shapes1, shapes3):
