@@ -314,3 +314,12 @@ def test_onnx_dynamic_sizes_split(monkeypatch):
         _close(_predict(model, x, "auto", monkeypatch), _reference(net, x))
         assert isinstance(_runner(model), split.SplitRunner)
         _close(_predict(model, x, "whole", monkeypatch), _reference(net, x))
+
+
+def test_more_threads_than_teams_run_unsplit(small, monkeypatch):
+    net, model = small
+    monkeypatch.setattr(split, "MAX_TEAMS", 1)
+    model.num_threads = 2
+    x = zoo.example_input((3, 17, 19), 4, seed=9).numpy()
+    _close(_predict(model, x, "auto", monkeypatch), _reference(net, x))
+    assert isinstance(_runner(model), Plan)

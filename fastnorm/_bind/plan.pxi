@@ -15,6 +15,7 @@ def _export_records():
 
 
 _export_records()
+PLAN_MAX_TEAMS = FN_PLAN_MAX_TEAMS     # run_teams' limit
 
 
 cdef class CPlan:

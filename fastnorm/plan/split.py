@@ -40,6 +40,7 @@ from fastnorm.graph import Graph, TensorSpec, infer_shapes
 ENV = "FASTNORM_BATCH_SPLIT"
 CHUNKS = (1, 2, 4)     # samples at a time the prefix may take
 _BUDGET = []           # cache_budget(), read once
+MAX_TEAMS = _C.PLAN_MAX_TEAMS   # threads a split may take (run_teams' limit); more run unsplit
 _AXIS_ATTRS = ("dim", "axes", "start_dim")
 
 
@@ -244,7 +245,8 @@ def runner(model_graph, whole, shape, nthreads, cache):
         _BUDGET.extend(cache_budget())
     n = shape[0]
     how = mode()
-    if how[0] == "off" or nthreads < 2 or n < nthreads or n % nthreads or whole.single_io is None:
+    if (how[0] == "off" or nthreads < 2 or nthreads > MAX_TEAMS or n < nthreads or n % nthreads
+            or whole.single_io is None):
         return None
     graph = model_graph
     if len(graph.inputs) != 1 or len(graph.inputs[0].shape) != 4 or graph.inputs[0].shape[0] is not None:
