@@ -41,6 +41,12 @@ ENV = "FASTNORM_BATCH_SPLIT"
 CHUNKS = (1, 2, 4)     # samples at a time the prefix may take
 _BUDGET = []           # cache_budget(), read once
 MAX_TEAMS = _C.PLAN_MAX_TEAMS   # threads a split may take (run_teams' limit); more run unsplit
+# "auto" splits only where the estimate's best cut saves this fraction of the weights' bytes over no cut:
+# each thread reads all the weights where the threads of an unsplit run share them. Batch 4 on 2 threads
+# (Xeon, bench/adhoc/batch_split.py --batch 4): ResNet-18 (saving 0.17 of its weights) ran 1.05-1.07x
+# the unsplit run split, ResNet-50 (0.24) 0.98-0.99x, RegNetX-400MF and ResNeXt-50 (0.39) 0.84 / 0.89x,
+# EfficientNet-B0 (1.9) 0.84x; at batch 16 every model measured saves 1.2-14 (ResNet-18 0.98x).
+MIN_SAVING = 0.3
 _AXIS_ATTRS = ("dim", "axes", "start_dim")
 
 
@@ -142,6 +148,11 @@ def estimate(graph, shapes1, m, l2, l3=0):
     """(k, value, c) of the least traffic (the module's estimate) for m samples a thread, an L2 of l2
     bytes and l3 bytes of L3 a thread; k 0 for no cut (every node at m), value None for no suffix
     (every node c samples at a time)."""
+    return _costs(graph, shapes1, m, l2, l3)[0][1:]
+
+
+def _costs(graph, shapes1, m, l2, l3):
+    """((traffic, k, value, c) of the best split, the traffic of no cut, the weights' bytes)."""
     nodes = graph.nodes
     half = l2 // 2
     w = np.array([sum(graph.weights[v].nbytes for v in n.inputs if v in graph.weights) for n in nodes], float)
@@ -166,7 +177,7 @@ def estimate(graph, shapes1, m, l2, l3=0):
                 cost += 4 * m * _bytes(shapes1[v])
             if cost < best[0]:
                 best = (cost, k, v, c)
-    return best[1:]
+    return best, wpre[-1] + suffix[-1], wpre[-1]
 
 
 def cache_budget():
@@ -266,7 +277,9 @@ def runner(model_graph, whole, shape, nthreads, cache):
             raise ValueError("%s=cut:%d,%d: node %d is not a cut of this graph, or %d samples a thread are not "
                              "a multiple of %d" % (ENV, k, c, k, m, c))
     else:
-        k, value, c = estimate(graph, shapes1, m, *_BUDGET)
+        (cost, k, value, c), nocut, weights = _costs(graph, shapes1, m, *_BUDGET)
+        if nocut - cost < MIN_SAVING * weights:
+            return None
     isa = whole.isa
     if k == 0:
         stages, mids = [(Plan(graph, {name: (m,) + tuple(shape[1:])}, isa, cache), m)], []
