@@ -88,14 +88,17 @@ def _touches_batch(node, rank):
     return False
 
 
+def _one_image_input(graph):
+    """One 4D input of dynamic batch (a fixed one, a graph traced at one, may be folded into its
+    shapes) and one output."""
+    return (len(graph.inputs) == 1 and len(graph.outputs) == 1 and len(graph.inputs[0].shape) == 4
+            and graph.inputs[0].shape[0] is None)
+
+
 def separable(graph, shapes1, shapes3):
-    """Whether every sample of graph's batch runs apart from the others: one image input of dynamic
-    batch and one output, every value's dim 0 the batch (shapes at batch 1 and 3 agree), no node
-    acting along axis 0."""
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        return False
-    t = graph.inputs[0]
-    if len(t.shape) != 4 or t.shape[0] is not None:
+    """Whether every sample of graph's batch runs apart from the others: _one_image_input, every
+    value's dim 0 the batch (shapes at batch 1 and 3 agree), no node acting along axis 0."""
+    if not _one_image_input(graph):
         return False
     for n in graph.nodes:
         for v in n.inputs:
@@ -205,11 +208,9 @@ class SplitRunner:
 
     def __init__(self, whole, stages, teams, mid_shapes):
         self.whole = whole
-        self.isa = whole.isa
         self.teams = teams
         self.stages = stages
         self.mid_shapes = mid_shapes    # per stage boundary: the shape of one team's buffer
-        self.single_io = whole.single_io
         self._pool = []     # free per-team resources: [(arena, scratch) per stage] + boundary buffers
 
     def _take(self):
@@ -225,7 +226,7 @@ class SplitRunner:
     def run1(self, x, nthreads):
         if nthreads != self.teams:
             return self.whole.run1(x, nthreads)
-        xb, yb, oshape = self.whole.single_io
+        oshape = self.whole.single_io[2]
         out = np.empty(oshape, np.float32)
         m = x.shape[0] // self.teams
         taken = [self._take() for _ in range(self.teams)]
@@ -260,8 +261,8 @@ def runner(model_graph, whole, shape, nthreads, cache):
             or whole.single_io is None):
         return None
     graph = model_graph
-    if len(graph.inputs) != 1 or len(graph.inputs[0].shape) != 4 or graph.inputs[0].shape[0] is not None:
-        return None     # a fixed batch (a graph traced at one) may be folded into its shapes
+    if not _one_image_input(graph):     # (before infer_shapes at other batches)
+        return None
     name = graph.inputs[0].name
     shapes1 = infer_shapes(graph, {name: (1,) + tuple(shape[1:])})
     shapes3 = infer_shapes(graph, {name: (3,) + tuple(shape[1:])})
