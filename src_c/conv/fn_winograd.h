@@ -54,6 +54,11 @@ typedef struct fn_winograd_kernels {
      * prefetch the npf 64-byte lines from pf (a share of the next panel). */
     void (*gemm)(size_t mr, size_t nc, size_t kc, const float *a, size_t lda, const float *w,
                  float *c, size_t ldc, const float *pf, size_t npf);
+    /* The weight transform of nb input channels from ci0 for the NR-wide panel of output channels
+     * from co0 (nj of them real): vb[((i*A + c)*FN_WINO_PACK_CB + cb)*NR + j] = (G g G^T)[i][c]
+     * (winograd_pack.h; A = 4 or 6, R = 3 or 5 taps; w: (cout, cin, R, R)). */
+    void (*pack_block)(int A, int R, const float *w, size_t cin, size_t ci0, size_t nb, size_t co0,
+                       size_t nj, size_t NR, float *vb);
 } fn_winograd_kernels;
 
 const fn_winograd_kernels *fn_winograd_kernels_for(fn_isa isa);

@@ -19,6 +19,7 @@
         .isa = ISA_ENUM, .input = fn_f32_wino_input__##ISA, .output = fn_f32_wino_output__##ISA,  \
         .output2 = fn_f32_wino_output2__##ISA, .input4 = fn_f32_wino_input4__##ISA,               \
         .output4 = fn_f32_wino_output4__##ISA, .gemm = fn_f32_wino_gemm__##ISA,                    \
+        .pack_block = fn_wino_pack_block__##ISA,                                                   \
     }
 
 #define FN_WINO_ROW(ISA_ENUM, ISA) FN_WINO_TABLE(ISA_ENUM, ISA),
@@ -33,7 +34,6 @@ const fn_winograd_kernels *fn_winograd_kernels_for(fn_isa isa) {
 /* Transform positions: A x A, A = 6 (F(4x4, 3x3), F(2x2, 5x5)) or 4 (F(2x2, 3x3)); the internals take
  * A as a parameter, a constant after inlining. */
 #define FN_WINO_PACK_HEADER 16
-#define WINO_PACK_MAX_NR 64 /* the widest micro-kernel panel the packing's buffers take */
 
 /* Tile blocks (see block_tiles): a cap on the block's scratch. */
 #ifndef FN_WINO_MAX_BLOCK_BYTES
@@ -76,109 +76,35 @@ size_t fn_winograd2x3_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d
     return packed_floats_a(k, d, 4);
 }
 
-/* G (6 x k) of the weight transform, applied in double at pack time. Toom-Cook at the points
- * p = 0, 1/2, -1/2, 2, -2, inf: row i is s_i [1, p_i, p_i^2, ..] with s_i = 1 / prod_{j != i}(p_i - p_j)
- * times the power of two that scales B^T's rows to integers (winograd_simd.h): s = 1, -4/15, -4/15,
- * 1/120, 1/120; the inf row is [0 .. 0 1]. The same s_i serve every kernel size, as B^T depends only
- * on the points (tools/winograd_f2x5.py derives G5 for A^T at m = 2 and checks
- * A^T [(G g G^T) . (B^T d B)] A against direct correlation in exact rationals):
- *   G3 = [[1, 0, 0], [-4/15, -2/15, -1/15], [-4/15, 2/15, -1/15], [1/120, 1/60, 1/30],
- *         [1/120, -1/60, 1/30], [0, 0, 1]]   (wino_g's even / odd form)
- *   G5 = the table below. */
-static const double G5[6][5] = {
-    {1, 0, 0, 0, 0},
-    {-4.0 / 15, -2.0 / 15, -1.0 / 15, -1.0 / 30, -1.0 / 60},
-    {-4.0 / 15, 2.0 / 15, -1.0 / 15, 1.0 / 30, -1.0 / 60},
-    {1.0 / 120, 1.0 / 60, 1.0 / 30, 1.0 / 15, 2.0 / 15},
-    {1.0 / 120, -1.0 / 60, 1.0 / 30, -1.0 / 15, 2.0 / 15},
-    {0, 0, 0, 0, 1},
-};
-
-/* out = G in, R = 3 or 5 taps (a constant after inlining: the table's entries fold in). R = 3 keeps
- * the even / odd form the 3x3 packing always had (rows 1-2 and 3-4 share their even part and differ
- * in the sign of the odd one): its packed weights stay bit-identical and it packs ~1.2x faster than
- * the table's 18 products (512ch: 13 vs 16 ms). A = 4: F(2x2, 3x3)'s G at 0, 1, -1, inf,
- * [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]. */
-FN_INLINE void wino_g(const int A, const int R, const double *in, double out[6]) {
-    if (A == 4) {
-        const double e = 0.5 * (in[0] + in[2]), o = 0.5 * in[1];
-        out[0] = in[0];
-        out[1] = e + o;
-        out[2] = e - o;
-        out[3] = in[2];
-        return;
-    }
-    if (R == 3) {
-        const double a = -4.0 / 15 * in[0] - 1.0 / 15 * in[2], b = 2.0 / 15 * in[1];
-        const double c = 1.0 / 120 * in[0] + 1.0 / 30 * in[2], e = 1.0 / 60 * in[1];
-        out[0] = in[0];
-        out[1] = a - b;
-        out[2] = a + b;
-        out[3] = c + e;
-        out[4] = c - e;
-        out[5] = in[2];
-        return;
-    }
-    for (int i = 0; i < 6; i++) {
-        double acc = 0.0;
-        for (int t = 0; t < 5; t++) acc += G5[i][t] * in[t];
-        out[i] = acc;
-    }
-}
-
-/* One input channel of a panel: vb[((i*6 + c)*CB + cb)*NR + j] = (G g_j G^T)[i][c], g_j the R x R
- * taps of output channel co0 + j (zeros past nj). The panel's NR weights of each tap sit side by side,
- * so the transforms run down NR-long rows, which the compiler vectorises (with R a constant: a
- * runtime R made the pack 4x slower, 512ch 3x3 11 -> 41 ms). */
-FN_INLINE void wino_pack_channel(const int A, const int R, const float *w, size_t cin, size_t ci, size_t co0,
-                                 size_t nj, size_t NR, size_t cb, size_t CB, float *vb) {
-    double gt[25][WINO_PACK_MAX_NR], tt[30][WINO_PACK_MAX_NR], in[5], out[6];
-    for (size_t j = 0; j < NR; j++) {
-        const float *g = w + ((co0 + j) * cin + ci) * (size_t)(R * R); /* w: (cout, cin, R, R) */
-        for (int t = 0; t < R * R; t++) gt[t][j] = j < nj ? g[t] : 0.0;
-    }
-    for (int c = 0; c < R; c++) /* t = G g, column c: taps c, R + c, .. */
-        for (size_t j = 0; j < NR; j++) {
-            for (int t = 0; t < R; t++) in[t] = gt[t * R + c][j];
-            wino_g(A, R, in, out);
-            for (int i = 0; i < A; i++) tt[i * R + c][j] = out[i];
-        }
-    for (int i = 0; i < A; i++) /* v = t G^T, row i */
-        for (size_t j = 0; j < NR; j++) {
-            for (int t = 0; t < R; t++) in[t] = tt[i * R + t][j];
-            wino_g(A, R, in, out);
-            for (int c = 0; c < A; c++) vb[((size_t)(i * A + c) * CB + cb) * NR + j] = (float)out[c];
-        }
-}
-
 static fn_status pack_a(const int A, const fn_kernels *k, const fn_conv2d_desc *d, const float *w,
                         const float *bias, float *packed) {
-    if (!supported_a(d, A) || k->gemm_nr > WINO_PACK_MAX_NR) return FN_ERR_ARG;
+    if (!supported_a(d, A) || k->gemm_nr > FN_WINO_PACK_MAX_NR) return FN_ERR_ARG;
     const size_t NPOS = (size_t)(A * A);
     const size_t NR = k->gemm_nr, cin = d->cin, cout = d->cout, npanels = div_up(cout, NR);
     const size_t pfl = panel_floats(k, d);
     const size_t total = packed_floats_a(k, d, A);
     const uintptr_t addr = (uintptr_t)(packed + 1);
     const size_t off = 1 + (size_t)((64 - addr % 64) % 64) / sizeof(float);
-    memset(packed, 0, total * sizeof(float)); /* header, bias rows, padded columns */
+    const fn_winograd_kernels *wk = fn_winograd_kernels_for(k->isa);
+    if (!wk) return FN_ERR_ARG;
+    memset(packed, 0, off * sizeof(float)); /* the header */
     packed[0] = (float)off;
     float *u = packed + off;
-    /* Panel by panel, in blocks of CB input channels: the block's 36 x CB x NR transformed weights
-     * are made in a small buffer, then each position's CB x NR floats are copied to its panel in one
-     * contiguous run. Writing them straight into the 36 position panels put 36 streams megabytes
-     * apart in flight, at a distance that maps them onto a few L1 sets (512 channels: 86 ms). */
-    enum { CB = 8 };
+    /* Panel by panel, in blocks of FN_WINO_PACK_CB input channels: the block's A*A x CB x NR
+     * transformed weights are made in a small buffer (zeros in the padded columns), then each
+     * position's CB x NR floats are copied to its panel in one contiguous run. Writing them straight
+     * into the position panels put 36 streams megabytes apart in flight, at a distance that maps them
+     * onto a few L1 sets (512 channels: 86 ms). Every float is written once: zeroing the whole
+     * buffer first, as this did, wrote DenseNet-121's 25 MB of Winograd weights twice. */
+    const size_t CB = FN_WINO_PACK_CB;
     float *vb = malloc(NPOS * CB * NR * sizeof(float));
     if (!vb) return FN_ERR_NOMEM;
     for (size_t pn = 0; pn < npanels; pn++) {
         const size_t co0 = pn * NR, nj = cout - co0 < NR ? cout - co0 : NR;
+        for (size_t p = 0; p < NPOS; p++) memset(u + (p * npanels + pn) * pfl, 0, NR * sizeof(float)); /* bias row */
         for (size_t ci0 = 0; ci0 < cin; ci0 += CB) {
             const size_t nb = cin - ci0 < CB ? cin - ci0 : CB;
-            for (size_t cb = 0; cb < nb; cb++) {
-                if (A == 4) wino_pack_channel(4, 3, w, cin, ci0 + cb, co0, nj, NR, cb, CB, vb);
-                else if (d->kh == 5) wino_pack_channel(6, 5, w, cin, ci0 + cb, co0, nj, NR, cb, CB, vb);
-                else wino_pack_channel(6, 3, w, cin, ci0 + cb, co0, nj, NR, cb, CB, vb);
-            }
+            wk->pack_block(A, (int)d->kh, w, cin, ci0, nb, co0, nj, NR, vb);
             for (size_t p = 0; p < NPOS; p++)
                 memcpy(u + (p * npanels + pn) * pfl + NR + ci0 * NR, vb + p * CB * NR, nb * NR * sizeof(float));
         }
@@ -186,6 +112,7 @@ static fn_status pack_a(const int A, const fn_kernels *k, const fn_conv2d_desc *
     free(vb);
     float *b = u + NPOS * npanels * pfl;
     for (size_t co = 0; co < cout; co++) b[co] = bias ? bias[co] : 0.0f;
+    memset(b + cout, 0, (size_t)(packed + total - (b + cout)) * sizeof(float)); /* the header's slack */
     return FN_OK;
 }
 
@@ -277,7 +204,7 @@ fn_status fn_winograd3x3_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size
 static fn_status run_a(const int A, const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
                        size_t w, const float *x, const float *packed, const float *res, const fn_act *act,
                        float *y, size_t ldy, void *scratch, size_t scratch_bytes, int nthreads) {
-    if (!supported_a(d, A) || k->gemm_nr > WINO_PACK_MAX_NR || ldy < d->cout) return FN_ERR_ARG;
+    if (!supported_a(d, A) || k->gemm_nr > FN_WINO_PACK_MAX_NR || ldy < d->cout) return FN_ERR_ARG;
     size_t oh, ow;
     out_extents(d, h, w, &oh, &ow);
     const size_t NPOS = (size_t)(A * A);

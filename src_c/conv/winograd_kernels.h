@@ -9,6 +9,11 @@
 #define FN_WINO_KB 64
 #endif
 
+/* The weight packing (winograd_pack.h): the widest panel (NR) its buffers take, and its block of
+ * input channels. */
+#define FN_WINO_PACK_MAX_NR 64
+#define FN_WINO_PACK_CB 8
+
 #define FN_DECLARE_WINO(isa)                                                                       \
     void fn_f32_wino_input__##isa(size_t c, const float *const *px, float *v, size_t ldv);          \
     void fn_f32_wino_output__##isa(size_t c, const float *m, size_t ldm, const float *bias,         \
@@ -19,7 +24,9 @@
     void fn_f32_wino_output4__##isa(size_t c, const float *m, size_t ldm, const float *bias,        \
                                     float *const *out, const float *const *res, const fn_act *act); \
     void fn_f32_wino_gemm__##isa(size_t mr, size_t nc, size_t kc, const float *a, size_t lda,      \
-                                 const float *w, float *c, size_t ldc, const float *pf, size_t npf);
+                                 const float *w, float *c, size_t ldc, const float *pf, size_t npf);    \
+    void fn_wino_pack_block__##isa(int A, int R, const float *w, size_t cin, size_t ci0, size_t nb,      \
+                                   size_t co0, size_t nj, size_t NR, float *vb);
 
 /* The thread count and task split of the Winograd drivers (winograd.c, winograd1d.c), given their
  * tiles, transform positions np, channels, tile blocks and output panels. Small convs run on one

@@ -186,3 +186,5 @@ void FN_KNAME(fn_f32_wino_output4)(size_t c, const float *m, size_t ldm, const f
                                    const float *const *res, const fn_act *act) {
     wino_output_tile(4, 2, c, m, ldm, bias, out, res, act);
 }
+
+#include "winograd_pack.h" /* the weight transform, at this ISA's width */
