@@ -156,11 +156,13 @@ def _inputs(graph):
 
 
 def _bn_statistics(graph):
-    out = []
     w = graph.weights
-    for bn in graph.nodes:
-        if bn.op != "batch_norm":
-            continue
+    bns = [bn for bn in graph.nodes if bn.op == "batch_norm"]
+    fast = _bn_statistics_common(bns, w)
+    if fast is not None:
+        return fast
+    out = []
+    for bn in bns:
         name = bn.name
         ins = list(bn.inputs) + [""] * (5 - len(bn.inputs))
         if bn.attrs.get("batch_stats"):
@@ -181,6 +183,39 @@ def _bn_statistics(graph):
                     out.append(_finding("bn_nonfinite_affine", name, "%s holds %d NaN/Inf of %d values"
                                         % (what, bad, a.size)))
     return out
+
+
+def _bn_statistics_common(bns, w):
+    """_bn_statistics's findings in the common case, every BatchNorm's statistics checked at once (a
+    few NumPy calls for the whole graph instead of ~10 per BatchNorm: DenseNet-121's 62, ~1 ms of a
+    load): every BN in eval mode, its statistics non-empty, finite and var >= 0, its gamma and beta
+    finite. Then the only possible finding is bn_default_stats. None where that case does not hold (the
+    per-BN checks then run and name what they find)."""
+    names, means, variances, affine = [], [], [], []
+    for bn in bns:
+        if bn.attrs.get("batch_stats"):
+            return None
+        ins = list(bn.inputs) + [""] * (5 - len(bn.inputs))
+        mean, var = w.get(ins[1]), w.get(ins[2])
+        if mean is not None and var is not None:
+            mean, var = np.ravel(mean), np.ravel(var)
+            if not mean.size or not var.size:
+                return None
+            names.append(bn.name)
+            means.append(mean)
+            variances.append(var)
+        affine += [np.ravel(a) for a in (w.get(ins[3]), w.get(ins[4])) if a is not None]
+    if not names:
+        return [] if not affine or np.isfinite(np.concatenate(affine)).all() else None
+    m, v = np.concatenate(means), np.concatenate(variances)
+    if not (np.isfinite(m).all() and np.isfinite(v).all() and v.min() >= 0):
+        return None
+    if affine and not np.isfinite(np.concatenate(affine)).all():
+        return None
+    # per BN: any mean != 0 or any var != 1 (not its initial statistics)
+    moved = (np.logical_or.reduceat(m != 0, np.cumsum([0] + [a.size for a in means[:-1]]))
+             | np.logical_or.reduceat(v != 1, np.cumsum([0] + [a.size for a in variances[:-1]])))
+    return [_default_stats(name) for name, mv in zip(names, moved) if not mv]
 
 
 def _running_stats(name, mean, var, eps):

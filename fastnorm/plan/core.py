@@ -9,6 +9,7 @@ Plan building is three steps: lowering (each graph node to records, by the famil
 LOWER tables), the record rewrites (fastnorm.plan.rewrites, passes over the record list), then
 liveness and offsets in one arena (fastnorm.plan.memory).
 """
+import math
 import _thread   # a lock without threading's import (0.6 ms of `import fastnorm`): threading.Lock is this one
 import os
 import time
@@ -159,11 +160,11 @@ class Plan:
         self.input_bufs, self.output_bufs = {}, {}
         for t in graph.inputs:
             shape = self.shapes[t.name]
-            b = self.new_buf(np.prod(shape))
+            b = self.new_buf(math.prod(shape))
             self.buf_external[b] = ("input", t.name)
             self.input_bufs[t.name] = b
             if len(shape) == 4:
-                nb = self.new_buf(np.prod(shape))
+                nb = self.new_buf(math.prod(shape))
                 n, c, h, w = shape
                 self.emit(None, type=_C.OP_NCHW_TO_NHWC, **{"in": b, "out": nb}, n=n, c=c, h=h, w=w)
                 loc[t.name] = (nb, "nhwc")
@@ -188,7 +189,7 @@ class Plan:
                 self.nhwc(None, t.name, loc)
             b, layout = loc[t.name]
             shape = self.shapes[t.name]
-            out = self.new_buf(np.prod(shape))
+            out = self.new_buf(math.prod(shape))
             self.buf_external[out] = ("output", t.name)
             self.output_bufs[t.name] = out
             if layout == "nhwc":
@@ -198,7 +199,7 @@ class Plan:
                 n, c, h, w = self.flat_src[t.name]
                 self.emit(None, type=_C.OP_NHWC_TO_NCHW, **{"in": b, "out": out}, n=n, c=c, h=h, w=w)
             else:
-                self.emit(None, type=_C.OP_COPY, **{"in": b, "out": out}, n=int(np.prod(shape)))
+                self.emit(None, type=_C.OP_COPY, **{"in": b, "out": out}, n=int(math.prod(shape)))
         self._graph = self._readers = None
 
     def sole_reader(self, value):

@@ -1,5 +1,6 @@
 """Lowering of the activation family: the epilogue clamp (ACT), the other elementwise kinds (ACTK),
 prelu and softmax."""
+import math
 import numpy as np
 
 from fastnorm import _C
@@ -9,7 +10,7 @@ from fastnorm.optable import OPS, activations
 
 def _lower_act(plan, node, graph, loc, cache):
     b, layout = loc[node.inputs[0]]
-    size = int(np.prod(plan.shapes[node.inputs[0]]))
+    size = int(math.prod(plan.shapes[node.inputs[0]]))
     act = ["relu"] if node.op == "relu" else ["clamp", node.attrs.get("min"), node.attrs.get("max")]
     out = plan.new_buf(size)
     plan.emit(node, type=_C.OP_ACT, **{"in": b, "out": out}, n=size, act=act_tuple(act))
@@ -28,7 +29,7 @@ def _act_params(node):
 
 def _lower_actk(plan, node, graph, loc, cache):
     b, layout = loc[node.inputs[0]]
-    size = int(np.prod(plan.shapes[node.inputs[0]]))
+    size = int(math.prod(plan.shapes[node.inputs[0]]))
     kind, p = _act_params(node)
     out = plan.new_buf(size)
     plan.emit(node, type=_C.OP_ACTK, **{"in": b, "out": out}, n=size, kind=kind, actp=p)
@@ -43,7 +44,7 @@ def _axis_split(shape, layout, dim):
     if layout == "nhwc":
         phys = (shape[0], shape[2], shape[3], shape[1])
         dim = {0: 0, 1: 3, 2: 1, 3: 2}[dim]
-    return int(np.prod(phys[:dim])), int(phys[dim]), int(np.prod(phys[dim + 1:]))
+    return int(math.prod(phys[:dim])), int(phys[dim]), int(math.prod(phys[dim + 1:]))
 
 
 def _lower_prelu(plan, node, graph, loc, cache):
@@ -56,7 +57,7 @@ def _lower_prelu(plan, node, graph, loc, cache):
     if w.size == 1:
         w = cache.get((node.name, "prelu"), lambda: np.full(c, w[0], np.float32))
     outer, cc, inner = _axis_split(shape, layout, 1) if len(shape) > 1 else (shape[0], 1, 1)
-    out = plan.new_buf(int(np.prod(shape)))
+    out = plan.new_buf(int(math.prod(shape)))
     plan.emit(node, type=_C.OP_PRELU, **{"in": b, "out": out}, outer=outer, c=cc, inner=inner, weights=w)
     loc[node.outputs[0]] = (out, layout)
 
@@ -68,7 +69,7 @@ def _lower_softmax(plan, node, graph, loc, cache):
         b, layout = plan.plain(node, node.inputs[0], loc), "plain"
     dim = node.attrs["dim"] % max(len(shape), 1)
     outer, ln, inner = _axis_split(shape, layout, dim)
-    out = plan.new_buf(int(np.prod(shape)))
+    out = plan.new_buf(int(math.prod(shape)))
     plan.emit(node, type=_C.OP_SOFTMAX, **{"in": b, "out": out}, outer=outer, c=ln, inner=inner,
               kind=int(node.op == "log_softmax"))
     loc[node.outputs[0]] = (out, layout)

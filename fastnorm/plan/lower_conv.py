@@ -8,6 +8,7 @@ groups 1, dilation 1) becomes a CONV_FIRST record reading its input through a ze
 copy (an arena buffer); fastnorm.plan.rewrites.conv_first_reads_nchw lets it read the model's NCHW
 input directly.
 """
+import math
 import os
 
 import numpy as np
@@ -223,7 +224,7 @@ def _lower_linear(plan, node, graph, loc, cache):
     xs = plan.shapes[node.inputs[0]]
     wt = graph.weights[node.inputs[1]]
     out_f, in_f = wt.shape
-    rows = int(np.prod(xs[:-1]))
+    rows = int(math.prod(xs[:-1]))
     variant = "linear"
     if layout == "flat_hwc":
         # input is an NHWC image flattened in (h, w, c) order: permute the weight's columns to match
@@ -383,7 +384,7 @@ def _actk_after(plan, node, loc):
     if kind is None:
         return
     b, layout = loc[node.outputs[0]]
-    size = int(np.prod(plan.shapes[node.outputs[0]]))
+    size = int(math.prod(plan.shapes[node.outputs[0]]))
     out = plan.new_buf(size)
     plan.emit(node, type=_C.OP_ACTK, **{"in": b, "out": out}, n=size, kind=getattr(_C, "ACTK_" + kind),
               actp=(0.0,) * 8)

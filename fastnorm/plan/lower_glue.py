@@ -1,6 +1,6 @@
 """Lowering of the glue ops: free reshapes and permutes (a change of the value's layout tag),
 broadcast add/mul, cat, pad, interpolate and the shuffles."""
-import numpy as np
+import math
 
 from fastnorm import _C
 from fastnorm.errors import UnsupportedError
@@ -83,7 +83,7 @@ def _lower_binary(plan, node, graph, loc, cache):
                    for d, shape_d in enumerate((1,) * (rank - len(shape)) + tuple(shape))]
         operands.append((b, [strides[d] for d in perm], off))
     kind = getattr(_C, _BIN_KIND[node.op])
-    out = plan.new_buf(int(np.prod(out_shape)))
+    out = plan.new_buf(int(math.prod(out_shape)))
     offs = {k: o for k, o in (("xoff", operands[0][2]), ("x2off", operands[1][2])) if o}
     plan.emit(node, type=_C.OP_BINARY, **{"in": operands[0][0], "in2": operands[1][0], "out": out},
               kind=kind, act=act_tuple(node.attrs.get("act")), **offs,
@@ -114,9 +114,9 @@ def _lower_cat(plan, node, graph, loc, cache):
             lds.append(shape[1])
         else:
             bufs.append(plan.plain(node, v, loc))
-            inner.append(int(np.prod(shape[dim:])))
-    outer = out_shape[0] * out_shape[2] * out_shape[3] if image else int(np.prod(out_shape[:dim]))
-    out = plan.new_buf(int(np.prod(out_shape)))
+            inner.append(int(math.prod(shape[dim:])))
+    outer = out_shape[0] * out_shape[2] * out_shape[3] if image else int(math.prod(out_shape[:dim]))
+    out = plan.new_buf(int(math.prod(out_shape)))
     cat = (bufs, inner, offs, lds) if image and lds != inner else (bufs, inner)
     plan.emit(node, type=_C.OP_CAT, **{"in": bufs[0], "out": out}, outer=outer, cat=cat)
     loc[node.outputs[0]] = (out, "nhwc" if image else "plain")
@@ -139,7 +139,7 @@ def _lower_pad(plan, node, graph, loc, cache):
             return
     mode = {"constant": _C.PAD_CONSTANT, "reflect": _C.PAD_REFLECT, "replicate": _C.PAD_REPLICATE}[
         node.attrs.get("mode", "constant")]
-    out = plan.new_buf(int(np.prod(plan.shapes[node.outputs[0]])))
+    out = plan.new_buf(int(math.prod(plan.shapes[node.outputs[0]])))
     plan.emit(node, type=_C.OP_PAD2D, **{"in": b, "out": out}, n=n, h=h, w=w, c=c, kind=mode,
               pads=(t, bt, l, r), value=float(node.attrs.get("value", 0.0)))
     loc[node.outputs[0]] = (out, "nhwc")

@@ -1,5 +1,6 @@
 """Lowering of the norm family: eval batch_norm (a scale/shift), group/instance norm and batch norm
 with batch statistics (one NHWC driver, fused with a max_pool2d that alone reads it), layer norm."""
+import math
 import numpy as np
 
 from fastnorm import _C
@@ -17,7 +18,7 @@ def _lower_batch_norm(plan, node, graph, loc, cache):
     if layout == "nhwc":
         outer, inner = shape[0] * shape[2] * shape[3], 1
     elif layout == "plain":
-        outer, inner = shape[0], int(np.prod(shape[2:])) if len(shape) > 2 else 1
+        outer, inner = shape[0], int(math.prod(shape[2:])) if len(shape) > 2 else 1
     else:
         raise UnsupportedError("node %r: batch_norm on a flattened image" % node.name)
     w = graph.weights
@@ -28,7 +29,7 @@ def _lower_batch_norm(plan, node, graph, loc, cache):
         return _C.bnorm_prepare(opt(1), opt(2), opt(3), opt(4), float(node.attrs.get("eps", 1e-5)))
 
     scale, shift = cache.get((node.name, "bn"), make)
-    out = plan.new_buf(int(np.prod(shape)))
+    out = plan.new_buf(int(math.prod(shape)))
     plan.emit(node, type=_C.OP_SCALE_SHIFT, **{"in": b, "out": out}, outer=outer, c=c, inner=inner,
               act=act_tuple(node.attrs.get("act")), weights=scale, weights2=shift)
     loc[node.outputs[0]] = (out, layout)
@@ -63,7 +64,7 @@ def _lower_group_norm(plan, node, graph, loc, cache):
             _opt_weight(graph, node, 4), eps))
         if len(shape) != 4:
             raise UnsupportedError("node %r: instance_norm expects a 4D image" % node.name)
-        out = plan.new_buf(int(np.prod(shape)))
+        out = plan.new_buf(int(math.prod(shape)))
         plan.emit(node, type=_C.OP_SCALE_SHIFT, **{"in": b, "out": out}, outer=shape[0] * shape[2] * shape[3],
                   c=c, inner=1, act=act, weights=scale, weights2=shift)
         loc[node.outputs[0]] = (out, "nhwc")
@@ -94,7 +95,7 @@ def _lower_group_norm(plan, node, graph, loc, cache):
         return
     if node.op == "batch_norm":
         n, hw = 1, n * hw  # statistics over every sample
-    out = plan.new_buf(int(np.prod(shape)))
+    out = plan.new_buf(int(math.prod(shape)))
     plan.emit(node, type=_C.OP_GROUP_NORM, **{"in": b, "out": out}, n=n, h=1, w=hw, c=c, groups=groups,
               eps=eps, act=act, weights=gamma, weights2=beta)
     loc[node.outputs[0]] = (out, layout)
@@ -120,8 +121,8 @@ def _lower_layer_norm(plan, node, graph, loc, cache):
         outer, inner, layout = shape[0] * shape[2] * shape[3], c, "nhwc"
     else:
         k = node.attrs.get("normalized_ndim", 1)
-        inner = int(np.prod(shape[len(shape) - k:]))
-        outer = int(np.prod(shape[:len(shape) - k]))
+        inner = int(math.prod(shape[len(shape) - k:]))
+        outer = int(math.prod(shape[:len(shape) - k]))
         if layout == "nhwc" and k == 3:
             # per-sample over (C, H, W): the NHWC slab holds the same values in (H, W, C) order
             _, c, h, w = shape
@@ -136,7 +137,7 @@ def _lower_layer_norm(plan, node, graph, loc, cache):
             b = plan.plain(node, node.inputs[0], loc)
             layout = "plain"
             gamma, beta = cache.get((node.name, "gamma_beta"), lambda: _gamma_beta(graph, node, 1, inner))
-    out = plan.new_buf(int(np.prod(shape)))
+    out = plan.new_buf(int(math.prod(shape)))
     plan.emit(node, type=_C.OP_LAYER_NORM, **{"in": b, "out": out}, outer=outer, inner=inner, eps=eps,
               act=act, weights=gamma, weights2=beta)
     loc[node.outputs[0]] = (out, layout)

@@ -8,7 +8,7 @@ with a pixel stride); for every other reader the plan materialises the window on
 STRIDED_COPY record (Plan.nhwc), attributed to the slice that made the window. Any other slice, split piece or permute is one STRIDED_COPY record,
 written in the layout its readers want (NHWC for a 4D result of an image, row-major otherwise).
 """
-import numpy as np
+import math
 
 from fastnorm import _C
 from fastnorm import shapes as S
@@ -47,7 +47,7 @@ def emit_copy(plan, node, buf, off, strides, out_shape, nhwc):
     """One STRIDED_COPY record: a fresh buffer holding the logical tensor out_shape read from buf at
     offset off with `strides`, laid out NHWC (a 4D image) if nhwc, else row-major."""
     order = (0, 2, 3, 1) if nhwc else tuple(range(len(out_shape)))
-    out = plan.new_buf(int(np.prod(out_shape)))
+    out = plan.new_buf(int(math.prod(out_shape)))
     plan.emit(node, type=_C.OP_STRIDED_COPY, **{"in": buf, "out": out}, xoff=int(off),
               strided=(tuple(int(out_shape[d]) for d in order), tuple(int(strides[d]) for d in order)))
     return out
@@ -163,7 +163,7 @@ def _lower_reduce(plan, node, graph, loc, cache):
         j = i - 1
         while j > 0 and red[j - 1]:
             j -= 1
-        outer, ln, inner = int(np.prod(phys[:j])), int(np.prod(phys[j:i])), int(np.prod(phys[i:]))
+        outer, ln, inner = int(math.prod(phys[:j])), int(math.prod(phys[j:i])), int(math.prod(phys[i:]))
         out = plan.new_buf(outer * inner)
         plan.emit(node, type=_C.OP_REDUCE, **{"in": b, "out": out}, kind=kind, outer=outer, c=ln, inner=inner)
         b = out

@@ -30,6 +30,7 @@ FASTNORM_BATCH_SPLIT: "0" never splits (every layer threaded as before); unset o
 estimate; "whole" splits without a cut (each thread all its samples at once); "cut:K,C" cuts before
 node K with chunks of C samples (for measurements).
 """
+import math
 import os
 
 import numpy as np
@@ -140,7 +141,7 @@ def cuts(graph, shapes1):
 
 
 def _bytes(shape):
-    return 4 * int(np.prod(shape))
+    return 4 * int(math.prod(shape))
 
 
 L3_SHARE_CAP = 4 << 20   # bytes of L3 a thread counts on at most (a VM's sysfs may report the host's whole L3)
@@ -220,7 +221,7 @@ class SplitRunner:
             pass
         from fastnorm.plan.core import _empty_on_line
         res = [p._take_arena(1) for p, _ in self.stages]
-        mids = [_empty_on_line(int(np.prod(s))).reshape(s) for s in self.mid_shapes]
+        mids = [_empty_on_line(int(math.prod(s))).reshape(s) for s in self.mid_shapes]
         return res, mids
 
     def run1(self, x, nthreads):
