@@ -45,7 +45,8 @@ class Model:
         if _prepacked is not None:     # a .fnm file's packed weights (fastnorm.prepack), when they fit
             from fastnorm import prepack
             prepack.seed(self, _prepacked)
-        limits.check_plan(self, max_tensor_bytes)
+        # scratch for the thread count predict would use (not _nthreads: that marks the pool started)
+        limits.check_plan(self, max_tensor_bytes).ready_arena(self._num_threads or get_num_threads())
 
     # ------------------------------------------------------------------------------ threads
     @property

@@ -31,3 +31,24 @@ def test_predicts_the_same_with_a_huge_arena(isa, monkeypatch):
     for _ in range(2):                 # the arena is reused by the second predict
         np.testing.assert_array_equal(m.predict(X), want)
     np.testing.assert_array_equal(m.run({m.inputs[0].name: X})[m.outputs[0].name], want)
+
+
+def test_load_makes_the_first_arena(isa, monkeypatch):
+    """Model construction makes the batch-1 plan's arena ahead of the first predict (Plan.ready_arena),
+    which then runs in it; an arena over READY_ARENA_MAX_BYTES is left to the first predict."""
+    x1 = np.ascontiguousarray(X[:1])                         # batch 1: the plan the load made
+    want = Model(_net()).predict(x1)
+    m = Model(_net())
+    (plan,) = m._plans.values()
+    assert len(plan._arenas) == 1
+    arena, scratch = plan._arenas[0]
+    assert arena.shape == (plan.arena_floats,) and arena.ctypes.data % 64 == 0
+    assert scratch.shape[0] >= plan.cplan.scratch_bytes(m._num_threads or 1)
+    np.testing.assert_array_equal(m.predict(x1), want)
+    assert len(plan._arenas) == 1 and plan._arenas[0][0] is arena      # the first predict took it back
+    monkeypatch.setattr(core, "READY_ARENA_MAX_BYTES", plan.arena_floats * 4 - 1)
+    lazy = Model(_net())
+    (lazy_plan,) = lazy._plans.values()
+    assert lazy_plan._arenas == []
+    np.testing.assert_array_equal(lazy.predict(x1), want)
+    assert len(lazy_plan._arenas) == 1

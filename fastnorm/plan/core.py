@@ -295,6 +295,19 @@ class Plan:
             scratch = np.empty(need, np.uint8)
         return arena, scratch
 
+    def ready_arena(self, nthreads):
+        """Make one arena (and scratch for nthreads) now and take its page faults, so that the first run
+        does not: the model's load is then where the memory is found. On this KVM host a fresh
+        process's first touch of Inception-v3's 8.3 MB arena took ~1 ms in most processes and ~22 ms in
+        some (the hypervisor finding memory), and a first predict 84-88 ms instead of 57 (1.5x warm).
+        Arenas over READY_ARENA_MAX_BYTES stay lazy (a large image a model may never be run at)."""
+        if self._arenas or self.arena_floats * 4 > READY_ARENA_MAX_BYTES:
+            return
+        arena, scratch = self._take_arena(nthreads)
+        arena[::1024] = 0.0      # a float in every 4 KiB page (the arena is scratch: runs overwrite it)
+        scratch[::4096] = 0
+        self._arenas.append((arena, scratch))
+
     def run1(self, x, nthreads):
         """The single-input, single-output fast path: x is a C-contiguous float32 array of the plan's
         input shape; returns the output array."""
@@ -330,6 +343,7 @@ class Plan:
 
 
 HUGE_ARENA_BYTES = 1 << 20     # arenas from this size are backed by transparent huge pages where the OS has them
+READY_ARENA_MAX_BYTES = 64 << 20   # Plan.ready_arena: the largest arena a model's load makes ahead of its first run
 _HUGE = 1 << 21
 
 
