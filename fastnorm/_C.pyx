@@ -22,25 +22,24 @@ cnp.import_array()
 # allocation of 4 MiB or more with huge pages where the kernel allows, so a fresh process planning a
 # model takes a few page faults instead of one per 4 KiB of its packed weights (issue 14's cold
 # start). A chunk is referenced only by the buffers carved from it (weakly here): it is freed with
-# the last of them. Larger buffers get an allocation of their own. A chunk's 8 MiB start on a 2 MiB
-# boundary (NumPy's allocation is not aligned so: the huge pages then cover 6 of every 8 MiB, and the
-# rest takes a fault per 4 KiB): 48 MB of packed weights in a fresh process took 8.5-9.7 ms to first
-# write instead of 11.1-11.7 (medians of ten processes each).
+# the last of them. Larger buffers get an allocation of their own. Chunks start where NumPy puts
+# them, not on 2 MiB boundaries: aligned, the huge pages cover all of a chunk instead of 6 of its 8
+# MiB and a fresh process's first writes were faster (48 MB: 8.5-9.7 ms instead of 11.1-11.7), but
+# on this KVM host, with another runtime's process between loads, Inception-v3's .fnm load then
+# stalled more often on huge-page faults (load medians of 8: 101 ms aligned, 83 ms not).
 _PACK_CHUNK_FLOATS = 1 << 21                     # 8 MiB
-_HUGE_FLOATS = 1 << 19                           # 2 MiB
 _pack_lock = _thread.allocate_lock()
 _pack_chunk = None                               # weakref.ref of the current chunk
 cdef Py_ssize_t _pack_used = 0
-cdef Py_ssize_t _pack_end = 0
 
 
 def _pack_after_fork():
     """A child of fork() starts without the parent's chunk and with a free lock (another thread of the
     parent may have held it at the fork: the child would wait on it forever)."""
-    global _pack_lock, _pack_chunk, _pack_used, _pack_end
+    global _pack_lock, _pack_chunk, _pack_used
     _pack_lock = _thread.allocate_lock()
     _pack_chunk = None
-    _pack_used = _pack_end = 0
+    _pack_used = 0
 
 
 if hasattr(_os, "register_at_fork"):
@@ -49,27 +48,19 @@ if hasattr(_os, "register_at_fork"):
 
 cdef object _packed_empty(size_t n):
     """An uninitialised float32 array of n floats for a packer to fill, starting on a 64-byte line."""
-    global _pack_chunk, _pack_used, _pack_end
+    global _pack_chunk, _pack_used
     cdef Py_ssize_t need = (<Py_ssize_t>n + 15) // 16 * 16
     cdef cnp.ndarray chunk
     cdef size_t addr
-    cdef Py_ssize_t skip
-    if n == 0:
-        return np.empty(0, dtype=np.float32)
-    if need > _PACK_CHUNK_FLOATS // 4:      # its own allocation, also from a 2 MiB boundary
-        chunk = np.empty(n + _HUGE_FLOATS, dtype=np.float32)
-        addr = <size_t>cnp.PyArray_DATA(chunk)
-        skip = <Py_ssize_t>(((2 << 20) - addr % (2 << 20)) % (2 << 20) // 4)
-        return chunk[skip:skip + <Py_ssize_t>n]
+    if n == 0 or need > _PACK_CHUNK_FLOATS // 4:
+        return np.empty(n, dtype=np.float32)
     with _pack_lock:
         chunk = _pack_chunk() if _pack_chunk is not None else None
-        if chunk is None or _pack_used + need > _pack_end:
-            chunk = np.empty(_PACK_CHUNK_FLOATS + _HUGE_FLOATS, dtype=np.float32)
+        if chunk is None or _pack_used + need > chunk.shape[0]:
+            chunk = np.empty(_PACK_CHUNK_FLOATS, dtype=np.float32)
             _pack_chunk = _weakref.ref(chunk)
-            addr = <size_t>cnp.PyArray_DATA(chunk)
-            # the first float on a 2 MiB boundary (NumPy's data are 4-byte aligned at least)
-            _pack_used = <Py_ssize_t>(((2 << 20) - addr % (2 << 20)) % (2 << 20) // 4)
-            _pack_end = _pack_used + _PACK_CHUNK_FLOATS
+            addr = <size_t>cnp.PyArray_DATA(chunk) // 4
+            _pack_used = <Py_ssize_t>((16 - addr % 16) % 16)     # the first float on a 64-byte line
         out = chunk[_pack_used:_pack_used + <Py_ssize_t>n]
         _pack_used += need
     return out
