@@ -236,8 +236,9 @@ static void rows4_to_columns(const float *src, size_t ld, size_t n, float *dst, 
 /* fn_conv2d_pack's panels for a 1x1 conv (NR a multiple of 4): each panel's kc x NR block is the
  * transpose of its NR weight rows (w: (cout, kc)), made four rows at a time in blocks of 64 input
  * channels (the block's 64 panel rows, NR floats each, stay in L1 while its columns are filled).
- * DenseNet-121's 77 1x1 packings (21 MB of weights) took ~9 ms of its plan one float at a time. */
-static void pack_1x1(const fn_conv2d_desc *d, const float *w, const float *bias, size_t NR, size_t npanels,
+ * DenseNet-121's 77 1x1 packings (21 MB of weights) took ~9 ms of its plan one float at a time.
+ * Returns the end of the panels. */
+static float *pack_1x1(const fn_conv2d_desc *d, const float *w, const float *bias, size_t NR, size_t npanels,
                      float *p) {
     const size_t kc = d->cin / d->groups, cout_g = d->cout / d->groups;
     for (size_t g = 0; g < d->groups; g++)
@@ -254,6 +255,7 @@ static void pack_1x1(const fn_conv2d_desc *d, const float *w, const float *bias,
                     for (size_t i = i0; i < i0 + n; i++) q[i * NR + j] = j < nj ? wp[j * kc + i] : 0.0f;
             }
         }
+    return p;
 }
 
 void fn_conv2d_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w, const float *bias,
@@ -284,8 +286,7 @@ void fn_conv2d_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w
      * apart in flight; at a stride that is a multiple of 2-4 KiB they share an L1 set and every read
      * missed (ResNet-50's 53 packings took ~0.2 s, a third of its cold start after import). */
     if (ks == 1 && NR % 4 == 0) {
-        pack_1x1(d, w, bias, NR, npanels, p);
-        p += d->groups * npanels * (NR + kc * NR);
+        p = pack_1x1(d, w, bias, NR, npanels, p);
     } else {
         const size_t ib = ks >= 64 ? 1 : 64 / ks;
         for (size_t g = 0; g < d->groups; g++) {
