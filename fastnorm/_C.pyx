@@ -329,6 +329,33 @@ def bnorm_prepare(const float[::1] mean, const float[::1] var, weight, bias, dou
     return scale, shift
 
 
+def fold_scale_rows(const float[:, ::1] w, const double[::1] s, bint with_error=True, out=None):
+    """(out, err): out = float32(w * s[:, None]) with the product in float64 (one rounding), and err
+    (None unless with_error) the float64 sum over each row of |out - w * s[:, None]|. out: a float32
+    array of w's shape not overlapping w (default: a new one)."""
+    if s.shape[0] != w.shape[0]:
+        raise ValueError("fold_scale_rows: %d scales for %d rows" % (s.shape[0], w.shape[0]))
+    cdef size_t rows = w.shape[0], cols = w.shape[1]
+    if out is None:
+        out = np.empty((rows, cols), dtype=np.float32)
+    elif (not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != (rows, cols)
+          or np.shares_memory(out, np.asarray(w))):
+        raise ValueError("fold_scale_rows: out must be a float32 array of shape %r apart from w"
+                         % ((rows, cols),))
+    err = np.zeros(rows, dtype=np.float64) if with_error else None
+    cdef float[:, ::1] o = out
+    cdef double[::1] e
+    cdef double *ep = NULL
+    if with_error:
+        e = err
+        if rows:
+            ep = &e[0]
+    if rows and cols:
+        with nogil:
+            fn_fold_scale_rows(rows, cols, &w[0, 0], &s[0], &o[0, 0], ep)
+    return out, err
+
+
 def scale_shift(int isa, const float[:, :, ::1] x, const float[::1] scale, const float[::1] shift,
                 tuple act, float[:, :, ::1] y, int nthreads):
     """x, y: (outer, c, inner); y = act(x * scale[c] + shift[c])."""

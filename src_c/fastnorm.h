@@ -237,6 +237,10 @@ fn_status fn_conv2d_nhwc_ldx(const fn_kernels *k, const fn_conv2d_desc *d, size_
  * scale = gamma / sqrt(var + eps), shift = beta - mean * scale. gamma/beta may be NULL (1 / 0). */
 void fn_bnorm_prepare(size_t c, const float *mean, const float *var, const float *gamma,
                       const float *beta, double eps, float *scale, float *shift);
+/* Weights (rows, cols) times a per-row double scale, rounded once to float: out = (float)(w * s[r]);
+ * err[r] (err may be NULL) = sum over the row of |out - w * s[r]|, in double. out must not alias w. */
+void fn_fold_scale_rows(size_t rows, size_t cols, const float *w, const double *s, float *out,
+                        double *err);
 /* x, y: (outer, c, inner); y = act(x * scale[c] + shift[c]). y may alias x. */
 void fn_scale_shift(const fn_kernels *k, size_t outer, size_t c, size_t inner, const float *x,
                     const float *scale, const float *shift, const fn_act *act, float *y,

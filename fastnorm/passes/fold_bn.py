@@ -16,6 +16,7 @@ sum over its fan-in of |w32' - w64'| plus |b32' - b64'| (the largest channel's).
 """
 import numpy as np
 
+from fastnorm import _C
 from fastnorm.graph import batch1_shapes
 from fastnorm.passes._merge import Merger
 
@@ -38,6 +39,7 @@ def fold_batchnorm(graph, shapes=None, _copy=True):
     if shapes is None:
         shapes = batch1_shapes(g)
     report = []
+    carve = _Carver()
     for bn in g.nodes:
         if bn.op != "batch_norm":
             continue
@@ -50,7 +52,7 @@ def fold_batchnorm(graph, shapes=None, _copy=True):
             report.append(_kept(m, bn, shapes))
             continue  # a linear's features are the last dim; BN's channels are dim 1: same only in 2D
         mean, var, gamma, beta, eps = _bn_params(g, bn)
-        w = g.weights[prev.inputs[1]].astype(np.float64)
+        w = g.weights[prev.inputs[1]]
         cout = _out_channels(prev, w)
         if mean.shape[0] != cout:
             report.append(_kept(m, bn, shapes))
@@ -60,13 +62,21 @@ def fold_batchnorm(graph, shapes=None, _copy=True):
         b = (g.weights[prev.inputs[2]].astype(np.float64)
              if len(prev.inputs) > 2 and prev.inputs[2] else np.zeros(cout))
         w_name, b_name = prev.inputs[1] + "@" + bn.name, prev.name + ".bias@" + bn.name
-        w64 = _scale_out_channels(prev, w, s)
         b64 = (b - mean) * s + beta
-        g.weights[w_name] = w64.astype(np.float32)
         g.weights[b_name] = b64.astype(np.float32)
-        report.append({"bn": bn.name, "into": prev.name, "code": None, "reason": None,
-                       "max_abs_error": _fold_error(_out_first(prev, w64), _out_first(prev, g.weights[w_name]),
-                                                    b64, g.weights[b_name])})
+        if prev.op != "conv_transpose2d" and w.dtype == np.float32:
+            # output channels are rows: one pass in C (the same bits as the float64 form below)
+            w32 = carve(w.size).reshape(w.shape)
+            rows = (cout, w.size // cout if cout else 0)
+            _, row_err = _C.fold_scale_rows(np.ascontiguousarray(w).reshape(rows), np.ascontiguousarray(s, np.float64),
+                                            out=w32.reshape(rows))
+            g.weights[w_name] = w32
+            err = _max_error(row_err, b64, g.weights[b_name])
+        else:
+            w64 = _scale_out_channels(prev, w.astype(np.float64), s)
+            g.weights[w_name] = w64.astype(np.float32)
+            err = _fold_error(_out_first(prev, w64), _out_first(prev, g.weights[w_name]), b64, g.weights[b_name])
+        report.append({"bn": bn.name, "into": prev.name, "code": None, "reason": None, "max_abs_error": err})
         prev.inputs = [prev.inputs[0], w_name, b_name]
         prev.attrs["folded"] = list(prev.attrs.get("folded", [])) + [bn.name]
         m.absorb(prev, bn)
@@ -83,6 +93,34 @@ def _fold_error(w64, w32, b64, b32, out_axis=0):
         dw = np.subtract(w64, w32, out=w64)
         np.abs(dw, out=dw)
         per_channel = np.moveaxis(dw, out_axis, 0).reshape(dw.shape[out_axis], -1).sum(axis=1)
+    return _max_error(per_channel, b64, b32)
+
+
+class _Carver:
+    """Float32 arrays for the folded weights, carved from shared chunks of CHUNK_FLOATS: NumPy backs an
+    allocation of 4 MiB or more with huge pages where the kernel allows, so folding a model's weights
+    takes a few page faults, not one per 4 KiB of them (the folded weights live as long as the graph,
+    together). A weight larger than a quarter of a chunk gets an allocation of its own."""
+    CHUNK_FLOATS = 1 << 21     # 8 MiB
+
+    def __init__(self):
+        self._chunk, self._used = None, 0
+
+    def __call__(self, n):
+        need = -(-n // 16) * 16                # each weight starts on a 64-byte line
+        if n == 0 or need > self.CHUNK_FLOATS // 4:
+            return np.empty(n, np.float32)
+        if self._chunk is None or self._used + need > self._chunk.size:
+            self._chunk = np.empty(self.CHUNK_FLOATS, np.float32)
+            self._used = -(self._chunk.ctypes.data // 4) % 16
+        out = self._chunk[self._used:self._used + n]
+        self._used += need
+        return out
+
+
+def _max_error(per_channel, b64, b32):
+    """The largest channel's weight rounding (per_channel) plus its bias rounding."""
+    with np.errstate(invalid="ignore"):
         err = per_channel + np.abs(b32.astype(np.float64) - b64)
     return float(np.max(err)) if err.size else 0.0  # NaN for NaN statistics (the doctor reports those)
 
