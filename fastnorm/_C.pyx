@@ -329,10 +329,11 @@ def bnorm_prepare(const float[::1] mean, const float[::1] var, weight, bias, dou
     return scale, shift
 
 
-def fold_scale_rows(const float[:, ::1] w, const double[::1] s, bint with_error=True, out=None):
+def fold_scale_rows(const float[:, ::1] w, const double[::1] s, bint with_error=True, out=None, int isa=-1):
     """(out, err): out = float32(w * s[:, None]) with the product in float64 (one rounding), and err
     (None unless with_error) the float64 sum over each row of |out - w * s[:, None]|. out: a float32
-    array of w's shape not overlapping w (default: a new one)."""
+    array of w's shape not overlapping w (default: a new one). isa: the table (-1: the active one)."""
+    cdef const fn_kernels *k = _kernels(isa)
     if s.shape[0] != w.shape[0]:
         raise ValueError("fold_scale_rows: %d scales for %d rows" % (s.shape[0], w.shape[0]))
     cdef size_t rows = w.shape[0], cols = w.shape[1]
@@ -352,7 +353,7 @@ def fold_scale_rows(const float[:, ::1] w, const double[::1] s, bint with_error=
             ep = &e[0]
     if rows and cols:
         with nogil:
-            fn_fold_scale_rows(rows, cols, &w[0, 0], &s[0], &o[0, 0], ep)
+            fn_fold_scale_rows(k, rows, cols, &w[0, 0], &s[0], &o[0, 0], ep)
     return out, err
 
 

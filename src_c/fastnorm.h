@@ -120,6 +120,10 @@ typedef void (*fn_scale_shift_rows_ukernel)(size_t rows, size_t n, const float *
 typedef void (*fn_scale_shift_cols_ukernel)(size_t rows, size_t c, const float *x,
                                             const float *scale, const float *shift,
                                             const fn_act *act, float *y);
+/* rows x cols weights times a per-row double scale: out[r][i] = (float)(w[r][i] * s[r]), the product in
+ * double; err[r] (err may be NULL) = sum over the row of |out[r][i] - w[r][i] * s[r]| (fold_rows.h) */
+typedef void (*fn_fold_rows_ukernel)(size_t rows, size_t cols, const float *w, const double *s, float *out,
+                                     double *err);
 /* y[i] = act(x[i]) for i < n */
 typedef void (*fn_act_ukernel)(size_t n, const float *x, const fn_act *act, float *y);
 /* y[j] = max over t < ks of taps[t][j], j < c. ks >= 1. NaN in any tap gives NaN (as torch). */
@@ -136,6 +140,7 @@ typedef struct fn_kernels {
     fn_igemm_panels_ukernel igemm_panels;
     fn_scale_shift_rows_ukernel scale_shift_rows;
     fn_scale_shift_cols_ukernel scale_shift_cols;
+    fn_fold_rows_ukernel fold_scale_rows;
     fn_act_ukernel act;
     fn_maxpool_ukernel maxpool;
 } fn_kernels;
@@ -239,8 +244,8 @@ void fn_bnorm_prepare(size_t c, const float *mean, const float *var, const float
                       const float *beta, double eps, float *scale, float *shift);
 /* Weights (rows, cols) times a per-row double scale, rounded once to float: out = (float)(w * s[r]);
  * err[r] (err may be NULL) = sum over the row of |out - w * s[r]|, in double. out must not alias w. */
-void fn_fold_scale_rows(size_t rows, size_t cols, const float *w, const double *s, float *out,
-                        double *err);
+void fn_fold_scale_rows(const fn_kernels *k, size_t rows, size_t cols, const float *w, const double *s,
+                        float *out, double *err);
 /* x, y: (outer, c, inner); y = act(x * scale[c] + shift[c]). y may alias x. */
 void fn_scale_shift(const fn_kernels *k, size_t outer, size_t c, size_t inner, const float *x,
                     const float *scale, const float *shift, const fn_act *act, float *y,

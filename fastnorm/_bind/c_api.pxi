@@ -55,8 +55,8 @@ cdef extern from "fastnorm.h" nogil:
 
     void fn_bnorm_prepare(size_t c, const float *mean, const float *var, const float *gamma,
                           const float *beta, double eps, float *scale, float *shift)
-    void fn_fold_scale_rows(size_t rows, size_t cols, const float *w, const double *s, float *out,
-                            double *err)
+    void fn_fold_scale_rows(const fn_kernels *k, size_t rows, size_t cols, const float *w, const double *s,
+                            float *out, double *err)
     void fn_scale_shift(const fn_kernels *k, size_t outer, size_t c, size_t inner, const float *x,
                         const float *scale, const float *shift, const fn_act *act, float *y,
                         int nthreads)

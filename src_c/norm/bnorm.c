@@ -29,47 +29,13 @@ void fn_bnorm_prepare(size_t c, const float *mean, const float *var, const float
     }
 }
 
-/* A scale folded into weights, out[r][i] = (float)(w[r][i] * s[r]) with the product in double (one
- * rounding, to float), and err[r] (when not NULL) = sum over i of |out[r][i] - w[r][i] * s[r]|: what
- * that rounding moves row r's dot product with an input of magnitude <= 1 by. One pass over w, no
- * double copy of it: NumPy's form of the same arithmetic (w.astype(float64) * s, rounded, and the
- * difference) made and walked three temporaries the size of the weights in double, 0.14 s of a
- * fresh process loading ResNet-50 saved with its BatchNorms unfolded (0.01-0.03 s this way). The
- * same weights as that form: each product is one double multiply (GCC in C11 mode contracts no
- * multiply-add), rounded once to float. */
-#define FOLD_LANES 8
-void fn_fold_scale_rows(size_t rows, size_t cols, const float *w, const double *s, float *out,
-                        double *err) {
-    for (size_t r = 0; r < rows; r++) {
-        const float *wr = w + r * cols;
-        float *o = out + r * cols;
-        const double sr = s[r];
-        if (!err) {
-            for (size_t i = 0; i < cols; i++) o[i] = (float)((double)wr[i] * sr);
-            continue;
-        }
-        /* FOLD_LANES partial sums: one sum's add latency per element bound the loop (~4 cycles);
-         * lanes vectorise. The error is a bound reported, not a value computed with: its own
-         * rounding does not need NumPy's summation order. */
-        double acc[FOLD_LANES] = {0.0};
-        size_t i = 0;
-        for (; i + FOLD_LANES <= cols; i += FOLD_LANES)
-            for (size_t j = 0; j < FOLD_LANES; j++) {
-                const double p = (double)wr[i + j] * sr;
-                const float f = (float)p;
-                o[i + j] = f;
-                acc[j] += fabs((double)f - p);
-            }
-        for (; i < cols; i++) {
-            const double p = (double)wr[i] * sr;
-            const float f = (float)p;
-            o[i] = f;
-            acc[0] += fabs((double)f - p);
-        }
-        double e = 0.0;
-        for (size_t j = 0; j < FOLD_LANES; j++) e += acc[j];
-        err[r] = e;
-    }
+/* A scale folded into weights by the table's kernel (fold_rows.h). NumPy's form of the same
+ * arithmetic (w.astype(float64) * s, rounded, and the difference) made and walked three temporaries
+ * the size of the weights in double: 0.14 s of a fresh process loading ResNet-50 saved with its
+ * BatchNorms unfolded. */
+void fn_fold_scale_rows(const fn_kernels *k, size_t rows, size_t cols, const float *w, const double *s,
+                        float *out, double *err) {
+    k->fold_scale_rows(rows, cols, w, s, out, err);
 }
 
 // x, y: (outer, c, inner) contiguous; scale, shift: (c,)

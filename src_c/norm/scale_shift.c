@@ -21,3 +21,6 @@ void fn_f32_scale_shift_cols__scalar(size_t rows, size_t c, const float *x, cons
         for (size_t j = 0; j < c; j++)
             y[r * c + j] = fn_apply_act_scalar(fma_like(x[r * c + j], scale[j], shift[j]), act);
 }
+
+#define FOLD_ROWS_NAME fn_fold_scale_rows__scalar
+#include "fold_rows.h"

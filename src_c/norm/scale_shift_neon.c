@@ -5,3 +5,6 @@
 #define SCALE_SHIFT_PEEL 0
 #define SCALE_SHIFT_REG_COLS 0
 #include "scale_shift_simd.h"
+
+#define FOLD_ROWS_NAME FN_KNAME(fn_fold_scale_rows)
+#include "fold_rows.h"

@@ -256,6 +256,42 @@ static void test_scale_shift_act(void) {
     }
 }
 
+/* The BatchNorm fold (fold_rows.h): every table's weights bit for bit as the portable one's (one
+ * double multiply, one rounding), special scales included; the row errors to summation order. */
+static void test_fold_rows(void) {
+    static const size_t shapes[][2] = {{1, 1}, {3, 7}, {2, 8}, {5, 9}, {4, 17}, {1, 64}, {6, 147}, {3, 0}};
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+        const size_t rows = shapes[t][0], cols = shapes[t][1], n = rows * cols;
+        float *w = rand_buf(n, 3.0f);
+        double *s = xmalloc(rows * sizeof(double)), *want_err = xmalloc(rows * sizeof(double));
+        double *err = xmalloc(rows * sizeof(double));
+        static const double special[] = {1e-310, 3e38, INFINITY, NAN, -2.5, 0.0};
+        for (size_t r = 0; r < rows; r++) s[r] = r < 6 && rows > 3 ? special[r] : 0.01 + 7.3 * r + frand();
+        float *want = out_buf(n);
+        fn_fold_scale_rows(fn_kernels_for(FN_ISA_SCALAR), rows, cols, w, s, want, want_err);
+        FOR_WIDE(isa) {
+            const fn_kernels *k = fn_kernels_for((fn_isa)isa);
+            float *got = out_buf(n);
+            fn_fold_scale_rows(k, rows, cols, w, s, got, err);
+            check("fold_scale_rows", k->name, got, want, n, 0.0f);
+            size_t bad = 0;
+            for (size_t r = 0; r < rows; r++) {
+                const int same = isnan(want_err[r]) ? isnan(err[r])
+                                                    : err[r] == want_err[r] ||
+                                                          fabs(err[r] - want_err[r]) <= 1e-12 * fabs(want_err[r]);
+                bad += !same;
+            }
+            if (bad) printf("FAIL fold_scale_rows error [%s]: %zu of %zu rows differ\n", k->name, bad, rows), n_fail++;
+            else n_pass++;
+            float *none = out_buf(n);
+            fn_fold_scale_rows(k, rows, cols, w, s, none, NULL);
+            check("fold_scale_rows (no error)", k->name, none, want, n, 0.0f);
+            free(got), free(none);
+        }
+        free(want), free(w), free(s), free(want_err), free(err);
+    }
+}
+
 static void test_act(void) {
     /* every kind of src_c/act/act_kinds.h, new ones included */
 #define KIND_ID(NAME, EXPR) FN_ACTK_##NAME,
@@ -563,6 +599,7 @@ int main(void) {
     }
     test_conv();
     test_scale_shift_act();
+    test_fold_rows();
     test_act();
     test_norm();
     test_pool();
