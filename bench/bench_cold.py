@@ -4,6 +4,7 @@ fastnorm from .onnx and from .fnm, beside ONNX Runtime from the same .onnx (fast
     python bench/bench_cold.py                          # the table: median of 5 fresh processes each
     python bench/bench_cold.py --runs 9 --models resnet50,mobilenet_v3_small --isa avx2
     python bench/bench_cold.py --models extended          # issue 14's six (bench/zoo_extended.py)
+    python bench/bench_cold.py --models resnet50 --from-torch    # also the .fnm from_torch(...).save() writes
     python -m pytest bench/bench_cold.py --benchmark-disable     # CI: one round, outputs checked
 
 Models: tests/zoo.py at their canonical input (224 for the ImageNet ones), random calibrated weights,
@@ -50,6 +51,20 @@ def model_files(name, directory=CACHE, shape="canonical"):
     return onnx_path, fnm_path
 
 
+def torch_fnm_file(name, directory=CACHE, shape="canonical"):
+    """The .fnm of zoo model `name` as fastnorm.from_torch(model).save() writes it: the source graph
+    with its BatchNorms unfolded (torch.onnx.export folds them into the convs; a load of this file
+    folds them itself), made on the first call."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, "%s-%s.torch.fnm" % (name, shape))
+    if not os.path.exists(path):
+        import torch
+        model, in_shape = _build(name, shape)
+        fastnorm.from_torch(model, torch.zeros((1,) + tuple(in_shape))).save(path + ".tmp")
+        os.replace(path + ".tmp", path)
+    return path
+
+
 def _build(name, shape):
     """(calibrated torch model, input (C, H, W)): tests/zoo.py's models, then issue 14's extended ones."""
     import zoo
@@ -73,10 +88,12 @@ def prepacked_file(fnm_path, directory, isa=None):
     return p
 
 
-def cases(name, onnx_path, fnm_path, with_ort=True, packed_path=None):
+def cases(name, onnx_path, fnm_path, with_ort=True, packed_path=None, torch_path=None):
     c = [("%s, fastnorm (.onnx)" % name, "fastnorm", onnx_path), ("%s, fastnorm (.fnm)" % name, "fastnorm", fnm_path)]
     if packed_path:
         c.append(("%s, fastnorm (.fnm, prepacked)" % name, "fastnorm", packed_path))
+    if torch_path:
+        c.append(("%s, fastnorm (.fnm from torch)" % name, "fastnorm", torch_path))
     if with_ort:
         c.append(("%s, ONNX Runtime (.onnx)" % name, "onnxruntime", onnx_path))
     return c
@@ -87,7 +104,8 @@ def verdicts(name, res):
     m = {k.split(", ", 1)[1]: v["median"] for k, v in res.items()}
     out = []
     ort = m.get("ONNX Runtime (.onnx)")
-    for label, bar in (("fastnorm (.onnx)", 1.0), ("fastnorm (.fnm)", 0.5), ("fastnorm (.fnm, prepacked)", 0.5)):
+    for label, bar in (("fastnorm (.onnx)", 1.0), ("fastnorm (.fnm)", 0.5), ("fastnorm (.fnm, prepacked)", 0.5),
+                       ("fastnorm (.fnm from torch)", 0.5)):
         if label not in m:
             continue
         f = m[label]
@@ -109,11 +127,15 @@ def test_cold_start_outputs(tmp_path):
     onnx_path, fnm_path = model_files("mobilenet_v3_small", str(tmp_path), shape="test")
     with_ort = _cold.ort_available()
     packed = prepacked_file(fnm_path, str(tmp_path))
-    res = _cold.measure(cases("mnv3s", onnx_path, fnm_path, with_ort, packed), runs=1, outputs_dir=str(tmp_path))
+    torch_path = torch_fnm_file("mobilenet_v3_small", str(tmp_path), shape="test")
+    res = _cold.measure(cases("mnv3s", onnx_path, fnm_path, with_ort, packed, torch_path), runs=1,
+                        outputs_dir=str(tmp_path))
     outs = {k: np.load(v["runs"][0]["output"]) for k, v in res.items()}
     ref = outs["mnv3s, fastnorm (.onnx)"]
     assert np.array_equal(outs["mnv3s, fastnorm (.fnm)"], ref)
     assert np.array_equal(outs["mnv3s, fastnorm (.fnm, prepacked)"], ref)
+    # folded by fastnorm instead of torch.onnx.export: the same model up to float32 rounding
+    assert np.max(np.abs(outs["mnv3s, fastnorm (.fnm from torch)"] - ref)) <= 1e-4 * max(1.0, float(np.max(np.abs(ref))))
     if with_ort:
         want = outs["mnv3s, ONNX Runtime (.onnx)"]
         assert np.max(np.abs(ref - want)) <= 1e-3 * max(1.0, float(np.max(np.abs(want))))
@@ -133,6 +155,8 @@ def main(argv=None):
                    help="comma-separated; 'extended' for issue 14's six (bench/zoo_extended.py)")
     p.add_argument("--isa", help="FASTNORM_ISA for the fastnorm processes (scalar, avx2, avx512)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--from-torch", action="store_true",
+                   help="also the .fnm fastnorm.from_torch(model).save() writes (BatchNorms unfolded in the file)")
     args = p.parse_args(argv)
     if args.isa:
         os.environ["FASTNORM_ISA"] = args.isa
@@ -147,12 +171,15 @@ def main(argv=None):
         names = list(EXTENDED)
     for name in names:
         onnx_path, fnm_path = model_files(name)
+        torch_path = torch_fnm_file(name) if args.from_torch else None
         with tempfile.TemporaryDirectory() as d:
             packed = prepacked_file(fnm_path, d, isa)
-            res = _cold.measure(cases(name, onnx_path, fnm_path, with_ort, packed), args.runs, 1, args.threads, d)
+            res = _cold.measure(cases(name, onnx_path, fnm_path, with_ort, packed, torch_path), args.runs, 1,
+                                args.threads, d)
         everything.update(res)
-        notes += verdicts(name, res)
-        print("\n".join(notes[-3:]), file=sys.stderr)
+        new = verdicts(name, res)
+        notes += new
+        print("\n".join(new), file=sys.stderr)
     la = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print("cold start, fresh processes, median of %d per row (ms), batch 1, %d thread(s); %s, fastnorm ISA %s; "
           "load average %.1f at the end" % (args.runs, args.threads, _cold.cpu_name(), isa, la))
