@@ -65,6 +65,12 @@ cdef object _packed_empty(size_t n):
         _pack_used += need
     return out
 
+def packed_empty(size_t n):
+    """_packed_empty for Python: n uninitialised float32 on a 64-byte line, from the shared chunks (the
+    BatchNorm fold's weights, which live as long as the packed ones)."""
+    return _packed_empty(n)
+
+
 ARCH = fn_cpu_arch().decode()
 # The ISAs this build compiled, narrowest first: scalar, avx2, avx512 on x86-64; scalar, neon on aarch64.
 ISA_NAMES = tuple(fn_kernels_for(<fn_isa>i).name.decode() for i in range(FN_ISA_COUNT))

@@ -39,7 +39,6 @@ def fold_batchnorm(graph, shapes=None, _copy=True):
     if shapes is None:
         shapes = batch1_shapes(g)
     report = []
-    carve = _Carver()
     for bn in g.nodes:
         if bn.op != "batch_norm":
             continue
@@ -66,7 +65,7 @@ def fold_batchnorm(graph, shapes=None, _copy=True):
         g.weights[b_name] = b64.astype(np.float32)
         if prev.op != "conv_transpose2d" and w.dtype == np.float32:
             # output channels are rows: one pass in C (the same bits as the float64 form below)
-            w32 = carve(w.size).reshape(w.shape)
+            w32 = _C.packed_empty(w.size).reshape(w.shape)   # from shared chunks: few page faults
             rows = (cout, w.size // cout if cout else 0)
             _, row_err = _C.fold_scale_rows(np.ascontiguousarray(w).reshape(rows), np.ascontiguousarray(s, np.float64),
                                             out=w32.reshape(rows))
@@ -94,28 +93,6 @@ def _fold_error(w64, w32, b64, b32, out_axis=0):
         np.abs(dw, out=dw)
         per_channel = np.moveaxis(dw, out_axis, 0).reshape(dw.shape[out_axis], -1).sum(axis=1)
     return _max_error(per_channel, b64, b32)
-
-
-class _Carver:
-    """Float32 arrays for the folded weights, carved from shared chunks of CHUNK_FLOATS: NumPy backs an
-    allocation of 4 MiB or more with huge pages where the kernel allows, so folding a model's weights
-    takes a few page faults, not one per 4 KiB of them (the folded weights live as long as the graph,
-    together). A weight larger than a quarter of a chunk gets an allocation of its own."""
-    CHUNK_FLOATS = 1 << 21     # 8 MiB
-
-    def __init__(self):
-        self._chunk, self._used = None, 0
-
-    def __call__(self, n):
-        need = -(-n // 16) * 16                # each weight starts on a 64-byte line
-        if n == 0 or need > self.CHUNK_FLOATS // 4:
-            return np.empty(n, np.float32)
-        if self._chunk is None or self._used + need > self._chunk.size:
-            self._chunk = np.empty(self.CHUNK_FLOATS, np.float32)
-            self._used = -(self._chunk.ctypes.data // 4) % 16
-        out = self._chunk[self._used:self._used + n]
-        self._used += need
-        return out
 
 
 def _max_error(per_channel, b64, b32):
