@@ -8,6 +8,7 @@ from fastnorm.errors import UnsupportedError
 from fastnorm.graph import Graph, count_macs, infer_shapes
 from fastnorm.ops._common import check_plain, readable_f32
 from fastnorm.passes import optimize as optimize_graph
+from fastnorm.passes.fold_bn import finish_fold_report
 from fastnorm.plan import LOWER, Plan, WeightCache
 from fastnorm.threads import get_num_threads
 
@@ -30,13 +31,11 @@ class Model:
             graph.check()
             shapes = limits.check_graph(graph, max_tensor_bytes)
         self.source_graph = graph
-        self.graph = optimize_graph(graph, shapes) if optimize else graph.copy()
+        self.graph = optimize_graph(graph, shapes, _defer_report=True) if optimize else graph.copy()
         missing = sorted({"%s (node %r)" % (n.op, n.name) for n in self.graph.nodes if n.op not in LOWER})
         if missing:
             raise UnsupportedError("no kernel in this version for: " + ", ".join(missing))
         self.optimized = optimize
-        self._findings = doctor.diagnose(graph, self.graph)
-        doctor.warn(self._findings)
         self._plans = {}
         self._fast = None  # (input shape, ISA, plan or split runner, threads) of the last predict
         self._splits = {}  # (shape, ISA, threads, split mode) -> split.SplitRunner or None
@@ -46,7 +45,14 @@ class Model:
             from fastnorm import prepack
             prepack.seed(self, _prepacked)
         # scratch for the thread count predict would use (not _nthreads: that marks the pool started)
-        limits.check_plan(self, max_tensor_bytes).ready_arena(self._num_threads or get_num_threads())
+        try:
+            limits.check_plan(self, max_tensor_bytes).ready_arena(self._num_threads or get_num_threads())
+        finally:
+            # after the first plan: its packers' BN folds gave the fold report's errors on the way
+            # (fastnorm.passes.optimize)
+            finish_fold_report(self.graph)
+        self._findings = doctor.diagnose(graph, self.graph)
+        doctor.warn(self._findings)
 
     # ------------------------------------------------------------------------------ threads
     @property

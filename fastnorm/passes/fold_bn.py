@@ -19,6 +19,7 @@ import numpy as np
 from fastnorm import _C
 from fastnorm.graph import batch1_shapes
 from fastnorm.passes._merge import Merger
+from fastnorm.passes.folded import FoldedWeight, FoldScratch
 
 
 def _bn_params(graph, bn):
@@ -31,10 +32,15 @@ def _bn_params(graph, bn):
     return mean, var, gamma, beta, float(bn.attrs.get("eps", 1e-5))
 
 
-def fold_batchnorm(graph, shapes=None, _copy=True):
+def fold_batchnorm(graph, shapes=None, _copy=True, _lazy=False):
     """shapes: infer_shapes(graph) at batch 1, when the caller has it; _copy=False rewrites graph itself
-    (fastnorm.passes.optimize, on its own copy)."""
+    (fastnorm.passes.optimize, on its own copy). _lazy=True (optimize) leaves a float32 conv2d / linear
+    weight's fold as a FoldedWeight (fastnorm.passes.folded): its values are computed when read, and a
+    packer reads them from a scratch buffer the graph's folds share, so a model's load writes each weight
+    once, packed, instead of folded and then packed."""
     m = Merger(graph, _copy)
+    scratch = FoldScratch() if _lazy else None
+    pending = []
     g = m.graph
     if shapes is None:
         shapes = batch1_shapes(g)
@@ -63,7 +69,12 @@ def fold_batchnorm(graph, shapes=None, _copy=True):
         w_name, b_name = prev.inputs[1] + "@" + bn.name, prev.name + ".bias@" + bn.name
         b64 = (b - mean) * s + beta
         g.weights[b_name] = b64.astype(np.float32)
-        if prev.op != "conv_transpose2d" and w.dtype == np.float32:
+        if scratch is not None and prev.op != "conv_transpose2d" and w.dtype == np.float32 and w.size:
+            fw = FoldedWeight(w, s, scratch)
+            g.weights[w_name] = fw
+            err = None     # finish_fold_report: from the packer's fold when one ran first
+            pending.append((len(report), fw, b64, g.weights[b_name]))
+        elif prev.op != "conv_transpose2d" and w.dtype == np.float32:
             # output channels are rows: one pass in C (the same bits as the float64 form below)
             w32 = _C.packed_empty(w.size).reshape(w.shape)   # from shared chunks: few page faults
             rows = (cout, w.size // cout if cout else 0)
@@ -82,7 +93,19 @@ def fold_batchnorm(graph, shapes=None, _copy=True):
     g = m.result()
     _drop_unused_weights(g)
     g.fold_report = report
+    g.fold_pending = pending
     return g
+
+
+def finish_fold_report(graph):
+    """Fill in the max_abs_error a lazy fold (_lazy=True) left for later: from the row errors the fold
+    recorded when a packer first read the weight, or from a pass over it now. Idempotent."""
+    pending = getattr(graph, "fold_pending", None)
+    if not pending:
+        return
+    for i, fw, b64, b32 in pending:
+        graph.fold_report[i]["max_abs_error"] = _max_error(fw.row_errors(), b64, b32)
+    graph.fold_pending = []
 
 
 def _fold_error(w64, w32, b64, b32, out_axis=0):

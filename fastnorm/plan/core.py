@@ -19,6 +19,7 @@ import numpy as np
 from fastnorm import _C, limits
 from fastnorm.errors import UnsupportedError
 from fastnorm.graph import infer_shapes
+from fastnorm.passes.folded import release_scratch
 from fastnorm.plan import lower_act, lower_conv, lower_glue, lower_norm, lower_pool, lower_shape, memory, rewrites
 
 # op name -> lowering(plan, node, graph, loc, cache): the families' tables
@@ -129,7 +130,10 @@ class Plan:
         self.shapes = infer_shapes(graph, input_shapes)
         self.output_shapes = {t.name: self.shapes[t.name] for t in graph.outputs}
         with limits.gc_paused():
-            self._lower(graph, cache)
+            try:
+                self._lower(graph, cache)
+            finally:
+                release_scratch(graph)   # the buffer the BN folds lent the packers (fastnorm.passes.folded)
             rewrites.run(self, graph)
             self._plan_memory()
         self.cplan = _C.CPlan(isa, self.records, len(self.buf_sizes), prefetch_bytes(isa))

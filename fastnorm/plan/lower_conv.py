@@ -16,6 +16,7 @@ import numpy as np
 from fastnorm import _C
 from fastnorm.errors import UnsupportedError
 from fastnorm.graph import act_tuple, epilogue_kind
+from fastnorm.passes.folded import FoldedWeight, with_dense
 
 # Fuse a depthwise conv with the 1x1 conv after it when the depthwise output is at least this big:
 # below, it stays in L2 between the two ops anyway and the banded schedule only adds fork/joins.
@@ -238,7 +239,9 @@ def _lower_linear(plan, node, graph, loc, cache):
     desc = (in_f, out_f, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0)
 
     def make():
-        w2 = np.asarray(wt, np.float32)
+        return with_dense(wt, pack) if isinstance(wt, FoldedWeight) else pack(np.asarray(wt, np.float32))
+
+    def pack(w2):
         if variant == "linear" and not w2.flags.c_contiguous and w2.T.flags.c_contiguous and w2.flags.aligned:
             # ONNX MatMul's B, kept (in, out) by the frontend: packed as it is, no transposed copy
             return _C.conv2d_pack_kn(plan.isa, desc, w2.T,
@@ -293,9 +296,8 @@ def _lower_dwconv(plan, node, graph, loc, cache):
     desc = (c, c, c, wt.shape[2], wt.shape[3], *a.get("stride", [1, 1]), *a.get("dilation", [1, 1]),
             *a.get("padding", [0, 0, 0, 0]))
     bias = _bias(graph, node)
-    packed = cache.get((node.name, "dwconv"), lambda: _C.dwconv2d_pack(
-        np.ascontiguousarray(wt, np.float32),
-        None if bias is None else np.ascontiguousarray(bias, np.float32)))
+    packed = cache.get((node.name, "dwconv"), lambda: with_dense(wt, lambda w32: _C.dwconv2d_pack(
+        w32, None if bias is None else np.ascontiguousarray(bias, np.float32))))
     pw = None if a.get("residual") or n * oh * ow * c * 4 < DWPW_MIN_BYTES else \
         _pointwise_after(plan, node, graph, loc, c)
     if pw is not None:
@@ -393,9 +395,8 @@ def _actk_after(plan, node, loc):
 
 def _packed(plan, cache, node, variant, pack, desc, wt, bias):
     """Weights packed by pack(isa, desc, weight, bias), once per (node, ISA, variant)."""
-    return cache.get((node.name, plan.isa, variant), lambda: pack(
-        plan.isa, desc, np.ascontiguousarray(wt, np.float32),
-        None if bias is None else np.ascontiguousarray(bias, np.float32)))
+    return cache.get((node.name, plan.isa, variant), lambda: with_dense(wt, lambda w32: pack(
+        plan.isa, desc, w32, None if bias is None else np.ascontiguousarray(bias, np.float32))))
 
 
 def _bias(graph, node):
