@@ -11,6 +11,7 @@
         .gemm_mr = FN_IGEMM_MR_##ISA,                                                              \
         .gemm_nr = FN_IGEMM_NR_##ISA,                                                              \
         .igemm = fn_f32_igemm__##ISA,                                                              \
+        .igemm_taps = fn_f32_igemm_taps__##ISA,                                                    \
         .igemm_dense = fn_f32_igemm_dense__##ISA,                                                  \
         .igemm_pf = FN_IGEMM_PF_##ISA,                                                             \
         .igemm_dense_pf = FN_IGEMM_DENSE_PF_##ISA,                                                 \

@@ -79,6 +79,16 @@ typedef void (*fn_igemm_ukernel)(size_t mr, size_t nc, size_t kc, size_t ks,
                                  float *c, size_t ldc, const float *res, size_t ldr,
                                  const fn_act *act);
 
+/* fn_igemm_ukernel over only nt of the panel's taps: taps[0..nt) (increasing, < the panel's ks),
+ * a: nt*MR row pointers, a[t*MR + m] the row of tap taps[t]. The conv driver leaves out the taps whose
+ * rows are all padding for the tile (a dilated conv's on a small map: most of them), whose products
+ * are zeros; the listed taps are summed in the same order as fn_igemm_ukernel's, so the same bits for
+ * finite weights. */
+typedef void (*fn_igemm_taps_ukernel)(size_t mr, size_t nc, size_t kc, size_t nt,
+                                      const float *const *a, const unsigned short *taps, const float *w,
+                                      float *c, size_t ldc, const float *res, size_t ldr,
+                                      const fn_act *act);
+
 /* fn_igemm_ukernel on a full tile (mr = MR, nc = NR), which also prefetches into L2 the cache line
  * at pf + 16 * (s * pf_rate / 256) floats at each k-step s < ks*kc (pf_rate <= 256): the conv
  * driver hands it a share of the next weight panel, so that panel's fetch from memory overlaps this
@@ -134,6 +144,7 @@ typedef struct fn_kernels {
     const char *name;
     size_t gemm_mr, gemm_nr;
     fn_igemm_ukernel igemm;
+    fn_igemm_taps_ukernel igemm_taps;
     fn_igemm_dense_ukernel igemm_dense;
     fn_igemm_pf_ukernel igemm_pf; /* NULL: the ISA has none (the driver then does not prefetch) */
     fn_igemm_dense_pf_ukernel igemm_dense_pf; /* NULL: none */

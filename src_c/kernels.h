@@ -9,6 +9,9 @@
     void fn_f32_igemm__##isa(size_t mr, size_t nc, size_t kc, size_t ks, const float *const *a,    \
                              const float *w, float *c, size_t ldc, const float *res, size_t ldr,   \
                              const fn_act *act);                                                   \
+    void fn_f32_igemm_taps__##isa(size_t mr, size_t nc, size_t kc, size_t nt, const float *const *a, \
+                                  const unsigned short *taps, const float *w, float *c, size_t ldc,  \
+                                  const float *res, size_t ldr, const fn_act *act);                  \
     void fn_f32_igemm_pf__##isa(size_t mr, size_t nc, size_t kc, size_t ks, const float *const *a, \
                                 const float *w, float *c, size_t ldc, const float *res,            \
                                 size_t ldr, const fn_act *act, const float *pf, size_t pf_rate);   \

@@ -526,6 +526,36 @@ static void tile_rows_rowtap(const fn_conv2d_desc *d, size_t h, size_t w, size_t
             for (size_t m = mr; m < MR; m++) a[t * MR + m] = a[t * MR + mr - 1];
 }
 
+/* Taps a tile may list for fn_igemm_taps_ukernel (kh*kw, or kh with row taps); past it none is dropped. */
+#define FN_CONV_DROP_TAPS_MAX 256
+
+/* A tile's taps whose MR row pointers are all the padding row (a: ks groups of MR, as tile_rows
+ * builds them): products of zeros. Where they are at least a quarter of the taps, the others' groups
+ * are moved up in place and their indices listed in taps; returns how many are kept (ks: none
+ * dropped, a unchanged). A dilated conv on a small map has most of its taps there (DeepLab's ASPP,
+ * dilation 18 on a 32x32 map: 61% of them), which the kernel summed as zeros. */
+static size_t drop_padding_taps(const float **a, size_t ks, size_t MR, const float *zeros,
+                                unsigned short *taps) {
+    size_t pad = 0;
+    for (size_t t = 0; t < ks; t++) {
+        size_t m = 0;
+        while (m < MR && a[t * MR + m] == zeros) m++;
+        pad += m == MR;
+    }
+    if (4 * pad < ks) return ks;
+    size_t nt = 0;
+    for (size_t t = 0; t < ks; t++) {
+        const float **at = a + t * MR;
+        size_t m = 0;
+        while (m < MR && at[m] == zeros) m++;
+        if (m == MR) continue;
+        if (nt != t)
+            for (size_t r = 0; r < MR; r++) a[nt * MR + r] = at[r];
+        taps[nt++] = (unsigned short)t;
+    }
+    return nt;
+}
+
 fn_status fn_conv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                          const float *x, const float *packed, const float *res, const fn_act *act,
                          float *y, void *scratch, size_t scratch_bytes, int nthreads) {
@@ -894,6 +924,9 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
      * 8 k-steps 3.57; Inception-v3 within noise. AVX-512 keeps the old order (EfficientNet-B0 within
      * noise either way, not a measured win there). */
     const size_t x0 = pf_carriers > 1 ? pf_carriers : 1, xn = pf_tiles > x0 ? pf_tiles - x0 : 0;
+    /* tiles whose taps are partly all padding run only the others (drop_padding_taps) */
+    const int drop = !gate && !pre && !rowcopy && ks_run > 1 && ks_run <= FN_CONV_DROP_TAPS_MAX &&
+                     (d->pad_top || d->pad_bottom || d->pad_left || d->pad_right);
 
 #pragma omp parallel num_threads(nthreads)
     {
@@ -909,6 +942,8 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
         }
         size_t built = (size_t)-1, next = (size_t)-1; /* tile in a; first pixel after it */
         size_t pix[3] = {0, 0, 0};
+        unsigned short taps[FN_CONV_DROP_TAPS_MAX];
+        size_t nt = ks_run; /* the tile's taps: fewer where drop_padding_taps dropped some */
         for (;;) {
             size_t c;
 #pragma omp atomic capture
@@ -950,6 +985,7 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
                         for (size_t m = mr; m < MR; m++) a[m] = a[mr - 1];
                     }
                     next = m0 + mr;
+                    nt = drop ? drop_padding_taps(a, ks_run, MR, zeros, taps) : ks_run;
                 }
                 const size_t pn = pb * nb + j, co0 = g * cout_g + pn * NR;
                 const size_t nc = cout_g - pn * NR < NR ? cout_g - pn * NR : NR;
@@ -957,7 +993,9 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
                 float *yt = y + m0 * ldy + co0;
                 const float *rt = res ? res + m0 * d->cout + co0 : NULL;
                 /* full tile mt prefetches lines [mt, mt + 1) * pf_share of the next panel */
-                if (pfk && mr == MR && nc == NR && mt * pf_share < pf_lines && pn + 1 < npanels)
+                if (nt < ks_run)
+                    k->igemm_taps(mr, nc, kc_run, nt, a, taps, wp, yt, ldy, rt, d->cout, act);
+                else if (pfk && mr == MR && nc == NR && mt * pf_share < pf_lines && pn + 1 < npanels)
                     pfk(mr, nc, kc_run, ks_run, a, wp, yt, ldy, rt, d->cout, act,
                         wp + pfloats + 16 * mt * pf_share, pf_rate);
                 else if (xpm && x_lines && mt >= x0 && mr == MR && nc == NR &&

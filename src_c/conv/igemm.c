@@ -5,7 +5,14 @@ void fn_f32_igemm__scalar(size_t mr, size_t nc, size_t kc, size_t ks, const floa
                           const float *w, float *c, size_t ldc, const float *res, size_t ldr,
                           const fn_act *act) {
     fn_igemm_generic(FN_IGEMM_MR_scalar, FN_IGEMM_NR_scalar, mr, nc, kc, ks, a, w, c, ldc, res, ldr,
-                     act);
+                     act, NULL);
+}
+
+void fn_f32_igemm_taps__scalar(size_t mr, size_t nc, size_t kc, size_t nt, const float *const *a,
+                               const unsigned short *taps, const float *w, float *c, size_t ldc,
+                               const float *res, size_t ldr, const fn_act *act) {
+    fn_igemm_generic(FN_IGEMM_MR_scalar, FN_IGEMM_NR_scalar, mr, nc, kc, nt, a, w, c, ldc, res, ldr,
+                     act, taps);
 }
 
 /* Dense rows: MR-row tiles of the kernel above, the rows of a short last tile repeating its last. */

@@ -91,7 +91,8 @@ FN_INLINE void epi_pass(const int EPI, const int NV, size_t rows, size_t nc, flo
 FN_INLINE void igemm_tile_x(
     const int DENSE, const size_t ROWS, const int NV, const int EPI, const int PF, size_t mr, size_t nc,
     size_t kc, size_t ks, const float *const *a, const float *ad, size_t lda, const float *w, float *c,
-    size_t ldc, const float *res, size_t ldr, const fn_act *act, const float *pf, size_t pf_rate) {
+    size_t ldc, const float *res, size_t ldr, const fn_act *act, const float *pf, size_t pf_rate,
+    const unsigned short *taps) {
     const V zero = vzero();
     V b0 = vload(w);
     V b1 = NV > 1 ? vload(w + VW) : zero;
@@ -101,7 +102,9 @@ FN_INLINE void igemm_tile_x(
     FN_REP(TALL, DECL)
 #undef DECL
     w += NR;
+    const float *const w_taps = w;
     for (size_t t = 0; t < ks; t++) {
+        if (taps) w = w_taps + (size_t)taps[t] * kc * NR; /* fn_igemm_taps_ukernel: tap taps[t]'s rows */
 #define PTR(m) const float *a##m = m < ROWS ? (DENSE ? ad + m * lda : a[t * MR + m]) : NULL;
         FN_REP(TALL, PTR)
 #undef PTR
@@ -225,51 +228,67 @@ FN_INLINE void igemm_tile_x(
 FN_INLINE void igemm_tile(
     const size_t ROWS, const int NV, const int EPI, size_t mr, size_t nc, size_t kc, size_t ks,
     const float *const *a, const float *w, float *c, size_t ldc, const float *res, size_t ldr,
-    const fn_act *act) {
-    igemm_tile_x(0, ROWS, NV, EPI, 0, mr, nc, kc, ks, a, NULL, 0, w, c, ldc, res, ldr, act, NULL, 0);
+    const fn_act *act, const unsigned short *taps) {
+    igemm_tile_x(0, ROWS, NV, EPI, 0, mr, nc, kc, ks, a, NULL, 0, w, c, ldc, res, ldr, act, NULL, 0, taps);
 }
 
 /* One tile shape: ROWS rows (MR, or fewer for a short last tile / batch-1 linear), NV vectors. */
 FN_INLINE void igemm_nv(size_t ROWS, const int EPI, size_t mr, size_t nc, size_t kc, size_t ks,
                         const float *const *a, const float *w, float *c, size_t ldc, const float *res,
-                        size_t ldr, const fn_act *act) {
+                        size_t ldr, const fn_act *act, const unsigned short *taps) {
     /* Narrow output panels (cout % NR, or cout < NR) skip the all-zero weight columns. */
     if (NR > 3 * VW && nc > 3 * VW)
-        igemm_tile(ROWS, 4, EPI, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+        igemm_tile(ROWS, 4, EPI, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act, taps);
     else if (NR > 2 * VW && nc > 2 * VW)
-        igemm_tile(ROWS, 3, EPI, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+        igemm_tile(ROWS, 3, EPI, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act, taps);
     else if (NR > VW && nc > VW)
-        igemm_tile(ROWS, 2, EPI, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+        igemm_tile(ROWS, 2, EPI, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act, taps);
     else
-        igemm_tile(ROWS, 1, EPI, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+        igemm_tile(ROWS, 1, EPI, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act, taps);
 }
 
 /* One epilogue: a short tile computes only the rows it stores (M = 1, a batch-1 linear, would
  * otherwise do MR times the FMAs it needs). */
 FN_INLINE void igemm_epi(const int EPI, size_t mr, size_t nc, size_t kc, size_t ks,
                          const float *const *a, const float *w, float *c, size_t ldc,
-                         const float *res, size_t ldr, const fn_act *act) {
+                         const float *res, size_t ldr, const fn_act *act, const unsigned short *taps) {
     if (mr == 1)
-        igemm_nv(1, EPI, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+        igemm_nv(1, EPI, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act, taps);
     else if (mr <= 4 && MR > 4)
-        igemm_nv(4, EPI, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+        igemm_nv(4, EPI, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act, taps);
     else
-        igemm_nv(MR, EPI, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+        igemm_nv(MR, EPI, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act, taps);
+}
+
+/* taps: NULL (fn_f32_igemm: the panel's taps in order) or fn_igemm_taps_ukernel's list; a constant
+ * NULL folds the per-tap test away. */
+FN_INLINE void igemm_acts(size_t mr, size_t nc, size_t kc, size_t ks, const float *const *a,
+                          const unsigned short *taps, const float *w, float *c, size_t ldc,
+                          const float *res, size_t ldr, const fn_act *act) {
+    if (act->kind == FN_ACT_ACTK0 + FN_ACTK_SILU)
+        igemm_epi(EPI_SILU, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act, taps);
+    else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_HARDSWISH)
+        igemm_epi(EPI_HARDSWISH, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act, taps);
+    else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_GELU)
+        igemm_epi(EPI_GELU, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act, taps);
+    else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_GELU_TANH)
+        igemm_epi(EPI_GELU_TANH, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act, taps);
+    else
+        igemm_epi(0, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act, taps);
 }
 
 void FN_KNAME(fn_f32_igemm)(size_t mr, size_t nc, size_t kc, size_t ks, const float *const *a,
                             const float *w, float *c, size_t ldc, const float *res, size_t ldr,
                             const fn_act *act) {
-    if (act->kind == FN_ACT_ACTK0 + FN_ACTK_SILU)
-        igemm_epi(EPI_SILU, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
-    else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_HARDSWISH)
-        igemm_epi(EPI_HARDSWISH, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
-    else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_GELU)
-        igemm_epi(EPI_GELU, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
-    else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_GELU_TANH)
-        igemm_epi(EPI_GELU_TANH, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
-    else
-        igemm_epi(0, mr, nc, kc, ks, a, w, c, ldc, res, ldr, act);
+    igemm_acts(mr, nc, kc, ks, a, NULL, w, c, ldc, res, ldr, act);
+}
+
+/* fastnorm.h, fn_igemm_taps_ukernel: only the listed taps of the panel. */
+void FN_KNAME(fn_f32_igemm_taps)(size_t mr, size_t nc, size_t kc, size_t nt, const float *const *a,
+                                 const unsigned short *taps, const float *w, float *c, size_t ldc,
+                                 const float *res, size_t ldr, const fn_act *act) {
+    static const unsigned short none[1] = {0};
+    igemm_acts(mr, nc, kc, nt, a, nt ? taps : none, w, c, ldc, res, ldr, act);
 }
 
 /* A full tile (mr = MR, nc = NR) that also prefetches lines from pf into L2 (fastnorm.h,
@@ -280,15 +299,15 @@ void FN_KNAME(fn_f32_igemm_pf)(size_t mr, size_t nc, size_t kc, size_t ks, const
     (void)mr, (void)nc;
     const int NV = NR / VW;
     if (act->kind == FN_ACT_ACTK0 + FN_ACTK_SILU)
-        igemm_tile_x(0, MR, NV, EPI_SILU, 1, MR, NR, kc, ks, a, NULL, 0, w, c, ldc, res, ldr, act, pf, pf_rate);
+        igemm_tile_x(0, MR, NV, EPI_SILU, 1, MR, NR, kc, ks, a, NULL, 0, w, c, ldc, res, ldr, act, pf, pf_rate, NULL);
     else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_HARDSWISH)
-        igemm_tile_x(0, MR, NV, EPI_HARDSWISH, 1, MR, NR, kc, ks, a, NULL, 0, w, c, ldc, res, ldr, act, pf, pf_rate);
+        igemm_tile_x(0, MR, NV, EPI_HARDSWISH, 1, MR, NR, kc, ks, a, NULL, 0, w, c, ldc, res, ldr, act, pf, pf_rate, NULL);
     else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_GELU)
-        igemm_tile_x(0, MR, NV, EPI_GELU, 1, MR, NR, kc, ks, a, NULL, 0, w, c, ldc, res, ldr, act, pf, pf_rate);
+        igemm_tile_x(0, MR, NV, EPI_GELU, 1, MR, NR, kc, ks, a, NULL, 0, w, c, ldc, res, ldr, act, pf, pf_rate, NULL);
     else if (act->kind == FN_ACT_ACTK0 + FN_ACTK_GELU_TANH)
-        igemm_tile_x(0, MR, NV, EPI_GELU_TANH, 1, MR, NR, kc, ks, a, NULL, 0, w, c, ldc, res, ldr, act, pf, pf_rate);
+        igemm_tile_x(0, MR, NV, EPI_GELU_TANH, 1, MR, NR, kc, ks, a, NULL, 0, w, c, ldc, res, ldr, act, pf, pf_rate, NULL);
     else
-        igemm_tile_x(0, MR, NV, 0, 1, MR, NR, kc, ks, a, NULL, 0, w, c, ldc, res, ldr, act, pf, pf_rate);
+        igemm_tile_x(0, MR, NV, 0, 1, MR, NR, kc, ks, a, NULL, 0, w, c, ldc, res, ldr, act, pf, pf_rate, NULL);
 }
 
 /* Dense rows (fastnorm.h, fn_igemm_dense_ukernel and fn_igemm_dense_pf_ukernel): the epilogue and
@@ -302,10 +321,10 @@ FN_INLINE void dense_tile(const size_t ROWS, const int NV, const int EPI, const 
                           const float *res, size_t ldr, const fn_act *act, const float **p,
                           const float *pf, size_t pf_rate) {
     if (IGEMM_DENSE_LDA) {
-        igemm_tile_x(1, ROWS, NV, EPI, PF, ROWS, nc, kc, 1, NULL, a, lda, w, c, ldc, res, ldr, act, pf, pf_rate);
+        igemm_tile_x(1, ROWS, NV, EPI, PF, ROWS, nc, kc, 1, NULL, a, lda, w, c, ldc, res, ldr, act, pf, pf_rate, NULL);
     } else {
         for (size_t r = 0; r < ROWS; r++) p[r] = a + r * lda;
-        igemm_tile_x(0, ROWS, NV, EPI, PF, ROWS, nc, kc, 1, p, NULL, 0, w, c, ldc, res, ldr, act, pf, pf_rate);
+        igemm_tile_x(0, ROWS, NV, EPI, PF, ROWS, nc, kc, 1, p, NULL, 0, w, c, ldc, res, ldr, act, pf, pf_rate, NULL);
     }
 }
 

@@ -585,6 +585,57 @@ static void test_conv_prefetch(void) {
     free(pf);
 }
 
+/* fn_igemm_taps_ukernel (every table, the portable one too) against fn_igemm_ukernel with the
+ * left-out taps' rows pointing at zeros: the same bits, short tiles and narrow panels included, and
+ * no tap at all (bias, residual and act alone). */
+static void test_igemm_taps(void) {
+    static const unsigned short lists[][9] = {{1, 4, 5, 8}, {0, 2, 6, 8}, {4}, {0}};
+    static const size_t lens[] = {4, 4, 1, 0};
+    const size_t ks = 9;
+    for (int isa = 0; isa < FN_ISA_COUNT; isa++) {
+        if (isa > best) continue;
+        const fn_kernels *k = fn_kernels_for((fn_isa)isa);
+        const size_t MR = k->gemm_mr, NR = k->gemm_nr;
+        static const size_t kcs[] = {1, 7, 33};
+        for (size_t ki = 0; ki < sizeof kcs / sizeof kcs[0]; ki++) {
+            const size_t kc = kcs[ki];
+            float *w = rand_buf(NR + ks * kc * NR, 0.5f), *rows = rand_buf(ks * MR * kc, 1.0f);
+            float *zeros = calloc(kc, sizeof(float)), *res = rand_buf(MR * NR, 1.0f);
+            const float **full = xmalloc(ks * MR * sizeof(float *)), **part = xmalloc(ks * MR * sizeof(float *));
+            for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++)
+                for (size_t mr = 1; mr <= MR; mr += MR - 1)
+                    for (size_t nci = 0; nci < 2; nci++) {
+                        const size_t nc = nci ? NR / 2 - 1 : NR, nt = lens[li];
+                        for (size_t t = 0; t < ks; t++)
+                            for (size_t m = 0; m < MR; m++) full[t * MR + m] = zeros;
+                        for (size_t j = 0; j < nt; j++)
+                            for (size_t m = 0; m < MR; m++) {
+                                const float *row = rows + (lists[li][j] * MR + (m < mr ? m : mr - 1)) * kc;
+                                full[lists[li][j] * MR + m] = row;
+                                part[j * MR + m] = row;
+                            }
+                        float *want = out_buf(MR * NR), *got = out_buf(MR * NR);
+                        const fn_act *act = &ACTS[(li + mr) % 3];
+                        const float *r = li % 2 ? res : NULL;
+                        k->igemm(mr, nc, kc, ks, full, w, want, NR, r, NR, act);
+                        k->igemm_taps(mr, nc, kc, nt, part, lists[li], w, got, NR, r, NR, act);
+                        size_t bad = 0;
+                        for (size_t m = 0; m < mr; m++)
+                            bad += memcmp(got + m * NR, want + m * NR, nc * sizeof(float)) != 0;
+                        if (bad) {
+                            printf("FAIL igemm_taps kc=%zu list %zu mr=%zu nc=%zu [%s]: rows differ from the "
+                                   "zero-padded igemm\n", kc, li, mr, nc, k->name);
+                            n_fail++;
+                        } else {
+                            n_pass++;
+                        }
+                        free(want), free(got);
+                    }
+            free(w), free(rows), free(zeros), free(res), free(full), free(part);
+        }
+    }
+}
+
 int main(void) {
     fn_cpu_features f;
     fn_cpu_detect(&f);
@@ -606,6 +657,7 @@ int main(void) {
     test_glue();
     test_dwconv_mean();
     test_conv_prefetch();
+    test_igemm_taps();
     printf("%d passed, %d failed\n", n_pass, n_fail);
     return n_fail ? 1 : 0;
 }
