@@ -1,0 +1,61 @@
+"""The second held-out set (tests/zoo_heldout2.py: DeepLabV3 at output stride 8, an Xception, SE-ResNeXt-26,
+an HRNet, MobileNetV2 x1.4, EfficientNet-B2), never tuned on, through both routes (fastnorm.from_torch,
+and torch.onnx.export -> fastnorm.from_onnx) against PyTorch eval at batch 1 and 3 under every ISA, at
+their small test resolutions; the bound of tests/test_zoo_heldout.py. At 64x64 DeepLab's ASPP runs on an
+8x8 map, where every off-centre tap of its dilation-12 and -18 convs lies in the padding (the taps the
+conv driver leaves out, src_c/conv/conv2d.c drop_padding_taps)."""
+import functools
+
+import numpy as np
+import pytest
+from util import ATOL_MODEL, assert_ran, importorskip
+
+torch = importorskip("torch")
+importorskip("onnx")
+
+import fastnorm  # noqa: E402
+from onnx_util import export  # noqa: E402
+from zoo import calibrate, example_input  # noqa: E402
+from zoo_heldout2 import HELDOUT2, NOT_IN_TESTS  # noqa: E402
+
+NAMES = sorted(set(HELDOUT2) - set(NOT_IN_TESTS))
+
+
+@functools.lru_cache(maxsize=None)
+def _case(name):
+    """(fastnorm models by route, [(input, torch output) at batch 1 and 3]), built once per session."""
+    ctor, _, shape = HELDOUT2[name]
+    torch.manual_seed(0)
+    net = calibrate(ctor(), shape, seed=0)
+    models = {"torch": fastnorm.from_torch(net, example_input(shape, 1)),
+              "onnx": fastnorm.from_onnx(export(net, (1,) + tuple(shape), 17))}
+    feeds = []
+    for n in (1, 3):
+        x = example_input(shape, n, seed=n)
+        with torch.no_grad():
+            feeds.append((x.numpy(), net(x).numpy()))
+    return models, feeds
+
+
+@pytest.mark.parametrize("route", ["torch", "onnx"])
+@pytest.mark.parametrize("name", NAMES)
+def test_heldout2_model_matches_torch(name, route, isa):
+    models, feeds = _case(name)
+    for x, ref in feeds:
+        y = models[route].predict(x)
+        assert_ran(isa)
+        assert y.shape == ref.shape, (name, route, y.shape, ref.shape)
+        bound = ATOL_MODEL * max(1.0, float(np.abs(ref).max()))
+        err = float(np.abs(y - ref).max())
+        assert err <= bound, "%s via %s, batch %d (%s): max abs err %.3g > %.3g" % (
+            name, route, len(x), isa, err, bound)
+
+
+def test_deeplab_dilated_convs_stay_on_the_graph():
+    """DeepLab's dilated convs reach the plan as dilated conv2d nodes (not rewritten away), with their
+    BatchNorms folded, on both routes."""
+    models, _ = _case("deeplabv3_os8")
+    for route, model in models.items():
+        dil = sorted({tuple(n.attrs.get("dilation", [1, 1]))[0] for n in model.graph.nodes if n.op == "conv2d"})
+        assert dil == [1, 2, 4, 6, 12, 18], (route, dil)
+        assert not any(n.op == "batch_norm" for n in model.graph.nodes), route
