@@ -6,7 +6,7 @@ branches fused by strided convs and nearest / bilinear upsampling, MobileNetV2 x
 (B0's table at width 1.1, depth 1.2, 260x260). Plain PyTorch, random weights, BatchNorm statistics
 calibrated as tests/zoo.py does.
 
-tests/test_zoo_heldout2.py holds fastnorm to PyTorch on each but VGG16-BN and Wide-ResNet-50-2 (138 M and
+tests/test_zoo_heldout.py holds fastnorm to PyTorch on each but VGG16-BN and Wide-ResNet-50-2 (138 M and
 69 M weights; their families run there as tests/zoo_export.py's VGG-BN and tests/zoo.py's ResNet-50);
 bench/adhoc/models_cputime.py --heldout2 times all eight beside the peers.
 
