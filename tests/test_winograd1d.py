@@ -253,3 +253,54 @@ def test_plan_keeps_few_tiles_direct(monkeypatch):
     assert _records(big, (1, 16, 17, 17)) == 1        # only the 64 -> 64 conv (17 x 6 tiles)
     small = fastnorm.from_torch(net, torch.randn(1, 16, 8, 8))
     assert _records(small, (1, 16, 8, 8)) == 0        # 8 x 3 tiles
+
+
+def _g_matrix(np_, k):
+    """winograd1d.c's G (np x k) in float64: the points 0, 1, -1, 2, -2, 1/2, -1/2[, -1/4], inf."""
+    pts = [0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, -0.25][:np_ - 1]
+    g = np.zeros((np_, k))
+    g[np_ - 1, k - 1] = 1.0
+    for j, a in enumerate(pts):
+        nrm = 1.0
+        for b in pts:
+            if b != a:
+                nrm *= a - b
+        p = 1.0
+        for i in range(k):
+            g[j, i] = p / nrm
+            p *= a
+    if np_ == 8:
+        g[0, 0] = -g[0, 0]
+    return g
+
+
+@pytest.mark.parametrize("cin,cout,kh,kw", [(1, 1, 1, 3), (7, 13, 1, 5), (33, 31, 7, 1), (5, 70, 1, 7),
+                                           (64, 80, 3, 1), (16, 16, 5, 1)])
+def test_pack_is_g_times_taps_in_float64(isa, cin, cout, kh, kw):
+    """The packed weights (fn_winograd1d_pack, its rows from the ISA table's pack_rows) are, bit for bit,
+    U[p] = float32(sum over taps i, in order, of G[p, i] * g[i]) in float64, laid out in the micro-kernel's
+    panels: [NR zeros][cin][NR] per point and panel, zeros past cout, then the biases."""
+    rng = np.random.default_rng(cin * 7 + cout)
+    w = rng.normal(0, 1, (cout, cin, kh, kw)).astype(np.float32)
+    b = rng.normal(0, 1, cout).astype(np.float32)
+    desc = (cin, cout, 1, kh, kw, 1, 1, 1, 1, kh // 2, kw // 2, kh // 2, kw // 2)
+    packed = np.asarray(_C.winograd1d_pack(-1, desc, w, b))    # the table the isa fixture forced
+    k = max(kh, kw)
+    np_ = 9 if k == 7 else 8
+    nr = _C.gemm_tile(-1)[1]
+    assert _C.ISA_NAMES[_C.resolve_isa(-1)] == isa
+    npanels = -(-cout // nr)
+    g = _g_matrix(np_, k)
+    taps = w.reshape(cout, cin, k).astype(np.float64)
+    want = np.zeros((np_, npanels * nr, cin + 1), np.float32)    # [point][output channel][bias row, cin]
+    for p in range(np_):
+        acc = np.zeros((cout, cin))
+        for i in range(k):
+            acc = acc + g[p, i] * taps[:, :, i]
+        want[p, :cout, 1:] = acc.astype(np.float32)
+    off = int(packed[0])
+    u = packed[off:off + np_ * npanels * nr * (cin + 1)].reshape(np_, npanels, cin + 1, nr)
+    got = u.transpose(0, 1, 3, 2).reshape(np_, npanels * nr, cin + 1)
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+    tail = packed[off + np_ * npanels * nr * (cin + 1):]
+    assert np.array_equal(tail[:cout], b) and not tail[cout:].any()

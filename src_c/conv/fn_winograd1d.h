@@ -31,7 +31,13 @@ typedef struct fn_winograd1d_kernels {
      * (+ res[i])), res read only when non-NULL (may equal out: read before written). */
     void (*output)(int mo, size_t c, const float *m, size_t ldm, const float *bias, float *const *out,
                    const float *const *res, const fn_act *act);
+    /* Weight transform of one input channel of one panel: for p < np, u[p*ldu + j] = (float) of the
+     * double sum over i < kt, in order, of g[p*7 + i] * gt[i*FN_WINO1D_PACK_NR + j], j < nr (winograd1d.c's
+     * packing; plain C at the ISA's width, so every table gives the same bits). */
+    void (*pack_rows)(size_t np, size_t kt, const double *g, const double *gt, size_t nr, float *u, size_t ldu);
 } fn_winograd1d_kernels;
+
+#define FN_WINO1D_PACK_NR 64 /* gt's row length: the widest micro-kernel panel the packing takes */
 
 const fn_winograd1d_kernels *fn_winograd1d_kernels_for(fn_isa isa);
 

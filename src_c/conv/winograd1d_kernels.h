@@ -7,7 +7,9 @@
 #define FN_DECLARE_WINO1D(isa)                                                                     \
     void fn_f32_wino1d_input__##isa(int np, size_t c, const float *const *px, float *v, size_t ldv);        \
     void fn_f32_wino1d_output__##isa(int mo, size_t c, const float *m, size_t ldm, const float *bias, \
-                                     float *const *out, const float *const *res, const fn_act *act);
+                                     float *const *out, const float *const *res, const fn_act *act);  \
+    void fn_wino1d_pack_rows__##isa(size_t np, size_t kt, const double *g, const double *gt, size_t nr, \
+                                    float *u, size_t ldu);
 
 FN_DECLARE_WINO1D(scalar)
 FN_DECLARE_WINO1D(avx2)

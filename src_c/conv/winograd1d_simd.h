@@ -77,6 +77,23 @@ FN_UNROLL(9)
     }
 }
 
+/* fn_winograd1d_kernels.pack_rows: plain C, vectorised by the compiler down the nr doubles of a row at
+ * this file's width (-ffp-contract is off in C11 mode: no table fuses a multiply-add, so all give
+ * the same bits). Inception-v3's 26 1xk / kx1 packings, AVX2: ~24 ms portable. */
+void FN_KNAME(fn_wino1d_pack_rows)(size_t np, size_t kt, const double *g, const double *gt, size_t nr,
+                                   float *u, size_t ldu) {
+    double acc[FN_WINO1D_PACK_NR];
+    for (size_t p = 0; p < np; p++, u += ldu) {
+        for (size_t j = 0; j < nr; j++) acc[j] = 0.0;
+        for (size_t i = 0; i < kt; i++) {
+            const double gi = g[p * 7 + i];
+            const double *row = gt + i * FN_WINO1D_PACK_NR;
+            for (size_t j = 0; j < nr; j++) acc[j] += gi * row[j];
+        }
+        for (size_t j = 0; j < nr; j++) u[j] = (float)acc[j];
+    }
+}
+
 /* px: np = 8 (k = 3, 5) or 9 (k = 7) pointers to a tile's input pixels along the axis (c channels
  * each; padding points at a zero row); v: (np, ldv), v[p*ldv + ch] = (B^T d)[p] */
 void FN_KNAME(fn_f32_wino1d_input)(int np, size_t c, const float *const *px, float *v, size_t ldv) {
