@@ -3,10 +3,10 @@ float32 values are made when something reads them rather than when the BN folds.
 
 A model built from a file with its BatchNorms unfolded (fastnorm.from_torch(...).save()) used to write
 every folded weight at load, then write it again packed: ResNet-50 wrote ~100 MB of folded weights it
-read once, and a fresh process pays for every page it writes first (issue 14's cold start: its load
-took a median of ~158 ms against ~90 ms with those writes in memory already touched). Now the packers
-read the folded values from one scratch buffer the model's folds share, refilled per layer, and the
-folded weights exist whole only if something else asks for them.
+read once, and a fresh process pays for every page it writes first (issue 14's cold start). Now the
+packers read the folded values from one scratch buffer the model's folds share, refilled per layer, and
+the folded weights exist whole only if something else asks for them: that file's load in a fresh
+process 182 -> 93 ms median (AVX-512, 6 alternations with the eager fold; bench/RESULTS.md, session 22).
 
 A FoldedWeight reads like a read-only float32 ndarray of its shape: shape, dtype, ndim, size, nbytes
 without computing anything; np.asarray(w), indexing and any other ndarray attribute compute the folded
