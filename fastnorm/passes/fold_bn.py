@@ -16,7 +16,6 @@ sum over its fan-in of |w32' - w64'| plus |b32' - b64'| (the largest channel's).
 """
 import numpy as np
 
-from fastnorm import _C
 from fastnorm.graph import batch1_shapes
 from fastnorm.passes._merge import Merger
 from fastnorm.passes.folded import FoldedWeight, FoldScratch
@@ -69,19 +68,16 @@ def fold_batchnorm(graph, shapes=None, _copy=True, _lazy=False):
         w_name, b_name = prev.inputs[1] + "@" + bn.name, prev.name + ".bias@" + bn.name
         b64 = (b - mean) * s + beta
         g.weights[b_name] = b64.astype(np.float32)
-        if scratch is not None and prev.op != "conv_transpose2d" and w.dtype == np.float32 and w.size:
-            fw = FoldedWeight(w, s, scratch)
-            g.weights[w_name] = fw
-            err = None     # finish_fold_report: from the packer's fold when one ran first
-            pending.append((len(report), fw, b64, g.weights[b_name]))
-        elif prev.op != "conv_transpose2d" and w.dtype == np.float32:
+        if prev.op != "conv_transpose2d" and w.dtype == np.float32:
             # output channels are rows: one pass in C (the same bits as the float64 form below)
-            w32 = _C.packed_empty(w.size).reshape(w.shape)   # from shared chunks: few page faults
-            rows = (cout, w.size // cout if cout else 0)
-            _, row_err = _C.fold_scale_rows(np.ascontiguousarray(w).reshape(rows), np.ascontiguousarray(s, np.float64),
-                                            out=w32.reshape(rows))
-            g.weights[w_name] = w32
-            err = _max_error(row_err, b64, g.weights[b_name])
+            fw = FoldedWeight(w, s, scratch if scratch is not None else FoldScratch())
+            if scratch is not None:
+                g.weights[w_name] = fw
+                err = None     # finish_fold_report: from the packer's fold when one ran first
+                pending.append((len(report), fw, b64, g.weights[b_name]))
+            else:
+                g.weights[w_name] = fw.values()      # the fold records the row errors on the way
+                err = _max_error(fw.row_errors(), b64, g.weights[b_name])
         else:
             w64 = _scale_out_channels(prev, w.astype(np.float64), s)
             g.weights[w_name] = w64.astype(np.float32)

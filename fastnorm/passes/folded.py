@@ -26,8 +26,8 @@ _ERROR_CHUNK_FLOATS = 1 << 16
 
 class FoldScratch:
     """The buffer the FoldedWeights of one fold share while packers read them (see module doc). It
-    holds the largest weight's floats once used; release() lets it go (Model does after its first
-    plan: a later plan for another shape or ISA makes it again)."""
+    holds the largest weight's floats once used; release() lets it go (each Plan does once its
+    packers ran: a later plan for another shape or ISA makes it again)."""
 
     def __init__(self):
         self._lock = _thread.allocate_lock()
@@ -169,11 +169,6 @@ class FoldedWeight:
         if name.startswith("__") or name in FoldedWeight.__slots__:
             raise AttributeError(name)
         return getattr(self.values(), name)
-
-
-def dense(w):
-    """w as a C-contiguous float32 ndarray (a FoldedWeight computes and keeps its values)."""
-    return np.ascontiguousarray(w, np.float32)
 
 
 def with_dense(w, fn):
