@@ -660,6 +660,17 @@ static void dense_run(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, si
      * line per k-step of their whole tiles (as the indirect driver's tiles: fn_conv2d_nhwc_pre) */
     const size_t x_lines = k->igemm_dense_pf && pf ? pf_floats / 16 : 0;
     const size_t x_share = kc * (R / k->gemm_mr);
+    /* The next rows chunk's input (stride 1: one contiguous run of rows) asked into L2 by the chunk's
+     * first panel, spread over its tiles' k-steps, where input and output together outgrow L2 and
+     * neither prefetch above runs: the hardware prefetcher stops at every 4 KiB page, and a chunk of
+     * 96 rows of 64 channels spans six. Measured (Xeon, AVX-512, 1 thread, medians of 7 alternating
+     * rounds, bench/adhoc/conv1x1_stream.py): 64->64 at 112x112 167 -> 194 GFLOP/s, 32->32 148 -> 159,
+     * 128->128 197 -> 208, 64->256 at 56x56 199 -> 207; 64->64 at 56x56 (1.6 MB, fits) 207 -> 204,
+     * hence the bound. Asking the next chunk's output lines too (the stores' RFOs) was mixed: 16->96
+     * at 112x112 128 -> 140, 64->256 at 56x56 207 -> 199. */
+    const size_t in_bytes = M * d->cin * sizeof(float), out_bytes = M * d->cout * sizeof(float);
+    const int next_rows = flat && !p_lines && !x_lines && ldx <= 2 * d->cin &&
+                          in_bytes + out_bytes > 4 * (size_t)FN_CONV_L2_BUDGET && k->igemm_dense_pf;
 #pragma omp parallel num_threads(nthreads)
     {
         for (;;) {
@@ -680,7 +691,12 @@ static void dense_run(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, si
                 const size_t co0 = pn * NR, nc = d->cout - co0 < NR ? d->cout - co0 : NR;
                 /* with p_lines, the tasks of the first passes so far (blocks before pb are whole) */
                 const size_t fp = p_lines ? pb * nb + (rc ? bw : rb % bw + 1) : 0;
-                if (p_lines && rc == 0 && rb % bw + 1 < bw)
+                const size_t nxt = M - m0 - mr < R ? M - m0 - mr : R; /* rows of the next chunk */
+                if (next_rows && nxt && rb % bw == 0)
+                    k->igemm_dense_pf(mr, nc, kc, a, lda, packed + pn * pfloats, y + m0 * ldy + co0, ldy,
+                                      res ? res + m0 * d->cout + co0 : NULL, d->cout, act,
+                                      x + (m0 + mr) * ldx, nxt * ldx / 16);
+                else if (p_lines && rc == 0 && rb % bw + 1 < bw)
                     k->igemm_dense_pf(mr, nc, kc, a, lda, packed + pn * pfloats, y + m0 * ldy + co0, ldy,
                                       res ? res + m0 * d->cout + co0 : NULL, d->cout, act,
                                       packed + (pn + 1) * pfloats, p_lines);
