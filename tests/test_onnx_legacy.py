@@ -244,6 +244,38 @@ def test_groupnorm_affine_folds_into_the_norm(isa):
     assert [n.op for n in model.source_graph.nodes] == ["conv2d", "group_norm", "silu"]
 
 
+@pytest.mark.parametrize("opset", [13, 17, 18])
+def test_mish_from_softplus_tanh_mul_is_one_op(opset, isa):
+    """torch exports F.mish below opset 18 as x * tanh(softplus(x)): one mish, fused into the conv."""
+    import torch
+    m = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.Mish(),
+                            torch.nn.Conv2d(8, 5, 1), torch.nn.Mish()).eval()
+    with torch.no_grad():
+        m[1].running_mean.uniform_(-1, 1)
+        m[1].running_var.uniform_(0.5, 2)
+    from onnx_util import export
+    model = check(export(m, (1, 3, 9, 9), opset), (3, 9, 9))
+    ops = [n.op for n in model.source_graph.nodes]   # the exporter may fold the BN itself
+    assert ops.count("mish") == 2 and not {"softplus", "tanh", "mul"} & set(ops)
+    assert [n.op for n in model.graph.nodes] == ["conv2d", "conv2d"]
+
+
+def test_mish_idiom_needs_the_same_input_and_single_readers(isa):
+    """x * tanh(softplus(z)) with z != x, and a tanh read twice, are left as they are (and still right)."""
+    nodes = [helper.make_node("Softplus", ["x"], ["sp"]),
+             helper.make_node("Tanh", ["sp"], ["t"]),
+             helper.make_node("Neg", ["x"], ["z"]),
+             helper.make_node("Mul", ["z", "t"], ["y0"]),          # another operand: no mish
+             helper.make_node("Softplus", ["x"], ["sp2"]),
+             helper.make_node("Tanh", ["sp2"], ["t2"]),
+             helper.make_node("Mul", ["x", "t2"], ["y1"]),
+             helper.make_node("Add", ["y0", "t2"], ["y2"]),        # t2 read twice: no mish
+             helper.make_node("Add", ["y1", "y2"], ["y"])]
+    data = make(nodes, {}, (4, 5, 6), opset=13)
+    model = check(data, (4, 5, 6))
+    assert "mish" not in [n.op for n in model.source_graph.nodes]
+
+
 @pytest.mark.parametrize("opset", [9, 10, 11, 13, 18])
 def test_torch_nearest_upsample_every_resize_version(opset, isa):
     import torch

@@ -1,5 +1,5 @@
 """Exporter idioms rewritten on the ONNX node list before conversion, each into one node a handler maps:
-channels-last LayerNorm, erf-GELU, x * sigmoid(x).
+channels-last LayerNorm, erf-GELU, x * sigmoid(x), x * tanh(softplus(x)).
 """
 import math
 
@@ -13,7 +13,7 @@ from fastnorm.frontends.onnx._base import OnnxNode, attr_value, is_sym
 NO_MATCH = object()   # an attribute of the wrong kind: the pattern does not match
 # the inputs each op of a pattern must have (named, not empty) for the pattern to read them; a node
 # with fewer (an untrusted file) matches nothing and is left for its handler, which names the problem
-_MIN_INPUTS = {"Transpose": 1, "LayerNormalization": 2, "Erf": 1, "Div": 2, "Mul": 2, "Add": 2, "Sigmoid": 1}
+_MIN_INPUTS = {"Transpose": 1, "LayerNormalization": 2, "Erf": 1, "Div": 2, "Mul": 2, "Add": 2, "Sigmoid": 1, "Softplus": 1, "Tanh": 1}
 
 
 def _well_formed(n):
@@ -131,6 +131,23 @@ def rewrite_patterns(nodes, graph_outputs, consts):
         proto = onnxpb.make_node("_Silu", [sig.input[0]], [m.output[0]], name=sig.proto.name)
         drop.add(id(sig))
         add[id(m)] = OnnxNode(proto, 0, sig._fn_name)
+    for sp in nodes_ok:
+        # x * Tanh(Softplus(x)): Mish, as torch exports F.mish below opset 18 (CSPDarknet, YOLOv4).
+        # Softplus has no attributes in any opset; an untrusted one with some is left to its handler.
+        if sp.op_type != "Softplus" or id(sp) in drop or list(sp.attribute):
+            continue
+        th = only_reader(sp.output[0])
+        if th is None or th.op_type != "Tanh" or id(th) in drop or id(th) in add:
+            continue
+        m = only_reader(th.output[0])
+        if m is None or m.op_type != "Mul" or id(m) in add or id(m) in drop:
+            continue
+        other = [v for v in m.input if v != th.output[0]]
+        if other != [sp.input[0]]:
+            continue
+        proto = onnxpb.make_node("Mish", [sp.input[0]], [m.output[0]], name=sp.proto.name)
+        drop.update((id(sp), id(th)))
+        add[id(m)] = OnnxNode(proto, 0, sp._fn_name)
     if not drop and not add:
         return nodes
     return [add.get(id(n), n) for n in nodes if id(n) not in drop]
