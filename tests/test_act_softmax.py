@@ -14,6 +14,7 @@ from hypothesis import given, settings, strategies as st
 import reference as ref
 from util import assert_ran, importorskip
 
+import fastnorm
 import fastnorm.ops as ops
 from fastnorm.threads import set_num_threads
 
@@ -175,3 +176,26 @@ def test_prelu_thread_invariant_and_errors(isa, rng):
         ops.prelu(x, w[:3])
     with pytest.raises(ValueError, match="no channel dim"):
         ops.prelu(x[0, 0, 0], w)
+
+
+@pytest.mark.parametrize("c", [1, 5, 16, 37, 128], ids=lambda c: "c%d" % c)
+@pytest.mark.parametrize("shared", [False, True], ids=["per-channel", "shared"])
+def test_prelu_channels_last_in_a_model(isa, c, shared):
+    """In a model prelu runs on NHWC activations (fn_act.h, prelu_cols: rows of c channels, each its own
+    slope): conv -> BN -> PReLU -> conv against torch, odd channel counts, batch 2, 1x1 to 9x11 maps."""
+    torch = importorskip("torch")
+    torch.manual_seed(c)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, c, 3, padding=1), torch.nn.BatchNorm2d(c),
+                              torch.nn.PReLU(1 if shared else c), torch.nn.Conv2d(c, 4, 1)).eval()
+    with torch.no_grad():
+        net[1].running_mean.uniform_(-1, 1)
+        net[1].running_var.uniform_(0.5, 2)
+        net[2].weight.uniform_(-0.5, 0.5)
+    for shape in [(2, 3, 9, 11), (1, 3, 1, 1)]:
+        x = np.random.default_rng(c).normal(0, 1, shape).astype(np.float32)
+        model = fastnorm.from_torch(net, torch.from_numpy(x))
+        got = model.predict(x)
+        assert_ran(isa)
+        with torch.no_grad():
+            want = net(torch.from_numpy(x)).numpy()
+        assert np.abs(got - want).max() <= 1e-5 * max(1.0, np.abs(want).max())

@@ -6,6 +6,8 @@
                                        float *y);                                                  \
     void fn_f32_prelu_rows__##isa(size_t rows, size_t n, const float *x, const float *w,          \
                                   float *y);                                                       \
+    void fn_f32_prelu_cols__##isa(size_t rows, size_t c, const float *x, const float *w,          \
+                                  float *y);                                                       \
     void fn_f32_softmax_rows__##isa(size_t rows, size_t len, const float *x, float *y, int log);   \
     void fn_f32_softmax_cols__##isa(size_t len, size_t stride, size_t nc, const float *x,         \
                                     float *y, int log);
@@ -20,6 +22,7 @@ FN_ACT_DECLARE(neon)
         .name = #ISA,                                                                              \
         .apply = fn_f32_actk_apply__##ISA,                                                         \
         .prelu_rows = fn_f32_prelu_rows__##ISA,                                                    \
+        .prelu_cols = fn_f32_prelu_cols__##ISA,                                                    \
         .softmax_rows = fn_f32_softmax_rows__##ISA,                                                \
         .softmax_cols = fn_f32_softmax_cols__##ISA,                                                \
     }

@@ -49,8 +49,17 @@ void fn_act_prelu(const fn_kernels *k, size_t outer, size_t c, size_t inner, con
         }
         return;
     }
-    /* tasks: (batch, block of channels) with about TASK_FLOATS floats each */
     if (nthreads < 1 || total < PAR_MIN_FLOATS) nthreads = 1;
+    if (inner == 1) { /* channels last (a model's NHWC activations): blocks of whole rows of c */
+        const size_t rb = c >= TASK_FLOATS ? 1 : TASK_FLOATS / c, nb = (outer + rb - 1) / rb;
+#pragma omp parallel for schedule(static) num_threads(nthreads)
+        for (size_t b = 0; b < nb; b++) {
+            const size_t r0 = b * rb, rn = outer - r0 < rb ? outer - r0 : rb;
+            ak->prelu_cols(rn, c, x + r0 * c, w, y + r0 * c);
+        }
+        return;
+    }
+    /* tasks: (batch, block of channels) with about TASK_FLOATS floats each */
     size_t cb = inner >= TASK_FLOATS ? 1 : TASK_FLOATS / inner;
     if (cb > c) cb = c;
     const size_t nblk = (c + cb - 1) / cb, nt = outer * nblk;

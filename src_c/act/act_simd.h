@@ -1,6 +1,6 @@
 /* act_simd.h: the act family's micro-kernels written once over the SIMD vocabulary (src_c/simd/).
  * The including file includes one vec_<isa>.h first; the functions it defines are
- * fn_f32_act__<isa>, fn_f32_actk_apply__<isa>, fn_f32_prelu_rows__<isa>,
+ * fn_f32_act__<isa>, fn_f32_actk_apply__<isa>, fn_f32_prelu_rows__<isa>, fn_f32_prelu_cols__<isa>,
  * fn_f32_softmax_rows__<isa>, fn_f32_softmax_cols__<isa>. */
 #ifndef FASTNORM_ACT_SIMD_H
 #define FASTNORM_ACT_SIMD_H
@@ -96,6 +96,24 @@ void FN_KNAME(fn_f32_prelu_rows)(size_t rows, size_t n, const float *x, const fl
         const float *xs = x + r * n;
         float *ys = y + r * n;
         FN_ACT_LOOP(vsel(vgt(x, zero), x, vmul(wr, x)));
+    }
+}
+
+/* Channels last: each row holds c channels, channel j's slope w[j] (fn_act.h, prelu_cols). The slopes
+ * of a row's whole vectors are reloaded per row (from L1): a model's NHWC activations reached the
+ * per-row kernel one pixel at a time, a row of one float (~1.4 ns an element). */
+void FN_KNAME(fn_f32_prelu_cols)(size_t rows, size_t c, const float *x, const float *w, float *y) {
+    const V zero = vset(0.0f);
+    for (size_t r = 0; r < rows; r++, x += c, y += c) {
+        size_t j = 0;
+        for (; j + VW <= c; j += VW) {
+            const V v = vload(x + j);
+            vstore(y + j, vsel(vgt(v, zero), v, vmul(vload(w + j), v)));
+        }
+        if (j < c) {
+            const V v = vload_n(x + j, c - j);
+            vstore_n(y + j, c - j, vsel(vgt(v, zero), v, vmul(vload_n(w + j, c - j), v)));
+        }
     }
 }
 

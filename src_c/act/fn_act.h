@@ -32,6 +32,9 @@ typedef struct fn_act_kernels {
     fn_status (*apply)(int kind, size_t n, const float *x, const fn_act_params *p, float *y);
     /* x, y: (rows, n); row r: y = x > 0 ? x : w[r] * x (prelu on NCHW planes). y may alias x. */
     void (*prelu_rows)(size_t rows, size_t n, const float *x, const float *w, float *y);
+    /* x, y: (rows, c), channels last; column j: y = x > 0 ? x : w[j] * x (prelu on NHWC rows). y may
+     * alias x. */
+    void (*prelu_cols)(size_t rows, size_t c, const float *x, const float *w, float *y);
     /* x, y: (rows, len) contiguous; softmax (or log_softmax) of each row. y may alias x. */
     void (*softmax_rows)(size_t rows, size_t len, const float *x, float *y, int log);
     /* x, y: (len, stride) with columns j < nc (nc <= stride) taken: softmax over len per column.

@@ -329,8 +329,8 @@ static void test_act(void) {
     static const size_t sh[][2] = {{1, 1}, {3, 5}, {2, 17}, {5, 64}, {4, 3}};
     for (size_t s = 0; s < sizeof sh / sizeof sh[0]; s++) {
         const size_t rows = sh[s][0], len = sh[s][1], n = rows * len;
-        float *x = rand_buf(n, 8.0f), *wr = rand_buf(rows, 1.0f);
-        for (int job = 0; job < 5; job++) {
+        float *x = rand_buf(n, 8.0f), *wr = rand_buf(rows > len ? rows : len, 1.0f);
+        for (int job = 0; job < 6; job++) {
             float *want = out_buf(n);
             FOR_WIDE(isa) {
                 float *got = out_buf(n);
@@ -339,7 +339,8 @@ static void test_act(void) {
                 for (int t = 0; t < 2; t++) {
                     if (job == 0) kk[t]->prelu_rows(rows, len, x, wr, outs[t]);
                     else if (job <= 2) kk[t]->softmax_rows(rows, len, x, outs[t], job == 2);
-                    else kk[t]->softmax_cols(rows, len, len, x, outs[t], job == 4); /* len columns, rows long */
+                    else if (job <= 4) kk[t]->softmax_cols(rows, len, len, x, outs[t], job == 4); /* len columns, rows long */
+                    else kk[t]->prelu_cols(rows, len, x, wr, outs[t]); /* rows of len channels */
                 }
                 char what[64];
                 snprintf(what, sizeof what, "act job %d (prelu/softmax) %zux%zu", job, rows, len);
