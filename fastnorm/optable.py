@@ -206,6 +206,9 @@ _ROWS = [
     Op("channel_shuffle", frozenset({"groups"}), S.shape_shuffle("channel_shuffle"), SHAPE,
        torch=("nn.ChannelShuffle",)),
     # ---------------------------------------------------------------- glue
+    Op("matmul", frozenset(), S.shape_matmul, GLUE, torch=("torch.matmul", "torch.bmm", "operator.matmul"),
+       doc="ONNX MatMul and torch's matmul / bmm of two activations (attention's q @ k^T, attn @ v), leading dims broadcast where "
+       "each side is whole or one; a constant B is a linear"),
     Op("add", frozenset({ACT_ATTR}), S.shape_binary, GLUE, torch=("operator.add", "torch.add", "Tensor.add"),
        onnx=("Add", "Sum")),
     Op("mul", frozenset(), S.shape_binary, GLUE, torch=("operator.mul", "torch.mul", "Tensor.mul"),

@@ -291,6 +291,17 @@ def shape_binary(node, shapes, weights):
     return [broadcast_shapes(node, shapes[0], shapes[1])]
 
 
+def shape_matmul(node, shapes, weights):
+    """A product of two activations, (*, m, k) @ (*, k, n) -> (*, m, n), the leading dims broadcast."""
+    _arity(node, shapes, 2, 2, (None, None))
+    a, b = shapes
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError("node %r: matmul needs inputs of 2 or more dims, got %r and %r" % (node.name, a, b))
+    if a[-1] != b[-2]:
+        raise ValueError("node %r: matmul of %r and %r: inner dims %d and %d differ" % (node.name, a, b, a[-1], b[-2]))
+    return [broadcast_shapes(node, a[:-2], b[:-2]) + (a[-2], b[-1])]
+
+
 def shape_cat(node, shapes, weights):
     if len(shapes) < 1 or len(node.outputs) != 1 or any(s is None for s in shapes):
         raise ValueError("node %r: cat needs one or more inputs and one output" % node.name)

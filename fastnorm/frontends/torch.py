@@ -280,6 +280,13 @@ class _Builder:
             self.binary(fx, "mul", args[0], args[1])
         elif t in _ZOO_BINARY or (method and t in _ZOO_BINARY_METHODS):
             self.zoo_binary(fx, t, method, args, kw)
+        elif (t in (torch.matmul, torch.bmm, operator.matmul) or (method and t in ("matmul", "bmm"))) and \
+                len(args) == 2 and all(isinstance(v, torch.fx.Node) and v.op != "get_attr" and v in self.value for v in args):
+            # two activations (attention's q @ k^T, attn @ v); a parameter operand is a linear layer
+            sa, sb = self.shape_of(args[0]), self.shape_of(args[1])
+            if sa is None or sb is None or len(sa) < 2 or len(sb) < 2:
+                return self.fail(fx, "matmul of operands with unknown shapes or under 2 dims")
+            self.add(fx, "matmul", [self.value[args[0]], self.value[args[1]]])
         elif t is operator.getitem:
             self.getitem(fx, x, args[1])
         elif t in (torch.split, torch.chunk) or (method and t in ("split", "chunk")):

@@ -1,5 +1,5 @@
 """Lowering of the glue ops: free reshapes and permutes (a change of the value's layout tag),
-broadcast add/mul, cat, pad, interpolate and the shuffles."""
+broadcast add/mul, cat, pad, interpolate, the shuffles and the product of two activations."""
 import math
 
 from fastnorm import _C
@@ -89,6 +89,32 @@ def _lower_binary(plan, node, graph, loc, cache):
               kind=kind, act=act_tuple(node.attrs.get("act")), **offs,
               binary=(tuple(int(out_shape[d]) for d in perm), tuple(operands[0][1]), tuple(operands[1][1])))
     loc[node.outputs[0]] = (out, "nhwc" if image else "plain")
+
+
+def _lower_matmul(plan, node, graph, loc, cache):
+    """One MATMUL record over the operands' logical (row-major) buffers: the leading dims flatten to
+    the products, each operand whole there (a stride of its own matrix) or one for all (stride 0)."""
+    out_shape = plan.shapes[node.outputs[0]]
+    batch = tuple(out_shape[:-2])
+    nb = int(math.prod(batch))
+    strides = []
+    for v in node.inputs:
+        shape = plan.shapes[v]
+        lead = (1,) * (len(batch) - len(shape) + 2) + tuple(shape[:-2])
+        if lead == batch:
+            strides.append(int(shape[-2]) * int(shape[-1]))
+        elif math.prod(lead) == 1:
+            strides.append(0)
+        else:
+            raise UnsupportedError("node %r: matmul of %r and %r broadcasts part of the leading dims %r"
+                                   % (node.name, tuple(plan.shapes[node.inputs[0]]),
+                                      tuple(plan.shapes[node.inputs[1]]), batch))
+    a, b = (plan.plain(node, v, loc) for v in node.inputs)
+    m, k, n = int(out_shape[-2]), int(plan.shapes[node.inputs[0]][-1]), int(out_shape[-1])
+    out = plan.new_buf(int(math.prod(out_shape)))
+    plan.emit(node, type=_C.OP_MATMUL, **{"in": a, "in2": b, "out": out}, n=nb, h=m, w=k, c=n,
+              outer=strides[0], inner=strides[1])
+    loc[node.outputs[0]] = (out, "plain")
 
 
 @lower_shape.reads_windows
@@ -189,4 +215,4 @@ LOWER = {"flatten": _lower_flatten, "reshape": _lower_reshape, "transpose": _low
          "add": _lower_binary, "mul": _lower_binary, "sub": _lower_binary, "div": _lower_binary,
          "maximum": _lower_binary, "minimum": _lower_binary, "cat": _lower_cat, "pad": _lower_pad,
          "interpolate": _lower_interpolate, "pixel_shuffle": _lower_shuffle,
-         "pixel_unshuffle": _lower_shuffle, "channel_shuffle": _lower_shuffle}
+         "pixel_unshuffle": _lower_shuffle, "channel_shuffle": _lower_shuffle, "matmul": _lower_matmul}

@@ -57,13 +57,16 @@
     X(29, WINOGRAD1D, winograd1d, "winograd1d", Y, Y) /* CONV2D's fields (1xk / kx1, k = 3, 5, 7,       \
                          stride 1), weights from fn_winograd1d_pack */                             \
     X(30, WINOGRAD2X3, winograd2x3, "winograd2x3", Y, Y) /* CONV2D's fields (3x3, stride 1), weights \
-                         from fn_winograd2x3_pack: F(2x2, 3x3) */
+                         from fn_winograd2x3_pack: F(2x2, 3x3) */                                   \
+    X(31, MATMUL, matmul, "matmul", Y, N) /* n products of two activations (h x w) @ (w x c): A at in, \
+                         B at in2, batch strides outer and inner (0: the one A or B for every        \
+                         product), C at out, h*c floats apart */
 
 typedef enum {
 #define FN_PLAN_ENUM_(id, NAME, name, label, S, C) FN_OP_##NAME = id,
     FN_PLAN_RECORDS(FN_PLAN_ENUM_)
 #undef FN_PLAN_ENUM_
-    FN_OP_LIMIT_ = 31 /* every id is below this */
+    FN_OP_LIMIT_ = 32 /* every id is below this */
 } fn_op_type;
 
 typedef struct fn_op {

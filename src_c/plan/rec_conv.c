@@ -1,5 +1,6 @@
 /* rec_conv.c: the plan records of the conv family (FN_PLAN_RECORDS in fn_plan.h). */
 #include "records.h"
+#include <string.h>
 #include "../conv/fn_convt.h"
 
 static const char *const WEIGHTS_MISFIT = "packed weights do not fit this ISA's kernels";
@@ -147,4 +148,41 @@ FN_REC_CHECK(conv_transpose2d) {
     if (op->weights == NULL || op->weights_floats != fn_conv_transpose2d_packed_floats(k, &op->conv))
         return WEIGHTS_MISFIT;
     return NULL;
+}
+
+/* MATMUL: a product of two activations (attention's q @ k^T and attn @ v). Each product packs its B,
+ * (w, c) row-major, into scratch as a 1x1 conv's weights (fn_conv2d_pack_kn takes that layout as it
+ * is) and runs A's h rows through the conv driver: the GEMM is the conv's micro-kernel on every ISA.
+ * A B shared by every product (inner 0) is packed once. */
+static fn_conv2d_desc matmul_desc(const fn_op *op) {
+    fn_conv2d_desc d;
+    memset(&d, 0, sizeof d);
+    d.cin = op->w, d.cout = op->c, d.groups = 1;
+    d.kh = d.kw = d.sh = d.sw = d.dh = d.dw = 1;
+    return d;
+}
+
+static size_t matmul_packed_bytes(const fn_kernels *k, const fn_op *op) {
+    const fn_conv2d_desc d = matmul_desc(op);
+    return (fn_conv2d_packed_floats(k, &d) * sizeof(float) + 63) / 64 * 64;
+}
+
+FN_REC_RUN(matmul) {
+    const fn_conv2d_desc d = matmul_desc(op);
+    const size_t pb = matmul_packed_bytes(k, op);
+    if (scratch == NULL || scratch_bytes < pb) return FN_ERR_ARG;
+    float *packed = (float *)scratch;
+    for (size_t b = 0; b < op->n; b++) {
+        if (b == 0 || op->inner) fn_conv2d_pack_kn(k, &d, bufs[op->in2] + b * op->inner, NULL, packed);
+        const fn_status st = fn_conv2d_nhwc(k, &d, 1, op->h, 1, bufs[op->in] + b * op->outer, packed, NULL,
+                                            &op->act, bufs[op->out] + b * op->h * op->c,
+                                            (char *)scratch + pb, scratch_bytes - pb, nthreads);
+        if (st != FN_OK) return st;
+    }
+    return FN_OK;
+}
+
+FN_REC_SCRATCH(matmul) {
+    const fn_conv2d_desc d = matmul_desc(op);
+    return matmul_packed_bytes(k, op) + fn_conv2d_scratch_bytes(k, &d, 1, op->h, 1, nthreads);
 }

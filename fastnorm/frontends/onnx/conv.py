@@ -195,6 +195,13 @@ def op_gemm(c, node, attrs):
 
 def op_matmul(c, node, attrs):
     a_in, b_in = node.input[0], node.input[1]
+    if c.is_act(a_in) and c.is_act(b_in):   # attention's q @ k^T, attn @ v
+        (a_name, a_shape), (b_name, b_shape) = c.act(node), c.act(node, 1)
+        if len(a_shape) < 2 or len(b_shape) < 2:
+            raise Unsupported("a 1D operand of a product of two activations (A %s, B %s)"
+                              % (fmt_shape(a_shape), fmt_shape(b_shape)))
+        c.set_act(node.output[0], c.emit(node, "matmul", [a_name, b_name], {}, node.output[0]))
+        return
     if not c.is_act(a_in) or c.is_act(b_in):
         raise Unsupported("only activation x constant 2D weight runs (A %s, B %s)"
                            % ("activation" if c.is_act(a_in) else "constant",

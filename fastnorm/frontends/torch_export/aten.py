@@ -681,8 +681,19 @@ def _addmm(b, fx, bias, x, w, beta=1, alpha=1):
                          b.weight(bias_arr, fx.name + ".bias")])
 
 
+def _is_activation(b, v):
+    return isinstance(v, b.torch.fx.Node) and isinstance(b.val.get(v), str)
+
+
 def _mm(b, fx, x, w):
+    if _is_activation(b, w):      # two activations: attention's q @ k^T, attn @ v
+        b.out(fx, "matmul", [b.act(x), b.act(w)])
+        return
     b.out(fx, "linear", [b.act(x), _linear_weight(b, w, True), ""])
+
+
+def _bmm(b, fx, x, y):
+    b.out(fx, "matmul", [b.act(x), b.act(y, "second operand")])
 
 
 def _relu(b, fx, x):
@@ -922,7 +933,7 @@ HANDLERS = {
     "unsqueeze": Builder.to_shape, "squeeze": Builder.to_shape, "flatten": Builder.to_shape,
     "expand": _expand, "permute": _permute, "transpose": _transpose, "t": _t,
     "_to_copy": _to_copy,
-    "linear": _linear, "addmm": _addmm, "mm": _mm,
+    "linear": _linear, "addmm": _addmm, "mm": _mm, "bmm": _bmm,
     "relu": _relu, "clamp": _clamp, "clamp_min": _clamp_min, "clamp_max": _clamp_max, "hardtanh": _hardtanh,
     "prelu": _prelu, "_prelu_kernel": _prelu,
     "add": _binary("add"), "sub": _binary("sub"), "rsub": _binary("rsub"), "mul": _binary("mul"),
