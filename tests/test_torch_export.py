@@ -354,3 +354,35 @@ def test_other_permutes_map_to_transpose():
     assert [n.op for n in nodes] == ["reshape", "transpose", "reshape"]
     assert nodes[1].attrs == {"perm": [0, 2, 1, 4, 3]}
     assert nodes[0].attrs == {"shape": [-1, 2, 4, 6, 6]} and nodes[2].attrs == {"shape": [-1, 8, 6, 6]}
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_flatten_of_the_batch_into_rows_for_batchnorm1d(batch, isa):
+    """LeViT's Linear_BN: bn(y.flatten(0, 1)).reshape_as(y) folds the batch into the rows of a 2-D
+    BatchNorm1d input; the reshape must not become a flatten after the batch (which made 240
+    "channels" of 24)."""
+    class LinearBN(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(16, 24)
+            self.bn = torch.nn.BatchNorm1d(24)
+
+        def forward(self, x):          # (B, N, C) tokens
+            y = self.fc(x)
+            return self.bn(y.flatten(0, 1)).reshape_as(y)
+
+    torch.manual_seed(batch)
+    m = LinearBN().eval()
+    with torch.no_grad():
+        m.bn.running_mean.uniform_(-1, 1)
+        m.bn.running_var.uniform_(0.5, 2)
+    x = torch.randn(batch, 10, 16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FastnormWarning)   # the batch is fixed: it is folded into rows
+        model = fastnorm.from_torch(m, x, route="export")
+    got = model.predict(x.numpy())
+    assert_ran(isa)
+    with torch.no_grad():
+        want = m(x).numpy()
+    assert got.shape == want.shape
+    assert np.abs(got - want).max() <= 1e-5 * max(1.0, np.abs(want).max())

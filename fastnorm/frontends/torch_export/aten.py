@@ -310,7 +310,7 @@ class Builder:
             return x
         if dst[0] != src[0] and None in (src[0], dst[0]):
             raise _Unsupported("a reshape that moves the batch dim (%s -> %s)" % (_fmt(src), _fmt(dst)))
-        if len(dst) == 2 and len(src) > 2:
+        if len(dst) == 2 and len(src) > 2 and dst[0] == src[0]:
             return self.emit(fx, "flatten", [x], {"start_dim": 1, "end_dim": -1}, name=name, shape=tuple(dst))
         want = [-1 if dst[0] is None else int(dst[0])] + [int(d) for d in dst[1:]]
         if len(want) == 1 or any(d < 1 for d in want[1:]):
