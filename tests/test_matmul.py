@@ -133,3 +133,39 @@ def test_matmul_through_the_fx_route_and_a_saved_file(tmp_path, isa):
         got = mdl.predict(x.numpy())
         assert_ran(isa)
         assert np.abs(got - want).max() <= 1e-5 * max(1.0, np.abs(want).max())
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_timm_style_attention_fixes_the_batch_and_matches_torch(batch, isa):
+    """timm's Attention permutes (B, N, 3, heads, d) to (3, B, heads, N, d) and unbinds dim 0: the
+    batch moves, so the torch.export route traces again with the batch fixed (a note says so) instead
+    of refusing the model."""
+    torch = importorskip("torch")
+
+    class Attention(torch.nn.Module):
+        def __init__(self, dim=24, heads=3):
+            super().__init__()
+            self.heads = heads
+            self.qkv = torch.nn.Linear(dim, 3 * dim)
+            self.proj = torch.nn.Linear(dim, dim)
+
+        def forward(self, x):
+            bsz, n, c = x.shape
+            qkv = self.qkv(x).reshape(bsz, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+            q, k, v = qkv.unbind(0)
+            a = ((q @ k.transpose(-2, -1)) * (c // self.heads) ** -0.5).softmax(dim=-1)
+            return self.proj((a @ v).transpose(1, 2).reshape(bsz, n, c))
+
+    torch.manual_seed(batch)
+    m = Attention().eval()
+    x = torch.randn(batch, 17, 24)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastnorm.FastnormWarning)
+        model = fastnorm.from_torch(m, x, route="export")
+    assert any("batch" in " ".join(n) for n in model.source_graph.notes)
+    got = model.predict(x.numpy())
+    assert_ran(isa)
+    with torch.no_grad():
+        want = m(x).numpy()
+    assert np.abs(got - want).max() <= 1e-5 * max(1.0, np.abs(want).max())

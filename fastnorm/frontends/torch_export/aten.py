@@ -309,7 +309,7 @@ class Builder:
         if tuple(src) == tuple(dst):
             return x
         if dst[0] != src[0] and None in (src[0], dst[0]):
-            raise _Unsupported("a reshape that moves the batch dim (%s -> %s)" % (_fmt(src), _fmt(dst)))
+            raise BatchDependent("a reshape that moves the batch dim (%s -> %s)" % (_fmt(src), _fmt(dst)))
         if len(dst) == 2 and len(src) > 2 and dst[0] == src[0]:
             return self.emit(fx, "flatten", [x], {"start_dim": 1, "end_dim": -1}, name=name, shape=tuple(dst))
         want = [-1 if dst[0] is None else int(dst[0])] + [int(d) for d in dst[1:]]
@@ -634,8 +634,8 @@ def _permute(b, fx, x, dims):
     kept = [p for p in perm if xs[p] != 1]
     if kept == sorted(kept):   # only unit dims move: a reshape
         return b.to_shape(fx, x)
-    if perm[0] != 0:
-        raise _Unsupported("a permute that moves the batch dim")
+    if perm[0] != 0 and b.batch is not None:   # the graph's batch is dim 0: trace with it fixed
+        raise BatchDependent("a permute that moves the batch dim (%s)" % fx.name)
     b.out(fx, "transpose", [xin], {"perm": perm})
 
 
@@ -868,11 +868,11 @@ def _slice(b, fx, x, dim=0, start=None, end=None, step=1):
     xs = b.shape[xin]
     d = int(dim) % len(xs)
     size = xs[d]
-    if d == 0:
-        if (start in (None, 0)) and (end is None or end >= 2 ** 62) and step == 1:
-            b.val[fx] = xin
-            return
-        raise _Unsupported("a slice of the batch dim")
+    if d == 0 and (start in (None, 0)) and (end is None or end >= 2 ** 62) and step == 1:
+        b.val[fx] = xin
+        return
+    if d == 0 and b.batch is not None:
+        raise BatchDependent("a slice of the batch dim (%s)" % fx.name)
     s, e, st = slice(start, end, step).indices(size)
     if s == 0 and e == size and st == 1:
         b.val[fx] = xin
@@ -888,8 +888,8 @@ def _select(b, fx, x, dim, index):
     xin = b.act(x)
     xs = b.shape[xin]
     d = int(dim) % len(xs)
-    if d == 0:
-        raise _Unsupported("a select on the batch dim")
+    if d == 0 and b.batch is not None:
+        raise BatchDependent("a select on the batch dim (%s)" % fx.name)
     i = int(index) % xs[d]
     shape = xs[:d] + (1,) + xs[d + 1:]
     name = b.emit(fx, "slice", [xin], {"dim": d, "start": i, "end": i + 1, "step": 1}, shape=shape)
@@ -900,8 +900,8 @@ def _split_sizes(b, fx, x, sizes, dim=0):
     xin = b.act(x)
     xs = b.shape[xin]
     d = int(dim) % len(xs)
-    if d == 0:
-        raise _Unsupported("a split of the batch dim")
+    if d == 0 and b.batch is not None:
+        raise BatchDependent("a split of the batch dim (%s)" % fx.name)
     name = b.name(fx, "split")
     outs = ["%s.%d" % (name, i) for i in range(len(sizes))]
     b.nodes.append(Node(name, "split", [xin], outs, {"dim": d, "sizes": [int(s) for s in sizes]}))
