@@ -1,4 +1,4 @@
-"""Handlers: Slice, Split, Max, Min, Reciprocal (issue 12's zoo ops on activations; on constants they fold).
+"""Handlers: Slice, Split, ScatterND (a slice write), Max, Min, Reciprocal (issue 12's zoo ops on activations; on constants they fold).
 Sub / Div between activations and ReduceSum / ReduceMean / ReduceMax over any axes are glue.py's and
 pool.py's."""
 import numpy as np
@@ -78,6 +78,55 @@ def op_split(c, node, attrs):
         start += size
 
 
+def op_scatternd(c, node, attrs):
+    """ScatterND into an activation at constant indices that address one contiguous range of one dim,
+    every other addressed dim whole, in row-major order: the TorchScript exporter's in-place slice
+    write (timm ReXNet's `x[:, 0:C] += shortcut`). The data around the range and the updates, one
+    concat; any other scatter is refused by name."""
+    if attrs.get("reduction", "none") not in ("none", b"none"):
+        raise Unsupported("ScatterND reduction %r (only none)" % attrs.get("reduction"))
+    if len(node.input) < 3 or not node.input[1] or not node.input[2]:
+        raise Malformed("ScatterND needs data, indices and updates")
+    name, shape = c.act(node)
+    if node.input[1] not in c.const:
+        raise Unsupported("ScatterND indices computed at run time")
+    upd, upd_shape = c.act(node, 2)
+    idx = np.asarray(c.const[node.input[1]])
+    if idx.dtype.kind not in "iu" or idx.ndim < 1:
+        raise Malformed("ScatterND indices must be integers of 1 or more dims, got %s %r" % (idx.dtype, idx.shape))
+    r, k = len(shape), int(idx.shape[-1])
+    if not 1 <= k <= r:
+        raise Malformed("ScatterND indices address %d dims of a %dD input" % (k, r))
+    if any(d is BATCH for d in shape[:k]):
+        raise BatchDep("ScatterND addresses the batch dim")
+    if tuple(upd_shape) != tuple(idx.shape[:-1]) + tuple(shape[k:]):
+        raise Malformed("ScatterND updates %r do not fit indices %r into data %r"
+                        % (tuple(upd_shape), idx.shape, tuple(shape)))
+    dims = np.array([int(v) for v in shape[:k]], np.int64)
+    flat = idx.reshape(-1, k).astype(np.int64)
+    flat = np.where(flat < 0, flat + dims, flat)
+    if flat.size == 0 or (flat < 0).any() or (flat >= dims).any():
+        raise Malformed("ScatterND indices out of range for data %r" % (tuple(shape),))
+    lo, hi = flat.min(0), flat.max(0) + 1
+    partial = [d for d in range(k) if (lo[d], hi[d]) != (0, dims[d])]
+    grid = np.stack(np.meshgrid(*[np.arange(lo[d], hi[d]) for d in range(k)], indexing="ij"), -1).reshape(-1, k)
+    if len(partial) > 1 or grid.shape != flat.shape or not np.array_equal(grid, flat):
+        raise Unsupported("ScatterND at indices other than one contiguous range of one dim")
+    d = partial[0] if partial else 0
+    s, e, n = int(lo[d]), int(hi[d]), int(dims[d])
+    if tuple(upd_shape) != tuple(shape[:d]) + (e - s,) + tuple(shape[d + 1:]):
+        raise Unsupported("ScatterND updates of shape %r (the data's rank and dims expected)" % (tuple(upd_shape),))
+    if (s, e) == (0, n):
+        return c.set_act(node.output[0], upd)
+    pieces = []
+    if s > 0:
+        pieces.append(c.emit(node, "slice", [name], {"dim": d, "start": 0, "end": s, "step": 1}))
+    pieces.append(upd)
+    if e < n:
+        pieces.append(c.emit(node, "slice", [name], {"dim": d, "start": e, "end": n, "step": 1}))
+    c.set_act(node.output[0], c.emit(node, "cat", pieces, {"dim": d}, node.output[0]))
+
+
 def op_max_min(c, node, attrs):
     """Max / Min of activations and constants, folded pairwise."""
     op = "maximum" if node.op_type == "Max" else "minimum"
@@ -108,6 +157,7 @@ def op_reciprocal(c, node, attrs):
 # ONNX op type -> handler(converter, node, attrs)
 HANDLERS = {
     "Slice": op_slice,
+    "ScatterND": op_scatternd,
     "Split": op_split,
     "Max": op_max_min,
     "Min": op_max_min,

@@ -612,6 +612,43 @@ def _cat(b, fx, tensors, dim=0):
     b.out(fx, "cat", xs, {"dim": d})
 
 
+def _slice_scatter(b, fx, x, src, dim=0, start=None, end=None, step=1):
+    """x with x[dim-slice] replaced by src (functionalised in-place slice writes: timm ReXNet's
+    `x[:, 0:C] += shortcut`): the pieces of x around the slice and src, one cat."""
+    xin, sin = b.act(x), b.act(src, "scattered value")
+    xs = b.shape[xin]
+    d = int(dim) % len(xs)
+    if d == 0:
+        if b.batch is not None:
+            raise BatchDependent("a slice_scatter on the batch dim (%s)" % fx.name)
+        raise _Unsupported("a slice_scatter on dim 0")
+    s, e, st = slice(start, end, step).indices(xs[d])
+    if st != 1:
+        raise _Unsupported("a slice_scatter with step %d" % st)
+    if tuple(b.shape[sin]) != tuple(xs[:d]) + (max(e - s, 0),) + tuple(xs[d + 1:]):
+        raise _Unsupported("a slice_scatter whose value does not fill the slice")
+    pieces = []
+    if s > 0:
+        pieces.append(b.emit(fx, "slice", [xin], {"dim": d, "start": 0, "end": s, "step": 1},
+                             name=b.name(fx, "head"), shape=tuple(xs[:d]) + (s,) + tuple(xs[d + 1:])))
+    pieces.append(sin)
+    if e < xs[d]:
+        pieces.append(b.emit(fx, "slice", [xin], {"dim": d, "start": e, "end": xs[d], "step": 1},
+                             name=b.name(fx, "tail"), shape=tuple(xs[:d]) + (xs[d] - e,) + tuple(xs[d + 1:])))
+    if len(pieces) == 1:
+        b.val[fx] = sin
+        return
+    b.out(fx, "cat", pieces, {"dim": d})
+
+
+def _copy(b, fx, dst, src, non_blocking=False):
+    """aten.copy (functionalised copy_): src's values in dst's shape."""
+    din, sin = b.act(dst, "copy target"), b.act(src, "copied value")
+    if tuple(b.shape[din]) != tuple(b.shape[sin]):
+        raise _Unsupported("a copy that broadcasts")
+    b.val[fx] = sin
+
+
 def _expand(b, fx, x, size, implicit=False):
     xin = b.act(x)
     out = b.dims(fx.meta["val"])
@@ -948,7 +985,7 @@ HANDLERS = {
     "pixel_shuffle": _shuffle("pixel_shuffle", "factor"), "pixel_unshuffle": _shuffle("pixel_unshuffle", "factor"),
     "channel_shuffle": _shuffle("channel_shuffle", "groups"),
     "native_channel_shuffle": _shuffle("channel_shuffle", "groups"),
-    "slice": _slice, "narrow": _narrow, "select": _select,
+    "slice": _slice, "narrow": _narrow, "select": _select, "slice_scatter": _slice_scatter, "copy": _copy,
     "split_with_sizes": _split_sizes, "split": _split,
 }
 HANDLERS.update({a: Builder.alias for a in _ALIASES if a != "_to_copy"})
