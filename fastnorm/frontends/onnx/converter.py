@@ -438,7 +438,15 @@ class _Converter:
             raise Malformed("constant folding failed: %s" % e)
 
     def _fold_sym(self, node):
-        SYM_OPS[node.op_type](self, node, self.attrs(node))
+        """Fold a shape op over values holding the symbolic batch. Where the symbolic arrays do not fit
+        the op (the TorchScript exporter's index arithmetic for an in-place slice write, ReXNet's
+        ScatterND: a Concat of a batch-sized vector with others), the graph depends on the batch in a
+        way the symbol cannot carry: fixed, the same node folds on plain numbers (or says what is
+        wrong with it)."""
+        try:
+            SYM_OPS[node.op_type](self, node, self.attrs(node))
+        except (ValueError, IndexError, TypeError) as e:
+            raise BatchDep("%s of values holding the batch: %s" % (node.op_type, e)) from None
 
     # ------------------------------------------------------------------ IR naming
     def producer_of(self, ir_name):
