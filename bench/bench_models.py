@@ -55,11 +55,12 @@ from models_table import EXTENDED_ROWS, ROWS  # noqa: E402  (the issues' rows, i
 from zoo_extended import EXTENDED  # noqa: E402
 from zoo_heldout import HELDOUT  # noqa: E402
 from zoo_heldout2 import HELDOUT2  # noqa: E402
+from zoo_heldout3 import HELDOUT3  # noqa: E402
 
 # issue 5's models (tests/zoo.py), issue 14's (zoo_extended.py), and the held-out architectures no part
-# of fastnorm was tuned on (tests/zoo_heldout.py, tests/zoo_heldout2.py: timed by
-# bench/adhoc/models_cputime.py --heldout / --heldout2)
-ZOO = dict(zoo.ZOO, **EXTENDED, **HELDOUT, **HELDOUT2)
+# of fastnorm was tuned on (tests/zoo_heldout.py, tests/zoo_heldout2.py, tests/zoo_heldout3.py: timed by
+# bench/adhoc/models_cputime.py --heldout / --heldout2 / --heldout3)
+ZOO = dict(zoo.ZOO, **EXTENDED, **HELDOUT, **HELDOUT2, **HELDOUT3)
 ALL_ROWS = ROWS + EXTENDED_ROWS
 
 RUNTIMES = ["fastnorm", "onnxruntime", "openvino", "torch"]
