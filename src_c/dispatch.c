@@ -18,6 +18,7 @@
         .igemm_panels = fn_f32_igemm_panels__##ISA,                                                \
         .scale_shift_rows = fn_f32_scale_shift_rows__##ISA,                                        \
         .scale_shift_cols = fn_f32_scale_shift_cols__##ISA,                                        \
+        .post_cols = fn_f32_post_cols__##ISA,                                                      \
         .fold_scale_rows = fn_fold_scale_rows__##ISA,                                              \
         .act = fn_f32_act__##ISA,                                                                  \
         .maxpool = fn_f32_maxpool__##ISA,                                                          \

@@ -122,6 +122,12 @@ typedef void (*fn_igemm_dense_pf_ukernel)(size_t m, size_t nc, size_t kc, const 
 typedef void (*fn_igemm_panels_ukernel)(size_t np, size_t kc, const float *a, const float *w,
                                         size_t ps, float *c, const float *res, const fn_act *act);
 
+/* rows x c block of a conv's output past its activation (fn_post), in place, row r at y + r*ldy:
+ *   y[r][j] = y[r][j] * scale[j] + shift[j]   (one rounding, as fn_scale_shift_cols_ukernel; skipped
+ *                                              when scale is NULL)
+ *   y[r][j] += res[r*ldr + j]                  (when res is not NULL) */
+typedef void (*fn_post_cols_ukernel)(size_t rows, size_t c, float *y, size_t ldy, const float *scale,
+                                     const float *shift, const float *res, size_t ldr);
 /* rows x n block, row r: y[r][i] = act(x[r][i] * scale[r] + shift[r])  (NCHW planes: n = H*W) */
 typedef void (*fn_scale_shift_rows_ukernel)(size_t rows, size_t n, const float *x,
                                             const float *scale, const float *shift,
@@ -151,6 +157,7 @@ typedef struct fn_kernels {
     fn_igemm_panels_ukernel igemm_panels;
     fn_scale_shift_rows_ukernel scale_shift_rows;
     fn_scale_shift_cols_ukernel scale_shift_cols;
+    fn_post_cols_ukernel post_cols;
     fn_fold_rows_ukernel fold_scale_rows;
     fn_act_ukernel act;
     fn_maxpool_ukernel maxpool;
@@ -239,11 +246,20 @@ fn_status fn_conv2d_nhwc_gated(const fn_kernels *k, const fn_conv2d_desc *d, siz
  * floats (a later conv's weights: fn_plan_link_prefetch) the conv asks into L2 as it runs; a hint only.
  */
 int fn_conv2d_pre_fits(const fn_conv2d_desc *d);
+/* A conv's epilogue past its activation, applied to each output tile or row while it is in L1 or L2
+ * (k->post_cols): y = act(conv + bias (+ res)) * scale + shift (+ post res). An eval BatchNorm after
+ * the activation (ConvMixer's conv -> GELU -> BN), and a residual added after both (its Residual
+ * block: x + BN(GELU(dwconv(x)))), one pass over the output instead of three. scale, shift: cout
+ * floats each, or both NULL (the residual alone: x + relu(conv(x))); res: NULL or (n, oh, ow, cout)
+ * dense. A post NULL, or with all three NULL: none. */
+typedef struct fn_post {
+    const float *scale, *shift, *res;
+} fn_post;
 fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                              const float *x, size_t ldx, const float *packed, const float *res,
                              const fn_act *act, float *y, size_t ldy, const float *gate, const float *pre,
-                             const fn_act *pre_act, const float *pf, size_t pf_floats, void *scratch,
-                             size_t scratch_bytes, int nthreads);
+                             const fn_act *pre_act, const fn_post *post, const float *pf, size_t pf_floats,
+                             void *scratch, size_t scratch_bytes, int nthreads);
 fn_status fn_conv2d_nhwc_ldx(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                              const float *x, size_t ldx, const float *packed, const float *res,
                              const fn_act *act, float *y, size_t ldy, void *scratch, size_t scratch_bytes,

@@ -24,6 +24,8 @@
                                         const float *shift, const fn_act *act, float *y);          \
     void fn_f32_scale_shift_cols__##isa(size_t rows, size_t c, const float *x, const float *scale, \
                                         const float *shift, const fn_act *act, float *y);          \
+    void fn_f32_post_cols__##isa(size_t rows, size_t c, float *y, size_t ldy, const float *scale,  \
+                                 const float *shift, const float *res, size_t ldr);               \
     void fn_fold_scale_rows__##isa(size_t rows, size_t cols, const float *w, const double *s,      \
                                    float *out, double *err);                                      \
     void fn_f32_act__##isa(size_t n, const float *x, const fn_act *act, float *y);                 \

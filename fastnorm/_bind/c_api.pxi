@@ -133,6 +133,9 @@ cdef extern from "fastnorm.h" nogil:
         int out2
         const float *pf
         size_t pf_floats
+        const float *post
+        size_t post_floats
+        int res_late
 
     fn_status fn_plan_run(const fn_kernels *k, const fn_op *ops, size_t nops, float *const *bufs,
                           void *scratch, size_t scratch_bytes, int nthreads)

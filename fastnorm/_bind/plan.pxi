@@ -85,6 +85,12 @@ cdef class CPlan:
                 self.keep.append(r["weights2"])
                 op.weights2 = &wv[0]
                 op.weights2_floats = wv.shape[0]
+            if r.get("post") is not None:  # CONV2D, DWCONV2D: scale, shift past the activation
+                wv = r["post"]
+                self.keep.append(r["post"])
+                op.post = &wv[0]
+                op.post_floats = wv.shape[0]
+            op.res_late = 1 if r.get("res_late") else 0
             if "conv2" in r:  # DWCONV_PW: the 1x1 conv after the depthwise one
                 op.conv2 = _conv_desc(r["conv2"])
             op.act2 = _act(r.get("act2", (0, 0.0, 0.0)))  # also CONV2D's pre-activation

@@ -137,7 +137,7 @@ def _expand_conv(plan, uses, i):
     j = writers[0]
     ex = plan.records[j]
     if (ex["type"] != _C.OP_CONV2D or ex.get("in2", -1) >= 0 or plan.node_of_record[j] is None
-            or ex.get("ldx")):  # a conv reading a channel window keeps its input
+            or ex.get("ldx") or ex.get("post") is not None):  # a conv reading a channel window keeps its input
         return None
     cin, cout, groups, kh, kw, sh, sw = ex["conv"][:7]
     if (cout, groups, kh, kw, sh, sw) != (r["c"], 1, 1, 1, 1, 1) or any(ex["conv"][9:]):
@@ -267,15 +267,57 @@ def conv_reads_preact(plan, graph):
     _drop(plan, doomed)
 
 
+def _post_on():
+    return os.environ.get("FASTNORM_CONV_POST", "1") != "0"
+
+
+def conv_takes_post(plan, graph):
+    """An eval BatchNorm after a conv's activation (ConvMixer: conv -> GELU -> BN, which cannot fold
+    into the conv's weights): an NHWC SCALE_SHIFT record (no act of its own) whose input is the output
+    of a CONV2D or DWCONV2D record that only it reads is dropped; the conv applies the scale and shift
+    to each output tile after its activation, while the tile is in L1 (field post, 2 x cout floats,
+    src_c/fastnorm.h fn_post). The output is written once instead of written, read and written again.
+    An add after it then becomes the conv's late residual (conv_takes_residual_add).
+    FASTNORM_CONV_POST=0 turns both off (read when a plan is built)."""
+    if not _post_on():
+        return
+    uses = _Uses(plan)
+    doomed = set()
+    for i, r in enumerate(plan.records):
+        if r["type"] != _C.OP_SCALE_SHIFT or r.get("inner") != 1 or r.get("act", (0,))[0] != 0:
+            continue
+        readers, writers = uses.of(r["in"])
+        if readers != [i] or len(writers) != 1 or writers[0] > i or plan.buf_external[r["in"]] is not None:
+            continue
+        j = writers[0]
+        q = plan.records[j]
+        if (q["type"] not in (_C.OP_CONV2D, _C.OP_DWCONV2D) or q.get("post") is not None or q.get("res_late")
+                or q.get("out2", -1) >= 0 or q.get("ldy") or q.get("yoff") or q["out"] != r["in"]):
+            continue
+        cout = q["conv"][1]
+        if cout != r["c"] or q["n"] * q["oh"] * q["ow"] != r["outer"]:
+            continue
+        q["post"] = np.concatenate([r["weights"], r["weights2"]]).astype(np.float32)
+        q["out"] = r["out"]
+        plan.absorbed_into.setdefault(plan.node_of_record[j], []).append(plan.node_of_record[i])
+        doomed.add(i)
+        uses.writers[r["out"]] = [j]
+        uses.readers[r["in"]] = uses.writers[r["in"]] = []
+    _drop(plan, doomed)
+
+
 def conv_takes_residual_add(plan, graph):
     """A BINARY add of two dense operands of one shape, one of them the output of a CONV2D record
     (no residual, no activation, whole rows) that only the add reads, is dropped: the conv adds the
     other operand as its residual (in2) in its epilogue and writes the sum (and the add's activation).
     The graph pass fuse_residual_add does this for conv2d nodes; this also reaches a linear whose
     output comes to the add through a free layout change (ConvNeXt: fc2 -> permute -> s + x). The
-    other operand must be complete when the conv runs: none of its writers comes after the conv."""
+    other operand must be complete when the conv runs: none of its writers comes after the conv.
+    A conv that already applies an activation or a post (conv_takes_post), CONV2D or DWCONV2D, takes
+    the add (with no act of its own) as a late residual instead (res_late: added after them)."""
     uses = _Uses(plan)
     doomed = set()
+    post_on = _post_on()
     for i, r in enumerate(plan.records):
         if (r["type"] != _C.OP_BINARY or r.get("kind") != _C.BIN_ADD or r.get("xoff") or r.get("x2off")
                 or r["in"] == r["in2"]):
@@ -290,11 +332,19 @@ def conv_takes_residual_add(plan, graph):
                 continue
             j = writers[0]
             q = plan.records[j]
-            if (q["type"] != _C.OP_CONV2D or q.get("in2", -1) >= 0 or q.get("ldy") or q.get("yoff")
-                    or q["act"][0] != 0 or any(w > j for w in uses.writers.get(res, []))
+            late = q.get("act", (0,))[0] != 0 or q.get("post") is not None
+            if late and not post_on:
+                continue
+            if (q["type"] not in ((_C.OP_CONV2D, _C.OP_DWCONV2D) if late else (_C.OP_CONV2D,))
+                    or q.get("in2", -1) >= 0 or q.get("ldy") or q.get("yoff") or q.get("out2", -1) >= 0
+                    or (late and (r.get("act", (0,))[0] != 0 or r["out"] in (res, q["in"])))
+                    or any(w > j for w in uses.writers.get(res, []))
                     or q["n"] * q["oh"] * q["ow"] * q["conv"][1] != math.prod(shape)):
                 continue
-            q.update({"in2": res, "out": r["out"], "act": r.get("act", (0, 0.0, 0.0))})
+            if late:
+                q.update({"in2": res, "out": r["out"], "res_late": 1})
+            else:
+                q.update({"in2": res, "out": r["out"], "act": r.get("act", (0, 0.0, 0.0))})
             plan.absorbed_into.setdefault(plan.node_of_record[j], []).append(plan.node_of_record[i])
             doomed.add(i)
             uses.readers[res] = sorted(set(uses.readers.get(res, [])) - {i} | {j})
@@ -510,7 +560,7 @@ def residual_in_place(plan, graph):
             _rename(r, resolve)
         res, out = r.get("in2", -1), r.get("out", -1)
         if (r["type"] not in RESIDUAL_IN_PLACE or res is None or res < 0 or res == r["in"] or res == out
-                or r.get("ldy")
+                or r.get("ldy") or r.get("res_late")
                 or plan.buf_external[res] is not None or plan.buf_external[out] is not None
                 or last.get(res) != i or plan.buf_sizes[res] != plan.buf_sizes[out]):
             continue
@@ -530,7 +580,7 @@ def _rename(rec, resolve):
             rec["cat"] = (parts,) + tuple(rec["cat"][1:])
 
 
-PASSES = (fuse_dwpw_expand, dwconv_takes_pool, conv_reads_gated, conv_reads_preact, conv_takes_residual_add, conv_first_reads_nchw,
+PASSES = (fuse_dwpw_expand, conv_takes_post, dwconv_takes_pool, conv_reads_gated, conv_reads_preact, conv_takes_residual_add, conv_first_reads_nchw,
           retarget_output_copies, cat_chain_in_one_buffer, conv_writes_cat_block, residual_in_place)
 
 

@@ -584,11 +584,19 @@ static void gated_rows(size_t m0, size_t mr, size_t MR, size_t pixels, size_t ci
     for (size_t m = mr; m < MR; m++) a[m] = a[mr - 1];
 }
 
+/* The epilogue past the activation (fn_post) on rows [m0, m0 + mr) x channels [co0, co0 + nc) of y,
+ * just written: the same tile the kernel stored, still in L1 (a dense chunk: in L2). */
+static void post_tile(const fn_kernels *k, const fn_post *post, float *y, size_t ldy, size_t m0, size_t mr,
+                      size_t co0, size_t nc, size_t cout) {
+    k->post_cols(mr, nc, y + m0 * ldy + co0, ldy, post->scale ? post->scale + co0 : NULL,
+                 post->shift ? post->shift + co0 : NULL, post->res ? post->res + m0 * cout + co0 : NULL, cout);
+}
+
 /* The small-group kernel's driver: tasks are tiles of gk->mr output pixels, each every channel. */
 static void gconv_run(const fn_kernels *k, const fn_gconv_kernels *gk, const fn_conv2d_desc *d,
                       size_t n, size_t h, size_t w, size_t oh, size_t ow, const float *x, size_t ldx,
-                      const float *packed, const float *res, const fn_act *act, float *y, size_t ldy,
-                      void *scratch, int nthreads) {
+                      const float *packed, const float *res, const fn_act *act, const fn_post *post,
+                      float *y, size_t ldy, void *scratch, int nthreads) {
     const size_t GMR = gk->mr, ks = d->kh * d->kw, c = d->cout, g = c / d->groups;
     const size_t M = n * oh * ow, mtiles = div_up(M, GMR);
     const float *zeros = packed + div_up(c, gk->vw) * gconv_block_floats(gk, d);
@@ -613,6 +621,7 @@ static void gconv_run(const fn_kernels *k, const fn_gconv_kernels *gk, const fn_
                 next = m0 + mr;
                 gk->run(mr, g, c, ks, a, packed, y + m0 * ldy, ldy, res ? res + m0 * c : NULL, c, act);
                 if (actk) fn_epilogue_rows(actk, act, y + m0 * ldy, ldy, mr, c);
+                if (post) post_tile(k, post, y, ldy, m0, mr, 0, c, c);
             }
         }
     }
@@ -625,8 +634,8 @@ static void gconv_run(const fn_kernels *k, const fn_gconv_kernels *gk, const fn_
  * in the indirect driver: with many output channels, one block's weights serve every chunk. */
 static void dense_run(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                       size_t oh, size_t ow, const float *x, size_t ldx, const float *packed,
-                      const float *res, const fn_act *act, float *y, size_t ldy, const float *pf,
-                      size_t pf_floats, int nthreads) {
+                      const float *res, const fn_act *act, const fn_post *post, float *y, size_t ldy,
+                      const float *pf, size_t pf_floats, int nthreads) {
     /* past 64 channels, half the rows: a chunk plus a panel's weights stay within a 32 KiB L1 */
     const size_t kc = d->cin, tiles = kc <= 64 ? FN_CONV_DENSE_TILES : FN_CONV_DENSE_TILES / 2;
     const size_t NR = k->gemm_nr, R = tiles * k->gemm_mr;
@@ -708,6 +717,7 @@ static void dense_run(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, si
                     k->igemm_dense(mr, nc, kc, a, lda, packed + pn * pfloats, y + m0 * ldy + co0, ldy,
                                    res ? res + m0 * d->cout + co0 : NULL, d->cout, act);
                 if (actk) fn_epilogue_rows(actk, act, y + m0 * ldy + co0, ldy, mr, nc);
+                if (post) post_tile(k, post, y, ldy, m0, mr, co0, nc, d->cout);
             }
         }
     }
@@ -737,7 +747,7 @@ static int panels_fit(const fn_conv2d_desc *d, size_t m) {
 }
 
 static void panels_run(const fn_kernels *k, const fn_conv2d_desc *d, const float *x, const float *packed,
-                       const float *res, const fn_act *act, float *y, int nthreads) {
+                       const float *res, const fn_act *act, const fn_post *post, float *y, int nthreads) {
     const size_t NR = k->gemm_nr, MR = k->gemm_mr, kc = d->cin, cout = d->cout, G = FN_CONV_PANELS;
     const size_t pfloats = panel_floats(k, d), full = cout / NR, ngroups = div_up(full, G);
     const size_t ntasks = ngroups + (cout % NR != 0);
@@ -757,6 +767,7 @@ static void panels_run(const fn_kernels *k, const fn_conv2d_desc *d, const float
                      cout, act);
         }
         if (actk) fn_epilogue_rows(actk, act, y + co0, cout, 1, nc);
+        if (post) post_tile(k, post, y, cout, 0, 1, co0, nc, cout);
     }
 }
 
@@ -764,7 +775,7 @@ fn_status fn_conv2d_nhwc_gated(const fn_kernels *k, const fn_conv2d_desc *d, siz
                                const float *x, size_t ldx, const float *packed, const float *res,
                                const fn_act *act, float *y, size_t ldy, const float *gate, void *scratch,
                                size_t scratch_bytes, int nthreads) {
-    return fn_conv2d_nhwc_pre(k, d, n, h, w, x, ldx, packed, res, act, y, ldy, gate, NULL, NULL, NULL, 0, scratch,
+    return fn_conv2d_nhwc_pre(k, d, n, h, w, x, ldx, packed, res, act, y, ldy, gate, NULL, NULL, NULL, NULL, 0, scratch,
                               scratch_bytes, nthreads);
 }
 
@@ -782,9 +793,12 @@ static void pre_rows(const fn_kernels *k, size_t mr, size_t MR, size_t cin, cons
 fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                              const float *x, size_t ldx, const float *packed, const float *res,
                              const fn_act *act, float *y, size_t ldy, const float *gate, const float *pre,
-                             const fn_act *pre_act, const float *pf, size_t pf_floats, void *scratch,
-                             size_t scratch_bytes, int nthreads) {
+                             const fn_act *pre_act, const fn_post *post, const float *pf, size_t pf_floats,
+                             void *scratch, size_t scratch_bytes, int nthreads) {
     if (ldx < d->cin || ldy < d->cout) return FN_ERR_ARG;
+    if (post && !post->scale != !post->shift) return FN_ERR_ARG;
+    if (post && !post->scale && !post->res) post = NULL;
+    if (post && post->res && post->res == y) return FN_ERR_ARG; /* the tile is stored before it is added */
     if (gate && !fn_conv2d_gate_fits(d)) return FN_ERR_ARG;
     if (pre && (gate || !pre_act || pre_act->kind > FN_ACT_CLAMP || !fn_conv2d_pre_fits(d))) return FN_ERR_ARG;
     if (d->groups == 0 || d->cin % d->groups || d->cout % d->groups) return FN_ERR_ARG;
@@ -812,10 +826,12 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
         float *wf = (float *)((unsigned char *)scratch + (base + 63) / 64 * 64);
         for (size_t b = 0; b < n; b++) { /* per sample: its gate, its weights, the conv ungated */
             fold_gate(k, d, packed, gate + b * d->cin, wf);
+            fn_post pb;
+            if (post) pb = *post, pb.res = post->res ? post->res + b * oh * ow * d->cout : NULL;
             const fn_status st = fn_conv2d_nhwc_pre(
                 k, d, 1, h, w, x + b * h * w * ldx, ldx, wf, res ? res + b * oh * ow * d->cout : NULL, act,
-                y + b * oh * ow * ldy, ldy, NULL, NULL, NULL, b + 1 == n ? pf : NULL, pf_floats, scratch,
-                base, nthreads);
+                y + b * oh * ow * ldy, ldy, NULL, NULL, NULL, post ? &pb : NULL, b + 1 == n ? pf : NULL,
+                pf_floats, scratch, base, nthreads);
             if (st != FN_OK) return st;
         }
         return FN_OK;
@@ -848,17 +864,17 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
         x = xs, ldx = st, gate = NULL, pre = NULL, rowcopy = 0;
     }
     if (panels_fit(d, M) && !gate && !pre) {
-        panels_run(k, d, x, packed, res, act, y, nthreads);
+        panels_run(k, d, x, packed, res, act, post, y, nthreads);
         return FN_OK;
     }
     const fn_gconv_kernels *gk = gconv_for(k, d);
     if (gk) {
-        gconv_run(k, gk, d, n, h, w, oh, ow, x, ldx, packed, res, act, y, ldy, scratch, nthreads);
+        gconv_run(k, gk, d, n, h, w, oh, ow, x, ldx, packed, res, act, post, y, ldy, scratch, nthreads);
         return FN_OK;
     }
 
     if (fn_conv2d_dense_fits(d) && !gate && !pre && !rowcopy) {
-        dense_run(k, d, n, h, w, oh, ow, x, ldx, packed, res, act, y, ldy, pf, pf_floats, nthreads);
+        dense_run(k, d, n, h, w, oh, ow, x, ldx, packed, res, act, post, y, ldy, pf, pf_floats, nthreads);
         return FN_OK;
     }
 
@@ -1025,6 +1041,7 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
                 else
                     k->igemm(mr, nc, kc_run, ks_run, a, wp, yt, ldy, rt, d->cout, act);
                 if (actk) fn_epilogue_rows(actk, act, y + m0 * ldy + co0, ldy, mr, nc);
+                if (post) post_tile(k, post, y, ldy, m0, mr, co0, nc, d->cout);
                 if (gmt) {
                     if (++j == npanels) {
                         j = 0;

@@ -143,13 +143,16 @@ size_t fn_dwconv2d_mean_scratch_bytes(const fn_conv2d_desc *d, size_t n, size_t 
 fn_status fn_dwconv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
                            size_t w, const float *x, const float *packed, const float *res,
                            const fn_act *act, float *y, int nthreads) {
-    return fn_dwconv2d_mean_nhwc(k, d, n, h, w, x, packed, res, act, y, NULL, NULL, 0, nthreads);
+    return fn_dwconv2d_mean_nhwc(k, d, n, h, w, x, packed, res, act, NULL, y, NULL, NULL, 0, nthreads);
 }
 
 fn_status fn_dwconv2d_mean_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
                                 size_t w, const float *x, const float *packed, const float *res,
-                                const fn_act *act, float *y, float *mean, void *scratch,
-                                size_t scratch_bytes, int nthreads) {
+                                const fn_act *act, const fn_post *post, float *y, float *mean,
+                                void *scratch, size_t scratch_bytes, int nthreads) {
+    if (post && !post->scale != !post->shift) return FN_ERR_ARG;
+    if (post && !post->scale && !post->res) post = NULL;
+    if (post && post->res && post->res == y) return FN_ERR_ARG;
     fn_dwconv_run p;
     const fn_status st = fn_dwconv_prepare(k, d, h, w, packed, act, &p);
     if (st != FN_OK) return st;
@@ -194,6 +197,8 @@ fn_status fn_dwconv2d_mean_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, si
         for (size_t r = r1; r-- > r0;) {
             float *yr = y + r * out_row;
             fn_dwconv_row_at(&p, r / oh, r % oh, x, 0, res ? res + r * out_row : NULL, yr);
+            if (post)
+                k->post_cols(ow, c, yr, c, post->scale, post->shift, post->res ? post->res + r * out_row : NULL, c);
             if (rowsum) rowsum(ow, c, yr, part + r * c);
         }
     }

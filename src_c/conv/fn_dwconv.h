@@ -82,12 +82,14 @@ fn_status fn_dwconv2d_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t 
  * channel) s_row = the row's sum in the order of fn_dwconv_rowsum_ukernel (float32, four
  * partials); then mean = (0.0f + s_row for oy ascending) / (float)(oh * ow) (the pool's
  * fn_global_pool_cols kernel), after the threads join.
- * scratch: at least fn_dwconv2d_mean_scratch_bytes (the row sums); mean must not alias x, res or y. FN_ERR_ARG for an empty image (oh * ow == 0), as the pool. */
+ * scratch: at least fn_dwconv2d_mean_scratch_bytes (the row sums); mean must not alias x, res or y. FN_ERR_ARG for an empty image (oh * ow == 0), as the pool.
+ * post: NULL, or the epilogue past the activation (fastnorm.h fn_post) on each output row before
+ * its sum; its res must not be y (each row is written before the residual is added). */
 size_t fn_dwconv2d_mean_scratch_bytes(const fn_conv2d_desc *d, size_t n, size_t h);
 fn_status fn_dwconv2d_mean_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
                                 size_t w, const float *x, const float *packed, const float *res,
-                                const fn_act *act, float *y, float *mean, void *scratch,
-                                size_t scratch_bytes, int nthreads);
+                                const fn_act *act, const fn_post *post, float *y, float *mean,
+                                void *scratch, size_t scratch_bytes, int nthreads);
 
 /* A depthwise conv set up for row-at-a-time use (the fused depthwise + pointwise op below). */
 typedef struct fn_dwconv_run {

@@ -24,3 +24,14 @@ void fn_f32_scale_shift_cols__scalar(size_t rows, size_t c, const float *x, cons
 
 #define FOLD_ROWS_NAME fn_fold_scale_rows__scalar
 #include "fold_rows.h"
+
+void fn_f32_post_cols__scalar(size_t rows, size_t c, float *y, size_t ldy, const float *scale,
+                              const float *shift, const float *res, size_t ldr) {
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < c; j++) {
+            float t = y[r * ldy + j];
+            if (scale) t = fma_like(t, scale[j], shift[j]);
+            if (res) t = t + res[r * ldr + j];
+            y[r * ldy + j] = t;
+        }
+}

@@ -136,3 +136,38 @@ void FN_KNAME(fn_f32_scale_shift_cols)(size_t rows, size_t c, const float *x, co
         }
     }
 }
+
+/* fn_post_cols_ukernel: y = y * scale + shift (scale not NULL), then + res (res not NULL); AFFINE and
+ * RES constants after inlining, so each combination is its own loop. The FMA and then the add, as the
+ * SCALE_SHIFT and BINARY records they replace compute them: the same bits. */
+FN_INLINE void post_cols(const int AFFINE, const int RES, size_t rows, size_t c, float *y, size_t ldy,
+                         const float *scale, const float *shift, const float *res, size_t ldr) {
+    const size_t cf = c & ~(size_t)(VW - 1);
+    for (size_t r = 0; r < rows; r++, y += ldy) {
+        const float *rr = RES ? res + r * ldr : NULL;
+        size_t j = 0;
+        for (; j < cf; j += VW) {
+            V t = vload(y + j);
+            if (AFFINE) t = vfma(t, vload(scale + j), vload(shift + j));
+            if (RES) t = vadd(t, vload(rr + j));
+            vstore(y + j, t);
+        }
+        if (j < c) {
+            const VK k = vmask_n(c - j);
+            V t = vload_k(y + j, k);
+            if (AFFINE) t = vfma(t, vload_k(scale + j, k), vload_k(shift + j, k));
+            if (RES) t = vadd(t, vload_k(rr + j, k));
+            vstore_k(y + j, k, t);
+        }
+    }
+}
+
+void FN_KNAME(fn_f32_post_cols)(size_t rows, size_t c, float *y, size_t ldy, const float *scale,
+                                const float *shift, const float *res, size_t ldr) {
+    if (scale && res)
+        post_cols(1, 1, rows, c, y, ldy, scale, shift, res, ldr);
+    else if (scale)
+        post_cols(1, 0, rows, c, y, ldy, scale, shift, NULL, 0);
+    else if (res)
+        post_cols(0, 1, rows, c, y, ldy, NULL, NULL, res, ldr);
+}

@@ -117,6 +117,13 @@ typedef struct fn_op {
      * fn_plan_link_prefetch), pf_floats long; NULL: none. A hint only: it never changes a result. */
     const float *pf;
     size_t pf_floats;
+    /* CONV2D, DWCONV2D: the epilogue past the activation (fastnorm.h fn_post): post NULL or 2 * cout
+     * floats, scale then shift (an eval BatchNorm after the activation: fastnorm.plan.rewrites.
+     * conv_takes_post); res_late 1: the residual in2 is added after the activation and post, not
+     * before the activation (rewrites.conv_takes_residual_add). Other records: NULL, 0. */
+    const float *post;
+    size_t post_floats;
+    int res_late;
 } fn_op;
 
 /* The DWCONV_PW record's three convs. */

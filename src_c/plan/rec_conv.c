@@ -5,12 +5,29 @@
 
 static const char *const WEIGHTS_MISFIT = "packed weights do not fit this ISA's kernels";
 
+/* The epilogue past the activation (fields post, res_late) */
+static fn_post rec_post(const fn_op *op, float *const *bufs) {
+    fn_post p = {op->post, op->post ? op->post + op->conv.cout : NULL,
+                 op->res_late ? fn_rec_residual(op, bufs) : NULL};
+    return p;
+}
+
+static const char *post_check(const fn_op *op) {
+    if (op->post != NULL && op->post_floats != 2 * op->conv.cout)
+        return "a conv's post-activation scale and shift need 2 x cout floats";
+    if (op->res_late && op->in2 < 0) return "a conv's late residual needs a residual buffer";
+    if (op->res_late && op->in2 == op->out) return "a conv's late residual cannot be its output buffer";
+    return NULL;
+}
+
 FN_REC_RUN(conv2d) {
     /* weights2: a pre-activation (scale, shift) of the input, act2 after it (rewrites.conv_reads_preact) */
+    const fn_post post = rec_post(op, bufs);
     return fn_conv2d_nhwc_pre(k, &op->conv, op->n, op->h, op->w, bufs[op->in] + op->xoff,
-                              op->ldx ? op->ldx : op->conv.cin, op->weights, fn_rec_residual(op, bufs),
-                              &op->act, bufs[op->out] + op->yoff, op->ldy ? op->ldy : op->conv.cout,
-                              op->gate >= 0 ? bufs[op->gate] : NULL, op->weights2, &op->act2, op->pf,
+                              op->ldx ? op->ldx : op->conv.cin, op->weights,
+                              op->res_late ? NULL : fn_rec_residual(op, bufs), &op->act,
+                              bufs[op->out] + op->yoff, op->ldy ? op->ldy : op->conv.cout,
+                              op->gate >= 0 ? bufs[op->gate] : NULL, op->weights2, &op->act2, &post, op->pf,
                               op->pf_floats, scratch, scratch_bytes, nthreads);
 }
 
@@ -27,7 +44,7 @@ FN_REC_CHECK(conv2d) {
         return "a conv2d's pre-activation needs a 1x1 conv, groups 1, no padding, no gate, 2 x cin floats";
     if (op->weights != NULL && op->weights_floats != fn_conv2d_packed_floats(k, &op->conv))
         return WEIGHTS_MISFIT;
-    return NULL;
+    return post_check(op);
 }
 
 FN_REC_RUN(winograd3x3) {
@@ -84,8 +101,9 @@ FN_REC_CHECK(winograd1d) {
 }
 
 FN_REC_RUN(dwconv2d) {
+    const fn_post post = rec_post(op, bufs);
     return fn_dwconv2d_mean_nhwc(k, &op->conv, op->n, op->h, op->w, bufs[op->in], op->weights,
-                                 fn_rec_residual(op, bufs), &op->act, bufs[op->out],
+                                 op->res_late ? NULL : fn_rec_residual(op, bufs), &op->act, &post, bufs[op->out],
                                  op->out2 >= 0 ? bufs[op->out2] : NULL, scratch, scratch_bytes, nthreads);
 }
 
@@ -101,7 +119,7 @@ FN_REC_CHECK(dwconv2d) {
     /* the mean is written after the rows: over the input, residual or output it would corrupt them */
     if (op->out2 >= 0 && (op->out2 == op->in || op->out2 == op->in2 || op->out2 == op->out))
         return "a dwconv2d's mean must have a buffer of its own";
-    return NULL;
+    return post_check(op);
 }
 
 FN_REC_RUN(dwconv_pw) {

@@ -222,6 +222,11 @@ static void test_conv(void) {
         conv_case(CONV_DW, "dwconv", desc(c, c, c, 3, 1, 1, 1), 2, 6, 9, (int)(i & 1), (int)(i % 3));
         conv_case(CONV_DW, "dwconv", desc(c, c, c, 5, 2, 1, 2), 1, 11, 8, 0, (int)((i + 2) % 3));
         conv_case(CONV_DW, "dwconv", desc(c, c, c, 3, 1, 2, 2), 1, 7, 7, 1, 0);
+        /* 9x9 (ConvMixer's band): rows of bands and leftovers, padded and not, narrower than a band */
+        conv_case(CONV_DW, "dwconv 9x9", desc(c, c, c, 9, 1, 1, 4), 1, 10, 21, (int)(i & 1), (int)(i % 3));
+        conv_case(CONV_DW, "dwconv 9x9", desc(c, c, c, 9, 1, 1, 0), 2, 11, 25, (int)((i + 1) & 1), 1);
+        conv_case(CONV_DW, "dwconv 9x9", desc(c, c, c, 9, 1, 1, 4), 1, 8, 8, 0, 2);
+        conv_case(CONV_DW, "dwconv 9x9", desc(c, c, c, 9, 1, 1, 4), 1, 3, 5, 1, 0);
     }
     static const size_t first_cout[] = {1, 3, 8, 16, 24, 32, 45, 64};
     for (size_t i = 0; i < sizeof first_cout / sizeof first_cout[0]; i++) {
@@ -507,7 +512,7 @@ static void test_dwconv_mean(void) {
         for (int isa = 0; isa <= best; isa++) {
             const fn_kernels *k = fn_kernels_for((fn_isa)isa);
             float *y = out_buf(n * oh * ow * c), *mean = out_buf(n * c), *pool = out_buf(n * c);
-            fn_status st = fn_dwconv2d_mean_nhwc(k, &d, n, h, w, x, packed, NULL, &ACTS[1], y, mean, scratch,
+            fn_status st = fn_dwconv2d_mean_nhwc(k, &d, n, h, w, x, packed, NULL, &ACTS[1], NULL, y, mean, scratch,
                                                  sb, 2);
             if (st == FN_OK) st = fn_adaptive_pool2d_nhwc(k, FN_POOL_AVG, n, oh, ow, c, 1, 1, y, pool, 1);
             if (st != FN_OK) {
@@ -528,7 +533,7 @@ static void test_dwconv_mean(void) {
         }
         /* too little scratch is refused, not overrun */
         float *y = out_buf(n * oh * ow * c), *mean = out_buf(n * c);
-        if (fn_dwconv2d_mean_nhwc(fn_kernels_for(FN_ISA_SCALAR), &d, n, h, w, x, packed, NULL, &ACTS[0], y, mean,
+        if (fn_dwconv2d_mean_nhwc(fn_kernels_for(FN_ISA_SCALAR), &d, n, h, w, x, packed, NULL, &ACTS[0], NULL, y, mean,
                                   scratch, sb - 1, 1) != FN_ERR_ARG) {
             printf("FAIL dwconv mean: short scratch accepted\n");
             n_fail++;
@@ -563,10 +568,10 @@ static void test_conv_prefetch(void) {
                 float *want = out_buf(ny), *got = out_buf(ny);
                 const fn_act *act = &ACTS[1 + gated];
                 fn_status st = fn_conv2d_nhwc_pre(k, &d, n, hw, hw, x, cin, packed, NULL, act, want, cout,
-                                                  gated ? gate : NULL, NULL, NULL, NULL, 0, scratch, sb, 2);
+                                                  gated ? gate : NULL, NULL, NULL, NULL, NULL, 0, scratch, sb, 2);
                 for (size_t r = 0; r < sizeof region / sizeof region[0] && st == FN_OK; r++) {
                     st = fn_conv2d_nhwc_pre(k, &d, n, hw, hw, x, cin, packed, NULL, act, got, cout,
-                                            gated ? gate : NULL, NULL, NULL, pf, region[r], scratch, sb, 2);
+                                            gated ? gate : NULL, NULL, NULL, NULL, pf, region[r], scratch, sb, 2);
                     char what[160];
                     snprintf(what, sizeof what, "conv prefetch %zu->%zu %zux%zu n=%zu gated=%d region=%zu", cin,
                              cout, hw, hw, n, gated, region[r]);
@@ -637,6 +642,119 @@ static void test_igemm_taps(void) {
     }
 }
 
+/* fn_post: post_cols of every table against the scalar one (strided rows, the columns past c
+ * untouched), and a conv / depthwise conv with a post gives the bits of the conv without it followed
+ * by post_cols over its output (every conv driver path: the small-group kernel, dense rows, one
+ * row's panels, the indirect GEMM; a gate; a GELU epilogue). */
+static void test_post(void) {
+    static const size_t pshapes[][2] = {{1, 1}, {3, 5}, {2, 16}, {5, 33}, {4, 70}};
+    for (size_t i = 0; i < sizeof pshapes / sizeof pshapes[0]; i++) {
+        const size_t rows = pshapes[i][0], c = pshapes[i][1], ld = c + 3;
+        float *y0 = rand_buf(rows * ld, 2.0f), *sc = rand_buf(c, 1.5f), *sh = rand_buf(c, 1.0f);
+        float *res = rand_buf(rows * ld, 1.0f);
+        for (int mode = 0; mode < 3; mode++) { /* affine + res, affine, res */
+            const float *s = mode < 2 ? sc : NULL, *b = mode < 2 ? sh : NULL, *r = mode != 1 ? res : NULL;
+            float *want = xmalloc(rows * ld * sizeof(float));
+            memcpy(want, y0, rows * ld * sizeof(float));
+            fn_kernels_for(FN_ISA_SCALAR)->post_cols(rows, c, want, ld, s, b, r, ld);
+            FOR_WIDE(isa) {
+                const fn_kernels *k = fn_kernels_for((fn_isa)isa);
+                float *got = out_buf(rows * ld);
+                memcpy(got, y0, rows * ld * sizeof(float));
+                k->post_cols(rows, c, got, ld, s, b, r, ld);
+                char what[96];
+                snprintf(what, sizeof what, "post_cols %zux%zu mode=%d", rows, c, mode);
+                check(what, k->name, got, want, rows * ld, 1e-6f); /* the gap columns: y0's own */
+                free(got);
+            }
+            free(want);
+        }
+        free(y0), free(sc), free(sh), free(res);
+    }
+    /* {cin, cout, groups, k, stride, pad, hw, n} */
+    static const size_t cshapes[][8] = {{16, 40, 1, 1, 1, 0, 9, 2}, {24, 72, 1, 1, 2, 0, 7, 1},
+                                        {40, 24, 1, 1, 1, 0, 1, 1}, {13, 29, 1, 3, 1, 1, 6, 2},
+                                        {32, 32, 4, 3, 1, 1, 5, 1}, {48, 48, 16, 3, 2, 1, 7, 2}};
+    const fn_act gelu = {FN_ACT_ACTK0 + FN_ACTK_GELU, 0.0f, 0.0f};
+    const fn_act *acts[2] = {&ACTS[1], &gelu};
+    for (size_t i = 0; i < sizeof cshapes / sizeof cshapes[0]; i++) {
+        const size_t *q = cshapes[i];
+        const fn_conv2d_desc d = desc(q[0], q[1], q[2], q[3], q[4], 1, q[5]);
+        const size_t hw = q[6], n = q[7], o = fn_conv_out_extent(hw, q[3], q[4], 1, q[5], q[5]);
+        const size_t ny = n * o * o * q[1];
+        float *x = rand_buf(n * hw * hw * q[0], 1.0f), *wt = rand_buf(q[1] * q[0] / q[2] * q[3] * q[3], 0.5f);
+        float *bias = rand_buf(q[1], 1.0f), *ss = rand_buf(2 * q[1], 1.5f), *res = rand_buf(ny, 1.0f);
+        float *gate = rand_buf(n * q[0], 1.0f);
+        for (int isa = 0; isa <= best; isa++) {
+            const fn_kernels *k = fn_kernels_for((fn_isa)isa);
+            const size_t sb = fn_conv2d_gated_scratch_bytes(k, &d, n, hw, hw, 2);
+            float *packed = xmalloc(fn_conv2d_packed_floats(k, &d) * sizeof(float));
+            void *scratch = xmalloc(sb);
+            fn_conv2d_pack(k, &d, wt, bias, packed);
+            for (int v = 0; v < 6; v++) { /* act (clamp, gelu) x post (affine + res, affine, res) */
+                const fn_act *act = acts[v / 3];
+                const int mode = v % 3, gated = q[2] == 1 && q[3] == 1 && (v & 1);
+                const fn_post post = {mode < 2 ? ss : NULL, mode < 2 ? ss + q[1] : NULL, mode != 1 ? res : NULL};
+                float *want = out_buf(ny), *got = out_buf(ny);
+                fn_status st = fn_conv2d_nhwc_pre(k, &d, n, hw, hw, x, q[0], packed, NULL, act, want, q[1],
+                                                  gated ? gate : NULL, NULL, NULL, NULL, NULL, 0, scratch, sb, 2);
+                if (st == FN_OK) k->post_cols(ny / q[1], q[1], want, q[1], post.scale, post.shift, post.res, q[1]);
+                if (st == FN_OK)
+                    st = fn_conv2d_nhwc_pre(k, &d, n, hw, hw, x, q[0], packed, NULL, act, got, q[1],
+                                            gated ? gate : NULL, NULL, NULL, &post, NULL, 0, scratch, sb, 2);
+                char what[160];
+                snprintf(what, sizeof what, "conv post %zu->%zu g=%zu k=%zu s=%zu %zux%zu n=%zu v=%d", q[0], q[1],
+                         q[2], q[3], q[4], hw, hw, n, v);
+                if (st != FN_OK || memcmp(got, want, (ny + GUARD) * sizeof(float)) != 0) {
+                    printf("FAIL %s [%s]: status %d, outputs differ from conv then post_cols\n", what, k->name,
+                           (int)st);
+                    n_fail++;
+                } else {
+                    n_pass++;
+                }
+                free(want), free(got);
+            }
+            free(packed), free(scratch);
+        }
+        free(x), free(wt), free(bias), free(ss), free(res), free(gate);
+    }
+    /* depthwise: 9x9 'same' (ConvMixer's), 3x3/2 */
+    static const size_t dshapes[][5] = {{19, 9, 1, 4, 2}, {40, 3, 2, 7, 1}, {24, 9, 1, 17, 1}};
+    for (size_t i = 0; i < sizeof dshapes / sizeof dshapes[0]; i++) {
+        const size_t c = dshapes[i][0], kk = dshapes[i][1], s = dshapes[i][2], h = dshapes[i][3], n = dshapes[i][4];
+        const fn_conv2d_desc d = desc(c, c, c, kk, s, 1, kk / 2);
+        const size_t o = fn_conv_out_extent(h, kk, s, 1, kk / 2, kk / 2), ny = n * o * o * c;
+        float *x = rand_buf(n * h * h * c, 1.0f), *wt = rand_buf(c * kk * kk, 0.5f), *bias = rand_buf(c, 1.0f);
+        float *ss = rand_buf(2 * c, 1.5f), *res = rand_buf(ny, 1.0f);
+        float *packed = xmalloc(fn_dwconv_packed_floats(c, kk, kk) * sizeof(float));
+        fn_dwconv_pack(c, kk, kk, wt, bias, packed);
+        for (int isa = 0; isa <= best; isa++) {
+            const fn_kernels *k = fn_kernels_for((fn_isa)isa);
+            for (int v = 0; v < 6; v++) {
+                const fn_act *act = acts[v / 3];
+                const int mode = v % 3;
+                const fn_post post = {mode < 2 ? ss : NULL, mode < 2 ? ss + c : NULL, mode != 1 ? res : NULL};
+                float *want = out_buf(ny), *got = out_buf(ny);
+                fn_status st = fn_dwconv2d_nhwc(k, &d, n, h, h, x, packed, NULL, act, want, 2);
+                if (st == FN_OK) k->post_cols(ny / c, c, want, c, post.scale, post.shift, post.res, c);
+                if (st == FN_OK)
+                    st = fn_dwconv2d_mean_nhwc(k, &d, n, h, h, x, packed, NULL, act, &post, got, NULL, NULL, 0, 2);
+                char what[128];
+                snprintf(what, sizeof what, "dwconv post c=%zu k=%zu s=%zu %zux%zu n=%zu v=%d", c, kk, s, h, h, n, v);
+                if (st != FN_OK || memcmp(got, want, (ny + GUARD) * sizeof(float)) != 0) {
+                    printf("FAIL %s [%s]: status %d, outputs differ from dwconv then post_cols\n", what,
+                           k->name, (int)st);
+                    n_fail++;
+                } else {
+                    n_pass++;
+                }
+                free(want), free(got);
+            }
+        }
+        free(x), free(wt), free(bias), free(ss), free(res), free(packed);
+    }
+}
+
 int main(void) {
     fn_cpu_features f;
     fn_cpu_detect(&f);
@@ -659,6 +777,7 @@ int main(void) {
     test_dwconv_mean();
     test_conv_prefetch();
     test_igemm_taps();
+    test_post();
     printf("%d passed, %d failed\n", n_pass, n_fail);
     return n_fail ? 1 : 0;
 }
