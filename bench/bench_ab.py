@@ -7,6 +7,8 @@
     python bench/bench_ab.py dwpw-small --clock cpu   # MobileNetV3-Large b1: the fusion's old / new thresholds
     python bench/bench_ab.py dwpw --batch 1 --threads 2 --seconds 30 --model mobilenet_v2
     python bench/bench_ab.py residual-in-place --clock cpu   # 1 thread: time by the thread's CPU time
+    python bench/bench_ab.py conv-post --clock cpu   # ConvMixer-256/8 b1: BN / add after the act as records / in the conv
+    python bench/bench_ab.py patchify --clock cpu    # ConvNeXt-atto b1: patch convs on the conv kernels / as gather + 1x1
 
 Each variant is the same zoo model (bench_models.py's calibrated torch net, canonical input) built
 and planned under its own switch, all in one process; then every variant's predict is called once
@@ -16,6 +18,8 @@ beside). The switches are the ones the library reads when it builds a plan:
   FASTNORM_RESIDUAL_IN_PLACE=0  no conv output over its fused residual (fastnorm/plan/rewrites.py)
   FASTNORM_WINOGRAD=0           3x3 stride-1 convs stay direct (fastnorm/plan/lower_conv.py)
   FASTNORM_DWCONV_MEAN=0        SE pools stay pool records (fastnorm/plan/rewrites.py dwconv_takes_pool)
+  FASTNORM_CONV_POST=0          a BN after a conv's act and an add after it stay records (rewrites.py)
+  FASTNORM_PATCHIFY=0           patch embeddings stay on the conv kernels (fastnorm/plan/lower_conv.py)
   FASTNORM_PREFETCH_KB=0        no record prefetches the next one's weights (fastnorm/plan/core.py;
                                 the default on AVX2, which the variant "on" overrides)
 and module constants: fastnorm.plan.rewrites.DWPW_EXPAND_MIN_BYTES (set huge: the 1x1 expand conv
@@ -112,6 +116,14 @@ TOGGLES = {
         "pool": Variant(env={"FASTNORM_DWCONV_MEAN": "0"}),
         "folded": Variant(),
     }, 1e-4, "the SE blocks' global average pool made by the depthwise conv before it (out2)"),
+    "conv-post": ("convmixer_256_8", 1, {
+        "off": Variant(env={"FASTNORM_CONV_POST": "0"}),
+        "on": Variant(),
+    }, 0.0, "a BN after a conv's activation, and an add after both, in the conv's epilogue (fn_post)"),
+    "patchify": ("convnext_atto", 1, {
+        "off": Variant(env={"FASTNORM_PATCHIFY": "0"}),
+        "on": Variant(),
+    }, 1e-4, "patch-embedding convs (stride == kernel) as a row gather and a 1x1 conv"),
 }
 
 

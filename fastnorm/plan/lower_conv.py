@@ -63,6 +63,15 @@ WINOGRAD5_MIN_COVERAGE = 0.6  # outputs / (4 x tiles)
 # 4 convs 2.15 -> 2.85 ms (AVX2), 1.39 -> 2.15 ms (AVX-512); so with caches flushed between calls
 # (AVX2 / AVX-512): batch 1 (16 tiles) 0.75x / 0.88x, batch 2 (32) 0.93x / 0.98x, batch 4 (64) 1.08x /
 # 1.11x; 192ch 17x17 1x7 (102 tiles) 1.74x / 1.69x. FASTNORM_WINOGRAD=0 turns it off too.
+# Image-facing patch embeddings (1..4 input channels, stride == kernel, no padding) as a gather and a 1x1
+# conv (_lower_patchify) from this many products per output (kh * kw * cin), per ISA (default: the
+# rest). Measured against the first-layer kernel (Xeon, 1 thread, conv + GELU at 224x224, CPU-time
+# medians, new / old): AVX-512 4x4x3 -> 40 1.50, -> 96 1.21, -> 128 1.07, -> 192 1.00, 7x7x3 -> 256
+# 0.85, 16x16x3 -> 768 0.48; AVX2 0.72, 0.98, 0.78, 0.90, 0.62, 0.52. Convs with more input channels
+# (ConvNeXt's 2x2/2 downsampling) stay on the indirect GEMM, whose row taps read kw x cin at a time
+# (40 -> 80 at 56x56, AVX-512: 0.081 ms against 0.121 as gather + 1x1).
+PATCHIFY_MIN_K = {"avx512": 96}
+PATCHIFY_MIN_K_DEFAULT = 16
 WINOGRAD1D_KS = (3, 5, 7)
 WINOGRAD1D_MIN_CHANNELS = 32  # cin and cout (16ch 35x35 1x3: 1.15x, 32ch: 1.03-1.1x, a thin margin)
 WINOGRAD1D_MIN_TILES = 64     # tiles of m outputs along the axis, batch included
@@ -99,6 +108,8 @@ def _special_path(plan, node, graph):
 
 def _lower_conv2d_nhwc(plan, node, graph, loc, cache, window):
     if window is None and _lower_dwconv(plan, node, graph, loc, cache):  # depthwise, multiplier 1: its own kernel
+        return
+    if window is None and _lower_patchify(plan, node, graph, loc, cache):  # stride == kernel: a GEMM
         return
     if _lower_conv_first(plan, node, graph, loc, cache):  # 1..4 input channels: its own kernel, any act
         return
@@ -345,6 +356,67 @@ def _emit_dwconv_pw(plan, node, pw, graph, loc, cache, b, in_shape, out_hw, desc
     plan.absorbed.add(pw.name)
     plan.absorbed_into.setdefault(node.name, []).append(pw.name)
     loc[pw.outputs[0]] = (out, "nhwc")
+
+
+def _patchify_desc(plan, node, graph):
+    """(kh, kw) of an image-facing patch-embedding conv (1..4 input channels, stride == kernel, no
+    padding, dilation 1, groups 1, kernel past 1x1, at least PATCHIFY_MIN_K products per output for the
+    plan's ISA, no fused residual), else None."""
+    if os.environ.get("FASTNORM_PATCHIFY", "1") == "0":
+        return None
+    a = node.attrs
+    wt = graph.weights.get(node.inputs[1])
+    if wt is None or wt.ndim != 4 or a.get("residual") or a.get("groups", 1) != 1:
+        return None
+    kh, kw = wt.shape[2:]
+    min_k = PATCHIFY_MIN_K.get(_C.ISA_NAMES[plan.isa], PATCHIFY_MIN_K_DEFAULT)
+    if (list(a.get("stride", [1, 1])) != [kh, kw] or list(a.get("dilation", [1, 1])) != [1, 1]
+            or any(a.get("padding", [0, 0, 0, 0])) or kh * kw < 2 or wt.shape[1] > 4
+            or kh * kw * wt.shape[1] < min_k):
+        return None
+    return kh, kw
+
+
+def _lower_patchify(plan, node, graph, loc, cache):
+    """A patch embedding (ViT's 16x16/16, ConvNeXt's 4x4/4, ConvMixer's 7x7/7) as what it is: each
+    output pixel's patch gathered into a row (one STRIDED_COPY record, kw floats a run from an NCHW
+    input, kw x c from an NHWC one), then a 1x1 conv of K = kh x kw x c input channels on the dense
+    GEMM path, whose epilogue takes an act, a BN after it and an add (rewrites.conv_takes_post).
+    The generic kernels ran it as kh x kw taps of c channels (conv_first) or kh taps of kw x c (the
+    indirect GEMM): short dot products. FASTNORM_PATCHIFY=0 turns it off (read when a plan is built)."""
+    k = _patchify_desc(plan, node, graph)
+    if k is None:
+        return False
+    kh, kw = k
+    src = node.inputs[0]
+    b, layout = loc[src]
+    if layout not in ("plain", "nhwc"):
+        return False
+    if src in plan.input_bufs and plan.sole_reader(src) is node:
+        # the model's NCHW input itself (its NHWC copy, unread, goes: rewrites.conv_first_reads_nchw)
+        b, layout = plan.input_bufs[src], "plain"
+    n, c, h, w = plan.shapes[src]
+    _, cout, oh, ow = plan.shapes[node.outputs[0]]
+    K = kh * kw * c
+    if layout == "plain":   # rows (c, ky, kx): torch's weight order
+        shape, strides = (n, oh, ow, c, kh, kw), (c * h * w, kh * w, kw, h * w, w, 1)
+        order, variant = (0, 1, 2, 3), "patch_nchw"
+    else:                   # rows (ky, kx, c)
+        shape, strides = (n, oh, ow, kh, kw, c), (h * w * c, kh * w * c, kw * c, w * c, c, 1)
+        order, variant = (0, 2, 3, 1), "patch_nhwc"
+    rows = plan.new_buf(n * oh * ow * K)
+    plan.emit(node, type=_C.OP_STRIDED_COPY, **{"in": b, "out": rows}, xoff=0, strided=(shape, strides))
+    wt = graph.weights[node.inputs[1]]
+    bias = _bias(graph, node)
+    desc = (K, cout, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0)
+    packed = cache.get((node.name, plan.isa, variant), lambda: with_dense(wt, lambda w32: _C.conv2d_pack(
+        plan.isa, desc, np.ascontiguousarray(np.asarray(w32, np.float32).transpose(order)).reshape(cout, K, 1, 1),
+        None if bias is None else np.ascontiguousarray(bias, np.float32))))
+    out = plan.new_buf(n * oh * ow * cout)
+    plan.emit(node, type=_C.OP_CONV2D, **{"in": rows, "out": out}, n=n, h=oh, w=ow, c=K, oh=oh, ow=ow,
+              conv=desc, act=act_tuple(node.attrs.get("act")), weights=packed)
+    loc[node.outputs[0]] = (out, "nhwc")
+    return True
 
 
 def _lower_conv_first(plan, node, graph, loc, cache):

@@ -356,7 +356,8 @@ def conv_takes_residual_add(plan, graph):
 
 def conv_first_reads_nchw(plan, graph):
     """A model input's NCHW->NHWC record whose every reader is a CONV_FIRST record reading it as an
-    NHWC image is dropped: they read the NCHW input as it is (their kernel copies it to a padded planar buffer either way)."""
+    NHWC image is dropped: they read the NCHW input as it is (their kernel copies it to a padded planar buffer either way).
+    So is one that nothing reads (a patch embedding's gather reads the NCHW input: lower_conv._lower_patchify)."""
     uses = _Uses(plan)   # a model input's conversion reads an external buffer no other conversion writes
     doomed = set()
     for t, r in enumerate(plan.records):
@@ -364,7 +365,7 @@ def conv_first_reads_nchw(plan, graph):
         if ext is None or ext[0] != "input":
             continue
         readers = uses.of(r["out"])[0]
-        if not readers or any(not _reads_nhwc_image(plan.records[k], r["out"]) for k in readers):
+        if any(not _reads_nhwc_image(plan.records[k], r["out"]) for k in readers):
             continue
         for k in readers:
             plan.records[k]["in"], plan.records[k]["kind"] = r["in"], 0
