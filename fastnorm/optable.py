@@ -162,6 +162,8 @@ _ROWS = [
     _act("rsqrt", "RSQRT", ("torch.rsqrt", "Tensor.rsqrt"), (), inplace=False, doc="also x ** -0.5"),
     _act("exp", "EXP", ("torch.exp", "Tensor.exp"), ("Exp",), inplace=False),
     _act("log", "LOG", ("torch.log", "Tensor.log"), ("Log",), inplace=False),
+    _act("erf", "ERF", ("torch.erf", "Tensor.erf", "torch.special.erf"), ("Erf",), inplace=False,
+         doc="the error function (an exact GELU written out: x / 2 (1 + erf(x / sqrt 2)))"),
     _act("softplus", "SOFTPLUS", ("nn.Softplus",), ("Softplus",), args=(("beta", 1.0), ("threshold", 20.0)),
          params=(("beta", "beta"), ("threshold", "threshold")), inplace=False),
     _act("logsigmoid", "SOFTPLUS", ("nn.LogSigmoid", "F.logsigmoid"), (), inplace=False,

@@ -824,6 +824,41 @@ def _vector_norm(b, fx, x, ord=2, dim=None, keepdim=False, dtype=None):
     b.out(fx, "sqrt", [s])
 
 
+def _var(sqrt):
+    """var / std (aten var.correction, var.dim, std.*): mean((x - mean(x)) ** 2) * n / (n - correction)
+    over the dims, its sqrt for std; n the elements reduced, correction 1 (Bessel's) unless given."""
+    def handler(b, fx, x, dim=None, unbiased=True, keepdim=False, correction=None):
+        corr = (1.0 if unbiased else 0.0) if correction is None else float(correction)
+        xin = b.act(x)
+        xs = b.shape[xin]
+        dims = b.reduce_dims(xin, dim)
+        n = math.prod(int(xs[d]) for d in dims)
+        if n <= corr:
+            raise _Unsupported("a var / std of %d elements with correction %g (no finite answer)" % (n, corr))
+        kshape = tuple(1 if i in dims else d for i, d in enumerate(xs))
+        oshape = kshape if keepdim else tuple(d for i, d in enumerate(xs) if i not in dims)
+        torch = b.torch
+        m = b.emit(fx, "reduce_mean", [xin], {"axes": dims, "keepdim": True}, name=b.sub_name(fx, "mean"),
+                   shape=kshape)
+        neg = b.emit(fx, "mul", [m, b.weight(torch.tensor(-1.0), fx.name + ".m1")], name=b.sub_name(fx, "neg"),
+                     shape=kshape)
+        dev = b.emit(fx, "add", [xin, neg], name=b.sub_name(fx, "dev"), shape=xs)
+        sq = b.emit(fx, "square", [dev], {}, name=b.sub_name(fx, "square"), shape=xs)
+        steps = [("reduce_mean", {"axes": dims, "keepdim": bool(keepdim)}, None)]
+        if corr != 0.0:
+            steps.append(("mul", {}, b.weight(torch.tensor(n / (n - corr)), fx.name + ".bessel")))
+        if sqrt:
+            steps.append(("sqrt", {}, None))
+        v = sq
+        for k, (op, attrs, w) in enumerate(steps):
+            ins = [v] if w is None else [v, w]
+            if k + 1 == len(steps):
+                b.val[fx] = b.emit(fx, op, ins, attrs, shape=oshape)
+            else:
+                v = b.emit(fx, op, ins, attrs, name=b.sub_name(fx, op), shape=oshape)
+    return handler
+
+
 def _softmax(op):
     def handler(b, fx, x, dim, half_to_float=False):
         xin = b.act(x)
@@ -964,7 +999,7 @@ HANDLERS = {
     "max_pool2d_with_indices": _max_pool, "max_pool2d": _max_pool, "avg_pool2d": _avg_pool,
     "adaptive_avg_pool2d": _adaptive("adaptive_avg_pool2d"), "_adaptive_avg_pool2d": _adaptive("adaptive_avg_pool2d"),
     "adaptive_max_pool2d": _adaptive("adaptive_max_pool2d"),
-    "mean": _mean, "sum": _sum, "amax": _amax, "max": _max,
+    "mean": _mean, "sum": _sum, "amax": _amax, "max": _max, "var": _var(False), "std": _var(True),
     "cat": _cat, "concat": _cat,
     "view": Builder.to_shape, "_unsafe_view": Builder.to_shape, "reshape": Builder.to_shape,
     "unsqueeze": Builder.to_shape, "squeeze": Builder.to_shape, "flatten": Builder.to_shape,
