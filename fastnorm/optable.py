@@ -179,6 +179,13 @@ _ROWS = [
     # ---------------------------------------------------------------- pooling
     Op("max_pool2d", frozenset({"kernel", "stride", "padding", "dilation", "ceil_mode"}), S.shape_max_pool2d, POOL,
        torch=("nn.MaxPool2d",), onnx=("MaxPool",)),
+    Op("max_pool2d_indices", frozenset({"kernel", "stride", "padding", "dilation", "ceil_mode"}),
+       S.shape_max_pool2d_indices, POOL, torch=("nn.MaxPool2d", "F.max_pool2d"),
+       doc="max_pool2d(return_indices=True): values and, per output, the flat position of its max in its "
+           "(sample, channel) plane, read only by max_unpool2d (SegNet, ENet)"),
+    Op("max_unpool2d", frozenset({"output_size"}), S.shape_max_unpool2d, POOL,
+       torch=("nn.MaxUnpool2d", "F.max_unpool2d"),
+       doc="zeros of output_size with each input value at its index (a max_pool2d_indices' second output)"),
     Op("avg_pool2d", frozenset({"kernel", "stride", "padding", "ceil_mode", "count_include_pad",
                                 "divisor_override"}), S.shape_avg_pool2d, POOL,
        torch=("nn.AvgPool2d",), onnx=("AveragePool",)),

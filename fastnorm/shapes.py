@@ -208,6 +208,27 @@ def shape_max_pool2d(node, shapes, weights):
     return _pool_window(node, shapes, ("ceil_mode",))
 
 
+def shape_max_pool2d_indices(node, shapes, weights):
+    """The pooled values and their indices: two outputs of the pooled shape."""
+    if len(node.outputs) != 2:
+        raise ValueError("node %r: max_pool2d_indices has two outputs (values, indices), got %d"
+                         % (node.name, len(node.outputs)))
+    (out,) = _pool_window(type(node)(node.name, node.op, node.inputs, node.outputs[:1], node.attrs), shapes,
+                          ("ceil_mode",))
+    return [out, out]
+
+
+def shape_max_unpool2d(node, shapes, weights):
+    """x and its indices (one shape) -> (n, c) + output_size."""
+    _arity(node, shapes, 2, 2, (4, 4))
+    if tuple(shapes[0]) != tuple(shapes[1]):
+        raise ValueError("node %r: max_unpool2d values %r and indices %r differ in shape"
+                         % (node.name, shapes[0], shapes[1]))
+    n, c, h, w = shapes[0]
+    oh, ow = _ints(node, "output_size", node.attrs.get("output_size"), 2, 1)
+    return [(n, c, oh, ow)]
+
+
 def shape_flatten(node, shapes, weights):
     _arity(node, shapes, 1, 1, (None,))
     x = shapes[0]

@@ -291,6 +291,11 @@ typedef struct fn_pool2d_desc {
 fn_status fn_maxpool2d_nhwc(const fn_kernels *k, const fn_pool2d_desc *d, size_t n, size_t h,
                             size_t w, size_t c, size_t oh, size_t ow, const float *x, float *y,
                             int nthreads);
+/* max_pool2d with indices and its inverse, max_unpool2d (SegNet, ENet): pool/pool2d.c */
+fn_status fn_maxpool2d_argmax_nhwc(const fn_pool2d_desc *d, size_t n, size_t h, size_t w, size_t c, size_t oh,
+                                   size_t ow, const float *x, float *y, float *idx, int nthreads);
+fn_status fn_max_unpool2d_nhwc(size_t n, size_t h, size_t w, size_t c, size_t oh, size_t ow, const float *x,
+                               const float *idx, float *y, int nthreads);
 
 /* Layout changes at the plan's edges. x: (n, c, hw) -> y: (n, hw, c) and back. */
 void fn_nchw_to_nhwc(size_t n, size_t c, size_t hw, const float *x, float *y, int nthreads);

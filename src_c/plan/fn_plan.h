@@ -17,7 +17,7 @@
     X(1, CONV2D, conv2d, "conv2d", Y, Y)                 /* also linear */                         \
     X(2, SCALE_SHIFT, scale_shift, "scale_shift", N, N)  /* standalone BN (+act) */                \
     X(3, ACT, act, "act", N, N)                          /* n elements, act */                     \
-    X(4, MAXPOOL2D, maxpool2d, "max_pool2d", N, N)                                                 \
+    X(4, MAXPOOL2D, maxpool2d, "max_pool2d", N, Y) /* out2: the indices (max_unpool2d's), or -1 */ \
     X(5, NCHW_TO_NHWC, nchw_to_nhwc, "nchw->nhwc", N, N)                                           \
     X(6, NHWC_TO_NCHW, nhwc_to_nchw, "nhwc->nchw", N, N)                                           \
     X(7, COPY, copy, "copy", N, N)                       /* n elements */                          \
@@ -60,13 +60,15 @@
                          from fn_winograd2x3_pack: F(2x2, 3x3) */                                   \
     X(31, MATMUL, matmul, "matmul", Y, N) /* n products of two activations (h x w) @ (w x c): A at in, \
                          B at in2, batch strides outer and inner (0: the one A or B for every        \
-                         product), C at out, h*c floats apart */
+                         product), C at out, h*c floats apart */                                    \
+    X(32, MAX_UNPOOL2D, max_unpool2d, "max_unpool2d", N, Y) /* NHWC (n, h, w, c) at in, its indices \
+                         (a MAXPOOL2D's out2) at in2 -> (n, oh, ow, c) */
 
 typedef enum {
 #define FN_PLAN_ENUM_(id, NAME, name, label, S, C) FN_OP_##NAME = id,
     FN_PLAN_RECORDS(FN_PLAN_ENUM_)
 #undef FN_PLAN_ENUM_
-    FN_OP_LIMIT_ = 32 /* every id is below this */
+    FN_OP_LIMIT_ = 40 /* every id is below this */
 } fn_op_type;
 
 typedef struct fn_op {

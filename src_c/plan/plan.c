@@ -103,7 +103,8 @@ size_t fn_plan_scratch_bytes(const fn_kernels *k, const fn_op *ops, size_t nops,
 const char *fn_plan_check_record(const fn_kernels *k, const fn_op *op) {
     const fn_record_kind *rk = kind_of(op->type);
     if (rk == NULL) return "unknown record type";
-    if (op->out2 >= 0 && op->type != FN_OP_DWCONV2D) return "only a dwconv2d record has a second output";
+    if (op->out2 >= 0 && op->type != FN_OP_DWCONV2D && op->type != FN_OP_MAXPOOL2D)
+        return "only a dwconv2d or max_pool2d record has a second output";
     if ((op->post != NULL || op->res_late) && op->type != FN_OP_CONV2D && op->type != FN_OP_DWCONV2D)
         return "only a conv2d or dwconv2d record has a post-activation epilogue";
     return rk->check != NULL ? rk->check(k, op) : NULL;

@@ -3,6 +3,7 @@
 #include "pool_windows.h"
 
 #include <math.h>
+#include <string.h>
 
 /* Below this many tap reads (floats), one thread: waking the second costs more than the op. */
 #define PAR_MIN_FLOATS 65536
@@ -114,4 +115,80 @@ fn_status fn_avgpool2d_nhwc(const fn_kernels *k, const fn_avgpool2d_desc *d, siz
         }
     }
     return FN_OK;
+}
+
+/* x: (n, h, w, c), y and idx: (n, oh, ow, c). Per output element, the max of its window's taps and the
+ * flat index iy * w + ix of that tap in its (sample, channel) plane, as float (exact below 2^24
+ * positions: the plan refuses larger planes): torch's max_pool2d(return_indices=True). Taps in scan
+ * order (ky, then kx); a tap replaces the running max when it is greater or NaN, starting from -inf at
+ * the first tap inside the input, as torch's CPU kernels: equal values keep the earlier tap, a NaN
+ * the last NaN. A window with no tap inside the input: -inf and index -1 (max_unpool2d refuses it). */
+fn_status fn_maxpool2d_argmax_nhwc(const fn_pool2d_desc *d, size_t n, size_t h, size_t w, size_t c, size_t oh,
+                                   size_t ow, const float *x, float *y, float *idx, int nthreads) {
+    if (d->sh == 0 || d->sw == 0 || d->kh == 0 || d->kw == 0 || d->dh == 0 || d->dw == 0) return FN_ERR_ARG;
+    if (h * w > ((size_t)1 << 24)) return FN_ERR_ARG;
+    if (nthreads < 1) nthreads = 1;
+    const size_t rows = n * oh;
+    if (rows * ow * c * d->kh * d->kw < PAR_MIN_FLOATS) nthreads = 1;
+#pragma omp parallel num_threads(nthreads)
+    FN_FOR_ROWS(rows, oh, b, oy, r) {
+        size_t ky0, ky1;
+        valid_range(oy, d->sh, d->kh, d->dh, d->pad_top, h, &ky0, &ky1);
+        for (size_t ox = 0; ox < ow; ox++) {
+            float *yo = y + (r * ow + ox) * c, *io = idx + (r * ow + ox) * c;
+            size_t kx0, kx1;
+            valid_range(ox, d->sw, d->kw, d->dw, d->pad_left, w, &kx0, &kx1);
+            if (ky0 == ky1 || kx0 == kx1) {
+                for (size_t j = 0; j < c; j++) yo[j] = -INFINITY, io[j] = -1.0f;
+                continue;
+            }
+            const size_t iy0 = oy * d->sh + ky0 * d->dh - d->pad_top, ix0 = ox * d->sw + kx0 * d->dw - d->pad_left;
+            const float first = (float)(iy0 * w + ix0);
+            for (size_t j = 0; j < c; j++) yo[j] = -INFINITY, io[j] = first;
+            for (size_t ky = ky0; ky < ky1; ky++) {
+                const size_t iy = oy * d->sh + ky * d->dh - d->pad_top;
+                for (size_t kx = kx0; kx < kx1; kx++) {
+                    const size_t ix = ox * d->sw + kx * d->dw - d->pad_left;
+                    const float *xp = x + ((b * h + iy) * w + ix) * c, at = (float)(iy * w + ix);
+                    for (size_t j = 0; j < c; j++) {
+                        const float v = xp[j];
+                        const int take = v > yo[j] || v != v;
+                        yo[j] = take ? v : yo[j];
+                        io[j] = take ? at : io[j];
+                    }
+                }
+            }
+        }
+    }
+    return FN_OK;
+}
+
+/* x, idx: (n, h, w, c) (idx from fn_maxpool2d_argmax_nhwc: a flat position in an oh x ow plane), y:
+ * (n, oh, ow, c): y = 0, then y[b, p / ow, p % ow, j] = x[b, iy, ix, j] for p = idx[b, iy, ix, j], in
+ * input order (a later input wins a shared position, as torch's CPU kernel). FN_ERR_ARG if an index is
+ * not a whole number in [0, oh * ow) (y is then partly written). Threads split samples x channel
+ * blocks: each output element is written by one thread, in input order. */
+fn_status fn_max_unpool2d_nhwc(size_t n, size_t h, size_t w, size_t c, size_t oh, size_t ow, const float *x,
+                               const float *idx, float *y, int nthreads) {
+    const size_t plane = oh * ow, cb = 64, ncb = (c + cb - 1) / cb;
+    if (nthreads < 1) nthreads = 1;
+    if (n * h * w * c < PAR_MIN_FLOATS) nthreads = 1;
+    int bad = 0;
+    memset(y, 0, n * plane * c * sizeof(float));
+#pragma omp parallel for schedule(static) num_threads(nthreads) reduction(| : bad)
+    for (size_t t = 0; t < n * ncb; t++) {
+        const size_t b = t / ncb, j0 = t % ncb * cb, j1 = j0 + cb < c ? j0 + cb : c;
+        const float *xb = x + b * h * w * c, *ib = idx + b * h * w * c;
+        float *yb = y + b * plane * c;
+        for (size_t p = 0; p < h * w; p++)
+            for (size_t j = j0; j < j1; j++) {
+                const float f = ib[p * c + j];
+                if (!(f >= 0.0f && f < (float)plane) || f != (float)(size_t)f) {
+                    bad = 1;
+                    continue;
+                }
+                yb[(size_t)f * c + j] = xb[p * c + j];
+            }
+    }
+    return bad ? FN_ERR_ARG : FN_OK;
 }

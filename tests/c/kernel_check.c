@@ -755,6 +755,75 @@ static void test_post(void) {
     }
 }
 
+/* max_pool2d with indices against a brute-force scan (padding, dilation, ceil overhang, NaN), and
+ * max_unpool2d: its scatter, and an index outside the plane refused (FN_ERR_ARG). */
+static void test_maxpool_argmax(void) {
+    /* {h, w, c, k, s, d, pad} */
+    static const size_t shapes[][7] = {{9, 11, 5, 3, 2, 1, 1}, {12, 7, 17, 3, 2, 2, 1}, {6, 6, 3, 2, 2, 1, 0},
+                                       {5, 8, 33, 3, 1, 1, 1}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const size_t h = shapes[i][0], w = shapes[i][1], c = shapes[i][2], kk = shapes[i][3], s = shapes[i][4];
+        const size_t dil = shapes[i][5], pad = shapes[i][6], n = 2;
+        const fn_pool2d_desc d = {kk, kk, s, s, dil, dil, pad, pad};
+        const size_t oh = (h + 2 * pad - dil * (kk - 1) - 1) / s + 1, ow = (w + 2 * pad - dil * (kk - 1) - 1) / s + 1;
+        float *x = rand_buf(n * h * w * c, 1.0f);
+        x[3] = NAN, x[c * w + 1] = x[0]; /* a NaN, a tie */
+        float *y = out_buf(n * oh * ow * c), *ix = out_buf(n * oh * ow * c);
+        float *wy = xmalloc(n * oh * ow * c * sizeof(float)), *wi = xmalloc(n * oh * ow * c * sizeof(float));
+        for (size_t b = 0; b < n; b++)
+            for (size_t oy = 0; oy < oh; oy++)
+                for (size_t ox = 0; ox < ow; ox++)
+                    for (size_t j = 0; j < c; j++) {
+                        float m = -INFINITY, at = -1.0f;
+                        int any = 0;
+                        for (size_t ky = 0; ky < kk; ky++)
+                            for (size_t kx = 0; kx < kk; kx++) {
+                                const ptrdiff_t iy = (ptrdiff_t)(oy * s + ky * dil) - (ptrdiff_t)pad;
+                                const ptrdiff_t jx = (ptrdiff_t)(ox * s + kx * dil) - (ptrdiff_t)pad;
+                                if (iy < 0 || jx < 0 || iy >= (ptrdiff_t)h || jx >= (ptrdiff_t)w) continue;
+                                const float v = x[((b * h + (size_t)iy) * w + (size_t)jx) * c + j];
+                                if (!any) at = (float)((size_t)iy * w + (size_t)jx), any = 1;
+                                if (v > m || v != v) m = v, at = (float)((size_t)iy * w + (size_t)jx);
+                            }
+                        const size_t o = ((b * oh + oy) * ow + ox) * c + j;
+                        wy[o] = m, wi[o] = at;
+                    }
+        fn_status st = fn_maxpool2d_argmax_nhwc(&d, n, h, w, c, oh, ow, x, y, ix, 2);
+        char what[96];
+        snprintf(what, sizeof what, "maxpool argmax %zux%zu c=%zu k=%zu s=%zu d=%zu p=%zu", h, w, c, kk, s, dil, pad);
+        if (st != FN_OK) {
+            printf("FAIL %s: status %d\n", what, (int)st);
+            n_fail++;
+        }
+        check(what, "portable", y, wy, n * oh * ow * c, 0.0f);
+        check(what, "portable (indices)", ix, wi, n * oh * ow * c, 0.0f);
+        /* unpool into the input's plane: every max back at its position, the rest zero */
+        float *u = out_buf(n * h * w * c), *wu = xmalloc(n * h * w * c * sizeof(float));
+        memset(wu, 0, n * h * w * c * sizeof(float));
+        for (size_t b = 0; b < n; b++)
+            for (size_t p = 0; p < oh * ow; p++)
+                for (size_t j = 0; j < c; j++) {
+                    const float f = wi[(b * oh * ow + p) * c + j];
+                    wu[(b * h * w + (size_t)f) * c + j] = wy[(b * oh * ow + p) * c + j];
+                }
+        st = fn_max_unpool2d_nhwc(n, oh, ow, c, h, w, y, ix, u, 2);
+        snprintf(what, sizeof what, "max_unpool %zux%zu c=%zu k=%zu s=%zu", h, w, c, kk, s);
+        if (st != FN_OK) {
+            printf("FAIL %s: status %d\n", what, (int)st);
+            n_fail++;
+        }
+        check(what, "portable", u, wu, n * h * w * c, 0.0f);
+        ix[c + 1] = (float)(h * w); /* past the plane */
+        if (fn_max_unpool2d_nhwc(n, oh, ow, c, h, w, y, ix, u, 1) != FN_ERR_ARG) {
+            printf("FAIL %s: an index past the plane accepted\n", what);
+            n_fail++;
+        } else {
+            n_pass++;
+        }
+        free(x), free(y), free(ix), free(wy), free(wi), free(u), free(wu);
+    }
+}
+
 int main(void) {
     fn_cpu_features f;
     fn_cpu_detect(&f);
@@ -778,6 +847,7 @@ int main(void) {
     test_conv_prefetch();
     test_igemm_taps();
     test_post();
+    test_maxpool_argmax();
     printf("%d passed, %d failed\n", n_pass, n_fail);
     return n_fail ? 1 : 0;
 }

@@ -25,7 +25,7 @@ _KEEP = ("hardswish.default", "hardsigmoid.default", "mish.default", "silu.defau
          "reflection_pad2d.default", "replication_pad2d.default", "pad.default", "prelu.default",
          "_prelu_kernel.default", "instance_norm.default", "linear.default", "adaptive_avg_pool2d.default",
          "upsample_nearest2d.vec", "_upsample_nearest_exact2d.vec", "upsample_bilinear2d.vec",
-         "log_sigmoid.default")
+         "log_sigmoid.default", "max_unpool2d.default")
 # binary ops that broadcast: an expand feeding only these is a no-op
 _BROADCASTING = {"add", "sub", "rsub", "mul", "div", "maximum", "minimum"}
 _ALIASES = {"clone", "alias", "detach", "contiguous", "lift_fresh_copy", "_to_copy", "dropout", "lift_fresh"}
@@ -546,11 +546,28 @@ def _max_pool(b, fx, x, kernel, stride=(), padding=0, dilation=1, ceil_mode=Fals
     if len(b.shape[b.act(x)]) != 4:
         raise _Unsupported("pooling of a %d-D tensor" % len(b.shape[b.act(x)]))
     k = _ints(kernel)
-    name = b.emit(fx, "max_pool2d", [b.act(x)], {
-        "kernel": k, "stride": _ints(stride) if stride else k, "padding": _ints(padding),
-        "dilation": _ints(dilation), "ceil_mode": bool(ceil_mode)},
-        shape=b.dims(fx.meta["val"][0] if isinstance(fx.meta["val"], (tuple, list)) else fx.meta["val"]))
-    b.val[fx] = [name, None] if isinstance(fx.meta["val"], (tuple, list)) else name
+    attrs = {"kernel": k, "stride": _ints(stride) if stride else k, "padding": _ints(padding),
+             "dilation": _ints(dilation), "ceil_mode": bool(ceil_mode)}
+    multi = isinstance(fx.meta["val"], (tuple, list))
+    shape = b.dims(fx.meta["val"][0] if multi else fx.meta["val"])
+    if multi and any(u.target is operator.getitem and u.args[1] == 1 and u.users for u in fx.users):
+        # the indices are read (by max_unpool2d): the op with both outputs
+        name = b.name(fx, "max_pool2d_indices")
+        outs = [name, name + ".indices"]
+        b.nodes.append(Node(name, "max_pool2d_indices", [b.act(x)], outs, attrs))
+        b.shape[outs[0]] = b.shape[outs[1]] = shape
+        b.val[fx] = outs
+        return
+    name = b.emit(fx, "max_pool2d", [b.act(x)], attrs, shape=shape)
+    b.val[fx] = [name, None] if multi else name
+
+
+def _max_unpool(b, fx, x, indices, output_size, *rest):
+    """aten max_unpool2d(x, indices, output_size): the indices a max_pool2d_indices' second output."""
+    xin, iin = b.act(x), b.act(indices)
+    if len(b.shape[xin]) != 4:
+        raise _Unsupported("max_unpool2d of a %d-D tensor" % len(b.shape[xin]))
+    b.out(fx, "max_unpool2d", [xin, iin], {"output_size": [int(v) for v in output_size]})
 
 
 def _avg_pool(b, fx, x, kernel, stride=(), padding=0, ceil_mode=False, count_include_pad=True,
@@ -997,6 +1014,7 @@ HANDLERS = {
     "_native_batch_norm_legit": _bn_legit, "native_batch_norm": _bn_legit,
     "native_group_norm": _group_norm, "native_layer_norm": _layer_norm, "instance_norm": _instance_norm,
     "max_pool2d_with_indices": _max_pool, "max_pool2d": _max_pool, "avg_pool2d": _avg_pool,
+    "max_unpool2d": _max_unpool,
     "adaptive_avg_pool2d": _adaptive("adaptive_avg_pool2d"), "_adaptive_avg_pool2d": _adaptive("adaptive_avg_pool2d"),
     "adaptive_max_pool2d": _adaptive("adaptive_max_pool2d"),
     "mean": _mean, "sum": _sum, "amax": _amax, "max": _max, "var": _var(False), "std": _var(True),
