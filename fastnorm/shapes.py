@@ -485,17 +485,46 @@ def _dim(node, x, name="dim"):
 
 
 def slice_range(node, x):
-    """(dim, start, stop, step) of a slice node over shape x, clamped as Python slices are."""
+    """(dim, start, stop, step) of a slice node over shape x, clamped as Python slices are. A negative
+    step walks back from start (flip: start None, end None, step -1)."""
     d = _dim(node, x)
     step = node.attrs.get("step", 1)
-    if not isinstance(step, int) or isinstance(step, bool) or step < 1:
-        raise ValueError("node %r: slice step must be an int >= 1, got %r" % (node.name, step))
+    if not isinstance(step, int) or isinstance(step, bool) or step == 0:
+        raise ValueError("node %r: slice step must be a nonzero int, got %r" % (node.name, step))
     start, end = node.attrs.get("start", 0), node.attrs.get("end")
     for k, v in (("start", start), ("end", end)):
         if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
             raise ValueError("node %r: slice %s must be an int or None, got %r" % (node.name, k, v))
     start, stop, step = slice(start, end, step).indices(x[d])
-    return d, start, max(stop, start), step
+    return d, start, max(stop, start) if step > 0 else min(stop, start), step
+
+
+def gather_runs(indices, n):
+    """Constant indices into a dim of extent n (negative from the end) as slices: [(start, end, step)]
+    in order, each a maximal run stepping by +1 or -1 (end None: past index 0), for a gather written as
+    slices and one concat (x[:, [2, 1, 0]], ONNX Gather). ValueError for an index out of range."""
+    vals = []
+    for v in indices:
+        v = int(v)
+        if not -n <= v < n:
+            raise ValueError("index %d out of range for a dim of %d" % (v, n))
+        vals.append(v % n)
+    runs = []   # [start, step, length]
+    for v in vals:
+        if runs:
+            s0, st, ln = runs[-1]
+            if ln == 1 and abs(v - s0) == 1:
+                runs[-1] = [s0, v - s0, 2]
+                continue
+            if ln > 1 and v == s0 + st * ln:
+                runs[-1][2] += 1
+                continue
+        runs.append([v, 1, 1])
+    out = []
+    for s0, st, ln in runs:
+        end = s0 + st * ln
+        out.append((s0, end if end >= 0 else None, st))
+    return out
 
 
 def shape_slice(node, shapes, weights):

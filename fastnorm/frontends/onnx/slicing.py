@@ -4,6 +4,7 @@ pool.py's."""
 import numpy as np
 
 from fastnorm.frontends.onnx._base import BATCH, BatchDep, Malformed, Unsupported, ints_of, op_identity
+from fastnorm.shapes import gather_runs
 
 _INT64_MAX = 2 ** 63 - 1
 
@@ -15,9 +16,14 @@ def _slice_node(c, node, name, shape, axis, start, end, step, out=None):
         if (start, end, step) == (0, _INT64_MAX, 1) or (start == 0 and end >= _INT64_MAX // 2 and step == 1):
             return name
         raise BatchDep("slices the batch dim")
-    if step < 1:
-        raise Unsupported("Slice step %d (only positive steps)" % step)
+    if step == 0:
+        raise Malformed("Slice step 0")
     s, e, st = slice(start, end, step).indices(n)
+    if st < 0:   # backwards (a flip): end -1 is "past index 0", which the IR says as None
+        if axis == 0:
+            raise Unsupported("a negative-step Slice of the batch dim")
+        return c.emit(node, "slice", [name], {"dim": axis, "start": s, "end": min(e, s) if e >= 0 else None,
+                                              "step": st}, out)
     if (s, max(e, s), st) == (0, n, 1):
         return name
     return c.emit(node, "slice", [name], {"dim": axis, "start": s, "end": max(e, s), "step": st}, out)
@@ -155,7 +161,41 @@ def op_reciprocal(c, node, attrs):
 
 
 # ONNX op type -> handler(converter, node, attrs)
+def op_gather(c, node, attrs):
+    """Gather on an activation with constant indices on a non-batch axis: 1-D indices as slices of their
+    runs and one concat (a channel reorder), a scalar index as a slice and a reshape that drops the axis."""
+    name, shape = c.act(node)
+    idx = c.cval(node, 1, "indices", required=True)
+    r = len(shape)
+    axis = int(attrs.get("axis", 0))
+    if not -r <= axis < r:
+        raise Malformed("axis %d out of range for a %dD input" % (axis, r))
+    axis %= r
+    if axis == 0:
+        raise Unsupported("a Gather on the batch axis")
+    idx = np.asarray(idx)
+    if idx.dtype.kind not in "iu" or idx.ndim > 1:
+        raise Unsupported("Gather indices that are not a scalar or a 1-D integer list (%s, %d-D)"
+                          % (idx.dtype, idx.ndim))
+    try:
+        runs = gather_runs(idx.reshape(-1).tolist(), int(shape[axis]))
+    except ValueError as e:
+        raise Malformed(str(e))
+    out = None if idx.ndim == 0 or len(runs) > 1 else node.output[0]
+    pieces = [c.emit(node, "slice", [name], {"dim": axis, "start": s0, "end": end, "step": st}, out)
+              for s0, end, st in runs]
+    if idx.ndim == 0:   # drop the axis
+        lead = -1 if shape[0] is BATCH else int(shape[0])
+        keep = [lead] + [int(v) for i, v in enumerate(shape) if i not in (0, axis)]
+        c.set_act(node.output[0], c.emit(node, "reshape", pieces, {"shape": keep}, node.output[0]))
+    elif len(pieces) > 1:
+        c.set_act(node.output[0], c.emit(node, "cat", pieces, {"dim": axis}, node.output[0]))
+    else:
+        c.set_act(node.output[0], pieces[0])
+
+
 HANDLERS = {
+    "Gather": op_gather,
     "Slice": op_slice,
     "ScatterND": op_scatternd,
     "Split": op_split,

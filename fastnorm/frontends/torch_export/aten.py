@@ -17,6 +17,7 @@ from fastnorm.errors import UnsupportedError
 from fastnorm.frontends.torch import _row_attrs
 from fastnorm.graph import Graph, Node, TensorSpec
 from fastnorm.optable import POW_ACTS, activations
+from fastnorm.shapes import gather_runs
 
 # ops the default core-ATen decomposition table would break up but fastnorm runs whole
 _KEEP = ("hardswish.default", "hardsigmoid.default", "mish.default", "silu.default", "softplus.default",
@@ -969,6 +970,58 @@ def _slice(b, fx, x, dim=0, start=None, end=None, step=1):
     b.out(fx, "slice", [xin], {"dim": d, "start": s, "end": e, "step": st})
 
 
+def _flip(b, fx, x, dims):
+    """flip: a backwards slice (step -1) per flipped dim, each one strided copy."""
+    xin = b.act(x)
+    xs = b.shape[xin]
+    ds = sorted({int(d) % len(xs) for d in dims})
+    if 0 in ds:
+        raise _Unsupported("a flip of the batch dim")
+    v = xin
+    for k, d in enumerate(ds):
+        attrs = {"dim": d, "start": None, "end": None, "step": -1}
+        if k + 1 == len(ds):
+            b.val[fx] = b.emit(fx, "slice", [v], attrs, shape=xs)
+        else:
+            v = b.emit(fx, "slice", [v], attrs, name=b.sub_name(fx, "flip%d" % d), shape=xs)
+    if not ds:
+        b.val[fx] = xin
+
+
+def _index(b, fx, x, indices):
+    """x[..., idx, ...] with one constant 1-D integer index list on a non-batch dim (a channel
+    reorder: BGR -> RGB): its runs as slices, then one concat (shapes.gather_runs)."""
+    xin = b.act(x)
+    xs = b.shape[xin]
+    picks = [(d, t) for d, t in enumerate(indices) if t is not None]
+    if len(picks) != 1:
+        raise _Unsupported("advanced indexing on %d dims (one constant index list maps)" % len(picks))
+    d, t = picks[0]
+    if d == 0:
+        raise _Unsupported("indexing the batch dim")
+    vals = b.tensor(t, "index")
+    if vals.dtype == b.torch.bool or vals.dim() != 1 or vals.is_floating_point():
+        raise _Unsupported("an index that is not a 1-D integer list (%s, %d-D)" % (vals.dtype, vals.dim()))
+    try:
+        runs = gather_runs(vals.tolist(), int(xs[d]))
+    except ValueError as e:
+        raise _Unsupported(str(e))
+    _emit_runs(b, fx, xin, xs, d, runs)
+
+
+def _emit_runs(b, fx, xin, xs, d, runs):
+    pieces = []
+    for k, (s0, end, st) in enumerate(runs):
+        ln = len(range(s0, -1 if end is None else end, st))
+        shape = tuple(ln if i == d else v for i, v in enumerate(xs))
+        attrs = {"dim": d, "start": s0, "end": end, "step": st}
+        if len(runs) == 1:
+            b.val[fx] = b.emit(fx, "slice", [xin], attrs, shape=shape)
+            return
+        pieces.append(b.emit(fx, "slice", [xin], attrs, name=b.sub_name(fx, "run%d" % k), shape=shape))
+    b.out(fx, "cat", pieces, {"dim": d})
+
+
 def _narrow(b, fx, x, dim, start, length):
     _slice(b, fx, x, dim, start, int(start) + int(length), 1)
 
@@ -1038,7 +1091,7 @@ HANDLERS = {
     "pixel_shuffle": _shuffle("pixel_shuffle", "factor"), "pixel_unshuffle": _shuffle("pixel_unshuffle", "factor"),
     "channel_shuffle": _shuffle("channel_shuffle", "groups"),
     "native_channel_shuffle": _shuffle("channel_shuffle", "groups"),
-    "slice": _slice, "narrow": _narrow, "select": _select, "slice_scatter": _slice_scatter, "copy": _copy,
+    "slice": _slice, "narrow": _narrow, "flip": _flip, "index": _index, "select": _select, "slice_scatter": _slice_scatter, "copy": _copy,
     "split_with_sizes": _split_sizes, "split": _split,
 }
 HANDLERS.update({a: Builder.alias for a in _ALIASES if a != "_to_copy"})
