@@ -63,7 +63,7 @@ SLICES = [(3, -1, -2 ** 63, -1), (2, 5, 1, -2), (1, 4, -10, -3), (3, 100, 2, -1)
 
 @pytest.mark.parametrize("axis,start,end,step", SLICES)
 def test_onnx_negative_step_slice_matches_numpy(isa, axis, start, end, step):
-    onnx = importorskip("onnx")
+    importorskip("onnx")
     from onnx import TensorProto, helper
     consts = [helper.make_tensor(n, TensorProto.INT64, [1], [v])
               for n, v in (("s", start), ("e", end), ("a", axis), ("t", step))]

@@ -11,8 +11,6 @@ Every op no handler maps is collected, so the error lists them all at once.
 import math
 import operator
 
-import numpy as np
-
 from fastnorm.errors import UnsupportedError
 from fastnorm.frontends.torch import _row_attrs
 from fastnorm.graph import Graph, Node, TensorSpec
@@ -179,7 +177,6 @@ class Builder:
 
     # ------------------------------------------------------------------------------ the walk
     def build(self, input_name, output_name):
-        torch = self.torch
         sig = self.ep.graph_signature
         state, consts = self.ep.state_dict, self.ep.constants
         kinds = {}
