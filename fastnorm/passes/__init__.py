@@ -5,6 +5,7 @@ from fastnorm.passes.fold_affine import canonicalize, fold_affine, fuse_linear_b
 from fastnorm.passes.fold_bn import finish_fold_report, fold_batchnorm
 from fastnorm.passes.fold_scale import fold_linear_scale
 from fastnorm.passes.fuse import fuse_activations
+from fastnorm.passes.fuse_grn import fuse_grn
 from fastnorm.passes.fuse_residual import fuse_residual_add
 
 
@@ -22,7 +23,7 @@ def optimize(graph, shapes=None, _defer_report=False):
     if shapes is None:
         shapes = batch1_shapes(graph)
     # one copy, rewritten by each pass in turn (each alone copies its input: a copy per pass)
-    folded = fold_batchnorm(graph.copy(), shapes, _copy=False, _lazy=True)
+    folded = fold_batchnorm(fuse_grn(graph.copy(), shapes, _copy=False), shapes, _copy=False, _lazy=True)
     out = fold_linear_scale(folded, shapes, _copy=False)
     out = fuse_activations(fuse_residual_add(out, shapes, _copy=False), _copy=False)
     out.fold_report = folded.fold_report
@@ -32,5 +33,5 @@ def optimize(graph, shapes=None, _defer_report=False):
     return out
 
 
-__all__ = ["optimize", "canonicalize", "fold_batchnorm", "fold_linear_scale", "fuse_residual_add", "fuse_activations", "fold_affine",
+__all__ = ["optimize", "fuse_grn", "canonicalize", "fold_batchnorm", "fold_linear_scale", "fuse_residual_add", "fuse_activations", "fold_affine",
            "fuse_linear_bias", "remove_dead_nodes"]

@@ -217,7 +217,15 @@ def conv_reads_gated(plan, graph):
         if h * w == 1 or xb == gb:
             continue
         j = _sole_1x1_reader(plan, uses, i)
-        if j is None or tuple(plan.records[j][k] for k in ("n", "h", "w", "c")) != (n, h, w, c):
+        if j is None:
+            continue
+        q = plan.records[j]
+        if (tuple(q[k] for k in ("n", "h", "w", "oh", "ow", "c")) == (n * h * w, 1, 1, 1, 1, c)
+                and q.get("yoff", 0) == 0):
+            # a linear over the rows of an (n, h, w, c) tensor (ConvNeXt-V2's GRN gate before pwconv2):
+            # the same rows as a 1x1 conv over n images, whose samples the gate tells apart
+            q.update(n=n, h=h, w=w, oh=h, ow=w)
+        if tuple(q[k] for k in ("n", "h", "w", "c")) != (n, h, w, c):
             continue
         plan.records[j]["in"], plan.records[j]["gate"] = xb, gb
         _absorb(plan, j, i, doomed)
