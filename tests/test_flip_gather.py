@@ -103,8 +103,9 @@ class FlipBatch(nn.Module):
         return torch.flip(x, [0])
 
 
-@pytest.mark.parametrize("cls", [BatchIndex, MaskIndex, FlipBatch])
-def test_batch_and_mask_indices_are_refused(cls):
-    with pytest.raises(fastnorm.UnsupportedError, match="batch|mask|index|integer|Gather|Slice"):
+@pytest.mark.parametrize("cls,why", [(BatchIndex, "indexing the batch dim"),
+                                     (MaskIndex, "not a 1-D integer list"), (FlipBatch, "flip of the batch dim")])
+def test_batch_and_mask_indices_are_refused(cls, why):
+    with pytest.raises(fastnorm.UnsupportedError, match=why):
         m = fastnorm.from_torch(cls().eval(), torch.randn(2, 4, 3, 3))
         m.predict(np.zeros((2, 4, 3, 3), np.float32))

@@ -127,7 +127,7 @@ class IndicesMath(nn.Module):
 
 @pytest.mark.parametrize("cls", [IndicesOut, IndicesMath])
 def test_indices_read_elsewhere_are_refused(cls):
-    with pytest.raises(fastnorm.UnsupportedError, match="indices|int64|dtype|output"):
+    with pytest.raises(fastnorm.UnsupportedError, match="max_pool2d indices read by"):
         m = fastnorm.from_torch(cls(), torch.randn(1, 4, 6, 6))
         m.predict(np.zeros((1, 4, 6, 6), np.float32))
 

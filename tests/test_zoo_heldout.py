@@ -9,9 +9,8 @@ and 3 under every ISA, at their small test resolutions. Bound: max abs error <= 
 |output|) (tests/test_zoo_torch.py's)."""
 import functools
 
-import numpy as np
 import pytest
-from util import ATOL_MODEL, assert_ran, importorskip
+from util import assert_model_close, assert_ran, importorskip
 
 torch = importorskip("torch")
 importorskip("onnx")
@@ -50,11 +49,7 @@ def test_heldout_model_matches_torch(name, route, isa):
     for x, ref in feeds:
         y = models[route].predict(x)
         assert_ran(isa)
-        assert y.shape == ref.shape, (name, route, y.shape, ref.shape)
-        bound = ATOL_MODEL * max(1.0, float(np.abs(ref).max()))
-        err = float(np.abs(y - ref).max())
-        assert err <= bound, "%s via %s, batch %d (%s): max abs err %.3g > %.3g" % (
-            name, route, len(x), isa, err, bound)
+        assert_model_close(y, ref, "%s via %s, batch %d (%s)" % (name, route, len(x), isa))
 
 
 def test_heldout_models_fold_every_batchnorm():

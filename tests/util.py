@@ -40,6 +40,15 @@ def assert_close(got, want, rtol=RTOL_ELEMENTWISE, atol=ATOL_ELEMENTWISE, what="
         what, bad.sum(), err.size, err.max(), bound[np.argmax(err - bound)])
 
 
+def assert_model_close(got, want, what):
+    """A model's output against torch's: shapes equal, max abs error within ATOL_MODEL of max |want|
+    (at least 1); `what` names the model, route, batch and ISA in the failure."""
+    assert got.shape == want.shape, (what, got.shape, want.shape)
+    bound = ATOL_MODEL * max(1.0, float(np.abs(want).max()))
+    err = float(np.abs(got - want).max())
+    assert err <= bound, "%s: max abs err %.3g > %.3g" % (what, err, bound)
+
+
 def assert_close_dot(got, want, magnitude, what="output"):
     """For sums of products: error bounded relative to `magnitude`, the same sum over |terms|."""
     got = np.asarray(got, np.float64)
