@@ -47,6 +47,7 @@ from fastnorm.errors import FastnormWarning, FormatError, UnsupportedError
 from fastnorm.api import from_onnx, from_torch, load
 from fastnorm.model import Model
 from fastnorm.threads import get_num_threads, set_num_threads
+from fastnorm.denormals import get_flush_denormals, set_flush_denormals
 
 __version__ = "0.1.0"
 
@@ -64,8 +65,9 @@ def cpu_info():
     """CPU features found (CPUID + XGETBV on x86-64, HWCAP on aarch64), the best ISA this CPU runs,
     and the ISA in use."""
     return {"arch": _C.ARCH, "features": _C.cpu_features(), "best_isa": _C.best_isa(), "isa": _C.active_isa(),
-            "openmp": _C.omp_enabled(), "threads": get_num_threads()}
+            "openmp": _C.omp_enabled(), "threads": get_num_threads(), "flush_denormals": get_flush_denormals()}
 
 
 __all__ = ["Model", "load", "from_torch", "from_onnx", "ops", "cpu_info", "set_num_threads", "get_num_threads",
+           "set_flush_denormals", "get_flush_denormals",
            "FormatError", "UnsupportedError", "FastnormWarning"]

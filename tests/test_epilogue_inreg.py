@@ -5,7 +5,9 @@ fn_act_in_kernel, fn_igemm_act_in_kernel), and the fast paths of silu and gelu (
 fn_silu, fn_gelu). Under every ISA, on awkward shapes (channels not a multiple of 16, 1x1 images, odd
 sizes, batch 1 and > 1, linear rows not a multiple of the tile, pre-activations past the fast paths'
 fallbacks): the fused output is bit for bit the conv without the act followed by the act family's kernel
-(fastnorm.ops), and matches torch within 1e-4 relative."""
+(fastnorm.ops), and matches torch within 1e-4 relative. The models run with denormals kept (IEEE, as
+fastnorm.ops computes): with the default flush, the same bits but the denormal results, which are 0
+(tests/test_denormals.py, test_flush_changes_only_denormal_results)."""
 import numpy as np
 import pytest
 
@@ -18,6 +20,13 @@ from util import importorskip
 
 torch = importorskip("torch")
 nn = torch.nn
+
+
+@pytest.fixture(autouse=True)
+def _ieee_denormals():
+    prev = fastnorm.set_flush_denormals(False)
+    yield
+    fastnorm.set_flush_denormals(prev)
 
 ACTS = {"silu": (nn.SiLU, fastnorm.ops.silu), "hardswish": (nn.Hardswish, fastnorm.ops.hardswish),
         "gelu": (nn.GELU, fastnorm.ops.gelu),

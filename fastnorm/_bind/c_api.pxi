@@ -146,7 +146,14 @@ cdef extern from "fastnorm.h" nogil:
         float *const *bufs
         void *scratch
         size_t scratch_bytes
-    fn_status fn_plan_run_teams(const fn_kernels *k, const fn_plan_step *steps, const size_t *first, int nteams)
+    fn_status fn_plan_run_teams(const fn_kernels *k, const fn_plan_step *steps, const size_t *first, int nteams,
+                                int flush)
+    fn_status fn_plan_run_flush(const fn_kernels *k, const fn_op *ops, size_t nops, float *const *bufs,
+                                void *scratch, size_t scratch_bytes, int nthreads, int flush)
+    unsigned long fn_fp_mode()
+    unsigned long fn_fp_flush_bits()
+    unsigned long fn_fp_control_bits()
+    int fn_fp_modes(unsigned long *out, int nthreads) nogil
     enum: FN_PLAN_MAX_TEAMS
     void fn_plan_link_prefetch(fn_op *ops, size_t nops, size_t max_bytes)
     const char *fn_plan_check_record(const fn_kernels *k, const fn_op *op)

@@ -259,9 +259,10 @@ cdef class CPlan:
         return bufs
 
     def run_io(self, cnp.ndarray x, int xbuf, cnp.ndarray y, int ybuf, cnp.ndarray arena,
-               cnp.ndarray scratch, int nthreads):
+               cnp.ndarray scratch, int nthreads, bint flush=False):
         """One input and one output buffer, everything else bound: x, y and arena are C-contiguous
-        float32 arrays of buffer xbuf's, ybuf's and the arena's sizes, scratch a uint8 array."""
+        float32 arrays of buffer xbuf's, ybuf's and the arena's sizes, scratch a uint8 array. flush:
+        denormals read and written as zero while it runs (fn_plan_run_flush)."""
         _check_scratch(scratch)
         cdef float **bufs = self._io_bufs(x, xbuf, y, ybuf, arena)
         cdef void *sp = cnp.PyArray_DATA(scratch)
@@ -271,7 +272,7 @@ cdef class CPlan:
         fn_py_last_isa = self.isa
         cdef fn_status st
         with nogil:
-            st = fn_plan_run(k, self.ops, self.nops, bufs, sp if sbytes else NULL, sbytes, nthreads)
+            st = fn_plan_run_flush(k, self.ops, self.nops, bufs, sp if sbytes else NULL, sbytes, nthreads, flush)
         free(bufs)
         _check(st, "plan")
 
@@ -297,10 +298,10 @@ cdef class CPlan:
         return fn_plan_scratch_bytes(fn_kernels_for(<fn_isa>self.isa), self.ops, self.nops, nthreads)
 
     def run(self, list external, float[::1] arena, unsigned char[::1] scratch, int nthreads,
-            Py_ssize_t start=0, Py_ssize_t stop=-1):
+            Py_ssize_t start=0, Py_ssize_t stop=-1, bint flush=False):
         """external[i]: a float32 C-contiguous array for buffer i (the inputs and outputs), or None
         for what bind() fixed (a constant, or the arena at its offset). Runs records start..stop-1
-        (all by default; a sub-range is for profiling)."""
+        (all by default; a sub-range is for profiling); flush as run_io's."""
         if stop < 0:
             stop = self.nops
         if not (0 <= start <= stop <= <Py_ssize_t>self.nops):
@@ -328,8 +329,8 @@ cdef class CPlan:
                 else:
                     bufs[i] = base + self.coffs[i] if (self.coffs[i] >= 0 and base != NULL) else self.cbufs[i]
             with nogil:
-                st = fn_plan_run(k, self.ops + start, stop - start, bufs, &scratch[0] if scratch.shape[0] else NULL,
-                                 scratch.shape[0], nthreads)
+                st = fn_plan_run_flush(k, self.ops + start, stop - start, bufs,
+                                       &scratch[0] if scratch.shape[0] else NULL, scratch.shape[0], nthreads, flush)
         finally:
             free(bufs)
         _check(st, "plan")
@@ -341,10 +342,32 @@ cdef int _check_scratch(cnp.ndarray scratch) except -1:
     return 0
 
 
-def run_teams(list teams):
+def fp_mode():
+    """(the calling thread's floating-point control register: x86 MXCSR, AArch64 FPCR, 0 elsewhere; the
+    bits of it a flushing run sets; its mode bits, without x86's sticky exception flags)."""
+    return fn_fp_mode(), fn_fp_flush_bits(), fn_fp_control_bits()
+
+
+def fp_modes(int nthreads):
+    """[the floating-point control register of each thread of a parallel region of nthreads] (the pool
+    threads a run of nthreads uses; fewer entries when OpenMP gave the region fewer threads)."""
+    if not 1 <= nthreads <= 4096:
+        raise ValueError("fp_modes: expected 1..4096 threads, got %d" % nthreads)
+    cdef unsigned long *out = <unsigned long *>calloc(nthreads, sizeof(unsigned long))
+    if out == NULL:
+        raise MemoryError()
+    cdef int ran
+    with nogil:
+        ran = fn_fp_modes(out, nthreads)
+    res = [out[t] for t in range(min(ran, nthreads))]
+    free(out)
+    return res
+
+
+def run_teams(list teams, bint flush=False):
     """Run plans on len(teams) threads at once, one thread each: teams[t] is a list of steps
     (cplan, x, xbuf, y, ybuf, arena, scratch), run in order on thread t with one thread, as run_io
-    runs one. Every plan must be of one ISA, and no two steps of different teams may share an arena,
+    runs one (flush as its). Every plan must be of one ISA, and no two steps of different teams may share an arena,
     scratch or output (fastnorm/plan/split.py gives each team its own)."""
     cdef int nteams = len(teams)
     if not 1 <= nteams <= FN_PLAN_MAX_TEAMS:
@@ -379,7 +402,7 @@ def run_teams(list teams):
             global fn_py_last_isa
             fn_py_last_isa = isa
             with nogil:
-                st = fn_plan_run_teams(fn_kernels_for(<fn_isa>isa), steps, first, nteams)
+                st = fn_plan_run_teams(fn_kernels_for(<fn_isa>isa), steps, first, nteams, flush)
     finally:
         for j in range(i):
             free(<void *>steps[j].bufs)

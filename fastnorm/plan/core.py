@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from fastnorm import _C, limits
+from fastnorm import _C, denormals, limits
 from fastnorm.errors import UnsupportedError
 from fastnorm.graph import infer_shapes
 from fastnorm.passes.folded import release_scratch
@@ -319,7 +319,7 @@ class Plan:
         out = np.empty(oshape, np.float32)
         arena, scratch = self._take_arena(nthreads)
         try:
-            self.cplan.run_io(x, xb, out, yb, arena, scratch, nthreads)
+            self.cplan.run_io(x, xb, out, yb, arena, scratch, nthreads, denormals.flush)
         finally:
             self._arenas.append((arena, scratch))
         return out
@@ -335,11 +335,11 @@ class Plan:
         arena, scratch = self._take_arena(nthreads)
         try:
             if timings is None:
-                self.cplan.run(external, arena, scratch, nthreads)
+                self.cplan.run(external, arena, scratch, nthreads, flush=denormals.flush)
             else:
                 for i in range(len(self.records)):
                     t0 = time.perf_counter()
-                    self.cplan.run(external, arena, scratch, nthreads, i, i + 1)
+                    self.cplan.run(external, arena, scratch, nthreads, i, i + 1, denormals.flush)
                     timings.append((i, time.perf_counter() - t0))
         finally:
             self._arenas.append((arena, scratch))

@@ -35,7 +35,7 @@ import os
 
 import numpy as np
 
-from fastnorm import _C
+from fastnorm import _C, denormals
 from fastnorm.graph import Graph, TensorSpec, infer_shapes
 
 ENV = "FASTNORM_BATCH_SPLIT"
@@ -244,7 +244,7 @@ class SplitRunner:
                         steps.append((plan.cplan, src[i:i + c], pxb, dst[i:i + c], pyb, arena, scratch))
                     src = dst
                 teams.append(steps)
-            _C.run_teams(teams)
+            _C.run_teams(teams, denormals.flush)
         finally:
             self._pool.extend(taken)
         return out

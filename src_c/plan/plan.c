@@ -3,6 +3,14 @@
  * rec_<family>.c. */
 #include "records.h"
 
+#include <stdlib.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
+#include <xmmintrin.h>
+#endif
+
 typedef struct {
     const char *name, *label;
     fn_status (*run)(const fn_kernels *, const fn_op *, float *const *, void *, size_t, int);
@@ -34,15 +42,113 @@ fn_status fn_plan_run(const fn_kernels *k, const fn_op *ops, size_t nops, float 
     return FN_OK;
 }
 
-fn_status fn_plan_run_teams(const fn_kernels *k, const fn_plan_step *steps, const size_t *first, int nteams) {
+/* The calling thread's floating-point control register (x86: MXCSR; AArch64: FPCR), and the bits that
+ * flush denormals: x86's FTZ (bit 15: a denormal result becomes 0) and DAZ (bit 6: a denormal
+ * operand is read as 0), AArch64's FZ (bit 24: both). Elsewhere no bits (fn_plan_run_flush runs as
+ * fn_plan_run). */
+#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
+#define FN_FP_FLUSH_BITS 0x8040ul
+#define FN_FP_CONTROL_BITS 0xffc0ul /* bits 0-5 are sticky exception flags, not modes */
+unsigned long fn_fp_mode(void) { return _mm_getcsr(); }
+static void fp_mode_set(unsigned long v) { _mm_setcsr((unsigned)v); }
+#elif defined(__aarch64__)
+#define FN_FP_FLUSH_BITS (1ul << 24)
+#define FN_FP_CONTROL_BITS (~0ul) /* FPCR holds modes only (the flags are FPSR's) */
+unsigned long fn_fp_mode(void) {
+    unsigned long v;
+    __asm__ volatile("mrs %0, fpcr" : "=r"(v));
+    return v;
+}
+static void fp_mode_set(unsigned long v) { __asm__ volatile("msr fpcr, %0" : : "r"(v)); }
+#else
+#define FN_FP_FLUSH_BITS 0ul
+#define FN_FP_CONTROL_BITS 0ul
+unsigned long fn_fp_mode(void) { return 0; }
+static void fp_mode_set(unsigned long v) { (void)v; }
+#endif
+unsigned long fn_fp_flush_bits(void) { return FN_FP_FLUSH_BITS; }
+unsigned long fn_fp_control_bits(void) { return FN_FP_CONTROL_BITS; }
+
+/* The flush bits back to what saved had; the rest of the register as it is now (x86's exception flags
+ * raised during the run stay raised, as they would without the flush). */
+static void fp_mode_restore(unsigned long saved) {
+    fp_mode_set((fn_fp_mode() & ~FN_FP_FLUSH_BITS) | (saved & FN_FP_FLUSH_BITS));
+}
+
+static int thread_num(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* fn_plan_run with denormals flushed on every thread it may use, each thread's control register
+ * restored after. The threads of the kernels' parallel regions are those of OpenMP's pool, which
+ * persist between regions (libgomp hands a region of n threads the same pool threads 1..n-1): a
+ * region of nthreads sets them before the records run, and another restores them after. */
+fn_status fn_plan_run_flush(const fn_kernels *k, const fn_op *ops, size_t nops, float *const *bufs,
+                            void *scratch, size_t scratch_bytes, int nthreads, int flush) {
+    if (!flush || !FN_FP_FLUSH_BITS) return fn_plan_run(k, ops, nops, bufs, scratch, scratch_bytes, nthreads);
+    const int nt = nthreads < 1 ? 1 : nthreads;
+    if (nt == 1) {
+        const unsigned long saved = fn_fp_mode();
+        fp_mode_set(saved | FN_FP_FLUSH_BITS);
+        const fn_status st = fn_plan_run(k, ops, nops, bufs, scratch, scratch_bytes, 1);
+        fp_mode_restore(saved);
+        return st;
+    }
+    unsigned long *saved = malloc((size_t)nt * sizeof *saved);
+    if (saved == NULL) return FN_ERR_NOMEM;
+    unsigned char *set = calloc((size_t)nt, 1);
+    if (set == NULL) {
+        free(saved);
+        return FN_ERR_NOMEM;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        const int t = thread_num();
+        if (t < nt) {
+            saved[t] = fn_fp_mode();
+            set[t] = 1;
+            fp_mode_set(saved[t] | FN_FP_FLUSH_BITS);
+        }
+    }
+    const fn_status st = fn_plan_run(k, ops, nops, bufs, scratch, scratch_bytes, nt);
+#pragma omp parallel num_threads(nt)
+    {
+        const int t = thread_num();
+        if (t < nt && set[t]) fp_mode_restore(saved[t]);
+    }
+    free(set);
+    free(saved);
+    return st;
+}
+
+int fn_fp_modes(unsigned long *out, int nthreads) {
+    int ran = 1;
+    for (int t = 0; t < nthreads; t++) out[t] = 0;
+#pragma omp parallel num_threads(nthreads)
+    {
+        const int t = thread_num();
+        if (t < nthreads) out[t] = fn_fp_mode();
+#ifdef _OPENMP
+        if (t == 0) ran = omp_get_num_threads();
+#endif
+    }
+    return ran;
+}
+
+fn_status fn_plan_run_teams(const fn_kernels *k, const fn_plan_step *steps, const size_t *first, int nteams,
+                            int flush) {
     if (nteams < 1 || nteams > FN_PLAN_MAX_TEAMS) return FN_ERR_ARG;
     fn_status st[FN_PLAN_MAX_TEAMS];
 #pragma omp parallel for schedule(static, 1) num_threads(nteams)
     for (int t = 0; t < nteams; t++) {
         fn_status s = FN_OK;
         for (size_t i = first[t]; i < first[t + 1] && s == FN_OK; i++)
-            s = fn_plan_run(k, steps[i].ops, steps[i].nops, steps[i].bufs, steps[i].scratch,
-                            steps[i].scratch_bytes, 1);
+            s = fn_plan_run_flush(k, steps[i].ops, steps[i].nops, steps[i].bufs, steps[i].scratch,
+                                  steps[i].scratch_bytes, 1, flush);
         st[t] = s;
     }
     for (int t = 0; t < nteams; t++)
