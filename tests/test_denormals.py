@@ -9,8 +9,6 @@ flushing and as torch's when keeping; denormal inputs read as 0; the calling thr
 threads' modes are what they were before; models whose SE gates underflow match torch either way;
 the functional API keeps IEEE semantics whatever the setting."""
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,7 +17,7 @@ import fastnorm
 from fastnorm import _C
 from fastnorm.plan import split
 from fastnorm.threads import set_num_threads
-from util import importorskip
+from util import importorskip, run_python
 
 torch = importorskip("torch")
 nn = torch.nn
@@ -237,12 +235,8 @@ def test_setting_api():
                                                ("flush", True, False), ("", True, False),
                                                ("sometimes", True, True)])
 def test_environment_setting(value, flush, warns):
-    env = dict(os.environ, FASTNORM_DENORMALS=value)
-    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(fastnorm.__file__))] +
-                                        ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    r = subprocess.run([sys.executable, "-W", "always", "-c",
-                        "import fastnorm; print(fastnorm.get_flush_denormals())"],
-                       env=env, capture_output=True, text=True, timeout=120)
+    r = run_python(["-W", "always", "-c", "import fastnorm; print(fastnorm.get_flush_denormals())"],
+                   env=dict(os.environ, FASTNORM_DENORMALS=value), timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == str(flush)
     assert ("FASTNORM_DENORMALS='sometimes': expected 'flush' or 'keep'" in r.stderr) == warns, r.stderr
