@@ -75,6 +75,9 @@ static void fp_mode_restore(unsigned long saved) {
     fp_mode_set((fn_fp_mode() & ~FN_FP_FLUSH_BITS) | (saved & FN_FP_FLUSH_BITS));
 }
 
+#define FN_FP_STACK_THREADS 64
+#define FN_FP_UNSET (~0ul)
+
 static int thread_num(void) {
 #ifdef _OPENMP
     return omp_get_thread_num();
@@ -83,7 +86,7 @@ static int thread_num(void) {
 #endif
 }
 
-/* fn_plan_run with denormals flushed on every thread it may use, each thread's control register
+/* fn_plan_run with denormals flushed on every thread it may use, each thread's flush bits
  * restored after. The threads of the kernels' parallel regions are those of OpenMP's pool, which
  * persist between regions (libgomp hands a region of n threads the same pool threads 1..n-1): a
  * region of nthreads sets them before the records run, and another restores them after. */
@@ -98,30 +101,26 @@ fn_status fn_plan_run_flush(const fn_kernels *k, const fn_op *ops, size_t nops, 
         fp_mode_restore(saved);
         return st;
     }
-    unsigned long *saved = malloc((size_t)nt * sizeof *saved);
+    /* each thread's mode before, by thread number (up to FN_FP_STACK_THREADS without an allocation);
+     * FN_FP_UNSET for a number no thread of the first region had (a mode never has every bit set: both
+     * registers hold reserved-zero bits) */
+    unsigned long stack[FN_FP_STACK_THREADS];
+    unsigned long *saved = nt <= FN_FP_STACK_THREADS ? stack : malloc((size_t)nt * sizeof *saved);
     if (saved == NULL) return FN_ERR_NOMEM;
-    unsigned char *set = calloc((size_t)nt, 1);
-    if (set == NULL) {
-        free(saved);
-        return FN_ERR_NOMEM;
-    }
+    for (int t = 0; t < nt; t++) saved[t] = FN_FP_UNSET;
 #pragma omp parallel num_threads(nt)
     {
-        const int t = thread_num();
-        if (t < nt) {
-            saved[t] = fn_fp_mode();
-            set[t] = 1;
-            fp_mode_set(saved[t] | FN_FP_FLUSH_BITS);
-        }
+        const unsigned long mode = fn_fp_mode();
+        saved[thread_num()] = mode;
+        fp_mode_set(mode | FN_FP_FLUSH_BITS);
     }
     const fn_status st = fn_plan_run(k, ops, nops, bufs, scratch, scratch_bytes, nt);
 #pragma omp parallel num_threads(nt)
     {
-        const int t = thread_num();
-        if (t < nt && set[t]) fp_mode_restore(saved[t]);
+        const unsigned long mode = saved[thread_num()];
+        if (mode != FN_FP_UNSET) fp_mode_restore(mode);
     }
-    free(set);
-    free(saved);
+    if (saved != stack) free(saved);
     return st;
 }
 
