@@ -119,9 +119,9 @@ def _fnm_model(graph_dict, weights, p, optimize, max_tensor_bytes, prepacked=Non
     prepacked: the file's usable prepacked section (fileformat.load's third value) or None."""
     try:
         graph = Graph.from_dict(graph_dict, weights)
-        for t in graph.inputs + graph.outputs:
+        for t in graph.inputs:
             if t.dtype != "float32":
-                raise FormatError("%s: tensor %r has dtype %r; only float32 models run" % (p, t.name, t.dtype))
+                raise FormatError("%s: input %r has dtype %r; only float32 inputs run" % (p, t.name, t.dtype))
         graph.check()
         shapes = limits.check_graph(graph, max_tensor_bytes)   # before any shape arithmetic on hostile values
         _validate_loaded(graph, p, shapes)

@@ -36,7 +36,7 @@ _MAX_SIZE = 2 ** 63 - 1      # bytes in one tensor, and any one dimension (NumPy
 
 # safetensors dtype name -> little-endian NumPy dtype
 _DTYPES = {"F32": np.dtype("<f4"), "I64": np.dtype("<i8")}
-_VALUE_DTYPES = ("float32", "int64")          # dtypes of graph inputs / outputs
+_VALUE_DTYPES = ("float32", "int64", "int32", "bool")   # dtypes of graph inputs / outputs
 _GRAPH_KEYS = ("inputs", "outputs", "nodes")
 _VALUE_KEYS = ("name", "shape", "dtype")
 _NODE_KEYS = ("name", "op", "inputs", "outputs", "attrs")

@@ -38,6 +38,9 @@ class Model:
         self.optimized = optimize
         self._plans = {}
         self._fast = None  # (input shape, ISA, plan or split runner, threads) of the last predict
+        # outputs whose values are bool / integer (ONNX comparisons, ArgMax): computed as float32,
+        # converted on the way out
+        self._out_dtype = {t.name: np.dtype(t.dtype) for t in self.graph.outputs if t.dtype != "float32"}
         self._splits = {}  # (shape, ISA, threads, split mode) -> split.SplitRunner or None
         self._lock = _thread.allocate_lock()
         self._weights = WeightCache()
@@ -188,8 +191,9 @@ class Model:
         shapes = {k: v.shape for k, v in arrays.items()}
         if any(0 in s for s in shapes.values()):
             out = infer_shapes(self.graph, shapes)
-            return {t.name: np.empty(out[t.name], np.float32) for t in self.graph.outputs}
-        return self._plan(shapes).run(arrays, self._nthreads())
+            return {t.name: np.empty(out[t.name], np.dtype(t.dtype)) for t in self.graph.outputs}
+        outs = self._plan(shapes).run(arrays, self._nthreads())
+        return {k: self._typed(k, v) for k, v in outs.items()} if self._out_dtype else outs
 
     def predict(self, x):
         """The first output for the one input x (NumPy, NCHW)."""
@@ -200,7 +204,8 @@ class Model:
                 and x.flags.c_contiguous and x.flags.aligned and _C.resolve_isa(-1) == fast[1]):
             nthreads = self._nthreads()
             if nthreads == fast[3]:
-                return fast[2].run1(x, nthreads)
+                y = fast[2].run1(x, nthreads)
+                return y if not self._out_dtype else self._typed(self.graph.outputs[0].name, y)
         if len(self.graph.inputs) != 1:
             raise ValueError("predict: the model has %d inputs %s; use run({name: array})"
                              % (len(self.graph.inputs), [t.name for t in self.graph.inputs]))
@@ -214,7 +219,12 @@ class Model:
         nthreads = self._nthreads()
         runner = self._split_runner(plan, arr.shape, nthreads) or plan
         self._fast = (arr.shape, plan.isa, runner, nthreads)
-        return runner.run1(arr, nthreads)
+        return self._typed(self.graph.outputs[0].name, runner.run1(arr, nthreads))
+
+    def _typed(self, name, y):
+        """Output `name` in its dtype: a bool / integer output's float32 values converted."""
+        dt = self._out_dtype.get(name)
+        return y if dt is None else y.astype(dt)
 
     def _split_runner(self, plan, shape, nthreads):
         """The batch split among threads for plan (fastnorm.plan.split), built once per (shape, ISA,

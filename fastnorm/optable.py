@@ -221,7 +221,7 @@ _ROWS = [
     Op("add", frozenset({ACT_ATTR}), S.shape_binary, GLUE, torch=("operator.add", "torch.add", "Tensor.add"),
        onnx=("Add", "Sum")),
     Op("mul", frozenset(), S.shape_binary, GLUE, torch=("operator.mul", "torch.mul", "Tensor.mul"),
-       onnx=("Mul", "Mean")),
+       onnx=("Mul", "Mean", "And"), doc="also ONNX And of two bool values (0.0 / 1.0)"),
     Op("cat", frozenset({"dim"}), S.shape_cat, GLUE, torch=("torch.cat", "torch.concat"), onnx=("Concat",)),
     # ---------------------------------------------------------------- the zoos' ops (issue 12)
     Op("slice", frozenset({"dim", "start", "end", "step"}), S.shape_slice, SHAPE,
@@ -235,7 +235,7 @@ _ROWS = [
     Op("div", frozenset({ACT_ATTR}), S.shape_binary, GLUE,
        torch=("operator.truediv", "torch.div", "Tensor.div"), onnx=("Div",)),
     Op("maximum", frozenset({ACT_ATTR}), S.shape_binary, GLUE, torch=("torch.maximum", "Tensor.maximum"),
-       onnx=("Max",)),
+       onnx=("Max", "Or"), doc="also ONNX Or of two bool values (0.0 / 1.0)"),
     Op("minimum", frozenset({ACT_ATTR}), S.shape_binary, GLUE, torch=("torch.minimum", "Tensor.minimum"),
        onnx=("Min",)),
     Op("reduce_mean", frozenset({"axes", "keepdim"}), S.shape_reduce, POOL, torch=("torch.mean", "Tensor.mean"),
@@ -244,6 +244,34 @@ _ROWS = [
        onnx=("ReduceSum",)),
     Op("reduce_max", frozenset({"axes", "keepdim"}), S.shape_reduce, POOL, torch=("torch.amax", "Tensor.amax"),
        onnx=("ReduceMax",)),
+    # ---------------------------------------------------------------- comparisons, selection, index reductions
+    # ONNX's bool and int64 values run as float32 (0.0 / 1.0, indices exact below 2^24); a graph output
+    # of either dtype is converted on the way out (TensorSpec.dtype), and the ONNX frontend refuses
+    # arithmetic whose integer meaning differs from the float one (Div, Mod, ...) on such values
+    Op("reduce_min", frozenset({"axes", "keepdim"}), S.shape_reduce, POOL, torch=("torch.amin", "Tensor.amin"),
+       onnx=("ReduceMin",)),
+    Op("reduce_prod", frozenset({"axes", "keepdim"}), S.shape_reduce, POOL, torch=("torch.prod", "Tensor.prod"),
+       onnx=("ReduceProd",)),
+    Op("argmax", frozenset({"axes", "keepdim", "select_last"}), S.shape_argreduce, POOL,
+       torch=("torch.argmax", "Tensor.argmax"), onnx=("ArgMax",),
+       doc="the position of the max along axes[0] (the first of equal maxima; the last with select_last; "
+           "NaN counts as the max), as an int64 graph output"),
+    Op("argmin", frozenset({"axes", "keepdim", "select_last"}), S.shape_argreduce, POOL,
+       torch=("torch.argmin", "Tensor.argmin"), onnx=("ArgMin",)),
+    Op("eq", frozenset(), S.shape_binary, GLUE, torch=("operator.eq", "torch.eq", "Tensor.eq"),
+       onnx=("Equal",), doc="1.0 where a == b, else 0.0 (a bool value)"),
+    Op("ne", frozenset(), S.shape_binary, GLUE, torch=("operator.ne", "torch.ne", "Tensor.ne"),
+       onnx=("Xor", "Not"), doc="1.0 where a != b (NaN too), else 0.0; ONNX Xor of bools, Not as x != 1"),
+    Op("lt", frozenset(), S.shape_binary, GLUE, torch=("operator.lt", "torch.lt", "Tensor.lt"), onnx=("Less",)),
+    Op("gt", frozenset(), S.shape_binary, GLUE, torch=("operator.gt", "torch.gt", "Tensor.gt"),
+       onnx=("Greater",)),
+    Op("le", frozenset(), S.shape_binary, GLUE, torch=("operator.le", "torch.le", "Tensor.le"),
+       onnx=("LessOrEqual",)),
+    Op("ge", frozenset(), S.shape_binary, GLUE, torch=("operator.ge", "torch.ge", "Tensor.ge"),
+       onnx=("GreaterOrEqual",)),
+    Op("where", frozenset(), S.shape_where, GLUE, torch=("torch.where", "Tensor.masked_fill"), onnx=("Where",),
+       doc="a where cond != 0 else b, the three broadcast (runs as (a where cond, else 0) + (b where "
+           "not cond, else 0): one term is exactly 0)"),
 ]
 
 OPS = {row.name: row for row in _ROWS}

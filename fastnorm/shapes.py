@@ -312,6 +312,12 @@ def shape_binary(node, shapes, weights):
     return [broadcast_shapes(node, shapes[0], shapes[1])]
 
 
+def shape_where(node, shapes, weights):
+    """where(cond, a, b): the three broadcast together."""
+    _arity(node, shapes, 3, 3, (None, None, None))
+    return [broadcast_shapes(node, broadcast_shapes(node, shapes[0], shapes[1]), shapes[2])]
+
+
 def shape_matmul(node, shapes, weights):
     """A product of two activations, (*, m, k) @ (*, k, n) -> (*, m, n), the leading dims broadcast."""
     _arity(node, shapes, 2, 2, (None, None))
@@ -572,3 +578,14 @@ def shape_reduce(node, shapes, weights):
     if not isinstance(keep, bool):
         raise ValueError("node %r: keepdim must be a boolean, got %r" % (node.name, keep))
     return [tuple(1 if i in axes else v for i, v in enumerate(x) if keep or i not in axes)]
+
+
+def shape_argreduce(node, shapes, weights):
+    """argmax / argmin over one axis (`axes`: [dim]); keepdim keeps it as extent 1."""
+    x = shapes[0] if shapes else None
+    axes = node.attrs.get("axes")
+    if x is not None and (not isinstance(axes, (list, tuple)) or len(axes) != 1):
+        raise ValueError("node %r: %s takes one axis, got %r" % (node.name, node.op, axes))
+    if not isinstance(node.attrs.get("select_last", False), bool):
+        raise ValueError("node %r: select_last must be a boolean, got %r" % (node.name, node.attrs["select_last"]))
+    return shape_reduce(node, shapes, weights)

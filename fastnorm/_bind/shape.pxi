@@ -1,7 +1,8 @@
 # Included by _C.pyx: bindings of the shape family (declarations in src_c/shape/fn_shape.h).
 
 cdef extern from "fastnorm.h" nogil:
-    int FN_REDUCE_SUM, FN_REDUCE_MEAN, FN_REDUCE_MAX
+    int FN_REDUCE_SUM, FN_REDUCE_MEAN, FN_REDUCE_MAX, FN_REDUCE_MIN, FN_REDUCE_PROD, FN_REDUCE_ARGMAX
+    int FN_REDUCE_ARGMIN, FN_REDUCE_ARGMAX_LAST, FN_REDUCE_ARGMIN_LAST, FN_REDUCE_COUNT_
     int FN_STRIDED_MAX_DIMS
     fn_status fn_strided_copy(const fn_kernels *k, size_t ndim, const size_t *shape, const Py_ssize_t *sx,
                               const float *x, float *y, int nthreads)
@@ -9,6 +10,9 @@ cdef extern from "fastnorm.h" nogil:
                         const float *x, float *y, int nthreads)
 
 REDUCE_SUM, REDUCE_MEAN, REDUCE_MAX = FN_REDUCE_SUM, FN_REDUCE_MEAN, FN_REDUCE_MAX
+REDUCE_MIN, REDUCE_PROD = FN_REDUCE_MIN, FN_REDUCE_PROD
+REDUCE_ARGMAX, REDUCE_ARGMIN = FN_REDUCE_ARGMAX, FN_REDUCE_ARGMIN
+REDUCE_ARGMAX_LAST, REDUCE_ARGMIN_LAST = FN_REDUCE_ARGMAX_LAST, FN_REDUCE_ARGMIN_LAST
 
 
 def strided_copy(int isa, tuple shape, tuple strides, Py_ssize_t offset, const float[::1] x, float[::1] y,
@@ -43,9 +47,10 @@ def strided_copy(int isa, tuple shape, tuple strides, Py_ssize_t offset, const f
 
 
 def reduce(int isa, int kind, const float[:, :, ::1] x, float[:, ::1] y, int nthreads):
-    """x: (outer, len, inner) -> y: (outer, inner), the sum / mean / max over len (REDUCE_*)."""
+    """x: (outer, len, inner) -> y: (outer, inner), the sum / mean / max / min / product over len, or
+    the position of the max / min as a float (REDUCE_*)."""
     cdef const fn_kernels *k = _kernels(isa)
-    if kind not in (FN_REDUCE_SUM, FN_REDUCE_MEAN, FN_REDUCE_MAX):
+    if kind < 0 or kind >= FN_REDUCE_COUNT_:
         raise ValueError("reduce: unknown kind %d" % kind)
     if x.shape[1] == 0:
         raise ValueError("reduce: empty axis")

@@ -46,19 +46,40 @@ def _lower_transpose(plan, node, graph, loc, cache):
 
 
 _BIN_KIND = {"add": "BIN_ADD", "mul": "BIN_MUL", "sub": "BIN_SUB", "div": "BIN_DIV", "maximum": "BIN_MAX",
-             "minimum": "BIN_MIN"}
+             "minimum": "BIN_MIN", "eq": "BIN_EQ", "ne": "BIN_NE", "lt": "BIN_LT", "gt": "BIN_GT", "le": "BIN_LE",
+             "ge": "BIN_GE"}
 
 
 @lower_shape.reads_windows
 def _lower_binary(plan, node, graph, loc, cache):
     """One BINARY record over strided operands: a channel window of an NHWC image is read in place
     (xoff / x2off: its first channel; the pixel strides are its buffer's channels)."""
-    out_shape = plan.shapes[node.outputs[0]]
+    _binary_record(plan, node, graph, loc, node.inputs, _BIN_KIND[node.op], node.outputs[0],
+                   node.attrs.get("act"))
+
+
+@lower_shape.reads_windows
+def _lower_where(plan, node, graph, loc, cache):
+    """where(c, a, b) as KEEP(a, c) + DROP(b, c): each term is its operand or exactly 0, so the sum is
+    the operand (infinities and NaN included; a -0.0 comes out +0.0)."""
+    c, a, b = node.inputs
+    out = node.outputs[0]
+    t1, t2 = out + "::keep", out + "::drop"
+    plan.shapes[t1] = plan.shapes[t2] = plan.shapes[out]
+    _binary_record(plan, node, graph, loc, [a, c], "BIN_KEEP", t1, None)
+    _binary_record(plan, node, graph, loc, [b, c], "BIN_DROP", t2, None)
+    _binary_record(plan, node, graph, loc, [t1, t2], "BIN_ADD", out, None)
+
+
+def _binary_record(plan, node, graph, loc, inputs, kind_name, out_value, act):
+    """One BINARY record computing out_value = inputs[0] (kind) inputs[1], the output shape
+    plan.shapes[out_value]: each operand broadcast to it."""
+    out_shape = plan.shapes[out_value]
     rank = len(out_shape)
-    image = rank == 4 and any(v in loc and loc[v][1] in ("nhwc", "nhwc_win") for v in node.inputs)
+    image = rank == 4 and any(v in loc and loc[v][1] in ("nhwc", "nhwc_win") for v in inputs)
     perm = (0, 2, 3, 1) if image else tuple(range(rank))
     operands = []
-    for v in node.inputs:
+    for v in inputs:
         shape = plan.shapes[v]
         off = 0
         full = (1,) * (rank - len(shape)) + tuple(shape)
@@ -82,13 +103,13 @@ def _lower_binary(plan, node, graph, loc, cache):
         strides = [0 if shape_d == 1 and out_shape[d] != 1 else strides[d]
                    for d, shape_d in enumerate((1,) * (rank - len(shape)) + tuple(shape))]
         operands.append((b, [strides[d] for d in perm], off))
-    kind = getattr(_C, _BIN_KIND[node.op])
+    kind = getattr(_C, kind_name)
     out = plan.new_buf(int(math.prod(out_shape)))
     offs = {k: o for k, o in (("xoff", operands[0][2]), ("x2off", operands[1][2])) if o}
     plan.emit(node, type=_C.OP_BINARY, **{"in": operands[0][0], "in2": operands[1][0], "out": out},
-              kind=kind, act=act_tuple(node.attrs.get("act")), **offs,
+              kind=kind, act=act_tuple(act), **offs,
               binary=(tuple(int(out_shape[d]) for d in perm), tuple(operands[0][1]), tuple(operands[1][1])))
-    loc[node.outputs[0]] = (out, "nhwc" if image else "plain")
+    loc[out_value] = (out, "nhwc" if image else "plain")
 
 
 def _lower_matmul(plan, node, graph, loc, cache):
@@ -214,5 +235,7 @@ def _lower_shuffle(plan, node, graph, loc, cache):
 LOWER = {"flatten": _lower_flatten, "reshape": _lower_reshape, "transpose": _lower_transpose,
          "add": _lower_binary, "mul": _lower_binary, "sub": _lower_binary, "div": _lower_binary,
          "maximum": _lower_binary, "minimum": _lower_binary, "cat": _lower_cat, "pad": _lower_pad,
+         "eq": _lower_binary, "ne": _lower_binary, "lt": _lower_binary, "gt": _lower_binary,
+         "le": _lower_binary, "ge": _lower_binary, "where": _lower_where,
          "interpolate": _lower_interpolate, "pixel_shuffle": _lower_shuffle,
          "pixel_unshuffle": _lower_shuffle, "channel_shuffle": _lower_shuffle, "matmul": _lower_matmul}

@@ -13,7 +13,8 @@ import math
 from fastnorm import _C
 from fastnorm import shapes as S
 
-_REDUCE_KIND = {"reduce_sum": "REDUCE_SUM", "reduce_mean": "REDUCE_MEAN", "reduce_max": "REDUCE_MAX"}
+_REDUCE_KIND = {"reduce_sum": "REDUCE_SUM", "reduce_mean": "REDUCE_MEAN", "reduce_max": "REDUCE_MAX",
+                "reduce_min": "REDUCE_MIN", "reduce_prod": "REDUCE_PROD"}
 
 
 def reads_windows(fn):
@@ -185,5 +186,37 @@ def _lower_reduce(plan, node, graph, loc, cache):
         loc[node.outputs[0]] = (emit_copy(plan, node, b, 0, out_strides, oshape, False), "plain")
 
 
+def _lower_argreduce(plan, node, graph, loc, cache):
+    """One REDUCE record (kind ARGMAX / ARGMIN[_LAST]) over the axis as it sits in memory: the
+    positions along it as floats; an axis of extent 1 gives zeros."""
+    x = node.inputs[0]
+    shape = plan.shapes[x]
+    axis = S.reduce_axes(node, shape)[0]
+    keep = bool(node.attrs.get("keepdim", False))
+    b, _, _, layout = view_of(plan, node, x, loc)
+    if layout == "nhwc_win":
+        b, layout = plan.nhwc(node, x, loc), "nhwc"
+    order = [0, 2, 3, 1] if layout == "nhwc" else list(range(len(shape)))
+    phys = [int(shape[d]) for d in order]
+    j = order.index(axis)
+    outer, ln, inner = int(math.prod(phys[:j])), phys[j], int(math.prod(phys[j + 1:]))
+    kind = getattr(_C, "REDUCE_" + node.op.upper() + ("_LAST" if node.attrs.get("select_last") else ""))
+    out = plan.new_buf(outer * inner)
+    plan.emit(node, type=_C.OP_REDUCE, **{"in": b, "out": out}, kind=kind, outer=outer, c=ln, inner=inner)
+    oshape = plan.shapes[node.outputs[0]]
+    kept = [d for d in order if keep or d != axis]
+    if keep and len(shape) == 4 and layout == "nhwc":
+        loc[node.outputs[0]] = (out, "nhwc")
+    elif all(u < v for u, v in zip(kept, kept[1:])):
+        loc[node.outputs[0]] = (out, "plain")
+    else:
+        ext = {d: (1 if d == axis else shape[d]) for d in order}
+        mem = _row_major([ext[d] for d in order])
+        st = {d: mem[k] for k, d in enumerate(order)}
+        out_strides = [st[d] for d in range(len(shape)) if keep or d != axis]
+        loc[node.outputs[0]] = (emit_copy(plan, node, out, 0, out_strides, oshape, False), "plain")
+
+
 LOWER = {"slice": _lower_slice, "split": _lower_split, "reduce_sum": _lower_reduce,
-         "reduce_mean": _lower_reduce, "reduce_max": _lower_reduce}
+         "reduce_mean": _lower_reduce, "reduce_max": _lower_reduce, "reduce_min": _lower_reduce,
+         "reduce_prod": _lower_reduce, "argmax": _lower_argreduce, "argmin": _lower_argreduce}

@@ -14,16 +14,25 @@
  *   FN_BIN_SUB:  y = a - alpha * b      FN_BIN_RSUB: y = b - alpha * a
  *   FN_BIN_DIV:  y = a / b              FN_BIN_RDIV: y = b / a
  *   FN_BIN_MAX:  y = max(a, b)          FN_BIN_MIN:  y = min(a, b)   (x86 max/min: b on NaN)
+ *   comparisons, 1.0 where true and 0.0 where false (ONNX's bool values as floats), false on NaN but NE:
+ *   FN_BIN_EQ: a == b   FN_BIN_NE: a != b   FN_BIN_LT: a < b   FN_BIN_GT: a > b   FN_BIN_LE, FN_BIN_GE
+ *   selection by a 0 / non-0 condition (Where(c, x, y) = KEEP(x, c) + DROP(y, c): one term is exactly 0):
+ *   FN_BIN_KEEP: y = b != 0 ? a : 0    FN_BIN_RKEEP: y = a != 0 ? b : 0
+ *   FN_BIN_DROP: y = b != 0 ? 0 : a    FN_BIN_RDROP: y = a != 0 ? 0 : b
  * then the epilogue act. The wide kernels compute a + alpha*b as one FMA (as torch's vectorised add
  * does), the portable one in double then rounds once; alpha == 1 is exact in every ISA. */
 enum {
     FN_BIN_ADD = 0, FN_BIN_RADD = 1, FN_BIN_MUL = 2, FN_BIN_SUB = 3, FN_BIN_RSUB = 4, FN_BIN_DIV = 5,
-    FN_BIN_RDIV = 6, FN_BIN_MAX = 7, FN_BIN_MIN = 8, FN_BIN_COUNT_ = 9
+    FN_BIN_RDIV = 6, FN_BIN_MAX = 7, FN_BIN_MIN = 8, FN_BIN_EQ = 9, FN_BIN_NE = 10, FN_BIN_LT = 11,
+    FN_BIN_GT = 12, FN_BIN_LE = 13, FN_BIN_GE = 14, FN_BIN_KEEP = 15, FN_BIN_RKEEP = 16, FN_BIN_DROP = 17,
+    FN_BIN_RDROP = 18, FN_BIN_COUNT_ = 19
 };
 /* the op computing the same with the operands swapped */
 static inline int fn_bin_swapped(int op) {
     static const int sw[FN_BIN_COUNT_] = {FN_BIN_RADD, FN_BIN_ADD, FN_BIN_MUL, FN_BIN_RSUB, FN_BIN_SUB,
-                                          FN_BIN_RDIV, FN_BIN_DIV, FN_BIN_MAX, FN_BIN_MIN};
+                                          FN_BIN_RDIV, FN_BIN_DIV, FN_BIN_MAX, FN_BIN_MIN,
+                                          FN_BIN_EQ, FN_BIN_NE, FN_BIN_GT, FN_BIN_LT, FN_BIN_GE,
+                                          FN_BIN_LE, FN_BIN_RKEEP, FN_BIN_KEEP, FN_BIN_RDROP, FN_BIN_DROP};
     return sw[op];
 }
 

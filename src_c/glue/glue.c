@@ -15,6 +15,16 @@ static inline float bin1(int op, float a, float b, float alpha) {
     case FN_BIN_RDIV: return b / a;
     case FN_BIN_MAX: return a > b ? a : b; /* as x86 max: b when either is NaN */
     case FN_BIN_MIN: return a < b ? a : b;
+    case FN_BIN_EQ: return a == b ? 1.0f : 0.0f;
+    case FN_BIN_NE: return a != b ? 1.0f : 0.0f;
+    case FN_BIN_LT: return a < b ? 1.0f : 0.0f;
+    case FN_BIN_GT: return a > b ? 1.0f : 0.0f;
+    case FN_BIN_LE: return a <= b ? 1.0f : 0.0f;
+    case FN_BIN_GE: return a >= b ? 1.0f : 0.0f;
+    case FN_BIN_KEEP: return b != 0.0f ? a : 0.0f;
+    case FN_BIN_RKEEP: return a != 0.0f ? b : 0.0f;
+    case FN_BIN_DROP: return b != 0.0f ? 0.0f : a;
+    case FN_BIN_RDROP: return a != 0.0f ? 0.0f : b;
     default: break;
     }
     return (float)((double)b * alpha + a);

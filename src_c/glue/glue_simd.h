@@ -20,6 +20,16 @@ FN_INLINE V glue_op(int op, V a, V b, V alpha) {
     case FN_BIN_RDIV: return vdiv(b, a);
     case FN_BIN_MAX: return vmax(a, b);
     case FN_BIN_MIN: return vmin(a, b);
+    case FN_BIN_EQ: return vsel(veq(a, b), vset(1.0f), vzero());
+    case FN_BIN_NE: return vsel(veq(a, b), vzero(), vset(1.0f));
+    case FN_BIN_LT: return vsel(vlt(a, b), vset(1.0f), vzero());
+    case FN_BIN_GT: return vsel(vgt(a, b), vset(1.0f), vzero());
+    case FN_BIN_LE: return vsel(vle(a, b), vset(1.0f), vzero());
+    case FN_BIN_GE: return vsel(vge(a, b), vset(1.0f), vzero());
+    case FN_BIN_KEEP: return vsel(veq(b, vzero()), vzero(), a);
+    case FN_BIN_RKEEP: return vsel(veq(a, vzero()), vzero(), b);
+    case FN_BIN_DROP: return vsel(veq(b, vzero()), a, vzero());
+    case FN_BIN_RDROP: return vsel(veq(a, vzero()), b, vzero());
     default: return vfma(b, alpha, a);
     }
 }
@@ -60,6 +70,16 @@ FN_INLINE void glue_binary(int op, size_t n, const float *a, const float *b, int
     case FN_BIN_RDIV: CALL(FN_BIN_RDIV); break;                                                    \
     case FN_BIN_MAX: CALL(FN_BIN_MAX); break;                                                      \
     case FN_BIN_MIN: CALL(FN_BIN_MIN); break;                                                      \
+    case FN_BIN_EQ: CALL(FN_BIN_EQ); break;                                                        \
+    case FN_BIN_NE: CALL(FN_BIN_NE); break;                                                        \
+    case FN_BIN_LT: CALL(FN_BIN_LT); break;                                                        \
+    case FN_BIN_GT: CALL(FN_BIN_GT); break;                                                        \
+    case FN_BIN_LE: CALL(FN_BIN_LE); break;                                                        \
+    case FN_BIN_GE: CALL(FN_BIN_GE); break;                                                        \
+    case FN_BIN_KEEP: CALL(FN_BIN_KEEP); break;                                                    \
+    case FN_BIN_RKEEP: CALL(FN_BIN_RKEEP); break;                                                   \
+    case FN_BIN_DROP: CALL(FN_BIN_DROP); break;                                                    \
+    case FN_BIN_RDROP: CALL(FN_BIN_RDROP); break;                                                  \
     default: CALL(FN_BIN_ADD); break;                                                              \
     }
 

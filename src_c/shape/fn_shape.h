@@ -6,7 +6,14 @@
 
 #include <stddef.h>
 
-enum { FN_REDUCE_SUM = 0, FN_REDUCE_MEAN = 1, FN_REDUCE_MAX = 2 };
+/* MIN, PROD and the index reductions run portable code (rare ops: a model's last step); ARG*: the
+ * position along the axis as a float (exact below 2^24), the first of equal extremes or, _LAST, the
+ * last; NaN counts as the extreme (torch.argmax / argmin) */
+enum {
+    FN_REDUCE_SUM = 0, FN_REDUCE_MEAN = 1, FN_REDUCE_MAX = 2, FN_REDUCE_MIN = 3, FN_REDUCE_PROD = 4,
+    FN_REDUCE_ARGMAX = 5, FN_REDUCE_ARGMIN = 6, FN_REDUCE_ARGMAX_LAST = 7, FN_REDUCE_ARGMIN_LAST = 8,
+    FN_REDUCE_COUNT_ = 9
+};
 #define FN_STRIDED_MAX_DIMS 8
 
 typedef struct fn_shape_kernels {
@@ -32,8 +39,8 @@ fn_status fn_strided_copy(const fn_kernels *k, size_t ndim, const size_t *shape,
                           const float *x, float *y, int nthreads);
 
 /* Reduction over the middle axis: x: (outer, len, inner) contiguous -> y: (outer, inner).
- * SUM: the sum, MEAN: the sum times 1/len, MAX: the max (x86 max order: NaN is not propagated
- * unless it is the last candidate). inner == 1 reduces contiguous rows; else rows of inner floats
+ * SUM: the sum, MEAN: the sum times 1/len, MAX / MIN: the max / min (x86 max order: NaN is not
+ * propagated unless it is the last candidate), PROD: the product in axis order, ARG*: above. inner == 1 reduces contiguous rows; else rows of inner floats
  * accumulate. len == 0: FN_ERR_ARG. */
 fn_status fn_reduce(const fn_kernels *k, int kind, size_t outer, size_t len, size_t inner, const float *x,
                     float *y, int nthreads);

@@ -62,12 +62,56 @@ fn_status fn_strided_copy(const fn_kernels *k, size_t ndim, const size_t *shape_
     return FN_OK;
 }
 
+/* whether v replaces the running extreme b at a later position (ARG*: NaN is the extreme) */
+static inline int arg_takes(int kind, float v, float b) {
+    switch (kind) {
+    case FN_REDUCE_ARGMAX: return v > b || (v != v && b == b);
+    case FN_REDUCE_ARGMIN: return v < b || (v != v && b == b);
+    case FN_REDUCE_ARGMAX_LAST: return v >= b || v != v;
+    default: return v <= b || v != v;
+    }
+}
+
+/* The portable kinds over m columns of an (len, stride) block: y[i] for i < m (ARG*: b holds the
+ * running extremes, m <= ARG_CHUNK). */
+#define ARG_CHUNK 1024
+static void reduce_portable(int kind, size_t len, size_t m, size_t stride, const float *x, float *y) {
+    if (kind == FN_REDUCE_MIN || kind == FN_REDUCE_PROD) {
+        for (size_t i = 0; i < m; i++) y[i] = x[i];
+        for (size_t l = 1; l < len; l++) {
+            const float *r = x + l * stride;
+            if (kind == FN_REDUCE_MIN)
+                for (size_t i = 0; i < m; i++) y[i] = r[i] < y[i] ? r[i] : y[i];
+            else
+                for (size_t i = 0; i < m; i++) y[i] *= r[i];
+        }
+        return;
+    }
+    float b[ARG_CHUNK];
+    for (size_t i = 0; i < m; i++) b[i] = x[i], y[i] = 0.0f;
+    for (size_t l = 1; l < len; l++) {
+        const float *r = x + l * stride;
+        for (size_t i = 0; i < m; i++)
+            if (arg_takes(kind, r[i], b[i])) b[i] = r[i], y[i] = (float)l;
+    }
+}
+
 fn_status fn_reduce(const fn_kernels *k, int kind, size_t outer, size_t len, size_t inner, const float *x,
                     float *y, int nthreads) {
-    if (kind < FN_REDUCE_SUM || kind > FN_REDUCE_MAX || len == 0) return FN_ERR_ARG;
+    if (kind < FN_REDUCE_SUM || kind >= FN_REDUCE_COUNT_ || len == 0) return FN_ERR_ARG;
     const fn_shape_kernels *g = fn_shape_kernels_for(k->isa);
     const size_t total = outer * len * inner;
     if (outer * inner == 0) return FN_OK;
+    if (kind > FN_REDUCE_MAX) {
+        const size_t cn = inner > ARG_CHUNK ? ARG_CHUNK : inner, nch = ceil_div(inner, cn);
+        nthreads = threads_for(total, nthreads);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
+        for (size_t t = 0; t < outer * nch; t++) {
+            const size_t o = t / nch, c0 = (t % nch) * cn;
+            reduce_portable(kind, len, min_sz(inner - c0, cn), inner, x + o * len * inner + c0, y + o * inner + c0);
+        }
+        return FN_OK;
+    }
     const float inv = 1.0f / (float)len;
     nthreads = threads_for(total, nthreads);
     if (inner == 1) {

@@ -480,6 +480,44 @@ static void test_glue(void) {
     }
 }
 
+/* The comparison and selection kinds (fn_binary's EQ..RDROP): every wide table equal to the scalar
+ * one, exactly, on operands with ties and zeros, streamed and broadcast per row. */
+static void test_glue_logic(void) {
+    static const size_t lens[] = {1, 3, 4, 8, 15, 16, 17, 33, 100};
+    for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
+        const size_t n = lens[l], rows = 3;
+        float *a = rand_buf(rows * n + 4, 2.0f), *b = rand_buf(rows * n + 4, 2.0f);
+        for (size_t i = 0; i < rows * n; i++) {
+            if (i % 3 == 0) b[i] = a[i];
+            if (i % 4 == 1) a[i] = 0.0f;
+            if (i % 5 == 2) b[i] = -0.0f;
+        }
+        for (int op = FN_BIN_EQ; op < FN_BIN_COUNT_; op++)
+            for (int rowwise = 0; rowwise < 2; rowwise++) {
+                const size_t ny = rowwise ? rows * n : n;
+                float *want = NULL;
+                for (int isa = 0; isa < FN_ISA_COUNT && isa <= best; isa++) {
+                    const fn_glue_kernels *g = fn_glue_kernels_for((fn_isa)isa);
+                    float *y = out_buf(ny);
+                    if (rowwise)
+                        g->binary_rows(op, rows, n, a, b, 1.0f, &ACTS[0], y);
+                    else
+                        g->binary(op, n, a, b, 1.0f, &ACTS[0], y);
+                    if (isa == 0) {
+                        want = y;
+                        continue;
+                    }
+                    char what[64];
+                    snprintf(what, sizeof what, "glue logic op %d%s n=%zu", op, rowwise ? " rows" : "", n);
+                    check(what, fn_kernels_for((fn_isa)isa)->name, y, want, ny, 0.0f);
+                    free(y);
+                }
+                free(want);
+            }
+        free(a), free(b);
+    }
+}
+
 /* The depthwise conv's folded mean (fn_dwconv2d_mean_nhwc): its row sums bit for bit the scalar
  * kernel's on every ISA (one summation order), and the mean against the pool of the conv's output. */
 static void test_dwconv_mean(void) {
@@ -843,6 +881,7 @@ int main(void) {
     test_norm();
     test_pool();
     test_glue();
+    test_glue_logic();
     test_dwconv_mean();
     test_conv_prefetch();
     test_igemm_taps();

@@ -166,6 +166,15 @@ def op_identity(c, node, attrs):
     c.shape[node.output[0]] = shape
 
 
+def axis_attr(attrs, r, default):
+    """The node's `axis` attribute (default when absent) as an index into r dims; Malformed outside
+    [-r, r)."""
+    axis = int(attrs.get("axis", default))
+    if not -r <= axis < r:
+        raise Malformed("axis %d out of range for %dD" % (axis, r))
+    return axis % r
+
+
 def attr_str(v, default):
     if v is None:
         return default

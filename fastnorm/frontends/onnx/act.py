@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from fastnorm.frontends.onnx._base import BATCH, BatchDep, Malformed, Unsupported, has_batch, op_identity
+from fastnorm.frontends.onnx._base import BATCH, BatchDep, Malformed, Unsupported, axis_attr, has_batch, op_identity
 from fastnorm.optable import OPS, POW_ACTS
 
 
@@ -107,10 +107,7 @@ def op_softmax(c, node, attrs):
     r = len(shape)
     op = "softmax" if node.op_type == "Softmax" else "log_softmax"
     if c.opset >= 13:
-        axis = int(attrs.get("axis", -1))
-        if not -r <= axis < r:
-            raise Malformed("axis %d out of range for %dD" % (axis, r))
-        axis %= r
+        axis = axis_attr(attrs, r, -1)
         if axis == 0 and has_batch(shape):
             raise BatchDep("softmax over the batch (axis 0)")
     else:

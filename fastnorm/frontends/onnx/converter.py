@@ -16,7 +16,7 @@ from fastnorm.frontends.onnx.foldbound import check_fold
 from fastnorm.frontends.onnx.idioms import rewrite_patterns
 from fastnorm.frontends.onnx.parse import read_model
 from fastnorm.frontends.onnx.symbolic import NO_FOLD, SYM_OPS, op_constant
-from fastnorm.frontends.onnx import act, conv, glue, norm, pool, resize, shape, slicing, symbolic
+from fastnorm.frontends.onnx import act, conv, glue, logic, norm, pool, resize, shape, slicing, symbolic
 
 
 class _Converter:
@@ -34,6 +34,7 @@ class _Converter:
         self.const = {}             # onnx value -> np array (float / int constants) or object array (symbolic)
         self.shape = {}             # onnx value (activation) -> shape tuple (BATCH at dim 0 unless fixed)
         self.ir = {}                # onnx value (activation) -> IR value name
+        self.kind = {}              # onnx value (activation) -> "bool" / "int64" / "int32" (float: absent)
         self.problems = []          # unsupported
         self.malformed = []
         self.batch_deps = []
@@ -163,6 +164,29 @@ class _Converter:
         self._producer[out] = n
         return out
 
+    def _convert(self, h, node):
+        """Run node's handler and record its outputs' kinds (frontends/onnx/logic.py): a bool or
+        integer activation reaches only the ops that take one."""
+        kinds = [self.kind[v] for v in node.input if v in self.kind and v in self.shape]
+        if kinds and node.op_type not in logic.KIND_OPS:
+            raise Unsupported("%s of a %s value (it runs in float32; only moves, comparisons, selections and "
+                              "exact integer arithmetic take %s values)" % (node.op_type, kinds[0], kinds[0]))
+        res = h(self, node, self.attrs(node))
+        if node.op_type in logic.BOOL_OUT:
+            kind = "bool"
+        elif node.op_type in ("ArgMax", "ArgMin"):
+            kind = "int64"
+        elif node.op_type in ("Cast", "CastLike", "Where"):
+            kind = res
+        elif node.op_type in logic.KIND_KEEPING and kinds:
+            kind = kinds[0]
+        else:
+            kind = None
+        if kind is not None:
+            for o in node.output:
+                if o and o in self.shape:
+                    self.kind[o] = kind
+
     def set_act(self, onnx_name, ir_name):
         self.ir[onnx_name] = ir_name
         self.shape[onnx_name] = self._ir_value_shape[ir_name]
@@ -274,7 +298,7 @@ class _Converter:
                         and all((not v) or v in self.const for v in node.input):
                     self._fold_sym(node)
                 else:
-                    h(self, node, self.attrs(node))
+                    self._convert(h, node)
             except Unsupported as e:
                 self.problems.append("%s: %s" % (self.where(node), e))
                 self._poison(node)
@@ -318,7 +342,8 @@ class _Converter:
                 self._producer[v] = n
                 self._ir_value_shape[v] = self._ir_value_shape[src]
             shape = self._ir_value_shape[v]
-            outputs.append(TensorSpec(v, tuple(None if d is BATCH else d for d in shape)))
+            outputs.append(TensorSpec(v, tuple(None if d is BATCH else d for d in shape),
+                                      self.kind.get(vo.name, "float32")))
         self._apply_renames(renames)
         if self.malformed:
             raise FormatError("malformed ONNX model: %d problem(s): %s"
@@ -445,8 +470,9 @@ class _Converter:
         wrong with it)."""
         try:
             SYM_OPS[node.op_type](self, node, self.attrs(node))
-        except (ValueError, IndexError, TypeError) as e:
-            raise BatchDep("%s of values holding the batch: %s" % (node.op_type, e)) from None
+        except (ValueError, IndexError, TypeError):
+            raise BatchDep("%s computes indices or shapes from the batch size (e.g. an in-place slice write "
+                           "exported with a dynamic batch); export with a static batch" % node.op_type) from None
 
     # ------------------------------------------------------------------ IR naming
     def producer_of(self, ir_name):
@@ -492,7 +518,7 @@ class _Converter:
 
 
 _HANDLERS = {}
-for _family in (act, conv, glue, norm, pool, resize, shape, slicing, symbolic):
+for _family in (act, conv, glue, norm, pool, resize, shape, slicing, symbolic, logic):
     _HANDLERS.update(_family.HANDLERS)
 # the ONNX names the op table lists are a promise: each has a handler
 assert not {t for row in OPS.values() for t in row.onnx} - set(_HANDLERS), "an op table ONNX name has no handler"

@@ -2,8 +2,8 @@
 """
 import numpy as np
 
-from fastnorm.frontends.onnx._base import (BATCH, BatchDep, Malformed, Unsupported, attr_str, has_batch, ints_of,
-    op_identity)
+from fastnorm.frontends.onnx._base import (BATCH, BatchDep, Malformed, Unsupported, attr_str, axis_attr, has_batch,
+    ints_of, op_identity)
 
 
 def _legacy_broadcast(c, node, attrs, shape, const):
@@ -105,10 +105,7 @@ def op_concat(c, node, attrs):
         raise Unsupported("a constant input among activations")
     shapes = [c.shape[v] for v in ins]
     r = len(shapes[0])
-    axis = int(attrs.get("axis", 1 if c.opset < 4 else 0))
-    if not -r <= axis < r:
-        raise Malformed("axis %d out of range for %dD" % (axis, r))
-    axis %= r
+    axis = axis_attr(attrs, r, 1 if c.opset < 4 else 0)
     if axis == 0 and has_batch(shapes[0]):
         raise BatchDep("concatenates along the batch")
     if len(ins) == 1:

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from fastnorm.frontends.onnx._base import BATCH, BatchDep, Malformed, Unsupported, has_batch
+from fastnorm.frontends.onnx._base import BATCH, BatchDep, Malformed, Unsupported, axis_attr, has_batch
 
 
 def op_layernorm_channels(c, node, attrs):
@@ -106,10 +106,7 @@ def op_instancenorm(c, node, attrs):
 def op_layernorm(c, node, attrs):
     name, shape = c.act(node)
     r = len(shape)
-    axis = int(attrs.get("axis", -1))
-    if not -r <= axis < r:
-        raise Malformed("axis %d out of range for %dD" % (axis, r))
-    axis %= r
+    axis = axis_attr(attrs, r, -1)
     if any(v and v in c._used for v in node.output[1:]):
         raise Unsupported("the Mean/InvStdDev outputs")
     if axis == 0 and has_batch(shape):

@@ -255,6 +255,12 @@ class Builder:
             raise BatchDependent("a constant computed from the batch size (%s)" % fx.name)
         if handler is None:
             return self.problem(fx, _torch_op_name(t))
+        if _packet(t) not in _KIND_OPS:
+            odd = [_dtype_name(d.meta.get("val")) for d in deps if isinstance(self.val.get(d), str)
+                   and _dtype_name(d.meta.get("val")) not in (None, "float32")]
+            if odd:
+                return self.problem(fx, "%s of a %s tensor (it runs in float32; only moves, comparisons, "
+                                        "selections and exact integer arithmetic take one)" % (_torch_op_name(t), odd[0]))
         try:
             handler(self, fx, *fx.args, **fx.kwargs)
         except _Unsupported as e:
@@ -297,7 +303,8 @@ class Builder:
             n.outputs = [rename.get(v, v) for v in n.outputs]
             n.inputs = [rename.get(v, v) for v in n.inputs]
         inputs = [TensorSpec(input_name, self.shape[input_name])]
-        outs = [TensorSpec(f, self.shape[v]) for f, v in zip(final, names)]
+        outs = [TensorSpec(f, self.shape[v], _value_dtype(res.meta.get("val")))
+                for f, v, res in zip(final, names, outputs)]
         return Graph(inputs, outs, self.nodes, self.weights)
 
     # ------------------------------------------------------------------------------ shared emitters
@@ -375,6 +382,28 @@ class Builder:
                                shape=tuple(xs[:2]) + (1, 1))
             return self.out(fx, "flatten", [pooled], {"start_dim": 1, "end_dim": -1})
         return self.out(fx, op, [x], {"axes": dims, "keepdim": bool(keepdim)})
+
+
+def _dtype_name(val):
+    """The dtype of a traced value as a short name ("float32", "bool", "int64", ...), or None."""
+    dt = getattr(val, "dtype", None)
+    return None if dt is None else str(dt).replace("torch.", "")
+
+
+def _value_dtype(val):
+    """A graph output's dtype: bool and int32 / int64 values (comparisons, argmax) as they are, the
+    rest float32 (the values fastnorm computes)."""
+    d = _dtype_name(val)
+    return d if d in ("bool", "int64", "int32") else "float32"
+
+
+# aten ops that may read a bool / integer tensor (computed in float32, exact below 2^24)
+_KIND_OPS = frozenset({
+    "eq", "ne", "lt", "gt", "le", "ge", "where", "masked_fill", "bitwise_and", "bitwise_or", "bitwise_xor",
+    "bitwise_not", "logical_and", "logical_or", "logical_xor", "logical_not", "_to_copy", "argmax", "argmin",
+    "view", "_unsafe_view", "reshape", "unsqueeze", "squeeze", "flatten", "expand", "permute", "transpose", "t",
+    "cat", "concat", "slice", "narrow", "select", "index", "split", "split_with_sizes", "add", "sub", "mul",
+    "neg", "amax", "amin", "maximum", "minimum", "relu", "abs"} | set(_ALIASES))
 
 
 def _fmt(shape):
@@ -633,6 +662,10 @@ def _slice_scatter(b, fx, x, src, dim=0, start=None, end=None, step=1):
     xin, sin = b.act(x), b.act(src, "scattered value")
     xs = b.shape[xin]
     d = int(dim) % len(xs)
+    if d == 0 and (start in (None, 0) and (end is None or end >= 2 ** 62) and step == 1
+                   and tuple(b.shape[sin]) == tuple(xs)):
+        b.val[fx] = sin   # the whole dim 0 (an in-place write into a view, functionalised): src itself
+        return
     if d == 0:
         if b.batch is not None:
             raise BatchDependent("a slice_scatter on the batch dim (%s)" % fx.name)
@@ -703,10 +736,87 @@ def _t(b, fx, x):
 
 
 def _to_copy(b, fx, x, *args, **kwargs):
+    """A cast: to a float type, or between bool / integer types, the values are the same floats; to bool,
+    x != 0; a float to an integer type (a truncation) is not mapped."""
     dtype = kwargs.get("dtype")
-    if dtype is not None and dtype != b.torch.float32:
-        raise _Unsupported("a cast to %s" % dtype)
-    b.alias(fx, x)
+    torch = b.torch
+    if dtype is None or dtype.is_floating_point:
+        return b.alias(fx, x)
+    src = _dtype_name(x.meta.get("val")) if isinstance(x, torch.fx.Node) else None
+    if dtype == torch.bool:
+        if src == "bool":
+            return b.alias(fx, x)
+        return b.out(fx, "ne", [b.act(x), b.weight(torch.zeros(1), fx.name + ".zero")])
+    if dtype in (torch.int64, torch.int32) and src in ("bool", "int64", "int32"):
+        return b.alias(fx, x)
+    raise _Unsupported("a cast to %s of a %s tensor" % (dtype, src))
+
+
+_SWAPPED = {"eq": "eq", "ne": "ne", "lt": "gt", "gt": "lt", "le": "ge", "ge": "le", "mul": "mul",
+            "maximum": "maximum"}
+
+
+def _compare(op):
+    """eq / ne / lt / gt / le / ge (Tensor and Scalar); bitwise / logical and, or, xor of bools as mul,
+    maximum, ne: 1.0 where true, 0.0 where false."""
+    def handler(b, fx, a, c, *rest, **kwargs):
+        torch = b.torch
+        ka = isinstance(a, torch.fx.Node) and isinstance(b.val.get(a), str)
+        kc = isinstance(c, torch.fx.Node) and isinstance(b.val.get(c), str)
+        if op in ("mul", "maximum"):
+            for v in (a, c):
+                d = _dtype_name(v.meta.get("val")) if isinstance(v, torch.fx.Node) else type(v).__name__
+                if d != "bool":
+                    raise _Unsupported("a bitwise op of a %s operand (bools map)" % d)
+        if ka and kc:
+            return b.out(fx, op, [b.val[a], b.val[c]])
+        x, k, o = (b.val[a], c, op) if ka else (b.val[c], a, _SWAPPED[op])
+        kt = b.const[k] if isinstance(k, torch.fx.Node) else torch.tensor(float(k))
+        return b.out(fx, o, [x, b.weight(kt, fx.name + ".c")])
+    return handler
+
+
+def _logical_not(b, fx, x):
+    d = _dtype_name(x.meta.get("val"))
+    if d != "bool" and fx.target.overloadpacket.__name__ == "bitwise_not":
+        raise _Unsupported("bitwise_not of a %s tensor (bools map)" % d)
+    b.out(fx, "eq", [b.act(x), b.weight(b.torch.zeros(1), fx.name + ".zero")])
+
+
+def _where(b, fx, cond, x, y):
+    torch = b.torch
+    ins = []
+    for v, hint in ((cond, "cond"), (x, "x"), (y, "y")):
+        if isinstance(v, torch.fx.Node) and isinstance(b.val.get(v), str):
+            ins.append(b.val[v])
+        else:
+            t = b.const[v] if isinstance(v, torch.fx.Node) else torch.tensor(float(v))
+            ins.append(b.weight(t, fx.name + "." + hint))
+    b.out(fx, "where", ins)
+
+
+def _masked_fill(b, fx, x, mask, value):
+    _where(b, fx, mask, value, x)
+
+
+def _argreduce(op):
+    def handler(b, fx, x, dim=None, keepdim=False):
+        if dim is None:
+            raise _Unsupported("%s over every dim (the batch included)" % op)
+        xin = b.act(x)
+        r = len(b.shape[xin])
+        if int(dim) % r == 0:
+            raise _Unsupported("a reduction over the batch dim")
+        b.out(fx, op, [xin], {"axes": [int(dim) % r], "keepdim": bool(keepdim), "select_last": False})
+    return handler
+
+
+def _amin(b, fx, x, dim=(), keepdim=False):
+    b.reduce(fx, "reduce_min", b.act(x), dim, keepdim)
+
+
+def _prod(b, fx, x, dim=None, keepdim=False, dtype=None):
+    b.reduce(fx, "reduce_prod", b.act(x), dim, keepdim)
 
 
 def _linear_weight(b, w, transpose):
@@ -1090,6 +1200,12 @@ HANDLERS = {
     "native_channel_shuffle": _shuffle("channel_shuffle", "groups"),
     "slice": _slice, "narrow": _narrow, "flip": _flip, "index": _index, "select": _select, "slice_scatter": _slice_scatter, "copy": _copy,
     "split_with_sizes": _split_sizes, "split": _split,
+    "eq": _compare("eq"), "ne": _compare("ne"), "lt": _compare("lt"), "gt": _compare("gt"), "le": _compare("le"),
+    "ge": _compare("ge"), "bitwise_and": _compare("mul"), "logical_and": _compare("mul"),
+    "bitwise_or": _compare("maximum"), "logical_or": _compare("maximum"), "bitwise_xor": _compare("ne"),
+    "logical_xor": _compare("ne"), "bitwise_not": _logical_not, "logical_not": _logical_not,
+    "where": _where, "masked_fill": _masked_fill, "argmax": _argreduce("argmax"), "argmin": _argreduce("argmin"),
+    "amin": _amin, "prod": _prod,
 }
 HANDLERS.update({a: Builder.alias for a in _ALIASES if a != "_to_copy"})
 HANDLERS.update({row.name: _table_act for row in activations() if row.name not in HANDLERS})
