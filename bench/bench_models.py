@@ -56,11 +56,12 @@ from zoo_extended import EXTENDED  # noqa: E402
 from zoo_heldout import HELDOUT  # noqa: E402
 from zoo_heldout2 import HELDOUT2  # noqa: E402
 from zoo_heldout3 import HELDOUT3  # noqa: E402
+from zoo_heldout4 import HELDOUT4  # noqa: E402
 
 # issue 5's models (tests/zoo.py), issue 14's (zoo_extended.py), and the held-out architectures no part
-# of fastnorm was tuned on (tests/zoo_heldout.py, tests/zoo_heldout2.py, tests/zoo_heldout3.py: timed by
-# bench/adhoc/models_cputime.py --heldout / --heldout2 / --heldout3)
-ZOO = dict(zoo.ZOO, **EXTENDED, **HELDOUT, **HELDOUT2, **HELDOUT3)
+# of fastnorm was tuned on (tests/zoo_heldout.py, tests/zoo_heldout2.py, tests/zoo_heldout3.py,
+# tests/zoo_heldout4.py: timed by bench/adhoc/models_cputime.py --heldout / --heldout2 / --heldout3 / --heldout4)
+ZOO = dict(zoo.ZOO, **EXTENDED, **HELDOUT, **HELDOUT2, **HELDOUT3, **HELDOUT4)
 ALL_ROWS = ROWS + EXTENDED_ROWS
 
 RUNTIMES = ["fastnorm", "onnxruntime", "openvino", "torch"]
@@ -137,6 +138,17 @@ class Entry:
             with torch.inference_mode():
                 self._refs[batch] = self.net(self.input(batch)[1]).numpy().copy()
         return self._refs[batch]
+
+    def reference64(self, batch):
+        """torch's output computed in float64 (weights and input widened): the mathematics, for
+        models whose float32 answers spread over more than the model tolerance (_check)."""
+        key = ("f64", batch)
+        if key not in self._refs:
+            import copy
+            net = copy.deepcopy(self.net).double()
+            with torch.inference_mode():
+                self._refs[key] = net(self.input(batch)[1].double()).numpy()
+        return self._refs[key]
 
     def onnx_path(self):
         if self._onnx is None:
@@ -260,13 +272,24 @@ def test_side_by_side(benchmark, zoo_cache, row):
                                 versions={rt: _version(rt) for rt in samples})
 
 
+REF_FACTOR = 4.0
+
+
 def _check(entry, runtime, batch, got):
     ref = entry.reference(batch)
     got = np.asarray(got)
     tol = (MODEL_TOL if runtime == "fastnorm" else PEER_TOL) * max(1.0, float(np.abs(ref).max()))
     assert got.shape == ref.shape, "%s on %s: shape %s, torch %s" % (runtime, entry.name, got.shape, ref.shape)
     err = float(np.abs(got - ref).max())
-    assert err <= tol, "%s on %s: max |%s - torch| = %.3g > %.3g" % (runtime, entry.name, runtime, err, tol)
+    if err > tol:
+        # an ill-conditioned model (YOLOv8n's box decode under this calibration: torch's own float32
+        # output is 0.088 from float64's at a max of 960): held to the float64 answer instead, at most
+        # REF_FACTOR times as far from it as torch's float32 output is
+        r64 = entry.reference64(batch)
+        e_ref, e_got = float(np.abs(ref - r64).max()), float(np.abs(got - r64).max())
+        assert e_got <= max(tol, REF_FACTOR * e_ref), (
+            "%s on %s: max |%s - torch| = %.3g > %.3g, and %.3g from float64 torch (torch float32: %.3g)"
+            % (runtime, entry.name, runtime, err, tol, e_got, e_ref))
     entry.checked.add((runtime, batch))
 
 

@@ -1155,20 +1155,26 @@ def randomize(model, shape, seed=0):
             if isinstance(m, GRN):
                 m.gamma.copy_(0.3 * torch.randn(m.gamma.shape, generator=g))
                 m.beta.copy_(0.1 * torch.randn(m.beta.shape, generator=g))
-        for m in bns:
-            m.weight.copy_(0.7 + 0.6 * torch.rand(m.weight.shape, generator=g))
-            m.bias.copy_(0.2 * torch.randn(m.bias.shape, generator=g))
-            m.reset_running_stats()
-            m.momentum = None
-        if bns:
-            model.train()
-            for i in range(2):
-                model(torch.randn((4,) + tuple(shape[1:]), generator=g))
-        for m in bns:
-            m.running_var.mul_(0.8 + 0.45 * torch.rand(m.running_var.shape, generator=g))
-            m.running_mean.add_(0.05 * torch.randn(m.running_mean.shape, generator=g) * m.running_var.sqrt())
-            m.momentum = 0.1
+        calibrate_bns(model, bns, shape, g)
     return model.eval()
+
+
+def calibrate_bns(model, bns, shape, g):
+    """Random BN affine params; running statistics from two train-mode passes over noise (a cumulative
+    average), then perturbed so that folding them is exercised (under torch.no_grad())."""
+    for m in bns:
+        m.weight.copy_(0.7 + 0.6 * torch.rand(m.weight.shape, generator=g))
+        m.bias.copy_(0.2 * torch.randn(m.bias.shape, generator=g))
+        m.reset_running_stats()
+        m.momentum = None
+    if bns:
+        model.train()
+        for i in range(2):
+            model(torch.randn((4,) + tuple(shape[1:]), generator=g))
+    for m in bns:
+        m.running_var.mul_(0.8 + 0.45 * torch.rand(m.running_var.shape, generator=g))
+        m.running_mean.add_(0.05 * torch.randn(m.running_mean.shape, generator=g) * m.running_var.sqrt())
+        m.momentum = 0.1
 
 
 def build(name, seed=0):

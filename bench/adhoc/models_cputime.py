@@ -4,6 +4,7 @@
     python bench/adhoc/models_cputime.py --heldout   # the held-out architectures (tests/zoo_heldout.py)
     python bench/adhoc/models_cputime.py --heldout2  # the second held-out set (tests/zoo_heldout2.py)
     python bench/adhoc/models_cputime.py --heldout3  # the third (tests/zoo_heldout3.py; or name some of them)
+    python bench/adhoc/models_cputime.py --heldout4  # the fourth (tests/zoo_heldout4.py, session 26)
     LD_PRELOAD=/tmp/cpuid_avx2.so python bench/adhoc/models_cputime.py   # every runtime on AVX2 (tools/cpuid_avx2.c)
     FASTNORM_ISA=avx2 BENCH_PEER_ISA=avx2 python bench/adhoc/models_cputime.py   # only OpenVINO capped (ORT cannot be)
 
@@ -31,6 +32,7 @@ from models_table import EXTENDED_ROWS, LABELS  # noqa: E402
 from zoo_heldout import HELDOUT  # noqa: E402
 from zoo_heldout2 import HELDOUT2  # noqa: E402
 from zoo_heldout3 import HELDOUT3  # noqa: E402
+from zoo_heldout4 import HELDOUT4  # noqa: E402
 
 
 def main():
@@ -42,13 +44,15 @@ def main():
                     help="the second held-out set (tests/zoo_heldout2.py, session 22)")
     ap.add_argument("--heldout3", action="store_true",
                     help="the third held-out set (tests/zoo_heldout3.py, session 23)")
+    ap.add_argument("--heldout4", action="store_true",
+                    help="the fourth held-out set (tests/zoo_heldout4.py, session 26)")
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     if not a.models:
         a.models = (sorted(HELDOUT) if a.heldout else sorted(HELDOUT2) if a.heldout2
-                    else sorted(HELDOUT3) if a.heldout3
+                    else sorted(HELDOUT3) if a.heldout3 else sorted(HELDOUT4) if a.heldout4
                     else [r[0] for r in EXTENDED_ROWS if r[1:] == (1, 1)])
     import fastnorm
     print("fastnorm ISA %s; %s; %s; load average %s; %s UTC" % (

@@ -15,20 +15,32 @@ def _lower_batch_norm(plan, node, graph, loc, cache):
     b, layout = loc[node.inputs[0]]
     shape = plan.shapes[node.inputs[0]]
     c = shape[1]
+    hwc = None
     if layout == "nhwc":
         outer, inner = shape[0] * shape[2] * shape[3], 1
     elif layout == "plain":
         outer, inner = shape[0], int(math.prod(shape[2:])) if len(shape) > 2 else 1
+    elif layout == "flat_hwc" and len(shape) == 2:
+        # BatchNorm1d over a flattened NHWC image (a pooled head's BN before its Linear): channel
+        # k = (c, h, w) sits at (h, w, c) in memory, so the per-channel vectors are permuted to match
+        hwc = plan.flat_src[node.inputs[0]]
+        outer, inner = shape[0], 1
     else:
-        raise UnsupportedError("node %r: batch_norm on a flattened image" % node.name)
+        raise UnsupportedError("node %r: batch_norm on a flattened image of shape %s" % (node.name, list(shape)))
     w = graph.weights
 
     def make():
         opt = lambda i: (np.ascontiguousarray(w[node.inputs[i]], np.float32)
                          if len(node.inputs) > i and node.inputs[i] else None)
-        return _C.bnorm_prepare(opt(1), opt(2), opt(3), opt(4), float(node.attrs.get("eps", 1e-5)))
+        ss = _C.bnorm_prepare(opt(1), opt(2), opt(3), opt(4), float(node.attrs.get("eps", 1e-5)))
+        if hwc is None:
+            return ss
+        _, cc, hh, ww = hwc
+        return tuple(np.ascontiguousarray(v.reshape(cc, hh, ww).transpose(1, 2, 0).reshape(-1)) for v in ss)
 
-    scale, shift = cache.get((node.name, "bn"), make)
+    scale, shift = cache.get((node.name, "bn", layout), make)
+    if hwc is not None:
+        plan.flat_src[node.outputs[0]] = hwc
     out = plan.new_buf(int(math.prod(shape)))
     plan.emit(node, type=_C.OP_SCALE_SHIFT, **{"in": b, "out": out}, outer=outer, c=c, inner=inner,
               act=act_tuple(node.attrs.get("act")), weights=scale, weights2=shift)

@@ -3,7 +3,7 @@ Sub / Div between activations and ReduceSum / ReduceMean / ReduceMax over any ax
 pool.py's."""
 import numpy as np
 
-from fastnorm.frontends.onnx._base import BATCH, BatchDep, Malformed, Unsupported, ints_of, op_identity
+from fastnorm.frontends.onnx._base import BATCH, BatchDep, Malformed, Unsupported, axis_attr, ints_of, op_identity
 from fastnorm.shapes import gather_runs
 
 _INT64_MAX = 2 ** 63 - 1
@@ -58,10 +58,7 @@ def op_slice(c, node, attrs):
 def op_split(c, node, attrs):
     name, shape = c.act(node)
     r = len(shape)
-    axis = int(attrs.get("axis", 0))
-    if not -r <= axis < r:
-        raise Malformed("axis %d out of range for %dD" % (axis, r))
-    axis %= r
+    axis = axis_attr(attrs, r, 0)
     if shape[axis] is BATCH:
         raise BatchDep("splits the batch dim")
     outs = [v for v in node.output]
@@ -167,12 +164,9 @@ def op_gather(c, node, attrs):
     name, shape = c.act(node)
     idx = c.cval(node, 1, "indices", required=True)
     r = len(shape)
-    axis = int(attrs.get("axis", 0))
-    if not -r <= axis < r:
-        raise Malformed("axis %d out of range for a %dD input" % (axis, r))
-    axis %= r
-    if axis == 0:
-        raise Unsupported("a Gather on the batch axis")
+    axis = axis_attr(attrs, r, 0)
+    if axis == 0 and shape[0] is BATCH:
+        raise BatchDep("a Gather on the batch axis")
     idx = np.asarray(idx)
     if idx.dtype.kind not in "iu" or idx.ndim > 1:
         raise Unsupported("Gather indices that are not a scalar or a 1-D integer list (%s, %d-D)"
@@ -185,8 +179,11 @@ def op_gather(c, node, attrs):
     pieces = [c.emit(node, "slice", [name], {"dim": axis, "start": s0, "end": end, "step": st}, out)
               for s0, end, st in runs]
     if idx.ndim == 0:   # drop the axis
-        lead = -1 if shape[0] is BATCH else int(shape[0])
-        keep = [lead] + [int(v) for i, v in enumerate(shape) if i not in (0, axis)]
+        if axis == 0:   # a fixed leading dim (the batch fixed, or moved by a transpose)
+            keep = [int(v) for v in shape[1:]]
+        else:
+            lead = -1 if shape[0] is BATCH else int(shape[0])
+            keep = [lead] + [int(v) for i, v in enumerate(shape) if i not in (0, axis)]
         c.set_act(node.output[0], c.emit(node, "reshape", pieces, {"shape": keep}, node.output[0]))
     elif len(pieces) > 1:
         c.set_act(node.output[0], c.emit(node, "cat", pieces, {"dim": axis}, node.output[0]))

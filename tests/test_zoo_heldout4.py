@@ -1,0 +1,176 @@
+"""The fourth held-out set (tests/zoo_heldout4.py, session 26): architectures a helper session probed for
+failures, through both routes (fastnorm.from_torch; torch.onnx.export, TorchScript exporter, opset 17 ->
+fastnorm.from_onnx), against PyTorch eval under every ISA, at small resolutions, batch 1 and 3 where the
+route keeps the batch dynamic. What the probe found and this set now holds fastnorm to: BatchNorm1d over
+a flattened NHWC image (RepViT's BN + Linear head), an ONNX Gather on a leading axis that is not the
+batch (attention's kv[0] / kv[1] after a batch-moving permute, SegFormer and MobileViT with a static
+batch), torch.export's whole-batch slice_scatter of an in-place write into a view (GhostNetV2,
+FasterNet's slice assignment), ONNX comparisons on activations and integer outputs (CenterNet's
+max-pool NMS, a UNet's argmax class map). Bound: tests/test_zoo_torch.py's; CenterNet's NMS output
+is compared tie-aware (a keep decision flips where two heat values are within rounding)."""
+import io
+import warnings
+
+import numpy as np
+import pytest
+from util import assert_model_close, assert_ran, importorskip
+
+torch = importorskip("torch")
+importorskip("onnx")
+
+import fastnorm  # noqa: E402
+import zoo_heldout4 as Z  # noqa: E402
+from fastnorm.testing import available_isas, force_isa  # noqa: E402
+
+# name -> (input (C, H, W), ONNX export with a dynamic batch, torch route keeps the batch dynamic)
+CASES = {
+    "yolov8n": ((3, 128, 128), True, True),
+    "yolov8n_split": ((3, 96, 128), True, True),
+    "segformer_b0": ((3, 64, 64), False, False),          # attention's batch-moving permutes
+    "poolformer_s12": ((3, 64, 64), True, True),
+    "fasternet_t0": ((3, 64, 64), True, True),
+    "fasternet_t0_slicing": ((3, 64, 64), False, True),   # the exporter's slice-write index math
+    "ghostnetv2_100": ((3, 64, 64), True, True),
+    "mobilevit_xs": ((3, 64, 64), False, False),          # unfold merges the batch into channels
+    "res2net50_26w4s": ((3, 64, 64), True, True),
+    "sk_resnet18": ((3, 64, 64), True, True),
+    "pspnet_r18": ((3, 96, 96), True, True),              # a 12x12 map: every bin divides it
+    "dpn_lite": ((3, 64, 64), True, True),
+    "efficientvit_b0": ((3, 64, 64), True, False),        # a 4-D matmul through view(B*h) + bmm
+    "repvit_m0_9_train": ((3, 64, 64), True, True),
+    "inceptionnext_atto": ((3, 64, 64), True, True),
+    "centernet_r18": ((3, 64, 64), True, True),
+    "unet_argmax": ((3, 64, 64), True, True),
+    "lraspp_mobilenetv3": ((3, 64, 64), True, True),
+}
+# torch.onnx.export refuses an adaptive pool whose bins do not divide the map: the torch route alone
+TORCH_ONLY = {"pspnet_r18_200": (3, 100, 100)}
+
+
+def _export(net, x, dynamic, nout):
+    buf = io.BytesIO()
+    onames = ["y%d" % i for i in range(nout)]
+    kw = {"dynamic_axes": {"x": {0: "n"}, **{o: {0: "n"} for o in onames}}} if dynamic else {}
+    torch.onnx.export(net, (x,), buf, dynamo=False, opset_version=17, input_names=["x"], output_names=onames, **kw)
+    return buf.getvalue()
+
+
+def _second_max3x3(h):
+    """Per element, the largest of its 3x3 neighbours excluding itself (-inf padding)."""
+    n, c, hh, ww = h.shape
+    p = np.full((n, c, hh + 2, ww + 2), -np.inf, np.float32)
+    p[:, :, 1:-1, 1:-1] = h
+    out = np.full(h.shape, -np.inf, np.float32)
+    for dy in range(3):
+        for dx in range(3):
+            if (dy, dx) != (1, 1):
+                out = np.maximum(out, p[:, :, dy:dy + hh, dx:dx + ww])
+    return out
+
+
+def _check_nms(got, want, heat, what):
+    """heat * (maxpool3x3(heat) == heat): equal except where a keep decision flips at a near tie."""
+    flip = (got != 0) != (want != 0)
+    near = np.abs(heat - _second_max3x3(heat)) <= 1e-5
+    assert not (flip & ~near).any(), "%s: a keep decision differs away from any tie" % what
+    assert flip.mean() < 0.01, "%s: %d keep decisions differ" % (what, int(flip.sum()))
+    same = ~flip
+    assert_model_close(np.where(same, got, 0), np.where(same, want, 0), what)
+
+
+def _case(name):
+    torch_only = name in TORCH_ONLY
+    shape, onnx_dyn, torch_dyn = (TORCH_ONLY[name], False, True) if torch_only else CASES[name]
+    fn = Z.MODELS[name][0]
+    torch.manual_seed(0)
+    net = Z.randomize(fn(), (1,) + tuple(shape), 0)
+    gen = torch.Generator().manual_seed(len(name))
+    x1 = torch.randn((1,) + tuple(shape), generator=gen)
+    with torch.no_grad():
+        nout = len(net(x1)) if isinstance(net(x1), tuple) else 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # fixed-batch notes; torch's exporter warnings
+        models = {"torch": (fastnorm.from_torch(net, x1), torch_dyn)}
+        if not torch_only:
+            models["onnx"] = (fastnorm.from_onnx(_export(net, x1, onnx_dyn, nout)), onnx_dyn)
+    return net, models, shape, gen
+
+
+@pytest.mark.parametrize("name", sorted(CASES) + sorted(TORCH_ONLY))
+def test_heldout4_model_matches_torch(name):
+    net, models, shape, gen = _case(name)
+    feeds = []
+    for n in (1, 3):
+        x = torch.randn((n,) + tuple(shape), generator=gen)
+        with torch.no_grad():
+            ref = net(x)
+            heat = net.hm(net.deconv(net.backbone(x))).sigmoid().numpy() if name == "centernet_r18" else None
+        feeds.append((x.numpy(), [r.numpy() for r in (ref if isinstance(ref, tuple) else (ref,))], heat))
+    isas = available_isas()
+    assert isas
+    for isa in isas:
+        with force_isa(isa):
+            for route, (model, dynamic) in models.items():
+                assert (model.inputs[0].shape[0] is None) == dynamic, (name, route, model.inputs[0].shape)
+                for x, refs, heat in feeds:
+                    if len(x) > 1 and not dynamic:
+                        continue
+                    outs = model.run({model.inputs[0].name: x})
+                    assert_ran(isa)
+                    for i, (t, want) in enumerate(zip(model.outputs, refs)):
+                        got = outs[t.name]
+                        what = "%s output %d via %s, batch %d (%s)" % (name, i, route, len(x), isa)
+                        assert got.dtype == want.dtype, (what, got.dtype, want.dtype)
+                        if heat is not None and i == 0:
+                            _check_nms(got, want, heat, what)
+                        elif got.dtype.kind in "biu":
+                            # an argmax class map: equal but where torch's own top two logits are
+                            # within rounding of each other
+                            assert (got != want).mean() < 1e-3, what
+                        else:
+                            assert_model_close(got, want, what)
+
+
+def test_heldout4_argmax_is_an_int64_class_map():
+    """The UNet's class map leaves both routes as int64 (N, H, W) with values in [0, classes)."""
+    net, models, shape, gen = _case("unet_argmax")
+    x = torch.randn((2,) + tuple(shape), generator=gen).numpy()
+    for route, (model, _) in models.items():
+        y = model.run({model.inputs[0].name: x})[model.outputs[0].name]
+        assert y.dtype == np.int64 and y.shape == (2,) + tuple(shape[1:]), (route, y.dtype, y.shape)
+        assert 0 <= y.min() and y.max() < 5, route
+
+
+@pytest.mark.parametrize("hw", [(1, 1), (2, 3)])
+def test_batchnorm1d_over_a_flattened_image(hw):
+    """conv -> flatten -> BatchNorm1d(C * H * W) -> Linear: the BN's channel k = (c, h, w) reads the
+    NHWC image's (h, w, c) element (RepViT's head after a global pool is the 1 x 1 case)."""
+    h, w = hw
+
+    class Head(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 5, 3, padding=1)
+            self.bn = torch.nn.BatchNorm1d(5 * h * w)
+            self.fc = torch.nn.Linear(5 * h * w, 4)
+
+        def forward(self, x):
+            return self.fc(self.bn(torch.flatten(self.conv(x), 1)))
+
+    torch.manual_seed(1)
+    net = Head().eval()
+    with torch.no_grad():
+        net.bn.running_mean.normal_()
+        net.bn.running_var.uniform_(0.5, 2)
+        net.bn.weight.normal_()
+        net.bn.bias.normal_()
+    x = torch.randn(3, 3, h, w)
+    with torch.no_grad():
+        want = net(x).numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ms = [fastnorm.from_torch(net, x[:1]), fastnorm.from_onnx(_export(net, x[:1], True, 1))]
+    for isa in available_isas():
+        with force_isa(isa):
+            for m in ms:
+                assert_model_close(m.predict(x.numpy()), want, "bn1d head %s (%s)" % (hw, isa))
