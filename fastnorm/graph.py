@@ -130,7 +130,8 @@ class Graph(Record):
         for n in self.nodes:
             for i, v in enumerate(n.inputs):
                 is_weight = v in self.weights
-                if n.op in ("cat", "add", "mul", "sub", "div", "maximum", "minimum"):
+                if n.op in ("cat", "add", "mul", "sub", "div", "maximum", "minimum", "eq", "ne", "lt", "gt", "le",
+                            "ge", "where"):
                     if is_weight and n.op == "cat":
                         raise ValueError("node %r: cat input %r must be an activation" % (n.name, v))
                     continue

@@ -174,3 +174,67 @@ def test_batchnorm1d_over_a_flattened_image(hw):
         with force_isa(isa):
             for m in ms:
                 assert_model_close(m.predict(x.numpy()), want, "bn1d head %s (%s)" % (hw, isa))
+
+
+@pytest.mark.parametrize("case", [(3, 32, 32), (6, 25, 25), (7, 8, 8), ((2, 5), 9, 13)], ids=str)
+def test_dynamo_adaptive_pool_gathernd(case):
+    """torch's dynamo exporter (torch.onnx.export's default) writes an adaptive average pool whose bins
+    do not divide the map (PSPNet's 3 and 6 bins, VGG's 7x7 head on an 8x8 map) as Transpose ->
+    GatherND -> masks -> sums -> Div: each step maps (GatherND with constant indices over leading dims
+    as slices + concat), and the result matches torch."""
+    out, h, w = case
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+            self.pool = torch.nn.AdaptiveAvgPool2d(out)
+
+        def forward(self, x):
+            return self.pool(torch.relu(self.conv(x)))
+
+    torch.manual_seed(2)
+    net = Net().eval()
+    x = torch.randn(2, 3, h, w)
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (x,), buf, dynamo=True, verbose=False)
+    onnx = importorskip("onnx")
+    assert "GatherND" in {n.op_type for n in onnx.load_from_string(buf.getvalue()).graph.node}
+    m = fastnorm.from_onnx(buf.getvalue())
+    with torch.no_grad():
+        want = net(x).numpy()
+    for isa in available_isas():
+        with force_isa(isa):
+            assert_model_close(m.predict(x.numpy()), want, "adaptive pool %s on %dx%d (%s)" % (out, h, w, isa))
+
+
+def test_gathernd_constant_indices_vs_onnxruntime(rng):
+    """GatherND of an activation with constant indices over its two leading (non-batch) dims, against
+    ONNX Runtime; an index out of range is a FormatError naming GatherND."""
+    onnx = importorskip("onnx")
+    ort = importorskip("onnxruntime")
+    h = onnx.helper
+    idx = rng.integers(-5, 5, (3, 4, 2)).astype(np.int64)
+    idx[..., 1] = rng.integers(-6, 6, (3, 4))
+
+    def model(ix):
+        nodes = [h.make_node("Transpose", ["X"], ["t"], perm=[2, 3, 0, 1]),
+                 h.make_node("GatherND", ["t", "ix"], ["Y"])]
+        g = h.make_graph(nodes, "g", [h.make_tensor_value_info("X", onnx.TensorProto.FLOAT, [2, 3, 5, 6])],
+                         [h.make_tensor_value_info("Y", onnx.TensorProto.FLOAT, None)],
+                         initializer=[onnx.numpy_helper.from_array(ix, "ix")])
+        m = h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
+        m.ir_version = 8
+        return m.SerializeToString()
+
+    data = model(idx)
+    x = rng.standard_normal((2, 3, 5, 6)).astype(np.float32)
+    want = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"X": x})[0]
+    got = fastnorm.from_onnx(data).predict(x)
+    assert got.shape == want.shape and np.array_equal(got, want)
+    bad = idx.copy()
+    bad[0, 0, 0] = 5
+    with pytest.raises(fastnorm.FormatError, match="GatherND index out of range"):
+        fastnorm.from_onnx(model(bad))

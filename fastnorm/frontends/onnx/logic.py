@@ -31,7 +31,7 @@ if hasattr(_T, "BFLOAT16"):
 # ops that may read a bool / integer activation (the rest refuse one): moves, selections and the
 # arithmetic whose float result is the integer one while values stay below 2^24
 KIND_OPS = frozenset({
-    "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Slice", "Gather", "Concat",
+    "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Slice", "Gather", "GatherND", "Concat",
     "Split", "Expand", "Tile", "Dropout", "Cast", "CastLike", "Where", "Equal", "Less", "Greater",
     "LessOrEqual", "GreaterOrEqual", "Not", "And", "Or", "Xor", "ArgMax", "ArgMin", "ReduceMax", "ReduceMin",
     "Max", "Min", "Add", "Sub", "Mul", "Neg", "Abs", "Relu"})

@@ -191,7 +191,38 @@ def op_gather(c, node, attrs):
         c.set_act(node.output[0], pieces[0])
 
 
+def op_gathernd(c, node, attrs):
+    """GatherND on an activation with constant indices over its leading dims, none of them the batch
+    (torch's dynamo exporter writes an adaptive pool whose bins do not divide the map as a GatherND of
+    the (H, W, N, C)-transposed image, then masks and sums): the indexed dims flattened into one, the
+    flat positions gathered as slices of their runs and one concat, reshaped to the indices' shape."""
+    name, shape = c.act(node)
+    if int(attrs.get("batch_dims", 0)) != 0:
+        raise Unsupported("GatherND with batch_dims %d" % int(attrs["batch_dims"]))
+    idx = np.asarray(c.cval(node, 1, "indices", required=True))
+    if idx.dtype.kind not in "iu" or idx.ndim < 1 or idx.shape[-1] < 1:
+        raise Unsupported("GatherND indices that are not an integer array (%s, shape %s)" % (idx.dtype, idx.shape))
+    k = int(idx.shape[-1])
+    if k > len(shape):
+        raise Malformed("GatherND indices of depth %d into a %dD input" % (k, len(shape)))
+    if any(d is BATCH for d in shape):
+        raise BatchDep("a GatherND of a value holding the batch")
+    dims = [int(d) for d in shape[:k]]
+    lim = np.array(dims, np.int64)
+    if idx.size and ((idx < -lim).any() or (idx >= lim).any()):
+        raise Malformed("GatherND index out of range for dims %s" % dims)
+    flat = np.ravel_multi_index(tuple(idx[..., j].astype(np.int64) % dims[j] for j in range(k)), dims)
+    rest = [int(d) for d in shape[k:]]
+    n = int(np.prod(dims))
+    src = name if k == 1 else c.emit(node, "reshape", [name], {"shape": [n] + rest})
+    runs = gather_runs(flat.reshape(-1).tolist(), n)
+    pieces = [c.emit(node, "slice", [src], {"dim": 0, "start": s0, "end": end, "step": st}) for s0, end, st in runs]
+    g = pieces[0] if len(pieces) == 1 else c.emit(node, "cat", pieces, {"dim": 0})
+    c.set_act(node.output[0], c.emit(node, "reshape", [g], {"shape": list(idx.shape[:-1]) + rest}, node.output[0]))
+
+
 HANDLERS = {
+    "GatherND": op_gathernd,
     "Gather": op_gather,
     "Slice": op_slice,
     "ScatterND": op_scatternd,
