@@ -36,7 +36,7 @@ CASES = {
     "sk_resnet18": ((3, 64, 64), True, True),
     "pspnet_r18": ((3, 96, 96), True, True),              # a 12x12 map: every bin divides it
     "dpn_lite": ((3, 64, 64), True, True),
-    "efficientvit_b0": ((3, 64, 64), True, False),        # a 4-D matmul through view(B*h) + bmm
+    "efficientvit_b0": ((3, 64, 64), True, True),         # 4-D matmuls: view(B * h) -> bmm -> view
     "repvit_m0_9_train": ((3, 64, 64), True, True),
     "inceptionnext_atto": ((3, 64, 64), True, True),
     "centernet_r18": ((3, 64, 64), True, True),
@@ -238,3 +238,43 @@ def test_gathernd_constant_indices_vs_onnxruntime(rng):
     bad[0, 0, 0] = 5
     with pytest.raises(fastnorm.FormatError, match="GatherND index out of range"):
         fastnorm.from_onnx(model(bad))
+
+
+def test_torch_route_batched_matmul_keeps_the_batch():
+    """torch.export writes a 4-D matmul as view(B * h, m, k) -> bmm -> view(B, h, m, n) (EfficientViT's
+    ReLU linear attention): the torch route maps it to one matmul of the 4-D values and keeps the batch
+    dynamic; a merged value used any other way still falls back to a fixed batch."""
+    F = torch.nn.functional
+
+    class LinAttn(torch.nn.Module):
+        def forward(self, qkv):
+            b, _, h, w = qkv.shape
+            qkv = torch.reshape(qkv, (b, -1, 12, h * w))
+            q, k, v = F.relu(qkv[:, :, 0:4]), F.relu(qkv[:, :, 4:8]), qkv[:, :, 8:]
+            v = F.pad(v, (0, 0, 0, 1), mode="constant", value=1)
+            out = torch.matmul(torch.matmul(v, k.transpose(-1, -2)), q)
+            out = out[:, :, :-1] / (out[:, :, -1:] + 1e-15)
+            return torch.reshape(out, (b, -1, h, w))
+
+    class Merged(torch.nn.Module):
+        def forward(self, x):   # the merged view read by something other than bmm
+            b, c, h, w = x.shape
+            return torch.relu(x.reshape(b * c, h, w)).reshape(b, c, h, w) * 2
+
+    torch.manual_seed(0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = fastnorm.from_torch(LinAttn().eval(), torch.randn(1, 24, 3, 3))
+    assert m.inputs[0].shape[0] is None, [str(w.message)[:120] for w in caught]
+    for n in (1, 3):
+        x = torch.randn(n, 24, 3, 3)
+        with torch.no_grad():
+            want = LinAttn()(x).numpy()
+        for isa in available_isas():
+            with force_isa(isa):
+                assert_model_close(m.predict(x.numpy()), want, "linear attention batch %d (%s)" % (n, isa))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m2 = fastnorm.from_torch(Merged().eval(), torch.randn(2, 4, 3, 3))
+    x = torch.randn(2, 4, 3, 3)
+    assert_model_close(m2.predict(x.numpy()), Merged()(x).numpy(), "merged view")

@@ -30,6 +30,16 @@ _BROADCASTING = {"add", "sub", "rsub", "mul", "div", "maximum", "minimum"}
 _ALIASES = {"clone", "alias", "detach", "contiguous", "lift_fresh_copy", "_to_copy", "dropout", "lift_fresh"}
 
 
+class _Merged:
+    """A value whose batch dim a view merged with the next one (attention's 4-D matmul as torch.export
+    writes it: view(B * h, m, k) -> bmm -> view(B, h, m, n)), held as the unmerged value: a bmm of two
+    such is a matmul of the unmerged ones, and the view back to (B, h, ...) is that value again."""
+    __slots__ = ("name", "shape")
+
+    def __init__(self, name, shape):
+        self.name, self.shape = name, tuple(shape)
+
+
 class BatchDependent(Exception):
     """The traced graph uses the symbolic batch in a way the graph cannot say; trace with it fixed."""
 
@@ -147,6 +157,8 @@ class Builder:
         """The value name of an activation operand."""
         if isinstance(v, self.torch.fx.Node) and isinstance(self.val.get(v), str):
             return self.val[v]
+        if isinstance(v, self.torch.fx.Node) and isinstance(self.val.get(v), _Merged):
+            raise BatchDependent("a %s whose batch dim is merged with another (%s)" % (what, v.name))
         if isinstance(v, self.torch.fx.Node) and v in self.const:
             raise _Unsupported("a constant %s (only activations)" % what)
         raise _Unsupported("a non-tensor %s" % what)
@@ -251,7 +263,7 @@ class Builder:
             return
         if all(d in self.const for d in deps):
             return self.fold(fx)
-        if not any(isinstance(self.val.get(d), (str, list)) for d in deps):
+        if not any(isinstance(self.val.get(d), (str, list, _Merged)) for d in deps):
             raise BatchDependent("a constant computed from the batch size (%s)" % fx.name)
         if handler is None:
             return self.problem(fx, _torch_op_name(t))
@@ -323,7 +335,37 @@ class Builder:
         return self.emit(fx, "reshape", [x], {"shape": want}, name=name, shape=tuple(dst))
 
     def to_shape(self, fx, v, *args, **kwargs):
-        self.val[fx] = self.reshape(fx, self.act(v), self.dims(fx.meta["val"]))
+        src = self.val.get(v) if isinstance(v, self.torch.fx.Node) else None
+        if isinstance(src, _Merged):   # the view back from merged dims
+            if tuple(self.dims(fx.meta["val"])) != src.shape:
+                raise BatchDependent("a reshape of a batch-merged value to another shape (%s)" % fx.name)
+            self.val[fx] = src.name
+            return
+        try:
+            dst = self.dims(fx.meta["val"])
+        except BatchDependent:
+            merged = self._merged_view(fx, v)
+            if merged is None:
+                raise
+            self.val[fx] = merged
+            return
+        self.val[fx] = self.reshape(fx, self.act(v), dst)
+
+    def _merged_view(self, fx, v):
+        """A view (B, h, *rest) -> (h * B, *rest) of an activation: a _Merged value, else None."""
+        src = self.val.get(v) if isinstance(v, self.torch.fx.Node) else None
+        if not isinstance(src, str) or self.batch is None:
+            return None
+        xs = self.shape[src]
+        fake = fx.meta.get("val")
+        if fake is None or len(xs) < 3 or len(fake.shape) != len(xs) - 1 or not isinstance(xs[1], int):
+            return None
+        if any(not isinstance(d, int) or d != e for d, e in zip(fake.shape[1:], xs[2:])):
+            return None
+        lead = str(getattr(getattr(fake.shape[0], "node", None), "expr", fake.shape[0])).replace(" ", "")
+        if lead not in ("%d*%s" % (xs[1], self.batch), "%s*%d" % (self.batch, xs[1])):
+            return None
+        return _Merged(src, xs)
 
     def alias(self, fx, v, *args, **kwargs):
         self.val[fx] = self.act(v)
@@ -855,6 +897,12 @@ def _mm(b, fx, x, w):
 
 
 def _bmm(b, fx, x, y):
+    mx, my = b.val.get(x), b.val.get(y)
+    if isinstance(mx, _Merged) and isinstance(my, _Merged) and mx.shape[:-2] == my.shape[:-2] \
+            and len(mx.shape) == len(my.shape) == 4 and mx.shape[-1] == my.shape[-2]:
+        shape = mx.shape[:-1] + my.shape[-1:]
+        b.val[fx] = _Merged(b.emit(fx, "matmul", [mx.name, my.name], shape=shape), shape)
+        return
     b.out(fx, "matmul", [b.act(x), b.act(y, "second operand")])
 
 
