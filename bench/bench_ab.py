@@ -9,6 +9,7 @@
     python bench/bench_ab.py residual-in-place --clock cpu   # 1 thread: time by the thread's CPU time
     python bench/bench_ab.py conv-post --clock cpu   # ConvMixer-256/8 b1: BN / add after the act as records / in the conv
     python bench/bench_ab.py patchify --clock cpu    # ConvMixer-256/8 b1: its patch conv on the first-layer kernel / as gather + 1x1
+    python bench/bench_ab.py dilated-phases --clock cpu   # DeepLabV3 (OS 8) b1: dilated convs direct / as phases on Winograd
 
 Each variant is the same zoo model (bench_models.py's calibrated torch net, canonical input) built
 and planned under its own switch, all in one process; then every variant's predict is called once
@@ -20,6 +21,7 @@ beside). The switches are the ones the library reads when it builds a plan:
   FASTNORM_DWCONV_MEAN=0        SE pools stay pool records (fastnorm/plan/rewrites.py dwconv_takes_pool)
   FASTNORM_CONV_POST=0          a BN after a conv's act and an add after it stay records (rewrites.py)
   FASTNORM_PATCHIFY=0           patch embeddings stay on the conv kernels (fastnorm/plan/lower_conv.py)
+  FASTNORM_DILATED_PHASES=0     dilated 3x3 convs stay on the direct kernel (fastnorm/plan/lower_conv.py)
   FASTNORM_PREFETCH_KB=0        no record prefetches the next one's weights (fastnorm/plan/core.py;
                                 the default on AVX2, which the variant "on" overrides)
 and module constants: fastnorm.plan.rewrites.DWPW_EXPAND_MIN_BYTES (set huge: the 1x1 expand conv
@@ -120,6 +122,10 @@ TOGGLES = {
         "off": Variant(env={"FASTNORM_CONV_POST": "0"}),
         "on": Variant(),
     }, 0.0, "a BN after a conv's activation, and an add after both, in the conv's epilogue (fn_post)"),
+    "dilated-phases": ("deeplabv3_os8", 1, {
+        "direct": Variant(env={"FASTNORM_DILATED_PHASES": "0"}),
+        "phases": Variant(),
+    }, WINOGRAD, "dilated 3x3 convs as their dh x dw phases, batched into one Winograd record between two copies"),
     "patchify": ("convmixer_256_8", 1, {   # its 7x7x3 stem passes every ISA's threshold
         "off": Variant(env={"FASTNORM_PATCHIFY": "0"}),
         "on": Variant(),

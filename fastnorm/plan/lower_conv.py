@@ -17,6 +17,7 @@ from fastnorm import _C
 from fastnorm.errors import UnsupportedError
 from fastnorm.graph import act_tuple, epilogue_kind
 from fastnorm.passes.folded import FoldedWeight, with_dense
+from fastnorm.plan.lower_shape import emit_copy
 
 # Fuse a depthwise conv with the 1x1 conv after it when the depthwise output is at least this big:
 # below, it stays in L2 between the two ops anyway and the banded schedule only adds fork/joins.
@@ -103,7 +104,8 @@ def _special_path(plan, node, graph):
     n, cin, _, _ = plan.shapes[node.inputs[0]]
     groups = node.attrs.get("groups", 1)
     depthwise = wt is not None and groups == cin and wt.shape[0] == cin and wt.shape[1] == 1
-    return depthwise or cin <= 4 or _winograd_pays(plan, node, graph) or _winograd1d_pays(plan, node, graph)
+    return (depthwise or cin <= 4 or _winograd_pays(plan, node, graph) or _winograd1d_pays(plan, node, graph)
+            or _phases(plan, node, graph) is not None)
 
 
 def _lower_conv2d_nhwc(plan, node, graph, loc, cache, window):
@@ -115,6 +117,10 @@ def _lower_conv2d_nhwc(plan, node, graph, loc, cache, window):
         return
     if _winograd_pays(plan, node, graph):
         _lower_winograd(plan, node, graph, loc, cache)
+        return _actk_after(plan, node, loc)
+    phases = _phases(plan, node, graph)
+    if phases is not None:
+        _lower_dilated_phases(plan, node, graph, loc, cache, *phases)
         return _actk_after(plan, node, loc)
     if _winograd1d_pays(plan, node, graph):
         _lower_winograd1d(plan, node, graph, loc, cache)
@@ -169,10 +175,19 @@ def _lower_winograd(plan, node, graph, loc, cache):
     b = plan.nhwc(node, node.inputs[0], loc)
     n, c, h, w = plan.shapes[node.inputs[0]]
     _, cout, oh, ow = plan.shapes[node.outputs[0]]
+    res = plan.nhwc(node, node.inputs[3], loc) if node.attrs.get("residual") else -1
+    out = _emit_winograd(plan, node, graph, cache, b, n, h, w, oh, ow, node.attrs.get("padding", [0, 0, 0, 0]),
+                         res)
+    loc[node.outputs[0]] = (out, "nhwc")
+
+
+def _emit_winograd(plan, node, graph, cache, b, n, h, w, oh, ow, padding, res):
+    """One Winograd record over NHWC buffer b of n h x w images (its output buffer). The packed weights
+    do not depend on the padding: the phases of a dilated conv share the node's packing (and a
+    prepacked file's)."""
     wt = graph.weights[node.inputs[1]]
-    a = node.attrs
-    k = wt.shape[2]
-    desc = (c, cout, 1, k, k, 1, 1, 1, 1, *a.get("padding", [0, 0, 0, 0]))
+    cout, c, k = wt.shape[0], wt.shape[1], wt.shape[2]
+    desc = (c, cout, 1, k, k, 1, 1, 1, 1, *padding)
     bias = _bias(graph, node)
     if k == 3 and c < WINOGRAD2_MAX_CIN and (WINOGRAD2_FIRST_CONVS is None
                                             or _conv_rank(plan, graph, node) < WINOGRAD2_FIRST_CONVS):
@@ -181,10 +196,62 @@ def _lower_winograd(plan, node, graph, loc, cache):
         variant, pack, op = "winograd3x3", _C.winograd3x3_pack, _C.OP_WINOGRAD3X3
     packed = _packed(plan, cache, node, variant, pack, desc, wt, bias)
     out = plan.new_buf(n * oh * ow * cout)
-    res = plan.nhwc(node, node.inputs[3], loc) if a.get("residual") else -1
     plan.emit(node, type=op, **{"in": b, "in2": res, "out": out}, n=n, h=h, w=w, c=c,
               oh=oh, ow=ow, conv=desc, act=_clamp_act(node), weights=packed)
-    loc[node.outputs[0]] = (out, "nhwc")
+    return out
+
+
+def _phases(plan, node, graph):
+    """(dh, dw) of a dilated 3x3 conv that runs as dh * dw undilated convs on the input's phases
+    (rows y = dh * i + py, columns x = dw * j + px: space-to-batch, as TensorFlow's atrous conv), each
+    on the Winograd kernel: stride 1, groups 1, every padding a multiple of its axis' dilation, H and W
+    multiples of theirs, and Winograd paying on the phases (FASTNORM_DILATED_PHASES=0 turns it off);
+    else None."""
+    a = node.attrs
+    dh, dw = (int(v) for v in a.get("dilation", [1, 1]))
+    if (dh, dw) == (1, 1) or os.environ.get("FASTNORM_DILATED_PHASES", "1") == "0":
+        return None
+    wt = graph.weights.get(node.inputs[1])
+    if (os.environ.get("FASTNORM_WINOGRAD", "1") == "0" or wt is None or wt.ndim != 4
+            or tuple(wt.shape[2:]) != (3, 3) or a.get("groups", 1) != 1 or list(a.get("stride", [1, 1])) != [1, 1]):
+        return None
+    pt, pl, pb, pr = a.get("padding", [0, 0, 0, 0])
+    n, cin, h, w = plan.shapes[node.inputs[0]]
+    _, cout, oh, ow = plan.shapes[node.outputs[0]]
+    if pt % dh or pb % dh or pl % dw or pr % dw or h % dh or w % dw or oh % dh or ow % dw:
+        return None
+    if cin < WINOGRAD_MIN_CHANNELS or cout < WINOGRAD_MIN_CHANNELS:
+        return None
+    m, poh, pow_ = n * dh * dw, oh // dh, ow // dw
+    tiles = m * -(-poh // 4) * -(-pow_ // 4)
+    if tiles < WINOGRAD_MIN_TILES or poh * pow_ * m < WINOGRAD_MIN_COVERAGE * 16 * tiles:
+        return None
+    return dh, dw
+
+
+def _lower_dilated_phases(plan, node, graph, loc, cache, dh, dw):
+    """A dilated conv as its phases (_phases): one strided copy gathers the input's dh * dw phases as a
+    batch of n * dh * dw images (phase-major), one Winograd record convolves them undilated with the
+    padding divided by the dilation, one strided copy puts the outputs back in place (a fused residual
+    is gathered into phases like the input)."""
+    a = node.attrs
+    n, c, h, w = plan.shapes[node.inputs[0]]
+    _, cout, oh, ow = plan.shapes[node.outputs[0]]
+    ph, pw, qh, qw = h // dh, w // dw, oh // dh, ow // dw
+
+    def gather(buf, hh, ww, cc):   # NHWC (n, hh, ww, cc) -> (dh, dw, n, hh / dh, ww / dw, cc)
+        strides = (ww * cc, cc, hh * ww * cc, dh * ww * cc, dw * cc, 1)
+        return emit_copy(plan, node, buf, 0, strides, (dh, dw, n, hh // dh, ww // dw, cc), False)
+
+    b = gather(plan.nhwc(node, node.inputs[0], loc), h, w, c)
+    res = gather(plan.nhwc(node, node.inputs[3], loc), oh, ow, cout) if a.get("residual") else -1
+    pt, pl, pb, pr = a.get("padding", [0, 0, 0, 0])
+    o = _emit_winograd(plan, node, graph, cache, b, n * dh * dw, ph, pw, qh, qw,
+                       [pt // dh, pl // dw, pb // dh, pr // dw], res)
+    # out[n, i * dh + py, j * dw + px, :] = o[py, px, n, i, j, :]: the output as (n, qh, dh, qw, dw, cout)
+    blk = qh * qw * cout
+    strides = (blk, qw * cout, dw * n * blk, cout, n * blk, 1)
+    loc[node.outputs[0]] = (emit_copy(plan, node, o, 0, strides, (n, qh, dh, qw, dw, cout), False), "nhwc")
 
 
 def _conv_rank(plan, graph, node):

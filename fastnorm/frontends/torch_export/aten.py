@@ -445,7 +445,7 @@ _KIND_OPS = frozenset({
     "bitwise_not", "logical_and", "logical_or", "logical_xor", "logical_not", "_to_copy", "argmax", "argmin",
     "view", "_unsafe_view", "reshape", "unsqueeze", "squeeze", "flatten", "expand", "permute", "transpose", "t",
     "cat", "concat", "slice", "narrow", "select", "index", "split", "split_with_sizes", "add", "sub", "mul",
-    "neg", "amax", "amin", "maximum", "minimum", "relu", "abs"} | set(_ALIASES))
+    "neg", "amax", "amin", "maximum", "minimum", "relu", "abs", "max_unpool2d"} | set(_ALIASES))
 
 
 def _fmt(shape):
