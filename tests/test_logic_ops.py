@@ -238,7 +238,7 @@ def test_onnx_integer_arithmetic_refused(case):
     mk = onnx.helper.make_node
     if case == "div":
         nodes = [mk("ArgMax", ["X"], ["i"], axis=1), mk("Div", ["i", "two"], ["Y"])]
-        outs, inits, match = [("Y", T.INT64)], [_const("two", np.array(2, np.int64))], "Div of a int64 value"
+        outs, inits, match = [("Y", T.INT64)], [_const("two", np.array(2, np.int64))], "Div of an int64 value"
     elif case == "cast_float_to_int":
         nodes, outs, inits, match = [mk("Cast", ["X"], ["Y"], to=T.INT64)], [("Y", T.INT64)], [], "truncation"
     elif case == "sqrt_of_bool":

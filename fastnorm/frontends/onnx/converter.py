@@ -169,8 +169,9 @@ class _Converter:
         integer activation reaches only the ops that take one."""
         kinds = [self.kind[v] for v in node.input if v in self.kind and v in self.shape]
         if kinds and node.op_type not in logic.KIND_OPS:
-            raise Unsupported("%s of a %s value (it runs in float32; only moves, comparisons, selections and "
-                              "exact integer arithmetic take %s values)" % (node.op_type, kinds[0], kinds[0]))
+            raise Unsupported("%s of %s %s value (it runs in float32; only moves, comparisons, selections and "
+                              "exact integer arithmetic take %s values)"
+                              % (node.op_type, "an" if kinds[0].startswith("i") else "a", kinds[0], kinds[0]))
         res = h(self, node, self.attrs(node))
         if node.op_type in logic.BOOL_OUT:
             kind = "bool"

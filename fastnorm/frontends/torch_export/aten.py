@@ -271,8 +271,9 @@ class Builder:
             odd = [_dtype_name(d.meta.get("val")) for d in deps if isinstance(self.val.get(d), str)
                    and _dtype_name(d.meta.get("val")) not in (None, "float32")]
             if odd:
-                return self.problem(fx, "%s of a %s tensor (it runs in float32; only moves, comparisons, "
-                                        "selections and exact integer arithmetic take one)" % (_torch_op_name(t), odd[0]))
+                return self.problem(fx, "%s of %s %s tensor (it runs in float32; only moves, comparisons, "
+                                        "selections and exact integer arithmetic take one)"
+                                    % (_torch_op_name(t), "an" if odd[0].startswith(("i", "u")) else "a", odd[0]))
         try:
             handler(self, fx, *fx.args, **fx.kwargs)
         except _Unsupported as e:
