@@ -274,6 +274,10 @@ _ROWS = [
            "not cond, else 0): one term is exactly 0)"),
 ]
 
+# a binary op with its operands swapped: a constant first operand becomes the second (the comparisons,
+# and And / Or of bools as mul / maximum)
+SWAPPED = {"eq": "eq", "ne": "ne", "lt": "gt", "gt": "lt", "le": "ge", "ge": "le", "mul": "mul", "maximum": "maximum"}
+
 OPS = {row.name: row for row in _ROWS}
 assert len(OPS) == len(_ROWS), "an op name appears twice in the table"
 

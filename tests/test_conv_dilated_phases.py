@@ -4,8 +4,6 @@ rows and columns, batched into one Winograd record between two strided copies (s
 TensorFlow's atrous conv). Checked against NumPy (float64) and torch, under every ISA, with the fused
 epilogues (clamp, silu, the residual add gathered into phases too), at one and two threads (the same
 bits), and the plan shape: which convs take the path and which keep the direct kernel."""
-import os
-
 import numpy as np
 import pytest
 
@@ -95,10 +93,17 @@ def test_dilated_phases_toggle_and_torch(monkeypatch):
     rng = np.random.default_rng(5)
     g, w, _ = _graph(48, 48, (2, 2), (16, 16), (2, 2, 2, 2), False, ["relu"], rng)
     x = rng.normal(0, 1, (2, 48, 16, 16)).astype(np.float32)
-    y_phase = fastnorm.Model(g, optimize=False).predict(x)
+    from fastnorm import _C
+
+    def run():
+        m = fastnorm.Model(g, optimize=False)
+        y = m.predict(x)
+        return y, {rec["type"] for rec in m._plan({"x": x.shape}).records}
+
+    y_phase, types_phase = run()
     monkeypatch.setenv("FASTNORM_DILATED_PHASES", "0")
-    y_direct = fastnorm.Model(g, optimize=False).predict(x)
-    assert os.environ["FASTNORM_DILATED_PHASES"] == "0"
+    y_direct, types_direct = run()
+    assert _C.OP_WINOGRAD3X3 in types_phase and _C.OP_WINOGRAD3X3 not in types_direct
     want = torch.relu(torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w["w"]),
                                                  torch.from_numpy(w["b"]), padding=2, dilation=2)).numpy()
     scale = max(1.0, np.abs(want).max())

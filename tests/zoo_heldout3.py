@@ -17,8 +17,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-def cbn(cin, cout, k=3, s=1, g=1, act=nn.ReLU, p=None, bias=False):
-    layers = [nn.Conv2d(cin, cout, k, s, k // 2 if p is None else p, groups=g, bias=bias), nn.BatchNorm2d(cout)]
+def cbn(cin, cout, k=3, s=1, g=1, act=nn.ReLU, p=None, bias=False, d=1):
+    pad = (k // 2) * d if p is None else p
+    layers = [nn.Conv2d(cin, cout, k, s, pad, dilation=d, groups=g, bias=bias), nn.BatchNorm2d(cout)]
     if act is not None:
         layers.append(act())
     return nn.Sequential(*layers)

@@ -23,23 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from zoo_heldout3 import calibrate_bns
-
-
-def cbn(cin, cout, k=3, s=1, g=1, act=nn.ReLU, p=None, bias=False, d=1):
-    pad = (k // 2) * d if p is None else p
-    layers = [nn.Conv2d(cin, cout, k, s, pad, dilation=d, groups=g, bias=bias), nn.BatchNorm2d(cout)]
-    if act is not None:
-        layers.append(act())
-    return nn.Sequential(*layers)
-
-
-def make_div(v, d=8, min_value=None):
-    min_value = min_value or d
-    new_v = max(min_value, int(v + d / 2) // d * d)
-    if new_v < 0.9 * v:
-        new_v += d
-    return new_v
+from zoo_heldout3 import calibrate_bns, cbn, make_div
 
 
 class LayerScale(nn.Module):

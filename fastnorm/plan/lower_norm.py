@@ -38,7 +38,7 @@ def _lower_batch_norm(plan, node, graph, loc, cache):
         _, cc, hh, ww = hwc
         return tuple(np.ascontiguousarray(v.reshape(cc, hh, ww).transpose(1, 2, 0).reshape(-1)) for v in ss)
 
-    scale, shift = cache.get((node.name, "bn", layout), make)
+    scale, shift = cache.get((node.name, "bn") if hwc is None else (node.name, "bn", "hwc"), make)
     if hwc is not None:
         plan.flat_src[node.outputs[0]] = hwc
     out = plan.new_buf(int(math.prod(shape)))

@@ -12,14 +12,12 @@ ops that take them).
 import numpy as np
 
 from fastnorm import onnxpb
+from fastnorm.optable import SWAPPED
 from fastnorm.frontends.onnx._base import (BATCH, BatchDep, Malformed, Unsupported, axes_arg, axis_attr, has_batch,
     onnx_dtype_name, op_identity)
 
 _CMP = {"Equal": "eq", "Less": "lt", "Greater": "gt", "LessOrEqual": "le", "GreaterOrEqual": "ge",
         "Xor": "ne", "And": "mul", "Or": "maximum"}
-# the swapped comparison when the constant is the first operand
-_SWAP = {"eq": "eq", "ne": "ne", "lt": "gt", "gt": "lt", "le": "ge", "ge": "le", "mul": "mul",
-         "maximum": "maximum"}
 
 # ONNX dtype -> the value kind a Cast to it gives (None: float)
 _T = onnxpb.TensorProto
@@ -69,7 +67,7 @@ def op_compare(c, node, attrs):
     else:
         name, shape = c.act(node, 1)
         ins = [name, c.weight(node, "A", _const_operand(c, node, 0, shape))]
-        op = _SWAP[op]
+        op = SWAPPED[op]
     c.set_act(node.output[0], c.emit(node, op, ins, {}, node.output[0]))
 
 

@@ -14,7 +14,7 @@ import operator
 from fastnorm.errors import UnsupportedError
 from fastnorm.frontends.torch import _row_attrs
 from fastnorm.graph import Graph, Node, TensorSpec
-from fastnorm.optable import POW_ACTS, activations
+from fastnorm.optable import POW_ACTS, SWAPPED, activations
 from fastnorm.shapes import gather_runs
 
 # ops the default core-ATen decomposition table would break up but fastnorm runs whole
@@ -795,10 +795,6 @@ def _to_copy(b, fx, x, *args, **kwargs):
     raise _Unsupported("a cast to %s of a %s tensor" % (dtype, src))
 
 
-_SWAPPED = {"eq": "eq", "ne": "ne", "lt": "gt", "gt": "lt", "le": "ge", "ge": "le", "mul": "mul",
-            "maximum": "maximum"}
-
-
 def _compare(op):
     """eq / ne / lt / gt / le / ge (Tensor and Scalar); bitwise / logical and, or, xor of bools as mul,
     maximum, ne: 1.0 where true, 0.0 where false."""
@@ -813,7 +809,7 @@ def _compare(op):
                     raise _Unsupported("a bitwise op of a %s operand (bools map)" % d)
         if ka and kc:
             return b.out(fx, op, [b.val[a], b.val[c]])
-        x, k, o = (b.val[a], c, op) if ka else (b.val[c], a, _SWAPPED[op])
+        x, k, o = (b.val[a], c, op) if ka else (b.val[c], a, SWAPPED[op])
         kt = b.const[k] if isinstance(k, torch.fx.Node) else torch.tensor(float(k))
         return b.out(fx, o, [x, b.weight(kt, fx.name + ".c")])
     return handler
