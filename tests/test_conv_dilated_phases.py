@@ -1,6 +1,7 @@
 """Dilated 3x3 convs as their phases (fastnorm/plan/lower_conv.py _phases): a conv with dilation (dh, dw)
-on an image whose sides are multiples of the dilation runs as dh * dw undilated convs, one per phase of
-rows and columns, batched into one Winograd record between two strided copies (space-to-batch, as
+runs as dh * dw undilated convs, one per phase of rows and columns, batched into one Winograd record
+between two strided copies (sides the dilation does not divide zero-extended first, the extra outputs
+cropped) (space-to-batch, as
 TensorFlow's atrous conv). Checked against NumPy (float64) and torch, under every ISA, with the fused
 epilogues (clamp, silu, the residual add gathered into phases too), at one and two threads (the same
 bits), and the plan shape: which convs take the path and which keep the direct kernel."""
@@ -20,7 +21,11 @@ CASES = [
     (32, 32, (2, 4), (8, 16), (2, 4, 2, 4), False, ["silu"], True),     # unequal dilations
     (24, 40, (3, 3), (12, 18), (0, 3, 6, 0), False, ["clamp", 0.0, 6.0], True),   # uneven padding
     (20, 20, (2, 2), (10, 10), (0, 0, 0, 0), True, None, True),         # no padding: a smaller output
-    (32, 32, (2, 2), (15, 16), (2, 2, 2, 2), False, None, False),       # H not a multiple of dh
+    (32, 32, (2, 2), (15, 16), (2, 2, 2, 2), False, None, True),        # H not a multiple: zero-extended
+    (32, 24, (2, 2), (17, 13), (2, 2, 2, 2), True, ["relu"], True),     # neither side; the residual too
+    (24, 32, (2, 2), (33, 33), (2, 2, 2, 2), True, None, True),         # DeepLab's 513 input at OS16
+    (16, 16, (3, 2), (23, 15), (3, 0, 3, 2), False, ["silu"], True),    # uneven everything
+    (32, 32, (4, 4), (9, 9), (4, 4, 4, 4), False, None, False),         # too few useful outputs per tile
     (32, 32, (2, 2), (16, 16), (1, 1, 1, 1), False, None, False),       # padding not a multiple
     (8, 32, (2, 2), (16, 16), (2, 2, 2, 2), False, None, False),        # too few channels for Winograd
 ]

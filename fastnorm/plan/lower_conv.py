@@ -8,6 +8,7 @@ groups 1, dilation 1) becomes a CONV_FIRST record reading its input through a ze
 copy (an arena buffer); fastnorm.plan.rewrites.conv_first_reads_nchw lets it read the model's NCHW
 input directly.
 """
+import collections
 import math
 import os
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from fastnorm import _C
 from fastnorm.errors import UnsupportedError
-from fastnorm.graph import act_tuple, epilogue_kind
+from fastnorm.graph import Node, act_tuple, epilogue_kind
 from fastnorm.passes.folded import FoldedWeight, with_dense
 from fastnorm.plan.lower_shape import emit_copy
 
@@ -81,7 +82,11 @@ WINOGRAD1D_MAX_WORK = 0.75    # points x tiles / (k x outputs): partial edge til
 
 def _lower_conv2d(plan, node, graph, loc, cache):
     """Reads a channel window of an NHWC image in place on the generic path (fields xoff, ldx: the
-    window's first channel and its buffer's pixel stride); the special kernels get a copy."""
+    window's first channel and its buffer's pixel stride); the special kernels get a copy. A conv
+    with kernel taps that read only padding at this input size runs without them (_dead_taps)."""
+    live = _live_taps(plan, node, graph)
+    if live is not None:
+        node, graph, cache = _without_dead_taps(node, graph, cache, live)
     window = None
     if loc[node.inputs[0]][1] == "nhwc_win" and not _special_path(plan, node, graph):
         window = loc[node.inputs[0]][0], plan.win[node.inputs[0]][:2]
@@ -96,6 +101,86 @@ def _lower_conv2d(plan, node, graph, loc, cache):
 
 
 _lower_conv2d.reads_windows = True
+
+
+def _live_axis(size, out, k, stride, dil, before, after):
+    """(first, last) kernel taps along one axis that read some input (tap t reads positions
+    o * stride - before + t * dil, o < out), with the padding left once the others are dropped; None
+    when every tap is live or the live ones are not a contiguous run needing no negative padding."""
+    live = []
+    for t in range(k):
+        c = t * dil - before
+        lo = max(0, -(c // stride) if c < 0 else 0)          # first o with o * stride + c >= 0
+        hi = min(out - 1, (size - 1 - c) // stride) if size - 1 - c >= 0 else -1
+        live.append(lo <= hi)
+    if all(live) or not any(live):
+        return None
+    k0 = live.index(True)
+    k1 = k - 1 - live[::-1].index(True)
+    if not all(live[k0:k1 + 1]):
+        return None
+    b, a = before - k0 * dil, after - (k - 1 - k1) * dil
+    return (k0, k1, b, a) if b >= 0 and a >= 0 else None
+
+
+def _live_taps(plan, node, graph):
+    """((k0h, k1h, k0w, k1w), padding) of a conv2d whose kernel taps outside rows k0h..k1h or columns
+    k0w..k1w read only padding at this plan's input size (a dilated conv on a map no larger than its
+    dilation: DeepLab's ASPP at rate 36 on a 32x32 map is a 1x1 conv; a 7x7 depthwise conv on a 2x2
+    map is a 3x3 one), else None. FASTNORM_DEAD_TAPS=0 keeps every tap."""
+    wt = graph.weights.get(node.inputs[1])
+    if wt is None or wt.ndim != 4 or os.environ.get("FASTNORM_DEAD_TAPS", "1") == "0":
+        return None
+    kh, kw = int(wt.shape[2]), int(wt.shape[3])
+    if kh * kw == 1:
+        return None
+    a = node.attrs
+    sh, sw = (int(v) for v in a.get("stride", [1, 1]))
+    dh, dw = (int(v) for v in a.get("dilation", [1, 1]))
+    pt, pl, pb, pr = (int(v) for v in a.get("padding", [0, 0, 0, 0]))
+    _, _, h, w = plan.shapes[node.inputs[0]]
+    _, _, oh, ow = plan.shapes[node.outputs[0]]
+    rows = _live_axis(h, oh, kh, sh, dh, pt, pb) or (0, kh - 1, pt, pb)
+    cols = _live_axis(w, ow, kw, sw, dw, pl, pr) or (0, kw - 1, pl, pr)
+    if (rows[0], rows[1], cols[0], cols[1]) == (0, kh - 1, 0, kw - 1):
+        return None
+    return (rows[0], rows[1], cols[0], cols[1]), [rows[2], cols[2], rows[3], cols[3]]
+
+
+class _Overlay:
+    """graph with extra weights (a conv's live taps) seen by one lowering; the graph is not changed."""
+
+    def __init__(self, graph, extra):
+        self._graph = graph
+        self.weights = collections.ChainMap(extra, graph.weights)
+
+    def __getattr__(self, name):
+        return getattr(self._graph, name)
+
+
+class _TaggedCache:
+    """A WeightCache seen with `tag` appended to every key: the live-taps packing of a node is not its
+    whole kernel's (another input size may keep every tap), and a prepacked file never stores it."""
+
+    def __init__(self, cache, tag):
+        self._cache, self._tag = cache, tag
+
+    def get(self, key, make):
+        return self._cache.get(tuple(key) + (self._tag,), make)
+
+
+def _without_dead_taps(node, graph, cache, live):
+    """(node, graph, cache) for lowering node with only its live taps: the weight cropped, the padding
+    reduced by the taps dropped before each side; the output shape is the same."""
+    (k0h, k1h, k0w, k1w), padding = live
+    wname = node.inputs[1]
+    tag = ("taps", k0h, k1h, k0w, k1w)
+    cropped = np.ascontiguousarray(
+        np.asarray(graph.weights[wname], dtype=np.float32)[:, :, k0h:k1h + 1, k0w:k1w + 1])
+    name = "%s#taps%d-%d,%d-%d" % (wname, k0h, k1h, k0w, k1w)
+    sub = Node(node.name, node.op, [node.inputs[0], name, *node.inputs[2:]], node.outputs,
+               {**node.attrs, "padding": padding})
+    return sub, _Overlay(graph, {name: cropped}), _TaggedCache(cache, tag)
 
 
 def _special_path(plan, node, graph):
@@ -204,9 +289,10 @@ def _emit_winograd(plan, node, graph, cache, b, n, h, w, oh, ow, padding, res):
 def _phases(plan, node, graph):
     """(dh, dw) of a dilated 3x3 conv that runs as dh * dw undilated convs on the input's phases
     (rows y = dh * i + py, columns x = dw * j + px: space-to-batch, as TensorFlow's atrous conv), each
-    on the Winograd kernel: stride 1, groups 1, every padding a multiple of its axis' dilation, H and W
-    multiples of theirs, and Winograd paying on the phases (FASTNORM_DILATED_PHASES=0 turns it off);
-    else None."""
+    on the Winograd kernel: stride 1, groups 1, every padding a multiple of its axis' dilation, and
+    Winograd paying on the phases (FASTNORM_DILATED_PHASES=0 turns it off); else None. Sides that the
+    dilation does not divide (DeepLab's 65x65 map of a 513x513 input) are zero-extended to a multiple
+    first and the extra outputs cropped (_lower_dilated_phases)."""
     a = node.attrs
     dh, dw = (int(v) for v in a.get("dilation", [1, 1]))
     if (dh, dw) == (1, 1) or os.environ.get("FASTNORM_DILATED_PHASES", "1") == "0":
@@ -218,40 +304,67 @@ def _phases(plan, node, graph):
     pt, pl, pb, pr = a.get("padding", [0, 0, 0, 0])
     n, cin, h, w = plan.shapes[node.inputs[0]]
     _, cout, oh, ow = plan.shapes[node.outputs[0]]
-    if pt % dh or pb % dh or pl % dw or pr % dw or h % dh or w % dw or oh % dh or ow % dw:
+    if pt % dh or pb % dh or pl % dw or pr % dw:
         return None
     if cin < WINOGRAD_MIN_CHANNELS or cout < WINOGRAD_MIN_CHANNELS:
         return None
-    m, poh, pow_ = n * dh * dw, oh // dh, ow // dw
-    tiles = m * -(-poh // 4) * -(-pow_ // 4)
-    if tiles < WINOGRAD_MIN_TILES or poh * pow_ * m < WINOGRAD_MIN_COVERAGE * 16 * tiles:
+    qh, qw = _phase_out(h, dh, pt, pb), _phase_out(w, dw, pl, pr)
+    if qh < 1 or qw < 1:
+        return None
+    m = n * dh * dw
+    tiles = m * -(-qh // 4) * -(-qw // 4)
+    # the outputs kept (not those of the zero extension) against the tiles computed
+    if tiles < WINOGRAD_MIN_TILES or oh * ow * n < WINOGRAD_MIN_COVERAGE * 16 * tiles:
         return None
     return dh, dw
+
+
+def _phase_out(size, d, before, after):
+    """Outputs per phase along an axis of `size` inputs zero-extended to a multiple of dilation d."""
+    return -(-size // d) + (before + after) // d - 2
 
 
 def _lower_dilated_phases(plan, node, graph, loc, cache, dh, dw):
     """A dilated conv as its phases (_phases): one strided copy gathers the input's dh * dw phases as a
     batch of n * dh * dw images (phase-major), one Winograd record convolves them undilated with the
     padding divided by the dilation, one strided copy puts the outputs back in place (a fused residual
-    is gathered into phases like the input)."""
+    is gathered into phases like the input). Sides the dilation does not divide: the input (and the
+    residual) zero-extended to multiples first (PAD2D), the outputs past the conv's cropped last."""
     a = node.attrs
     n, c, h, w = plan.shapes[node.inputs[0]]
     _, cout, oh, ow = plan.shapes[node.outputs[0]]
-    ph, pw, qh, qw = h // dh, w // dw, oh // dh, ow // dw
+    pt, pl, pb, pr = a.get("padding", [0, 0, 0, 0])
+    hh, ww = -(-h // dh) * dh, -(-w // dw) * dw
+    qh, qw = _phase_out(h, dh, pt, pb), _phase_out(w, dw, pl, pr)
+    ph, pw = hh // dh, ww // dw
+
+    def extend(buf, h0, w0, h1, w1, cc):   # zeros below and right: (n, h0, w0, cc) -> (n, h1, w1, cc)
+        if (h0, w0) == (h1, w1):
+            return buf
+        out = plan.new_buf(n * h1 * w1 * cc)
+        plan.emit(node, type=_C.OP_PAD2D, **{"in": buf, "out": out}, n=n, h=h0, w=w0, c=cc,
+                  kind=_C.PAD_CONSTANT, pads=(0, h1 - h0, 0, w1 - w0), value=0.0)
+        return out
 
     def gather(buf, hh, ww, cc):   # NHWC (n, hh, ww, cc) -> (dh, dw, n, hh / dh, ww / dw, cc)
         strides = (ww * cc, cc, hh * ww * cc, dh * ww * cc, dw * cc, 1)
         return emit_copy(plan, node, buf, 0, strides, (dh, dw, n, hh // dh, ww // dw, cc), False)
 
-    b = gather(plan.nhwc(node, node.inputs[0], loc), h, w, c)
-    res = gather(plan.nhwc(node, node.inputs[3], loc), oh, ow, cout) if a.get("residual") else -1
-    pt, pl, pb, pr = a.get("padding", [0, 0, 0, 0])
+    b = gather(extend(plan.nhwc(node, node.inputs[0], loc), h, w, hh, ww, c), hh, ww, c)
+    res = -1
+    if a.get("residual"):
+        r = extend(plan.nhwc(node, node.inputs[3], loc), oh, ow, qh * dh, qw * dw, cout)
+        res = gather(r, qh * dh, qw * dw, cout)
     o = _emit_winograd(plan, node, graph, cache, b, n * dh * dw, ph, pw, qh, qw,
                        [pt // dh, pl // dw, pb // dh, pr // dw], res)
     # out[n, i * dh + py, j * dw + px, :] = o[py, px, n, i, j, :]: the output as (n, qh, dh, qw, dw, cout)
     blk = qh * qw * cout
     strides = (blk, qw * cout, dw * n * blk, cout, n * blk, 1)
-    loc[node.outputs[0]] = (emit_copy(plan, node, o, 0, strides, (n, qh, dh, qw, dw, cout), False), "nhwc")
+    out = emit_copy(plan, node, o, 0, strides, (n, qh, dh, qw, dw, cout), False)
+    if (qh * dh, qw * dw) != (oh, ow):   # the zero extension's outputs: crop to (n, oh, ow, cout)
+        fw = qw * dw * cout
+        out = emit_copy(plan, node, out, 0, (qh * dh * fw, fw, cout, 1), (n, oh, ow, cout), False)
+    loc[node.outputs[0]] = (out, "nhwc")
 
 
 def _conv_rank(plan, graph, node):
