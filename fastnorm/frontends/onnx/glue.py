@@ -134,8 +134,10 @@ def op_pad(c, node, attrs):
     full = [0] * (2 * r)
     for i, a in enumerate(axes):
         full[a], full[r + a] = pads[i], pads[len(axes) + i]
-    if r != 4 or full[0] or full[r]:
-        raise Unsupported("pads %r (only the C/H/W dims of a 4D image)" % pads)
+    if r not in (3, 4) or full[0] or full[r]:
+        raise Unsupported("pads %r (only the C/H/W dims of a 4D image, C/L of a 3D one)" % pads)
+    if r == 3:   # (n, c, l) as (n, c, 1, l): a causal Conv1d's left padding (WaveNet, TCN)
+        return _pad3(c, node, name, shape, full, mode, value)
     if (full[1] or full[r + 1]) and (mode != "constant" or full[1] < 0 or full[r + 1] < 0):
         raise Unsupported("pads %r on the channels (only constant, >= 0)" % pads)
     modes = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
@@ -148,6 +150,25 @@ def op_pad(c, node, attrs):
     if full[1] or full[r + 1]:
         a["cpads"] = [full[1], full[r + 1]]
     c.set_act(node.output[0], c.emit(node, "pad", [name], a, node.output[0]))
+
+
+def _pad3(c, node, name, shape, full, mode, value):
+    if (full[1] or full[4]) and (mode != "constant" or full[1] < 0 or full[4] < 0):
+        raise Unsupported("pads %r on the channels (only constant, >= 0)" % full)
+    modes = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
+    if mode not in modes:
+        raise Unsupported("mode %r" % mode)
+    if not any(full):
+        return op_identity(c, node, {})
+    lead = -1 if shape[0] is BATCH else int(shape[0])
+    up = c.emit(node, "reshape", [name], {"shape": [lead, int(shape[1]), 1, int(shape[2])]})
+    a = {"pads": [full[2], full[5], 0, 0], "mode": modes[mode], "value": value}
+    if full[1] or full[4]:
+        a["cpads"] = [full[1], full[4]]
+    y = c.emit(node, "pad", [up], a)
+    ys = c._ir_value_shape[y]
+    c.set_act(node.output[0], c.emit(node, "reshape", [y], {"shape": [lead, int(ys[1]), int(ys[3])]},
+                                     node.output[0]))
 
 
 def op_depth_to_space(c, node, attrs):

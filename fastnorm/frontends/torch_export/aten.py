@@ -1055,17 +1055,32 @@ def _pad4(b, x, pad, channels=False):
     return a
 
 
+def _pad_out(b, fx, xin, pad, attrs):
+    """The pad node of F.pad: on an image directly; on a 3-D (N, C, L) tensor (a causal Conv1d's left
+    padding, WaveNet / TCN) through (N, C, 1, L), its (left, right[, front, back]) on L and C."""
+    xs = b.shape[xin]
+    pad = [int(p) for p in pad]
+    if len(xs) != 3:
+        return b.out(fx, "pad", [xin], dict(_pad4(b, xin, pad, channels=attrs["mode"] == "constant"), **attrs))
+    if len(pad) not in (2, 4) or (any(pad[2:]) and attrs["mode"] != "constant"):
+        raise _Unsupported("padding %r of a 3-D tensor (only L, and C in constant mode)" % (pad,))
+    n, c, length = xs
+    name = b.name(fx, "pad")
+    x4 = b.reshape(fx, xin, (n, c, 1, length), name=name + ".x4")
+    a = dict(_pad4(b, x4, pad[:2] + [0, 0] + pad[2:4], channels=True), **attrs)
+    out = b.dims(fx.meta["val"])
+    y4 = b.emit(fx, "pad", [x4], a, name=name, shape=(out[0], out[1], 1, out[2]))
+    b.val[fx] = b.reshape(fx, y4, out, name=name + ".y")
+
+
 def _constant_pad(b, fx, x, pad, value=0.0):
-    xin = b.act(x)
-    b.out(fx, "pad", [xin], dict(_pad4(b, xin, pad, channels=True), mode="constant", value=float(value)))
+    _pad_out(b, fx, b.act(x), pad, {"mode": "constant", "value": float(value)})
 
 
 def _pad(b, fx, x, pad, mode="constant", value=None):
     if mode not in ("constant", "reflect", "replicate"):
         raise _Unsupported("pad mode %r" % mode)
-    xin = b.act(x)
-    b.out(fx, "pad", [xin], dict(_pad4(b, xin, pad, channels=mode == "constant"), mode=mode,
-                                 value=float(value or 0.0)))
+    _pad_out(b, fx, b.act(x), pad, {"mode": mode, "value": float(value or 0.0)})
 
 
 def _pad_mode(mode):
