@@ -1,4 +1,4 @@
-"""Handlers: Cast, Dropout, Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Expand.
+"""Handlers: Cast, Dropout, Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Expand, Tile.
 """
 import math
 
@@ -256,6 +256,49 @@ def op_expand(c, node, attrs):
     raise Unsupported("Expand of an activation to %r" % t)
 
 
+_BROADCASTING = ("Mul", "Add", "Sub", "Div", "Max", "Min")
+
+
+def op_tile(c, node, attrs):
+    """Tile of an activation (x.repeat(1, 3, 1, 1): a grey image made RGB) as one cat per repeated axis
+    (the batch axis only where the batch is fixed). A constant tiled by the batch size (PointNet's T-net identity,
+    eye(k).view(1, -1).repeat(B, 1)) whose readers all broadcast is the constant itself (tiled along
+    its other axes); tiled another way, the batch is fixed (BatchDep)."""
+    x = node.input[0]
+    raw = c.const.get(node.input[1]) if len(node.input) > 1 and node.input[1] else None
+    if raw is None:
+        raise Unsupported("Tile with repeats computed from activations")
+    reps = list(np.asarray(raw).reshape(-1))
+    sym = [i for i, r in enumerate(reps) if r is BATCH or isinstance(r, Sym)]
+    if x in c.const:
+        val = np.asarray(c.const[x])
+        if len(reps) != val.ndim:
+            raise Malformed("repeats %r for a %dD input" % (reps, val.ndim))
+        readers = [n for n in c.graph.node if node.output[0] in n.input]
+        if (sym == [0] and reps[0] is BATCH and val.shape[0] == 1 and readers
+                and all(n.op_type in _BROADCASTING for n in readers)):
+            c.const[node.output[0]] = np.tile(val, [1] + [int(r) for r in reps[1:]])
+            return
+        raise BatchDep("Tile of a constant by %r" % (reps,))
+    name, shape = c.act(node)
+    if sym:
+        raise BatchDep("Tile of an activation by %r" % (reps,))
+    reps = [int(r) for r in reps]
+    if len(reps) != len(shape):
+        raise Malformed("repeats %r for a %dD input" % (reps, len(shape)))
+    if min(reps) < 1:
+        raise Unsupported("repeats %r (an empty output)" % reps)
+    if reps[0] != 1 and has_batch(shape):
+        raise BatchDep("tiles the batch")
+    cur = name
+    for axis, r in enumerate(reps):
+        if r > 1:
+            cur = c.emit(node, "cat", [cur] * r, {"dim": axis})
+    if cur == name:
+        return op_identity(c, node, attrs)
+    c.rename(cur, node.output[0])
+
+
 # ONNX op type -> handler(converter, node, attrs)
 HANDLERS = {
     "Identity": op_identity,
@@ -267,4 +310,5 @@ HANDLERS = {
     "Unsqueeze": op_unsqueeze,
     "Transpose": op_transpose,
     "Expand": op_expand,
+    "Tile": op_tile,
 }

@@ -263,6 +263,8 @@ class Builder:
             return
         if all(d in self.const for d in deps):
             return self.fold(fx)
+        if _packet(t) in ("repeat", "expand") and self._const_by_batch(fx):
+            return
         if not any(isinstance(self.val.get(d), (str, list, _Merged)) for d in deps):
             raise BatchDependent("a constant computed from the batch size (%s)" % fx.name)
         if handler is None:
@@ -278,6 +280,24 @@ class Builder:
             handler(self, fx, *fx.args, **fx.kwargs)
         except _Unsupported as e:
             self.problem(fx, "%s: %s" % (_torch_op_name(t), e))
+
+    def _const_by_batch(self, fx):
+        """A constant of batch 1 repeated or expanded to the batch size (PointNet's T-net identity,
+        eye(k).view(1, -1).repeat(B, 1)) whose every reader broadcasts: the constant itself (repeated
+        along its other axes). False for anything else."""
+        x, sizes = fx.args[0], fx.args[1]
+        if (self.batch is None or x not in self.const or not isinstance(sizes, (list, tuple)) or not sizes
+                or not isinstance(sizes[0], self.torch.fx.Node) or str(sizes[0].meta.get("val")) != self.batch
+                or not all(isinstance(v, int) for v in sizes[1:])):
+            return False
+        val = self.const[x]
+        if val.dim() != len(sizes) or val.shape[0] != 1 or not fx.users or not all(
+                u.op == "call_function" and _packet(u.target) in _BROADCASTING for u in fx.users):
+            return False
+        rest = [int(v) for v in sizes[1:]]
+        with self.torch.no_grad():
+            self.const[fx] = val.repeat(1, *rest) if _packet(fx.target) == "repeat" else val.expand(1, *rest)
+        return True
 
     def fold(self, fx):
         """A node whose every input is a constant: run it now (weights standardised at import)."""
@@ -446,7 +466,7 @@ _KIND_OPS = frozenset({
     "bitwise_not", "logical_and", "logical_or", "logical_xor", "logical_not", "_to_copy", "argmax", "argmin",
     "view", "_unsafe_view", "reshape", "unsqueeze", "squeeze", "flatten", "expand", "permute", "transpose", "t",
     "cat", "concat", "slice", "narrow", "select", "index", "split", "split_with_sizes", "add", "sub", "mul",
-    "neg", "amax", "amin", "maximum", "minimum", "relu", "abs", "max_unpool2d"} | set(_ALIASES))
+    "neg", "amax", "amin", "maximum", "minimum", "relu", "abs", "max_unpool2d", "repeat"} | set(_ALIASES))
 
 
 def _fmt(shape):
@@ -753,6 +773,30 @@ def _expand(b, fx, x, size, implicit=False):
             raise _Unsupported("an expand of the batch dim")
         zeros = b.weight(b.torch.zeros((1,) + tuple(out[1:])), fx.name + ".zeros")
         b.out(fx, "add", [xin, zeros])
+
+
+def _repeat(b, fx, x, repeats):
+    """x.repeat(...) of an activation (a grey image made RGB: x.repeat(1, 3, 1, 1)): one cat per repeated
+    axis; the batch axis only where the batch is fixed."""
+    xin = b.act(x)
+    xs = b.shape[xin]
+    reps = [int(r) for r in repeats]
+    if len(reps) != len(xs):
+        raise _Unsupported("repeats %r of a %d-D tensor (only one per dim)" % (reps, len(xs)))
+    if min(reps) < 1:
+        raise _Unsupported("repeats %r (an empty output)" % (reps,))
+    if reps[0] != 1 and xs[0] is None:
+        raise BatchDependent("a repeat of the batch dim (%s)" % fx.name)
+    axes = [a for a, r in enumerate(reps) if r > 1]
+    if not axes:
+        return b.alias(fx, x)
+    cur, shape = xin, list(xs)
+    for k, a in enumerate(axes):
+        shape[a] *= reps[a]
+        if k + 1 == len(axes):
+            b.val[fx] = b.emit(fx, "cat", [cur] * reps[a], {"dim": a}, shape=tuple(shape))
+        else:
+            cur = b.emit(fx, "cat", [cur] * reps[a], {"dim": a}, name=b.sub_name(fx, "cat"), shape=tuple(shape))
 
 
 def _permute(b, fx, x, dims):
@@ -1241,7 +1285,7 @@ HANDLERS = {
     "cat": _cat, "concat": _cat,
     "view": Builder.to_shape, "_unsafe_view": Builder.to_shape, "reshape": Builder.to_shape,
     "unsqueeze": Builder.to_shape, "squeeze": Builder.to_shape, "flatten": Builder.to_shape,
-    "expand": _expand, "permute": _permute, "transpose": _transpose, "t": _t,
+    "expand": _expand, "repeat": _repeat, "permute": _permute, "transpose": _transpose, "t": _t,
     "_to_copy": _to_copy,
     "linear": _linear, "addmm": _addmm, "mm": _mm, "bmm": _bmm,
     "relu": _relu, "clamp": _clamp, "clamp_min": _clamp_min, "clamp_max": _clamp_max, "hardtanh": _hardtanh,
