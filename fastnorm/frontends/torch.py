@@ -149,6 +149,8 @@ class _Builder:
                                             self.weight(p + ".weight", m.weight),
                                             self.weight(p + ".bias", m.bias)],
                          {"eps": float(m.eps)})
+        elif isinstance(m, nn.LocalResponseNorm):
+            self.lrn_module(fx, m, x)
         elif isinstance(m, nn.GroupNorm):
             self.add(fx, "group_norm", [xin, self.weight(fx.target + ".weight", m.weight),
                                         self.weight(fx.target + ".bias", m.bias)],
@@ -605,6 +607,27 @@ class _Builder:
                          {"stride": [1, int(m.stride[0])], "padding": [0, p, 0, p],
                           "dilation": [1, int(m.dilation[0])], "groups": int(m.groups)},
                          weight=fx.target + ".weight")
+
+    def lrn_module(self, fx, m, x):
+        """LocalResponseNorm on an image as fastnorm.frontends.onnx.norm.emit_lrn's nodes (its window
+        starts size // 2 channels before each channel, as torch's)."""
+        from fastnorm.frontends.onnx.norm import emit_lrn
+        shape = self.shape_of(x)
+        if shape is None or len(shape) != 4 or not float(m.k) > 0 or float(m.alpha) < 0:
+            return self.fail(fx, "LocalResponseNorm (a 4D input, k > 0, alpha >= 0)")
+        names = iter(range(1, 1 << 30))
+
+        def emit(op, ins, attrs, last):
+            out = fx.name if last else "%s__lrn%d" % (fx.name, next(names))
+            self.nodes.append(Node(out, op, ins, [out], attrs))
+            return out
+
+        def weight(suffix, arr):
+            self.weights[fx.target + "." + suffix] = arr
+            return fx.target + "." + suffix
+
+        self.value[fx] = emit_lrn(emit, weight, self.value[x], int(shape[1]), int(m.size), float(m.alpha),
+                                  float(m.beta), float(m.k), int(m.size) // 2)
 
     def pool1d_module(self, fx, m, x):
         k = int(_pair(m.kernel_size)[0])

@@ -1,4 +1,5 @@
-"""Handlers: BatchNormalization, InstanceNormalization, LayerNormalization (also over channels), GroupNormalization.
+"""Handlers: BatchNormalization, InstanceNormalization, LayerNormalization (also over channels), GroupNormalization,
+LRN.
 """
 import math
 
@@ -154,8 +155,54 @@ def op_groupnorm(c, node, attrs):
         "num_groups": g, "eps": float(attrs.get("epsilon", 1e-5))}, node.output[0]))
 
 
+def lrn_band(channels, size, alpha, front):
+    """The 1x1 conv weight of a local response norm's window sum: out channel o sums the squares of
+    channels o - front .. o - front + size - 1 (those that exist), times alpha / size."""
+    o = np.arange(channels)[:, None]
+    i = np.arange(channels)[None, :]
+    band = ((i >= o - front) & (i <= o - front + size - 1)).astype(np.float64) * (float(alpha) / size)
+    return band.astype(np.float32)[:, :, None, None]
+
+
+def emit_lrn(emit, weight, x, channels, size, alpha, beta, bias, front):
+    """A local response norm over the channels of image x as graph nodes: x * exp(-beta * log(bias +
+    alpha / size * window sum of x^2)), the window sum a 1x1 conv with a band weight (lrn_band).
+    emit(op, inputs, attrs, last) -> value; weight(suffix, array) -> weight name."""
+    sq = emit("square", [x], {}, False)
+    s = emit("conv2d", [sq, weight("band", lrn_band(channels, size, alpha, front)),
+                        weight("bias", np.full(channels, bias, np.float32))],
+             {"stride": [1, 1], "padding": [0, 0, 0, 0], "dilation": [1, 1], "groups": 1}, False)
+    lg = emit("log", [s], {}, False)
+    e = emit("exp", [emit("mul", [lg, weight("beta", np.full((1, 1, 1, 1), -beta, np.float32))], {}, False)],
+             {}, False)
+    return emit("mul", [x, e], {}, True)
+
+
+def op_lrn(c, node, attrs):
+    """LRN (AlexNet, GoogLeNet v1, CaffeNet): the window runs from channel c - floor((size - 1) / 2) to
+    c + ceil((size - 1) / 2) (torch's LocalResponseNorm starts at c - size // 2: they differ for an even
+    size)."""
+    name, shape = c.act(node)
+    if len(shape) != 4:
+        raise Unsupported("LRN of a %dD input (only 4D images)" % len(shape))
+    size = int(attrs.get("size", 0))
+    if size < 1:
+        raise Malformed("size %d (must be >= 1)" % size)
+    alpha, beta, bias = (float(attrs.get(k, d)) for k, d in (("alpha", 1e-4), ("beta", 0.75), ("bias", 1.0)))
+    if not bias > 0 or not math.isfinite(alpha) or not math.isfinite(beta) or alpha < 0:
+        raise Unsupported("LRN with bias %r, alpha %r, beta %r (only bias > 0, alpha >= 0)" % (bias, alpha, beta))
+
+    def emit(op, ins, a, last):
+        return c.emit(node, op, ins, a, node.output[0] if last else None)
+
+    y = emit_lrn(emit, lambda suffix, arr: c.weight(node, suffix, arr), name, int(shape[1]), size, alpha, beta,
+                 bias, (size - 1) // 2)
+    c.set_act(node.output[0], y)
+
+
 # ONNX op type -> handler(converter, node, attrs)
 HANDLERS = {
+    "LRN": op_lrn,
     "BatchNormalization": op_batchnorm,
     "InstanceNormalization": op_instancenorm,
     "LayerNormalization": op_layernorm,
