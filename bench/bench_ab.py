@@ -10,6 +10,8 @@
     python bench/bench_ab.py conv-post --clock cpu   # ConvMixer-256/8 b1: BN / add after the act as records / in the conv
     python bench/bench_ab.py patchify --clock cpu    # ConvMixer-256/8 b1: its patch conv on the first-layer kernel / as gather + 1x1
     python bench/bench_ab.py dilated-phases --clock cpu   # DeepLabV3 (OS 8) b1: dilated convs direct / as phases on Winograd
+    python bench/bench_ab.py dilated-phases --size 513 --clock cpu   # the same at DeepLab's 513x513 (65x65 maps)
+    python bench/bench_ab.py dead-taps --clock cpu        # DeepLabV3 (OS 8) b1: ASPP's convs with / without their dead taps
 
 Each variant is the same zoo model (bench_models.py's calibrated torch net, canonical input) built
 and planned under its own switch, all in one process; then every variant's predict is called once
@@ -126,6 +128,10 @@ TOGGLES = {
         "direct": Variant(env={"FASTNORM_DILATED_PHASES": "0"}),
         "phases": Variant(),
     }, WINOGRAD, "dilated 3x3 convs as their dh x dw phases, batched into one Winograd record between two copies"),
+    "dead-taps": ("deeplabv3_os8", 1, {
+        "all": Variant(env={"FASTNORM_DEAD_TAPS": "0"}),
+        "live": Variant(),
+    }, 1e-5, "conv kernel taps that read only padding at the input size dropped (ASPP's rate-36 conv: 1x1)"),
     "patchify": ("convmixer_256_8", 1, {   # its 7x7x3 stem passes every ISA's threshold
         "off": Variant(env={"FASTNORM_PATCHIFY": "0"}),
         "on": Variant(),
@@ -135,16 +141,22 @@ TOGGLES = {
 
 def plan_signature(model, x):
     plan = model._plan({model.graph.inputs[0].name: x.shape})
-    return (tuple((r["type"], r.get("in"), r.get("in2"), r.get("out"), r.get("out2")) for r in plan.records),
+    return (tuple((r["type"], r.get("in"), r.get("in2"), r.get("out"), r.get("out2"), r.get("conv"))
+                  for r in plan.records),
             tuple(plan.cplan.prefetch_links()))
 
 
-def build(toggle, model_name=None, batch=None, threads=1):
-    """(entry, x, {variant: fastnorm Model}) with every variant planned and checked."""
+def build(toggle, model_name=None, batch=None, threads=1, size=None):
+    """(entry, x, {variant: fastnorm Model}) with every variant planned and checked; size: a square
+    input of that side instead of the model's canonical one."""
     import torch  # noqa: F401  (bench_models needs it)
     from bench_models import Entry
     default_model, default_batch, variants, tol, _ = TOGGLES[toggle]
     entry = Entry(model_name or default_model, tempfile.mkdtemp())
+    if size:
+        entry.shape = tuple(entry.shape[:-2]) + (size, size)
+        entry._inputs.clear()
+        entry._refs.clear()
     x = entry.input(batch or default_batch)[0]
     models, sigs = {}, {}
     with pinned(threads):
@@ -166,10 +178,10 @@ def build(toggle, model_name=None, batch=None, threads=1):
     return entry, x, models
 
 
-def run(toggle, model_name=None, batch=None, threads=1, seconds=10.0, clock="wall"):
+def run(toggle, model_name=None, batch=None, threads=1, seconds=10.0, clock="wall", size=None):
     if clock == "cpu" and threads != 1:
         raise ValueError("--clock cpu times the calling thread only: use it with --threads 1")
-    entry, x, models = build(toggle, model_name, batch, threads)
+    entry, x, models = build(toggle, model_name, batch, threads, size)
     with pinned(threads):
         samples = interleaved({k: (lambda m=m: m.predict(x)) for k, m in models.items()}, seconds=seconds,
                               clock=time.thread_time if clock == "cpu" else time.perf_counter)
@@ -199,8 +211,9 @@ def main(argv=None):
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                    help="cpu: the calling thread's CPU time (1 thread only; leaves out waits for a core)")
+    p.add_argument("--size", type=int, default=None, help="a square input of this side (default: canonical)")
     a = p.parse_args(argv)
-    entry, x, stats = run(a.toggle, a.model, a.batch, a.threads, a.seconds, a.clock)
+    entry, x, stats = run(a.toggle, a.model, a.batch, a.threads, a.seconds, a.clock, a.size)
     print(table(a.toggle, entry, x, stats, a.threads, a.clock))
 
 
