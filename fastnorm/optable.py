@@ -112,6 +112,10 @@ _ROWS = [
                                       "folded"}),
        S.shape_conv_transpose2d, LAYER, weights=True, torch=("nn.ConvTranspose2d", "F.conv_transpose2d"),
        onnx=("ConvTranspose",)),
+    Op("conv3d", frozenset({"stride", "padding", "dilation", "groups", ACT_ATTR, "folded"}), S.shape_conv3d, LAYER,
+       weights=True, torch=("nn.Conv3d",),
+       doc="video convs (N, C, T, H, W): per temporal tap, the frames it reads as a batch of images on the "
+           "conv2d kernels, the taps summed through the residual epilogue (fastnorm/plan/lower_conv.py)"),
     Op("linear", frozenset({ACT_ATTR, "folded"}), S.shape_linear, LAYER, weights=True, torch=("nn.Linear",),
        onnx=("Gemm", "MatMul")),
     # ---------------------------------------------------------------- normalizations

@@ -104,6 +104,30 @@ def shape_conv2d(node, shapes, weights):
     return [(n, cout, oh, ow)]
 
 
+def shape_conv3d(node, shapes, weights):
+    """x (N, C, T, H, W), weight (O, C/groups, kT, kH, kW), optional bias (O,); stride and dilation 3
+    ints (T, H, W), padding 6 (front, top, left, back, bottom, right); output (N, O, OT, OH, OW)."""
+    _arity(node, shapes, 2, 3, (5, 5, 1))
+    _check_act(node)
+    n, c, t, h, w = shapes[0]
+    cout, cg, kt, kh, kw = shapes[1]
+    a = node.attrs
+    st, sh, sw = _ints(node, "stride", a.get("stride", [1, 1, 1]), 3, 1)
+    dt, dh, dw = _ints(node, "dilation", a.get("dilation", [1, 1, 1]), 3, 1)
+    pf, pt, pl, pk, pb, pr = _ints(node, "padding", a.get("padding", [0] * 6), 6, 0)
+    (groups,) = _ints(node, "groups", [a.get("groups", 1)], 1, 1)
+    if c != cg * groups or cout % groups or min(kt, kh, kw) < 1:
+        raise ValueError("node %r: input has %d channels; weight %r with groups=%d does not fit"
+                         % (node.name, c, shapes[1], groups))
+    if len(shapes) > 2 and shapes[2] is not None and shapes[2][0] != cout:
+        raise ValueError("node %r: bias has %d values, expected %d" % (node.name, shapes[2][0], cout))
+    ot, oh, ow = (_conv_out(t, kt, st, dt, pf, pk), _conv_out(h, kh, sh, dh, pt, pb),
+                  _conv_out(w, kw, sw, dw, pl, pr))
+    if min(ot, oh, ow) < 1:
+        raise ValueError("node %r: input %dx%dx%d too small for the kernel" % (node.name, t, h, w))
+    return [(n, cout, ot, oh, ow)]
+
+
 def shape_conv_transpose2d(node, shapes, weights):
     """x (N, Cin, H, W), weight (Cin, Cout/groups, kH, kW), optional bias (Cout,); padding is
     [top, left, bottom, right] (asymmetric for ONNX); output (H - 1)*s - pt - pb + d*(k - 1) + op + 1."""

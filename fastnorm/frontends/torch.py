@@ -19,6 +19,10 @@ def _np(t):
     return t.detach().cpu().numpy().astype(np.float32, copy=True)
 
 
+def _triple(v):
+    return [int(e) for e in v] if isinstance(v, (tuple, list)) else [int(v)] * 3
+
+
 def _pair(v):
     return [int(v), int(v)] if isinstance(v, int) else [int(e) for e in v]
 
@@ -130,6 +134,14 @@ class _Builder:
             self.add(fx, "conv2d", [xin, self.weight(fx.target + ".weight", m.weight),
                                     self.weight(fx.target + ".bias", m.bias)],
                      {"stride": _pair(m.stride), "padding": pad, "dilation": dil, "groups": int(m.groups)})
+        elif isinstance(m, nn.Conv3d):
+            if m.padding_mode != "zeros" or isinstance(m.padding, str):
+                return self.fail(fx, "Conv3d (zeros padding, numeric padding)")
+            pd = [int(v) for v in m.padding]
+            self.add(fx, "conv3d", [xin, self.weight(fx.target + ".weight", m.weight),
+                                    self.weight(fx.target + ".bias", m.bias)],
+                     {"stride": [int(v) for v in m.stride], "padding": pd + pd,
+                      "dilation": [int(v) for v in m.dilation], "groups": int(m.groups)})
         elif isinstance(m, nn.ConvTranspose2d):
             self.conv_transpose_module(fx, m, xin)
         elif isinstance(m, nn.Conv1d):
@@ -199,6 +211,10 @@ class _Builder:
                 "kernel": k, "stride": _pair(m.stride) if m.stride else k, "padding": _pair(m.padding),
                 "ceil_mode": bool(m.ceil_mode), "count_include_pad": bool(m.count_include_pad),
                 "divisor_override": m.divisor_override})
+        elif isinstance(m, (nn.MaxPool3d, nn.AvgPool3d)):
+            self.pool3d_module(fx, m, x)
+        elif isinstance(m, nn.AdaptiveAvgPool3d) and _triple(m.output_size) == [1, 1, 1]:
+            self.add(fx, "reduce_mean", [xin], {"axes": [2, 3, 4], "keepdim": True})
         elif isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
             if getattr(m, "return_indices", False):
                 return self.fail(fx, "AdaptiveMaxPool2d(return_indices=True)")
@@ -642,6 +658,36 @@ class _Builder:
         attrs = {"kernel": [1, k], "stride": [1, s], "padding": [0, p], "ceil_mode": bool(m.ceil_mode),
                  "count_include_pad": bool(m.count_include_pad), "divisor_override": None}
         self.unit_height(fx, x, "avg_pool2d", [], attrs)
+
+    def pool3d_module(self, fx, m, x):
+        """MaxPool3d / AvgPool3d on (n, c, t, h, w) as two 2-D pools between reshapes that keep the batch
+        (the frames axis over (n, c, t, h*w), then (n, c*ot, h, w)), as the export route does."""
+        from fastnorm.shapes import pool_out_extent
+        shape = self.shape_of(x)
+        is_max = isinstance(m, self.torch.nn.MaxPool3d)
+        if (shape is None or len(shape) != 5 or (is_max and m.return_indices)
+                or (not is_max and m.divisor_override is not None)):
+            return self.fail(fx, "%s (a 5D input, no indices / divisor_override)" % type(m).__name__)
+        n, c, t, h, w = (int(v) for v in shape)
+        k = _triple(m.kernel_size)
+        st = _triple(m.stride) if m.stride else k
+        pd = _triple(m.padding)
+        dl = _triple(m.dilation) if is_max else [1, 1, 1]
+        attrs = {"ceil_mode": bool(m.ceil_mode)}
+        if not is_max:
+            attrs.update(count_include_pad=bool(m.count_include_pad), divisor_override=None)
+        op = "max_pool2d" if is_max else "avg_pool2d"
+        ot = pool_out_extent(t, k[0], st[0], pd[0], dl[0], bool(m.ceil_mode))
+        v1, p1, v2, p2 = (fx.name + s for s in (".v1", ".t", ".v2", ".hw"))
+        self.nodes.append(Node(v1, "reshape", [self.value[x]], [v1], {"shape": [-1, c, t, h * w]}))
+        d1 = {"dilation": [dl[0], 1]} if is_max else {}
+        self.nodes.append(Node(p1, op, [v1], [p1], dict(attrs, kernel=[k[0], 1], stride=[st[0], 1],
+                                                        padding=[pd[0], 0], **d1)))
+        self.nodes.append(Node(v2, "reshape", [p1], [v2], {"shape": [-1, c * ot, h, w]}))
+        d2 = {"dilation": dl[1:]} if is_max else {}
+        self.nodes.append(Node(p2, op, [v2], [p2], dict(attrs, kernel=k[1:], stride=st[1:], padding=pd[1:], **d2)))
+        out = self.shape_of(fx)
+        self.add(fx, "reshape", [p2], {"shape": [-1] + [int(v) for v in out[1:]]})
 
     def unit_height(self, fx, x, op, extra, attrs, weight=None):
         """A 1-D op on (n, c, l) as the 2-D op on (n, c, 1, l)."""

@@ -50,7 +50,7 @@ def fold_batchnorm(graph, shapes=None, _copy=True, _lazy=False):
         if bn.attrs.get("act") or bn.attrs.get("batch_stats"):
             report.append(_kept(m, bn, shapes))
             continue
-        prev = m.absorbing_producer(bn, ("conv2d", "linear", "conv_transpose2d"))
+        prev = m.absorbing_producer(bn, ("conv2d", "linear", "conv_transpose2d", "conv3d"))
         if prev is None or prev.attrs.get("residual") or (
                 prev.op == "linear" and len(shapes[bn.inputs[0]]) != 2):
             report.append(_kept(m, bn, shapes))
@@ -136,7 +136,7 @@ def _why_kept(m, bn, shapes):
     prev = m.producers.get(x)
     if prev is None:
         return "graph_input", "normalises the graph input %r" % x
-    if prev.op not in ("conv2d", "linear", "conv_transpose2d"):
+    if prev.op not in ("conv2d", "linear", "conv_transpose2d", "conv3d"):
         return "not_conv", "follows %s %r, not a conv/linear" % (prev.op, prev.name)
     readers = [n.name for n in m.consumers.get(x, []) if n is not bn]
     if readers:
@@ -150,7 +150,7 @@ def _why_kept(m, bn, shapes):
     if prev.op == "linear" and len(shapes[x]) != 2:
         return "linear_nd", ("linear %r has a %dD input: its features are the last dim, BN's channels dim 1"
                              % (prev.name, len(shapes[x])))
-    if prev.op in ("conv2d", "linear") and bn.inputs[1] and (
+    if prev.op in ("conv2d", "linear", "conv3d") and bn.inputs[1] and (
             m.graph.weights[bn.inputs[1]].shape[0] != m.graph.weights[prev.inputs[1]].shape[0]):
         return "channels", "its channel count differs from %s %r's outputs" % (prev.op, prev.name)
     return "unsupported", "the pass does not fold into %s %r" % (prev.op, prev.name)

@@ -11,7 +11,7 @@ FUSES_ACTIVATION = tuple(k for k, v in OPS.items() if v.fuses_act)
 # ops whose kernels also apply the parameterless activations (silu, gelu, hardswish, sigmoid, ...) to
 # each output tile as they store it (graph.EPILOGUE_ACTS; src_c/fastnorm.h, FN_ACT_ACTK0): the output
 # is written once instead of written, read and written again by an activation record
-FUSES_EPILOGUE = ("conv2d", "linear")
+FUSES_EPILOGUE = ("conv2d", "linear", "conv3d")
 
 
 def fuse_activations(graph, _copy=True):

@@ -367,6 +367,63 @@ def _lower_dilated_phases(plan, node, graph, loc, cache, dh, dw):
     loc[node.outputs[0]] = (out, "nhwc")
 
 
+def _lower_conv3d(plan, node, graph, loc, cache):
+    """conv3d (N, C, T, H, W) on the conv2d kernels. One strided copy puts the input in frames (N, T, H,
+    W, C: NHWC images, the batch N * T), a PAD2D record pads the frames axis (the frames as an image's
+    rows); then per temporal tap a, one strided copy gathers the frames it reads for every output frame
+    (ot * stride + a * dilation) as a batch of N * OT images and one conv2d of the spatial kernel
+    w[:, :, a] runs on them, lowered as any conv2d (direct, Winograd, depthwise...), the taps summed
+    through its residual epilogue (bias on the first, the activation on the last); one strided copy
+    puts the frames back as (N, O, OT, OH, OW). A kernel of one tap at stride 1 without temporal
+    padding reads the frames in place."""
+    a = node.attrs
+    x = node.inputs[0]
+    n, c, t, h, w = plan.shapes[x]
+    _, cout, ot, oh, ow = plan.shapes[node.outputs[0]]
+    wt = graph.weights[node.inputs[1]]
+    kt = int(wt.shape[2])
+    st, sh, sw = (int(v) for v in a.get("stride", [1, 1, 1]))
+    dt, dh, dw = (int(v) for v in a.get("dilation", [1, 1, 1]))
+    pf, pt, pl, pk, pb, pr = (int(v) for v in a.get("padding", [0] * 6))
+    hwc = h * w * c
+    frames = emit_copy(plan, node, plan.plain(node, x, loc), 0, (c * t * h * w, h * w, w, 1, t * h * w),
+                       (n, t, h, w, c), False)
+    tp = t + pf + pk
+    if pf or pk:   # zero frames before and after: the frames axis as the rows of an (n, t, h*w, c) image
+        padded = plan.new_buf(n * tp * hwc)
+        plan.emit(node, type=_C.OP_PAD2D, **{"in": frames, "out": padded}, n=n, h=t, w=h * w, c=c,
+                  kind=_C.PAD_CONSTANT, pads=(pf, pk, 0, 0), value=0.0)
+        frames = padded
+    dense = np.asarray(wt, dtype=np.float32)
+    bias = node.inputs[2] if len(node.inputs) > 2 else ""
+    prev = None
+    for tap in range(kt):
+        if kt == 1 and st == 1 and tp == ot:
+            g = frames
+        else:
+            g = emit_copy(plan, node, frames, tap * dt * hwc, (tp * hwc, st * hwc, w * c, c, 1), (n, ot, h, w, c),
+                          False)
+        gname, wname, yname = ("%s#t%d.%s" % (node.name, tap, k) for k in ("in", "w", "out"))
+        plan.shapes[gname] = (n * ot, c, h, w)
+        plan.shapes[yname] = (n * ot, cout, oh, ow)
+        loc[gname] = (g, "nhwc")
+        attrs = {"stride": [sh, sw], "padding": [pt, pl, pb, pr], "dilation": [dh, dw],
+                 "groups": a.get("groups", 1)}
+        if tap == kt - 1 and a.get("act"):
+            attrs["act"] = a["act"]
+        ins = [gname, wname, bias if tap == 0 else ""]
+        if prev is not None:
+            attrs["residual"] = True
+            ins.append(prev)
+        sub = Node(node.name, "conv2d", ins, [yname], attrs)
+        spatial = np.ascontiguousarray(dense[:, :, tap])
+        _lower_conv2d(plan, sub, _Overlay(graph, {wname: spatial}), loc, _TaggedCache(cache, ("tap3d", tap)))
+        prev = yname
+    y = plan.nhwc(node, prev, loc)
+    loc[node.outputs[0]] = (emit_copy(plan, node, y, 0, (ot * oh * ow * cout, 1, oh * ow * cout, ow * cout, cout),
+                                      (n, cout, ot, oh, ow), False), "plain")
+
+
 def _conv_rank(plan, graph, node):
     """node's place among graph's conv2d nodes in graph order (0: the first), counted once per plan."""
     ranks = getattr(plan, "_conv_ranks", None)
@@ -655,4 +712,5 @@ def _bias(graph, node):
     return graph.weights[node.inputs[2]] if len(node.inputs) > 2 and node.inputs[2] else None
 
 
-LOWER = {"conv2d": _lower_conv2d, "linear": _lower_linear, "conv_transpose2d": _lower_conv_transpose2d}
+LOWER = {"conv2d": _lower_conv2d, "linear": _lower_linear, "conv_transpose2d": _lower_conv_transpose2d,
+         "conv3d": _lower_conv3d}

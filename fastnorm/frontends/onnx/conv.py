@@ -16,26 +16,28 @@ def auto_pads(auto_pad, ins, ks, ss, ds):
     return out
 
 
-def _conv_geometry(c, node, attrs, spatial, kshape, what="Conv"):
-    if len(spatial) != 2:
+def _conv_geometry(c, node, attrs, spatial, kshape, what="Conv", nd=2):
+    """(strides, dilations, pads) of an nd-D conv; pads in ONNX's order (every axis' begin, then every
+    axis' end: [top, left, bottom, right] in 2-D)."""
+    if len(spatial) != nd:
         raise Unsupported("%dD %s (only 2D runs)" % (len(spatial), what))
     ks = attrs.get("kernel_shape")
     if ks is not None and list(ks) != list(kshape):
         raise Malformed("kernel_shape %r does not match the weight's %r" % (list(ks), list(kshape)))
-    strides = [int(v) for v in attrs.get("strides", [1, 1])]
-    dil = [int(v) for v in attrs.get("dilations", [1, 1])]
-    if len(strides) != 2 or len(dil) != 2 or min(strides + dil) < 1:
+    strides = [int(v) for v in attrs.get("strides", [1] * nd)]
+    dil = [int(v) for v in attrs.get("dilations", [1] * nd)]
+    if len(strides) != nd or len(dil) != nd or min(strides + dil) < 1:
         raise Malformed("strides %r / dilations %r" % (strides, dil))
     auto_pad = attr_str(attrs.get("auto_pad"), "NOTSET")
     if auto_pad in ("NOTSET", ""):
-        pads = [int(v) for v in attrs.get("pads", [0, 0, 0, 0])]
-        if len(pads) != 4:
-            raise Malformed("pads %r (expected 4 values)" % pads)
+        pads = [int(v) for v in attrs.get("pads", [0] * (2 * nd))]
+        if len(pads) != 2 * nd:
+            raise Malformed("pads %r (expected %d values)" % (pads, 2 * nd))
     elif auto_pad == "VALID":
-        pads = [0, 0, 0, 0]
+        pads = [0] * (2 * nd)
     elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        (t, b), (l, r) = auto_pads(auto_pad, spatial, kshape, strides, dil)
-        pads = [t, l, b, r]
+        be = auto_pads(auto_pad, spatial, kshape, strides, dil)
+        pads = [b for b, _ in be] + [e for _, e in be]
     else:
         raise Unsupported("auto_pad %r" % auto_pad)
     if min(pads) < 0:
@@ -82,11 +84,22 @@ def op_conv1d(c, node, attrs, name, shape, w, b):
                                      node.output[0]))
 
 
+def op_conv3d(c, node, attrs, name, shape, w, b):
+    """Conv on (n, c, t, h, w): a conv3d node (video nets: C3D, R(2+1)D, I3D)."""
+    strides, dil, pads = _conv_geometry(c, node, attrs, shape[2:], w.shape[2:], nd=3)
+    ins = [name, c.weight(node, "weight", w), c.weight(node, "bias", b.reshape(-1)) if b is not None else ""]
+    c.set_act(node.output[0], c.emit(node, "conv3d", ins, {
+        "stride": strides, "padding": pads, "dilation": dil, "groups": int(attrs.get("group", 1))},
+        node.output[0]))
+
+
 def op_conv(c, node, attrs):
     name, shape = c.act(node)
     w = c.fweight(node, 1, "weight W", required=True)
     if len(shape) == 3 and w.ndim == 3:
         return op_conv1d(c, node, attrs, name, shape, w, c.fweight(node, 2, "bias B"))
+    if len(shape) == 5 and w.ndim == 5:
+        return op_conv3d(c, node, attrs, name, shape, w, c.fweight(node, 2, "bias B"))
     name, shape, w, b = _conv_operands(c, node, "Conv")
     strides, dil, pads = _conv_geometry(c, node, attrs, shape[2:], w.shape[2:])
     groups = int(attrs.get("group", 1))

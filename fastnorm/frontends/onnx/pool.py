@@ -8,7 +8,7 @@ from fastnorm.frontends.onnx.conv import _attrs_2d, auto_pads
 
 def _pool_common(c, node, attrs, shape):
     if len(shape) != 4:
-        raise Unsupported("%dD pooling (only 1D and 2D run)" % (len(shape) - 2))
+        raise Unsupported("%dD pooling (only 1D, 2D and 3D run)" % (len(shape) - 2))
     k = [int(v) for v in attrs.get("kernel_shape", [])]
     if len(k) != 2:
         raise Malformed("kernel_shape %r" % k)
@@ -42,9 +42,51 @@ def _onnx_pool_out(n, k, s, d, p0, p1, ceil_mode, auto_pad):
     return (n + p0 + p1 - span) // s + 1
 
 
+def _pool3d(c, node, attrs, pool2d, name, shape):
+    """A 3-D pool on (n, c, t, h, w) as two 2-D pools between reshapes that keep the batch: the frames
+    axis over (n, c, t, h*w) with a (kt, 1) window, then the image axes over (n, c*ot, h, w). Max is
+    separable; so is an average (the window's count is the product of its axes' counts, with or without
+    the padding)."""
+    k = [int(v) for v in attrs.get("kernel_shape", [])]
+    if len(k) != 3:
+        raise Malformed("kernel_shape %r" % k)
+    strides = [int(v) for v in attrs.get("strides", [1, 1, 1])]
+    dil = [int(v) for v in attrs.get("dilations", [1, 1, 1])]
+    auto_pad = attr_str(attrs.get("auto_pad"), "NOTSET")
+    if auto_pad in ("NOTSET", ""):
+        pads = [int(v) for v in attrs.get("pads", [0] * 6)]
+    elif auto_pad == "VALID":
+        pads = [0] * 6
+    elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        be = auto_pads(auto_pad, shape[2:], k, strides, dil)
+        pads = [b for b, _ in be] + [e for _, e in be]
+    else:
+        raise Unsupported("auto_pad %r" % auto_pad)
+    if len(strides) != 3 or len(dil) != 3 or len(pads) != 6:
+        raise Malformed("strides %r / dilations %r / pads %r for a 3-D pool" % (strides, dil, pads))
+    lead = -1 if shape[0] is BATCH else int(shape[0])
+    n, ch, t, h, w = shape
+    common = {kk: attrs[kk] for kk in ("ceil_mode", "count_include_pad") if kk in attrs}
+    a1 = dict(common, kernel_shape=[k[0], 1], strides=[strides[0], 1], dilations=[dil[0], 1],
+              pads=[pads[0], 0, pads[3], 0])
+    v = c.emit(node, "reshape", [name], {"shape": [lead, int(ch), int(t), int(h) * int(w)]})
+    v = pool2d(c, node, a1, v, (n, ch, t, h * w))
+    ot = int(c._ir_value_shape[v][2])
+    a2 = dict(common, kernel_shape=k[1:], strides=strides[1:], dilations=dil[1:],
+              pads=[pads[1], pads[2], pads[4], pads[5]])
+    v = c.emit(node, "reshape", [v], {"shape": [lead, int(ch) * ot, int(h), int(w)]})
+    v = pool2d(c, node, a2, v, (n, ch * ot, h, w))
+    ys = c._ir_value_shape[v]
+    c.set_act(node.output[0], c.emit(node, "reshape", [v], {"shape": [lead, int(ch), ot, int(ys[2]), int(ys[3])]},
+                                     node.output[0]))
+
+
 def _pool(c, node, attrs, pool2d):
-    """MaxPool / AveragePool: 2-D as is, 1-D on (n, c, l) as the 2-D pool over (n, c, 1, l) between reshapes."""
+    """MaxPool / AveragePool: 2-D as is, 1-D on (n, c, l) as the 2-D pool over (n, c, 1, l) between reshapes,
+    3-D as two 2-D pools (_pool3d)."""
     name, shape = c.act(node)
+    if len(shape) == 5:
+        return _pool3d(c, node, attrs, pool2d, name, shape)
     if len(shape) != 3:
         return c.rename(pool2d(c, node, attrs, name, shape), node.output[0])
     lead = -1 if shape[0] is BATCH else int(shape[0])
@@ -110,8 +152,12 @@ def _avgpool2d(c, node, attrs, name, shape):
 
 def op_global_pool(c, node, attrs):
     name, shape = c.act(node)
+    if len(shape) == 5:   # (n, c, t, h, w): a reduction over the last three axes
+        op = "reduce_mean" if node.op_type == "GlobalAveragePool" else "reduce_max"
+        c.set_act(node.output[0], c.emit(node, op, [name], {"axes": [2, 3, 4], "keepdim": True}, node.output[0]))
+        return
     if len(shape) != 4:
-        raise Unsupported("%dD input (only 4D images run)" % len(shape))
+        raise Unsupported("%dD input (only 4D images and 5D videos run)" % len(shape))
     op = "adaptive_avg_pool2d" if node.op_type == "GlobalAveragePool" else "adaptive_max_pool2d"
     c.set_act(node.output[0], c.emit(node, op, [name], {"output_size": [1, 1]}, node.output[0]))
 

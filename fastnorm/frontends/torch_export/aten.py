@@ -565,8 +565,12 @@ def _convolution(b, fx, x, w, bias, stride, padding, dilation, transposed, outpu
         b.tensor(bias, "bias")
     bname = "" if bias is None else b.weight(bias, "bias")
     nd = wt.ndim - 2
-    if nd not in (1, 2):
-        raise _Unsupported("a %d-D convolution" % nd)
+    if nd not in (1, 2, 3) or (nd == 3 and transposed):
+        raise _Unsupported("a %d-D %sconvolution" % (nd, "transposed " if transposed else ""))
+    if nd == 3:
+        pd = _ints(padding, 3)
+        return b.out(fx, "conv3d", [xin, b.weight(w, "weight"), bname], {
+            "stride": _ints(stride, 3), "padding": pd + pd, "dilation": _ints(dilation, 3), "groups": int(groups)})
     op = "conv_transpose2d" if transposed else "conv2d"
     if nd == 2:
         def lift(v, unit):
@@ -630,6 +634,52 @@ def _layer_norm(b, fx, x, normalized_shape, weight=None, bias=None, eps=1e-5):
 def _instance_norm(b, fx, x, weight, bias, mean, var, use_input_stats, momentum, eps, cudnn=False):
     ins = [b.act(x)] + [b.weight(v, "in") if v is not None else "" for v in (mean, var, weight, bias)]
     b.out(fx, "instance_norm", ins, {"eps": float(eps), "use_input_stats": bool(use_input_stats)})
+
+
+def _pool3d(b, fx, x, op, kernel, stride, padding, attrs, dilation=1):
+    """A 3-D pool on (n, c, t, h, w) as two 2-D pools between reshapes that keep the batch: the frames
+    axis over (n, c, t, h*w) with a (kt, 1) window, then (n, c*ot, h, w) (max and average are
+    separable, the average's window count the product of its axes' counts)."""
+    from fastnorm.shapes import pool_out_extent
+    xin = b.act(x)
+    n, c, t, h, w = b.shape[xin]
+    k = _ints(kernel, 3)
+    st = _ints(stride, 3) if stride else k
+    pd, dl = _ints(padding, 3), _ints(dilation, 3)
+    cm = bool(attrs.get("ceil_mode"))
+    name = b.name(fx, op)
+    ot = pool_out_extent(t, k[0], st[0], pd[0], dl[0], cm)
+    oh, ow = pool_out_extent(h, k[1], st[1], pd[1], dl[1], cm), pool_out_extent(w, k[2], st[2], pd[2], dl[2], cm)
+    dil = {"dilation": [dl[0], 1]} if op == "max_pool2d" else {}
+    v = b.reshape(fx, xin, (n, c, t, h * w), name=name + ".v1")
+    v = b.emit(fx, op, [v], dict(attrs, kernel=[k[0], 1], stride=[st[0], 1], padding=[pd[0], 0], **dil),
+               name=name + ".t", shape=(n, c, ot, h * w))
+    v = b.reshape(fx, v, (n, c * ot, h, w), name=name + ".v2")
+    dil = {"dilation": dl[1:]} if op == "max_pool2d" else {}
+    v = b.emit(fx, op, [v], dict(attrs, kernel=k[1:], stride=st[1:], padding=pd[1:], **dil), name=name + ".hw",
+               shape=(n, c * ot, oh, ow))
+    out = b.reshape(fx, v, (n, c, ot, oh, ow), name=name)
+    b.val[fx] = [out, None] if isinstance(fx.meta["val"], (tuple, list)) else out
+
+
+def _max_pool3d(b, fx, x, kernel, stride=(), padding=0, dilation=1, ceil_mode=False):
+    if any(u.target is operator.getitem and u.args[1] == 1 and u.users for u in fx.users):
+        raise _Unsupported("max_pool3d's indices")
+    _pool3d(b, fx, x, "max_pool2d", kernel, stride, padding, {"ceil_mode": bool(ceil_mode)}, dilation)
+
+
+def _avg_pool3d(b, fx, x, kernel, stride=(), padding=0, ceil_mode=False, count_include_pad=True,
+                divisor_override=None):
+    if divisor_override is not None:
+        raise _Unsupported("avg_pool3d with divisor_override")
+    _pool3d(b, fx, x, "avg_pool2d", kernel, stride, padding, {
+        "ceil_mode": bool(ceil_mode), "count_include_pad": bool(count_include_pad), "divisor_override": None})
+
+
+def _adaptive_avg_pool3d(b, fx, x, output_size):
+    if [int(v) for v in output_size] != [1, 1, 1]:
+        raise _Unsupported("adaptive_avg_pool3d to %r (only (1, 1, 1))" % (list(output_size),))
+    b.out(fx, "reduce_mean", [b.act(x)], {"axes": [2, 3, 4], "keepdim": True})
 
 
 def _max_pool(b, fx, x, kernel, stride=(), padding=0, dilation=1, ceil_mode=False):
@@ -1278,6 +1328,8 @@ HANDLERS = {
     "_native_batch_norm_legit": _bn_legit, "native_batch_norm": _bn_legit,
     "native_group_norm": _group_norm, "native_layer_norm": _layer_norm, "instance_norm": _instance_norm,
     "max_pool2d_with_indices": _max_pool, "max_pool2d": _max_pool, "avg_pool2d": _avg_pool,
+    "max_pool3d_with_indices": _max_pool3d, "max_pool3d": _max_pool3d, "avg_pool3d": _avg_pool3d,
+    "adaptive_avg_pool3d": _adaptive_avg_pool3d, "_adaptive_avg_pool3d": _adaptive_avg_pool3d,
     "max_unpool2d": _max_unpool,
     "adaptive_avg_pool2d": _adaptive("adaptive_avg_pool2d"), "_adaptive_avg_pool2d": _adaptive("adaptive_avg_pool2d"),
     "adaptive_max_pool2d": _adaptive("adaptive_max_pool2d"),
