@@ -1,6 +1,7 @@
-"""Padding a 3-D (N, C, L) tensor: F.pad before a Conv1d (the causal left padding of WaveNet and TCNs),
-reflect / replicate padding of a signal, constant channel padding. Both routes run it as the image pad
-on (N, C, 1, L). Checked against torch (from_torch; torch.onnx.export -> from_onnx) and against ONNX
+"""Padding tensors that are not images: a 3-D (N, C, L) tensor (F.pad before a Conv1d: the causal left
+padding of WaveNet and TCNs; reflect / replicate padding of a signal; constant channel padding), a 2-D
+(N, L) one and the last two dims of a 5-D one (attention's relative-position padding). Both routes run
+it as the image pad on a view (N, M, H, W). Checked against torch (from_torch; torch.onnx.export -> from_onnx) and against ONNX
 Runtime on hand-built Pad nodes (every mode, the axes input), under every ISA, batch 1 and 3."""
 import io
 
@@ -44,6 +45,9 @@ NETS = {
     "causal_conv_replicate": lambda: _CausalBlock(mode="replicate"),
     "reflect_both_sides": lambda: _Lambda(lambda x: F.pad(x, (3, 2), mode="reflect") * 2),
     "channels_and_length": lambda: _Lambda(lambda x: F.pad(x, (1, 2, 2, 1), value=0.5) - 1),
+    "flat_2d": lambda: _Lambda(lambda x: F.pad(torch.flatten(x, 1), (0, 7)) * 3),
+    "five_d_last_two": lambda: _Lambda(lambda x: F.pad(x.view(x.shape[0], 2, 3, 17, 1).transpose(3, 4),
+                                                         (1, 2, 0, 1), value=0.25) + 1),
 }
 
 
@@ -78,7 +82,8 @@ def test_pad_3d_matches_torch(isa, name, route):
 
 @pytest.mark.parametrize("mode,pads,axes", [
     ("constant", [0, 0, 3, 0, 0, 1], None), ("reflect", [0, 0, 2, 0, 0, 4], None),
-    ("edge", [0, 0, 1, 0, 0, 5], None), ("constant", [2, 1, 0, 3], [1, 2]), ("edge", [3, 2], [-1])])
+    ("edge", [0, 0, 1, 0, 0, 5], None), ("constant", [2, 1, 0, 3], [1, 2]), ("edge", [3, 2], [-1]),
+    ("constant", [0, 0, 0, 3, 1, 0, 0, 0, 2, 0], "5d"), ("reflect", [0, 3, 0, 2], "2d")])
 def test_onnx_pad_3d_matches_onnxruntime(isa, mode, pads, axes):
     onnx = importorskip("onnx")
     importorskip("onnxruntime")
@@ -88,11 +93,14 @@ def test_onnx_pad_3d_matches_onnxruntime(isa, mode, pads, axes):
     inits = [numpy_helper.from_array(np.array(pads, np.int64), "pads"),
              numpy_helper.from_array(np.array([0.25], np.float32), "v")]
     ins = ["x", "pads", "v" if mode == "constant" else ""]
-    if axes is not None:
+    if axes is not None and not isinstance(axes, str):
         inits.append(numpy_helper.from_array(np.array(axes, np.int64), "axes"))
         ins.append("axes")
+    shape = {"5d": [4, 3, 5, 6], "2d": [11]}.get(axes if isinstance(axes, str) else None, [4, 11])
+    if isinstance(axes, str):
+        ins, inits = ins[:3], inits[:2]
     node = helper.make_node("Pad", ins, ["y"], mode=mode)
-    g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, 11])],
+    g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N"] + shape)],
                           [helper.make_empty_tensor_value_info("y")], inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
     m.ir_version = 8
@@ -100,7 +108,7 @@ def test_onnx_pad_3d_matches_onnxruntime(isa, mode, pads, axes):
     model = fastnorm.from_onnx(data)
     rng = np.random.default_rng(len(pads))
     for n in (1, 3):
-        x = rng.standard_normal((n, 4, 11)).astype(np.float32)
+        x = rng.standard_normal((n,) + tuple(shape)).astype(np.float32)
         assert_matches(model.predict(x), reference(data, x)[0], "%s %r batch %d" % (mode, pads, n))
     assert_ran(isa)
     del onnx

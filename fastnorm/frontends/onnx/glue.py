@@ -134,10 +134,11 @@ def op_pad(c, node, attrs):
     full = [0] * (2 * r)
     for i, a in enumerate(axes):
         full[a], full[r + a] = pads[i], pads[len(axes) + i]
-    if r not in (3, 4) or full[0] or full[r]:
-        raise Unsupported("pads %r (only the C/H/W dims of a 4D image, C/L of a 3D one)" % pads)
-    if r == 3:   # (n, c, l) as (n, c, 1, l): a causal Conv1d's left padding (WaveNet, TCN)
-        return _pad3(c, node, name, shape, full, mode, value)
+    mid = [full[a] or full[r + a] for a in range(2 if r in (3, 4) else 1, r - 2)]
+    if r < 2 or full[0] or full[r] or any(mid):
+        raise Unsupported("pads %r (only the last two dims, and C of a 3D or 4D tensor)" % pads)
+    if r != 4:   # (n, ..., h, w) as an image (n, m, h, w): a Conv1d's causal padding, attention's pads
+        return _pad_nd(c, node, name, shape, full, mode, value)
     if (full[1] or full[r + 1]) and (mode != "constant" or full[1] < 0 or full[r + 1] < 0):
         raise Unsupported("pads %r on the channels (only constant, >= 0)" % pads)
     modes = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
@@ -152,8 +153,22 @@ def op_pad(c, node, attrs):
     c.set_act(node.output[0], c.emit(node, "pad", [name], a, node.output[0]))
 
 
-def _pad3(c, node, name, shape, full, mode, value):
-    if (full[1] or full[4]) and (mode != "constant" or full[1] < 0 or full[4] < 0):
+def _pad_nd(c, node, name, shape, full, mode, value):
+    """Pad of a 2-D, 3-D or 5-D+ tensor on its last two dims (and the channels of a 3-D one) as the image
+    pad on a view (n, m, h, w): (n, l) -> (n, 1, 1, l); (n, c, l) -> (n, c, 1, l), the channels as
+    cpads; (n, d1, .., h, w) -> (n, d1 * .., h, w)."""
+    r = len(shape)
+    dims = [int(d) for d in shape[1:]]
+    if r == 3:
+        view, front, back = [dims[0], 1, dims[1]], [full[1], 0, full[2]], [full[4], 0, full[5]]
+    elif r == 2:
+        view, front, back = [1, 1, dims[0]], [0, 0, full[1]], [0, 0, full[3]]
+    else:
+        m = 1
+        for d in dims[:-2]:
+            m *= d
+        view, front, back = [m] + dims[-2:], [0, full[r - 2], full[r - 1]], [0, full[2 * r - 2], full[2 * r - 1]]
+    if (front[0] or back[0]) and (mode != "constant" or front[0] < 0 or back[0] < 0):
         raise Unsupported("pads %r on the channels (only constant, >= 0)" % full)
     modes = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
     if mode not in modes:
@@ -161,14 +176,13 @@ def _pad3(c, node, name, shape, full, mode, value):
     if not any(full):
         return op_identity(c, node, {})
     lead = -1 if shape[0] is BATCH else int(shape[0])
-    up = c.emit(node, "reshape", [name], {"shape": [lead, int(shape[1]), 1, int(shape[2])]})
-    a = {"pads": [full[2], full[5], 0, 0], "mode": modes[mode], "value": value}
-    if full[1] or full[4]:
-        a["cpads"] = [full[1], full[4]]
+    up = c.emit(node, "reshape", [name], {"shape": [lead] + view})
+    a = {"pads": [front[2], back[2], front[1], back[1]], "mode": modes[mode], "value": value}
+    if front[0] or back[0]:
+        a["cpads"] = [front[0], back[0]]
     y = c.emit(node, "pad", [up], a)
-    ys = c._ir_value_shape[y]
-    c.set_act(node.output[0], c.emit(node, "reshape", [y], {"shape": [lead, int(ys[1]), int(ys[3])]},
-                                     node.output[0]))
+    out = [dims[i] + full[1 + i] + full[r + 1 + i] for i in range(r - 1)]
+    c.set_act(node.output[0], c.emit(node, "reshape", [y], {"shape": [lead] + out}, node.output[0]))
 
 
 def op_depth_to_space(c, node, attrs):

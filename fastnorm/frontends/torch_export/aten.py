@@ -1150,20 +1150,32 @@ def _pad4(b, x, pad, channels=False):
 
 
 def _pad_out(b, fx, xin, pad, attrs):
-    """The pad node of F.pad: on an image directly; on a 3-D (N, C, L) tensor (a causal Conv1d's left
-    padding, WaveNet / TCN) through (N, C, 1, L), its (left, right[, front, back]) on L and C."""
+    """The pad node of F.pad: on an image directly; on another rank through an image view (n, m, h, w):
+    (n, l) -> (n, 1, 1, l); (n, c, l) -> (n, c, 1, l) (a causal Conv1d's left padding, WaveNet / TCN;
+    the channels padded in constant mode); (n, d1, .., h, w) -> (n, d1 * .., h, w), the last two dims."""
     xs = b.shape[xin]
     pad = [int(p) for p in pad]
-    if len(xs) != 3:
+    r = len(xs)
+    if r == 4:
         return b.out(fx, "pad", [xin], dict(_pad4(b, xin, pad, channels=attrs["mode"] == "constant"), **attrs))
-    if len(pad) not in (2, 4) or (any(pad[2:]) and attrs["mode"] != "constant"):
-        raise _Unsupported("padding %r of a 3-D tensor (only L, and C in constant mode)" % (pad,))
-    n, c, length = xs
+    if r < 2 or len(pad) % 2 or len(pad) > 2 * r or any(pad[4:]) or (
+            r == 2 and any(pad[2:])) or (r == 3 and any(pad[2:4]) and attrs["mode"] != "constant"):
+        raise _Unsupported("padding %r of a %d-D tensor (only its last two dims; C of a 3-D one in constant "
+                           "mode)" % (pad, r))
+    pad = pad + [0] * (4 - len(pad)) if len(pad) < 4 else pad
+    n = xs[0]
+    if r == 2:
+        view, p4 = (n, 1, 1, xs[1]), pad[:2] + [0, 0]
+    elif r == 3:
+        view, p4 = (n, xs[1], 1, xs[2]), pad[:2] + [0, 0] + pad[2:4]
+    else:
+        view, p4 = (n, math.prod(xs[1:-2]), xs[-2], xs[-1]), pad[:4]
     name = b.name(fx, "pad")
-    x4 = b.reshape(fx, xin, (n, c, 1, length), name=name + ".x4")
-    a = dict(_pad4(b, x4, pad[:2] + [0, 0] + pad[2:4], channels=True), **attrs)
+    x4 = b.reshape(fx, xin, view, name=name + ".x4")
+    a = dict(_pad4(b, x4, p4, channels=True), **attrs)
     out = b.dims(fx.meta["val"])
-    y4 = b.emit(fx, "pad", [x4], a, name=name, shape=(out[0], out[1], 1, out[2]))
+    y4 = b.emit(fx, "pad", [x4], a, name=name, shape=(view[0], view[1] + sum(p4[4:6]), view[2] + p4[2] + p4[3],
+                                                       view[3] + p4[0] + p4[1]))
     b.val[fx] = b.reshape(fx, y4, out, name=name + ".y")
 
 
