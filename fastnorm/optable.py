@@ -16,6 +16,8 @@ Torch names are spelled "nn.<Module>", "F.<function>" (torch.nn.functional), "to
 own idiom nodes, frontends/onnx/idioms.py). Names the frontends map with code of their own (a handler, a
 module with special arguments) are listed too: the table says what answers to what, the code how.
 """
+import numpy as np
+
 from fastnorm import shapes as S
 from fastnorm._record import FrozenRecord
 from fastnorm.shapes import ACT_ATTR
@@ -93,6 +95,36 @@ def _act(name, kind, torch, onnx=(), args=(), params=(), lower=None, inplace=Tru
 # x ** e for a constant scalar e: the activation each exponent maps to (1 is the identity and -1 a
 # division, by the frontends); ONNX Pow and aten pow.Tensor_Scalar read this one table.
 POW_ACTS = {2.0: "square", 0.5: "sqrt", -0.5: "rsqrt"}
+POW_MAX_INT = 16   # x ** n for an integer n up to this by multiplications (exponentiation by squaring)
+
+
+def emit_pow(emit, x, e, weight):
+    """x ** e (e a float constant) as graph nodes: e in POW_ACTS one activation; 1 the input itself; an
+    integer 2 <= |n| <= POW_MAX_INT by squarings and multiplications (negative: 1 / x ** |n|), exact
+    for a negative base; any other e as exp(e * log(x)) (NaN for a negative base, 0 / inf at 0, as
+    torch). emit(op, inputs, attrs) -> value; weight(suffix, array) -> weight name. Returns the value."""
+    if e == 1.0:
+        return x
+    if e in POW_ACTS:
+        return emit(POW_ACTS[e], [x], {})
+    if e == -1.0:
+        return emit("div", [weight("one", np.array([1.0], np.float32)), x], {})
+    n = abs(int(e)) if float(e).is_integer() else 0
+    if 2 <= n <= POW_MAX_INT:
+        acc, base = None, x
+        while n:
+            if n & 1:
+                acc = base if acc is None else emit("mul", [acc, base], {})
+            n >>= 1
+            if n:
+                base = emit("square", [base], {})
+        if e < 0:
+            acc = emit("div", [weight("one", np.array([1.0], np.float32)), acc], {})
+        return acc
+    if not np.isfinite(e):
+        raise ValueError("exponent %r" % e)
+    lg = emit("log", [x], {})
+    return emit("exp", [emit("mul", [lg, weight("exponent", np.array([e], np.float32))], {})], {})
 
 
 def _celu(a):

@@ -106,9 +106,13 @@ class OddPower(nn.Module):
         return self.c(x) ** 3
 
 
-def test_unmapped_exponent_is_refused_by_name():
+def test_integer_exponent_runs_as_multiplications():
+    """x ** 3: a square and a multiply (optable.emit_pow), exact for negative values, on both routes."""
     net = OddPower().eval()
-    with pytest.raises(UnsupportedError, match="exponent 3"):
-        fastnorm.from_onnx(export(net, (1, 3, 8, 8), 17))
-    with pytest.raises(UnsupportedError, match="exponent 3"):
-        fastnorm.from_torch(net, torch.randn(1, 3, 8, 8), route="export")
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        want = net(x).numpy()
+    for m in (fastnorm.from_onnx(export(net, (1, 3, 8, 8), 17)),
+              fastnorm.from_torch(net, torch.randn(1, 3, 8, 8), route="export")):
+        assert [n.op for n in m.graph.nodes] == ["conv2d", "square", "mul"]
+        np.testing.assert_allclose(m.predict(x.numpy()), want, rtol=2e-6, atol=2e-6 * np.abs(want).max())

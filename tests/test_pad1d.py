@@ -7,7 +7,7 @@ import io
 
 import numpy as np
 import pytest
-from util import assert_ran, importorskip
+from util import assert_ran, fn_module, importorskip
 
 torch = importorskip("torch")
 nn = torch.nn
@@ -31,22 +31,14 @@ class _CausalBlock(nn.Module):
         return x + self.o(torch.tanh(self.f(p)) * torch.sigmoid(self.g(p)))
 
 
-class _Lambda(nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x):
-        return self.fn(x)
-
 
 NETS = {
     "causal_conv": lambda: _CausalBlock(),
     "causal_conv_replicate": lambda: _CausalBlock(mode="replicate"),
-    "reflect_both_sides": lambda: _Lambda(lambda x: F.pad(x, (3, 2), mode="reflect") * 2),
-    "channels_and_length": lambda: _Lambda(lambda x: F.pad(x, (1, 2, 2, 1), value=0.5) - 1),
-    "flat_2d": lambda: _Lambda(lambda x: F.pad(torch.flatten(x, 1), (0, 7)) * 3),
-    "five_d_last_two": lambda: _Lambda(lambda x: F.pad(x.view(x.shape[0], 2, 3, 17, 1).transpose(3, 4),
+    "reflect_both_sides": lambda: fn_module(lambda x: F.pad(x, (3, 2), mode="reflect") * 2),
+    "channels_and_length": lambda: fn_module(lambda x: F.pad(x, (1, 2, 2, 1), value=0.5) - 1),
+    "flat_2d": lambda: fn_module(lambda x: F.pad(torch.flatten(x, 1), (0, 7)) * 3),
+    "five_d_last_two": lambda: fn_module(lambda x: F.pad(x.view(x.shape[0], 2, 3, 17, 1).transpose(3, 4),
                                                          (1, 2, 0, 1), value=0.25) + 1),
 }
 

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
-from util import assert_ran, importorskip
+from util import assert_ran, fn_module, importorskip
 
 torch = importorskip("torch")
 nn = torch.nn
@@ -42,20 +42,12 @@ class _TNetIdentity(nn.Module):
         return torch.bmm(x.transpose(2, 1), t).transpose(2, 1)
 
 
-class _Lambda(nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x):
-        return self.fn(x)
-
 
 NETS = {
     "grey_to_rgb": (_GreyToRGB, (1, 9, 7)),
     "tnet_identity": (_TNetIdentity, (3, 20)),
-    "repeat_hw": (lambda: _Lambda(lambda x: x.repeat(1, 1, 2, 3) * 0.5), (2, 3, 4)),
-    "repeat_3d": (lambda: _Lambda(lambda x: torch.relu(x).repeat(1, 2, 3)), (3, 5)),
+    "repeat_hw": (lambda: fn_module(lambda x: x.repeat(1, 1, 2, 3) * 0.5), (2, 3, 4)),
+    "repeat_3d": (lambda: fn_module(lambda x: torch.relu(x).repeat(1, 2, 3)), (3, 5)),
 }
 
 
@@ -95,7 +87,7 @@ def test_repeat_of_the_batch_fixes_it():
     """x.repeat(2, 1, 1, 1) doubles the batch: the torch route traces it at the example's batch and
     says so; that batch runs right."""
     from fastnorm.errors import FastnormWarning
-    net = _Lambda(lambda x: x.repeat(2, 1, 1, 1) + 1).eval()
+    net = fn_module(lambda x: x.repeat(2, 1, 1, 1) + 1).eval()
     x = torch.randn(2, 3, 4, 4)
     with pytest.warns(FastnormWarning, match="torch_static_batch"):
         model = fastnorm.from_torch(net, x)

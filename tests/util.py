@@ -104,3 +104,14 @@ def load_tool(name):
     finally:
         sys.path[:] = saved
     return module
+
+
+def fn_module(fn):
+    """A torch.nn.Module whose forward is fn(x) (tests that export one expression; torch imported here)."""
+    import torch
+
+    class _Fn(torch.nn.Module):
+        def forward(self, x):
+            return fn(x)
+
+    return _Fn()

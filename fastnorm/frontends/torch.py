@@ -5,6 +5,7 @@ the identity. A module left in training mode is traced on an eval-mode copy, wit
 caller's module is never changed.
 """
 import copy
+import math
 import operator
 import warnings
 
@@ -226,7 +227,8 @@ class _Builder:
             self.add(fx, "pad", [xin], {"pads": [int(v) for v in m.padding], "mode": mode,
                                         "value": float(getattr(m, "value", 0.0))})
         elif isinstance(m, nn.Upsample):
-            self.interpolate(fx, x, m.size, m.scale_factor, m.mode, m.align_corners)
+            self.interpolate(fx, x, m.size, m.scale_factor, m.mode, m.align_corners,
+                             getattr(m, "recompute_scale_factor", None))
         elif isinstance(m, (nn.PixelShuffle, nn.PixelUnshuffle)):
             if isinstance(m, nn.PixelShuffle):
                 self.add(fx, "pixel_shuffle", [xin], {"factor": int(m.upscale_factor)})
@@ -247,10 +249,20 @@ class _Builder:
         size = [shape[2 + i] if v is None else int(v) for i, v in enumerate(size)]
         self.add(fx, op, [self.value[x]], {"output_size": size})
 
-    def interpolate(self, fx, x, size, scale_factor, mode, align_corners):
+    def interpolate(self, fx, x, size, scale_factor, mode, align_corners, recompute=None, antialias=False):
         if mode not in ("nearest", "nearest-exact", "bilinear"):
             return self.fail(fx, "interpolate mode %r" % mode)
+        if antialias:
+            return self.fail(fx, "interpolate with antialias=True")
         attrs = {"mode": mode, "align_corners": bool(align_corners) if align_corners is not None else None}
+        if size is None and recompute:
+            # the output size computed from the scale, then the scale from the sizes (torch's
+            # recompute_scale_factor): the op with that size
+            shape = self.shape_of(x)
+            if shape is None or len(shape) != 4:
+                return self.fail(fx, "interpolate with recompute_scale_factor on an input of unknown shape")
+            sf = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor, scale_factor)
+            size = [int(math.floor(float(shape[2 + i]) * float(sf[i]))) for i in range(2)]
         if size is not None:
             attrs["size"] = _pair(size)
         else:
@@ -292,6 +304,9 @@ class _Builder:
                 return self.fail(fx, "softmax without dim")
             name = t if method else ("softmax" if t in (F.softmax, torch.softmax) else "log_softmax")
             self.add(fx, name, [self.value[x]], {"dim": int(dim)})
+        elif (t in (torch.add, torch.sub) or (method and t in ("add", "add_", "sub", "sub_"))) and \
+                arg(2, "alpha", 1) != 1:
+            self.fail(fx, "%s with alpha=%r" % (getattr(t, "__name__", t), arg(2, "alpha", 1)))
         elif t in (operator.add, operator.iadd, torch.add) or (method and t in ("add", "add_")):
             self.binary(fx, "add", args[0], args[1])
         elif t in (operator.mul, operator.imul, torch.mul) or (method and t in ("mul", "mul_")):
@@ -346,7 +361,7 @@ class _Builder:
             self.conv_transpose_function(fx, arg)
         elif t is F.interpolate:
             self.interpolate(fx, x, arg(1, "size"), arg(2, "scale_factor"), arg(3, "mode", "nearest"),
-                             arg(4, "align_corners"))
+                             arg(4, "align_corners"), arg(5, "recompute_scale_factor"), arg(6, "antialias", False))
         elif t is torch.permute or (method and t == "permute"):
             dims = args[1:] if method else (arg(1, "dims"),)
             if len(dims) == 1 and isinstance(dims[0], (list, tuple)):
@@ -362,10 +377,23 @@ class _Builder:
         elif (method and t == "size") or t is getattr:
             self.value[fx] = None  # symbolic sizes only feed view/reshape, resolved from shapes
         elif method and t in ("expand_as", "expand"):
-            # only where every reader broadcasts anyway (SE / ECA: x * y.expand_as(x))
-            if not all(u.op == "call_function" and u.target in (operator.mul, operator.add, torch.mul, torch.add)
-                       or (u.op == "call_method" and u.target in ("mul", "add")) for u in fx.users):
-                return self.fail(fx, "%s read by anything but a broadcasting add/mul" % t)
+            # only where every reader broadcasts anyway (SE / ECA: x * y.expand_as(x)), its other operand
+            # alone bringing the shape back (a scalar, or an operand as small, would not)
+            from fastnorm.frontends.torch_export.aten import broadcast_dims
+            src, out = self.shape_of(x), self.shape_of(fx)
+
+            def restores(u):
+                others = [a for a in u.args[:2] if a is not fx]
+                if len(others) != 1 or not isinstance(others[0], self.torch.fx.Node):
+                    return False
+                o = self.shape_of(others[0])
+                return src is not None and o is not None and broadcast_dims(tuple(src), tuple(o)) == tuple(out)
+
+            if not fx.users or not all((u.op == "call_function" and u.target in (operator.mul, operator.add, torch.mul,
+                                                                              torch.add)
+                                        or (u.op == "call_method" and u.target in ("mul", "add"))) and restores(u)
+                                       for u in fx.users):
+                return self.fail(fx, "%s read by anything but a broadcasting add/mul with a full-size operand" % t)
             self.alias(fx, x)
         elif t in (F.dropout, F.dropout2d) or (method and t in ("contiguous",)):
             self.alias(fx, x)

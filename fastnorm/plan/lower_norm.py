@@ -70,16 +70,21 @@ def _lower_group_norm(plan, node, graph, loc, cache):
     eps = float(node.attrs.get("eps", 1e-5))
     if node.op == "instance_norm" and not node.attrs.get("use_input_stats", True):
         # running statistics: a per-channel scale/shift like eval BatchNorm
-        b = plan.nhwc(node, node.inputs[0], loc) if len(shape) == 4 else loc[node.inputs[0]][0]
         scale, shift = cache.get((node.name, "in_running"), lambda: _C.bnorm_prepare(
             _opt_weight(graph, node, 1), _opt_weight(graph, node, 2), _opt_weight(graph, node, 3),
             _opt_weight(graph, node, 4), eps))
-        if len(shape) != 4:
-            raise UnsupportedError("node %r: instance_norm expects a 4D image" % node.name)
+        if len(shape) < 3:
+            raise UnsupportedError("node %r: instance_norm of a %dD tensor" % (node.name, len(shape)))
         out = plan.new_buf(int(math.prod(shape)))
-        plan.emit(node, type=_C.OP_SCALE_SHIFT, **{"in": b, "out": out}, outer=shape[0] * shape[2] * shape[3],
-                  c=c, inner=1, act=act, weights=scale, weights2=shift)
-        loc[node.outputs[0]] = (out, "nhwc")
+        if len(shape) == 4:
+            b = plan.nhwc(node, node.inputs[0], loc)
+            plan.emit(node, type=_C.OP_SCALE_SHIFT, **{"in": b, "out": out}, outer=shape[0] * shape[2] * shape[3],
+                      c=c, inner=1, act=act, weights=scale, weights2=shift)
+            loc[node.outputs[0]] = (out, "nhwc")
+        else:   # (n, c, l) / (n, c, t, h, w), row-major
+            plan.emit(node, type=_C.OP_SCALE_SHIFT, **{"in": plan.plain(node, node.inputs[0], loc), "out": out},
+                      outer=shape[0], c=c, inner=int(math.prod(shape[2:])), act=act, weights=scale, weights2=shift)
+            loc[node.outputs[0]] = (out, "plain")
         return
     first = {"group_norm": 1, "instance_norm": 3, "batch_norm": 3}[node.op]
     gamma, beta = cache.get((node.name, "gamma_beta"), lambda: _gamma_beta(graph, node, first, c))
@@ -89,6 +94,14 @@ def _lower_group_norm(plan, node, graph, loc, cache):
         layout = "nhwc"
     elif len(shape) == 2 and loc[node.inputs[0]][1] == "plain":
         b, n, hw, layout = loc[node.inputs[0]][0], shape[0], 1, "plain"
+    elif len(shape) in (3, 5, 6):
+        # (n, c, l) / (n, c, t, h, w): the positions after the channels as one row of pixels, NHWC for
+        # the driver and back (InstanceNorm1d / GroupNorm on a signal, InstanceNorm3d on a video)
+        n, hw = shape[0], int(math.prod(shape[2:]))
+        b = plan.new_buf(int(math.prod(shape)))
+        plan.emit(node, type=_C.OP_NCHW_TO_NHWC, **{"in": plan.plain(node, node.inputs[0], loc), "out": b}, n=n,
+                  c=c, h=1, w=hw)
+        layout = "rows"
     else:
         raise UnsupportedError("node %r: %s on a %dD tensor" % (node.name, node.op, len(shape)))
     groups = {"group_norm": node.attrs.get("num_groups"), "instance_norm": c, "batch_norm": c}[node.op]
@@ -110,6 +123,11 @@ def _lower_group_norm(plan, node, graph, loc, cache):
     out = plan.new_buf(int(math.prod(shape)))
     plan.emit(node, type=_C.OP_GROUP_NORM, **{"in": b, "out": out}, n=n, h=1, w=hw, c=c, groups=groups,
               eps=eps, act=act, weights=gamma, weights2=beta)
+    if layout == "rows":
+        back = plan.new_buf(int(math.prod(shape)))
+        plan.emit(node, type=_C.OP_NHWC_TO_NCHW, **{"in": out, "out": back}, n=shape[0], c=c, h=1,
+                  w=int(math.prod(shape[2:])))
+        out, layout = back, "plain"
     loc[node.outputs[0]] = (out, layout)
 
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from fastnorm.frontends.onnx._base import BATCH, BatchDep, Malformed, Unsupported, axis_attr, has_batch, op_identity
-from fastnorm.optable import OPS, POW_ACTS
+from fastnorm.optable import OPS, emit_pow
 
 
 _SELU_ALPHA, _SELU_GAMMA = 1.67326319217681884765625, 1.05070102214813232421875
@@ -138,7 +138,7 @@ def _from_table(row):
 
 
 def op_pow(c, node, attrs):
-    """x ** e for a constant scalar e of 1, 2, 0.5, -0.5 or -1 (PixelNorm's x ** 2, rsqrt)."""
+    """x ** e for a constant scalar e (optable.emit_pow: PixelNorm's x ** 2, rsqrt, LRN's ** 0.75)."""
     name, _ = c.act(node)
     e = c.cval(node, 1, "exponent")
     if e is None or np.asarray(e).size != 1:
@@ -146,13 +146,11 @@ def op_pow(c, node, attrs):
     e = float(np.asarray(e).reshape(-1)[0])
     if e == 1.0:
         return op_identity(c, node, attrs)
-    if e == -1.0:
-        one = c.weight(node, "one", np.array([1.0], np.float32))
-        c.set_act(node.output[0], c.emit(node, "div", [one, name], {}, node.output[0]))
-        return
-    if e not in POW_ACTS:
-        raise Unsupported("op Pow on activations with exponent %r (1, 2, 0.5, -0.5, -1 map)" % e)
-    c.set_act(node.output[0], c.emit(node, POW_ACTS[e], [name], {}, node.output[0]))
+    if not np.isfinite(e):
+        raise Unsupported("op Pow on activations with exponent %r" % e)
+    y = emit_pow(lambda op, ins, a: c.emit(node, op, ins, a), name, e,
+                 lambda suffix, arr: c.weight(node, suffix, arr))
+    c.rename(y, node.output[0])
 
 
 # ONNX op type -> handler(converter, node, attrs): the table's activations, then the ones with code of their own

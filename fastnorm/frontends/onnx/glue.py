@@ -134,6 +134,10 @@ def op_pad(c, node, attrs):
     full = [0] * (2 * r)
     for i, a in enumerate(axes):
         full[a], full[r + a] = pads[i], pads[len(axes) + i]
+    if r == 5 and shape[1] == 1 and not (full[1] or full[6]) and (full[2] or full[7]):
+        # (n, 1, c, h, w) padded on c: torch's LocalResponseNorm decomposition (a 5-D view of the image,
+        # its channels padded, then a (size, 1, 1) average pool): the image's channel pad
+        return _pad_unit5(c, node, name, shape, full, mode, value)
     mid = [full[a] or full[r + a] for a in range(2 if r in (3, 4) else 1, r - 2)]
     if r < 2 or full[0] or full[r] or any(mid):
         raise Unsupported("pads %r (only the last two dims, and C of a 3D or 4D tensor)" % pads)
@@ -151,6 +155,18 @@ def op_pad(c, node, attrs):
     if full[1] or full[r + 1]:
         a["cpads"] = [full[1], full[r + 1]]
     c.set_act(node.output[0], c.emit(node, "pad", [name], a, node.output[0]))
+
+
+def _pad_unit5(c, node, name, shape, full, mode, value):
+    if mode != "constant" or full[2] < 0 or full[7] < 0:
+        raise Unsupported("pads %r on dim 2 of a 5D tensor (only constant, >= 0)" % full)
+    lead = -1 if shape[0] is BATCH else int(shape[0])
+    dims = [int(d) for d in shape[2:]]
+    x4 = c.emit(node, "reshape", [name], {"shape": [lead] + dims})
+    y = c.emit(node, "pad", [x4], {"pads": [full[4], full[9], full[3], full[8]], "mode": "constant",
+                                  "value": value, "cpads": [full[2], full[7]]})
+    out = [1] + [dims[i] + full[2 + i] + full[7 + i] for i in range(3)]
+    c.set_act(node.output[0], c.emit(node, "reshape", [y], {"shape": [lead] + out}, node.output[0]))
 
 
 def _pad_nd(c, node, name, shape, full, mode, value):

@@ -97,8 +97,8 @@ def op_instancenorm(c, node, attrs):
         y = c.emit(node, "instance_norm", ins, {"eps": eps, "use_input_stats": True})
         back = [-1 if shape[0] is BATCH else int(shape[0])] + [int(d) for d in shape[1:]]
         return c.rename(c.emit(node, "reshape", [y], {"shape": back}), node.output[0])
-    if len(shape) != 4:
-        raise Unsupported("InstanceNormalization of a %dD input (only 3D and 4D run)" % len(shape))
+    if len(shape) not in (4, 5):
+        raise Unsupported("InstanceNormalization of a %dD input (only 3D, 4D and 5D run)" % len(shape))
     ins = [name, "", "", c.weight(node, "scale", scale.reshape(-1)), c.weight(node, "bias", bias.reshape(-1))]
     c.set_act(node.output[0], c.emit(node, "instance_norm", ins, {
         "eps": eps, "use_input_stats": True}, node.output[0]))

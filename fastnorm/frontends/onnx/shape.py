@@ -245,18 +245,59 @@ def op_expand(c, node, attrs):
         # a target computed from a shape (x * y.expand_as(x)): entries that are the batch or unknown are
         # fine where every reader broadcasts anyway
         readers = [n for n in c.graph.node if node.output[0] in n.input]
-        if readers and all(n.op_type in ("Mul", "Add", "Sub", "Div", "Max", "Min") for n in readers):
-            t = list(raw.reshape(-1))
+        t = list(raw.reshape(-1))
+        if readers and all(n.op_type in _BROADCASTING and _restores(c, n, node.output[0], shape, t) for n in readers):
             fixed = [(v, d) for v, d in zip(t[::-1], shape[::-1]) if v is not BATCH and not isinstance(v, Sym)]
             if len(t) <= len(shape) and all(int(v) == 1 or int(v) == d or d == 1 for v, d in fixed):
                 return op_identity(c, node, attrs)
-    t = [int(v) for v in np.asarray(c.cval(node, 1, "shape", True)).reshape(-1)]
+    if raw is not None and raw.dtype == object:
+        # the batch entry of a computed target is the batch (kept); any other unknown is refused
+        t = list(raw.reshape(-1))
+        if len(t) != len(shape) or any(isinstance(v, Sym) and not (i == 0 and v is BATCH) for i, v in enumerate(t)):
+            raise Unsupported("Expand of an activation to a target computed from the input's shape (%r)" % (t,))
+        t = [1 if v is BATCH else int(v) for v in t]
+    else:
+        t = [int(v) for v in np.asarray(c.cval(node, 1, "shape", True)).reshape(-1)]
     if len(t) <= len(shape) and all(v == 1 or v == d for v, d in zip(t[::-1], shape[::-1])):
         return op_identity(c, node, attrs)
-    raise Unsupported("Expand of an activation to %r" % t)
+    # a real broadcast (BoTNet's relative logits: x.unsqueeze(2).expand(-1, -1, H, -1, -1)): x plus
+    # zeros of the expanded shape past the batch
+    if len(t) != len(shape) or (t[0] != 1 and not (shape[0] is BATCH or t[0] == shape[0])):
+        raise Unsupported("Expand of an activation to %r (only to the same rank, keeping the batch)" % t)
+    out = [shape[0]]
+    for v, d in zip(t[1:], shape[1:]):
+        if v != 1 and d != 1 and v != d:
+            raise Malformed("Expand of %s to %r" % (fmt_shape(shape), t))
+        out.append(max(int(v), int(d)))
+    if math.prod(out[1:]) > (1 << 24):
+        raise Unsupported("Expand of an activation to %r (over 2^24 elements a sample)" % t)
+    zeros = np.zeros([1] + out[1:], np.float32)
+    c.set_act(node.output[0], c.emit(node, "add", [name, c.weight(node, "zeros", zeros)], {}, node.output[0]))
 
 
 _BROADCASTING = ("Mul", "Add", "Sub", "Div", "Max", "Min")
+
+
+def _restores(c, reader, value, shape, target):
+    """Whether reader's other operand alone has the extent of every axis the Expand of `value` (of
+    `shape`, to `target`) widens: then reading the unexpanded value broadcasts to the same result. A
+    scalar, or an operand as small, would leave the result small."""
+    others = [v for v in reader.input if v and v != value]
+    if len(others) != 1 or reader.input.count(value) != 1:
+        return False
+    o = others[0]
+    oshape = c.shape.get(o) if o in c.shape else (tuple(np.asarray(c.const[o]).shape) if o in c.const else None)
+    if oshape is None:
+        return False
+    r = max(len(shape), len(target))
+    for i in range(1, r + 1):
+        d = shape[-i] if i <= len(shape) else 1
+        t = target[-i] if i <= len(target) else 1
+        if d == 1 and not (isinstance(t, (int, np.integer)) and int(t) == 1):
+            od = oshape[-i] if i <= len(oshape) else 1
+            if od == 1 or (isinstance(t, (int, np.integer)) and od != int(t)):
+                return False
+    return True
 
 
 def op_tile(c, node, attrs):

@@ -14,7 +14,7 @@ import operator
 from fastnorm.errors import UnsupportedError
 from fastnorm.frontends.torch import _row_attrs
 from fastnorm.graph import Graph, Node, TensorSpec
-from fastnorm.optable import POW_ACTS, SWAPPED, activations
+from fastnorm.optable import emit_pow, POW_ACTS, SWAPPED, activations
 from fastnorm.shapes import gather_runs
 
 # ops the default core-ATen decomposition table would break up but fastnorm runs whole
@@ -810,12 +810,48 @@ def _copy(b, fx, dst, src, non_blocking=False):
     b.val[fx] = sin
 
 
+def broadcast_dims(a, c):
+    """numpy's broadcast of two shapes whose entries may be None (the batch); None when they do not."""
+    out = []
+    for i in range(1, max(len(a), len(c)) + 1):
+        x = a[-i] if i <= len(a) else 1
+        y = c[-i] if i <= len(c) else 1
+        if x == y or y == 1:
+            out.append(x)
+        elif x == 1:
+            out.append(y)
+        else:
+            return None
+    return tuple(out[::-1])
+
+
+def _broadcast_restores(b, fx, src, out):
+    """Whether every reader of expand fx is a broadcasting binary op whose other operand alone brings
+    src (the unexpanded shape) back to out: then the expand need not be made (SE: x * y.expand_as(x)).
+    A scalar, or an operand as small as src, would leave the result at src's shape."""
+    if not fx.users:
+        return False
+    for u in fx.users:
+        if not (u.op == "call_function" and _packet(u.target) in _BROADCASTING):
+            return False
+        others = [a for a in u.args[:2] if a is not fx]
+        if len(others) != 1 or not isinstance(others[0], b.torch.fx.Node):
+            return False
+        try:
+            other = b.dims(others[0].meta.get("val"))
+        except (BatchDependent, AttributeError, TypeError):
+            return False
+        if broadcast_dims(tuple(src), other) != tuple(out):
+            return False
+    return True
+
+
 def _expand(b, fx, x, size, implicit=False):
     xin = b.act(x)
     out = b.dims(fx.meta["val"])
     if tuple(b.shape[xin]) == out:
         b.val[fx] = xin
-    elif fx.users and all(u.op == "call_function" and _packet(u.target) in _BROADCASTING for u in fx.users):
+    elif _broadcast_restores(b, fx, b.shape[xin], out):
         b.val[fx] = xin   # the binary op broadcasts it anyway
     else:
         xs = b.shape[xin]
@@ -1060,7 +1096,7 @@ def _reciprocal(b, fx, x):
 
 
 def _pow(b, fx, x, e):
-    """x ** e for a scalar e of 1, 2, 0.5, -0.5 or -1 (pow.Tensor_Scalar)."""
+    """x ** e for a scalar e (pow.Tensor_Scalar; optable.emit_pow)."""
     if isinstance(x, (int, float)) or not isinstance(e, (int, float)):
         raise _Unsupported("pow of a scalar base or a tensor exponent")
     e = float(e)
@@ -1068,9 +1104,21 @@ def _pow(b, fx, x, e):
         return b.alias(fx, x)
     if e == -1.0:
         return _reciprocal(b, fx, x)
-    if e not in POW_ACTS:
-        raise _Unsupported("pow with exponent %r (1, 2, 0.5, -0.5, -1 map)" % e)
-    b.out(fx, POW_ACTS[e], [b.act(x)])
+    if e in POW_ACTS:
+        return b.out(fx, POW_ACTS[e], [b.act(x)])
+    if not math.isfinite(e):
+        raise _Unsupported("pow with exponent %r" % e)
+    xin = b.act(x)
+    shape = b.shape[xin]
+    steps = []
+
+    def emit(op, ins, attrs):
+        v = b.emit(fx, op, ins, attrs, name=b.sub_name(fx, op), shape=shape)
+        steps.append(v)
+        return v
+
+    y = emit_pow(emit, xin, e, lambda suffix, arr: b.weight(b.torch.from_numpy(arr), fx.name + "." + suffix))
+    b.val[fx] = y
 
 
 def _vector_norm(b, fx, x, ord=2, dim=None, keepdim=False, dtype=None):
@@ -1158,6 +1206,15 @@ def _pad_out(b, fx, xin, pad, attrs):
     r = len(xs)
     if r == 4:
         return b.out(fx, "pad", [xin], dict(_pad4(b, xin, pad, channels=attrs["mode"] == "constant"), **attrs))
+    if r == 5 and xs[1] == 1 and len(pad) == 6 and attrs["mode"] == "constant" and min(pad[4:6]) >= 0:
+        # (n, 1, c, h, w) padded on c (torch's LocalResponseNorm decomposition): the image's channel pad
+        view = (xs[0],) + tuple(xs[2:])
+        name = b.name(fx, "pad")
+        x4 = b.reshape(fx, xin, view, name=name + ".x4")
+        y4 = b.emit(fx, "pad", [x4], dict(_pad4(b, x4, pad, channels=True), **attrs), name=name,
+                    shape=(view[0], view[1] + pad[4] + pad[5], view[2] + pad[2] + pad[3], view[3] + pad[0] + pad[1]))
+        b.val[fx] = b.reshape(fx, y4, b.dims(fx.meta["val"]), name=name + ".y")
+        return
     if r < 2 or len(pad) % 2 or len(pad) > 2 * r or any(pad[4:]) or (
             r == 2 and any(pad[2:])) or (r == 3 and any(pad[2:4]) and attrs["mode"] != "constant"):
         raise _Unsupported("padding %r of a %d-D tensor (only its last two dims; C of a 3-D one in constant "
