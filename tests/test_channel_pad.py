@@ -109,7 +109,7 @@ def test_onnx_pad_of_channels_is_exact(pads, isa):
 @pytest.mark.parametrize("pads,mode,what", [
     ([0, 1, 0, 0, 0, 1, 0, 0], "reflect", "channels"),
     ([0, -1, 0, 0, 0, 0, 0, 0], "constant", "channels"),
-    ([1, 0, 0, 0, 0, 0, 0, 0], "constant", "C/H/W"),
+    ([1, 0, 0, 0, 0, 0, 0, 0], "constant", "only the last two dims"),
 ])
 def test_onnx_pad_refusals(pads, mode, what):
     with pytest.raises(UnsupportedError, match=what):
