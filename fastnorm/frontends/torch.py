@@ -707,15 +707,21 @@ class _Builder:
         op = "max_pool2d" if is_max else "avg_pool2d"
         ot = pool_out_extent(t, k[0], st[0], pd[0], dl[0], bool(m.ceil_mode))
         v1, p1, v2, p2 = (fx.name + s for s in (".v1", ".t", ".v2", ".hw"))
-        self.nodes.append(Node(v1, "reshape", [self.value[x]], [v1], {"shape": [-1, c, t, h * w]}))
-        d1 = {"dilation": [dl[0], 1]} if is_max else {}
-        self.nodes.append(Node(p1, op, [v1], [p1], dict(attrs, kernel=[k[0], 1], stride=[st[0], 1],
-                                                        padding=[pd[0], 0], **d1)))
-        self.nodes.append(Node(v2, "reshape", [p1], [v2], {"shape": [-1, c * ot, h, w]}))
-        d2 = {"dilation": dl[1:]} if is_max else {}
-        self.nodes.append(Node(p2, op, [v2], [p2], dict(attrs, kernel=k[1:], stride=st[1:], padding=pd[1:], **d2)))
+        v = self.value[x]
+        if (k[0], st[0], pd[0]) != (1, 1, 0):   # else nothing to pool along T
+            self.nodes.append(Node(v1, "reshape", [v], [v1], {"shape": [-1, c, t, h * w]}))
+            d1 = {"dilation": [dl[0], 1]} if is_max else {}
+            self.nodes.append(Node(p1, op, [v1], [p1], dict(attrs, kernel=[k[0], 1], stride=[st[0], 1],
+                                                            padding=[pd[0], 0], **d1)))
+            v = p1
+        if (k[1], k[2], st[1], st[2], pd[1], pd[2]) != (1, 1, 1, 1, 0, 0):
+            self.nodes.append(Node(v2, "reshape", [v], [v2], {"shape": [-1, c * ot, h, w]}))
+            d2 = {"dilation": dl[1:]} if is_max else {}
+            self.nodes.append(Node(p2, op, [v2], [p2], dict(attrs, kernel=k[1:], stride=st[1:], padding=pd[1:],
+                                                            **d2)))
+            v = p2
         out = self.shape_of(fx)
-        self.add(fx, "reshape", [p2], {"shape": [-1] + [int(v) for v in out[1:]]})
+        self.add(fx, "reshape", [v], {"shape": [-1] + [int(v) for v in out[1:]]})
 
     def unit_height(self, fx, x, op, extra, attrs, weight=None):
         """A 1-D op on (n, c, l) as the 2-D op on (n, c, 1, l)."""

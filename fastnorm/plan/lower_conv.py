@@ -368,60 +368,81 @@ def _lower_dilated_phases(plan, node, graph, loc, cache, dh, dw):
 
 
 def _lower_conv3d(plan, node, graph, loc, cache):
-    """conv3d (N, C, T, H, W) on the conv2d kernels. One strided copy puts the input in frames (N, T, H,
-    W, C: NHWC images, the batch N * T), a PAD2D record pads the frames axis (the frames as an image's
-    rows); then per temporal tap a, one strided copy gathers the frames it reads for every output frame
-    (ot * stride + a * dilation) as a batch of N * OT images and one conv2d of the spatial kernel
-    w[:, :, a] runs on them, lowered as any conv2d (direct, Winograd, depthwise...), the taps summed
-    through its residual epilogue (bias on the first, the activation on the last); one strided copy
-    puts the frames back as (N, O, OT, OH, OW). A kernel of one tap at stride 1 without temporal
-    padding reads the frames in place."""
+    """conv3d (N, C, T, H, W) on the conv2d kernels, in frames: (N, T, H, W, C), NHWC images whose batch
+    is N * T (layout "frames"; one image transpose from a plain input). A temporal conv (kT x 1 x 1, spatial
+    stride 1, no spatial padding: R(2+1)D's) is one conv2d over the frames read as (N, T, H*W, C) images
+    with a kT x 1 kernel. Otherwise, per temporal tap a, the frames it reads for every output frame
+    (ot * stride + a * dilation, a PAD2D record padding the frames axis first) as a batch of N * OT
+    images (one strided copy; none for one tap at stride 1 unpadded) and one conv2d of the spatial kernel
+    w[:, :, a], lowered as any conv2d (direct, Winograd, depthwise...), the taps summed through its
+    residual epilogue (bias on the first, the activation on the last). The output stays in frames when a
+    conv3d alone reads it, else one image transpose puts it back as (N, O, OT, OH, OW)."""
     a = node.attrs
     x = node.inputs[0]
     n, c, t, h, w = plan.shapes[x]
     _, cout, ot, oh, ow = plan.shapes[node.outputs[0]]
     wt = graph.weights[node.inputs[1]]
-    kt = int(wt.shape[2])
+    kt, kh, kw = (int(v) for v in wt.shape[2:])
     st, sh, sw = (int(v) for v in a.get("stride", [1, 1, 1]))
     dt, dh, dw = (int(v) for v in a.get("dilation", [1, 1, 1]))
     pf, pt, pl, pk, pb, pr = (int(v) for v in a.get("padding", [0] * 6))
     hwc = h * w * c
-    frames = emit_copy(plan, node, plan.plain(node, x, loc), 0, (c * t * h * w, h * w, w, 1, t * h * w),
-                       (n, t, h, w, c), False)
-    tp = t + pf + pk
-    if pf or pk:   # zero frames before and after: the frames axis as the rows of an (n, t, h*w, c) image
-        padded = plan.new_buf(n * tp * hwc)
-        plan.emit(node, type=_C.OP_PAD2D, **{"in": frames, "out": padded}, n=n, h=t, w=h * w, c=c,
-                  kind=_C.PAD_CONSTANT, pads=(pf, pk, 0, 0), value=0.0)
-        frames = padded
+    if loc[x][1] == "frames":
+        frames = loc[x][0]
+    else:   # (n, c, t*h*w) -> (n, t*h*w, c): the image transpose on one row of pixels
+        frames = plan.new_buf(n * t * hwc)
+        plan.emit(node, type=_C.OP_NCHW_TO_NHWC, **{"in": plan.plain(node, x, loc), "out": frames}, n=n, c=c, h=1,
+                  w=t * h * w)
     dense = np.asarray(wt, dtype=np.float32)
     bias = node.inputs[2] if len(node.inputs) > 2 else ""
-    prev = None
-    for tap in range(kt):
-        if kt == 1 and st == 1 and tp == ot:
-            g = frames
-        else:
-            g = emit_copy(plan, node, frames, tap * dt * hwc, (tp * hwc, st * hwc, w * c, c, 1), (n, ot, h, w, c),
-                          False)
-        gname, wname, yname = ("%s#t%d.%s" % (node.name, tap, k) for k in ("in", "w", "out"))
-        plan.shapes[gname] = (n * ot, c, h, w)
-        plan.shapes[yname] = (n * ot, cout, oh, ow)
+    base = {"groups": a.get("groups", 1)}
+    if a.get("act"):
+        base["act"] = a["act"]
+
+    def sub_conv(tag, g, ishape, oshape, attrs, weight, ins_extra=()):
+        gname, wname, yname = ("%s#%s.%s" % (node.name, tag, k) for k in ("in", "w", "out"))
+        plan.shapes[gname], plan.shapes[yname] = ishape, oshape
         loc[gname] = (g, "nhwc")
-        attrs = {"stride": [sh, sw], "padding": [pt, pl, pb, pr], "dilation": [dh, dw],
-                 "groups": a.get("groups", 1)}
-        if tap == kt - 1 and a.get("act"):
-            attrs["act"] = a["act"]
-        ins = [gname, wname, bias if tap == 0 else ""]
-        if prev is not None:
-            attrs["residual"] = True
-            ins.append(prev)
-        sub = Node(node.name, "conv2d", ins, [yname], attrs)
-        spatial = np.ascontiguousarray(dense[:, :, tap])
-        _lower_conv2d(plan, sub, _Overlay(graph, {wname: spatial}), loc, _TaggedCache(cache, ("tap3d", tap)))
-        prev = yname
+        sub = Node(node.name, "conv2d", [gname, wname, *ins_extra], [yname], attrs)
+        _lower_conv2d(plan, sub, _Overlay(graph, {wname: weight}), loc, _TaggedCache(cache, ("conv3d", tag)))
+        return yname
+
+    if kh == kw == 1 and sh == sw == 1 and not (pt or pl or pb or pr):
+        # the frames as (n, t, h*w, c) images: one conv2d with a kT x 1 kernel along the frames axis
+        prev = sub_conv("t", frames, (n, c, t, h * w), (n, cout, ot, h * w),
+                        dict(base, stride=[st, 1], padding=[pf, 0, pk, 0], dilation=[dt, 1]),
+                        np.ascontiguousarray(dense[:, :, :, 0, :]), [bias])
+    else:
+        tp = t + pf + pk
+        if pf or pk:   # zero frames before and after: the frames axis as the rows of an (n, t, h*w, c) image
+            padded = plan.new_buf(n * tp * hwc)
+            plan.emit(node, type=_C.OP_PAD2D, **{"in": frames, "out": padded}, n=n, h=t, w=h * w, c=c,
+                      kind=_C.PAD_CONSTANT, pads=(pf, pk, 0, 0), value=0.0)
+            frames = padded
+        prev = None
+        for tap in range(kt):
+            if kt == 1 and st == 1 and tp == ot:
+                g = frames
+            else:
+                g = emit_copy(plan, node, frames, tap * dt * hwc, (tp * hwc, st * hwc, w * c, c, 1),
+                              (n, ot, h, w, c), False)
+            attrs = {"stride": [sh, sw], "padding": [pt, pl, pb, pr], "dilation": [dh, dw], "groups": base["groups"]}
+            if tap == kt - 1 and a.get("act"):
+                attrs["act"] = a["act"]
+            extra = [bias if tap == 0 else ""]
+            if prev is not None:
+                attrs["residual"] = True
+                extra.append(prev)
+            prev = sub_conv("t%d" % tap, g, (n * ot, c, h, w), (n * ot, cout, oh, ow), attrs,
+                            np.ascontiguousarray(dense[:, :, tap]), extra)
     y = plan.nhwc(node, prev, loc)
-    loc[node.outputs[0]] = (emit_copy(plan, node, y, 0, (ot * oh * ow * cout, 1, oh * ow * cout, ow * cout, cout),
-                                      (n, cout, ot, oh, ow), False), "plain")
+    reader = plan.sole_reader(node.outputs[0])
+    if reader is not None and reader.op == "conv3d" and reader.inputs[0] == node.outputs[0]:
+        loc[node.outputs[0]] = (y, "frames")
+        return
+    out = plan.new_buf(n * ot * oh * ow * cout)
+    plan.emit(node, type=_C.OP_NHWC_TO_NCHW, **{"in": y, "out": out}, n=n, c=cout, h=1, w=ot * oh * ow)
+    loc[node.outputs[0]] = (out, "plain")
 
 
 def _conv_rank(plan, graph, node):

@@ -375,6 +375,9 @@ def conv_first_reads_nchw(plan, graph):
         readers = uses.of(r["out"])[0]
         if any(not _reads_nhwc_image(plan.records[k], r["out"]) for k in readers):
             continue
+        if any((plan.records[k]["n"], plan.records[k]["h"], plan.records[k]["w"]) != (r["n"], r["h"], r["w"])
+               for k in readers):
+            continue   # a conversion of other extents (a video's frames: (n, c, t*h*w) rows) stays
         for k in readers:
             plan.records[k]["in"], plan.records[k]["kind"] = r["in"], 0
         doomed.add(t)

@@ -69,16 +69,19 @@ def _pool3d(c, node, attrs, pool2d, name, shape):
     common = {kk: attrs[kk] for kk in ("ceil_mode", "count_include_pad") if kk in attrs}
     a1 = dict(common, kernel_shape=[k[0], 1], strides=[strides[0], 1], dilations=[dil[0], 1],
               pads=[pads[0], 0, pads[3], 0])
-    v = c.emit(node, "reshape", [name], {"shape": [lead, int(ch), int(t), int(h) * int(w)]})
-    v = pool2d(c, node, a1, v, (n, ch, t, h * w))
-    ot = int(c._ir_value_shape[v][2])
+    v, ot = name, int(t)
+    if (k[0], strides[0], pads[0], pads[3]) != (1, 1, 0, 0):   # else nothing to pool along T
+        v = c.emit(node, "reshape", [v], {"shape": [lead, int(ch), int(t), int(h) * int(w)]})
+        v = pool2d(c, node, a1, v, (n, ch, t, h * w))
+        ot = int(c._ir_value_shape[v][2])
     a2 = dict(common, kernel_shape=k[1:], strides=strides[1:], dilations=dil[1:],
               pads=[pads[1], pads[2], pads[4], pads[5]])
-    v = c.emit(node, "reshape", [v], {"shape": [lead, int(ch) * ot, int(h), int(w)]})
-    v = pool2d(c, node, a2, v, (n, ch * ot, h, w))
-    ys = c._ir_value_shape[v]
-    c.set_act(node.output[0], c.emit(node, "reshape", [v], {"shape": [lead, int(ch), ot, int(ys[2]), int(ys[3])]},
-                                     node.output[0]))
+    oh, ow = int(h), int(w)
+    if (k[1], k[2], strides[1], strides[2]) != (1, 1, 1, 1) or any(pads[i] for i in (1, 2, 4, 5)):
+        v = c.emit(node, "reshape", [v], {"shape": [lead, int(ch) * ot, int(h), int(w)]})
+        v = pool2d(c, node, a2, v, (n, ch * ot, h, w))
+        oh, ow = (int(d) for d in c._ir_value_shape[v][2:])
+    c.set_act(node.output[0], c.emit(node, "reshape", [v], {"shape": [lead, int(ch), ot, oh, ow]}, node.output[0]))
 
 
 def _pool(c, node, attrs, pool2d):

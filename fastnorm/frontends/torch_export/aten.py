@@ -651,13 +651,16 @@ def _pool3d(b, fx, x, op, kernel, stride, padding, attrs, dilation=1):
     ot = pool_out_extent(t, k[0], st[0], pd[0], dl[0], cm)
     oh, ow = pool_out_extent(h, k[1], st[1], pd[1], dl[1], cm), pool_out_extent(w, k[2], st[2], pd[2], dl[2], cm)
     dil = {"dilation": [dl[0], 1]} if op == "max_pool2d" else {}
-    v = b.reshape(fx, xin, (n, c, t, h * w), name=name + ".v1")
-    v = b.emit(fx, op, [v], dict(attrs, kernel=[k[0], 1], stride=[st[0], 1], padding=[pd[0], 0], **dil),
-               name=name + ".t", shape=(n, c, ot, h * w))
-    v = b.reshape(fx, v, (n, c * ot, h, w), name=name + ".v2")
+    v = xin
+    if (k[0], st[0], pd[0]) != (1, 1, 0):   # a window of one frame at stride 1 pools nothing along T
+        v = b.reshape(fx, v, (n, c, t, h * w), name=name + ".v1")
+        v = b.emit(fx, op, [v], dict(attrs, kernel=[k[0], 1], stride=[st[0], 1], padding=[pd[0], 0], **dil),
+                   name=name + ".t", shape=(n, c, ot, h * w))
     dil = {"dilation": dl[1:]} if op == "max_pool2d" else {}
-    v = b.emit(fx, op, [v], dict(attrs, kernel=k[1:], stride=st[1:], padding=pd[1:], **dil), name=name + ".hw",
-               shape=(n, c * ot, oh, ow))
+    if (k[1], k[2], st[1], st[2], pd[1], pd[2]) != (1, 1, 1, 1, 0, 0):
+        v = b.reshape(fx, v, (n, c * ot, h, w), name=name + ".v2")
+        v = b.emit(fx, op, [v], dict(attrs, kernel=k[1:], stride=st[1:], padding=pd[1:], **dil), name=name + ".hw",
+                   shape=(n, c * ot, oh, ow))
     out = b.reshape(fx, v, (n, c, ot, oh, ow), name=name)
     b.val[fx] = [out, None] if isinstance(fx.meta["val"], (tuple, list)) else out
 
