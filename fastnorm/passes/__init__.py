@@ -3,7 +3,7 @@
 from fastnorm.graph import batch1_shapes
 from fastnorm.passes.fold_affine import canonicalize, fold_affine, fuse_linear_bias, remove_dead_nodes
 from fastnorm.passes.fold_bn import finish_fold_report, fold_batchnorm
-from fastnorm.passes.fold_scale import fold_linear_scale
+from fastnorm.passes.fold_scale import fold_input_scale, fold_linear_scale
 from fastnorm.passes.fuse import fuse_activations
 from fastnorm.passes.fuse_grn import fuse_grn
 from fastnorm.passes.fuse_residual import fuse_residual_add
@@ -24,7 +24,7 @@ def optimize(graph, shapes=None, _defer_report=False):
         shapes = batch1_shapes(graph)
     # one copy, rewritten by each pass in turn (each alone copies its input: a copy per pass)
     folded = fold_batchnorm(fuse_grn(graph.copy(), shapes, _copy=False), shapes, _copy=False, _lazy=True)
-    out = fold_linear_scale(folded, shapes, _copy=False)
+    out = fold_input_scale(fold_linear_scale(folded, shapes, _copy=False), shapes, _copy=False)
     out = fuse_activations(fuse_residual_add(out, shapes, _copy=False), _copy=False)
     out.fold_report = folded.fold_report
     out.fold_pending = folded.fold_pending
@@ -33,5 +33,5 @@ def optimize(graph, shapes=None, _defer_report=False):
     return out
 
 
-__all__ = ["optimize", "fuse_grn", "canonicalize", "fold_batchnorm", "fold_linear_scale", "fuse_residual_add", "fuse_activations", "fold_affine",
+__all__ = ["optimize", "fuse_grn", "canonicalize", "fold_batchnorm", "fold_linear_scale", "fold_input_scale", "fuse_residual_add", "fuse_activations", "fold_affine",
            "fuse_linear_bias", "remove_dead_nodes"]
