@@ -11,7 +11,7 @@
     python bench/bench_ab.py patchify --clock cpu    # ConvMixer-256/8 b1: its patch conv on the first-layer kernel / as gather + 1x1
     python bench/bench_ab.py dilated-phases --clock cpu   # DeepLabV3 (OS 8) b1: dilated convs direct / as phases on Winograd
     python bench/bench_ab.py dilated-phases --size 513 --clock cpu   # the same at DeepLab's 513x513 (65x65 maps)
-    python bench/bench_ab.py dead-taps --clock cpu        # DeepLabV3 (OS 8) b1: ASPP's convs with / without their dead taps
+    python bench/bench_ab.py dead-taps --clock cpu        # DeepLabV3 (OS 8) b1 at 128x128: ASPP with / without its dead taps
 
 Each variant is the same zoo model (bench_models.py's calibrated torch net, canonical input) built
 and planned under its own switch, all in one process; then every variant's predict is called once
@@ -92,7 +92,8 @@ class Variant:
 
 DW = fastnorm.plan.rewrites
 LC = fastnorm.plan.lower_conv
-# toggle -> (default model, default batch, {variant: Variant}, tolerance between variants, what it shows)
+# toggle -> (default model, default batch, {variant: Variant}, tolerance between variants, what it shows[,
+#            the square input side it needs, when not the model's canonical one])
 TOGGLES = {
     "dwpw": ("mobilenet_v2", 16, {
         "unfused": Variant(env={"FASTNORM_DWPW": "0"}),
@@ -131,7 +132,8 @@ TOGGLES = {
     "dead-taps": ("deeplabv3_os8", 1, {
         "all": Variant(env={"FASTNORM_DEAD_TAPS": "0"}),
         "live": Variant(),
-    }, 1e-5, "conv kernel taps that read only padding at the input size dropped (ASPP's rate-36 conv: 1x1)"),
+    }, 1e-5, "conv kernel taps that read only padding at the input size dropped (ASPP's rate-18 conv on the "
+             "16x16 map of a 128x128 input: 1x1)", 128),
     "patchify": ("convmixer_256_8", 1, {   # its 7x7x3 stem passes every ISA's threshold
         "off": Variant(env={"FASTNORM_PATCHIFY": "0"}),
         "on": Variant(),
@@ -151,7 +153,8 @@ def build(toggle, model_name=None, batch=None, threads=1, size=None):
     input of that side instead of the model's canonical one."""
     import torch  # noqa: F401  (bench_models needs it)
     from bench_models import Entry
-    default_model, default_batch, variants, tol, _ = TOGGLES[toggle]
+    default_model, default_batch, variants, tol = TOGGLES[toggle][:4]
+    size = size or (TOGGLES[toggle][5] if len(TOGGLES[toggle]) > 5 else None)   # a toggle's own input side
     entry = Entry(model_name or default_model, tempfile.mkdtemp())
     if size:
         entry.shape = tuple(entry.shape[:-2]) + (size, size)
