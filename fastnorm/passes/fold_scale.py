@@ -22,6 +22,16 @@ def _per_feature(k, rank, features):
     return np.broadcast_to(k.reshape(-1).astype(np.float64), (features,))
 
 
+def _const_mul(node, weights):
+    """(activation, constant) of a plain mul of one activation by one weight, else None."""
+    if node.op != "mul" or node.attrs or len(node.inputs) != 2:
+        return None
+    consts = [v in weights for v in node.inputs]
+    if consts.count(True) != 1:
+        return None
+    return (node.inputs[1], node.inputs[0]) if consts[0] else tuple(node.inputs)
+
+
 def _scaled(w, k):
     """(w * k[:, None]) rounded to float32 once. Where w and k are float32 values the float32 product
     is that rounding already (a product of two 24-bit significands is exact in float64), without the
@@ -42,12 +52,10 @@ def fold_linear_scale(graph, shapes=None, _copy=True):
     if shapes is None:
         shapes = batch1_shapes(g)
     for mul in g.nodes:
-        if mul.op != "mul" or mul.attrs or len(mul.inputs) != 2:
+        operands = _const_mul(mul, g.weights)
+        if operands is None:
             continue
-        consts = [v in g.weights for v in mul.inputs]
-        if consts.count(True) != 1:
-            continue
-        y, kname = (mul.inputs[1], mul.inputs[0]) if consts[0] else tuple(mul.inputs)
+        y, kname = operands
         view = type(mul)(mul.name, mul.op, [y], mul.outputs, mul.attrs)  # the mul as seen from y
         prev = m.absorbing_producer(view, ("linear",))
         if prev is None or prev.attrs.get("residual"):
@@ -118,12 +126,10 @@ def fold_input_scale(graph, shapes=None, _copy=True):
     outputs = {t.name for t in g.outputs}
     removed = set()
     for mul in g.nodes:
-        if mul.op != "mul" or mul.attrs or len(mul.inputs) != 2:
+        operands = _const_mul(mul, g.weights)
+        if operands is None:
             continue
-        consts = [v in g.weights for v in mul.inputs]
-        if consts.count(True) != 1:
-            continue
-        y, kname = (mul.inputs[1], mul.inputs[0]) if consts[0] else tuple(mul.inputs)
+        y, kname = operands
         z = mul.outputs[0]
         readers = consumers.get(z, [])
         if (not readers or z in outputs or shapes.get(z) != shapes.get(y) or any(

@@ -1113,15 +1113,11 @@ def _pow(b, fx, x, e):
         raise _Unsupported("pow with exponent %r" % e)
     xin = b.act(x)
     shape = b.shape[xin]
-    steps = []
 
     def emit(op, ins, attrs):
-        v = b.emit(fx, op, ins, attrs, name=b.sub_name(fx, op), shape=shape)
-        steps.append(v)
-        return v
+        return b.emit(fx, op, ins, attrs, name=b.sub_name(fx, op), shape=shape)
 
-    y = emit_pow(emit, xin, e, lambda suffix, arr: b.weight(b.torch.from_numpy(arr), fx.name + "." + suffix))
-    b.val[fx] = y
+    b.val[fx] = emit_pow(emit, xin, e, lambda suffix, arr: b.weight(b.torch.from_numpy(arr), fx.name + "." + suffix))
 
 
 def _vector_norm(b, fx, x, ord=2, dim=None, keepdim=False, dtype=None):
