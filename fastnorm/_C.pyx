@@ -411,24 +411,26 @@ def maxpool2d_nhwc(int isa, tuple desc, const float[:, :, :, ::1] x, float[:, :,
     _check(st, "max_pool2d")
 
 
-def nchw_to_nhwc(const float[:, :, ::1] x, float[:, :, ::1] y, int nthreads):
+def nchw_to_nhwc(const float[:, :, ::1] x, float[:, :, ::1] y, int nthreads, int isa=-1):
     """x: (n, c, hw) -> y: (n, hw, c)."""
+    cdef const fn_kernels *k = _kernels(isa)
     if x.shape[0] != y.shape[0] or x.shape[1] != y.shape[2] or x.shape[2] != y.shape[1]:
         raise ValueError("nchw_to_nhwc: shapes %r -> %r" % (_shape(x.shape, 3), _shape(y.shape, 3)))
     if x.shape[0] * x.shape[1] * x.shape[2] == 0:
         return
     with nogil:
-        fn_nchw_to_nhwc(x.shape[0], x.shape[1], x.shape[2], &x[0, 0, 0], &y[0, 0, 0], nthreads)
+        fn_nchw_to_nhwc(k, x.shape[0], x.shape[1], x.shape[2], &x[0, 0, 0], &y[0, 0, 0], nthreads)
 
 
-def nhwc_to_nchw(const float[:, :, ::1] x, float[:, :, ::1] y, int nthreads):
+def nhwc_to_nchw(const float[:, :, ::1] x, float[:, :, ::1] y, int nthreads, int isa=-1):
     """x: (n, hw, c) -> y: (n, c, hw)."""
+    cdef const fn_kernels *k = _kernels(isa)
     if x.shape[0] != y.shape[0] or x.shape[1] != y.shape[2] or x.shape[2] != y.shape[1]:
         raise ValueError("nhwc_to_nchw: shapes %r -> %r" % (_shape(x.shape, 3), _shape(y.shape, 3)))
     if x.shape[0] * x.shape[1] * x.shape[2] == 0:
         return
     with nogil:
-        fn_nhwc_to_nchw(x.shape[0], x.shape[2], x.shape[1], &x[0, 0, 0], &y[0, 0, 0], nthreads)
+        fn_nhwc_to_nchw(k, x.shape[0], x.shape[2], x.shape[1], &x[0, 0, 0], &y[0, 0, 0], nthreads)
 
 
 include "_bind/plan.pxi"

@@ -298,8 +298,8 @@ fn_status fn_max_unpool2d_nhwc(size_t n, size_t h, size_t w, size_t c, size_t oh
                                const float *idx, float *y, int nthreads);
 
 /* Layout changes at the plan's edges. x: (n, c, hw) -> y: (n, hw, c) and back. */
-void fn_nchw_to_nhwc(size_t n, size_t c, size_t hw, const float *x, float *y, int nthreads);
-void fn_nhwc_to_nchw(size_t n, size_t c, size_t hw, const float *x, float *y, int nthreads);
+void fn_nchw_to_nhwc(const fn_kernels *k, size_t n, size_t c, size_t hw, const float *x, float *y, int nthreads);
+void fn_nhwc_to_nchw(const fn_kernels *k, size_t n, size_t c, size_t hw, const float *x, float *y, int nthreads);
 
 /* ------------------------------------------------------------------------------------------------
  * Op families with their own headers: each declares its drivers and a per-ISA kernel table of its

@@ -71,8 +71,8 @@ cdef extern from "fastnorm.h" nogil:
                                 size_t w, size_t c, size_t oh, size_t ow, const float *x, float *y,
                                 int nthreads)
 
-    void fn_nchw_to_nhwc(size_t n, size_t c, size_t hw, const float *x, float *y, int nthreads)
-    void fn_nhwc_to_nchw(size_t n, size_t c, size_t hw, const float *x, float *y, int nthreads)
+    void fn_nchw_to_nhwc(const fn_kernels *k, size_t n, size_t c, size_t hw, const float *x, float *y, int nthreads)
+    void fn_nhwc_to_nchw(const fn_kernels *k, size_t n, size_t c, size_t hw, const float *x, float *y, int nthreads)
 
     # family structs as the plan records hold them (Cython names differ from the families' own
     # declarations in their .pxi files; the C types are the same)

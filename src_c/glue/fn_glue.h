@@ -68,6 +68,11 @@ typedef struct fn_glue_kernels {
      * p00 = (y0, x0), p01 = (y0, x1), p10 = (y1, x0), p11 = (y1, x1) and scalars l0, l1 */
     void (*lerp2d)(size_t c, const float *p00, const float *p01, const float *p10, const float *p11,
                    float w0, float w1, float l0, float l1, float *y);
+    /* y[c*ldy + r] = x[r*ldx + c], r < rows, c < cols, in strips of `strip` columns (16 or 32; the
+     * rows inner), so that each strip's rows are read as short runs and its output rows written as
+     * whole lines (fn_nchw_to_nhwc). A copy: every ISA gives the same bits. */
+    void (*transpose)(size_t rows, size_t cols, size_t strip, const float *x, size_t ldx, float *y,
+                      size_t ldy);
 } fn_glue_kernels;
 
 const fn_glue_kernels *fn_glue_kernels_for(fn_isa isa);

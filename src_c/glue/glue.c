@@ -76,3 +76,17 @@ void fn_f32_lerp2d__scalar(size_t c, const float *p00, const float *p01, const f
         y[j] = w0 * t0 + w1 * t1;
     }
 }
+
+/* d[i*ldd + j] = s[j*lds + i], i, j < 8, through a local block: whole 8-float runs on both sides
+ * (element by element down a column, a power-of-two stride puts every write in one L1 set) */
+static inline void transpose8x8_scalar(const float *s, size_t lds, float *d, size_t ldd) {
+    float t[8][8];
+    for (size_t j = 0; j < 8; j++)
+        for (size_t i = 0; i < 8; i++) t[i][j] = s[j * lds + i];
+    for (size_t i = 0; i < 8; i++) memcpy(d + i * ldd, t[i], sizeof t[i]);
+}
+
+#define TRANSPOSE_BLOCK 8
+#define TRANSPOSE_BLOCK_FN transpose8x8_scalar
+#define TRANSPOSE_NAME fn_f32_transpose__scalar
+#include "transpose_blocks.h"

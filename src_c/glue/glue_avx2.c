@@ -16,3 +16,5 @@ void fn_f32_dup2__avx2(size_t n, const float *x, float *y) {
     }
     for (; i < n; i++) y[2 * i] = y[2 * i + 1] = x[i];
 }
+
+#include "transpose_avx.h"

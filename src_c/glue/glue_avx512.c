@@ -70,3 +70,5 @@ void fn_f32_bilinear_row__avx512(size_t n, size_t w, const float *r0, const floa
         _mm512_mask_storeu_ps(y + o, k, blend4(a00, a01, a10, a11, vl0, vl1, vw0, vw1));
     }
 }
+
+#include "transpose_avx.h"

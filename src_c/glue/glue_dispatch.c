@@ -12,6 +12,7 @@
         .gather = fn_f32_gather__##ISA,                                                            \
         .bilinear_row = fn_f32_bilinear_row__##ISA,                                                \
         .lerp2d = fn_f32_lerp2d__##ISA,                                                            \
+        .transpose = fn_f32_transpose__##ISA,                                                      \
     }
 
 #define FN_GLUE_ROW(ISA_ENUM, ISA) FN_GLUE_TABLE(ISA_ENUM, ISA),

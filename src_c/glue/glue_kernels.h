@@ -17,7 +17,9 @@
                                     const int32_t *i0, const int32_t *i1, const float *l0,         \
                                     const float *l1, float *y);                                    \
     void fn_f32_lerp2d__##isa(size_t c, const float *p00, const float *p01, const float *p10,      \
-                              const float *p11, float w0, float w1, float l0, float l1, float *y);
+                              const float *p11, float w0, float w1, float l0, float l1, float *y); \
+    void fn_f32_transpose__##isa(size_t rows, size_t cols, size_t strip, const float *x, size_t ldx, float *y, \
+                                 size_t ldy);
 
 FN_DECLARE_GLUE_UKERNELS(scalar)
 FN_DECLARE_GLUE_UKERNELS(avx2)

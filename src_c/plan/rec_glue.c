@@ -7,12 +7,12 @@
 #define FN_PLAN_MAX_CAT 256
 
 FN_REC_RUN(nchw_to_nhwc) {
-    fn_nchw_to_nhwc(op->n, op->c, op->h * op->w, bufs[op->in], bufs[op->out], nthreads);
+    fn_nchw_to_nhwc(k, op->n, op->c, op->h * op->w, bufs[op->in], bufs[op->out], nthreads);
     return FN_OK;
 }
 
 FN_REC_RUN(nhwc_to_nchw) {
-    fn_nhwc_to_nchw(op->n, op->c, op->h * op->w, bufs[op->in], bufs[op->out], nthreads);
+    fn_nhwc_to_nchw(k, op->n, op->c, op->h * op->w, bufs[op->in], bufs[op->out], nthreads);
     return FN_OK;
 }
 

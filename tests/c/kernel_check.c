@@ -480,6 +480,52 @@ static void test_glue(void) {
     }
 }
 
+/* The transposes (glue table) and the layout drivers on them, every table, against the definition:
+ * ragged sizes either side of the 8 x 8 and 4 x 4 blocks and the strips, row strides past the
+ * width, and the drivers with two samples on two threads (exact: a copy). */
+static void test_transpose(void) {
+    static const size_t dims[] = {1, 3, 4, 7, 8, 9, 16, 17, 31, 33, 64, 70};
+    const size_t nd = sizeof dims / sizeof dims[0];
+    for (size_t i = 0; i < nd; i++)
+        for (size_t j = 0; j < nd; j++) {
+            const size_t rows = dims[i], cols = dims[j], ldx = cols + (j % 3), ldy = rows + (i % 2) * 5;
+            float *x = rand_buf(rows * ldx, 1.0f), *want = out_buf(cols * ldy);
+            for (size_t r = 0; r < rows; r++)
+                for (size_t c = 0; c < cols; c++) want[c * ldy + r] = x[r * ldx + c];
+            for (int isa = 0; isa < FN_ISA_COUNT && isa <= best; isa++)
+                for (size_t strip = 16; strip <= 32; strip += 16) {
+                    float *y = out_buf(cols * ldy);
+                    fn_glue_kernels_for((fn_isa)isa)->transpose(rows, cols, strip, x, ldx, y, ldy);
+                    char what[80];
+                    snprintf(what, sizeof what, "transpose %zux%zu ld %zu/%zu strip %zu", rows, cols, ldx, ldy, strip);
+                    check(what, fn_kernels_for((fn_isa)isa)->name, y, want, cols * ldy, 0.0f);
+                    free(y);
+                }
+            free(x), free(want);
+        }
+    static const size_t shapes[][2] = {{3, 50176}, {64, 3136}, {21, 1000}, {512, 49}, {17, 16384}, {2048, 1}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const size_t n = 2, c = shapes[s][0], hw = shapes[s][1], len = n * c * hw;
+        float *x = rand_buf(len, 1.0f), *want = out_buf(len);
+        for (size_t b = 0; b < n; b++)
+            for (size_t ch = 0; ch < c; ch++)
+                for (size_t p = 0; p < hw; p++) want[(b * hw + p) * c + ch] = x[(b * c + ch) * hw + p];
+        for (int isa = 0; isa < FN_ISA_COUNT && isa <= best; isa++) {
+            const fn_kernels *kt = fn_kernels_for((fn_isa)isa);
+            float *y = out_buf(len), *back = out_buf(len);
+            fn_nchw_to_nhwc(kt, n, c, hw, x, y, 2);
+            fn_nhwc_to_nchw(kt, n, c, hw, y, back, 2);
+            char what[80];
+            snprintf(what, sizeof what, "nchw->nhwc 2x%zux%zu", c, hw);
+            check(what, kt->name, y, want, len, 0.0f);
+            snprintf(what, sizeof what, "nhwc->nchw 2x%zux%zu", c, hw);
+            check(what, kt->name, back, x, len, 0.0f);
+            free(y), free(back);
+        }
+        free(x), free(want);
+    }
+}
+
 /* The comparison and selection kinds (fn_binary's EQ..RDROP): every wide table equal to the scalar
  * one, exactly, on operands with ties and zeros, streamed and broadcast per row. */
 static void test_glue_logic(void) {
@@ -882,6 +928,7 @@ int main(void) {
     test_pool();
     test_glue();
     test_glue_logic();
+    test_transpose();
     test_dwconv_mean();
     test_conv_prefetch();
     test_igemm_taps();
