@@ -465,13 +465,18 @@ def shape_interpolate(node, shapes, weights):
     a = node.attrs
     if a.get("mode", "nearest") not in ("nearest", "nearest-exact", "bilinear"):
         raise ValueError("node %r: interpolate mode %r" % (node.name, a.get("mode")))
-    if a.get("size") is not None:
-        oh, ow = _ints(node, "size", a["size"], 2, 1)
-    else:
-        sf = a.get("scale_factor")
+    # size gives the output's extent; scale_factor, the coordinate mapping and, without a size, the
+    # extent (torch's floor(n * scale)). Both: ONNX Resize by scales, whose extent is the float32 product
+    sf = a.get("scale_factor")
+    if sf is not None:
         if not isinstance(sf, list) or len(sf) != 2:
             raise ValueError("node %r: interpolate needs size or a pair scale_factor, got %r" % (node.name, sf))
         fh, fw = (_number(node, "scale_factor", v, 0) for v in sf)
+    if a.get("size") is not None:
+        oh, ow = _ints(node, "size", a["size"], 2, 1)
+    else:
+        if sf is None:
+            raise ValueError("node %r: interpolate needs size or a pair scale_factor, got %r" % (node.name, sf))
         oh, ow = int(math.floor(h * fh)), int(math.floor(w * fw))
         if oh < 1 or ow < 1:
             raise ValueError("node %r: scale_factor %r leaves no output" % (node.name, sf))

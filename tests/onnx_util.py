@@ -22,6 +22,23 @@ def export(module, shape, opset, dynamic=True):
     return f.getvalue()
 
 
+def export_outputs(net, x, dynamic, nout, dynamo=False):
+    """torch.onnx.export of net at input x (a tensor) -> model bytes: input "x", outputs "y0".."y<nout-1>",
+    the batch dynamic or not; the TorchScript exporter at opset 17, or with dynamo=True torch's default
+    (dynamo) exporter."""
+    import torch
+    buf = io.BytesIO()
+    onames = ["y%d" % i for i in range(nout)]
+    if dynamo:
+        kw = {"dynamic_shapes": ({0: torch.export.Dim("n", min=1, max=64)},)} if dynamic else {}
+        torch.onnx.export(net, (x,), buf, dynamo=True, verbose=False, input_names=["x"], output_names=onames, **kw)
+    else:
+        kw = {"dynamic_axes": {"x": {0: "n"}, **{o: {0: "n"} for o in onames}}} if dynamic else {}
+        torch.onnx.export(net, (x,), buf, dynamo=False, opset_version=17, input_names=["x"], output_names=onames,
+                          **kw)
+    return buf.getvalue()
+
+
 @functools.lru_cache(maxsize=None)
 def _session(data):
     import onnxruntime as ort

@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 import pytest
+from onnx_util import export_outputs
 from util import assert_model_close, assert_ran, importorskip
 
 torch = importorskip("torch")
@@ -48,11 +49,7 @@ TORCH_ONLY = {"pspnet_r18_200": (3, 100, 100)}
 
 
 def _export(net, x, dynamic, nout):
-    buf = io.BytesIO()
-    onames = ["y%d" % i for i in range(nout)]
-    kw = {"dynamic_axes": {"x": {0: "n"}, **{o: {0: "n"} for o in onames}}} if dynamic else {}
-    torch.onnx.export(net, (x,), buf, dynamo=False, opset_version=17, input_names=["x"], output_names=onames, **kw)
-    return buf.getvalue()
+    return export_outputs(net, x, dynamic, nout)
 
 
 def _second_max3x3(h):

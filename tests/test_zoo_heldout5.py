@@ -11,11 +11,12 @@ Below them: the constructs the probe found answering wrong (F.interpolate(antial
 torch.add(alpha=) through the torch.fx fallback, expand_as read by a scalar op, recompute_scale_factor on
 the fx route, 1-D InstanceNorm / GroupNorm on the torch route). R(2+1)D (Conv3d) runs since commit 1815a05.
 Bound: tests/test_zoo_torch.py's."""
-import io
 import warnings
 
 import pytest
-from util import assert_model_close, assert_ran, importorskip
+from heldout_util import check_model, torch_feeds
+from onnx_util import export_outputs
+from util import assert_model_close, importorskip
 
 torch = importorskip("torch")
 importorskip("onnx")
@@ -53,44 +54,15 @@ CASES = {
 }
 
 
-def _export(net, x, dynamic, nout, dynamo=False):
-    buf = io.BytesIO()
-    onames = ["y%d" % i for i in range(nout)]
-    if dynamo:
-        kw = {"dynamic_shapes": ({0: torch.export.Dim("n", min=1, max=64)},)} if dynamic else {}
-        torch.onnx.export(net, (x,), buf, dynamo=True, verbose=False, input_names=["x"], output_names=onames, **kw)
-    else:
-        kw = {"dynamic_axes": {"x": {0: "n"}, **{o: {0: "n"} for o in onames}}} if dynamic else {}
-        torch.onnx.export(net, (x,), buf, dynamo=False, opset_version=17, input_names=["x"], output_names=onames,
-                          **kw)
-    return buf.getvalue()
+_export = export_outputs
 
 
 def _setup(name):
     net, shape = Z.build(name)
-    gen = torch.Generator().manual_seed(len(name))
-    feeds = []
-    for n in (1, 3):
-        x = torch.randn((n,) + tuple(shape), generator=gen)
-        with torch.no_grad():
-            ref = net(x)
-        feeds.append((x, [r.numpy() for r in (ref if isinstance(ref, tuple) else (ref,))]))
-    return net, feeds
+    return net, torch_feeds(net, shape, name)
 
 
-def _check(name, route, model, feeds, dynamic, isas):
-    if dynamic is not None:
-        assert (model.inputs[0].shape[0] is None) == dynamic, (name, route, model.inputs[0].shape)
-    for isa in isas:
-        with force_isa(isa):
-            for x, refs in feeds:
-                if len(x) > 1 and model.inputs[0].shape[0] is not None:
-                    continue
-                outs = model.run({model.inputs[0].name: x.numpy()})
-                assert_ran(isa)
-                for i, (t, want) in enumerate(zip(model.outputs, refs)):
-                    assert_model_close(outs[t.name], want, "%s output %d via %s, batch %d (%s)"
-                                       % (name, i, route, len(x), isa))
+_check = check_model
 
 
 # (model, route) -> the UnsupportedError it raises: torch's TorchScript exporter writes LocalResponseNorm

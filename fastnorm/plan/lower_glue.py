@@ -200,7 +200,8 @@ def _lower_interpolate(plan, node, graph, loc, cache):
     a = node.attrs
     mode = _INTERP_MODES[a.get("mode", "nearest")]
     ac = bool(a.get("align_corners")) if a.get("mode") == "bilinear" else False
-    scales = a.get("scale_factor") if a.get("size") is None else [None, None]
+    # scale_factor, when given, maps the coordinates, whether or not a size is given (shapes.py)
+    scales = a.get("scale_factor") or [None, None]
 
     def make():
         ty = _C.interp_axis(mode, h, oh, -1.0 if scales[0] is None else float(scales[0]), ac)

@@ -62,6 +62,26 @@ def op_resize(c, node, attrs):
     _resize_common(c, node, name, shape, mode, ctm, nearest_mode, scales, sizes_v, antialias)
 
 
+def onnx_out_size(n, scale):
+    """An axis's output length for ONNX Resize scales: floor(n * scale) with the product in float32, as
+    ONNX Runtime computes it (and torch, whose double scale the exporters wrote as this float32 one):
+    10 * 0.7 is 7 there, while 10 * float64(float32(0.7)) = 6.99999988 floors to 6."""
+    return int(math.floor(float(np.float32(n) * np.float32(scale))))
+
+
+def _kernel_scales(scale):
+    """The scales to try for an axis's Resize scale on fastnorm's kernel, which maps output o to source
+    o * float32(1 / scale) (torch's rule) where ONNX Resize divides, o / scale in float32: the scale
+    itself, then the two whose float32 reciprocals are that one's neighbours (with them the products
+    fall where ONNX Runtime's quotients do: output 33 of a 16 -> 35 axis at scale 2.2 is source 15
+    there, 14 at float32(1 / 2.2)). None (a size given): the ratio."""
+    if scale is None:
+        return [None]
+    r = np.float32(1.0 / float(scale))
+    return [float(scale)] + [1.0 / float(v) for v in (np.nextafter(r, np.float32(np.inf)),
+                                                       np.nextafter(r, np.float32(0)))]
+
+
 # the longest image axis Resize converts (2**24 pixels: far past any image, a 64 MB probe)
 MAX_PROBE = 1 << 24
 
@@ -73,22 +93,27 @@ def _onnx_axis_map(mode, ctm, nearest_mode, n_in, n_out, scale, probe):
     itself), 'linear' blends the two samples around x; samples past either end repeat the edge.
     scale: the axis's float32 scale, or None when the size was given (the scale is then n_out / n_in)."""
     data = np.asarray(probe, np.float64).reshape(-1)
-    scale = n_out / n_in if scale is None else float(np.float32(scale))
-    width = scale * n_in            # the output width before rounding (a float)
-    y = np.arange(n_out, dtype=np.float64)
+    # the coordinates in float32, as ONNX Runtime computes them (and torch, whose kernels' index
+    # arithmetic is float): in float64, 1 / float32(1/3) puts output 1 of a 3x downsampling at source
+    # 2.99999991, whose floor is 2 where both runtimes take 3
+    f32 = np.float32
+    scale = f32(n_out) / f32(n_in) if scale is None else f32(scale)
+    width = scale * f32(n_in)       # the output width before rounding (a float)
+    y = np.arange(n_out, dtype=np.float32)
     if ctm == "align_corners":
-        x = np.zeros(n_out) if width == 1 else y * (n_in - 1) / (width - 1)
+        x = np.zeros(n_out, f32) if width == 1 else y * f32(n_in - 1) / (width - f32(1))
     elif ctm == "asymmetric":
         x = y / scale
     elif ctm == "pytorch_half_pixel":
-        x = np.full(n_out, -0.5) if width == 1 else (y + 0.5) / scale - 0.5
+        x = np.full(n_out, -0.5, f32) if width == 1 else (y + f32(0.5)) / scale - f32(0.5)
     elif ctm == "half_pixel":
-        x = (y + 0.5) / scale - 0.5
+        x = (y + f32(0.5)) / scale - f32(0.5)
     elif ctm == "half_pixel_symmetric":
-        offset = n_in / 2 * (1 - n_out / width)
-        x = offset + (y + 0.5) / scale - 0.5
+        offset = f32(n_in) / f32(2) * (f32(1) - f32(n_out) / width)
+        x = offset + (y + f32(0.5)) / scale - f32(0.5)
     else:
         raise ValueError("coordinate_transformation_mode %r" % ctm)
+    x = x.astype(np.float64)
     lo = np.floor(x)
     frac = x - lo
     lo = lo.astype(np.int64)
@@ -112,7 +137,7 @@ def _onnx_axis_map(mode, ctm, nearest_mode, n_in, n_out, scale, probe):
 
 
 def _resize_common(c, node, name, shape, mode, ctm, nearest_mode, scales, sizes, antialias):
-    from fastnorm.ops import interpolate
+    from fastnorm.ops._glue import _interpolate_to
     r = len(shape)
     if r != 4:
         raise Unsupported("a %dD input (only 4D images)" % r)
@@ -150,7 +175,7 @@ def _resize_common(c, node, name, shape, mode, ctm, nearest_mode, scales, sizes,
         outs = [int(sizes[2]), int(sizes[3])]
         axis_scales = [None, None]
     else:
-        outs = [int(math.floor(ins[i] * scales[2 + i])) for i in range(2)]
+        outs = [onnx_out_size(ins[i], scales[2 + i]) for i in range(2)]
         axis_scales = [scales[2], scales[3]]
     if min(outs) < 1:
         raise Malformed("output size %r" % outs)
@@ -170,7 +195,7 @@ def _resize_common(c, node, name, shape, mode, ctm, nearest_mode, scales, sizes,
                   else [("bilinear", False), ("bilinear", True)])
     ok = None
     for ir_mode, ac in candidates:
-        good = True
+        chosen = []      # per axis: the scale given to the kernel (None: the size's ratio)
         for ax in range(2):
             n_in, n_out = ins[ax], outs[ax]
             probe = (np.arange(n_in, dtype=np.float32) if onnx_mode == "nearest"
@@ -180,22 +205,18 @@ def _resize_common(c, node, name, shape, mode, ctm, nearest_mode, scales, sizes,
             except Exception as e:  # noqa: BLE001
                 raise Unsupported("attributes the Resize definition rejects (%s)" % e)
             x = probe.reshape(1, 1, n_in, 1) if ax == 0 else probe.reshape(1, 1, 1, n_in)
-            kw = {"mode": ir_mode}
-            if ac is not None:
-                kw["align_corners"] = ac
-            if axis_scales[ax] is not None:
-                kw["scale_factor"] = (axis_scales[ax], 1.0) if ax == 0 else (1.0, axis_scales[ax])
+            for s in _kernel_scales(axis_scales[ax]):
+                try:
+                    got = _interpolate_to(x, (n_out, 1) if ax == 0 else (1, n_out),
+                                          (s, None) if ax == 0 else (None, s), ir_mode, bool(ac)).reshape(-1)
+                except ValueError:
+                    continue
+                if got.shape == want.shape and np.allclose(got, want, rtol=1e-5, atol=1e-5):
+                    chosen.append(s)
+                    break
             else:
-                kw["size"] = (n_out, 1) if ax == 0 else (1, n_out)
-            try:
-                got = interpolate(x, **kw).reshape(-1)
-            except ValueError:
-                good = False
                 break
-            if got.shape != want.shape or not np.allclose(got, want, rtol=1e-5, atol=1e-5):
-                good = False
-                break
-        if good:
+        if len(chosen) == 2:
             ok = (ir_mode, ac)
             break
     if ok is None:
@@ -210,7 +231,9 @@ def _resize_common(c, node, name, shape, mode, ctm, nearest_mode, scales, sizes,
     if sizes is not None:
         attrs["size"] = outs
     else:
-        attrs["scale_factor"] = [float(axis_scales[0]), float(axis_scales[1])]
+        attrs["scale_factor"] = [float(v) for v in chosen]
+        if [int(math.floor(i * s)) for i, s in zip(ins, attrs["scale_factor"])] != outs:
+            attrs["size"] = outs     # the IR's size for the shape, its scale for the coordinates
     c.set_act(node.output[0], c.emit(node, "interpolate", [name], attrs, node.output[0]))
 
 
