@@ -183,3 +183,21 @@ def test_without_onnx_models_load_and_a_fallback_says_what_to_install(tmp_path):
     assert "IMPORTERROR" in r.stdout and "pip install fastnorm[onnx]" in r.stdout, r.stdout + r.stderr
 
 
+
+
+def test_spatial_mismatch_on_a_dynamic_batch_is_malformed_not_a_batch_dependence():
+    """An Add of maps whose widths differ fits at no batch: the message says the shapes do not
+    broadcast, with the batch as N (not the probe number standing in for it), and does not blame the
+    batch. A mismatch that only the batch makes (a constant of batch 2) is still the batch's."""
+    w = np.zeros((2, 3, 1, 2), np.float32)    # a 1x2 kernel: 4 -> 3 columns
+    data = _model([helper.make_node("Conv", ["x", "w"], ["c"]),
+                   helper.make_node("Slice", ["x", "s0", "s1", "ax"], ["s"]),
+                   helper.make_node("Add", ["c", "s"], ["y"])],
+                  {"w": w, "s0": np.array([0]), "s1": np.array([2]), "ax": np.array([1])})
+    with pytest.raises(fastnorm.FormatError, match=r"shapes do not fit.*\(N, 2, 4, 3\) and \(N, 2, 4, 4\)") as e:
+        fastnorm.from_onnx(data)
+    assert "batch" not in str(e.value) and "9973" not in str(e.value)
+    # a constant of batch 2 added to activations of a dynamic batch: fits at batch 1 or 2 only
+    data = _model([helper.make_node("Add", ["x", "k"], ["y"])], {"k": np.ones((2, 3, 4, 4), np.float32)})
+    with pytest.raises(fastnorm.UnsupportedError, match="varies along the batch.*the batch is dynamic here"):
+        fastnorm.from_onnx(data)

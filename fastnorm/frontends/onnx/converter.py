@@ -156,13 +156,24 @@ class _Converter:
         try:
             res = OPS[op].shape(n, shapes, self.weights)
         except (ValueError, TypeError, IndexError, KeyError, ZeroDivisionError) as e:
-            if batch and not self.fixed and str(P_BATCH) in str(e):
+            if batch and not self.fixed and str(P_BATCH) in str(e) and self._fit_at_batch1(n, op, shapes):
                 raise BatchDep("shapes only fit at one batch size (%s)" % e)
-            raise Malformed("shapes do not fit: %s" % e)
+            # the probe batch reads as the symbolic N it stands for
+            raise Malformed("shapes do not fit: %s" % str(e).replace("(%d, " % P_BATCH, "(N, "))
         self._ir_value_shape[out] = self.from_ir_shape(res[0], batch)
         self.nodes.append(n)
         self._producer[out] = n
         return out
+
+    def _fit_at_batch1(self, n, op, shapes):
+        """Whether the shapes that failed with the probe batch fit with a batch of 1: only then is the
+        failure the batch's (a height that does not match fits at no batch, and says so as malformed)."""
+        ones = [s if s is None or not s or s[0] != P_BATCH else (1,) + tuple(s[1:]) for s in shapes]
+        try:
+            OPS[op].shape(n, ones, self.weights)
+        except (ValueError, TypeError, IndexError, KeyError, ZeroDivisionError):
+            return False
+        return True
 
     def _convert(self, h, node):
         """Run node's handler and record its outputs' kinds (frontends/onnx/logic.py): a bool or
