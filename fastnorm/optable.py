@@ -242,7 +242,8 @@ _ROWS = [
        torch=("nn.ZeroPad2d", "nn.ConstantPad2d", "nn.ReflectionPad2d", "nn.ReplicationPad2d"), onnx=("Pad",),
        doc="H/W any mode; channels (cpads: front, back) constant, e.g. the zero-pad shortcut of CIFAR "
            "ResNets"),
-    Op("interpolate", frozenset({"size", "scale_factor", "mode", "align_corners"}), S.shape_interpolate, SHAPE,
+    Op("interpolate", frozenset({"size", "scale_factor", "mode", "align_corners", "asymmetric"}),
+       S.shape_interpolate, SHAPE,
        torch=("nn.Upsample", "F.interpolate"), onnx=("Resize", "Upsample")),
     Op("pixel_shuffle", frozenset({"factor"}), S.shape_shuffle("pixel_shuffle"), SHAPE,
        torch=("nn.PixelShuffle",), onnx=("DepthToSpace",)),

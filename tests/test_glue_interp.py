@@ -225,3 +225,22 @@ def test_interpolate_bad_arguments(rng):
     with pytest.raises(ValueError, match="out of"):
         _C.interp2d_nchw(-1, _C.INTERP_NEAREST, x.reshape(2, 4, 5), (np.full(3, 4, np.int32),) * 2 + (np.zeros(3, np.float32),) * 2,
                          _C.interp_axis(_C.INTERP_NEAREST, 5, 6, -1.0, False), np.empty((2, 3, 6), np.float32), 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n_in=st.integers(1, 40), n_out=st.integers(1, 90), use_scale=st.booleans(),
+       scale=st.floats(0.25, 5.0, allow_nan=False, width=32))
+def test_interp_axis_asymmetric_linear(n_in, n_out, use_scale, scale):
+    """align_corners=2: ONNX's asymmetric linear coordinates (opset 9-10 'linear' Upsample / Resize), src =
+    o * float32(1 / scale) (or in / out), the two samples around it clamped to the axis, no identity
+    shortcut when the sizes agree; against that formula in float32 NumPy."""
+    s = float(scale) if use_scale else -1.0
+    i0, i1, l0, l1 = _C.interp_axis(_C.INTERP_LINEAR, n_in, n_out, s, 2)
+    ratio = np.float32(1.0 / s) if use_scale else np.float32(n_in) / np.float32(n_out)
+    src = np.arange(n_out, dtype=np.float32) * ratio
+    idx = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    lam = np.clip(src - idx.astype(np.float32), 0, 1)
+    assert (i0 == idx).all() and (i1 == np.minimum(idx + 1, n_in - 1)).all()
+    assert np.array_equal(l1, lam.astype(np.float32)) and np.array_equal(l0, (1 - lam).astype(np.float32))
+    with pytest.raises(ValueError, match="align_corners 3"):
+        _C.interp_axis(_C.INTERP_LINEAR, n_in, n_out, s, 3)

@@ -119,11 +119,15 @@ def test_upsample_nearest(opset, isa):
     assert [n.op for n in model.graph.nodes] == ["interpolate"]
 
 
-def test_upsample_linear_asymmetric_is_unsupported_by_name():
+@pytest.mark.parametrize("scales", [(2, 2), (2, 3), (1.5, 2.5), (1.25, 2.0), (1.7, 1)])
+def test_upsample_linear_asymmetric(scales, isa):
+    """Opset 9 'linear' Upsample: asymmetric coordinates (source o / scale, no half-pixel offset), against
+    onnxruntime."""
     nodes = [helper.make_node("Upsample", ["x", "sc"], ["y"], mode="linear", name="up")]
-    data = make(nodes, {"sc": np.array([1, 1, 2, 2], np.float32)}, (3, 4, 5), opset=9)
-    with pytest.raises(fastnorm.UnsupportedError, match=r"node 'up' \(Upsample, opset 9\).*linear.*asymmetric"):
-        fastnorm.from_onnx(data)
+    data = make(nodes, {"sc": np.array([1, 1, *scales], np.float32)}, (3, 8, 9), opset=9)
+    model = check(data, (3, 8, 9))
+    assert [n.op for n in model.graph.nodes] == ["interpolate"]
+    assert model.graph.nodes[0].attrs.get("asymmetric") is True
 
 
 def test_fixed_batch_one_reshape_glue_runs_at_any_batch(isa):

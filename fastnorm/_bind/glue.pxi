@@ -194,8 +194,11 @@ def pad2d(int isa, int mode, const float[:, :, :, ::1] x, tuple pads, float valu
     _check(st, "pad")
 
 
-def interp_axis(int mode, size_t inp, size_t out, double scale, bint align_corners):
-    """(i0, i1, l0, l1) source indices and weights along one axis (torch's float32 rules)."""
+def interp_axis(int mode, size_t inp, size_t out, double scale, int align_corners):
+    """(i0, i1, l0, l1) source indices and weights along one axis (torch's float32 rules; align_corners
+    0, 1, or 2: ONNX's asymmetric linear coordinates)."""
+    if align_corners < 0 or align_corners > 2:
+        raise ValueError("interpolate: align_corners %d (expected 0, 1 or 2)" % align_corners)
     if inp < 1 or inp > 2147483647:
         raise ValueError("interpolate: input extent %d out of range" % inp)
     i0 = np.zeros(out, np.int32)

@@ -242,17 +242,18 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if any(n <= 0 for n in ins) or any(o <= 0 for o in outs):
         raise ValueError("input/size: input and output sizes should be greater than 0, got input %s output %s"
                          % (ins, outs))
-    return _interpolate_to(x, outs, scales, mode, bool(align_corners) if linear else False)
+    return _interpolate_to(x, outs, scales, mode, int(bool(align_corners)) if linear else 0)
 
 
 def _interpolate_to(x, outs, scales, mode, align_corners):
     """interpolate's kernel call: x (N, C, *ins) to the spatial sizes outs, each axis's source
     coordinates by its scale (None: in / out). The size and the scale apart, as ONNX Resize has them
-    (its output size is the float32 product of the two; fastnorm.frontends.onnx.resize)."""
+    (its output size is the float32 product of the two; fastnorm.frontends.onnx.resize). align_corners:
+    0, 1, or 2 for ONNX's asymmetric linear coordinates (src = o / scale)."""
     sp = x.ndim - 2
     ins = x.shape[2:]
     m = _INTERP_MODES[mode]
-    ac = bool(align_corners)
+    ac = int(align_corners)
     tabs = [_C.interp_axis(m, n, o, -1.0 if s is None else s, ac) for n, o, s in zip(ins, outs, scales)]
     if sp == 1:
         # one row, read twice with weights 1/2 + 1/2: exact (t/2 + t/2 == t, inf stays inf), where

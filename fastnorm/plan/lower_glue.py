@@ -199,7 +199,8 @@ def _lower_interpolate(plan, node, graph, loc, cache):
     _, _, oh, ow = plan.shapes[node.outputs[0]]
     a = node.attrs
     mode = _INTERP_MODES[a.get("mode", "nearest")]
-    ac = bool(a.get("align_corners")) if a.get("mode") == "bilinear" else False
+    # asymmetric: ONNX's linear coordinates without the half-pixel offset (interp_axis's 2)
+    ac = (2 if a.get("asymmetric") else int(bool(a.get("align_corners")))) if a.get("mode") == "bilinear" else 0
     # scale_factor, when given, maps the coordinates, whether or not a size is given (shapes.py)
     scales = a.get("scale_factor") or [None, None]
 

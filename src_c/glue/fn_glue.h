@@ -133,7 +133,9 @@ fn_status fn_pad2d(const fn_kernels *k, int mode, size_t planes, size_t h, size_
  * i0[o] = min(floor(o * s), in - 1) (out == in: o; out == 2 in: o >> 1), nearest-exact
  * min(floor((o + 0.5) * s), in - 1). Linear fills i0, i1, l0, l1 with i1 = min(i0 + 1, in - 1),
  * l1 = clamp(src - i0, 0, 1), l0 = 1 - l1, src = align_corners ? o * (in-1)/(out-1)
- * : max((o + 0.5) * s - 0.5, 0); out == in is the identity. */
+ * : max((o + 0.5) * s - 0.5, 0); out == in is the identity. align_corners == 2 (linear only): ONNX's
+ * 'asymmetric' coordinates, src = o * s, with no identity shortcut (opset 9-10 Upsample / Resize
+ * 'linear', TF1's resize_bilinear, Keras UpSampling2D bilinear). */
 void fn_interp_axis(int mode, size_t in, size_t out, double scale, int align_corners, int32_t *i0,
                     int32_t *i1, float *l0, float *l1);
 

@@ -221,13 +221,14 @@ void fn_interp_axis(int mode, size_t in, size_t out, double scale, int align_cor
                     int32_t *i1, float *l0, float *l1) {
     const int64_t last = (int64_t)in - 1;
     if (mode == FN_INTERP_LINEAR) {
+        const int asym = align_corners == 2;
         float ratio;
-        if (align_corners)
+        if (align_corners == 1)
             ratio = out > 1 ? (float)(in - 1) / (float)(out - 1) : 0.0f;
         else
             ratio = scale > 0 ? (float)(1.0 / scale) : (float)in / (float)out;
         for (size_t o = 0; o < out; o++) {
-            if (out == in) { /* torch: same size is a copy whatever the scale */
+            if (out == in && !asym) { /* torch: same size is a copy whatever the scale */
                 i0[o] = i1[o] = (int32_t)o, l0[o] = 1.0f, l1[o] = 0.0f;
                 continue;
             }

@@ -280,7 +280,10 @@ class _Converter:
         for node in g.node:
             self.names.update(v for v in node.output if v)
         self.names.update(self.const)
-        live = rewrite_patterns(live, {o.name for o in g.output}, self.const)
+        try:
+            live = rewrite_patterns(live, {o.name for o in g.output}, self.const)
+        except Exception:  # noqa: BLE001 - the idioms are optional rewrites: the nodes convert one by one
+            pass
         handlers = _HANDLERS
         for node in live:
             if node.domain not in ("", "ai.onnx"):

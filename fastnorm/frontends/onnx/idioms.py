@@ -44,7 +44,14 @@ def rewrite_patterns(nodes, graph_outputs, consts):
                 return v if kinds is None or isinstance(v, kinds) else NO_MATCH
         return default
 
+    def other_input(node, v):
+        """node's one input other than v (None: it has none, e.g. Mul(x, x), or several)"""
+        rest = [u for u in node.input if u != v]
+        return rest[0] if len(rest) == 1 else None
+
     def scalar(v):
+        if v is None:
+            return None
         c = consts.get(v)
         pn = producer.get(v)
         if c is None and pn is not None and pn.op_type == "Constant":
@@ -105,13 +112,13 @@ def rewrite_patterns(nodes, graph_outputs, consts):
             continue
         if other[0] == x:        # (x * (1 + erf)) * 0.5
             m2 = only_reader(m1.output[0])
-            if m2 is None or m2.op_type != "Mul" or scalar([v for v in m2.input if v != m1.output[0]][0]) != 0.5:
+            if m2 is None or m2.op_type != "Mul" or scalar(other_input(m2, m1.output[0])) != 0.5:
                 continue
             chain, out = (div, erf, add1, m1, m2), m2.output[0]
         else:                    # (x * 0.5) * (1 + erf)
             half = producer.get(other[0])
             if (half is None or half.op_type != "Mul" or x not in half.input
-                    or scalar([v for v in half.input if v != x][0]) != 0.5
+                    or scalar(other_input(half, x)) != 0.5
                     or only_reader(half.output[0]) is not m1):
                 continue
             chain, out = (half, div, erf, add1, m1), m1.output[0]

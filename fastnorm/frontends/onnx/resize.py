@@ -191,8 +191,9 @@ def _resize_common(c, node, name, shape, mode, ctm, nearest_mode, scales, sizes,
         raise Unsupported("antialias=1 when downsampling")
     onnx_mode = "linear" if mode in ("linear", "bilinear") else "nearest"
     rng = np.random.default_rng(7)
-    candidates = ([("nearest", None), ("nearest-exact", None)] if onnx_mode == "nearest"
-                  else [("bilinear", False), ("bilinear", True)])
+    # (IR mode, interp_axis's align_corners: 0, 1, or 2 for ONNX's asymmetric linear coordinates)
+    candidates = ([("nearest", 0), ("nearest-exact", 0)] if onnx_mode == "nearest"
+                  else [("bilinear", 0), ("bilinear", 1), ("bilinear", 2)])
     ok = None
     for ir_mode, ac in candidates:
         chosen = []      # per axis: the scale given to the kernel (None: the size's ratio)
@@ -208,7 +209,7 @@ def _resize_common(c, node, name, shape, mode, ctm, nearest_mode, scales, sizes,
             for s in _kernel_scales(axis_scales[ax]):
                 try:
                     got = _interpolate_to(x, (n_out, 1) if ax == 0 else (1, n_out),
-                                          (s, None) if ax == 0 else (None, s), ir_mode, bool(ac)).reshape(-1)
+                                          (s, None) if ax == 0 else (None, s), ir_mode, ac).reshape(-1)
                 except ValueError:
                     continue
                 if got.shape == want.shape and np.allclose(got, want, rtol=1e-5, atol=1e-5):
@@ -224,10 +225,13 @@ def _resize_common(c, node, name, shape, mode, ctm, nearest_mode, scales, sizes,
         if onnx_mode == "nearest":
             desc += " and nearest_mode %r" % nearest_mode
         raise Unsupported("%s for %s -> %s (fastnorm's interpolate has torch's nearest, nearest-exact "
-                           "and bilinear with or without align_corners)" % (desc, list(ins), outs))
+                           "and bilinear with or without align_corners, and bilinear on asymmetric "
+                           "coordinates)" % (desc, list(ins), outs))
     attrs = {"mode": ok[0]}
     if ok[0] == "bilinear":
-        attrs["align_corners"] = ok[1]
+        attrs["align_corners"] = ok[1] == 1
+        if ok[1] == 2:
+            attrs["asymmetric"] = True
     if sizes is not None:
         attrs["size"] = outs
     else:

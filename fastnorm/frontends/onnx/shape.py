@@ -192,7 +192,11 @@ def op_squeeze(c, node, attrs):
     if axes is None:
         axes = [i for i, d in enumerate(shape) if d == 1]
         if has_batch(shape):
-            # the batch is not squeezed at batch 1: ONNX would, fastnorm keeps dim 0 as the batch
+            if c._can_fix():
+                # a file that declares batch 1: ONNX squeezes it (a (1, C, 1, 1) pool becomes (C,)), so
+                # the model keeps that batch rather than generalizing over it
+                raise BatchDep("Squeeze without axes squeezes the declared batch of 1")
+            # a symbolic batch is not squeezed at batch 1: ONNX would, fastnorm keeps dim 0 as the batch
             c.note("squeeze_batch", node, "Squeeze without axes: the batch dim is kept")
     axes = sorted(a % r for a in axes)
     if 0 in axes and shape[0] is BATCH:
