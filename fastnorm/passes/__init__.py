@@ -7,6 +7,7 @@ from fastnorm.passes.fold_scale import fold_input_scale, fold_linear_scale
 from fastnorm.passes.fuse import fuse_activations
 from fastnorm.passes.fuse_grn import fuse_grn
 from fastnorm.passes.fuse_residual import fuse_residual_add
+from fastnorm.passes.merge_branches import merge_branches
 
 
 def optimize(graph, shapes=None, _defer_report=False):
@@ -24,7 +25,8 @@ def optimize(graph, shapes=None, _defer_report=False):
         shapes = batch1_shapes(graph)
     # one copy, rewritten by each pass in turn (each alone copies its input: a copy per pass)
     folded = fold_batchnorm(fuse_grn(graph.copy(), shapes, _copy=False), shapes, _copy=False, _lazy=True)
-    out = fold_input_scale(fold_linear_scale(folded, shapes, _copy=False), shapes, _copy=False)
+    out = merge_branches(folded, shapes, _copy=False)
+    out = fold_input_scale(fold_linear_scale(out, shapes, _copy=False), shapes, _copy=False)
     out = fuse_activations(fuse_residual_add(out, shapes, _copy=False), _copy=False)
     out.fold_report = folded.fold_report
     out.fold_pending = folded.fold_pending
@@ -33,5 +35,5 @@ def optimize(graph, shapes=None, _defer_report=False):
     return out
 
 
-__all__ = ["optimize", "fuse_grn", "canonicalize", "fold_batchnorm", "fold_linear_scale", "fold_input_scale", "fuse_residual_add", "fuse_activations", "fold_affine",
+__all__ = ["optimize", "merge_branches", "fuse_grn", "canonicalize", "fold_batchnorm", "fold_linear_scale", "fold_input_scale", "fuse_residual_add", "fuse_activations", "fold_affine",
            "fuse_linear_bias", "remove_dead_nodes"]
