@@ -7,8 +7,9 @@ W_i' is W_i centred in the largest kernel: branch i's kernel sits at rows T - t_
 t_i the top paddings), which must leave it inside with the bottom padding in step (a 1x1 conv padded 0
 beside a 3x3 padded 1). A BatchNorm of x itself (the identity branch of RepVGG / MobileOne) is a conv
 whose kernel holds gamma / sqrt(var + eps) at the tap that reads the output's own pixel, with
-beta - mean * scale as its bias; x itself, the same with a scale of 1. That needs stride 1 and as many
-output as input channels (each output channel then reads its own input channel, in its group).
+beta - mean * scale as its bias. That needs stride 1 and as many output as input channels (each output
+channel then reads its own input channel, in its group). x itself among the addends stays one: the
+residual epilogue adds it exactly.
 
 The merged weights are summed in float64 and rounded once to float32: the answer moves by float32
 rounding (the branches' sum was rounded per branch before), within the model bound. A merge applies to
@@ -76,7 +77,8 @@ def _tree(root, producers, inner_add):
 
 def _branch(g, shapes, v, producers, single):
     """(kind, x, node) of leaf v: ("conv", x, conv2d) / ("bn", x, batch_norm) read only by the tree, or
-    ("id", v, None) for any other value (x itself, when other leaves are convs of it)."""
+    ("other", v, None). x itself among the leaves stays an addend: the residual epilogue adds it exactly,
+    where as a centre tap of 1 it would round the conv's own centre weight."""
     p = producers.get(v)
     if p is not None and single(v) and not p.attrs.get("act"):
         if p.op == "conv2d" and not p.attrs.get("residual") and p.inputs[1] in g.weights and \
@@ -85,7 +87,7 @@ def _branch(g, shapes, v, producers, single):
         if p.op == "batch_norm" and not p.attrs.get("batch_stats") and len(shapes.get(p.inputs[0], ())) == 4 \
                 and all(w in g.weights for w in p.inputs[1:] if w):
             return "bn", p.inputs[0], p
-    return "id", v, None
+    return "other", v, None
 
 
 def _merge_tree(g, shapes, root, tree, leaves, producers, single, report):
@@ -97,16 +99,17 @@ def _merge_tree(g, shapes, root, tree, leaves, producers, single, report):
         kind, x, node = _branch(g, shapes, v, producers, single)
         if shapes.get(v) != shapes.get(out):
             kind, x, node = "other", v, None
-        groups.setdefault(x, []).append((kind, v, node))
+        groups.setdefault((x, kind == "other"), []).append((kind, v, node))
     best = None
-    for x, members in groups.items():
+    for key, members in groups.items():
         convs = [m for m in members if m[0] == "conv"]
         if convs and len(members) >= 2 and (best is None or len(members) > len(groups[best])):
-            best = x
+            best = key
     if best is None:
         return None
-    members = [m for m in groups[best] if m[0] != "other"]
-    rest = [v for x, ms in groups.items() for kind, v, _ in ms if x != best or kind == "other"]
+    members = groups[best]
+    rest = [v for key, ms in groups.items() if key != best for _, v, _ in ms]
+    best = best[0]
     if len(rest) > 1:
         return None
     plan = _plan(g, shapes, best, members)
@@ -188,12 +191,9 @@ def _plan(g, shapes, x, members):
             return None
         ch = np.arange(cout)
         for kind, node in others:
-            if kind == "id":
-                scale, shift = np.ones(cout), np.zeros(cout)
-            else:
-                scale, shift = _bn_affine(g, node, cout)
-                if scale is None:
-                    return None
+            scale, shift = _bn_affine(g, node, cout)
+            if scale is None:
+                return None
             w64[ch, ch % cin_g, t, l] += scale
             b64 += shift
     if not (np.isfinite(w64).all() and np.isfinite(b64).all()):

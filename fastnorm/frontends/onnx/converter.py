@@ -156,7 +156,9 @@ class _Converter:
         try:
             res = OPS[op].shape(n, shapes, self.weights)
         except (ValueError, TypeError, IndexError, KeyError, ZeroDivisionError) as e:
-            if batch and not self.fixed and str(P_BATCH) in str(e) and self._fit_at_batch1(n, op, shapes):
+            if batch and not self.fixed and str(P_BATCH) in str(e) and (
+                    self._can_fix() or self._fit_at_batch1(n, op, shapes)):
+                # (with every batch declared, converting again at that batch says what fits or not)
                 raise BatchDep("shapes only fit at one batch size (%s)" % e)
             # the probe batch reads as the symbolic N it stands for
             raise Malformed("shapes do not fit: %s" % str(e).replace("(%d, " % P_BATCH, "(N, "))
@@ -166,14 +168,17 @@ class _Converter:
         return out
 
     def _fit_at_batch1(self, n, op, shapes):
-        """Whether the shapes that failed with the probe batch fit with a batch of 1: only then is the
-        failure the batch's (a height that does not match fits at no batch, and says so as malformed)."""
-        ones = [s if s is None or not s or s[0] != P_BATCH else (1,) + tuple(s[1:]) for s in shapes]
-        try:
-            OPS[op].shape(n, ones, self.weights)
-        except (ValueError, TypeError, IndexError, KeyError, ZeroDivisionError):
-            return False
-        return True
+        """Whether the shapes that failed with the probe batch fit with a batch of 1 or of a batch the
+        inputs declare: only then is the failure the batch's (a height that does not match fits at no
+        batch, and says so as malformed)."""
+        for b in {1} | {d for d in self.declared_batch.values() if isinstance(d, int)}:
+            fixed = [s if s is None or not s or s[0] != P_BATCH else (b,) + tuple(s[1:]) for s in shapes]
+            try:
+                OPS[op].shape(n, fixed, self.weights)
+            except (ValueError, TypeError, IndexError, KeyError, ZeroDivisionError):
+                continue
+            return True
+        return False
 
     def _convert(self, h, node):
         """Run node's handler and record its outputs' kinds (frontends/onnx/logic.py): a bool or

@@ -86,31 +86,31 @@ def _kernel_scales(scale):
 MAX_PROBE = 1 << 24
 
 
-def _onnx_axis_map(mode, ctm, nearest_mode, n_in, n_out, scale, probe):
+def _onnx_axis_map(mode, ctm, nearest_mode, n_in, n_out, scale, probe, dtype=np.float64):
     """ONNX Resize (opset 19's definition: 'nearest' or 'linear', no antialias) applied to a 1D probe along
     one axis, written from the operator's specification: each output index i maps to a source coordinate x
     by the coordinate transformation mode; 'nearest' takes the sample nearest_mode picks (an integer x is
     itself), 'linear' blends the two samples around x; samples past either end repeat the edge.
-    scale: the axis's float32 scale, or None when the size was given (the scale is then n_out / n_in)."""
+    scale: the axis's float32 scale, or None when the size was given (the scale is then n_out / n_in).
+    dtype: the coordinates' arithmetic: float64 (the definition, as onnx.reference evaluates it) or float32
+    (as ONNX Runtime and torch's kernels compute them: 1 / float32(1/3) is 2.99999991 in float64, whose
+    floor is 2, and 3.0 in float32)."""
     data = np.asarray(probe, np.float64).reshape(-1)
-    # the coordinates in float32, as ONNX Runtime computes them (and torch, whose kernels' index
-    # arithmetic is float): in float64, 1 / float32(1/3) puts output 1 of a 3x downsampling at source
-    # 2.99999991, whose floor is 2 where both runtimes take 3
-    f32 = np.float32
-    scale = f32(n_out) / f32(n_in) if scale is None else f32(scale)
-    width = scale * f32(n_in)       # the output width before rounding (a float)
-    y = np.arange(n_out, dtype=np.float32)
+    f = np.dtype(dtype).type
+    scale = f(n_out) / f(n_in) if scale is None else f(np.float32(scale))
+    width = scale * f(n_in)         # the output width before rounding (a float)
+    y = np.arange(n_out, dtype=dtype)
     if ctm == "align_corners":
-        x = np.zeros(n_out, f32) if width == 1 else y * f32(n_in - 1) / (width - f32(1))
+        x = np.zeros(n_out, dtype) if width == 1 else y * f(n_in - 1) / (width - f(1))
     elif ctm == "asymmetric":
         x = y / scale
     elif ctm == "pytorch_half_pixel":
-        x = np.full(n_out, -0.5, f32) if width == 1 else (y + f32(0.5)) / scale - f32(0.5)
+        x = np.full(n_out, -0.5, dtype) if width == 1 else (y + f(0.5)) / scale - f(0.5)
     elif ctm == "half_pixel":
-        x = (y + f32(0.5)) / scale - f32(0.5)
+        x = (y + f(0.5)) / scale - f(0.5)
     elif ctm == "half_pixel_symmetric":
-        offset = f32(n_in) / f32(2) * (f32(1) - f32(n_out) / width)
-        x = offset + (y + f32(0.5)) / scale - f32(0.5)
+        offset = f(n_in) / f(2) * (f(1) - f(n_out) / width)
+        x = offset + (y + f(0.5)) / scale - f(0.5)
     else:
         raise ValueError("coordinate_transformation_mode %r" % ctm)
     x = x.astype(np.float64)
@@ -202,7 +202,10 @@ def _resize_common(c, node, name, shape, mode, ctm, nearest_mode, scales, sizes,
             probe = (np.arange(n_in, dtype=np.float32) if onnx_mode == "nearest"
                      else rng.standard_normal(n_in).astype(np.float32))
             try:
-                want = _onnx_axis_map(onnx_mode, ctm, nearest_mode, n_in, n_out, axis_scales[ax], probe)
+                # the definition's coordinates, and ONNX Runtime's float32 ones (they part where a
+                # coordinate falls on an integer in one and just beside it in the other): either will do
+                wants = [_onnx_axis_map(onnx_mode, ctm, nearest_mode, n_in, n_out, axis_scales[ax], probe, dt)
+                         for dt in (np.float64, np.float32)]
             except Exception as e:  # noqa: BLE001
                 raise Unsupported("attributes the Resize definition rejects (%s)" % e)
             x = probe.reshape(1, 1, n_in, 1) if ax == 0 else probe.reshape(1, 1, 1, n_in)
@@ -212,7 +215,7 @@ def _resize_common(c, node, name, shape, mode, ctm, nearest_mode, scales, sizes,
                                           (s, None) if ax == 0 else (None, s), ir_mode, ac).reshape(-1)
                 except ValueError:
                     continue
-                if got.shape == want.shape and np.allclose(got, want, rtol=1e-5, atol=1e-5):
+                if any(got.shape == w.shape and np.allclose(got, w, rtol=1e-5, atol=1e-5) for w in wants):
                     chosen.append(s)
                     break
             else:
