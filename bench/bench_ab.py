@@ -12,6 +12,7 @@
     python bench/bench_ab.py dilated-phases --clock cpu   # DeepLabV3 (OS 8) b1: dilated convs direct / as phases on Winograd
     python bench/bench_ab.py dilated-phases --size 513 --clock cpu   # the same at DeepLab's 513x513 (65x65 maps)
     python bench/bench_ab.py dead-taps --clock cpu        # DeepLabV3 (OS 8) b1 at 128x128: ASPP with / without its dead taps
+    python bench/bench_ab.py merge-branches --clock cpu   # MobileOne-S0 (train form) b1: branches apart / merged
 
 Each variant is the same zoo model (bench_models.py's calibrated torch net, canonical input) built
 and planned under its own switch, all in one process; then every variant's predict is called once
@@ -24,6 +25,8 @@ beside). The switches are the ones the library reads when it builds a plan:
   FASTNORM_CONV_POST=0          a BN after a conv's act and an add after it stay records (rewrites.py)
   FASTNORM_PATCHIFY=0           patch embeddings stay on the conv kernels (fastnorm/plan/lower_conv.py)
   FASTNORM_DILATED_PHASES=0     dilated 3x3 convs stay on the direct kernel (fastnorm/plan/lower_conv.py)
+  FASTNORM_DEAD_TAPS=0          conv taps that read only padding stay (fastnorm/plan/lower_conv.py)
+  FASTNORM_MERGE_BRANCHES=0     parallel conv branches stay apart (fastnorm/passes/merge_branches.py)
   FASTNORM_PREFETCH_KB=0        no record prefetches the next one's weights (fastnorm/plan/core.py;
                                 the default on AVX2, which the variant "on" overrides)
 and module constants: fastnorm.plan.rewrites.DWPW_EXPAND_MIN_BYTES (set huge: the 1x1 expand conv
@@ -134,6 +137,11 @@ TOGGLES = {
         "live": Variant(),
     }, 1e-5, "conv kernel taps that read only padding at the input size dropped (ASPP's rate-18 conv on the "
              "16x16 map of a 128x128 input: 1x1)", 128),
+    "merge-branches": ("mobileone_s0_train", 1, {
+        "separate": Variant(env={"FASTNORM_MERGE_BRANCHES": "0"}),
+        "merged": Variant(),
+    }, 1e-4, "parallel conv branches of one input summed into one conv (MobileOne-S0's training-time blocks: "
+             "fastnorm.passes.merge_branches)"),
     "patchify": ("convmixer_256_8", 1, {   # its 7x7x3 stem passes every ISA's threshold
         "off": Variant(env={"FASTNORM_PATCHIFY": "0"}),
         "on": Variant(),
