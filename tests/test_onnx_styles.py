@@ -42,8 +42,6 @@ REFUSED = {
     "reduce_opset18_noop_empty_axes": r"\(ReduceSum, opset 18\): reduces over the batch",
     "softmax_axis0_opset11_2d": r"\(Softmax, opset 11\): softmax over every dim including the batch",
     "gemm_transA": r"\(Transpose, opset 13\): perm \[1, 0\] moves the batch",
-    "sub_div_const_first": r"\(Pow, opset 13\): input 0 \('w_\d+'\) is a constant where an activation is expected",
-    "pow_const_base": r"\(Pow, opset 13\): input 0 \('w_\d+'\) is a constant where an activation is expected",
     "concat_const_coord_channels": r"\(Concat, opset 13\): a constant input among activations",
     "concat_const_fixed_batch1": r"\(Concat, opset 13\): a constant input among activations",
     "global_pool_1d": r"\(GlobalAveragePool, opset 11\): 3D input.*\(GlobalMaxPool, opset 11\): 3D input",
@@ -54,7 +52,8 @@ REFUSED = {
 # with Squeeze() and no axes on a (1, C, 1, 1) pool gave (1, C), onnxruntime (C,) (frontends/onnx/shape.py
 # now keeps the declared batch); (x * x) * (1 + Erf(x / sqrt 2)) raised IndexError out of from_onnx (the
 # erf-GELU idiom matcher, frontends/onnx/idioms.py). Linear Resize on asymmetric coordinates (opset 9-10
-# 'linear' Upsample / Resize, Keras UpSampling2D bilinear, TF1 resize_bilinear) was refused; it runs.
+# 'linear' Upsample / Resize, Keras UpSampling2D bilinear, TF1 resize_bilinear) was refused; it runs, as
+# does Pow with a constant positive base (exp(x ln b)).
 
 # documented deviations, checked for values (after reshaping to onnxruntime's shape) but not for shape
 DEVIATIONS = {

@@ -135,3 +135,26 @@ def test_instance_and_group_norm_past_images(isa, name):
             got = m.predict(x.numpy())
             assert np.abs(got - want).max() <= 1e-5 * max(1.0, np.abs(want).max()), (name, route, n)
     assert_ran(isa)
+
+
+@pytest.mark.parametrize("base", [2.0, 10.0, 0.5, 1.0, 2.718281828459045])
+def test_constant_base_power(isa, base):
+    """base ** x (torch.pow(base, x): aten pow.Scalar; ONNX Pow(constant, x)) as exp(x ln base) on the
+    export and ONNX routes, against torch; a non-positive or non-scalar base is refused by name."""
+    net = fn_module(lambda x: torch.pow(base, torch.tanh(x) * 3))
+    _check(net, (3, 5, 4), routes=("export", "onnx"), bound=2e-6)
+    assert_ran(isa)
+
+
+def test_constant_base_power_refusals():
+    onnx = importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+    for base, msg in ((np.float32(-2.0), "constant base -2.0"), (np.ones(3, np.float32), "not a scalar")):
+        g = helper.make_graph([helper.make_node("Pow", ["b", "x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 4, 5])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(np.asarray(base), "b")])
+        data = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
+        with pytest.raises(fastnorm.UnsupportedError, match=msg):
+            fastnorm.from_onnx(data)
+    assert onnx is not None

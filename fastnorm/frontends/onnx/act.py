@@ -138,7 +138,10 @@ def _from_table(row):
 
 
 def op_pow(c, node, attrs):
-    """x ** e for a constant scalar e (optable.emit_pow: PixelNorm's x ** 2, rsqrt, LRN's ** 0.75)."""
+    """x ** e for a constant scalar e (optable.emit_pow: PixelNorm's x ** 2, rsqrt, LRN's ** 0.75); b ** x
+    for a constant positive scalar base b, as exp(x * ln b) (2 ** x, 10 ** x)."""
+    if node.input and node.input[0] in c.const and len(node.input) > 1 and c.is_act(node.input[1]):
+        return _pow_const_base(c, node)
     name, _ = c.act(node)
     e = c.cval(node, 1, "exponent")
     if e is None or np.asarray(e).size != 1:
@@ -150,6 +153,19 @@ def op_pow(c, node, attrs):
         raise Unsupported("op Pow on activations with exponent %r" % e)
     y = emit_pow(lambda op, ins, a: c.emit(node, op, ins, a), name, e,
                  lambda suffix, arr: c.weight(node, suffix, arr))
+    c.rename(y, node.output[0])
+
+
+def _pow_const_base(c, node):
+    b = np.asarray(c.const[node.input[0]], np.float64)
+    if b.size != 1:
+        raise Unsupported("op Pow with a constant base that is not a scalar (shape %s)" % (b.shape,))
+    b = float(b.reshape(-1)[0])
+    if not (b > 0 and np.isfinite(b)):
+        raise Unsupported("op Pow with constant base %r (a positive base runs, as exp(x ln base))" % b)
+    name, _ = c.act(node, 1)
+    lnb = c.weight(node, "log_base", np.array([np.log(b)], np.float32))
+    y = c.emit(node, "exp", [c.emit(node, "mul", [name, lnb], {})], {})
     c.rename(y, node.output[0])
 
 

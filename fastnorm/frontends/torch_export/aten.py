@@ -1099,7 +1099,18 @@ def _reciprocal(b, fx, x):
 
 
 def _pow(b, fx, x, e):
-    """x ** e for a scalar e (pow.Tensor_Scalar; optable.emit_pow)."""
+    """x ** e for a scalar e (pow.Tensor_Scalar; optable.emit_pow); base ** e for a positive scalar base
+    and a tensor e (pow.Scalar) as exp(e ln base)."""
+    if isinstance(x, (int, float)) and not isinstance(x, bool) and isinstance(e, b.torch.fx.Node):
+        base = float(x)
+        if not (base > 0 and math.isfinite(base)):
+            raise _Unsupported("pow of the scalar base %r (a positive base runs, as exp(x ln base))" % base)
+        ein = b.act(e)
+        shape = b.shape[ein]
+        lnb = b.weight(b.torch.tensor([math.log(base)], dtype=b.torch.float32), fx.name + ".log_base")
+        mul = b.emit(fx, "mul", [ein, lnb], {}, name=b.sub_name(fx, "mul"), shape=shape)
+        b.val[fx] = b.emit(fx, "exp", [mul], {}, name=b.sub_name(fx, "exp"), shape=shape)
+        return
     if isinstance(x, (int, float)) or not isinstance(e, (int, float)):
         raise _Unsupported("pow of a scalar base or a tensor exponent")
     e = float(e)
