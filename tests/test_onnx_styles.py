@@ -33,9 +33,6 @@ REFUSED = {
     "resize11_linear_align_corners_sizes": r"sizes\[0\]=2 fixes the batch",
     "resize11_linear_pytorch_half_pixel_sizes": r"sizes\[0\]=2 fixes the batch",
     "resize11_sizes_fixed_batch": r"sizes\[0\]=2 fixes the batch",
-    # NHWC Resize (tf2onnx at opset 13): the message says "only H and W may be scaled" although the two
-    # scaled axes are H and W of an NHWC tensor
-    "resize13_linear_half_pixel_nhwc": r"scales \[1\.0, 2\.0, 2\.0, 1\.0\] \(only H and W may be scaled\)",
     # NHWC input with dynamic H / W (tf2onnx detectors): refused, and the message calls H / W of an NHWC
     # input "other than the spatial ones" and prints the named dims 'height' / 'width' as '?'
     "dyn_hw_nhwc_same_upper_resize": r"input 'x': shape \['\?', '\?', '\?', 3\] has dynamic dims after the batch",
@@ -53,7 +50,8 @@ REFUSED = {
 # now keeps the declared batch); (x * x) * (1 + Erf(x / sqrt 2)) raised IndexError out of from_onnx (the
 # erf-GELU idiom matcher, frontends/onnx/idioms.py). Linear Resize on asymmetric coordinates (opset 9-10
 # 'linear' Upsample / Resize, Keras UpSampling2D bilinear, TF1 resize_bilinear) was refused; it runs, as
-# does Pow with a constant positive base (exp(x ln b)).
+# does Pow with a constant positive base (exp(x ln b)) and a Resize of an NHWC tensor (scales [1, s, s, 1]:
+# between two transposes).
 
 # documented deviations, checked for values (after reshaping to onnxruntime's shape) but not for shape
 DEVIATIONS = {
@@ -213,3 +211,33 @@ def test_style_cases_all_classified():
     for name in S.CASES:
         assert sum(name in b for b in buckets) == 1, name
     assert set(REFUSED) | DEVIATIONS <= set(S.CASES)
+
+
+@pytest.mark.parametrize("by", ["scales", "sizes"])
+@pytest.mark.parametrize("mode,ctm,nm", [("nearest", "asymmetric", "floor"), ("linear", "half_pixel", None),
+                                         ("linear", "asymmetric", None), ("linear", "align_corners", None),
+                                         ("nearest", "half_pixel", "round_prefer_ceil")])
+def test_nhwc_resize_family(by, mode, ctm, nm):
+    """Resize of an NHWC tensor (dims 1 and 2 scaled, dim 3 kept: tf2onnx / Keras) runs as NCHW between two
+    transposes: by scales (up, down, unequal) and by sizes, against onnxruntime under every ISA."""
+    from onnx import TensorProto, helper, numpy_helper
+    for h, w, c, (sh, sw) in ((5, 6, 3, (2.0, 2.0)), (8, 7, 5, (0.5, 2.0)), (4, 4, 16, (3.0, 1.0))):
+        oh, ow = int(h * sh), int(w * sw)
+        if by == "scales":
+            ins, init = ["x", "", "s"], numpy_helper.from_array(np.array([1, sh, sw, 1], np.float32), "s")
+        else:
+            ins, init = ["x", "", "", "s"], numpy_helper.from_array(np.array([1, oh, ow, c], np.int64), "s")
+        kw = {"nearest_mode": nm} if nm else {}
+        g = helper.make_graph([helper.make_node("Resize", ins, ["y"], mode=mode, coordinate_transformation_mode=ctm,
+                                                **kw)],
+                              "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, h, w, c])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [init])
+        data = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
+        x = np.random.default_rng(h * w).standard_normal((1, h, w, c)).astype(np.float32)
+        want = _ort_run(data, {"x": x})[1][0]
+        model = _load(data)
+        for isa in available_isas():
+            with force_isa(isa):
+                got = model.predict(x)
+                assert got.shape == want.shape == (1, oh, ow, c)
+                assert_model_close(got, want, "%s %s %s %dx%dx%d (%s)" % (by, mode, ctm, h, w, c, isa))

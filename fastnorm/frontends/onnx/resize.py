@@ -136,7 +136,16 @@ def _onnx_axis_map(mode, ctm, nearest_mode, n_in, n_out, scale, probe, dtype=np.
     return np.where(whole, data[lo_at], np.where(up, data[hi_at], data[lo_at]))
 
 
-def _resize_common(c, node, name, shape, mode, ctm, nearest_mode, scales, sizes, antialias):
+def _nhwc(shape, scales, sizes):
+    """Whether a 4D Resize scales dims 1 and 2 and keeps dim 3: an NHWC image (tf2onnx, Keras)."""
+    if scales is not None:
+        return scales[0] == 1.0 and scales[3] == 1.0 and scales[1] != 1.0
+    return (not isinstance(sizes[1], Sym) and not isinstance(sizes[3], Sym) and sizes[3] == shape[3]
+            and sizes[1] != shape[1])
+
+
+def _resize_common(c, node, name, shape, mode, ctm, nearest_mode, scales, sizes, antialias, out=True):
+    """out: True (the node's output gets the result) or False (the IR name is returned)."""
     from fastnorm.ops._glue import _interpolate_to
     r = len(shape)
     if r != 4:
@@ -147,6 +156,15 @@ def _resize_common(c, node, name, shape, mode, ctm, nearest_mode, scales, sizes,
         raise Malformed("sizes %r for a %dD input" % (sizes, r))
     if scales is None and sizes is None:
         raise Malformed("neither scales nor sizes")
+    if out and _nhwc(shape, scales, sizes):
+        # an NHWC image: resized as NCHW between two transposes
+        t = c.emit(node, "transpose", [name], {"perm": [0, 3, 1, 2]})
+        p = [0, 3, 1, 2]
+        y = _resize_common(c, node, t, tuple(shape[i] for i in p), mode, ctm, nearest_mode,
+                           None if scales is None else [scales[i] for i in p],
+                           None if sizes is None else [sizes[i] for i in p], antialias, out=False)
+        c.set_act(node.output[0], c.emit(node, "transpose", [y], {"perm": [0, 2, 3, 1]}, node.output[0]))
+        return
     if scales is not None and (scales[0] != 1.0 or scales[1] != 1.0):
         if scales[0] != 1.0 and shape[0] is BATCH:
             raise BatchDep("scales the batch dim")
@@ -241,6 +259,8 @@ def _resize_common(c, node, name, shape, mode, ctm, nearest_mode, scales, sizes,
         attrs["scale_factor"] = [float(v) for v in chosen]
         if [int(math.floor(i * s)) for i, s in zip(ins, attrs["scale_factor"])] != outs:
             attrs["size"] = outs     # the IR's size for the shape, its scale for the coordinates
+    if not out:
+        return c.emit(node, "interpolate", [name], attrs)
     c.set_act(node.output[0], c.emit(node, "interpolate", [name], attrs, node.output[0]))
 
 
