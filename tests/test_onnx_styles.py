@@ -33,9 +33,6 @@ REFUSED = {
     "resize11_linear_align_corners_sizes": r"sizes\[0\]=2 fixes the batch",
     "resize11_linear_pytorch_half_pixel_sizes": r"sizes\[0\]=2 fixes the batch",
     "resize11_sizes_fixed_batch": r"sizes\[0\]=2 fixes the batch",
-    # NHWC input with dynamic H / W (tf2onnx detectors): refused, and the message calls H / W of an NHWC
-    # input "other than the spatial ones" and prints the named dims 'height' / 'width' as '?'
-    "dyn_hw_nhwc_same_upper_resize": r"input 'x': shape \['\?', '\?', '\?', 3\] has dynamic dims after the batch",
     "reduce_opset18_noop_empty_axes": r"\(ReduceSum, opset 18\): reduces over the batch",
     "softmax_axis0_opset11_2d": r"\(Softmax, opset 11\): softmax over every dim including the batch",
     "gemm_transA": r"\(Transpose, opset 13\): perm \[1, 0\] moves the batch",
@@ -51,7 +48,7 @@ REFUSED = {
 # erf-GELU idiom matcher, frontends/onnx/idioms.py). Linear Resize on asymmetric coordinates (opset 9-10
 # 'linear' Upsample / Resize, Keras UpSampling2D bilinear, TF1 resize_bilinear) was refused; it runs, as
 # does Pow with a constant positive base (exp(x ln b)) and a Resize of an NHWC tensor (scales [1, s, s, 1]:
-# between two transposes).
+# between two transposes), and an NHWC input whose height and width are dynamic (tf2onnx's detectors).
 
 # documented deviations, checked for values (after reshaping to onnxruntime's shape) but not for shape
 DEVIATIONS = {

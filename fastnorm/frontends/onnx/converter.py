@@ -263,10 +263,15 @@ class _Converter:
                 continue
             if any(d is None for d in dims[1:]):
                 empty = [i for i, d in enumerate(tt.shape.dim) if i > 0 and dims[i] is None and d.HasField("dim_value")]
-                if dims[1] is None or len(dims) < 3 or empty:
+                # NCHW: H, W (dims 2, 3) may be dynamic; an NHWC image (dims 1 and 2 both dynamic, dim 3
+                # known: tf2onnx) too
+                nhwc = len(dims) == 4 and dims[3] is not None and dims[2] is None
+                if (dims[1] is None and not nhwc) or len(dims) < 3 or empty:
+                    named = [(d.dim_param or "?") if dims[i] is None else dims[i]
+                             for i, d in enumerate(tt.shape.dim)]
                     self.problems.append("input %r: shape %s has dynamic dims after the batch other than the "
                                          "spatial ones (only the batch, height and width may be dynamic)"
-                                         % (vi.name, [("?" if d is None else d) for d in dims]))
+                                         % (vi.name, named))
                     self.poisoned.add(vi.name)
                     continue
                 dims = self._spatial_dims(vi.name, dims)
