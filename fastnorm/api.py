@@ -5,6 +5,7 @@ model.py, so no import goes back down: frontends -> graph, api -> frontends + pa
 frontend's graph goes through fastnorm.passes.canonicalize (frontend-independent folds) before the Model.
 """
 import math
+import os
 
 from fastnorm import fileformat, limits
 from fastnorm.errors import FormatError, UnsupportedError
@@ -101,7 +102,20 @@ def load(path, optimize=True, max_tensor_bytes=limits.DEFAULT_MAX_TENSOR_BYTES):
 
 
 def _load(path, optimize, max_tensor_bytes):
-    p = str(path)
+    if isinstance(path, (bytes, bytearray, memoryview)):
+        # a model's bytes (a download, a blob store): .fnm is safetensors (an 8-byte header length, then
+        # JSON); anything else is read as ONNX
+        data = bytes(path)
+        if len(data) > 8 and data[8:9] == b"{":
+            graph_dict, weights, packed = fileformat.loads(data, known_ops=KNOWN_OPS, prepacked=_usable_here)
+            return _fnm_model(graph_dict, weights, "<bytes>", optimize, max_tensor_bytes, packed)
+        return from_onnx(data, optimize=optimize, max_tensor_bytes=max_tensor_bytes)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError("load() takes a path (str or os.PathLike) or a model's bytes, not %s"
+                        % type(path).__name__)
+    p = os.fspath(path)
+    if isinstance(p, bytes):
+        p = os.fsdecode(p)
     if p.lower().endswith(".onnx"):
         return from_onnx(p, optimize=optimize, max_tensor_bytes=max_tensor_bytes)
     graph_dict, weights, packed = fileformat.load(p, known_ops=KNOWN_OPS, prepacked=_usable_here)

@@ -132,8 +132,9 @@ class Graph(Record):
                 is_weight = v in self.weights
                 if n.op in ("cat", "add", "mul", "sub", "div", "maximum", "minimum", "eq", "ne", "lt", "gt", "le",
                             "ge", "where"):
-                    if is_weight and n.op == "cat":
-                        raise ValueError("node %r: cat input %r must be an activation" % (n.name, v))
+                    if n.op == "cat" and i == 0 and all(u in self.weights for u in n.inputs):
+                        raise ValueError("node %r: every cat input is a weight (one must be an activation)"
+                                         % n.name)
                     continue
                 if i == 0 and is_weight:
                     raise ValueError("node %r: input 0 (%r) must be an activation, not a weight" % (n.name, v))

@@ -361,6 +361,14 @@ def shape_cat(node, shapes, weights):
     if not isinstance(dim, int) or isinstance(dim, bool) or not -nd <= dim < nd:
         raise ValueError("node %r: cat dim %r out of range for %dD inputs" % (node.name, dim, nd))
     dim %= nd
+    if dim != 0 and weights and any(v in weights for v in node.inputs):
+        # a constant input (CoordConv's coordinate channels) of batch 1 is broadcast over the batch
+        acts = [s for v, s in zip(node.inputs, shapes) if v not in weights]
+        if not acts:
+            raise ValueError("node %r: every cat input is a weight" % node.name)
+        b = acts[0][0]
+        shapes = [(b,) + tuple(s[1:]) if v in weights and len(s) == nd and s[0] == 1 else s
+                  for v, s in zip(node.inputs, shapes)]
     first = shapes[0]
     for s in shapes[1:]:
         if type(s) is tuple and type(first) is tuple and len(s) == nd and s[:dim] == first[:dim] \

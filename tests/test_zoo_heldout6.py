@@ -10,9 +10,10 @@ scaled residuals, ESPNetv2's EESP, PeleeNet, RCAN, DnCNN, AdaIN with the style s
 forward from a fixed buffer, MobileNeXt, SSDLite's and RetinaNet's per-level permute / reshape / cat heads,
 odd GroupNorm groups with DropPath in eval, and activation mixes.
 
-Refused (pinned below by the op the UnsupportedError names): CoordConv's coordinate channels (a constant
-concatenated to activations), Hardshrink / Softshrink / Tanhshrink / RReLU on the torch route, Involution
-(nn.Unfold) and CondConv (a conv on a computed weight). The probe found no wrong answer and no crash in
+Refused (pinned below by the op the UnsupportedError names): Hardshrink / Softshrink / Tanhshrink / RReLU
+on the torch route, Involution (nn.Unfold) and CondConv (a conv on a computed weight). CoordConv's
+coordinate channels (a constant expanded to the batch, concatenated to activations) were refused until
+session 29 (tests/test_cat_const.py). The probe found no wrong answer and no crash in
 fastnorm in these architectures; among ~200 single constructs it tried, one answered wrong: ONNX Resize
 by a float32 scale whose product with the input size falls just short of an integer (F.interpolate(
 scale_factor=0.7) on a 10-pixel axis: 6 pixels, torch 7; FIXED and test_interpolate_scale_family).
@@ -64,17 +65,14 @@ CASES = {
     # refused on the torch route (REFUSED); the ONNX route runs it
     "act_mix_exotic": (True, None),
     # refused on every route (REFUSED)
-    "coordconv_net": (True, None),
+    # CoordConv: coordinate channels (linspace / arange expanded to the batch) concatenated to activations
+    "coordconv_net": (True, True),
     "involution_net": (True, None),
     "condconv_net": (False, None),    # groups=B: only a fixed-batch export exists
 }
 
 # (model, route) -> the UnsupportedError it raises (route "dynamo": torch's dynamo exporter)
 REFUSED = {
-    # the linspace / arange coordinate channels fold to a constant concatenated beside activations
-    ("coordconv_net", "torch"): "constant cat input",
-    ("coordconv_net", "onnx"): "Concat.*constant input among activations",
-    ("coordconv_net", "dynamo"): "Concat.*constant input among activations",
     # torch.export decomposes Hardshrink / Softshrink to sign and keeps rrelu_with_noise; fx names the modules
     ("act_mix_exotic", "torch"): r"(?s)aten\.sign.*module Hardshrink",
     # nn.Unfold: an index with a 2-D constant index list

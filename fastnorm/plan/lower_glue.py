@@ -2,6 +2,8 @@
 broadcast add/mul, cat, pad, interpolate, the shuffles and the product of two activations."""
 import math
 
+import numpy as np
+
 from fastnorm import _C
 from fastnorm.errors import UnsupportedError
 from fastnorm.graph import act_tuple
@@ -148,7 +150,17 @@ def _lower_cat(plan, node, graph, loc, cache):
     bufs, inner, offs, lds = [], [], [], []
     for v in node.inputs:
         shape = plan.shapes[v]
-        if image and loc[v][1] == "nhwc_win":
+        if v in graph.weights:
+            # a constant (CoordConv's coordinates): its batch-1 value repeated over the batch, in the
+            # output's layout, bound once as a plan buffer
+            w = np.asarray(graph.weights[v], np.float32)
+            w = np.broadcast_to(w, (out_shape[0],) + w.shape[1:])
+            bufs.append(plan.const_buf(w.transpose(0, 2, 3, 1) if image else w))
+            inner.append(shape[1] if image else int(math.prod(w.shape[dim:])))
+            if image:
+                offs.append(0)
+                lds.append(shape[1])
+        elif image and loc[v][1] == "nhwc_win":
             c0, cp = plan.win[v][:2]
             bufs.append(loc[v][0])
             offs.append(c0)

@@ -19,6 +19,15 @@ from fastnorm.frontends.onnx.symbolic import NO_FOLD, SYM_OPS, op_constant
 from fastnorm.frontends.onnx import act, conv, glue, logic, norm, pool, resize, shape, slicing, symbolic
 
 
+# ops on batch constants (symbolic._sym_expand): elementwise folds, and readers that broadcast a
+# batch-1 operand over their activations' batch
+BCONST_FOLDS = frozenset({"Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Neg", "Abs", "Exp", "Log", "Sin", "Cos",
+                          "Tan", "Atan", "Asin", "Acos", "Tanh", "Sigmoid", "Relu", "Clip", "Max", "Min",
+                          "Cast", "Identity", "Reciprocal", "Floor", "Ceil", "Round", "Sign", "Erf", "Where",
+                          "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Not", "And", "Or"})
+BCONST_READERS = frozenset({"Concat", "Add", "Sub", "Mul", "Div", "Max", "Min", "Sum", "Mean"})
+
+
 class _Converter:
     def __init__(self, model, fixed, max_tensor_bytes=DEFAULT_MAX_TENSOR_BYTES, spatial=None):
         self.max_tensor_bytes = max_tensor_bytes   # bounds what constant folding may compute
@@ -40,6 +49,7 @@ class _Converter:
         self.batch_deps = []
         self.notes = []
         self.poisoned = set()
+        self.bconst = set()         # onnx values: a constant expanded over the batch, kept at batch 1
         self.names = set()          # IR value names in use
         self.node_names = set()     # IR node names in use
         self.declared_batch = {}
@@ -316,9 +326,13 @@ class _Converter:
                 self._poison(node)
                 continue
             try:
+                if self.bconst and any(v in self.bconst for v in node.input if v):
+                    self._bconst_check(node)
                 if node.op_type not in NO_FOLD and node.input and all(
                         (not v) or (v in self.const and not is_sym(self.const[v])) for v in node.input):
                     self._fold(node)
+                    if self.bconst and any(v in self.bconst for v in node.input if v):
+                        self._bconst_mark(node)
                 elif node.op_type in SYM_OPS and any(v and is_sym(self.const.get(v)) for v in node.input) \
                         and all((not v) or v in self.const for v in node.input):
                     self._fold_sym(node)
@@ -453,6 +467,31 @@ class _Converter:
                                       "topological order)" % (n.name or "#%d" % i, n.op_type, v))
             defined.update(n.output)
         return [OnnxNode(g.node[i], i) for i in order]
+
+    # ------------------------------------------------------------------ batch constants
+    def _bconst_check(self, node):
+        """A node reading a batch constant (symbolic.\_sym_expand: one value for every sample, held at
+        batch 1): an elementwise op on constants (folded at batch 1, still a batch constant), or a
+        reader that broadcasts it over the batch of same-rank activations (Concat off the batch axis,
+        the binary ops); anything else would see its batch as 1."""
+        ins = [v for v in node.input if v]
+        acts = [v for v in ins if v in self.shape]
+        rank = {np.ndim(self.const[v]) for v in ins if v in self.bconst}
+        if not acts and node.op_type in BCONST_FOLDS:
+            return
+        if acts and node.op_type in BCONST_READERS and all(len(self.shape[v]) in rank for v in acts) \
+                and len(rank) == 1:
+            return
+        raise BatchDep("%s of a constant expanded to the batch size" % node.op_type)
+
+    def _bconst_mark(self, node):
+        rank = {np.ndim(self.const[v]) for v in node.input if v in self.bconst}
+        for v in node.output:
+            if v and v in self.const:
+                a = self.const[v]
+                if is_sym(a) or np.ndim(a) not in rank or np.shape(a)[0] != 1:
+                    raise BatchDep("%s of a constant expanded to the batch size" % node.op_type)
+                self.bconst.add(v)
 
     # ------------------------------------------------------------------ constant folding
     def _fold(self, node):

@@ -3,7 +3,7 @@
 import numpy as np
 
 from fastnorm.frontends.onnx._base import (BATCH, BatchDep, Malformed, Unsupported, attr_str, axis_attr, has_batch,
-    ints_of, op_identity)
+    fmt_shape, ints_of, op_identity)
 
 
 def _legacy_broadcast(c, node, attrs, shape, const):
@@ -101,16 +101,38 @@ def op_sum_mean(c, node, attrs):
 
 def op_concat(c, node, attrs):
     ins = [v for v in node.input if v]
-    if any(not c.is_act(v) for v in ins):
-        raise Unsupported("a constant input among activations")
-    shapes = [c.shape[v] for v in ins]
-    r = len(shapes[0])
+    acts = [v for v in ins if c.is_act(v)]
+    if not acts:
+        raise Malformed("no activation input")
+    ref = c.shape[acts[0]]
+    r = len(ref)
     axis = axis_attr(attrs, r, 1 if c.opset < 4 else 0)
-    if axis == 0 and has_batch(shapes[0]):
+    if axis == 0 and has_batch(ref):
         raise BatchDep("concatenates along the batch")
     if len(ins) == 1:
         return op_identity(c, node, attrs)
-    c.set_act(node.output[0], c.emit(node, "cat", [c.ir[v] for v in ins], {"dim": axis}, node.output[0]))
+    names = []
+    for i, v in enumerate(node.input):
+        if not v:
+            continue
+        if c.is_act(v):
+            names.append(c.ir[v])
+            continue
+        # a constant among activations (CoordConv's coordinate channels, a learned token): a weight of
+        # the activations' rank whose batch is 1 or theirs, the same dims off the axis
+        k = c.fweight(node, i, "input %d" % i, True)
+        if k.ndim != r or any(int(k.shape[d]) != int(ref[d]) for d in range(1, r) if d != axis) \
+                or (ref[0] is not BATCH and k.shape[0] != ref[0]):
+            raise Malformed("constant input %d of shape %s cannot join %s on axis %d"
+                            % (i, fmt_shape(k.shape), fmt_shape(ref), axis))
+        if ref[0] is BATCH and not (k.shape[0] == 1 and v in c.bconst):
+            raise BatchDep("constant input %d has batch %d (only an Expand to the batch size joins any batch)"
+                           % (i, k.shape[0]))
+        if ref[0] is not BATCH and ref[0] != 1 and k.shape[0] == ref[0]:
+            if any((k[j] != k[0]).any() for j in range(1, k.shape[0])):
+                raise Unsupported("constant input %d differs across the batch" % i)
+        names.append(c.weight(node, "const%d" % i, np.ascontiguousarray(k[:1], np.float32)))
+    c.set_act(node.output[0], c.emit(node, "cat", names, {"dim": axis}, node.output[0]))
 
 
 def op_pad(c, node, attrs):

@@ -7,7 +7,7 @@ import numpy as np
 
 from fastnorm import onnxpb
 from fastnorm.errors import FormatError, UnsupportedError
-from fastnorm.frontends.onnx._base import (UNKNOWN, Malformed, Sym, Unsupported, axes_arg, has_batch, ints_of,
+from fastnorm.frontends.onnx._base import (BATCH, UNKNOWN, Malformed, Sym, Unsupported, axes_arg, has_batch, ints_of,
     insert_axes, is_sym, sym_result, sym_vector)
 
 
@@ -98,6 +98,58 @@ def _sym_binary(c, node, attrs):
     sym_result(c, node.output[0], out)
 
 
+def _sym_equal(c, node, attrs):
+    """Equal on shape vectors: the batch (>= 1) is never 0 or negative (the TorchScript exporter's
+    expand(b, -1, ...) writes Where(Equal(shape, -1), ones, shape)); anything else about it unknown."""
+    a, b = (np.asarray(c.const[v], dtype=object) for v in node.input[:2])
+    a, b = np.broadcast_arrays(a, b)
+    out = np.empty(a.shape, dtype=object)
+    for i in np.ndindex(a.shape):
+        x, y = a[i], b[i]
+        if not isinstance(x, Sym) and not isinstance(y, Sym):
+            out[i] = bool(x == y)
+        elif (x is BATCH and not isinstance(y, Sym) and y <= 0) or (y is BATCH and not isinstance(x, Sym) and x <= 0):
+            out[i] = False
+        else:
+            out[i] = UNKNOWN
+    if any(e is UNKNOWN for e in out.reshape(-1)):
+        c.const[node.output[0]] = out
+    else:
+        c.const[node.output[0]] = out.astype(bool)
+
+
+def _sym_where(c, node, attrs):
+    cond, x, y = (np.asarray(c.const[v], dtype=object) for v in node.input[:3])
+    cond, x, y = np.broadcast_arrays(cond, x, y)
+    out = np.empty(cond.shape, dtype=object)
+    for i in np.ndindex(cond.shape):
+        k = cond[i]
+        out[i] = UNKNOWN if isinstance(k, Sym) else (x[i] if k else y[i])
+    sym_result(c, node.output[0], out)
+
+
+def _sym_expand(c, node, attrs):
+    """Expand of a float constant to a shape whose first entry is the batch (CoordConv's coordinate
+    channels, expand(b, 1, h, w)): the same for every sample, kept as its batch-1 value and marked a
+    batch constant (c.bconst), which only elementwise folds and the readers that broadcast it over the
+    batch may take (converter.BCONST_*)."""
+    data, t = c.const[node.input[0]], c.const[node.input[1]]
+    t = list(np.asarray(t, dtype=object).reshape(-1))
+    if (not is_sym(data) and np.asarray(data).dtype.kind == "f" and t and t[0] is BATCH
+            and not any(isinstance(e, Sym) for e in t[1:]) and 1 <= np.ndim(data) <= len(t)
+            and (np.ndim(data) < len(t) or np.shape(data)[0] == 1)):
+        try:
+            shape = np.broadcast_shapes(np.shape(data), tuple([1] + [int(e) for e in t[1:]]))
+        except ValueError:
+            raise Malformed("Expand of %s to %r" % (np.shape(data), t)) from None
+        if math.prod(shape) * 4 > c.max_tensor_bytes:
+            raise MemoryError("Expand to %r: over max_tensor_bytes (%d) a sample" % (t, c.max_tensor_bytes))
+        c.const[node.output[0]] = np.ascontiguousarray(np.broadcast_to(data, shape))
+        c.bconst.add(node.output[0])
+        return
+    _sym_unknown(c, node, attrs)
+
+
 def _sym_unknown(c, node, attrs):
     """Ops on shape vectors we do not follow symbolically: entries computed from the batch are unknown."""
     for v in node.output:
@@ -114,7 +166,8 @@ SYM_OPS = {
     "Gather": _sym_gather, "Identity": _sym_identity, "Cast": _sym_identity, "Unsqueeze": _sym_unsqueeze,
     "Squeeze": _sym_squeeze, "Concat": _sym_concat, "Slice": _sym_slice, "Reshape": _sym_reshape,
     "Add": _sym_binary, "Sub": _sym_binary, "Mul": _sym_binary, "Div": _sym_binary,
-    "Floor": _sym_identity, "Ceil": _sym_identity, "Shape": _sym_unknown,
+    "Floor": _sym_identity, "Ceil": _sym_identity, "Shape": _sym_unknown, "Equal": _sym_equal,
+    "Where": _sym_where, "Expand": _sym_expand,
 }
 
 

@@ -292,7 +292,8 @@ class Builder:
             return False
         val = self.const[x]
         if val.dim() != len(sizes) or val.shape[0] != 1 or not fx.users or not all(
-                u.op == "call_function" and _packet(u.target) in _BROADCASTING for u in fx.users):
+                u.op == "call_function" and (_packet(u.target) in _BROADCASTING or _cat_off_batch(u))
+                for u in fx.users):
             return False
         rest = [int(v) for v in sizes[1:]]
         with self.torch.no_grad():
@@ -760,12 +761,37 @@ def _max(b, fx, x, dim=None, keepdim=False):
     b.val[fx] = [name, None]
 
 
+def _cat_off_batch(u):
+    """Whether fx node u is a cat along a dim other than the batch's (a reader of a constant expanded
+    to the batch: CoordConv's coordinate channels)."""
+    if _packet(u.target) not in ("cat", "concat"):
+        return False
+    d = u.args[1] if len(u.args) > 1 else u.kwargs.get("dim", 0)
+    return isinstance(d, int) and d != 0
+
+
 def _cat(b, fx, tensors, dim=0):
-    xs = [b.act(v, "cat input") for v in tensors]
-    r = len(b.shape[xs[0]])
+    acts = [v for v in tensors if not (isinstance(v, b.torch.fx.Node) and v in b.const)]
+    if not acts:
+        raise _Unsupported("a cat of constants only")
+    ref = b.shape[b.act(acts[0], "cat input")]
+    r = len(ref)
     d = int(dim) % r
     if d == 0:
         raise _Unsupported("a concatenation along the batch dim")
+    xs = []
+    for v in tensors:
+        if v in acts:
+            xs.append(b.act(v, "cat input"))
+            continue
+        # a constant (CoordConv's coordinates, expanded to the batch: _const_by_batch keeps it at batch 1)
+        t = b.const[v]
+        if t.dim() != r or t.shape[0] != (1 if ref[0] is None else ref[0]) or any(
+                int(t.shape[k]) != int(ref[k]) for k in range(1, r) if k != d):
+            raise _Unsupported("a constant cat input of shape %s beside %s" % (tuple(t.shape), ref))
+        if t.shape[0] > 1 and not bool((t == t[:1]).all()):
+            raise _Unsupported("a constant cat input that differs across the batch")
+        xs.append(b.weight(t[:1], v.name))
     if len(xs) == 1:
         b.val[fx] = xs[0]
         return
