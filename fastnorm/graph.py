@@ -116,6 +116,11 @@ class Graph(Record):
 
     def check(self):
         """Structural and registry checks; raises UnsupportedError listing every unknown op/attr."""
+        for what, specs in (("input", self.inputs), ("output", self.outputs)):
+            names = [t.name for t in specs]
+            if len(set(names)) != len(names):
+                dup = next(v for v in names if names.count(v) > 1)
+                raise ValueError("graph %s %r is listed twice" % (what, dup))
         problems = []
         for n in self.nodes:
             spec = OPS.get(n.op)

@@ -200,6 +200,12 @@ _ROWS = [
     _act("log", "LOG", ("torch.log", "Tensor.log"), ("Log",), inplace=False),
     _act("erf", "ERF", ("torch.erf", "Tensor.erf", "torch.special.erf"), ("Erf",), inplace=False,
          doc="the error function (an exact GELU written out: x / 2 (1 + erf(x / sqrt 2)))"),
+    _act("round_f16", "ROUND_F16", (), (), inplace=False,
+         doc="x rounded to float16's values, ties to even, kept float32 (x.half().float(); ONNX Cast to "
+             "float16 of a float activation)"),
+    _act("round_bf16", "ROUND_BF16", (), (), inplace=False,
+         doc="x rounded to bfloat16's values, ties to even, kept float32 (x.bfloat16().float(); ONNX Cast "
+             "to bfloat16)"),
     _act("softplus", "SOFTPLUS", ("nn.Softplus",), ("Softplus",), args=(("beta", 1.0), ("threshold", 20.0)),
          params=(("beta", "beta"), ("threshold", "threshold")), inplace=False),
     _act("logsigmoid", "SOFTPLUS", ("nn.LogSigmoid", "F.logsigmoid"), (), inplace=False,

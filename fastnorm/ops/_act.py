@@ -180,7 +180,10 @@ def _generated(row):
     fn.__name__ = fn.__qualname__ = row.name
     fn.__module__ = __name__
     fn.__signature__ = signature
-    fn.__doc__ = "torch.nn.functional.%s on float32 NumPy arrays (generated from fastnorm.optable)." % row.name
+    if any(t.startswith(("F.", "nn.", "torch.", "Tensor.")) for t in row.torch):
+        fn.__doc__ = "torch.nn.functional.%s on float32 NumPy arrays (generated from fastnorm.optable)." % row.name
+    else:   # no torch counterpart (round_f16: x.half().float())
+        fn.__doc__ = "%s: %s (float32 NumPy arrays; generated from fastnorm.optable)." % (row.name, row.doc)
     return fn
 
 

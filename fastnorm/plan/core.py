@@ -121,6 +121,22 @@ class WeightCache:
                 self._packed.setdefault(key, v)
 
 
+def _check_empty(graph, shapes):
+    """A value with no elements (a slice that crops a dim away) runs only as a concat's input, where it
+    adds nothing, or as a graph output a slice writes (an empty array); anywhere else the kernels would
+    see a 0-sized dim: refused, naming it."""
+    readers = None
+    outputs = {t.name for t in graph.outputs}
+    for n in graph.nodes:
+        for v in n.outputs:
+            if v and 0 in shapes[v]:
+                if readers is None:
+                    readers = graph.consumers()
+                if (v in outputs and n.op != "slice") or any(r.op != "cat" for r in readers.get(v, [])):
+                    raise UnsupportedError("node %r (%s): its output %r has shape %s; tensors with no "
+                                           "elements are not supported" % (n.name, n.op, v, tuple(shapes[v])))
+
+
 class Plan:
     """One input shape on one ISA: records, buffer table and arena layout."""
 
@@ -129,6 +145,7 @@ class Plan:
         self.input_shapes = input_shapes
         self.shapes = infer_shapes(graph, input_shapes)
         self.output_shapes = {t.name: self.shapes[t.name] for t in graph.outputs}
+        _check_empty(graph, self.shapes)
         with limits.gc_paused():
             try:
                 self._lower(graph, cache)

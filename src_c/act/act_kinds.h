@@ -48,7 +48,10 @@
     X(LOG,         v_log(x))                                                                       \
     X(LOG1P,       v_log1p(x))                                                                     \
     X(ERF,         v_erf(x))                                                                       \
-    X(ERFC,        v_erfc(x))
+    X(ERFC,        v_erfc(x))                                                                      \
+    /* ONNX Cast to float16 / bfloat16 and back: rounded to nearest, ties to even (vmath.h) */     \
+    X(ROUND_F16,   fn_round_f16(x))                                                                \
+    X(ROUND_BF16,  fn_round_bf16(x))
 /* clang-format on */
 
 #endif

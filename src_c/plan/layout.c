@@ -13,6 +13,7 @@ static size_t run_pixels(size_t c, size_t hw) {
 
 static void layout(const fn_kernels *k, int to_nhwc, size_t n, size_t c, size_t hw, const float *x, float *y,
                    int nthreads) {
+    if (n == 0 || c == 0 || hw == 0) return; /* nothing to move */
     const fn_glue_kernels *g = fn_glue_kernels_for(k->isa);
     const size_t pix = run_pixels(c, hw), runs = (hw + pix - 1) / pix, ntasks = n * runs;
     /* a fork/join costs more than transposing a small image, and on a loaded host a second thread

@@ -113,6 +113,9 @@ FN_INLINE V vcvt_i2f(VI a) { return vcvtq_f32_s32(a); }
 FN_INLINE VI vbits(V a) { return vreinterpretq_s32_f32(a); }
 FN_INLINE V vfrombits(VI a) { return vreinterpretq_f32_s32(a); }
 FN_INLINE VI viset(int32_t a) { return vdupq_n_s32(a); }
+FN_INLINE V vand(V a, V b) {
+    return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(a), vreinterpretq_u32_f32(b)));
+}
 FN_INLINE VI viadd(VI a, VI b) { return vaddq_s32(a, b); }
 FN_INLINE VI visub(VI a, VI b) { return vsubq_s32(a, b); }
 #define visra(a, s) vshrq_n_s32((a), (s))

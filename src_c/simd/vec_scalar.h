@@ -65,6 +65,7 @@ FN_INLINE V vcvt_i2f(VI a) { return (float)a; }
 FN_INLINE VI vbits(V a) { return (int32_t)fn_fbits(a); }
 FN_INLINE V vfrombits(VI a) { return fn_bitsf((uint32_t)a); }
 FN_INLINE VI viset(int32_t a) { return a; }
+FN_INLINE V vand(V a, V b) { return fn_bitsf(fn_fbits(a) & fn_fbits(b)); }
 FN_INLINE VI viadd(VI a, VI b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
 FN_INLINE VI visub(VI a, VI b) { return (int32_t)((uint32_t)a - (uint32_t)b); }
 FN_INLINE VI visra(VI a, int s) { return a >> s; } /* gcc: arithmetic shift */

@@ -365,6 +365,28 @@ FN_INLINE V fn_hardswish(V x) {
     return vsel(veq(x, vset(-__builtin_inff())), vset(-0.0f), y);
 }
 
+/* x rounded to the nearest float16 (ties to even), as a float (ONNX Cast to float16 and back): |x|'s
+ * float16 grid, 2^(e-10) in the binade [2^e, 2^(e+1)) and 2^-24 below the normals (e < -14), is the
+ * float32 ulp of c = 1.5 * 2^(max(e, -14) + 13), so (|x| + c) - c rounds |x| onto it; |x| >= 65520
+ * (half-way past 65504, float16's largest) is inf; NaN stays NaN, -0 stays -0 */
+FN_INLINE V fn_round_f16(V x) {
+    const V a = vabs(x);
+    const V p = vmax(vand(a, vfrombits(viset(0x7F800000))), vset(0x1p-14f));
+    const V c = vmul(p, vset(12288.0f));
+    const V r = vsub(vadd(a, c), c);
+    return vcopysign(vsel(vge(a, vset(65520.0f)), vset(__builtin_inff()), r), x);
+}
+
+/* x rounded to the nearest bfloat16 (ties to even), as a float: its bits plus 0x7FFF plus the lowest
+ * kept bit, the low 16 cleared (a carry takes the largest finite values to inf, as it should); NaN
+ * kept as it is (the carry could make inf of one) */
+FN_INLINE V fn_round_bf16(V x) {
+    const VI b = vbits(x);
+    const VI lsb = vbits(vand(vfrombits(visra(b, 16)), vfrombits(viset(1))));
+    const V r = vand(vfrombits(viadd(viadd(b, viset(0x7FFF)), lsb)), vfrombits(viset((int32_t)0xFFFF0000u)));
+    return vsel(vunord(x, x), x, r);
+}
+
 /* erf(z)/z for |z| <= 1 as c0 + t p(t), t = z^2, c0 = 2/sqrt(pi) as hi + lo (its float32 rounding
  * alone would be a 5e-8 relative error); fit rel err 1.7e-10 */
 FN_INLINE V fn_erf_small(V z, V t) {

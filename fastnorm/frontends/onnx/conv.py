@@ -127,7 +127,8 @@ def op_conv_transpose(c, node, attrs):
     if auto_pad not in ("NOTSET", "", "VALID", "SAME_UPPER", "SAME_LOWER"):
         raise Unsupported("auto_pad %r" % auto_pad)
     pads = attrs.get("pads")
-    if pads is None and auto_pad in ("SAME_UPPER", "SAME_LOWER") or (pads is None and out_shape is not None):
+    # output_shape given: the pads follow from it (the spec: explicit pads are then ignored)
+    if pads is None and auto_pad in ("SAME_UPPER", "SAME_LOWER") or out_shape is not None:
         if out_shape is None:
             out_shape = [ins[i] * strides[i] for i in range(2)]
         total = [strides[i] * (ins[i] - 1) + opad[i] + (k[i] - 1) * dil[i] + 1 - out_shape[i] for i in range(2)]

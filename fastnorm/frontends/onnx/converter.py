@@ -214,6 +214,10 @@ class _Converter:
                 if o and o in self.shape:
                     self.kind[o] = kind
 
+    def shape_of_ir(self, ir_name):
+        """The shape (BATCH at dim 0 where dynamic) of an IR value emit() made."""
+        return self._ir_value_shape[ir_name]
+
     def set_act(self, onnx_name, ir_name):
         self.ir[onnx_name] = ir_name
         self.shape[onnx_name] = self._ir_value_shape[ir_name]
@@ -228,6 +232,8 @@ class _Converter:
         init_names = set()
         views = []
         for t in g.initializer:
+            if t.name in init_names:
+                raise FormatError("initializer %r is defined twice (names must be unique)" % t.name)
             init_names.add(t.name)
             try:
                 views.append((t.name, onnxpb.to_array_view(t)))
@@ -242,7 +248,11 @@ class _Converter:
             except Exception as e:
                 raise FormatError("sparse initializer %r cannot be read: %s" % (t.values.name, e)) from None
         inputs = []
+        seen_inputs = set()
         for vi in g.input:
+            if vi.name in seen_inputs:
+                raise FormatError("graph input %r is listed twice" % vi.name)
+            seen_inputs.add(vi.name)
             if vi.name in init_names:
                 continue  # legacy: initializers listed as graph inputs are constants (weights)
             tt = vi.type.tensor_type if vi.type.HasField("tensor_type") else None
@@ -257,6 +267,11 @@ class _Converter:
                 continue
             if not tt.HasField("shape"):
                 self.problems.append("input %r: no shape declared (the non-batch dims must be known)" % vi.name)
+                self.poisoned.add(vi.name)
+                continue
+            zero = [i for i, d in enumerate(tt.shape.dim) if d.HasField("dim_value") and d.dim_value == 0]
+            if zero:
+                self.problems.append("input %r: dim %d is 0 (an empty tensor)" % (vi.name, zero[0]))
                 self.poisoned.add(vi.name)
                 continue
             dims = []
@@ -358,8 +373,12 @@ class _Converter:
         outputs = []
         graph_outputs = {o.name for o in g.output}
         renames = {}    # IR value -> the ONNX output name it takes (applied to the nodes once, below)
+        listed = set()
         for vo in g.output:
             v = vo.name
+            if v in listed:
+                continue    # listed twice: one output (the run's dict has one entry per name)
+            listed.add(v)
             if v in self.poisoned:
                 continue
             if v in self.const:
@@ -441,6 +460,12 @@ class _Converter:
         for i, n in enumerate(g.node):
             for v in n.output:
                 if v:
+                    if v in producer:
+                        raise FormatError("value %r is written by two nodes (%r and %r; names must be unique)"
+                                          % (v, g.node[producer[v]].name or "#%d" % producer[v], n.name or "#%d" % i))
+                    if v in known:
+                        raise FormatError("node %r (%s) writes %r, which is already a graph input or an "
+                                          "initializer" % (n.name or "#%d" % i, n.op_type, v))
                     producer[v] = i
         need = [o.name for o in g.output]
         live = set()
@@ -470,7 +495,7 @@ class _Converter:
 
     # ------------------------------------------------------------------ batch constants
     def _bconst_check(self, node):
-        """A node reading a batch constant (symbolic.\_sym_expand: one value for every sample, held at
+        """A node reading a batch constant (symbolic._sym_expand: one value for every sample, held at
         batch 1): an elementwise op on constants (folded at batch 1, still a batch constant), or a
         reader that broadcasts it over the batch of same-rank activations (Concat off the batch axis,
         the binary ops); anything else would see its batch as 1."""

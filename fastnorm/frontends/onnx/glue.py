@@ -156,6 +156,11 @@ def op_pad(c, node, attrs):
     full = [0] * (2 * r)
     for i, a in enumerate(axes):
         full[a], full[r + a] = pads[i], pads[len(axes) + i]
+    if mode in ("reflect", "edge") and min(full) < 0:
+        # negative pads crop: the crop first (a slice per axis), then the positive pads reflect / repeat
+        # the cropped tensor's edge (onnxruntime's order)
+        name, shape = _crop(c, node, name, shape, full)
+        full = [max(p, 0) for p in full]
     if r == 5 and shape[1] == 1 and not (full[1] or full[6]) and (full[2] or full[7]):
         # (n, 1, c, h, w) padded on c: torch's LocalResponseNorm decomposition (a 5-D view of the image,
         # its channels padded, then a (size, 1, 1) average pool): the image's channel pad
@@ -177,6 +182,24 @@ def op_pad(c, node, attrs):
     if full[1] or full[r + 1]:
         a["cpads"] = [full[1], full[r + 1]]
     c.set_act(node.output[0], c.emit(node, "pad", [name], a, node.output[0]))
+
+
+def _crop(c, node, name, shape, full):
+    r = len(shape)
+    for a in range(r):
+        front, back = min(full[a], 0), min(full[r + a], 0)
+        if not (front or back):
+            continue
+        if shape[a] is BATCH or a == 0:
+            raise Unsupported("negative pads %r on the batch" % full)
+        d = int(shape[a])
+        if d + front + back < 0:
+            raise Malformed("pads %r crop more than dim %d's %d" % (full, a, d))
+        if d + front + back == 0:
+            raise Unsupported("pads %r crop dim %d to nothing (an empty tensor)" % (full, a))
+        name = c.emit(node, "slice", [name], {"dim": a, "start": -front, "end": d + back, "step": 1})
+        shape = c.shape_of_ir(name)
+    return name, shape
 
 
 def _pad_unit5(c, node, name, shape, full, mode, value):

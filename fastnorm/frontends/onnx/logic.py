@@ -129,7 +129,8 @@ def op_argreduce(c, node, attrs):
 
 
 def op_cast(c, node, attrs):
-    """A Cast to float, bool or int64 / int32 (c.kind says what the source holds)."""
+    """A Cast to float, bool or int64 / int32 (c.kind says what the source holds); a float value cast to
+    float16 / bfloat16 is rounded to that type's values (round_f16 / round_bf16) and stays float."""
     to = attrs.get("to")
     src = c.kind.get(node.input[0])
     if node.op_type == "CastLike":
@@ -145,6 +146,14 @@ def op_cast(c, node, attrs):
             raise Unsupported("Cast of an activation to %s (float, bool, int64 and int32 run)"
                               % (onnx_dtype_name(to) if isinstance(to, int) else to))
         dst = CAST_KIND[to]
+    rounding = {_T.FLOAT16: "round_f16", getattr(_T, "BFLOAT16", -1): "round_bf16"}
+    if node.op_type == "CastLike" and not c.is_act(like) and np.asarray(c.const[like]).dtype == np.float16:
+        to = _T.FLOAT16
+    if src is None and node.op_type in ("Cast", "CastLike") and to in rounding:
+        # a float value to float16 / bfloat16: the values that type holds (the rounding), run as float
+        name, _ = c.act(node)
+        c.set_act(node.output[0], c.emit(node, rounding[to], [name], {}, node.output[0]))
+        return None
     if dst is None or src == "bool" or (src is not None and dst != "bool"):
         # the same values: float <- anything, int / bool <- bool, int64 <-> int32
         op_identity(c, node, attrs)

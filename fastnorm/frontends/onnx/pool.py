@@ -173,6 +173,12 @@ def op_reduce(c, node, attrs):
     r = len(shape)
     if axes is None or len(axes) == 0:
         if (c.opset >= since or node.op_type == "ReduceSum") and attrs.get("noop_with_empty_axes", 0):
+            # each element reduced over no axes: x itself for a sum / mean / max, but the square (sum of
+            # squares) and the magnitude (L2 norm) for the norms
+            if node.op_type == "ReduceSumSquare":
+                return c.set_act(node.output[0], c.emit(node, "square", [name], {}, node.output[0]))
+            if node.op_type == "ReduceL2":
+                return c.set_act(node.output[0], c.emit(node, "abs", [name], {}, node.output[0]))
             return op_identity(c, node, attrs)
         axes = list(range(r))
     axes = sorted(a % r for a in axes)
