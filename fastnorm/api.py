@@ -63,14 +63,17 @@ def _why(e):
 
 
 def from_onnx(model_or_path, optimize=True, max_tensor_bytes=limits.DEFAULT_MAX_TENSOR_BYTES,
-              external_data_dir=None):
+              external_data_dir=None, input_shapes=None):
     """Import an ONNX model (a path, bytes or onnx.ModelProto; needs the [onnx] extra) into a Model.
     External data is read for a path from the model's own folder; for bytes or a ModelProto only from
     external_data_dir, when given (files inside it: no absolute path, no `..`, no symlink out), else it
-    is refused. max_tensor_bytes as in load(); constant folding is bounded by it too."""
+    is refused. max_tensor_bytes as in load(); constant folding is bounded by it too. input_shapes
+    ({input name: (N, C, H, W)}): the size an input with a dynamic height and width is converted at on
+    load (default 224 x 224; other sizes are converted when a predict first sees them)."""
     from fastnorm.frontends.onnx import onnx_to_graph
     limits.check_max_tensor_bytes(max_tensor_bytes)
-    graph = onnx_to_graph(model_or_path, max_tensor_bytes, external_data_dir)
+    spatial = _input_shapes_arg(input_shapes)
+    graph = onnx_to_graph(model_or_path, max_tensor_bytes, external_data_dir, spatial)
     try:
         dynamic = getattr(graph, "dynamic_dims", None)
         if dynamic:   # dynamic H / W: converted again per input size (fastnorm.per_shape)
@@ -92,16 +95,29 @@ def from_onnx(model_or_path, optimize=True, max_tensor_bytes=limits.DEFAULT_MAX_
     return model
 
 
-def load(path, optimize=True, max_tensor_bytes=limits.DEFAULT_MAX_TENSOR_BYTES):
+def load(path, optimize=True, max_tensor_bytes=limits.DEFAULT_MAX_TENSOR_BYTES, input_shapes=None):
     """Load a model file: fastnorm's own .fnm (any safetensors file that carries a fastnorm graph), or
     an ONNX model (.onnx; needs the [onnx] extra). A tensor larger than max_tensor_bytes at the declared
-    input shape (batch 1) raises MemoryError naming it; values no model can mean raise FormatError."""
+    input shape (batch 1) raises MemoryError naming it; values no model can mean raise FormatError.
+    input_shapes: for an ONNX model with a dynamic height and width, as in from_onnx."""
     limits.check_max_tensor_bytes(max_tensor_bytes)
     with limits.gc_paused():
-        return _load(path, optimize, max_tensor_bytes)
+        return _load(path, optimize, max_tensor_bytes, input_shapes)
 
 
-def _load(path, optimize, max_tensor_bytes):
+def _input_shapes_arg(input_shapes):
+    if input_shapes is None:
+        return None
+    if not isinstance(input_shapes, dict) or not all(
+            isinstance(k, str) and isinstance(v, (tuple, list)) and all(
+                isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in v)
+            for k, v in input_shapes.items()):
+        raise TypeError("input_shapes must be {input name: (N, C, H, W) of positive ints}, got %r"
+                        % (input_shapes,))
+    return {k: tuple(v) for k, v in input_shapes.items()}
+
+
+def _load(path, optimize, max_tensor_bytes, input_shapes=None):
     if isinstance(path, (bytes, bytearray, memoryview)):
         # a model's bytes (a download, a blob store): .fnm is safetensors (an 8-byte header length, then
         # JSON); anything else is read as ONNX
@@ -109,7 +125,7 @@ def _load(path, optimize, max_tensor_bytes):
         if len(data) > 8 and data[8:9] == b"{":
             graph_dict, weights, packed = fileformat.loads(data, known_ops=KNOWN_OPS, prepacked=_usable_here)
             return _fnm_model(graph_dict, weights, "<bytes>", optimize, max_tensor_bytes, packed)
-        return from_onnx(data, optimize=optimize, max_tensor_bytes=max_tensor_bytes)
+        return from_onnx(data, optimize=optimize, max_tensor_bytes=max_tensor_bytes, input_shapes=input_shapes)
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError("load() takes a path (str or os.PathLike) or a model's bytes, not %s"
                         % type(path).__name__)
@@ -117,7 +133,9 @@ def _load(path, optimize, max_tensor_bytes):
     if isinstance(p, bytes):
         p = os.fsdecode(p)
     if p.lower().endswith(".onnx"):
-        return from_onnx(p, optimize=optimize, max_tensor_bytes=max_tensor_bytes)
+        return from_onnx(p, optimize=optimize, max_tensor_bytes=max_tensor_bytes, input_shapes=input_shapes)
+    if input_shapes is not None:
+        raise TypeError("input_shapes applies to ONNX models (a .fnm file's sizes are fixed but the batch)")
     graph_dict, weights, packed = fileformat.load(p, known_ops=KNOWN_OPS, prepacked=_usable_here)
     return _fnm_model(graph_dict, weights, p, optimize, max_tensor_bytes, packed)
 

@@ -277,8 +277,10 @@ def shape_reshape(node, shapes, weights):
                        for i, v in enumerate(want))):
         raise ValueError("node %r: shape must be ints >= 1 (the first may be -1: keep the batch), got %r"
                          % (node.name, want))
+    if len(x) < 1 and want[0] == -1:    # a 0-d value (a mean over everything) has no batch to keep
+        raise ValueError("node %r: cannot reshape %r to %r" % (node.name, x, want))
     out = tuple(([x[0]] if want[0] == -1 else [want[0]]) + list(want[1:]))
-    if len(x) < 1 or math.prod(out) != math.prod(x):
+    if math.prod(out) != math.prod(x):
         raise ValueError("node %r: cannot reshape %r to %r" % (node.name, x, want))
     return [out]
 

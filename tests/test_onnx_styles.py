@@ -36,7 +36,6 @@ REFUSED = {
     "reduce_opset18_noop_empty_axes": r"\(ReduceSum, opset 18\): reduces over the batch",
     "softmax_axis0_opset11_2d": r"\(Softmax, opset 11\): softmax over every dim including the batch",
     "gemm_transA": r"\(Transpose, opset 13\): perm \[1, 0\] moves the batch",
-    "global_pool_1d": r"\(GlobalAveragePool, opset 11\): 3D input.*\(GlobalMaxPool, opset 11\): 3D input",
     "matmul_vector_b": r"\(MatMul, opset 13\): a 1D constant B \(only 2D weights\)",
 }
 

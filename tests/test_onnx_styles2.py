@@ -70,8 +70,7 @@ REFUSED = {
     "expand_lower_rank_target": (U, r"\(Expand, opset 13\): Expand of an activation to \[5, 1\] \(only to the "
                                     r"same rank"),
     "cumsum_on_activation": (U, r"\(CumSum, opset 14\): op CumSum"),
-    # CumSum has no handler, so not even its constant form folds
-    "cumsum_on_constant": (U, r"\(CumSum, opset 14\): op CumSum"),
+    # (CumSum of a constant folds since session 29)
     "reduce_l2_opset18_no_axes_noop0": (U, r"\(ReduceL2, opset 18\): reduces over the batch"),
     "reduce_logsumexp_attr_opset13": (U, r"\(ReduceLogSumExp, opset 13\): op ReduceLogSumExp"),
     "reduce_l1_opset18": (U, r"\(ReduceL1, opset 18\): op ReduceL1"),

@@ -412,7 +412,25 @@ def _dispatch(op, inputs, attrs, opset, limit):
         since = 13 if op == "ReduceSum" else 18
         axes = _opt_input_or_attr(inputs, 1, attrs, "axes", opset, since)
         return [_op_reduce(op, x, axes, attrs.get("keepdims", 1), attrs.get("noop_with_empty_axes", 0))]
+    if op == "CumSum":
+        return [_op_cumsum(*_need(inputs, 2, op), attrs)]
     return NotImplemented
+
+
+def _op_cumsum(x, axis, attrs):
+    """Running sums along axis (EdgeNeXt's position encoding, from the input's shape): exclusive starts
+    at 0 (each sum leaves its own element out), reverse runs from the end."""
+    if x.ndim == 0:
+        raise FoldError("CumSum of a 0-d tensor")
+    a = _int_list(axis, "CumSum axis")
+    if len(a) != 1 or not -x.ndim <= a[0] < x.ndim:
+        raise FoldError("CumSum: axis %s for rank %d" % (a[:4], x.ndim))
+    a = a[0] % x.ndim
+    y = np.flip(x, a) if int(attrs.get("reverse", 0)) else x
+    c = np.cumsum(y, axis=a, dtype=x.dtype)
+    if int(attrs.get("exclusive", 0)):
+        c = np.concatenate([np.zeros_like(np.take(c, [0], axis=a)), np.take(c, range(c.shape[a] - 1), axis=a)], a)
+    return np.flip(c, a) if int(attrs.get("reverse", 0)) else c
 
 
 SUPPORTED = frozenset(list(_BINARY) + list(_UNARY) + [

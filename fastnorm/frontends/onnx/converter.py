@@ -615,7 +615,7 @@ assert not {t for row in OPS.values() for t in row.onnx} - set(_HANDLERS), "an o
 for _k in ("Gather", "Slice", "Range", "Equal", "Where", "Floor", "Ceil", "Sqrt", "Pow", "Neg", "Abs",
            "Max", "Min", "ReduceProd", "ReduceSum", "Not", "And", "Or", "Less", "Greater", "Exp", "Log",
            "Reciprocal", "NonZero", "Tile", "Split", "CastLike", "Round", "Sign", "ScatterND", "Trilu",
-           "ReduceMin", "ArgMax", "ArgMin", "Mod", "Erf", "Sin", "Cos", "IsNaN", "IsInf"):
+           "ReduceMin", "ArgMax", "ArgMin", "Mod", "Erf", "Sin", "Cos", "IsNaN", "IsInf", "CumSum"):
     _HANDLERS.setdefault(_k, None)
 
 
@@ -658,6 +658,17 @@ def onnx_to_graph(model_or_path, max_tensor_bytes=DEFAULT_MAX_TENSOR_BYTES, exte
                 graph = conv.run()
             except Restart:
                 continue
+            except (FormatError, UnsupportedError) as e:
+                if spatial is None and conv.dynamic_dims:
+                    # a valid file may only fit one size (a Linear head after Flatten): say that the size
+                    # was fastnorm's guess, and how to give the right one
+                    names = ", ".join("%r: (N, C, H, W)" % k for k in conv.dynamic_dims)
+                    raise UnsupportedError(
+                        "%s: its input's height and width are dynamic and fastnorm converts it at load at "
+                        "%dx%d, where it does not fit: %s. If the model runs at one size only, load it "
+                        "with input_shapes={%s} (or export it with fixed sizes)"
+                        % (where, SPATIAL_PROBE, SPATIAL_PROBE, e, names)) from None
+                raise
             graph.notes = notes + graph.notes
             return graph
         raise UnsupportedError("%s: could not convert" % where)  # pragma: no cover

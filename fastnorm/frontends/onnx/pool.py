@@ -155,12 +155,13 @@ def _avgpool2d(c, node, attrs, name, shape):
 
 def op_global_pool(c, node, attrs):
     name, shape = c.act(node)
-    if len(shape) == 5:   # (n, c, t, h, w): a reduction over the last three axes
+    if len(shape) != 4:   # (n, c, l) (AdaptiveAvgPool1d(1): Swin's head), (n, c, t, h, w): a reduction
+        if len(shape) < 3:
+            raise Unsupported("%dD input (an (N, C, ...) tensor is pooled over its dims past C)" % len(shape))
         op = "reduce_mean" if node.op_type == "GlobalAveragePool" else "reduce_max"
-        c.set_act(node.output[0], c.emit(node, op, [name], {"axes": [2, 3, 4], "keepdim": True}, node.output[0]))
+        c.set_act(node.output[0], c.emit(node, op, [name], {"axes": list(range(2, len(shape))), "keepdim": True},
+                                         node.output[0]))
         return
-    if len(shape) != 4:
-        raise Unsupported("%dD input (only 4D images and 5D videos run)" % len(shape))
     op = "adaptive_avg_pool2d" if node.op_type == "GlobalAveragePool" else "adaptive_max_pool2d"
     c.set_act(node.output[0], c.emit(node, op, [name], {"output_size": [1, 1]}, node.output[0]))
 
