@@ -121,10 +121,16 @@ static inline int fn_igemm_act_in_kernel(const fn_kernels *k, const fn_act *act)
             (act->kind == FN_ACT_ACTK0 + FN_ACTK_GELU || act->kind == FN_ACT_ACTK0 + FN_ACTK_GELU_TANH));
 }
 
-/* rows x n floats at y (row stride ld), in place, just written and still in L1. */
+/* rows x n floats at y (row stride ld), in place, just written and still in L1. Rows that follow one
+ * another (ld == n: a conv with few output channels, one a pixel for an attention gate's psi conv) are
+ * one call: per row, a 1-channel output was one call and a scalar tail per pixel (10x the conv). */
 static inline void fn_epilogue_rows(fn_actk_apply_fn f, const fn_act *act, float *y, size_t ld,
                                     size_t rows, size_t n) {
     const fn_act_params none = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    if (ld == n) {
+        (void)f(act->kind - FN_ACT_ACTK0, rows * n, y, &none, y);
+        return;
+    }
     for (size_t r = 0; r < rows; r++) (void)f(act->kind - FN_ACT_ACTK0, n, y + r * ld, &none, y + r * ld);
 }
 
