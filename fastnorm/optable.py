@@ -200,6 +200,7 @@ _ROWS = [
     _act("log", "LOG", ("torch.log", "Tensor.log"), ("Log",), inplace=False),
     _act("erf", "ERF", ("torch.erf", "Tensor.erf", "torch.special.erf"), ("Erf",), inplace=False,
          doc="the error function (an exact GELU written out: x / 2 (1 + erf(x / sqrt 2)))"),
+    _act("log1p", "LOG1P", ("torch.log1p", "Tensor.log1p"), (), inplace=False),
     _act("round_f16", "ROUND_F16", (), (), inplace=False,
          doc="x rounded to float16's values, ties to even, kept float32 (x.half().float(); ONNX Cast to "
              "float16 of a float activation)"),

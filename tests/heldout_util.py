@@ -5,10 +5,10 @@ from util import assert_model_close, assert_ran
 from fastnorm.testing import force_isa
 
 
-def torch_feeds(net, shape, name):
-    """[(x, [reference outputs as NumPy])] at batch 1 and 3, inputs seeded by the model's name."""
+def torch_feeds(net, shape, name, seed=None):
+    """[(x, [reference outputs as NumPy])] at batch 1 and 3, inputs seeded by the model's name (or seed)."""
     import torch
-    gen = torch.Generator().manual_seed(len(name))
+    gen = torch.Generator().manual_seed(len(name) if seed is None else seed)
     feeds = []
     for n in (1, 3):
         x = torch.randn((n,) + tuple(shape), generator=gen)

@@ -10,8 +10,8 @@ scaled residuals, ESPNetv2's EESP, PeleeNet, RCAN, DnCNN, AdaIN with the style s
 forward from a fixed buffer, MobileNeXt, SSDLite's and RetinaNet's per-level permute / reshape / cat heads,
 odd GroupNorm groups with DropPath in eval, and activation mixes.
 
-Refused (pinned below by the op the UnsupportedError names): Hardshrink / Softshrink / Tanhshrink / RReLU
-on the torch route, Involution (nn.Unfold) and CondConv (a conv on a computed weight). CoordConv's
+Refused (pinned below by the op the UnsupportedError names): RReLU on the torch route (Hardshrink /
+Softshrink / Tanhshrink too until session 29), Involution (nn.Unfold) and CondConv (a conv on a computed weight). CoordConv's
 coordinate channels (a constant expanded to the batch, concatenated to activations) were refused until
 session 29 (tests/test_cat_const.py). The probe found no wrong answer and no crash in
 fastnorm in these architectures; among ~200 single constructs it tried, one answered wrong: ONNX Resize
@@ -73,8 +73,9 @@ CASES = {
 
 # (model, route) -> the UnsupportedError it raises (route "dynamo": torch's dynamo exporter)
 REFUSED = {
-    # torch.export decomposes Hardshrink / Softshrink to sign and keeps rrelu_with_noise; fx names the modules
-    ("act_mix_exotic", "torch"): r"(?s)aten\.sign.*module Hardshrink",
+    # torch.export keeps rrelu_with_noise (Hardshrink / Softshrink decompose to sign, which maps since
+    # session 29); fx names the modules
+    ("act_mix_exotic", "torch"): r"(?s)aten\.rrelu_with_noise_functional.*module Hardshrink",
     # nn.Unfold: an index with a 2-D constant index list
     ("involution_net", "torch"): "Unfold",
     ("involution_net", "onnx"): "Gather indices that are not a scalar or a 1-D integer list",

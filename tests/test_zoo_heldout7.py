@@ -13,22 +13,22 @@ RepLKNet with a kernel wider than its map, SqueezeNext, Lite-HRNet, BiSeNetV2, S
 U-Net), the Temporal Shift Module in two implementations, pixel (un)shuffle pairs, cosine / argmax / topk
 heads, split glue, a 1x1-pixel input, an odd 37x29 input, and a two-image siamese net.
 
-The probe found no wrong answer in any model that loads. Found answering wrong / crashing (xfail, strict):
-  * ProGAN's minibatch-stddev layer (a mean over the whole batch to a 0-d scalar, view(1, 1, 1, 1)) in a
-    fixed-batch ONNX export: fastnorm.FormatError "malformed ONNX model ... cannot reshape () to [1, 1, 1,
-    1]" for a valid file (ONNX Runtime runs it): fastnorm.shapes.shape_reshape refuses every 0-d input.
-  * a classifier with a flatten -> Linear head exported with dynamic H / W: "malformed ONNX model ... A
-    ['N', 200704] and B (5, 256) do not fit" at load: the load-time conversion at SPATIAL_PROBE = 224
-    (frontends/onnx/converter.py) calls a file malformed that runs at its own size.
-Refused (pinned below by the op the UnsupportedError names): einsum (BoTNet), torch.roll on the torch
-route (Swin: torch.export decomposes it to index_select), AdaptiveAvgPool1d over tokens (ONNX
-GlobalAveragePool on 3-D), F.scaled_dot_product_attention and nn.MultiheadAttention / nn.Transformer*
-layers on the torch route (the decomposition's _safe_softmax: aten.any / full_like), a constant @
-activation MatMul (DETR's object queries), CumSum of a shape-derived constant (EdgeNeXt's Fourier position
-encoding), the official TSM shift (zeros_like + slice assignment: full_like / ScatterND into a constant),
-TopK, torch.tensor_split in ONNX (SplitToSequence), reductions over the batch (ProGAN's minibatch stddev);
-and a batch-moving graph (window partition, attention's permute(2, 0, 3, 1, 4), frames folded into the
-batch) exported with a dynamic batch. Bound: tests/test_zoo_torch.py's."""
+The probe found no wrong answer in any model that loads. It found two valid ONNX files called malformed,
+fixed in session 29 (FOUND): ProGAN's minibatch-stddev layer (a mean over the whole batch to a 0-d
+scalar, view(1, 1, 1, 1)) in a fixed-batch export ("cannot reshape ()": fastnorm.shapes.shape_reshape
+refused 0-d inputs), and a flatten -> Linear head exported with dynamic H / W, converted at load at 224 x
+224 (now an UnsupportedError naming that size; load / from_onnx take input_shapes=). Also fixed in
+session 29: ONNX CumSum of a shape-derived constant (EdgeNeXt) folds, ONNX GlobalAveragePool on 3-D
+(Swin's AdaptiveAvgPool1d head) runs, and on the torch route torch.roll (index_select by a constant
+index), F.scaled_dot_product_attention / nn.MultiheadAttention / nn.Transformer* layers (_safe_softmax
+kept whole), a bmm by a constant (BoTNet, DETR), log1p, sign, round, clamp with tensor bounds and
+circular padding map (tests/test_torch_route_ops.py).
+Still refused (pinned below by the op the UnsupportedError names): ONNX Einsum (BoTNet), a constant @
+activation MatMul in ONNX (DETR's object queries), the official TSM shift (zeros_like + slice assignment:
+full_like / ScatterND into a constant), TopK, torch.tensor_split in ONNX (SplitToSequence), cumsum of
+activations, grid_sample, reductions over the batch on the torch route (ProGAN's minibatch stddev); and a
+batch-moving graph (window partition, attention's permute(2, 0, 3, 1, 4), frames folded into the batch)
+exported with a dynamic batch. Bound: tests/test_zoo_torch.py's."""
 import io
 import warnings
 
@@ -87,15 +87,17 @@ CASES = {
     "botnet_matmul": (False, False),
     "tsm_mmaction": (False, False),
     "edgenext_lite": (False, False),    # its cumsum of a shape-made mask folds (ONNX CumSum: session 29)
-    # refused on the torch route (REFUSED; ONNX_ONLY); the fixed-batch ONNX route runs them
-    "swin_lite_alt": (False, None),
-    "hybrid_vit_cls": (False, None),
-    "hybrid_vit_avg": (False, None),
+    # torch.roll / F.scaled_dot_product_attention / nn.MultiheadAttention / a bmm by a constant run on the
+    # torch route since session 29, the batch fixed at the example's (a window partition or the
+    # sequence-first attention moves it); the fixed-batch ONNX route runs them too
+    "swin_lite_alt": (False, False),
+    "hybrid_vit_cls": (False, False),
+    "hybrid_vit_avg": (False, False),
+    "swin_lite": (False, False),        # ONNX: the 3-D GlobalAveragePool head runs since session 29
+    "botnet_lite": (True, False),       # ONNX: Einsum refused (REFUSED)
+    "detr_lite": (False, False),        # ONNX: MatMul of a constant by an activation refused (REFUSED)
     # refused on both routes (REFUSED)
-    "swin_lite": (False, None),         # ONNX: the 3-D GlobalAveragePool head runs since session 29
-    "botnet_lite": (True, None),
     "tsm_lite": (False, None),
-    "detr_lite": (False, None),
     "topk_head": (True, None),
     "progan_disc_lite": (False, None),
     # torch route runs it; ONNX refused (REFUSED)
@@ -106,14 +108,8 @@ CASES = {
 
 # (model, route) -> the UnsupportedError it raises
 REFUSED = {
-    # torch.einsum("bhxyd,rd->bhxyr", q, rel_k): torch.export writes a bmm by a constant; ONNX Einsum
-    ("botnet_lite", "torch"): r"aten\.bmm\.default: a constant second operand",
+    # torch.einsum("bhxyd,rd->bhxyr", q, rel_k): ONNX Einsum (torch.export's bmm by a constant maps)
     ("botnet_lite", "onnx"): "op Einsum",
-    # torch.roll decomposes to index_select by a computed index (fx names roll)
-    ("swin_lite", "torch"): r"aten\.index_select\.default",
-    # F.scaled_dot_product_attention / nn.MultiheadAttention's fast path: _safe_softmax decomposed
-    ("hybrid_vit_cls", "torch"): r"aten\.any\.dim.*aten\.full_like",
-    ("detr_lite", "torch"): r"aten\.any\.dim.*aten\.full_like",
     # the decoder's first cross-attention: queries from learned embeddings only (constant) @ memory
     ("detr_lite", "onnx"): r"MatMul.*A constant, B activation",
     # the official shift: out = torch.zeros_like(x); out[:, :-1, :fold] = ...
@@ -133,8 +129,8 @@ XFAIL = {}
 # torch's exporter itself fails on these (no ONNX to load): aten::vdot of parametrizations.spectral_norm
 NO_ONNX = {n for n, (d, _) in CASES.items() if d is None}
 
-# the torch route not run: its refusal is the one pinned for swin_lite / hybrid_vit_cls (the same roll /
-# scaled_dot_product_attention), and tracing it again costs seconds
+# the torch route not run: the same roll / scaled_dot_product_attention as swin_lite / hybrid_vit_cls, and
+# tracing it again costs seconds
 ONNX_ONLY = {"swin_lite_alt", "hybrid_vit_avg"}
 
 # fixed-batch ONNX exports that fastnorm runs at any batch (batch 3 is then checked too)
@@ -326,28 +322,19 @@ def test_heldout7_found(case):
 # name -> (module constructor, {route: UnsupportedError regex}); routes "torch" (from_torch, auto) and
 # "onnx" (TorchScript export, dynamic batch)
 REFUSED_CONSTRUCTS = {
-    # fx names roll; torch.export's index_select hides it
-    "roll": (lambda: _Conv(lambda m, y: torch.roll(y, (2, -1), (2, 3))),
-             {"torch": r"aten\.index_select\.default.*function roll"}),
-    "scaled_dot_product_attention": (lambda: _Conv(_sdpa),
-                                     {"torch": r"aten\.any\.dim.*function scaled_dot_product_attention"}),
-    # LSQ / QAT fake quantization in eval
+    # LSQ / QAT fake quantization in eval (torch.round maps on the torch route since session 29)
     "fake_quant_round": (lambda: _Conv(lambda m, y: torch.clamp(torch.round(y / 0.25), -8, 7) * 0.25),
-                         {"torch": r"aten\.round", "onnx": "Round.* on activations"}),
-    "clamp_tensor_bounds": (lambda: _Conv(lambda m, y: torch.clamp(y, min=torch.full((1, 4, 1, 1), -0.2),
-                                                                   max=torch.linspace(0.1, 0.9, 4).view(1, 4, 1, 1))),
-                            {"torch": "a clamp with tensor bounds"}),
-    "sign": (lambda: _Conv(lambda m, y: torch.sign(y) * y.abs().sqrt()),
-             {"torch": r"aten\.sign", "onnx": "Sign.* on activations"}),
+                         {"onnx": "Round.* on activations"}),
+    "sign": (lambda: _Conv(lambda m, y: torch.sign(y) * y.abs().sqrt()), {"onnx": "Sign.* on activations"}),
     "cumsum": (lambda: _Conv(lambda m, y: torch.cumsum(y, 3)), {"torch": r"aten\.cumsum", "onnx": "op CumSum"}),
-    # the ONNX route runs it (the exporter writes Log(1 + x)); torch.export keeps aten.log1p
-    "log1p": (lambda: _Conv(lambda m, y: torch.log1p(y.abs())), {"torch": r"aten\.log1p"}),
     # a spatial transformer's sampler
     "grid_sample": (lambda: _Conv(lambda m, y: F.grid_sample(
         y, F.affine_grid(torch.tensor([[[0.9, 0.1, 0.0], [-0.1, 0.9, 0.1]]]).expand(y.shape[0], 2, 3), list(y.shape),
                          align_corners=False), align_corners=False)),
         {"torch": r"aten\.grid_sampler_2d"}),
 }
+# roll, scaled_dot_product_attention, clamp with tensor bounds and log1p were refused on the torch route
+# until session 29; tests/test_torch_route_ops.py checks them against torch
 
 
 @pytest.mark.parametrize("case,route", [(c, r) for c in sorted(REFUSED_CONSTRUCTS) for r in REFUSED_CONSTRUCTS[c][1]])

@@ -24,7 +24,7 @@ _KEEP = ("hardswish.default", "hardsigmoid.default", "mish.default", "silu.defau
          "reflection_pad2d.default", "replication_pad2d.default", "pad.default", "prelu.default",
          "_prelu_kernel.default", "instance_norm.default", "linear.default", "adaptive_avg_pool2d.default",
          "upsample_nearest2d.vec", "_upsample_nearest_exact2d.vec", "upsample_bilinear2d.vec",
-         "log_sigmoid.default", "max_unpool2d.default")
+         "log_sigmoid.default", "max_unpool2d.default", "_safe_softmax.default")
 # binary ops that broadcast: an expand feeding only these is a no-op
 _BROADCASTING = {"add", "sub", "rsub", "mul", "div", "maximum", "minimum"}
 _ALIASES = {"clone", "alias", "detach", "contiguous", "lift_fresh_copy", "_to_copy", "dropout", "lift_fresh"}
@@ -89,6 +89,7 @@ class Builder:
         self.batch = None       # str of the symbolic batch, when dynamic
         self.input = None
         self.act_rows = {row.name: row for row in activations()}
+        self.neg_inf = {}       # fx node -> whether -inf from a constant or literal can reach it (_safe_softmax)
 
     # ------------------------------------------------------------------------------ helpers
     def dims(self, fake):
@@ -466,8 +467,8 @@ _KIND_OPS = frozenset({
     "eq", "ne", "lt", "gt", "le", "ge", "where", "masked_fill", "bitwise_and", "bitwise_or", "bitwise_xor",
     "bitwise_not", "logical_and", "logical_or", "logical_xor", "logical_not", "_to_copy", "argmax", "argmin",
     "view", "_unsafe_view", "reshape", "unsqueeze", "squeeze", "flatten", "expand", "permute", "transpose", "t",
-    "cat", "concat", "slice", "narrow", "select", "index", "split", "split_with_sizes", "add", "sub", "mul",
-    "neg", "amax", "amin", "maximum", "minimum", "relu", "abs", "max_unpool2d", "repeat"} | set(_ALIASES))
+    "cat", "concat", "slice", "narrow", "select", "index", "index_select", "split", "split_with_sizes", "add",
+    "sub", "mul", "neg", "amax", "amin", "maximum", "minimum", "relu", "abs", "max_unpool2d", "repeat"} | set(_ALIASES))
 
 
 def _fmt(shape):
@@ -1059,7 +1060,40 @@ def _bmm(b, fx, x, y):
         shape = mx.shape[:-1] + my.shape[-1:]
         b.val[fx] = _Merged(b.emit(fx, "matmul", [mx.name, my.name], shape=shape), shape)
         return
+    if x in b.const or y in b.const:
+        return _bmm_const(b, fx, x, y)
     b.out(fx, "matmul", [b.act(x), b.act(y, "second operand")])
+
+
+def _bmm_const(b, fx, x, y):
+    """bmm of an activation and a constant (DETR's object queries, from parameters only, against the
+    memory's keys; BoTNet's relative logits, q against a constant table). A constant the same in every
+    group is a linear: act @ C = linear(act, C^T), C @ act = (linear(act^T, C))^T. A constant that differs
+    per group (per head) is made an activation first, as where(m, C, C) with m a one-element-per-group
+    slice of the other operand (a select: C exactly, whatever m holds), then one matmul."""
+    first = x in b.const
+    c = b.tensor(x if first else y, "matmul operand")
+    v = b.act(y if first else x, "matmul operand")
+    vs = b.shape[v]
+    if c.dim() != 3 or len(vs) != 3:
+        raise _Unsupported("a bmm of a %d-D constant and a %d-D activation" % (c.dim(), len(vs)))
+    if bool((c == c[:1]).all()):
+        if not first:
+            return b.out(fx, "linear", [v, b.weight(c[0].t(), fx.name + ".weight"), ""])
+        vt = b.emit(fx, "transpose", [v], {"perm": [0, 2, 1]}, name=b.sub_name(fx, "transpose"),
+                    shape=(vs[0], vs[2], vs[1]))
+        lin = b.emit(fx, "linear", [vt, b.weight(c[0], fx.name + ".weight"), ""], name=b.sub_name(fx, "linear"),
+                     shape=(vs[0], vs[2], c.shape[1]))
+        return b.out(fx, "transpose", [lin], {"perm": [0, 2, 1]})
+    if vs[0] is None:
+        raise BatchDependent("a bmm of a constant that differs per group (%s)" % fx.name)
+    m = v
+    for d in (1, 2):
+        m = b.emit(fx, "slice", [m], {"dim": d, "start": 0, "end": 1, "step": 1}, name=b.sub_name(fx, "group"),
+                   shape=(vs[0], 1, 1) if d == 2 else (vs[0], 1, vs[2]))
+    w = b.weight(c, fx.name + ".const")
+    cv = b.emit(fx, "where", [m, w, w], name=b.sub_name(fx, "const"), shape=tuple(c.shape))
+    b.out(fx, "matmul", [cv, v] if first else [v, cv])
 
 
 def _relu(b, fx, x):
@@ -1067,16 +1101,40 @@ def _relu(b, fx, x):
 
 
 def _clamp(b, fx, x, lo=None, hi=None):
-    def num(v):
+    """clamp / clamp_min / clamp_max: scalar bounds (or one-element tensors) are the clamp op (fused into
+    the op before it); a tensor bound, constant or computed, is a maximum (lower) then a minimum (upper),
+    as torch's min(max(x, lo), hi), so hi wins where lo > hi. The bound goes first: x86 max / min return
+    their second operand on NaN, so a NaN x stays NaN, as in torch."""
+    torch = b.torch
+
+    def bound(v):   # -> None, a float, or a value name
         if v is None:
             return None
-        if isinstance(v, b.torch.fx.Node):
+        if isinstance(v, torch.fx.Node) and isinstance(b.val.get(v), str):
+            return b.val[v]
+        if isinstance(v, torch.fx.Node):
             t = b.tensor(v, "clamp bound")
-            if t.numel() != 1:
-                raise _Unsupported("a clamp with tensor bounds")
-            return float(t.reshape(-1)[0])
+            if t.numel() == 1:
+                return float(t.reshape(-1)[0])
+            return b.weight(v, fx.name + ".bound")
         return float(v)
-    b.out(fx, "clamp", [b.act(x)], {"min": num(lo), "max": num(hi)})
+    xin = b.act(x)
+    lo, hi = bound(lo), bound(hi)
+    if not isinstance(lo, str) and not isinstance(hi, str):
+        return b.out(fx, "clamp", [xin], {"min": lo, "max": hi})
+    v = xin
+    if lo is not None:
+        if isinstance(lo, str):
+            shape = broadcast_dims(b.shape[v], b.shape[lo] if lo in b.shape else b.weights[lo].shape)
+            v = b.emit(fx, "maximum", [lo, v], name=b.sub_name(fx, "maximum"), shape=shape)
+        else:
+            v = b.emit(fx, "clamp", [v], {"min": lo, "max": None}, name=b.sub_name(fx, "clamp"), shape=b.shape[v])
+    if hi is None:
+        b.val[fx] = v
+    elif isinstance(hi, str):
+        b.out(fx, "minimum", [hi, v])
+    else:
+        b.out(fx, "clamp", [v], {"min": None, "max": hi})
 
 
 def _clamp_min(b, fx, x, lo):
@@ -1157,6 +1215,64 @@ def _pow(b, fx, x, e):
     b.val[fx] = emit_pow(emit, xin, e, lambda suffix, arr: b.weight(b.torch.from_numpy(arr), fx.name + "." + suffix))
 
 
+def _steps(b, fx, xin):
+    """(emit, const) for an op written as several elementwise nodes of xin's shape: emit(op, inputs,
+    attrs=None, last=False) -> value (last: the node named after fx, its value fx's); const(v) -> the
+    weight name of the float32 scalar v."""
+    shape = b.shape[xin]
+
+    def emit(op, ins, attrs=None, last=False):
+        if last:
+            return b.out(fx, op, ins, attrs)
+        return b.emit(fx, op, ins, attrs, name=b.sub_name(fx, op), shape=shape)
+
+    consts = {}
+
+    def const(v):
+        if v not in consts:
+            consts[v] = b.weight(b.torch.tensor([v], dtype=b.torch.float32), "%s.k%g" % (fx.name, v))
+        return consts[v]
+    return emit, const
+
+
+def _log1p(b, fx, x):
+    """log1p(x): the act kind (vmath.h's v_log1p, 2e-7 relative; log(1 + x) would lose it all near 0)."""
+    b.out(fx, "log1p", [b.act(x)])
+
+
+def _sign(b, fx, x):
+    """sign(x) as (x > 0) - (x < 0): 0 at 0 and, as torch's CPU kernel, at NaN."""
+    xin = b.act(x)
+    emit, const = _steps(b, fx, xin)
+    emit("sub", [emit("gt", [xin, const(0.0)]), emit("lt", [xin, const(0.0)])], last=True)
+
+
+# 2 ** 23: from here on a float32 is an integer, and v + 2 ** 23 (0 <= v < 2 ** 23) rounds v to one
+_ROUND_MAGIC = float(2 ** 23)
+
+
+def _round(b, fx, x, decimals=0):
+    """round (half to even) without a kernel of its own: v + m - m with m = 2 ** 23 and v's sign, each
+    step rounded to float32 by the default round-to-nearest-even (m = 0 where |v| >= 2 ** 23, already
+    an integer, or NaN: v itself). The steps are sub and add of two activations, so no pass folds the
+    magic constant into the op before (a conv's bias would round its sum instead). decimals as torch:
+    round(x * 10 ** d) / 10 ** d, or round(x / 10 ** -d) * 10 ** -d. A value within an ulp of a .5 tie
+    may round the other way than in torch when the op before it sums in another order."""
+    xin = b.act(x)
+    emit, const = _steps(b, fx, xin)
+    d = int(decimals)
+    v = xin
+    if d:
+        scale = const(10.0 ** abs(d))
+        v = emit("mul" if d > 0 else "div", [v, scale])
+    small = emit("lt", [emit("abs", [v]), const(_ROUND_MAGIC)])
+    sign = emit("add", [emit("mul", [emit("lt", [v, const(0.0)]), const(2 * _ROUND_MAGIC)]), const(-_ROUND_MAGIC)])
+    m = emit("mul", [sign, small])   # -2 ** 23 for v >= 0, 2 ** 23 below, 0 for |v| >= 2 ** 23
+    r = emit("add", [emit("sub", [v, m]), m], last=not d)
+    if d:
+        emit("div" if d > 0 else "mul", [r, scale], last=True)
+
+
 def _vector_norm(b, fx, x, ord=2, dim=None, keepdim=False, dtype=None):
     """linalg_vector_norm (F.normalize's norm) of ord 2: sqrt(sum(x ** 2))."""
     if float(ord) != 2.0:
@@ -1215,6 +1331,71 @@ def _softmax(op):
             raise _Unsupported("a softmax over the batch dim")
         b.out(fx, op, [xin], {"dim": d})
     return handler
+
+
+def _safe_softmax(b, fx, x, dim, dtype=None):
+    """aten._safe_softmax (the math path of F.scaled_dot_product_attention and nn.MultiheadAttention):
+    softmax, except that a row whose every entry is -inf gives 0, where softmax (torch's and the softmax
+    kernel) gives NaN. Only a mask makes such a row, so the row is guarded, as
+    where(max(x) == -inf, 0, softmax(x)), only where -inf from a constant or a literal can reach x and
+    no additive constant mask already leaves each row an entry above -inf (causal): an unmasked
+    attention is one softmax. (An all -inf row from overflow, or from an input that holds -inf, gives
+    NaN.)"""
+    xin = b.act(x)
+    xs = b.shape[xin]
+    d = int(dim) % max(len(xs), 1)
+    if d == 0:
+        raise _Unsupported("a softmax over the batch dim")
+    if not _masked_rows(b, x, d, len(xs)):
+        return b.out(fx, "softmax", [xin], {"dim": d})
+    torch = b.torch
+    kshape = tuple(1 if i == d else v for i, v in enumerate(xs))
+    sm = b.emit(fx, "softmax", [xin], {"dim": d}, name=b.sub_name(fx, "softmax"), shape=xs)
+    top = b.emit(fx, "reduce_max", [xin], {"axes": [d], "keepdim": True}, name=b.sub_name(fx, "rowmax"),
+                 shape=kshape)
+    empty = b.emit(fx, "eq", [top, b.weight(torch.tensor([-math.inf]), fx.name + ".neg_inf")],
+                   name=b.sub_name(fx, "masked_row"), shape=kshape)
+    b.out(fx, "where", [empty, b.weight(torch.zeros(1), fx.name + ".zero"), sm])
+
+
+def _masked_rows(b, x, d, rank):
+    """Whether x (an fx node) may have a row along d whose every entry is -inf: a constant mask added
+    to a value -inf cannot reach is checked row by row; else any -inf source above x counts."""
+    torch = b.torch
+    if isinstance(x, torch.fx.Node) and _packet(x.target) == "add" and len(x.args) == 2 and not x.kwargs:
+        consts = [a for a in x.args if isinstance(a, torch.fx.Node) and a in b.const]
+        acts = [a for a in x.args if isinstance(a, torch.fx.Node) and a not in b.const]
+        if len(consts) == 1 and len(acts) == 1 and isinstance(b.const[consts[0]], torch.Tensor) \
+                and not _reaches_neg_inf(b, acts[0]):
+            c = b.const[consts[0]]
+            c = c.reshape((1,) * (rank - c.dim()) + tuple(c.shape))
+            return bool(torch.isneginf(c).all(dim=d).any())
+    return _reaches_neg_inf(b, x)
+
+
+def _reaches_neg_inf(b, target):
+    """Whether -inf from a constant tensor or a literal argument (masked_fill(s, m, -inf)) can reach fx
+    node target: one walk of the graph in order up to it, each node once (b.neg_inf)."""
+    torch = b.torch
+    memo = b.neg_inf
+
+    def source(a):
+        if isinstance(a, torch.fx.Node):
+            if a not in b.const:
+                return memo.get(a, False)
+            if a not in memo:
+                t = b.const[a]
+                memo[a] = isinstance(t, torch.Tensor) and t.is_floating_point() and bool(torch.isneginf(t).any())
+            return memo[a]
+        return isinstance(a, float) and a == -math.inf
+    for n in b.ep.graph.nodes:
+        if n not in memo and n not in b.const:
+            found = []
+            torch.fx.node.map_aggregate((n.args, n.kwargs), lambda a: found.append(source(a)))
+            memo[n] = any(found)
+        if n is target:
+            break
+    return source(target)
 
 
 def _pad4(b, x, pad, channels=False):
@@ -1277,9 +1458,33 @@ def _constant_pad(b, fx, x, pad, value=0.0):
 
 
 def _pad(b, fx, x, pad, mode="constant", value=None):
+    if mode == "circular":
+        return _pad_circular(b, fx, b.act(x), pad)
     if mode not in ("constant", "reflect", "replicate"):
         raise _Unsupported("pad mode %r" % mode)
     _pad_out(b, fx, b.act(x), pad, {"mode": mode, "value": float(value or 0.0)})
+
+
+def _pad_circular(b, fx, xin, pad):
+    """F.pad(mode="circular") (Conv2d(padding_mode="circular")): each padded dim, last first, as a gather
+    (slices of its runs and one cat). As torch, a negative pad crops first and the positive ones wrap
+    around what is left: output i reads start + (i - before) % kept. Any rank; never the batch dim."""
+    xs = b.shape[xin]
+    pad = [int(p) for p in pad]
+    dims = [(len(xs) - 1 - k, pad[2 * k], pad[2 * k + 1]) for k in range(len(pad) // 2)]
+    dims = [(d, lo, hi) for d, lo, hi in dims if lo or hi]
+    if len(pad) % 2 or any(d <= 0 for d, _, _ in dims):
+        raise _Unsupported("circular padding %r of a %d-D tensor (not the batch dim)" % (pad, len(xs)))
+    v = xin
+    for k, (d, lo, hi) in enumerate(dims):
+        n = int(b.shape[v][d])
+        start, kept = max(-lo, 0), n + min(lo, 0) + min(hi, 0)
+        if kept < 1:
+            raise _Unsupported("circular padding %r of a dim of %d (nothing left to wrap)" % ((lo, hi), n))
+        before = max(lo, 0)
+        idx = [start + (i - before) % kept for i in range(kept + before + max(hi, 0))]
+        v = _gather_runs(b, fx, v, d, gather_runs(idx, n), k + 1 == len(dims))
+    b.val[fx] = v
 
 
 def _pad_mode(mode):
@@ -1376,16 +1581,48 @@ def _index(b, fx, x, indices):
 
 
 def _emit_runs(b, fx, xin, xs, d, runs):
-    pieces = []
+    b.val[fx] = _gather_runs(b, fx, xin, d, runs, True)
+
+
+def _gather_runs(b, fx, xin, d, runs, last):
+    """xin's dim d gathered by runs (shapes.gather_runs): a slice per run, then one cat; a run over the
+    whole dim is xin itself. last: the node named after fx, else an intermediate. Returns the value."""
+    xs = b.shape[xin]
+    pieces, total = [], 0
     for k, (s0, end, st) in enumerate(runs):
         ln = len(range(s0, -1 if end is None else end, st))
+        total += ln
+        if (s0, end, st) == (0, xs[d], 1):
+            pieces.append(xin)
+            continue
         shape = tuple(ln if i == d else v for i, v in enumerate(xs))
         attrs = {"dim": d, "start": s0, "end": end, "step": st}
-        if len(runs) == 1:
-            b.val[fx] = b.emit(fx, "slice", [xin], attrs, shape=shape)
-            return
-        pieces.append(b.emit(fx, "slice", [xin], attrs, name=b.sub_name(fx, "run%d" % k), shape=shape))
-    b.out(fx, "cat", pieces, {"dim": d})
+        name = b.sub_name(fx, "run%d" % k) if len(runs) > 1 or not last else None
+        pieces.append(b.emit(fx, "slice", [xin], attrs, name=name, shape=shape))
+    if len(pieces) == 1:
+        return pieces[0]
+    shape = tuple(total if i == d else v for i, v in enumerate(xs))
+    return b.emit(fx, "cat", pieces, {"dim": d}, name=None if last else b.sub_name(fx, "cat"), shape=shape)
+
+
+def _index_select(b, fx, x, dim, index):
+    """index_select by a constant integer index on a non-batch dim (torch.roll's decomposition, Swin's
+    shifted windows: x[(i - shift) % n]), as slices of its runs and one cat."""
+    xin = b.act(x)
+    xs = b.shape[xin]
+    d = int(dim) % max(len(xs), 1)
+    if d == 0:
+        if b.batch is not None:
+            raise BatchDependent("an index_select on the batch dim (%s)" % fx.name)
+        raise _Unsupported("an index_select on the batch dim")
+    vals = b.tensor(index, "index")
+    if vals.dtype == b.torch.bool or vals.is_floating_point() or vals.dim() > 1 or not vals.numel():
+        raise _Unsupported("an index that is not a 1-D integer list (%s, %d-D)" % (vals.dtype, vals.dim()))
+    try:
+        runs = gather_runs(vals.reshape(-1).tolist(), int(xs[d]))
+    except ValueError as e:
+        raise _Unsupported(str(e))
+    b.val[fx] = _gather_runs(b, fx, xin, d, runs, True)
 
 
 def _narrow(b, fx, x, dim, start, length):
@@ -1450,7 +1687,8 @@ HANDLERS = {
     "add": _binary("add"), "sub": _binary("sub"), "rsub": _binary("rsub"), "mul": _binary("mul"),
     "div": _binary("div"), "maximum": _binary("maximum"), "minimum": _binary("minimum"), "neg": _neg,
     "reciprocal": _reciprocal, "pow": _pow, "linalg_vector_norm": _vector_norm,
-    "_softmax": _softmax("softmax"), "softmax": _softmax("softmax"),
+    "log1p": _log1p, "sign": _sign, "round": _round,
+    "_softmax": _softmax("softmax"), "softmax": _softmax("softmax"), "_safe_softmax": _safe_softmax,
     "_log_softmax": _softmax("log_softmax"), "log_softmax": _softmax("log_softmax"),
     "constant_pad_nd": _constant_pad, "pad": _pad,
     "reflection_pad2d": _pad_mode("reflect"), "replication_pad2d": _pad_mode("replicate"),
@@ -1460,6 +1698,7 @@ HANDLERS = {
     "channel_shuffle": _shuffle("channel_shuffle", "groups"),
     "native_channel_shuffle": _shuffle("channel_shuffle", "groups"),
     "slice": _slice, "narrow": _narrow, "flip": _flip, "index": _index, "select": _select, "slice_scatter": _slice_scatter, "copy": _copy,
+    "index_select": _index_select,
     "split_with_sizes": _split_sizes, "split": _split,
     "eq": _compare("eq"), "ne": _compare("ne"), "lt": _compare("lt"), "gt": _compare("gt"), "le": _compare("le"),
     "ge": _compare("ge"), "bitwise_and": _compare("mul"), "logical_and": _compare("mul"),
