@@ -2011,8 +2011,8 @@ def build(name, seed=0):
 # the image CNNs of the set at 224 x 224, for bench/adhoc/models_cputime.py --heldout7 (bench_models.py's
 # ZOO rows: constructor, canonical input, calibration input)
 _CANONICAL7 = ("eca_resnet_lite", "gcnet_resnet_lite", "fca_srm_simam_resnet_lite", "antialiased_frelu",
-               "replknet_lite", "vanillanet_train", "shufflenet_v1_lite", "litehrnet_lite",
-               "stdc_lite", "scnet_lite", "acnet_lite", "attention_unet_lite",
+               "replknet_lite", "vanillanet_train", "shufflenet_v1_lite",
+               "scnet_lite", "acnet_lite", "attention_unet_lite",
                "squeezenext_lite", "diracnet_lite", "sngan_disc_lite")
 HELDOUT7 = {name: ((lambda fn=MODELS[name][0], s=MODELS[name][1]: randomize(fn(), s)), (3, 224, 224), MODELS[name][1])
             for name in _CANONICAL7}
