@@ -52,6 +52,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from zoo_heldout3 import LayerNormCF, cbn
+from zoo_heldout5 import ScaledStdConv2d   # timm's, the weight standardized in forward
 
 
 def channel_shuffle(x, g):
@@ -590,23 +591,8 @@ class ParNetLite(nn.Module):
         return self.head(torch.flatten(F.adaptive_avg_pool2d(y, 1), 1))
 
 
-# ---------------------------------------------------------------- NFNet-lite (scaled weight standardization)
-class ScaledStdConv2d(nn.Conv2d):
-    """timm's: the weight standardized in forward by F.batch_norm(training=True) over each filter."""
-
-    def __init__(self, cin, cout, k, s=1, p=None, groups=1, gamma=1.0, eps=1e-6):
-        super().__init__(cin, cout, k, s, k // 2 if p is None else p, groups=groups, bias=True)
-        self.gain = nn.Parameter(torch.full((cout, 1, 1, 1), 1.0))
-        self.scale = gamma * self.weight[0].numel() ** -0.5
-        self.eps = eps
-
-    def forward(self, x):
-        w = F.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None,
-                         weight=(self.gain * self.scale).view(-1), training=True, momentum=0.0,
-                         eps=self.eps).reshape_as(self.weight)
-        return F.conv2d(x, w, self.bias, self.stride, self.padding, self.dilation, self.groups)
-
-
+# ---------------------------------------------------------------- NFNet-lite (scaled weight standardization:
+# zoo_heldout5.ScaledStdConv2d)
 class GammaAct(nn.Module):
     def __init__(self, gamma=1.7139):
         super().__init__()
@@ -634,7 +620,7 @@ class NFBlock(nn.Module):
         mid = cout // 2
         self.down = ScaledStdConv2d(cin, cout, 1, s, 0, gamma=1.0) if (s != 1 or cin != cout) else None
         self.conv1 = ScaledStdConv2d(cin, mid, 1, gamma=1.7139)
-        self.conv2 = ScaledStdConv2d(mid, mid, 3, s, groups=2, gamma=1.7139)
+        self.conv2 = ScaledStdConv2d(mid, mid, 3, s, g=2, gamma=1.7139)
         self.conv3 = ScaledStdConv2d(mid, cout, 1)
         self.act = GammaAct()
         self.se = NFSE(cout)
