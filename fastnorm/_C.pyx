@@ -213,6 +213,14 @@ def conv_out_extent(size_t n, size_t k, size_t s, size_t d, size_t p0, size_t p1
     return fn_conv_out_extent(n, k, s, d, p0, p1)
 
 
+def conv2d_tile(int isa, tuple desc):
+    """(mr, nr, isa name) of the micro-kernel table the conv desc runs on under ISA isa (-1: the
+    active one): that ISA's, or on AVX-512 AVX2's for at most 8 output channels a group."""
+    cdef fn_conv2d_desc d = _conv_desc(desc)
+    cdef const fn_kernels *k = fn_conv2d_kernels(_kernels(isa), &d)
+    return int(k.gemm_mr), int(k.gemm_nr), k.name.decode()
+
+
 def conv2d_pack(int isa, tuple desc, const float[:, :, :, ::1] w, bias):
     """w: (cout, cin/groups, kh, kw) -> packed weights for this ISA's micro-kernel."""
     cdef const fn_kernels *k = _kernels(isa)

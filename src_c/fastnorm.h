@@ -203,6 +203,9 @@ typedef struct fn_conv2d_desc {
 
 /* Output extent along one axis: floor((in + p0 + p1 - d*(k-1) - 1) / s) + 1, or 0 if none fits. */
 size_t fn_conv_out_extent(size_t in, size_t k, size_t s, size_t d, size_t p0, size_t p1);
+/* The table whose micro-kernel, packing and scratch the conv d runs on, given the active one k: k, or
+ * on AVX-512 the AVX2 table for at most 8 output channels a group (conv2d.c, conv_kernels). */
+const fn_kernels *fn_conv2d_kernels(const fn_kernels *k, const fn_conv2d_desc *d);
 /* Floats fn_conv2d_pack writes for this table's micro-kernel geometry. */
 size_t fn_conv2d_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d);
 /* w: (cout, cin/groups, kh, kw) as torch stores it; bias: (cout,) or NULL. */

@@ -253,11 +253,11 @@ def test_packed_panel_layout(isa, rng, cin, cout, groups, k):
     NR-wide panel of output channels, [NR bias][taps][cin/groups inputs][NR outputs], zeros past the
     group's channels; then the row of zeros padding taps read. (Group widths the small-group kernel
     takes are packed by that kernel's own layout: none of these shapes.)"""
-    mr, nr = _C.gemm_tile(-1)
     kc, cg = cin // groups, cout // groups
     wt = rng.standard_normal((cout, kc, k, k)).astype(np.float32)
     b = rng.standard_normal(cout).astype(np.float32)
     desc = (cin, cout, groups, k, k, 1, 1, 1, 1, 0, 0, 0, 0)
+    mr, nr, _ = _C.conv2d_tile(-1, desc)  # (1024 -> 3 on AVX-512: AVX2's 16-wide panels)
     packed = _C.conv2d_pack(-1, desc, wt, b)
     off = int(packed[0])
     assert 1 <= off <= 16
@@ -270,6 +270,28 @@ def test_packed_panel_layout(isa, rng, cin, cout, groups, k):
     want = want.reshape(groups, npan, nr, 1 + k * k * kc).transpose(0, 1, 3, 2)
     np.testing.assert_array_equal(body, want)
     assert not packed[off + body.size:].any(), "the padding row and the tail must be zeros"
+
+
+@pytest.mark.parametrize("cout,groups", [(1, 1), (3, 1), (8, 1), (9, 1), (16, 1), (16, 2), (24, 3), (40, 4),
+                                          (18, 2)])
+def test_narrow_convs_take_the_avx2_table_on_avx512(isa, rng, cout, groups):
+    """At most 8 output channels a group: AVX-512 packs and runs the conv on AVX2's table (8-lane
+    vectors all real channels, where a 16-lane one would be half zeros; conv2d.c conv_kernels); other
+    ISAs, and wider groups, on their own. Against the reference either way, with a residual and a
+    clamp through the epilogue, batch 2, a 3x3 and a 1x1 (the dense-rows kernel)."""
+    for k in (3, 1):
+        cin = 4 * groups
+        desc = (cin, cout, groups, k, k, 1, 1, 1, 1, k // 2, k // 2, k // 2, k // 2)
+        want_isa = "avx2" if isa == "avx512" and cout // groups <= 8 else isa
+        assert _C.conv2d_tile(-1, desc) == tile(want_isa) + (want_isa,)
+        x, wt, b, params = conv_case(rng, 2, cin, 9, 7, cout, k, padding=k // 2, groups=groups)
+        res = rng.standard_normal((2, cout, 9, 7)).astype(np.float32)
+        got = nhwc_conv(isa, x, wt, b, params, res, (1, -0.5, 1.5))
+        want, mag = reference_conv(x, wt, b, **params)
+        util.assert_close_dot(got, reference.clamp(want + res, -0.5, 1.5), mag + np.abs(res))
+        packed = _C.conv2d_pack(-1, desc, wt, b)
+        nr = tile(want_isa)[1]
+        assert packed.size == 16 + groups * -(-(cout // groups) // nr) * nr * (1 + k * k * 4) + 4 * k
 
 
 @pytest.mark.parametrize("cin", [1, 13, 64])

@@ -62,6 +62,22 @@ def test_matches_reference(isa, cin, cout, kh, kw, sh, sw, pads, h, w, n, bias, 
     util.assert_close_dot(got, want, mag)
 
 
+@pytest.mark.parametrize("cout", [5, 8])
+def test_narrow_stem_packs_eight_wide_panels(isa, rng, cout):
+    """At most 8 output channels: 8-wide panels on every ISA, AVX-512 too (it takes AVX2's table, whose
+    8 lanes are all real channels: conv_first.c first_kernels), and the reference's answer."""
+    desc = desc_of(3, cout, 3, 3, 1, 1, (1, 1, 1, 1))
+    x = rng.standard_normal((2, 3, 11, 19)).astype(np.float32)
+    wt = rng.standard_normal((cout, 3, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32)
+    packed = _C.conv_first_pack(-1, desc, wt, b)
+    assert packed.size == 16 + 8 * (1 + 27)
+    got = run(desc, x, wt, b, "relu")
+    util.assert_ran(isa)
+    want, mag = expected(desc, x, wt, b, "relu")
+    util.assert_close_dot(got, want, mag)
+
+
 @pytest.mark.parametrize("case", [
     (3, 64, 7, 2, 3, 224),    # ResNet stem
     (3, 64, 3, 1, 1, 128),    # the norm CNNs

@@ -41,6 +41,7 @@ cdef extern from "fastnorm.h" nogil:
 
     size_t fn_conv_out_extent(size_t inp, size_t k, size_t s, size_t d, size_t p0, size_t p1)
     int fn_conv2d_dense_fits(const fn_conv2d_desc *d)
+    const fn_kernels *fn_conv2d_kernels(const fn_kernels *k, const fn_conv2d_desc *d)
     size_t fn_conv2d_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d)
     void fn_conv2d_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w,
                         const float *bias, float *packed)

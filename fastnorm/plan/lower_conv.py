@@ -34,6 +34,14 @@ DWPW_MIN_BYTES = 512 << 10
 WINOGRAD_MIN_CHANNELS = 16   # cin and cout: below, the GEMMs are too thin to pay for the transforms
 WINOGRAD_MIN_TILES = 8       # 4x4 output tiles, batch included: fewer, and streaming the 4x larger
                              # transformed weights costs more than the multiplies saved
+# Thin 3x3 convs (8..15 channels on a side, at least 8 on both: DiracNet's 16->8, SCNet's 12->12) at
+# images of 28x28 and up: F(4x4, 3x3) only (F(2x2, 3x3) lost to the direct conv there). Measured (AMD
+# Zen 4, 1 thread, python bench/adhoc/winograd_thin.py 2 30 / 1 30, thread-CPU medians, direct / F(4x4)):
+# AVX-512 16->8 at 224x224 1.53x, 8->8 1.34x, 12->12 1.75x, 16->8 at 112x112 1.56x, 8->16 1.47x,
+# 12->24 2.04x, at 56x56 and 28x28 1.30-1.74x; AVX2 the same but 12->12 1.02-1.05x and 12->24 1.40x
+# (cin % 8: masked stores in the transforms); F(2x2, 3x3) 0.63-1.25x.
+WINOGRAD_THIN_MIN_CHANNELS = 8
+WINOGRAD_THIN_MIN_TILES = 49
 WINOGRAD_MIN_COVERAGE = 0.5  # outputs / (16 x tiles): partial edge tiles compute discarded outputs
 # Winograd F(2x2, 5x5) for 5x5 stride-1 convs (the same driver, kernel size from the desc): 36
 # products per 4 outputs instead of 100. Measured (1 thread, padding 2, CPU-time minima, AVX2 under
@@ -248,10 +256,19 @@ def _winograd_pays(plan, node, graph):
         tiles = n * -(-oh // 2) * -(-ow // 2)
         return (cin >= WINOGRAD5_MIN_CIN and cout >= WINOGRAD5_MIN_COUT and tiles >= WINOGRAD5_MIN_TILES
                 and oh * ow * n >= WINOGRAD5_MIN_COVERAGE * 4 * tiles)
-    if cin < WINOGRAD_MIN_CHANNELS or cout < WINOGRAD_MIN_CHANNELS:
-        return False
     tiles = n * -(-oh // 4) * -(-ow // 4)
+    if _winograd_thin(cin, cout):
+        if tiles < WINOGRAD_THIN_MIN_TILES:
+            return False
+    elif cin < WINOGRAD_MIN_CHANNELS or cout < WINOGRAD_MIN_CHANNELS:
+        return False
     return tiles >= WINOGRAD_MIN_TILES and oh * ow * n >= WINOGRAD_MIN_COVERAGE * 16 * tiles
+
+
+def _winograd_thin(cin, cout):
+    """A 3x3 conv below WINOGRAD_MIN_CHANNELS on a side that F(4x4, 3x3) still takes at large images."""
+    return (min(cin, cout) < WINOGRAD_MIN_CHANNELS and cin >= WINOGRAD_THIN_MIN_CHANNELS
+            and cout >= WINOGRAD_THIN_MIN_CHANNELS)
 
 
 def _lower_winograd(plan, node, graph, loc, cache):
@@ -274,7 +291,7 @@ def _emit_winograd(plan, node, graph, cache, b, n, h, w, oh, ow, padding, res):
     cout, c, k = wt.shape[0], wt.shape[1], wt.shape[2]
     desc = (c, cout, 1, k, k, 1, 1, 1, 1, *padding)
     bias = _bias(graph, node)
-    if k == 3 and c < WINOGRAD2_MAX_CIN and (WINOGRAD2_FIRST_CONVS is None
+    if k == 3 and c < WINOGRAD2_MAX_CIN and not _winograd_thin(c, cout) and (WINOGRAD2_FIRST_CONVS is None
                                             or _conv_rank(plan, graph, node) < WINOGRAD2_FIRST_CONVS):
         variant, pack, op = "winograd2x3", _C.winograd2x3_pack, _C.OP_WINOGRAD2X3
     else:

@@ -69,7 +69,32 @@ static size_t gconv_block_floats(const fn_gconv_kernels *gk, const fn_conv2d_des
     return gk->vw * (1 + d->kh * d->kw * (d->cin / d->groups));
 }
 
+/* Narrow convs: with at most FN_CONV_NARROW_COUT output channels a group, an AVX-512 tile's one
+ * 16-lane vector per row holds 8 or fewer real channels, and the AVX2 tile's 8-lane vector holds
+ * them all: the AVX2 table (its packing, scratch and kernels; every entry point below takes it
+ * through conv_kernels, so a buffer packed by one is run by the same) does the same useful work in
+ * half the vector width. Not where the small-group kernel takes the conv (it fills its vectors
+ * across groups). Measured (1 thread, in-model step minima, bench/profile_models.py diracnet_lite
+ * --no-ort, FASTNORM_ISA=avx2 against avx512): AMD Zen 4 (its 512-bit FMAs are two 256-bit halves)
+ * 3x3 16->8 at 224x224 2.38 -> 1.76 ms, at 112x112 0.60 -> 0.45; Xeon (Sapphire Rapids class) the
+ * 224x224 one 2.00 -> 1.72. */
+#ifndef FN_CONV_NARROW_COUT
+#define FN_CONV_NARROW_COUT 8
+#endif
+static const fn_kernels *conv_kernels(const fn_kernels *k, const fn_conv2d_desc *d) {
+#if defined(__x86_64__)
+    if (k->isa == FN_ISA_AVX512 && d->groups && d->cout / d->groups <= FN_CONV_NARROW_COUT && !gconv_for(k, d)) {
+        const fn_kernels *narrow = fn_kernels_for(FN_ISA_AVX2);
+        if (narrow) return narrow;
+    }
+#endif
+    return k;
+}
+
+const fn_kernels *fn_conv2d_kernels(const fn_kernels *k, const fn_conv2d_desc *d) { return conv_kernels(k, d); }
+
 size_t fn_conv2d_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d) {
+    k = conv_kernels(k, d);
     const fn_gconv_kernels *gk = gconv_for(k, d);
     if (gk) {
         const size_t nblk = div_up(d->cout, gk->vw);
@@ -260,6 +285,7 @@ static float *pack_1x1(const fn_conv2d_desc *d, const float *w, const float *bia
 
 void fn_conv2d_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w, const float *bias,
                     float *packed) {
+    k = conv_kernels(k, d);
     const size_t NR = k->gemm_nr, ks = d->kh * d->kw, kc = d->cin / d->groups;
     const size_t cout_g = d->cout / d->groups, npanels = div_up(cout_g, NR);
     const size_t off = pack_offset(packed);
@@ -321,6 +347,7 @@ void fn_conv2d_pack(const fn_kernels *k, const fn_conv2d_desc *d, const float *w
  * 3.3 M MLP weights: ~12 ms of a ~90 ms .onnx load on Zen 3). */
 void fn_conv2d_pack_kn(const fn_kernels *k, const fn_conv2d_desc *d, const float *wt, const float *bias,
                        float *packed) {
+    k = conv_kernels(k, d);
     assert(d->kh == 1 && d->kw == 1 && d->groups == 1);
     const size_t NR = k->gemm_nr, kc = d->cin, cout = d->cout, npanels = div_up(cout, NR);
     const size_t off = pack_offset(packed);
@@ -367,6 +394,7 @@ static size_t whole_copy_bytes(const fn_kernels *k, const fn_conv2d_desc *d, siz
 
 size_t fn_conv2d_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
                                size_t w, int nthreads) {
+    k = conv_kernels(k, d);
     return threads_scratch_bytes(k, d, nthreads) + whole_copy_bytes(k, d, n, h, w);
 }
 
@@ -393,6 +421,7 @@ static int gate_folds(const fn_kernels *k, const fn_conv2d_desc *d, size_t oh, s
 
 size_t fn_conv2d_gated_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
                                      size_t w, int nthreads) {
+    k = conv_kernels(k, d);
     const size_t base = fn_conv2d_scratch_bytes(k, d, n, h, w, nthreads);
     if (!d->sh || !d->sw || !d->dh || !d->dw) return base;
     const size_t oh = fn_conv_out_extent(h, d->kh, d->sh, d->dh, d->pad_top, d->pad_bottom);
@@ -796,6 +825,8 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
                              const fn_act *pre_act, const fn_post *post, const float *pf, size_t pf_floats,
                              void *scratch, size_t scratch_bytes, int nthreads) {
     if (ldx < d->cin || ldy < d->cout) return FN_ERR_ARG;
+    if (d->groups == 0) return FN_ERR_ARG;
+    k = conv_kernels(k, d);
     if (post && !post->scale != !post->shift) return FN_ERR_ARG;
     if (post && !post->scale && !post->res) post = NULL;
     if (post && post->res && post->res == y) return FN_ERR_ARG; /* the tile is stored before it is added */

@@ -65,6 +65,7 @@ static size_t panel_floats(const fn_kernels *k, const fn_conv2d_desc *d) {
  *   [NR zeros (its bias row)][cin][NR]  of  U[p] = (G g G^T)[p],
  * then the cout biases (added in the output transform). */
 static size_t packed_floats_a(const fn_kernels *k, const fn_conv2d_desc *d, const int A) {
+    k = fn_conv2d_kernels(k, d); /* at most 8 output channels on AVX-512: AVX2's (conv2d.c) */
     return FN_WINO_PACK_HEADER + (size_t)(A * A) * div_up(d->cout, k->gemm_nr) * panel_floats(k, d) + d->cout;
 }
 
@@ -78,6 +79,7 @@ size_t fn_winograd2x3_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d
 
 static fn_status pack_a(const int A, const fn_kernels *k, const fn_conv2d_desc *d, const float *w,
                         const float *bias, float *packed) {
+    k = fn_conv2d_kernels(k, d);
     if (!supported_a(d, A) || k->gemm_nr > FN_WINO_PACK_MAX_NR) return FN_ERR_ARG;
     const size_t NPOS = (size_t)(A * A);
     const size_t NR = k->gemm_nr, cin = d->cin, cout = d->cout, npanels = div_up(cout, NR);
@@ -166,6 +168,7 @@ static size_t thread_floats(const fn_conv2d_desc *d, size_t mb, const size_t NPO
 
 static size_t scratch_a(const int A, const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
                         size_t w, int nthreads) {
+    k = fn_conv2d_kernels(k, d);
     size_t oh, ow;
     out_extents(d, h, w, &oh, &ow);
     const size_t TM = tile_m(d, A), NPOS = (size_t)(A * A);
@@ -204,6 +207,7 @@ fn_status fn_winograd3x3_nhwc(const fn_kernels *k, const fn_conv2d_desc *d, size
 static fn_status run_a(const int A, const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h,
                        size_t w, const float *x, const float *packed, const float *res, const fn_act *act,
                        float *y, size_t ldy, void *scratch, size_t scratch_bytes, int nthreads) {
+    k = fn_conv2d_kernels(k, d);
     if (!supported_a(d, A) || k->gemm_nr > FN_WINO_PACK_MAX_NR || ldy < d->cout) return FN_ERR_ARG;
     size_t oh, ow;
     out_extents(d, h, w, &oh, &ow);
