@@ -29,7 +29,8 @@ import numpy as np
 from fastnorm import _C
 from fastnorm.errors import FormatError
 
-LAYOUT_VERSION = 2  # 2: AVX-512's grouped convs of group width 8 pack a tap in input pairs (gconv_avx512.c)
+LAYOUT_VERSION = 3  # 2: AVX-512's grouped convs of group width 8 pack a tap in input pairs (gconv_avx512.c)
+                    # 3: AVX-512 packs convs of <= 8 output channels a group as AVX2 (conv2d.c conv_kernels)
 HEADER = 16                   # floats of alignment header of a GEMM-family packing (FN_CONV_PACK_HEADER)
 PREFIX = "__prepacked__."
 META_KEY = "prepacked"
@@ -60,7 +61,9 @@ def _probe(isa):
              (_C.winograd3x3_pack, (16, 24, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), (24, 16, 3, 3)),
              (_C.conv_transpose2d_pack, (8, 12, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1), (8, 12, 3, 3)),
              (_C.winograd1d_pack, (16, 24, 1, 1, 7, 1, 1, 1, 1, 0, 3, 0, 3), (24, 16, 1, 7)),
-             (_C.winograd2x3_pack, (16, 24, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), (24, 16, 3, 3))]
+             (_C.winograd2x3_pack, (16, 24, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), (24, 16, 3, 3)),
+             (_C.conv2d_pack, (16, 8, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), (8, 16, 3, 3)),  # narrow: AVX2's
+             (_C.winograd3x3_pack, (8, 6, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), (6, 8, 3, 3))]
     outs = []
     for salt, (pack, desc, shape) in enumerate(convs):
         bias = _probe_weights((desc[1],), salt + 7)
