@@ -7,6 +7,7 @@ and nothing else does, so the wheel runs on any x86-64 CPU and picks the wide ke
 """
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from glob import glob
 
 import numpy
@@ -70,7 +71,39 @@ class BuildExt(build_ext):
             return original(obj, src, ext, cc_args, extra + SANITIZE, pp_opts)
 
         compiler._compile = _compile
+        compiler.compile = self._compile_all(compiler)
         super().build_extensions()
+
+    def _compile_all(self, compiler):
+        """CCompiler.compile over a pool of -j jobs (default: the CPU count; ~50 C files, which
+        setuptools compiles one by one), skipping an object newer than its source and every header
+        (src_c/*.h, the .pxi files: `depends`) when the flags are those of the last build (a stamp in
+        build_temp) and --force was not given."""
+        def compile(sources, output_dir=None, macros=None, include_dirs=None, debug=0, extra_preargs=None,
+                    extra_postargs=None, depends=None):
+            macros, objects, extra_postargs, pp_opts, build = compiler._setup_compile(
+                output_dir, macros, include_dirs, sources, depends, extra_postargs)
+            cc_args = compiler._get_cc_args(pp_opts, debug, extra_preargs)
+            stamp = os.path.join(self.build_temp, "fastnorm-flags.txt")
+            flags = repr((COMMON_C, OPENMP, SANITIZE, ISA_FLAGS, cc_args, extra_postargs, compiler.compiler_so))
+            os.makedirs(self.build_temp, exist_ok=True)
+            same_flags = os.path.exists(stamp) and open(stamp).read() == flags
+            newest_dep = max((os.path.getmtime(d) for d in depends or () if os.path.exists(d)), default=0.0)
+
+            def stale(obj, src):
+                return (self.force or not same_flags or not os.path.exists(obj)
+                        or os.path.getmtime(obj) < max(os.path.getmtime(src), newest_dep))
+            todo = [(obj,) + build[obj] for obj in objects if obj in build and stale(obj, build[obj][0])]
+            # the slowest first (Cython's generated C): the pool then ends about together
+            todo.sort(key=lambda t: -os.path.getsize(t[1]))
+            with ThreadPoolExecutor(max(1, self.parallel or os.cpu_count() or 1)) as pool:
+                for f in [pool.submit(compiler._compile, obj, src, ext, cc_args, extra_postargs, pp_opts)
+                          for obj, src, ext in todo]:
+                    f.result()
+            with open(stamp, "w") as fh:
+                fh.write(flags)
+            return objects
+        return compile
 
 
 TARGET_ARCH = target_arch()
