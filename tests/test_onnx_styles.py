@@ -22,7 +22,6 @@ ort.set_default_logger_severity(3)
 
 # case -> the UnsupportedError message (regex) fastnorm refuses it with
 REFUSED = {
-    "einsum_channel_mix": r"'n_Einsum_\d+' \(Einsum, opset 12\): op Einsum",
     "topk_output": r"\(TopK, opset 11\): op TopK",
     "maxpool_indices_output": r"\(MaxPool, opset 11\): the Indices output",
     "resize11_cubic_half_pixel": r"\(Resize, opset 11\): mode 'cubic'",

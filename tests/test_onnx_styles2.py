@@ -60,8 +60,6 @@ REFUSED = {
     "dropout13_training_true_default_ratio": (U, r"\(Dropout, opset 13\): training_mode=True \(random dropout\)"),
     "dropout13_mask_output_used": (U, r"\(Dropout, opset 13\): the mask output"),
     # (f) control flow, even with a constant condition
-    "if_const_true_activation_branches": (U, r"\(If, opset 13\): op If"),
-    "if_const_shape_branches": (U, r"\(If, opset 13\): op If"),
     "loop_on_activation": (U, r"\(Loop, opset 13\): op Loop"),
     "scan_on_activation": (U, r"\(Scan, opset 13\): op Scan"),
     # (g) ops without a kernel or attributes fastnorm does not run
@@ -91,7 +89,6 @@ REFUSED = {
     "uint8_image_input_cast": (U, r"input 'x': dtype uint8 \(only float inputs are supported\)"),
     "cast_activation_to_int8": (U, r"\(Cast, opset 13\): Cast of an activation to int8"),
     "cast_activation_to_int64_floor": (U, r"\(Cast, opset 13\): Cast of a float activation to int64 \(the truncation"),
-    "einsum_matmul_tokens": (U, r"\(Einsum, opset 12\): op Einsum"),
     "lp_normalization": (U, r"\(LpNormalization, opset 13\): op LpNormalization"),
     "mean_variance_normalization": (U, r"\(MeanVarianceNormalization, opset 13\): op MeanVarianceNormalization"),
     "hardmax_channels": (U, r"\(Hardmax, opset 13\): op Hardmax"),

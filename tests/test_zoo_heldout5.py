@@ -65,10 +65,10 @@ def _setup(name):
 _check = check_model
 
 
-# (model, route) -> the UnsupportedError it raises: torch's TorchScript exporter writes LocalResponseNorm
-# behind an If on the input's rank (a control-flow node fastnorm refuses by name); the dynamo exporter and
-# the torch route run it
-REFUSED = {("alexnet_lrn", "onnx"): "op If"}
+# (model, route) -> the UnsupportedError it raises: none since session 30 (torch's TorchScript exporter
+# writes LocalResponseNorm behind an If on the input's rank, refused until the ONNX frontend inlined an If
+# whose condition is known at load time: frontends/onnx/control.py)
+REFUSED = {}
 
 
 @pytest.mark.parametrize("route", ["torch", "onnx"])

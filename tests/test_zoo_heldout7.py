@@ -94,8 +94,10 @@ CASES = {
     "hybrid_vit_cls": (False, False),
     "hybrid_vit_avg": (False, False),
     "swin_lite": (False, False),        # ONNX: the 3-D GlobalAveragePool head runs since session 29
-    "botnet_lite": (True, False),       # ONNX: Einsum refused (REFUSED)
-    "detr_lite": (False, False),        # ONNX: MatMul of a constant by an activation refused (REFUSED)
+    # ONNX Einsum and a MatMul of a constant by an activation run since session 30 (frontends/onnx/einsum.py,
+    # conv.py); their dynamic-batch exports tile or concatenate by the batch (DYN_REFUSED)
+    "botnet_lite": (False, False),
+    "detr_lite": (False, False),
     # refused on both routes (REFUSED)
     "tsm_lite": (False, None),
     "topk_head": (True, None),
@@ -108,10 +110,6 @@ CASES = {
 
 # (model, route) -> the UnsupportedError it raises
 REFUSED = {
-    # torch.einsum("bhxyd,rd->bhxyr", q, rel_k): ONNX Einsum (torch.export's bmm by a constant maps)
-    ("botnet_lite", "onnx"): "op Einsum",
-    # the decoder's first cross-attention: queries from learned embeddings only (constant) @ memory
-    ("detr_lite", "onnx"): r"MatMul.*A constant, B activation",
     # the official shift: out = torch.zeros_like(x); out[:, :-1, :fold] = ...
     ("tsm_lite", "torch"): r"aten\.full_like\.default",
     ("tsm_lite", "onnx"): r"ScatterND.*constant where an activation is expected",
@@ -145,6 +143,8 @@ DYN_REFUSED = {
     "botnet_matmul": "depends on the batch size",
     "tsm_mmaction": "target shape computed from the batch size",
     "progan_disc_lite": "reduces over the batch",
+    "botnet_lite": r"Concat_3' \(Concat, opset \d+\): input 1 depends on the batch size",
+    "detr_lite": r"Tile of a constant by \[N, 1, 1, 1\]",
 }
 
 

@@ -11,7 +11,7 @@ import mmap
 import os
 
 from fastnorm.errors import FormatError
-from fastnorm.onnxpb.build import make_attribute, make_node, serialize
+from fastnorm.onnxpb.build import copy_node, make_attribute, make_node, serialize
 from fastnorm.onnxpb.messages import (AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
                                       SparseTensorProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
                                       parse)
@@ -44,6 +44,6 @@ def load_model(path, load_external_data=True):
         raise
 
 
-__all__ = ["load_model", "parse_model", "make_node", "make_attribute", "serialize", "to_array", "to_array_view", "detach", "get_attribute_value", "np_dtype", "dtype_name",
+__all__ = ["load_model", "parse_model", "make_node", "copy_node", "make_attribute", "serialize", "to_array", "to_array_view", "detach", "get_attribute_value", "np_dtype", "dtype_name",
            "sparse_to_dense", "WireError", "ModelProto", "GraphProto", "NodeProto", "AttributeProto", "TensorProto",
            "ValueInfoProto", "TypeProto", "TensorShapeProto", "SparseTensorProto", "OperatorSetIdProto"]

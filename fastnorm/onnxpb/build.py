@@ -56,6 +56,19 @@ def make_node(op_type, inputs, outputs, name="", domain="", **attrs):
     return n
 
 
+def copy_node(node, inputs, outputs, name=""):
+    """A NodeProto doing what `node` does (its op type, domain and attributes, shared: nothing mutates
+    them) on other value names: an If branch's node moved into the outer graph."""
+    n = M.NodeProto()
+    n.input.extend(inputs)
+    n.output.extend(outputs)
+    for key, val in (("op_type", node.op_type), ("name", name), ("domain", node.domain)):
+        if val:
+            M._set(n, n._fields[key], val)
+    n.attribute.extend(node.attribute)
+    return n
+
+
 def _varint(out, u):
     u &= M.wire.MASK64
     while u >= 0x80:

@@ -19,6 +19,8 @@ The modules, each importing only _base and the ones before it:
   symbolic   shape-vector folding and the constant-producing handlers
   idioms     exporter idioms rewritten on the node list (channels-last LayerNorm, erf-GELU, x*sigmoid(x))
   act conv norm pool shape glue resize    the handlers by family; each exports HANDLERS {op type: handler}
+  einsum     Einsum equations that are a permute or a matrix product (permutes + matmul / linear)
+  control    If with a condition known at load time: its taken branch inlined into the converter's queue
   converter  the driver: walks the nodes, folds constants, dispatches, builds the Graph
 """
 from fastnorm.frontends.onnx.converter import onnx_to_graph

@@ -82,6 +82,9 @@ class OnnxNode:
         self.input, self.output = list(proto.input), list(proto.output)
         self.op_type, self.domain, self.attribute = proto.op_type, proto.domain, proto.attribute
         self._fn_name = name or proto.name or "%s_%d" % (proto.op_type, index)
+        # {a name the enclosing If branches define: the value it is in the converter} for a node of an
+        # inlined branch (frontends/onnx/control.py; the branch's locals, some renamed); empty at the top
+        self.scope = {}
 
 
 def default_opset(model):
@@ -183,3 +186,34 @@ def attr_str(v, default):
 
 def fmt_shape(shape):
     return [("N" if d is BATCH else d) for d in shape]
+
+
+def emit_permute(c, node, name, shape, perm):
+    """(IR value, shape) of activation `name` permuted by perm: no node for the identity, a reshape when
+    only dims of size 1 move, else a transpose (up to 6-D); BatchDep when the batch would move."""
+    perm = [int(p) for p in perm]
+    if perm == list(range(len(perm))):
+        return name, shape
+    big = [p for p in perm if shape[p] is BATCH or shape[p] != 1]
+    if big == sorted(big):
+        return emit_reshape(c, node, name, shape, [shape[p] for p in perm])
+    if shape and shape[0] is BATCH and perm[0] != 0:
+        raise BatchDep("perm %r moves the batch" % perm)
+    if len(perm) > 6:
+        raise Unsupported("perm %r on %r (transposes up to 6-D)" % (perm, fmt_shape(shape)))
+    out = c.emit(node, "transpose", [name], {"perm": perm})
+    return out, c.shape_of_ir(out)
+
+
+def emit_reshape(c, node, name, shape, dst):
+    """(IR value, shape) of activation `name` reshaped (row-major) to dst, the batch staying dim 0; no
+    node when dst is its shape."""
+    dst = tuple(dst)
+    if dst == tuple(shape):
+        return name, shape
+    if BATCH in dst[1:] or (has_batch(shape) and (not dst or dst[0] is not BATCH)):
+        raise BatchDep("reshape %r -> %r moves the batch" % (fmt_shape(shape), fmt_shape(dst)))
+    if not dst:
+        raise Unsupported("reshape %r to a scalar" % (fmt_shape(shape),))
+    out = c.emit(node, "reshape", [name], {"shape": [-1 if d is BATCH else int(d) for d in dst]})
+    return out, c.shape_of_ir(out)

@@ -1,9 +1,12 @@
-"""Handlers: Conv, ConvTranspose, Gemm, MatMul.
+"""Handlers: Conv, ConvTranspose, Gemm, MatMul (activation x constant, constant x activation, two activations).
 """
+import math
+
 import numpy as np
 
 from fastnorm.optable import OPS
-from fastnorm.frontends.onnx._base import BATCH, BatchDep, Malformed, Unsupported, attr_str, fmt_shape
+from fastnorm.frontends.onnx._base import (BATCH, BatchDep, Malformed, Unsupported, attr_str, emit_permute,
+    emit_reshape, fmt_shape)
 
 
 def auto_pads(auto_pad, ins, ks, ss, ds):
@@ -216,6 +219,8 @@ def op_matmul(c, node, attrs):
                               % (fmt_shape(a_shape), fmt_shape(b_shape)))
         c.set_act(node.output[0], c.emit(node, "matmul", [a_name, b_name], {}, node.output[0]))
         return
+    if c.is_act(b_in) and not c.is_act(a_in):
+        return _matmul_const_a(c, node, c.fweight(node, 0, "A", True))
     if not c.is_act(a_in) or c.is_act(b_in):
         raise Unsupported("only activation x constant 2D weight runs (A %s, B %s)"
                            % ("activation" if c.is_act(a_in) else "constant",
@@ -230,6 +235,72 @@ def op_matmul(c, node, attrs):
         raise Malformed("A %r and B %r do not fit" % (fmt_shape(shape), bm.shape))
     c.set_act(node.output[0], c.emit(node, "linear", [name, c.weight(node, "weight", bm.T, transposed_ok=True), ""], {},
                                      node.output[0]))
+
+
+def _matmul_const_a(c, node, a):
+    """W @ x (DETR's learned queries by the memory): A a constant (M, K), B an activation (..., K, N) ->
+    (..., M, N), as B's last two dims swapped, a linear by A (already the (out, in) weight), swapped
+    back. A 1-D A (K,) gives (..., N): a linear with one output, that dim then dropped. A constant
+    (..., G, M, K) whose leading dims are B's last ones (per-head queries folded into a fixed-batch
+    export) is a 1x1 conv with G groups on B viewed as (rest, G * K, N, 1)."""
+    b_name, b_shape = c.act(node, 1)
+    if a.ndim == 0:
+        raise Malformed("A is a scalar (MatMul needs at least 1D operands)")
+    if len(b_shape) < 2:
+        raise Unsupported("a 1D activation B %s by a constant A %s" % (fmt_shape(b_shape), list(a.shape)))
+    k = a.shape[-1]
+    if b_shape[-2] is BATCH:
+        raise BatchDep("A %s contracts over B %s's batch" % (list(a.shape), fmt_shape(b_shape)))
+    if b_shape[-2] != k:
+        raise Malformed("A %s and B %s do not fit (A's last dim %d, B's second-to-last %d)"
+                        % (list(a.shape), fmt_shape(b_shape), k, b_shape[-2]))
+    groups = list(a.shape[:-2])
+    while groups and groups[0] == 1:
+        groups.pop(0)
+    r = len(b_shape)
+    # the result's dims: B's leading ones, and a 1 for each extra leading dim of A
+    out_shape = [1] * max(0, a.ndim - r) + list(b_shape[:-2]) + ([a.shape[-2]] if a.ndim > 1 else []) \
+        + [b_shape[-1]]
+    if groups:
+        out, _ = _matmul_grouped(c, node, a, groups, b_name, b_shape)
+    else:
+        swap = list(range(r - 2)) + [r - 1, r - 2]
+        t, _ = emit_permute(c, node, b_name, b_shape, swap)                 # (..., N, K)
+        y = c.emit(node, "linear", [t, c.weight(node, "weight", a.reshape(-1, k)), ""])     # (..., N, M)
+        ys = c.shape_of_ir(y)
+        if a.ndim == 1:
+            out, _ = emit_reshape(c, node, y, ys, ys[:-1])                 # (..., N)
+        else:
+            out, _ = emit_permute(c, node, y, ys, swap)                    # (..., M, N)
+    out, _ = emit_reshape(c, node, out, c.shape_of_ir(out), out_shape)
+    c.rename(out, node.output[0])
+
+
+def _matmul_grouped(c, node, a, groups, b_name, b_shape):
+    """A (1.., G1.., M, K) @ B (..., G1.., K, N): a grouped 1x1 conv; -> (IR value, shape (..., G1.., M, N))."""
+    j = len(groups)
+    if len(b_shape) - 2 < j:
+        raise Unsupported("a constant A %s with more non-unit leading dims than B %s"
+                          % (list(a.shape), fmt_shape(b_shape)))
+    if any(d is BATCH for d in b_shape[-2 - j:-2]):
+        raise BatchDep("a constant A %s varies along B %s's batch" % (list(a.shape), fmt_shape(b_shape)))
+    if list(b_shape[-2 - j:-2]) != groups:
+        raise Unsupported("a constant A %s whose leading dims %s broadcast against B %s's (only equal "
+                          "ones, or ones)" % (list(a.shape), groups, fmt_shape(b_shape)))
+    rest = list(b_shape[:-2 - j])
+    if len(rest) == 1 or not rest:
+        p = rest[0] if rest else 1
+    elif BATCH in rest:
+        raise BatchDep("B %s's batch would merge with its other leading dims" % (fmt_shape(b_shape),))
+    else:
+        p = math.prod(rest)
+    g = math.prod(groups)
+    m, k, n = a.shape[-2], a.shape[-1], b_shape[-1]
+    x4, _ = emit_reshape(c, node, b_name, b_shape, [p, g * k, n, 1])
+    w = a.reshape(g * m, k, 1, 1)                  # output channel g * M + m reads group g's K inputs
+    y = c.emit(node, "conv2d", [x4, c.weight(node, "weight", w), ""],
+               {"stride": [1, 1], "padding": [0, 0, 0, 0], "dilation": [1, 1], "groups": g})
+    return emit_reshape(c, node, y, c.shape_of_ir(y), list(b_shape[:-2]) + [m, n])
 
 
 # ONNX op type -> handler(converter, node, attrs)

@@ -1,6 +1,8 @@
 """The converter: walks the live ONNX nodes in order, folds constants, dispatches to the handlers by op type,
 and returns the Graph (with graph.notes for the doctor).
 """
+import collections
+
 import numpy as np
 
 from fastnorm import onnxpb
@@ -16,7 +18,8 @@ from fastnorm.frontends.onnx.foldbound import check_fold
 from fastnorm.frontends.onnx.idioms import rewrite_patterns
 from fastnorm.frontends.onnx.parse import read_model
 from fastnorm.frontends.onnx.symbolic import NO_FOLD, SYM_OPS, op_constant
-from fastnorm.frontends.onnx import act, conv, glue, logic, norm, pool, resize, shape, slicing, symbolic
+from fastnorm.frontends.onnx import (act, control, conv, einsum, glue, logic, norm, pool, resize, shape, slicing,
+    symbolic)
 
 
 # ops on batch constants (symbolic._sym_expand): elementwise folds, and readers that broadcast a
@@ -53,6 +56,9 @@ class _Converter:
         self.names = set()          # IR value names in use
         self.node_names = set()     # IR node names in use
         self.declared_batch = {}
+        self._implicit = set()      # onnx values the outer graph's If branches read (control.py)
+        self.main_names = set()
+        self._queue = collections.deque()
 
     # ------------------------------------------------------------------ helpers
     def uniq(self, base):
@@ -312,15 +318,21 @@ class _Converter:
 
         known = set(self.const) | {vi.name for vi in g.input}
         live = self._live_nodes(known)
+        self.main_names = set(known)    # the main graph's value names (an If branch must not shadow them)
         for node in g.node:
             self.names.update(v for v in node.output if v)
+            self.main_names.update(v for v in node.output if v)
         self.names.update(self.const)
         try:
-            live = rewrite_patterns(live, {o.name for o in g.output}, self.const)
+            # (a value an If branch reads is kept as if it were an output)
+            live = rewrite_patterns(live, {o.name for o in g.output} | self._implicit, self.const)
         except Exception:  # noqa: BLE001 - the idioms are optional rewrites: the nodes convert one by one
             pass
         handlers = _HANDLERS
-        for node in live:
+        # a queue: an If whose condition is known puts its branch's nodes at its front (inline)
+        self._queue = queue = collections.deque(live)
+        while queue:
+            node = queue.popleft()
             if node.domain not in ("", "ai.onnx"):
                 self.problems.append("%s: domain %r (only the default ONNX domain is supported)"
                                      % (self.where(node), node.domain))
@@ -341,6 +353,9 @@ class _Converter:
                 self._poison(node)
                 continue
             try:
+                if node.op_type == "If":     # never folded: its condition picks the branch to inline
+                    h(self, node, self.attrs(node))
+                    continue
                 if self.bconst and any(v in self.bconst for v in node.input if v):
                     self._bconst_check(node)
                 if node.op_type not in NO_FOLD and node.input and all(
@@ -449,6 +464,10 @@ class _Converter:
         return (not self.fixed and self.declared_batch
                 and all(b is not None for b in self.declared_batch.values()))
 
+    def inline(self, nodes):
+        """Convert OnnxNodes `nodes` next, before the rest of the queue (an If's taken branch)."""
+        self._queue.extendleft(reversed(nodes))
+
     def _poison(self, node):
         for v in node.output:
             if v:
@@ -467,26 +486,22 @@ class _Converter:
                         raise FormatError("node %r (%s) writes %r, which is already a graph input or an "
                                           "initializer" % (n.name or "#%d" % i, n.op_type, v))
                     producer[v] = i
-        need = [o.name for o in g.output]
-        live = set()
-        seen = set()
-        while need:
-            v = need.pop()
-            if v in seen:
-                continue
-            seen.add(v)
-            i = producer.get(v)
-            if i is None:
-                continue
-            if i not in live:
-                live.add(i)
-                need.extend(x for x in g.node[i].input if x)
+
+        def reads(n):
+            # an If reads what its branches read (only the taken one's when the file states the condition)
+            if n.op_type != "If":
+                return [v for v in n.input if v]
+            p = producer.get(n.input[0]) if n.input else None
+            return control.node_reads(n, cond=control.known_cond(n, self.const, None if p is None else g.node[p]))
         # keep graph order (ONNX requires a topological order; check it)
-        order = sorted(live)
+        order = control.live_nodes([o.name for o in g.output], producer, lambda i: reads(g.node[i]))
         defined = set(known)
         for i in order:
             n = g.node[i]
-            for v in n.input:
+            rs = reads(n)
+            if n.op_type == "If":
+                self._implicit.update(rs[len([v for v in n.input if v]):])
+            for v in rs:
                 if v and v not in defined and v in producer and producer[v] > i:
                     raise FormatError("node %r (%s): input %r is produced later (nodes are not in "
                                       "topological order)" % (n.name or "#%d" % i, n.op_type, v))
@@ -607,7 +622,7 @@ class _Converter:
 
 
 _HANDLERS = {}
-for _family in (act, conv, glue, norm, pool, resize, shape, slicing, symbolic, logic):
+for _family in (act, conv, glue, norm, pool, resize, shape, slicing, symbolic, logic, einsum, control):
     _HANDLERS.update(_family.HANDLERS)
 # the ONNX names the op table lists are a promise: each has a handler
 assert not {t for row in OPS.values() for t in row.onnx} - set(_HANDLERS), "an op table ONNX name has no handler"
@@ -650,6 +665,7 @@ def onnx_to_graph(model_or_path, max_tensor_bytes=DEFAULT_MAX_TENSOR_BYTES, exte
         used = set()
         for n in m.graph.node:
             used.update(v for v in n.input if v)
+            used.update(control.subgraph_reads(n))
         used.update(o.name for o in m.graph.output)
         for fixed in (False, True):
             conv = _Converter(m, fixed, max_tensor_bytes, spatial)
