@@ -545,6 +545,9 @@ DENSE_CASES = [
     (1, 24, 9, 13, 24, 2), (2, 32, 11, 10, 8, 2), (1, 5, 1, 1, 9, 2), (2, 13, 7, 1, 17, 3),
     # few row chunks (the 7x7 stages): the first pass over a block asks the next panel (dense_run)
     (1, 64, 7, 7, 336, 1), (2, 96, 7, 7, 200, 1), (1, 160, 7, 7, 960, 1),
+    # past 160 input channels: fewer tiles a chunk (3 at 192, 2 at 256, 1 from 320)
+    (1, 192, 13, 11, 96, 1), (2, 256, 7, 7, 300, 2), (1, 448, 9, 7, 72, 1), (2, 1088, 5, 3, 40, 1),
+    (1, 161, 3, 5, 33, 1),
 ]
 
 

@@ -194,7 +194,16 @@ static size_t row_copy_stride(const fn_conv2d_desc *d) { return d->cin + 16; }
  * per-tile work (the row pointer table, the call, the epilogue dispatch) cost a third of it; the
  * dense kernel runs FN_CONV_DENSE_TILES tiles per call with pointers stepped in registers. Task
  * order (rows chunk, panel): the chunk's rows (<= 12 KiB: 48 rows of 64 channels, 24 of 128) stay in L1
- * while every panel passes over them, and all the weights (kc*cout floats) stay in L2. */
+ * while every panel passes over them, and all the weights (kc*cout floats) stay in L2.
+ * Past FN_CONV_DENSE_MAX_KC input channels a chunk holds fewer tiles (one from 320 on), and the dense
+ * kernel still wins: its rows are one pointer and a stride, where the indirect tile's 12 row pointers
+ * (AVX-512) outnumber the free registers and spill, a reload or an xmm move per row every k-step.
+ * Measured (AMD Zen 4, 1 thread, fn_conv2d_nhwc alone, medians of 40; AVX-512 / AVX2): 448->256 at
+ * 56x56 7.21 -> 6.44 / 7.09 -> 6.73 ms, 736->512 at 28x28 5.52 -> 5.32 / 5.34 -> 5.33, 1088->768 at
+ * 14x14 3.12 -> 2.88 / 3.01 -> 2.93, 256->256 at 14x14 0.246 -> 0.228 / 0.241 -> 0.231; in-model
+ * (bench/adhoc/models_cputime.py, two alternating runs) ESE-VoVNet19b-dw 1.04 -> 1.02 of the best
+ * peer, Xception-lite 1.05-1.06 -> 1.02-1.03. (A row stride that is a multiple of 4 KiB still takes
+ * the indirect path's row copies: use_row_copy.) */
 #ifndef FN_CONV_DENSE_MAX_KC
 #define FN_CONV_DENSE_MAX_KC 160
 #endif
@@ -206,7 +215,7 @@ static size_t row_copy_stride(const fn_conv2d_desc *d) { return d->cin + 16; }
 #define FN_CONV_DENSE_PF_CHUNKS 16
 #endif
 int fn_conv2d_dense_fits(const fn_conv2d_desc *d) {
-    return d->kh == 1 && d->kw == 1 && d->groups == 1 && d->cin <= FN_CONV_DENSE_MAX_KC &&
+    return d->kh == 1 && d->kw == 1 && d->groups == 1 &&
            !d->pad_top && !d->pad_left && !d->pad_bottom && !d->pad_right;
 }
 
@@ -666,7 +675,12 @@ static void dense_run(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, si
                       const float *res, const fn_act *act, const fn_post *post, float *y, size_t ldy,
                       const float *pf, size_t pf_floats, int nthreads) {
     /* past 64 channels, half the rows: a chunk plus a panel's weights stay within a 32 KiB L1 */
-    const size_t kc = d->cin, tiles = kc <= 64 ? FN_CONV_DENSE_TILES : FN_CONV_DENSE_TILES / 2;
+    /* past FN_CONV_DENSE_MAX_KC, fewer in proportion: 3 tiles at 192, 2 at 256, 1 from 320 */
+    const size_t kc = d->cin, wide = FN_CONV_DENSE_TILES / 2 * FN_CONV_DENSE_MAX_KC / (kc ? kc : 1);
+    const size_t tiles = kc <= 64                     ? FN_CONV_DENSE_TILES
+                         : kc <= FN_CONV_DENSE_MAX_KC ? FN_CONV_DENSE_TILES / 2
+                         : wide > 1                   ? wide
+                                                      : 1;
     const size_t NR = k->gemm_nr, R = tiles * k->gemm_mr;
     const size_t npanels = div_up(d->cout, NR), pfloats = panel_floats(k, d);
     const int flat = d->sh == 1 && d->sw == 1;
