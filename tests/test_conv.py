@@ -548,6 +548,9 @@ DENSE_CASES = [
     # past 160 input channels: fewer tiles a chunk (3 at 192, 2 at 256, 1 from 320)
     (1, 192, 13, 11, 96, 1), (2, 256, 7, 7, 300, 2), (1, 448, 9, 7, 72, 1), (2, 1088, 5, 3, 40, 1),
     (1, 161, 3, 5, 33, 1),
+    # rows a multiple of 4 KiB apart (1024 channels; 512 at stride 2): a compact copy of the pixels read,
+    # then a stride-1 dense conv on it (conv2d.c aliased_rows)
+    (1, 1024, 7, 7, 72, 1), (2, 1024, 5, 6, 40, 1), (2, 512, 7, 9, 100, 2), (1, 2048, 3, 3, 33, 1),
 ]
 
 
