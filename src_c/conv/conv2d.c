@@ -725,7 +725,9 @@ static void dense_run(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, si
      * AVX2 112->672 at 14x14 +hardswish 428-445 -> 409-418 us, 152->368 344 -> 329, 152->152
      * 187-193 -> 177-180, 80->480 277-285 -> 266-270; AVX-512 112->672 330-352 -> 299-314, 80->480
      * 197-208 -> 206-212 (the one loss), 40->240 at 28x28 277-291 -> 240-283. 56x56 and up: too
-     * many chunks for the first pass to matter. */
+     * many chunks for the first pass to matter. The block's last panel asks the next block's first
+     * (which its first pass read cold): Zen 4, AVX-512, in-model minima, ResNeXt's 2048->1024 at 7x7
+     * 2.52 -> 2.40 ms, the model 1.05 -> 1.02 of OpenVINO. */
     const size_t p_lines = k->igemm_dense_pf && nrc <= FN_CONV_DENSE_PF_CHUNKS ? pfloats / 16 : 0;
     /* the next record's weights (pf): the other tasks, in order, ask lines [t, t + 1) * x_share, a
      * line per k-step of their whole tiles (as the indirect driver's tiles: fn_conv2d_nhwc_pre) */
@@ -767,7 +769,7 @@ static void dense_run(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, si
                     k->igemm_dense_pf(mr, nc, kc, a, lda, packed + pn * pfloats, y + m0 * ldy + co0, ldy,
                                       res ? res + m0 * d->cout + co0 : NULL, d->cout, act,
                                       x + (m0 + mr) * ldx, nxt * ldx / 16);
-                else if (p_lines && rc == 0 && rb % bw + 1 < bw)
+                else if (p_lines && rc == 0 && pn + 1 < npanels)
                     k->igemm_dense_pf(mr, nc, kc, a, lda, packed + pn * pfloats, y + m0 * ldy + co0, ldy,
                                       res ? res + m0 * d->cout + co0 : NULL, d->cout, act,
                                       packed + (pn + 1) * pfloats, p_lines);
