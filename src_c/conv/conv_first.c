@@ -47,6 +47,8 @@ static const fn_kernels *first_kernels(const fn_kernels *k, const fn_conv2d_desc
         const fn_kernels *narrow = fn_kernels_for(FN_ISA_AVX2);
         if (narrow) return narrow;
     }
+#else
+    (void)d; /* no narrower table to take on this architecture */
 #endif
     return k;
 }
