@@ -96,6 +96,22 @@ static inline float fn_apply_act_scalar(float y, const fn_act *act) {
     return y;
 }
 
+/* The table a conv with cout_g output channels a group packs and runs on: k, or on AVX-512 the AVX2
+ * table for at most FN_NARROW_COUT (its 8 lanes all real channels, where a 16-lane vector would be half
+ * zeros; conv2d.c conv_kernels, conv_first.c). */
+#define FN_NARROW_COUT 8
+static inline const fn_kernels *fn_narrow_kernels(const fn_kernels *k, size_t cout_g) {
+#if defined(__x86_64__)
+    if (k->isa == FN_ISA_AVX512 && cout_g <= FN_NARROW_COUT) {
+        const fn_kernels *narrow = fn_kernels_for(FN_ISA_AVX2);
+        if (narrow) return narrow;
+    }
+#else
+    (void)cout_g; /* no narrower table to take on this architecture */
+#endif
+    return k;
+}
+
 /* The epilogue kinds past the clamp (fn_act kind FN_ACT_ACTK0 + k, fastnorm.h): the act family's
  * apply of the ISA that runs, or NULL for NONE / CLAMP (which the micro-kernels apply themselves). */
 static inline fn_actk_apply_fn fn_epilogue_actk(const fn_kernels *k, const fn_act *act) {

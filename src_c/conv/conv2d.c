@@ -69,7 +69,7 @@ static size_t gconv_block_floats(const fn_gconv_kernels *gk, const fn_conv2d_des
     return gk->vw * (1 + d->kh * d->kw * (d->cin / d->groups));
 }
 
-/* Narrow convs: with at most FN_CONV_NARROW_COUT output channels a group, an AVX-512 tile's one
+/* Narrow convs: with at most FN_NARROW_COUT (kernels.h) output channels a group, an AVX-512 tile's one
  * 16-lane vector per row holds 8 or fewer real channels, and the AVX2 tile's 8-lane vector holds
  * them all: the AVX2 table (its packing, scratch and kernels; every entry point below takes it
  * through conv_kernels, so a buffer packed by one is run by the same) does the same useful work in
@@ -78,19 +78,8 @@ static size_t gconv_block_floats(const fn_gconv_kernels *gk, const fn_conv2d_des
  * --no-ort, FASTNORM_ISA=avx2 against avx512): AMD Zen 4 (its 512-bit FMAs are two 256-bit halves)
  * 3x3 16->8 at 224x224 2.38 -> 1.76 ms, at 112x112 0.60 -> 0.45; Xeon (Sapphire Rapids class) the
  * 224x224 one 2.00 -> 1.72. */
-#ifndef FN_CONV_NARROW_COUT
-#define FN_CONV_NARROW_COUT 8
-#endif
 static const fn_kernels *conv_kernels(const fn_kernels *k, const fn_conv2d_desc *d) {
-#if defined(__x86_64__)
-    if (k->isa == FN_ISA_AVX512 && d->groups && d->cout / d->groups <= FN_CONV_NARROW_COUT && !gconv_for(k, d)) {
-        const fn_kernels *narrow = fn_kernels_for(FN_ISA_AVX2);
-        if (narrow) return narrow;
-    }
-#else
-    (void)d; /* no narrower table to take on this architecture */
-#endif
-    return k;
+    return d->groups && !gconv_for(k, d) ? fn_narrow_kernels(k, d->cout / d->groups) : k;
 }
 
 const fn_kernels *fn_conv2d_kernels(const fn_kernels *k, const fn_conv2d_desc *d) { return conv_kernels(k, d); }

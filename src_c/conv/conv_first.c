@@ -42,15 +42,7 @@ static int desc_ok(const fn_conv2d_desc *d) {
  * --no-ort, FASTNORM_ISA=avx2 against avx512): its 3x3 3->8 at 224x224 0.48 -> 0.31 ms on AMD Zen 4,
  * 0.40 -> 0.29 on a Xeon. */
 static const fn_kernels *first_kernels(const fn_kernels *k, const fn_conv2d_desc *d) {
-#if defined(__x86_64__)
-    if (k->isa == FN_ISA_AVX512 && d->cout <= 8) {
-        const fn_kernels *narrow = fn_kernels_for(FN_ISA_AVX2);
-        if (narrow) return narrow;
-    }
-#else
-    (void)d; /* no narrower table to take on this architecture */
-#endif
-    return k;
+    return fn_narrow_kernels(k, d->cout);
 }
 
 size_t fn_conv_first_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d) {
