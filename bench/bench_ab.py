@@ -5,6 +5,7 @@
     python bench/bench_ab.py winograd             # ResNet-18 b1: direct 3x3 convs / Winograd F(4x4,3x3)
     python bench/bench_ab.py prefetch --clock cpu # MobileNetV3-Large b1: next weights prefetched off / on
     python bench/bench_ab.py dwpw-small --clock cpu   # MobileNetV3-Large b1: the fusion's old / new thresholds
+    python bench/bench_ab.py dwpw-plain --clock cpu   # Xception-lite b1: separable convs fused / as two records
     python bench/bench_ab.py dwpw --batch 1 --threads 2 --seconds 30 --model mobilenet_v2
     python bench/bench_ab.py residual-in-place --clock cpu   # 1 thread: time by the thread's CPU time
     python bench/bench_ab.py conv-post --clock cpu   # ConvMixer-256/8 b1: BN / add after the act as records / in the conv
@@ -30,7 +31,8 @@ beside). The switches are the ones the library reads when it builds a plan:
   FASTNORM_PREFETCH_KB=0        no record prefetches the next one's weights (fastnorm/plan/core.py;
                                 the default on AVX2, which the variant "on" overrides)
 and module constants: fastnorm.plan.rewrites.DWPW_EXPAND_MIN_BYTES (set huge: the 1x1 expand conv
-stays outside the fused record; dwpw-small: with fastnorm.plan.lower_conv.DWPW_MIN_BYTES, the values
+stays outside the fused record), rewrites.DWPW_PLAIN_MIN_BYTES (0: such records stay fused at any size;
+dwpw-small: with fastnorm.plan.lower_conv.DWPW_MIN_BYTES, the values
 before session 13). Before timing, every variant's output is checked against the first
 variant's (bit-identical where the transformation is exact) and against torch, and the plans must
 differ (a switch that did nothing fails loudly). Not reproducible from Python: the 1x1 row copy and
@@ -100,7 +102,7 @@ LC = fastnorm.plan.lower_conv
 TOGGLES = {
     "dwpw": ("mobilenet_v2", 16, {
         "unfused": Variant(env={"FASTNORM_DWPW": "0"}),
-        "dw+pw": Variant(attrs={(DW, "DWPW_EXPAND_MIN_BYTES"): HUGE}),
+        "dw+pw": Variant(attrs={(DW, "DWPW_EXPAND_MIN_BYTES"): HUGE, (DW, "DWPW_PLAIN_MIN_BYTES"): 0}),
         "dw+pw+expand": Variant(),
     }, 0.0, "MobileNetV2's inverted-residual blocks as one record (DWCONV_PW), without and with the expand conv"),
     "residual-in-place": ("resnet50", 1, {
@@ -120,6 +122,10 @@ TOGGLES = {
         "4M/1M": Variant(attrs={(DW, "DWPW_EXPAND_MIN_BYTES"): 4 << 20, (LC, "DWPW_MIN_BYTES"): 1 << 20}),
         "default": Variant(),
     }, 0.0, "the depthwise + pointwise fusion's size thresholds: before (expand 4 MiB, depthwise 1 MiB) / now"),
+    "dwpw-plain": ("xception_lite", 1, {
+        "fused": Variant(attrs={(DW, "DWPW_PLAIN_MIN_BYTES"): 0}),
+        "split": Variant(),
+    }, 0.0, "depthwise + 1x1 without an expand conv: one banded record / two records under 16 MiB (split_plain_dwpw)"),
     "dwconv-mean": ("efficientnet_b0", 1, {
         "pool": Variant(env={"FASTNORM_DWCONV_MEAN": "0"}),
         "folded": Variant(),

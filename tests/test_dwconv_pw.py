@@ -1,7 +1,8 @@
 """The fused depthwise + 1x1 record (DWCONV_PW): MobileNet's depthwise conv and the projection that
 reads it, and optionally the expand conv before it, run a band of rows at a time. Checked against
 torch, bit for bit against the records it replaces, at 1 and 2 threads (both of the driver's
-schedules), under every ISA."""
+schedules), under every ISA. Most tests lift DWPW_MIN_BYTES and DWPW_PLAIN_MIN_BYTES so that their
+small images form the record; test_plain_records_split_below_the_bound checks the bound itself."""
 import numpy as np
 import pytest
 
@@ -88,6 +89,7 @@ def test_fused_matches_torch_and_the_unfused_records(isa, monkeypatch, name, bat
         want = net(torch.from_numpy(x)).numpy()
 
     monkeypatch.setattr(lower_conv, "DWPW_MIN_BYTES", 0)
+    monkeypatch.setattr(rewrites, "DWPW_PLAIN_MIN_BYTES", 0)
     monkeypatch.setattr(rewrites, "DWPW_EXPAND_MIN_BYTES", 0 if expand else 1 << 60)
     monkeypatch.setenv("FASTNORM_DWPW", "0")
     plain = fastnorm.from_torch(net, torch.from_numpy(x[:1]))
@@ -116,6 +118,7 @@ def test_fused_matches_torch_and_the_unfused_records(isa, monkeypatch, name, bat
 
 def test_profile_names_both_convs(monkeypatch):
     monkeypatch.setattr(lower_conv, "DWPW_MIN_BYTES", 0)
+    monkeypatch.setattr(rewrites, "DWPW_PLAIN_MIN_BYTES", 0)
     make, shape = CASES["identity_residual"]
     net = realistic_bn(make(), shape)
     m = fastnorm.from_torch(net, torch.zeros((1,) + shape))
@@ -169,6 +172,7 @@ def _graph_cases():
 @pytest.mark.parametrize("name", sorted(_graph_cases()))
 def test_not_fused_where_it_would_be_wrong(monkeypatch, name):
     monkeypatch.setattr(lower_conv, "DWPW_MIN_BYTES", 0)
+    monkeypatch.setattr(rewrites, "DWPW_PLAIN_MIN_BYTES", 0)
     torch.manual_seed(0)
     net = _graph_cases()[name]().eval()
     x = np.random.default_rng(0).standard_normal((2, 16, 10, 10)).astype(np.float32)
@@ -193,6 +197,7 @@ def test_expand_read_elsewhere_is_not_absorbed(monkeypatch):
             return self.pw(self.dw(e)) + e
 
     monkeypatch.setattr(lower_conv, "DWPW_MIN_BYTES", 0)
+    monkeypatch.setattr(rewrites, "DWPW_PLAIN_MIN_BYTES", 0)
     monkeypatch.setattr(rewrites, "DWPW_EXPAND_MIN_BYTES", 0)
     torch.manual_seed(3)
     net = Shared().eval()
@@ -214,3 +219,64 @@ def test_small_outputs_stay_unfused():
     assert 14 * 14 * 144 * 4 < lower_conv.DWPW_MIN_BYTES
     assert OP_DWCONV_PW not in record_types(m, (1,) + shape)
     assert OP_DWCONV_PW in record_types(m, (64,) + shape)
+
+
+class Separable(nn.Module):
+    """Xception's separable conv: ReLU -> depthwise -> BN -> 1x1 -> BN, + a 1x1 shortcut: no expand
+    conv feeds the depthwise one."""
+
+    def __init__(self, c, cout):
+        super().__init__()
+        self.dw = nn.Conv2d(c, c, 3, 1, 1, groups=c, bias=False)
+        self.bn1 = nn.BatchNorm2d(c)
+        self.pw = nn.Conv2d(c, cout, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.skip = nn.Conv2d(c, cout, 1)
+
+    def forward(self, x):
+        s = self.skip(x)  # first: the projection's residual is ready when the fused record is made
+        return self.bn2(self.pw(self.bn1(self.dw(torch.relu(x))))) + s
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("name", ["separable", "bias_no_norm", "identity_residual"])
+def test_plain_records_split_below_the_bound(isa, monkeypatch, name, batch):
+    """A DWCONV_PW record without an expand conv runs as the two unfused records (the same bits) when
+    its depthwise output is under rewrites.DWPW_PLAIN_MIN_BYTES, fused from the bound up; a record
+    with its expand conv stays fused below it."""
+    make, shape = (lambda: Separable(19, 24), (19, 13, 11)) if name == "separable" else CASES[name]
+    torch.manual_seed(batch)
+    net = realistic_bn(make(), shape)
+    x = np.random.default_rng(batch).standard_normal((batch,) + shape).astype(np.float32)
+    with torch.no_grad():
+        want = net(torch.from_numpy(x)).numpy()
+    monkeypatch.setattr(lower_conv, "DWPW_MIN_BYTES", 0)
+    expand = name == "identity_residual"
+    monkeypatch.setattr(rewrites, "DWPW_EXPAND_MIN_BYTES", 0 if expand else 1 << 60)
+    m = fastnorm.from_torch(net, torch.from_numpy(x[:1]))
+    plan = m._plan({m.graph.inputs[0].name: x.shape})
+    dw_bytes = next(r["n"] * r["oh"] * r["ow"] * r["c"] * 4 for r in plan.records
+                    if r["type"] in (OP_DWCONV_PW, OP_DWCONV2D))
+    assert dw_bytes < rewrites.DWPW_PLAIN_MIN_BYTES
+    if expand:
+        fused = [r for r in plan.records if r["type"] == OP_DWCONV_PW]
+        assert len(fused) == 1 and fused[0].get("weights_ex") is not None
+        return
+    types = [r["type"] for r in plan.records]
+    assert OP_DWCONV_PW not in types and OP_DWCONV2D in types
+    got = m.predict(x)
+    util.assert_ran(isa)
+    assert np.abs(got - want).max() <= util.ATOL_MODEL * max(1.0, np.abs(want).max())
+    # the profile names the projection's own step again
+    steps = {lab: src for lab, src, _ in m.profile(x, repeat=1)}
+    assert not any("+" in lab and "conv2d" in lab for lab in steps), steps
+    monkeypatch.setenv("FASTNORM_DWPW", "0")
+    unfused = fastnorm.from_torch(net, torch.from_numpy(x[:1]))
+    assert np.array_equal(got, unfused.predict(x))
+    assert [r["type"] for r in unfused._plan({m.graph.inputs[0].name: x.shape}).records] == types
+    # at the bound the record stays fused, with the same bits
+    monkeypatch.setenv("FASTNORM_DWPW", "1")
+    monkeypatch.setattr(rewrites, "DWPW_PLAIN_MIN_BYTES", dw_bytes)
+    at = fastnorm.from_torch(net, torch.from_numpy(x[:1]))
+    assert OP_DWCONV_PW in record_types(at, x.shape)
+    assert np.array_equal(got, at.predict(x))

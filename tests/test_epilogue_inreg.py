@@ -15,7 +15,8 @@ import pytest
 
 import fastnorm
 import reference as ref
-from fastnorm._C import OP_ACTK
+from fastnorm._C import OP_ACTK, OP_DWCONV_PW
+from fastnorm.plan import rewrites
 from fastnorm.testing import force_isa
 from test_act_ops import _bound, check
 from test_epilogue_act import ConvAct
@@ -125,7 +126,7 @@ def test_in_register_act_is_the_act_kernel(isa, case, act):
 
 
 class DwPw(nn.Module):
-    """depthwise (act) -> 1x1 (act): one DWCONV_PW record when the depthwise output is >= 1 MB."""
+    """depthwise (act) -> 1x1 (act): one DWCONV_PW record (with rewrites.DWPW_PLAIN_MIN_BYTES lifted)."""
 
     def __init__(self, act):
         super().__init__()
@@ -142,7 +143,9 @@ def test_dwpw_band_matches_separate_records(isa, act, monkeypatch):
     torch.manual_seed(5)
     net = DwPw(ACTS[act][0]).eval()
     x = torch.randn((1, 72, 61, 59), generator=torch.Generator().manual_seed(6)) * 3
+    monkeypatch.setattr(rewrites, "DWPW_PLAIN_MIN_BYTES", 0)  # no expand conv: fused only past the bound
     fused = fastnorm.from_torch(net, x)
+    assert OP_DWCONV_PW in [r["type"] for r in fused._plan({fused.graph.inputs[0].name: tuple(x.shape)}).records]
     got = fused.predict(x.numpy())
     with torch.no_grad():
         ref = net(x).numpy()

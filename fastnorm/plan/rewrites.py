@@ -17,6 +17,17 @@ from fastnorm import _C
 # (session 13): 0.982 of before on AVX-512, 0.952 on AVX2 (tools/cpuid_avx2.c), 0.961 at 2 threads;
 # MobileNetV2 1.003 (its blocks were fused already). Lower still (0 / 0) lost 6.5% on MobileNetV2.
 DWPW_EXPAND_MIN_BYTES = 2 << 20
+# A DWCONV_PW record that took no expand conv in (Xception's and MobileNetV1's separable convs: the
+# depthwise input is not a 1x1 conv's output) goes back to two records when its depthwise output is
+# smaller than this: the fusion then saves one write and one read of a tensor that L3 holds, while
+# the banded 1x1 conv, called once per few rows, ran slower than one call over the whole image.
+# Measured (AMD Zen 4, 1 thread, FASTNORM_DWPW=1 / 0 plans in turns in one process, CPU-time
+# medians, session 31): batch 1, fused / unfused, AVX2 / AVX-512: Xception-lite 1.05-1.08 / 1.03,
+# MobileNetV1-0.5 1.01 / 1.01, ESE-VoVNet19b-dw 1.00-1.03 / 1.00 (64ch at 112x112, 3.2 MB: 1.74 vs
+# 1.39 ms on AVX2); batch 16 per record (AVX2): 32ch and 64ch at 112x112 (25 and 51 MB) 0.84 and 0.96,
+# at 56x56 and below (3-26 MB) 1.04-1.17 but 128ch at 56x56 (26 MB) 1.08. Blocks with an expand conv
+# (fuse_dwpw_expand) keep the fusion: MobileNetV3-Large 0.96 / 0.99, EfficientNet-Lite0 0.98 / 0.99.
+DWPW_PLAIN_MIN_BYTES = 16 << 20
 # Fold a global average pool into the depthwise conv before it (dwconv_takes_pool) only from this many
 # output pixels per sample: below, the image is still in L2 when the pool reads it and the row sums
 # cost the conv as much as the pool did (AVX-512, 1 thread: 672ch 14x14 4.2 us vs the pool's 4.1,
@@ -123,6 +134,37 @@ def fuse_dwpw_expand(plan, graph):
             uses.readers[ex["out"]] = []
             uses.writers[ex["out"]] = []
     _drop(plan, doomed)
+
+
+# what _emit_dwconv_pw (lower_conv.py) writes: a record with more (an expand conv, ...) stays whole
+_PLAIN_DWPW_KEYS = {"type", "in", "in2", "out", "n", "h", "w", "c", "oh", "ow", "conv", "act", "weights",
+                    "conv2", "act2", "weights2"}
+
+
+def split_plain_dwpw(plan, graph):
+    """A DWCONV_PW record without an expand conv whose depthwise output is under DWPW_PLAIN_MIN_BYTES
+    becomes the DWCONV2D and CONV2D records the two convs lower to unfused (the same kernels, hence the
+    same bits), the depthwise output in a buffer of its own."""
+    records, nodes = [], []
+    for r, node in zip(plan.records, plan.node_of_record):
+        if (r["type"] != _C.OP_DWCONV_PW or not set(r) <= _PLAIN_DWPW_KEYS
+                or len(plan.absorbed_into.get(node, ())) != 1
+                or r["n"] * r["oh"] * r["ow"] * r["c"] * 4 >= DWPW_PLAIN_MIN_BYTES):
+            records.append(r)
+            nodes.append(node)
+            continue
+        (pw,) = plan.absorbed_into.pop(node)  # without an expand conv: the projection alone
+        plan.absorbed.discard(pw)
+        n, c, oh, ow = r["n"], r["c"], r["oh"], r["ow"]
+        mid = plan.new_buf(n * oh * ow * c)
+        records.append({"type": _C.OP_DWCONV2D, "in": r["in"], "in2": -1, "out": mid, "n": n, "h": r["h"],
+                        "w": r["w"], "c": c, "oh": oh, "ow": ow, "conv": r["conv"], "act": r["act"],
+                        "weights": r["weights"]})
+        records.append({"type": _C.OP_CONV2D, "in": mid, "in2": r["in2"], "out": r["out"], "n": n, "h": oh,
+                        "w": ow, "c": c, "oh": oh, "ow": ow, "conv": r["conv2"], "act": r["act2"],
+                        "weights": r["weights2"]})
+        nodes += [node, pw]
+    plan.records, plan.node_of_record = records, nodes
 
 
 def _expand_conv(plan, uses, i):
@@ -592,7 +634,7 @@ def _rename(rec, resolve):
             rec["cat"] = (parts,) + tuple(rec["cat"][1:])
 
 
-PASSES = (fuse_dwpw_expand, conv_takes_post, dwconv_takes_pool, conv_reads_gated, conv_reads_preact, conv_takes_residual_add, conv_first_reads_nchw,
+PASSES = (fuse_dwpw_expand, split_plain_dwpw, conv_takes_post, dwconv_takes_pool, conv_reads_gated, conv_reads_preact, conv_takes_residual_add, conv_first_reads_nchw,
           retarget_output_copies, cat_chain_in_one_buffer, conv_writes_cat_block, residual_in_place)
 
 
