@@ -238,35 +238,46 @@ class Separable(nn.Module):
         return self.bn2(self.pw(self.bn1(self.dw(torch.relu(x))))) + s
 
 
+PLAIN = {
+    # name: (module factory, input shape without batch, split below the bound)
+    "separable": (lambda: Separable(37, 40), (37, 13, 11), True),
+    "separable_odd_width": (lambda: Separable(45, 45), (45, 9, 17), True),
+    "narrow": (lambda: Separable(32, 48), (32, 13, 11), False),    # <= DWPW_PLAIN_NARROW channels
+    "projection": (CASES["bias_no_norm"][0], CASES["bias_no_norm"][1], False),  # 37 -> 19
+    "with_expand": (CASES["identity_residual"][0], CASES["identity_residual"][1], False),
+}
+
+
 @pytest.mark.parametrize("batch", [1, 3])
-@pytest.mark.parametrize("name", ["separable", "bias_no_norm", "identity_residual"])
+@pytest.mark.parametrize("name", sorted(PLAIN))
 def test_plain_records_split_below_the_bound(isa, monkeypatch, name, batch):
-    """A DWCONV_PW record without an expand conv runs as the two unfused records (the same bits) when
-    its depthwise output is under rewrites.DWPW_PLAIN_MIN_BYTES, fused from the bound up; a record
-    with its expand conv stays fused below it."""
-    make, shape = (lambda: Separable(19, 24), (19, 13, 11)) if name == "separable" else CASES[name]
+    """A DWCONV_PW record without an expand conv, wider than DWPW_PLAIN_NARROW, whose 1x1 conv keeps or
+    widens the channels, runs as the two unfused records (the same bits) when its depthwise output is
+    under rewrites.DWPW_PLAIN_MIN_BYTES, fused from the bound up; narrow pairs, projections and records
+    with their expand conv stay fused below it."""
+    make, shape, split = PLAIN[name]
     torch.manual_seed(batch)
     net = realistic_bn(make(), shape)
     x = np.random.default_rng(batch).standard_normal((batch,) + shape).astype(np.float32)
     with torch.no_grad():
         want = net(torch.from_numpy(x)).numpy()
     monkeypatch.setattr(lower_conv, "DWPW_MIN_BYTES", 0)
-    expand = name == "identity_residual"
+    expand = name == "with_expand"
     monkeypatch.setattr(rewrites, "DWPW_EXPAND_MIN_BYTES", 0 if expand else 1 << 60)
     m = fastnorm.from_torch(net, torch.from_numpy(x[:1]))
     plan = m._plan({m.graph.inputs[0].name: x.shape})
     dw_bytes = next(r["n"] * r["oh"] * r["ow"] * r["c"] * 4 for r in plan.records
                     if r["type"] in (OP_DWCONV_PW, OP_DWCONV2D))
     assert dw_bytes < rewrites.DWPW_PLAIN_MIN_BYTES
-    if expand:
-        fused = [r for r in plan.records if r["type"] == OP_DWCONV_PW]
-        assert len(fused) == 1 and fused[0].get("weights_ex") is not None
-        return
-    types = [r["type"] for r in plan.records]
-    assert OP_DWCONV_PW not in types and OP_DWCONV2D in types
     got = m.predict(x)
     util.assert_ran(isa)
     assert np.abs(got - want).max() <= util.ATOL_MODEL * max(1.0, np.abs(want).max())
+    if not split:
+        fused = [r for r in plan.records if r["type"] == OP_DWCONV_PW]
+        assert len(fused) == 1 and (fused[0].get("weights_ex") is not None) == expand
+        return
+    types = [r["type"] for r in plan.records]
+    assert OP_DWCONV_PW not in types and OP_DWCONV2D in types
     # the profile names the projection's own step again
     steps = {lab: src for lab, src, _ in m.profile(x, repeat=1)}
     assert not any("+" in lab and "conv2d" in lab for lab in steps), steps

@@ -17,17 +17,24 @@ from fastnorm import _C
 # (session 13): 0.982 of before on AVX-512, 0.952 on AVX2 (tools/cpuid_avx2.c), 0.961 at 2 threads;
 # MobileNetV2 1.003 (its blocks were fused already). Lower still (0 / 0) lost 6.5% on MobileNetV2.
 DWPW_EXPAND_MIN_BYTES = 2 << 20
-# A DWCONV_PW record that took no expand conv in (Xception's and MobileNetV1's separable convs: the
-# depthwise input is not a 1x1 conv's output) goes back to two records when its depthwise output is
-# smaller than this: the fusion then saves one write and one read of a tensor that L3 holds, while
-# the banded 1x1 conv, called once per few rows, ran slower than one call over the whole image.
-# Measured (AMD Zen 4, 1 thread, FASTNORM_DWPW=1 / 0 plans in turns in one process, CPU-time
-# medians, session 31): batch 1, fused / unfused, AVX2 / AVX-512: Xception-lite 1.05-1.08 / 1.03,
-# MobileNetV1-0.5 1.01 / 1.01, ESE-VoVNet19b-dw 1.00-1.03 / 1.00 (64ch at 112x112, 3.2 MB: 1.74 vs
-# 1.39 ms on AVX2); batch 16 per record (AVX2): 32ch and 64ch at 112x112 (25 and 51 MB) 0.84 and 0.96,
-# at 56x56 and below (3-26 MB) 1.04-1.17 but 128ch at 56x56 (26 MB) 1.08. Blocks with an expand conv
-# (fuse_dwpw_expand) keep the fusion: MobileNetV3-Large 0.96 / 0.99, EfficientNet-Lite0 0.98 / 0.99.
+# A DWCONV_PW record that took no expand conv in (Xception's, MobileNetV1's and VoVNet's separable
+# convs: the depthwise input is not a 1x1 conv's output) whose 1x1 conv keeps or widens the channels
+# goes back to two records when its depthwise output is smaller than DWPW_PLAIN_MIN_BYTES: the fusion
+# then saves one write and one read of a tensor that L3 holds, while the banded 1x1 conv, called once
+# per few rows, writes as many channels or more per pixel and ran slower than one call over the whole
+# image. Narrow pairs (at most DWPW_PLAIN_NARROW channels) and projections (fewer output channels than
+# input: MobileNetV2's first block 32 -> 16, EfficientNet-Lite0's 144 -> 24 at 56x56) stay fused, their
+# 1x1 convs having few products per byte they read. Measured (AMD Zen 4, 1 thread, the two plans in
+# turns in one process, CPU-time medians, session 31; bench/bench_ab.py dwpw-plain): fused / unfused at
+# batch 1, AVX2 / AVX-512: Xception-lite 1.05-1.08 / 1.03 (its 64ch pair at 112x112, 3.2 MB: 1.74 vs
+# 1.39 ms), ESE-VoVNet19b-dw 1.00-1.03 / 1.00; per record, EfficientNet-Lite0's 144 -> 24 0.85 / 0.94,
+# Xception's 32 -> 64 at 112x112 0.96, MobileNetV1-0.5's 16 -> 32 0.97, its 64 -> 128 at 56x56 1.02;
+# whole models with every plain pair split: MobileNetV2-1.4, EfficientNet-Lite0, MnasNet 1.006-1.012 /
+# 1.004-1.009 worse. At batch 16 (AVX2, per record) 32ch and 64ch at 112x112 (25 and 51 MB) won fused
+# (0.84, 0.96), hence the size bound. Blocks with their expand conv (fuse_dwpw_expand) stay fused:
+# MobileNetV3-Large 0.96 / 0.99, EfficientNet-Lite0 0.98 / 0.99.
 DWPW_PLAIN_MIN_BYTES = 16 << 20
+DWPW_PLAIN_NARROW = 32
 # Fold a global average pool into the depthwise conv before it (dwconv_takes_pool) only from this many
 # output pixels per sample: below, the image is still in L2 when the pool reads it and the row sums
 # cost the conv as much as the pool did (AVX-512, 1 thread: 672ch 14x14 4.2 us vs the pool's 4.1,
@@ -142,14 +149,15 @@ _PLAIN_DWPW_KEYS = {"type", "in", "in2", "out", "n", "h", "w", "c", "oh", "ow", 
 
 
 def split_plain_dwpw(plan, graph):
-    """A DWCONV_PW record without an expand conv whose depthwise output is under DWPW_PLAIN_MIN_BYTES
+    """A DWCONV_PW record without an expand conv, of more than DWPW_PLAIN_NARROW channels, whose 1x1 conv
+    has as many output channels as input or more and whose depthwise output is under DWPW_PLAIN_MIN_BYTES
     becomes the DWCONV2D and CONV2D records the two convs lower to unfused (the same kernels, hence the
     same bits), the depthwise output in a buffer of its own."""
     records, nodes = [], []
     for r, node in zip(plan.records, plan.node_of_record):
         if (r["type"] != _C.OP_DWCONV_PW or not set(r) <= _PLAIN_DWPW_KEYS
-                or len(plan.absorbed_into.get(node, ())) != 1
-                or r["n"] * r["oh"] * r["ow"] * r["c"] * 4 >= DWPW_PLAIN_MIN_BYTES):
+                or len(plan.absorbed_into.get(node, ())) != 1 or r["c"] <= DWPW_PLAIN_NARROW
+                or r["conv2"][1] < r["c"] or r["n"] * r["oh"] * r["ow"] * r["c"] * 4 >= DWPW_PLAIN_MIN_BYTES):
             records.append(r)
             nodes.append(node)
             continue
