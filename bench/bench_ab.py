@@ -6,6 +6,7 @@
     python bench/bench_ab.py prefetch --clock cpu # MobileNetV3-Large b1: next weights prefetched off / on
     python bench/bench_ab.py dwpw-small --clock cpu   # MobileNetV3-Large b1: the fusion's old / new thresholds
     python bench/bench_ab.py dwpw-plain --clock cpu   # Xception-lite b1: separable convs fused / as two records
+    python bench/bench_ab.py dw-expand --clock cpu    # EfficientNet-B0 b1: SE blocks' expand conv apart / banded in the depthwise record
     python bench/bench_ab.py dwpw --batch 1 --threads 2 --seconds 30 --model mobilenet_v2
     python bench/bench_ab.py residual-in-place --clock cpu   # 1 thread: time by the thread's CPU time
     python bench/bench_ab.py conv-post --clock cpu   # ConvMixer-256/8 b1: BN / add after the act as records / in the conv
@@ -23,6 +24,7 @@ beside). The switches are the ones the library reads when it builds a plan:
   FASTNORM_RESIDUAL_IN_PLACE=0  no conv output over its fused residual (fastnorm/plan/rewrites.py)
   FASTNORM_WINOGRAD=0           3x3 stride-1 convs stay direct (fastnorm/plan/lower_conv.py)
   FASTNORM_DWCONV_MEAN=0        SE pools stay pool records (fastnorm/plan/rewrites.py dwconv_takes_pool)
+  FASTNORM_DW_EXPAND=0          an SE block's expand conv stays its own record (rewrites.py dwconv_takes_expand)
   FASTNORM_CONV_POST=0          a BN after a conv's act and an add after it stay records (rewrites.py)
   FASTNORM_PATCHIFY=0           patch embeddings stay on the conv kernels (fastnorm/plan/lower_conv.py)
   FASTNORM_DILATED_PHASES=0     dilated 3x3 convs stay on the direct kernel (fastnorm/plan/lower_conv.py)
@@ -130,6 +132,11 @@ TOGGLES = {
         "pool": Variant(env={"FASTNORM_DWCONV_MEAN": "0"}),
         "folded": Variant(),
     }, 1e-4, "the SE blocks' global average pool made by the depthwise conv before it (out2)"),
+    "dw-expand": ("efficientnet_b0", 1, {
+        "apart": Variant(env={"FASTNORM_DW_EXPAND": "0"}),
+        "banded": Variant(),
+    }, 0.0, "an SE block's 1x1 expand conv made a band of rows at a time inside its depthwise record "
+            "(rewrites.dwconv_takes_expand)"),
     "conv-post": ("convmixer_256_8", 1, {
         "off": Variant(env={"FASTNORM_CONV_POST": "0"}),
         "on": Variant(),

@@ -40,6 +40,11 @@ DWPW_PLAIN_NARROW = 32
 # cost the conv as much as the pool did (AVX-512, 1 thread: 672ch 14x14 4.2 us vs the pool's 4.1,
 # 1152ch 7x7 2.2 vs 1.9; at 28x28 120ch 3.7 vs 5.8, 240ch 5.2 vs 6.4; at 56x56 144ch 6.0 vs 54).
 DWCONV_MEAN_MIN_PIXELS = 400
+# A DWCONV2D record (a depthwise conv another 1x1 conv does not alone read: squeeze-and-excitation
+# blocks, whose pool and gate read it too) takes the 1x1 expand conv before it in (dwconv_takes_expand)
+# from this many bytes of expanded tensor: below, the tensor stays in L2 (or mostly) between the two
+# records and the bands' recomputed halo rows cost more than the traffic saved.
+DW_EXPAND_MIN_BYTES = 2 << 20
 # The dense conv records (direct and every Winograd): NHWC output, a pixel stride ldy they can write at.
 CONV_RECORDS = (_C.OP_CONV2D, _C.OP_WINOGRAD3X3, _C.OP_WINOGRAD2X3, _C.OP_WINOGRAD1D)
 # Records whose kernels read each residual element before writing that output element: they may write
@@ -130,17 +135,21 @@ def fuse_dwpw_expand(plan, graph):
                 and r["n"] * r["h"] * r["w"] * r["c"] * 4 >= DWPW_EXPAND_MIN_BYTES):
             j = _expand_conv(plan, uses, i)
         if j is not None:
-            ex = plan.records[j]
-            r["in"] = ex["in"]
-            r.update(conv_ex=ex["conv"], act_ex=ex["act"], weights_ex=ex["weights"])
-            plan.absorbed_into.setdefault(plan.node_of_record[i], []).insert(0, plan.node_of_record[j])
-            doomed.add(j)
-            # record i now reads the conv's input in place of record j, which goes
-            readers = uses.readers.setdefault(ex["in"], [])
-            readers[:] = sorted(set(readers) - {j} | {i})
-            uses.readers[ex["out"]] = []
-            uses.writers[ex["out"]] = []
+            _take_expand(plan, uses, i, j, doomed)
     _drop(plan, doomed)
+
+
+def _take_expand(plan, uses, i, j, doomed):
+    """Record i takes the 1x1 expand conv record j in: it reads j's input, j goes."""
+    r, ex = plan.records[i], plan.records[j]
+    r["in"] = ex["in"]
+    r.update(conv_ex=ex["conv"], act_ex=ex["act"], weights_ex=ex["weights"])
+    plan.absorbed_into.setdefault(plan.node_of_record[i], []).insert(0, plan.node_of_record[j])
+    doomed.add(j)
+    readers = uses.readers.setdefault(ex["in"], [])
+    readers[:] = sorted(set(readers) - {j} | {i})
+    uses.readers[ex["out"]] = []
+    uses.writers[ex["out"]] = []
 
 
 # what _emit_dwconv_pw (lower_conv.py) writes: a record with more (an expand conv, ...) stays whole
@@ -228,6 +237,36 @@ def dwconv_takes_pool(plan, graph):
         plan.absorbed_into.setdefault(plan.node_of_record[j], []).append(plan.node_of_record[i])
         doomed.add(i)
         uses.writers[dst] = [j]
+    _drop(plan, doomed)
+
+
+def dwconv_takes_expand(plan, graph):
+    """A DWCONV2D record (no residual, no post) whose input is a 1x1 stride-1 CONV2D's output that
+    nothing else reads, at least DW_EXPAND_MIN_BYTES of it, takes that conv in as its expand conv
+    (conv_ex, act_ex, weights_ex) and reads the conv's input: the C side (src_c/conv/dwpw.c
+    fn_dwconv_pw_mean_nhwc) makes the expanded rows a band at a time in per-thread scratch and the
+    depthwise rows from them, with the SE pool's means (out2, dwconv_takes_pool) as before. This is
+    fuse_dwpw_expand for the depthwise convs whose output a 1x1 conv does not alone read
+    (EfficientNet's squeeze-and-excitation blocks: 16->96 at 112x112, 4.8 MB expanded, written and
+    read back from L3 between the records). Results are bit-identical to the two records.
+    FASTNORM_DW_EXPAND=0 turns it off (read when a plan is built)."""
+    if os.environ.get("FASTNORM_DW_EXPAND", "1") == "0":
+        return
+    uses = _Uses(plan)
+    doomed = set()
+    for i, r in enumerate(plan.records):
+        if (r["type"] != _C.OP_DWCONV2D or r.get("weights_ex") is not None or r.get("in2", -1) >= 0
+                or r.get("post") is not None or r.get("res_late")
+                or r["n"] * r["h"] * r["w"] * r["c"] * 4 < DW_EXPAND_MIN_BYTES):
+            continue
+        j = _expand_conv(plan, uses, i)
+        if j is None:
+            continue
+        ex = plan.records[j]
+        if (ex.get("gate", -1) >= 0 or ex.get("weights2") is not None or ex.get("xoff") or ex.get("yoff")
+                or ex.get("ldy") or ex["in"] in (r["out"], r.get("out2", -1))):
+            continue
+        _take_expand(plan, uses, i, j, doomed)
     _drop(plan, doomed)
 
 
@@ -395,6 +434,7 @@ def conv_takes_residual_add(plan, graph):
                 continue
             if (q["type"] not in ((_C.OP_CONV2D, _C.OP_DWCONV2D) if late else (_C.OP_CONV2D,))
                     or q.get("in2", -1) >= 0 or q.get("ldy") or q.get("yoff") or q.get("out2", -1) >= 0
+                    or q.get("weights_ex") is not None
                     or (late and (r.get("act", (0,))[0] != 0 or r["out"] in (res, q["in"])))
                     or any(w > j for w in uses.writers.get(res, []))
                     or q["n"] * q["oh"] * q["ow"] * q["conv"][1] != math.prod(shape)):
@@ -642,7 +682,7 @@ def _rename(rec, resolve):
             rec["cat"] = (parts,) + tuple(rec["cat"][1:])
 
 
-PASSES = (fuse_dwpw_expand, split_plain_dwpw, conv_takes_post, dwconv_takes_pool, conv_reads_gated, conv_reads_preact, conv_takes_residual_add, conv_first_reads_nchw,
+PASSES = (fuse_dwpw_expand, split_plain_dwpw, conv_takes_post, dwconv_takes_pool, dwconv_takes_expand, conv_reads_gated, conv_reads_preact, conv_takes_residual_add, conv_first_reads_nchw,
           retarget_output_copies, cat_chain_in_one_buffer, conv_writes_cat_block, residual_in_place)
 
 

@@ -136,4 +136,18 @@ fn_status fn_dwconv_pw_nhwc(const fn_kernels *k, const fn_dwconv_pw_args *a, siz
                             size_t w, const float *x, const float *res, float *y, void *scratch,
                             size_t scratch_bytes, int nthreads);
 
+/* The same with pw NULL: the 1x1 expand conv (required) and the depthwise conv alone, a band of
+ * rows at a time, the expanded rows in per-thread scratch and the depthwise rows written to y (n,
+ * oh, ow, c); res must be NULL. mean (pw NULL only; else NULL): the (n, c) per-channel means of y,
+ * summed as fn_dwconv2d_mean_nhwc sums them (each row while in L1, then the rows in order), so the
+ * squeeze-and-excitation block's pool joins too (fastnorm.plan.rewrites.dwconv_takes_expand):
+ * EfficientNet-B0's 16->96 expand at 112x112 (4.8 MB) never leaves L2 on its way to the stride-2
+ * depthwise conv. Bits: those of the three ops run separately, at every thread count.
+ * scratch: at least fn_dwconv_pw_mean_scratch_bytes (mean: whether one is asked). */
+size_t fn_dwconv_pw_mean_scratch_bytes(const fn_kernels *k, const fn_dwconv_pw_args *a, size_t n,
+                                       size_t h, size_t w, int mean, int nthreads);
+fn_status fn_dwconv_pw_mean_nhwc(const fn_kernels *k, const fn_dwconv_pw_args *a, size_t n,
+                                 size_t h, size_t w, const float *x, const float *res, float *y,
+                                 float *mean, void *scratch, size_t scratch_bytes, int nthreads);
+
 #endif

@@ -100,7 +100,19 @@ FN_REC_CHECK(winograd1d) {
     return NULL;
 }
 
+/* A DWCONV2D record with weights_ex: the 1x1 expand conv before it joined (rewrites.dwconv_takes_expand) */
+static fn_dwconv_pw_args expand_dw_args(const fn_op *op) {
+    fn_dwconv_pw_args a = {&op->conv_ex, &op->conv, NULL, op->weights_ex, op->weights, NULL,
+                           &op->act_ex, &op->act, NULL};
+    return a;
+}
+
 FN_REC_RUN(dwconv2d) {
+    if (op->weights_ex) {
+        const fn_dwconv_pw_args a = expand_dw_args(op);
+        return fn_dwconv_pw_mean_nhwc(k, &a, op->n, op->h, op->w, bufs[op->in], NULL, bufs[op->out],
+                                      op->out2 >= 0 ? bufs[op->out2] : NULL, scratch, scratch_bytes, nthreads);
+    }
     const fn_post post = rec_post(op, bufs);
     return fn_dwconv2d_mean_nhwc(k, &op->conv, op->n, op->h, op->w, bufs[op->in], op->weights,
                                  op->res_late ? NULL : fn_rec_residual(op, bufs), &op->act, &post, bufs[op->out],
@@ -108,6 +120,10 @@ FN_REC_RUN(dwconv2d) {
 }
 
 FN_REC_SCRATCH(dwconv2d) {
+    if (op->weights_ex) {
+        const fn_dwconv_pw_args a = expand_dw_args(op);
+        return fn_dwconv_pw_mean_scratch_bytes(k, &a, op->n, op->h, op->w, op->out2 >= 0, nthreads);
+    }
     return op->out2 >= 0 ? fn_dwconv2d_mean_scratch_bytes(&op->conv, op->n, op->h) : 0;
 }
 
@@ -119,6 +135,16 @@ FN_REC_CHECK(dwconv2d) {
     /* the mean is written after the rows: over the input, residual or output it would corrupt them */
     if (op->out2 >= 0 && (op->out2 == op->in || op->out2 == op->in2 || op->out2 == op->out))
         return "a dwconv2d's mean must have a buffer of its own";
+    if (op->weights_ex != NULL) {
+        const fn_conv2d_desc *ex = &op->conv_ex;
+        if (ex->cout != d->cin || ex->kh != 1 || ex->kw != 1 || ex->sh != 1 || ex->sw != 1 ||
+            ex->groups != 1 || ex->pad_top || ex->pad_left || ex->pad_bottom || ex->pad_right ||
+            op->weights_ex_floats != fn_conv2d_packed_floats(k, ex))
+            return "the expand conv does not fit the depthwise one";
+        if (op->in2 >= 0 || op->post != NULL || op->res_late)
+            return "a dwconv2d with an expand conv takes no residual or post";
+        if (op->in == op->out) return "a dwconv2d with an expand conv cannot write over its input";
+    }
     return post_check(op);
 }
 
