@@ -151,6 +151,16 @@ def test_small_expansions_stay_apart():
     assert any(r.get("weights_ex") is not None for r in records(m, big))
 
 
+def test_narrow_expansions_stay_apart(monkeypatch):
+    """A 1x1 conv that widens its input less than DW_EXPAND_MIN_RATIO times keeps its own record."""
+    monkeypatch.setattr(rewrites, "DW_EXPAND_MIN_BYTES", 0)
+    shape = (32, 12, 12)
+    wide = fastnorm.from_torch(realistic_bn(MBConv(32, 32, 2 * 32), shape), torch.zeros((1,) + shape))
+    assert any(r.get("weights_ex") is not None for r in records(wide, (2,) + shape))
+    narrow = fastnorm.from_torch(realistic_bn(MBConv(32, 32, 2 * 32 - 1), shape), torch.zeros((1,) + shape))
+    assert all(r.get("weights_ex") is None for r in records(narrow, (2,) + shape))
+
+
 def test_switch_off(monkeypatch):
     monkeypatch.setattr(rewrites, "DW_EXPAND_MIN_BYTES", 0)
     monkeypatch.setenv("FASTNORM_DW_EXPAND", "0")

@@ -45,6 +45,11 @@ DWCONV_MEAN_MIN_PIXELS = 400
 # from this many bytes of expanded tensor: below, the tensor stays in L2 (or mostly) between the two
 # records and the bands' recomputed halo rows cost more than the traffic saved.
 DW_EXPAND_MIN_BYTES = 2 << 20
+# ... and only a conv that widens its input at least this many times: the saving is the expanded tensor's
+# trip through L3, the cost a GEMM called once per band; ESE-VoVNet19b-dw's stem 64 -> 64 at 112x112
+# ran 1.004-1.005 of apart banded (bench_ab.py dw-expand --model ese_vovnet19b_dw), EfficientNet's
+# 16 -> 96 0.975-0.982.
+DW_EXPAND_MIN_RATIO = 2
 # The dense conv records (direct and every Winograd): NHWC output, a pixel stride ldy they can write at.
 CONV_RECORDS = (_C.OP_CONV2D, _C.OP_WINOGRAD3X3, _C.OP_WINOGRAD2X3, _C.OP_WINOGRAD1D)
 # Records whose kernels read each residual element before writing that output element: they may write
@@ -242,7 +247,8 @@ def dwconv_takes_pool(plan, graph):
 
 def dwconv_takes_expand(plan, graph):
     """A DWCONV2D record (no residual, no post) whose input is a 1x1 stride-1 CONV2D's output that
-    nothing else reads, at least DW_EXPAND_MIN_BYTES of it, takes that conv in as its expand conv
+    nothing else reads, at least DW_EXPAND_MIN_BYTES of it and DW_EXPAND_MIN_RATIO times the conv's
+    input channels, takes that conv in as its expand conv
     (conv_ex, act_ex, weights_ex) and reads the conv's input: the C side (src_c/conv/dwpw.c
     fn_dwconv_pw_mean_nhwc) makes the expanded rows a band at a time in per-thread scratch and the
     depthwise rows from them, with the SE pool's means (out2, dwconv_takes_pool) as before. This is
@@ -264,7 +270,8 @@ def dwconv_takes_expand(plan, graph):
             continue
         ex = plan.records[j]
         if (ex.get("gate", -1) >= 0 or ex.get("weights2") is not None or ex.get("xoff") or ex.get("yoff")
-                or ex.get("ldy") or ex["in"] in (r["out"], r.get("out2", -1))):
+                or ex.get("ldy") or ex["in"] in (r["out"], r.get("out2", -1))
+                or ex["conv"][1] < DW_EXPAND_MIN_RATIO * ex["conv"][0]):
             continue
         _take_expand(plan, uses, i, j, doomed)
     _drop(plan, doomed)
