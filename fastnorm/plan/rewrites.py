@@ -42,8 +42,9 @@ DWPW_PLAIN_NARROW = 32
 DWCONV_MEAN_MIN_PIXELS = 400
 # A DWCONV2D record (a depthwise conv another 1x1 conv does not alone read: squeeze-and-excitation
 # blocks, whose pool and gate read it too) takes the 1x1 expand conv before it in (dwconv_takes_expand)
-# from this many bytes of expanded tensor: below, the tensor stays in L2 (or mostly) between the two
-# records and the bands' recomputed halo rows cost more than the traffic saved.
+# from this many bytes of expanded tensor, the bound fuse_dwpw_expand uses: below, the tensor stays in
+# L2 (or mostly) between the two records. On Zen 4 lower bounds (1 MiB down to 200 KB, EfficientNet-B0's
+# 56x56 and 28x28 blocks too) measured the same as 2 MiB; untried on a 512 KiB L2 (Zen 3).
 DW_EXPAND_MIN_BYTES = 2 << 20
 # ... and only a conv that widens its input at least this many times: the saving is the expanded tensor's
 # trip through L3, the cost a GEMM called once per band; ESE-VoVNet19b-dw's stem 64 -> 64 at 112x112
