@@ -82,6 +82,9 @@ def _best_isa():
 
 
 _chosen = fn_dispatch_init()
+if _chosen == -2:
+    raise ImportError("FASTNORM_AVX512_HALF_RATE=%r: expected 0 or 1 (unset: detected from the CPU)"
+                      % _os.environ.get("FASTNORM_AVX512_HALF_RATE"))
 if _chosen < 0:
     import os as _os
     raise ImportError(
@@ -104,6 +107,13 @@ def cpu_features():
 
 def best_isa():
     return ISA_NAMES[_best_isa()]
+
+
+def avx512_half_rate():
+    """Whether the AVX-512 table hands convs whose last 32-wide panel wastes lanes to AVX2's table
+    (a CPU whose 512-bit FMAs are two 256-bit halves, or FASTNORM_AVX512_HALF_RATE=1; kernels.h
+    fn_conv_table)."""
+    return bool(fn_avx512_half_rate())
 
 
 def active_isa():

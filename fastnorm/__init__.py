@@ -63,8 +63,11 @@ def __getattr__(name):
 
 def cpu_info():
     """CPU features found (CPUID + XGETBV on x86-64, HWCAP on aarch64), the best ISA this CPU runs,
-    and the ISA in use."""
+    and the ISA in use; avx512_half_rate: whether convs whose output channels leave AVX-512 lanes empty
+    run on the AVX2 table (a CPU whose 512-bit FMAs are two 256-bit halves: AMD Zen 4; or
+    FASTNORM_AVX512_HALF_RATE=1)."""
     return {"arch": _C.ARCH, "features": _C.cpu_features(), "best_isa": _C.best_isa(), "isa": _C.active_isa(),
+            "avx512_half_rate": _C.avx512_half_rate(),
             "openmp": _C.omp_enabled(), "threads": get_num_threads(), "flush_denormals": get_flush_denormals()}
 
 

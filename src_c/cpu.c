@@ -17,7 +17,10 @@ static uint64_t read_xcr0(void) {
 void fn_cpu_detect(fn_cpu_features *f) {
     unsigned a, b, c, d;
     memset(f, 0, sizeof *f);
+    if (__get_cpuid(0, &a, &b, &c, &d)) /* the vendor string is EBX, EDX, ECX */
+        f->vendor_amd = b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u; /* "Auth" "enti" "cAMD" */
     if (!__get_cpuid(1, &a, &b, &c, &d)) return;
+    f->family = (int)((a >> 8) & 0xf) + ((a >> 8 & 0xf) == 0xf ? (int)((a >> 20) & 0xff) : 0);
     f->sse2 = (d >> 26) & 1;
     int osxsave = (c >> 27) & 1;
     f->avx = (c >> 28) & 1;

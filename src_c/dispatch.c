@@ -27,8 +27,9 @@
 #define FN_TABLE_ROW(ISA_ENUM, ISA) FN_TABLE(ISA_ENUM, ISA),
 static const fn_kernels tables[FN_ISA_COUNT] = {FN_ISA_LIST(FN_TABLE_ROW)}; /* what this build compiled */
 
-/* The only mutable global: written once by fn_dispatch_init at import, read-only after. */
+/* The only mutable globals: written once by fn_dispatch_init at import, read-only after. */
 static const fn_kernels *active = &tables[FN_ISA_SCALAR];
+static int half_rate_512 = 0; /* fn_avx512_half_rate */
 
 const fn_kernels *fn_kernels_for(fn_isa isa) {
     if ((int)isa < 0 || isa >= FN_ISA_COUNT) return NULL;
@@ -37,9 +38,21 @@ const fn_kernels *fn_kernels_for(fn_isa isa) {
 
 const fn_kernels *fn_kernels_active(void) { return active; }
 
+int fn_avx512_half_rate(void) { return half_rate_512; }
+
 int fn_dispatch_init(void) {
     fn_cpu_features f;
     fn_cpu_detect(&f);
+    /* Zen 4 (family 0x19; Zen 3 shares it but has no AVX-512) splits each 512-bit FMA into two halves
+     * on its two 256-bit FMA pipes. Zen 5 (0x1a) and Intel's server cores have full-width units, so
+     * they keep 0, as does any CPU this does not know. */
+    int half = f.avx512f && f.vendor_amd && f.family == 0x19;
+    const char *hr = getenv("FASTNORM_AVX512_HALF_RATE");
+    if (hr && *hr) {
+        if (strcmp(hr, "0") != 0 && strcmp(hr, "1") != 0) return -2;
+        half = hr[0] == '1';
+    }
+    half_rate_512 = half;
     fn_isa best = fn_cpu_best_isa(&f);
     fn_isa chosen = best;
     const char *env = getenv("FASTNORM_ISA");

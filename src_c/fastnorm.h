@@ -170,6 +170,8 @@ typedef struct fn_cpu_features {
     /* x86-64: CPUID */
     int sse2, avx, fma, avx2, avx512f, avx512bw, avx512dq, avx512vl, avx512_vnni, avx512_bf16;
     int os_avx, os_avx512; /* XGETBV: the OS saves the YMM / ZMM+opmask state */
+    int vendor_amd;        /* CPUID leaf 0 says AuthenticAMD */
+    int family;            /* CPUID leaf 1: the family, extended family added (AMD Zen 3 and 4: 0x19) */
     /* aarch64: the kernel's HWCAP / HWCAP2 (getauxval) */
     int asimd, asimd_dotprod, asimd_fp16, sve, sve2;
 } fn_cpu_features;
@@ -187,6 +189,10 @@ const fn_kernels *fn_kernels_for(fn_isa isa);
 int fn_dispatch_init(void);
 /* The kernel table chosen at import (valid after fn_dispatch_init). */
 const fn_kernels *fn_kernels_active(void);
+/* 1 where a 512-bit FMA issues as two 256-bit halves, so that AVX-512 computes no more per cycle than
+ * AVX2 (AMD Zen 4: family 0x19 with AVX-512), else 0; FASTNORM_AVX512_HALF_RATE=0 or 1 overrides it.
+ * Set by fn_dispatch_init (which returns -2 for any other value of that variable). */
+int fn_avx512_half_rate(void);
 
 /* ------------------------------------------------------------------------------------------------
  * Drivers: portable C, threaded with one OpenMP region each (num_threads = nthreads), calling the

@@ -112,6 +112,32 @@ static inline const fn_kernels *fn_narrow_kernels(const fn_kernels *k, size_t co
     return k;
 }
 
+/* The table a conv of a GEMM-family kernel (conv2d.c conv_kernels) packs and runs on: the narrow rule
+ * above, and where AVX-512 computes no more per cycle than AVX2 (fn_avx512_half_rate: Zen 4) the AVX2
+ * table too for cout_g whose last 32-wide AVX-512 panel wastes lanes that AVX2's 16- and 8-wide ones do
+ * not: at least 9/8 as many columns computed (17-24, 33-40, 49-56 channels, mod 32 below 64: the
+ * mobile nets' 24, 40 and 56). The columns an AVX-512 tile computes for n channels: 32 per full panel,
+ * then 16 per started vector of the last; AVX2's: n rounded up to 8. Measured (AMD Zen 4, 1 thread,
+ * AVX-512 -> AVX2 table, in-model step minima of 4 alternating processes): EfficientNet-B0's 144->24
+ * at 56x56 +res 0.278 -> 0.230 ms, 96->24 0.178 -> 0.158, 240->40 at 28x28 0.168 -> 0.152, 144->40 0.102
+ * -> 0.093; RegNetY-200MF's 32->24 at 112x112 0.243 -> 0.227, 24->24 at 56x56 0.070 -> 0.052;
+ * MobileNetV3-Large's 120->40 at 28x28 0.085 -> 0.079. 72 channels (80 / 72 columns) measured no
+ * better (24->72 at 56x56 0.118 -> 0.122), hence the 9/8. */
+static inline int fn_avx512_wastes_lanes(size_t n) {
+    const size_t c512 = n / 32 * 32 + (n % 32 + 15) / 16 * 16, c256 = (n + 7) / 8 * 8;
+    return 8 * c512 >= 9 * c256;
+}
+static inline const fn_kernels *fn_conv_table(const fn_kernels *k, size_t cout_g) {
+#if defined(__x86_64__)
+    if (k->isa == FN_ISA_AVX512 && cout_g > FN_NARROW_COUT && fn_avx512_half_rate() &&
+        fn_avx512_wastes_lanes(cout_g)) {
+        const fn_kernels *half = fn_kernels_for(FN_ISA_AVX2);
+        if (half) return half;
+    }
+#endif
+    return fn_narrow_kernels(k, cout_g);
+}
+
 /* The epilogue kinds past the clamp (fn_act kind FN_ACT_ACTK0 + k, fastnorm.h): the act family's
  * apply of the ISA that runs, or NULL for NONE / CLAMP (which the micro-kernels apply themselves). */
 static inline fn_actk_apply_fn fn_epilogue_actk(const fn_kernels *k, const fn_act *act) {

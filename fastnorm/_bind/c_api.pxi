@@ -25,6 +25,7 @@ cdef extern from "fastnorm.h" nogil:
     ctypedef struct fn_cpu_features:
         int sse2, avx, fma, avx2, avx512f, avx512bw, avx512dq, avx512vl, avx512_vnni, avx512_bf16
         int os_avx, os_avx512
+        int vendor_amd, family
         int asimd, asimd_dotprod, asimd_fp16, sve, sve2
 
     const char *fn_cpu_arch()
@@ -33,6 +34,7 @@ cdef extern from "fastnorm.h" nogil:
     const fn_kernels *fn_kernels_for(fn_isa isa)
     int fn_dispatch_init()
     const fn_kernels *fn_kernels_active()
+    int fn_avx512_half_rate()
 
     ctypedef struct fn_conv2d_desc:
         size_t cin, cout, groups

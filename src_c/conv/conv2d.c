@@ -69,7 +69,8 @@ static size_t gconv_block_floats(const fn_gconv_kernels *gk, const fn_conv2d_des
     return gk->vw * (1 + d->kh * d->kw * (d->cin / d->groups));
 }
 
-/* Narrow convs: with at most FN_NARROW_COUT (kernels.h) output channels a group, an AVX-512 tile's one
+/* Narrow convs (and, on Zen 4, convs whose last AVX-512 panel wastes lanes: kernels.h fn_conv_table):
+ * with at most FN_NARROW_COUT (kernels.h) output channels a group, an AVX-512 tile's one
  * 16-lane vector per row holds 8 or fewer real channels, and the AVX2 tile's 8-lane vector holds
  * them all: the AVX2 table (its packing, scratch and kernels; every entry point below takes it
  * through conv_kernels, so a buffer packed by one is run by the same) does the same useful work in
@@ -79,7 +80,7 @@ static size_t gconv_block_floats(const fn_gconv_kernels *gk, const fn_conv2d_des
  * 3x3 16->8 at 224x224 2.38 -> 1.76 ms, at 112x112 0.60 -> 0.45; Xeon (Sapphire Rapids class) the
  * 224x224 one 2.00 -> 1.72. */
 static const fn_kernels *conv_kernels(const fn_kernels *k, const fn_conv2d_desc *d) {
-    return d->groups && !gconv_for(k, d) ? fn_narrow_kernels(k, d->cout / d->groups) : k;
+    return d->groups && !gconv_for(k, d) ? fn_conv_table(k, d->cout / d->groups) : k;
 }
 
 const fn_kernels *fn_conv2d_kernels(const fn_kernels *k, const fn_conv2d_desc *d) { return conv_kernels(k, d); }

@@ -41,8 +41,13 @@ static int desc_ok(const fn_conv2d_desc *d) {
  * run by the same. Measured (1 thread, in-model step minima, bench/profile_models.py diracnet_lite
  * --no-ort, FASTNORM_ISA=avx2 against avx512): its 3x3 3->8 at 224x224 0.48 -> 0.31 ms on AMD Zen 4,
  * 0.40 -> 0.29 on a Xeon. */
+/* On a half-rate AVX-512 CPU (kernels.h fn_conv_table) also 17-24 output channels, whose second
+ * 16-lane vector is half empty where AVX2's tile takes all 24 in three vectors of 8 in one pass; wider
+ * ones take AVX2's tile in more than one pass and lost. Measured (AMD Zen 4, 1 thread, a stem conv +
+ * ReLU alone, min of 300, AVX-512 -> AVX2 table): 3x3/2 3->24 at 224x224 0.269 -> 0.184 ms; ConvNeXt's
+ * 4x4/4 3->40 0.137 -> 0.281 and 3->56 0.44 -> 0.80 (so not those); 3->32 no waste. */
 static const fn_kernels *first_kernels(const fn_kernels *k, const fn_conv2d_desc *d) {
-    return fn_narrow_kernels(k, d->cout);
+    return d->cout <= 24 ? fn_conv_table(k, d->cout) : fn_narrow_kernels(k, d->cout);
 }
 
 size_t fn_conv_first_packed_floats(const fn_kernels *k, const fn_conv2d_desc *d) {
