@@ -59,12 +59,14 @@ from zoo_heldout3 import HELDOUT3  # noqa: E402
 from zoo_heldout4 import HELDOUT4  # noqa: E402
 from zoo_heldout5 import HELDOUT5  # noqa: E402
 from zoo_heldout7 import HELDOUT7  # noqa: E402
+from zoo_scaled import SCALED  # noqa: E402
 
 # issue 5's models (tests/zoo.py), issue 14's (zoo_extended.py), and the held-out architectures no part
 # of fastnorm was tuned on (tests/zoo_heldout.py, tests/zoo_heldout2.py, tests/zoo_heldout3.py,
 # tests/zoo_heldout4.py, tests/zoo_heldout5.py, tests/zoo_heldout7.py: timed by bench/adhoc/models_cputime.py
-# --heldout / --heldout2 / --heldout3 / --heldout4 / --heldout5 / --heldout7)
-ZOO = dict(zoo.ZOO, **EXTENDED, **HELDOUT, **HELDOUT2, **HELDOUT3, **HELDOUT4, **HELDOUT5, **HELDOUT7)
+# --heldout / --heldout2 / --heldout3 / --heldout4 / --heldout5 / --heldout7), and the extended models at other
+# widths and sizes (tests/zoo_scaled.py: --scaled)
+ZOO = dict(zoo.ZOO, **EXTENDED, **HELDOUT, **HELDOUT2, **HELDOUT3, **HELDOUT4, **HELDOUT5, **HELDOUT7, **SCALED)
 ALL_ROWS = ROWS + EXTENDED_ROWS
 
 RUNTIMES = ["fastnorm", "onnxruntime", "openvino", "torch"]

@@ -7,6 +7,7 @@
     python bench/adhoc/models_cputime.py --heldout4  # the fourth (tests/zoo_heldout4.py, session 26)
     python bench/adhoc/models_cputime.py --heldout5  # the fifth's image and video CNNs (session 27)
     python bench/adhoc/models_cputime.py --heldout7  # the seventh's image CNNs at 224 x 224 (session 29)
+    python bench/adhoc/models_cputime.py --scaled    # the extended models at other widths / sizes (session 33)
     LD_PRELOAD=/tmp/cpuid_avx2.so python bench/adhoc/models_cputime.py   # every runtime on AVX2 (tools/cpuid_avx2.c)
     FASTNORM_ISA=avx2 BENCH_PEER_ISA=avx2 python bench/adhoc/models_cputime.py   # only OpenVINO capped (ORT cannot be)
 
@@ -37,6 +38,7 @@ from zoo_heldout3 import HELDOUT3  # noqa: E402
 from zoo_heldout4 import HELDOUT4  # noqa: E402
 from zoo_heldout5 import HELDOUT5  # noqa: E402
 from zoo_heldout7 import HELDOUT7  # noqa: E402
+from zoo_scaled import SCALED  # noqa: E402
 
 
 def main():
@@ -54,6 +56,8 @@ def main():
                     help="the fifth held-out set's image and video CNNs (tests/zoo_heldout5.py, session 27)")
     ap.add_argument("--heldout7", action="store_true",
                     help="the seventh held-out set's image CNNs at 224 x 224 (tests/zoo_heldout7.py, session 29)")
+    ap.add_argument("--scaled", action="store_true",
+                    help="the extended models at other widths, depths and input sizes (tests/zoo_scaled.py, session 33)")
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--threads", type=int, default=1)
@@ -62,6 +66,7 @@ def main():
         a.models = (sorted(HELDOUT) if a.heldout else sorted(HELDOUT2) if a.heldout2
                     else sorted(HELDOUT3) if a.heldout3 else sorted(HELDOUT4) if a.heldout4
                     else sorted(HELDOUT5) if a.heldout5 else sorted(HELDOUT7) if a.heldout7
+                    else list(SCALED) if a.scaled
                     else [r[0] for r in EXTENDED_ROWS if r[1:] == (1, 1)])
     import fastnorm
     print("fastnorm ISA %s; %s; %s; load average %s; %s UTC" % (
