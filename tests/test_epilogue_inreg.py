@@ -15,6 +15,7 @@ import pytest
 
 import fastnorm
 import reference as ref
+from fastnorm import _C
 from fastnorm._C import OP_ACTK, OP_DWCONV_PW
 from fastnorm.plan import rewrites
 from fastnorm.testing import force_isa
@@ -90,8 +91,25 @@ CASES = {
 }
 
 
-# at most 8 output channels: AVX-512 runs the conv, its act included, on AVX2's table
+# at most 8 output channels: AVX-512 runs the conv, its act included, on AVX2's table on every CPU
 NARROW = {"1x1_cout7_1x1image", "first_cin4_1x1_cout7"}
+
+
+def _table(model, shape, isa):
+    """The kernel table the model's one conv ran on, its act included, under `isa`: a GEMM conv as
+    _C.conv2d_tile says (AVX-512 hands convs of <= 8 channels to AVX2's table, and on a half-rate CPU
+    those whose last 32-wide panel leaves lanes empty: src_c/kernels.h fn_conv_table); the first-layer
+    conv by conv_first.c's rule (<= 8 channels, and 17-24 at half rate); the depthwise kernel its own."""
+    recs = [r for r in model._plan({model.graph.inputs[0].name: tuple(shape)}).records if "conv" in r]
+    assert len(recs) == 1, [_C.RECORDS.get(r["type"]) for r in recs]
+    r = recs[0]
+    if r["type"] == _C.OP_CONV2D:
+        return _C.conv2d_tile(_C.ISA_NAMES.index(isa), r["conv"])[2]
+    cout = r["conv"][1]
+    if r["type"] == _C.OP_CONV_FIRST and isa == "avx512" and (
+            cout <= 8 or (_C.avx512_half_rate() and 17 <= cout <= 24)):
+        return "avx2"
+    return isa
 
 
 def _nets(case, act, seed=0):
@@ -120,7 +138,9 @@ def test_in_register_act_is_the_act_kernel(isa, case, act):
     types = [r["type"] for r in m._plan({m.graph.inputs[0].name: tuple(x.shape)}).records]
     assert OP_ACTK not in types, "the %s was not taken by the conv kernel" % act
     bare_out = fastnorm.from_torch(bare, x).predict(x.numpy())
-    with force_isa("avx2" if isa == "avx512" and case in NARROW else isa):
+    table = _table(m, x.shape, isa)
+    assert table == "avx2" if isa == "avx512" and case in NARROW else True, (case, table)
+    with force_isa(table):
         unfused = ACTS[act][1](bare_out)
     np.testing.assert_array_equal(got, unfused)
 
@@ -202,21 +222,24 @@ def test_fast_path_and_fallback_lanes(isa, name, n):
         np.testing.assert_array_equal(fn(x[s:]), y[s:])
 
 
+@pytest.mark.parametrize("c", [37, 45])
 @pytest.mark.parametrize("k", [1, 3])
-def test_silu_tile_tail_lanes_with_nan_and_inf(isa, k):
+def test_silu_tile_tail_lanes_with_nan_and_inf(isa, k, c):
     """The igemm tile decides silu's fallback once per tile (the minimum of its vectors): tiles where
     a few lanes are below -87 (denormal results) next to rows of NaN (a NaN input pixel), +-inf and
-    lanes just inside the fast path give the act kernel's bits in every lane. A residual conv with
-    tiny weights puts the chosen values straight into the pre-activations; 1x1 (the dense kernel) and
-    3x3 (the indirect one), 37 channels (a masked last panel), 70 pixels (a short last tile)."""
-    net = ConvAct(nn.SiLU(), 37, 37, k, residual=True).eval()
-    bare = ConvAct(nn.Identity(), 37, 37, k, residual=True).eval()
+    lanes just inside the fast path give the act kernel's bits in every lane (the act kernel of the
+    table the conv ran on: 37 channels take AVX2's on a half-rate AVX-512 CPU, 45 keep AVX-512's). A
+    residual conv with tiny weights puts the chosen values straight into the pre-activations; 1x1 (the
+    dense kernel) and 3x3 (the indirect one), 37 and 45 channels (a masked last panel), 70 pixels (a
+    short last tile)."""
+    net = ConvAct(nn.SiLU(), c, c, k, residual=True).eval()
+    bare = ConvAct(nn.Identity(), c, c, k, residual=True).eval()
     with torch.no_grad():
         net.conv.weight.mul_(1e-3)
         net.conv.bias.mul_(1e-3)
     bare.load_state_dict(net.state_dict())
-    xl = torch.randn((2, 5, 7, 37), generator=torch.Generator().manual_seed(k))  # (N, H, W, C)
-    flat = xl.view(-1, 37)         # (pixel, channel); the 3x3 windows of the NaN / inf pixels miss the others
+    xl = torch.randn((2, 5, 7, c), generator=torch.Generator().manual_seed(k))  # (N, H, W, C)
+    flat = xl.view(-1, c)          # (pixel, channel); the 3x3 windows of the NaN / inf pixels miss the others
     flat[5, 4] = float("nan")      # a NaN row in the tile of the low lanes below
     flat[1, 3] = -95.0             # silu: a denormal
     flat[1, 20] = -88.0
@@ -228,10 +251,12 @@ def test_silu_tile_tail_lanes_with_nan_and_inf(isa, k):
     flat[69, 36] = -100.0          # the short last tile
     flat[50:62, :] *= 40.0         # a whole tile of large values, some past -87
     x = xl.permute(0, 3, 1, 2).contiguous()
-    got = fastnorm.from_torch(net, x).predict(x.numpy())
-    unfused = fastnorm.ops.silu(fastnorm.from_torch(bare, x).predict(x.numpy()))
+    m = fastnorm.from_torch(net, x)
+    got = m.predict(x.numpy())
+    with force_isa(_table(m, x.shape, isa)):
+        unfused = fastnorm.ops.silu(fastnorm.from_torch(bare, x).predict(x.numpy()))
     np.testing.assert_array_equal(got, unfused)
-    g = got.transpose(0, 2, 3, 1).reshape(-1, 37)
+    g = got.transpose(0, 2, 3, 1).reshape(-1, c)
     assert g[1, 3] < 0 and g[1, 3] > -1e-38 and g[14, 20] < 0 and g[69, 36] < 0  # denormal results
     with torch.no_grad():
         want = net(x).numpy()
