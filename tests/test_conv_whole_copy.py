@@ -1,8 +1,8 @@
 """A gated or pre-activated 1x1 conv on a small input applies its gate / pre-activation to the whole
 input once, into scratch, and runs ungated in panel-major order with the next-panel prefetch
-(src_c/conv/conv2d.c, whole_copy_bytes); a larger batch (input past panel_major's budget) still takes
-the per-tile row copies. Each sample is the same bits on either path: the same product, or the same
-scale/shift call per row. Shapes of MobileNetV3-Large's SE projection and DenseNet-121's bottleneck."""
+(src_c/conv/conv2d.c, whole_copy_bytes); a larger batch (input past panel_major's budget) takes the
+dense-rows kernel's per-chunk copies (dense_run; tests/test_conv_dense_xform.py). Each sample is the
+same bits on either path: the same product, or the same scale/shift call per row. Shapes of MobileNetV3-Large's SE projection and DenseNet-121's bottleneck."""
 import numpy as np
 import pytest
 

@@ -211,6 +211,19 @@ int fn_conv2d_dense_fits(const fn_conv2d_desc *d) {
            !d->pad_top && !d->pad_left && !d->pad_bottom && !d->pad_right;
 }
 
+/* Rows of a dense chunk (dense_run): FN_CONV_DENSE_TILES tiles up to 64 input channels, half as
+ * many up to FN_CONV_DENSE_MAX_KC, past it fewer in proportion (3 tiles at 192, 2 at 256, 1 from
+ * 320), so that a chunk's rows and a panel's weights stay within a 32 KiB L1. A chunk may hold one
+ * row more (a last chunk of one row joins the one before). */
+static size_t dense_chunk_rows(const fn_kernels *k, const fn_conv2d_desc *d) {
+    const size_t kc = d->cin, wide = FN_CONV_DENSE_TILES / 2 * FN_CONV_DENSE_MAX_KC / (kc ? kc : 1);
+    const size_t tiles = kc <= 64                     ? FN_CONV_DENSE_TILES
+                         : kc <= FN_CONV_DENSE_MAX_KC ? FN_CONV_DENSE_TILES / 2
+                         : wide > 1                   ? wide
+                                                      : 1;
+    return tiles * k->gemm_mr;
+}
+
 /* A squeeze-and-excitation gate (fn_conv2d_nhwc_gated) is applied in the row copies: 1x1, groups 1. */
 int fn_conv2d_gate_fits(const fn_conv2d_desc *d) { return d->kh == 1 && d->kw == 1 && d->groups == 1; }
 
@@ -226,7 +239,11 @@ static size_t thread_scratch_bytes(const fn_kernels *k, const fn_conv2d_desc *d)
     const size_t MR = k->gemm_mr;
     size_t per = d->kh * d->kw * MR * sizeof(const float *);
     if (use_row_taps(d)) per += 64 + d->kh * MR * d->kw * d->cin * sizeof(float);
-    if (use_row_copy(k, d) || fn_conv2d_gate_fits(d)) per += 64 + MR * row_copy_stride(d) * sizeof(float);
+    if (use_row_copy(k, d) || fn_conv2d_gate_fits(d)) {
+        /* the indirect tile's MR rows, or a dense chunk's (dense_run's transformed rows) */
+        const size_t rows = fn_conv2d_dense_fits(d) ? dense_chunk_rows(k, d) + 1 : MR;
+        per += 64 + (rows > MR ? rows : MR) * row_copy_stride(d) * sizeof(float);
+    }
     return (per + 63) / 64 * 64;
 }
 
@@ -633,6 +650,16 @@ static void gated_rows(size_t m0, size_t mr, size_t MR, size_t pixels, size_t ci
     for (size_t m = mr; m < MR; m++) a[m] = a[mr - 1];
 }
 
+/* One input row into its copy: pre_act(x * scale + shift) with pre (scale, then shift), else
+ * multiplied by its sample's gate g: one scale_shift_cols call or one product per element. */
+static void xform_row(const fn_kernels *k, size_t cin, const float *src, const float *pre,
+                      const fn_act *pre_act, const float *g, float *dst) {
+    if (pre)
+        k->scale_shift_cols(1, cin, src, pre, pre + cin, pre_act, dst);
+    else
+        for (size_t i = 0; i < cin; i++) dst[i] = src[i] * g[i];
+}
+
 /* The epilogue past the activation (fn_post) on rows [m0, m0 + mr) x channels [co0, co0 + nc) of y,
  * just written: the same tile the kernel stored, still in L1 (a dense chunk: in L2). */
 static void post_tile(const fn_kernels *k, const fn_post *post, float *y, size_t ldy, size_t m0, size_t mr,
@@ -681,18 +708,21 @@ static void gconv_run(const fn_kernels *k, const fn_gconv_kernels *gk, const fn_
  * segment, chunk of up to FN_CONV_DENSE_TILES*MR rows, panel in block), one kernel call each, the
  * same whatever the thread count. A block of panels fits in about half of L2 (panels_per_block), as
  * in the indirect driver: with many output channels, one block's weights serve every chunk. */
+/* With a gate or a pre-activation (fn_conv2d_nhwc_pre), each thread applies it to a chunk's rows as
+ * it first meets the chunk in a panel block, into its slice of scratch (thread_scratch_bytes: a
+ * chunk's rows at row_copy_stride), and the chunk's panels read that copy from L1: the same products
+ * (one scale_shift_cols call or one multiply per element) as the indirect driver's tile copies. Where
+ * the input does not fit panel_major's budget, gated and pre-activated convs took the indirect
+ * kernel, whose 12 row pointers spill on AVX-512 (see FN_CONV_DENSE_MAX_KC). Measured (AMD Zen 4,
+ * AVX-512, 1 thread, bench/profile_models.py densenet121 --no-ort, two alternating runs of each
+ * build): DenseNet-121's 1x1 convs 28.64-28.68 -> 27.92-28.06 ms (224->128 at 56x56 1.73 -> 1.68),
+ * the predict 40.33-40.34 -> 39.46-39.75 ms. */
 static void dense_run(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, size_t h, size_t w,
                       size_t oh, size_t ow, const float *x, size_t ldx, const float *packed,
                       const float *res, const fn_act *act, const fn_post *post, float *y, size_t ldy,
-                      const float *pf, size_t pf_floats, int nthreads) {
-    /* past 64 channels, half the rows: a chunk plus a panel's weights stay within a 32 KiB L1 */
-    /* past FN_CONV_DENSE_MAX_KC, fewer in proportion: 3 tiles at 192, 2 at 256, 1 from 320 */
-    const size_t kc = d->cin, wide = FN_CONV_DENSE_TILES / 2 * FN_CONV_DENSE_MAX_KC / (kc ? kc : 1);
-    const size_t tiles = kc <= 64                     ? FN_CONV_DENSE_TILES
-                         : kc <= FN_CONV_DENSE_MAX_KC ? FN_CONV_DENSE_TILES / 2
-                         : wide > 1                   ? wide
-                                                      : 1;
-    const size_t NR = k->gemm_nr, R = tiles * k->gemm_mr;
+                      const float *pf, size_t pf_floats, const float *gate, const float *pre,
+                      const fn_act *pre_act, void *scratch, int nthreads) {
+    const size_t kc = d->cin, NR = k->gemm_nr, R = dense_chunk_rows(k, d);
     const size_t npanels = div_up(d->cout, NR), pfloats = panel_floats(k, d);
     const int flat = d->sh == 1 && d->sw == 1;
     const size_t M = n * oh * ow, seg = flat ? M : ow, nseg = M / seg, lda = d->sw * ldx;
@@ -736,8 +766,18 @@ static void dense_run(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, si
     const size_t in_bytes = M * d->cin * sizeof(float), out_bytes = M * d->cout * sizeof(float);
     const int next_rows = flat && !p_lines && !x_lines && ldx <= 2 * d->cin &&
                           in_bytes + out_bytes > 4 * (size_t)FN_CONV_L2_BUDGET && k->igemm_dense_pf;
+    const int xform = gate || pre;
+    const size_t st = row_copy_stride(d), pixels = oh * ow;
 #pragma omp parallel num_threads(nthreads)
     {
+        float *rows = NULL; /* the chunk's gated or pre-activated rows (xform) */
+        size_t have = (size_t)-1; /* (panel block, chunk) in rows */
+        if (xform) {
+            const uintptr_t e = (uintptr_t)((unsigned char *)scratch +
+                                            (size_t)THREAD_ID() * thread_scratch_bytes(k, d) +
+                                            d->kh * d->kw * k->gemm_mr * sizeof(const float *));
+            rows = (float *)(e + (64 - e % 64) % 64);
+        }
         for (;;) {
             size_t c;
 #pragma omp atomic capture
@@ -751,26 +791,39 @@ static void dense_run(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, si
                 const size_t sg = rc / nchunks, r0 = rc % nchunks * R;
                 const size_t m0 = sg * seg + r0, mr = rc % nchunks + 1 == nchunks ? seg - r0 : R;
                 /* segment sg: output row (b, oy) = sg / oh, sg % oh when strided */
-                const float *a = flat ? x + m0 * ldx
-                                      : x + ((sg / oh * h + sg % oh * d->sh) * w) * ldx + r0 * lda;
+                const float *xa = flat ? x + m0 * ldx
+                                       : x + ((sg / oh * h + sg % oh * d->sh) * w) * ldx + r0 * lda;
+                const float *a = xa;
+                size_t la = lda;
+                if (xform) {
+                    if (pb * nrc + rc != have) {
+                        have = pb * nrc + rc;
+                        for (size_t r = 0; r < mr; r++) {
+                            const float *src = xa + r * lda;
+                            float *dst = rows + r * st;
+                            xform_row(k, kc, src, pre, pre_act, pre ? NULL : gate + (m0 + r) / pixels * kc, dst);
+                        }
+                    }
+                    a = rows, la = st;
+                }
                 const size_t co0 = pn * NR, nc = d->cout - co0 < NR ? d->cout - co0 : NR;
                 /* with p_lines, the tasks of the first passes so far (blocks before pb are whole) */
                 const size_t fp = p_lines ? pb * nb + (rc ? bw : rb % bw + 1) : 0;
                 const size_t nxt = M - m0 - mr < R ? M - m0 - mr : R; /* rows of the next chunk */
                 if (next_rows && nxt && rb % bw == 0)
-                    k->igemm_dense_pf(mr, nc, kc, a, lda, packed + pn * pfloats, y + m0 * ldy + co0, ldy,
+                    k->igemm_dense_pf(mr, nc, kc, a, la, packed + pn * pfloats, y + m0 * ldy + co0, ldy,
                                       res ? res + m0 * d->cout + co0 : NULL, d->cout, act,
                                       x + (m0 + mr) * ldx, nxt * ldx / 16);
                 else if (p_lines && rc == 0 && pn + 1 < npanels)
-                    k->igemm_dense_pf(mr, nc, kc, a, lda, packed + pn * pfloats, y + m0 * ldy + co0, ldy,
+                    k->igemm_dense_pf(mr, nc, kc, a, la, packed + pn * pfloats, y + m0 * ldy + co0, ldy,
                                       res ? res + m0 * d->cout + co0 : NULL, d->cout, act,
                                       packed + (pn + 1) * pfloats, p_lines);
                 else if (!(p_lines && rc == 0) && (task - fp) * x_share < x_lines)
-                    k->igemm_dense_pf(mr, nc, kc, a, lda, packed + pn * pfloats, y + m0 * ldy + co0, ldy,
+                    k->igemm_dense_pf(mr, nc, kc, a, la, packed + pn * pfloats, y + m0 * ldy + co0, ldy,
                                       res ? res + m0 * d->cout + co0 : NULL, d->cout, act,
                                       pf + 16 * (task - fp) * x_share, x_share);
                 else
-                    k->igemm_dense(mr, nc, kc, a, lda, packed + pn * pfloats, y + m0 * ldy + co0, ldy,
+                    k->igemm_dense(mr, nc, kc, a, la, packed + pn * pfloats, y + m0 * ldy + co0, ldy,
                                    res ? res + m0 * d->cout + co0 : NULL, d->cout, act);
                 if (actk) fn_epilogue_rows(actk, act, y + m0 * ldy + co0, ldy, mr, nc);
                 if (post) post_tile(k, post, y, ldy, m0, mr, co0, nc, d->cout);
@@ -912,12 +965,7 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
         for (size_t p = 0; p < px; p++) {
             const float *src = x + p * ldx;
             float *dst = xs + p * st;
-            if (pre) {
-                k->scale_shift_cols(1, cin, src, pre, pre + cin, pre_act, dst);
-            } else {
-                const float *g = gate + p / hw * cin;
-                for (size_t i = 0; i < cin; i++) dst[i] = src[i] * g[i];
-            }
+            xform_row(k, cin, src, pre, pre_act, pre ? NULL : gate + p / hw * cin, dst);
         }
         x = xs, ldx = st, gate = NULL, pre = NULL, rowcopy = 0;
     }
@@ -943,11 +991,13 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
         }
         fn_conv2d_desc flat = *d;
         flat.sh = flat.sw = 1;
-        dense_run(k, &flat, n, oh, ow, oh, ow, xs, st, packed, res, act, post, y, ldy, pf, pf_floats, nthreads);
+        dense_run(k, &flat, n, oh, ow, oh, ow, xs, st, packed, res, act, post, y, ldy, pf, pf_floats, NULL, NULL,
+                  NULL, scratch, nthreads);
         return FN_OK;
     }
-    if (fn_conv2d_dense_fits(d) && !gate && !pre && !rowcopy) {
-        dense_run(k, d, n, h, w, oh, ow, x, ldx, packed, res, act, post, y, ldy, pf, pf_floats, nthreads);
+    if (fn_conv2d_dense_fits(d) && !rowcopy) {
+        dense_run(k, d, n, h, w, oh, ow, x, ldx, packed, res, act, post, y, ldy, pf, pf_floats, gate, pre,
+                  pre_act, scratch, nthreads);
         return FN_OK;
     }
 
