@@ -144,3 +144,21 @@ def test_regnet_style_block_through_a_model(isa, batch):
     got = fastnorm.from_torch(m, x).predict(x.numpy())
     util.assert_ran(isa)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(want).max())))
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_two_block_broadcast_path_is_the_one_block_bits(isa, rng, stride):
+    """One group a vector (width = the ISA's vector: AVX2's 8, NEON's 4) runs two channel blocks at a
+    time (gconv_simd.h gconv_bcast2) and an odd last block alone: a group's outputs are the same bits
+    on either path. Groups 0-2 of a 3-group conv (blocks 0 and 1 together, block 2 alone) against
+    groups 1-2 as a conv of their own (blocks 1 and 2 together); with a residual and a clamp."""
+    g = VW[isa] if isa in ("avx2", "neon") else 8
+    x, wt, b, params = conv_case(rng, 2, 3 * g, 11, 9, 3 * g, 3, stride, 1, 1, 3)
+    res = rng.standard_normal(reference_conv(x, wt, b, **params)[0].shape).astype(np.float32)
+    act = (1, -1.0, 1.5)
+    whole = nhwc_conv(isa, x, wt, b, params, res, act)
+    tail = nhwc_conv(isa, np.ascontiguousarray(x[:, g:]), np.ascontiguousarray(wt[g:]), b[g:],
+                     dict(params, groups=2), np.ascontiguousarray(res[:, g:]), act)
+    assert np.array_equal(whole[:, g:], tail)
+    want, mag = reference_conv(x, wt, b, **params)
+    util.assert_close_dot(whole, reference.clamp(want + res, -1.0, 1.5), mag + np.abs(res))
