@@ -264,3 +264,44 @@ def test_silu_tile_tail_lanes_with_nan_and_inf(isa, k, c):
     fin = np.isfinite(want) & np.isfinite(got)  # a conv algorithm may spread an inf input further than torch's
     assert fin.sum() > got.size // 2
     np.testing.assert_allclose(got[fin], want[fin], rtol=1e-4, atol=1e-30)
+
+
+@pytest.mark.parametrize("cout", [21, 32, 40])
+def test_first_layer_silu_tail_lanes_with_nan_and_inf(isa, cout):
+    """The first-layer tile (conv_first_simd.h) decides silu's fallback once per tile and applies silu
+    in a second pass over the stored tile: a 1x1 conv of one input channel with unit weights and no
+    bias puts each pixel's value in every output channel, so tiles with lanes below -87 (denormal
+    results), NaN, +-inf and values just inside the fast path give the act kernel's bits (the table the
+    conv ran on) in every lane; 21 and 40 channels leave a masked last vector, 21 runs on AVX2's table
+    on a half-rate AVX-512 CPU."""
+    net = ConvAct(nn.SiLU(), 1, cout, 1).eval()
+    bare = ConvAct(nn.Identity(), 1, cout, 1).eval()
+    with torch.no_grad():
+        net.conv.weight.fill_(1.0)
+        net.conv.bias.zero_()
+    bare.load_state_dict(net.state_dict())
+    x = torch.randn((2, 1, 9, 13), generator=torch.Generator().manual_seed(cout)) * 3
+    flat = x.view(-1)
+    flat[3] = -95.0
+    flat[4] = -88.0
+    flat[5] = -86.5
+    flat[20] = float("nan")
+    flat[40] = -float("inf")
+    flat[41] = float("inf")
+    flat[100] = -100.0
+    flat[-1] = -90.0               # the short last tile
+    m = fastnorm.from_torch(net, x)
+    assert [r["type"] for r in m._plan({m.graph.inputs[0].name: tuple(x.shape)}).records
+            if "conv" in r] == [_C.OP_CONV_FIRST]
+    got = m.predict(x.numpy())
+    with force_isa(_table(m, x.shape, isa)):
+        unfused = fastnorm.ops.silu(fastnorm.from_torch(bare, x).predict(x.numpy()))
+    np.testing.assert_array_equal(got, unfused)
+    g = got.reshape(2, cout, -1).transpose(0, 2, 1).reshape(-1, cout)
+    assert (g[3] < 0).all() and (g[3] > -1e-38).all() and (g[-1] < 0).all()   # denormal results
+    assert np.isnan(g[20]).all() and (g[41] == np.inf).all() and (g[40] == 0).all()
+    with torch.no_grad():
+        want = net(x).numpy()
+    fin = np.isfinite(want)
+    np.testing.assert_allclose(got[fin], want[fin], rtol=1e-4, atol=1e-30)
+

@@ -46,16 +46,36 @@ FN_INLINE void tile(const size_t MR, const int NV, const size_t S, size_t s, siz
 #undef FMA
     }
     const int clamp = act->kind == FN_ACT_CLAMP;
-    /* silu and hardswish in registers (kernels.h fn_act_in_kernel: vmath.h's formulas, the bits of
-     * the act family's pass); other kinds past the clamp: the driver's pass over the stored rows */
+    /* hardswish in registers, silu by a second pass over the stored tile (kernels.h fn_act_in_kernel:
+     * vmath.h's formulas, the bits of the act family's pass); other kinds past the clamp: the
+     * driver's pass over the stored rows. silu in registers, beside the tile's accumulators, cost
+     * more than the pass: 3->32 3x3/2 at 224x224 (AMD Zen 4, 1 thread, min of 300, the conv's record
+     * in Model.profile) AVX-512 0.366 -> 0.334 ms with the once-a-tile fallback check and the pass
+     * (relu 0.25), AVX2 0.376 -> 0.369. */
     const int silu = act->kind == FN_ACT_ACTK0 + FN_ACTK_SILU;
     const int hswish = act->kind == FN_ACT_ACTK0 + FN_ACTK_HARDSWISH;
     const V lo = vset(act->lo), hi = vset(act->hi);
+    /* silu's fallback (lanes below -87: fn_silu) decided once a tile, on the minimum of its vectors,
+     * as igemm_simd.h's epilogue does: a lane's result is fn_silu's either way */
+    int fast = 0;
+    if (silu) {
+        V mn = vset(__builtin_inff()); /* min(v, mn) is mn where v is NaN: a NaN hides no low lane */
+#define MINV(m)                                                                                    \
+    if (m < MR && m < mr) {                                                                        \
+        mn = vmin(c##m##_0, mn);                                                                   \
+        if (NV > 1) mn = vmin(c##m##_1, mn);                                                       \
+        if (NV > 2) mn = vmin(c##m##_2, mn);                                                       \
+        if (NV > 3) mn = vmin(c##m##_3, mn);                                                       \
+    }
+        FN_REP(CF_MR1, MINV)
+#undef MINV
+        fast = !vm_any(vlt(mn, vset(FN_SILU_FAST_MIN)));
+    }
     /* max(lo, y) then min(hi, .): a NaN y stays NaN, as torch's clamp */
 #define ST(m, v)                                                                                   \
     {                                                                                              \
-        const V r = silu ? fn_silu(c##m##_##v) : hswish ? fn_hardswish(c##m##_##v)                \
-                                                        : vclamp_if(c##m##_##v, clamp, lo, hi);    \
+        const V r = silu ? c##m##_##v                                                              \
+                    : hswish ? fn_hardswish(c##m##_##v) : vclamp_if(c##m##_##v, clamp, lo, hi);    \
         float *dst = y + m * ldy + VW * v;                                                         \
         if (nc >= VW * (size_t)(v + 1)) vstore(dst, r);                                            \
         else if (nc > VW * (size_t)v) vstore_k(dst, vmask_n(nc - VW * (size_t)v), r);              \
@@ -70,6 +90,19 @@ FN_INLINE void tile(const size_t MR, const int NV, const size_t S, size_t s, siz
     FN_REP(CF_MR1, STORE)
 #undef STORE
 #undef ST
+    if (silu) /* a second pass over the stored tile, from L1 */
+        for (size_t m = 0; m < mr && m < MR; m++)
+            for (int v = 0; v < NV && (size_t)v * VW < nc; v++) {
+                float *dst = y + m * ldy + VW * (size_t)v;
+                if (nc >= VW * (size_t)(v + 1)) {
+                    const V t = vload(dst);
+                    vstore(dst, fast ? fn_silu_fast(t) : fn_silu(t));
+                } else {
+                    const VK k = vmask_n(nc - VW * (size_t)v);
+                    const V t = vload_k(dst, k);
+                    vstore_k(dst, k, fast ? fn_silu_fast(t) : fn_silu(t));
+                }
+            }
 }
 
 void FN_KNAME(fn_f32_conv_first)(size_t nv, size_t s, size_t mr, size_t nc, size_t K, const int32_t *off,
