@@ -29,10 +29,12 @@ import numpy as np
 from fastnorm import _C
 from fastnorm.errors import FormatError
 
-LAYOUT_VERSION = 4  # 2: AVX-512's grouped convs of group width 8 pack a tap in input pairs (gconv_avx512.c)
+LAYOUT_VERSION = 5  # 2: AVX-512's grouped convs of group width 8 pack a tap in input pairs (gconv_avx512.c)
                     # 3: AVX-512 packs convs of <= 8 output channels a group as AVX2 (conv2d.c conv_kernels)
                     # 4: and on a half-rate AVX-512 CPU (Zen 4) 17-24, 33-40, 49-56 (kernels.h fn_conv_table);
                     #    the probe's 24 -> 40 and 36 -> 20 convs tell the two apart
+                    # 5: and there group width 8 packs as AVX2 does, one group a ymm (gconv_ymm_avx512.c);
+                    #    the probe's 24-channel width-8 conv tells the two apart
 HEADER = 16                   # floats of alignment header of a GEMM-family packing (FN_CONV_PACK_HEADER)
 PREFIX = "__prepacked__."
 META_KEY = "prepacked"

@@ -246,3 +246,57 @@ def test_prepacked_file_from_the_other_rate_falls_back(tmp_path, save_half, load
     assert (saved["probe"] == loaded["probe"]) == (save_half == load_half)
     assert loaded["packed_at_load"] == (save_half != load_half)
     np.testing.assert_allclose(np.asarray(loaded["y"]), np.asarray(saved["y"]), rtol=1e-5, atol=1e-5)
+
+
+_GCONV8 = """
+import json
+import numpy as np
+from fastnorm import _C
+import sys
+sys.path.insert(0, %(tests)r)
+import reference
+rng = np.random.default_rng(11)
+i512, i2 = _C.ISA_NAMES.index("avx512"), _C.ISA_NAMES.index("avx2")
+worst, same_bits, same_pack = 0.0, [], []
+for c, s, n, h, w in [(16, 1, 1, 9, 7), (24, 2, 3, 13, 11), (40, 1, 1, 5, 9), (56, 2, 1, 9, 9),
+                      (152, 1, 3, 3, 5), (24, 1, 1, 1, 1)]:
+    g = c // 8
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    wt = (rng.standard_normal((c, 8, 3, 3)) / np.sqrt(72)).astype(np.float32)
+    b = rng.standard_normal(c).astype(np.float32)
+    desc = (c, c, g, 3, 3, s, s, 1, 1, 1, 1, 1, 1)
+    want = reference.conv2d(x, wt, b, (s, s), (1, 1, 1, 1), (1, 1), g)
+    mag = reference.conv2d(np.abs(x), np.abs(wt), np.abs(b), (s, s), (1, 1, 1, 1), (1, 1), g)
+    oh, ow = want.shape[2:]
+    res = rng.standard_normal((n, oh, ow, c)).astype(np.float32)
+    want = np.clip(want + res.transpose(0, 3, 1, 2), -0.5, 1.5)
+    mag = mag + np.abs(res.transpose(0, 3, 1, 2))
+    xh = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    ys, packs = [], []
+    for i in (i512, i2):
+        packed = _C.conv2d_pack(i, desc, wt, b)
+        y = np.empty((n, oh, ow, c), np.float32)
+        _C.conv2d_nhwc(i, desc, xh, packed, res, (1, -0.5, 1.5), y, 2)
+        ys.append(y)
+        packs.append(packed[int(packed[0]):])   # past each packing's alignment header
+        got = y.transpose(0, 3, 1, 2).astype(np.float64)
+        worst = max(worst, float((np.abs(got - want) / (mag + 1e-30)).max()))
+    same_bits.append(bool(np.array_equal(ys[0], ys[1])))
+    same_pack.append(bool(packs[0].shape == packs[1].shape and np.array_equal(packs[0], packs[1])))
+print(json.dumps({"worst": worst, "same_bits": same_bits, "same_pack": same_pack}))
+"""
+
+
+@needs_avx512
+@pytest.mark.parametrize("half", [0, 1])
+def test_group_width_8_on_ymm_at_half_rate(half):
+    """Group width 8 at half rate packs as AVX2 does and runs one group a ymm (gconv_ymm_avx512.c: the
+    AVX2 kernel's products and sums in the same order, so AVX2's bits); at full rate AVX-512's pair
+    kernel keeps its own packing (input pairs). 16-152 channels, strides 1 and 2, batch 1 and 3, a 1x1
+    image, residual and clamp, two threads: within a few roundings of a float64 reference either way."""
+    r = _child(_GCONV8 % {"tests": os.path.dirname(os.path.abspath(__file__))}, half)
+    assert r["worst"] < 1e-5, r
+    if half:
+        assert all(r["same_pack"]) and all(r["same_bits"]), r
+    else:
+        assert not any(r["same_pack"]), r

@@ -60,8 +60,17 @@ static size_t panel_floats(const fn_kernels *k, const fn_conv2d_desc *d) {
  * up to vw floats that padding taps point at. */
 static const fn_gconv_kernels *gconv_for(const fn_kernels *k, const fn_conv2d_desc *d) {
     if (d->groups < 2 || d->cin != d->cout) return NULL;
-    const fn_gconv_kernels *gk = fn_gconv_kernels_for(k->isa);
     const size_t g = d->cin / d->groups;
+    const fn_gconv_kernels *gk = fn_gconv_kernels_for(k->isa);
+#if defined(__x86_64__)
+    /* group width 8 where AVX-512 computes no more than AVX2 (Zen 4): one group a ymm, the pair
+     * kernel's 64-bit broadcasts costing a shuffle there (gconv_ymm_avx512.c). Measured (AMD Zen 4,
+     * 1 thread, _C.conv2d_nhwc alone, min of 300, pair kernel -> ymm): RegNetY-200MF's 3x3 convs 24ch
+     * 112x112/2 0.173 -> 0.155 ms, 56ch 56x56/2 0.089 -> 0.082, 152ch 28x28/2 0.058 -> 0.054, 368ch
+     * 14x14/2 0.038 -> 0.036, 64ch 56x56/1 0.388 -> 0.346; in the model (bench/profile_models.py
+     * regnety_200mf --no-ort, two alternating runs) its grouped convs 0.777-0.782 -> 0.736-0.739 ms. */
+    if (k->isa == FN_ISA_AVX512 && g == FN_GCONV_YMM_WIDTH && fn_avx512_half_rate()) gk = fn_gconv_kernels_ymm();
+#endif
     if (!gk || !gk->run || g > gk->vw || gk->vw % g || gk->mr > k->gemm_mr) return NULL;
     return gk;
 }

@@ -45,4 +45,12 @@ size_t fn_gconv_tap_slot(const fn_gconv_kernels *gk, size_t g, size_t i, size_t 
 FN_GCONV_DECLARE(avx2)
 FN_GCONV_DECLARE(avx512)
 FN_GCONV_DECLARE(neon)
+void fn_f32_gconv_ymm__avx512(size_t mr, size_t g, size_t c, size_t ks, const float *const *a,
+                              const float *w, float *y, size_t ldy, const float *res, size_t ldr,
+                              const fn_act *act); /* gconv_ymm_avx512.c */
+
+/* Group width 8 where AVX-512 computes no more per cycle than AVX2 (fn_avx512_half_rate: Zen 4):
+ * gconv_ymm_avx512.c's table (8-float vectors, 8 pixels a call), or NULL off x86-64. */
+#define FN_GCONV_YMM_WIDTH 8
+const fn_gconv_kernels *fn_gconv_kernels_ymm(void);
 #endif

@@ -18,3 +18,11 @@ size_t fn_gconv_tap_slot(const fn_gconv_kernels *gk, size_t g, size_t i, size_t 
     if (g != gk->pairs) return i * gk->vw + j;
     return (j / g * g / 2 + i / 2) * gk->vw + 2 * (j % g) + i % 2;
 }
+
+#if defined(__x86_64__)
+/* one group a ymm, two groups and 8 pixels a step: 16 accumulators of AVX-512's 32 registers */
+static const fn_gconv_kernels gconv_ymm = {.vw = 8, .mr = 8, .pairs = 0, .run = fn_f32_gconv_ymm__avx512};
+const fn_gconv_kernels *fn_gconv_kernels_ymm(void) { return &gconv_ymm; }
+#else
+const fn_gconv_kernels *fn_gconv_kernels_ymm(void) { return NULL; }
+#endif

@@ -12,7 +12,15 @@
 #endif
 #include "fn_gconv_kernels.h"
 
-#define GMR FN_ISAX(FN_GCONV_MR) /* pixels a call: fn_gconv_kernels.h */
+/* pixels a call (fn_gconv_kernels.h), the kernel's name: a file may set them (gconv_ymm_avx512.c) */
+#ifdef GCONV_MR
+#define GMR GCONV_MR
+#else
+#define GMR FN_ISAX(FN_GCONV_MR)
+#endif
+#ifndef GCONV_KNAME
+#define GCONV_KNAME FN_KNAME(fn_f32_gconv)
+#endif
 
 /* One group a vector (G == VW: every lane wants the same input, a broadcast) on two channel blocks
  * at once where GMR pixels alone hold too few accumulator chains for the FMA latency: AVX2's and
@@ -26,7 +34,11 @@
  * (tools/cpuid_avx2.c, bench/profile_models.py regnety_200mf --no-ort, two alternating runs) its
  * grouped convs 0.99 -> 0.86 ms, the predict 4.86-4.91 -> 4.66-4.73 ms. (Zen 4's AVX-512 pair kernel
  * runs these at the AVX2 kernel's speed now: its 64-bit broadcasts cost a shuffle there.) */
+#ifdef GCONV_NB
+#define GNB GCONV_NB
+#else
 #define GNB (GMR >= 8 ? 1 : 2)
+#endif
 FN_INLINE void gconv_bcast2(const size_t ROWS, size_t mr, size_t c0, size_t ks, const float *const *a,
                             const float *w, size_t blk, float *y, size_t ldy, const float *res,
                             size_t ldr, int clamp, V lo, V hi) {
@@ -120,7 +132,7 @@ FN_INLINE void gconv_tile(const size_t ROWS, const size_t G, size_t mr, size_t c
 #define gconv_g(G, mr, c, ks, a, w, idx, y, ldy, res, ldr, act)                                    \
     gconv_tile(GMR, G, mr, c, ks, a, w, idx, y, ldy, res, ldr, act)
 
-void FN_KNAME(fn_f32_gconv)(size_t mr, size_t g, size_t c, size_t ks, const float *const *a,
+void GCONV_KNAME(size_t mr, size_t g, size_t c, size_t ks, const float *const *a,
                             const float *w, float *y, size_t ldy, const float *res, size_t ldr,
                             const fn_act *act) {
     int32_t idx[VW * VW]; /* (i, lane): the lane of the input vector lane `lane` reads for input i */
@@ -148,3 +160,4 @@ void FN_KNAME(fn_f32_gconv)(size_t mr, size_t g, size_t c, size_t ks, const floa
 #undef gconv_g
 #undef GNB
 #undef GMR
+#undef GCONV_KNAME
