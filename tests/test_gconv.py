@@ -40,11 +40,18 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=[str(i) for i in range(len(CASES))])
-def test_grouped_matches_reference_and_torch(isa, rng, case):
+def test_grouped_matches_reference(isa, rng, case):
     n, c, h, w, g, k, s, p, d = case
     x, wt, b, params = conv_case(rng, n, c, h, w, c, k, s, p, d, c // g)
-    got, mag = check_conv(isa, x, wt, b, params)
+    check_conv(isa, x, wt, b, params)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[str(i) for i in range(len(CASES))])
+def test_grouped_matches_torch(isa, rng, case):
+    n, c, h, w, g, k, s, p, d = case
+    x, wt, b, params = conv_case(rng, n, c, h, w, c, k, s, p, d, c // g)
     torch = importorskip("torch")
+    got, mag = check_conv(isa, x, wt, b, params)
     want = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(wt), torch.from_numpy(b),
                                       **params).numpy()
     util.assert_close_dot(got, want.astype(np.float64), 2 * mag)
