@@ -506,6 +506,18 @@ static void fold_gate(const fn_kernels *k, const fn_conv2d_desc *d, const float 
 #define THREAD_ID() 0
 #endif
 
+/* This thread's slice of scratch (as thread_scratch_bytes lays it out): its (ks, MR) row pointers,
+ * and with rows not NULL, in *rows the 64-byte aligned block after them (the row taps' edge rows or
+ * the row copies, where the slice has them). */
+static const float **thread_slice(const fn_kernels *k, const fn_conv2d_desc *d, void *scratch, float **rows) {
+    unsigned char *mine = (unsigned char *)scratch + (size_t)THREAD_ID() * thread_scratch_bytes(k, d);
+    if (rows) {
+        const uintptr_t e = (uintptr_t)(mine + d->kh * d->kw * k->gemm_mr * sizeof(const float *));
+        *rows = (float *)(e + (64 - e % 64) % 64);
+    }
+    return (const float **)mine;
+}
+
 /* Fill a: (ks, MR) row pointers for the tile of output pixels [m0, m0 + mr) of group g. *pix holds
  * (b, oy, ox) of pixel m0 on entry and of pixel m0 + mr on return, so consecutive tiles need no
  * division (a 64-bit divide per pixel cost as much as the FMAs of a small-K tile). */
@@ -690,8 +702,7 @@ static void gconv_run(const fn_kernels *k, const fn_gconv_kernels *gk, const fn_
     size_t next_chunk = 0;
 #pragma omp parallel num_threads(nthreads)
     {
-        const float **a = (const float **)((unsigned char *)scratch +
-                                           (size_t)THREAD_ID() * thread_scratch_bytes(k, d));
+        const float **a = thread_slice(k, d, scratch, NULL);
         size_t next = (size_t)-1, pix[3] = {0, 0, 0};
         for (;;) {
             size_t ch;
@@ -781,12 +792,7 @@ static void dense_run(const fn_kernels *k, const fn_conv2d_desc *d, size_t n, si
     {
         float *rows = NULL; /* the chunk's gated or pre-activated rows (xform) */
         size_t have = (size_t)-1; /* (panel block, chunk) in rows */
-        if (xform) {
-            const uintptr_t e = (uintptr_t)((unsigned char *)scratch +
-                                            (size_t)THREAD_ID() * thread_scratch_bytes(k, d) +
-                                            d->kh * d->kw * k->gemm_mr * sizeof(const float *));
-            rows = (float *)(e + (64 - e % 64) % 64);
-        }
+        if (xform) thread_slice(k, d, scratch, &rows);
         for (;;) {
             size_t c;
 #pragma omp atomic capture
@@ -1096,14 +1102,8 @@ fn_status fn_conv2d_nhwc_pre(const fn_kernels *k, const fn_conv2d_desc *d, size_
     {
         /* a: (ks, MR) row pointers of the tile this thread works on; with row taps, (kh, MR) and
          * then the edge rows. Per-thread slices as fn_conv2d_scratch_bytes lays them out. */
-        unsigned char *mine =
-            (unsigned char *)scratch + (size_t)THREAD_ID() * thread_scratch_bytes(k, d);
-        const float **a = (const float **)mine;
         float *edge = NULL; /* row taps' edge rows, or the row copies */
-        if (rowtap || rowcopy || gate || pre) {
-            const uintptr_t e = (uintptr_t)(mine + ks * MR * sizeof(const float *));
-            edge = (float *)(e + (64 - e % 64) % 64);
-        }
+        const float **a = thread_slice(k, d, scratch, rowtap || rowcopy || gate || pre ? &edge : NULL);
         size_t built = (size_t)-1, next = (size_t)-1; /* tile in a; first pixel after it */
         size_t pix[3] = {0, 0, 0};
         unsigned short taps[FN_CONV_DROP_TAPS_MAX];

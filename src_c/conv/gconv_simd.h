@@ -32,8 +32,9 @@
  * 0.211 -> 0.190 ms, 56ch 56x56/2 0.115 -> 0.095, 152ch 28x28/2 0.076 -> 0.061, 368ch 14x14/2
  * 0.048 -> 0.037, 64ch 56x56/1 0.503 -> 0.386; in the model with every runtime on AVX2
  * (tools/cpuid_avx2.c, bench/profile_models.py regnety_200mf --no-ort, two alternating runs) its
- * grouped convs 0.99 -> 0.86 ms, the predict 4.86-4.91 -> 4.66-4.73 ms. (Zen 4's AVX-512 pair kernel
- * runs these at the AVX2 kernel's speed now: its 64-bit broadcasts cost a shuffle there.) */
+ * grouped convs 0.99 -> 0.86 ms, the predict 4.86-4.91 -> 4.66-4.73 ms. (On Zen 4, where AVX-512's
+ * pair kernel ran these at this kernel's speed, width 8 takes gconv_ymm_avx512.c: this template on
+ * ymm with AVX-512's registers.) */
 #ifdef GCONV_NB
 #define GNB GCONV_NB
 #else
